@@ -1,0 +1,202 @@
+/**
+ * The `pipeline` CLI: a thin front end over the stage functions. Parses flags, loads the config
+ * (defaults < file < env < flags), runs, prints a human summary on stderr or exactly one JSON
+ * object on stdout with --json. Exit codes: 0 ok, 1 failed, 2 bad usage or bad input.
+ */
+import { Command, CommanderError, Option } from "commander";
+import { loadConfig, type Config } from "../config/config.ts";
+import { SETTINGS } from "../config/settings.ts";
+import { InputError, PipelineError } from "../errors.ts";
+import { generate, GENERATOR_DEFAULTS } from "../data/generator/index.ts";
+import { createReporter, type Reporter } from "../reporter.ts";
+import { createContext, openStore } from "../run/context.ts";
+import { runPipeline, stageRange, uploadStage } from "../run/stages.ts";
+import { listRuns, newRunId, showRun, validateRunId } from "../store/runs.ts";
+import { formatRunDetail, formatRunList, formatUpload } from "./format.ts";
+
+interface CommonOptions {
+  config?: string;
+  json?: boolean;
+  runId?: string;
+  [flag: string]: unknown;
+}
+
+const COMMON_SETTINGS = ["store", "warehouse", "tenant", "progress"];
+const DATA_SETTINGS = ["data.source", "data.dir", "data.sessions", "data.skus", "data.seed", "data.downloadUrl", "data.downloadSha256"];
+
+function camel(flag: string): string {
+  return flag.replace(/^--/, "").replace(/-([a-z])/g, (_m, c: string) => c.toUpperCase());
+}
+
+function withSettings(command: Command, keys: string[]): Command {
+  for (const key of keys) {
+    const spec = SETTINGS.find((s) => s.key === key);
+    if (!spec?.flag) continue;
+    command.addOption(new Option(`${spec.flag} <value>`, `${spec.description} [env ${spec.env}]`));
+  }
+  return command
+    .option("--config <file>", "config file (YAML) [env MLOPS_CONFIG; default pipeline.config.yml if present]")
+    .option("--json", "print exactly one JSON object with the result on stdout; logs go to stderr");
+}
+
+interface Invocation {
+  config: Config;
+  reporter: Reporter;
+  json: boolean;
+}
+
+function prepare(options: CommonOptions): Invocation {
+  const flags: Record<string, string | number | undefined> = {};
+  for (const spec of SETTINGS) {
+    if (!spec.flag) continue;
+    const value = options[camel(spec.flag)];
+    if (typeof value === "string") flags[spec.key] = value;
+  }
+  const loaded = loadConfig({ ...(options.config ? { file: options.config } : {}), flags });
+  const json = options.json === true;
+  return {
+    config: loaded.config,
+    json,
+    reporter: createReporter({ quiet: json, progress: loaded.config.progress }),
+  };
+}
+
+function emit(invocation: Invocation, result: unknown, human: () => string): void {
+  if (invocation.json) process.stdout.write(`${JSON.stringify(result)}\n`);
+  else process.stderr.write(`${human()}\n`);
+}
+
+async function withContext<T>(
+  options: CommonOptions,
+  body: (inv: Invocation, ctx: ReturnType<typeof createContext>) => Promise<T>,
+): Promise<T> {
+  const inv = prepare(options);
+  const runId = options.runId ? validateRunIdFlag(options.runId) : newRunId();
+  const ctx = createContext(inv.config, runId, inv.reporter);
+  try {
+    return await body(inv, ctx);
+  } finally {
+    await ctx.close();
+  }
+}
+
+function validateRunIdFlag(id: string): string {
+  try {
+    return validateRunId(id);
+  } catch (error) {
+    throw new InputError((error as Error).message, { field: "--run-id" });
+  }
+}
+
+export function buildProgram(): Command {
+  const program = new Command("pipeline")
+    .description(
+      "Raw shopping events to a deployed next-item recommender: upload → transform → train → evaluate → card → promote.",
+    )
+    .showHelpAfterError()
+    .exitOverride();
+
+  withSettings(
+    program
+      .command("run")
+      .description("run the stages in order (now: upload) under one run id")
+      .option("--from <stage>", "start at this stage (resume a failed run with --run-id)")
+      .option("--until <stage>", "stop after this stage")
+      .option("--run-id <id>", "run id to use (default: a new one)"),
+    [...COMMON_SETTINGS, ...DATA_SETTINGS],
+  ).action(async (options: CommonOptions & { from?: string; until?: string }) => {
+    const stages = stageRange(options.from, options.until);
+    await withContext(options, async (inv, ctx) => {
+      const results = await runPipeline(ctx, stages);
+      emit(inv, { runId: ctx.runId, store: ctx.store.location, stages: results }, () => {
+        const lines = [`run ${ctx.runId} finished: ${stages.join(" → ")}`];
+        if (results.upload) lines.push(formatUpload(results.upload as Parameters<typeof formatUpload>[0]));
+        lines.push(`inspect it with: npx pipeline runs show ${ctx.runId}`);
+        return lines.join("\n");
+      });
+    });
+  });
+
+  withSettings(
+    program
+      .command("generate")
+      .description("write synthetic data-challenge files (and the oracle) from a seeded generating process")
+      .requiredOption("--out <dir>", "folder to write browsing_train.csv, search_train.csv, sku_to_content.csv into"),
+    ["data.sessions", "data.skus", "data.seed", "progress"],
+  ).action(async (options: CommonOptions & { out: string }) => {
+    const inv = prepare(options);
+    const { sessions, skus, seed } = inv.config.data;
+    const bar = inv.reporter.progress("generate", sessions);
+    const result = await generate({
+      outDir: options.out,
+      sessions,
+      skus,
+      seed,
+      onProgress: (done) => bar.update(done, done),
+    }).finally(() => bar.stop());
+    emit(inv, result, () =>
+      [
+        `wrote ${result.counts.sessions} sessions to ${result.outDir} in ${result.seconds.toFixed(1)} s (${GENERATOR_DEFAULTS.sessions} by default)`,
+        `  browsing rows ${result.counts.browsingRows}, search rows ${result.counts.searchRows}, catalog rows ${result.counts.catalogRows}`,
+        `  evaluable sessions ${result.counts.evaluableSessions}; oracle: ${result.files.oracle}`,
+      ].join("\n"),
+    );
+  });
+
+  withSettings(
+    program
+      .command("upload")
+      .description("load the data files into the warehouse's raw tables (idempotent; bad rows quarantined)")
+      .option("--run-id <id>", "run id to record the stage under (default: a new one)"),
+    [...COMMON_SETTINGS, ...DATA_SETTINGS],
+  ).action(async (options: CommonOptions) => {
+    await withContext(options, async (inv, ctx) => {
+      const result = await uploadStage(ctx);
+      emit(inv, { runId: ctx.runId, ...result }, () => `run ${ctx.runId}\n${formatUpload(result)}`);
+      if (!result.reconciled) throw new PipelineError("row counts do not reconcile (see above)");
+    });
+  });
+
+  const runs = withSettings(
+    program.command("runs").description("list past runs (newest first)"),
+    ["store"],
+  ).action(async (options: CommonOptions) => {
+    const inv = prepare(options);
+    const list = await listRuns(openStore(inv.config.store));
+    emit(inv, { store: inv.config.store, runs: list }, () => formatRunList(list));
+  });
+  withSettings(
+    runs.command("show").description("one run: its stages, counts, inputs and artifacts").argument("<id>", "run id"),
+    ["store"],
+  ).action(async (id: string, options: CommonOptions) => {
+    const inv = prepare(options);
+    const detail = await showRun(openStore(inv.config.store), validateRunIdFlag(id));
+    if (!detail) {
+      throw new InputError(`no run "${id}" in ${inv.config.store}`, {}, "List runs with: npx pipeline runs");
+    }
+    emit(inv, detail, () => formatRunDetail(detail));
+  });
+
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  const json = argv.includes("--json");
+  try {
+    await program.parseAsync(argv, { from: "user" });
+    return 0;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // --help and --version end here too, with exit code 0.
+      return error.exitCode === 0 ? 0 : 2;
+    }
+    const exitCode = error instanceof PipelineError ? error.exitCode : 1;
+    const message = error instanceof Error ? error.message : String(error);
+    const hint = error instanceof PipelineError ? error.hint : undefined;
+    if (json) process.stdout.write(`${JSON.stringify({ error: message, hint, exitCode })}\n`);
+    process.stderr.write(`error: ${message}\n${hint ? `hint: ${hint}\n` : ""}`);
+    if (!(error instanceof PipelineError) && process.env.MLOPS_DEBUG) console.error(error);
+    return exitCode;
+  }
+}

@@ -1,0 +1,182 @@
+/**
+ * One typed config: defaults < config file < environment < CLI flags. An invalid value is
+ * reported with its key, the value, where it came from and what is allowed (exit code 2).
+ */
+import { existsSync, readFileSync } from "node:fs";
+import { LineCounter, isMap, parseDocument, type Document } from "yaml";
+import { InputError } from "../errors.ts";
+import { DEFAULTS, SETTINGS, type SettingSpec } from "./settings.ts";
+
+export interface Config {
+  store: string;
+  warehouse: string;
+  tenant: string;
+  progress: "auto" | "on" | "off";
+  data: {
+    source: "synthetic" | "csv" | "download";
+    dir: string;
+    sessions: number;
+    skus: number;
+    seed: number;
+    downloadUrl?: string;
+    downloadSha256?: string;
+  };
+}
+
+export type SettingSource = "default" | "file" | "env" | "flag";
+
+export interface LoadedConfig {
+  config: Config;
+  /** Where each setting's value came from. */
+  sources: Record<string, SettingSource>;
+  file?: string;
+}
+
+export interface ConfigInputs {
+  /** --config FILE; else MLOPS_CONFIG; else pipeline.config.yml when it exists. */
+  file?: string;
+  env?: NodeJS.ProcessEnv;
+  /** Flag values by setting key (`data.sessions`), as given on the command line. */
+  flags?: Record<string, string | number | undefined>;
+  cwd?: string;
+}
+
+export const DEFAULT_CONFIG_FILE = "pipeline.config.yml";
+
+export function loadConfig(inputs: ConfigInputs = {}): LoadedConfig {
+  const env = inputs.env ?? process.env;
+  const cwd = inputs.cwd ?? process.cwd();
+  const file = inputs.file ?? env.MLOPS_CONFIG ?? defaultFile(cwd);
+  const fileValues = file ? readConfigFile(file) : undefined;
+
+  const values: Record<string, unknown> = {};
+  const sources: Record<string, SettingSource> = {};
+  for (const spec of SETTINGS) {
+    const origin = (source: SettingSource, raw: unknown, where: string) => {
+      values[spec.key] = spec.numeric && typeof raw === "string" ? toNumber(raw) : raw;
+      sources[spec.key] = source;
+      check(spec, values[spec.key], raw, where, source === "file" ? fileValues?.lineOf(spec.key) : undefined);
+    };
+    const fallback = getPath(DEFAULTS, spec.key);
+    if (fallback !== undefined) {
+      values[spec.key] = fallback;
+      sources[spec.key] = "default";
+    }
+    const fromFile = fileValues?.get(spec.key);
+    if (fromFile !== undefined) origin("file", fromFile, `config file ${file}`);
+    const fromEnv = env[spec.env];
+    if (fromEnv !== undefined && fromEnv !== "") origin("env", fromEnv, `environment variable ${spec.env}`);
+    const fromFlag = inputs.flags?.[spec.key];
+    if (fromFlag !== undefined) origin("flag", fromFlag, `flag ${spec.flag ?? spec.key}`);
+  }
+
+  const config: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(values)) setPath(config, key, value);
+  return { config: config as unknown as Config, sources, ...(file ? { file } : {}) };
+}
+
+function defaultFile(cwd: string): string | undefined {
+  const path = `${cwd}/${DEFAULT_CONFIG_FILE}`;
+  return existsSync(path) ? path : undefined;
+}
+
+function toNumber(raw: string): number | string {
+  const trimmed = raw.trim().replaceAll("_", "");
+  return /^-?\d+(\.\d+)?$/.test(trimmed) ? Number(trimmed) : raw;
+}
+
+function check(spec: SettingSpec, value: unknown, raw: unknown, where: string, line?: number): void {
+  const result = spec.schema.safeParse(value);
+  if (result.success) return;
+  throw new InputError(
+    `invalid value ${JSON.stringify(raw)} for setting "${spec.key}" (from ${where}): expected ${spec.allowed}`,
+    line === undefined ? { field: spec.key } : { line, field: spec.key },
+    `Fix ${where}, or override it with ${spec.flag ?? spec.env}.`,
+  );
+}
+
+interface FileValues {
+  get(key: string): unknown;
+  lineOf(key: string): number | undefined;
+}
+
+function readConfigFile(file: string): FileValues {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (error) {
+    throw new InputError(
+      `cannot read the config file: ${(error as Error).message}`,
+      { file },
+      "Check the --config path (or MLOPS_CONFIG).",
+    );
+  }
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false });
+  const yamlError = doc.errors[0];
+  if (yamlError) {
+    const line = yamlError.linePos?.[0].line;
+    throw new InputError(`not valid YAML: ${yamlError.message.split("\n")[0]}`, { file, line });
+  }
+  if (doc.contents !== null && !isMap(doc.contents)) {
+    throw new InputError("expected a mapping of settings at the top level", { file, line: 1 });
+  }
+  const lineOf = (key: string) => lineOfKey(doc, lineCounter, key);
+  const known = new Set(SETTINGS.map((s) => s.key));
+  const data: unknown = doc.toJS() ?? {};
+  for (const key of leafKeys(data)) {
+    if (!known.has(key)) {
+      throw new InputError(
+        `unknown setting "${key}"`,
+        { file, line: lineOf(key), field: key },
+        `Known settings: ${[...known].join(", ")}.`,
+      );
+    }
+  }
+  return { get: (key) => getPath(data, key), lineOf };
+}
+
+function lineOfKey(doc: Document, counter: LineCounter, key: string): number | undefined {
+  const node = doc.getIn(key.split("."), true) as { range?: [number, number, number] } | undefined;
+  return node?.range ? counter.linePos(node.range[0]).line : undefined;
+}
+
+function leafKeys(value: unknown, prefix = ""): string[] {
+  if (value === null || typeof value !== "object" || Array.isArray(value)) return [prefix];
+  return Object.entries(value).flatMap(([k, v]) => {
+    const key = prefix ? `${prefix}.${k}` : k;
+    // `data` is a section; a setting's own value is never an object.
+    return v !== null && typeof v === "object" && !Array.isArray(v) ? leafKeys(v, key) : [key];
+  });
+}
+
+function getPath(value: unknown, key: string): unknown {
+  let current: unknown = value;
+  for (const part of key.split(".")) {
+    if (current === null || typeof current !== "object") return undefined;
+    current = (current as Record<string, unknown>)[part];
+  }
+  return current;
+}
+
+function setPath(target: Record<string, unknown>, key: string, value: unknown): void {
+  const parts = key.split(".");
+  let current = target;
+  for (const part of parts.slice(0, -1)) {
+    current[part] ??= {};
+    current = current[part] as Record<string, unknown>;
+  }
+  current[parts.at(-1) as string] = value;
+}
+
+/** The settings that differ from the defaults, for run records and the model card. */
+export function configDiff(loaded: LoadedConfig): Record<string, { value: unknown; from: SettingSource }> {
+  const diff: Record<string, { value: unknown; from: SettingSource }> = {};
+  for (const spec of SETTINGS) {
+    const source = loaded.sources[spec.key];
+    if (source && source !== "default") {
+      diff[spec.key] = { value: getPath(loaded.config, spec.key), from: source };
+    }
+  }
+  return diff;
+}

@@ -1,0 +1,132 @@
+/**
+ * Every setting, declared once: its key in the config file, its environment variable, its CLI
+ * flag, its schema and what it means. The loader, the CLI's help and the README's table all read
+ * this list, so they cannot disagree.
+ */
+import { z } from "zod";
+
+export interface SettingSpec {
+  /** Dotted key in the config file (`data.sessions`). */
+  key: string;
+  env: string;
+  /** The CLI flag, where one exists. */
+  flag?: string;
+  schema: z.ZodType;
+  /** Shown in errors: what values are allowed. */
+  allowed: string;
+  description: string;
+  /** Values from env and flags arrive as text; numbers are converted before validation. */
+  numeric?: boolean;
+}
+
+const positiveInt = z.number().int().positive();
+
+export const SETTINGS: SettingSpec[] = [
+  {
+    key: "store",
+    env: "MLOPS_STORE",
+    flag: "--store",
+    schema: z.string().regex(/^(s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/.*)?|[^:]+|[A-Za-z]:[\\/].*)$/),
+    allowed: "a folder path or s3://bucket/prefix",
+    description: "Run store: where runs and artifacts are written.",
+  },
+  {
+    key: "warehouse",
+    env: "MLOPS_WAREHOUSE",
+    flag: "--warehouse",
+    schema: z.string().regex(/^(duckdb:.+|snowflake)$/),
+    allowed: "duckdb:PATH or snowflake",
+    description: "Warehouse to load into and transform in.",
+  },
+  {
+    key: "tenant",
+    env: "MLOPS_TENANT",
+    flag: "--tenant",
+    schema: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/),
+    allowed: "1-64 letters, digits, '_', '.' or '-'",
+    description: "Tenant / API key recorded on every loaded row.",
+  },
+  {
+    key: "progress",
+    env: "MLOPS_PROGRESS",
+    flag: "--progress",
+    schema: z.enum(["auto", "on", "off"]),
+    allowed: "auto, on or off",
+    description: "Progress bars on stderr (auto: only on a terminal, never in CI or with --json).",
+  },
+  {
+    key: "data.source",
+    env: "MLOPS_DATA_SOURCE",
+    flag: "--source",
+    schema: z.enum(["synthetic", "csv", "download"]),
+    allowed: "synthetic, csv or download",
+    description: "Where the upload stage gets its files.",
+  },
+  {
+    key: "data.dir",
+    env: "MLOPS_DATA_DIR",
+    flag: "--data",
+    schema: z.string().min(1),
+    allowed: "a folder path",
+    description:
+      "Folder holding browsing_train.csv, search_train.csv and sku_to_content.csv (csv source), or where downloads are unpacked.",
+  },
+  {
+    key: "data.sessions",
+    env: "MLOPS_SESSIONS",
+    flag: "--sessions",
+    schema: positiveInt,
+    numeric: true,
+    allowed: "a positive integer",
+    description: "Sessions the synthetic generator writes.",
+  },
+  {
+    key: "data.skus",
+    env: "MLOPS_SKUS",
+    flag: "--skus",
+    schema: positiveInt,
+    numeric: true,
+    allowed: "a positive integer",
+    description: "Catalog size of the synthetic generator.",
+  },
+  {
+    key: "data.seed",
+    env: "MLOPS_SEED",
+    flag: "--seed",
+    schema: z.number().int().min(0).max(2 ** 32 - 1),
+    numeric: true,
+    allowed: "an integer from 0 to 4294967295",
+    description: "Seed of the synthetic generator (same seed, same files).",
+  },
+  {
+    key: "data.downloadUrl",
+    env: "MLOPS_DOWNLOAD_URL",
+    flag: "--download-url",
+    schema: z.url({ protocol: /^https?$/ }),
+    allowed: "an http(s) URL",
+    description:
+      "URL of the data-challenge archive (a .zip holding the three CSV files) for --source download.",
+  },
+  {
+    key: "data.downloadSha256",
+    env: "MLOPS_DOWNLOAD_SHA256",
+    flag: "--download-sha256",
+    schema: z.string().regex(/^[0-9a-f]{64}$/),
+    allowed: "64 lower-case hex characters",
+    description: "Expected sha256 of the downloaded archive; the download fails on a mismatch.",
+  },
+];
+
+export const DEFAULTS = {
+  store: ".mlops",
+  warehouse: "duckdb:.mlops/warehouse.duckdb",
+  tenant: "local",
+  progress: "auto",
+  data: {
+    source: "synthetic",
+    dir: ".mlops/data",
+    sessions: 100_000,
+    skus: 10_000,
+    seed: 42,
+  },
+} as const;

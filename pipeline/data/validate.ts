@@ -1,0 +1,207 @@
+/**
+ * Row validation for the three files: a record is either normalized into the raw table's values
+ * or rejected with the column and the reason. The rules are the data-challenge schema's, with the
+ * real set's quirks accepted (the older `event` event type, upper-case hashes, empty lists).
+ */
+import { DATA_FILES, EVENT_TYPES, HASH_LENGTH, PRODUCT_ACTIONS, type DataKind } from "./schema.ts";
+
+export interface Rejection {
+  /** 1-based column index, or 0 when the problem is the whole line. */
+  columnIndex: number;
+  columnName: string;
+  reason: string;
+}
+
+export type Validated = { ok: true; values: (string | null)[] } | { ok: false; rejection: Rejection };
+
+/** Timestamps outside 2000-01-01 .. 2100-01-01 are typos (seconds, microseconds), not events. */
+const MIN_EPOCH_MS = 946_684_800_000;
+const MAX_EPOCH_MS = 4_102_444_800_000;
+export const MAX_FIELD_LENGTH = 65_536;
+
+const HEX_HASH = new RegExp(`^[0-9a-fA-F]{${HASH_LENGTH}}$`);
+const INTEGER = /^\d{1,16}$/;
+const NUMBER = /^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$/;
+const EVENT_TYPE_SET: ReadonlySet<string> = new Set(EVENT_TYPES);
+const PRODUCT_ACTION_SET: ReadonlySet<string> = new Set(PRODUCT_ACTIONS);
+
+class RowError extends Error {
+  constructor(
+    readonly columnIndex: number,
+    reason: string,
+  ) {
+    super(reason);
+  }
+}
+
+type ColumnRule = (value: string, index: number, row: readonly string[]) => string | null;
+
+function hash(value: string, index: number): string {
+  if (!HEX_HASH.test(value)) {
+    throw new RowError(index, `expected a ${HASH_LENGTH}-character hex hash, got ${show(value)}`);
+  }
+  return value;
+}
+
+function optionalHash(value: string, index: number): string | null {
+  return value === "" ? null : hash(value, index);
+}
+
+function epochMs(value: string, index: number): string {
+  const ms = INTEGER.test(value) ? Number(value) : Number.NaN;
+  if (!(ms >= MIN_EPOCH_MS && ms < MAX_EPOCH_MS)) {
+    throw new RowError(
+      index,
+      `expected epoch milliseconds between 2000 and 2100 (13 digits), got ${show(value)}`,
+    );
+  }
+  return value;
+}
+
+/** Python-style `['a', 'b']` (or JSON) lists of hashes, normalized to a JSON array. */
+function hashList(value: string, index: number): string | null {
+  const items = listItems(value, index);
+  if (items === null) return null;
+  const hashes = items.map((item) => {
+    const unquoted = /^'(.*)'$|^"(.*)"$/.exec(item);
+    const text = unquoted ? (unquoted[1] ?? unquoted[2] ?? "") : item;
+    if (!HEX_HASH.test(text)) {
+      throw new RowError(index, `list item ${show(item)} is not a ${HASH_LENGTH}-character hex hash`);
+    }
+    return text;
+  });
+  return JSON.stringify(hashes);
+}
+
+/** `[0.1, -2e-3, ...]` lists of numbers, normalized to a JSON array. */
+function numberList(value: string, index: number): string | null {
+  const items = listItems(value, index);
+  if (items === null) return null;
+  for (const item of items) {
+    if (!NUMBER.test(item)) throw new RowError(index, `list item ${show(item)} is not a number`);
+  }
+  return `[${items.map((item) => String(Number(item))).join(",")}]`;
+}
+
+function listItems(value: string, index: number): string[] | null {
+  const text = value.trim();
+  if (text === "" || text === "[]") return text === "" ? null : [];
+  if (!text.startsWith("[") || !text.endsWith("]")) {
+    throw new RowError(index, `expected a bracketed list like [a, b], got ${show(value)}`);
+  }
+  return text
+    .slice(1, -1)
+    .split(",")
+    .map((item) => item.trim());
+}
+
+function categoryPath(value: string, index: number): string | null {
+  if (value === "") return null;
+  const parts = value.split("/");
+  for (const part of parts) {
+    if (!HEX_HASH.test(part)) {
+      throw new RowError(
+        index,
+        `expected a '/'-separated path of ${HASH_LENGTH}-character hex hashes, got ${show(value)}`,
+      );
+    }
+  }
+  return value;
+}
+
+function priceBucket(value: string, index: number): string | null {
+  if (value === "") return null;
+  const bucket = NUMBER.test(value) ? Number(value) : Number.NaN;
+  if (!(Number.isInteger(bucket) && bucket >= 1 && bucket <= 10)) {
+    throw new RowError(index, `expected a price bucket from 1 to 10 (like "7.0"), got ${show(value)}`);
+  }
+  return String(bucket);
+}
+
+function eventType(value: string, index: number): string {
+  if (!EVENT_TYPE_SET.has(value)) {
+    throw new RowError(index, `expected one of ${EVENT_TYPES.join(", ")}, got ${show(value)}`);
+  }
+  return value;
+}
+
+function productAction(value: string, index: number, row: readonly string[]): string | null {
+  if (!PRODUCT_ACTION_SET.has(value)) {
+    const allowed = PRODUCT_ACTIONS.filter(Boolean).join(", ");
+    throw new RowError(index, `expected one of ${allowed} or empty, got ${show(value)}`);
+  }
+  const type = row[1];
+  if (type === "pageview" && value !== "") {
+    throw new RowError(index, `a pageview has no product_action, got ${show(value)}`);
+  }
+  if (type !== "pageview" && value === "") {
+    throw new RowError(index, `a ${type} event needs a product_action`);
+  }
+  return value === "" ? null : value;
+}
+
+function productSku(value: string, index: number, row: readonly string[]): string | null {
+  if (value === "" && row[1] !== "pageview") {
+    throw new RowError(index, `a ${row[1]} event needs a product_sku_hash`);
+  }
+  return optionalHash(value, index);
+}
+
+const RULES: Record<DataKind, ColumnRule[]> = {
+  browsing: [hash, eventType, productAction, productSku, epochMs, optionalHash],
+  search: [hash, epochMs, numberList, hashList, hashList],
+  catalog: [hash, numberList, categoryPath, numberList, priceBucket],
+};
+
+export function validateRecord(kind: DataKind, fields: readonly string[]): Validated {
+  const columns = DATA_FILES[kind].columns;
+  if (fields.length !== columns.length) {
+    const blank = fields.length === 1 && fields[0] === "";
+    return reject(
+      0,
+      "",
+      blank ? "blank line" : `expected ${columns.length} columns, found ${fields.length}`,
+    );
+  }
+  const rules = RULES[kind];
+  const values: (string | null)[] = new Array<string | null>(fields.length);
+  try {
+    for (let i = 0; i < fields.length; i++) {
+      const value = fields[i] as string;
+      if (value.length > MAX_FIELD_LENGTH) {
+        throw new RowError(i, `field is ${value.length} characters, over the limit of ${MAX_FIELD_LENGTH}`);
+      }
+      if (value.includes("\uFFFD")) {
+        throw new RowError(i, "not valid UTF-8 (the file must be UTF-8 encoded)");
+      }
+      values[i] = (rules[i] as ColumnRule)(value, i, fields);
+    }
+  } catch (error) {
+    if (error instanceof RowError) {
+      return reject(error.columnIndex + 1, columns[error.columnIndex] ?? "", error.message);
+    }
+    throw error;
+  }
+  return { ok: true, values };
+}
+
+function reject(columnIndex: number, columnName: string, reason: string): Validated {
+  return { ok: false, rejection: { columnIndex, columnName, reason } };
+}
+
+function show(value: string): string {
+  return value.length > 40 ? `"${value.slice(0, 40)}…" (${value.length} chars)` : `"${value}"`;
+}
+
+/** How a file's first line relates to the expected header. */
+export type HeaderCheck = "header" | "no-header" | "wrong-header";
+
+export function checkHeader(kind: DataKind, fields: readonly string[]): HeaderCheck {
+  const expected = DATA_FILES[kind].columns;
+  const names = fields.map((field) => field.trim().toLowerCase());
+  if (names.length === expected.length && names.every((name, i) => name === expected[i])) {
+    return "header";
+  }
+  // A first line that is itself a valid row: the header was left off, the columns are standard.
+  return validateRecord(kind, fields).ok ? "no-header" : "wrong-header";
+}

@@ -1,0 +1,41 @@
+/**
+ * Errors the CLI turns into exit codes: 1 for a stage that failed, 2 for bad usage or bad input.
+ * Every message names what was wrong, where, and what to do.
+ */
+export interface InputLocation {
+  file?: string;
+  line?: number;
+  column?: number;
+  field?: string;
+}
+
+export class PipelineError extends Error {
+  constructor(
+    message: string,
+    readonly exitCode: 1 | 2 = 1,
+    readonly hint?: string,
+  ) {
+    super(message);
+    this.name = new.target.name;
+  }
+}
+
+/** Bad flags, settings or input files: exit code 2. */
+export class InputError extends PipelineError {
+  constructor(
+    message: string,
+    readonly where: InputLocation = {},
+    hint?: string,
+  ) {
+    super(`${formatLocation(where)}${message}`, 2, hint);
+  }
+}
+
+export function formatLocation(where: InputLocation): string {
+  const parts: string[] = [];
+  if (where.file) parts.push(where.file);
+  if (where.line !== undefined) parts.push(`line ${where.line}`);
+  if (where.column !== undefined) parts.push(`column ${where.column}`);
+  if (where.field) parts.push(`field "${where.field}"`);
+  return parts.length ? `${parts.join(", ")}: ` : "";
+}

@@ -1,0 +1,60 @@
+/**
+ * The pipeline's stages in order, each a recorded call of its plain function. `pipeline run`
+ * walks this list; `--from` and `--until` cut it.
+ */
+import { InputError } from "../errors.ts";
+import { upload, type UploadResult } from "../upload/upload.ts";
+import { rawTableName } from "../warehouse/raw-tables.ts";
+import type { RunContext } from "./context.ts";
+import { recordStage } from "./stage-runner.ts";
+
+export async function uploadStage(ctx: RunContext): Promise<UploadResult> {
+  return recordStage(ctx, "upload", async () => {
+    const result = await upload({
+      config: ctx.config,
+      warehouse: await ctx.warehouse(),
+      runId: ctx.runId,
+      reporter: ctx.reporter,
+    });
+    return {
+      result,
+      inputs: result.files.map((f) => ({ name: f.file, sha256: f.sha256, bytes: f.bytes })),
+      outputs: result.files.filter((f) => f.status === "loaded").map((f) => rawTableName(f.kind)),
+      counts: { ...result.totals, ...result.tables },
+    };
+  });
+}
+
+export const STAGES = {
+  upload: uploadStage,
+} as const satisfies Record<string, (ctx: RunContext) => Promise<unknown>>;
+
+export type StageName = keyof typeof STAGES;
+export const STAGE_NAMES = Object.keys(STAGES) as StageName[];
+
+export function stageRange(from?: string, until?: string): StageName[] {
+  const index = (name: string | undefined, flag: string, fallback: number) => {
+    if (name === undefined) return fallback;
+    const i = STAGE_NAMES.indexOf(name as StageName);
+    if (i < 0) {
+      throw new InputError(`unknown stage "${name}" for ${flag}`, {}, `Stages, in order: ${STAGE_NAMES.join(", ")}.`);
+    }
+    return i;
+  };
+  const start = index(from, "--from", 0);
+  const end = index(until, "--until", STAGE_NAMES.length - 1);
+  if (start > end) throw new InputError(`--from ${from} comes after --until ${until}`);
+  return STAGE_NAMES.slice(start, end + 1);
+}
+
+export async function runPipeline(
+  ctx: RunContext,
+  stages: StageName[],
+): Promise<Partial<Record<StageName, unknown>>> {
+  const results: Partial<Record<StageName, unknown>> = {};
+  for (const stage of stages) {
+    ctx.reporter.info(`▶ ${stage} (run ${ctx.runId})`);
+    results[stage] = await STAGES[stage](ctx);
+  }
+  return results;
+}

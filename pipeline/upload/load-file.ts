@@ -1,0 +1,240 @@
+/**
+ * Loads one data file into its raw table: validate every line, stage the good rows and the
+ * rejects as CSV files, then hand both to the warehouse, which commits them with the load record
+ * in one transaction. Nothing is lost: read = loaded + rejected (+ the header line).
+ */
+import { createWriteStream, type WriteStream } from "node:fs";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { basename, join } from "node:path";
+import { once } from "node:events";
+import { InputError } from "../errors.ts";
+import { DATA_FILES, type DataKind } from "../data/schema.ts";
+import { DEFAULT_MAX_LINE_LENGTH, readCsvLines } from "../data/reader.ts";
+import { checkHeader, validateRecord } from "../data/validate.ts";
+import type { Reporter } from "../reporter.ts";
+import type { LoadMeta, LoadRecord, Warehouse } from "../warehouse/warehouse.ts";
+import { sha256File } from "./file-hash.ts";
+
+export interface FileLoadResult {
+  kind: DataKind;
+  file: string;
+  sha256: string;
+  bytes: number;
+  status: "loaded" | "skipped";
+  /** Data records read (the header line is not a record). */
+  read: number;
+  loaded: number;
+  rejected: number;
+  /** Records not inserted because this exact file content was loaded before. */
+  skipped: number;
+  /** Rejects by reason, most frequent first (the reason's text up to its first ':'). */
+  rejectReasons: Record<string, number>;
+  warnings: string[];
+  etlId: string;
+  seconds: number;
+}
+
+export interface LoadFileOptions {
+  kind: DataKind;
+  path: string;
+  warehouse: Warehouse;
+  etlId: string;
+  tenant: string;
+  reporter: Reporter;
+  now?: () => Date;
+}
+
+export async function loadFile(options: LoadFileOptions): Promise<FileLoadResult> {
+  const started = performance.now();
+  const { kind, path, warehouse } = options;
+  const { sha256, bytes } = await sha256File(path);
+  const existing = await warehouse.findLoad(kind, sha256);
+  if (existing) return skippedResult(options, existing, bytes, started);
+
+  const work = await mkdtemp(join(tmpdir(), "mlops-upload-"));
+  try {
+    const staged = await stageFile(options, work, bytes);
+    const meta: LoadMeta = {
+      etlId: options.etlId,
+      etlTimestamp: (options.now?.() ?? new Date()).toISOString(),
+      tenant: options.tenant,
+      sourceFile: basename(path),
+      sourceHash: sha256,
+    };
+    options.reporter.info(
+      `  inserting ${staged.loaded} rows of ${basename(path)} into ${DATA_FILES[kind].table}`,
+    );
+    const { record, inserted } = await warehouse.load({
+      kind,
+      meta,
+      rowsPath: staged.rowsPath,
+      rejectsPath: staged.rejectsPath,
+      rowsRead: staged.read,
+      rowsLoaded: staged.loaded,
+      rowsRejected: staged.rejected,
+    });
+    // Another process loaded the same content between our check and our transaction.
+    if (!inserted) return skippedResult(options, record, bytes, started);
+    return {
+      kind,
+      file: path,
+      sha256,
+      bytes,
+      status: "loaded",
+      read: staged.read,
+      loaded: staged.loaded,
+      rejected: staged.rejected,
+      skipped: 0,
+      rejectReasons: staged.reasons,
+      warnings: staged.warnings,
+      etlId: options.etlId,
+      seconds: (performance.now() - started) / 1000,
+    };
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+}
+
+function skippedResult(
+  options: LoadFileOptions,
+  existing: LoadRecord,
+  bytes: number,
+  started: number,
+): FileLoadResult {
+  return {
+    kind: options.kind,
+    file: options.path,
+    sha256: existing.sourceHash,
+    bytes,
+    status: "skipped",
+    read: existing.rowsRead,
+    loaded: 0,
+    rejected: 0,
+    skipped: existing.rowsRead,
+    rejectReasons: {},
+    warnings: [],
+    etlId: existing.etlId,
+    seconds: (performance.now() - started) / 1000,
+  };
+}
+
+interface StagedFile {
+  rowsPath: string;
+  rejectsPath: string;
+  read: number;
+  loaded: number;
+  rejected: number;
+  reasons: Record<string, number>;
+  warnings: string[];
+}
+
+async function stageFile(options: LoadFileOptions, work: string, bytes: number): Promise<StagedFile> {
+  const { kind, path, reporter } = options;
+  const rowsPath = join(work, `${kind}.rows.csv`);
+  const rejectsPath = join(work, `${kind}.rejects.csv`);
+  const rows = new BufferedWriter(rowsPath);
+  const rejects = new BufferedWriter(rejectsPath);
+  const reasons = new Map<string, number>();
+  const warnings: string[] = [];
+  const bar = reporter.progress(`  ${basename(path)}`, bytes);
+  let read = 0;
+  let loaded = 0;
+  let rejected = 0;
+  let consumed = 0;
+  let first = true;
+
+  const reject = async (line: number, column: number, name: string, reason: string, raw: string) => {
+    rejected++;
+    const key = reason.split(":")[0] as string;
+    reasons.set(key, (reasons.get(key) ?? 0) + 1);
+    rejects.write(`${line},${column},${csvField(name)},${csvField(reason)},${csvField(raw)}\n`);
+    if (rejects.full) await rejects.flush();
+  };
+
+  try {
+    for await (const record of readCsvLines(path, { maxLineLength: DEFAULT_MAX_LINE_LENGTH })) {
+      consumed += record.raw.length + 1;
+      if (first) {
+        first = false;
+        const header = record.problem ? "wrong-header" : checkHeader(kind, record.fields);
+        if (header === "wrong-header") {
+          throw new InputError(
+            `this is not ${DATA_FILES[kind].file}: the first line should be the header "${DATA_FILES[kind].columns.join(",")}", found "${record.raw.slice(0, 200)}"`,
+            { file: path, line: 1 },
+            "Check that the file is the data-challenge file of that name, with its header line.",
+          );
+        }
+        if (header === "header") continue;
+        warnings.push(
+          `${path}: no header line (line 1 is data); columns taken in the standard order ${DATA_FILES[kind].columns.join(",")}`,
+        );
+      }
+      read++;
+      if (record.problem) {
+        await reject(record.line, 0, "", record.problem, record.raw);
+      } else {
+        const result = validateRecord(kind, record.fields);
+        if (result.ok) {
+          loaded++;
+          rows.write(`${result.values.map(csvValue).join(",")},${record.line}\n`);
+          if (rows.full) await rows.flush();
+        } else {
+          const r = result.rejection;
+          await reject(record.line, r.columnIndex, r.columnName, r.reason, record.raw);
+        }
+      }
+      if ((read & 0xffff) === 0) bar.update(Math.min(consumed, bytes), read);
+    }
+  } finally {
+    bar.update(bytes, read);
+    bar.stop();
+    await Promise.all([rows.close(), rejects.close()]);
+  }
+  if (first) warnings.push(`${path}: the file is empty (no header, no rows)`);
+  else if (read === 0) warnings.push(`${path}: the file has a header but no rows`);
+  const sorted = [...reasons.entries()].sort((a, b) => b[1] - a[1]);
+  return { rowsPath, rejectsPath, read, loaded, rejected, reasons: Object.fromEntries(sorted), warnings };
+}
+
+function csvValue(value: string | null): string {
+  if (value === null) return "";
+  return /[",\n\r]/.test(value) ? csvField(value) : value;
+}
+
+function csvField(value: string): string {
+  return `"${value.replaceAll('"', '""')}"`;
+}
+
+/**
+ * Batches small writes into large ones and honours backpressure. `write` is synchronous so the
+ * per-row hot path awaits nothing; the caller flushes when `full`.
+ */
+class BufferedWriter {
+  private buffer = "";
+  private readonly stream: WriteStream;
+
+  constructor(path: string) {
+    this.stream = createWriteStream(path);
+  }
+
+  write(text: string): void {
+    this.buffer += text;
+  }
+
+  get full(): boolean {
+    return this.buffer.length >= 1 << 20;
+  }
+
+  async flush(): Promise<void> {
+    const chunk = this.buffer;
+    this.buffer = "";
+    if (!this.stream.write(chunk)) await once(this.stream, "drain");
+  }
+
+  async close(): Promise<void> {
+    await this.flush();
+    this.stream.end();
+    await once(this.stream, "finish");
+  }
+}

@@ -1,0 +1,183 @@
+/**
+ * The embedded default warehouse: a DuckDB file under `.mlops/`.
+ */
+import { mkdir } from "node:fs/promises";
+import { dirname } from "node:path";
+import { DuckDBInstance, type DuckDBConnection, type DuckDBValue } from "@duckdb/node-api";
+import type { DataKind } from "../data/schema.ts";
+import {
+  LOADS_TABLE,
+  LOADS_TABLE_COLUMNS,
+  REJECTS_TABLE,
+  REJECTS_TABLE_COLUMNS,
+  REJECT_COLUMNS,
+  dataColumns,
+  rawTableColumns,
+  rawTableName,
+  type ColumnDef,
+  type ColumnType,
+} from "./raw-tables.ts";
+import { quoteIdentifier } from "./identifiers.ts";
+import type { LoadRecord, LoadRequest, Row, SqlValue, Warehouse } from "./warehouse.ts";
+import { DATA_KINDS } from "../data/schema.ts";
+
+const DUCKDB_TYPES: Record<ColumnType, string> = {
+  varchar: "VARCHAR",
+  bigint: "BIGINT",
+  double: "DOUBLE",
+  timestamp: "TIMESTAMP",
+  integer: "INTEGER",
+};
+
+export class DuckDbWarehouse implements Warehouse {
+  readonly kind = "duckdb" as const;
+
+  private constructor(
+    readonly path: string,
+    private readonly instance: DuckDBInstance,
+    private readonly connection: DuckDBConnection,
+  ) {}
+
+  static async open(path: string): Promise<DuckDbWarehouse> {
+    if (path !== ":memory:") await mkdir(dirname(path), { recursive: true });
+    let instance: DuckDBInstance;
+    try {
+      instance = await DuckDBInstance.create(path);
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      const hint = /lock/i.test(message)
+        ? " Another pipeline process holds the file: wait for it or stop it."
+        : "";
+      throw new Error(`cannot open the DuckDB warehouse ${path}: ${message}.${hint}`);
+    }
+    return new DuckDbWarehouse(path, instance, await instance.connect());
+  }
+
+  get description(): string {
+    return `duckdb:${this.path}`;
+  }
+
+  async ensureRawSchema(): Promise<void> {
+    for (const kind of DATA_KINDS) {
+      await this.createTable(rawTableName(kind), rawTableColumns(kind));
+    }
+    await this.createTable(REJECTS_TABLE, REJECTS_TABLE_COLUMNS);
+    await this.createTable(LOADS_TABLE, LOADS_TABLE_COLUMNS);
+  }
+
+  private async createTable(name: string, columns: ColumnDef[]): Promise<void> {
+    const defs = columns.map((c) => `${quoteIdentifier(c.name)} ${DUCKDB_TYPES[c.type]}`);
+    await this.connection.run(`CREATE TABLE IF NOT EXISTS ${quoteIdentifier(name)} (${defs.join(", ")})`);
+  }
+
+  async findLoad(kind: DataKind, sourceHash: string): Promise<LoadRecord | undefined> {
+    const rows = await this.query(
+      `SELECT * FROM ${LOADS_TABLE} WHERE target_table = $1 AND source_hash = $2 ORDER BY etl_timestamp LIMIT 1`,
+      [rawTableName(kind), sourceHash],
+    );
+    const row = rows[0];
+    return row ? toLoadRecord(kind, row) : undefined;
+  }
+
+  async load(request: LoadRequest): Promise<{ record: LoadRecord; inserted: boolean }> {
+    const { kind, meta } = request;
+    const table = rawTableName(kind);
+    const metaValues = [meta.etlId, meta.etlTimestamp, meta.tenant, meta.sourceFile, meta.sourceHash];
+    // One transaction for rows, rejects and the load record: a process killed in the middle
+    // leaves an uncommitted transaction that DuckDB discards when the file is next opened.
+    await this.connection.run("BEGIN TRANSACTION");
+    try {
+      const existing = await this.findLoad(kind, meta.sourceHash);
+      if (existing) {
+        await this.connection.run("ROLLBACK");
+        return { record: existing, inserted: false };
+      }
+      await this.connection.run(
+        `INSERT INTO ${quoteIdentifier(table)} SELECT *, $1, $2::TIMESTAMP, $3, $4, $5 FROM ${csvScan(request.rowsPath, dataColumns(kind))}`,
+        metaValues,
+      );
+      await this.connection.run(
+        `INSERT INTO ${REJECTS_TABLE} SELECT *, $6, $1, $2::TIMESTAMP, $3, $4, $5 FROM ${csvScan(request.rejectsPath, REJECT_COLUMNS)}`,
+        [...metaValues, table],
+      );
+      const loaded = await this.countWhere(table, meta.etlId);
+      if (loaded !== request.rowsLoaded) {
+        throw new Error(
+          `loaded ${loaded} rows into ${table} but the reader validated ${request.rowsLoaded}: the staged rows file ${request.rowsPath} is inconsistent`,
+        );
+      }
+      await this.connection.run(
+        `INSERT INTO ${LOADS_TABLE} VALUES ($6, $1, $2::TIMESTAMP, $3, $4, $5, $7, $8, $9)`,
+        [...metaValues, table, request.rowsRead, request.rowsLoaded, request.rowsRejected],
+      );
+      await this.connection.run("COMMIT");
+    } catch (error) {
+      await this.connection.run("ROLLBACK").catch(() => undefined);
+      throw error;
+    }
+    const record = await this.findLoad(kind, meta.sourceHash);
+    if (!record) throw new Error(`the load record of ${meta.sourceFile} vanished after COMMIT`);
+    return { record, inserted: true };
+  }
+
+  private async countWhere(table: string, etlId: string): Promise<number> {
+    const rows = await this.query(
+      `SELECT count(*) AS n FROM ${quoteIdentifier(table)} WHERE etl_id = $1`,
+      [etlId],
+    );
+    return Number(rows[0]?.n ?? 0);
+  }
+
+  async count(table: string): Promise<number> {
+    const rows = await this.query(`SELECT count(*) AS n FROM ${quoteIdentifier(table)}`);
+    return Number(rows[0]?.n ?? 0);
+  }
+
+  async query(sql: string, params: SqlValue[] = []): Promise<Row[]> {
+    const reader = await this.connection.runAndReadAll(sql, params as DuckDBValue[]);
+    return reader.getRowObjectsJS().map((row) => {
+      const out: Row = {};
+      for (const [key, value] of Object.entries(row)) out[key] = toSqlValue(value);
+      return out;
+    });
+  }
+
+  async close(): Promise<void> {
+    this.connection.closeSync();
+    this.instance.closeSync();
+  }
+}
+
+/** read_csv over a headerless, RFC 4180-quoted file whose columns are known: no sniffing. */
+function csvScan(path: string, columns: ColumnDef[]): string {
+  const spec = columns.map((c) => `'${c.name}': '${DUCKDB_TYPES[c.type]}'`).join(", ");
+  return `read_csv('${path.replaceAll("'", "''")}', header = false, auto_detect = false, delim = ',', quote = '"', escape = '"', nullstr = '', columns = {${spec}})`;
+}
+
+function toSqlValue(value: unknown): SqlValue {
+  if (value === null || value === undefined) return null;
+  if (typeof value === "bigint") {
+    return value <= BigInt(Number.MAX_SAFE_INTEGER) && value >= BigInt(Number.MIN_SAFE_INTEGER)
+      ? Number(value)
+      : value;
+  }
+  if (value instanceof Date) return value.toISOString();
+  if (typeof value === "string" || typeof value === "number" || typeof value === "boolean") {
+    return value;
+  }
+  return JSON.stringify(value, (_key, v: unknown) => (typeof v === "bigint" ? Number(v) : v));
+}
+
+function toLoadRecord(kind: DataKind, row: Row): LoadRecord {
+  return {
+    kind,
+    etlId: String(row.etl_id),
+    etlTimestamp: String(row.etl_timestamp),
+    tenant: String(row.tenant),
+    sourceFile: String(row.source_file),
+    sourceHash: String(row.source_hash),
+    rowsRead: Number(row.rows_read),
+    rowsLoaded: Number(row.rows_loaded),
+    rowsRejected: Number(row.rows_rejected),
+  };
+}

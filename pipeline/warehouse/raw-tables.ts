@@ -1,0 +1,68 @@
+/**
+ * The raw layer's tables, shared by both warehouses so that their DDL says the same thing.
+ * Data columns keep the files' text (list columns normalized to JSON arrays by the reader);
+ * typing and renaming belong to dbt's staging models.
+ */
+import { DATA_FILES, type DataKind } from "../data/schema.ts";
+
+export type ColumnType = "varchar" | "bigint" | "double" | "timestamp" | "integer";
+
+export interface ColumnDef {
+  name: string;
+  type: ColumnType;
+}
+
+const DATA_COLUMN_TYPES: Record<DataKind, Record<string, ColumnType>> = {
+  browsing: { server_timestamp_epoch_ms: "bigint" },
+  search: { server_timestamp_epoch_ms: "bigint" },
+  catalog: { price_bucket: "double" },
+};
+
+export const LOAD_META_COLUMNS: ColumnDef[] = [
+  { name: "etl_id", type: "varchar" },
+  { name: "etl_timestamp", type: "timestamp" },
+  { name: "tenant", type: "varchar" },
+  { name: "source_file", type: "varchar" },
+  { name: "source_hash", type: "varchar" },
+];
+
+/** Data columns in file order, then the source line: the layout of a LoadRequest's rowsPath. */
+export function dataColumns(kind: DataKind): ColumnDef[] {
+  const types = DATA_COLUMN_TYPES[kind];
+  return [
+    ...DATA_FILES[kind].columns.map((name) => ({ name, type: types[name] ?? "varchar" })),
+    { name: "source_line", type: "bigint" },
+  ];
+}
+
+export function rawTableColumns(kind: DataKind): ColumnDef[] {
+  return [...dataColumns(kind), ...LOAD_META_COLUMNS];
+}
+
+export const REJECTS_TABLE = "raw_rejects";
+/** The layout of a LoadRequest's rejectsPath, then the load metadata and the target table. */
+export const REJECT_COLUMNS: ColumnDef[] = [
+  { name: "line", type: "bigint" },
+  { name: "column_index", type: "integer" },
+  { name: "column_name", type: "varchar" },
+  { name: "reason", type: "varchar" },
+  { name: "raw_text", type: "varchar" },
+];
+export const REJECTS_TABLE_COLUMNS: ColumnDef[] = [
+  ...REJECT_COLUMNS,
+  { name: "target_table", type: "varchar" },
+  ...LOAD_META_COLUMNS,
+];
+
+export const LOADS_TABLE = "raw_loads";
+export const LOADS_TABLE_COLUMNS: ColumnDef[] = [
+  { name: "target_table", type: "varchar" },
+  ...LOAD_META_COLUMNS,
+  { name: "rows_read", type: "bigint" },
+  { name: "rows_loaded", type: "bigint" },
+  { name: "rows_rejected", type: "bigint" },
+];
+
+export function rawTableName(kind: DataKind): string {
+  return DATA_FILES[kind].table;
+}
