@@ -11,7 +11,7 @@ import { once } from "node:events";
 import { InputError } from "../errors.ts";
 import { DATA_FILES, type DataKind } from "../data/schema.ts";
 import { DEFAULT_MAX_LINE_LENGTH, readCsvLines } from "../data/reader.ts";
-import { checkHeader, validateRecord } from "../data/validate.ts";
+import { STAGES_RAW_LINE, checkHeader, validateRecord } from "../data/validate.ts";
 import type { Reporter } from "../reporter.ts";
 import type { LoadMeta, LoadRecord, Warehouse } from "../warehouse/warehouse.ts";
 import { sha256File } from "./file-hash.ts";
@@ -143,6 +143,7 @@ async function stageFile(options: LoadFileOptions, work: string, bytes: number):
   let rejected = 0;
   let consumed = 0;
   let first = true;
+  const passthrough = STAGES_RAW_LINE[kind];
 
   const reject = async (line: number, column: number, name: string, reason: string, raw: string) => {
     rejected++;
@@ -177,7 +178,8 @@ async function stageFile(options: LoadFileOptions, work: string, bytes: number):
         const result = validateRecord(kind, record.fields);
         if (result.ok) {
           loaded++;
-          rows.write(`${result.values.map(csvValue).join(",")},${record.line}\n`);
+          const staged = passthrough ? record.raw : result.values.map(csvValue).join(",");
+          rows.write(`${staged},${record.line}\n`);
           if (rows.full) await rows.flush();
         } else {
           const r = result.rejection;
