@@ -29,7 +29,11 @@ export interface ReadOptions {
 
 export const DEFAULT_MAX_LINE_LENGTH = 1 << 20;
 
-export async function* readCsvLines(path: string, options: ReadOptions): AsyncGenerator<CsvRecord> {
+/**
+ * Yields the file's records a chunk at a time: one await per megabyte instead of one per line,
+ * which on a multi-million-line file is most of the difference between the reader and a raw scan.
+ */
+export async function* readCsvLines(path: string, options: ReadOptions): AsyncGenerator<CsvRecord[]> {
   // setEncoding('utf8') decodes across chunk boundaries and turns invalid bytes into U+FFFD,
   // which the validator reports as non-UTF-8 input with its line and column.
   const stream = createReadStream(path, {
@@ -42,15 +46,16 @@ export async function* readCsvLines(path: string, options: ReadOptions): AsyncGe
   for await (const chunk of stream as AsyncIterable<string>) {
     let text = carry + chunk;
     if (line === 0 && text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+    const batch: CsvRecord[] = [];
     let start = 0;
     let end: number;
     while ((end = text.indexOf("\n", start)) !== -1) {
       line++;
       if (oversized) {
-        yield tooLong(line, text.slice(start, Math.min(end, start + 200)), options.maxLineLength);
+        batch.push(tooLong(line, text.slice(start, Math.min(end, start + 200)), options.maxLineLength));
         oversized = false;
       } else {
-        yield parseLine(line, stripCr(text.slice(start, end)), options.maxLineLength);
+        batch.push(parseLine(line, stripCr(text.slice(start, end)), options.maxLineLength));
       }
       start = end + 1;
     }
@@ -61,12 +66,15 @@ export async function* readCsvLines(path: string, options: ReadOptions): AsyncGe
       oversized = true;
       carry = carry.slice(0, 200);
     }
+    if (batch.length > 0) yield batch;
   }
   if (carry.length > 0 || oversized) {
     line++;
-    yield oversized
-      ? tooLong(line, carry, options.maxLineLength)
-      : parseLine(line, stripCr(carry), options.maxLineLength);
+    yield [
+      oversized
+        ? tooLong(line, carry, options.maxLineLength)
+        : parseLine(line, stripCr(carry), options.maxLineLength),
+    ];
   }
 }
 

@@ -13,7 +13,7 @@ import { DATA_FILES, type DataKind } from "../data/schema.ts";
 import { DEFAULT_MAX_LINE_LENGTH, readCsvLines } from "../data/reader.ts";
 import { STAGES_RAW_LINE, checkHeader, validateRecord } from "../data/validate.ts";
 import type { Reporter } from "../reporter.ts";
-import type { LoadMeta, LoadRecord, Warehouse } from "../warehouse/warehouse.ts";
+import type { LoadMeta, LoadRecord, LoadTransaction, Warehouse } from "../warehouse/warehouse.ts";
 import { sha256File } from "./file-hash.ts";
 
 export interface FileLoadResult {
@@ -49,33 +49,24 @@ export async function loadFile(options: LoadFileOptions): Promise<FileLoadResult
   const started = performance.now();
   const { kind, path, warehouse } = options;
   const { sha256, bytes } = await sha256File(path);
-  const existing = await warehouse.findLoad(kind, sha256);
-  if (existing) return skippedResult(options, existing, bytes, started);
+  const meta: LoadMeta = {
+    etlId: options.etlId,
+    etlTimestamp: (options.now?.() ?? new Date()).toISOString(),
+    tenant: options.tenant,
+    sourceFile: basename(path),
+    sourceHash: sha256,
+  };
+  const transaction = await warehouse.beginLoad(kind, meta);
+  if ("existing" in transaction) return skippedResult(options, transaction.existing, bytes, started);
 
   const work = await mkdtemp(join(tmpdir(), "mlops-upload-"));
   try {
-    const staged = await stageFile(options, work, bytes);
-    const meta: LoadMeta = {
-      etlId: options.etlId,
-      etlTimestamp: (options.now?.() ?? new Date()).toISOString(),
-      tenant: options.tenant,
-      sourceFile: basename(path),
-      sourceHash: sha256,
-    };
-    options.reporter.info(
-      `  inserting ${staged.loaded} rows of ${basename(path)} into ${DATA_FILES[kind].table}`,
-    );
-    const { record, inserted } = await warehouse.load({
-      kind,
-      meta,
-      rowsPath: staged.rowsPath,
-      rejectsPath: staged.rejectsPath,
+    const staged = await stageFile(options, work, bytes, transaction);
+    await transaction.commit({
       rowsRead: staged.read,
       rowsLoaded: staged.loaded,
       rowsRejected: staged.rejected,
     });
-    // Another process loaded the same content between our check and our transaction.
-    if (!inserted) return skippedResult(options, record, bytes, started);
     return {
       kind,
       file: path,
@@ -91,6 +82,9 @@ export async function loadFile(options: LoadFileOptions): Promise<FileLoadResult
       etlId: options.etlId,
       seconds: (performance.now() - started) / 1000,
     };
+  } catch (error) {
+    await transaction.rollback();
+    throw error;
   } finally {
     await rm(work, { recursive: true, force: true });
   }
@@ -120,8 +114,6 @@ function skippedResult(
 }
 
 interface StagedFile {
-  rowsPath: string;
-  rejectsPath: string;
   read: number;
   loaded: number;
   rejected: number;
@@ -129,11 +121,22 @@ interface StagedFile {
   warnings: string[];
 }
 
-async function stageFile(options: LoadFileOptions, work: string, bytes: number): Promise<StagedFile> {
+/** Rows per staged chunk: large enough for the warehouse's bulk path, small enough to overlap. */
+const CHUNK_ROWS = 200_000;
+/** Chunks handed over but not yet inserted; bounds the temporary disk the staging uses. */
+const MAX_PENDING_CHUNKS = 2;
+
+async function stageFile(
+  options: LoadFileOptions,
+  work: string,
+  bytes: number,
+  transaction: LoadTransaction,
+): Promise<StagedFile> {
   const { kind, path, reporter } = options;
-  const rowsPath = join(work, `${kind}.rows.csv`);
+  const rows = new ChunkedRows(work, kind, transaction, () =>
+    reporter.info(`  inserting rows of ${basename(path)} into ${DATA_FILES[kind].table} as they are validated`),
+  );
   const rejectsPath = join(work, `${kind}.rejects.csv`);
-  const rows = new BufferedWriter(rowsPath);
   const rejects = new BufferedWriter(rejectsPath);
   const reasons = new Map<string, number>();
   const warnings: string[] = [];
@@ -154,49 +157,117 @@ async function stageFile(options: LoadFileOptions, work: string, bytes: number):
   };
 
   try {
-    for await (const record of readCsvLines(path, { maxLineLength: DEFAULT_MAX_LINE_LENGTH })) {
-      consumed += record.raw.length + 1;
-      if (first) {
-        first = false;
-        const header = record.problem ? "wrong-header" : checkHeader(kind, record.fields);
-        if (header === "wrong-header") {
-          throw new InputError(
-            `this is not ${DATA_FILES[kind].file}: the first line should be the header "${DATA_FILES[kind].columns.join(",")}", found "${record.raw.slice(0, 200)}"`,
-            { file: path, line: 1 },
-            "Check that the file is the data-challenge file of that name, with its header line.",
+    for await (const batch of readCsvLines(path, { maxLineLength: DEFAULT_MAX_LINE_LENGTH })) {
+      for (const record of batch) {
+        consumed += record.raw.length + 1;
+        if (first) {
+          first = false;
+          const header = record.problem ? "wrong-header" : checkHeader(kind, record.fields);
+          if (header === "wrong-header") {
+            throw new InputError(
+              `this is not ${DATA_FILES[kind].file}: the first line should be the header "${DATA_FILES[kind].columns.join(",")}", found "${record.raw.slice(0, 200)}"`,
+              { file: path, line: 1 },
+              "Check that the file is the data-challenge file of that name, with its header line.",
+            );
+          }
+          if (header === "header") continue;
+          warnings.push(
+            `${path}: no header line (line 1 is data); columns taken in the standard order ${DATA_FILES[kind].columns.join(",")}`,
           );
         }
-        if (header === "header") continue;
-        warnings.push(
-          `${path}: no header line (line 1 is data); columns taken in the standard order ${DATA_FILES[kind].columns.join(",")}`,
-        );
-      }
-      read++;
-      if (record.problem) {
-        await reject(record.line, 0, "", record.problem, record.raw);
-      } else {
-        const result = validateRecord(kind, record.fields);
-        if (result.ok) {
-          loaded++;
-          const staged = passthrough ? record.raw : result.values.map(csvValue).join(",");
-          rows.write(`${staged},${record.line}\n`);
-          if (rows.full) await rows.flush();
+        read++;
+        if (record.problem) {
+          await reject(record.line, 0, "", record.problem, record.raw);
         } else {
-          const r = result.rejection;
-          await reject(record.line, r.columnIndex, r.columnName, r.reason, record.raw);
+          const result = validateRecord(kind, record.fields);
+          if (result.ok) {
+            loaded++;
+            const staged = passthrough ? record.raw : result.values.map(csvValue).join(",");
+            rows.write(`${staged},${record.line}\n`);
+            if (rows.full) await rows.handOver();
+          } else {
+            const r = result.rejection;
+            await reject(record.line, r.columnIndex, r.columnName, r.reason, record.raw);
+          }
         }
+        if ((read & 0xffff) === 0) bar.update(Math.min(consumed, bytes), read);
       }
-      if ((read & 0xffff) === 0) bar.update(Math.min(consumed, bytes), read);
     }
+    await rows.finish();
+    await rejects.close();
+    await transaction.addRejects(rejectsPath);
   } finally {
     bar.update(bytes, read);
     bar.stop();
-    await Promise.all([rows.close(), rejects.close()]);
+    await Promise.all([rows.abandon(), rejects.close()]);
   }
   if (first) warnings.push(`${path}: the file is empty (no header, no rows)`);
   else if (read === 0) warnings.push(`${path}: the file has a header but no rows`);
   const sorted = [...reasons.entries()].sort((a, b) => b[1] - a[1]);
-  return { rowsPath, rejectsPath, read, loaded, rejected, reasons: Object.fromEntries(sorted), warnings };
+  return { read, loaded, rejected, reasons: Object.fromEntries(sorted), warnings };
+}
+
+/**
+ * Valid rows staged in chunk files. A full chunk is handed to the transaction at once and
+ * inserted by the warehouse while the reader validates the next one, so parsing and loading
+ * overlap instead of running one after the other.
+ */
+class ChunkedRows {
+  private writer: BufferedWriter | undefined;
+  private rowsInChunk = 0;
+  private chunkIndex = 0;
+  private readonly pending: Promise<void>[] = [];
+
+  constructor(
+    private readonly work: string,
+    private readonly kind: DataKind,
+    private readonly transaction: LoadTransaction,
+    private readonly onFirstChunk: () => void,
+  ) {}
+
+  write(line: string): void {
+    this.writer ??= new BufferedWriter(join(this.work, `${this.kind}.rows.${this.chunkIndex}.csv`));
+    this.writer.write(line);
+    this.rowsInChunk++;
+  }
+
+  get full(): boolean {
+    return this.rowsInChunk >= CHUNK_ROWS || (this.writer?.full ?? false);
+  }
+
+  /** Flushes the buffer, and hands the chunk over once it holds CHUNK_ROWS rows. */
+  async handOver(): Promise<void> {
+    const writer = this.writer;
+    if (!writer) return;
+    if (this.rowsInChunk < CHUNK_ROWS) {
+      await writer.flush();
+      return;
+    }
+    await this.closeChunk(writer);
+  }
+
+  private async closeChunk(writer: BufferedWriter): Promise<void> {
+    this.writer = undefined;
+    this.rowsInChunk = 0;
+    if (this.chunkIndex++ === 0) this.onFirstChunk();
+    await writer.close();
+    const inserted = this.transaction.addRows(writer.path).then(() => rm(writer.path, { force: true }));
+    // Errors surface when the chunk is awaited below; until then keep Node from calling them unhandled.
+    inserted.catch(() => undefined);
+    this.pending.push(inserted);
+    while (this.pending.length > MAX_PENDING_CHUNKS) await this.pending.shift();
+  }
+
+  async finish(): Promise<void> {
+    if (this.writer) await this.closeChunk(this.writer);
+    while (this.pending.length > 0) await this.pending.shift();
+  }
+
+  /** After a failure: let queued inserts settle before the caller rolls back. */
+  async abandon(): Promise<void> {
+    await Promise.allSettled(this.pending);
+    await this.writer?.close();
+  }
 }
 
 function csvValue(value: string | null): string {
@@ -215,8 +286,9 @@ function csvField(value: string): string {
 class BufferedWriter {
   private buffer = "";
   private readonly stream: WriteStream;
+  private closed = false;
 
-  constructor(path: string) {
+  constructor(readonly path: string) {
     this.stream = createWriteStream(path);
   }
 
@@ -235,6 +307,8 @@ class BufferedWriter {
   }
 
   async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
     await this.flush();
     this.stream.end();
     await once(this.stream, "finish");

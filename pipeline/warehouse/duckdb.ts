@@ -18,7 +18,14 @@ import {
   type ColumnType,
 } from "./raw-tables.ts";
 import { quoteIdentifier } from "./identifiers.ts";
-import type { LoadRecord, LoadRequest, Row, SqlValue, Warehouse } from "./warehouse.ts";
+import type {
+  LoadMeta,
+  LoadRecord,
+  LoadTransaction,
+  Row,
+  SqlValue,
+  Warehouse,
+} from "./warehouse.ts";
 import { DATA_KINDS } from "../data/schema.ts";
 
 const DUCKDB_TYPES: Record<ColumnType, string> = {
@@ -79,45 +86,79 @@ export class DuckDbWarehouse implements Warehouse {
     return row ? toLoadRecord(kind, row) : undefined;
   }
 
-  async load(request: LoadRequest): Promise<{ record: LoadRecord; inserted: boolean }> {
-    const { kind, meta } = request;
+  async beginLoad(kind: DataKind, meta: LoadMeta): Promise<LoadTransaction | { existing: LoadRecord }> {
     const table = rawTableName(kind);
     const metaValues = [meta.etlId, meta.etlTimestamp, meta.tenant, meta.sourceFile, meta.sourceHash];
     // One transaction for rows, rejects and the load record: a process killed in the middle
     // leaves an uncommitted transaction that DuckDB discards when the file is next opened.
     await this.connection.run("BEGIN TRANSACTION");
-    try {
-      const existing = await this.findLoad(kind, meta.sourceHash);
-      if (existing) {
-        await this.connection.run("ROLLBACK");
-        return { record: existing, inserted: false };
-      }
-      await this.connection.run(
-        `INSERT INTO ${quoteIdentifier(table)} SELECT *, $1, $2::TIMESTAMP, $3, $4, $5 FROM ${csvScan(request.rowsPath, dataColumns(kind))}`,
-        metaValues,
-      );
-      await this.connection.run(
-        `INSERT INTO ${REJECTS_TABLE} SELECT *, $6, $1, $2::TIMESTAMP, $3, $4, $5 FROM ${csvScan(request.rejectsPath, REJECT_COLUMNS)}`,
-        [...metaValues, table],
-      );
-      const loaded = await this.countWhere(table, meta.etlId);
-      if (loaded !== request.rowsLoaded) {
-        throw new Error(
-          `loaded ${loaded} rows into ${table} but the reader validated ${request.rowsLoaded}: the staged rows file ${request.rowsPath} is inconsistent`,
-        );
-      }
-      await this.connection.run(
-        `INSERT INTO ${LOADS_TABLE} VALUES ($6, $1, $2::TIMESTAMP, $3, $4, $5, $7, $8, $9)`,
-        [...metaValues, table, request.rowsRead, request.rowsLoaded, request.rowsRejected],
-      );
-      await this.connection.run("COMMIT");
-    } catch (error) {
-      await this.connection.run("ROLLBACK").catch(() => undefined);
+    const existing = await this.findLoad(kind, meta.sourceHash).catch(async (error: unknown) => {
+      await this.connection.run("ROLLBACK");
       throw error;
+    });
+    if (existing) {
+      await this.connection.run("ROLLBACK");
+      return { existing };
     }
-    const record = await this.findLoad(kind, meta.sourceHash);
-    if (!record) throw new Error(`the load record of ${meta.sourceFile} vanished after COMMIT`);
-    return { record, inserted: true };
+    // Statements on one connection must not overlap: every step waits for the one before, while
+    // the caller goes on staging the next chunk.
+    let queue: Promise<void> = Promise.resolve();
+    let failed = false;
+    const step = (work: () => Promise<unknown>): Promise<void> => {
+      const next = queue.then(async () => {
+        if (failed) throw new Error("the load transaction already failed");
+        await work().catch((error: unknown) => {
+          failed = true;
+          throw error;
+        });
+      });
+      queue = next.catch(() => undefined);
+      return next;
+    };
+    const rollback = async () => {
+      await queue;
+      await this.connection.run("ROLLBACK").catch(() => undefined);
+    };
+    return {
+      addRows: (path) =>
+        step(() =>
+          this.connection.run(
+            `INSERT INTO ${quoteIdentifier(table)} SELECT *, $1, $2::TIMESTAMP, $3, $4, $5 FROM ${csvScan(path, dataColumns(kind))}`,
+            metaValues,
+          ),
+        ),
+      addRejects: (path) =>
+        step(() =>
+          this.connection.run(
+            `INSERT INTO ${REJECTS_TABLE} SELECT *, $6, $1, $2::TIMESTAMP, $3, $4, $5 FROM ${csvScan(path, REJECT_COLUMNS)}`,
+            [...metaValues, table],
+          ),
+        ),
+      commit: async (counts) => {
+        try {
+          await step(async () => {
+            const loaded = await this.countWhere(table, meta.etlId);
+            if (loaded !== counts.rowsLoaded) {
+              throw new Error(
+                `${table} received ${loaded} rows of ${meta.sourceFile} but the reader validated ${counts.rowsLoaded}: the staged chunks are inconsistent`,
+              );
+            }
+            await this.connection.run(
+              `INSERT INTO ${LOADS_TABLE} VALUES ($6, $1, $2::TIMESTAMP, $3, $4, $5, $7, $8, $9)`,
+              [...metaValues, table, counts.rowsRead, counts.rowsLoaded, counts.rowsRejected],
+            );
+            await this.connection.run("COMMIT");
+          });
+        } catch (error) {
+          await rollback();
+          throw error;
+        }
+        const record = await this.findLoad(kind, meta.sourceHash);
+        if (!record) throw new Error(`the load record of ${meta.sourceFile} vanished after COMMIT`);
+        return record;
+      },
+      rollback,
+    };
   }
 
   private async countWhere(table: string, etlId: string): Promise<number> {

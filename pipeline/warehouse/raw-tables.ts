@@ -26,7 +26,7 @@ export const LOAD_META_COLUMNS: ColumnDef[] = [
   { name: "source_hash", type: "varchar" },
 ];
 
-/** Data columns in file order, then the source line: the layout of a LoadRequest's rowsPath. */
+/** Data columns in file order, then the source line: the layout of a LoadTransaction.addRows file. */
 export function dataColumns(kind: DataKind): ColumnDef[] {
   const types = DATA_COLUMN_TYPES[kind];
   return [
@@ -40,7 +40,7 @@ export function rawTableColumns(kind: DataKind): ColumnDef[] {
 }
 
 export const REJECTS_TABLE = "raw_rejects";
-/** The layout of a LoadRequest's rejectsPath, then the load metadata and the target table. */
+/** The layout of a LoadTransaction.addRejects file, then the load metadata and the target table. */
 export const REJECT_COLUMNS: ColumnDef[] = [
   { name: "line", type: "bigint" },
   { name: "column_index", type: "integer" },

@@ -21,19 +21,26 @@ export interface LoadMeta {
   sourceHash: string;
 }
 
-/**
- * One file's load, already validated by the reader: `rowsPath` is a headerless CSV of the
- * raw table's data columns followed by the source line number; `rejectsPath` a headerless CSV of
- * (line, column_index, column_name, reason, raw_text). Both written with RFC 4180 quoting.
- */
-export interface LoadRequest {
-  kind: DataKind;
-  meta: LoadMeta;
-  rowsPath: string;
-  rejectsPath: string;
+/** What a finished load adds up to: read = loaded + rejected. */
+export interface LoadCounts {
   rowsRead: number;
   rowsLoaded: number;
   rowsRejected: number;
+}
+
+/**
+ * One file's load in progress, inside one transaction. The reader validates the file and stages
+ * it in chunks: `addRows` takes a headerless CSV of the raw table's data columns followed by the
+ * source line number, `addRejects` one of (line, column_index, column_name, reason, raw_text),
+ * both RFC 4180-quoted. Chunks can be added while the next one is being staged (the warehouse
+ * works on its own threads meanwhile); calls are applied in order. `commit` checks the counts and
+ * writes the load record; until then nothing is visible, and a crash discards it all.
+ */
+export interface LoadTransaction {
+  addRows(path: string): Promise<void>;
+  addRejects(path: string): Promise<void>;
+  commit(counts: LoadCounts): Promise<LoadRecord>;
+  rollback(): Promise<void>;
 }
 
 export interface LoadRecord {
@@ -57,11 +64,12 @@ export interface Warehouse {
   /** The committed load of this file content into this kind's table, if any. */
   findLoad(kind: DataKind, sourceHash: string): Promise<LoadRecord | undefined>;
   /**
-   * Loads rows, rejects and the load record in one transaction: after a crash either all of it
-   * is visible or none. Loading a hash that is already recorded is a no-op that returns the
-   * existing record (a retry after a lost acknowledgement must not duplicate rows).
+   * Starts loading one file: rows, rejects and the load record are committed together, so after
+   * a crash either all of it is visible or none. Returns the existing record instead when this
+   * content is already loaded (checked inside the transaction, so two concurrent uploads of the
+   * same file cannot both insert).
    */
-  load(request: LoadRequest): Promise<{ record: LoadRecord; inserted: boolean }>;
+  beginLoad(kind: DataKind, meta: LoadMeta): Promise<LoadTransaction | { existing: LoadRecord }>;
   /** Row count of a raw table (or any table the warehouse holds). */
   count(table: string): Promise<number>;
   query(sql: string, params?: SqlValue[]): Promise<Row[]>;

@@ -1,0 +1,106 @@
+/**
+ * End to end through the real bin, as a user runs it: `pipeline run` at a small size on embedded
+ * defaults, a second run that loads nothing, and the runs client.
+ */
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { json, runCli } from "../helpers/cli.ts";
+import { tempDir } from "../helpers/rows.ts";
+
+interface UploadJson {
+  totals: { read: number; loaded: number; rejected: number; skipped: number };
+  reconciled: boolean;
+  tables: Record<string, number>;
+  files: { kind: string; status: string }[];
+}
+interface RunJson {
+  runId: string;
+  store: string;
+  stages: { upload: UploadJson };
+}
+
+describe("pipeline run on embedded defaults", () => {
+  const cwd = tempDir();
+  const env = { MLOPS_SESSIONS: "1500", MLOPS_SKUS: "400" };
+
+  it("generates, loads and reconciles; a second run loads 0 rows", async () => {
+    const first = await runCli(["run", "--json"], { cwd, env });
+    expect(first.code, first.stderr).toBe(0);
+    const one = json<RunJson>(first);
+    expect(one.runId).toMatch(/^\d{8}-\d{6}-[0-9a-f]{6}$/);
+    const upload = one.stages.upload;
+    expect(upload.reconciled).toBe(true);
+    expect(upload.totals.rejected).toBe(0);
+    expect(upload.totals.loaded).toBe(upload.totals.read);
+    expect(upload.totals.loaded).toBeGreaterThan(1500);
+    expect(upload.files.map((f) => [f.kind, f.status])).toEqual([
+      ["browsing", "loaded"],
+      ["search", "loaded"],
+      ["catalog", "loaded"],
+    ]);
+    expect(existsSync(join(cwd, ".mlops", "warehouse.duckdb"))).toBe(true);
+    expect(existsSync(join(cwd, ".mlops", "runs", one.runId, "upload", "stage.json"))).toBe(true);
+
+    const second = await runCli(["run"], { cwd, env });
+    expect(second.code, second.stderr).toBe(0);
+    expect(second.stderr).toMatch(/read = loaded \+ rejected \+ skipped: (\d+) = 0 \+ 0 \+ \1/);
+    expect(second.stderr).toContain(`already loaded by ${one.runId}:browsing`);
+
+    const runs = json<{ runs: { runId: string; status: string }[] }>(await runCli(["runs", "--json"], { cwd }));
+    expect(runs.runs).toHaveLength(2);
+    expect(runs.runs[1]).toMatchObject({ runId: one.runId, status: "succeeded" });
+
+    const shown = await runCli(["runs", "show", one.runId, "--json"], { cwd });
+    const detail = json<{ stages: { stage: string; inputs: { sha256: string }[]; versions: Record<string, string> }[] }>(shown);
+    expect(detail.stages[0]?.stage).toBe("upload");
+    expect(detail.stages[0]?.inputs).toHaveLength(3);
+    expect(detail.stages[0]?.inputs[0]?.sha256).toMatch(/^[0-9a-f]{64}$/);
+    expect(detail.stages[0]?.versions.node).toBe(process.versions.node);
+  });
+
+  it("answers --help for the program and every command", async () => {
+    const help = await runCli(["--help"], { cwd });
+    expect(help.code).toBe(0);
+    for (const command of ["run", "generate", "upload", "runs"]) expect(help.stdout).toContain(command);
+    for (const command of ["run", "generate", "upload", "runs"]) {
+      const result = await runCli([command, "--help"], { cwd });
+      expect(result.code, command).toBe(0);
+      expect(result.stdout).toContain("--json");
+    }
+  });
+
+  it("exits 2 with a named error for bad usage and bad settings", async () => {
+    const unknownFlag = await runCli(["run", "--sesions", "5"], { cwd });
+    expect(unknownFlag.code).toBe(2);
+    expect(unknownFlag.stderr).toContain("unknown option '--sesions'");
+
+    const badValue = await runCli(["upload", "--json"], { cwd, env: { MLOPS_SESSIONS: "-4" } });
+    expect(badValue.code).toBe(2);
+    expect(json<{ error: string }>(badValue).error).toContain(
+      'invalid value "-4" for setting "data.sessions" (from environment variable MLOPS_SESSIONS): expected a positive integer',
+    );
+
+    const missing = await runCli(["upload", "--source", "csv", "--data", join(cwd, "nowhere")], { cwd });
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain("no browsing_train.csv in");
+
+    const unknownRun = await runCli(["runs", "show", "no-such-run"], { cwd });
+    expect(unknownRun.code).toBe(2);
+    expect(unknownRun.stderr).toContain('no run "no-such-run"');
+
+    const badStage = await runCli(["run", "--from", "deploy"], { cwd });
+    expect(badStage.code).toBe(2);
+    expect(badStage.stderr).toContain('unknown stage "deploy" for --from');
+  });
+
+  it("fails fast offline for --source download, saying how to place the files by hand", async () => {
+    const offline = await runCli(
+      ["upload", "--source", "download", "--download-url", "http://127.0.0.1:9/archive.zip", "--data", join(cwd, "dl")],
+      { cwd },
+    );
+    expect(offline.code).toBe(2);
+    expect(offline.stderr).toContain("cannot download http://127.0.0.1:9/archive.zip: ECONNREFUSED");
+    expect(offline.stderr).toContain("--source csv --data DIR");
+  });
+});
