@@ -4,7 +4,7 @@
  */
 import { existsSync, readFileSync } from "node:fs";
 import { LineCounter, isMap, parseDocument, type Document } from "yaml";
-import { InputError } from "../errors.ts";
+import { InputError, type InputLocation } from "../errors.ts";
 import { DEFAULTS, SETTINGS, type SettingSpec } from "./settings.ts";
 
 export interface Config {
@@ -55,7 +55,8 @@ export function loadConfig(inputs: ConfigInputs = {}): LoadedConfig {
     const origin = (source: SettingSource, raw: unknown, where: string) => {
       values[spec.key] = spec.numeric && typeof raw === "string" ? toNumber(raw) : raw;
       sources[spec.key] = source;
-      check(spec, values[spec.key], raw, where, source === "file" ? fileValues?.lineOf(spec.key) : undefined);
+      const at = source === "file" && file ? { file, line: fileValues?.lineOf(spec.key), field: spec.key } : {};
+      check(spec, values[spec.key], raw, where, at);
     };
     const fallback = getPath(DEFAULTS, spec.key);
     if (fallback !== undefined) {
@@ -85,12 +86,12 @@ function toNumber(raw: string): number | string {
   return /^-?\d+(\.\d+)?$/.test(trimmed) ? Number(trimmed) : raw;
 }
 
-function check(spec: SettingSpec, value: unknown, raw: unknown, where: string, line?: number): void {
+function check(spec: SettingSpec, value: unknown, raw: unknown, where: string, at: InputLocation): void {
   const result = spec.schema.safeParse(value);
   if (result.success) return;
   throw new InputError(
     `invalid value ${JSON.stringify(raw)} for setting "${spec.key}" (from ${where}): expected ${spec.allowed}`,
-    line === undefined ? { field: spec.key } : { line, field: spec.key },
+    at,
     `Fix ${where}, or override it with ${spec.flag ?? spec.env}.`,
   );
 }
