@@ -94,6 +94,8 @@ export function buildProgram(): Command {
       "Raw shopping events to a deployed next-item recommender: upload → transform → train → evaluate → card → promote.",
     )
     .showHelpAfterError()
+    // `runs show ID --json` must give --json to `show`, not to its parent `runs`.
+    .enablePositionalOptions()
     .exitOverride();
 
   withSettings(

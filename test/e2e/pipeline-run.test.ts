@@ -3,6 +3,8 @@
  * defaults, a second run that loads nothing, and the runs client.
  */
 import { existsSync } from "node:fs";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { json, runCli } from "../helpers/cli.ts";
@@ -95,12 +97,17 @@ describe("pipeline run on embedded defaults", () => {
   });
 
   it("fails fast offline for --source download, saying how to place the files by hand", async () => {
-    const offline = await runCli(
-      ["upload", "--source", "download", "--download-url", "http://127.0.0.1:9/archive.zip", "--data", join(cwd, "dl")],
-      { cwd },
-    );
+    // A port that was just free and is closed now: the connection is refused at once.
+    const server = createServer();
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const { port } = server.address() as AddressInfo;
+    await new Promise((resolve) => server.close(resolve));
+    const url = `http://127.0.0.1:${port}/archive.zip`;
+    const started = Date.now();
+    const offline = await runCli(["upload", "--source", "download", "--download-url", url, "--data", join(cwd, "dl")], { cwd });
     expect(offline.code).toBe(2);
-    expect(offline.stderr).toContain("cannot download http://127.0.0.1:9/archive.zip: ECONNREFUSED");
+    expect(offline.stderr).toContain(`cannot download ${url}: ECONNREFUSED`);
+    expect(Date.now() - started).toBeLessThan(15_000);
     expect(offline.stderr).toContain("--source csv --data DIR");
   });
 });
