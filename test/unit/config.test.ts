@@ -120,3 +120,12 @@ describe("the README", () => {
     }
   });
 });
+
+describe("the README's engine variables", () => {
+  it("lists every SNOWFLAKE_* variable the warehouse reads", async () => {
+    const { readFileSync } = await import("node:fs");
+    const { SNOWFLAKE_ENV } = await import("../../pipeline/warehouse/snowflake/index.ts");
+    const readme = readFileSync(new URL("../../README.md", import.meta.url), "utf8");
+    for (const variable of Object.values(SNOWFLAKE_ENV)) expect(readme).toContain(`\`${variable}\``);
+  });
+});
