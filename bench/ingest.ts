@@ -17,7 +17,10 @@ import { loadFile } from "../pipeline/upload/load-file.ts";
 import { DuckDbWarehouse } from "../pipeline/warehouse/duckdb.ts";
 
 const { values } = parseArgs({
-  options: { sessions: { type: "string", default: "100000" }, repeat: { type: "string", default: "3" } },
+  options: {
+    sessions: { type: "string", default: "100000" },
+    repeat: { type: "string", default: "3" },
+  },
 });
 const sessions = Number(values.sessions);
 const repeat = Number(values.repeat);
@@ -36,7 +39,9 @@ async function duckdbReadCsv(): Promise<{ seconds: number; rows: number }> {
   const started = performance.now();
   await connection.run(`CREATE TABLE events AS SELECT * FROM read_csv('${file}', header = true)`);
   const seconds = (performance.now() - started) / 1000;
-  const rows = Number((await connection.runAndReadAll("SELECT count(*) FROM events")).getRows()[0]?.[0]);
+  const rows = Number(
+    (await connection.runAndReadAll("SELECT count(*) FROM events")).getRows()[0]?.[0],
+  );
   connection.closeSync();
   instance.closeSync();
   return { seconds, rows };
@@ -48,13 +53,21 @@ async function uploadStage(): Promise<{ seconds: number; rows: number }> {
   const warehouse = await DuckDbWarehouse.open(path);
   await warehouse.ensureRawSchema();
   const started = performance.now();
-  const result = await loadFile({ kind: "browsing", path: file, warehouse, etlId: "bench", tenant: "bench", reporter: silentReporter() });
+  const result = await loadFile({
+    kind: "browsing",
+    path: file,
+    warehouse,
+    etlId: "bench",
+    tenant: "bench",
+    reporter: silentReporter(),
+  });
   const seconds = (performance.now() - started) / 1000;
   await warehouse.close();
   return { seconds, rows: result.loaded };
 }
 
-const best = (runs: { seconds: number; rows: number }[]) => runs.reduce((a, b) => (b.seconds < a.seconds ? b : a));
+const best = (runs: { seconds: number; rows: number }[]) =>
+  runs.reduce((a, b) => (b.seconds < a.seconds ? b : a));
 const baseline: { seconds: number; rows: number }[] = [];
 const ours: { seconds: number; rows: number }[] = [];
 // Interleaved so that machine noise hits both sides alike; best of N for each.
@@ -66,6 +79,12 @@ const b = best(baseline);
 const o = best(ours);
 const rate = (r: { seconds: number; rows: number }) => Math.round(r.rows / r.seconds);
 console.log(`file: ${file} (${b.rows} events)`);
-console.log(`duckdb read_csv → table : ${b.seconds.toFixed(3)} s, ${rate(b).toLocaleString()} events/s`);
-console.log(`pipeline upload stage   : ${o.seconds.toFixed(3)} s, ${rate(o).toLocaleString()} events/s`);
-console.log(`ratio (upload / read_csv events/s): ${(rate(o) / rate(b)).toFixed(2)}  (target ≥ 0.8)`);
+console.log(
+  `duckdb read_csv → table : ${b.seconds.toFixed(3)} s, ${rate(b).toLocaleString()} events/s`,
+);
+console.log(
+  `pipeline upload stage   : ${o.seconds.toFixed(3)} s, ${rate(o).toLocaleString()} events/s`,
+);
+console.log(
+  `ratio (upload / read_csv events/s): ${(rate(o) / rate(b)).toFixed(2)}  (target ≥ 0.8)`,
+);

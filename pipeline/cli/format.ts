@@ -7,7 +7,9 @@ export function table(header: string[], rows: (string | number)[][]): string {
   const widths = header.map((_, i) => Math.max(...cells.map((r) => (r[i] ?? "").length)));
   const line = (r: string[]) =>
     r.map((c, i) => (i === 0 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join("  ");
-  return [line(header), line(widths.map((w) => "-".repeat(w))), ...cells.slice(1).map(line)].join("\n");
+  return [line(header), line(widths.map((w) => "-".repeat(w))), ...cells.slice(1).map(line)].join(
+    "\n",
+  );
 }
 
 export function formatUpload(result: UploadResult): string {
@@ -20,7 +22,14 @@ export function formatUpload(result: UploadResult): string {
     f.skipped,
   ]);
   const t = result.totals;
-  rows.push(["total", result.reconciled ? "reconciled" : "MISMATCH", t.read, t.loaded, t.rejected, t.skipped]);
+  rows.push([
+    "total",
+    result.reconciled ? "reconciled" : "MISMATCH",
+    t.read,
+    t.loaded,
+    t.rejected,
+    t.skipped,
+  ]);
   const tables = Object.entries(result.tables)
     .map(([name, n]) => `${name} ${n}`)
     .join(", ");
@@ -36,17 +45,26 @@ export function formatRunList(runs: RunSummary[]): string {
   if (runs.length === 0) return "no runs yet: start one with `npx pipeline run`";
   return table(
     ["run id", "status", "started", "stages"],
-    runs.map((r) => [r.runId, r.status, r.startedAt, r.stages.map((s) => `${s.stage}:${s.status}`).join(" ")]),
+    runs.map((r) => [
+      r.runId,
+      r.status,
+      r.startedAt,
+      r.stages.map((s) => `${s.stage}:${s.status}`).join(" "),
+    ]),
   );
 }
 
 export function formatRunDetail(run: RunDetail): string {
   const lines = [`run ${run.runId}`];
   for (const s of run.stages) {
-    lines.push(`  ${s.stage}: ${s.status} in ${s.seconds.toFixed(1)} s (${s.startedAt})${s.error ? ` — ${s.error}` : ""}`);
+    lines.push(
+      `  ${s.stage}: ${s.status} in ${s.seconds.toFixed(1)} s (${s.startedAt})${s.error ? ` — ${s.error}` : ""}`,
+    );
     for (const [name, n] of Object.entries(s.counts)) lines.push(`    ${name}: ${n}`);
     for (const input of s.inputs) {
-      lines.push(`    input ${input.name}${input.sha256 ? ` sha256 ${input.sha256.slice(0, 16)}…` : ""}`);
+      lines.push(
+        `    input ${input.name}${input.sha256 ? ` sha256 ${input.sha256.slice(0, 16)}…` : ""}`,
+      );
     }
     if (s.gitSha) lines.push(`    git ${s.gitSha}`);
   }

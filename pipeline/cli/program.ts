@@ -22,7 +22,15 @@ interface CommonOptions {
 }
 
 const COMMON_SETTINGS = ["store", "warehouse", "tenant", "progress"];
-const DATA_SETTINGS = ["data.source", "data.dir", "data.sessions", "data.skus", "data.seed", "data.downloadUrl", "data.downloadSha256"];
+const DATA_SETTINGS = [
+  "data.source",
+  "data.dir",
+  "data.sessions",
+  "data.skus",
+  "data.seed",
+  "data.downloadUrl",
+  "data.downloadSha256",
+];
 
 function camel(flag: string): string {
   return flag.replace(/^--/, "").replace(/-([a-z])/g, (_m, c: string) => c.toUpperCase());
@@ -35,7 +43,10 @@ function withSettings(command: Command, keys: string[]): Command {
     command.addOption(new Option(`${spec.flag} <value>`, `${spec.description} [env ${spec.env}]`));
   }
   return command
-    .option("--config <file>", "config file (YAML) [env MLOPS_CONFIG; default pipeline.config.yml if present]")
+    .option(
+      "--config <file>",
+      "config file (YAML) [env MLOPS_CONFIG; default pipeline.config.yml if present]",
+    )
     .option("--json", "print exactly one JSON object with the result on stdout; logs go to stderr");
 }
 
@@ -112,7 +123,8 @@ export function buildProgram(): Command {
       const results = await runPipeline(ctx, stages);
       emit(inv, { runId: ctx.runId, store: ctx.store.location, stages: results }, () => {
         const lines = [`run ${ctx.runId} finished: ${stages.join(" → ")}`];
-        if (results.upload) lines.push(formatUpload(results.upload as Parameters<typeof formatUpload>[0]));
+        if (results.upload)
+          lines.push(formatUpload(results.upload as Parameters<typeof formatUpload>[0]));
         lines.push(`inspect it with: npx pipeline runs show ${ctx.runId}`);
         return lines.join("\n");
       });
@@ -122,8 +134,13 @@ export function buildProgram(): Command {
   withSettings(
     program
       .command("generate")
-      .description("write synthetic data-challenge files (and the oracle) from a seeded generating process")
-      .requiredOption("--out <dir>", "folder to write browsing_train.csv, search_train.csv, sku_to_content.csv into"),
+      .description(
+        "write synthetic data-challenge files (and the oracle) from a seeded generating process",
+      )
+      .requiredOption(
+        "--out <dir>",
+        "folder to write browsing_train.csv, search_train.csv, sku_to_content.csv into",
+      ),
     ["data.sessions", "data.skus", "data.seed", "progress"],
   ).action(async (options: CommonOptions & { out: string }) => {
     const inv = prepare(options);
@@ -148,7 +165,9 @@ export function buildProgram(): Command {
   withSettings(
     program
       .command("upload")
-      .description("load the data files into the warehouse's raw tables (idempotent; bad rows quarantined)")
+      .description(
+        "load the data files into the warehouse's raw tables (idempotent; bad rows quarantined)",
+      )
       .option("--run-id <id>", "run id to record the stage under (default: a new one)"),
     [...COMMON_SETTINGS, ...DATA_SETTINGS],
   ).action(async (options: CommonOptions) => {
@@ -159,22 +178,28 @@ export function buildProgram(): Command {
     });
   });
 
-  const runs = withSettings(
-    program.command("runs").description("list past runs (newest first)"),
-    ["store"],
-  ).action(async (options: CommonOptions) => {
+  const runs = withSettings(program.command("runs").description("list past runs (newest first)"), [
+    "store",
+  ]).action(async (options: CommonOptions) => {
     const inv = prepare(options);
     const list = await listRuns(openStore(inv.config.store));
     emit(inv, { store: inv.config.store, runs: list }, () => formatRunList(list));
   });
   withSettings(
-    runs.command("show").description("one run: its stages, counts, inputs and artifacts").argument("<id>", "run id"),
+    runs
+      .command("show")
+      .description("one run: its stages, counts, inputs and artifacts")
+      .argument("<id>", "run id"),
     ["store"],
   ).action(async (id: string, options: CommonOptions) => {
     const inv = prepare(options);
     const detail = await showRun(openStore(inv.config.store), validateRunIdFlag(id));
     if (!detail) {
-      throw new InputError(`no run "${id}" in ${inv.config.store}`, {}, "List runs with: npx pipeline runs");
+      throw new InputError(
+        `no run "${id}" in ${inv.config.store}`,
+        {},
+        "List runs with: npx pipeline runs",
+      );
     }
     emit(inv, detail, () => formatRunDetail(detail));
   });

@@ -55,7 +55,10 @@ export function loadConfig(inputs: ConfigInputs = {}): LoadedConfig {
     const origin = (source: SettingSource, raw: unknown, where: string) => {
       values[spec.key] = spec.numeric && typeof raw === "string" ? toNumber(raw) : raw;
       sources[spec.key] = source;
-      const at = source === "file" && file ? { file, line: fileValues?.lineOf(spec.key), field: spec.key } : {};
+      const at =
+        source === "file" && file
+          ? { file, line: fileValues?.lineOf(spec.key), field: spec.key }
+          : {};
       check(spec, values[spec.key], raw, where, at);
     };
     const fallback = getPath(DEFAULTS, spec.key);
@@ -66,7 +69,8 @@ export function loadConfig(inputs: ConfigInputs = {}): LoadedConfig {
     const fromFile = fileValues?.get(spec.key);
     if (fromFile !== undefined) origin("file", fromFile, `config file ${file}`);
     const fromEnv = env[spec.env];
-    if (fromEnv !== undefined && fromEnv !== "") origin("env", fromEnv, `environment variable ${spec.env}`);
+    if (fromEnv !== undefined && fromEnv !== "")
+      origin("env", fromEnv, `environment variable ${spec.env}`);
     const fromFlag = inputs.flags?.[spec.key];
     if (fromFlag !== undefined) origin("flag", fromFlag, `flag ${spec.flag ?? spec.key}`);
   }
@@ -86,7 +90,13 @@ function toNumber(raw: string): number | string {
   return /^-?\d+(\.\d+)?$/.test(trimmed) ? Number(trimmed) : raw;
 }
 
-function check(spec: SettingSpec, value: unknown, raw: unknown, where: string, at: InputLocation): void {
+function check(
+  spec: SettingSpec,
+  value: unknown,
+  raw: unknown,
+  where: string,
+  at: InputLocation,
+): void {
   const result = spec.schema.safeParse(value);
   if (result.success) return;
   throw new InputError(
@@ -171,7 +181,9 @@ function setPath(target: Record<string, unknown>, key: string, value: unknown): 
 }
 
 /** The settings that differ from the defaults, for run records and the model card. */
-export function configDiff(loaded: LoadedConfig): Record<string, { value: unknown; from: SettingSource }> {
+export function configDiff(
+  loaded: LoadedConfig,
+): Record<string, { value: unknown; from: SettingSource }> {
   const diff: Record<string, { value: unknown; from: SettingSource }> = {};
   for (const spec of SETTINGS) {
     const source = loaded.sources[spec.key];

@@ -26,7 +26,9 @@ export const SETTINGS: SettingSpec[] = [
     key: "store",
     env: "MLOPS_STORE",
     flag: "--store",
-    schema: z.string().regex(/^(s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/.*)?|[^:]+|[A-Za-z]:[\\/].*)$/),
+    schema: z
+      .string()
+      .regex(/^(s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/.*)?|[^:]+|[A-Za-z]:[\\/].*)$/),
     allowed: "a folder path or s3://bucket/prefix",
     description: "Run store: where runs and artifacts are written.",
   },
@@ -93,7 +95,11 @@ export const SETTINGS: SettingSpec[] = [
     key: "data.seed",
     env: "MLOPS_SEED",
     flag: "--seed",
-    schema: z.number().int().min(0).max(2 ** 32 - 1),
+    schema: z
+      .number()
+      .int()
+      .min(0)
+      .max(2 ** 32 - 1),
     numeric: true,
     allowed: "an integer from 0 to 4294967295",
     description: "Seed of the synthetic generator (same seed, same files).",

@@ -8,6 +8,7 @@ import { createWriteStream, existsSync } from "node:fs";
 import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { basename, join } from "node:path";
 import { Readable } from "node:stream";
+import type { ReadableStream as WebReadableStream } from "node:stream/web";
 import { pipeline } from "node:stream/promises";
 import yauzl from "yauzl";
 import { InputError } from "../errors.ts";
@@ -35,7 +36,8 @@ export async function downloadDataset(options: DownloadOptions): Promise<string>
   const marker = join(options.dir, "download.json");
   if (existsSync(marker)) {
     const previous = JSON.parse(await readFile(marker, "utf8")) as { url: string; sha256: string };
-    const sameArchive = previous.url === options.url && (!options.sha256 || previous.sha256 === options.sha256);
+    const sameArchive =
+      previous.url === options.url && (!options.sha256 || previous.sha256 === options.sha256);
     if (sameArchive && DATA_KINDS.every((k) => existsSync(join(options.dir, DATA_FILES[k].file)))) {
       return options.dir;
     }
@@ -64,13 +66,21 @@ async function fetchTo(url: string, path: string, timeoutMs: number): Promise<st
   } catch (error) {
     const cause = (error as { cause?: { code?: string; message?: string } }).cause;
     const reason = cause?.code ?? cause?.message ?? (error as Error).message;
-    throw new InputError(`cannot download ${url}: ${reason} (no network, or the host is unreachable)`, {}, MANUAL_HINT);
+    throw new InputError(
+      `cannot download ${url}: ${reason} (no network, or the host is unreachable)`,
+      {},
+      MANUAL_HINT,
+    );
   }
   if (!response.ok || !response.body) {
-    throw new InputError(`cannot download ${url}: HTTP ${response.status} ${response.statusText}`, {}, MANUAL_HINT);
+    throw new InputError(
+      `cannot download ${url}: HTTP ${response.status} ${response.statusText}`,
+      {},
+      MANUAL_HINT,
+    );
   }
   const hash = createHash("sha256");
-  const body = Readable.fromWeb(response.body as import("node:stream/web").ReadableStream<Uint8Array>);
+  const body = Readable.fromWeb(response.body as WebReadableStream<Uint8Array>);
   body.on("data", (chunk: Buffer) => hash.update(chunk));
   await pipeline(body, createWriteStream(path));
   return hash.digest("hex");
@@ -81,9 +91,15 @@ async function extractDataFiles(archive: string, dir: string): Promise<void> {
   const wanted = new Set<string>(DATA_KINDS.map((k) => DATA_FILES[k].file));
   const found = new Set<string>();
   const zip = await new Promise<yauzl.ZipFile>((resolve, reject) =>
-    yauzl.open(archive, { lazyEntries: true }, (error, file) => (error ? reject(error) : resolve(file))),
+    yauzl.open(archive, { lazyEntries: true }, (error, file) =>
+      error ? reject(error) : resolve(file),
+    ),
   ).catch((error: Error) => {
-    throw new InputError(`the downloaded archive is not a readable zip file: ${error.message}`, { file: archive }, MANUAL_HINT);
+    throw new InputError(
+      `the downloaded archive is not a readable zip file: ${error.message}`,
+      { file: archive },
+      MANUAL_HINT,
+    );
   });
   await new Promise<void>((resolve, reject) => {
     zip.on("error", reject);
@@ -109,6 +125,10 @@ async function extractDataFiles(archive: string, dir: string): Promise<void> {
   });
   const missing = [...wanted].filter((name) => !found.has(name));
   if (missing.includes(DATA_FILES.browsing.file)) {
-    throw new InputError(`the archive holds no ${missing.join(", ")}`, { file: archive }, MANUAL_HINT);
+    throw new InputError(
+      `the archive holds no ${missing.join(", ")}`,
+      { file: archive },
+      MANUAL_HINT,
+    );
   }
 }

@@ -33,7 +33,10 @@ export const DEFAULT_MAX_LINE_LENGTH = 1 << 20;
  * Yields the file's records a chunk at a time: one await per megabyte instead of one per line,
  * which on a multi-million-line file is most of the difference between the reader and a raw scan.
  */
-export async function* readCsvLines(path: string, options: ReadOptions): AsyncGenerator<CsvRecord[]> {
+export async function* readCsvLines(
+  path: string,
+  options: ReadOptions,
+): AsyncGenerator<CsvRecord[]> {
   // setEncoding('utf8') decodes across chunk boundaries and turns invalid bytes into U+FFFD,
   // which the validator reports as non-UTF-8 input with its line and column.
   const stream = createReadStream(path, {
@@ -52,7 +55,9 @@ export async function* readCsvLines(path: string, options: ReadOptions): AsyncGe
     while ((end = text.indexOf("\n", start)) !== -1) {
       line++;
       if (oversized) {
-        batch.push(tooLong(line, text.slice(start, Math.min(end, start + 200)), options.maxLineLength));
+        batch.push(
+          tooLong(line, text.slice(start, Math.min(end, start + 200)), options.maxLineLength),
+        );
         oversized = false;
       } else {
         batch.push(parseLine(line, stripCr(text.slice(start, end)), options.maxLineLength));

@@ -12,7 +12,8 @@ export interface Rejection {
   reason: string;
 }
 
-export type Validated = { ok: true; values: (string | null)[] } | { ok: false; rejection: Rejection };
+export type Validated =
+  { ok: true; values: (string | null)[] } | { ok: false; rejection: Rejection };
 
 /** Timestamps outside 2000-01-01 .. 2100-01-01 are typos (seconds, microseconds), not events. */
 const MIN_EPOCH_MS = 946_684_800_000;
@@ -77,7 +78,10 @@ function hashList(value: string, index: number): string | null {
     const unquoted = /^'(.*)'$|^"(.*)"$/.exec(item);
     const text = unquoted ? (unquoted[1] ?? unquoted[2] ?? "") : item;
     if (!isHexHash(text)) {
-      throw new RowError(index, `list item ${show(item)} is not a ${HASH_LENGTH}-character hex hash`);
+      throw new RowError(
+        index,
+        `list item ${show(item)} is not a ${HASH_LENGTH}-character hex hash`,
+      );
     }
     return text;
   });
@@ -124,7 +128,10 @@ function priceBucket(value: string, index: number): string | null {
   if (value === "") return null;
   const bucket = NUMBER.test(value) ? Number(value) : Number.NaN;
   if (!(Number.isInteger(bucket) && bucket >= 1 && bucket <= 10)) {
-    throw new RowError(index, `expected a price bucket from 1 to 10 (like "7.0"), got ${show(value)}`);
+    throw new RowError(
+      index,
+      `expected a price bucket from 1 to 10 (like "7.0"), got ${show(value)}`,
+    );
   }
   return String(bucket);
 }
@@ -191,7 +198,10 @@ export function validateRecord(kind: DataKind, fields: readonly string[]): Valid
     for (let i = 0; i < fields.length; i++) {
       const value = fields[i] as string;
       if (value.length > MAX_FIELD_LENGTH) {
-        throw new RowError(i, `field is ${value.length} characters, over the limit of ${MAX_FIELD_LENGTH}`);
+        throw new RowError(
+          i,
+          `field is ${value.length} characters, over the limit of ${MAX_FIELD_LENGTH}`,
+        );
       }
       if (value.includes("\uFFFD")) {
         throw new RowError(i, "not valid UTF-8 (the file must be UTF-8 encoded)");

@@ -33,10 +33,17 @@ export function openStore(location: string): ArtifactStore {
   return new LocalStore(location);
 }
 
-export async function openWarehouse(spec: string, env: NodeJS.ProcessEnv = process.env): Promise<Warehouse> {
+export async function openWarehouse(
+  spec: string,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<Warehouse> {
   if (spec === "snowflake") return openSnowflakeWarehouse(env);
   if (spec.startsWith("duckdb:")) return DuckDbWarehouse.open(spec.slice("duckdb:".length));
-  throw new InputError(`unknown warehouse "${spec}"`, { field: "warehouse" }, "Use duckdb:PATH or snowflake.");
+  throw new InputError(
+    `unknown warehouse "${spec}"`,
+    { field: "warehouse" },
+    "Use duckdb:PATH or snowflake.",
+  );
 }
 
 export function createContext(config: Config, runId: string, reporter: Reporter): RunContext {

@@ -37,7 +37,11 @@ export function stageRange(from?: string, until?: string): StageName[] {
     if (name === undefined) return fallback;
     const i = STAGE_NAMES.indexOf(name as StageName);
     if (i < 0) {
-      throw new InputError(`unknown stage "${name}" for ${flag}`, {}, `Stages, in order: ${STAGE_NAMES.join(", ")}.`);
+      throw new InputError(
+        `unknown stage "${name}" for ${flag}`,
+        {},
+        `Stages, in order: ${STAGE_NAMES.join(", ")}.`,
+      );
     }
     return i;
   };

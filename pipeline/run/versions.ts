@@ -15,9 +15,10 @@ function packageVersion(name: string): string {
 
 /** Versions that change results: recorded on every stage so runs can be compared. */
 export function versions(): Record<string, string> {
-  const own = JSON.parse(
-    readFileSync(new URL("../../package.json", import.meta.url), "utf8"),
-  ) as { name: string; version: string };
+  const own = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as {
+    name: string;
+    version: string;
+  };
   return {
     [own.name]: own.version,
     node: process.versions.node,

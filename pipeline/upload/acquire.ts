@@ -32,7 +32,11 @@ export async function acquireData(config: Config, reporter: Reporter): Promise<A
       return { source: "csv", dir: data.dir, files: requireFiles(data.dir) };
     case "download": {
       reporter.info(`downloading ${data.downloadUrl ?? "(no URL set)"} into ${data.dir}`);
-      const dir = await downloadDataset({ url: data.downloadUrl, sha256: data.downloadSha256, dir: data.dir });
+      const dir = await downloadDataset({
+        url: data.downloadUrl,
+        sha256: data.downloadSha256,
+        dir: data.dir,
+      });
       return { source: "download", dir, files: requireFiles(dir) };
     }
   }
@@ -44,7 +48,11 @@ export function syntheticDir(config: Config): string {
   return join(dir, `synthetic-n${sessions}-k${skus}-s${seed}`);
 }
 
-async function generateOnce(dir: string, config: Config, reporter: Reporter): Promise<GenerateResult> {
+async function generateOnce(
+  dir: string,
+  config: Config,
+  reporter: Reporter,
+): Promise<GenerateResult> {
   // The marker is written last: a generation killed half-way is redone, never reused.
   const marker = join(dir, "generate.json");
   if (existsSync(marker)) {
@@ -52,7 +60,9 @@ async function generateOnce(dir: string, config: Config, reporter: Reporter): Pr
     return JSON.parse(await readFile(marker, "utf8")) as GenerateResult;
   }
   const { sessions, skus, seed } = config.data;
-  reporter.info(`generating ${sessions} synthetic sessions (${skus} SKUs, seed ${seed}) into ${dir}`);
+  reporter.info(
+    `generating ${sessions} synthetic sessions (${skus} SKUs, seed ${seed}) into ${dir}`,
+  );
   const bar = reporter.progress("  generate", sessions);
   try {
     const result = await generate({

@@ -57,7 +57,8 @@ export async function loadFile(options: LoadFileOptions): Promise<FileLoadResult
     sourceHash: sha256,
   };
   const transaction = await warehouse.beginLoad(kind, meta);
-  if ("existing" in transaction) return skippedResult(options, transaction.existing, bytes, started);
+  if ("existing" in transaction)
+    return skippedResult(options, transaction.existing, bytes, started);
 
   const work = await mkdtemp(join(tmpdir(), "mlops-upload-"));
   try {
@@ -134,7 +135,9 @@ async function stageFile(
 ): Promise<StagedFile> {
   const { kind, path, reporter } = options;
   const rows = new ChunkedRows(work, kind, transaction, () =>
-    reporter.info(`  inserting rows of ${basename(path)} into ${DATA_FILES[kind].table} as they are validated`),
+    reporter.info(
+      `  inserting rows of ${basename(path)} into ${DATA_FILES[kind].table} as they are validated`,
+    ),
   );
   const rejectsPath = join(work, `${kind}.rejects.csv`);
   const rejects = new BufferedWriter(rejectsPath);
@@ -148,7 +151,13 @@ async function stageFile(
   let first = true;
   const passthrough = STAGES_RAW_LINE[kind];
 
-  const reject = async (line: number, column: number, name: string, reason: string, raw: string) => {
+  const reject = async (
+    line: number,
+    column: number,
+    name: string,
+    reason: string,
+    raw: string,
+  ) => {
     rejected++;
     const key = reason.split(":")[0] as string;
     reasons.set(key, (reasons.get(key) ?? 0) + 1);
@@ -251,7 +260,9 @@ class ChunkedRows {
     this.rowsInChunk = 0;
     if (this.chunkIndex++ === 0) this.onFirstChunk();
     await writer.close();
-    const inserted = this.transaction.addRows(writer.path).then(() => rm(writer.path, { force: true }));
+    const inserted = this.transaction
+      .addRows(writer.path)
+      .then(() => rm(writer.path, { force: true }));
     // Errors surface when the chunk is awaited below; until then keep Node from calling them unhandled.
     inserted.catch(() => undefined);
     this.pending.push(inserted);

@@ -70,7 +70,8 @@ export async function upload(options: UploadOptions): Promise<UploadResult> {
     { read: 0, loaded: 0, rejected: 0, skipped: 0 },
   );
   const tables: Record<string, number> = {};
-  for (const kind of DATA_KINDS) tables[rawTableName(kind)] = await warehouse.count(rawTableName(kind));
+  for (const kind of DATA_KINDS)
+    tables[rawTableName(kind)] = await warehouse.count(rawTableName(kind));
   return {
     source: data.source,
     dataDir: data.dir,

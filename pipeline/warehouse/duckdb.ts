@@ -74,7 +74,9 @@ export class DuckDbWarehouse implements Warehouse {
 
   private async createTable(name: string, columns: ColumnDef[]): Promise<void> {
     const defs = columns.map((c) => `${quoteIdentifier(c.name)} ${DUCKDB_TYPES[c.type]}`);
-    await this.connection.run(`CREATE TABLE IF NOT EXISTS ${quoteIdentifier(name)} (${defs.join(", ")})`);
+    await this.connection.run(
+      `CREATE TABLE IF NOT EXISTS ${quoteIdentifier(name)} (${defs.join(", ")})`,
+    );
   }
 
   async findLoad(kind: DataKind, sourceHash: string): Promise<LoadRecord | undefined> {
@@ -86,9 +88,18 @@ export class DuckDbWarehouse implements Warehouse {
     return row ? toLoadRecord(kind, row) : undefined;
   }
 
-  async beginLoad(kind: DataKind, meta: LoadMeta): Promise<LoadTransaction | { existing: LoadRecord }> {
+  async beginLoad(
+    kind: DataKind,
+    meta: LoadMeta,
+  ): Promise<LoadTransaction | { existing: LoadRecord }> {
     const table = rawTableName(kind);
-    const metaValues = [meta.etlId, meta.etlTimestamp, meta.tenant, meta.sourceFile, meta.sourceHash];
+    const metaValues = [
+      meta.etlId,
+      meta.etlTimestamp,
+      meta.tenant,
+      meta.sourceFile,
+      meta.sourceHash,
+    ];
     // One transaction for rows, rejects and the load record: a process killed in the middle
     // leaves an uncommitted transaction that DuckDB discards when the file is next opened.
     await this.connection.run("BEGIN TRANSACTION");

@@ -49,12 +49,16 @@ describe("pipeline run on embedded defaults", () => {
     expect(second.stderr).toMatch(/read = loaded \+ rejected \+ skipped: (\d+) = 0 \+ 0 \+ \1/);
     expect(second.stderr).toContain(`already loaded by ${one.runId}:browsing`);
 
-    const runs = json<{ runs: { runId: string; status: string }[] }>(await runCli(["runs", "--json"], { cwd }));
+    const runs = json<{ runs: { runId: string; status: string }[] }>(
+      await runCli(["runs", "--json"], { cwd }),
+    );
     expect(runs.runs).toHaveLength(2);
     expect(runs.runs[1]).toMatchObject({ runId: one.runId, status: "succeeded" });
 
     const shown = await runCli(["runs", "show", one.runId, "--json"], { cwd });
-    const detail = json<{ stages: { stage: string; inputs: { sha256: string }[]; versions: Record<string, string> }[] }>(shown);
+    const detail = json<{
+      stages: { stage: string; inputs: { sha256: string }[]; versions: Record<string, string> }[];
+    }>(shown);
     expect(detail.stages[0]?.stage).toBe("upload");
     expect(detail.stages[0]?.inputs).toHaveLength(3);
     expect(detail.stages[0]?.inputs[0]?.sha256).toMatch(/^[0-9a-f]{64}$/);
@@ -64,7 +68,8 @@ describe("pipeline run on embedded defaults", () => {
   it("answers --help for the program and every command", async () => {
     const help = await runCli(["--help"], { cwd });
     expect(help.code).toBe(0);
-    for (const command of ["run", "generate", "upload", "runs"]) expect(help.stdout).toContain(command);
+    for (const command of ["run", "generate", "upload", "runs"])
+      expect(help.stdout).toContain(command);
     for (const command of ["run", "generate", "upload", "runs"]) {
       const result = await runCli([command, "--help"], { cwd });
       expect(result.code, command).toBe(0);
@@ -83,7 +88,9 @@ describe("pipeline run on embedded defaults", () => {
       'invalid value "-4" for setting "data.sessions" (from environment variable MLOPS_SESSIONS): expected a positive integer',
     );
 
-    const missing = await runCli(["upload", "--source", "csv", "--data", join(cwd, "nowhere")], { cwd });
+    const missing = await runCli(["upload", "--source", "csv", "--data", join(cwd, "nowhere")], {
+      cwd,
+    });
     expect(missing.code).toBe(2);
     expect(missing.stderr).toContain("no browsing_train.csv in");
 
@@ -104,7 +111,10 @@ describe("pipeline run on embedded defaults", () => {
     await new Promise((resolve) => server.close(resolve));
     const url = `http://127.0.0.1:${port}/archive.zip`;
     const started = Date.now();
-    const offline = await runCli(["upload", "--source", "download", "--download-url", url, "--data", join(cwd, "dl")], { cwd });
+    const offline = await runCli(
+      ["upload", "--source", "download", "--download-url", url, "--data", join(cwd, "dl")],
+      { cwd },
+    );
     expect(offline.code).toBe(2);
     expect(offline.stderr).toContain(`cannot download ${url}: ECONNREFUSED`);
     expect(Date.now() - started).toBeLessThan(15_000);

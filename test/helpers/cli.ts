@@ -13,7 +13,11 @@ export interface CliResult {
 
 export function runCli(
   args: string[],
-  options: { cwd?: string; env?: NodeJS.ProcessEnv; onStderr?: (text: string, kill: () => void) => void } = {},
+  options: {
+    cwd?: string;
+    env?: NodeJS.ProcessEnv;
+    onStderr?: (text: string, kill: () => void) => void;
+  } = {},
 ): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [BIN, ...args], {
@@ -36,6 +40,7 @@ export function runCli(
 /** The single JSON object a `--json` command prints on stdout. */
 export function json<T = Record<string, unknown>>(result: CliResult): T {
   const lines = result.stdout.trim().split("\n");
-  if (lines.length !== 1) throw new Error(`expected one JSON line on stdout, got:\n${result.stdout}\n${result.stderr}`);
+  if (lines.length !== 1)
+    throw new Error(`expected one JSON line on stdout, got:\n${result.stdout}\n${result.stderr}`);
   return JSON.parse(lines[0] as string) as T;
 }

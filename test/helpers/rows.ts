@@ -20,7 +20,14 @@ export function browsingRow(
   action: "detail" | "add" | "purchase" | "remove" | "click" | "" = "detail",
 ): string {
   const type = action === "" ? "pageview" : "event_product";
-  return [hex(`s${session}`), type, action, action === "" ? "" : hex(`p${sku}`), ts, hex(`u${sku}`)].join(",");
+  return [
+    hex(`s${session}`),
+    type,
+    action,
+    action === "" ? "" : hex(`p${sku}`),
+    ts,
+    hex(`u${sku}`),
+  ].join(",");
 }
 
 export function tempDir(prefix = "mlops-test-"): string {

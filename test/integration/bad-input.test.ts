@@ -68,21 +68,35 @@ const CASES: Case[] = [
     content: withHeader(field(ok(1), 4, "yesterday"), ok(2)),
     read: 2,
     loaded: 1,
-    rejects: [{ line: 2, column: "server_timestamp_epoch_ms", reason: /expected epoch milliseconds.*"yesterday"/ }],
+    rejects: [
+      {
+        line: 2,
+        column: "server_timestamp_epoch_ms",
+        reason: /expected epoch milliseconds.*"yesterday"/,
+      },
+    ],
   },
   {
     name: "a timestamp in seconds",
     content: withHeader(field(ok(1), 4, "1550000000")),
     read: 1,
     loaded: 0,
-    rejects: [{ line: 2, column: "server_timestamp_epoch_ms", reason: /expected epoch milliseconds/ }],
+    rejects: [
+      { line: 2, column: "server_timestamp_epoch_ms", reason: /expected epoch milliseconds/ },
+    ],
   },
   {
     name: "an unknown event_type",
     content: withHeader(ok(1), field(ok(2), 1, "event_click")),
     read: 2,
     loaded: 1,
-    rejects: [{ line: 3, column: "event_type", reason: /expected one of pageview, event_product, event, got "event_click"/ }],
+    rejects: [
+      {
+        line: 3,
+        column: "event_type",
+        reason: /expected one of pageview, event_product, event, got "event_click"/,
+      },
+    ],
   },
   {
     name: "the older event type `event` is accepted",
@@ -95,7 +109,13 @@ const CASES: Case[] = [
     content: withHeader(field(ok(1), 2, "buy")),
     read: 1,
     loaded: 0,
-    rejects: [{ line: 2, column: "product_action", reason: /expected one of detail, add, purchase, remove, click or empty, got "buy"/ }],
+    rejects: [
+      {
+        line: 2,
+        column: "product_action",
+        reason: /expected one of detail, add, purchase, remove, click or empty, got "buy"/,
+      },
+    ],
   },
   {
     name: "a pageview with a product action",
@@ -109,7 +129,13 @@ const CASES: Case[] = [
     content: withHeader(field(ok(1), 3, ""), ok(2)),
     read: 2,
     loaded: 1,
-    rejects: [{ line: 2, column: "product_sku_hash", reason: /a event_product event needs a product_sku_hash/ }],
+    rejects: [
+      {
+        line: 2,
+        column: "product_sku_hash",
+        reason: /a event_product event needs a product_sku_hash/,
+      },
+    ],
   },
   {
     name: "a session hash one character short",
@@ -123,7 +149,13 @@ const CASES: Case[] = [
     content: withHeader(ok(1), field(ok(2), 3, "z".repeat(64))),
     read: 2,
     loaded: 1,
-    rejects: [{ line: 3, column: "product_sku_hash", reason: /expected a 64-character hex hash, got "z{40}…" \(64 chars\)/ }],
+    rejects: [
+      {
+        line: 3,
+        column: "product_sku_hash",
+        reason: /expected a 64-character hex hash, got "z{40}…" \(64 chars\)/,
+      },
+    ],
   },
   {
     name: "upper-case hashes are accepted (staging lower-cases them)",
@@ -143,7 +175,13 @@ const CASES: Case[] = [
     content: withHeader(field(ok(1), 5, '"abc"def'), ok(2)),
     read: 2,
     loaded: 1,
-    rejects: [{ line: 2, column: "", reason: /^broken quoting: trailing quote on quoted field is malformed$/ }],
+    rejects: [
+      {
+        line: 2,
+        column: "",
+        reason: /^broken quoting: trailing quote on quoted field is malformed$/,
+      },
+    ],
   },
   {
     name: "a blank line in the middle",
@@ -169,7 +207,13 @@ const CASES: Case[] = [
     content: withHeader(ok(1), field(ok(2), 5, "a".repeat(100_000))),
     read: 2,
     loaded: 1,
-    rejects: [{ line: 3, column: "hashed_url", reason: /field is 100000 characters, over the limit of 65536/ }],
+    rejects: [
+      {
+        line: 3,
+        column: "hashed_url",
+        reason: /field is 100000 characters, over the limit of 65536/,
+      },
+    ],
   },
   {
     name: "a line longer than the reader's limit (2 MiB, no line break)",
@@ -225,7 +269,11 @@ const CASES: Case[] = [
     loaded: 2,
     rejects: [
       { line: 3, column: "product_skus_hash", reason: /expected a bracketed list/ },
-      { line: 4, column: "clicked_skus_hash", reason: /list item "'not-a-hash'" is not a 64-character hex hash/ },
+      {
+        line: 4,
+        column: "clicked_skus_hash",
+        reason: /list item "'not-a-hash'" is not a 64-character hex hash/,
+      },
     ],
   },
   {
@@ -241,7 +289,11 @@ const CASES: Case[] = [
     read: 4,
     loaded: 2,
     rejects: [
-      { line: 4, column: "price_bucket", reason: /expected a price bucket from 1 to 10 \(like "7.0"\), got "11.0"/ },
+      {
+        line: 4,
+        column: "price_bucket",
+        reason: /expected a price bucket from 1 to 10 \(like "7.0"\), got "11.0"/,
+      },
       { line: 5, column: "category_hash", reason: /'\/'-separated path/ },
     ],
   },
@@ -271,9 +323,19 @@ describe("the bad-input corpus", () => {
       const path = join(dir, `case-${index}.csv`);
       writeFileSync(path, c.content);
       const reporter = silentReporter();
-      const result = await loadFile({ kind, path, warehouse, etlId: `case-${index}`, tenant: "t", reporter });
+      const result = await loadFile({
+        kind,
+        path,
+        warehouse,
+        etlId: `case-${index}`,
+        tenant: "t",
+        reporter,
+      });
       expect(result.status).toBe("loaded");
-      expect({ read: result.read, loaded: result.loaded }).toEqual({ read: c.read, loaded: c.loaded });
+      expect({ read: result.read, loaded: result.loaded }).toEqual({
+        read: c.read,
+        loaded: c.loaded,
+      });
       expect(result.read).toBe(result.loaded + result.rejected);
 
       const rows = await warehouse.query(
@@ -291,8 +353,14 @@ describe("the bad-input corpus", () => {
       });
       if (c.warning) expect(result.warnings.join("\n")).toMatch(c.warning);
       else expect(result.warnings).toEqual([]);
-      const table = { browsing: "raw_browsing_events", search: "raw_search_events", catalog: "raw_sku_content" }[kind];
-      const loaded = await warehouse.query(`SELECT count(*) AS n FROM ${table} WHERE etl_id = $1`, [`case-${index}`]);
+      const table = {
+        browsing: "raw_browsing_events",
+        search: "raw_search_events",
+        catalog: "raw_sku_content",
+      }[kind];
+      const loaded = await warehouse.query(`SELECT count(*) AS n FROM ${table} WHERE etl_id = $1`, [
+        `case-${index}`,
+      ]);
       expect(loaded[0]?.n).toBe(c.loaded);
     });
   });
@@ -310,7 +378,9 @@ describe("the bad-input corpus", () => {
     }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(InputError);
     expect((error as InputError).exitCode).toBe(2);
-    expect((error as InputError).message).toContain(`${path}, line 1: this is not browsing_train.csv`);
+    expect((error as InputError).message).toContain(
+      `${path}, line 1: this is not browsing_train.csv`,
+    );
     expect((error as InputError).message).toContain(BROWSING_HEADER);
     expect(await warehouse.count("raw_loads")).toBe(CASES.length);
   });

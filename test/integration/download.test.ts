@@ -11,7 +11,13 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { downloadDataset } from "../../pipeline/data/download.ts";
 import { InputError } from "../../pipeline/errors.ts";
-import { BROWSING_HEADER, CATALOG_HEADER, SEARCH_HEADER, browsingRow, tempDir } from "../helpers/rows.ts";
+import {
+  BROWSING_HEADER,
+  CATALOG_HEADER,
+  SEARCH_HEADER,
+  browsingRow,
+  tempDir,
+} from "../helpers/rows.ts";
 import { storedZip } from "../helpers/zip.ts";
 
 const browsing = `${BROWSING_HEADER}\n${browsingRow(1, 1, 1_550_000_000_000)}\n`;
@@ -50,10 +56,16 @@ describe("downloadDataset", () => {
     expect(requests.length).toBe(before);
   });
 
-  const failure = (promise: Promise<unknown>) => promise.then(() => expect.unreachable(), (e: unknown) => e as InputError);
+  const failure = (promise: Promise<unknown>) =>
+    promise.then(
+      () => expect.unreachable(),
+      (e: unknown) => e as InputError,
+    );
 
   it("refuses an archive whose sha256 differs", async () => {
-    const error = await failure(downloadDataset({ url: `${base}/data.zip`, sha256: "0".repeat(64), dir: tempDir() }));
+    const error = await failure(
+      downloadDataset({ url: `${base}/data.zip`, sha256: "0".repeat(64), dir: tempDir() }),
+    );
     expect(error).toBeInstanceOf(InputError);
     expect(error.message).toContain(`has sha256 ${sha256}, expected ${"0".repeat(64)}`);
   });

@@ -10,7 +10,14 @@ import { loadConfig } from "../../pipeline/config/config.ts";
 import { silentReporter } from "../../pipeline/reporter.ts";
 import { upload } from "../../pipeline/upload/upload.ts";
 import { DuckDbWarehouse } from "../../pipeline/warehouse/duckdb.ts";
-import { BROWSING_HEADER, CATALOG_HEADER, SEARCH_HEADER, browsingRow, hex, tempDir } from "../helpers/rows.ts";
+import {
+  BROWSING_HEADER,
+  CATALOG_HEADER,
+  SEARCH_HEADER,
+  browsingRow,
+  hex,
+  tempDir,
+} from "../helpers/rows.ts";
 import { json, runCli } from "../helpers/cli.ts";
 
 function writeDataset(dir: string, sessions: number, options: { badEvery?: number } = {}): void {
@@ -19,7 +26,11 @@ function writeDataset(dir: string, sessions: number, options: { badEvery?: numbe
   for (let s = 0; s < sessions; s++) {
     for (let e = 0; e < 3; e++) {
       const n = s * 3 + e;
-      rows.push(options.badEvery && n % options.badEvery === 0 ? "not,a,row" : browsingRow(s, (s + e) % 50, 1_550_000_000_000 + n * 1000));
+      rows.push(
+        options.badEvery && n % options.badEvery === 0
+          ? "not,a,row"
+          : browsingRow(s, (s + e) % 50, 1_550_000_000_000 + n * 1000),
+      );
     }
   }
   writeFileSync(join(dir, "browsing_train.csv"), `${rows.join("\n")}\n`);
@@ -27,7 +38,10 @@ function writeDataset(dir: string, sessions: number, options: { badEvery?: numbe
     join(dir, "search_train.csv"),
     `${SEARCH_HEADER}\n${hex("s1")},1550000000000,"[0.5, 1.0]","['${hex("p1")}']",\n`,
   );
-  const catalog = Array.from({ length: 50 }, (_, i) => `${hex(`p${i}`)},,${hex("c")},,${(i % 10) + 1}.0`);
+  const catalog = Array.from(
+    { length: 50 },
+    (_, i) => `${hex(`p${i}`)},,${hex("c")},,${(i % 10) + 1}.0`,
+  );
   writeFileSync(join(dir, "sku_to_content.csv"), `${CATALOG_HEADER}\n${catalog.join("\n")}\n`);
 }
 
@@ -54,9 +68,19 @@ describe("upload into DuckDB", () => {
     const first = await uploadCsv(join(dir, "data"), wh, "run-1");
     expect(first.reconciled).toBe(true);
     const browsing = first.files.find((f) => f.kind === "browsing");
-    expect(browsing).toMatchObject({ status: "loaded", read: 600, loaded: 593, rejected: 7, skipped: 0 });
+    expect(browsing).toMatchObject({
+      status: "loaded",
+      read: 600,
+      loaded: 593,
+      rejected: 7,
+      skipped: 0,
+    });
     expect(first.totals).toEqual({ read: 651, loaded: 644, rejected: 7, skipped: 0 });
-    expect(first.tables).toEqual({ raw_browsing_events: 593, raw_search_events: 1, raw_sku_content: 50 });
+    expect(first.tables).toEqual({
+      raw_browsing_events: 593,
+      raw_search_events: 1,
+      raw_sku_content: 50,
+    });
 
     const second = await uploadCsv(join(dir, "data"), wh, "run-2");
     expect(second.files.map((f) => f.status)).toEqual(["skipped", "skipped", "skipped"]);
@@ -86,8 +110,22 @@ describe("upload into DuckDB", () => {
     );
     await warehouse.close();
     expect(meta).toEqual([
-      { etl_id: "run-a:browsing", tenant: "local", source_file: "browsing_train.csv", n: 300, first: 2, last: 301 },
-      { etl_id: "run-c:browsing", tenant: "local", source_file: "browsing_train.csv", n: 450, first: 2, last: 451 },
+      {
+        etl_id: "run-a:browsing",
+        tenant: "local",
+        source_file: "browsing_train.csv",
+        n: 300,
+        first: 2,
+        last: 301,
+      },
+      {
+        etl_id: "run-c:browsing",
+        tenant: "local",
+        source_file: "browsing_train.csv",
+        n: 450,
+        first: 2,
+        last: 451,
+      },
     ]);
   });
 });
@@ -111,7 +149,17 @@ describe("a crash in the middle of a load", () => {
     out.end(chunk);
     await once(out, "finish");
 
-    const args = (wh: string) => ["upload", "--source", "csv", "--data", data, "--warehouse", `duckdb:${wh}`, "--store", join(dir, "store")];
+    const args = (wh: string) => [
+      "upload",
+      "--source",
+      "csv",
+      "--data",
+      data,
+      "--warehouse",
+      `duckdb:${wh}`,
+      "--store",
+      join(dir, "store"),
+    ];
     const crashed = join(dir, "crashed.duckdb");
     const killed = await runCli(args(crashed), {
       onStderr: (text, kill) => {
@@ -125,8 +173,12 @@ describe("a crash in the middle of a load", () => {
     expect(await warehouse.count("raw_loads")).toBe(0);
     await warehouse.close();
 
-    const resumed = json<{ totals: { read: number; loaded: number } }>(await runCli([...args(crashed), "--json"]));
-    const clean = json<{ totals: { read: number; loaded: number } }>(await runCli([...args(join(dir, "clean.duckdb")), "--json"]));
+    const resumed = json<{ totals: { read: number; loaded: number } }>(
+      await runCli([...args(crashed), "--json"]),
+    );
+    const clean = json<{ totals: { read: number; loaded: number } }>(
+      await runCli([...args(join(dir, "clean.duckdb")), "--json"]),
+    );
     expect(resumed.totals).toEqual(clean.totals);
     expect(resumed.totals.loaded).toBe(400_000);
 

@@ -2,7 +2,7 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { configDiff, loadConfig } from "../../pipeline/config/config.ts";
-import { SETTINGS } from "../../pipeline/config/settings.ts";
+import { DEFAULTS, SETTINGS } from "../../pipeline/config/settings.ts";
 import { InputError } from "../../pipeline/errors.ts";
 import { tempDir } from "../helpers/rows.ts";
 
@@ -11,7 +11,13 @@ const cwd = tempDir();
 describe("config layering: defaults < file < env < flags", () => {
   it("uses the defaults when nothing is set", () => {
     const { config, sources } = loadConfig({ env: {}, cwd });
-    expect(config.data).toEqual({ source: "synthetic", dir: ".mlops/data", sessions: 100_000, skus: 10_000, seed: 42 });
+    expect(config.data).toEqual({
+      source: "synthetic",
+      dir: ".mlops/data",
+      sessions: 100_000,
+      skus: 10_000,
+      seed: 42,
+    });
     expect(config.store).toBe(".mlops");
     expect(config.warehouse).toBe("duckdb:.mlops/warehouse.duckdb");
     expect(sources["data.sessions"]).toBe("default");
@@ -30,7 +36,12 @@ describe("config layering: defaults < file < env < flags", () => {
     expect(loaded.config.data.seed).toBe(8);
     expect(loaded.config.data.skus).toBe(300);
     expect(loaded.config.store).toBe("from-file");
-    expect(loaded.sources).toMatchObject({ "data.sessions": "flag", "data.seed": "env", "data.skus": "file", store: "file" });
+    expect(loaded.sources).toMatchObject({
+      "data.sessions": "flag",
+      "data.seed": "env",
+      "data.skus": "file",
+      store: "file",
+    });
     expect(configDiff(loaded)).toEqual({
       "data.sessions": { value: 700, from: "flag" },
       "data.seed": { value: 8, from: "env" },
@@ -70,14 +81,18 @@ describe("invalid values name the key, the value, its origin and what is allowed
 
   it("from a flag", () => {
     const error = attempt(() => loadConfig({ env: {}, cwd, flags: { "data.source": "ftp" } }));
-    expect(error.message).toContain('invalid value "ftp" for setting "data.source" (from flag --source): expected synthetic, csv or download');
+    expect(error.message).toContain(
+      'invalid value "ftp" for setting "data.source" (from flag --source): expected synthetic, csv or download',
+    );
   });
 
   it("from the file, with its line", () => {
     const file = join(cwd, "bad.yml");
     writeFileSync(file, "store: .mlops\ndata:\n  seed: -3\n");
     const error = attempt(() => loadConfig({ file, env: {}, cwd }));
-    expect(error.message).toContain(`${file}, line 3, field "data.seed": invalid value -3 for setting "data.seed" (from config file`);
+    expect(error.message).toContain(
+      `${file}, line 3, field "data.seed": invalid value -3 for setting "data.seed" (from config file`,
+    );
     expect(error.message).toContain("expected an integer from 0 to 4294967295");
   });
 
@@ -85,13 +100,17 @@ describe("invalid values name the key, the value, its origin and what is allowed
     const file = join(cwd, "unknown.yml");
     writeFileSync(file, "data:\n  sesions: 5\n");
     const error = attempt(() => loadConfig({ file, env: {}, cwd }));
-    expect(error.message).toContain(`${file}, line 2, field "data.sesions": unknown setting "data.sesions"`);
+    expect(error.message).toContain(
+      `${file}, line 2, field "data.sesions": unknown setting "data.sesions"`,
+    );
   });
 
   it("a file that is not YAML", () => {
     const file = join(cwd, "broken.yml");
     writeFileSync(file, "store: [unclosed\n");
-    expect(attempt(() => loadConfig({ file, env: {}, cwd })).message).toMatch(/broken\.yml.*not valid YAML/);
+    expect(attempt(() => loadConfig({ file, env: {}, cwd })).message).toMatch(
+      /broken\.yml.*not valid YAML/,
+    );
   });
 
   it("a warehouse spec that is neither duckdb:PATH nor snowflake", () => {
@@ -111,12 +130,31 @@ describe("the settings list", () => {
 });
 
 describe("the README", () => {
-  it("documents every setting with its env var, flag and allowed values", async () => {
+  it("documents every setting with its env var, flag, default and allowed values", async () => {
     const { readFileSync } = await import("node:fs");
     const readme = readFileSync(new URL("../../README.md", import.meta.url), "utf8");
+    const rows = readme
+      .split("\n")
+      .filter((line) => line.startsWith("|"))
+      .map((line) =>
+        line
+          .split("|")
+          .slice(1, -1)
+          .map((cell) => cell.trim()),
+      );
     for (const spec of SETTINGS) {
-      expect(readme).toContain(`| \`${spec.key}\` | \`${spec.env}\` | \`${spec.flag ?? ""}\` |`);
-      expect(readme).toContain(`| ${spec.allowed} | ${spec.description} |`);
+      const row = rows.find((cells) => cells[0] === `\`${spec.key}\``);
+      expect(row, spec.key).toBeDefined();
+      const fallback = spec.key
+        .split(".")
+        .reduce<unknown>((o, k) => (o as Record<string, unknown>)?.[k], DEFAULTS);
+      expect(row?.slice(1)).toEqual([
+        `\`${spec.env}\``,
+        `\`${spec.flag ?? ""}\``,
+        fallback === undefined ? "—" : `\`${String(fallback)}\``,
+        spec.allowed,
+        spec.description,
+      ]);
     }
   });
 });
@@ -126,6 +164,7 @@ describe("the README's engine variables", () => {
     const { readFileSync } = await import("node:fs");
     const { SNOWFLAKE_ENV } = await import("../../pipeline/warehouse/snowflake/index.ts");
     const readme = readFileSync(new URL("../../README.md", import.meta.url), "utf8");
-    for (const variable of Object.values(SNOWFLAKE_ENV)) expect(readme).toContain(`\`${variable}\``);
+    for (const variable of Object.values(SNOWFLAKE_ENV))
+      expect(readme).toContain(`\`${variable}\``);
   });
 });

@@ -6,11 +6,18 @@ import { tempDir } from "../helpers/rows.ts";
 
 const dir = tempDir();
 
-async function readAll(content: string | Buffer, chunkSize?: number, maxLineLength = 1000): Promise<CsvRecord[]> {
+async function readAll(
+  content: string | Buffer,
+  chunkSize?: number,
+  maxLineLength = 1000,
+): Promise<CsvRecord[]> {
   const path = join(dir, `f-${Math.random().toString(36).slice(2)}.csv`);
   writeFileSync(path, content);
   const records: CsvRecord[] = [];
-  for await (const batch of readCsvLines(path, { maxLineLength, ...(chunkSize ? { chunkSize } : {}) })) {
+  for await (const batch of readCsvLines(path, {
+    maxLineLength,
+    ...(chunkSize ? { chunkSize } : {}),
+  })) {
     records.push(...batch);
   }
   return records;
@@ -35,7 +42,10 @@ describe("readCsvLines", () => {
   it("gives the same records whatever the chunk boundaries (multi-byte characters, CRLF)", async () => {
     for (const chunkSize of [1, 2, 3, 5, 7, 11, 64]) {
       const records = await readAll(content, chunkSize);
-      expect(records.map(({ line, fields }) => ({ line, fields })), `chunk ${chunkSize}`).toEqual(expected);
+      expect(
+        records.map(({ line, fields }) => ({ line, fields })),
+        `chunk ${chunkSize}`,
+      ).toEqual(expected);
     }
   });
 
