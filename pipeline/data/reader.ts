@@ -10,14 +10,35 @@
 import { createReadStream } from "node:fs";
 import Papa from "papaparse";
 
-export interface CsvRecord {
-  /** 1-based physical line number in the file. */
-  line: number;
-  fields: string[];
-  /** The line as it was read (without its line break), for rejects. */
-  raw: string;
+/**
+ * One line of the file. Its fields are split on first use: a caller with a faster check for
+ * well-formed lines (the upload stage's browsing fast path) never pays for the split.
+ */
+export class CsvRecord {
+  private parsed: { fields: string[]; problem?: string } | undefined;
+
+  constructor(
+    /** 1-based physical line number in the file. */
+    readonly line: number,
+    /** The line as it was read (without its line break), for rejects. */
+    readonly raw: string,
+    private readonly tooLong?: number,
+  ) {}
+
+  get fields(): string[] {
+    return this.parse().fields;
+  }
+
   /** Set when the line cannot be split into fields at all. */
-  problem?: string;
+  get problem(): string | undefined {
+    return this.parse().problem;
+  }
+
+  private parse(): { fields: string[]; problem?: string } {
+    this.parsed ??=
+      this.tooLong === undefined ? splitFields(this.raw) : tooLongProblem(this.tooLong);
+    return this.parsed;
+  }
 }
 
 export interface ReadOptions {
@@ -56,11 +77,11 @@ export async function* readCsvLines(
       line++;
       if (oversized) {
         batch.push(
-          tooLong(line, text.slice(start, Math.min(end, start + 200)), options.maxLineLength),
+          new CsvRecord(line, text.slice(start, Math.min(end, start + 200)), options.maxLineLength),
         );
         oversized = false;
       } else {
-        batch.push(parseLine(line, stripCr(text.slice(start, end)), options.maxLineLength));
+        batch.push(lineRecord(line, stripCr(text.slice(start, end)), options.maxLineLength));
       }
       start = end + 1;
     }
@@ -77,8 +98,8 @@ export async function* readCsvLines(
     line++;
     yield [
       oversized
-        ? tooLong(line, carry, options.maxLineLength)
-        : parseLine(line, stripCr(carry), options.maxLineLength),
+        ? new CsvRecord(line, carry, options.maxLineLength)
+        : lineRecord(line, stripCr(carry), options.maxLineLength),
     ];
   }
 }
@@ -87,22 +108,23 @@ function stripCr(text: string): string {
   return text.endsWith("\r") ? text.slice(0, -1) : text;
 }
 
-function tooLong(line: number, head: string, limit: number): CsvRecord {
+function tooLongProblem(limit: number): { fields: string[]; problem: string } {
   return {
-    line,
     fields: [],
-    raw: head,
     problem: `line is longer than ${limit} characters (an absurdly long field, or a missing line break)`,
   };
 }
 
-export function parseLine(line: number, raw: string, maxLineLength: number): CsvRecord {
-  if (raw.length > maxLineLength) return tooLong(line, raw.slice(0, 200), maxLineLength);
-  if (!raw.includes('"')) return { line, fields: raw.split(","), raw };
+function lineRecord(line: number, raw: string, maxLineLength: number): CsvRecord {
+  return raw.length > maxLineLength
+    ? new CsvRecord(line, raw.slice(0, 200), maxLineLength)
+    : new CsvRecord(line, raw);
+}
+
+function splitFields(raw: string): { fields: string[]; problem?: string } {
+  if (!raw.includes('"')) return { fields: raw.split(",") };
   const parsed = Papa.parse<string[]>(raw, { delimiter: ",", newline: "\n", quoteChar: '"' });
   const error = parsed.errors[0];
-  if (error) {
-    return { line, fields: [], raw, problem: `broken quoting: ${error.message.toLowerCase()}` };
-  }
-  return { line, fields: parsed.data[0] ?? [""], raw };
+  if (error) return { fields: [], problem: `broken quoting: ${error.message.toLowerCase()}` };
+  return { fields: parsed.data[0] ?? [""] };
 }

@@ -237,3 +237,62 @@ export function checkHeader(kind: DataKind, fields: readonly string[]): HeaderCh
   // A first line that is itself a valid row: the header was left off, the columns are standard.
   return validateRecord(kind, fields).ok ? "no-header" : "wrong-header";
 }
+
+/**
+ * The browsing file's fast path: true when a raw line is certainly a valid row, decided in one
+ * pass over its characters without splitting it. Anything it is unsure of (quotes, odd spacing,
+ * a bad value) returns false and goes through `validateRecord`, which gives the exact reason.
+ * Every line accepted here is accepted there too (a property test holds them to it).
+ */
+export function isValidBrowsingLine(raw: string): boolean {
+  let p = hexAt(raw, 0);
+  if (p < 0 || raw.charCodeAt(p) !== COMMA) return false;
+  p++;
+  let pageview: boolean;
+  if (raw.startsWith("pageview,", p)) {
+    pageview = true;
+    p += 9;
+  } else if (raw.startsWith("event_product,", p)) {
+    pageview = false;
+    p += 14;
+  } else if (raw.startsWith("event,", p)) {
+    pageview = false;
+    p += 6;
+  } else return false;
+  const actionEnd = raw.indexOf(",", p);
+  if (actionEnd < 0) return false;
+  const action = actionEnd - p;
+  if (pageview ? action !== 0 : !FAST_ACTIONS.has(raw.slice(p, actionEnd))) return false;
+  p = actionEnd + 1;
+  if (raw.charCodeAt(p) === COMMA) {
+    if (!pageview) return false;
+  } else {
+    p = hexAt(raw, p);
+    if (p < 0 || raw.charCodeAt(p) !== COMMA) return false;
+  }
+  p++;
+  let ms = 0;
+  const digitsStart = p;
+  for (let code = raw.charCodeAt(p); code >= 48 && code <= 57; code = raw.charCodeAt(++p)) {
+    ms = ms * 10 + (code - 48);
+  }
+  const digits = p - digitsStart;
+  if (digits === 0 || digits > 16 || ms < MIN_EPOCH_MS || ms >= MAX_EPOCH_MS) return false;
+  if (raw.charCodeAt(p) !== COMMA) return false;
+  p++;
+  return p === raw.length || hexAt(raw, p) === raw.length;
+}
+
+const COMMA = 44;
+const FAST_ACTIONS: ReadonlySet<string> = new Set(PRODUCT_ACTIONS.filter((a) => a !== ""));
+
+/** The index after a 64-character hex hash starting at `start`, or -1. */
+function hexAt(raw: string, start: number): number {
+  const end = start + HASH_LENGTH;
+  if (end > raw.length) return -1;
+  for (let i = start; i < end; i++) {
+    const code = raw.charCodeAt(i);
+    if (code >= 128 || HEX_DIGIT[code] === 0) return -1;
+  }
+  return end;
+}

@@ -1,0 +1,77 @@
+import { describe, expect, it } from "vitest";
+import Papa from "papaparse";
+import { isValidBrowsingLine, validateRecord, checkHeader } from "../../pipeline/data/validate.ts";
+import { BROWSING_HEADER, browsingRow, hex } from "../helpers/rows.ts";
+
+/** A tiny seeded PRNG so the property test is the same on every run. */
+function mulberry32(seed: number): () => number {
+  let a = seed;
+  return () => {
+    a = (a + 0x6d2b79f5) | 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const fields = (line: string) => Papa.parse<string[]>(line, { delimiter: "," }).data[0] ?? [""];
+const slow = (line: string) => validateRecord("browsing", fields(line)).ok;
+
+const VALID = [
+  browsingRow(1, 1, 1_550_000_000_000, "detail"),
+  browsingRow(2, 2, 1_550_000_000_001, "add"),
+  browsingRow(3, 3, 1_550_000_000_002, "purchase"),
+  browsingRow(4, 4, 1_550_000_000_003, "remove"),
+  browsingRow(5, 5, 1_550_000_000_004, "click"),
+  browsingRow(6, 6, 1_550_000_000_005, ""),
+  [hex("s"), "pageview", "", hex("p"), "1550000000000", hex("u")].join(","),
+  [hex("s"), "event", "detail", hex("p"), "1550000000000", ""].join(","),
+  [hex("s").toUpperCase(), "pageview", "", "", "1550000000000", ""].join(","),
+];
+
+describe("the browsing fast path", () => {
+  it("accepts the valid shapes of a browsing row", () => {
+    for (const line of VALID) {
+      expect(slow(line), line).toBe(true);
+      expect(isValidBrowsingLine(line), line).toBe(true);
+    }
+  });
+
+  it("never accepts a line that validateRecord rejects (20,000 random mutations)", () => {
+    const random = mulberry32(7);
+    const alphabet = '0123456789abcdefAZ,"; \t.-_xé\uFFFD';
+    let accepted = 0;
+    for (let i = 0; i < 20_000; i++) {
+      let line = VALID[Math.floor(random() * VALID.length)] as string;
+      for (let m = 1 + Math.floor(random() * 2); m > 0; m--) {
+        const at = Math.floor(random() * (line.length + 1));
+        const char = alphabet[Math.floor(random() * alphabet.length)] as string;
+        const kind = random();
+        if (kind < 0.4) line = line.slice(0, at) + char + line.slice(at + 1);
+        else if (kind < 0.7) line = line.slice(0, at) + line.slice(at + 1);
+        else line = line.slice(0, at) + char + line.slice(at);
+      }
+      if (isValidBrowsingLine(line)) {
+        accepted++;
+        expect(slow(line), line).toBe(true);
+      }
+    }
+    // Mutations inside a hash keep a line valid often enough that both paths were exercised.
+    expect(accepted).toBeGreaterThan(1000);
+  });
+
+  it("leaves the reasons to validateRecord", () => {
+    expect(isValidBrowsingLine(`${VALID[0]},extra`)).toBe(false);
+    expect(isValidBrowsingLine(VALID[0]?.replace("1550000000000", "155000000") ?? "")).toBe(false);
+    expect(isValidBrowsingLine(`"${VALID[0]}"`)).toBe(false);
+  });
+});
+
+describe("checkHeader", () => {
+  it("tells a header, a missing header and a wrong header apart", () => {
+    expect(checkHeader("browsing", BROWSING_HEADER.split(","))).toBe("header");
+    expect(checkHeader("browsing", BROWSING_HEADER.toUpperCase().split(","))).toBe("header");
+    expect(checkHeader("browsing", (VALID[0] as string).split(","))).toBe("no-header");
+    expect(checkHeader("browsing", ["session_id_hash", "query_vector"])).toBe("wrong-header");
+  });
+});
