@@ -10,12 +10,13 @@ import { basename, join } from "node:path";
 import { once } from "node:events";
 import { InputError } from "../errors.ts";
 import { DATA_FILES, type DataKind } from "../data/schema.ts";
-import { DEFAULT_MAX_LINE_LENGTH, readCsvLines } from "../data/reader.ts";
+import { DEFAULT_MAX_LINE_LENGTH, readCsvLines, type CsvRecord } from "../data/reader.ts";
 import {
   STAGES_RAW_LINE,
   checkHeader,
   isValidBrowsingLine,
   validateRecord,
+  type Rejection,
 } from "../data/validate.ts";
 import type { Reporter } from "../reporter.ts";
 import type { LoadMeta, LoadRecord, LoadTransaction, Warehouse } from "../warehouse/warehouse.ts";
@@ -155,19 +156,21 @@ async function stageFile(
   let consumed = 0;
   let first = true;
   const passthrough = STAGES_RAW_LINE[kind];
-  const fastPath = kind === "browsing";
+  const certainlyValid = kind === "browsing" ? isValidBrowsingLine : undefined;
 
-  const reject = async (
-    line: number,
-    column: number,
-    name: string,
-    reason: string,
-    raw: string,
-  ) => {
+  const stage = async (text: string, line: number) => {
+    loaded++;
+    rows.write(`${text},${line}\n`);
+    if (rows.full) await rows.handOver();
+  };
+  const reject = async (record: CsvRecord, rejection: Rejection) => {
     rejected++;
-    const key = reason.split(":")[0] as string;
+    const key = rejection.reason.split(":")[0] as string;
     reasons.set(key, (reasons.get(key) ?? 0) + 1);
-    rejects.write(`${line},${column},${csvField(name)},${csvField(reason)},${csvField(raw)}\n`);
+    const { columnIndex, columnName, reason } = rejection;
+    rejects.write(
+      `${record.line},${columnIndex},${csvField(columnName)},${csvField(reason)},${csvField(record.raw)}\n`,
+    );
     if (rejects.full) await rejects.flush();
   };
 
@@ -177,37 +180,21 @@ async function stageFile(
         consumed += record.raw.length + 1;
         if (first) {
           first = false;
-          const header = record.problem ? "wrong-header" : checkHeader(kind, record.fields);
-          if (header === "wrong-header") {
-            throw new InputError(
-              `this is not ${DATA_FILES[kind].file}: the first line should be the header "${DATA_FILES[kind].columns.join(",")}", found "${record.raw.slice(0, 200)}"`,
-              { file: path, line: 1 },
-              "Check that the file is the data-challenge file of that name, with its header line.",
-            );
-          }
-          if (header === "header") continue;
+          if (isHeader(kind, path, record)) continue;
           warnings.push(
             `${path}: no header line (line 1 is data); columns taken in the standard order ${DATA_FILES[kind].columns.join(",")}`,
           );
         }
         read++;
-        if (fastPath && isValidBrowsingLine(record.raw)) {
-          loaded++;
-          rows.write(`${record.raw},${record.line}\n`);
-          if (rows.full) await rows.handOver();
+        if (certainlyValid?.(record.raw)) {
+          await stage(record.raw, record.line);
         } else if (record.problem) {
-          await reject(record.line, 0, "", record.problem, record.raw);
+          await reject(record, { columnIndex: 0, columnName: "", reason: record.problem });
         } else {
           const result = validateRecord(kind, record.fields);
-          if (result.ok) {
-            loaded++;
-            const staged = passthrough ? record.raw : result.values.map(csvValue).join(",");
-            rows.write(`${staged},${record.line}\n`);
-            if (rows.full) await rows.handOver();
-          } else {
-            const r = result.rejection;
-            await reject(record.line, r.columnIndex, r.columnName, r.reason, record.raw);
-          }
+          if (!result.ok) await reject(record, result.rejection);
+          else if (passthrough) await stage(record.raw, record.line);
+          else await stage(result.values.map(csvValue).join(","), record.line);
         }
         if ((read & 0xffff) === 0) bar.update(Math.min(consumed, bytes), read);
       }
@@ -224,6 +211,22 @@ async function stageFile(
   else if (read === 0) warnings.push(`${path}: the file has a header but no rows`);
   const sorted = [...reasons.entries()].sort((a, b) => b[1] - a[1]);
   return { read, loaded, rejected, reasons: Object.fromEntries(sorted), warnings };
+}
+
+/**
+ * Whether line 1 is the header. A first line that is a valid row means the header was left off;
+ * anything else means the file is not this kind at all, which is a usage error (exit code 2).
+ */
+function isHeader(kind: DataKind, path: string, record: CsvRecord): boolean {
+  const header = record.problem ? "wrong-header" : checkHeader(kind, record.fields);
+  if (header === "wrong-header") {
+    throw new InputError(
+      `this is not ${DATA_FILES[kind].file}: the first line should be the header "${DATA_FILES[kind].columns.join(",")}", found "${record.raw.slice(0, 200)}"`,
+      { file: path, line: 1 },
+      "Check that the file is the data-challenge file of that name, with its header line.",
+    );
+  }
+  return header === "header";
 }
 
 /**
