@@ -20,7 +20,7 @@ import {
 } from "../data/validate.ts";
 import type { Reporter } from "../reporter.ts";
 import type { LoadMeta, LoadRecord, LoadTransaction, Warehouse } from "../warehouse/warehouse.ts";
-import { sha256File } from "./file-hash.ts";
+import { sha256File } from "../data/file-hash.ts";
 
 export interface FileLoadResult {
   kind: DataKind;

@@ -12,6 +12,7 @@ import {
   REJECTS_TABLE_COLUMNS,
   REJECT_COLUMNS,
   dataColumns,
+  loadRecordFromRow,
   rawTableColumns,
   rawTableName,
   type ColumnDef,
@@ -85,7 +86,7 @@ export class DuckDbWarehouse implements Warehouse {
       [rawTableName(kind), sourceHash],
     );
     const row = rows[0];
-    return row ? toLoadRecord(kind, row) : undefined;
+    return row ? loadRecordFromRow(kind, row) : undefined;
   }
 
   async beginLoad(
@@ -218,18 +219,4 @@ function toSqlValue(value: unknown): SqlValue {
     return value;
   }
   return JSON.stringify(value, (_key, v: unknown) => (typeof v === "bigint" ? Number(v) : v));
-}
-
-function toLoadRecord(kind: DataKind, row: Row): LoadRecord {
-  return {
-    kind,
-    etlId: String(row.etl_id),
-    etlTimestamp: String(row.etl_timestamp),
-    tenant: String(row.tenant),
-    sourceFile: String(row.source_file),
-    sourceHash: String(row.source_hash),
-    rowsRead: Number(row.rows_read),
-    rowsLoaded: Number(row.rows_loaded),
-    rowsRejected: Number(row.rows_rejected),
-  };
 }

@@ -4,6 +4,7 @@
  * typing and renaming belong to dbt's staging models.
  */
 import { DATA_FILES, type DataKind } from "../data/schema.ts";
+import type { LoadRecord, Row } from "./warehouse.ts";
 
 export type ColumnType = "varchar" | "bigint" | "double" | "timestamp" | "integer";
 
@@ -65,4 +66,19 @@ export const LOADS_TABLE_COLUMNS: ColumnDef[] = [
 
 export function rawTableName(kind: DataKind): string {
   return DATA_FILES[kind].table;
+}
+
+/** A raw_loads row (column names as both warehouses return them) as a LoadRecord. */
+export function loadRecordFromRow(kind: DataKind, row: Row): LoadRecord {
+  return {
+    kind,
+    etlId: String(row.etl_id),
+    etlTimestamp: String(row.etl_timestamp),
+    tenant: String(row.tenant),
+    sourceFile: String(row.source_file),
+    sourceHash: String(row.source_hash),
+    rowsRead: Number(row.rows_read),
+    rowsLoaded: Number(row.rows_loaded),
+    rowsRejected: Number(row.rows_rejected),
+  };
 }

@@ -13,7 +13,7 @@
 import type { World, CatalogInfo } from "./catalog.ts";
 import { WORLD_PARAMS } from "./catalog.ts";
 import { fixed, stringListField } from "./format.ts";
-import type { Rng } from "./prng.ts";
+import { cumulative, type Rng } from "./prng.ts";
 import type { SessionPlan, ProcessSession } from "./process.ts";
 
 const MINUTE = 60_000;
@@ -110,18 +110,9 @@ export class Decorator {
 
   constructor(world: World) {
     this.catalog = world.catalog;
-    const running = (values: readonly number[]): Float64Array => {
-      const out = new Float64Array(values.length);
-      let sum = 0;
-      values.forEach((v, k) => {
-        sum += v;
-        out[k] = sum;
-      });
-      return out;
-    };
     this.leafItems = world.model.leaves.map((leaf) => Int32Array.from(leaf.items));
-    this.leafCumulative = world.model.leaves.map((leaf) => running(leaf.probabilities));
-    this.initialCumulative = running(world.model.leaves.map((leaf) => leaf.initial));
+    this.leafCumulative = world.model.leaves.map((leaf) => cumulative(leaf.probabilities));
+    this.initialCumulative = cumulative(world.model.leaves.map((leaf) => leaf.initial));
   }
 
   decorate(plan: SessionPlan, sessionId: string, rng: Rng): DecoratedSession {

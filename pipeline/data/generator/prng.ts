@@ -119,3 +119,14 @@ export class Rng {
     return values;
   }
 }
+
+/** Running sums of weights: the table `Rng` samples from by binary search. */
+export function cumulative(values: readonly number[]): Float64Array {
+  const out = new Float64Array(values.length);
+  let sum = 0;
+  values.forEach((v, k) => {
+    sum += v;
+    out[k] = sum;
+  });
+  return out;
+}

@@ -6,7 +6,7 @@
  */
 import type { GenerativeModel } from "../oracle.ts";
 import { STREAM } from "./catalog.ts";
-import { Rng, seedWords } from "./prng.ts";
+import { Rng, cumulative, seedWords } from "./prng.ts";
 
 export const SESSION_PARAMS = {
   /** Share of session ids with any product interaction (real: 66.1% have a detail). */
@@ -50,18 +50,9 @@ export class ProcessSampler {
   private readonly relatedCumulative: Float64Array[];
 
   constructor(readonly model: GenerativeModel) {
-    const running = (values: readonly number[]): Float64Array => {
-      const out = new Float64Array(values.length);
-      let sum = 0;
-      values.forEach((v, k) => {
-        sum += v;
-        out[k] = sum;
-      });
-      return out;
-    };
     this.leafItems = model.leaves.map((leaf) => Int32Array.from(leaf.items));
-    this.leafCumulative = model.leaves.map((leaf) => running(leaf.probabilities));
-    this.initialCumulative = running(model.leaves.map((leaf) => leaf.initial));
+    this.leafCumulative = model.leaves.map((leaf) => cumulative(leaf.probabilities));
+    this.initialCumulative = cumulative(model.leaves.map((leaf) => leaf.initial));
     this.leafGroup = Int32Array.from(model.leaves.map((leaf) => leaf.group));
     const members: number[][] = [];
     model.leaves.forEach((leaf, c) => {
@@ -70,10 +61,10 @@ export class ProcessSampler {
     });
     this.groupLeaves = members.map((leaves) => Int32Array.from(leaves));
     this.groupCumulative = members.map((leaves) =>
-      running(leaves.map((c) => (model.leaves[c] as { initial: number }).initial)),
+      cumulative(leaves.map((c) => (model.leaves[c] as { initial: number }).initial)),
     );
     this.relatedItems = model.related.map((entry) => Int32Array.from(entry.items));
-    this.relatedCumulative = model.related.map((entry) => running(entry.probabilities));
+    this.relatedCumulative = model.related.map((entry) => cumulative(entry.probabilities));
   }
 
   private fromLeaf(rng: Rng, leaf: number): number {

@@ -20,11 +20,10 @@
  *   the COPY itself.
  * - DDL commits implicitly in Snowflake, so ensureRawSchema runs outside any transaction.
  */
-import { createHash } from "node:crypto";
-import { createReadStream } from "node:fs";
 import { copyFile, link, mkdtemp, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { sha256File } from "../../data/file-hash.ts";
 import type { DataKind } from "../../data/schema.ts";
 import {
   LOADS_TABLE_COLUMNS,
@@ -32,6 +31,7 @@ import {
   REJECTS_TABLE_COLUMNS,
   REJECT_COLUMNS,
   dataColumns,
+  loadRecordFromRow,
   rawTableColumns,
   rawTableName,
   type ColumnDef,
@@ -334,7 +334,7 @@ export class SnowflakeWarehouse implements Warehouse {
       part,
       state.meta.sourceHash,
       state.staged[part].length,
-      await sha256File(path),
+      (await sha256File(path)).sha256,
     );
     const local = join(state.staging, name);
     await link(path, local).catch(() => copyFile(path, local));
@@ -616,7 +616,7 @@ export class SnowflakeWarehouse implements Warehouse {
       idempotent: true,
     });
     const row = rows[0];
-    return row ? toLoadRecord(kind, toRow(row)) : undefined;
+    return row ? loadRecordFromRow(kind, toRow(row)) : undefined;
   }
 
   private forgetSession(connection: SnowflakeConnection): void {
@@ -703,24 +703,4 @@ function toSqlValue(value: unknown): SqlValue {
     return String((value as { toJSON(): unknown }).toJSON());
   }
   return JSON.stringify(value);
-}
-
-function toLoadRecord(kind: DataKind, row: Row): LoadRecord {
-  return {
-    kind,
-    etlId: String(row.etl_id),
-    etlTimestamp: String(row.etl_timestamp),
-    tenant: String(row.tenant),
-    sourceFile: String(row.source_file),
-    sourceHash: String(row.source_hash),
-    rowsRead: Number(row.rows_read),
-    rowsLoaded: Number(row.rows_loaded),
-    rowsRejected: Number(row.rows_rejected),
-  };
-}
-
-async function sha256File(path: string): Promise<string> {
-  const hash = createHash("sha256");
-  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
-  return hash.digest("hex");
 }
