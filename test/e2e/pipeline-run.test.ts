@@ -7,7 +7,7 @@ import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { json, runCli } from "../helpers/cli.ts";
+import { json, runCli, runNpmPipeline } from "../helpers/cli.ts";
 import { tempDir } from "../helpers/rows.ts";
 
 interface UploadJson {
@@ -25,6 +25,22 @@ interface RunJson {
 describe("pipeline run on embedded defaults", () => {
   const cwd = tempDir();
   const env = { MLOPS_SESSIONS: "1500", MLOPS_SKUS: "400" };
+
+  it("npm run pipeline: generates, loads and reconciles", async () => {
+    const dir = tempDir();
+    const settings = {
+      ...env,
+      MLOPS_STORE: join(dir, "store"),
+      MLOPS_WAREHOUSE: `duckdb:${join(dir, "wh.duckdb")}`,
+      MLOPS_DATA_DIR: join(dir, "data"),
+    };
+    const result = await runNpmPipeline(["--json"], { cwd: dir, env: settings });
+    expect(result.code, result.stderr).toBe(0);
+    const run = json<RunJson>(result);
+    expect(run.store).toBe(join(dir, "store"));
+    expect(run.stages.upload.reconciled).toBe(true);
+    expect(existsSync(join(dir, "store", "runs", run.runId, "upload", "stage.json"))).toBe(true);
+  });
 
   it("generates, loads and reconciles; a second run loads 0 rows", async () => {
     const first = await runCli(["run", "--json"], { cwd, env });

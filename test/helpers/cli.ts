@@ -3,6 +3,7 @@ import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 
 export const BIN = fileURLToPath(new URL("../../bin/pipeline.js", import.meta.url));
+const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 
 export interface CliResult {
   code: number | null;
@@ -11,16 +12,28 @@ export interface CliResult {
   stderr: string;
 }
 
-export function runCli(
-  args: string[],
-  options: {
-    cwd?: string;
-    env?: NodeJS.ProcessEnv;
-    onStderr?: (text: string, kill: () => void) => void;
-  } = {},
-): Promise<CliResult> {
+export function runCli(args: string[], options: CliOptions = {}): Promise<CliResult> {
+  return runProcess(process.execPath, [BIN, ...args], options);
+}
+
+/**
+ * `npm run pipeline -- ARGS` in the repository, the README's main command as a user types it
+ * (npm runs scripts in the package's folder: point the settings elsewhere through `env`).
+ */
+export function runNpmPipeline(args: string[], options: CliOptions = {}): Promise<CliResult> {
+  const npm = process.platform === "win32" ? "npm.cmd" : "npm";
+  return runProcess(npm, ["--prefix", ROOT, "run", "--silent", "pipeline", "--", ...args], options);
+}
+
+interface CliOptions {
+  cwd?: string;
+  env?: NodeJS.ProcessEnv;
+  onStderr?: (text: string, kill: () => void) => void;
+}
+
+function runProcess(command: string, args: string[], options: CliOptions): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], {
+    const child = spawn(command, args, {
       cwd: options.cwd,
       env: { ...process.env, CI: "true", ...options.env },
       stdio: ["ignore", "pipe", "pipe"],
