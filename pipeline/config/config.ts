@@ -102,7 +102,9 @@ function check(
   throw new InputError(
     `invalid value ${JSON.stringify(raw)} for setting "${spec.key}" (from ${where}): expected ${spec.allowed}`,
     at,
-    `Fix ${where}, or override it with ${spec.flag ?? spec.env}.`,
+    where.startsWith("flag")
+      ? `Pass ${spec.flag} ${spec.allowed}.`
+      : `Fix ${where}, or override it with ${[spec.flag, spec.env].filter((o) => o && !where.includes(o)).join(" or ")}.`,
   );
 }
 

@@ -86,9 +86,10 @@ export const SETTINGS: SettingSpec[] = [
     key: "data.skus",
     env: "MLOPS_SKUS",
     flag: "--skus",
-    schema: positiveInt,
+    // The generator's category tree needs at least ten items to have more than one leaf.
+    schema: z.number().int().min(10),
     numeric: true,
-    allowed: "a positive integer",
+    allowed: "an integer of at least 10",
     description: "Catalog size of the synthetic generator.",
   },
   {
