@@ -6,7 +6,7 @@
 import cliProgress from "cli-progress";
 
 export interface ProgressBar {
-  /** Sets the amount done (in the bar's unit) and the rows processed so far. */
+  /** Sets the amount done (in the bar's unit) and the items processed so far. */
   update(done: number, rows: number): void;
   stop(): void;
 }
@@ -14,8 +14,8 @@ export interface ProgressBar {
 export interface Reporter {
   info(message: string): void;
   warn(message: string): void;
-  /** A bar over `total` units (bytes, sessions) that also shows rows, rate and ETA. */
-  progress(label: string, total: number): ProgressBar;
+  /** A bar over `total` (bytes, sessions) that also shows the items done (rows by default), rate and ETA. */
+  progress(label: string, total: number, items?: string): ProgressBar;
 }
 
 export interface ReporterOptions {
@@ -40,12 +40,12 @@ export function createReporter(options: ReporterOptions): Reporter {
     warn(message) {
       stream.write(`warning: ${message}\n`);
     },
-    progress(label, total) {
+    progress(label, total, items = "rows") {
       if (!bars) return { update() {}, stop() {} };
       const bar = new cliProgress.SingleBar(
         {
           stream,
-          format: `${label} [{bar}] {percentage}% | {rows} rows | {rate} rows/s | ETA {eta_formatted}`,
+          format: `${label} [{bar}] {percentage}% | {rows} ${items} | {rate} ${items}/s | ETA {eta_formatted}`,
           hideCursor: true,
           etaBuffer: 50,
           fps: 5,

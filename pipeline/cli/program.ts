@@ -145,7 +145,7 @@ export function buildProgram(): Command {
   ).action(async (options: CommonOptions & { out: string }) => {
     const inv = prepare(options);
     const { sessions, skus, seed } = inv.config.data;
-    const bar = inv.reporter.progress("generate", sessions);
+    const bar = inv.reporter.progress("generate", sessions, "sessions");
     const result = await generate({
       outDir: options.out,
       sessions,

@@ -63,7 +63,7 @@ async function generateOnce(
   reporter.info(
     `generating ${sessions} synthetic sessions (${skus} SKUs, seed ${seed}) into ${dir}`,
   );
-  const bar = reporter.progress("  generate", sessions);
+  const bar = reporter.progress("  generate", sessions, "sessions");
   try {
     const result = await generate({
       outDir: dir,
