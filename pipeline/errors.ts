@@ -20,6 +20,20 @@ export class PipelineError extends Error {
   }
 }
 
+/**
+ * A stage that ran to the end and failed on what it found (a failed dbt test, a failed gate):
+ * exit code 1, with the stage's result kept so the run store records what it found.
+ */
+export class StageFailure extends PipelineError {
+  constructor(
+    message: string,
+    readonly result: unknown,
+    hint?: string,
+  ) {
+    super(message, 1, hint);
+  }
+}
+
 /** Bad flags, settings or input files: exit code 2. */
 export class InputError extends PipelineError {
   constructor(

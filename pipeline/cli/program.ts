@@ -10,7 +10,9 @@ import { InputError, PipelineError } from "../errors.ts";
 import { generate, GENERATOR_DEFAULTS } from "../data/generator/index.ts";
 import { createReporter, type Reporter } from "../reporter.ts";
 import { createContext, openStore } from "../run/context.ts";
-import { runPipeline, stageRange, uploadStage } from "../run/stages.ts";
+import { runPipeline, stageRange, transformStage, uploadStage } from "../run/stages.ts";
+import { formatTransform } from "../transform/report.ts";
+import type { TransformResult } from "../transform/transform.ts";
 import { listRuns, newRunId, showRun, validateRunId } from "../store/runs.ts";
 import { formatRunDetail, formatRunList, formatUpload } from "./format.ts";
 
@@ -30,6 +32,16 @@ const DATA_SETTINGS = [
   "data.seed",
   "data.downloadUrl",
   "data.downloadSha256",
+];
+
+const TRANSFORM_SETTINGS = [
+  "transform.project",
+  "transform.dbt",
+  "transform.sessionGapMinutes",
+  "transform.trainFraction",
+  "transform.validationFraction",
+  "transform.collapseRepeats",
+  "transform.sequenceActions",
 ];
 
 function camel(flag: string): string {
@@ -112,11 +124,11 @@ export function buildProgram(): Command {
   withSettings(
     program
       .command("run")
-      .description("run the stages in order (now: upload) under one run id")
+      .description("run the stages in order (now: upload → transform) under one run id")
       .option("--from <stage>", "start at this stage (resume a failed run with --run-id)")
       .option("--until <stage>", "stop after this stage")
       .option("--run-id <id>", "run id to use (default: a new one)"),
-    [...COMMON_SETTINGS, ...DATA_SETTINGS],
+    [...COMMON_SETTINGS, ...DATA_SETTINGS, ...TRANSFORM_SETTINGS],
   ).action(async (options: CommonOptions & { from?: string; until?: string }) => {
     const stages = stageRange(options.from, options.until);
     await withContext(options, async (inv, ctx) => {
@@ -125,6 +137,7 @@ export function buildProgram(): Command {
         const lines = [`run ${ctx.runId} finished: ${stages.join(" → ")}`];
         if (results.upload)
           lines.push(formatUpload(results.upload as Parameters<typeof formatUpload>[0]));
+        if (results.transform) lines.push(formatTransform(results.transform as TransformResult));
         lines.push(`inspect it with: npx pipeline runs show ${ctx.runId}`);
         return lines.join("\n");
       });
@@ -175,6 +188,29 @@ export function buildProgram(): Command {
       const result = await uploadStage(ctx);
       emit(inv, { runId: ctx.runId, ...result }, () => `run ${ctx.runId}\n${formatUpload(result)}`);
       if (!result.reconciled) throw new PipelineError("row counts do not reconcile (see above)");
+    });
+  });
+
+  withSettings(
+    program
+      .command("transform")
+      .description(
+        "dbt build of dbt/ on the warehouse: dbt-core when installed, else the built-in runner",
+      )
+      .option(
+        "--select <selectors...>",
+        "dbt selectors: model, model+, +model, +model+, tag:x (a union; default: everything)",
+      )
+      .option("--run-id <id>", "run id to record the stage under (default: a new one)"),
+    [...COMMON_SETTINGS, ...TRANSFORM_SETTINGS],
+  ).action(async (options: CommonOptions & { select?: string[] }) => {
+    await withContext(options, async (inv, ctx) => {
+      const result = await transformStage(ctx, { select: options.select ?? [] });
+      emit(
+        inv,
+        { runId: ctx.runId, ...result },
+        () => `run ${ctx.runId}\n${formatTransform(result)}`,
+      );
     });
   });
 

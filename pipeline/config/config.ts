@@ -21,6 +21,16 @@ export interface Config {
     downloadUrl?: string;
     downloadSha256?: string;
   };
+  transform: {
+    /** The dbt project folder; unset: the template's own dbt/. */
+    project?: string;
+    dbt: string;
+    sessionGapMinutes: number;
+    trainFraction: number;
+    validationFraction: number;
+    collapseRepeats: boolean;
+    sequenceActions: string;
+  };
 }
 
 export type SettingSource = "default" | "file" | "env" | "flag";
@@ -53,13 +63,14 @@ export function loadConfig(inputs: ConfigInputs = {}): LoadedConfig {
   const sources: Record<string, SettingSource> = {};
   for (const spec of SETTINGS) {
     const origin = (source: SettingSource, raw: unknown, where: string) => {
-      values[spec.key] = spec.numeric && typeof raw === "string" ? toNumber(raw) : raw;
+      const value = spec.numeric && typeof raw === "string" ? toNumber(raw) : raw;
       sources[spec.key] = source;
       const at =
         source === "file" && file
           ? { file, line: fileValues?.lineOf(spec.key), field: spec.key }
           : {};
-      check(spec, values[spec.key], raw, where, at);
+      // The schema's output is kept: it turns text from the environment ("false") into its type.
+      values[spec.key] = check(spec, value, raw, where, at);
     };
     const fallback = getPath(DEFAULTS, spec.key);
     if (fallback !== undefined) {
@@ -96,9 +107,9 @@ function check(
   raw: unknown,
   where: string,
   at: InputLocation,
-): void {
+): unknown {
   const result = spec.schema.safeParse(value);
-  if (result.success) return;
+  if (result.success) return result.data;
   throw new InputError(
     `invalid value ${JSON.stringify(raw)} for setting "${spec.key}" (from ${where}): expected ${spec.allowed}`,
     at,

@@ -122,6 +122,68 @@ export const SETTINGS: SettingSpec[] = [
     allowed: "64 lower-case hex characters",
     description: "Expected sha256 of the downloaded archive; the download fails on a mismatch.",
   },
+  {
+    key: "transform.project",
+    env: "MLOPS_DBT_PROJECT",
+    flag: "--dbt-project",
+    schema: z.string().min(1),
+    allowed: "a folder path",
+    description: "dbt project the transform stage builds (default: this repository's dbt/).",
+  },
+  {
+    key: "transform.dbt",
+    env: "MLOPS_DBT",
+    flag: "--dbt",
+    schema: z.string().min(1),
+    allowed: "auto, builtin or a path to a dbt executable",
+    description:
+      "Who runs dbt build: auto (dbt-core when `dbt` is on PATH, else the built-in runner), builtin, or that dbt executable.",
+  },
+  {
+    key: "transform.sessionGapMinutes",
+    env: "MLOPS_SESSION_GAP_MINUTES",
+    flag: "--session-gap-minutes",
+    schema: positiveInt,
+    numeric: true,
+    allowed: "a positive integer",
+    description: "Inactivity (minutes) that starts a new session inside one session id.",
+  },
+  {
+    key: "transform.trainFraction",
+    env: "MLOPS_TRAIN_FRACTION",
+    flag: "--train-fraction",
+    schema: z.number().gt(0).lt(1),
+    numeric: true,
+    allowed: "a number between 0 and 1",
+    description: "Share of sessions, earliest first, in the train split.",
+  },
+  {
+    key: "transform.validationFraction",
+    env: "MLOPS_VALIDATION_FRACTION",
+    flag: "--validation-fraction",
+    schema: z.number().min(0).lt(1),
+    numeric: true,
+    allowed: "a number from 0 to below 1",
+    description: "Share of sessions in the validation split (test gets the rest).",
+  },
+  {
+    key: "transform.collapseRepeats",
+    env: "MLOPS_COLLAPSE_REPEATS",
+    flag: "--collapse-repeats",
+    schema: z.union([z.boolean(), z.enum(["true", "false"]).transform((v) => v === "true")]),
+    allowed: "true or false",
+    description: "Collapse consecutive interactions with the same SKU into one sequence step.",
+  },
+  {
+    key: "transform.sequenceActions",
+    env: "MLOPS_SEQUENCE_ACTIONS",
+    flag: "--sequence-actions",
+    schema: z
+      .string()
+      .regex(/^(detail|add|purchase|remove|click)(,(detail|add|purchase|remove|click))*$/),
+    allowed: "comma-separated product actions (detail, add, purchase, remove, click)",
+    description: "Product actions that make up a training sequence.",
+  },
 ];
 
 export const DEFAULTS = {
@@ -135,5 +197,13 @@ export const DEFAULTS = {
     sessions: 100_000,
     skus: 10_000,
     seed: 42,
+  },
+  transform: {
+    dbt: "auto",
+    sessionGapMinutes: 30,
+    trainFraction: 0.8,
+    validationFraction: 0.1,
+    collapseRepeats: true,
+    sequenceActions: "detail,add,purchase",
   },
 } as const;

@@ -19,6 +19,11 @@ export interface RunContext {
   reporter: Reporter;
   /** Opened on first use and kept for the run: stages that never query pay nothing. */
   warehouse(): Promise<Warehouse>;
+  /**
+   * Closes the warehouse until the next `warehouse()` call: another process (dbt-core on the
+   * DuckDB file) cannot open a file this one holds.
+   */
+  releaseWarehouse(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -56,6 +61,11 @@ export function createContext(config: Config, runId: string, reporter: Reporter)
     warehouse() {
       warehouse ??= openWarehouse(config.warehouse);
       return warehouse;
+    },
+    async releaseWarehouse() {
+      const open = warehouse;
+      warehouse = undefined;
+      if (open) await (await open).close();
     },
     async close() {
       if (warehouse) await (await warehouse).close();

@@ -2,6 +2,7 @@
  * Runs one stage and records it in the run store (`runs/<id>/<stage>/stage.json`), whether it
  * succeeded or failed, so `pipeline runs show ID` tells what happened and `--from` can resume.
  */
+import { StageFailure } from "../errors.ts";
 import { writeStageRecord, type StageInput, type StageRecord } from "../store/runs.ts";
 import type { RunContext } from "./context.ts";
 import { gitSha, versions } from "./versions.ts";
@@ -45,7 +46,7 @@ export async function recordStage<T>(
       inputs: [],
       outputs: [],
       counts: {},
-      result: null,
+      result: error instanceof StageFailure ? error.result : null,
       error: error instanceof Error ? error.message : String(error),
     };
     await writeStageRecord(ctx.store, failed).catch(() => undefined);

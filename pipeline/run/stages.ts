@@ -3,6 +3,12 @@
  * walks this list; `--from` and `--until` cut it.
  */
 import { InputError } from "../errors.ts";
+import {
+  transform,
+  transformFailure,
+  type TransformOptions,
+  type TransformResult,
+} from "../transform/transform.ts";
 import { upload, type UploadResult } from "../upload/upload.ts";
 import { rawTableName } from "../warehouse/raw-tables.ts";
 import type { RunContext } from "./context.ts";
@@ -25,8 +31,43 @@ export async function uploadStage(ctx: RunContext): Promise<UploadResult> {
   });
 }
 
+export async function transformStage(
+  ctx: RunContext,
+  options: TransformOptions = {},
+): Promise<TransformResult> {
+  return recordStage(ctx, "transform", async () => {
+    const result = await transform(ctx, options);
+    const failure = transformFailure(result);
+    if (failure) throw failure;
+    const models = result.dag.nodes.filter((n) => n.type === "model" && n.status === "success");
+    return {
+      result,
+      inputs: result.inputs,
+      outputs: [
+        ...models.map((n) => n.relation ?? n.name),
+        result.artifacts.manifest,
+        result.artifacts.runResults,
+      ],
+      counts: {
+        models_built: result.summary.models.success,
+        tests_passed: result.summary.tests.pass,
+        tests_warned: result.summary.tests.warn,
+        ...Object.fromEntries(models.map((n) => [n.name, n.rows ?? 0])),
+        ...(result.splits
+          ? {
+              train_sessions: result.splits.train,
+              validation_sessions: result.splits.validation,
+              test_sessions: result.splits.test,
+            }
+          : {}),
+      },
+    };
+  });
+}
+
 export const STAGES = {
   upload: uploadStage,
+  transform: (ctx: RunContext) => transformStage(ctx),
 } as const satisfies Record<string, (ctx: RunContext) => Promise<unknown>>;
 
 export type StageName = keyof typeof STAGES;

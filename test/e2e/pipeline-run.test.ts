@@ -16,15 +16,25 @@ interface UploadJson {
   tables: Record<string, number>;
   files: { kind: string; status: string }[];
 }
+interface TransformJson {
+  engine: string;
+  summary: {
+    models: Record<string, number>;
+    tests: Record<"pass" | "warn" | "fail" | "error" | "skipped", number>;
+  };
+  splits: { train: number; validation: number; test: number };
+  dag: { nodes: { type: string; name: string; rows?: number }[]; edges: [string, string][] };
+}
 interface RunJson {
   runId: string;
   store: string;
-  stages: { upload: UploadJson };
+  stages: { upload: UploadJson; transform: TransformJson };
 }
 
 describe("pipeline run on embedded defaults", () => {
   const cwd = tempDir();
-  const env = { MLOPS_SESSIONS: "1500", MLOPS_SKUS: "400" };
+  // The built-in runner, even where a dbt executable happens to be on PATH.
+  const env = { MLOPS_SESSIONS: "1500", MLOPS_SKUS: "400", MLOPS_DBT: "builtin" };
 
   it("npm run pipeline: generates, loads and reconciles", async () => {
     const dir = tempDir();
@@ -60,10 +70,32 @@ describe("pipeline run on embedded defaults", () => {
     expect(existsSync(join(cwd, ".mlops", "warehouse.duckdb"))).toBe(true);
     expect(existsSync(join(cwd, ".mlops", "runs", one.runId, "upload", "stage.json"))).toBe(true);
 
+    const transform = one.stages.transform;
+    expect(transform.engine).toBe("builtin");
+    expect(transform.summary.models).toEqual({ success: 11, error: 0, skipped: 0 });
+    expect(transform.summary.tests.fail + transform.summary.tests.error).toBe(0);
+    expect(transform.summary.tests.pass).toBeGreaterThan(40);
+    const { train, validation, test } = transform.splits;
+    const sequences = transform.dag.nodes.find((n) => n.name === "session_sequences")?.rows;
+    expect(train + validation + test).toBe(sequences);
+    expect(train).toBe(Math.floor((sequences ?? 0) * 0.8));
+    expect(transform.dag.edges).toContainEqual([
+      "model.mlops_session_recs.session_sequences",
+      "model.mlops_session_recs.session_splits",
+    ]);
+    for (const artifact of ["stage.json", "manifest.json", "run_results.json"]) {
+      expect(existsSync(join(cwd, ".mlops", "runs", one.runId, "transform", artifact))).toBe(true);
+    }
+
     const second = await runCli(["run"], { cwd, env });
     expect(second.code, second.stderr).toBe(0);
     expect(second.stderr).toMatch(/read = loaded \+ rejected \+ skipped: (\d+) = 0 \+ 0 \+ \1/);
     expect(second.stderr).toContain(`already loaded by ${one.runId}:browsing`);
+    // Nothing new loaded, so the marts are the same.
+    expect(second.stderr).toContain(
+      `sessions per split: train ${train}, validation ${validation}, test ${test}`,
+    );
+    expect(second.stderr).toMatch(/tests: \d+ passed, 0 warned, 0 failed, 0 errored, 0 skipped/);
 
     const runs = json<{ runs: { runId: string; status: string }[] }>(
       await runCli(["runs", "--json"], { cwd }),
@@ -84,9 +116,9 @@ describe("pipeline run on embedded defaults", () => {
   it("answers --help for the program and every command", async () => {
     const help = await runCli(["--help"], { cwd });
     expect(help.code).toBe(0);
-    for (const command of ["run", "generate", "upload", "runs"])
+    for (const command of ["run", "generate", "upload", "transform", "runs"])
       expect(help.stdout).toContain(command);
-    for (const command of ["run", "generate", "upload", "runs"]) {
+    for (const command of ["run", "generate", "upload", "transform", "runs"]) {
       const result = await runCli([command, "--help"], { cwd });
       expect(result.code, command).toBe(0);
       expect(result.stdout).toContain("--json");
