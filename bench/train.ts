@@ -26,6 +26,7 @@ import {
   type ModelConfig,
 } from "../pipeline/train/model.ts";
 import { createTrainStep, fullSoftmaxLoss, type StepOptions } from "../pipeline/train/step.ts";
+import { seededFloats } from "../pipeline/prng.ts";
 
 const { values } = parseArgs({
   options: {
@@ -48,18 +49,6 @@ const reps = Number(values.reps);
 const minSeconds = Number(values["min-seconds"]);
 const recipe: ModelConfig = { ...DEFAULT_MODEL_CONFIG, vocabSize: vocab, maxLen };
 
-/** mulberry32, so every run feeds the same batches. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 interface Batch {
   x: Int32Array;
   y: Int32Array;
@@ -68,7 +57,7 @@ interface Batch {
 
 /** Random sessions: lengths 1..maxLen (left-padded), Zipf-ish item popularity. */
 function syntheticBatches(count: number, size: number, seed: number): Batch[] {
-  const next = random(seed);
+  const next = seededFloats(seed);
   const item = () => 2 + Math.min(vocab - 3, Math.floor((vocab - 2) * next() ** 3));
   return Array.from({ length: count }, () => {
     const x = new Int32Array(size * maxLen);
@@ -384,7 +373,7 @@ if (qualitySteps > 0 && results.has("wasm")) {
     `\nquality after ${qualitySteps} steps on a learnable process (held-out full-softmax loss, HR@10):`,
   );
   // next item = a fixed random successor of the last item 70% of the time, else a popular item.
-  const next = random(7);
+  const next = seededFloats(7);
   const successor = Int32Array.from({ length: vocab }, () => 2 + Math.floor(next() * (vocab - 2)));
   const session = (): number[] => {
     const items = [2 + Math.floor(next() * (vocab - 2))];

@@ -17,6 +17,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { FIRST_ITEM_ID } from "./sequences.ts";
+import { seededFloats } from "../prng.ts";
 
 export type LossKind = "full" | "sampled";
 
@@ -55,18 +56,6 @@ function split(model: tf.Sequential) {
   return { encoder, kernel, bias, variables };
 }
 
-/** mulberry32: a small, seedable generator for the negative sampler. */
-function sampler(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** Creates the step function for a compiled `buildModel` model. */
 export function createTrainStep(
   model: tf.Sequential,
@@ -82,7 +71,7 @@ export function createTrainStep(
       `sampled loss: negatives must be between 1 and ${items - 1}, got ${options.negatives}`,
     );
   }
-  const random = sampler(options.seed);
+  const random = seededFloats(options.seed);
 
   /** Each row's logit for its own target: a row-wise dot product with the target's column. */
   const targetLogits = (h: tf.Tensor2D, ids: tf.Tensor1D): tf.Tensor1D =>

@@ -11,7 +11,7 @@ import {
   ORACLE_COLUMNS,
   type GenerateResult,
 } from "../../pipeline/data/generator/index.ts";
-import { Rng } from "../../pipeline/data/generator/prng.ts";
+import { Rng } from "../../pipeline/prng.ts";
 import { planSession, ProcessSampler } from "../../pipeline/data/generator/process.ts";
 import { loadGenerativeModel, Oracle, type GenerativeModel } from "../../pipeline/data/oracle.ts";
 import { DATA_FILES, type DataKind } from "../../pipeline/data/schema.ts";

@@ -7,18 +7,7 @@ import {
   registerSegmentSum,
   wasmUnsortedSegmentSumConfig,
 } from "../../pipeline/train/segment-sum.ts";
-
-/** A small seeded generator (mulberry32), so a failure reproduces. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededFloats } from "../../pipeline/prng.ts";
 
 // tfjs-backend-cpu's own kernel, captured before selectBackend replaces it: the reference.
 const stockCpuKernel = tf.getKernel("UnsortedSegmentSum", "cpu");
@@ -58,7 +47,7 @@ describe("UnsortedSegmentSum on wasm and cpu", () => {
     { name: "rank 3", shape: [64, 3, 5], numSegments: 11 },
     { name: "more segments than rows", shape: [5, 4], numSegments: 30 },
   ])("matches tfjs's own cpu kernel on random inputs ($name)", async ({ shape, numSegments }) => {
-    const next = random(shape.reduce((a, b) => a * b, numSegments));
+    const next = seededFloats(shape.reduce((a, b) => a * b, numSegments));
     const rows = shape[0] as number;
     const size = shape.reduce((a, b) => a * b, 1);
     const x = Float32Array.from({ length: size }, () => next() * 20 - 10);
@@ -116,7 +105,7 @@ describe("the embedding gradient on wasm", () => {
     dropout: 0, // dropout is random: the two backends must see the same function
     seed: 7,
   };
-  const next = random(99);
+  const next = seededFloats(99);
   // Left-padded prefixes with repeated items, so gradient rows accumulate several contributions.
   const sequences = Int32Array.from({ length: 12 * config.maxLen }, (_, i) =>
     i % config.maxLen < 2 ? 0 : 2 + Math.floor(next() * 10),

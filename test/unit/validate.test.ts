@@ -1,18 +1,8 @@
 import { describe, expect, it } from "vitest";
 import Papa from "papaparse";
+import { seededFloats } from "../../pipeline/prng.ts";
 import { isValidBrowsingLine, validateRecord, checkHeader } from "../../pipeline/data/validate.ts";
 import { BROWSING_HEADER, browsingRow, hex } from "../helpers/rows.ts";
-
-/** A tiny seeded PRNG so the property test is the same on every run. */
-function mulberry32(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const fields = (line: string) => Papa.parse<string[]>(line, { delimiter: "," }).data[0] ?? [""];
 const slow = (line: string) => validateRecord("browsing", fields(line)).ok;
@@ -38,7 +28,7 @@ describe("the browsing fast path", () => {
   });
 
   it("never accepts a line that validateRecord rejects (20,000 random mutations)", () => {
-    const random = mulberry32(7);
+    const random = seededFloats(7);
     const alphabet = '0123456789abcdefAZ,"; \t.-_xé\uFFFD';
     let accepted = 0;
     for (let i = 0; i < 20_000; i++) {

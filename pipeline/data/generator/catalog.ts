@@ -10,7 +10,7 @@
 import type { GenerativeModel, LeafCategory, RelatedItems } from "../oracle.ts";
 import { floatListField } from "./format.ts";
 import { stableHash } from "./hashes.ts";
-import { Rng, seedWords } from "./prng.ts";
+import { Rng, seedWords } from "../../prng.ts";
 
 /** Stream ids for Rng.from, one per purpose so they never share draws. */
 export const STREAM = { catalog: 1, content: 2, process: 3, decorate: 4 } as const;

@@ -13,7 +13,7 @@
 import type { World, CatalogInfo } from "./catalog.ts";
 import { WORLD_PARAMS } from "./catalog.ts";
 import { fixed, stringListField } from "./format.ts";
-import { cumulative, type Rng } from "./prng.ts";
+import { cumulative, type Rng } from "../../prng.ts";
 import type { SessionPlan, ProcessSession } from "./process.ts";
 
 const MINUTE = 60_000;

@@ -18,7 +18,7 @@ import { buildWorld, catalogRows, MIN_SKUS, STREAM } from "./catalog.ts";
 import { Decorator } from "./decorate.ts";
 import { jsonNumberListField, jsonStringListField, probabilityText } from "./format.ts";
 import { stableHash } from "./hashes.ts";
-import { Rng, seedWords } from "./prng.ts";
+import { Rng, seedWords } from "../../prng.ts";
 import { planSession, ProcessSampler } from "./process.ts";
 import { ChunkedWriter } from "./writer.ts";
 

@@ -6,7 +6,7 @@
  */
 import type { GenerativeModel } from "../oracle.ts";
 import { STREAM } from "./catalog.ts";
-import { Rng, cumulative, seedWords } from "./prng.ts";
+import { Rng, cumulative, seedWords } from "../../prng.ts";
 
 export const SESSION_PARAMS = {
   /** Share of session ids with any product interaction (real: 66.1% have a detail). */

@@ -1,7 +1,8 @@
 /**
- * The generator's only source of randomness: sfc32 (Chris Doty-Humphrey's small fast counter),
- * seeded through a murmur3-style mixer. Math.random cannot be seeded, and every file must be
- * byte-identical for the same seed, so all draws go through here.
+ * The project's seeded randomness: sfc32 (Chris Doty-Humphrey's small fast counter), seeded
+ * through a murmur3-style mixer. Math.random cannot be seeded, and the generator's files must be
+ * byte-identical for the same seed (as must the trainer's negative samples and the benchmarks'
+ * batches), so all draws go through here.
  *
  * Streams are keyed by integer parts (seed, purpose, session index), so each session draws from
  * its own stream: changing how a session is decorated never shifts the items of another session,
@@ -129,4 +130,10 @@ export function cumulative(values: readonly number[]): Float64Array {
     out[k] = sum;
   });
   return out;
+}
+
+/** A seeded stream of floats in [0, 1), for callers that only need `() => number`. */
+export function seededFloats(seed: number): () => number {
+  const rng = Rng.from(...seedWords(seed));
+  return () => rng.float();
 }
