@@ -1,0 +1,17 @@
+/**
+ * What the evaluation ranks with: the trained model, every baseline and the oracle all answer
+ * the same question — given the SKUs of a session so far (oldest first), which SKUs come next —
+ * so every metric and behavioral test is written once, against this interface.
+ */
+export type RecommenderKind = "model" | "baseline" | "oracle";
+
+export interface Recommender {
+  /** Shown in tables: "lstm", "popularity", "cooccurrence", "sknn", "oracle", "production". */
+  readonly name: string;
+  readonly kind: RecommenderKind;
+  /**
+   * The top-k SKUs for each prefix, best first, distinct. Exactly k unless the recommender knows
+   * fewer than k items. A prefix may hold SKUs the recommender never saw; it must still answer.
+   */
+  recommend(prefixes: readonly (readonly string[])[], k: number): Promise<string[][]>;
+}
