@@ -1,5 +1,6 @@
 /** Human-readable summaries for stderr. */
 import type { RunDetail, RunSummary } from "../store/runs.ts";
+import type { TrainResult } from "../train/train.ts";
 import type { UploadResult } from "../upload/upload.ts";
 
 export function table(header: string[], rows: (string | number)[][]): string {
@@ -70,4 +71,23 @@ export function formatRunDetail(run: RunDetail): string {
   }
   lines.push("  artifacts:", ...run.artifacts.map((key) => `    ${key}`));
   return lines.join("\n");
+}
+
+export function formatTrain(result: TrainResult): string {
+  const rows = result.history.epochs.map((e) => [
+    e.epoch === result.history.bestEpoch ? `${e.epoch} *` : String(e.epoch),
+    e.loss.toFixed(4),
+    e.validationHr20.toFixed(4),
+    Math.round(e.sequencesPerSecond),
+    e.seconds.toFixed(1),
+  ]);
+  const skipped = result.backend.skipped.map((s) => `${s.name} (${s.why})`).join("; ");
+  return [
+    `train on ${result.backend.name} (${result.compute}): ${result.backend.reason}${skipped ? `; skipped ${skipped}` : ""}`,
+    `  vocabulary ${result.dataset.vocabularySize} ids; ${result.dataset.splits.train.kept} train examples; loss ${result.training.loss}, batch ${result.training.batchSize}, ${result.model.cell.toUpperCase()}(${result.model.hiddenUnits})`,
+    ...(result.resumedFromEpoch > 0 ? [`  resumed after epoch ${result.resumedFromEpoch}`] : []),
+    table(["epoch", "loss", "val HR@20", "seq/s", "seconds"], rows),
+    `best validation HR@20 ${result.bestValidationHr20.toFixed(4)} at epoch ${result.history.bestEpoch}${result.history.stoppedEarly ? " (stopped early)" : ""}; ${result.seconds.toFixed(1)} s`,
+    `artifact: ${result.artifact.prefix}/`,
+  ].join("\n");
 }

@@ -10,11 +10,12 @@ import { InputError, PipelineError } from "../errors.ts";
 import { generate, GENERATOR_DEFAULTS } from "../data/generator/index.ts";
 import { createReporter, type Reporter } from "../reporter.ts";
 import { createContext, openStore } from "../run/context.ts";
-import { runPipeline, stageRange, transformStage, uploadStage } from "../run/stages.ts";
+import { runPipeline, stageRange, trainStage, transformStage, uploadStage } from "../run/stages.ts";
+import type { TrainResult } from "../train/train.ts";
 import { formatTransform } from "../transform/report.ts";
 import type { TransformResult } from "../transform/transform.ts";
 import { listRuns, newRunId, showRun, validateRunId } from "../store/runs.ts";
-import { formatRunDetail, formatRunList, formatUpload } from "./format.ts";
+import { formatRunDetail, formatRunList, formatTrain, formatUpload } from "./format.ts";
 
 interface CommonOptions {
   config?: string;
@@ -33,6 +34,10 @@ const DATA_SETTINGS = [
   "data.downloadUrl",
   "data.downloadSha256",
 ];
+
+const TRAIN_SETTINGS = SETTINGS.map((s) => s.key).filter(
+  (key) => key.startsWith("train.") || key.startsWith("model."),
+);
 
 const TRANSFORM_SETTINGS = [
   "transform.project",
@@ -124,11 +129,11 @@ export function buildProgram(): Command {
   withSettings(
     program
       .command("run")
-      .description("run the stages in order (now: upload → transform) under one run id")
+      .description("run the stages in order (upload → transform → train) under one run id")
       .option("--from <stage>", "start at this stage (resume a failed run with --run-id)")
       .option("--until <stage>", "stop after this stage")
       .option("--run-id <id>", "run id to use (default: a new one)"),
-    [...COMMON_SETTINGS, ...DATA_SETTINGS, ...TRANSFORM_SETTINGS],
+    [...COMMON_SETTINGS, ...DATA_SETTINGS, ...TRANSFORM_SETTINGS, ...TRAIN_SETTINGS],
   ).action(async (options: CommonOptions & { from?: string; until?: string }) => {
     const stages = stageRange(options.from, options.until);
     await withContext(options, async (inv, ctx) => {
@@ -138,6 +143,7 @@ export function buildProgram(): Command {
         if (results.upload)
           lines.push(formatUpload(results.upload as Parameters<typeof formatUpload>[0]));
         if (results.transform) lines.push(formatTransform(results.transform as TransformResult));
+        if (results.train) lines.push(formatTrain(results.train as TrainResult));
         lines.push(`inspect it with: npx pipeline runs show ${ctx.runId}`);
         return lines.join("\n");
       });
@@ -214,6 +220,30 @@ export function buildProgram(): Command {
     });
   });
 
+  withSettings(
+    program
+      .command("train")
+      .description(
+        "train the next-item model on the transformed splits; checkpoints each epoch, resumable",
+      )
+      .option("--run-id <id>", "run id to record the stage under (default: a new one)")
+      .option(
+        "--resume",
+        "continue the most recent run whose training did not finish (with --run-id: that run)",
+      ),
+    [...COMMON_SETTINGS, ...TRAIN_SETTINGS],
+  ).action(async (options: CommonOptions & { resume?: boolean }) => {
+    if (options.resume && !options.runId) {
+      const inv = prepare(options);
+      options.runId = await unfinishedTraining(openStore(inv.config.store));
+      inv.reporter.info(`resuming run ${options.runId}`);
+    }
+    await withContext(options, async (inv, ctx) => {
+      const result = await trainStage(ctx);
+      emit(inv, { runId: ctx.runId, ...result }, () => `run ${ctx.runId}\n${formatTrain(result)}`);
+    });
+  });
+
   const runs = withSettings(program.command("runs").description("list past runs (newest first)"), [
     "store",
   ]).action(async (options: CommonOptions) => {
@@ -241,6 +271,20 @@ export function buildProgram(): Command {
   });
 
   return program;
+}
+
+/** The newest run whose train stage started (it has a checkpoint) but did not succeed. */
+async function unfinishedTraining(store: ReturnType<typeof openStore>): Promise<string> {
+  for (const run of await listRuns(store)) {
+    const train = run.stages.find((s) => s.stage === "train");
+    if (train?.status === "succeeded") continue;
+    if ((await store.list(`runs/${run.runId}/train/checkpoint/`)).length > 0) return run.runId;
+  }
+  throw new InputError(
+    `no run in ${store.location} has an unfinished training to resume`,
+    {},
+    "start a new training with: npx pipeline train (or pass --run-id ID)",
+  );
 }
 
 export async function main(argv: string[]): Promise<number> {

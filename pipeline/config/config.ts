@@ -4,6 +4,7 @@
  */
 import { existsSync, readFileSync } from "node:fs";
 import { LineCounter, isMap, parseDocument, type Document } from "yaml";
+import type { BatchSettings } from "../compute/batch-settings.ts";
 import { InputError, type InputLocation } from "../errors.ts";
 import { DEFAULTS, SETTINGS, type SettingSpec } from "./settings.ts";
 
@@ -30,6 +31,30 @@ export interface Config {
     validationFraction: number;
     collapseRepeats: boolean;
     sequenceActions: string;
+  };
+  train: {
+    compute: "local" | "batch";
+    backend: "auto" | "node-gpu" | "node" | "wasm" | "cpu";
+    epochs: number;
+    patience: number;
+    batchSize: number;
+    loss: "full" | "sampled";
+    negatives: number;
+    examples: "all-prefixes" | "last";
+    minCount: number;
+    validationExamples: number;
+    seed: number;
+  };
+  /** AWS Batch settings for `--compute batch` (checked when that path runs). */
+  compute: { batch: Partial<BatchSettings> };
+  model: {
+    cell: "lstm" | "gru";
+    embeddingDim: number;
+    hiddenUnits: number;
+    layers: number;
+    dropout: number;
+    learningRate: number;
+    maxLen: number;
   };
 }
 

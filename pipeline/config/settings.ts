@@ -4,6 +4,7 @@
  * this list, so they cannot disagree.
  */
 import { z } from "zod";
+import { BATCH_DEFAULTS, BATCH_SETTING_SPECS } from "../compute/batch-settings.ts";
 
 export interface SettingSpec {
   /** Dotted key in the config file (`data.sessions`). */
@@ -184,6 +185,174 @@ export const SETTINGS: SettingSpec[] = [
     allowed: "comma-separated product actions (detail, add, purchase, remove, click)",
     description: "Product actions that make up a training sequence.",
   },
+  {
+    key: "train.compute",
+    env: "MLOPS_COMPUTE",
+    flag: "--compute",
+    schema: z.enum(["local", "batch"]),
+    allowed: "local or batch",
+    description:
+      "Where training runs: in this process, or as an AWS Batch GPU job running the same trainer.",
+  },
+  {
+    key: "train.backend",
+    env: "MLOPS_BACKEND",
+    flag: "--backend",
+    schema: z.enum(["auto", "node-gpu", "node", "wasm", "cpu"]),
+    allowed: "auto, node-gpu, node, wasm or cpu",
+    description:
+      "tfjs backend (auto: the first of node-gpu → node → wasm → cpu that loads; the run record says which ran and why).",
+  },
+  {
+    key: "train.epochs",
+    env: "MLOPS_EPOCHS",
+    flag: "--epochs",
+    schema: positiveInt,
+    numeric: true,
+    allowed: "a positive integer",
+    description: "Most epochs to train (early stopping may end sooner).",
+  },
+  {
+    key: "train.patience",
+    env: "MLOPS_PATIENCE",
+    flag: "--patience",
+    schema: z.number().int().min(0),
+    numeric: true,
+    allowed: "an integer of at least 0",
+    description:
+      "Epochs without a better validation HR@20 before training stops and keeps the best epoch (0: never stop early).",
+  },
+  {
+    key: "train.batchSize",
+    env: "MLOPS_BATCH_SIZE",
+    flag: "--batch-size",
+    schema: positiveInt,
+    numeric: true,
+    allowed: "a positive integer",
+    description: "Training examples per step.",
+  },
+  {
+    key: "train.loss",
+    env: "MLOPS_LOSS",
+    flag: "--loss",
+    schema: z.enum(["full", "sampled"]),
+    allowed: "full or sampled",
+    description:
+      "Training loss: full softmax cross-entropy over the vocabulary, or sampled softmax (faster; evaluation always uses the full softmax).",
+  },
+  {
+    key: "train.negatives",
+    env: "MLOPS_NEGATIVES",
+    flag: "--negatives",
+    schema: positiveInt,
+    numeric: true,
+    allowed: "a positive integer smaller than the vocabulary",
+    description: "Items sampled per step by the sampled loss.",
+  },
+  {
+    key: "train.examples",
+    env: "MLOPS_EXAMPLES",
+    flag: "--examples",
+    schema: z.enum(["all-prefixes", "last"]),
+    allowed: "all-prefixes or last",
+    description:
+      "Training examples per session: every prefix → its next item, or only the last item.",
+  },
+  {
+    key: "train.minCount",
+    env: "MLOPS_MIN_COUNT",
+    flag: "--min-count",
+    schema: positiveInt,
+    numeric: true,
+    allowed: "a positive integer",
+    description: "SKUs seen fewer times than this in train map to the unknown id.",
+  },
+  {
+    key: "train.validationExamples",
+    env: "MLOPS_VALIDATION_EXAMPLES",
+    flag: "--validation-examples",
+    schema: positiveInt,
+    numeric: true,
+    allowed: "a positive integer",
+    description: "Validation examples the per-epoch HR@20 (early stopping) is computed on.",
+  },
+  {
+    key: "train.seed",
+    env: "MLOPS_TRAIN_SEED",
+    flag: "--train-seed",
+    schema: z
+      .number()
+      .int()
+      .min(0)
+      .max(2 ** 32 - 1),
+    numeric: true,
+    allowed: "an integer from 0 to 4294967295",
+    description:
+      "Seed of the weights, dropout, shuffling and sampling (same seed and backend, same model).",
+  },
+  {
+    key: "model.cell",
+    env: "MLOPS_CELL",
+    flag: "--cell",
+    schema: z.enum(["lstm", "gru"]),
+    allowed: "lstm or gru",
+    description: "Recurrent cell.",
+  },
+  {
+    key: "model.embeddingDim",
+    env: "MLOPS_EMBEDDING_DIM",
+    flag: "--embedding-dim",
+    schema: positiveInt,
+    numeric: true,
+    allowed: "a positive integer",
+    description: "Item embedding size.",
+  },
+  {
+    key: "model.hiddenUnits",
+    env: "MLOPS_HIDDEN_UNITS",
+    flag: "--hidden-units",
+    schema: positiveInt,
+    numeric: true,
+    allowed: "a positive integer",
+    description: "Units of each recurrent layer.",
+  },
+  {
+    key: "model.layers",
+    env: "MLOPS_LAYERS",
+    flag: "--layers",
+    schema: positiveInt,
+    numeric: true,
+    allowed: "a positive integer",
+    description: "Stacked recurrent layers.",
+  },
+  {
+    key: "model.dropout",
+    env: "MLOPS_DROPOUT",
+    flag: "--dropout",
+    schema: z.number().min(0).lt(1),
+    numeric: true,
+    allowed: "a number in [0, 1)",
+    description: "Dropout after the embedding and between recurrent layers.",
+  },
+  {
+    key: "model.learningRate",
+    env: "MLOPS_LEARNING_RATE",
+    flag: "--learning-rate",
+    schema: z.number().positive(),
+    numeric: true,
+    allowed: "a positive number",
+    description: "Adam's learning rate.",
+  },
+  {
+    key: "model.maxLen",
+    env: "MLOPS_MAX_LEN",
+    flag: "--max-len",
+    schema: positiveInt,
+    numeric: true,
+    allowed: "a positive integer",
+    description: "Items of history the model reads (longer sessions keep their most recent items).",
+  },
+  ...BATCH_SETTING_SPECS,
 ];
 
 export const DEFAULTS = {
@@ -205,5 +374,28 @@ export const DEFAULTS = {
     validationFraction: 0.1,
     collapseRepeats: true,
     sequenceActions: "detail,add,purchase",
+  },
+  train: {
+    compute: "local",
+    backend: "auto",
+    epochs: 4,
+    patience: 2,
+    batchSize: 256,
+    loss: "sampled",
+    negatives: 1024,
+    examples: "all-prefixes",
+    minCount: 1,
+    validationExamples: 10_000,
+    seed: 42,
+  },
+  compute: { batch: BATCH_DEFAULTS },
+  model: {
+    cell: "lstm",
+    embeddingDim: 32,
+    hiddenUnits: 32,
+    layers: 1,
+    dropout: 0.3,
+    learningRate: 0.001,
+    maxLen: 20,
   },
 } as const;

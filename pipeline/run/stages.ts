@@ -9,6 +9,8 @@ import {
   type TransformOptions,
   type TransformResult,
 } from "../transform/transform.ts";
+import { trainOnBatch } from "../compute/train-on-batch.ts";
+import { trainLocally, type TrainResult } from "../train/train.ts";
 import { upload, type UploadResult } from "../upload/upload.ts";
 import { rawTableName } from "../warehouse/raw-tables.ts";
 import type { RunContext } from "./context.ts";
@@ -65,9 +67,43 @@ export async function transformStage(
   });
 }
 
+/**
+ * Trains the next-item model. A run that already has a training checkpoint (a crash, a killed
+ * job) continues from it: `pipeline run --from train --run-id ID` resumes.
+ */
+export async function trainStage(ctx: RunContext): Promise<TrainResult> {
+  return recordStage(ctx, "train", async () => {
+    const result =
+      ctx.config.train.compute === "batch"
+        ? await trainOnBatch(ctx)
+        : await trainLocally({
+            config: ctx.config,
+            runId: ctx.runId,
+            store: ctx.store,
+            warehouse: await ctx.warehouse(),
+            reporter: ctx.reporter,
+            resume: true,
+          });
+    const best = result.history.epochs.find((e) => e.epoch === result.history.bestEpoch);
+    return {
+      result,
+      inputs: [],
+      outputs: result.artifact.files,
+      counts: {
+        epochs: result.epochsRun,
+        best_epoch: result.history.bestEpoch,
+        vocabulary_size: result.dataset.vocabularySize,
+        train_examples: result.dataset.splits.train.kept,
+        validation_examples: best?.validationExamples ?? 0,
+      },
+    };
+  });
+}
+
 export const STAGES = {
   upload: uploadStage,
   transform: (ctx: RunContext) => transformStage(ctx),
+  train: trainStage,
 } as const satisfies Record<string, (ctx: RunContext) => Promise<unknown>>;
 
 export type StageName = keyof typeof STAGES;

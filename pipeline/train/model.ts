@@ -4,9 +4,9 @@
  * with Adam(1e-3) on sparse categorical cross-entropy. Every knob is a typed `ModelConfig` field.
  *
  * Weights are seeded: every initializer gets a seed derived from `config.seed`, so two builds
- * with the same config have identical weights on the same backend. Dropout is deliberately not
- * seeded: tfjs draws a seeded dropout mask from a fresh generator on every call, so a seed would
- * give the same mask at every step and defeat the regularisation.
+ * with the same config have identical weights on the same backend. Dropout is seeded per training
+ * call (`StepDropout`): tfjs's own Dropout layer either draws from Math.random (not repeatable) or,
+ * given a seed, draws the same mask at every step (no regularisation at all).
  *
  * tfjs is imported through the union package `@tensorflow/tfjs`: under Node, tfjs-core's own
  * bundle registers neither gradients nor the chained tensor methods that tfjs-layers calls
@@ -105,6 +105,59 @@ function withoutOrthogonalWarning<T>(build: () => T): T {
   }
 }
 
+interface StepDropoutArgs {
+  rate: number;
+  seed: number;
+  /** Training calls made so far: a checkpoint restores it so a resumed run draws the same masks. */
+  calls?: number;
+  name?: string;
+}
+
+/**
+ * Dropout whose mask at the n-th training call is a function of (seed, n): two runs with the same
+ * seed draw the same masks, every step a different one. At inference it is the identity, as
+ * Keras's Dropout. It keeps the embedding's padding mask flowing to the recurrent layer.
+ */
+export class StepDropout extends tf.layers.Layer {
+  static className = "StepDropout";
+  readonly rate: number;
+  readonly seed: number;
+  calls: number;
+
+  constructor(args: StepDropoutArgs) {
+    super(args.name === undefined ? {} : { name: args.name });
+    this.rate = args.rate;
+    this.seed = args.seed;
+    this.calls = args.calls ?? 0;
+    this.supportsMasking = true;
+  }
+
+  override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Record<string, unknown>): tf.Tensor {
+    const input = Array.isArray(inputs) ? (inputs[0] as tf.Tensor) : inputs;
+    if (kwargs.training !== true || this.rate === 0) return input;
+    // Seeds stay below 2^53: seed < 2^32 is spread by a prime multiplier, calls add to it.
+    const seed = (this.seed % 1_000_003) * 1_000_003 + this.calls;
+    this.calls++;
+    return tf.dropout(input, this.rate, undefined, seed);
+  }
+
+  override getConfig(): tf.serialization.ConfigDict {
+    return { ...super.getConfig(), rate: this.rate, seed: this.seed };
+  }
+}
+tf.serialization.registerClass(StepDropout);
+
+/** Sets every StepDropout layer's call counter (a resumed run continues the mask sequence). */
+export function setDropoutCalls(model: tf.LayersModel, calls: number): void {
+  for (const layer of model.layers) if (layer instanceof StepDropout) layer.calls = calls;
+}
+
+/** The training calls made so far (the same for every StepDropout layer of a model). */
+export function dropoutCalls(model: tf.LayersModel): number {
+  const layer = model.layers.find((l) => l instanceof StepDropout);
+  return layer instanceof StepDropout ? layer.calls : 0;
+}
+
 /** Builds and compiles the model described by `config` on the active backend. */
 export function buildModel(input: ModelConfig): tf.Sequential {
   const config = validateModelConfig(input);
@@ -128,7 +181,8 @@ export function buildModel(input: ModelConfig): tf.Sequential {
         name: "item_embedding",
       }),
     );
-    if (config.dropout > 0) model.add(tf.layers.dropout({ rate: config.dropout }));
+    const dropout = () => new StepDropout({ rate: config.dropout, seed: seed() });
+    if (config.dropout > 0) model.add(dropout());
     for (let i = 0; i < config.layers; i++) {
       const last = i === config.layers - 1;
       const args = {
@@ -142,7 +196,7 @@ export function buildModel(input: ModelConfig): tf.Sequential {
         name: `${config.cell}_${i + 1}`,
       };
       model.add(config.cell === "lstm" ? tf.layers.lstm(args) : tf.layers.gru(args));
-      if (!last && config.dropout > 0) model.add(tf.layers.dropout({ rate: config.dropout }));
+      if (!last && config.dropout > 0) model.add(dropout());
     }
     model.add(
       tf.layers.dense({

@@ -17,7 +17,10 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { FIRST_ITEM_ID } from "./sequences.ts";
-import { seededFloats } from "../prng.ts";
+import { Rng, seedWords } from "../prng.ts";
+
+/** The negative sampler's stream, apart from every other use of the seed. */
+const NEGATIVES_STREAM = 0x4e45_4753;
 
 export type LossKind = "full" | "sampled";
 
@@ -27,6 +30,11 @@ export interface StepOptions {
   negatives: number;
   /** Seed of the negative sampler, so a run is repeatable. */
   seed: number;
+  /**
+   * Steps already taken (a resumed run): step n's negatives depend only on (seed, n), so a run
+   * resumed at step n draws what an uninterrupted one would.
+   */
+  startStep?: number;
 }
 
 export const DEFAULT_STEP_OPTIONS: StepOptions = { loss: "full", negatives: 1024, seed: 42 };
@@ -71,7 +79,7 @@ export function createTrainStep(
       `sampled loss: negatives must be between 1 and ${items - 1}, got ${options.negatives}`,
     );
   }
-  const random = seededFloats(options.seed);
+  let step = options.startStep ?? 0;
 
   /** Each row's logit for its own target: a row-wise dot product with the target's column. */
   const targetLogits = (h: tf.Tensor2D, ids: tf.Tensor1D): tf.Tensor1D =>
@@ -84,9 +92,10 @@ export function createTrainStep(
 
   const sampledLoss = (h: tf.Tensor2D, targets: tf.Tensor1D): tf.Scalar => {
     const ids = tf.cast(targets, "int32");
+    const rng = Rng.from(...seedWords(options.seed), NEGATIVES_STREAM, step);
     const drawn = Int32Array.from(
       { length: options.negatives },
-      () => FIRST_ITEM_ID + Math.floor(random() * items),
+      () => FIRST_ITEM_ID + Math.floor(rng.float() * items),
     );
     const negatives = tf.tensor1d(drawn, "int32");
     const positive = targetLogits(h, ids);
@@ -111,6 +120,7 @@ export function createTrainStep(
       true,
       variables,
     );
+    step++;
     if (!cost) throw new Error("trainStep: the optimizer returned no loss");
     const value = cost.dataSync()[0] as number;
     cost.dispose();

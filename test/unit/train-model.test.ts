@@ -42,7 +42,7 @@ describe("the model", () => {
     const model = buildModel({ ...DEFAULT_MODEL_CONFIG, vocabSize: 1000 });
     expect(model.layers.map((l) => l.getClassName())).toEqual([
       "Embedding",
-      "Dropout",
+      "StepDropout",
       "LSTM",
       "Dense",
     ]);
@@ -66,9 +66,9 @@ describe("the model", () => {
     const model = buildModel({ ...small, cell: "gru", layers: 2 });
     expect(model.layers.map((l) => l.getClassName())).toEqual([
       "Embedding",
-      "Dropout",
+      "StepDropout",
       "GRU",
-      "Dropout",
+      "StepDropout",
       "GRU",
       "Dense",
     ]);

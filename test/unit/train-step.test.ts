@@ -62,8 +62,8 @@ describe("createTrainStep", () => {
     const model = buildModel(config);
     const { x, y } = ruleData();
     const before = fullSoftmaxLoss(model, x, y);
-    const step = createTrainStep(model, { loss: "sampled", negatives: 16, seed: 1 });
-    for (let epoch = 0; epoch < 60; epoch++) step(x, y);
+    const step = createTrainStep(model, { loss: "sampled", negatives: 16, seed: 4 });
+    for (let epoch = 0; epoch < 120; epoch++) step(x, y);
     const after = fullSoftmaxLoss(model, x, y);
     expect(after).toBeLessThan(before / 3);
     const top = await topK(model, encodeBatch([[9], [30, 2, 40]], config.maxLen), 3);

@@ -1,0 +1,34 @@
+# syntax=docker/dockerfile:1
+#
+# The inference image for SageMaker (and for running the local endpoint in a container): the
+# SageMaker custom-container contract is `docker run IMAGE serve`, GET /ping and
+# POST /invocations on port 8080, and the model unpacked into /opt/ml/model.
+#
+# Build from the repository root (BuildKit reads containers/serve.Dockerfile.dockerignore):
+#   docker build -f containers/serve.Dockerfile -t mlops-serve .
+# Try it locally:
+#   docker run --rm -p 8080:8080 -v "$PWD/model:/opt/ml/model:ro" mlops-serve serve
+
+# No CUDA: serving one session at a time is CPU work (tfjs-node when it installed, else wasm).
+FROM node:20-bookworm-slim AS deps
+WORKDIR /app
+COPY package.json package-lock.json ./
+# The optional tfjs-node downloads libtensorflow (CPU) while installing; when that works the
+# server uses it, and when it does not, npm goes on without it and the wasm backend serves.
+RUN npm ci --omit=dev && npm cache clean --force
+
+FROM node:20-bookworm-slim AS serve
+ENV NODE_ENV=production
+WORKDIR /app
+COPY --from=deps /app/node_modules ./node_modules
+COPY . .
+# SageMaker mounts the model here; the folder exists for `docker run` without a mount too.
+RUN mkdir -p /opt/ml/model
+# The official image's unprivileged user; the code stays owned by root (read-only to it).
+USER node
+EXPOSE 8080
+# SageMaker passes `serve` as the argument, which replaces CMD: ENTRYPOINT must not contain it,
+# or the CLI would receive `serve serve`. `pipeline serve` listens on 8080 and loads
+# /opt/ml/model by default.
+ENTRYPOINT ["node", "bin/pipeline.js"]
+CMD ["serve"]

@@ -1,0 +1,85 @@
+/**
+ * `--compute batch`: the train stage as an AWS Batch job running this same CLI
+ * (`pipeline train --compute local`) in containers/train.Dockerfile. The job reads the splits
+ * from a warehouse it can reach and writes the artifact and its stage record into the S3 run
+ * store; this side waits, streams the job's log, then reads that record back.
+ */
+import { BatchClient } from "@aws-sdk/client-batch";
+import { CloudWatchLogsClient } from "@aws-sdk/client-cloudwatch-logs";
+import type { Config } from "../config/config.ts";
+import { SETTINGS } from "../config/settings.ts";
+import { InputError, PipelineError } from "../errors.ts";
+import type { Reporter } from "../reporter.ts";
+import { readStageRecord } from "../store/runs.ts";
+import type { ArtifactStore } from "../store/store.ts";
+import type { TrainResult } from "../train/train.ts";
+import { interruptSignal, runBatchTraining, type BatchTrainingResult } from "./batch.ts";
+import { resolveBatchSettings } from "./batch-settings.ts";
+
+export interface BatchTrainResult extends TrainResult {
+  batchJob: Omit<BatchTrainingResult, "status">;
+}
+
+/** Settings the job's `pipeline train` gets as flags; compute and backend the job sets itself. */
+function trainArgs(config: Config): string[] {
+  const args: string[] = [];
+  for (const spec of SETTINGS) {
+    if (!spec.flag || !/^(train|model)\./.test(spec.key)) continue;
+    if (spec.key === "train.compute" || spec.key === "train.backend") continue;
+    const [group, name] = spec.key.split(".") as ["train" | "model", string];
+    const value = (config[group] as Record<string, unknown>)[name];
+    if (value !== undefined) args.push(spec.flag, String(value));
+  }
+  return args;
+}
+
+export async function trainOnBatch(input: {
+  config: Config;
+  runId: string;
+  store: ArtifactStore;
+  reporter: Reporter;
+}): Promise<BatchTrainResult> {
+  const { config, runId, reporter } = input;
+  if (!config.store.startsWith("s3://")) {
+    throw new InputError(
+      `--compute batch needs an S3 run store the job can write to, not "${config.store}"`,
+      { field: "store" },
+      "pass --store s3://bucket/prefix (or set MLOPS_STORE)",
+    );
+  }
+  if (config.warehouse !== "snowflake") {
+    throw new InputError(
+      `--compute batch needs a warehouse the job can reach; "${config.warehouse}" is a file on this machine`,
+      { field: "warehouse" },
+      "use --warehouse snowflake with --compute batch, or train here with --compute local",
+    );
+  }
+  const settings = resolveBatchSettings(config.compute.batch);
+  const interrupt = interruptSignal();
+  let job: BatchTrainingResult;
+  try {
+    job = await runBatchTraining({
+      batch: new BatchClient({ region: settings.region }),
+      logs: new CloudWatchLogsClient({ region: settings.region }),
+      settings,
+      runId,
+      storeUrl: config.store,
+      trainArgs: trainArgs(config),
+      environment: { MLOPS_WAREHOUSE: config.warehouse, MLOPS_TENANT: config.tenant },
+      reporter,
+      signal: interrupt.signal,
+    });
+  } finally {
+    interrupt.dispose();
+  }
+  const record = await readStageRecord(input.store, runId, "train");
+  if (record?.status !== "succeeded" || record.result === null) {
+    throw new PipelineError(
+      `AWS Batch job ${job.jobId} succeeded but wrote no successful train record to ${config.store}/runs/${runId}/train/`,
+      1,
+      "check the job's log above and that its role may write to the store",
+    );
+  }
+  const { status: _status, ...batchJob } = job;
+  return { ...(record.result as TrainResult), compute: "batch", batchJob };
+}

@@ -1,0 +1,421 @@
+/**
+ * Gates: the checks that decide whether a candidate model may ship, declared in a versioned YAML
+ * file (`gates.yml` at the repository root documents every key) and judged against an
+ * EvaluationReport.
+ *
+ * Kinds:
+ * - absolute: a metric of the candidate ≥ `min` or ≤ `max`.
+ * - relative-to-best-baseline: metric ≥ `factor` × the best baseline's value.
+ * - relative-to-production: no regression against the production model beyond `tolerance`,
+ *   judged on the paired bootstrap interval of the difference d = candidate − production:
+ *   fail when the whole interval lies below −tolerance (a regression the data are confident
+ *   of), warn when d < −tolerance but the interval reaches above it (within noise), else pass.
+ *   So a gate never flips on noise: a candidate fails only on a regression its test set shows.
+ * - slice-floor: no slice of at least `min_count` prefixes with HR@20 below `min`.
+ * A failed check with `blocking: false` is a warning; a check that has nothing to judge (no
+ * production model, no baseline, no slice big enough) is skipped.
+ */
+import { readFile } from "node:fs/promises";
+import {
+  isMap,
+  isScalar,
+  isSeq,
+  LineCounter,
+  parseDocument,
+  type Document,
+  type Node as YamlNode,
+} from "yaml";
+import { z } from "zod";
+import { InputError } from "../errors.ts";
+import {
+  INTERVAL_METRICS,
+  METRIC_NAMES,
+  type EvaluationReport,
+  type MetricName,
+  type RecommenderReport,
+} from "./evaluate.ts";
+import type { Figure } from "./metrics.ts";
+import { SLICE_FAMILIES } from "./suite.ts";
+
+/** Figures where more is better: the only ones a baseline factor makes sense for. */
+const HIGHER_IS_BETTER = METRIC_NAMES.filter(
+  (m) => /^(last_)?(hr|mrr)@/.test(m) || m.startsWith("coverage@"),
+) as [MetricName, ...MetricName[]];
+
+const common = {
+  name: z.string().min(1),
+  /** A failed blocking check fails the stage (exit 1); a non-blocking one is a warning. */
+  blocking: z.boolean().default(true),
+  description: z.string().optional(),
+};
+
+const absoluteGate = z
+  .strictObject({
+    ...common,
+    kind: z.literal("absolute"),
+    metric: z.enum(METRIC_NAMES),
+    min: z.number().optional(),
+    max: z.number().optional(),
+  })
+  .refine((g) => (g.min === undefined) !== (g.max === undefined), {
+    message: "give exactly one of min or max",
+    path: ["min"],
+  });
+
+const baselineGate = z.strictObject({
+  ...common,
+  kind: z.literal("relative-to-best-baseline"),
+  metric: z.enum(HIGHER_IS_BETTER),
+  factor: z.number().positive(),
+  /** Which baselines compete (names as in the report); default: every recommender of kind baseline. */
+  baselines: z.array(z.string().min(1)).min(1).optional(),
+});
+
+const productionGate = z.strictObject({
+  ...common,
+  kind: z.literal("relative-to-production"),
+  metric: z.enum(INTERVAL_METRICS),
+  tolerance: z.number().min(0).default(0),
+});
+
+const sliceGate = z.strictObject({
+  ...common,
+  kind: z.literal("slice-floor"),
+  min: z.number().min(0).max(1),
+  min_count: z.number().int().positive().default(100),
+  families: z.array(z.enum(SLICE_FAMILIES)).min(1).optional(),
+});
+
+const gateSchema = z.discriminatedUnion("kind", [
+  absoluteGate,
+  baselineGate,
+  productionGate,
+  sliceGate,
+]);
+
+/** The keys each kind of gate takes, for the message about an unknown one. */
+const GATE_KEYS: Record<string, string[]> = Object.fromEntries(
+  [absoluteGate, baselineGate, productionGate, sliceGate].map((schema) => [
+    schema.shape.kind.value,
+    Object.keys(schema.shape),
+  ]),
+);
+
+const configSchema = z.strictObject({
+  version: z.literal(1),
+  gates: z.array(gateSchema),
+});
+
+export type GateConfig = z.infer<typeof gateSchema>;
+export type GateKind = GateConfig["kind"];
+export type GatesConfig = z.infer<typeof configSchema>;
+
+export type Verdict = "pass" | "fail" | "warn" | "skipped";
+
+export interface GateCheck {
+  name: string;
+  kind: GateKind;
+  /** The metric judged; "hr@20 by slice" for slice floors. */
+  metric: string;
+  threshold: number | null;
+  value: number | null;
+  verdict: Verdict;
+  blocking: boolean;
+  detail: string;
+}
+
+export interface GateResult {
+  /** False when a blocking check failed. */
+  passed: boolean;
+  candidate: string | null;
+  checks: GateCheck[];
+}
+
+const HINT = "gates.yml at the repository root documents every key and kind";
+
+function fieldName(path: readonly PropertyKey[]): string {
+  let out = "";
+  for (const part of path) {
+    out += typeof part === "number" ? `[${part}]` : `${out ? "." : ""}${String(part)}`;
+  }
+  return out;
+}
+
+/** The deepest node on `path` (the parent map when the last key is missing). */
+function nodeAt(doc: Document, path: readonly PropertyKey[]): YamlNode | null {
+  let node = doc.contents as YamlNode | null;
+  for (const key of path) {
+    if (isMap(node)) {
+      const pair = node.items.find((p) => (isScalar(p.key) ? p.key.value : p.key) === key);
+      if (!pair) return node;
+      node = (pair.value as YamlNode | null) ?? (pair.key as YamlNode);
+    } else if (isSeq(node) && typeof key === "number" && node.items[key]) {
+      node = node.items[key] as YamlNode;
+    } else {
+      return node;
+    }
+  }
+  return node;
+}
+
+/** The key node of `key` in the map at `path`, for errors about the key itself. */
+function keyNodeAt(doc: Document, path: readonly PropertyKey[], key: string): YamlNode | null {
+  const map = nodeAt(doc, path);
+  if (!isMap(map)) return map;
+  const pair = map.items.find((p) => isScalar(p.key) && p.key.value === key);
+  return (pair?.key as YamlNode | undefined) ?? map;
+}
+
+function lineOf(node: YamlNode | null, lines: LineCounter): { line: number; column: number } {
+  const offset = node?.range?.[0] ?? 0;
+  const { line, col } = lines.linePos(offset);
+  return { line, column: col };
+}
+
+/** " (… takes: a, b, c)" for the object at `path` of the parsed file, when it is known. */
+function allowedKeys(value: unknown, path: readonly PropertyKey[]): string {
+  if (path.length === 0) return ` (the file takes: ${Object.keys(configSchema.shape).join(", ")})`;
+  let node: unknown = value;
+  for (const key of path) node = (node as Record<PropertyKey, unknown> | null)?.[key];
+  const kind = (node as { kind?: unknown } | null)?.kind;
+  const keys = typeof kind === "string" ? GATE_KEYS[kind] : undefined;
+  return keys ? ` (a gate of kind ${kind} takes: ${keys.join(", ")})` : "";
+}
+
+/** Parses and validates a gate file's text; `file` names it in errors. */
+export function parseGates(text: string, file: string): GatesConfig {
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true, prettyErrors: false });
+  const syntax = doc.errors[0];
+  if (syntax) {
+    const { line, col } = lines.linePos(syntax.pos[0]);
+    throw new InputError(
+      `not valid YAML: ${syntax.message.split("\n")[0]}`,
+      { file, line, column: col },
+      HINT,
+    );
+  }
+  if (doc.contents === null) {
+    throw new InputError(
+      "the gate file is empty: expected `version: 1` and a `gates:` list",
+      { file, line: 1 },
+      HINT,
+    );
+  }
+  const result = configSchema.safeParse(doc.toJS());
+  if (!result.success) {
+    const issue = result.error.issues[0] as z.core.$ZodIssue;
+    let path: PropertyKey[] = [...issue.path];
+    let node: YamlNode | null;
+    let message = issue.message;
+    if (issue.code === "unrecognized_keys") {
+      const key = issue.keys[0] as string;
+      node = keyNodeAt(doc, path, key);
+      path = [...path, key];
+      message = `unknown key "${key}"${allowedKeys(doc.toJS(), issue.path)}`;
+    } else {
+      node = nodeAt(doc, path);
+    }
+    throw new InputError(message, { file, ...lineOf(node, lines), field: fieldName(path) }, HINT);
+  }
+  const seen = new Set<string>();
+  result.data.gates.forEach((gate, i) => {
+    if (seen.has(gate.name)) {
+      const path = ["gates", i, "name"];
+      throw new InputError(
+        `two gates are named "${gate.name}"`,
+        { file, ...lineOf(nodeAt(doc, path), lines), field: fieldName(path) },
+        "give every gate its own name: the verdicts are reported by name",
+      );
+    }
+    seen.add(gate.name);
+  });
+  return result.data;
+}
+
+export async function loadGates(path: string): Promise<GatesConfig> {
+  let text: string;
+  try {
+    text = await readFile(path, "utf8");
+  } catch (error) {
+    throw new InputError(
+      `cannot read the gate file (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`,
+      { file: path },
+      "point the evaluation at a gate file, or restore gates.yml at the repository root",
+    );
+  }
+  return parseGates(text, path);
+}
+
+const fmt = (value: number | null): string => (value === null ? "n/a" : value.toFixed(4));
+
+function describe(metric: string, f: Figure): string {
+  const ci = f.ci
+    ? `, ${Math.round(f.ci.level * 100)}% CI [${fmt(f.ci.low)}, ${fmt(f.ci.high)}]`
+    : "";
+  return `${metric} = ${fmt(f.value)} (n = ${f.n}${ci})`;
+}
+
+function judge(
+  gate: GateConfig,
+  report: EvaluationReport,
+  candidate: RecommenderReport,
+): Omit<GateCheck, "name" | "kind" | "blocking"> {
+  switch (gate.kind) {
+    case "absolute": {
+      const f = candidate.metrics[gate.metric];
+      const threshold = (gate.min ?? gate.max) as number;
+      const op = gate.min !== undefined ? "≥" : "≤";
+      const base = { metric: gate.metric, threshold, value: f.value };
+      if (f.value === null) {
+        return { ...base, verdict: "skipped", detail: `${gate.metric} has no samples` };
+      }
+      const ok = gate.min !== undefined ? f.value >= gate.min : f.value <= threshold;
+      return {
+        ...base,
+        verdict: ok ? "pass" : "fail",
+        detail: `${describe(gate.metric, f)} ${ok ? "" : "not "}${op} ${threshold}`,
+      };
+    }
+    case "relative-to-best-baseline": {
+      const wanted = gate.baselines;
+      const pool = report.recommenders.filter((r) =>
+        wanted ? wanted.includes(r.name) : r.kind === "baseline",
+      );
+      const missing = wanted?.filter((name) => !pool.some((r) => r.name === name)) ?? [];
+      const scored = pool.filter((r) => r.metrics[gate.metric].value !== null);
+      const value = candidate.metrics[gate.metric].value;
+      if (scored.length === 0 || value === null) {
+        return {
+          metric: gate.metric,
+          threshold: null,
+          value,
+          verdict: "skipped",
+          detail:
+            scored.length === 0 ? "no baseline was evaluated" : `${gate.metric} has no samples`,
+        };
+      }
+      const best = scored.reduce((a, b) =>
+        (b.metrics[gate.metric].value as number) > (a.metrics[gate.metric].value as number) ? b : a,
+      );
+      const bestValue = best.metrics[gate.metric].value as number;
+      const threshold = gate.factor * bestValue;
+      const ok = value >= threshold;
+      const paired = report.comparisons.find(
+        (c) =>
+          c.candidate === candidate.name && c.reference === best.name && c.metric === gate.metric,
+      );
+      const diff = paired?.ci
+        ? `; paired difference ${fmt(paired.difference)}, CI [${fmt(paired.ci.low)}, ${fmt(paired.ci.high)}]`
+        : "";
+      return {
+        metric: gate.metric,
+        threshold,
+        value,
+        verdict: ok ? "pass" : "fail",
+        detail:
+          `${fmt(value)} ${ok ? "≥" : "<"} ${gate.factor} × ${best.name} (${fmt(bestValue)})${diff}` +
+          (missing.length ? `; not evaluated: ${missing.join(", ")}` : ""),
+      };
+    }
+    case "relative-to-production": {
+      const production = report.recommenders.find((r) => r.name === report.roles.production);
+      const value = candidate.metrics[gate.metric].value;
+      if (!production) {
+        return {
+          metric: gate.metric,
+          threshold: null,
+          value,
+          verdict: "skipped",
+          detail: "no production model was evaluated",
+        };
+      }
+      const prod = production.metrics[gate.metric].value;
+      const paired = report.comparisons.find(
+        (c) =>
+          c.candidate === candidate.name &&
+          c.reference === production.name &&
+          c.metric === gate.metric,
+      );
+      if (prod === null || value === null || !paired?.ci || paired.difference === null) {
+        return {
+          metric: gate.metric,
+          threshold: null,
+          value,
+          verdict: "skipped",
+          detail: `${gate.metric} has no samples`,
+        };
+      }
+      const threshold = prod - gate.tolerance;
+      const d = paired.difference;
+      const { low, high } = paired.ci;
+      const interval = `difference ${fmt(d)}, CI [${fmt(low)}, ${fmt(high)}], tolerance ${gate.tolerance}`;
+      let verdict: Verdict = "pass";
+      let why = "no regression beyond the tolerance";
+      if (high < -gate.tolerance) {
+        verdict = "fail";
+        why = "a regression beyond the tolerance, outside the noise";
+      } else if (d < -gate.tolerance) {
+        verdict = "warn";
+        why = "below the tolerance, but within the noise";
+      }
+      return {
+        metric: gate.metric,
+        threshold,
+        value,
+        verdict,
+        detail: `vs ${production.name} ${fmt(prod)}: ${interval}: ${why}`,
+      };
+    }
+    case "slice-floor": {
+      const families = gate.families ?? SLICE_FAMILIES;
+      const big = candidate.slices.filter(
+        (s) => families.includes(s.family) && s.n >= gate.min_count && s.hr20 !== null,
+      );
+      const metric = "hr@20 by slice";
+      if (big.length === 0) {
+        return {
+          metric,
+          threshold: gate.min,
+          value: null,
+          verdict: "skipped",
+          detail: `no slice holds ${gate.min_count} prefixes`,
+        };
+      }
+      const worst = big.reduce((a, b) => ((b.hr20 as number) < (a.hr20 as number) ? b : a));
+      const below = big.filter((s) => (s.hr20 as number) < gate.min).length;
+      return {
+        metric,
+        threshold: gate.min,
+        value: worst.hr20,
+        verdict: below === 0 ? "pass" : "fail",
+        detail: `worst ${worst.family}=${worst.slice}: ${fmt(worst.hr20)} (n = ${worst.n}); ${below} of ${big.length} slices of ≥ ${gate.min_count} prefixes below ${gate.min}`,
+      };
+    }
+  }
+}
+
+export function evaluateGates(config: GatesConfig, report: EvaluationReport): GateResult {
+  const candidate = report.recommenders.find((r) => r.name === report.roles.candidate);
+  const checks = config.gates.map((gate): GateCheck => {
+    const head = { name: gate.name, kind: gate.kind, blocking: gate.blocking };
+    if (!candidate) {
+      return {
+        ...head,
+        metric: gate.kind === "slice-floor" ? "hr@20 by slice" : gate.metric,
+        threshold: null,
+        value: null,
+        verdict: "skipped",
+        detail: "no candidate model was evaluated",
+      };
+    }
+    const judged = judge(gate, report, candidate);
+    const verdict = judged.verdict === "fail" && !gate.blocking ? "warn" : judged.verdict;
+    return { ...head, ...judged, verdict };
+  });
+  return {
+    passed: !checks.some((c) => c.verdict === "fail"),
+    candidate: candidate?.name ?? null,
+    checks,
+  };
+}

@@ -1,0 +1,143 @@
+/**
+ * `model.tar.gz` as SageMaker wants it: SageMaker unpacks the archive into `/opt/ml/model`, so
+ * the artifact files sit at the archive's root (model.json, weights.bin, vocabulary.json,
+ * model-config.json, history.json), and the server loads that folder as is.
+ *
+ * The archive is deterministic: fixed order, mtime, mode and no owner fields, so the same
+ * artifact always gives the same bytes (and the same sha256 in the run record), whoever built it.
+ */
+import { createHash } from "node:crypto";
+import { createReadStream } from "node:fs";
+import { chmod, copyFile, mkdir, mkdtemp, rm, stat } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import * as tar from "tar";
+import { PipelineError } from "../errors.ts";
+import type { ArtifactStore } from "../store/store.ts";
+import { stageKey } from "../store/runs.ts";
+import { ARTIFACT_FILES } from "../train/artifact.ts";
+
+/** In archive order. */
+export const PACKAGE_FILES: readonly string[] = Object.values(ARTIFACT_FILES).sort();
+
+/** 2000-01-01: a fixed time for every entry (0 would read as "unset" to some tar tools). */
+const FIXED_MTIME = new Date(Date.UTC(2000, 0, 1));
+
+export interface ModelPackage {
+  path: string;
+  bytes: number;
+  sha256: string;
+}
+
+/** Packs the artifact folder `artifactDir` into `outFile` (created or replaced). */
+export async function buildModelPackage(
+  artifactDir: string,
+  outFile: string,
+): Promise<ModelPackage> {
+  const missing: string[] = [];
+  for (const file of PACKAGE_FILES) {
+    const info = await stat(join(artifactDir, file)).catch(() => undefined);
+    if (!info?.isFile()) missing.push(file);
+  }
+  if (missing.length > 0) {
+    throw new PipelineError(
+      `cannot package the model: ${artifactDir} lacks ${missing.join(", ")}`,
+      2,
+      "package a folder written by `pipeline train` (runs/<id>/train/model/ in the run store)",
+    );
+  }
+  // Copies with one mode: file modes differ between checkouts and umasks, and tar records them.
+  const staging = await mkdtemp(join(tmpdir(), "model-package-"));
+  try {
+    for (const file of PACKAGE_FILES) {
+      await copyFile(join(artifactDir, file), join(staging, file));
+      await chmod(join(staging, file), 0o644);
+    }
+    await mkdir(dirname(outFile), { recursive: true });
+    await tar.create(
+      {
+        file: outFile,
+        cwd: staging,
+        gzip: true,
+        portable: true,
+        mtime: FIXED_MTIME,
+        noDirRecurse: true,
+      },
+      [...PACKAGE_FILES],
+    );
+  } finally {
+    await rm(staging, { recursive: true, force: true });
+  }
+  const { size } = await stat(outFile);
+  return { path: outFile, bytes: size, sha256: await sha256File(outFile) };
+}
+
+/**
+ * Unpacks a model package into `dir` (for the server given a .tar.gz). Only regular files at the
+ * archive's root are taken: no paths, links or devices can reach outside `dir`. Fails naming the
+ * files that are missing.
+ */
+export async function extractModelPackage(tgz: string, dir: string): Promise<string[]> {
+  await mkdir(dir, { recursive: true });
+  const taken: string[] = [];
+  try {
+    await tar.extract({
+      file: tgz,
+      cwd: dir,
+      strict: true,
+      filter: (path, entry) => {
+        const name = path.replace(/^\.\//, "");
+        const ok = "type" in entry && entry.type === "File" && !name.includes("/") && name !== "";
+        if (ok) taken.push(name);
+        return ok;
+      },
+    });
+  } catch (error) {
+    throw new PipelineError(
+      `cannot unpack model package ${tgz}: ${(error as Error).message}`,
+      2,
+      "give a model.tar.gz built by `pipeline promote` (gzip-compressed tar)",
+    );
+  }
+  const missing = PACKAGE_FILES.filter((file) => !taken.includes(file));
+  if (missing.length > 0) {
+    throw new PipelineError(
+      `model package ${tgz} lacks ${missing.join(", ")} at its root`,
+      2,
+      "build the package from a complete artifact folder written by `pipeline train`",
+    );
+  }
+  return taken.sort();
+}
+
+/** Copies run `runId`'s trained model (runs/<id>/train/model/*) from the store into `dir`. */
+export async function downloadModelArtifact(
+  store: ArtifactStore,
+  runId: string,
+  dir: string,
+): Promise<string[]> {
+  const prefix = stageKey(runId, "train", "model/");
+  const keys = (await store.list(prefix)).filter((key) => !key.slice(prefix.length).includes("/"));
+  const names = keys.map((key) => key.slice(prefix.length));
+  const missing = PACKAGE_FILES.filter((file) => !names.includes(file));
+  if (missing.length > 0) {
+    throw new PipelineError(
+      `run ${runId} has no complete model in ${store.location}: ${prefix} lacks ${missing.join(", ")}`,
+      2,
+      "pick a run whose train stage succeeded (`pipeline runs`), or run `pipeline train`",
+    );
+  }
+  await mkdir(dir, { recursive: true });
+  for (const name of PACKAGE_FILES) {
+    if (!(await store.getFile(`${prefix}${name}`, join(dir, name)))) {
+      throw new PipelineError(`run ${runId}: ${prefix}${name} vanished while it was being copied`);
+    }
+  }
+  return [...PACKAGE_FILES];
+}
+
+async function sha256File(path: string): Promise<string> {
+  const hash = createHash("sha256");
+  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  return hash.digest("hex");
+}

@@ -1,0 +1,165 @@
+/**
+ * The single input of every model-card renderer (markdown for the PR comment and job summary,
+ * HTML for the report). The card stage builds it from the stage results recorded in the run
+ * store. Everything but the run id is optional, so a run that failed half-way still gets a card
+ * that says what it knows and which stage it stopped at.
+ */
+import type { EpochRecord } from "../pipeline/train/artifact.ts";
+import type { TransformDag } from "../pipeline/transform/dag.ts";
+
+export type { DagNode, TransformDag } from "../pipeline/transform/dag.ts";
+
+/** How one check went; `skipped` when its inputs were missing (e.g. no production model yet). */
+export type CheckVerdict = "pass" | "fail" | "warn" | "skipped";
+
+/** One gate or behavioral check (RecList-style) of the evaluation stage. */
+export interface CheckResult {
+  name: string;
+  /** What sort of check: "gate", "behavioral", "champion-challenger", "slice", "robustness" … */
+  kind: string;
+  /** The metric compared, e.g. "hr@20". */
+  metric?: string;
+  /** The bound the value is compared with, as configured (e.g. 0.05 or ">= production - 0.01"). */
+  threshold?: number | string;
+  value?: number | string;
+  verdict: CheckVerdict;
+  /** A failing blocking check fails the gate; a non-blocking one only warns. */
+  blocking: boolean;
+  detail?: string;
+}
+
+export interface VerdictData {
+  /** Whether every blocking check passed. */
+  passed: boolean;
+  checks: CheckResult[];
+}
+
+/** A metric's point estimate with its confidence interval over `n` evaluation examples. */
+export interface Estimate {
+  value: number;
+  low?: number;
+  high?: number;
+  n?: number;
+}
+
+/**
+ * model: the candidate trained by this run; production: the model being served now;
+ * baseline: popularity, co-occurrence, SKNN …; oracle: the best achievable on the synthetic data.
+ */
+export type RecommenderRole = "model" | "production" | "baseline" | "oracle";
+
+export interface MetricsRow {
+  name: string;
+  kind: RecommenderRole;
+  hr10?: Estimate;
+  hr20?: Estimate;
+  mrr10?: Estimate;
+  mrr20?: Estimate;
+  /** Share of the catalogue that appears in some top-20 list, 0..1. */
+  coverage20?: number;
+  /** Mean popularity percentile of recommended SKUs, 0..1 (higher: more head-heavy). */
+  popularityBias?: number;
+  /** Share of recommendations that repeat a SKU already in the session, 0..1. */
+  repeatShare?: number;
+}
+
+/** One training epoch; `EpochRecord` from the trainer fits as is. */
+export type TrainingEpoch = Pick<EpochRecord, "epoch" | "loss" | "validationHr20"> &
+  Partial<Pick<EpochRecord, "seconds" | "sequencesPerSecond" | "validationExamples">>;
+
+export interface TrainingData {
+  epochs: TrainingEpoch[];
+  /** The epoch whose weights were kept. */
+  bestEpoch?: number;
+  stoppedEarly?: boolean;
+  /** The tfjs backend that ran: node-gpu, node, wasm or cpu. */
+  backend?: string;
+  /** Where training ran: local or batch. */
+  compute?: string;
+}
+
+/** Hit rate of one recommender (the candidate when `recommender` is absent) on one slice. */
+export interface SliceResult {
+  recommender?: string;
+  /** What the slice cuts on: "session length", "popularity", "category" … */
+  dimension: string;
+  bucket: string;
+  /** Evaluation examples in the slice. */
+  n: number;
+  hr20: number;
+}
+
+/** The candidate's metric on clean input and under one perturbation of the sessions. */
+export interface RobustnessResult {
+  name: string;
+  metric: string;
+  clean: number;
+  perturbed: number;
+  verdict?: CheckVerdict;
+  detail?: string;
+}
+
+export interface DataFacts {
+  /** Where the raw data came from: synthetic, csv or download. */
+  source?: string;
+  rowsRead?: number;
+  rowsLoaded?: number;
+  rowsRejected?: number;
+  /** Per raw file, when known. */
+  files?: { name: string; read?: number; loaded?: number; rejected?: number }[];
+  /** Sessions in each split after dbt, e.g. { train: 8000, validation: 1000, test: 1000 }. */
+  sessionsPerSplit?: Record<string, number>;
+  vocabularySize?: number;
+  /** Share of test-split SKU occurrences the model never saw in training, 0..1. */
+  unseenSkuShare?: number;
+}
+
+export interface StageTiming {
+  name: string;
+  seconds?: number;
+  /** ok, failed, skipped (inputs unchanged) … */
+  status?: string;
+}
+
+/** A setting that differs from its default, and which layer set it. */
+export interface ConfigChange {
+  key: string;
+  value: string | number | boolean | null;
+  default: string | number | boolean | null;
+  /** file, env or cli. */
+  origin: string;
+}
+
+export interface ArtifactLink {
+  name: string;
+  /** A URL, or a store location such as `s3://bucket/runs/<id>/train/model.json`. */
+  href: string;
+}
+
+export interface RunFacts {
+  runId: string;
+  gitSha?: string;
+  /** ISO timestamp the run started. */
+  startedAt?: string;
+  backend?: string;
+  compute?: string;
+  /** Where the run store is: a folder or s3://bucket/prefix. */
+  store?: string;
+  stages?: StageTiming[];
+  /** The stage the run stopped at, when it did not finish. */
+  failedStage?: string;
+  configDiff?: ConfigChange[];
+  artifacts?: ArtifactLink[];
+}
+
+export interface CardData {
+  run: RunFacts;
+  verdict?: VerdictData;
+  metrics?: MetricsRow[];
+  training?: TrainingData;
+  /** The transform stage's DAG (sources, models and tests with their results). */
+  dag?: TransformDag;
+  slices?: SliceResult[];
+  robustness?: RobustnessResult[];
+  data?: DataFacts;
+}

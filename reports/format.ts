@@ -1,0 +1,99 @@
+/**
+ * Number and label formatting shared by the markdown card and the HTML report, so both say the
+ * same thing in the same words.
+ */
+import type { CheckVerdict, Estimate, MetricsRow, RecommenderRole } from "./card-data.ts";
+
+/** The ranking metrics every table and chart shows, in order. */
+export const RANKING_METRICS = [
+  { key: "hr10", label: "HR@10" },
+  { key: "hr20", label: "HR@20" },
+  { key: "mrr10", label: "MRR@10" },
+  { key: "mrr20", label: "MRR@20" },
+] as const satisfies readonly { key: keyof MetricsRow; label: string }[];
+
+export const SHARE_METRICS = [
+  { key: "coverage20", label: "Coverage@20" },
+  { key: "popularityBias", label: "Popularity bias" },
+  { key: "repeatShare", label: "Repeat share" },
+] as const satisfies readonly { key: keyof MetricsRow; label: string }[];
+
+/** Table order: the candidate first, then production, baselines, and the oracle as the ceiling. */
+const ROLE_ORDER: Record<RecommenderRole, number> = {
+  model: 0,
+  production: 1,
+  baseline: 2,
+  oracle: 3,
+};
+
+export const ROLE_LABEL: Record<RecommenderRole, string> = {
+  model: "candidate",
+  production: "production",
+  baseline: "baseline",
+  oracle: "oracle",
+};
+
+export function sortedRows(rows: readonly MetricsRow[]): MetricsRow[] {
+  return [...rows].sort((a, b) => ROLE_ORDER[a.kind] - ROLE_ORDER[b.kind]);
+}
+
+export function num(value: number | undefined, digits = 3): string {
+  if (value === undefined || !Number.isFinite(value)) return "–";
+  return value.toFixed(digits);
+}
+
+export function int(value: number | undefined): string {
+  if (value === undefined || !Number.isFinite(value)) return "–";
+  return Math.round(value).toLocaleString("en-US");
+}
+
+export function percent(value: number | undefined, digits = 1): string {
+  if (value === undefined || !Number.isFinite(value)) return "–";
+  return `${(value * 100).toFixed(digits)}%`;
+}
+
+export function seconds(value: number | undefined): string {
+  if (value === undefined || !Number.isFinite(value)) return "–";
+  if (value < 60) return `${value.toFixed(1)} s`;
+  const minutes = Math.floor(value / 60);
+  return `${minutes} min ${Math.round(value - minutes * 60)} s`;
+}
+
+/** "0.312 [0.301, 0.324]": the value and its confidence interval when there is one. */
+export function estimate(value: Estimate | undefined): string {
+  if (!value) return "–";
+  if (value.low === undefined || value.high === undefined) return num(value.value);
+  return `${num(value.value)} [${num(value.low)}, ${num(value.high)}]`;
+}
+
+/** "+0.012" / "−0.004": the sign always shown, a true minus sign for readability. */
+export function delta(a: number | undefined, b: number | undefined, digits = 3): string {
+  if (a === undefined || b === undefined || !Number.isFinite(a) || !Number.isFinite(b)) {
+    return "–";
+  }
+  const d = a - b;
+  const text = Math.abs(d).toFixed(digits);
+  if (Number(text) === 0) return `±${text}`;
+  return d > 0 ? `+${text}` : `−${text}`;
+}
+
+export function value(v: string | number | boolean | null | undefined): string {
+  if (v === undefined) return "–";
+  if (typeof v === "number")
+    return Number.isInteger(v) ? String(v) : String(Number(v.toPrecision(6)));
+  if (v === null) return "null";
+  return String(v);
+}
+
+export const VERDICT_ICON: Record<CheckVerdict, string> = {
+  pass: "✅",
+  fail: "❌",
+  warn: "⚠️",
+  skipped: "⏭️",
+};
+
+/** Long free text (error messages) would crowd the tables: keep the start and say it was cut. */
+export function clip(text: string, max = 240): string {
+  const flat = text.replace(/\s+/g, " ").trim();
+  return flat.length <= max ? flat : `${flat.slice(0, max - 1)}…`;
+}

@@ -1,0 +1,174 @@
+/**
+ * The hand-off between a Batch training job and the pipeline that submitted it, through a real
+ * S3-compatible server (s3rver on loopback). The "job" does what the container does: it opens
+ * the run store from the store URL with MLOPS_S3_ENDPOINT set, and writes a real (tiny) model
+ * artifact and its stage record under runs/<id>/train/. The caller then copies the artifact with
+ * fetchTrainArtifact, through its own store object, and loads it.
+ */
+import { readFile, readdir, rm } from "node:fs/promises";
+import { join, relative, sep } from "node:path";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { fetchTrainArtifact } from "../../pipeline/compute/train-artifact.ts";
+import { PipelineError } from "../../pipeline/errors.ts";
+import { S3Store, parseS3Url } from "../../pipeline/store/s3-store.ts";
+import {
+  ARTIFACT_FILES,
+  loadModelArtifact,
+  saveModelArtifact,
+  type ArtifactConfig,
+} from "../../pipeline/train/artifact.ts";
+import { selectBackend } from "../../pipeline/train/backend.ts";
+import { buildModel, DEFAULT_MODEL_CONFIG } from "../../pipeline/train/model.ts";
+import { Vocabulary } from "../../pipeline/train/vocabulary.ts";
+import { hex, tempDir } from "../helpers/rows.ts";
+import { startS3rver, type S3rverProcess } from "../helpers/s3rver.ts";
+
+const BUCKET = "mlops-handoff";
+const STORE_URL = `s3://${BUCKET}/team-a/runs-store`;
+const sku = (i: number) => hex(`item${i}`);
+
+let server: S3rverProcess;
+const scratch = tempDir("batch-handoff-");
+
+/** The store as the container opens it: from the URL, the endpoint and keys from the env. */
+function openS3Store(): S3Store {
+  return new S3Store(parseS3Url(STORE_URL));
+}
+
+beforeAll(async () => {
+  server = await startS3rver(join(scratch, "s3rver"), BUCKET);
+  vi.stubEnv("MLOPS_S3_ENDPOINT", server.endpoint);
+  vi.stubEnv("AWS_REGION", "eu-west-1");
+  vi.stubEnv("AWS_ACCESS_KEY_ID", "S3RVER");
+  vi.stubEnv("AWS_SECRET_ACCESS_KEY", "S3RVER");
+  vi.stubEnv("AWS_SESSION_TOKEN", undefined);
+  vi.stubEnv("AWS_PROFILE", undefined);
+  await selectBackend("cpu");
+});
+
+afterAll(async () => {
+  vi.unstubAllEnvs();
+  await server?.stop();
+  await rm(scratch, { recursive: true, force: true });
+});
+
+/** Files under `dir`, relative, '/'-separated, sorted. */
+async function filesUnder(dir: string): Promise<string[]> {
+  const entries = await readdir(dir, { recursive: true, withFileTypes: true });
+  return entries
+    .filter((entry) => entry.isFile())
+    .map((entry) => relative(dir, join(entry.parentPath, entry.name)).split(sep).join("/"))
+    .sort();
+}
+
+/** What the training container does at its end: the artifact and stage record into the store. */
+async function simulateJob(runId: string, omit: string[] = []): Promise<string> {
+  const vocabulary = Vocabulary.fromCounts(
+    new Map(Array.from({ length: 12 }, (_, i) => [sku(i), 50 - i])),
+  );
+  const modelConfig = { ...DEFAULT_MODEL_CONFIG, vocabSize: vocabulary.size, maxLen: 4 };
+  const config: ArtifactConfig = {
+    format: "mlops-session-recs/model@1",
+    model: modelConfig,
+    training: { epochs: 1 },
+    runId,
+    backend: "node-gpu",
+  };
+  const containerDir = join(scratch, `container-${runId}`, "model");
+  const model = buildModel(modelConfig);
+  await saveModelArtifact(containerDir, {
+    model,
+    vocabulary,
+    config,
+    history: { epochs: [], bestEpoch: 0, stoppedEarly: false },
+  });
+  model.dispose();
+  const store = openS3Store();
+  for (const file of await filesUnder(containerDir)) {
+    if (omit.includes(file)) continue;
+    await store.putFile(`runs/${runId}/train/model/${file}`, join(containerDir, file));
+  }
+  await store.put(`runs/${runId}/train/checkpoint/latest.json`, JSON.stringify({ epoch: 1 }));
+  await store.put(
+    `runs/${runId}/train/stage.json`,
+    JSON.stringify({ runId, stage: "train", status: "succeeded" }),
+  );
+  return containerDir;
+}
+
+async function failure(action: () => Promise<unknown>): Promise<PipelineError> {
+  try {
+    await action();
+  } catch (error) {
+    expect(error).toBeInstanceOf(PipelineError);
+    return error as PipelineError;
+  }
+  throw new Error("expected a failure");
+}
+
+describe("the Batch job → S3 → caller hand-off", () => {
+  it("copies every file the job wrote, byte for byte, and the model loads and predicts", async () => {
+    const runId = "20261123-090000-aaa111";
+    const containerDir = await simulateJob(runId);
+    const localDir = join(scratch, "fetched", runId);
+
+    const fetched = await fetchTrainArtifact(openS3Store(), runId, localDir);
+
+    const modelFiles = Object.values(ARTIFACT_FILES).sort();
+    expect(fetched.files).toEqual(modelFiles);
+    expect(fetched.modelDir).toBe(localDir);
+    // Only the model: the stage record and checkpoints stay in the store.
+    expect(await filesUnder(localDir)).toEqual(modelFiles);
+    let bytes = 0;
+    for (const file of modelFiles) {
+      const written = await readFile(join(containerDir, file));
+      const copied = await readFile(join(fetched.modelDir, file));
+      expect(copied.equals(written), file).toBe(true);
+      bytes += written.length;
+    }
+    expect(fetched.bytes).toBe(bytes);
+
+    // The copy is a usable model: it ranks exactly as the job's own files do.
+    const fromJob = await loadModelArtifact(containerDir);
+    const fromCopy = await loadModelArtifact(fetched.modelDir);
+    const sessions = [[sku(1), sku(2)], [sku(7)], ["unknown-sku"]];
+    expect(await fromCopy.predict(sessions, 5)).toEqual(await fromJob.predict(sessions, 5));
+    expect(fromCopy.config.runId).toBe(runId);
+    fromJob.dispose();
+    fromCopy.dispose();
+  });
+
+  it("says clearly that nothing was written for a run id the job never wrote", async () => {
+    const error = await failure(() =>
+      fetchTrainArtifact(openS3Store(), "20261123-090000-none00", join(scratch, "none")),
+    );
+    expect(error.message).toBe(
+      `no model artifact for run 20261123-090000-none00 in ${STORE_URL}/runs/20261123-090000-none00/train/model/: nothing is stored there`,
+    );
+    expect(error.hint).toContain(`MLOPS_STORE=${STORE_URL}`);
+    expect(error.hint).toContain("--run-id 20261123-090000-none00");
+  });
+
+  it("names what the stage left when the job stopped before writing the model", async () => {
+    const runId = "20261123-090000-ckpt00";
+    const store = openS3Store();
+    await store.put(`runs/${runId}/train/checkpoint/latest.json`, "{}");
+    await store.put(`runs/${runId}/train/checkpoint/epoch-1.bin`, new Uint8Array(16));
+    const error = await failure(() => fetchTrainArtifact(store, runId, join(scratch, "ckpt")));
+    expect(error.message).toBe(
+      `no model artifact for run ${runId} in ${STORE_URL}/runs/${runId}/train/model/: nothing is stored there ` +
+        `(runs/${runId}/train/ holds only checkpoint/epoch-1.bin, checkpoint/latest.json)`,
+    );
+  });
+
+  it("refuses an incomplete artifact before copying anything", async () => {
+    const runId = "20261123-090000-part00";
+    await simulateJob(runId, [ARTIFACT_FILES.weights]);
+    const localDir = join(scratch, "partial");
+    const error = await failure(() => fetchTrainArtifact(openS3Store(), runId, localDir));
+    expect(error.message).toBe(
+      `the model artifact of run ${runId} in ${STORE_URL}/runs/${runId}/train/model/ is incomplete: weights.bin missing`,
+    );
+    await expect(readdir(localDir)).rejects.toMatchObject({ code: "ENOENT" });
+  });
+});
