@@ -13,8 +13,6 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import * as tar from "tar";
 import { PipelineError } from "../errors.ts";
-import type { ArtifactStore } from "../store/store.ts";
-import { stageKey } from "../store/runs.ts";
 import { ARTIFACT_FILES } from "../train/artifact.ts";
 
 /** In archive order. */
@@ -108,32 +106,6 @@ export async function extractModelPackage(tgz: string, dir: string): Promise<str
     );
   }
   return taken.sort();
-}
-
-/** Copies run `runId`'s trained model (runs/<id>/train/model/*) from the store into `dir`. */
-export async function downloadModelArtifact(
-  store: ArtifactStore,
-  runId: string,
-  dir: string,
-): Promise<string[]> {
-  const prefix = stageKey(runId, "train", "model/");
-  const keys = (await store.list(prefix)).filter((key) => !key.slice(prefix.length).includes("/"));
-  const names = keys.map((key) => key.slice(prefix.length));
-  const missing = PACKAGE_FILES.filter((file) => !names.includes(file));
-  if (missing.length > 0) {
-    throw new PipelineError(
-      `run ${runId} has no complete model in ${store.location}: ${prefix} lacks ${missing.join(", ")}`,
-      2,
-      "pick a run whose train stage succeeded (`pipeline runs`), or run `pipeline train`",
-    );
-  }
-  await mkdir(dir, { recursive: true });
-  for (const name of PACKAGE_FILES) {
-    if (!(await store.getFile(`${prefix}${name}`, join(dir, name)))) {
-      throw new PipelineError(`run ${runId}: ${prefix}${name} vanished while it was being copied`);
-    }
-  }
-  return [...PACKAGE_FILES];
 }
 
 async function sha256File(path: string): Promise<string> {

@@ -8,7 +8,7 @@
 import { readFile, readdir, rm } from "node:fs/promises";
 import { join, relative, sep } from "node:path";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { fetchTrainArtifact } from "../../pipeline/compute/train-artifact.ts";
+import { fetchTrainArtifact } from "../../pipeline/train/fetch-artifact.ts";
 import { PipelineError } from "../../pipeline/errors.ts";
 import { S3Store, parseS3Url } from "../../pipeline/store/s3-store.ts";
 import {

@@ -1,5 +1,4 @@
 import { randomBytes } from "node:crypto";
-import { existsSync } from "node:fs";
 import {
   chmod,
   mkdir,
@@ -18,10 +17,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   PACKAGE_FILES,
   buildModelPackage,
-  downloadModelArtifact,
   extractModelPackage,
 } from "../../pipeline/promote/model-package.ts";
-import { LocalStore } from "../../pipeline/store/local-store.ts";
 
 let scratch: string;
 beforeAll(async () => {
@@ -128,22 +125,5 @@ describe("model package", () => {
     await expect(extractModelPackage(bad, join(scratch, "bad-out"))).rejects.toThrow(
       /cannot unpack model package .*bad\.tar\.gz/,
     );
-  });
-
-  it("downloads a run's model from the run store", async () => {
-    const store = new LocalStore(await mkdtemp(join(scratch, "store-")));
-    const contents = sampleContents();
-    for (const [name, body] of Object.entries(contents)) {
-      await store.put(`runs/r1/train/model/${name}`, body);
-    }
-    const dir = join(scratch, "downloaded");
-    expect(await downloadModelArtifact(store, "r1", dir)).toEqual([...PACKAGE_FILES]);
-    expect(await readFile(join(dir, "weights.bin"))).toEqual(contents["weights.bin"]);
-
-    await store.delete("runs/r1/train/model/model.json");
-    await expect(downloadModelArtifact(store, "r1", join(scratch, "d2"))).rejects.toThrow(
-      /run r1 has no complete model .*lacks model\.json/,
-    );
-    expect(existsSync(join(scratch, "d2"))).toBe(false);
   });
 });

@@ -7,8 +7,8 @@ import { stat } from "node:fs/promises";
 import { join } from "node:path";
 import { PipelineError } from "../errors.ts";
 import type { ArtifactStore } from "../store/store.ts";
-import { ARTIFACT_FILES } from "../train/artifact.ts";
-import { modelPrefix } from "../train/train.ts";
+import { ARTIFACT_FILES } from "./artifact.ts";
+import { modelPrefix } from "./train.ts";
 
 export interface FetchedTrainArtifact {
   /** The local folder holding the model files (loadModelArtifact reads it): `localDir`. */
