@@ -1,5 +1,7 @@
 /** Human-readable summaries for stderr. */
 import type { RunDetail, RunSummary } from "../store/runs.ts";
+import { formatGateTable, formatMetricTable } from "../evaluate/format.ts";
+import type { EvaluateResult } from "../evaluate/stage.ts";
 import type { TrainResult } from "../train/train.ts";
 import type { UploadResult } from "../upload/upload.ts";
 
@@ -89,5 +91,19 @@ export function formatTrain(result: TrainResult): string {
     table(["epoch", "loss", "val HR@20", "seq/s", "seconds"], rows),
     `best validation HR@20 ${result.bestValidationHr20.toFixed(4)} at epoch ${result.history.bestEpoch}${result.history.stoppedEarly ? " (stopped early)" : ""}; ${result.seconds.toFixed(1)} s`,
     `artifact: ${result.artifact.prefix}/`,
+  ].join("\n");
+}
+
+export function formatEvaluate(result: EvaluateResult): string {
+  const { report, gates } = result;
+  const failed = gates.checks.filter((c) => c.verdict === "fail");
+  return [
+    `evaluate: ${report.counts.evaluatedSessions} test sessions, ${report.counts.prefixes} prefixes; candidate ${report.roles.candidate ?? "none"}${result.productionRunId ? `, production run ${result.productionRunId}` : ", no production model yet"}`,
+    formatMetricTable(report),
+    formatGateTable(gates),
+    gates.passed
+      ? `gates: passed (${result.gatesFile})`
+      : `gates: FAILED — ${failed.map((c) => c.name).join(", ")} (${result.gatesFile})`,
+    `report: ${result.artifacts.report}`,
   ].join("\n");
 }

@@ -10,12 +10,26 @@ import { InputError, PipelineError } from "../errors.ts";
 import { generate, GENERATOR_DEFAULTS } from "../data/generator/index.ts";
 import { createReporter, type Reporter } from "../reporter.ts";
 import { createContext, openStore } from "../run/context.ts";
-import { runPipeline, stageRange, trainStage, transformStage, uploadStage } from "../run/stages.ts";
+import {
+  evaluateStage,
+  runPipeline,
+  stageRange,
+  trainStage,
+  transformStage,
+  uploadStage,
+} from "../run/stages.ts";
 import type { TrainResult } from "../train/train.ts";
 import { formatTransform } from "../transform/report.ts";
 import type { TransformResult } from "../transform/transform.ts";
 import { listRuns, newRunId, showRun, validateRunId } from "../store/runs.ts";
-import { formatRunDetail, formatRunList, formatTrain, formatUpload } from "./format.ts";
+import {
+  formatEvaluate,
+  formatRunDetail,
+  formatRunList,
+  formatTrain,
+  formatUpload,
+} from "./format.ts";
+import type { EvaluateResult } from "../evaluate/stage.ts";
 
 interface CommonOptions {
   config?: string;
@@ -38,6 +52,8 @@ const DATA_SETTINGS = [
 const TRAIN_SETTINGS = SETTINGS.map((s) => s.key).filter(
   (key) => key.startsWith("train.") || key.startsWith("model."),
 );
+
+const EVALUATE_SETTINGS = SETTINGS.map((s) => s.key).filter((key) => key.startsWith("evaluate."));
 
 const TRANSFORM_SETTINGS = [
   "transform.project",
@@ -133,7 +149,13 @@ export function buildProgram(): Command {
       .option("--from <stage>", "start at this stage (resume a failed run with --run-id)")
       .option("--until <stage>", "stop after this stage")
       .option("--run-id <id>", "run id to use (default: a new one)"),
-    [...COMMON_SETTINGS, ...DATA_SETTINGS, ...TRANSFORM_SETTINGS, ...TRAIN_SETTINGS],
+    [
+      ...COMMON_SETTINGS,
+      ...DATA_SETTINGS,
+      ...TRANSFORM_SETTINGS,
+      ...TRAIN_SETTINGS,
+      ...EVALUATE_SETTINGS,
+    ],
   ).action(async (options: CommonOptions & { from?: string; until?: string }) => {
     const stages = stageRange(options.from, options.until);
     await withContext(options, async (inv, ctx) => {
@@ -144,6 +166,7 @@ export function buildProgram(): Command {
           lines.push(formatUpload(results.upload as Parameters<typeof formatUpload>[0]));
         if (results.transform) lines.push(formatTransform(results.transform as TransformResult));
         if (results.train) lines.push(formatTrain(results.train as TrainResult));
+        if (results.evaluate) lines.push(formatEvaluate(results.evaluate as EvaluateResult));
         lines.push(`inspect it with: npx pipeline runs show ${ctx.runId}`);
         return lines.join("\n");
       });
@@ -244,6 +267,27 @@ export function buildProgram(): Command {
     });
   });
 
+  withSettings(
+    program
+      .command("evaluate")
+      .description(
+        "evaluate the run's model against the baselines, the oracle and production; judge the gates",
+      )
+      .option("--run-id <id>", "the run whose model to evaluate (default: the newest trained run)"),
+    [...COMMON_SETTINGS, ...DATA_SETTINGS, "train.backend", ...EVALUATE_SETTINGS],
+  ).action(async (options: CommonOptions) => {
+    if (!options.runId)
+      options.runId = await newestTrainedRun(openStore(prepare(options).config.store));
+    await withContext(options, async (inv, ctx) => {
+      const result = await evaluateStage(ctx);
+      emit(
+        inv,
+        { runId: ctx.runId, ...result },
+        () => `run ${ctx.runId}\n${formatEvaluate(result)}`,
+      );
+    });
+  });
+
   const runs = withSettings(program.command("runs").description("list past runs (newest first)"), [
     "store",
   ]).action(async (options: CommonOptions) => {
@@ -271,6 +315,18 @@ export function buildProgram(): Command {
   });
 
   return program;
+}
+
+/** The newest run whose train stage succeeded: what `evaluate`, `card` and `promote` default to. */
+async function newestTrainedRun(store: ReturnType<typeof openStore>): Promise<string> {
+  for (const run of await listRuns(store)) {
+    if (run.stages.some((s) => s.stage === "train" && s.status === "succeeded")) return run.runId;
+  }
+  throw new InputError(
+    `no run in ${store.location} has a trained model`,
+    {},
+    "train one with: npx pipeline run (or pass --run-id ID)",
+  );
 }
 
 /** The newest run whose train stage started (it has a checkpoint) but did not succeed. */

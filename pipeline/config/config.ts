@@ -45,6 +45,7 @@ export interface Config {
     validationExamples: number;
     seed: number;
   };
+  evaluate: { gates: string; maxPrefixes: number; bootstrap: number; seed: number };
   /** AWS Batch settings for `--compute batch` (checked when that path runs). */
   compute: { batch: Partial<BatchSettings> };
   model: {

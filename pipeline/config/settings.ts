@@ -352,6 +352,46 @@ export const SETTINGS: SettingSpec[] = [
     allowed: "a positive integer",
     description: "Items of history the model reads (longer sessions keep their most recent items).",
   },
+  {
+    key: "evaluate.gates",
+    env: "MLOPS_GATES_FILE",
+    flag: "--gates",
+    schema: z.string().min(1),
+    allowed: "a YAML file path",
+    description: "The gate file: the checks a model must pass to ship (see gates.yml).",
+  },
+  {
+    key: "evaluate.maxPrefixes",
+    env: "MLOPS_EVAL_MAX_PREFIXES",
+    flag: "--max-prefixes",
+    schema: positiveInt,
+    numeric: true,
+    allowed: "a positive integer",
+    description:
+      "Test prefixes evaluated: a seeded sample of whole test sessions holding about this many.",
+  },
+  {
+    key: "evaluate.bootstrap",
+    env: "MLOPS_EVAL_BOOTSTRAP",
+    flag: "--bootstrap",
+    schema: positiveInt,
+    numeric: true,
+    allowed: "a positive integer",
+    description: "Bootstrap resamples behind the confidence intervals of HR@20 and MRR@20.",
+  },
+  {
+    key: "evaluate.seed",
+    env: "MLOPS_EVAL_SEED",
+    flag: "--eval-seed",
+    schema: z
+      .number()
+      .int()
+      .min(0)
+      .max(2 ** 32 - 1),
+    numeric: true,
+    allowed: "an integer from 0 to 4294967295",
+    description: "Seed of the evaluation's session sample, perturbations and bootstrap.",
+  },
   ...BATCH_SETTING_SPECS,
 ];
 
@@ -389,6 +429,12 @@ export const DEFAULTS = {
     seed: 42,
   },
   compute: { batch: BATCH_DEFAULTS },
+  evaluate: {
+    gates: "gates.yml",
+    maxPrefixes: 20_000,
+    bootstrap: 1000,
+    seed: 42,
+  },
   model: {
     cell: "lstm",
     embeddingDim: 32,

@@ -2,7 +2,9 @@
  * The pipeline's stages in order, each a recorded call of its plain function. `pipeline run`
  * walks this list; `--from` and `--until` cut it.
  */
-import { InputError } from "../errors.ts";
+import { InputError, StageFailure } from "../errors.ts";
+import { formatGateTable, formatMetricTable } from "../evaluate/format.ts";
+import { evaluateRun, type EvaluateResult } from "../evaluate/stage.ts";
 import {
   transform,
   transformFailure,
@@ -100,10 +102,47 @@ export async function trainStage(ctx: RunContext): Promise<TrainResult> {
   });
 }
 
+/** Evaluates the run's model and judges the gates; a failed blocking gate fails the stage (exit 1). */
+export async function evaluateStage(ctx: RunContext): Promise<EvaluateResult> {
+  return recordStage(ctx, "evaluate", async () => {
+    const result = await evaluateRun({
+      config: ctx.config,
+      runId: ctx.runId,
+      store: ctx.store,
+      warehouse: await ctx.warehouse(),
+      reporter: ctx.reporter,
+    });
+    const failed = result.gates.checks.filter((c) => c.blocking && c.verdict === "fail");
+    if (!result.gates.passed) {
+      throw new StageFailure(
+        `${failed.length} blocking gate(s) failed: ${failed.map((c) => c.name).join(", ")}\n${formatMetricTable(result.report)}\n${formatGateTable(result.gates)}`,
+        result,
+        `the thresholds are in ${result.gatesFile}; the full report is ${ctx.store.location}/${result.artifacts.report}`,
+      );
+    }
+    const hr20 = (name: string) =>
+      result.report.recommenders.find((r) => r.name === name)?.metrics["hr@20"].value ?? 0;
+    return {
+      result,
+      inputs: [],
+      outputs: [result.artifacts.report, result.artifacts.gates],
+      counts: {
+        test_sessions: result.report.counts.evaluatedSessions,
+        prefixes: result.report.counts.prefixes,
+        recommenders: result.report.recommenders.length,
+        checks_failed: result.gates.checks.filter((c) => c.verdict === "fail").length,
+        checks_warned: result.gates.checks.filter((c) => c.verdict === "warn").length,
+        candidate_hr20_permille: Math.round(1000 * hr20(result.report.roles.candidate ?? "")),
+      },
+    };
+  });
+}
+
 export const STAGES = {
   upload: uploadStage,
   transform: (ctx: RunContext) => transformStage(ctx),
   train: trainStage,
+  evaluate: evaluateStage,
 } as const satisfies Record<string, (ctx: RunContext) => Promise<unknown>>;
 
 export type StageName = keyof typeof STAGES;

@@ -1,0 +1,190 @@
+/**
+ * The evaluation stage: reads the test split, the catalog and the baseline tables from the
+ * warehouse, builds the baselines, the oracle (synthetic data) and the production model (when the
+ * registry has one), evaluates them all with the run's model on the same sessions, then judges
+ * the gates. Both the report and the verdicts are written to the run store.
+ */
+import { existsSync } from "node:fs";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import type { Config } from "../config/config.ts";
+import { loadGenerativeModel, Oracle } from "../data/oracle.ts";
+import { MODEL_FILE } from "../data/generator/index.ts";
+import { PipelineError } from "../errors.ts";
+import { readProduction } from "../promote/registry.ts";
+import type { Reporter } from "../reporter.ts";
+import { stageKey } from "../store/runs.ts";
+import type { ArtifactStore } from "../store/store.ts";
+import { loadModelArtifact, type ModelArtifact } from "../train/artifact.ts";
+import { selectBackend } from "../train/backend.ts";
+import { DEFAULT_RELATIONS, parseItems } from "../train/dataset.ts";
+import { fetchTrainArtifact } from "../train/fetch-artifact.ts";
+import { syntheticDir } from "../upload/acquire.ts";
+import type { Warehouse } from "../warehouse/warehouse.ts";
+import { buildBaselines } from "./baselines.ts";
+import { Catalog, type EvalSession } from "./catalog.ts";
+import { evaluateAll, type EvaluationReport } from "./evaluate.ts";
+import { evaluateGates, loadGates, type GateResult } from "./gates.ts";
+import { ModelRecommender } from "./model-recommender.ts";
+import { OracleRecommender } from "./oracle-recommender.ts";
+import type { Recommender } from "./recommender.ts";
+
+export interface EvaluateResult {
+  report: EvaluationReport;
+  gates: GateResult;
+  /** The run whose model is in production and was evaluated as the champion, if any. */
+  productionRunId: string | null;
+  gatesFile: string;
+  /** Store keys of the report and the verdicts. */
+  artifacts: { report: string; gates: string };
+  seconds: number;
+}
+
+export interface EvaluateInput {
+  config: Config;
+  runId: string;
+  store: ArtifactStore;
+  warehouse: Warehouse;
+  reporter: Reporter;
+}
+
+/** The template's own gate file: used when the default `gates.yml` is not in the working folder. */
+export const TEMPLATE_GATES_FILE = fileURLToPath(new URL("../../gates.yml", import.meta.url));
+
+function resolveGatesFile(path: string): string {
+  return path === "gates.yml" && !existsSync(path) ? TEMPLATE_GATES_FILE : path;
+}
+
+/** One split's sequences, oldest session first (V-SKNN weighs neighbours by recency). */
+async function readSplit(warehouse: Warehouse, split: string): Promise<EvalSession[]> {
+  const rows = await warehouse.query(
+    `select q.session_key, q.items
+     from ${DEFAULT_RELATIONS.sequences} as q
+     inner join ${DEFAULT_RELATIONS.splits} as s on s.session_key = q.session_key
+     where s.split = $1
+     order by q.session_start_ms, q.session_key`,
+    [split],
+  );
+  return rows.map((r) => {
+    const key = String(r.session_key);
+    return { key, items: parseItems(r.items ?? null, key) };
+  });
+}
+
+async function readCatalog(warehouse: Warehouse): Promise<Catalog> {
+  const rows = await warehouse.query(
+    "select sku, category_path, price_bucket, train_popularity from item_catalog",
+  );
+  return new Catalog(
+    rows.map((r) => ({
+      sku: String(r.sku),
+      categoryPath: r.category_path === null ? null : String(r.category_path),
+      priceBucket: r.price_bucket === null ? null : Number(r.price_bucket),
+      trainPopularity: Number(r.train_popularity),
+    })),
+  );
+}
+
+/** A run's model from the store: read in place from a local store, else copied to a temp folder. */
+async function openModel(
+  store: ArtifactStore,
+  runId: string,
+  scratch: string,
+): Promise<ModelArtifact> {
+  const local = join(store.location, ...stageKey(runId, "train", "model").split("/"));
+  if (!store.location.startsWith("s3://") && existsSync(join(local, "model.json"))) {
+    return loadModelArtifact(local);
+  }
+  const fetched = await fetchTrainArtifact(store, runId, join(scratch, runId));
+  return loadModelArtifact(fetched.modelDir);
+}
+
+export async function evaluateRun(input: EvaluateInput): Promise<EvaluateResult> {
+  const { config, warehouse, reporter, store } = input;
+  const started = performance.now();
+  const gatesFile = resolveGatesFile(config.evaluate.gates);
+  const gateConfig = await loadGates(gatesFile); // a bad gate file fails before any work
+  const [train, test, catalog] = await Promise.all([
+    readSplit(warehouse, "train"),
+    readSplit(warehouse, "test"),
+    readCatalog(warehouse),
+  ]);
+  if (test.length === 0) {
+    throw new PipelineError(
+      "the test split is empty: nothing to evaluate",
+      1,
+      "run the transform stage on more sessions (or raise the test fraction)",
+    );
+  }
+  const popularity = new Map(
+    (await warehouse.query("select sku, train_popularity from baseline_popularity")).map((r) => [
+      String(r.sku),
+      Number(r.train_popularity),
+    ]),
+  );
+  const transitions = (
+    await warehouse.query("select sku, next_sku, transitions from baseline_next_item")
+  ).map((r) => ({
+    sku: String(r.sku),
+    nextSku: String(r.next_sku),
+    transitions: Number(r.transitions),
+  }));
+
+  await selectBackend(config.train.backend);
+  const scratch = await mkdtemp(join(tmpdir(), "mlops-evaluate-"));
+  const models: ModelArtifact[] = [];
+  try {
+    const candidate = await openModel(store, input.runId, scratch);
+    models.push(candidate);
+    const recommenders: Recommender[] = [
+      new ModelRecommender(candidate, candidate.config.model.cell),
+    ];
+    const production = await readProduction(store);
+    const productionRunId =
+      production && production.runId !== input.runId ? production.runId : null;
+    if (productionRunId) {
+      const champion = await openModel(store, productionRunId, scratch);
+      models.push(champion);
+      recommenders.push(new ModelRecommender(champion, "production", "model"));
+      reporter.info(`champion: the production model of run ${productionRunId}`);
+    }
+    recommenders.push(...buildBaselines({ train, popularity, transitions }));
+    const generative = join(syntheticDir(config), MODEL_FILE);
+    if (config.data.source === "synthetic" && existsSync(generative)) {
+      recommenders.push(new OracleRecommender(new Oracle(await loadGenerativeModel(generative))));
+    }
+
+    const bar = reporter.progress("evaluate", recommenders.length, "recommenders");
+    let finished = 0;
+    const report = await evaluateAll(recommenders, test, catalog, {
+      seed: config.evaluate.seed,
+      maxPrefixes: config.evaluate.maxPrefixes,
+      bootstrapIterations: config.evaluate.bootstrap,
+      candidate: recommenders[0]?.name ?? "",
+      ...(productionRunId ? { production: "production" } : {}),
+      onProgress: (p) => {
+        if (p.phase === "robustness" && p.done === p.total) bar.update(++finished, finished);
+      },
+    }).finally(() => bar.stop());
+    const gates = evaluateGates(gateConfig, report);
+    const artifacts = {
+      report: stageKey(input.runId, "evaluate", "report.json"),
+      gates: stageKey(input.runId, "evaluate", "gates.json"),
+    };
+    await store.put(artifacts.report, JSON.stringify(report, null, 2));
+    await store.put(artifacts.gates, JSON.stringify(gates, null, 2));
+    return {
+      report,
+      gates,
+      productionRunId,
+      gatesFile,
+      artifacts,
+      seconds: (performance.now() - started) / 1000,
+    };
+  } finally {
+    for (const model of models) model.dispose();
+    await rm(scratch, { recursive: true, force: true });
+  }
+}
