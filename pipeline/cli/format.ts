@@ -2,6 +2,8 @@
 import type { RunDetail, RunSummary } from "../store/runs.ts";
 import { formatGateTable, formatMetricTable } from "../evaluate/format.ts";
 import type { EvaluateResult } from "../evaluate/stage.ts";
+import type { PromoteResult } from "../promote/promote.ts";
+import type { CardResult } from "../run/stages.ts";
 import type { TrainResult } from "../train/train.ts";
 import type { UploadResult } from "../upload/upload.ts";
 
@@ -106,4 +108,27 @@ export function formatEvaluate(result: EvaluateResult): string {
       : `gates: FAILED — ${failed.map((c) => c.name).join(", ")} (${result.gatesFile})`,
     `report: ${result.artifacts.report}`,
   ].join("\n");
+}
+
+export function formatCard(result: CardResult): string {
+  return [
+    `model card (${result.cardChars} characters, verdict: ${result.verdict}): ${result.paths.card}`,
+    `HTML report: ${result.paths.report}`,
+    ...(result.paths.screenshot ? [`screenshot: ${result.paths.screenshot}`] : []),
+  ].join("\n");
+}
+
+export function formatPromote(result: PromoteResult): string {
+  const lines = [`promote (${result.target}): ${result.decision.reason}`];
+  if (result.promoted && result.production) {
+    lines.push(
+      `promoted run ${result.production.runId}${result.production.forced ? " (forced)" : ""}; previous: ${result.production.previousRunId ?? "none"}`,
+    );
+    if (result.smoke)
+      lines.push(`smoke test: ${result.smoke.sessions} sessions, k ${result.smoke.k}: ok`);
+    if (result.target === "local") lines.push("serve it with: npx pipeline serve");
+  } else {
+    lines.push(`not promoted; production stays ${result.production?.runId ?? "empty"}`);
+  }
+  return lines.join("\n");
 }

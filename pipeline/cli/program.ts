@@ -3,15 +3,26 @@
  * (defaults < file < env < flags), runs, prints a human summary on stderr or exactly one JSON
  * object on stdout with --json. Exit codes: 0 ok, 1 failed, 2 bad usage or bad input.
  */
+import { existsSync } from "node:fs";
+import { writeFile } from "node:fs/promises";
+import { join } from "node:path";
 import { Command, CommanderError, Option } from "commander";
-import { loadConfig, type Config } from "../config/config.ts";
+import { loadConfig, type Config, type SettingSource } from "../config/config.ts";
 import { SETTINGS } from "../config/settings.ts";
 import { InputError, PipelineError } from "../errors.ts";
 import { generate, GENERATOR_DEFAULTS } from "../data/generator/index.ts";
+import type { PromoteResult } from "../promote/promote.ts";
+import { readProduction } from "../promote/registry.ts";
 import { createReporter, type Reporter } from "../reporter.ts";
+import { createRequestLog } from "../serve/request-log.ts";
+import { SAGEMAKER_MODEL_DIR, serveUntilSignal, startModelServer } from "../serve/serve.ts";
+import { fetchTrainArtifact } from "../train/fetch-artifact.ts";
 import { createContext, openStore } from "../run/context.ts";
 import {
+  cardStage,
   evaluateStage,
+  promoteStage,
+  type CardResult,
   runPipeline,
   stageRange,
   trainStage,
@@ -23,6 +34,8 @@ import { formatTransform } from "../transform/report.ts";
 import type { TransformResult } from "../transform/transform.ts";
 import { listRuns, newRunId, showRun, validateRunId } from "../store/runs.ts";
 import {
+  formatCard,
+  formatPromote,
   formatEvaluate,
   formatRunDetail,
   formatRunList,
@@ -52,6 +65,8 @@ const DATA_SETTINGS = [
 const TRAIN_SETTINGS = SETTINGS.map((s) => s.key).filter(
   (key) => key.startsWith("train.") || key.startsWith("model."),
 );
+
+const PROMOTE_SETTINGS = SETTINGS.map((s) => s.key).filter((key) => key.startsWith("promote."));
 
 const EVALUATE_SETTINGS = SETTINGS.map((s) => s.key).filter((key) => key.startsWith("evaluate."));
 
@@ -85,6 +100,7 @@ function withSettings(command: Command, keys: string[]): Command {
 
 interface Invocation {
   config: Config;
+  sources: Record<string, SettingSource>;
   reporter: Reporter;
   json: boolean;
 }
@@ -100,6 +116,7 @@ function prepare(options: CommonOptions): Invocation {
   const json = options.json === true;
   return {
     config: loaded.config,
+    sources: loaded.sources,
     json,
     reporter: createReporter({ quiet: json, progress: loaded.config.progress }),
   };
@@ -116,7 +133,7 @@ async function withContext<T>(
 ): Promise<T> {
   const inv = prepare(options);
   const runId = options.runId ? validateRunIdFlag(options.runId) : newRunId();
-  const ctx = createContext(inv.config, runId, inv.reporter);
+  const ctx = createContext(inv.config, runId, inv.reporter, inv.sources);
   try {
     return await body(inv, ctx);
   } finally {
@@ -155,6 +172,8 @@ export function buildProgram(): Command {
       ...TRANSFORM_SETTINGS,
       ...TRAIN_SETTINGS,
       ...EVALUATE_SETTINGS,
+      "card.screenshot",
+      ...PROMOTE_SETTINGS,
     ],
   ).action(async (options: CommonOptions & { from?: string; until?: string }) => {
     const stages = stageRange(options.from, options.until);
@@ -167,6 +186,8 @@ export function buildProgram(): Command {
         if (results.transform) lines.push(formatTransform(results.transform as TransformResult));
         if (results.train) lines.push(formatTrain(results.train as TrainResult));
         if (results.evaluate) lines.push(formatEvaluate(results.evaluate as EvaluateResult));
+        if (results.card) lines.push(formatCard(results.card as CardResult));
+        if (results.promote) lines.push(formatPromote(results.promote as PromoteResult));
         lines.push(`inspect it with: npx pipeline runs show ${ctx.runId}`);
         return lines.join("\n");
       });
@@ -288,6 +309,82 @@ export function buildProgram(): Command {
     });
   });
 
+  withSettings(
+    program
+      .command("card")
+      .description("write the model card (markdown) and the self-contained HTML report of a run")
+      .option("--run-id <id>", "the run (default: the newest trained run)")
+      .option("--out <file>", "also write the card's markdown to this file"),
+    [...COMMON_SETTINGS, "card.screenshot"],
+  ).action(async (options: CommonOptions & { out?: string }) => {
+    if (!options.runId)
+      options.runId = await newestTrainedRun(openStore(prepare(options).config.store));
+    await withContext(options, async (inv, ctx) => {
+      const result = await cardStage(ctx);
+      if (options.out) {
+        const markdown = await ctx.store.get(result.card);
+        if (markdown) await writeFile(options.out, markdown);
+      }
+      emit(inv, { runId: ctx.runId, ...result }, () => formatCard(result));
+    });
+  });
+
+  withSettings(
+    program
+      .command("promote")
+      .description(
+        "champion/challenger on the run's evaluation, then deploy a winner (local endpoint or SageMaker)",
+      )
+      .option("--run-id <id>", "the run to promote (default: the newest trained run)")
+      .option("--force", "promote even when it does not beat production (recorded as forced)")
+      .option("--override-gates", "promote even though blocking gates failed (recorded as forced)"),
+    [...COMMON_SETTINGS, "train.backend", ...PROMOTE_SETTINGS],
+  ).action(async (options: CommonOptions & { force?: boolean; overrideGates?: boolean }) => {
+    if (!options.runId)
+      options.runId = await newestTrainedRun(openStore(prepare(options).config.store));
+    await withContext(options, async (inv, ctx) => {
+      const result = await promoteStage(ctx, {
+        force: options.force === true,
+        overrideGates: options.overrideGates === true,
+      });
+      emit(inv, { runId: ctx.runId, ...result }, () => formatPromote(result));
+    });
+  });
+
+  withSettings(
+    program
+      .command("serve")
+      .description(
+        "the inference server (SageMaker contract: GET /ping, POST /invocations) for a model",
+      ),
+    [...COMMON_SETTINGS, "train.backend", "serve.port", "serve.model", "serve.logSampleRate"],
+  ).action(async (options: CommonOptions) => {
+    const inv = prepare(options);
+    const store = openStore(inv.config.store);
+    const modelDir = await servedModelDir(inv.config, store);
+    const requestLog =
+      inv.config.serve.logSampleRate > 0
+        ? createRequestLog({
+            dir: join(
+              inv.config.store.startsWith("s3://") ? ".mlops" : inv.config.store,
+              "requests",
+            ),
+            sampleRate: inv.config.serve.logSampleRate,
+          })
+        : undefined;
+    const server = await startModelServer({
+      modelDir,
+      port: inv.config.serve.port,
+      backend: inv.config.train.backend,
+      reporter: inv.reporter,
+      ...(requestLog ? { requestLog } : {}),
+    });
+    inv.reporter.info(`serving ${modelDir} on ${server.url} (GET /ping, POST /invocations)`);
+    await server.ready;
+    inv.reporter.info("model loaded: /ping answers 200");
+    await serveUntilSignal(server, { reporter: inv.reporter });
+  });
+
   const runs = withSettings(program.command("runs").description("list past runs (newest first)"), [
     "store",
   ]).action(async (options: CommonOptions) => {
@@ -315,6 +412,31 @@ export function buildProgram(): Command {
   });
 
   return program;
+}
+
+/**
+ * What `pipeline serve` serves: --model, else SageMaker's /opt/ml/model when it exists (the
+ * container), else the production model of the registry.
+ */
+async function servedModelDir(
+  config: Config,
+  store: ReturnType<typeof openStore>,
+): Promise<string> {
+  if (config.serve.model) return config.serve.model;
+  if (existsSync(join(SAGEMAKER_MODEL_DIR, "model.json"))) return SAGEMAKER_MODEL_DIR;
+  const production = await readProduction(store);
+  if (!production) {
+    throw new InputError(
+      `no model to serve: ${SAGEMAKER_MODEL_DIR} is empty and ${store.location} has no production model`,
+      { field: "serve.model" },
+      "pass --model DIR (a `pipeline train` artifact), or promote one with: npx pipeline run",
+    );
+  }
+  const local = join(store.location, "runs", production.runId, "train", "model");
+  if (!store.location.startsWith("s3://")) return local;
+  return (
+    await fetchTrainArtifact(store, production.runId, join(".mlops", "cache", production.runId))
+  ).modelDir;
 }
 
 /** The newest run whose train stage succeeded: what `evaluate`, `card` and `promote` default to. */

@@ -45,6 +45,23 @@ export interface Config {
     validationExamples: number;
     seed: number;
   };
+  card: { screenshot: "auto" | "on" | "off" };
+  serve: { port: number; model?: string; logSampleRate: number };
+  promote: {
+    target: "local" | "sagemaker";
+    tolerance: number;
+    sagemaker: {
+      endpoint: string;
+      image?: string;
+      roleArn?: string;
+      instanceType: string;
+      instanceCount: number;
+      modelData?: string;
+      traffic: string;
+      alarms?: string;
+      region?: string;
+    };
+  };
   evaluate: { gates: string; maxPrefixes: number; bootstrap: number; seed: number };
   /** AWS Batch settings for `--compute batch` (checked when that path runs). */
   compute: { batch: Partial<BatchSettings> };

@@ -2,7 +2,7 @@
  * What every stage runs with: the config, the run id, the run store, the warehouse and a
  * reporter. The CLI and the GitHub actions build one and hand it to the same stage functions.
  */
-import type { Config } from "../config/config.ts";
+import type { Config, SettingSource } from "../config/config.ts";
 import { InputError } from "../errors.ts";
 import type { Reporter } from "../reporter.ts";
 import { LocalStore } from "../store/local-store.ts";
@@ -14,6 +14,8 @@ import type { Warehouse } from "../warehouse/warehouse.ts";
 
 export interface RunContext {
   config: Config;
+  /** Where each setting came from (the card lists the changed ones); absent: unknown. */
+  configSources?: Record<string, SettingSource>;
   runId: string;
   store: ArtifactStore;
   reporter: Reporter;
@@ -51,10 +53,16 @@ export async function openWarehouse(
   );
 }
 
-export function createContext(config: Config, runId: string, reporter: Reporter): RunContext {
+export function createContext(
+  config: Config,
+  runId: string,
+  reporter: Reporter,
+  configSources?: Record<string, SettingSource>,
+): RunContext {
   let warehouse: Promise<Warehouse> | undefined;
   return {
     config,
+    ...(configSources ? { configSources } : {}),
     runId,
     reporter,
     store: openStore(config.store),

@@ -11,7 +11,10 @@ import {
   type TransformOptions,
   type TransformResult,
 } from "../transform/transform.ts";
+import { cardDataFromRun } from "../../reports/from-run.ts";
+import { writeCardArtifacts } from "../../reports/write.ts";
 import { trainOnBatch } from "../compute/train-on-batch.ts";
+import { promoteRun, type PromoteResult } from "../promote/promote.ts";
 import { trainLocally, type TrainResult } from "../train/train.ts";
 import { upload, type UploadResult } from "../upload/upload.ts";
 import { rawTableName } from "../warehouse/raw-tables.ts";
@@ -138,11 +141,80 @@ export async function evaluateStage(ctx: RunContext): Promise<EvaluateResult> {
   });
 }
 
+export interface CardResult {
+  /** Store keys of the card, the HTML report and (with Chromium) its screenshot. */
+  card: string;
+  report: string;
+  screenshot?: string;
+  cardChars: number;
+  /** Where to open them: store location + key. */
+  paths: { card: string; report: string; screenshot?: string };
+  verdict: "passed" | "failed" | "not evaluated";
+}
+
+/** Renders the model card and the HTML report from the run's stage records. */
+export async function cardStage(ctx: RunContext): Promise<CardResult> {
+  return recordStage(ctx, "card", async () => {
+    const data = await cardDataFromRun(ctx.store, ctx.runId, {
+      config: ctx.config,
+      ...(ctx.configSources ? { sources: ctx.configSources } : {}),
+    });
+    const written = await writeCardArtifacts(ctx.store, data, {
+      reporter: ctx.reporter,
+      screenshot: ctx.config.card.screenshot,
+    });
+    const at = (key: string) => `${ctx.store.location}/${key}`;
+    const result: CardResult = {
+      card: written.card,
+      report: written.report,
+      ...(written.screenshot ? { screenshot: written.screenshot } : {}),
+      cardChars: written.cardChars,
+      paths: {
+        card: at(written.card),
+        report: at(written.report),
+        ...(written.screenshot ? { screenshot: at(written.screenshot) } : {}),
+      },
+      verdict: data.verdict ? (data.verdict.passed ? "passed" : "failed") : "not evaluated",
+    };
+    return {
+      result,
+      inputs: [],
+      outputs: [written.card, written.report, ...(written.screenshot ? [written.screenshot] : [])],
+      counts: { card_chars: written.cardChars },
+    };
+  });
+}
+
+/** Promotes a winning model to the configured target and records it in the registry. */
+export async function promoteStage(
+  ctx: RunContext,
+  options: { force?: boolean; overrideGates?: boolean } = {},
+): Promise<PromoteResult> {
+  return recordStage(ctx, "promote", async () => {
+    const result = await promoteRun({
+      config: ctx.config,
+      runId: ctx.runId,
+      store: ctx.store,
+      warehouse: await ctx.warehouse(),
+      reporter: ctx.reporter,
+      ...options,
+    });
+    return {
+      result,
+      inputs: [],
+      outputs: result.promoted ? ["registry/production.json"] : [],
+      counts: { promoted: result.promoted ? 1 : 0 },
+    };
+  });
+}
+
 export const STAGES = {
   upload: uploadStage,
   transform: (ctx: RunContext) => transformStage(ctx),
   train: trainStage,
   evaluate: evaluateStage,
+  card: cardStage,
+  promote: (ctx: RunContext) => promoteStage(ctx),
 } as const satisfies Record<string, (ctx: RunContext) => Promise<unknown>>;
 
 export type StageName = keyof typeof STAGES;
@@ -172,9 +244,19 @@ export async function runPipeline(
   stages: StageName[],
 ): Promise<Partial<Record<StageName, unknown>>> {
   const results: Partial<Record<StageName, unknown>> = {};
-  for (const stage of stages) {
+  for (const [i, stage] of stages.entries()) {
     ctx.reporter.info(`▶ ${stage} (run ${ctx.runId})`);
-    results[stage] = await STAGES[stage](ctx);
+    try {
+      results[stage] = await STAGES[stage](ctx);
+    } catch (error) {
+      // A failed gate still gets its card (the PR comment must say why), then the run fails.
+      if (stage === "evaluate" && error instanceof StageFailure && stages.includes("card", i)) {
+        ctx.reporter.info(`▶ card (run ${ctx.runId}): the gates failed, writing the card anyway`);
+        const card = await cardStage(ctx);
+        ctx.reporter.info(`model card: ${card.paths.card}\nHTML report: ${card.paths.report}`);
+      }
+      throw error;
+    }
   }
   return results;
 }

@@ -1,0 +1,230 @@
+/**
+ * The promotion stage: reads the run's evaluation (gates, candidate and champion metrics with
+ * their paired intervals), decides with `decidePromotion`, deploys a winner to the target
+ * (local endpoint or SageMaker), and records it in the registry only once it answered its
+ * smoke test. A model that did not win stays out, which is not a failure; a model whose blocking
+ * gates failed is refused (exit 1) unless --override-gates.
+ */
+import { existsSync } from "node:fs";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { Config } from "../config/config.ts";
+import { InputError, StageFailure } from "../errors.ts";
+import type { EvaluateResult } from "../evaluate/stage.ts";
+import type { Figure } from "../evaluate/metrics.ts";
+import type { Reporter } from "../reporter.ts";
+import { readStageRecord, stageKey } from "../store/runs.ts";
+import type { ArtifactStore } from "../store/store.ts";
+import { DEFAULT_RELATIONS, parseItems } from "../train/dataset.ts";
+import { fetchTrainArtifact } from "../train/fetch-artifact.ts";
+import type { Warehouse } from "../warehouse/warehouse.ts";
+import { decidePromotion, type MetricsSummary, type PromotionDecision } from "./decision.ts";
+import { verifyLocalEndpoint, type SmokeResult } from "./local-endpoint.ts";
+import {
+  readProduction,
+  recordPromotion,
+  type DeploymentRecord,
+  type RegistryEntry,
+} from "./registry.ts";
+import { deployToSageMaker, sageMakerDeploymentRecord } from "./sagemaker.ts";
+import { parseTrafficRouting, type SageMakerSettings } from "./sagemaker-settings.ts";
+
+export interface PromoteResult {
+  target: "local" | "sagemaker";
+  decision: PromotionDecision;
+  promoted: boolean;
+  /** The registry's production entry after this stage. */
+  production: RegistryEntry | null;
+  smoke?: SmokeResult | { sessions: number; k: number };
+  /** Set when the candidate failed its smoke test and the previous model was verified again. */
+  rolledBackTo?: string;
+}
+
+export interface PromoteInput {
+  config: Config;
+  runId: string;
+  store: ArtifactStore;
+  warehouse: Warehouse;
+  reporter: Reporter;
+  force?: boolean;
+  overrideGates?: boolean;
+}
+
+const SMOKE_SESSIONS = 20;
+
+function estimate(figure: Figure | undefined, what: string): MetricsSummary["hr20"] {
+  if (!figure || figure.value === null) {
+    throw new InputError(`the evaluation has no ${what} for the candidate`, {}, "re-run evaluate");
+  }
+  return {
+    value: figure.value,
+    lower: figure.ci?.low ?? figure.value,
+    upper: figure.ci?.high ?? figure.value,
+  };
+}
+
+function summary(result: EvaluateResult, name: string | null): MetricsSummary | undefined {
+  const report = result.report.recommenders.find((r) => r.name === name);
+  if (!report) return undefined;
+  return {
+    hr20: estimate(report.metrics["hr@20"], "HR@20"),
+    mrr20: estimate(report.metrics["mrr@20"], "MRR@20"),
+    examples: report.metrics["hr@20"].n,
+  };
+}
+
+/** Prefixes of real test sessions (all but the last item): what a caller would send. */
+async function smokeSessions(warehouse: Warehouse): Promise<string[][]> {
+  const rows = await warehouse.query(
+    `select q.session_key, q.items
+     from ${DEFAULT_RELATIONS.sequences} as q
+     inner join ${DEFAULT_RELATIONS.splits} as s on s.session_key = q.session_key
+     where s.split = 'test'
+     order by q.session_key
+     limit ${SMOKE_SESSIONS}`,
+  );
+  return rows.map((r) => {
+    const items = parseItems(r.items ?? null, String(r.session_key));
+    return items.slice(0, Math.max(1, items.length - 1));
+  });
+}
+
+async function modelDir(store: ArtifactStore, runId: string, scratch: string): Promise<string> {
+  const local = join(store.location, ...stageKey(runId, "train", "model").split("/"));
+  if (!store.location.startsWith("s3://") && existsSync(join(local, "model.json"))) return local;
+  return (await fetchTrainArtifact(store, runId, join(scratch, runId))).modelDir;
+}
+
+function sageMakerSettings(config: Config): SageMakerSettings {
+  const s = config.promote.sagemaker;
+  const modelData =
+    s.modelData ?? (config.store.startsWith("s3://") ? `${config.store}/sagemaker-models` : "");
+  return {
+    region: s.region ?? process.env.AWS_REGION ?? "us-east-1",
+    endpointName: s.endpoint,
+    image: s.image ?? "",
+    executionRoleArn: s.roleArn ?? "",
+    instanceType: s.instanceType,
+    instanceCount: s.instanceCount,
+    modelData,
+    trafficRouting: parseTrafficRouting(s.traffic, 60),
+    terminationWaitSeconds: 0,
+    maxExecutionTimeoutSeconds: 3600,
+    alarms: s.alarms ? s.alarms.split(",").filter(Boolean) : [],
+    keep: 3,
+    waitSeconds: 4200,
+  };
+}
+
+export async function promoteRun(input: PromoteInput): Promise<PromoteResult> {
+  const { config, store, runId, reporter } = input;
+  const target = config.promote.target;
+  const record = await readStageRecord(store, runId, "evaluate");
+  const evaluation = record?.result as EvaluateResult | null | undefined;
+  if (!evaluation) {
+    throw new InputError(
+      `run ${runId} has no evaluation in ${store.location}: promotion needs its gates and metrics`,
+      {},
+      `run: npx pipeline evaluate --run-id ${runId}`,
+    );
+  }
+  const challenger = summary(evaluation, evaluation.report.roles.candidate);
+  if (!challenger) throw new InputError(`run ${runId}'s evaluation has no candidate model`);
+  const champion = summary(evaluation, evaluation.report.roles.production);
+  const paired = (metric: "hr@20" | "mrr@20") =>
+    evaluation.report.comparisons.find(
+      (c) => c.reference === evaluation.report.roles.production && c.metric === metric,
+    );
+  const [dHr, dMrr] = [paired("hr@20"), paired("mrr@20")];
+  const gates = {
+    passed: evaluation.gates.passed,
+    failedBlocking: evaluation.gates.checks
+      .filter((c) => c.blocking && c.verdict === "fail")
+      .map((c) => c.name),
+  };
+  const decision = decidePromotion({
+    gates,
+    challenger,
+    ...(champion ? { champion } : {}),
+    ...(dHr?.ci && dMrr?.ci && dHr.difference !== null && dMrr.difference !== null
+      ? {
+          difference: {
+            hr20: { value: dHr.difference, lower: dHr.ci.low, upper: dHr.ci.high },
+            mrr20: { value: dMrr.difference, lower: dMrr.ci.low, upper: dMrr.ci.high },
+          },
+        }
+      : {}),
+    force: input.force ?? false,
+    overrideGates: input.overrideGates ?? false,
+    tolerance: config.promote.tolerance,
+  });
+  const current = (await readProduction(store)) ?? null;
+  reporter.info(`promotion decision: ${decision.reason}`);
+  if (decision.verdict === "gates-failed" && !decision.promote) {
+    throw new StageFailure(
+      `promotion refused: ${decision.reason}`,
+      { target, decision, promoted: false, production: current } satisfies PromoteResult,
+      "fix the model or the data until the gates pass (--override-gates ships it anyway, recorded)",
+    );
+  }
+  if (!decision.promote) return { target, decision, promoted: false, production: current };
+
+  const scratch = await mkdtemp(join(tmpdir(), "mlops-promote-"));
+  try {
+    const dir = await modelDir(store, runId, scratch);
+    const sessions = await smokeSessions(input.warehouse);
+    let deployment: DeploymentRecord;
+    let smoke: PromoteResult["smoke"];
+    if (target === "sagemaker") {
+      const result = await deployToSageMaker(
+        sageMakerSettings(config),
+        { runId, artifactDir: dir, smokeSessions: sessions },
+        { reporter },
+      );
+      deployment = sageMakerDeploymentRecord(result);
+      smoke = result.smoke;
+    } else {
+      try {
+        smoke = await verifyLocalEndpoint({
+          modelDir: dir,
+          sessions,
+          backend: config.train.backend,
+          reporter,
+        });
+      } catch (error) {
+        if (!current) throw error;
+        // Roll back: bring the production model up again and check that it still answers.
+        reporter.warn(`${(error as Error).message}; rolling back to run ${current.runId}`);
+        await verifyLocalEndpoint({
+          modelDir: await modelDir(store, current.runId, scratch),
+          sessions,
+          backend: config.train.backend,
+          reporter,
+        });
+        throw new StageFailure(
+          `promotion of run ${runId} rolled back: its endpoint failed the smoke test; run ${current.runId} stays in production`,
+          {
+            target,
+            decision,
+            promoted: false,
+            production: current,
+            rolledBackTo: current.runId,
+          } satisfies PromoteResult,
+          "see the smoke test error above; `npx pipeline serve` still serves the production model",
+        );
+      }
+      deployment = { target: "local", endpoint: "npx pipeline serve", modelDataUrl: dir };
+    }
+    const production = await recordPromotion(store, {
+      runId,
+      deployment,
+      metrics: challenger,
+      gates,
+      decision,
+    });
+    return { target, decision, promoted: true, production, smoke };
+  } finally {
+    await rm(scratch, { recursive: true, force: true });
+  }
+}

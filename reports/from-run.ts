@@ -1,0 +1,211 @@
+/**
+ * The model card's data from a run's stage records in the run store: what each stage recorded
+ * (upload counts, the dbt DAG, the training history, the evaluation report and gate verdicts)
+ * mapped onto `CardData`. Only the run id is required, so a run that stopped early (a failed
+ * stage) still gets a card that says how far it got.
+ */
+import type { Config, SettingSource } from "../pipeline/config/config.ts";
+import { DEFAULTS, SETTINGS } from "../pipeline/config/settings.ts";
+import type { EvaluateResult } from "../pipeline/evaluate/stage.ts";
+import type { Figure } from "../pipeline/evaluate/metrics.ts";
+import { readStageRecord, stageKey, type StageRecord } from "../pipeline/store/runs.ts";
+import type { ArtifactStore } from "../pipeline/store/store.ts";
+import type { TrainResult } from "../pipeline/train/train.ts";
+import type { TransformResult } from "../pipeline/transform/transform.ts";
+import type { UploadResult } from "../pipeline/upload/upload.ts";
+import type {
+  CardData,
+  ConfigChange,
+  Estimate,
+  MetricsRow,
+  RobustnessResult,
+  SliceResult,
+} from "./card-data.ts";
+
+const STAGES = ["upload", "transform", "train", "evaluate", "card", "promote"] as const;
+
+function getPath(value: unknown, key: string): unknown {
+  return key
+    .split(".")
+    .reduce<unknown>((o, k) => (o as Record<string, unknown> | undefined)?.[k], value);
+}
+
+type Scalar = string | number | boolean | null;
+const scalar = (v: unknown): Scalar =>
+  v === undefined || v === null ? null : typeof v === "object" ? JSON.stringify(v) : (v as Scalar);
+
+/** Settings that differ from the defaults, with where each came from when known. */
+export function configChanges(
+  config: Config,
+  sources: Record<string, SettingSource> = {},
+): ConfigChange[] {
+  const changes: ConfigChange[] = [];
+  for (const spec of SETTINGS) {
+    const value = getPath(config, spec.key);
+    const fallback = getPath(DEFAULTS, spec.key);
+    if (value === undefined || value === fallback) continue;
+    changes.push({
+      key: spec.key,
+      value: scalar(value),
+      default: scalar(fallback),
+      origin: sources[spec.key] ?? "config",
+    });
+  }
+  return changes;
+}
+
+function estimate(f: Figure | undefined): Estimate | undefined {
+  if (!f || f.value === null) return undefined;
+  return { value: f.value, n: f.n, ...(f.ci ? { low: f.ci.low, high: f.ci.high } : {}) };
+}
+
+function metricsRows(result: EvaluateResult): MetricsRow[] {
+  return result.report.recommenders.map((r) => ({
+    name: r.name,
+    kind: r.name === result.report.roles.production ? "production" : r.kind,
+    ...optional("hr10", estimate(r.metrics["hr@10"])),
+    ...optional("hr20", estimate(r.metrics["hr@20"])),
+    ...optional("mrr10", estimate(r.metrics["mrr@10"])),
+    ...optional("mrr20", estimate(r.metrics["mrr@20"])),
+    ...optional("coverage20", r.metrics["coverage@20"].value ?? undefined),
+    ...optional("popularityBias", r.metrics.popularity_bias.value ?? undefined),
+    ...optional("repeatShare", r.metrics.repeat_share.value ?? undefined),
+  }));
+}
+
+function optional<K extends string, V>(key: K, value: V | undefined): Partial<Record<K, V>> {
+  return value === undefined ? {} : ({ [key]: value } as Record<K, V>);
+}
+
+function candidateSlices(result: EvaluateResult): SliceResult[] {
+  const candidate = result.report.recommenders.find(
+    (r) => r.name === result.report.roles.candidate,
+  );
+  return (candidate?.slices ?? [])
+    .filter((s) => s.hr20 !== null)
+    .map((s) => ({
+      recommender: candidate?.name,
+      dimension: s.family,
+      bucket: s.slice,
+      n: s.n,
+      hr20: s.hr20 as number,
+    }));
+}
+
+function robustness(result: EvaluateResult): RobustnessResult[] {
+  const candidate = result.report.recommenders.find(
+    (r) => r.name === result.report.roles.candidate,
+  );
+  if (!candidate) return [];
+  const rows: [string, keyof typeof candidate.metrics, string][] = [
+    ["perturbation (one item → same category)", "perturbation_overlap", "top-20 overlap"],
+    ["shuffled prefix order", "shuffle_overlap", "top-20 overlap"],
+    ["sessions of unknown SKUs", "unknown_sku_validity", "valid lists"],
+  ];
+  return rows.flatMap(([name, metric, label]) => {
+    const value = candidate.metrics[metric].value;
+    return value === null ? [] : [{ name, metric: label, clean: 1, perturbed: value }];
+  });
+}
+
+/** Builds the card from whatever stage records the run has. */
+export async function cardDataFromRun(
+  store: ArtifactStore,
+  runId: string,
+  options: { config?: Config; sources?: Record<string, SettingSource> } = {},
+): Promise<CardData> {
+  const records = new Map<string, StageRecord>();
+  for (const stage of STAGES) {
+    const record = await readStageRecord(store, runId, stage);
+    if (record) records.set(stage, record);
+  }
+  const result = <T>(stage: string) => records.get(stage)?.result as T | undefined;
+  const upload = result<UploadResult>("upload");
+  const transform = result<TransformResult>("transform");
+  const train = result<TrainResult>("train");
+  const evaluation = result<EvaluateResult>("evaluate");
+  const first = [...records.values()].sort((a, b) => a.startedAt.localeCompare(b.startedAt))[0];
+  const failed = [...records.values()].find((r) => r.status === "failed");
+
+  const data: CardData = {
+    run: {
+      runId,
+      ...optional("gitSha", first?.gitSha),
+      ...optional("startedAt", first?.startedAt),
+      ...optional("backend", train?.backend.name),
+      ...optional("compute", train?.compute),
+      store: store.location,
+      stages: [...records.values()].map((r) => ({
+        name: r.stage,
+        seconds: r.seconds,
+        status: r.status,
+      })),
+      ...optional("failedStage", failed?.stage),
+      ...(options.config ? { configDiff: configChanges(options.config, options.sources) } : {}),
+      artifacts: [
+        ...(train ? [{ name: "model", href: `${store.location}/${train.artifact.prefix}/` }] : []),
+        ...(evaluation
+          ? [
+              {
+                name: "evaluation report",
+                href: `${store.location}/${evaluation.artifacts.report}`,
+              },
+            ]
+          : []),
+        { name: "stage records", href: `${store.location}/${stageKey(runId, "")}` },
+      ],
+    },
+  };
+  if (evaluation) {
+    data.verdict = {
+      passed: evaluation.gates.passed,
+      checks: evaluation.gates.checks.map((c) => ({
+        name: c.name,
+        kind: c.kind,
+        metric: c.metric,
+        ...optional("threshold", c.threshold ?? undefined),
+        ...optional("value", c.value ?? undefined),
+        verdict: c.verdict,
+        blocking: c.blocking,
+        detail: c.detail,
+      })),
+    };
+    data.metrics = metricsRows(evaluation);
+    data.slices = candidateSlices(evaluation);
+    data.robustness = robustness(evaluation);
+  }
+  if (train) {
+    data.training = {
+      epochs: train.history.epochs,
+      bestEpoch: train.history.bestEpoch,
+      stoppedEarly: train.history.stoppedEarly,
+      backend: train.backend.name,
+      compute: train.compute,
+    };
+  }
+  if (transform) data.dag = transform.dag;
+  data.data = {
+    ...(upload
+      ? {
+          source: upload.source,
+          rowsRead: upload.totals.read,
+          rowsLoaded: upload.totals.loaded,
+          rowsRejected: upload.totals.rejected,
+          files: upload.files.map((f) => ({
+            name: f.file.split("/").at(-1) ?? f.file,
+            read: f.read,
+            loaded: f.loaded,
+            rejected: f.rejected,
+          })),
+        }
+      : {}),
+    ...(transform?.splits ? { sessionsPerSplit: transform.splits } : {}),
+    ...(train
+      ? {
+          vocabularySize: train.dataset.vocabularySize,
+          unseenSkuShare: train.dataset.splits.test.unknownTargetShare,
+        }
+      : {}),
+  };
+  return data;
+}
