@@ -330,6 +330,7 @@ async function buildArtifact(dir: string, vocab: number): Promise<void> {
       training: {},
       runId: "bench-serve",
       backend: "cpu",
+      excludeLastItem: true,
     },
     history: { epochs: [], bestEpoch: 0, stoppedEarly: false },
   });

@@ -552,7 +552,7 @@ export const DEFAULTS = {
     patience: 2,
     batchSize: 256,
     loss: "sampled",
-    negatives: 1024,
+    negatives: 256,
     examples: "all-prefixes",
     minCount: 1,
     validationExamples: 10_000,
@@ -583,7 +583,7 @@ export const DEFAULTS = {
     hiddenUnits: 32,
     layers: 1,
     dropout: 0.3,
-    learningRate: 0.001,
+    learningRate: 0.01,
     maxLen: 20,
   },
 } as const;

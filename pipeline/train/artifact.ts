@@ -55,6 +55,11 @@ export interface ArtifactConfig {
   /** The run that trained it. */
   runId: string;
   backend: string;
+  /**
+   * Never recommend the session's most recent item: true when the training sequences had
+   * consecutive repeats collapsed (the transform's default), so the next item never equals it.
+   */
+  excludeLastItem: boolean;
 }
 
 export interface ScoredSku {
@@ -228,6 +233,7 @@ export function createPredictor(
 ): ModelArtifact {
   const maxLen = config.model.maxLen;
   const realItems = vocabulary.size - FIRST_ITEM_ID;
+  const excludeLast = config.excludeLastItem;
   const total = Math.max(
     1,
     Array.from({ length: realItems }, (_, i) =>
@@ -246,7 +252,7 @@ export function createPredictor(
     async predict(sessions, k) {
       if (!Number.isInteger(k) || k < 1)
         throw new RangeError(`k must be a positive integer, got ${k}`);
-      const kk = Math.min(k, realItems);
+      const kk = Math.min(k, realItems - (excludeLast ? 1 : 0));
       const results: SessionPrediction[] = new Array<SessionPrediction>(sessions.length);
       const rows: number[] = [];
       const prefixes: Int32Array[] = [];
@@ -263,7 +269,7 @@ export function createPredictor(
         }
       });
       if (rows.length > 0 && kk > 0) {
-        const top = await topK(model, encodeBatch(prefixes, maxLen), kk);
+        const top = await topK(model, encodeBatch(prefixes, maxLen), kk, { excludeLast });
         rows.forEach((row, r) => {
           const items: ScoredSku[] = [];
           for (let j = 0; j < kk; j++) {

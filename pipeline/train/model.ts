@@ -226,9 +226,15 @@ export interface TopK {
 
 /**
  * The k most likely next items for each row of a [batch, maxLen] block of encoded prefixes
- * (see `encodeBatch`). Padding and the unknown id are never recommended.
+ * (see `encodeBatch`). Padding and the unknown id are never recommended; with `excludeLast`,
+ * neither is each row's most recent item.
  */
-export async function topK(model: tf.LayersModel, sequences: Int32Array, k: number): Promise<TopK> {
+export async function topK(
+  model: tf.LayersModel,
+  sequences: Int32Array,
+  k: number,
+  options: { excludeLast?: boolean } = {},
+): Promise<TopK> {
   const shape = model.inputs[0]?.shape;
   const maxLen = shape?.[1];
   if (typeof maxLen !== "number") throw new Error("topK: the model has no fixed sequence length");
@@ -242,15 +248,21 @@ export async function topK(model: tf.LayersModel, sequences: Int32Array, k: numb
     const input = tf.tensor2d(sequences, [batch, maxLen], "int32");
     const probs = model.predict(input) as tf.Tensor2D; // one input, one output
     const vocab = probs.shape[1];
-    if (k < 1 || k > vocab - 2)
-      throw new RangeError(`topK: k must be between 1 and ${vocab - 2}, got ${k}`);
+    const candidates = vocab - (options.excludeLast ? 3 : 2);
+    if (k < 1 || k > candidates)
+      throw new RangeError(`topK: k must be between 1 and ${candidates}, got ${k}`);
     // Push padding and unknown below every real item (probabilities are in [0, 1]); with
     // k ≤ vocab - 2 they are never picked, so the values picked are the real probabilities.
     const blocked = tf.mul(
       tf.sum(tf.oneHot(tf.tensor1d([PAD_ID, UNKNOWN_ID], "int32"), vocab), 0),
       2,
     );
-    const result = tf.topk(tf.sub(probs, blocked), k);
+    // With consecutive repeats collapsed (the transform's default), the next item is never the
+    // last one: block it too, as the baselines do.
+    const last = options.excludeLast
+      ? tf.mul(tf.oneHot(tf.squeeze(tf.slice(input, [0, maxLen - 1], [batch, 1]), [1]), vocab), 2)
+      : undefined;
+    const result = tf.topk(tf.sub(probs, last ? tf.add(blocked, last) : blocked), k);
     return [result.values, result.indices];
   });
   try {

@@ -109,6 +109,7 @@ export async function trainLocally(input: LocalTrainInput): Promise<TrainResult>
     checkpoints,
     fingerprint: print,
     resume: input.resume,
+    excludeLastItem: config.transform.collapseRepeats,
   });
 
   const artifactConfig: ArtifactConfig = {
@@ -117,6 +118,7 @@ export async function trainLocally(input: LocalTrainInput): Promise<TrainResult>
     training: { ...training },
     runId: input.runId,
     backend: backend.name,
+    excludeLastItem: config.transform.collapseRepeats,
   };
   const local = await mkdtemp(join(tmpdir(), "mlops-model-"));
   const prefix = modelPrefix(input.runId);

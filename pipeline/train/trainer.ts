@@ -43,6 +43,8 @@ export interface TrainerInput {
   /** Continue from the last checkpoint when there is one. */
   resume: boolean;
   relations?: MartRelations;
+  /** Validation ranks without each prefix's last item, as the predictor will (artifact.ts). */
+  excludeLastItem?: boolean;
 }
 
 export interface TrainerResult {
@@ -86,12 +88,15 @@ async function loadValidation(input: TrainerInput): Promise<Batch[]> {
 export async function hitRateAt20(
   model: tf.LayersModel,
   validation: readonly Batch[],
+  excludeLast = false,
 ): Promise<{ hr20: number; examples: number }> {
   let hits = 0;
   let examples = 0;
   for (const batch of validation) {
-    const k = Math.min(20, (model.outputs[0]?.shape[1] ?? 22) - 2);
-    const top = await topK(model, batch.inputs.subarray(0, batch.size * batch.maxLen), k);
+    const k = Math.min(20, (model.outputs[0]?.shape[1] ?? 23) - (excludeLast ? 3 : 2));
+    const top = await topK(model, batch.inputs.subarray(0, batch.size * batch.maxLen), k, {
+      excludeLast,
+    });
     for (let row = 0; row < batch.size; row++) {
       const target = batch.targets[row] as number;
       for (let j = 0; j < k; j++) {
@@ -214,7 +219,7 @@ export async function trainModel(input: TrainerInput): Promise<TrainerResult> {
     }
     bar.stop();
     const seconds = (performance.now() - started) / 1000;
-    const { hr20, examples } = await hitRateAt20(model, validation);
+    const { hr20, examples } = await hitRateAt20(model, validation, input.excludeLastItem);
     const record: EpochRecord = {
       epoch,
       loss: seen === 0 ? 0 : lossSum / seen,

@@ -2,10 +2,11 @@
  * End to end through the real bin, as a user runs it: `pipeline run` at a small size on embedded
  * defaults, a second run that loads nothing, and the runs client.
  */
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { json, runCli, runNpmPipeline } from "../helpers/cli.ts";
 import { tempDir } from "../helpers/rows.ts";
@@ -25,6 +26,29 @@ interface TransformJson {
   splits: { train: number; validation: number; test: number };
   dag: { nodes: { type: string; name: string; rows?: number }[]; edges: [string, string][] };
 }
+interface FullRunJson {
+  runId: string;
+  store: string;
+  stages: {
+    upload: UploadJson;
+    train: { history: { epochs: unknown[] } };
+    evaluate: {
+      report: { recommenders: { name: string }[] };
+      gates: { passed: boolean };
+      productionRunId: string | null;
+    };
+    card: { paths: { card: string; report: string } };
+    promote: {
+      target: string;
+      promoted: boolean;
+      production: { runId: string };
+      decision: { verdict: string };
+    };
+  };
+}
+const SMALL_RUN_GATES = fileURLToPath(new URL("../fixtures/gates-small-run.yml", import.meta.url));
+const DEFAULT_GATES = fileURLToPath(new URL("../../gates.yml", import.meta.url));
+
 interface RunJson {
   runId: string;
   store: string;
@@ -36,24 +60,68 @@ describe("pipeline run on embedded defaults", () => {
   // The built-in runner, even where a dbt executable happens to be on PATH.
   const env = { MLOPS_SESSIONS: "1500", MLOPS_SKUS: "400", MLOPS_DBT: "builtin" };
 
-  it("npm run pipeline: generates, loads and reconciles", async () => {
+  it("npm run pipeline: every stage, the card, the promotion; a gate failure still gets its card", async () => {
     const dir = tempDir();
     const settings = {
       ...env,
       MLOPS_STORE: join(dir, "store"),
       MLOPS_WAREHOUSE: `duckdb:${join(dir, "wh.duckdb")}`,
       MLOPS_DATA_DIR: join(dir, "data"),
+      MLOPS_GATES_FILE: SMALL_RUN_GATES,
+      MLOPS_EPOCHS: "3",
     };
     const result = await runNpmPipeline(["--json"], { cwd: dir, env: settings });
     expect(result.code, result.stderr).toBe(0);
-    const run = json<RunJson>(result);
+    const run = json<FullRunJson>(result);
     expect(run.store).toBe(join(dir, "store"));
+    expect(Object.keys(run.stages)).toEqual([
+      "upload",
+      "transform",
+      "train",
+      "evaluate",
+      "card",
+      "promote",
+    ]);
     expect(run.stages.upload.reconciled).toBe(true);
-    expect(existsSync(join(dir, "store", "runs", run.runId, "upload", "stage.json"))).toBe(true);
+    expect(run.stages.train.history.epochs).toHaveLength(3);
+    const names = run.stages.evaluate.report.recommenders.map((r) => r.name);
+    expect(names).toEqual(["lstm", "popularity", "cooccurrence", "sknn", "oracle"]);
+    expect(run.stages.evaluate.gates.passed).toBe(true);
+    for (const file of [run.stages.card.paths.card, run.stages.card.paths.report]) {
+      expect(existsSync(file), file).toBe(true);
+    }
+    expect(readFileSync(run.stages.card.paths.card, "utf8")).toContain("<!-- mlops-model-card -->");
+    expect(run.stages.promote).toMatchObject({ target: "local", promoted: true });
+    expect(run.stages.promote.production.runId).toBe(run.runId);
+
+    // The default gates ask for 1.5 × popularity, which seconds of training on 1,500 sessions
+    // cannot give: the stage fails with exit 1 and names the gate, the card is still written,
+    // and production stays where it was.
+    const strict = await runCli(
+      ["run", "--from", "evaluate", "--run-id", run.runId, "--gates", DEFAULT_GATES],
+      { cwd: dir, env: settings },
+    );
+    expect(strict.code, strict.stderr).toBe(1);
+    expect(strict.stderr).toMatch(/blocking gate\(s\) failed: .*beats-popularity/);
+    expect(strict.stderr).toContain("writing the card anyway");
+    const card = readFileSync(run.stages.card.paths.card, "utf8");
+    expect(card).toMatch(/Gates failed/i);
+
+    // A second run meets a model in production: champion/challenger on the same test split.
+    const second = await runCli(["run", "--json"], { cwd: dir, env: settings });
+    expect(second.code, second.stderr).toBe(0);
+    const challenger = json<FullRunJson>(second);
+    expect(challenger.stages.evaluate.productionRunId).toBe(run.runId);
+    expect(challenger.stages.evaluate.report.recommenders.map((r) => r.name)).toContain(
+      "production",
+    );
+    expect(["better", "non-inferior", "worse", "significantly-worse"]).toContain(
+      challenger.stages.promote.decision.verdict,
+    );
   });
 
   it("generates, loads and reconciles; a second run loads 0 rows", async () => {
-    const first = await runCli(["run", "--json"], { cwd, env });
+    const first = await runCli(["run", "--until", "transform", "--json"], { cwd, env });
     expect(first.code, first.stderr).toBe(0);
     const one = json<RunJson>(first);
     expect(one.runId).toMatch(/^\d{8}-\d{6}-[0-9a-f]{6}$/);
@@ -87,7 +155,7 @@ describe("pipeline run on embedded defaults", () => {
       expect(existsSync(join(cwd, ".mlops", "runs", one.runId, "transform", artifact))).toBe(true);
     }
 
-    const second = await runCli(["run"], { cwd, env });
+    const second = await runCli(["run", "--until", "transform"], { cwd, env });
     expect(second.code, second.stderr).toBe(0);
     expect(second.stderr).toMatch(/read = loaded \+ rejected \+ skipped: (\d+) = 0 \+ 0 \+ \1/);
     expect(second.stderr).toContain(`already loaded by ${one.runId}:browsing`);
@@ -118,7 +186,18 @@ describe("pipeline run on embedded defaults", () => {
     expect(help.code).toBe(0);
     for (const command of ["run", "generate", "upload", "transform", "runs"])
       expect(help.stdout).toContain(command);
-    for (const command of ["run", "generate", "upload", "transform", "runs"]) {
+    for (const command of [
+      "run",
+      "generate",
+      "upload",
+      "transform",
+      "train",
+      "evaluate",
+      "card",
+      "promote",
+      "serve",
+      "runs",
+    ]) {
       const result = await runCli([command, "--help"], { cwd });
       expect(result.code, command).toBe(0);
       expect(result.stdout).toContain("--json");

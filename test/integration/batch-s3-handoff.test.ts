@@ -73,6 +73,7 @@ async function simulateJob(runId: string, omit: string[] = []): Promise<string> 
     training: { epochs: 1 },
     runId,
     backend: "node-gpu",
+    excludeLastItem: true,
   };
   const containerDir = join(scratch, `container-${runId}`, "model");
   const model = buildModel(modelConfig);

@@ -42,6 +42,7 @@ beforeAll(async () => {
     training: {},
     runId: "run-serve-test",
     backend: "cpu",
+    excludeLastItem: false,
   };
   artifact = createPredictor(model, vocabulary, config);
 });

@@ -1,0 +1,690 @@
+/**
+ * `pipeline doctor`: checks this machine and the configuration before a run does, and says what
+ * to fix. Every check reads local facts only (files, environment variables, installed packages);
+ * the one exception is the warehouse probe, which opens the DuckDB file or logs in to Snowflake
+ * when asked. No AWS API is called: AWS settings are checked for presence and shape.
+ */
+import { randomUUID } from "node:crypto";
+import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { homedir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { resolveBatchSettings } from "./compute/batch-settings.ts";
+import type { Config } from "./config/config.ts";
+import { SETTINGS } from "./config/settings.ts";
+import { InputError, PipelineError } from "./errors.ts";
+import {
+  parseTrafficRouting,
+  validateSageMakerSettings,
+  type SageMakerSettings,
+} from "./promote/sagemaker-settings.ts";
+import { parseS3Url } from "./store/s3-store.ts";
+import { selectBackend } from "./train/backend.ts";
+import { findDbt } from "./transform/dbt-core.ts";
+import { DuckDbWarehouse } from "./warehouse/duckdb.ts";
+import {
+  SNOWFLAKE_ENV,
+  describeSnowflake,
+  snowflakeSettingsFromEnv,
+  type SnowflakeSettings,
+} from "./warehouse/snowflake/config.ts";
+import type { SnowflakeDriver } from "./warehouse/snowflake/connection.ts";
+import { SnowflakeWarehouse } from "./warehouse/snowflake/snowflake-warehouse.ts";
+import { findChromium } from "../reports/screenshot.ts";
+
+export type CheckStatus = "ok" | "warn" | "fail" | "skip";
+
+export interface DoctorCheck {
+  name: string;
+  status: CheckStatus;
+  detail: string;
+  /** What to do; present whenever the status is warn or fail. */
+  fix?: string;
+}
+
+export interface DoctorReport {
+  /** False when any check failed; warnings keep it true. */
+  ok: boolean;
+  checks: DoctorCheck[];
+}
+
+/** How tfjs backends are loaded (tests simulate absent or broken ones): see selectBackend. */
+export type BackendLoaders = NonNullable<Parameters<typeof selectBackend>[1]>;
+
+export interface DoctorOptions {
+  /** Default: process.env. Secrets in it are never printed, only variable names. */
+  env?: NodeJS.ProcessEnv;
+  loaders?: BackendLoaders;
+  /** Open the warehouse and run `select 1` (DuckDB: the file; Snowflake: a login). */
+  probeWarehouse?: boolean;
+  /** Default: the running Node's version. */
+  nodeVersion?: string;
+  /** Default: snowflake-sdk; tests pass a stand-in. */
+  snowflakeDriver?: SnowflakeDriver;
+}
+
+export async function runDoctor(
+  config: Config,
+  options: DoctorOptions = {},
+): Promise<DoctorReport> {
+  const env = options.env ?? process.env;
+  const checks: DoctorCheck[] = [];
+  const run = async (name: string, check: () => DoctorCheck | Promise<DoctorCheck>) => {
+    try {
+      checks.push(await check());
+    } catch (error) {
+      // A check that breaks in an unforeseen way is still a finding, not a crashed doctor.
+      checks.push({
+        name,
+        status: "fail",
+        detail: messageOf(error),
+        fix: hintOf(error) ?? "report this as a bug, with the detail above",
+      });
+    }
+  };
+  await run("node", () => checkNode(options.nodeVersion ?? process.versions.node));
+  await run("backend", () => checkBackend(config.train.backend, options.loaders));
+  await run("store", () => checkStore(config.store, env));
+  await run("warehouse", () =>
+    checkWarehouse(config.warehouse, env, options.probeWarehouse === true, options.snowflakeDriver),
+  );
+  await run("transform", () => checkTransform(config, env));
+  await run("compute", () => checkCompute(config, env));
+  await run("promote", () => checkPromote(config, env));
+  await run("chromium", () => checkChromium(config.card.screenshot, env));
+  return { ok: checks.every((c) => c.status !== "fail"), checks };
+}
+
+// --- node ------------------------------------------------------------------------------------
+
+function checkNode(version: string): DoctorCheck {
+  const pkg = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as {
+    engines?: { node?: string };
+  };
+  const range = pkg.engines?.node ?? "";
+  const minimum = /^>=\s*(\d+(?:\.\d+){0,2})$/.exec(range.trim())?.[1];
+  if (minimum === undefined) {
+    return {
+      name: "node",
+      status: "warn",
+      detail: `Node ${version}; package.json's engines.node "${range}" is not a ">=X.Y" range doctor can check`,
+      fix: 'write engines.node in package.json as ">=MAJOR.MINOR"',
+    };
+  }
+  if (compareVersions(version, minimum) >= 0) {
+    return { name: "node", status: "ok", detail: `Node ${version} (needs >= ${minimum})` };
+  }
+  return {
+    name: "node",
+    status: "fail",
+    detail: `Node ${version} is older than ${minimum}, which package.json's engines asks for`,
+    fix: `install Node.js ${minimum} or newer (e.g. nvm install --lts), then run npm ci again`,
+  };
+}
+
+function compareVersions(a: string, b: string): number {
+  const parts = (v: string) => v.replace(/^v/, "").split(/[.-]/).map(Number);
+  const [pa, pb] = [parts(a), parts(b)];
+  for (let i = 0; i < 3; i++) {
+    const diff = (pa[i] || 0) - (pb[i] || 0);
+    if (diff !== 0) return diff;
+  }
+  return 0;
+}
+
+// --- tfjs backend ----------------------------------------------------------------------------
+
+async function checkBackend(
+  preference: Config["train"]["backend"],
+  loaders: BackendLoaders | undefined,
+): Promise<DoctorCheck> {
+  let selection;
+  try {
+    selection = await selectBackend(preference, loaders);
+  } catch (error) {
+    return { name: "backend", status: "fail", detail: messageOf(error), fix: hintOf(error) };
+  }
+  const skipped = selection.skipped.map((s) => `${s.name}: ${shortReason(s.why)}`);
+  const detail = [`${selection.name} (${selection.reason})`, ...skipped].join("; ");
+  if (preference === "auto" && (selection.name === "wasm" || selection.name === "cpu")) {
+    return {
+      name: "backend",
+      status: "warn",
+      detail,
+      fix: "npm install @tensorflow/tfjs-node@4.22.0 for faster local training (or @tensorflow/tfjs-node-gpu@4.22.0 with CUDA 11.2 + cuDNN 8.1 for a GPU)",
+    };
+  }
+  return { name: "backend", status: "ok", detail };
+}
+
+/** Node's "Cannot find package 'x' imported from /long/path" says no more than this. */
+function shortReason(why: string): string {
+  return /Cannot find (package|module)/.test(why) ? "not installed" : why;
+}
+
+// --- run store -------------------------------------------------------------------------------
+
+function checkStore(location: string, env: NodeJS.ProcessEnv): DoctorCheck {
+  if (!location.startsWith("s3://")) {
+    const probe = probeFolder(location);
+    if (probe.problem !== undefined) {
+      return {
+        name: "store",
+        status: "fail",
+        detail: probe.problem,
+        fix: "pass a writable folder with --store DIR (or set MLOPS_STORE), or fix the folder's permissions",
+      };
+    }
+    return { name: "store", status: "ok", detail: `local folder ${probe.detail}` };
+  }
+  try {
+    parseS3Url(location);
+  } catch (error) {
+    return {
+      name: "store",
+      status: "fail",
+      detail: messageOf(error),
+      fix: "pass --store s3://bucket/prefix (or set MLOPS_STORE) with a valid bucket name",
+    };
+  }
+  const region = nonEmpty(env.AWS_REGION) ?? nonEmpty(env.AWS_DEFAULT_REGION);
+  const endpoint = nonEmpty(env.MLOPS_S3_ENDPOINT);
+  const where = `${location} (region ${region ?? "us-east-1, the default"}${endpoint ? `, endpoint ${endpoint}` : ""})`;
+  const credentials = awsCredentials(env);
+  if (credentials.problem !== undefined) {
+    return {
+      name: "store",
+      status: "fail",
+      detail: `${where}: ${credentials.problem}`,
+      fix: credentials.fix,
+    };
+  }
+  if (credentials.source === undefined) {
+    // An EC2 instance role (IMDS) supplies credentials that only a network call could find.
+    return {
+      name: "store",
+      status: "warn",
+      detail: `${where}: no AWS credentials in the environment or ~/.aws; only an EC2 instance role could supply them`,
+      fix: "in GitHub Actions use aws-actions/configure-aws-credentials with role-to-assume (OIDC); locally set AWS_PROFILE or run aws configure",
+    };
+  }
+  return {
+    name: "store",
+    status: "ok",
+    detail: `${where}, credentials from ${credentials.source} (not contacted)`,
+  };
+}
+
+interface CredentialFinding {
+  /** Where the SDK's default chain would find credentials; undefined: nowhere local. */
+  source?: string;
+  problem?: string;
+  fix?: string;
+}
+
+/** The AWS SDK's default credential chain, as far as it can be followed without a request. */
+function awsCredentials(env: NodeJS.ProcessEnv): CredentialFinding {
+  if (nonEmpty(env.AWS_ACCESS_KEY_ID)) {
+    if (!nonEmpty(env.AWS_SECRET_ACCESS_KEY)) {
+      return {
+        problem: "AWS_ACCESS_KEY_ID is set but AWS_SECRET_ACCESS_KEY is not",
+        fix: "set AWS_SECRET_ACCESS_KEY too (and AWS_SESSION_TOKEN for temporary keys), or unset AWS_ACCESS_KEY_ID",
+      };
+    }
+    return { source: "AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY" };
+  }
+  const tokenFile = nonEmpty(env.AWS_WEB_IDENTITY_TOKEN_FILE);
+  if (tokenFile) {
+    if (!nonEmpty(env.AWS_ROLE_ARN)) {
+      return {
+        problem: "AWS_WEB_IDENTITY_TOKEN_FILE is set but AWS_ROLE_ARN is not",
+        fix: "set AWS_ROLE_ARN to the role the web identity token assumes",
+      };
+    }
+    if (!existsSync(tokenFile)) {
+      return {
+        problem: `AWS_WEB_IDENTITY_TOKEN_FILE names ${tokenFile}, which does not exist`,
+        fix: "point AWS_WEB_IDENTITY_TOKEN_FILE at the token file your platform writes, or unset it",
+      };
+    }
+    return { source: "AWS_WEB_IDENTITY_TOKEN_FILE + AWS_ROLE_ARN" };
+  }
+  if (
+    nonEmpty(env.AWS_CONTAINER_CREDENTIALS_RELATIVE_URI) ||
+    nonEmpty(env.AWS_CONTAINER_CREDENTIALS_FULL_URI)
+  ) {
+    return { source: "the container credentials endpoint (AWS_CONTAINER_CREDENTIALS_*)" };
+  }
+  const profile = nonEmpty(env.AWS_PROFILE);
+  if (profile) return { source: `AWS_PROFILE=${profile}` };
+  const home = nonEmpty(env.HOME) ?? nonEmpty(env.USERPROFILE) ?? homedir();
+  const files = [
+    nonEmpty(env.AWS_SHARED_CREDENTIALS_FILE) ?? join(home, ".aws", "credentials"),
+    nonEmpty(env.AWS_CONFIG_FILE) ?? join(home, ".aws", "config"),
+  ];
+  const file = files.find((f) => existsSync(f));
+  return file ? { source: `the default profile in ${file}` } : {};
+}
+
+// --- warehouse -------------------------------------------------------------------------------
+
+async function checkWarehouse(
+  spec: string,
+  env: NodeJS.ProcessEnv,
+  probe: boolean,
+  driver: SnowflakeDriver | undefined,
+): Promise<DoctorCheck> {
+  if (spec === "snowflake") return checkSnowflake(env, probe, driver);
+  if (!spec.startsWith("duckdb:")) {
+    return {
+      name: "warehouse",
+      status: "fail",
+      detail: `unknown warehouse "${spec}"`,
+      fix: "pass --warehouse duckdb:PATH or --warehouse snowflake (or set MLOPS_WAREHOUSE)",
+    };
+  }
+  return checkDuckDb(spec.slice("duckdb:".length), probe);
+}
+
+async function checkDuckDb(path: string, probe: boolean): Promise<DoctorCheck> {
+  const fix =
+    "pass --warehouse duckdb:PATH (or set MLOPS_WAREHOUSE) with a path in a writable folder";
+  if (path === ":memory:") {
+    return {
+      name: "warehouse",
+      status: "ok",
+      detail: "duckdb in memory (nothing is kept between stages)",
+    };
+  }
+  const exists = existsSync(path);
+  if (exists && statSync(path).isDirectory()) {
+    return {
+      name: "warehouse",
+      status: "fail",
+      detail: `duckdb:${path} is a folder, not a database file`,
+      fix,
+    };
+  }
+  const folder = probeFolder(dirname(path));
+  if (folder.problem !== undefined) {
+    return { name: "warehouse", status: "fail", detail: `duckdb:${path}: ${folder.problem}`, fix };
+  }
+  const state = exists ? "exists" : "does not exist yet (the upload stage creates it)";
+  if (!probe) {
+    return {
+      name: "warehouse",
+      status: "ok",
+      detail: `duckdb:${path} ${state}; folder ${folder.detail}`,
+    };
+  }
+  // A file that is not there yet is not created by a check: an in-memory database still proves
+  // that DuckDB's native binding loads on this machine.
+  try {
+    const warehouse = await DuckDbWarehouse.open(exists ? path : ":memory:");
+    try {
+      await warehouse.query("select 1 as one");
+    } finally {
+      await warehouse.close();
+    }
+  } catch (error) {
+    return {
+      name: "warehouse",
+      status: "fail",
+      detail: messageOf(error),
+      fix: /lock/i.test(messageOf(error))
+        ? "another process holds the DuckDB file: wait for it or stop it"
+        : `reinstall the DuckDB binding with npm ci; if the file is damaged, delete ${path} and run npx pipeline upload`,
+    };
+  }
+  return {
+    name: "warehouse",
+    status: "ok",
+    detail: `duckdb:${path} ${state}; ${exists ? "opened it and ran select 1" : "DuckDB opens (in memory)"}`,
+  };
+}
+
+async function checkSnowflake(
+  env: NodeJS.ProcessEnv,
+  probe: boolean,
+  driver: SnowflakeDriver | undefined,
+): Promise<DoctorCheck> {
+  const read = readSnowflakeSettings(env);
+  if (read.settings === undefined) {
+    const detail = [
+      ...(read.missing.length > 0 ? [`missing ${read.missing.join(", ")}`] : []),
+      ...(read.problem !== undefined ? [read.problem] : []),
+    ].join("; ");
+    const fixes = [
+      ...(read.missing.length > 0
+        ? [`set ${read.missing.join(", ")} (repository secrets or variables in CI)`]
+        : []),
+      ...(read.hint !== undefined ? [read.hint] : []),
+      "or use --warehouse duckdb:PATH",
+    ];
+    return { name: "warehouse", status: "fail", detail, fix: fixes.join("; ") };
+  }
+  const settings = read.settings;
+  const keyPath = settings.auth.kind === "keypair" ? settings.auth.privateKeyPath : undefined;
+  if (keyPath !== undefined && !existsSync(keyPath)) {
+    return {
+      name: "warehouse",
+      status: "fail",
+      detail: `${SNOWFLAKE_ENV.privateKeyPath} names ${keyPath}, which does not exist`,
+      fix: `point ${SNOWFLAKE_ENV.privateKeyPath} at the PKCS#8 PEM key file, or put its text in ${SNOWFLAKE_ENV.privateKey}`,
+    };
+  }
+  const described = describeSnowflake(settings);
+  if (!probe)
+    return {
+      name: "warehouse",
+      status: "ok",
+      detail: `${described} (settings only, not contacted)`,
+    };
+  const warehouse = SnowflakeWarehouse.fromEnv(env, {
+    ...(driver ? { driver } : {}),
+    // One try: doctor reports what is wrong now rather than waiting out a backoff.
+    retry: { attempts: 1 },
+    log: () => undefined,
+  });
+  try {
+    await warehouse.connect();
+    await warehouse.query("select 1 as one");
+  } catch (error) {
+    return {
+      name: "warehouse",
+      status: "fail",
+      detail: `${described}: ${messageOf(error)}`,
+      fix:
+        hintOf(error) ?? "check the SNOWFLAKE_* settings and that this machine can reach Snowflake",
+    };
+  } finally {
+    await warehouse.close();
+  }
+  return { name: "warehouse", status: "ok", detail: `${described}: logged in and ran select 1` };
+}
+
+interface SnowflakeReading {
+  settings?: SnowflakeSettings;
+  /** Required variables that are unset, all of them. */
+  missing: string[];
+  /** The first other problem (contradictory or invalid settings, no credentials). */
+  problem?: string;
+  hint?: string;
+}
+
+/**
+ * snowflakeSettingsFromEnv stops at the first unset variable. To name every missing one in a
+ * single report, each is filled with a placeholder (for this reading only) and the settings are
+ * read again; the placeholder never reaches a message, since only the variable's name is kept.
+ */
+function readSnowflakeSettings(env: NodeJS.ProcessEnv): SnowflakeReading {
+  const probeEnv: NodeJS.ProcessEnv = { ...env };
+  const missing: string[] = [];
+  for (;;) {
+    try {
+      const settings = snowflakeSettingsFromEnv(probeEnv);
+      return missing.length > 0 ? { missing } : { settings, missing };
+    } catch (error) {
+      if (!(error instanceof InputError)) throw error;
+      const variable = error.where.field;
+      const unset =
+        variable !== undefined &&
+        !missing.includes(variable) &&
+        nonEmpty(probeEnv[variable]) === undefined &&
+        error.message.includes(`${variable} is not set`);
+      if (!unset) return { missing, problem: stripLocation(error), ...hintField(error) };
+      missing.push(variable);
+      probeEnv[variable] = "PLACEHOLDER";
+    }
+  }
+}
+
+// --- transform -------------------------------------------------------------------------------
+
+function checkTransform(config: Config, env: NodeJS.ProcessEnv): DoctorCheck {
+  const onSnowflake = config.warehouse === "snowflake";
+  let dbt: string | undefined;
+  try {
+    dbt = findDbt(config.transform.dbt, env);
+  } catch (error) {
+    return { name: "transform", status: "fail", detail: messageOf(error), fix: hintOf(error) };
+  }
+  if (dbt !== undefined) return { name: "transform", status: "ok", detail: `dbt-core at ${dbt}` };
+  const why =
+    config.transform.dbt === "builtin" ? "transform.dbt is builtin" : "no dbt executable on PATH";
+  if (onSnowflake) {
+    return {
+      name: "transform",
+      status: "fail",
+      detail: `${why}, and the built-in runner only runs on DuckDB: transforming in Snowflake needs dbt-core`,
+      fix: "pip install dbt-snowflake (the CI workflows do), or set MLOPS_DBT to the dbt executable",
+    };
+  }
+  return {
+    name: "transform",
+    status: "ok",
+    detail: `${why}: the built-in dbt-compatible runner is used (dbt-core with dbt-duckdb is used when installed)`,
+  };
+}
+
+// --- compute ---------------------------------------------------------------------------------
+
+function checkCompute(config: Config, env: NodeJS.ProcessEnv): DoctorCheck {
+  if (config.train.compute === "local") {
+    return { name: "compute", status: "ok", detail: "local: training runs in this process" };
+  }
+  const problems: string[] = [];
+  const fixes: string[] = [];
+  if (!config.store.startsWith("s3://")) {
+    problems.push(`the Batch job cannot write to the local store ${config.store}`);
+    fixes.push("pass --store s3://bucket/prefix (or set MLOPS_STORE)");
+  }
+  if (config.warehouse !== "snowflake") {
+    problems.push(`the Batch job cannot reach the warehouse ${config.warehouse} on this machine`);
+    fixes.push("use --warehouse snowflake");
+  }
+  let summary = "";
+  try {
+    const s = resolveBatchSettings(config.compute.batch, env);
+    summary = `queue ${s.queue} in ${s.region}, image ${s.image}, ${s.gpus} GPU(s), ${s.vcpus} vCPUs, ${s.memoryMiB} MiB`;
+  } catch (error) {
+    problems.push(messageOf(error));
+    const hint = hintOf(error);
+    if (hint !== undefined) fixes.push(hint);
+  }
+  if (problems.length > 0) {
+    return {
+      name: "compute",
+      status: "fail",
+      detail: `batch: ${problems.join("; ")}`,
+      fix: `${fixes.join("; ")}; or train here with --compute local`,
+    };
+  }
+  return { name: "compute", status: "ok", detail: `batch: ${summary} (not contacted)` };
+}
+
+// --- promote ---------------------------------------------------------------------------------
+
+function checkPromote(config: Config, env: NodeJS.ProcessEnv): DoctorCheck {
+  if (config.promote.target === "local") {
+    return {
+      name: "promote",
+      status: "ok",
+      detail: "local: the registry in the run store and npx pipeline serve",
+    };
+  }
+  const s = config.promote.sagemaker;
+  const missing: string[] = [];
+  if (!s.image) missing.push(`the serving image (${settingNames("promote.sagemaker.image")})`);
+  if (!s.roleArn)
+    missing.push(`the execution role ARN (${settingNames("promote.sagemaker.roleArn")})`);
+  const modelData =
+    s.modelData ??
+    (config.store.startsWith("s3://") ? `${config.store}/sagemaker-models` : undefined);
+  if (modelData === undefined) {
+    missing.push(
+      `where model.tar.gz goes: an S3 store (${settingNames("store")}) or ${settingNames("promote.sagemaker.modelData")}`,
+    );
+  }
+  const fix =
+    "set them in the config file, the environment or the flags; or promote with --target local";
+  if (!s.image || !s.roleArn || modelData === undefined) {
+    return {
+      name: "promote",
+      status: "fail",
+      detail: `sagemaker: missing ${missing.join("; ")}`,
+      fix,
+    };
+  }
+  // The same settings deployToSageMaker is given (promote.ts builds them from the config alike).
+  let valid;
+  try {
+    const settings: SageMakerSettings = {
+      region: s.region ?? nonEmpty(env.AWS_REGION) ?? "us-east-1",
+      endpointName: s.endpoint,
+      image: s.image,
+      executionRoleArn: s.roleArn,
+      instanceType: s.instanceType,
+      instanceCount: s.instanceCount,
+      modelData,
+      trafficRouting: parseTrafficRouting(s.traffic, 60),
+      terminationWaitSeconds: 0,
+      maxExecutionTimeoutSeconds: 3600,
+      alarms: s.alarms ? s.alarms.split(",").filter(Boolean) : [],
+      keep: 3,
+      waitSeconds: 4200,
+    };
+    valid = validateSageMakerSettings(settings);
+  } catch (error) {
+    return {
+      name: "promote",
+      status: "fail",
+      detail: `sagemaker: ${messageOf(error)}`,
+      fix: hintOf(error) ?? fix,
+    };
+  }
+  return {
+    name: "promote",
+    status: "ok",
+    detail: `sagemaker: endpoint ${valid.endpointName} in ${valid.region}, ${valid.instanceCount} × ${valid.instanceType}, model data ${valid.modelData} (not contacted)`,
+  };
+}
+
+/** "key (env VAR, flag --x)" from the settings table, so the fix names what the user can set. */
+function settingNames(key: string): string {
+  const spec = SETTINGS.find((s) => s.key === key);
+  if (!spec) return key;
+  return `${key}, env ${spec.env}${spec.flag ? `, flag ${spec.flag}` : ""}`;
+}
+
+// --- chromium --------------------------------------------------------------------------------
+
+function checkChromium(mode: Config["card"]["screenshot"], env: NodeJS.ProcessEnv): DoctorCheck {
+  if (mode === "off") {
+    return {
+      name: "chromium",
+      status: "skip",
+      detail: "card.screenshot is off: no report screenshot",
+    };
+  }
+  const found = findChromium(env);
+  if (found !== undefined) {
+    return { name: "chromium", status: "ok", detail: `${found} (for the report screenshot)` };
+  }
+  const where = nonEmpty(env.CHROMIUM_PATH)
+    ? `CHROMIUM_PATH=${env.CHROMIUM_PATH} is not an executable file`
+    : "no chromium, google-chrome or chromium-browser on PATH";
+  return {
+    name: "chromium",
+    status: mode === "on" ? "fail" : "warn",
+    detail: `${where}: ${mode === "on" ? "card.screenshot is on, so the card stage fails" : "the model card is written without the report screenshot"}`,
+    fix: "apt-get install chromium (or set CHROMIUM_PATH to a Chrome/Chromium executable)",
+  };
+}
+
+// --- report ----------------------------------------------------------------------------------
+
+/** An aligned table of the checks, then the fixes of those that are not ok. */
+export function formatDoctor(report: DoctorReport): string {
+  const rows = [
+    ["check", "status", "detail"],
+    ...report.checks.map((c) => [c.name, c.status, c.detail]),
+  ];
+  const widths = [0, 1].map((i) => Math.max(...rows.map((r) => (r[i] ?? "").length)));
+  const line = (r: string[]) =>
+    `${(r[0] ?? "").padEnd(widths[0] ?? 0)}  ${(r[1] ?? "").padEnd(widths[1] ?? 0)}  ${r[2] ?? ""}`;
+  const lines = rows.map(line);
+  lines.splice(1, 0, line(["-".repeat(widths[0] ?? 0), "-".repeat(widths[1] ?? 0), "------"]));
+  const fixes = report.checks.filter((c) => c.fix !== undefined && c.status !== "ok");
+  if (fixes.length > 0) {
+    lines.push("", "To fix:");
+    for (const c of fixes) lines.push(`  ${c.name} (${c.status}): ${c.fix}`);
+  }
+  const count = (status: CheckStatus) => report.checks.filter((c) => c.status === status).length;
+  lines.push(
+    "",
+    `${report.ok ? "ready" : "not ready"}: ${count("ok")} ok, ${count("warn")} warning(s), ${count("fail")} failed, ${count("skip")} skipped`,
+  );
+  return lines.join("\n");
+}
+
+// --- helpers ---------------------------------------------------------------------------------
+
+interface FolderProbe {
+  /** Where the store's folder is, or will be created. */
+  detail: string;
+  problem?: string;
+}
+
+/**
+ * Writes and deletes a probe file in the folder, or, when the folder does not exist yet, in the
+ * nearest folder above it that does (the pipeline creates the rest): doctor creates nothing.
+ */
+function probeFolder(folder: string): FolderProbe {
+  const target = resolve(folder);
+  let existing = target;
+  while (!existsSync(existing)) {
+    const parent = dirname(existing);
+    if (parent === existing) break;
+    existing = parent;
+  }
+  if (!statSync(existing).isDirectory()) {
+    return {
+      detail: target,
+      problem: `cannot create ${target}: ${existing} is a file, not a folder`,
+    };
+  }
+  const probe = join(existing, `.mlops-doctor-${process.pid}-${randomUUID()}.tmp`);
+  try {
+    writeFileSync(probe, "");
+    rmSync(probe);
+  } catch (error) {
+    return { detail: target, problem: `cannot write in ${existing}: ${messageOf(error)}` };
+  }
+  return {
+    detail:
+      existing === target
+        ? `${target} is writable`
+        : `${target} does not exist yet; ${existing} is writable, so it can be created`,
+  };
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+function hintOf(error: unknown): string | undefined {
+  return error instanceof PipelineError ? error.hint : undefined;
+}
+
+function hintField(error: PipelineError): { hint?: string } {
+  return error.hint !== undefined ? { hint: error.hint } : {};
+}
+
+/** An InputError's message without the `field "X": ` prefix (the message names it already). */
+function stripLocation(error: InputError): string {
+  return error.message.replace(/^field "[^"]*": /, "");
+}
+
+function nonEmpty(value: string | undefined): string | undefined {
+  return value === undefined || value.trim() === "" ? undefined : value;
+}
