@@ -1,0 +1,14760 @@
+// Bundled from actions/evaluate/main.ts by scripts/bundle.ts; do not edit: run `npm run bundle`.
+const __moduleUrl = new URL("../../../pipeline/run/bundled-action.js", import.meta.url).href;
+
+// actions/evaluate/main.ts
+import { markdownTable as markdownTable2 } from "markdown-table";
+
+// actions/common/run-stage.ts
+import * as core3 from "@actions/core";
+
+// pipeline/config/config.ts
+import { existsSync, readFileSync } from "node:fs";
+import { LineCounter, isMap, parseDocument } from "yaml";
+
+// pipeline/errors.ts
+var PipelineError = class extends Error {
+  constructor(message, exitCode = 1, hint2) {
+    super(message);
+    this.exitCode = exitCode;
+    this.hint = hint2;
+    this.name = new.target.name;
+  }
+  exitCode;
+  hint;
+};
+var StageFailure = class extends PipelineError {
+  constructor(message, result, hint2) {
+    super(message, 1, hint2);
+    this.result = result;
+  }
+  result;
+};
+var InputError = class extends PipelineError {
+  constructor(message, where2 = {}, hint2) {
+    super(`${formatLocation(where2)}${message}`, 2, hint2);
+    this.where = where2;
+  }
+  where;
+};
+function formatLocation(where2) {
+  const parts = [];
+  if (where2.file) parts.push(where2.file);
+  if (where2.line !== void 0) parts.push(`line ${where2.line}`);
+  if (where2.column !== void 0) parts.push(`column ${where2.column}`);
+  if (where2.field) parts.push(`field "${where2.field}"`);
+  return parts.length ? `${parts.join(", ")}: ` : "";
+}
+
+// pipeline/config/settings.ts
+import { z as z2 } from "zod";
+
+// pipeline/compute/batch-settings.ts
+import { z } from "zod";
+var DEFAULT_LOG_GROUP = "/aws/batch/job";
+var BATCH_DEFAULTS = {
+  jobDefinition: "mlops-session-recs-train",
+  vcpus: 4,
+  memoryMiB: 15e3,
+  gpus: 1,
+  timeoutSeconds: 7200,
+  retryAttempts: 3,
+  logGroup: DEFAULT_LOG_GROUP,
+  runnableWarnSeconds: 600,
+  runnableTimeoutSeconds: 3600
+};
+var FALLBACK_REGION = "us-east-1";
+var NAME = /^[A-Za-z0-9_-]{1,128}$/;
+var JOB_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$/;
+var QUEUE_ARN = /^arn:aws[a-z-]*:batch:[a-z0-9-]+:\d{12}:job-queue\/[A-Za-z0-9_-]{1,128}$/;
+var IMAGE = /^[A-Za-z0-9][A-Za-z0-9._:/#@-]{0,254}$/;
+var ROLE_ARN = /^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]{1,512}$/;
+var REGION = /^[a-z]{2}(-[a-z]+)+-\d{1,2}$/;
+var LOG_GROUP = /^[\w.\-/#]{1,512}$/;
+function jobDefinitionNameProblem(name) {
+  return NAME.test(name) ? void 0 : "must be 1-128 letters, digits, hyphens or underscores (AWS Batch job definition name)";
+}
+function jobNameProblem(name) {
+  return JOB_NAME.test(name) ? void 0 : "must be 1-128 letters, digits, hyphens or underscores, starting with a letter or digit (AWS Batch job name)";
+}
+function queueProblem(queue) {
+  return NAME.test(queue) || QUEUE_ARN.test(queue) ? void 0 : "must be a job queue name (1-128 letters, digits, hyphens or underscores) or a job queue ARN (arn:aws:batch:REGION:ACCOUNT:job-queue/NAME)";
+}
+function imageProblem(image) {
+  return IMAGE.test(image) ? void 0 : "must be an image reference of up to 255 letters, digits and - _ : . / # @ (e.g. 123456789012.dkr.ecr.us-east-1.amazonaws.com/mlops-train:1.0)";
+}
+function roleArnProblem(arn) {
+  return ROLE_ARN.test(arn) ? void 0 : "must be an IAM role ARN (arn:aws:iam::123456789012:role/NAME)";
+}
+function environmentNameProblem(name) {
+  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) {
+    return "must be letters, digits and underscores, not starting with a digit";
+  }
+  return name.startsWith("AWS_BATCH") ? 'must not start with "AWS_BATCH" (reserved)' : void 0;
+}
+var positiveInt = z.number().int().positive();
+var BATCH_SETTING_SPECS = [
+  {
+    key: "compute.batch.queue",
+    env: "MLOPS_BATCH_QUEUE",
+    flag: "--batch-queue",
+    schema: z.string().refine((v) => queueProblem(v) === void 0),
+    allowed: "a job queue name or ARN",
+    description: "AWS Batch job queue for --compute batch (required then)."
+  },
+  {
+    key: "compute.batch.jobDefinition",
+    env: "MLOPS_BATCH_JOB_DEFINITION",
+    flag: "--batch-job-definition",
+    schema: z.string().refine((v) => jobDefinitionNameProblem(v) === void 0),
+    allowed: "1-128 letters, digits, '-' or '_'",
+    description: "Job definition name; a new revision is registered only when image, resources or settings change."
+  },
+  {
+    key: "compute.batch.image",
+    env: "MLOPS_BATCH_IMAGE",
+    flag: "--batch-image",
+    schema: z.string().refine((v) => imageProblem(v) === void 0),
+    allowed: "an image reference (ECR URI with tag or digest)",
+    description: "Train image built from containers/train.Dockerfile (required for --compute batch)."
+  },
+  {
+    key: "compute.batch.vcpus",
+    env: "MLOPS_BATCH_VCPUS",
+    flag: "--batch-vcpus",
+    schema: positiveInt.max(256),
+    numeric: true,
+    allowed: "an integer from 1 to 256",
+    description: "vCPUs per training job."
+  },
+  {
+    key: "compute.batch.memoryMiB",
+    env: "MLOPS_BATCH_MEMORY_MIB",
+    flag: "--batch-memory-mib",
+    schema: z.number().int().min(512),
+    numeric: true,
+    allowed: "an integer of at least 512",
+    description: "Memory per training job in MiB (leave room for the ECS agent on the instance)."
+  },
+  {
+    key: "compute.batch.gpus",
+    env: "MLOPS_BATCH_GPUS",
+    flag: "--batch-gpus",
+    schema: z.number().int().min(0).max(16),
+    numeric: true,
+    allowed: "an integer from 0 to 16",
+    description: "GPUs per training job (0: CPU instances, tfjs picks its best CPU backend)."
+  },
+  {
+    key: "compute.batch.timeoutSeconds",
+    env: "MLOPS_BATCH_TIMEOUT_SECONDS",
+    flag: "--batch-timeout-seconds",
+    schema: z.number().int().min(60),
+    numeric: true,
+    allowed: "an integer of at least 60 (Batch's minimum)",
+    description: "Limit per attempt; Batch stops the attempt after it."
+  },
+  {
+    key: "compute.batch.retryAttempts",
+    env: "MLOPS_BATCH_RETRY_ATTEMPTS",
+    flag: "--batch-retry-attempts",
+    schema: z.number().int().min(1).max(10),
+    numeric: true,
+    allowed: "an integer from 1 to 10",
+    description: "Attempts in all; a new attempt only when the instance went away (Spot reclaim), never after a training error."
+  },
+  {
+    key: "compute.batch.region",
+    env: "MLOPS_BATCH_REGION",
+    flag: "--batch-region",
+    schema: z.string().regex(REGION),
+    allowed: "an AWS region such as eu-west-1",
+    description: "Region of the job queue (default: AWS_REGION, else us-east-1)."
+  },
+  {
+    key: "compute.batch.logGroup",
+    env: "MLOPS_BATCH_LOG_GROUP",
+    flag: "--batch-log-group",
+    schema: z.string().regex(LOG_GROUP),
+    allowed: "a CloudWatch Logs group name",
+    description: "Log group the job's container logs go to (the awslogs driver)."
+  },
+  {
+    key: "compute.batch.runnableWarnSeconds",
+    env: "MLOPS_BATCH_RUNNABLE_WARN_SECONDS",
+    flag: "--batch-runnable-warn-seconds",
+    schema: positiveInt,
+    numeric: true,
+    allowed: "a positive integer",
+    description: "Warn when the job waits this long in RUNNABLE (no instance yet)."
+  },
+  {
+    key: "compute.batch.runnableTimeoutSeconds",
+    env: "MLOPS_BATCH_RUNNABLE_TIMEOUT_SECONDS",
+    flag: "--batch-runnable-timeout-seconds",
+    schema: positiveInt,
+    numeric: true,
+    allowed: "a positive integer",
+    description: "Terminate the job and fail after this long in RUNNABLE."
+  },
+  {
+    key: "compute.batch.jobRoleArn",
+    env: "MLOPS_BATCH_JOB_ROLE_ARN",
+    flag: "--batch-job-role-arn",
+    schema: z.string().refine((v) => roleArnProblem(v) === void 0),
+    allowed: "an IAM role ARN",
+    description: "Role the training container assumes (needs s3:GetObject/PutObject/ListBucket on the run store)."
+  }
+];
+var SPEC_BY_FIELD = new Map(
+  BATCH_SETTING_SPECS.map((spec) => [spec.key.slice("compute.batch.".length), spec])
+);
+function settingError(field2, message) {
+  const spec = SPEC_BY_FIELD.get(field2);
+  const key = spec?.key ?? `compute.batch.${field2}`;
+  const where2 = spec ? `${key} in the config file, ${spec.env} or ${spec.flag}` : key;
+  return new InputError(message, { field: key }, `Set ${where2}.`);
+}
+function resolveBatchSettings(values, env = process.env) {
+  const region = values.region ?? nonEmpty(env.AWS_REGION) ?? nonEmpty(env.AWS_DEFAULT_REGION) ?? FALLBACK_REGION;
+  if (values.queue === void 0 || values.queue === "") {
+    throw settingError("queue", "no AWS Batch job queue is set: --compute batch needs one");
+  }
+  if (values.image === void 0 || values.image === "") {
+    throw settingError("image", "no train image is set: --compute batch needs one");
+  }
+  const settings = {
+    ...BATCH_DEFAULTS,
+    ...withoutUndefined(values),
+    queue: values.queue,
+    image: values.image,
+    region
+  };
+  validateBatchSettings(settings);
+  return settings;
+}
+function validateBatchSettings(settings) {
+  const nameChecks = [
+    ["queue", settings.queue, queueProblem],
+    ["jobDefinition", settings.jobDefinition, jobDefinitionNameProblem],
+    ["image", settings.image, imageProblem],
+    ["jobRoleArn", settings.jobRoleArn, roleArnProblem]
+  ];
+  for (const [field2, value2, problem] of nameChecks) {
+    if (value2 === void 0) continue;
+    const why = problem(value2);
+    if (why !== void 0) throw settingError(field2, `invalid ${field2} "${value2}": ${why}`);
+  }
+  if (!REGION.test(settings.region)) {
+    throw settingError("region", `invalid region "${settings.region}": expected e.g. eu-west-1`);
+  }
+  if (!LOG_GROUP.test(settings.logGroup)) {
+    throw settingError(
+      "logGroup",
+      `invalid log group "${settings.logGroup}": 1-512 letters, digits and . _ - / #`
+    );
+  }
+  const ranges = [
+    ["vcpus", 1, 256],
+    ["memoryMiB", 512, 4194304],
+    ["gpus", 0, 16],
+    ["timeoutSeconds", 60, 1209600],
+    ["retryAttempts", 1, 10],
+    ["runnableWarnSeconds", 1, 1209600],
+    ["runnableTimeoutSeconds", 1, 1209600]
+  ];
+  for (const [field2, min, max] of ranges) {
+    const value2 = settings[field2];
+    if (typeof value2 !== "number" || !Number.isInteger(value2) || value2 < min || value2 > max) {
+      throw settingError(
+        field2,
+        `invalid ${field2} ${String(value2)}: expected an integer from ${min} to ${max}`
+      );
+    }
+  }
+  if (settings.runnableWarnSeconds >= settings.runnableTimeoutSeconds) {
+    throw settingError(
+      "runnableWarnSeconds",
+      `runnableWarnSeconds (${settings.runnableWarnSeconds}) must be below runnableTimeoutSeconds (${settings.runnableTimeoutSeconds}): the warning would never show`
+    );
+  }
+}
+function withoutUndefined(values) {
+  return Object.fromEntries(
+    Object.entries(values).filter(([, value2]) => value2 !== void 0)
+  );
+}
+function nonEmpty(value2) {
+  return value2 === void 0 || value2 === "" ? void 0 : value2;
+}
+
+// pipeline/config/settings.ts
+var positiveInt2 = z2.number().int().positive();
+var SETTINGS = [
+  {
+    key: "store",
+    env: "MLOPS_STORE",
+    flag: "--store",
+    schema: z2.string().regex(/^(s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/.*)?|[^:]+|[A-Za-z]:[\\/].*)$/),
+    allowed: "a folder path or s3://bucket/prefix",
+    description: "Run store: where runs and artifacts are written."
+  },
+  {
+    key: "warehouse",
+    env: "MLOPS_WAREHOUSE",
+    flag: "--warehouse",
+    schema: z2.string().regex(/^(duckdb:.+|snowflake)$/),
+    allowed: "duckdb:PATH or snowflake",
+    description: "Warehouse to load into and transform in."
+  },
+  {
+    key: "tenant",
+    env: "MLOPS_TENANT",
+    flag: "--tenant",
+    schema: z2.string().regex(/^[A-Za-z0-9_.-]{1,64}$/),
+    allowed: "1-64 letters, digits, '_', '.' or '-'",
+    description: "Tenant / API key recorded on every loaded row."
+  },
+  {
+    key: "progress",
+    env: "MLOPS_PROGRESS",
+    flag: "--progress",
+    schema: z2.enum(["auto", "on", "off"]),
+    allowed: "auto, on or off",
+    description: "Progress bars on stderr (auto: only on a terminal, never in CI or with --json)."
+  },
+  {
+    key: "data.source",
+    env: "MLOPS_DATA_SOURCE",
+    flag: "--source",
+    schema: z2.enum(["synthetic", "csv", "download"]),
+    allowed: "synthetic, csv or download",
+    description: "Where the upload stage gets its files."
+  },
+  {
+    key: "data.dir",
+    env: "MLOPS_DATA_DIR",
+    flag: "--data",
+    schema: z2.string().min(1),
+    allowed: "a folder path",
+    description: "Folder holding browsing_train.csv, search_train.csv and sku_to_content.csv (csv source), or where downloads are unpacked."
+  },
+  {
+    key: "data.sessions",
+    env: "MLOPS_SESSIONS",
+    flag: "--sessions",
+    schema: positiveInt2,
+    numeric: true,
+    allowed: "a positive integer",
+    description: "Sessions the synthetic generator writes."
+  },
+  {
+    key: "data.skus",
+    env: "MLOPS_SKUS",
+    flag: "--skus",
+    // The generator's category tree needs at least ten items to have more than one leaf.
+    schema: z2.number().int().min(10),
+    numeric: true,
+    allowed: "an integer of at least 10",
+    description: "Catalog size of the synthetic generator."
+  },
+  {
+    key: "data.seed",
+    env: "MLOPS_SEED",
+    flag: "--seed",
+    schema: z2.number().int().min(0).max(2 ** 32 - 1),
+    numeric: true,
+    allowed: "an integer from 0 to 4294967295",
+    description: "Seed of the synthetic generator (same seed, same files)."
+  },
+  {
+    key: "data.downloadUrl",
+    env: "MLOPS_DOWNLOAD_URL",
+    flag: "--download-url",
+    schema: z2.url({ protocol: /^https?$/ }),
+    allowed: "an http(s) URL",
+    description: "URL of the data-challenge archive (a .zip holding the three CSV files) for --source download."
+  },
+  {
+    key: "data.downloadSha256",
+    env: "MLOPS_DOWNLOAD_SHA256",
+    flag: "--download-sha256",
+    schema: z2.string().regex(/^[0-9a-f]{64}$/),
+    allowed: "64 lower-case hex characters",
+    description: "Expected sha256 of the downloaded archive; the download fails on a mismatch."
+  },
+  {
+    key: "transform.project",
+    env: "MLOPS_DBT_PROJECT",
+    flag: "--dbt-project",
+    schema: z2.string().min(1),
+    allowed: "a folder path",
+    description: "dbt project the transform stage builds (default: this repository's dbt/)."
+  },
+  {
+    key: "transform.dbt",
+    env: "MLOPS_DBT",
+    flag: "--dbt",
+    schema: z2.string().min(1),
+    allowed: "auto, builtin or a path to a dbt executable",
+    description: "Who runs dbt build: auto (dbt-core when `dbt` is on PATH, else the built-in runner), builtin, or that dbt executable."
+  },
+  {
+    key: "transform.sessionGapMinutes",
+    env: "MLOPS_SESSION_GAP_MINUTES",
+    flag: "--session-gap-minutes",
+    schema: positiveInt2,
+    numeric: true,
+    allowed: "a positive integer",
+    description: "Inactivity (minutes) that starts a new session inside one session id."
+  },
+  {
+    key: "transform.trainFraction",
+    env: "MLOPS_TRAIN_FRACTION",
+    flag: "--train-fraction",
+    schema: z2.number().gt(0).lt(1),
+    numeric: true,
+    allowed: "a number between 0 and 1",
+    description: "Share of sessions, earliest first, in the train split."
+  },
+  {
+    key: "transform.validationFraction",
+    env: "MLOPS_VALIDATION_FRACTION",
+    flag: "--validation-fraction",
+    schema: z2.number().min(0).lt(1),
+    numeric: true,
+    allowed: "a number from 0 to below 1",
+    description: "Share of sessions in the validation split (test gets the rest)."
+  },
+  {
+    key: "transform.collapseRepeats",
+    env: "MLOPS_COLLAPSE_REPEATS",
+    flag: "--collapse-repeats",
+    schema: z2.union([z2.boolean(), z2.enum(["true", "false"]).transform((v) => v === "true")]),
+    allowed: "true or false",
+    description: "Collapse consecutive interactions with the same SKU into one sequence step."
+  },
+  {
+    key: "transform.sequenceActions",
+    env: "MLOPS_SEQUENCE_ACTIONS",
+    flag: "--sequence-actions",
+    schema: z2.string().regex(/^(detail|add|purchase|remove|click)(,(detail|add|purchase|remove|click))*$/),
+    allowed: "comma-separated product actions (detail, add, purchase, remove, click)",
+    description: "Product actions that make up a training sequence."
+  },
+  {
+    key: "train.compute",
+    env: "MLOPS_COMPUTE",
+    flag: "--compute",
+    schema: z2.enum(["local", "batch"]),
+    allowed: "local or batch",
+    description: "Where training runs: in this process, or as an AWS Batch GPU job running the same trainer."
+  },
+  {
+    key: "train.backend",
+    env: "MLOPS_BACKEND",
+    flag: "--backend",
+    schema: z2.enum(["auto", "node-gpu", "node", "wasm", "cpu"]),
+    allowed: "auto, node-gpu, node, wasm or cpu",
+    description: "tfjs backend (auto: the first of node-gpu → node → wasm → cpu that loads; the run record says which ran and why)."
+  },
+  {
+    key: "train.epochs",
+    env: "MLOPS_EPOCHS",
+    flag: "--epochs",
+    schema: positiveInt2,
+    numeric: true,
+    allowed: "a positive integer",
+    description: "Most epochs to train (early stopping may end sooner)."
+  },
+  {
+    key: "train.patience",
+    env: "MLOPS_PATIENCE",
+    flag: "--patience",
+    schema: z2.number().int().min(0),
+    numeric: true,
+    allowed: "an integer of at least 0",
+    description: "Epochs without a better validation HR@20 before training stops and keeps the best epoch (0: never stop early)."
+  },
+  {
+    key: "train.batchSize",
+    env: "MLOPS_BATCH_SIZE",
+    flag: "--batch-size",
+    schema: positiveInt2,
+    numeric: true,
+    allowed: "a positive integer",
+    description: "Training examples per step."
+  },
+  {
+    key: "train.loss",
+    env: "MLOPS_LOSS",
+    flag: "--loss",
+    schema: z2.enum(["full", "sampled"]),
+    allowed: "full or sampled",
+    description: "Training loss: full softmax cross-entropy over the vocabulary, or sampled softmax (faster; evaluation always uses the full softmax)."
+  },
+  {
+    key: "train.negatives",
+    env: "MLOPS_NEGATIVES",
+    flag: "--negatives",
+    schema: positiveInt2,
+    numeric: true,
+    allowed: "a positive integer smaller than the vocabulary",
+    description: "Items sampled per step by the sampled loss."
+  },
+  {
+    key: "train.examples",
+    env: "MLOPS_EXAMPLES",
+    flag: "--examples",
+    schema: z2.enum(["all-prefixes", "last"]),
+    allowed: "all-prefixes or last",
+    description: "Training examples per session: every prefix → its next item, or only the last item."
+  },
+  {
+    key: "train.minCount",
+    env: "MLOPS_MIN_COUNT",
+    flag: "--min-count",
+    schema: positiveInt2,
+    numeric: true,
+    allowed: "a positive integer",
+    description: "SKUs seen fewer times than this in train map to the unknown id."
+  },
+  {
+    key: "train.validationExamples",
+    env: "MLOPS_VALIDATION_EXAMPLES",
+    flag: "--validation-examples",
+    schema: positiveInt2,
+    numeric: true,
+    allowed: "a positive integer",
+    description: "Validation examples the per-epoch HR@20 (early stopping) is computed on."
+  },
+  {
+    key: "train.seed",
+    env: "MLOPS_TRAIN_SEED",
+    flag: "--train-seed",
+    schema: z2.number().int().min(0).max(2 ** 32 - 1),
+    numeric: true,
+    allowed: "an integer from 0 to 4294967295",
+    description: "Seed of the weights, dropout, shuffling and sampling (same seed and backend, same model)."
+  },
+  {
+    key: "model.cell",
+    env: "MLOPS_CELL",
+    flag: "--cell",
+    schema: z2.enum(["lstm", "gru"]),
+    allowed: "lstm or gru",
+    description: "Recurrent cell."
+  },
+  {
+    key: "model.embeddingDim",
+    env: "MLOPS_EMBEDDING_DIM",
+    flag: "--embedding-dim",
+    schema: positiveInt2,
+    numeric: true,
+    allowed: "a positive integer",
+    description: "Item embedding size."
+  },
+  {
+    key: "model.hiddenUnits",
+    env: "MLOPS_HIDDEN_UNITS",
+    flag: "--hidden-units",
+    schema: positiveInt2,
+    numeric: true,
+    allowed: "a positive integer",
+    description: "Units of each recurrent layer."
+  },
+  {
+    key: "model.layers",
+    env: "MLOPS_LAYERS",
+    flag: "--layers",
+    schema: positiveInt2,
+    numeric: true,
+    allowed: "a positive integer",
+    description: "Stacked recurrent layers."
+  },
+  {
+    key: "model.dropout",
+    env: "MLOPS_DROPOUT",
+    flag: "--dropout",
+    schema: z2.number().min(0).lt(1),
+    numeric: true,
+    allowed: "a number in [0, 1)",
+    description: "Dropout after the embedding and between recurrent layers."
+  },
+  {
+    key: "model.learningRate",
+    env: "MLOPS_LEARNING_RATE",
+    flag: "--learning-rate",
+    schema: z2.number().positive(),
+    numeric: true,
+    allowed: "a positive number",
+    description: "Adam's learning rate."
+  },
+  {
+    key: "model.maxLen",
+    env: "MLOPS_MAX_LEN",
+    flag: "--max-len",
+    schema: positiveInt2,
+    numeric: true,
+    allowed: "a positive integer",
+    description: "Items of history the model reads (longer sessions keep their most recent items)."
+  },
+  {
+    key: "evaluate.gates",
+    env: "MLOPS_GATES_FILE",
+    flag: "--gates",
+    schema: z2.string().min(1),
+    allowed: "a YAML file path",
+    description: "The gate file: the checks a model must pass to ship (see gates.yml)."
+  },
+  {
+    key: "evaluate.maxPrefixes",
+    env: "MLOPS_EVAL_MAX_PREFIXES",
+    flag: "--max-prefixes",
+    schema: positiveInt2,
+    numeric: true,
+    allowed: "a positive integer",
+    description: "Test prefixes evaluated: a seeded sample of whole test sessions holding about this many."
+  },
+  {
+    key: "evaluate.bootstrap",
+    env: "MLOPS_EVAL_BOOTSTRAP",
+    flag: "--bootstrap",
+    schema: positiveInt2,
+    numeric: true,
+    allowed: "a positive integer",
+    description: "Bootstrap resamples behind the confidence intervals of HR@20 and MRR@20."
+  },
+  {
+    key: "evaluate.seed",
+    env: "MLOPS_EVAL_SEED",
+    flag: "--eval-seed",
+    schema: z2.number().int().min(0).max(2 ** 32 - 1),
+    numeric: true,
+    allowed: "an integer from 0 to 4294967295",
+    description: "Seed of the evaluation's session sample, perturbations and bootstrap."
+  },
+  {
+    key: "card.screenshot",
+    env: "MLOPS_CARD_SCREENSHOT",
+    flag: "--screenshot",
+    schema: z2.enum(["auto", "on", "off"]),
+    allowed: "auto, on or off",
+    description: "Screenshot of the HTML report with headless Chromium (auto: when Chromium is installed)."
+  },
+  {
+    key: "promote.target",
+    env: "MLOPS_PROMOTE_TARGET",
+    flag: "--target",
+    schema: z2.enum(["local", "sagemaker"]),
+    allowed: "local or sagemaker",
+    description: "Where a promoted model is deployed: the local endpoint (the registry + pipeline serve) or a SageMaker endpoint."
+  },
+  {
+    key: "promote.tolerance",
+    env: "MLOPS_PROMOTE_TOLERANCE",
+    flag: "--tolerance",
+    schema: z2.number().min(0).max(1),
+    numeric: true,
+    allowed: "a number from 0 to 1",
+    description: "HR@20 / MRR@20 the challenger may lose against production and still be promoted."
+  },
+  {
+    key: "promote.sagemaker.endpoint",
+    env: "MLOPS_SAGEMAKER_ENDPOINT",
+    flag: "--endpoint",
+    schema: z2.string().regex(/^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$/),
+    allowed: "1-63 letters, digits and '-'",
+    description: "SageMaker endpoint name."
+  },
+  {
+    key: "promote.sagemaker.image",
+    env: "MLOPS_SAGEMAKER_IMAGE",
+    flag: "--image",
+    schema: z2.string().min(1),
+    allowed: "an ECR image URI",
+    description: "Serving image (containers/serve.Dockerfile) in ECR; required for --target sagemaker."
+  },
+  {
+    key: "promote.sagemaker.roleArn",
+    env: "MLOPS_SAGEMAKER_ROLE_ARN",
+    flag: "--role-arn",
+    schema: z2.string().min(1),
+    allowed: "an IAM role ARN",
+    description: "SageMaker execution role; required for --target sagemaker."
+  },
+  {
+    key: "promote.sagemaker.instanceType",
+    env: "MLOPS_SAGEMAKER_INSTANCE_TYPE",
+    flag: "--instance-type",
+    schema: z2.string().min(1),
+    allowed: "a SageMaker instance type",
+    description: "Endpoint instance type."
+  },
+  {
+    key: "promote.sagemaker.instanceCount",
+    env: "MLOPS_SAGEMAKER_INSTANCE_COUNT",
+    flag: "--instance-count",
+    schema: positiveInt2,
+    numeric: true,
+    allowed: "a positive integer",
+    description: "Endpoint instances."
+  },
+  {
+    key: "promote.sagemaker.modelData",
+    env: "MLOPS_SAGEMAKER_MODEL_DATA",
+    flag: "--model-data",
+    schema: z2.string().regex(/^s3:\/\//),
+    allowed: "s3://bucket/prefix",
+    description: "Where model.tar.gz is uploaded (default: STORE/sagemaker-models when the store is on S3)."
+  },
+  {
+    key: "promote.sagemaker.traffic",
+    env: "MLOPS_SAGEMAKER_TRAFFIC",
+    flag: "--traffic",
+    schema: z2.string().regex(/^(all-at-once|canary:\d+|linear:\d+)$/),
+    allowed: "all-at-once, canary:N or linear:N",
+    description: "Blue/green traffic shifting of an endpoint update."
+  },
+  {
+    key: "promote.sagemaker.alarms",
+    env: "MLOPS_SAGEMAKER_ALARMS",
+    flag: "--alarms",
+    schema: z2.string(),
+    allowed: "comma-separated CloudWatch alarm names",
+    description: "Alarms that roll an endpoint update back automatically."
+  },
+  {
+    key: "promote.sagemaker.region",
+    env: "MLOPS_SAGEMAKER_REGION",
+    flag: "--sagemaker-region",
+    schema: z2.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/),
+    allowed: "an AWS region",
+    description: "Region of the endpoint (default: AWS_REGION, else us-east-1)."
+  },
+  {
+    key: "serve.port",
+    env: "MLOPS_SERVE_PORT",
+    flag: "--port",
+    schema: z2.number().int().min(0).max(65535),
+    numeric: true,
+    allowed: "a port from 0 to 65535 (0: any free port)",
+    description: "Port of `pipeline serve` (SageMaker's contract: 8080)."
+  },
+  {
+    key: "serve.model",
+    env: "MLOPS_SERVE_MODEL",
+    flag: "--model",
+    schema: z2.string().min(1),
+    allowed: "a model folder",
+    description: "Model `pipeline serve` serves (default: /opt/ml/model when it exists, else the production model in the registry)."
+  },
+  {
+    key: "serve.logSampleRate",
+    env: "MLOPS_SERVE_LOG_SAMPLE_RATE",
+    flag: "--log-sample-rate",
+    schema: z2.number().min(0).max(1),
+    numeric: true,
+    allowed: "a number from 0 to 1",
+    description: "Share of requests logged to the run store in the browsing_train.csv format (the upload stage loads them back)."
+  },
+  ...BATCH_SETTING_SPECS
+];
+var DEFAULTS = {
+  store: ".mlops",
+  warehouse: "duckdb:.mlops/warehouse.duckdb",
+  tenant: "local",
+  progress: "auto",
+  data: {
+    source: "synthetic",
+    dir: ".mlops/data",
+    sessions: 1e5,
+    skus: 1e4,
+    seed: 42
+  },
+  transform: {
+    dbt: "auto",
+    sessionGapMinutes: 30,
+    trainFraction: 0.8,
+    validationFraction: 0.1,
+    collapseRepeats: true,
+    sequenceActions: "detail,add,purchase"
+  },
+  train: {
+    compute: "local",
+    backend: "auto",
+    epochs: 4,
+    patience: 2,
+    batchSize: 256,
+    loss: "sampled",
+    negatives: 256,
+    examples: "all-prefixes",
+    minCount: 1,
+    validationExamples: 1e4,
+    seed: 42
+  },
+  compute: { batch: BATCH_DEFAULTS },
+  card: { screenshot: "auto" },
+  serve: { port: 8080, logSampleRate: 0 },
+  promote: {
+    target: "local",
+    tolerance: 0,
+    sagemaker: {
+      endpoint: "mlops-session-recs",
+      instanceType: "ml.m5.large",
+      instanceCount: 1,
+      traffic: "all-at-once"
+    }
+  },
+  evaluate: {
+    gates: "gates.yml",
+    maxPrefixes: 2e4,
+    bootstrap: 1e3,
+    seed: 42
+  },
+  model: {
+    cell: "lstm",
+    embeddingDim: 32,
+    hiddenUnits: 32,
+    layers: 1,
+    dropout: 0.3,
+    learningRate: 0.01,
+    maxLen: 20
+  }
+};
+
+// pipeline/config/config.ts
+var DEFAULT_CONFIG_FILE = "pipeline.config.yml";
+function loadConfig(inputs = {}) {
+  const env = inputs.env ?? process.env;
+  const cwd = inputs.cwd ?? process.cwd();
+  const file = inputs.file ?? env.MLOPS_CONFIG ?? defaultFile(cwd);
+  const fileValues = file ? readConfigFile(file) : void 0;
+  const values = {};
+  const sources = {};
+  for (const spec of SETTINGS) {
+    const origin = (source, raw, where2) => {
+      const value2 = spec.numeric && typeof raw === "string" ? toNumber(raw) : raw;
+      sources[spec.key] = source;
+      const at = source === "file" && file ? { file, line: fileValues?.lineOf(spec.key), field: spec.key } : {};
+      values[spec.key] = check(spec, value2, raw, where2, at);
+    };
+    const fallback = getPath(DEFAULTS, spec.key);
+    if (fallback !== void 0) {
+      values[spec.key] = fallback;
+      sources[spec.key] = "default";
+    }
+    const fromFile = fileValues?.get(spec.key);
+    if (fromFile !== void 0) origin("file", fromFile, `config file ${file}`);
+    const fromEnv = env[spec.env];
+    if (fromEnv !== void 0 && fromEnv !== "")
+      origin("env", fromEnv, `environment variable ${spec.env}`);
+    const fromFlag = inputs.flags?.[spec.key];
+    if (fromFlag !== void 0) origin("flag", fromFlag, `flag ${spec.flag ?? spec.key}`);
+  }
+  const config = {};
+  for (const [key, value2] of Object.entries(values)) setPath(config, key, value2);
+  return { config, sources, ...file ? { file } : {} };
+}
+function defaultFile(cwd) {
+  const path2 = `${cwd}/${DEFAULT_CONFIG_FILE}`;
+  return existsSync(path2) ? path2 : void 0;
+}
+function toNumber(raw) {
+  const trimmed = raw.trim().replaceAll("_", "");
+  return /^-?\d+(\.\d+)?$/.test(trimmed) ? Number(trimmed) : raw;
+}
+function check(spec, value2, raw, where2, at) {
+  const result = spec.schema.safeParse(value2);
+  if (result.success) return result.data;
+  throw new InputError(
+    `invalid value ${JSON.stringify(raw)} for setting "${spec.key}" (from ${where2}): expected ${spec.allowed}`,
+    at,
+    where2.startsWith("flag") ? `Pass ${spec.flag} ${spec.allowed}.` : `Fix ${where2}, or override it with ${[spec.flag, spec.env].filter((o) => o && !where2.includes(o)).join(" or ")}.`
+  );
+}
+function readConfigFile(file) {
+  let text;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (error) {
+    throw new InputError(
+      `cannot read the config file: ${error.message}`,
+      { file },
+      "Check the --config path (or MLOPS_CONFIG)."
+    );
+  }
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false });
+  const yamlError = doc.errors[0];
+  if (yamlError) {
+    const line = yamlError.linePos?.[0].line;
+    throw new InputError(`not valid YAML: ${yamlError.message.split("\n")[0]}`, { file, line });
+  }
+  if (doc.contents !== null && !isMap(doc.contents)) {
+    throw new InputError("expected a mapping of settings at the top level", { file, line: 1 });
+  }
+  const lineOf2 = (key) => lineOfKey(doc, lineCounter, key);
+  const known = new Set(SETTINGS.map((s) => s.key));
+  const data = doc.toJS() ?? {};
+  for (const key of leafKeys(data)) {
+    if (!known.has(key)) {
+      throw new InputError(
+        `unknown setting "${key}"`,
+        { file, line: lineOf2(key), field: key },
+        `Known settings: ${[...known].join(", ")}.`
+      );
+    }
+  }
+  return { get: (key) => getPath(data, key), lineOf: lineOf2 };
+}
+function lineOfKey(doc, counter, key) {
+  const node = doc.getIn(key.split("."), true);
+  return node?.range ? counter.linePos(node.range[0]).line : void 0;
+}
+function leafKeys(value2, prefix = "") {
+  if (value2 === null || typeof value2 !== "object" || Array.isArray(value2)) return [prefix];
+  return Object.entries(value2).flatMap(([k, v]) => {
+    const key = prefix ? `${prefix}.${k}` : k;
+    return v !== null && typeof v === "object" && !Array.isArray(v) ? leafKeys(v, key) : [key];
+  });
+}
+function getPath(value2, key) {
+  let current = value2;
+  for (const part2 of key.split(".")) {
+    if (current === null || typeof current !== "object") return void 0;
+    current = current[part2];
+  }
+  return current;
+}
+function setPath(target, key, value2) {
+  const parts = key.split(".");
+  let current = target;
+  for (const part2 of parts.slice(0, -1)) {
+    current[part2] ??= {};
+    current = current[part2];
+  }
+  current[parts.at(-1)] = value2;
+}
+
+// pipeline/store/local-store.ts
+import { copyFile, mkdir, readFile, readdir, rename, rm, writeFile } from "node:fs/promises";
+import { dirname, join, relative, sep } from "node:path";
+var LocalStore = class {
+  constructor(root) {
+    this.root = root;
+  }
+  root;
+  get location() {
+    return this.root;
+  }
+  path(key) {
+    if (key.split("/").some((part2) => part2 === ".." || part2 === "")) {
+      throw new Error(`invalid store key "${key}": use '/'-separated names without '..'`);
+    }
+    return join(this.root, ...key.split("/"));
+  }
+  async put(key, body2) {
+    const target = this.path(key);
+    await mkdir(dirname(target), { recursive: true });
+    const temp = `${target}.${process.pid}.tmp`;
+    await writeFile(temp, body2);
+    await rename(temp, target);
+  }
+  async putFile(key, localPath) {
+    const target = this.path(key);
+    await mkdir(dirname(target), { recursive: true });
+    const temp = `${target}.${process.pid}.tmp`;
+    await copyFile(localPath, temp);
+    await rename(temp, target);
+  }
+  async get(key) {
+    try {
+      return await readFile(this.path(key));
+    } catch (error) {
+      if (isNotFound(error)) return void 0;
+      throw error;
+    }
+  }
+  async getFile(key, localPath) {
+    try {
+      await mkdir(dirname(localPath), { recursive: true });
+      await copyFile(this.path(key), localPath);
+      return true;
+    } catch (error) {
+      if (isNotFound(error)) return false;
+      throw error;
+    }
+  }
+  async list(prefix) {
+    const base = prefix === "" ? this.root : this.path(prefix.replace(/\/$/, ""));
+    let entries;
+    try {
+      entries = await readdir(base, { recursive: true, withFileTypes: true });
+    } catch (error) {
+      if (isNotFound(error) || error.code === "ENOTDIR") return [];
+      throw error;
+    }
+    const keys = entries.filter((entry) => entry.isFile() && !entry.name.endsWith(".tmp")).map((entry) => relative(this.root, join(entry.parentPath, entry.name)).split(sep).join("/"));
+    return keys.sort();
+  }
+  async delete(key) {
+    await rm(this.path(key), { force: true });
+  }
+};
+function isNotFound(error) {
+  return error?.code === "ENOENT";
+}
+
+// pipeline/store/s3-store.ts
+import { randomUUID } from "node:crypto";
+import { createReadStream, createWriteStream } from "node:fs";
+import { mkdir as mkdir2, rename as rename2, rm as rm2, stat } from "node:fs/promises";
+import { dirname as dirname2 } from "node:path";
+import { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import {
+  DeleteObjectCommand,
+  GetObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  S3Client
+} from "@aws-sdk/client-s3";
+import { Upload } from "@aws-sdk/lib-storage";
+var EXPECTED_URL_FORM = "s3://<bucket>/<prefix> (for example s3://my-mlops-artifacts/team-a)";
+var MIN_PART_SIZE = 5 * 1024 * 1024;
+var MAX_PARTS = 1e4;
+var UPLOAD_QUEUE_SIZE = 4;
+function parseS3Url(url) {
+  const match = /^s3:\/\/([^/]*)(?:\/(.*))?$/.exec(url);
+  if (!match) {
+    throw new Error(`invalid S3 URL "${url}": expected ${EXPECTED_URL_FORM}`);
+  }
+  const bucket = match[1] ?? "";
+  if (bucket === "") {
+    throw new Error(`invalid S3 URL "${url}": the bucket is empty; expected ${EXPECTED_URL_FORM}`);
+  }
+  const problem = bucketNameProblem(bucket);
+  if (problem !== void 0) {
+    throw new Error(
+      `invalid S3 URL "${url}": bucket "${bucket}" ${problem}; expected ${EXPECTED_URL_FORM}`
+    );
+  }
+  const prefix = trimSlashes(match[2] ?? "");
+  if (prefix !== "" && prefix.split("/").some((part2) => part2 === "" || part2 === "..")) {
+    throw new Error(
+      `invalid S3 URL "${url}": prefix "${prefix}" has an empty or '..' segment; expected ${EXPECTED_URL_FORM}`
+    );
+  }
+  return { bucket, prefix };
+}
+function bucketNameProblem(name) {
+  if (name.length < 3 || name.length > 63) return "must be 3 to 63 characters long";
+  if (!/^[a-z0-9][a-z0-9.-]*[a-z0-9]$/.test(name)) {
+    return "may only hold lowercase letters, digits, '.' and '-', and must start and end with a letter or digit";
+  }
+  if (name.includes("..")) return "must not contain two adjacent periods";
+  if (/^\d{1,3}(\.\d{1,3}){3}$/.test(name)) return "must not look like an IP address";
+  for (const reserved of ["xn--", "sthree-", "amzn-s3-demo-"]) {
+    if (name.startsWith(reserved)) return `must not start with the reserved "${reserved}"`;
+  }
+  for (const reserved of ["-s3alias", "--ol-s3", ".mrap", "--x-s3"]) {
+    if (name.endsWith(reserved)) return `must not end with the reserved "${reserved}"`;
+  }
+  return void 0;
+}
+var S3Store = class {
+  bucket;
+  prefix;
+  client;
+  /** For error hints only: where requests go, as configured here. */
+  regionHint;
+  endpointHint;
+  constructor(options) {
+    if (options.bucket === "") throw new Error("S3Store: the bucket name is empty");
+    this.bucket = options.bucket;
+    this.prefix = trimSlashes(options.prefix);
+    if (this.prefix.split("/").some((part2) => part2 === "..") || this.prefix.includes("//")) {
+      throw new Error(`S3Store: invalid prefix "${options.prefix}": use '/'-separated names`);
+    }
+    const endpoint = options.endpoint ?? nonEmpty2(process.env.MLOPS_S3_ENDPOINT);
+    const region = options.region ?? nonEmpty2(process.env.AWS_REGION) ?? "us-east-1";
+    this.regionHint = options.client ? options.region : region;
+    this.endpointHint = options.client ? options.endpoint : endpoint ?? "AWS's S3 endpoint";
+    this.client = options.client ?? new S3Client(clientConfig(region, endpoint, options));
+  }
+  get location() {
+    return this.prefix === "" ? `s3://${this.bucket}` : `s3://${this.bucket}/${this.prefix}`;
+  }
+  async put(key, body2) {
+    const Key = this.objectKey(key);
+    try {
+      await this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key, Body: body2 }));
+    } catch (error) {
+      throw this.failure("put", Key, error);
+    }
+  }
+  async putFile(key, localPath) {
+    const Key = this.objectKey(key);
+    const { size } = await stat(localPath);
+    try {
+      const upload2 = new Upload({
+        client: this.client,
+        params: { Bucket: this.bucket, Key, Body: createReadStream(localPath) },
+        partSize: Math.max(MIN_PART_SIZE, Math.ceil(size / MAX_PARTS)),
+        queueSize: UPLOAD_QUEUE_SIZE,
+        leavePartsOnError: false
+      });
+      await upload2.done();
+    } catch (error) {
+      throw this.failure("putFile", Key, error);
+    }
+  }
+  async get(key) {
+    const Key = this.objectKey(key);
+    try {
+      const output = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key }));
+      return output.Body ? await output.Body.transformToByteArray() : new Uint8Array();
+    } catch (error) {
+      if (isNotFound2(error)) return void 0;
+      throw this.failure("get", Key, error);
+    }
+  }
+  async getFile(key, localPath) {
+    const Key = this.objectKey(key);
+    let body2;
+    try {
+      const output = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key }));
+      if (!output.Body) {
+        body2 = Readable.from([]);
+      } else if (output.Body instanceof Readable) {
+        body2 = output.Body;
+      } else {
+        body2 = Readable.fromWeb(output.Body.transformToWebStream());
+      }
+    } catch (error) {
+      if (isNotFound2(error)) return false;
+      throw this.failure("getFile", Key, error);
+    }
+    await mkdir2(dirname2(localPath), { recursive: true });
+    const temp = `${localPath}.${process.pid}.${randomUUID().slice(0, 8)}.tmp`;
+    try {
+      await pipeline(body2, createWriteStream(temp));
+      await rename2(temp, localPath);
+    } catch (error) {
+      await rm2(temp, { force: true });
+      if (isLocalFileError(error)) throw error;
+      throw this.failure("getFile", Key, error);
+    }
+    return true;
+  }
+  async list(prefix) {
+    const folder = prefix.replace(/\/+$/, "");
+    const root = this.prefix === "" ? "" : `${this.prefix}/`;
+    const Prefix = folder === "" ? root : `${this.objectKey(folder)}/`;
+    const keys = [];
+    let ContinuationToken;
+    try {
+      do {
+        const page = await this.client.send(
+          new ListObjectsV2Command({ Bucket: this.bucket, Prefix, ContinuationToken })
+        );
+        for (const object of page.Contents ?? []) {
+          if (object.Key !== void 0 && !object.Key.endsWith("/")) {
+            keys.push(object.Key.slice(root.length));
+          }
+        }
+        ContinuationToken = page.IsTruncated ? page.NextContinuationToken : void 0;
+      } while (ContinuationToken !== void 0);
+    } catch (error) {
+      throw this.failure("list", Prefix, error);
+    }
+    return keys.sort();
+  }
+  async delete(key) {
+    const Key = this.objectKey(key);
+    try {
+      await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key }));
+    } catch (error) {
+      throw this.failure("delete", Key, error);
+    }
+  }
+  /** Same key rules as the local store, so a key valid in one is valid in the other. */
+  objectKey(key) {
+    if (key.split("/").some((part2) => part2 === ".." || part2 === "")) {
+      throw new Error(`invalid store key "${key}": use '/'-separated names without '..'`);
+    }
+    return this.prefix === "" ? key : `${this.prefix}/${key}`;
+  }
+  /**
+   * An error that says which call failed on what, and what to check. The AWS error is not
+   * attached as `cause`: S3 error bodies carry fields such as AWSAccessKeyId and
+   * SignatureProvided, which would be printed with an uncaught error.
+   */
+  failure(operation, objectKey, error) {
+    const details2 = errorDetails(error);
+    const where2 = `s3://${this.bucket}/${objectKey}`;
+    const status = details2.statusCode === void 0 ? "" : ` (HTTP ${details2.statusCode})`;
+    const request = details2.requestId === void 0 ? "" : ` [request id ${details2.requestId}]`;
+    const hint2 = this.hint(operation, objectKey, details2);
+    return new S3StoreError(
+      `S3 ${operation} failed for ${where2}: ${details2.name}${status}: ${redact(details2.message)}${request}. ${hint2}`,
+      { operation, bucket: this.bucket, key: objectKey, ...details2 }
+    );
+  }
+  hint(operation, objectKey, details2) {
+    const { name, statusCode } = details2;
+    if (CREDENTIAL_ERRORS.has(name)) {
+      return "Check the AWS credentials: the default provider chain found none, or they are wrong or expired (on GitHub Actions: the role assumed through OIDC by aws-actions/configure-aws-credentials, and the workflow's id-token: write permission).";
+    }
+    if (name === "AccessDenied" || statusCode === 403) {
+      const action = ACTIONS[operation];
+      const resource = operation === "list" ? `arn:aws:s3:::${this.bucket} (prefix ${objectKey})` : `arn:aws:s3:::${this.bucket}/${objectKey}`;
+      return `Check that the role's IAM policy and the bucket policy allow ${action} on ${resource} (and kms:Decrypt/kms:GenerateDataKey if the bucket uses SSE-KMS).` + (operation === "get" || operation === "getFile" ? " Without s3:ListBucket, S3 answers 403 instead of 404 for a missing key." : "");
+    }
+    if (name === "NoSuchBucket") {
+      return `Check the bucket name "${this.bucket}" and that the bucket exists${this.regionHint ? ` in region ${this.regionHint}` : ""}.`;
+    }
+    if (REGION_ERRORS.has(name) || statusCode === 301) {
+      return `Check AWS_REGION${this.nowRegion()}: the bucket seems to live in another region.`;
+    }
+    if (NETWORK_ERRORS.has(name) || details2.code !== void 0 && NETWORK_ERRORS.has(details2.code)) {
+      return `Check the network and the endpoint${this.endpointHint ? ` (${this.endpointHint})` : ""}, set with MLOPS_S3_ENDPOINT.`;
+    }
+    return `Check the AWS credentials, AWS_REGION${this.nowRegion()} and the bucket policy.`;
+  }
+  nowRegion() {
+    return this.regionHint ? ` (now ${this.regionHint})` : "";
+  }
+};
+var ACTIONS = {
+  put: "s3:PutObject",
+  putFile: "s3:PutObject",
+  get: "s3:GetObject",
+  getFile: "s3:GetObject",
+  list: "s3:ListBucket",
+  delete: "s3:DeleteObject"
+};
+var CREDENTIAL_ERRORS = /* @__PURE__ */ new Set([
+  "CredentialsProviderError",
+  "InvalidAccessKeyId",
+  "SignatureDoesNotMatch",
+  "ExpiredToken",
+  "ExpiredTokenException",
+  "InvalidToken",
+  "TokenRefreshRequired"
+]);
+var REGION_ERRORS = /* @__PURE__ */ new Set([
+  "PermanentRedirect",
+  "AuthorizationHeaderMalformed",
+  "IllegalLocationConstraintException"
+]);
+var NETWORK_ERRORS = /* @__PURE__ */ new Set([
+  "TimeoutError",
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "ENOTFOUND",
+  "EAI_AGAIN",
+  "ETIMEDOUT",
+  "EPIPE"
+]);
+var S3StoreError = class extends Error {
+  operation;
+  bucket;
+  key;
+  code;
+  statusCode;
+  constructor(message, details2) {
+    super(message);
+    this.name = "S3StoreError";
+    this.operation = details2.operation;
+    this.bucket = details2.bucket;
+    this.key = details2.key;
+    this.code = details2.code ?? details2.name;
+    this.statusCode = details2.statusCode;
+  }
+};
+function errorDetails(error) {
+  if (!(error instanceof Error)) return { name: "Error", message: String(error) };
+  const fields = error;
+  return {
+    name: error.name,
+    message: error.message,
+    code: typeof fields.code === "string" ? fields.code : void 0,
+    statusCode: fields.$metadata?.httpStatusCode,
+    requestId: fields.$metadata?.requestId
+  };
+}
+function isNotFound2(error) {
+  if (!(error instanceof Error) || error.name === "NoSuchBucket") return false;
+  const status = error.$metadata?.httpStatusCode;
+  return error.name === "NoSuchKey" || error.name === "NotFound" || status === 404;
+}
+function isLocalFileError(error) {
+  const fields = error;
+  return typeof fields?.path === "string" && typeof fields.syscall === "string";
+}
+function redact(message) {
+  return message.replace(/\b(AKIA|ASIA)[A-Z0-9]{12,}\b/g, "$1…");
+}
+function clientConfig(region, endpoint, options) {
+  if (endpoint === void 0) {
+    return { region, forcePathStyle: options.forcePathStyle ?? false };
+  }
+  return {
+    region,
+    endpoint,
+    forcePathStyle: options.forcePathStyle ?? true,
+    // Since v3.729 the SDK adds CRC32 checksums (x-amz-checksum-*, x-amz-sdk-checksum-algorithm)
+    // to every upload. Several S3-compatible services reject them (Cloudflare R2: 501
+    // NotImplemented; Backblaze B2, Linode, older MinIO: 400 / XAmzContentSHA256Mismatch; see
+    // aws/aws-sdk-js-v3#6810), so against a custom endpoint send and check checksums only where
+    // the API requires them. Against AWS itself the default integrity checks stay on.
+    requestChecksumCalculation: "WHEN_REQUIRED",
+    responseChecksumValidation: "WHEN_REQUIRED"
+  };
+}
+function trimSlashes(path2) {
+  return path2.replace(/^\/+|\/+$/g, "");
+}
+function nonEmpty2(value2) {
+  return value2 === void 0 || value2 === "" ? void 0 : value2;
+}
+
+// pipeline/warehouse/duckdb.ts
+import { mkdir as mkdir3 } from "node:fs/promises";
+import { dirname as dirname3 } from "node:path";
+import { DuckDBInstance } from "@duckdb/node-api";
+
+// pipeline/data/schema.ts
+var DATA_FILES = {
+  browsing: {
+    file: "browsing_train.csv",
+    table: "raw_browsing_events",
+    columns: [
+      "session_id_hash",
+      "event_type",
+      "product_action",
+      "product_sku_hash",
+      "server_timestamp_epoch_ms",
+      "hashed_url"
+    ]
+  },
+  search: {
+    file: "search_train.csv",
+    table: "raw_search_events",
+    columns: [
+      "session_id_hash",
+      "server_timestamp_epoch_ms",
+      "query_vector",
+      "product_skus_hash",
+      "clicked_skus_hash"
+    ]
+  },
+  catalog: {
+    file: "sku_to_content.csv",
+    table: "raw_sku_content",
+    columns: [
+      "product_sku_hash",
+      "description_vector",
+      "category_hash",
+      "image_vector",
+      "price_bucket"
+    ]
+  }
+};
+var DATA_KINDS = Object.keys(DATA_FILES);
+var EVENT_TYPES = ["pageview", "event_product", "event"];
+var PRODUCT_ACTIONS = ["detail", "add", "purchase", "remove", "click", ""];
+var HASH_LENGTH = 64;
+
+// pipeline/warehouse/raw-tables.ts
+var DATA_COLUMN_TYPES = {
+  browsing: { server_timestamp_epoch_ms: "bigint" },
+  search: { server_timestamp_epoch_ms: "bigint" },
+  catalog: { price_bucket: "double" }
+};
+var LOAD_META_COLUMNS = [
+  { name: "etl_id", type: "varchar" },
+  { name: "etl_timestamp", type: "timestamp" },
+  { name: "tenant", type: "varchar" },
+  { name: "source_file", type: "varchar" },
+  { name: "source_hash", type: "varchar" }
+];
+function dataColumns(kind) {
+  const types = DATA_COLUMN_TYPES[kind];
+  return [
+    ...DATA_FILES[kind].columns.map((name) => ({ name, type: types[name] ?? "varchar" })),
+    { name: "source_line", type: "bigint" }
+  ];
+}
+function rawTableColumns(kind) {
+  return [...dataColumns(kind), ...LOAD_META_COLUMNS];
+}
+var REJECTS_TABLE = "raw_rejects";
+var REJECT_COLUMNS = [
+  { name: "line", type: "bigint" },
+  { name: "column_index", type: "integer" },
+  { name: "column_name", type: "varchar" },
+  { name: "reason", type: "varchar" },
+  { name: "raw_text", type: "varchar" }
+];
+var REJECTS_TABLE_COLUMNS = [
+  ...REJECT_COLUMNS,
+  { name: "target_table", type: "varchar" },
+  ...LOAD_META_COLUMNS
+];
+var LOADS_TABLE = "raw_loads";
+var LOADS_TABLE_COLUMNS = [
+  { name: "target_table", type: "varchar" },
+  ...LOAD_META_COLUMNS,
+  { name: "rows_read", type: "bigint" },
+  { name: "rows_loaded", type: "bigint" },
+  { name: "rows_rejected", type: "bigint" }
+];
+function rawTableName(kind) {
+  return DATA_FILES[kind].table;
+}
+function loadRecordFromRow(kind, row) {
+  return {
+    kind,
+    etlId: String(row.etl_id),
+    etlTimestamp: String(row.etl_timestamp),
+    tenant: String(row.tenant),
+    sourceFile: String(row.source_file),
+    sourceHash: String(row.source_hash),
+    rowsRead: Number(row.rows_read),
+    rowsLoaded: Number(row.rows_loaded),
+    rowsRejected: Number(row.rows_rejected)
+  };
+}
+
+// pipeline/warehouse/identifiers.ts
+var IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_$]{0,254}$/;
+function validateIdentifier(name, what = "identifier") {
+  if (!IDENTIFIER.test(name)) {
+    throw new Error(
+      `invalid ${what} "${name}": use letters, digits, '_' or '$', starting with a letter or '_' (at most 255 characters)`
+    );
+  }
+  return name;
+}
+function quoteIdentifier(name) {
+  return `"${validateIdentifier(name)}"`;
+}
+
+// pipeline/warehouse/duckdb.ts
+var DUCKDB_TYPES = {
+  varchar: "VARCHAR",
+  bigint: "BIGINT",
+  double: "DOUBLE",
+  timestamp: "TIMESTAMP",
+  integer: "INTEGER"
+};
+var DuckDbWarehouse = class _DuckDbWarehouse {
+  constructor(path2, instance2, connection) {
+    this.path = path2;
+    this.instance = instance2;
+    this.connection = connection;
+  }
+  path;
+  instance;
+  connection;
+  kind = "duckdb";
+  static async open(path2) {
+    if (path2 !== ":memory:") await mkdir3(dirname3(path2), { recursive: true });
+    let instance2;
+    try {
+      instance2 = await DuckDBInstance.create(path2);
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      const hint2 = /lock/i.test(message) ? " Another pipeline process holds the file: wait for it or stop it." : "";
+      throw new Error(`cannot open the DuckDB warehouse ${path2}: ${message}.${hint2}`);
+    }
+    return new _DuckDbWarehouse(path2, instance2, await instance2.connect());
+  }
+  get description() {
+    return `duckdb:${this.path}`;
+  }
+  async ensureRawSchema() {
+    for (const kind of DATA_KINDS) {
+      await this.createTable(rawTableName(kind), rawTableColumns(kind));
+    }
+    await this.createTable(REJECTS_TABLE, REJECTS_TABLE_COLUMNS);
+    await this.createTable(LOADS_TABLE, LOADS_TABLE_COLUMNS);
+  }
+  async createTable(name, columns2) {
+    const defs = columns2.map((c) => `${quoteIdentifier(c.name)} ${DUCKDB_TYPES[c.type]}`);
+    await this.connection.run(
+      `CREATE TABLE IF NOT EXISTS ${quoteIdentifier(name)} (${defs.join(", ")})`
+    );
+  }
+  async findLoad(kind, sourceHash) {
+    const rows = await this.query(
+      `SELECT * FROM ${LOADS_TABLE} WHERE target_table = $1 AND source_hash = $2 ORDER BY etl_timestamp LIMIT 1`,
+      [rawTableName(kind), sourceHash]
+    );
+    const row = rows[0];
+    return row ? loadRecordFromRow(kind, row) : void 0;
+  }
+  async beginLoad(kind, meta) {
+    const table4 = rawTableName(kind);
+    const metaValues = [
+      meta.etlId,
+      meta.etlTimestamp,
+      meta.tenant,
+      meta.sourceFile,
+      meta.sourceHash
+    ];
+    await this.connection.run("BEGIN TRANSACTION");
+    const existing = await this.findLoad(kind, meta.sourceHash).catch(async (error) => {
+      await this.connection.run("ROLLBACK");
+      throw error;
+    });
+    if (existing) {
+      await this.connection.run("ROLLBACK");
+      return { existing };
+    }
+    let queue = Promise.resolve();
+    let failed = false;
+    const step = (work) => {
+      const next = queue.then(async () => {
+        if (failed) throw new Error("the load transaction already failed");
+        await work().catch((error) => {
+          failed = true;
+          throw error;
+        });
+      });
+      queue = next.catch(() => void 0);
+      return next;
+    };
+    const rollback = async () => {
+      await queue;
+      await this.connection.run("ROLLBACK").catch(() => void 0);
+    };
+    return {
+      addRows: (path2) => step(
+        () => this.connection.run(
+          `INSERT INTO ${quoteIdentifier(table4)} SELECT *, $1, $2::TIMESTAMP, $3, $4, $5 FROM ${csvScan(path2, dataColumns(kind))}`,
+          metaValues
+        )
+      ),
+      addRejects: (path2) => step(
+        () => this.connection.run(
+          `INSERT INTO ${REJECTS_TABLE} SELECT *, $6, $1, $2::TIMESTAMP, $3, $4, $5 FROM ${csvScan(path2, REJECT_COLUMNS)}`,
+          [...metaValues, table4]
+        )
+      ),
+      commit: async (counts) => {
+        try {
+          await step(async () => {
+            const loaded = await this.countWhere(table4, meta.etlId);
+            if (loaded !== counts.rowsLoaded) {
+              throw new Error(
+                `${table4} received ${loaded} rows of ${meta.sourceFile} but the reader validated ${counts.rowsLoaded}: the staged chunks are inconsistent`
+              );
+            }
+            await this.connection.run(
+              `INSERT INTO ${LOADS_TABLE} VALUES ($6, $1, $2::TIMESTAMP, $3, $4, $5, $7, $8, $9)`,
+              [...metaValues, table4, counts.rowsRead, counts.rowsLoaded, counts.rowsRejected]
+            );
+            await this.connection.run("COMMIT");
+          });
+        } catch (error) {
+          await rollback();
+          throw error;
+        }
+        const record = await this.findLoad(kind, meta.sourceHash);
+        if (!record) throw new Error(`the load record of ${meta.sourceFile} vanished after COMMIT`);
+        return record;
+      },
+      rollback
+    };
+  }
+  async countWhere(table4, etlId) {
+    const rows = await this.query(
+      `SELECT count(*) AS n FROM ${quoteIdentifier(table4)} WHERE etl_id = $1`,
+      [etlId]
+    );
+    return Number(rows[0]?.n ?? 0);
+  }
+  async count(table4) {
+    const rows = await this.query(`SELECT count(*) AS n FROM ${quoteIdentifier(table4)}`);
+    return Number(rows[0]?.n ?? 0);
+  }
+  async query(sql, params = []) {
+    const reader = await this.connection.runAndReadAll(sql, params);
+    return reader.getRowObjectsJS().map((row) => {
+      const out = {};
+      for (const [key, value2] of Object.entries(row)) out[key] = toSqlValue(value2);
+      return out;
+    });
+  }
+  async close() {
+    this.connection.closeSync();
+    this.instance.closeSync();
+  }
+};
+function csvScan(path2, columns2) {
+  const spec = columns2.map((c) => `'${c.name}': '${DUCKDB_TYPES[c.type]}'`).join(", ");
+  return `read_csv('${path2.replaceAll("'", "''")}', header = false, auto_detect = false, delim = ',', quote = '"', escape = '"', nullstr = '', columns = {${spec}})`;
+}
+function toSqlValue(value2) {
+  if (value2 === null || value2 === void 0) return null;
+  if (typeof value2 === "bigint") {
+    return value2 <= BigInt(Number.MAX_SAFE_INTEGER) && value2 >= BigInt(Number.MIN_SAFE_INTEGER) ? Number(value2) : value2;
+  }
+  if (value2 instanceof Date) return value2.toISOString();
+  if (typeof value2 === "string" || typeof value2 === "number" || typeof value2 === "boolean") {
+    return value2;
+  }
+  return JSON.stringify(value2, (_key, v) => typeof v === "bigint" ? Number(v) : v);
+}
+
+// pipeline/warehouse/snowflake/snowflake-warehouse.ts
+import { copyFile as copyFile2, link, mkdtemp, rm as rm3, stat as stat3 } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join as join2 } from "node:path";
+
+// pipeline/data/file-hash.ts
+import { createHash } from "node:crypto";
+import { createReadStream as createReadStream2 } from "node:fs";
+import { stat as stat2 } from "node:fs/promises";
+async function sha256File(path2) {
+  const hash2 = createHash("sha256");
+  for await (const chunk of createReadStream2(path2, { highWaterMark: 1 << 20 })) {
+    hash2.update(chunk);
+  }
+  return { sha256: hash2.digest("hex"), bytes: (await stat2(path2)).size };
+}
+
+// pipeline/warehouse/snowflake/config.ts
+var WORKLOAD_IDENTITY_PROVIDERS = ["AWS", "AZURE", "GCP", "OIDC"];
+var SNOWFLAKE_ENV = {
+  account: "SNOWFLAKE_ACCOUNT",
+  user: "SNOWFLAKE_USER",
+  password: "SNOWFLAKE_PASSWORD",
+  privateKeyPath: "SNOWFLAKE_PRIVATE_KEY_PATH",
+  privateKey: "SNOWFLAKE_PRIVATE_KEY",
+  passphrase: "SNOWFLAKE_PRIVATE_KEY_PASSPHRASE",
+  authenticator: "SNOWFLAKE_AUTHENTICATOR",
+  token: "SNOWFLAKE_TOKEN",
+  provider: "SNOWFLAKE_WORKLOAD_IDENTITY_PROVIDER",
+  role: "SNOWFLAKE_ROLE",
+  warehouse: "SNOWFLAKE_WAREHOUSE",
+  database: "SNOWFLAKE_DATABASE",
+  schema: "SNOWFLAKE_SCHEMA"
+};
+var E = SNOWFLAKE_ENV;
+var ACCOUNT = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,254}$/;
+var AUTHENTICATOR_ALIASES = {
+  password: "password",
+  snowflake: "password",
+  keypair: "keypair",
+  "key-pair": "keypair",
+  key_pair: "keypair",
+  jwt: "keypair",
+  snowflake_jwt: "keypair",
+  oidc: "oidc",
+  workload_identity: "oidc",
+  wif: "oidc"
+};
+function settingError2(variable, message, hint2) {
+  return new InputError(message, { field: variable }, hint2);
+}
+function snowflakeSettingsFromEnv(env) {
+  const get = (name) => {
+    const value2 = env[name];
+    return value2 === void 0 || value2.trim() === "" ? void 0 : value2;
+  };
+  const required = (name, what) => {
+    const value2 = get(name);
+    if (value2 === void 0) {
+      throw settingError2(
+        name,
+        `${name} is not set: the Snowflake warehouse needs the ${what}`,
+        `Set ${name} (a repository secret or variable in CI), or use --warehouse duckdb:PATH.`
+      );
+    }
+    return value2.trim();
+  };
+  const settings = {
+    account: required(E.account, "account identifier (e.g. myorg-myaccount)"),
+    warehouse: required(E.warehouse, "virtual warehouse that runs the loads"),
+    database: required(E.database, "database that holds the raw tables"),
+    schema: required(E.schema, "schema that holds the raw tables"),
+    auth: authFromEnv(get)
+  };
+  const role = get(E.role);
+  if (role !== void 0) settings.role = role.trim();
+  const user = get(E.user);
+  if (user !== void 0) settings.user = user.trim();
+  validateSnowflakeSettings(settings);
+  return settings;
+}
+function authFromEnv(get) {
+  const password = get(E.password);
+  const keyPath = get(E.privateKeyPath);
+  const key = get(E.privateKey);
+  const passphrase = get(E.passphrase);
+  const token = get(E.token);
+  const providerText = get(E.provider);
+  const present = {
+    password: setNames([E.password, password]),
+    keypair: setNames([E.privateKeyPath, keyPath], [E.privateKey, key]),
+    oidc: setNames([E.token, token], [E.provider, providerText])
+  };
+  const authenticator = get(E.authenticator);
+  let kind;
+  if (authenticator !== void 0) {
+    const named = AUTHENTICATOR_ALIASES[authenticator.trim().toLowerCase()];
+    if (!named) {
+      throw settingError2(
+        E.authenticator,
+        `${E.authenticator}="${authenticator.trim()}" is not an authenticator this pipeline supports`,
+        `Use password, keypair (SNOWFLAKE_JWT) or oidc (WORKLOAD_IDENTITY), or unset it to infer from the credentials present.`
+      );
+    }
+    kind = named;
+    const others = Object.keys(present).filter((k) => k !== kind).flatMap((k) => present[k]);
+    if (others.length > 0) {
+      throw settingError2(
+        E.authenticator,
+        `${E.authenticator}=${authenticator.trim()} but ${others.join(" and ")} ${others.length > 1 ? "are" : "is"} also set: the settings contradict each other`,
+        `Unset ${others.join(", ")}, or change ${E.authenticator} to the method you mean.`
+      );
+    }
+  } else {
+    const kinds = Object.keys(present).filter(
+      (k) => present[k].length > 0
+    );
+    if (kinds.length === 0) {
+      throw settingError2(
+        E.password,
+        "no Snowflake credentials are set",
+        `Set ${E.password}; or ${E.privateKeyPath} / ${E.privateKey} for key-pair auth; or ${E.authenticator}=oidc with ${E.provider} (and ${E.token} for provider OIDC).`
+      );
+    }
+    if (kinds.length > 1) {
+      const vars = kinds.flatMap((k) => present[k]);
+      throw settingError2(
+        E.authenticator,
+        `credentials for more than one authentication method are set (${vars.join(", ")}) and ${E.authenticator} does not say which to use`,
+        `Set ${E.authenticator} to ${kinds.join(" or ")}, and unset the variables of the other method.`
+      );
+    }
+    kind = kinds[0];
+  }
+  if (kind === "password") {
+    if (passphrase !== void 0) throw passphraseWithoutKey();
+    if (password === void 0) {
+      throw settingError2(
+        E.password,
+        `${E.authenticator}=password but ${E.password} is not set`,
+        `Set ${E.password}, or choose another ${E.authenticator}.`
+      );
+    }
+    return { kind, password };
+  }
+  if (kind === "keypair") {
+    if (keyPath !== void 0 && key !== void 0) {
+      throw settingError2(
+        E.privateKey,
+        `both ${E.privateKeyPath} and ${E.privateKey} are set: the settings contradict each other`,
+        `Keep one: ${E.privateKeyPath} for a key file, or ${E.privateKey} for the PEM text.`
+      );
+    }
+    if (keyPath === void 0 && key === void 0) {
+      throw settingError2(
+        E.privateKeyPath,
+        `key-pair authentication needs a private key, and neither ${E.privateKeyPath} nor ${E.privateKey} is set`,
+        `Set ${E.privateKeyPath} to a PKCS#8 PEM file, or ${E.privateKey} to its text.`
+      );
+    }
+    const auth = { kind };
+    if (keyPath !== void 0) auth.privateKeyPath = keyPath.trim();
+    if (key !== void 0) auth.privateKey = normalizePem(key);
+    if (passphrase !== void 0) auth.passphrase = passphrase;
+    return auth;
+  }
+  if (passphrase !== void 0) throw passphraseWithoutKey();
+  let provider;
+  if (providerText !== void 0) {
+    const upper = providerText.trim().toUpperCase();
+    if (!WORKLOAD_IDENTITY_PROVIDERS.includes(upper)) {
+      throw settingError2(
+        E.provider,
+        `${E.provider}="${providerText.trim()}" is not a workload identity provider`,
+        `Use one of ${WORKLOAD_IDENTITY_PROVIDERS.join(", ")}.`
+      );
+    }
+    provider = upper;
+  } else if (token !== void 0) {
+    provider = "OIDC";
+  } else {
+    throw settingError2(
+      E.provider,
+      `workload identity authentication needs a provider, and neither ${E.provider} nor ${E.token} is set`,
+      `Set ${E.provider} to AWS, AZURE or GCP (credentials from the cloud this runs in), or set ${E.token} to an OIDC ID token (e.g. from GitHub Actions with permissions: id-token: write).`
+    );
+  }
+  if (provider === "OIDC" && token === void 0) {
+    throw settingError2(
+      E.token,
+      `${E.provider}=OIDC needs the identity token, and ${E.token} is not set`,
+      `Set ${E.token} to the OIDC ID token (in GitHub Actions: core.getIDToken(), with permissions: id-token: write).`
+    );
+  }
+  if (provider !== "OIDC" && token !== void 0) {
+    throw settingError2(
+      E.token,
+      `${E.token} is set but ${E.provider}=${provider} fetches its own attestation: the settings contradict each other`,
+      `Unset ${E.token}, or set ${E.provider}=OIDC to use the token.`
+    );
+  }
+  return token === void 0 ? { kind: "oidc", provider } : { kind: "oidc", provider, token };
+}
+function setNames(...pairs) {
+  return pairs.filter(([, value2]) => value2 !== void 0).map(([name]) => name);
+}
+function passphraseWithoutKey() {
+  return settingError2(
+    E.passphrase,
+    `${E.passphrase} is set but no private key is used`,
+    `Set ${E.privateKeyPath} or ${E.privateKey} (key-pair auth), or unset ${E.passphrase}.`
+  );
+}
+function normalizePem(text) {
+  const pem = !text.includes("\n") && text.includes("\\n") ? text.replaceAll("\\n", "\n") : text;
+  const trimmed = pem.trim();
+  if (!/^-----BEGIN (ENCRYPTED |RSA )?PRIVATE KEY-----\n[\s\S]+\n-----END (ENCRYPTED |RSA )?PRIVATE KEY-----$/.test(
+    trimmed
+  )) {
+    throw settingError2(
+      E.privateKey,
+      `${E.privateKey} does not hold a PEM private key (expected "-----BEGIN PRIVATE KEY-----" ... "-----END PRIVATE KEY-----")`,
+      `Store the whole PEM file's text, line breaks included (or written as \\n); convert other formats with: openssl pkcs8 -topk8 -in key.pem -out rsa_key.p8`
+    );
+  }
+  return `${trimmed}
+`;
+}
+function validateSnowflakeSettings(settings) {
+  const check2 = (value2, variable, what) => {
+    try {
+      validateIdentifier(value2, `Snowflake ${what}`);
+    } catch (error) {
+      throw settingError2(
+        variable,
+        error.message,
+        `Set ${variable} to a plain Snowflake identifier (names that need quoting are not supported).`
+      );
+    }
+  };
+  if (!ACCOUNT.test(settings.account)) {
+    throw settingError2(
+      E.account,
+      `invalid Snowflake account identifier "${settings.account}"`,
+      `Set ${E.account} to the account identifier only (e.g. myorg-myaccount or xy12345.eu-west-1), without https:// or .snowflakecomputing.com.`
+    );
+  }
+  check2(settings.warehouse, E.warehouse, "warehouse");
+  check2(settings.database, E.database, "database");
+  check2(settings.schema, E.schema, "schema");
+  if (settings.role !== void 0) check2(settings.role, E.role, "role");
+  if (settings.auth.kind !== "oidc" && !settings.user) {
+    throw settingError2(
+      E.user,
+      `${E.user} is not set: ${settings.auth.kind === "password" ? "password" : "key-pair"} authentication needs the login name`,
+      `Set ${E.user} to the Snowflake user (a service user for CI).`
+    );
+  }
+}
+var SDK_AUTHENTICATOR = {
+  password: "SNOWFLAKE",
+  keypair: "SNOWFLAKE_JWT",
+  oidc: "WORKLOAD_IDENTITY"
+};
+function snowflakeConnectionOptions(settings) {
+  const options = {
+    account: settings.account,
+    warehouse: settings.warehouse,
+    database: settings.database,
+    schema: settings.schema,
+    authenticator: SDK_AUTHENTICATOR[settings.auth.kind]
+  };
+  if (settings.user !== void 0) options.username = settings.user;
+  if (settings.role !== void 0) options.role = settings.role;
+  const auth = settings.auth;
+  switch (auth.kind) {
+    case "password":
+      options.password = auth.password;
+      break;
+    case "keypair":
+      if (auth.privateKeyPath !== void 0) options.privateKeyPath = auth.privateKeyPath;
+      if (auth.privateKey !== void 0) options.privateKey = auth.privateKey;
+      if (auth.passphrase !== void 0) options.privateKeyPass = auth.passphrase;
+      break;
+    case "oidc":
+      options.workloadIdentityProvider = auth.provider;
+      if (auth.token !== void 0) options.token = auth.token;
+      break;
+  }
+  return options;
+}
+function snowflakeSecrets(settings) {
+  const auth = settings.auth;
+  const values = auth.kind === "password" ? [auth.password] : auth.kind === "keypair" ? [auth.privateKey, auth.passphrase, ...pemBody(auth.privateKey)] : [auth.token];
+  return values.filter((v) => typeof v === "string" && v.length >= 4);
+}
+function pemBody(pem) {
+  if (!pem) return [];
+  return pem.split("\n").map((line) => line.trim()).filter((line) => line.length >= 16 && !line.startsWith("-----"));
+}
+function describeSnowflake(settings) {
+  const auth = settings.auth.kind === "oidc" ? `workload identity (${settings.auth.provider})` : settings.auth.kind === "keypair" ? "key pair" : "password";
+  const who = settings.user ? `user ${settings.user}, ` : "";
+  const role = settings.role ? `, role ${settings.role}` : "";
+  return `snowflake:${settings.account}/${settings.database}.${settings.schema} (${who}warehouse ${settings.warehouse}${role}, ${auth})`;
+}
+function redact2(text, secrets) {
+  let out = text;
+  for (const secret of secrets) out = out.split(secret).join("***");
+  return out;
+}
+
+// pipeline/warehouse/snowflake/connection.ts
+var sdk;
+async function loadSdk() {
+  sdk ??= import("snowflake-sdk").then((module) => {
+    const loaded = module.default ?? module;
+    loaded.configure({ logLevel: "ERROR", customLogger: stderrLogger });
+    return loaded;
+  });
+  return sdk;
+}
+var stderrLogger = {
+  error: (message) => process.stderr.write(`snowflake-sdk: ${message}
+`),
+  warn: () => void 0,
+  info: () => void 0,
+  debug: () => void 0,
+  trace: () => void 0
+};
+var snowflakeSdkDriver = {
+  async connect(options) {
+    const { createConnection } = await loadSdk();
+    const connection = createConnection(options);
+    await new Promise((resolve4, reject2) => {
+      connection.connectAsync((error) => error ? reject2(error) : resolve4()).catch((error) => reject2(error));
+    });
+    return new SdkConnection(connection);
+  }
+};
+var SdkConnection = class {
+  constructor(connection) {
+    this.connection = connection;
+  }
+  connection;
+  execute(sqlText, binds = []) {
+    return new Promise((resolve4, reject2) => {
+      this.connection.execute({
+        sqlText,
+        binds,
+        // Rows are collected in memory: every statement here returns a handful of rows
+        // (COPY and PUT report one per file); bulk data never travels through execute.
+        streamResult: false,
+        rowMode: "object",
+        complete: (error, _statement, rows) => {
+          if (error) reject2(error);
+          else resolve4(Array.isArray(rows) ? rows.map(toRow) : []);
+        }
+      });
+    });
+  }
+  destroy() {
+    return new Promise((resolve4) => {
+      this.connection.destroy(() => resolve4());
+    });
+  }
+};
+function toRow(row) {
+  return typeof row === "object" && row !== null ? { ...row } : {};
+}
+
+// pipeline/warehouse/snowflake/errors.ts
+function fieldsOf(error) {
+  const record = typeof error === "object" && error !== null ? error : {};
+  const cause = typeof record.cause === "object" && record.cause !== null ? record.cause : {};
+  const response = typeof record.response === "object" && record.response !== null ? record.response : {};
+  const status = response.statusCode ?? response.status;
+  return {
+    name: typeof record.name === "string" ? record.name : "",
+    message: error instanceof Error ? error.message : String(error),
+    code: record.code === void 0 || record.code === null ? "" : String(record.code),
+    sqlState: typeof record.sqlState === "string" ? record.sqlState : "",
+    status: typeof status === "number" ? status : void 0,
+    causeCode: cause.code === void 0 || cause.code === null ? "" : String(cause.code)
+  };
+}
+var TRANSIENT_SOCKET_CODES = /* @__PURE__ */ new Set([
+  "ECONNRESET",
+  "ECONNREFUSED",
+  "ECONNABORTED",
+  "ETIMEDOUT",
+  "ESOCKETTIMEDOUT",
+  "EPIPE",
+  "EAI_AGAIN",
+  "ENETUNREACH",
+  "EHOSTUNREACH",
+  "ENETDOWN",
+  "ERR_SOCKET_CONNECTION_TIMEOUT"
+]);
+var SDK_NETWORK_COULD_NOT_CONNECT = "401001";
+var SDK_RESPONSE_FAILURE = "401002";
+var SDK_RESPONSE_NOT_JSON = "401003";
+var SDK_RESPONSE_INVALID_TOKEN = "401004";
+var SDK_LARGE_RESULT_NETWORK = "402001";
+var SDK_LARGE_RESULT_FAILURE = "402002";
+var SDK_DISCONNECTED = /* @__PURE__ */ new Set(["407001", "407002", "405503"]);
+var GS_SESSION_GONE = /* @__PURE__ */ new Set(["390104", "390111", "390112", "390114"]);
+function classifySnowflakeError(error) {
+  const f = fieldsOf(error);
+  if (f.code === SDK_NETWORK_COULD_NOT_CONNECT || f.code === SDK_LARGE_RESULT_NETWORK || f.name === "NetworkError") {
+    return f.causeCode === "ENOTFOUND" ? "config" : "transient";
+  }
+  if (TRANSIENT_SOCKET_CODES.has(f.code) || TRANSIENT_SOCKET_CODES.has(f.causeCode))
+    return "transient";
+  if (f.code === "ENOTFOUND" || f.causeCode === "ENOTFOUND") return "config";
+  if (f.code === SDK_RESPONSE_FAILURE || f.code === SDK_LARGE_RESULT_FAILURE || f.name === "RequestFailedError") {
+    if (f.status !== void 0 && (f.status >= 500 || f.status === 408 || f.status === 429))
+      return "transient";
+    if (f.status === 401 || f.status === 403) return "auth";
+    return "other";
+  }
+  if (f.code === SDK_RESPONSE_NOT_JSON) return "transient";
+  if (f.code === SDK_RESPONSE_INVALID_TOKEN || SDK_DISCONNECTED.has(f.code) || GS_SESSION_GONE.has(f.code)) {
+    return "session";
+  }
+  if (f.code.startsWith("ERR_OSSL") || f.causeCode.startsWith("ERR_OSSL")) return "auth";
+  if (/^39[04]\d{3}$/.test(f.code) || f.sqlState === "28000" || f.sqlState === "08004")
+    return "auth";
+  if (/^40[45]\d{3}$/.test(f.code)) return "config";
+  if (f.sqlState.startsWith("42") || /^00[12]\d{3}$/.test(f.code)) return "sql";
+  return "other";
+}
+function hintFor(kind, settings) {
+  const user = settings.user ? `user ${settings.user}` : "the workload identity's user";
+  switch (kind) {
+    case "auth":
+      if (settings.auth.kind === "password") {
+        return `Snowflake refused the login of ${user}: check ${SNOWFLAKE_ENV.user} and ${SNOWFLAKE_ENV.password}. Accounts that enforce MFA need key-pair auth (${SNOWFLAKE_ENV.privateKeyPath}).`;
+      }
+      if (settings.auth.kind === "keypair") {
+        return `Snowflake refused the key-pair login of ${user}: check ${SNOWFLAKE_ENV.user}, that the user's RSA_PUBLIC_KEY (ALTER USER … SET RSA_PUBLIC_KEY) matches the private key, and ${SNOWFLAKE_ENV.passphrase} for an encrypted key.`;
+      }
+      return `Snowflake refused the workload identity (${settings.auth.provider}): check that the service user's WORKLOAD_IDENTITY (ISSUER, SUBJECT) matches the token, e.g. repo:OWNER/REPO:ref:refs/heads/main for GitHub Actions with permissions: id-token: write.`;
+    case "sql":
+      return `The statement did not compile: check that ${SNOWFLAKE_ENV.database}=${settings.database} and ${SNOWFLAKE_ENV.schema}=${settings.schema} exist, that the raw tables were created (ensureRawSchema), and that ${settings.role ? `role ${settings.role}` : "the user's default role"} has privileges on them.`;
+    case "config":
+      return `Check ${SNOWFLAKE_ENV.account}=${settings.account} (the account identifier, e.g. myorg-myaccount, without .snowflakecomputing.com) and the other SNOWFLAKE_* settings.`;
+    case "transient":
+      return "A network or service failure persisted through every retry: check connectivity to *.snowflakecomputing.com (proxy, firewall) and https://status.snowflake.com, then run again; loads are idempotent.";
+    case "session":
+      return "The Snowflake session ended (expired or closed); run again: loads are idempotent.";
+    default:
+      return void 0;
+  }
+}
+var SnowflakeWarehouseError = class extends PipelineError {
+  constructor(message, kind, statement, hint2) {
+    super(message, 1, hint2);
+    this.kind = kind;
+    this.statement = statement;
+  }
+  kind;
+  statement;
+};
+function statementForMessage(sql, max = 400) {
+  const line = sql.replace(/\s+/g, " ").trim();
+  return line.length > max ? `${line.slice(0, max)}…` : line;
+}
+function errorCodes(error) {
+  const f = fieldsOf(error);
+  const parts = [f.code && `code ${f.code}`, f.sqlState && `SQL state ${f.sqlState}`].filter(
+    Boolean
+  );
+  return parts.length ? ` (${parts.join(", ")})` : "";
+}
+function errorMessage(error) {
+  return fieldsOf(error).message;
+}
+var DEFAULT_RETRY = {
+  attempts: 4,
+  baseDelayMs: 1e3,
+  maxDelayMs: 15e3,
+  sleep: (ms) => new Promise((resolve4) => setTimeout(resolve4, ms)),
+  random: Math.random
+};
+function backoffDelay(policy, retry) {
+  const step = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (retry - 1));
+  return Math.round(step * (0.5 + policy.random() / 2));
+}
+async function withRetry(operation, policy, shouldRetry, beforeRetry) {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await operation(attempt);
+    } catch (error) {
+      if (attempt >= policy.attempts || !shouldRetry(error)) throw error;
+      const delay = backoffDelay(policy, attempt);
+      await beforeRetry(error, attempt, delay);
+      await policy.sleep(delay);
+    }
+  }
+}
+
+// pipeline/warehouse/snowflake/sql.ts
+var SNOWFLAKE_TYPES = {
+  varchar: "VARCHAR",
+  bigint: "NUMBER(38,0)",
+  double: "FLOAT",
+  timestamp: "TIMESTAMP_NTZ",
+  integer: "NUMBER(38,0)"
+};
+function sfIdentifier(name, what = "identifier") {
+  return `"${validateIdentifier(name, what).toUpperCase()}"`;
+}
+function tableStage(table4) {
+  return `@%${validateIdentifier(table4, "table name").toUpperCase()}`;
+}
+function createTableSql(table4, columns2) {
+  const defs = columns2.map(
+    (c) => `${sfIdentifier(c.name, "column name")} ${SNOWFLAKE_TYPES[c.type]}`
+  );
+  return `CREATE TABLE IF NOT EXISTS ${sfIdentifier(table4, "table name")} (${defs.join(", ")})`;
+}
+function rawSchemaDdl() {
+  return [
+    ...DATA_KINDS.map((kind) => createTableSql(rawTableName(kind), rawTableColumns(kind))),
+    createTableSql(REJECTS_TABLE, REJECTS_TABLE_COLUMNS),
+    createTableSql(LOADS_TABLE, LOADS_TABLE_COLUMNS)
+  ];
+}
+function sqlString(value2, what = "value") {
+  if (/[\u0000-\u001f\u007f]/.test(value2)) {
+    throw new Error(`the ${what} contains a control character and cannot be written into SQL`);
+  }
+  return `'${value2.replaceAll("\\", "\\\\").replaceAll("'", "''")}'`;
+}
+function snowflakeTimestamp(iso) {
+  const date = new Date(iso);
+  if (Number.isNaN(date.getTime())) throw new Error(`the load timestamp "${iso}" is not a date`);
+  return date.toISOString().replace("T", " ").replace("Z", "");
+}
+var SOURCE_HASH = /^[0-9a-f]{64}$/;
+function validateLoadMeta(meta) {
+  if (!SOURCE_HASH.test(meta.sourceHash)) {
+    throw new Error(`the source hash "${meta.sourceHash}" is not a lowercase hex sha256`);
+  }
+  snowflakeTimestamp(meta.etlTimestamp);
+  sqlString(meta.etlId, "etl id");
+  sqlString(meta.tenant, "tenant");
+  sqlString(meta.sourceFile, "source file name");
+}
+function stagedFileName(kind, part2, sourceHash, chunk, csvDigest) {
+  if (!SOURCE_HASH.test(sourceHash) || !/^[0-9a-f]{16,64}$/.test(csvDigest) || !Number.isSafeInteger(chunk) || chunk < 0) {
+    throw new Error("staged file names are built from hex digests and a chunk number only");
+  }
+  return `${kind}-${part2}-${sourceHash}-${chunk}-${csvDigest.slice(0, 16)}.csv`;
+}
+var UNSAFE_PATH = /['\n\r\0*?]/;
+function putSql(localPath, table4) {
+  if (UNSAFE_PATH.test(localPath)) {
+    throw new Error(
+      `cannot PUT ${JSON.stringify(localPath)}: the path contains a quote, a wildcard or a line break`
+    );
+  }
+  if (!localPath.endsWith(".csv")) throw new Error(`PUT stages .csv files only, not ${localPath}`);
+  const uri = `file://${localPath.startsWith("/") ? "" : "/"}${localPath.replaceAll("\\", "/")}`;
+  return `PUT '${uri}' ${tableStage(table4)} OVERWRITE = FALSE AUTO_COMPRESS = TRUE`;
+}
+var CSV_FILE_FORMAT = `TYPE = CSV FIELD_DELIMITER = ',' RECORD_DELIMITER = '\\n' SKIP_HEADER = 0 FIELD_OPTIONALLY_ENCLOSED_BY = '"' ESCAPE = NONE ESCAPE_UNENCLOSED_FIELD = NONE EMPTY_FIELD_AS_NULL = TRUE NULL_IF = () TRIM_SPACE = FALSE COMPRESSION = GZIP ENCODING = 'UTF8'`;
+function copyIntoSql(spec) {
+  const targets = spec.columns.map((c) => sfIdentifier(c.name, "column name"));
+  const select2 = spec.columns.map((column, index2) => {
+    if (index2 < spec.fileColumns) return `$${index2 + 1}`;
+    const value2 = spec.constants[column.name];
+    if (value2 === void 0) throw new Error(`no value for ${spec.table}.${column.name} in COPY`);
+    const literal = sqlString(value2, column.name);
+    return column.type === "timestamp" ? `${literal}::TIMESTAMP_NTZ` : literal;
+  });
+  if (spec.stagedFiles.length === 0 || spec.stagedFiles.length > 1e3) {
+    throw new Error(`COPY names 1 to 1000 files, not ${spec.stagedFiles.length}`);
+  }
+  for (const file of spec.stagedFiles) {
+    if (!/^[A-Za-z0-9._-]+$/.test(file)) throw new Error(`invalid staged file name "${file}"`);
+  }
+  return `COPY INTO ${sfIdentifier(spec.table, "table name")} (${targets.join(", ")}) FROM (SELECT ${select2.join(", ")} FROM ${tableStage(spec.table)}) FILES = (${spec.stagedFiles.map((f) => `'${f}'`).join(", ")}) FILE_FORMAT = (${CSV_FILE_FORMAT}) ON_ERROR = ABORT_STATEMENT`;
+}
+function loadMetaConstants(meta) {
+  return {
+    etl_id: meta.etlId,
+    etl_timestamp: snowflakeTimestamp(meta.etlTimestamp),
+    tenant: meta.tenant,
+    source_file: meta.sourceFile,
+    source_hash: meta.sourceHash
+  };
+}
+function selectLoadColumns() {
+  return LOADS_TABLE_COLUMNS.map((c) => {
+    const id = sfIdentifier(c.name, "column name");
+    const expr = c.type === "timestamp" ? `TO_VARCHAR(${id}, 'YYYY-MM-DD"T"HH24:MI:SS.FF3"Z"')` : id;
+    return `${expr} AS "${c.name}"`;
+  }).join(", ");
+}
+function findLoadSql() {
+  return `SELECT ${selectLoadColumns()} FROM ${sfIdentifier(LOADS_TABLE)} WHERE ${sfIdentifier("target_table")} = ? AND ${sfIdentifier("source_hash")} = ? ORDER BY ${sfIdentifier("etl_timestamp")} LIMIT 1`;
+}
+function insertLoadSql() {
+  const columns2 = LOADS_TABLE_COLUMNS.map((c) => sfIdentifier(c.name, "column name"));
+  const values = LOADS_TABLE_COLUMNS.map(
+    (c) => c.type === "timestamp" ? "TO_TIMESTAMP_NTZ(?)" : "?"
+  );
+  return `INSERT INTO ${sfIdentifier(LOADS_TABLE)} (${columns2.join(", ")}) SELECT ${values.join(", ")}`;
+}
+function countSql(table4) {
+  return `SELECT COUNT(*) AS "n" FROM ${sfIdentifier(table4, "table name")}`;
+}
+var SESSION_CONTEXT_SQL = 'SELECT CURRENT_WAREHOUSE() AS "warehouse", CURRENT_DATABASE() AS "database", CURRENT_SCHEMA() AS "schema", CURRENT_ROLE() AS "role"';
+function toSnowflakePlaceholders(sql) {
+  let out = "";
+  let i = 0;
+  while (i < sql.length) {
+    const ch = sql[i];
+    const next = sql[i + 1];
+    let end = i + 1;
+    if (ch === "'") {
+      end = i + 1;
+      while (end < sql.length) {
+        if (sql[end] === "\\") end += 2;
+        else if (sql[end] === "'" && sql[end + 1] === "'") end += 2;
+        else if (sql[end] === "'") {
+          end++;
+          break;
+        } else end++;
+      }
+    } else if (ch === '"') {
+      const close = sql.indexOf('"', i + 1);
+      end = close === -1 ? sql.length : close + 1;
+    } else if (ch === "$" && next === "$") {
+      const close = sql.indexOf("$$", i + 2);
+      end = close === -1 ? sql.length : close + 2;
+    } else if (ch === "-" && next === "-") {
+      const close = sql.indexOf("\n", i);
+      end = close === -1 ? sql.length : close + 1;
+    } else if (ch === "/" && next === "*") {
+      const close = sql.indexOf("*/", i + 2);
+      end = close === -1 ? sql.length : close + 2;
+    } else if (ch === "$" && next !== void 0 && /[0-9]/.test(next) && !/[A-Za-z0-9_$]/.test(sql[i - 1] ?? "")) {
+      out += ":";
+      i++;
+      continue;
+    }
+    out += sql.slice(i, end);
+    i = end;
+  }
+  return out;
+}
+function toSnowflakeBind(value2) {
+  return typeof value2 === "bigint" ? value2.toString() : value2;
+}
+
+// pipeline/warehouse/snowflake/snowflake-warehouse.ts
+var MAX_FILES_PER_COPY = 1e3;
+var SnowflakeWarehouse = class _SnowflakeWarehouse {
+  constructor(settings, options = {}) {
+    this.settings = settings;
+    validateSnowflakeSettings(settings);
+    this.driver = options.driver ?? snowflakeSdkDriver;
+    this.policy = { ...DEFAULT_RETRY, ...options.retry };
+    this.secrets = snowflakeSecrets(settings);
+    this.log = options.log ?? ((line) => process.stderr.write(`${line}
+`));
+    this.tempRoot = options.tempDir ?? tmpdir();
+    this.description = describeSnowflake(settings);
+  }
+  settings;
+  kind = "snowflake";
+  description;
+  driver;
+  policy;
+  secrets;
+  log;
+  tempRoot;
+  session;
+  /** The connection `session` resolved to, so that only that one is ever forgotten. */
+  current;
+  /** Load transactions begun and not yet committed or rolled back (0 or 1). */
+  openLoads = 0;
+  /** One session, one statement at a time: statements never overlap on the connection. */
+  statements = Promise.resolve();
+  /**
+   * One load transaction at a time: a second beginLoad waits for the first to commit or roll
+   * back (BEGIN inside an open transaction would silently join it). Other operations run
+   * meanwhile, inside the open transaction, as they do on DuckDB's single connection.
+   */
+  transactions = Promise.resolve();
+  closed = false;
+  static fromEnv(env, options = {}) {
+    return new _SnowflakeWarehouse(snowflakeSettingsFromEnv(env), options);
+  }
+  /** Opens the session now (otherwise the first operation does): login errors surface early. */
+  async connect() {
+    await this.connection();
+  }
+  async ensureRawSchema() {
+    if (this.openLoads > 0) {
+      throw new Error(
+        "ensureRawSchema cannot run while a load is open: Snowflake's DDL would commit it"
+      );
+    }
+    const connection = await this.connection();
+    for (const ddl of rawSchemaDdl()) {
+      await this.exec(connection, ddl, [], { what: "creating the raw tables", idempotent: true });
+    }
+  }
+  async findLoad(kind, sourceHash) {
+    return this.lookup(await this.connection(), kind, sourceHash);
+  }
+  async beginLoad(kind, meta) {
+    validateLoadMeta(meta);
+    const release = await this.transactionSlot();
+    try {
+      const connection = await this.connection();
+      await this.exec(connection, "BEGIN", [], { what: "BEGIN", idempotent: false });
+      let existing;
+      try {
+        existing = await this.lookup(connection, kind, meta.sourceHash);
+      } catch (error) {
+        await this.rollbackQuietly(connection);
+        throw error;
+      }
+      if (existing) {
+        await this.rollbackQuietly(connection);
+        release();
+        return { existing };
+      }
+      const staging = await mkdtemp(join2(this.tempRoot, "mlops-snowflake-"));
+      const state = {
+        connection,
+        kind,
+        meta,
+        table: rawTableName(kind),
+        staging,
+        staged: { rows: [], rejects: [] }
+      };
+      return this.loadTransaction(state, release);
+    } catch (error) {
+      release();
+      throw error;
+    }
+  }
+  async count(table4) {
+    const sql = countSql(table4);
+    const rows = await this.exec(await this.connection(), sql, [], {
+      what: `counting ${table4}`,
+      idempotent: true
+    });
+    return Number(field(rows[0], "n") ?? 0);
+  }
+  /**
+   * Binds are positional: `?`, `:1`, or DuckDB's `$1` (rewritten to `:1`). Read-only statements
+   * are retried after transient failures. Column names Snowflake upper-cased (unquoted aliases)
+   * come back in lower case, as DuckDB returns them.
+   */
+  async query(sql, params = []) {
+    const text = params.length > 0 ? toSnowflakePlaceholders(sql) : sql;
+    const idempotent = /^[\s(]*(select|with|show|describe|desc|explain|list)\b/i.test(sql);
+    const rows = await this.exec(await this.connection(), text, params.map(toSnowflakeBind), {
+      what: "query",
+      idempotent
+    });
+    return rows.map(toRow2);
+  }
+  /** Ends the session; an open load transaction is aborted by the server with it. */
+  async close() {
+    this.closed = true;
+    await this.statements;
+    await this.dropSession();
+  }
+  // --- loads -----------------------------------------------------------------------------
+  loadTransaction(state, release) {
+    let queue = Promise.resolve();
+    let failed = false;
+    let finished2 = false;
+    const step = (work) => {
+      const next = queue.then(async () => {
+        if (finished2) throw new Error(`the load of ${state.meta.sourceFile} is already finished`);
+        if (failed)
+          throw new Error(`the load of ${state.meta.sourceFile} already failed: roll it back`);
+        await work().catch((error) => {
+          failed = true;
+          throw error;
+        });
+      });
+      queue = next.catch(() => void 0);
+      return next;
+    };
+    const finish2 = async () => {
+      finished2 = true;
+      await rm3(state.staging, { recursive: true, force: true });
+      release();
+    };
+    let ending;
+    const rollback = () => {
+      if (finished2 && !ending) return Promise.resolve();
+      ending ??= (async () => {
+        await queue;
+        finished2 = true;
+        await this.rollbackQuietly(state.connection);
+        await finish2();
+      })();
+      return ending;
+    };
+    return {
+      addRows: (path2) => step(() => this.stageChunk(state, "rows", path2)),
+      addRejects: (path2) => step(() => this.stageChunk(state, "rejects", path2)),
+      commit: async (counts) => {
+        let record;
+        try {
+          await step(async () => {
+            record = await this.commitLoad(state, counts);
+          });
+        } catch (error) {
+          await rollback();
+          throw error;
+        }
+        await finish2();
+        if (!record) throw new Error(`the load of ${state.meta.sourceFile} committed no record`);
+        return record;
+      },
+      rollback
+    };
+  }
+  /**
+   * PUT of one chunk. PUT keeps the local file's name, so the chunk is hard-linked (copied across
+   * file systems) under its content-addressed name first; the link goes once it is uploaded, and
+   * the caller may delete its file as soon as this resolves.
+   */
+  async stageChunk(state, part2, path2) {
+    if ((await stat3(path2)).size === 0) return;
+    const table4 = part2 === "rows" ? state.table : REJECTS_TABLE;
+    const name = stagedFileName(
+      state.kind,
+      part2,
+      state.meta.sourceHash,
+      state.staged[part2].length,
+      (await sha256File(path2)).sha256
+    );
+    const local = join2(state.staging, name);
+    await link(path2, local).catch(() => copyFile2(path2, local));
+    try {
+      const staged = `${name}.gz`;
+      const put = putSql(local, table4);
+      const rows = await this.exec(state.connection, put, [], {
+        what: `PUT of ${part2} chunk ${state.staged[part2].length} into @%${table4}`,
+        idempotent: true
+      });
+      for (const row of rows) {
+        const status = String(field(row, "status") ?? "");
+        const target = field(row, "target");
+        if (!["UPLOADED", "SKIPPED"].includes(status) || target !== void 0 && target !== staged) {
+          throw new SnowflakeWarehouseError(
+            `Snowflake: PUT reported ${status || "no status"} for ${String(target)} (expected ${staged}, UPLOADED or SKIPPED)`,
+            "other",
+            statementForMessage(put)
+          );
+        }
+      }
+      state.staged[part2].push(staged);
+    } finally {
+      await rm3(local, { force: true });
+    }
+  }
+  async commitLoad(state, counts) {
+    const { kind, meta, table: table4, connection } = state;
+    for (const [name, value2] of Object.entries(counts)) {
+      if (!Number.isSafeInteger(value2) || value2 < 0) {
+        throw new Error(`${name} must be a non-negative integer, got ${String(value2)}`);
+      }
+    }
+    const concurrent = await this.lookup(connection, kind, meta.sourceHash);
+    if (concurrent) {
+      throw new SnowflakeWarehouseError(
+        `${meta.sourceFile} was loaded into ${table4} by ${concurrent.etlId} while this load (${meta.etlId}) was staging it: nothing was inserted`,
+        "other",
+        void 0,
+        "The file is loaded once, by the other run; running again reports it as skipped."
+      );
+    }
+    const constants3 = loadMetaConstants(meta);
+    await this.copyChunks(state, "rows", {
+      table: table4,
+      columns: rawTableColumns(kind),
+      fileColumns: dataColumns(kind).length,
+      constants: constants3,
+      expected: counts.rowsLoaded
+    });
+    await this.copyChunks(state, "rejects", {
+      table: REJECTS_TABLE,
+      columns: REJECTS_TABLE_COLUMNS,
+      fileColumns: REJECT_COLUMNS.length,
+      constants: { ...constants3, target_table: table4 },
+      expected: counts.rowsRejected
+    });
+    const values = {
+      target_table: table4,
+      etl_id: meta.etlId,
+      etl_timestamp: snowflakeTimestamp(meta.etlTimestamp),
+      tenant: meta.tenant,
+      source_file: meta.sourceFile,
+      source_hash: meta.sourceHash,
+      rows_read: counts.rowsRead,
+      rows_loaded: counts.rowsLoaded,
+      rows_rejected: counts.rowsRejected
+    };
+    await this.exec(
+      connection,
+      insertLoadSql(),
+      LOADS_TABLE_COLUMNS.map((c) => values[c.name] ?? null),
+      { what: "recording the load in raw_loads", idempotent: false }
+    );
+    await this.exec(connection, "COMMIT", [], { what: "COMMIT", idempotent: false });
+    return {
+      kind,
+      etlId: meta.etlId,
+      etlTimestamp: new Date(meta.etlTimestamp).toISOString(),
+      tenant: meta.tenant,
+      sourceFile: meta.sourceFile,
+      sourceHash: meta.sourceHash,
+      ...counts
+    };
+  }
+  /** COPY INTO over every staged chunk of one part, then the rows_loaded check. */
+  async copyChunks(state, part2, target) {
+    const files = state.staged[part2];
+    let loaded = 0;
+    const reported = /* @__PURE__ */ new Map();
+    let lastStatement = "";
+    for (let start = 0; start < files.length; start += MAX_FILES_PER_COPY) {
+      const copy = copyIntoSql({
+        ...target,
+        stagedFiles: files.slice(start, start + MAX_FILES_PER_COPY)
+      });
+      lastStatement = copy;
+      const result = await this.exec(state.connection, copy, [], {
+        what: `COPY INTO ${target.table}`,
+        idempotent: false
+      });
+      for (const row of result) {
+        loaded += Number(field(row, "rows_loaded")) || 0;
+        const file = field(row, "file");
+        if (typeof file === "string")
+          reported.set(file.slice(file.lastIndexOf("/") + 1), String(field(row, "status") ?? ""));
+      }
+    }
+    if (loaded === target.expected) return;
+    const notLoaded = files.filter((file) => reported.get(file) !== "LOADED");
+    const skipped = notLoaded.filter((file) => !reported.has(file));
+    throw new SnowflakeWarehouseError(
+      `Snowflake: COPY INTO ${target.table} loaded ${loaded} ${part2} of ${state.meta.sourceFile} but the reader validated ${target.expected}` + (notLoaded.length ? `; not loaded: ${notLoaded.slice(0, 5).join(", ")}${notLoaded.length > 5 ? ", …" : ""}` : "") + (skipped.length ? ". Snowflake did not process those files: its load history says they were loaded into the table before, although raw_loads has no record of it" : ""),
+      "other",
+      lastStatement ? statementForMessage(lastStatement) : void 0,
+      skipped.length ? `Check ${target.table} for rows with source_hash ${state.meta.sourceHash}; delete them (and the staged files: REMOVE @%${target.table} PATTERN = '.*${state.meta.sourceHash}.*') before loading again.` : "The staged chunks and the reader's counts disagree: run the upload again; if it recurs, report it with the file."
+    );
+  }
+  /** Waits for the load before this one to finish; the function returned ends this one's turn. */
+  async transactionSlot() {
+    let resolve4 = () => void 0;
+    const released = new Promise((r) => {
+      resolve4 = r;
+    });
+    const previous = this.transactions;
+    this.transactions = previous.then(() => released);
+    await previous;
+    this.openLoads++;
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      this.openLoads--;
+      resolve4();
+    };
+  }
+  /** Ends a transaction; if even that fails, drops the session so the server aborts it. */
+  async rollbackQuietly(connection) {
+    try {
+      await this.exclusive(() => connection.execute("ROLLBACK", []));
+    } catch {
+      this.forgetSession(connection);
+    }
+  }
+  // --- session and statements ------------------------------------------------------------
+  connection() {
+    if (this.closed) return Promise.reject(new Error(`${this.description} is closed`));
+    this.session ??= this.openSession().then(
+      (connection) => {
+        this.current = connection;
+        return connection;
+      },
+      (error) => {
+        this.session = void 0;
+        throw error;
+      }
+    );
+    return this.session;
+  }
+  async openSession() {
+    const options = snowflakeConnectionOptions(this.settings);
+    let connection;
+    try {
+      connection = await withRetry(
+        () => this.driver.connect(options),
+        this.policy,
+        (error) => classifySnowflakeError(error) === "transient",
+        (error, attempt, delay) => this.logRetry(`connecting to ${this.settings.account}`, error, attempt, delay)
+      );
+    } catch (error) {
+      throw this.failure(`connecting to ${this.description}`, error);
+    }
+    try {
+      await this.checkSessionContext(connection);
+    } catch (error) {
+      await connection.destroy().catch(() => void 0);
+      throw error;
+    }
+    return connection;
+  }
+  /**
+   * Snowflake logs in even when the warehouse, database or schema named in the options does not
+   * exist or the role cannot use it, leaving that part of the session context empty: every later
+   * statement would then fail with a vaguer message. Say which setting is wrong now.
+   */
+  async checkSessionContext(connection) {
+    const rows = await this.exec(connection, SESSION_CONTEXT_SQL, [], {
+      what: "reading the session's warehouse, database and schema",
+      idempotent: true
+    });
+    const row = rows[0];
+    const role = field(row, "role");
+    const who = typeof role === "string" && role ? `role ${role}` : "the session's role";
+    const checks = [
+      ["warehouse", SNOWFLAKE_ENV.warehouse, this.settings.warehouse],
+      ["database", SNOWFLAKE_ENV.database, this.settings.database],
+      ["schema", SNOWFLAKE_ENV.schema, this.settings.schema]
+    ];
+    for (const [what, variable, value2] of checks) {
+      const current = field(row, what);
+      if (current === null || current === void 0 || current === "") {
+        throw new SnowflakeWarehouseError(
+          `Snowflake: the ${what} ${value2} (${variable}) does not exist or ${who} cannot use it`,
+          "config",
+          SESSION_CONTEXT_SQL,
+          `Set ${variable} to an existing ${what}, or grant USAGE on it to ${who}${what === "schema" ? " (and CREATE TABLE, for the raw tables)" : ""}.`
+        );
+      }
+    }
+  }
+  exclusive(operation) {
+    const run = this.statements.then(operation, operation);
+    this.statements = run.catch(() => void 0);
+    return run;
+  }
+  /** One statement, after the ones before it; transient failures of idempotent ones retried. */
+  async exec(connection, sql, binds, options) {
+    try {
+      return await this.exclusive(
+        () => withRetry(
+          () => connection.execute(sql, binds),
+          this.policy,
+          (error) => options.idempotent && classifySnowflakeError(error) === "transient",
+          (error, attempt, delay) => this.logRetry(options.what, error, attempt, delay)
+        )
+      );
+    } catch (error) {
+      if (classifySnowflakeError(error) === "session") this.forgetSession(connection);
+      throw this.failure(options.what, error, sql, options.idempotent);
+    }
+  }
+  async lookup(connection, kind, sourceHash) {
+    const rows = await this.exec(connection, findLoadSql(), [rawTableName(kind), sourceHash], {
+      what: "looking up raw_loads",
+      idempotent: true
+    });
+    const row = rows[0];
+    return row ? loadRecordFromRow(kind, toRow2(row)) : void 0;
+  }
+  forgetSession(connection) {
+    if (this.current === connection) {
+      this.session = void 0;
+      this.current = void 0;
+    }
+    void connection.destroy().catch(() => void 0);
+  }
+  async dropSession() {
+    const session2 = this.session;
+    this.session = void 0;
+    this.current = void 0;
+    if (!session2) return;
+    const connection = await session2.catch(() => void 0);
+    await connection?.destroy().catch(() => void 0);
+  }
+  logRetry(what, error, attempt, delayMs) {
+    this.log(
+      redact2(
+        `snowflake: ${what} failed (${errorMessage(error)}${errorCodes(error)}); retrying in ${(delayMs / 1e3).toFixed(1)} s (attempt ${attempt + 1} of ${this.policy.attempts})`,
+        this.secrets
+      )
+    );
+  }
+  /**
+   * The error a caller sees: what failed, the driver's message and codes, the statement (never
+   * its binds), and a hint. The driver's error is deliberately not attached as `cause`: its
+   * `response` can carry request headers with session tokens.
+   */
+  failure(what, error, sql, retried = true) {
+    if (error instanceof SnowflakeWarehouseError) return error;
+    const kind = classifySnowflakeError(error);
+    const statement = sql === void 0 ? void 0 : redact2(statementForMessage(sql), this.secrets);
+    const attempts = kind === "transient" && retried ? ` after ${this.policy.attempts} attempts` : "";
+    const message = redact2(
+      `Snowflake: ${what} failed${attempts}: ${errorMessage(error)}${errorCodes(error)}${statement ? ` [statement: ${statement}]` : ""}`,
+      this.secrets
+    );
+    return new SnowflakeWarehouseError(message, kind, statement, hintFor(kind, this.settings));
+  }
+};
+function field(row, name) {
+  if (!row) return void 0;
+  if (name in row) return row[name];
+  const wanted = name.toLowerCase();
+  const key = Object.keys(row).find((k) => k.toLowerCase() === wanted);
+  return key === void 0 ? void 0 : row[key];
+}
+function toRow2(row) {
+  const out = {};
+  for (const [key, value2] of Object.entries(row)) {
+    out[/[a-z]/.test(key) ? key : key.toLowerCase()] = toSqlValue2(value2);
+  }
+  return out;
+}
+function toSqlValue2(value2) {
+  if (value2 === null || value2 === void 0) return null;
+  if (typeof value2 === "string" || typeof value2 === "number" || typeof value2 === "boolean" || typeof value2 === "bigint") {
+    return value2;
+  }
+  if (value2 instanceof Date) return value2.toISOString();
+  if (Buffer.isBuffer(value2)) return value2.toString("hex");
+  if (typeof value2 === "object" && "toJSON" in value2 && typeof value2.toJSON === "function") {
+    return String(value2.toJSON());
+  }
+  return JSON.stringify(value2);
+}
+
+// pipeline/warehouse/snowflake/index.ts
+async function openSnowflakeWarehouse(env = process.env, options = {}) {
+  const warehouse = SnowflakeWarehouse.fromEnv(env, options);
+  await warehouse.connect();
+  return warehouse;
+}
+
+// pipeline/run/context.ts
+function openStore(location) {
+  if (location.startsWith("s3://")) {
+    try {
+      return new S3Store(parseS3Url(location));
+    } catch (error) {
+      throw new InputError(error.message, { field: "store" });
+    }
+  }
+  return new LocalStore(location);
+}
+async function openWarehouse(spec, env = process.env) {
+  if (spec === "snowflake") return openSnowflakeWarehouse(env);
+  if (spec.startsWith("duckdb:")) return DuckDbWarehouse.open(spec.slice("duckdb:".length));
+  throw new InputError(
+    `unknown warehouse "${spec}"`,
+    { field: "warehouse" },
+    "Use duckdb:PATH or snowflake."
+  );
+}
+function createContext(config, runId2, reporter, configSources) {
+  let warehouse;
+  return {
+    config,
+    ...configSources ? { configSources } : {},
+    runId: runId2,
+    reporter,
+    store: openStore(config.store),
+    warehouse() {
+      warehouse ??= openWarehouse(config.warehouse);
+      return warehouse;
+    },
+    async releaseWarehouse() {
+      const open = warehouse;
+      warehouse = void 0;
+      if (open) await (await open).close();
+    },
+    async close() {
+      if (warehouse) await (await warehouse).close();
+    }
+  };
+}
+
+// pipeline/evaluate/format.ts
+function textTable(header, rows) {
+  const widths = header.map((h, c) => Math.max(h.length, ...rows.map((r) => (r[c] ?? "").length)));
+  const numeric = header.map(
+    (_, c) => rows.length > 0 && rows.every((r) => /^[-+]?[\d.]+%?( \[.*\])?$|^n\/a$/.test(r[c] ?? ""))
+  );
+  const line = (cells) => cells.map(
+    (cell2, c) => numeric[c] ? cell2.padStart(widths[c]) : cell2.padEnd(widths[c])
+  ).join("  ").trimEnd();
+  const rule = widths.map((w) => "-".repeat(w)).join("  ");
+  return [line(header), rule, ...rows.map(line)].join("\n");
+}
+var num = (value2, digits = 4) => value2 === null ? "n/a" : value2.toFixed(digits);
+function withCi(f) {
+  return f.ci ? `${num(f.value)} [${num(f.ci.low)}, ${num(f.ci.high)}]` : num(f.value);
+}
+function formatMetricTable(report) {
+  const level = Math.round(report.settings.confidence * 100);
+  const header = [
+    "recommender",
+    "kind",
+    "HR@10",
+    `HR@20 [${level}% CI]`,
+    "MRR@10",
+    `MRR@20 [${level}% CI]`,
+    "last HR@20",
+    "cov@20",
+    "pop bias",
+    "repeats",
+    "perturb",
+    "shuffle",
+    "unknown ok"
+  ];
+  const rows = report.recommenders.map((r) => {
+    const m = r.metrics;
+    const role = r.name === report.roles.candidate ? " *" : r.name === report.roles.production ? " (prod)" : "";
+    return [
+      `${r.name}${role}`,
+      r.kind,
+      num(m["hr@10"].value),
+      withCi(m["hr@20"]),
+      num(m["mrr@10"].value),
+      withCi(m["mrr@20"]),
+      num(m["last_hr@20"].value),
+      num(m["coverage@20"].value),
+      num(m.popularity_bias.value, 3),
+      num(m.repeat_share.value, 3),
+      num(m.perturbation_overlap.value, 3),
+      num(m.shuffle_overlap.value, 3),
+      num(m.unknown_sku_validity.value, 3)
+    ];
+  });
+  const c = report.counts;
+  const footer = `${c.prefixes} prefixes from ${c.evaluatedSessions} of ${c.evaluableSessions} test sessions (${c.lastItems} last items); catalog ${c.catalogItems} SKUs, ${c.trainItems} seen in train; robustness: ${c.perturbed} perturbed, ${c.shuffled} shuffled, ${c.unknownSkuSessions} unknown-SKU sessions` + (report.roles.candidate ? `; * = candidate` : "");
+  return `${textTable(header, rows)}
+${footer}`;
+}
+function formatGateTable(result) {
+  const header = ["gate", "kind", "metric", "threshold", "value", "verdict", "blocking"];
+  const rows = result.checks.map((c) => [
+    c.name,
+    c.kind,
+    c.metric,
+    num(c.threshold),
+    num(c.value),
+    c.verdict.toUpperCase(),
+    c.blocking ? "yes" : "no"
+  ]);
+  const details2 = result.checks.map((c) => `  ${c.name}: ${c.detail}`).join("\n");
+  const verdict = result.passed ? "gates passed" : `gates FAILED (${result.checks.filter((c) => c.verdict === "fail").length} blocking)`;
+  return `${textTable(header, rows)}
+${details2}
+${verdict}${result.candidate ? ` for ${result.candidate}` : ""}`;
+}
+
+// pipeline/evaluate/stage.ts
+import { existsSync as existsSync4 } from "node:fs";
+import { mkdtemp as mkdtemp3, rm as rm6 } from "node:fs/promises";
+import { tmpdir as tmpdir3 } from "node:os";
+import { join as join9 } from "node:path";
+import { fileURLToPath } from "node:url";
+
+// pipeline/data/oracle.ts
+import { readFile as readFile2 } from "node:fs/promises";
+import { z as z3 } from "zod";
+var probability = z3.number().min(0).max(1);
+var index = z3.number().int().nonnegative();
+var modelSchema = z3.object({
+  format: z3.literal("coveo-synthetic-hmm"),
+  version: z3.literal(1),
+  seed: z3.number().int(),
+  skus: z3.array(z3.string().regex(/^[0-9a-f]{64}$/)).min(2),
+  intent: z3.object({ stay: probability, switchWithinGroup: probability }),
+  emission: z3.object({ related: probability, popularity: probability, revisit: probability }),
+  leaves: z3.array(
+    z3.object({
+      category: z3.string(),
+      group: index,
+      initial: probability,
+      items: z3.array(index).min(1),
+      probabilities: z3.array(probability).min(1)
+    })
+  ).min(1),
+  related: z3.array(z3.object({ items: z3.array(index), probabilities: z3.array(probability) }))
+});
+function parseGenerativeModel(value2) {
+  const result = modelSchema.safeParse(value2);
+  if (!result.success) {
+    const issue = result.error.issues[0];
+    throw new Error(
+      `not a generative model: ${issue ? `${issue.path.join(".")}: ${issue.message}` : "invalid"}`
+    );
+  }
+  const model2 = result.data;
+  const n2 = model2.skus.length;
+  if (model2.related.length !== n2) {
+    throw new Error(
+      `not a generative model: related has ${model2.related.length} entries for ${n2} skus`
+    );
+  }
+  if (model2.intent.stay + model2.intent.switchWithinGroup > 1 + 1e-9) {
+    throw new Error("not a generative model: intent.stay + intent.switchWithinGroup exceeds 1");
+  }
+  const { related, popularity, revisit } = model2.emission;
+  if (Math.abs(related + popularity + revisit - 1) > 1e-9 || related <= 0) {
+    throw new Error("not a generative model: emission weights must sum to 1 with related > 0");
+  }
+  const owner = new Int32Array(n2).fill(-1);
+  model2.leaves.forEach((leaf, c) => {
+    if (leaf.items.length !== leaf.probabilities.length) {
+      throw new Error(`not a generative model: leaf ${c} has mismatched items and probabilities`);
+    }
+    for (const item of leaf.items) {
+      if (item >= n2 || owner[item] !== -1) {
+        throw new Error(`not a generative model: item ${item} out of range or in two leaves`);
+      }
+      owner[item] = c;
+    }
+  });
+  model2.related.forEach((entry, i) => {
+    if (entry.items.length !== entry.probabilities.length) {
+      throw new Error(`not a generative model: related[${i}] has mismatched lists`);
+    }
+    if (owner[i] !== -1 && entry.items.length === 0) {
+      throw new Error(`not a generative model: browsable item ${i} has no related items`);
+    }
+    for (const item of entry.items) {
+      if (item >= n2 || item === i || owner[item] === -1) {
+        throw new Error(`not a generative model: related[${i}] points at item ${item}`);
+      }
+    }
+  });
+  return model2;
+}
+async function loadGenerativeModel(path2) {
+  const text = await readFile2(path2, "utf8");
+  let value2;
+  try {
+    value2 = JSON.parse(text);
+  } catch (error) {
+    throw new Error(`${path2}: not JSON (${error.message})`);
+  }
+  try {
+    return parseGenerativeModel(value2);
+  } catch (error) {
+    throw new Error(`${path2}: ${error.message}`);
+  }
+}
+var ZeroProbabilityPrefixError = class extends Error {
+};
+var Oracle = class {
+  model;
+  skuIndex = /* @__PURE__ */ new Map();
+  nItems;
+  nLeaves;
+  itemLeaf;
+  itemPop;
+  leafStart;
+  leafItems;
+  leafProb;
+  leafGroup;
+  initial;
+  groupShare;
+  nGroups;
+  relStart;
+  relItem;
+  relProb;
+  stay;
+  switchGroup;
+  switchGlobal;
+  // Scratch state of the latest prediction, reused so filtering allocates nothing per step.
+  filtered;
+  weights;
+  groupMass;
+  seenStamp;
+  candidateStamp;
+  heap;
+  heapKey;
+  cursor;
+  history = [];
+  epoch = 0;
+  candidateEpoch = 0;
+  generation = 0;
+  last = -1;
+  weightSum = 0;
+  wRelated = 0;
+  wPopularity = 1;
+  wRevisit = 0;
+  constructor(model2) {
+    this.model = model2;
+    this.nItems = model2.skus.length;
+    this.nLeaves = model2.leaves.length;
+    model2.skus.forEach((sku, i) => this.skuIndex.set(sku, i));
+    this.itemLeaf = new Int32Array(this.nItems).fill(-1);
+    this.itemPop = new Float64Array(this.nItems);
+    this.leafStart = new Int32Array(this.nLeaves + 1);
+    let total = 0;
+    for (const leaf of model2.leaves) total += leaf.items.length;
+    this.leafItems = new Int32Array(total);
+    this.leafProb = new Float64Array(total);
+    this.leafGroup = new Int32Array(this.nLeaves);
+    this.initial = new Float64Array(this.nLeaves);
+    let offset = 0;
+    let maxGroup = 0;
+    model2.leaves.forEach((leaf, c) => {
+      this.leafStart[c] = offset;
+      this.leafGroup[c] = leaf.group;
+      this.initial[c] = leaf.initial;
+      maxGroup = Math.max(maxGroup, leaf.group);
+      const order = leaf.items.map((_, k) => k);
+      order.sort(
+        (x, y) => leaf.probabilities[y] - leaf.probabilities[x] || leaf.items[x] - leaf.items[y]
+      );
+      for (const k of order) {
+        const item = leaf.items[k];
+        const p = leaf.probabilities[k];
+        this.leafItems[offset] = item;
+        this.leafProb[offset] = p;
+        this.itemLeaf[item] = c;
+        this.itemPop[item] = p;
+        offset++;
+      }
+    });
+    this.leafStart[this.nLeaves] = offset;
+    this.nGroups = maxGroup + 1;
+    const groupInitial = new Float64Array(this.nGroups);
+    for (let c = 0; c < this.nLeaves; c++) {
+      const g = this.leafGroup[c];
+      groupInitial[g] = groupInitial[g] + this.initial[c];
+    }
+    this.groupShare = new Float64Array(this.nLeaves);
+    for (let c = 0; c < this.nLeaves; c++) {
+      const mass = groupInitial[this.leafGroup[c]];
+      this.groupShare[c] = mass > 0 ? this.initial[c] / mass : 0;
+    }
+    this.relStart = new Int32Array(this.nItems + 1);
+    let edges = 0;
+    for (const entry of model2.related) edges += entry.items.length;
+    this.relItem = new Int32Array(edges);
+    this.relProb = new Float64Array(edges);
+    edges = 0;
+    model2.related.forEach((entry, i) => {
+      this.relStart[i] = edges;
+      entry.items.forEach((item, k) => {
+        this.relItem[edges] = item;
+        this.relProb[edges] = entry.probabilities[k];
+        edges++;
+      });
+    });
+    this.relStart[this.nItems] = edges;
+    this.stay = model2.intent.stay;
+    this.switchGroup = model2.intent.switchWithinGroup;
+    this.switchGlobal = Math.max(0, 1 - this.stay - this.switchGroup);
+    this.filtered = new Float64Array(this.nLeaves);
+    this.weights = new Float64Array(this.nLeaves);
+    this.groupMass = new Float64Array(this.nGroups);
+    this.seenStamp = new Uint32Array(this.nItems);
+    this.candidateStamp = new Uint32Array(this.nItems);
+    this.heap = new Int32Array(this.nLeaves);
+    this.heapKey = new Float64Array(this.nLeaves);
+    this.cursor = new Int32Array(this.nLeaves);
+  }
+  get size() {
+    return this.nItems;
+  }
+  indexOf(sku) {
+    const i = this.skuIndex.get(sku);
+    if (i === void 0) throw new ZeroProbabilityPrefixError(`unknown sku ${sku}`);
+    return i;
+  }
+  skuOf(item) {
+    return this.model.skus[item];
+  }
+  /** P(x_{t+1} = sku | prefix) for every sku with non-zero probability; sums to 1. */
+  nextItemDistribution(prefix) {
+    const prediction = this.predict(prefix.map((sku) => this.indexOf(sku)));
+    const out = /* @__PURE__ */ new Map();
+    for (let c = 0; c < this.nLeaves; c++) {
+      for (let k = this.leafStart[c]; k < this.leafStart[c + 1]; k++) {
+        const item = this.leafItems[k];
+        const p = prediction.probability(item);
+        if (p > 0) out.set(this.skuOf(item), p);
+      }
+    }
+    return out;
+  }
+  topK(prefix, k) {
+    const prediction = this.predict(prefix.map((sku) => this.indexOf(sku)));
+    return prediction.topK(k).map(({ item, p }) => ({ sku: this.skuOf(item), p }));
+  }
+  /**
+   * Runs the forward filter over `prefix` (item indices). The returned prediction reads this
+   * oracle's scratch buffers, so it is valid only until the next call to predict.
+   */
+  predict(prefix) {
+    const generation = ++this.generation;
+    this.resetHistory();
+    const n2 = prefix.length;
+    if (n2 === 0) {
+      this.last = -1;
+      this.wRelated = 0;
+      this.wRevisit = 0;
+      this.wPopularity = 1;
+      this.weightSum = 0;
+      for (let c = 0; c < this.nLeaves; c++) {
+        this.weights[c] = this.initial[c];
+        this.weightSum += this.initial[c];
+      }
+    } else {
+      const first = prefix[0];
+      const leaf = this.leafOfObserved(first, 0);
+      this.filtered.fill(0);
+      this.filtered[leaf] = 1;
+      this.remember(first);
+      for (let t = 1; t < n2; t++) {
+        this.prepareNext(prefix[t - 1]);
+        const item = prefix[t];
+        this.observe(item, t);
+        this.remember(item);
+      }
+      this.prepareNext(prefix[n2 - 1]);
+    }
+    const check2 = () => {
+      if (generation !== this.generation) {
+        throw new Error("stale oracle prediction: predict() was called again since");
+      }
+    };
+    return {
+      probability: (item) => {
+        check2();
+        return this.probabilityOf(item);
+      },
+      topK: (k) => {
+        check2();
+        return this.topKNow(k);
+      },
+      rankWithin: (item, k) => {
+        check2();
+        const p = this.probabilityOf(item);
+        if (p <= 0) return 0;
+        const top = this.topKNow(k);
+        const at = top.findIndex((entry) => entry.item === item);
+        return at === -1 ? 0 : at + 1;
+      }
+    };
+  }
+  resetHistory() {
+    this.history.length = 0;
+    this.epoch++;
+    if (this.epoch === 4294967295) {
+      this.seenStamp.fill(0);
+      this.epoch = 1;
+    }
+  }
+  remember(item) {
+    if (this.seenStamp[item] !== this.epoch) {
+      this.seenStamp[item] = this.epoch;
+      this.history.push(item);
+    }
+  }
+  leafOfObserved(item, position) {
+    const leaf = item >= 0 && item < this.nItems ? this.itemLeaf[item] : -1;
+    if (leaf < 0) {
+      throw new ZeroProbabilityPrefixError(
+        `prefix item ${position} (${this.model.skus[item] ?? item}) is never emitted by the process`
+      );
+    }
+    return leaf;
+  }
+  /**
+   * From the filtered P(z_t | x_1..x_t), computes the unnormalized leaf weights
+   * w_c = P(z_{t+1} = c | x_1..x_t) / (1 - popularity'·Pop_c(x_t)) and the mixture weights in
+   * effect for the next emission, with `last` = x_t.
+   */
+  prepareNext(last) {
+    this.last = last;
+    this.groupMass.fill(0);
+    for (let c = 0; c < this.nLeaves; c++) {
+      const g = this.leafGroup[c];
+      this.groupMass[g] = this.groupMass[g] + this.filtered[c];
+    }
+    const revisitable = this.history.length - 1;
+    const { related, popularity, revisit } = this.model.emission;
+    if (revisitable > 0) {
+      this.wRelated = related;
+      this.wPopularity = popularity;
+      this.wRevisit = revisit;
+    } else {
+      this.wRelated = related / (related + popularity);
+      this.wPopularity = popularity / (related + popularity);
+      this.wRevisit = 0;
+    }
+    const lastLeaf = this.itemLeaf[last];
+    let sum3 = 0;
+    for (let c = 0; c < this.nLeaves; c++) {
+      let p = this.stay * this.filtered[c] + this.switchGroup * this.groupMass[this.leafGroup[c]] * this.groupShare[c] + this.switchGlobal * this.initial[c];
+      if (c === lastLeaf) p /= 1 - this.wPopularity * this.itemPop[last];
+      this.weights[c] = p;
+      sum3 += p;
+    }
+    this.weightSum = sum3;
+  }
+  /** a'·R(x_t, j) + g'·U_D(j): the part of the emission that does not depend on the leaf. */
+  shared(item) {
+    let mass = 0;
+    if (this.last >= 0) {
+      const end = this.relStart[this.last + 1];
+      for (let e = this.relStart[this.last]; e < end; e++) {
+        if (this.relItem[e] === item) {
+          mass += this.wRelated * this.relProb[e];
+          break;
+        }
+      }
+    }
+    if (this.wRevisit > 0 && item !== this.last && this.seenStamp[item] === this.epoch) {
+      mass += this.wRevisit / (this.history.length - 1);
+    }
+    return mass;
+  }
+  probabilityOf(item) {
+    if (item < 0 || item >= this.nItems || item === this.last) return 0;
+    let p = this.weightSum * this.shared(item);
+    const leaf = this.itemLeaf[item];
+    if (leaf >= 0)
+      p += this.wPopularity * this.weights[leaf] * this.itemPop[item];
+    return p;
+  }
+  /** Bayes update of the leaf posterior with the observed next item. */
+  observe(item, position) {
+    const leaf = this.leafOfObserved(item, position);
+    if (item === this.last) {
+      throw new ZeroProbabilityPrefixError(
+        `prefix item ${position} repeats the item before it (the process never does; collapse first)`
+      );
+    }
+    const shared = this.shared(item);
+    let total = 0;
+    for (let c = 0; c < this.nLeaves; c++) {
+      let f = this.weights[c] * shared;
+      if (c === leaf)
+        f += this.weights[c] * this.wPopularity * this.itemPop[item];
+      this.filtered[c] = f;
+      total += f;
+    }
+    if (!(total > 0)) {
+      throw new ZeroProbabilityPrefixError(`prefix item ${position} has zero probability here`);
+    }
+    for (let c = 0; c < this.nLeaves; c++) this.filtered[c] = this.filtered[c] / total;
+  }
+  /**
+   * Exact top-k without scoring the catalog: items reachable through the shared part (related
+   * items of x_t, revisitable history) are scored exactly; every other item's probability is its
+   * popularity term alone, so the leaves' lists are merged lazily in decreasing order of that term
+   * and the walk stops once it cannot beat the current k-th best.
+   */
+  topKNow(k) {
+    const top = [];
+    if (k <= 0) return top;
+    this.candidateEpoch++;
+    if (this.candidateEpoch === 4294967295) {
+      this.candidateStamp.fill(0);
+      this.candidateEpoch = 1;
+    }
+    if (this.last >= 0) {
+      this.candidateStamp[this.last] = this.candidateEpoch;
+      const end = this.relStart[this.last + 1];
+      for (let e = this.relStart[this.last]; e < end; e++) {
+        this.offerExact(top, k, this.relItem[e]);
+      }
+      if (this.wRevisit > 0) for (const item of this.history) this.offerExact(top, k, item);
+    }
+    const heap = this.heap;
+    let size = 0;
+    for (let c = 0; c < this.nLeaves; c++) {
+      const start = this.leafStart[c];
+      const w = this.weights[c];
+      if (w > 0 && start < this.leafStart[c + 1]) {
+        this.cursor[c] = start;
+        this.heapKey[c] = this.wPopularity * w * this.leafProb[start];
+        heap[size++] = c;
+      }
+    }
+    for (let i = (size >> 1) - 1; i >= 0; i--) this.siftDown(i, size);
+    while (size > 0) {
+      const c = heap[0];
+      const bound = this.heapKey[c];
+      if (!(bound > 0)) break;
+      if (top.length === k && bound < top[k - 1].p) break;
+      const item = this.leafItems[this.cursor[c]];
+      this.offerExact(top, k, item);
+      const next = this.cursor[c] + 1;
+      if (next < this.leafStart[c + 1]) {
+        this.cursor[c] = next;
+        this.heapKey[c] = this.wPopularity * this.weights[c] * this.leafProb[next];
+      } else {
+        heap[0] = heap[--size];
+      }
+      if (size > 0) this.siftDown(0, size);
+    }
+    return top;
+  }
+  /** Scores `item` exactly, once per topK call, and keeps it if it makes the top k. */
+  offerExact(top, k, item) {
+    if (this.candidateStamp[item] === this.candidateEpoch) return;
+    this.candidateStamp[item] = this.candidateEpoch;
+    const p = this.probabilityOf(item);
+    if (!(p > 0)) return;
+    if (top.length === k) {
+      const worst = top[k - 1];
+      if (p < worst.p || p === worst.p && item > worst.item) return;
+      top.pop();
+    }
+    let at = top.length;
+    while (at > 0) {
+      const prev = top[at - 1];
+      if (prev.p > p || prev.p === p && prev.item < item) break;
+      at--;
+    }
+    top.splice(at, 0, { item, p });
+  }
+  heapAbove(a, b) {
+    const ka = this.heapKey[a];
+    const kb = this.heapKey[b];
+    if (ka !== kb) return ka > kb;
+    return this.leafItems[this.cursor[a]] < this.leafItems[this.cursor[b]];
+  }
+  siftDown(from, size) {
+    const heap = this.heap;
+    let i = from;
+    for (; ; ) {
+      const l = 2 * i + 1;
+      const r = l + 1;
+      let best = i;
+      if (l < size && this.heapAbove(heap[l], heap[best])) best = l;
+      if (r < size && this.heapAbove(heap[r], heap[best])) best = r;
+      if (best === i) return;
+      const tmp = heap[i];
+      heap[i] = heap[best];
+      heap[best] = tmp;
+      i = best;
+    }
+  }
+};
+
+// pipeline/data/generator/index.ts
+import { mkdir as mkdir4, writeFile as writeFile2 } from "node:fs/promises";
+import { join as join3, resolve } from "node:path";
+
+// pipeline/data/generator/format.ts
+var DECIMALS = 4;
+var NEGATIVE_ZERO = `-${0 .toFixed(DECIMALS)}`;
+function fixed(value2) {
+  const text = value2.toFixed(DECIMALS);
+  return text === NEGATIVE_ZERO ? text.slice(1) : text;
+}
+function floatListField(values) {
+  let out = '"[';
+  for (let i = 0; i < values.length; i++) {
+    if (i > 0) out += ", ";
+    out += fixed(values[i]);
+  }
+  return `${out}]"`;
+}
+function stringListField(values) {
+  if (values.length === 0) return "";
+  return `"['${values.join("', '")}']"`;
+}
+function jsonStringListField(values) {
+  return values.length === 0 ? '"[]"' : `"[""${values.join('"",""')}""]"`;
+}
+function jsonNumberListField(values) {
+  return `"[${values.join(",")}]"`;
+}
+function probabilityText(p) {
+  if (!(p > 0)) return "0";
+  let exponent = Math.floor(Math.log10(p));
+  if (exponent >= -6 && exponent < 0) {
+    let significand = Math.round(p * 10 ** (5 - exponent));
+    if (significand >= 1e6) {
+      exponent++;
+      significand = 1e5;
+      if (exponent === 0) return "1";
+    }
+    let digits = String(significand);
+    let end = digits.length;
+    while (end > 1 && digits.charCodeAt(end - 1) === 48) end--;
+    digits = digits.slice(0, end);
+    return `0.${"0".repeat(-exponent - 1)}${digits}`;
+  }
+  return String(Number(p.toPrecision(6)));
+}
+
+// pipeline/data/generator/hashes.ts
+import { createHash as createHash2 } from "node:crypto";
+function stableHash(seed, kind, index2) {
+  return createHash2("sha256").update(`${seed}:${kind}:${index2}`).digest("hex");
+}
+
+// pipeline/prng.ts
+var TWO_POW_32 = 4294967296;
+function fmix32(value2) {
+  let h = value2 >>> 0;
+  h ^= h >>> 16;
+  h = Math.imul(h, 2246822507);
+  h ^= h >>> 13;
+  h = Math.imul(h, 3266489909);
+  h ^= h >>> 16;
+  return h >>> 0;
+}
+function seedWords(seed) {
+  const lo = (seed % TWO_POW_32 + TWO_POW_32) % TWO_POW_32;
+  const hi = Math.floor(seed / TWO_POW_32);
+  return [lo >>> 0, (hi % TWO_POW_32 + TWO_POW_32) % TWO_POW_32 >>> 0];
+}
+var Rng = class _Rng {
+  a;
+  b;
+  c;
+  d;
+  /** A stream named by integer parts, e.g. `Rng.from(seedLo, seedHi, STREAM, index)`. */
+  static from(...parts) {
+    let h = 2654435769;
+    for (const part2 of parts) h = fmix32(Math.imul(h ^ part2 >>> 0, 625341585) + 1779033703);
+    return new _Rng(fmix32(h ^ 1), fmix32(h ^ 2), fmix32(h ^ 3));
+  }
+  constructor(a, b, c) {
+    this.a = a;
+    this.b = b;
+    this.c = c;
+    this.d = 1;
+    for (let i = 0; i < 12; i++) this.uint32();
+  }
+  uint32() {
+    const t0 = this.a + this.b | 0;
+    this.a = this.b ^ this.b >>> 9;
+    this.b = this.c + (this.c << 3) | 0;
+    this.c = this.c << 21 | this.c >>> 11;
+    this.d = this.d + 1 | 0;
+    const t = t0 + this.d | 0;
+    this.c = this.c + t | 0;
+    return t >>> 0;
+  }
+  /** Uniform in [0, 1) with 32 bits of resolution: plenty for sampling, and exact to reproduce. */
+  float() {
+    return this.uint32() / TWO_POW_32;
+  }
+  /** Uniform integer in [0, n). */
+  int(n2) {
+    return Math.floor(this.float() * n2);
+  }
+  chance(p) {
+    return this.float() < p;
+  }
+  /** Standard normal by Box–Muller (one value per call: simpler to keep streams aligned). */
+  normal() {
+    const u = 1 - this.float();
+    const v = this.float();
+    return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v);
+  }
+  /** Exponential with the given mean. */
+  exponential(mean2) {
+    return -Math.log(1 - this.float()) * mean2;
+  }
+  /** How many times a coin with `p` continues before stopping (mean p / (1 - p)), at most `max`. */
+  geometric(p, max) {
+    let k = 0;
+    while (k < max && this.float() < p) k++;
+    return k;
+  }
+  /** Index into a cumulative weight table (last entry = total), by binary search. */
+  pickCumulative(cumulative3, from = 0, to = cumulative3.length) {
+    const base = from > 0 ? cumulative3[from - 1] : 0;
+    const target = base + this.float() * (cumulative3[to - 1] - base);
+    let lo = from;
+    let hi = to - 1;
+    while (lo < hi) {
+      const mid = lo + hi >>> 1;
+      if (cumulative3[mid] > target) hi = mid;
+      else lo = mid + 1;
+    }
+    return lo;
+  }
+  /** Fisher–Yates in place. */
+  shuffle(values) {
+    for (let i = values.length - 1; i > 0; i--) {
+      const j = this.int(i + 1);
+      const tmp = values[i];
+      values[i] = values[j];
+      values[j] = tmp;
+    }
+    return values;
+  }
+};
+function cumulative(values) {
+  const out = new Float64Array(values.length);
+  let sum3 = 0;
+  values.forEach((v, k) => {
+    sum3 += v;
+    out[k] = sum3;
+  });
+  return out;
+}
+
+// pipeline/data/generator/catalog.ts
+var STREAM = { catalog: 1, content: 2, process: 3, decorate: 4 };
+var WORLD_PARAMS = {
+  /** About one leaf (hidden intent state) per this many SKUs: the oracle's state space. */
+  skusPerLeaf: 100,
+  minLeaves: 3,
+  maxLeaves: 256,
+  minItemsPerLeaf: 3,
+  /** Leaf sizes vary lognormally: a few big categories, many small ones. */
+  leafSizeSigma: 0.8,
+  /** Share of the catalog the process can emit; the rest are catalog rows never browsed. */
+  browsableShare: 0.88,
+  /** Zipf exponent of global item popularity over a random ranking. */
+  popularityExponent: 0.75,
+  /** Share of catalog rows with content (vectors, category, price), as in the real file (~48%). */
+  metadataShare: 0.48,
+  related: {
+    minDegree: 4,
+    meanExtraDegree: 12,
+    maxDegree: 40,
+    /** Where neighbours come from: the same leaf, the same top-level group, anywhere. */
+    sameLeaf: 0.55,
+    sameGroup: 0.3,
+    /** Weight of the r-th drawn neighbour ∝ (r + 1)^-exponent, jittered. */
+    weightExponent: 0.6
+  },
+  intent: { stay: 0.8, switchWithinGroup: 0.12 },
+  emission: { related: 0.45, popularity: 0.4, revisit: 0.15 },
+  vectorDimension: 50,
+  /** Non-product pages (home, listings, cart...) that pageviews without a SKU point at. */
+  pagePool: 5e3
+};
+var MIN_SKUS = 10;
+function clamp(value2, lo, hi) {
+  return Math.max(lo, Math.min(hi, value2));
+}
+function cumulative2(weights) {
+  const out = new Float64Array(weights.length);
+  let sum3 = 0;
+  for (let i = 0; i < weights.length; i++) {
+    sum3 += weights[i];
+    out[i] = sum3;
+  }
+  return out;
+}
+function buildWorld(seed, skus) {
+  const P = WORLD_PARAMS;
+  const [lo, hi] = seedWords(seed);
+  const rng = Rng.from(lo, hi, STREAM.catalog);
+  const leaves = clamp(Math.round(skus / P.skusPerLeaf), P.minLeaves, P.maxLeaves);
+  const tops = clamp(Math.round(Math.cbrt(leaves) * 1.2), 2, 12);
+  const mids = clamp(Math.round(leaves / 3), tops, leaves);
+  const midTop = new Int32Array(mids);
+  for (let m = 0; m < mids; m++) midTop[m] = m < tops ? m : rng.int(tops);
+  const leafMid = new Int32Array(leaves);
+  for (let c = 0; c < leaves; c++) leafMid[c] = c < mids ? c : rng.int(mids);
+  const nodeHash = (node) => stableHash(seed, "category", node);
+  const leafPath = [];
+  const leafGroup = new Int32Array(leaves);
+  for (let c = 0; c < leaves; c++) {
+    const m = leafMid[c];
+    const t = midTop[m];
+    leafGroup[c] = t;
+    leafPath.push(`${nodeHash(t)}/${nodeHash(tops + m)}/${nodeHash(tops + mids + c)}`);
+  }
+  const sizeWeight = new Float64Array(leaves);
+  for (let c = 0; c < leaves; c++) sizeWeight[c] = Math.exp(P.leafSizeSigma * rng.normal());
+  const sizeCumulative = cumulative2(sizeWeight);
+  const labels = [];
+  for (let c = 0; c < leaves; c++) for (let k = 0; k < P.minItemsPerLeaf; k++) labels.push(c);
+  while (labels.length < skus) labels.push(rng.pickCumulative(sizeCumulative));
+  rng.shuffle(labels);
+  const itemLeaf = Int32Array.from(labels);
+  const browsable = new Uint8Array(skus);
+  const browsableInLeaf = new Int32Array(leaves);
+  for (let i = 0; i < skus; i++) {
+    if (rng.chance(P.browsableShare)) {
+      const c = itemLeaf[i];
+      browsable[i] = 1;
+      browsableInLeaf[c] = browsableInLeaf[c] + 1;
+    }
+  }
+  for (let i = 0; i < skus; i++) {
+    const c = itemLeaf[i];
+    if (!browsable[i] && browsableInLeaf[c] < 2) {
+      browsable[i] = 1;
+      browsableInLeaf[c] = browsableInLeaf[c] + 1;
+    }
+  }
+  const ranked = [];
+  for (let i = 0; i < skus; i++) if (browsable[i]) ranked.push(i);
+  rng.shuffle(ranked);
+  const popularity = new Float64Array(skus);
+  ranked.forEach((item, r) => {
+    popularity[item] = Math.pow(r + 1, -P.popularityExponent);
+  });
+  let totalPopularity = 0;
+  for (const item of ranked) totalPopularity += popularity[item];
+  const leafItems = Array.from({ length: leaves }, () => []);
+  for (let i = 0; i < skus; i++)
+    if (browsable[i]) leafItems[itemLeaf[i]].push(i);
+  const byPopularity = (a, b) => popularity[b] - popularity[a] || a - b;
+  const leafModels = leafItems.map((items, c) => {
+    items.sort(byPopularity);
+    let mass = 0;
+    for (const item of items) mass += popularity[item];
+    return {
+      category: leafPath[c],
+      group: leafGroup[c],
+      initial: mass / totalPopularity,
+      items,
+      probabilities: items.map((item) => popularity[item] / mass)
+    };
+  });
+  const related = buildRelatedGraph(rng, skus, itemLeaf, leafGroup, leafItems, popularity);
+  const skuHashes = [];
+  const productUrl = [];
+  for (let i = 0; i < skus; i++) {
+    skuHashes.push(stableHash(seed, "sku", i));
+    productUrl.push(stableHash(seed, "product-url", i));
+  }
+  const pageUrl = [];
+  const pageWeight = new Float64Array(P.pagePool);
+  for (let k = 0; k < P.pagePool; k++) {
+    pageUrl.push(stableHash(seed, "page-url", k));
+    pageWeight[k] = 1 / (k + 1);
+  }
+  const hasMetadata = new Uint8Array(skus);
+  const priceBucket2 = new Uint8Array(skus);
+  const leafPrice = new Float64Array(leaves);
+  for (let c = 0; c < leaves; c++) leafPrice[c] = 1 + rng.int(10);
+  for (let i = 0; i < skus; i++) {
+    hasMetadata[i] = rng.chance(P.metadataShare) ? 1 : 0;
+    const base = leafPrice[itemLeaf[i]];
+    priceBucket2[i] = clamp(Math.round(base + 1.5 * rng.normal()), 1, 10);
+  }
+  const dim = P.vectorDimension;
+  const leafCentroid = new Float64Array(leaves * dim);
+  for (let k = 0; k < leafCentroid.length; k++) leafCentroid[k] = 0.3 * rng.normal();
+  const midCentroid = new Float64Array(mids * dim);
+  for (let k = 0; k < midCentroid.length; k++) midCentroid[k] = 0.3 * rng.normal();
+  const popularItems = Int32Array.from(ranked).sort();
+  const model2 = {
+    format: "coveo-synthetic-hmm",
+    version: 1,
+    seed,
+    skus: skuHashes,
+    intent: { ...P.intent },
+    emission: { ...P.emission },
+    leaves: leafModels,
+    related
+  };
+  return {
+    model: model2,
+    catalog: {
+      seed,
+      skus: skuHashes,
+      itemLeaf,
+      browsable,
+      leafPath,
+      leafMid,
+      hasMetadata,
+      priceBucket: priceBucket2,
+      productUrl,
+      pageUrl,
+      pageCumulative: cumulative2(pageWeight),
+      popularItems,
+      popularCumulative: cumulative2(Array.from(popularItems, (i) => popularity[i])),
+      leafCentroid,
+      midCentroid
+    }
+  };
+}
+function buildRelatedGraph(rng, skus, itemLeaf, leafGroup, leafItems, popularity) {
+  const P = WORLD_PARAMS.related;
+  const pool = (items) => ({
+    items,
+    cumulative: cumulative2(items.map((i) => popularity[i]))
+  });
+  const leafPools = leafItems.map(pool);
+  const groupMembers = [];
+  leafItems.forEach((items, c) => {
+    const g = leafGroup[c];
+    while (groupMembers.length <= g) groupMembers.push([]);
+    groupMembers[g].push(...items);
+  });
+  const groupPools = groupMembers.map(pool);
+  const globalPool = pool(leafItems.flat());
+  const browsableCount = globalPool.items.length;
+  const graph = [];
+  for (let i = 0; i < skus; i++) {
+    const c = itemLeaf[i];
+    if (!popularity[i]) {
+      graph.push({ items: [], probabilities: [] });
+      continue;
+    }
+    const degree = Math.min(
+      P.maxDegree,
+      browsableCount - 1,
+      P.minDegree + Math.floor(rng.exponential(P.meanExtraDegree))
+    );
+    const chosen = [];
+    for (let attempt = 0; chosen.length < degree && attempt < 30 * degree; attempt++) {
+      const u = rng.float();
+      const source = u < P.sameLeaf ? leafPools[c] : u < P.sameLeaf + P.sameGroup ? groupPools[leafGroup[c]] : globalPool;
+      const j = source.items[rng.pickCumulative(source.cumulative)];
+      if (j !== i && !chosen.includes(j)) chosen.push(j);
+    }
+    if (chosen.length === 0) chosen.push(globalPool.items.find((j) => j !== i));
+    const weights = chosen.map((_, r) => Math.pow(r + 1, -P.weightExponent) * (0.5 + rng.float()));
+    const total = weights.reduce((a, b) => a + b, 0);
+    const order = chosen.map((_, r) => r);
+    order.sort((a, b) => weights[b] - weights[a] || a - b);
+    graph.push({
+      items: order.map((r) => chosen[r]),
+      probabilities: order.map((r) => weights[r] / total)
+    });
+  }
+  return graph;
+}
+function* catalogRows(world) {
+  const { catalog } = world;
+  const [lo, hi] = seedWords(catalog.seed);
+  const rng = Rng.from(lo, hi, STREAM.content);
+  const dim = WORLD_PARAMS.vectorDimension;
+  const description = new Float64Array(dim);
+  const image = new Float64Array(dim);
+  for (let i = 0; i < catalog.skus.length; i++) {
+    const sku = catalog.skus[i];
+    if (!catalog.hasMetadata[i]) {
+      yield `${sku},,,,
+`;
+      continue;
+    }
+    const leaf = catalog.itemLeaf[i];
+    const mid = catalog.leafMid[leaf];
+    for (let k = 0; k < dim; k++) {
+      description[k] = catalog.leafCentroid[leaf * dim + k] + 0.15 * rng.normal();
+      image[k] = catalog.midCentroid[mid * dim + k] + 0.2 * rng.normal();
+    }
+    yield `${sku},${floatListField(description)},${catalog.leafPath[leaf]},${floatListField(image)},${catalog.priceBucket[i]}.0
+`;
+  }
+}
+
+// pipeline/data/generator/decorate.ts
+var MINUTE = 6e4;
+var DECORATION_PARAMS = {
+  /** 2019-02-12: the real set's timestamps sit around 1.55e12 too. */
+  windowStartMs: 155e10,
+  windowMs: 42 * 24 * 60 * MINUTE,
+  /** Per interaction. */
+  repeatDetail: 0.05,
+  remove: 0.032,
+  /**
+   * Carts cluster in a minority of sessions (real: 4.35% of sessions add, 1.5 adds each), so a
+   * session id is a shopper or not; shoppers add an item after viewing it this often, and
+   * end a process-session with a purchase of its last item this often.
+   */
+  shopper: 0.15,
+  shopperAdd: 0.2,
+  shopperPurchase: 0.11,
+  /**
+   * Non-product pageviews after an interaction (geometric continuation). Fewer after the last
+   * one, so one-item sessions stay short (median 3 events) while pageviews make up ~71% of rows.
+   */
+  fillerContinue: 0.62,
+  trailingFillerContinue: 0.45,
+  maxFiller: 8,
+  /** Chance of a search between two interactions, and in a pageview-only session. */
+  search: 0.09,
+  searchWithoutProducts: 0.2,
+  /** Real: 26.5% of searches show no results. */
+  noResults: 0.265,
+  resultsMin: 3,
+  resultsMax: 20,
+  /** The next item is among the results this often, and then clicked this often. */
+  nextInResults: 0.35,
+  clickNext: 0.8,
+  /** Pageviews of a session id without products: 1 + floor(lognormal). */
+  pageviewOnlyMu: -0.35,
+  pageviewOnlySigma: 1.1,
+  pageviewOnlyMax: 60,
+  eventGapMedianMs: 2e4,
+  eventGapSigma: 1.1,
+  /** Time spent before opening the next product. */
+  thinkGapMedianMs: 45e3,
+  thinkGapSigma: 1,
+  minGapMs: 1e3,
+  maxGapMs: 20 * MINUTE,
+  /** Cap on the time between two consecutive product views, safely under the 30-minute cut. */
+  segmentBudgetMs: 25 * MINUTE,
+  blockPauseMinMs: 31 * MINUTE,
+  blockPauseMeanExtraMs: 3 * 60 * MINUTE,
+  queryNoise: 0.25
+};
+var Kind = { View: 0, Add: 1, Remove: 2, Purchase: 3, Click: 4, Page: 5, Search: 6 };
+var CART_PAGE = 1;
+var CHECKOUT_PAGE = 2;
+var SEARCH_PAGE = 3;
+var Decorator = class {
+  catalog;
+  leafItems;
+  leafCumulative;
+  initialCumulative;
+  // Per-session output and the pending events of the current segment.
+  sid = "";
+  out = emptySession();
+  kinds = [];
+  /** The SKU of a product event, or the page index of a non-product pageview. */
+  targets = [];
+  gaps = [];
+  payloads = [];
+  constructor(world) {
+    this.catalog = world.catalog;
+    this.leafItems = world.model.leaves.map((leaf) => Int32Array.from(leaf.items));
+    this.leafCumulative = world.model.leaves.map((leaf) => cumulative(leaf.probabilities));
+    this.initialCumulative = cumulative(world.model.leaves.map((leaf) => leaf.initial));
+  }
+  decorate(plan2, sessionId, rng) {
+    const P = DECORATION_PARAMS;
+    this.sid = sessionId;
+    this.out = emptySession();
+    let t = P.windowStartMs + rng.int(P.windowMs);
+    if (plan2.blocks.length === 0) {
+      this.pageviewOnly(rng, t);
+      return this.out;
+    }
+    const shopper = rng.chance(P.shopper);
+    plan2.blocks.forEach((block, b) => {
+      if (b > 0) {
+        t += P.blockPauseMinMs + Math.floor(rng.exponential(P.blockPauseMeanExtraMs));
+      }
+      this.out.blockStarts.push(t);
+      t = this.block(rng, block, t, shopper);
+    });
+    return this.out;
+  }
+  pageviewOnly(rng, start) {
+    const P = DECORATION_PARAMS;
+    const count2 = Math.min(
+      P.pageviewOnlyMax,
+      1 + Math.floor(Math.exp(P.pageviewOnlyMu + P.pageviewOnlySigma * rng.normal()))
+    );
+    const searchAfter = rng.chance(P.searchWithoutProducts) ? rng.int(count2) : -1;
+    let t = start;
+    for (let k = 0; k < count2; k++) {
+      if (k > 0) t += this.eventGap(rng);
+      this.emitPage(t, this.pickPage(rng));
+      if (k === searchAfter) {
+        t += this.eventGap(rng);
+        const leaf = rng.pickCumulative(this.initialCumulative);
+        this.emitSearch(rng, t, { leaf, results: this.searchResults(rng, leaf, -1), clicked: [] });
+      }
+    }
+  }
+  /** Decorates one process-session starting at `start`; returns the time of its last event. */
+  block(rng, block, start, shopper) {
+    const P = DECORATION_PARAMS;
+    const { items, intents } = block;
+    const addChance = shopper ? P.shopperAdd : 0;
+    const purchase = shopper && rng.chance(P.shopperPurchase);
+    const added = [];
+    let t = start;
+    this.emitView(t, items[0]);
+    for (let s = 0; s < items.length; s++) {
+      const x = items[s];
+      const last = s === items.length - 1;
+      this.clearSegment();
+      if (rng.chance(P.repeatDetail)) this.push(Kind.View, x, this.eventGap(rng));
+      if (rng.chance(addChance) || last && purchase) {
+        this.push(Kind.Add, x, this.eventGap(rng));
+        added.push(x);
+      }
+      if (rng.chance(P.remove)) {
+        const sku = added.length > 0 && rng.chance(0.5) ? added[rng.int(added.length)] : this.catalog.popularItems[rng.pickCumulative(this.catalog.popularCumulative)];
+        this.push(Kind.Remove, sku, this.eventGap(rng));
+      }
+      if (last && purchase) this.push(Kind.Purchase, x, this.eventGap(rng));
+      const fillers = rng.geometric(
+        last ? P.trailingFillerContinue : P.fillerContinue,
+        P.maxFiller
+      );
+      for (let k = 0; k < fillers; k++)
+        this.push(Kind.Page, this.pickPage(rng), this.eventGap(rng));
+      if (!last) {
+        const next = items[s + 1];
+        if (rng.chance(P.search)) {
+          const leaf = intents[s + 1];
+          const results = this.searchResults(rng, leaf, next);
+          const clicked = results.includes(next) && rng.chance(P.clickNext) ? [next] : [];
+          this.push(Kind.Search, next, this.eventGap(rng), { leaf, results, clicked });
+          if (clicked.length > 0) this.push(Kind.Click, next, this.eventGap(rng));
+        }
+        this.push(Kind.View, next, this.gap(rng, P.thinkGapMedianMs, P.thinkGapSigma));
+      }
+      t = this.flushSegment(rng, t);
+    }
+    return t;
+  }
+  clearSegment() {
+    this.kinds.length = 0;
+    this.targets.length = 0;
+    this.gaps.length = 0;
+    this.payloads.length = 0;
+  }
+  push(kind, target, gap, payload = null) {
+    this.kinds.push(kind);
+    this.targets.push(target);
+    this.gaps.push(gap);
+    this.payloads.push(payload);
+  }
+  /** Emits the pending segment after `t`, squeezed into the budget if its gaps add up too long. */
+  flushSegment(rng, t) {
+    const P = DECORATION_PARAMS;
+    let total = 0;
+    for (const gap of this.gaps) total += gap;
+    const scale = total > P.segmentBudgetMs ? P.segmentBudgetMs / total : 1;
+    for (let k = 0; k < this.kinds.length; k++) {
+      t += scale === 1 ? this.gaps[k] : Math.max(1, Math.floor(this.gaps[k] * scale));
+      const sku = this.targets[k];
+      switch (this.kinds[k]) {
+        case Kind.View:
+          this.emitView(t, sku);
+          break;
+        case Kind.Add:
+          this.emitProduct(t, "add", sku, this.catalog.productUrl[sku]);
+          break;
+        case Kind.Remove:
+          this.emitProduct(t, "remove", sku, this.catalog.pageUrl[CART_PAGE]);
+          break;
+        case Kind.Purchase:
+          this.emitProduct(t, "purchase", sku, this.catalog.pageUrl[CHECKOUT_PAGE]);
+          break;
+        case Kind.Click:
+          this.emitProduct(t, "click", sku, this.catalog.pageUrl[SEARCH_PAGE]);
+          break;
+        case Kind.Page:
+          this.emitPage(t, sku);
+          break;
+        case Kind.Search:
+          this.emitSearch(rng, t, this.payloads[k]);
+          break;
+      }
+    }
+    return t;
+  }
+  eventGap(rng) {
+    return this.gap(rng, DECORATION_PARAMS.eventGapMedianMs, DECORATION_PARAMS.eventGapSigma);
+  }
+  gap(rng, median, sigma) {
+    const P = DECORATION_PARAMS;
+    const ms = Math.round(median * Math.exp(sigma * rng.normal()));
+    return Math.min(P.maxGapMs, Math.max(P.minGapMs, ms));
+  }
+  pickPage(rng) {
+    return rng.pickCumulative(this.catalog.pageCumulative);
+  }
+  /** Results from the intent's leaf by popularity; the next item is sometimes among them. */
+  searchResults(rng, leaf, next) {
+    const P = DECORATION_PARAMS;
+    if (rng.chance(P.noResults)) return [];
+    const items = this.leafItems[leaf];
+    const cumulative3 = this.leafCumulative[leaf];
+    const want = Math.min(items.length, P.resultsMin + rng.int(P.resultsMax - P.resultsMin + 1));
+    const results = [];
+    for (let attempt = 0; results.length < want && attempt < 4 * want; attempt++) {
+      const item = items[rng.pickCumulative(cumulative3)];
+      if (!results.includes(item)) results.push(item);
+    }
+    if (next >= 0 && !results.includes(next) && rng.chance(P.nextInResults)) {
+      results.splice(rng.int(results.length + 1), 0, next);
+    }
+    return results;
+  }
+  hashes(items) {
+    return items.map((item) => this.catalog.skus[item]);
+  }
+  emitView(t, sku) {
+    const hash2 = this.catalog.skus[sku];
+    const url = this.catalog.productUrl[sku];
+    this.out.browsing += `${this.sid},pageview,,${hash2},${t},${url}
+${this.sid},event_product,detail,${hash2},${t},${url}
+`;
+    this.out.browsingRows += 2;
+    this.out.pageviews++;
+    this.out.productEvents++;
+  }
+  emitProduct(t, action, sku, url) {
+    this.out.browsing += `${this.sid},event_product,${action},${this.catalog.skus[sku]},${t},${url}
+`;
+    this.out.browsingRows++;
+    this.out.productEvents++;
+  }
+  emitPage(t, page) {
+    this.out.browsing += `${this.sid},pageview,,,${t},${this.catalog.pageUrl[page]}
+`;
+    this.out.browsingRows++;
+    this.out.pageviews++;
+  }
+  emitSearch(rng, t, payload) {
+    const dim = WORLD_PARAMS.vectorDimension;
+    const centroid = this.catalog.leafCentroid;
+    let vector = '"[';
+    for (let k = 0; k < dim; k++) {
+      const value2 = centroid[payload.leaf * dim + k] + DECORATION_PARAMS.queryNoise * rng.normal();
+      vector += k === 0 ? fixed(value2) : `, ${fixed(value2)}`;
+    }
+    vector += ']"';
+    this.out.search += `${this.sid},${t},${vector},${stringListField(this.hashes(payload.results))},${stringListField(this.hashes(payload.clicked))}
+`;
+    this.out.searchRows++;
+  }
+};
+function emptySession() {
+  return {
+    browsing: "",
+    search: "",
+    blockStarts: [],
+    browsingRows: 0,
+    searchRows: 0,
+    productEvents: 0,
+    pageviews: 0
+  };
+}
+
+// pipeline/data/generator/process.ts
+var SESSION_PARAMS = {
+  /** Share of session ids with any product interaction (real: 66.1% have a detail). */
+  productShare: 0.66,
+  /** Chance that a session id carries one more process-session after a ≥ 30-minute pause. */
+  extraBlockChance: 0.1,
+  maxBlocks: 6,
+  /** Interactions per process-session: 1 + floor(lognormal(mu, sigma)), at most maxLength. */
+  lengthMu: 0.05,
+  lengthSigma: 1.2,
+  maxLength: 60
+};
+function sampleLength(rng) {
+  const P = SESSION_PARAMS;
+  const n2 = 1 + Math.floor(Math.exp(P.lengthMu + P.lengthSigma * rng.normal()));
+  return Math.min(n2, P.maxLength);
+}
+var ProcessSampler = class {
+  constructor(model2) {
+    this.model = model2;
+    this.leafItems = model2.leaves.map((leaf) => Int32Array.from(leaf.items));
+    this.leafCumulative = model2.leaves.map((leaf) => cumulative(leaf.probabilities));
+    this.initialCumulative = cumulative(model2.leaves.map((leaf) => leaf.initial));
+    this.leafGroup = Int32Array.from(model2.leaves.map((leaf) => leaf.group));
+    const members = [];
+    model2.leaves.forEach((leaf, c) => {
+      while (members.length <= leaf.group) members.push([]);
+      members[leaf.group].push(c);
+    });
+    this.groupLeaves = members.map((leaves) => Int32Array.from(leaves));
+    this.groupCumulative = members.map(
+      (leaves) => cumulative(leaves.map((c) => model2.leaves[c].initial))
+    );
+    this.relatedItems = model2.related.map((entry) => Int32Array.from(entry.items));
+    this.relatedCumulative = model2.related.map((entry) => cumulative(entry.probabilities));
+  }
+  model;
+  leafItems;
+  leafCumulative;
+  initialCumulative;
+  groupLeaves;
+  groupCumulative;
+  leafGroup;
+  relatedItems;
+  relatedCumulative;
+  fromLeaf(rng, leaf) {
+    const items = this.leafItems[leaf];
+    return items[rng.pickCumulative(this.leafCumulative[leaf])];
+  }
+  nextIntent(rng, z6) {
+    const { stay, switchWithinGroup } = this.model.intent;
+    const u = rng.float();
+    if (u < stay) return z6;
+    if (u < stay + switchWithinGroup) {
+      const g = this.leafGroup[z6];
+      const leaves = this.groupLeaves[g];
+      return leaves[rng.pickCumulative(this.groupCumulative[g])];
+    }
+    return rng.pickCumulative(this.initialCumulative);
+  }
+  sample(rng, length) {
+    let z6 = rng.pickCumulative(this.initialCumulative);
+    let x = this.fromLeaf(rng, z6);
+    const items = [x];
+    const intents = [z6];
+    const distinct = [x];
+    const revisitable = [];
+    for (let t = 1; t < length; t++) {
+      z6 = this.nextIntent(rng, z6);
+      revisitable.length = 0;
+      for (const item of distinct) if (item !== x) revisitable.push(item);
+      let { related, popularity } = this.model.emission;
+      if (revisitable.length === 0) {
+        const sum3 = related + popularity;
+        related /= sum3;
+        popularity /= sum3;
+      }
+      let next;
+      do {
+        const u = rng.float();
+        if (u < related) {
+          const neighbours = this.relatedItems[x];
+          next = neighbours[rng.pickCumulative(this.relatedCumulative[x])];
+        } else if (u < related + popularity) {
+          next = this.fromLeaf(rng, z6);
+        } else {
+          next = revisitable[rng.int(revisitable.length)];
+        }
+      } while (next === x);
+      x = next;
+      items.push(x);
+      intents.push(z6);
+      if (!distinct.includes(x)) distinct.push(x);
+    }
+    return { items, intents };
+  }
+};
+function planSession(sampler, seed, index2) {
+  const P = SESSION_PARAMS;
+  const [lo, hi] = seedWords(seed);
+  const rng = Rng.from(lo, hi, STREAM.process, index2);
+  const blocks = [];
+  if (rng.chance(P.productShare)) {
+    const count2 = 1 + rng.geometric(P.extraBlockChance, P.maxBlocks - 1);
+    for (let b = 0; b < count2; b++) blocks.push(sampler.sample(rng, sampleLength(rng)));
+  }
+  return { index: index2, blocks };
+}
+
+// pipeline/data/generator/writer.ts
+import { createWriteStream as createWriteStream2 } from "node:fs";
+import { once } from "node:events";
+import { finished } from "node:stream/promises";
+var CHUNK_CHARS = 1 << 20;
+var ChunkedWriter = class {
+  constructor(path2) {
+    this.path = path2;
+    this.stream = createWriteStream2(path2, { highWaterMark: 4 * CHUNK_CHARS });
+    this.stream.on("error", (error) => {
+      this.failure ??= error;
+    });
+  }
+  path;
+  stream;
+  parts = [];
+  size = 0;
+  failure = null;
+  async write(text) {
+    if (this.failure) throw this.failure;
+    if (text.length === 0) return;
+    this.parts.push(text);
+    this.size += text.length;
+    if (this.size >= CHUNK_CHARS) await this.flush();
+  }
+  async flush() {
+    if (this.size === 0) return;
+    const chunk = this.parts.join("");
+    this.parts = [];
+    this.size = 0;
+    if (!this.stream.write(chunk, "latin1")) await once(this.stream, "drain");
+    if (this.failure) throw this.failure;
+  }
+  async close() {
+    await this.flush();
+    this.stream.end();
+    await finished(this.stream);
+    if (this.failure) throw this.failure;
+  }
+  /** Abandons the file after an error elsewhere, without waiting on a stream that may be broken. */
+  destroy() {
+    this.stream.destroy();
+  }
+};
+
+// pipeline/data/generator/index.ts
+var MODEL_FILE = "generative-model.json";
+var ORACLE_FILE = "oracle_topk.csv";
+var ORACLE_K = 20;
+var ORACLE_COLUMNS = [
+  "session_id_hash",
+  "session_start_ms",
+  "position",
+  "target_sku",
+  "target_probability",
+  "target_rank",
+  "topk_skus",
+  "topk_probabilities"
+];
+var PROGRESS_EVERY = 5e3;
+function checkOptions(options) {
+  const { sessions, skus, seed } = options;
+  if (!Number.isSafeInteger(sessions) || sessions < 1) {
+    throw new InputError(`sessions must be a positive integer, got ${sessions}`, {
+      field: "sessions"
+    });
+  }
+  if (!Number.isSafeInteger(skus) || skus < MIN_SKUS) {
+    throw new InputError(`skus must be an integer of at least ${MIN_SKUS}, got ${skus}`, {
+      field: "skus"
+    });
+  }
+  if (!Number.isSafeInteger(seed)) {
+    throw new InputError(`seed must be an integer, got ${seed}`, { field: "seed" });
+  }
+}
+async function generate(options) {
+  checkOptions(options);
+  const started = performance.now();
+  const { sessions, skus, seed } = options;
+  const outDir = resolve(options.outDir);
+  await mkdir4(outDir, { recursive: true });
+  const files = {
+    browsing: join3(outDir, DATA_FILES.browsing.file),
+    search: join3(outDir, DATA_FILES.search.file),
+    catalog: join3(outDir, DATA_FILES.catalog.file),
+    model: join3(outDir, MODEL_FILE),
+    oracle: join3(outDir, ORACLE_FILE)
+  };
+  const world = buildWorld(seed, skus);
+  const oracle = new Oracle(world.model);
+  const sampler = new ProcessSampler(world.model);
+  const decorator = new Decorator(world);
+  const [lo, hi] = seedWords(seed);
+  const counts = {
+    sessions,
+    browsingRows: 0,
+    searchRows: 0,
+    catalogRows: 0,
+    productEvents: 0,
+    pageviews: 0,
+    processSessions: 0,
+    evaluableSessions: 0
+  };
+  const writers = {
+    browsing: new ChunkedWriter(files.browsing),
+    search: new ChunkedWriter(files.search),
+    catalog: new ChunkedWriter(files.catalog),
+    oracle: new ChunkedWriter(files.oracle)
+  };
+  try {
+    await writers.browsing.write(`${DATA_FILES.browsing.columns.join(",")}
+`);
+    await writers.search.write(`${DATA_FILES.search.columns.join(",")}
+`);
+    await writers.catalog.write(`${DATA_FILES.catalog.columns.join(",")}
+`);
+    await writers.oracle.write(`${ORACLE_COLUMNS.join(",")}
+`);
+    for (const row of catalogRows(world)) {
+      await writers.catalog.write(row);
+      counts.catalogRows++;
+    }
+    await writers.catalog.close();
+    for (let index2 = 0; index2 < sessions; index2++) {
+      const sid = stableHash(seed, "session", index2);
+      const plan2 = planSession(sampler, seed, index2);
+      const decorated = decorator.decorate(plan2, sid, Rng.from(lo, hi, STREAM.decorate, index2));
+      await writers.browsing.write(decorated.browsing);
+      await writers.search.write(decorated.search);
+      counts.browsingRows += decorated.browsingRows;
+      counts.searchRows += decorated.searchRows;
+      counts.productEvents += decorated.productEvents;
+      counts.pageviews += decorated.pageviews;
+      counts.processSessions += plan2.blocks.length;
+      let oracleRows = "";
+      plan2.blocks.forEach((block, b) => {
+        const n2 = block.items.length;
+        if (n2 < 2) return;
+        counts.evaluableSessions++;
+        const target = block.items[n2 - 1];
+        const prediction = oracle.predict(block.items.slice(0, n2 - 1));
+        const top = prediction.topK(ORACLE_K);
+        const rank = top.findIndex((entry) => entry.item === target) + 1;
+        oracleRows += `${sid},${decorated.blockStarts[b]},${n2},${oracle.skuOf(target)},${probabilityText(prediction.probability(target))},${rank > 0 ? rank : ""},${jsonStringListField(top.map((entry) => oracle.skuOf(entry.item)))},${jsonNumberListField(top.map((entry) => probabilityText(entry.p)))}
+`;
+      });
+      await writers.oracle.write(oracleRows);
+      if (options.onProgress && ((index2 + 1) % PROGRESS_EVERY === 0 || index2 + 1 === sessions)) {
+        options.onProgress(index2 + 1);
+      }
+    }
+    await Promise.all([writers.browsing.close(), writers.search.close(), writers.oracle.close()]);
+  } catch (error) {
+    for (const writer of Object.values(writers)) writer.destroy();
+    throw error;
+  }
+  await writeFile2(files.model, `${JSON.stringify(world.model)}
+`);
+  return { outDir, files, counts, seconds: (performance.now() - started) / 1e3 };
+}
+
+// pipeline/promote/registry.ts
+import { randomBytes as randomBytes2 } from "node:crypto";
+import { z as z4 } from "zod";
+
+// pipeline/store/runs.ts
+import { randomBytes } from "node:crypto";
+var RUN_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+function newRunId(now = /* @__PURE__ */ new Date()) {
+  const stamp = now.toISOString().replace(/[-:]/g, "").replace("T", "-").slice(0, 15);
+  return `${stamp}-${randomBytes(3).toString("hex")}`;
+}
+function validateRunId(id) {
+  if (!RUN_ID.test(id)) {
+    throw new Error(
+      `invalid run id "${id}": use 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit`
+    );
+  }
+  return id;
+}
+function stageKey(runId2, stage, name = "stage.json") {
+  return `runs/${validateRunId(runId2)}/${stage}/${name}`;
+}
+async function writeStageRecord(store, record) {
+  const key = stageKey(record.runId, record.stage);
+  await store.put(key, `${JSON.stringify(record, null, 2)}
+`);
+  return key;
+}
+async function readStageRecord(store, runId2, stage) {
+  const bytes = await store.get(stageKey(runId2, stage));
+  return bytes ? JSON.parse(Buffer.from(bytes).toString("utf8")) : void 0;
+}
+
+// pipeline/promote/registry.ts
+var PRODUCTION_KEY = "registry/production.json";
+var HISTORY_PREFIX = "registry/history/";
+var FORMAT = "mlops-session-recs/registry@1";
+var runId = z4.string().refine(
+  (id) => {
+    try {
+      validateRunId(id);
+      return true;
+    } catch {
+      return false;
+    }
+  },
+  { message: "not a valid run id" }
+);
+var estimate = z4.object({ value: z4.number(), lower: z4.number(), upper: z4.number() });
+var entrySchema = z4.object({
+  format: z4.literal(FORMAT),
+  action: z4.enum(["promote", "rollback"]),
+  runId,
+  promotedAt: z4.iso.datetime(),
+  deployment: z4.object({
+    target: z4.enum(["local", "sagemaker"]),
+    endpoint: z4.string().min(1),
+    endpointConfigName: z4.string().optional(),
+    modelName: z4.string().optional(),
+    modelDataUrl: z4.string().optional()
+  }),
+  metrics: z4.object({
+    hr20: estimate,
+    mrr20: estimate,
+    examples: z4.number().int().nonnegative()
+  }),
+  gates: z4.object({ passed: z4.boolean(), failedBlocking: z4.array(z4.string()) }),
+  verdict: z4.enum([
+    "gates-failed",
+    "no-champion",
+    "better",
+    "non-inferior",
+    "worse",
+    "significantly-worse",
+    "rollback"
+  ]),
+  reason: z4.string(),
+  forced: z4.boolean(),
+  previousRunId: runId.nullable(),
+  rolledBackFrom: runId.optional()
+});
+async function readProduction(store) {
+  const bytes = await store.get(PRODUCTION_KEY);
+  if (!bytes) return void 0;
+  return parseEntry(
+    store,
+    PRODUCTION_KEY,
+    bytes,
+    `restore it from the newest file under ${HISTORY_PREFIX} (same format), or delete it to start with no model in production`
+  );
+}
+async function recordPromotion(store, record, now = /* @__PURE__ */ new Date()) {
+  validateRunId(record.runId);
+  if (!record.decision.promote) {
+    throw new PipelineError(
+      `registry: run ${record.runId} was not promoted (${record.decision.reason}); nothing to record`
+    );
+  }
+  const current = await readProduction(store);
+  const entry = {
+    format: FORMAT,
+    action: "promote",
+    runId: record.runId,
+    promotedAt: now.toISOString(),
+    deployment: record.deployment,
+    metrics: record.metrics,
+    gates: record.gates,
+    verdict: record.decision.verdict,
+    reason: record.decision.reason,
+    forced: record.decision.forced,
+    previousRunId: current?.runId ?? null
+  };
+  await writeEntry(store, entry, now);
+  return entry;
+}
+async function writeEntry(store, entry, now) {
+  const stamp = now.toISOString().replace(/[-:.]/g, "");
+  const key = `${HISTORY_PREFIX}${stamp}-${entry.action}-${entry.runId}-${randomBytes2(2).toString("hex")}.json`;
+  const text = `${JSON.stringify(entry, null, 2)}
+`;
+  await store.put(key, text);
+  await store.put(PRODUCTION_KEY, text);
+}
+function parseEntry(store, key, bytes, hint2) {
+  const where2 = `${store.location.replace(/\/$/, "")}/${key}`;
+  let value2;
+  try {
+    value2 = JSON.parse(Buffer.from(bytes).toString("utf8"));
+  } catch (error) {
+    throw new PipelineError(
+      `registry damaged: ${where2} is not valid JSON (${error.message})`,
+      2,
+      hint2
+    );
+  }
+  const parsed = entrySchema.safeParse(value2);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const field2 = issue?.path.length ? issue.path.join(".") : "(the whole object)";
+    throw new PipelineError(
+      `registry damaged: ${where2}: ${field2}: ${issue?.message ?? "invalid"} (expected a ${FORMAT} entry)`,
+      2,
+      hint2
+    );
+  }
+  return parsed.data;
+}
+
+// pipeline/train/artifact.ts
+import { mkdir as mkdir5, readFile as readFile3, writeFile as writeFile3 } from "node:fs/promises";
+import { join as join4 } from "node:path";
+import * as tf2 from "@tensorflow/tfjs";
+
+// pipeline/train/model.ts
+import * as tf from "@tensorflow/tfjs";
+
+// pipeline/train/sequences.ts
+var PAD_ID = 0;
+var UNKNOWN_ID = 1;
+var FIRST_ITEM_ID = 2;
+function encodePrefix(ids, maxLen) {
+  if (!Number.isInteger(maxLen) || maxLen < 1)
+    throw new RangeError(`maxLen must be a positive integer, got ${maxLen}`);
+  const row = new Int32Array(maxLen);
+  const take = Math.min(ids.length, maxLen);
+  const skip2 = ids.length - take;
+  for (let i = 0; i < take; i++) {
+    const id = ids[skip2 + i];
+    if (!Number.isInteger(id) || id < 0)
+      throw new RangeError(`item ids must be non-negative integers, got ${id}`);
+    row[maxLen - take + i] = id;
+  }
+  return row;
+}
+function encodeBatch(prefixes, maxLen) {
+  const block = new Int32Array(prefixes.length * maxLen);
+  prefixes.forEach((prefix, i) => block.set(encodePrefix(prefix, maxLen), i * maxLen));
+  return block;
+}
+
+// pipeline/train/model.ts
+function validateModelConfig(config) {
+  const integer = (field2, min) => {
+    const value2 = config[field2];
+    if (typeof value2 !== "number" || !Number.isInteger(value2) || value2 < min) {
+      throw new InputError(
+        `invalid model setting ${JSON.stringify(value2)}: expected an integer of at least ${min}`,
+        {
+          field: `model.${field2}`
+        }
+      );
+    }
+  };
+  integer("vocabSize", 3);
+  integer("maxLen", 1);
+  integer("embeddingDim", 1);
+  integer("hiddenUnits", 1);
+  integer("layers", 1);
+  integer("seed", 0);
+  if (config.cell !== "lstm" && config.cell !== "gru") {
+    throw new InputError(`invalid model setting "${String(config.cell)}": expected lstm or gru`, {
+      field: "model.cell"
+    });
+  }
+  if (!(config.dropout >= 0 && config.dropout < 1)) {
+    throw new InputError(`invalid model setting ${config.dropout}: expected a rate in [0, 1)`, {
+      field: "model.dropout"
+    });
+  }
+  if (!(config.learningRate > 0 && Number.isFinite(config.learningRate))) {
+    throw new InputError(
+      `invalid model setting ${config.learningRate}: expected a positive number`,
+      {
+        field: "model.learningRate"
+      }
+    );
+  }
+  return config;
+}
+function withoutOrthogonalWarning(build) {
+  const warn = console.warn;
+  console.warn = (...args) => {
+    if (typeof args[0] === "string" && args[0].startsWith("Orthogonal initializer is being called"))
+      return;
+    warn(...args);
+  };
+  try {
+    return build();
+  } finally {
+    console.warn = warn;
+  }
+}
+var StepDropout = class extends tf.layers.Layer {
+  static className = "StepDropout";
+  rate;
+  seed;
+  calls;
+  constructor(args) {
+    super(args.name === void 0 ? {} : { name: args.name });
+    this.rate = args.rate;
+    this.seed = args.seed;
+    this.calls = args.calls ?? 0;
+    this.supportsMasking = true;
+  }
+  call(inputs, kwargs) {
+    const input = Array.isArray(inputs) ? inputs[0] : inputs;
+    if (kwargs.training !== true || this.rate === 0) return input;
+    const seed = this.seed % 1000003 * 1000003 + this.calls;
+    this.calls++;
+    return tf.dropout(input, this.rate, void 0, seed);
+  }
+  getConfig() {
+    return { ...super.getConfig(), rate: this.rate, seed: this.seed };
+  }
+};
+tf.serialization.registerClass(StepDropout);
+function setDropoutCalls(model2, calls) {
+  for (const layer of model2.layers) if (layer instanceof StepDropout) layer.calls = calls;
+}
+function dropoutCalls(model2) {
+  const layer = model2.layers.find((l) => l instanceof StepDropout);
+  return layer instanceof StepDropout ? layer.calls : 0;
+}
+function buildModel(input) {
+  const config = validateModelConfig(input);
+  let nextSeed = config.seed;
+  const seed = () => nextSeed++;
+  return withoutOrthogonalWarning(() => {
+    const model2 = tf.sequential({ name: "next_item" });
+    model2.add(
+      tf.layers.embedding({
+        inputDim: config.vocabSize,
+        outputDim: config.embeddingDim,
+        inputLength: config.maxLen,
+        maskZero: true,
+        // Keras's default embedding initializer, seeded.
+        embeddingsInitializer: tf.initializers.randomUniform({
+          minval: -0.05,
+          maxval: 0.05,
+          seed: seed()
+        }),
+        name: "item_embedding"
+      })
+    );
+    const dropout2 = () => new StepDropout({ rate: config.dropout, seed: seed() });
+    if (config.dropout > 0) model2.add(dropout2());
+    for (let i = 0; i < config.layers; i++) {
+      const last = i === config.layers - 1;
+      const args = {
+        units: config.hiddenUnits,
+        returnSequences: !last,
+        kernelInitializer: tf.initializers.glorotUniform({ seed: seed() }),
+        recurrentInitializer: tf.initializers.orthogonal({ seed: seed() }),
+        // Keras 2 / TF2 (the seeds' recipe) and PyTorch gate with the sigmoid; tfjs-layers
+        // defaults to Keras 1's hardSigmoid, a different function (and three kernels, not one).
+        recurrentActivation: "sigmoid",
+        name: `${config.cell}_${i + 1}`
+      };
+      model2.add(config.cell === "lstm" ? tf.layers.lstm(args) : tf.layers.gru(args));
+      if (!last && config.dropout > 0) model2.add(dropout2());
+    }
+    model2.add(
+      tf.layers.dense({
+        units: config.vocabSize,
+        activation: "softmax",
+        kernelInitializer: tf.initializers.glorotUniform({ seed: seed() }),
+        name: "next_item_softmax"
+      })
+    );
+    model2.compile({
+      optimizer: tf.train.adam(config.learningRate),
+      loss: "sparseCategoricalCrossentropy"
+    });
+    return model2;
+  });
+}
+async function topK(model2, sequences, k, options = {}) {
+  const shape = model2.inputs[0]?.shape;
+  const maxLen = shape?.[1];
+  if (typeof maxLen !== "number") throw new Error("topK: the model has no fixed sequence length");
+  if (sequences.length % maxLen !== 0) {
+    throw new RangeError(
+      `topK: ${sequences.length} ids is not a whole number of rows of ${maxLen}`
+    );
+  }
+  const batch = sequences.length / maxLen;
+  const [values, indices] = tf.tidy(() => {
+    const input = tf.tensor2d(sequences, [batch, maxLen], "int32");
+    const probs = model2.predict(input);
+    const vocab = probs.shape[1];
+    const candidates = vocab - (options.excludeLast ? 3 : 2);
+    if (k < 1 || k > candidates)
+      throw new RangeError(`topK: k must be between 1 and ${candidates}, got ${k}`);
+    const blocked = tf.mul(
+      tf.sum(tf.oneHot(tf.tensor1d([PAD_ID, UNKNOWN_ID], "int32"), vocab), 0),
+      2
+    );
+    const last = options.excludeLast ? tf.mul(tf.oneHot(tf.squeeze(tf.slice(input, [0, maxLen - 1], [batch, 1]), [1]), vocab), 2) : void 0;
+    const result = tf.topk(tf.sub(probs, last ? tf.add(blocked, last) : blocked), k);
+    return [result.values, result.indices];
+  });
+  try {
+    const [scores, ids] = await Promise.all([values.data(), indices.data()]);
+    return { batch, k, ids, scores };
+  } finally {
+    values.dispose();
+    indices.dispose();
+  }
+}
+
+// pipeline/train/vocabulary.ts
+var VOCABULARY_FORMAT = "mlops-session-recs/vocabulary@1";
+var Vocabulary = class _Vocabulary {
+  constructor(json) {
+    this.json = json;
+    this.ids = new Map(json.skus.map((sku, i) => [sku, i + FIRST_ITEM_ID]));
+  }
+  json;
+  ids;
+  /**
+   * From per-SKU train counts: SKUs with at least `minCount` interactions, by descending count,
+   * ties by SKU (code-unit order, the same on every engine and locale).
+   */
+  static fromCounts(counts, minCount = 1) {
+    if (!Number.isInteger(minCount) || minCount < 1) {
+      throw new RangeError(`minCount must be a positive integer, got ${minCount}`);
+    }
+    const kept = [...counts].filter(([, n2]) => n2 >= minCount);
+    kept.sort(([a, na], [b, nb]) => nb - na || (a < b ? -1 : a > b ? 1 : 0));
+    return new _Vocabulary({
+      format: VOCABULARY_FORMAT,
+      minCount,
+      skus: kept.map(([sku]) => sku),
+      counts: kept.map(([, n2]) => n2),
+      trainSkus: counts.size
+    });
+  }
+  /** Reads a stored vocabulary, checking it is one this code wrote. */
+  static fromJSON(value2) {
+    const fail2 = (why) => {
+      throw new Error(`not a vocabulary (${VOCABULARY_FORMAT}): ${why}`);
+    };
+    if (typeof value2 !== "object" || value2 === null) return fail2("expected an object");
+    const json = value2;
+    if (json.format !== VOCABULARY_FORMAT) return fail2(`format is ${JSON.stringify(json.format)}`);
+    const { minCount, skus, counts, trainSkus } = json;
+    if (typeof minCount !== "number" || !Number.isInteger(minCount) || minCount < 1)
+      return fail2("minCount must be a positive integer");
+    if (!isArrayOf(skus, (s) => typeof s === "string"))
+      return fail2("skus must be an array of strings");
+    if (!isArrayOf(counts, (n2) => Number.isInteger(n2)) || counts.length !== skus.length)
+      return fail2("counts must be an array of integers as long as skus");
+    if (!counts.every((n2, i) => n2 >= minCount && (i === 0 || n2 <= counts[i - 1])))
+      return fail2("counts must be non-increasing integers of at least minCount");
+    if (new Set(skus).size !== skus.length) return fail2("skus must be distinct");
+    if (typeof trainSkus !== "number" || !Number.isInteger(trainSkus) || trainSkus < skus.length)
+      return fail2("trainSkus must be an integer of at least skus.length");
+    return new _Vocabulary({
+      format: VOCABULARY_FORMAT,
+      minCount,
+      skus: [...skus],
+      counts: [...counts],
+      trainSkus
+    });
+  }
+  /** Distinct ids, padding and unknown included: the model's `vocabSize`. */
+  get size() {
+    return this.json.skus.length + FIRST_ITEM_ID;
+  }
+  get minCount() {
+    return this.json.minCount;
+  }
+  /** Distinct SKUs seen in train, including those below `minCount`. */
+  get trainSkus() {
+    return this.json.trainSkus;
+  }
+  /** The id of a SKU: `UNKNOWN_ID` for one outside the vocabulary. */
+  id(sku) {
+    return this.ids.get(sku) ?? UNKNOWN_ID;
+  }
+  /** The SKU of a real item id, undefined for padding, unknown or out of range. */
+  sku(id) {
+    return this.json.skus[id - FIRST_ITEM_ID];
+  }
+  /** Train interactions of a SKU in the vocabulary (0 outside it). */
+  count(sku) {
+    const id = this.ids.get(sku);
+    return id === void 0 ? 0 : this.json.counts[id - FIRST_ITEM_ID];
+  }
+  /** A sequence of SKUs as ids. */
+  encode(skus) {
+    const out = new Int32Array(skus.length);
+    for (let i = 0; i < skus.length; i++) out[i] = this.id(skus[i]);
+    return out;
+  }
+  toJSON() {
+    return {
+      ...this.json,
+      skus: [...this.json.skus],
+      counts: [...this.json.counts]
+    };
+  }
+};
+function isArrayOf(value2, item) {
+  if (!Array.isArray(value2)) return false;
+  const list2 = value2;
+  return list2.every((v) => item(v));
+}
+
+// pipeline/train/artifact.ts
+var ARTIFACT_FILES = {
+  topology: "model.json",
+  weights: "weights.bin",
+  vocabulary: "vocabulary.json",
+  config: "model-config.json",
+  history: "history.json"
+};
+async function saveModelArtifact(dir, parts) {
+  await mkdir5(dir, { recursive: true });
+  await parts.model.save(
+    tf2.io.withSaveHandler(async (artifacts) => {
+      const weights = artifacts.weightData;
+      if (!weights) throw new Error("saveModelArtifact: the model has no weights");
+      const buffer = Buffer.from(
+        weights instanceof ArrayBuffer ? weights : await new Blob(weights.map((w) => new Uint8Array(w))).arrayBuffer()
+      );
+      const modelJson = {
+        modelTopology: artifacts.modelTopology,
+        format: artifacts.format,
+        generatedBy: artifacts.generatedBy,
+        convertedBy: artifacts.convertedBy,
+        weightsManifest: [
+          { paths: [`./${ARTIFACT_FILES.weights}`], weights: artifacts.weightSpecs ?? [] }
+        ]
+      };
+      await writeFile3(join4(dir, ARTIFACT_FILES.topology), JSON.stringify(modelJson));
+      await writeFile3(join4(dir, ARTIFACT_FILES.weights), buffer);
+      return { modelArtifactsInfo: tf2.io.getModelArtifactsInfoForJSON(artifacts) };
+    })
+  );
+  await writeFile3(join4(dir, ARTIFACT_FILES.vocabulary), JSON.stringify(parts.vocabulary));
+  await writeFile3(join4(dir, ARTIFACT_FILES.config), JSON.stringify(parts.config, null, 2));
+  await writeFile3(join4(dir, ARTIFACT_FILES.history), JSON.stringify(parts.history, null, 2));
+  return Object.values(ARTIFACT_FILES);
+}
+async function readJson(dir, file) {
+  const path2 = join4(dir, file);
+  let text;
+  try {
+    text = await readFile3(path2, "utf8");
+  } catch (error) {
+    throw new PipelineError(
+      `model artifact incomplete: cannot read ${path2} (${error.code ?? error.message})`,
+      2,
+      "point --model at a folder written by `pipeline train` (it holds model.json, weights.bin, vocabulary.json and model-config.json)"
+    );
+  }
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw new PipelineError(
+      `model artifact damaged: ${path2} is not valid JSON (${error.message})`,
+      2,
+      "re-run `pipeline train` to write the artifact again"
+    );
+  }
+}
+function parseArtifactConfig(value2, path2) {
+  const config = value2;
+  if (config?.format !== "mlops-session-recs/model@1" || typeof config.model !== "object") {
+    throw new PipelineError(
+      `model artifact damaged: ${path2} is not a model config (format mlops-session-recs/model@1)`,
+      2,
+      "re-run `pipeline train` to write the artifact again"
+    );
+  }
+  validateModelConfig(config.model);
+  return config;
+}
+async function loadModelArtifact(dir) {
+  const configPath = join4(dir, ARTIFACT_FILES.config);
+  const config = parseArtifactConfig(await readJson(dir, ARTIFACT_FILES.config), configPath);
+  let vocabulary;
+  try {
+    vocabulary = Vocabulary.fromJSON(await readJson(dir, ARTIFACT_FILES.vocabulary));
+  } catch (error) {
+    if (error instanceof PipelineError) throw error;
+    throw new PipelineError(
+      `model artifact damaged: ${join4(dir, ARTIFACT_FILES.vocabulary)}: ${error.message}`,
+      2
+    );
+  }
+  if (vocabulary.size !== config.model.vocabSize) {
+    throw new PipelineError(
+      `model artifact inconsistent: the vocabulary has ${vocabulary.size} ids but the model ${config.model.vocabSize}`,
+      2,
+      "the folder mixes files of two trainings; re-run `pipeline train`"
+    );
+  }
+  const topology = await readJson(dir, ARTIFACT_FILES.topology);
+  const manifest2 = topology.weightsManifest?.[0];
+  if (!manifest2) {
+    throw new PipelineError(
+      `model artifact damaged: ${join4(dir, ARTIFACT_FILES.topology)} has no weights manifest`,
+      2
+    );
+  }
+  let weights;
+  try {
+    weights = await readFile3(join4(dir, ARTIFACT_FILES.weights));
+  } catch (error) {
+    throw new PipelineError(
+      `model artifact incomplete: cannot read ${join4(dir, ARTIFACT_FILES.weights)} (${error.code ?? ""})`,
+      2
+    );
+  }
+  let model2;
+  try {
+    model2 = await tf2.loadLayersModel(
+      tf2.io.fromMemory({
+        modelTopology: topology.modelTopology,
+        weightSpecs: manifest2.weights,
+        weightData: weights.buffer.slice(
+          weights.byteOffset,
+          weights.byteOffset + weights.byteLength
+        )
+      })
+    );
+  } catch (error) {
+    throw new PipelineError(
+      `model artifact damaged: the weights in ${dir} do not load (${error.message})`,
+      2,
+      "re-run `pipeline train` to write the artifact again"
+    );
+  }
+  return createPredictor(model2, vocabulary, config);
+}
+function createPredictor(model2, vocabulary, config) {
+  const maxLen = config.model.maxLen;
+  const realItems = vocabulary.size - FIRST_ITEM_ID;
+  const excludeLast = config.excludeLastItem;
+  const total = Math.max(
+    1,
+    Array.from(
+      { length: realItems },
+      (_, i) => vocabulary.count(vocabulary.sku(i + 2))
+    ).reduce((a, b) => a + b, 0)
+  );
+  const popular = (k) => Array.from({ length: Math.min(k, realItems) }, (_, i) => {
+    const sku = vocabulary.sku(i + FIRST_ITEM_ID);
+    return { sku, score: vocabulary.count(sku) / total };
+  });
+  return {
+    config,
+    vocabulary,
+    model: model2,
+    async predict(sessions, k) {
+      if (!Number.isInteger(k) || k < 1)
+        throw new RangeError(`k must be a positive integer, got ${k}`);
+      const kk = Math.min(k, realItems - (excludeLast ? 1 : 0));
+      const results = new Array(sessions.length);
+      const rows = [];
+      const prefixes = [];
+      sessions.forEach((session2, i) => {
+        const ids = vocabulary.encode(session2);
+        const known = ids.filter((id) => id !== UNKNOWN_ID);
+        const unknownSkus = ids.length - known.length;
+        if (known.length === 0) {
+          results[i] = { items: popular(kk), unknownSkus, fallback: true };
+        } else {
+          rows.push(i);
+          prefixes.push(known);
+          results[i] = { items: [], unknownSkus, fallback: false };
+        }
+      });
+      if (rows.length > 0 && kk > 0) {
+        const top = await topK(model2, encodeBatch(prefixes, maxLen), kk, { excludeLast });
+        rows.forEach((row, r) => {
+          const items = [];
+          for (let j = 0; j < kk; j++) {
+            const id = top.ids[r * kk + j];
+            items.push({
+              sku: vocabulary.sku(id),
+              score: top.scores[r * kk + j]
+            });
+          }
+          results[row].items = items;
+        });
+      }
+      return results;
+    },
+    dispose() {
+      model2.dispose();
+    }
+  };
+}
+
+// pipeline/train/backend.ts
+import { createRequire } from "node:module";
+import os from "node:os";
+import path from "node:path";
+import * as tf3 from "@tensorflow/tfjs";
+
+// pipeline/train/segment-sum.ts
+import {
+  getKernel,
+  registerKernel,
+  unregisterKernel,
+  UnsortedSegmentSum,
+  util
+} from "@tensorflow/tfjs";
+function plan(args, backendName) {
+  const { x, segmentIds } = args.inputs;
+  const { numSegments } = args.attrs;
+  if (!x || !segmentIds) throw new Error("UnsortedSegmentSum: expected inputs x and segmentIds");
+  if (x.dtype !== "float32" && x.dtype !== "int32") {
+    throw new Error(
+      `UnsortedSegmentSum on ${backendName}: unsupported dtype ${x.dtype} (float32 or int32)`
+    );
+  }
+  const idsRank = segmentIds.shape.length;
+  if (idsRank > x.shape.length || segmentIds.shape.some((dim, axis) => dim !== x.shape[axis])) {
+    throw new Error(
+      `UnsortedSegmentSum: segmentIds shape [${segmentIds.shape.join(",")}] must be a prefix of x shape [${x.shape.join(",")}]`
+    );
+  }
+  const innerShape = x.shape.slice(idsRank);
+  return {
+    x,
+    segmentIds,
+    numSegments,
+    dtype: x.dtype,
+    outShape: [numSegments, ...innerShape],
+    inner: util.sizeFromShape(innerShape),
+    rows: util.sizeFromShape(segmentIds.shape)
+  };
+}
+function sumSegments(p, values, ids) {
+  const sums = new Float64Array(p.numSegments * p.inner);
+  for (let row = 0; row < p.rows; row++) {
+    const segment = ids[row];
+    if (segment < 0 || segment >= p.numSegments) continue;
+    const from = row * p.inner;
+    const to = segment * p.inner;
+    for (let i = 0; i < p.inner; i++)
+      sums[to + i] = sums[to + i] + values[from + i];
+  }
+  return sums;
+}
+function wasmKernel(args) {
+  const p = plan(args, "wasm");
+  const backend = args.backend;
+  const out = backend.makeOutput(p.outShape, p.dtype);
+  const sums = sumSegments(
+    p,
+    backend.typedArrayFromHeap(p.x),
+    backend.typedArrayFromHeap(p.segmentIds)
+  );
+  backend.typedArrayFromHeap(out).set(sums);
+  return out;
+}
+function cpuKernel(args) {
+  const p = plan(args, "cpu");
+  const backend = args.backend;
+  const sums = sumSegments(p, backend.readSync(p.x.dataId), backend.readSync(p.segmentIds.dataId));
+  const values = p.dtype === "float32" ? Float32Array.from(sums) : Int32Array.from(sums);
+  return backend.makeTensorInfo(p.outShape, p.dtype, values);
+}
+var wasmUnsortedSegmentSumConfig = {
+  kernelName: UnsortedSegmentSum,
+  backendName: "wasm",
+  kernelFunc: wasmKernel
+};
+var cpuUnsortedSegmentSumConfig = {
+  kernelName: UnsortedSegmentSum,
+  backendName: "cpu",
+  kernelFunc: cpuKernel
+};
+var CONFIGS = { wasm: wasmUnsortedSegmentSumConfig, cpu: cpuUnsortedSegmentSumConfig };
+function registerSegmentSum(backendName) {
+  const config = CONFIGS[backendName];
+  const current = getKernel(UnsortedSegmentSum, backendName);
+  if (current === config) return;
+  if (current) unregisterKernel(UnsortedSegmentSum, backendName);
+  registerKernel(config);
+}
+
+// pipeline/train/backend.ts
+var AUTO_ORDER = ["node-gpu", "node", "wasm", "cpu"];
+var INSTALL_HINT = {
+  "node-gpu": "npm install @tensorflow/tfjs-node-gpu@4.22.0 (needs network access to download libtensorflow at install time, and CUDA 11.2 + cuDNN 8.1 on the machine)",
+  node: "npm install @tensorflow/tfjs-node@4.22.0 (needs network access to download libtensorflow at install time)",
+  wasm: "npm ci (@tensorflow/tfjs-backend-wasm is a dependency of this project)",
+  cpu: "npm ci (@tensorflow/tfjs-backend-cpu is a dependency of this project)"
+};
+var requireFromHere = createRequire(__moduleUrl);
+async function importOptional(specifier) {
+  return import(specifier);
+}
+async function loadNode(pkg) {
+  await importOptional(pkg);
+  if (!tf3.findBackendFactory("tensorflow")) {
+    throw new Error(
+      `${pkg} loaded but registered no "tensorflow" backend with this project's @tensorflow/tfjs-core ${tf3.version_core}; install the same version (4.22.x)`
+    );
+  }
+  return { tfjsName: "tensorflow" };
+}
+var wasmPathsSet = false;
+async function loadWasm() {
+  const wasm = await import("@tensorflow/tfjs-backend-wasm");
+  registerSegmentSum("wasm");
+  if (!wasmPathsSet) {
+    const main = requireFromHere.resolve("@tensorflow/tfjs-backend-wasm");
+    wasm.setWasmPaths(`${path.dirname(main)}${path.sep}`);
+    wasm.setThreadsCount(Math.max(1, os.availableParallelism()));
+    wasmPathsSet = true;
+  }
+  return { tfjsName: "wasm" };
+}
+var LOADERS = {
+  "node-gpu": () => loadNode("@tensorflow/tfjs-node-gpu"),
+  node: () => loadNode("@tensorflow/tfjs-node"),
+  wasm: loadWasm,
+  cpu: async () => {
+    await import("@tensorflow/tfjs-backend-cpu");
+    registerSegmentSum("cpu");
+    return { tfjsName: "cpu" };
+  }
+};
+function reasonOf(error) {
+  if (error instanceof Error) {
+    return error.message.split("\n")[0] ?? error.message;
+  }
+  if (typeof error === "object" && error !== null && "message" in error) {
+    return String(error.message);
+  }
+  return String(error);
+}
+async function activate(name, loaders) {
+  const loaded = await loaders[name]();
+  const ok = await tf3.setBackend(loaded.tfjsName);
+  if (!ok) throw new Error(`tfjs could not initialise the "${loaded.tfjsName}" backend`);
+  await tf3.ready();
+  if (name === "wasm") {
+    const { getThreadsCount } = await import("@tensorflow/tfjs-backend-wasm");
+    return { ...loaded, threads: getThreadsCount() };
+  }
+  return loaded;
+}
+async function selectBackend(preference, loaders = {}) {
+  const use = { ...LOADERS, ...loaders };
+  if (preference !== "auto") {
+    try {
+      const loaded = await activate(preference, use);
+      return {
+        name: preference,
+        ...loaded,
+        reason: `chosen explicitly (--backend ${preference})`,
+        skipped: []
+      };
+    } catch (error) {
+      throw new PipelineError(
+        `the "${preference}" tfjs backend could not be loaded: ${reasonOf(error)}`,
+        1,
+        `install it with: ${INSTALL_HINT[preference]}; or pass --backend auto to use the best backend that loads`
+      );
+    }
+  }
+  const skipped = [];
+  for (const name of AUTO_ORDER) {
+    try {
+      const loaded = await activate(name, use);
+      const reason = skipped.length ? `auto: first backend that loaded (tried ${[...skipped.map((s) => s.name), name].join(" → ")})` : "auto: the fastest backend, and it loaded";
+      return { name, ...loaded, reason, skipped };
+    } catch (error) {
+      skipped.push({ name, why: reasonOf(error) });
+    }
+  }
+  throw new PipelineError(
+    `no tfjs backend could be loaded: ${skipped.map((s) => `${s.name}: ${s.why}`).join("; ")}`,
+    1,
+    "run npm ci: the wasm and cpu backends are dependencies of this project"
+  );
+}
+
+// pipeline/train/dataset.ts
+var SPLITS = ["train", "validation", "test"];
+var DEFAULT_RELATIONS = {
+  sequences: "session_sequences",
+  splits: "session_splits"
+};
+var DEFAULT_PAGE_SIZE = 5e3;
+var DEFAULT_MAX_LEN = 20;
+var DEFAULT_BATCH_SIZE = 256;
+var DEFAULT_SHUFFLE_BUFFER = 1e4;
+var RELATION = /^(?:"[^"]+"|[A-Za-z_][A-Za-z0-9_$]*)(?:\.(?:"[^"]+"|[A-Za-z_][A-Za-z0-9_$]*)){0,2}$/;
+function checkRelation(name) {
+  if (!RELATION.test(name)) {
+    throw new Error(
+      `invalid relation name ${JSON.stringify(name)}: expected [database.][schema.]table, each part an identifier or a double-quoted name`
+    );
+  }
+  return name;
+}
+function positiveInteger(value2, what) {
+  if (!Number.isInteger(value2) || value2 < 1) {
+    throw new RangeError(`${what} must be a positive integer, got ${value2}`);
+  }
+  return value2;
+}
+function parseItems(value2, sessionKey) {
+  let list2 = value2;
+  if (typeof value2 === "string") {
+    try {
+      list2 = JSON.parse(value2);
+    } catch {
+      throw new Error(
+        `session ${sessionKey}: items is not a JSON array: ${JSON.stringify(value2.slice(0, 80))}`
+      );
+    }
+  }
+  if (!Array.isArray(list2)) {
+    throw new Error(`session ${sessionKey}: items is not a list (got ${typeof value2})`);
+  }
+  const items = list2;
+  for (const item of items) {
+    if (typeof item !== "string") {
+      throw new Error(
+        `session ${sessionKey}: items holds ${JSON.stringify(item)}, expected SKU strings`
+      );
+    }
+  }
+  return items;
+}
+async function* readSessions(warehouse, options) {
+  const pageSize = positiveInteger(options.pageSize ?? DEFAULT_PAGE_SIZE, "pageSize");
+  const relations = options.relations ?? DEFAULT_RELATIONS;
+  const sql = `select q.session_key, q.items
+from ${checkRelation(relations.sequences)} as q
+inner join ${checkRelation(relations.splits)} as s on s.session_key = q.session_key
+where s.split = $1 and q.session_key > $2
+order by q.session_key
+limit ${pageSize}`;
+  let after = "";
+  for (; ; ) {
+    const rows = await warehouse.query(sql, [options.split, after]);
+    for (const row of rows) {
+      const sessionKey = String(row.session_key);
+      yield { sessionKey, items: parseItems(row.items ?? null, sessionKey) };
+    }
+    if (rows.length < pageSize) return;
+    after = String(rows[rows.length - 1]?.session_key);
+  }
+}
+async function buildVocabulary(warehouse, options = {}) {
+  const counts = /* @__PURE__ */ new Map();
+  for await (const session2 of readSessions(warehouse, { ...options, split: "train" })) {
+    for (const sku of session2.items) counts.set(sku, (counts.get(sku) ?? 0) + 1);
+  }
+  return Vocabulary.fromCounts(counts, options.minCount ?? 1);
+}
+function emptyCounts() {
+  return { sessions: 0, examples: 0, unknownTargets: 0, kept: 0 };
+}
+function targetPositions(length, mode) {
+  return mode === "last" ? [Math.max(length - 1, 1), length] : [1, length];
+}
+var ExampleBlock = class {
+  constructor(capacity, maxLen) {
+    this.capacity = capacity;
+    this.maxLen = maxLen;
+    this.inputs = new Int32Array(capacity * maxLen);
+    this.targets = new Int32Array(capacity);
+  }
+  capacity;
+  maxLen;
+  inputs;
+  targets;
+  length = 0;
+  set(slot, row, target) {
+    this.inputs.set(row, slot * this.maxLen);
+    this.targets[slot] = target;
+  }
+  copy(from, fromSlot, toSlot) {
+    const start = fromSlot * from.maxLen;
+    this.inputs.set(from.inputs.subarray(start, start + from.maxLen), toSlot * this.maxLen);
+    this.targets[toSlot] = from.targets[fromSlot];
+  }
+};
+var SHUFFLE_STREAM = 1397249350;
+async function* batches(warehouse, vocabulary, options) {
+  const maxLen = positiveInteger(options.maxLen ?? DEFAULT_MAX_LEN, "maxLen");
+  const batchSize = positiveInteger(options.batchSize ?? DEFAULT_BATCH_SIZE, "batchSize");
+  const mode = options.mode ?? "all-prefixes";
+  const counts = emptyCounts();
+  let batch = new ExampleBlock(batchSize, maxLen);
+  const full = () => {
+    const out = batch;
+    batch = new ExampleBlock(batchSize, maxLen);
+    return { size: out.length, maxLen, inputs: out.inputs, targets: out.targets };
+  };
+  const shuffle = options.shuffle;
+  const rng = shuffle ? Rng.from(...seedWords(shuffle.seed), SHUFFLE_STREAM, shuffle.epoch ?? 0) : void 0;
+  const buffer = shuffle ? new ExampleBlock(
+    positiveInteger(shuffle.buffer ?? DEFAULT_SHUFFLE_BUFFER, "shuffle buffer"),
+    maxLen
+  ) : void 0;
+  for await (const session2 of readSessions(warehouse, options)) {
+    counts.sessions++;
+    const ids = vocabulary.encode(session2.items);
+    const [from, to] = targetPositions(ids.length, mode);
+    for (let t = from; t < to; t++) {
+      counts.examples++;
+      const target = ids[t];
+      if (target === UNKNOWN_ID) {
+        counts.unknownTargets++;
+        continue;
+      }
+      counts.kept++;
+      const row = encodePrefix(ids.subarray(0, t), maxLen);
+      if (!buffer || !rng) {
+        batch.set(batch.length++, row, target);
+      } else if (buffer.length < buffer.capacity) {
+        buffer.set(buffer.length++, row, target);
+        continue;
+      } else {
+        const slot = rng.int(buffer.capacity);
+        batch.copy(buffer, slot, batch.length++);
+        buffer.set(slot, row, target);
+      }
+      if (batch.length === batchSize) yield full();
+    }
+  }
+  if (buffer && rng) {
+    const order = rng.shuffle(Array.from({ length: buffer.length }, (_, i) => i));
+    for (const slot of order) {
+      batch.copy(buffer, slot, batch.length++);
+      if (batch.length === batchSize) yield full();
+    }
+  }
+  if (batch.length > 0) {
+    const size = batch.length;
+    yield {
+      size,
+      maxLen,
+      inputs: batch.inputs.subarray(0, size * maxLen),
+      targets: batch.targets.subarray(0, size)
+    };
+  }
+  return counts;
+}
+async function countExamples(warehouse, vocabulary, options) {
+  const mode = options.mode ?? "all-prefixes";
+  const counts = emptyCounts();
+  for await (const session2 of readSessions(warehouse, options)) {
+    counts.sessions++;
+    const [from, to] = targetPositions(session2.items.length, mode);
+    for (let t = from; t < to; t++) {
+      counts.examples++;
+      if (vocabulary.id(session2.items[t]) === UNKNOWN_ID) counts.unknownTargets++;
+      else counts.kept++;
+    }
+  }
+  return counts;
+}
+async function summarizeDataset(warehouse, vocabulary, options = {}) {
+  const mode = options.mode ?? "all-prefixes";
+  const splits = {};
+  for (const split2 of SPLITS) {
+    const counts = await countExamples(warehouse, vocabulary, { ...options, split: split2, mode });
+    splits[split2] = {
+      ...counts,
+      unknownTargetShare: counts.examples === 0 ? 0 : counts.unknownTargets / counts.examples
+    };
+  }
+  return {
+    mode,
+    maxLen: positiveInteger(options.maxLen ?? DEFAULT_MAX_LEN, "maxLen"),
+    vocabularySize: vocabulary.size,
+    minCount: vocabulary.minCount,
+    trainSkus: vocabulary.trainSkus,
+    splits
+  };
+}
+
+// pipeline/train/fetch-artifact.ts
+import { stat as stat4 } from "node:fs/promises";
+import { join as join6 } from "node:path";
+
+// pipeline/train/train.ts
+import { mkdtemp as mkdtemp2, rm as rm4 } from "node:fs/promises";
+import { tmpdir as tmpdir2 } from "node:os";
+import { join as join5 } from "node:path";
+
+// pipeline/train/checkpoint.ts
+import { createHash as createHash3 } from "node:crypto";
+import * as tf4 from "@tensorflow/tfjs";
+var CHECKPOINT_FORMAT = "mlops-session-recs/checkpoint@1";
+function fingerprint(parts) {
+  return createHash3("sha256").update(JSON.stringify(parts)).digest("hex").slice(0, 16);
+}
+var CheckpointStore = class {
+  constructor(store, prefix) {
+    this.store = store;
+    this.prefix = prefix;
+  }
+  store;
+  prefix;
+  key(name) {
+    return `${this.prefix}/${name}`;
+  }
+  async save(checkpoint) {
+    const tensors = [];
+    const chunks = [];
+    let offset = 0;
+    const add3 = async (group2, name2, tensor2) => {
+      const dtype = tensor2.dtype === "int32" ? "int32" : "float32";
+      const data = dtype === "int32" ? await tensor2.data() : await tensor2.data();
+      const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength).slice();
+      tensors.push({ group: group2, name: name2, shape: [...tensor2.shape], dtype, offset, bytes: bytes.length });
+      chunks.push(bytes);
+      offset += bytes.length;
+    };
+    for (const [i, t] of checkpoint.weights.entries()) await add3("weights", String(i), t);
+    for (const { name: name2, tensor: tensor2 } of checkpoint.optimizer) await add3("optimizer", name2, tensor2);
+    for (const [i, t] of checkpoint.best.entries()) await add3("best", String(i), t);
+    const { weights: _w, optimizer: _o, best: _b, ...state } = checkpoint;
+    const json = { format: CHECKPOINT_FORMAT, ...state, tensors };
+    const name = `epoch-${checkpoint.epoch}`;
+    await this.store.put(this.key(`${name}.bin`), Buffer.concat(chunks));
+    await this.store.put(this.key(`${name}.json`), JSON.stringify(json));
+    await this.store.put(this.key("latest.json"), JSON.stringify({ epoch: checkpoint.epoch }));
+    for (const key of await this.store.list(this.prefix)) {
+      const match = /\/epoch-(\d+)\.(json|bin)$/.exec(key);
+      if (match && Number(match[1]) < checkpoint.epoch) await this.store.delete(key);
+    }
+  }
+  /** The last checkpoint written, or undefined when there is none. */
+  async loadLatest() {
+    const latest = await this.store.get(this.key("latest.json"));
+    if (!latest) return void 0;
+    const where2 = `${this.store.location}/${this.key("latest.json")}`;
+    const { epoch } = parseJson(latest, where2);
+    if (typeof epoch !== "number" || !Number.isInteger(epoch) || epoch < 1) {
+      throw damaged(where2, "it does not name an epoch");
+    }
+    const jsonKey = this.key(`epoch-${epoch}.json`);
+    const jsonBytes = await this.store.get(jsonKey);
+    const bin = await this.store.get(this.key(`epoch-${epoch}.bin`));
+    if (!jsonBytes || !bin) throw damaged(where2, `the files of epoch ${epoch} are missing`);
+    const json = parseJson(jsonBytes, `${this.store.location}/${jsonKey}`);
+    if (json.format !== CHECKPOINT_FORMAT || !Array.isArray(json.tensors)) {
+      throw damaged(`${this.store.location}/${jsonKey}`, `it is not a ${CHECKPOINT_FORMAT}`);
+    }
+    const groups = {
+      weights: [],
+      optimizer: [],
+      best: []
+    };
+    for (const entry of json.tensors) {
+      if (entry.offset + entry.bytes > bin.byteLength) {
+        throw damaged(
+          `${this.store.location}/${jsonKey}`,
+          `tensor ${entry.name} runs past the data`
+        );
+      }
+      const bytes = bin.slice(entry.offset, entry.offset + entry.bytes);
+      const values = entry.dtype === "int32" ? new Int32Array(bytes.buffer, bytes.byteOffset, entry.bytes / 4) : new Float32Array(bytes.buffer, bytes.byteOffset, entry.bytes / 4);
+      groups[entry.group].push({
+        name: entry.name,
+        tensor: tf4.tensor(values, entry.shape, entry.dtype)
+      });
+    }
+    const { format: _f, tensors: _t, ...state } = json;
+    return {
+      ...state,
+      weights: groups.weights.map((g) => g.tensor),
+      optimizer: groups.optimizer,
+      best: groups.best.map((g) => g.tensor)
+    };
+  }
+  /** Removes every checkpoint (a finished training keeps the artifact, not the checkpoints). */
+  async clear() {
+    for (const key of await this.store.list(this.prefix)) await this.store.delete(key);
+  }
+};
+function parseJson(bytes, where2) {
+  try {
+    return JSON.parse(Buffer.from(bytes).toString("utf8"));
+  } catch (error) {
+    throw damaged(where2, `it is not valid JSON (${error.message})`);
+  }
+}
+function damaged(where2, why) {
+  return new PipelineError(
+    `training checkpoint ${where2} is damaged: ${why}`,
+    1,
+    "delete the run's train/checkpoint folder to train from scratch, or start a new run"
+  );
+}
+
+// pipeline/train/trainer.ts
+import * as tf6 from "@tensorflow/tfjs";
+
+// pipeline/train/step.ts
+import * as tf5 from "@tensorflow/tfjs";
+var NEGATIVES_STREAM = 1313163091;
+var DEFAULT_STEP_OPTIONS = { loss: "full", negatives: 1024, seed: 42 };
+function split(model2) {
+  const output = model2.layers[model2.layers.length - 1];
+  const hidden = model2.layers[model2.layers.length - 2];
+  if (!output || !hidden || output.getClassName() !== "Dense") {
+    throw new Error(
+      "trainStep: expected a model whose last layer is the Dense output layer (see buildModel)"
+    );
+  }
+  const encoder = tf5.model({ inputs: model2.inputs, outputs: hidden.output });
+  const [kernel, bias] = output.trainableWeights.map((w) => w.read());
+  if (!kernel || !bias) throw new Error("trainStep: the output layer needs a kernel and a bias");
+  const variables = model2.trainableWeights.map((w) => w.read());
+  return { encoder, kernel, bias, variables };
+}
+function createTrainStep(model2, options = DEFAULT_STEP_OPTIONS) {
+  const optimizer = model2.optimizer;
+  if (!optimizer) throw new Error("trainStep: compile the model first (buildModel does)");
+  const { encoder, kernel, bias, variables } = split(model2);
+  const vocab = bias.shape[0];
+  const items = vocab - FIRST_ITEM_ID;
+  if (options.loss === "sampled" && !(options.negatives >= 1 && options.negatives < items)) {
+    throw new RangeError(
+      `sampled loss: negatives must be between 1 and ${items - 1}, got ${options.negatives}`
+    );
+  }
+  let step = options.startStep ?? 0;
+  const targetLogits = (h, ids) => tf5.add(tf5.sum(tf5.mul(h, tf5.transpose(tf5.gather(kernel, ids, 1))), 1), tf5.gather(bias, ids));
+  const fullLoss = (h, targets) => {
+    const logits = tf5.add(tf5.matMul(h, kernel), bias);
+    return tf5.mean(tf5.sub(tf5.logSumExp(logits, 1), targetLogits(h, tf5.cast(targets, "int32"))));
+  };
+  const sampledLoss = (h, targets) => {
+    const ids = tf5.cast(targets, "int32");
+    const rng = Rng.from(...seedWords(options.seed), NEGATIVES_STREAM, step);
+    const drawn = Int32Array.from(
+      { length: options.negatives },
+      () => FIRST_ITEM_ID + Math.floor(rng.float() * items)
+    );
+    const negatives = tf5.tensor1d(drawn, "int32");
+    const positive2 = targetLogits(h, ids);
+    const hits = tf5.equal(tf5.expandDims(ids, 1), tf5.expandDims(negatives, 0));
+    const negativeLogits = tf5.where(
+      hits,
+      tf5.fill(hits.shape, -1e9),
+      tf5.add(tf5.matMul(h, tf5.gather(kernel, negatives, 1)), tf5.gather(bias, negatives))
+    );
+    const all = tf5.concat([tf5.expandDims(positive2, 1), negativeLogits], 1);
+    return tf5.mean(tf5.sub(tf5.logSumExp(all, 1), positive2));
+  };
+  const loss = options.loss === "sampled" ? sampledLoss : fullLoss;
+  return (sequences, targets) => {
+    const cost = optimizer.minimize(
+      () => {
+        const h = encoder.apply(sequences, { training: true });
+        return loss(h, targets);
+      },
+      true,
+      variables
+    );
+    step++;
+    if (!cost) throw new Error("trainStep: the optimizer returned no loss");
+    const value2 = cost.dataSync()[0];
+    cost.dispose();
+    return value2;
+  };
+}
+
+// pipeline/train/trainer.ts
+async function loadValidation(input) {
+  const { options } = input;
+  const kept = [];
+  let total = 0;
+  for await (const batch of batches(input.warehouse, input.vocabulary, {
+    split: "validation",
+    mode: options.mode,
+    maxLen: input.model.maxLen,
+    batchSize: 1024,
+    ...input.relations ? { relations: input.relations } : {}
+  })) {
+    const take = Math.min(batch.size, options.validationExamples - total);
+    kept.push(
+      take === batch.size ? batch : {
+        size: take,
+        maxLen: batch.maxLen,
+        inputs: batch.inputs.subarray(0, take * batch.maxLen),
+        targets: batch.targets.subarray(0, take)
+      }
+    );
+    total += take;
+    if (total >= options.validationExamples) break;
+  }
+  return kept;
+}
+async function hitRateAt20(model2, validation, excludeLast = false) {
+  let hits = 0;
+  let examples = 0;
+  for (const batch of validation) {
+    const k = Math.min(20, (model2.outputs[0]?.shape[1] ?? 23) - (excludeLast ? 3 : 2));
+    const top = await topK(model2, batch.inputs.subarray(0, batch.size * batch.maxLen), k, {
+      excludeLast
+    });
+    for (let row = 0; row < batch.size; row++) {
+      const target = batch.targets[row];
+      for (let j = 0; j < k; j++) {
+        if (top.ids[row * k + j] === target) {
+          hits++;
+          break;
+        }
+      }
+    }
+    examples += batch.size;
+  }
+  return { hr20: examples === 0 ? 0 : hits / examples, examples };
+}
+function readAdamPowers(optimizer) {
+  const { accBeta1, accBeta2 } = optimizer;
+  if (!accBeta1 || !accBeta2) return void 0;
+  return [accBeta1.dataSync()[0], accBeta2.dataSync()[0]];
+}
+function restoreAdamPowers(optimizer, powers) {
+  const { accBeta1, accBeta2 } = optimizer;
+  if (!powers || !accBeta1 || !accBeta2) return;
+  accBeta1.assign(tf6.scalar(powers[0]));
+  accBeta2.assign(tf6.scalar(powers[1]));
+}
+function snapshot(model2) {
+  return model2.getWeights().map((w) => w.clone());
+}
+async function trainModel(input) {
+  const { options, reporter } = input;
+  const model2 = buildModel(input.model);
+  const optimizer = model2.optimizer;
+  if (!optimizer) throw new Error("trainModel: buildModel returned an uncompiled model");
+  let state = {
+    epoch: 0,
+    step: 0,
+    dropoutCalls: 0,
+    history: [],
+    bestEpoch: 0,
+    bestHr20: -1,
+    fingerprint: input.fingerprint
+  };
+  let best = [];
+  let resumedFromEpoch = 0;
+  const saved = input.resume ? await input.checkpoints?.loadLatest() : void 0;
+  if (saved) {
+    if (saved.fingerprint !== input.fingerprint) {
+      tf6.dispose([...saved.weights, ...saved.optimizer.map((o) => o.tensor), ...saved.best]);
+      throw new PipelineError(
+        "cannot resume training: the checkpoint was made with other data or settings",
+        1,
+        "resume with the settings the run started with, or start a new run (without --resume / --run-id)"
+      );
+    }
+    model2.setWeights(saved.weights);
+    await optimizer.setWeights(saved.optimizer);
+    restoreAdamPowers(optimizer, saved.adamPowers);
+    tf6.dispose([...saved.weights, ...saved.optimizer.map((o) => o.tensor)]);
+    best = saved.best;
+    const { weights: _w, optimizer: _o, best: _b, ...rest } = saved;
+    state = rest;
+    resumedFromEpoch = saved.epoch;
+    setDropoutCalls(model2, saved.dropoutCalls);
+    reporter.info(
+      `resuming training after epoch ${saved.epoch} (best validation HR@20 ${saved.bestHr20.toFixed(4)} at epoch ${saved.bestEpoch})`
+    );
+  }
+  const validation = await loadValidation(input);
+  const step = createTrainStep(model2, {
+    loss: options.loss,
+    negatives: options.negatives,
+    seed: input.model.seed,
+    startStep: state.step
+  });
+  const stopped = () => options.patience > 0 && state.epoch - state.bestEpoch >= options.patience && state.epoch > 0;
+  while (state.epoch < options.epochs && !stopped()) {
+    const epoch = state.epoch + 1;
+    const started = performance.now();
+    const bar = reporter.progress(`epoch ${epoch}/${options.epochs}`, input.trainExamples, "seq");
+    let lossSum = 0;
+    let steps = 0;
+    let seen = 0;
+    for await (const batch of batches(input.warehouse, input.vocabulary, {
+      split: "train",
+      mode: options.mode,
+      maxLen: input.model.maxLen,
+      batchSize: options.batchSize,
+      shuffle: { seed: input.model.seed, epoch, buffer: options.shuffleBuffer },
+      ...input.relations ? { relations: input.relations } : {}
+    })) {
+      const x = tf6.tensor2d(batch.inputs, [batch.size, batch.maxLen], "int32");
+      const y = tf6.tensor1d(batch.targets, "int32");
+      const loss = step(x, y);
+      tf6.dispose([x, y]);
+      if (!Number.isFinite(loss)) {
+        bar.stop();
+        throw new PipelineError(
+          `training diverged at epoch ${epoch}, step ${state.step + steps + 1}: the loss is ${loss}`,
+          1,
+          "lower --learning-rate, or check the data for degenerate sessions"
+        );
+      }
+      lossSum += loss * batch.size;
+      seen += batch.size;
+      steps++;
+      bar.update(seen, seen);
+    }
+    bar.stop();
+    const seconds2 = (performance.now() - started) / 1e3;
+    const { hr20, examples } = await hitRateAt20(model2, validation, input.excludeLastItem);
+    const record = {
+      epoch,
+      loss: seen === 0 ? 0 : lossSum / seen,
+      validationHr20: hr20,
+      validationExamples: examples,
+      seconds: seconds2,
+      sequencesPerSecond: seconds2 > 0 ? seen / seconds2 : 0
+    };
+    const improved = hr20 > state.bestHr20;
+    if (improved) {
+      tf6.dispose(best);
+      best = snapshot(model2);
+    }
+    state = {
+      ...state,
+      epoch,
+      step: state.step + steps,
+      dropoutCalls: dropoutCalls(model2),
+      history: [...state.history, record],
+      ...improved ? { bestEpoch: epoch, bestHr20: hr20 } : {}
+    };
+    reporter.info(
+      `epoch ${epoch}/${options.epochs}: loss ${record.loss.toFixed(4)}, validation HR@20 ${hr20.toFixed(4)} (${examples} examples)${improved ? " ★" : ""}, ${Math.round(record.sequencesPerSecond)} seq/s, ${seconds2.toFixed(1)} s`
+    );
+    if (input.checkpoints) {
+      const weights = model2.getWeights();
+      const powers = readAdamPowers(optimizer);
+      await input.checkpoints.save({
+        ...state,
+        ...powers ? { adamPowers: powers } : {},
+        weights,
+        optimizer: await optimizer.getWeights(),
+        best
+      });
+    }
+  }
+  const stoppedEarly = state.epoch < options.epochs;
+  if (stoppedEarly) {
+    reporter.info(
+      `early stopping: no better validation HR@20 for ${options.patience} epoch(s); keeping epoch ${state.bestEpoch}`
+    );
+  }
+  if (best.length > 0) {
+    model2.setWeights(best);
+    tf6.dispose(best);
+  }
+  return {
+    model: model2,
+    history: { epochs: state.history, bestEpoch: state.bestEpoch, stoppedEarly },
+    resumedFromEpoch,
+    steps: state.step
+  };
+}
+
+// pipeline/train/train.ts
+function modelPrefix(runId2) {
+  return stageKey(runId2, "train", "model");
+}
+function trainingOptions(config) {
+  const t = config.train;
+  return {
+    epochs: t.epochs,
+    batchSize: t.batchSize,
+    mode: t.examples,
+    loss: t.loss,
+    negatives: t.negatives,
+    patience: t.patience,
+    validationExamples: t.validationExamples,
+    shuffleBuffer: 1e4
+  };
+}
+async function trainLocally(input) {
+  const { config, reporter, warehouse } = input;
+  const started = performance.now();
+  const backend = await selectBackend(config.train.backend);
+  reporter.info(
+    `backend: ${backend.name} (${backend.reason})${backend.skipped.map((s) => `; skipped ${s.name}: ${s.why}`).join("")}`
+  );
+  const vocabulary = await buildVocabulary(warehouse, { minCount: config.train.minCount });
+  const training = trainingOptions(config);
+  const dataset = await summarizeDataset(warehouse, vocabulary, {
+    mode: training.mode,
+    maxLen: config.model.maxLen
+  });
+  reporter.info(
+    `dataset: vocabulary ${vocabulary.size} ids, ${dataset.splits.train.kept} train and ${dataset.splits.validation.kept} validation examples (${training.mode})`
+  );
+  const model2 = {
+    ...config.model,
+    vocabSize: vocabulary.size,
+    seed: config.train.seed
+  };
+  if (training.loss === "sampled" && training.negatives >= vocabulary.size - 2) {
+    training.loss = "full";
+  }
+  const { epochs: _epochs, patience: _patience, ...shape } = training;
+  const print = fingerprint({ model: model2, shape, vocabulary: vocabulary.toJSON(), dataset });
+  const checkpoints = new CheckpointStore(
+    input.store,
+    stageKey(input.runId, "train", "checkpoint")
+  );
+  const outcome = await trainModel({
+    warehouse,
+    vocabulary,
+    model: model2,
+    options: training,
+    reporter,
+    trainExamples: dataset.splits.train.kept,
+    checkpoints,
+    fingerprint: print,
+    resume: input.resume,
+    excludeLastItem: config.transform.collapseRepeats
+  });
+  const artifactConfig = {
+    format: "mlops-session-recs/model@1",
+    model: model2,
+    training: { ...training },
+    runId: input.runId,
+    backend: backend.name,
+    excludeLastItem: config.transform.collapseRepeats
+  };
+  const local = await mkdtemp2(join5(tmpdir2(), "mlops-model-"));
+  const prefix = modelPrefix(input.runId);
+  const files = [];
+  try {
+    await saveModelArtifact(local, {
+      model: outcome.model,
+      vocabulary,
+      config: artifactConfig,
+      history: outcome.history
+    });
+    for (const file of Object.values(ARTIFACT_FILES)) {
+      await input.store.putFile(`${prefix}/${file}`, join5(local, file));
+      files.push(`${prefix}/${file}`);
+    }
+  } finally {
+    await rm4(local, { recursive: true, force: true });
+    outcome.model.optimizer?.dispose();
+    outcome.model.dispose();
+  }
+  const best = outcome.history.epochs.find((e) => e.epoch === outcome.history.bestEpoch);
+  return {
+    backend: {
+      name: backend.name,
+      reason: backend.reason,
+      skipped: backend.skipped,
+      ...backend.threads === void 0 ? {} : { threads: backend.threads }
+    },
+    compute: "local",
+    dataset,
+    model: model2,
+    training,
+    history: outcome.history,
+    bestValidationHr20: best?.validationHr20 ?? 0,
+    epochsRun: outcome.history.epochs.length,
+    resumedFromEpoch: outcome.resumedFromEpoch,
+    seconds: (performance.now() - started) / 1e3,
+    artifact: { prefix, files }
+  };
+}
+
+// pipeline/train/fetch-artifact.ts
+async function fetchTrainArtifact(store, runId2, localDir) {
+  const prefix = modelPrefix(runId2);
+  const where2 = `${store.location}/${prefix}/`;
+  const files = (await store.list(prefix)).map((key) => key.slice(prefix.length + 1));
+  const checkHint = `Check that the training job succeeded (its log), and that it was given the same run store (MLOPS_STORE=${store.location}) and run id (--run-id ${runId2}).`;
+  if (files.length === 0) {
+    const stageFolder = `runs/${runId2}/train`;
+    const others = (await store.list(stageFolder)).map((key) => key.slice(stageFolder.length + 1));
+    throw new PipelineError(
+      `no model artifact for run ${runId2} in ${where2}: nothing is stored there` + (others.length > 0 ? ` (${stageFolder}/ holds only ${listed(others)})` : ""),
+      1,
+      checkHint
+    );
+  }
+  const missing = Object.values(ARTIFACT_FILES).filter((name) => !files.includes(name));
+  if (missing.length > 0) {
+    throw new PipelineError(
+      `the model artifact of run ${runId2} in ${where2} is incomplete: ${listed(missing)} missing`,
+      1,
+      `The training job stopped while writing its outputs, or something removed them: train again with the same --run-id. ${checkHint}`
+    );
+  }
+  let bytes = 0;
+  for (const file of files) {
+    const target = join6(localDir, ...file.split("/"));
+    if (!await store.getFile(`${prefix}/${file}`, target)) {
+      throw new PipelineError(
+        `${where2}${file} disappeared while the model artifact of run ${runId2} was being copied`,
+        1,
+        "Something deleted the run's outputs during the copy: train again with the same --run-id."
+      );
+    }
+    bytes += (await stat4(target)).size;
+  }
+  return { modelDir: localDir, files, bytes };
+}
+function listed(names) {
+  const shown = names.slice(0, 8).join(", ");
+  return names.length > 8 ? `${shown} and ${names.length - 8} more` : shown;
+}
+
+// pipeline/upload/acquire.ts
+import { existsSync as existsSync3 } from "node:fs";
+import { readFile as readFile5, writeFile as writeFile5 } from "node:fs/promises";
+import { join as join8 } from "node:path";
+
+// pipeline/data/download.ts
+import { createHash as createHash4 } from "node:crypto";
+import { createWriteStream as createWriteStream3, existsSync as existsSync2 } from "node:fs";
+import { mkdir as mkdir6, readFile as readFile4, rename as rename3, rm as rm5, writeFile as writeFile4 } from "node:fs/promises";
+import { basename, join as join7 } from "node:path";
+import { Readable as Readable2 } from "node:stream";
+import { pipeline as pipeline2 } from "node:stream/promises";
+import yauzl from "yauzl";
+var MANUAL_HINT = "Download the archive by hand and unpack it, then run `pipeline upload --source csv --data DIR` with DIR holding browsing_train.csv, search_train.csv and sku_to_content.csv.";
+async function downloadDataset(options) {
+  if (!options.url) {
+    throw new InputError(
+      "--source download needs the archive's URL: set data.downloadUrl (MLOPS_DOWNLOAD_URL or --download-url)",
+      { field: "data.downloadUrl" },
+      MANUAL_HINT
+    );
+  }
+  const marker = join7(options.dir, "download.json");
+  if (existsSync2(marker)) {
+    const previous = JSON.parse(await readFile4(marker, "utf8"));
+    const sameArchive = previous.url === options.url && (!options.sha256 || previous.sha256 === options.sha256);
+    if (sameArchive && DATA_KINDS.every((k) => existsSync2(join7(options.dir, DATA_FILES[k].file)))) {
+      return options.dir;
+    }
+  }
+  await mkdir6(options.dir, { recursive: true });
+  const archive = join7(options.dir, "archive.zip");
+  const sha256 = await fetchTo(options.url, `${archive}.part`, options.timeoutMs ?? 3e4);
+  if (options.sha256 && sha256 !== options.sha256) {
+    await rm5(`${archive}.part`, { force: true });
+    throw new InputError(
+      `the archive downloaded from ${options.url} has sha256 ${sha256}, expected ${options.sha256}`,
+      { field: "data.downloadSha256" },
+      "The file changed or the download was corrupted: check the URL, or update data.downloadSha256 if the new archive is trusted."
+    );
+  }
+  await rename3(`${archive}.part`, archive);
+  await extractDataFiles(archive, options.dir);
+  await writeFile4(marker, `${JSON.stringify({ url: options.url, sha256 }, null, 2)}
+`);
+  return options.dir;
+}
+async function fetchTo(url, path2, timeoutMs) {
+  let response;
+  try {
+    response = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
+  } catch (error) {
+    const cause = error.cause;
+    const reason = cause?.code ?? cause?.message ?? error.message;
+    throw new InputError(
+      `cannot download ${url}: ${reason} (no network, or the host is unreachable)`,
+      {},
+      MANUAL_HINT
+    );
+  }
+  if (!response.ok || !response.body) {
+    throw new InputError(
+      `cannot download ${url}: HTTP ${response.status} ${response.statusText}`,
+      {},
+      MANUAL_HINT
+    );
+  }
+  const hash2 = createHash4("sha256");
+  const body2 = Readable2.fromWeb(response.body);
+  body2.on("data", (chunk) => hash2.update(chunk));
+  await pipeline2(body2, createWriteStream3(path2));
+  return hash2.digest("hex");
+}
+async function extractDataFiles(archive, dir) {
+  const wanted = new Set(DATA_KINDS.map((k) => DATA_FILES[k].file));
+  const found = /* @__PURE__ */ new Set();
+  const zip = await new Promise(
+    (resolve4, reject2) => yauzl.open(
+      archive,
+      { lazyEntries: true },
+      (error, file) => error ? reject2(error) : resolve4(file)
+    )
+  ).catch((error) => {
+    throw new InputError(
+      `the downloaded archive is not a readable zip file: ${error.message}`,
+      { file: archive },
+      MANUAL_HINT
+    );
+  });
+  await new Promise((resolve4, reject2) => {
+    zip.on("error", reject2);
+    zip.on("end", resolve4);
+    zip.on("entry", (entry) => {
+      const name = basename(entry.fileName);
+      if (!wanted.has(name) || entry.fileName.endsWith("/")) {
+        zip.readEntry();
+        return;
+      }
+      zip.openReadStream(entry, (error, stream) => {
+        if (error) return reject2(error);
+        const target = join7(dir, name);
+        pipeline2(stream, createWriteStream3(`${target}.part`)).then(() => rename3(`${target}.part`, target)).then(() => {
+          found.add(name);
+          zip.readEntry();
+        }, reject2);
+      });
+    });
+    zip.readEntry();
+  });
+  const missing = [...wanted].filter((name) => !found.has(name));
+  if (missing.includes(DATA_FILES.browsing.file)) {
+    throw new InputError(
+      `the archive holds no ${missing.join(", ")}`,
+      { file: archive },
+      MANUAL_HINT
+    );
+  }
+}
+
+// pipeline/upload/acquire.ts
+async function acquireData(config, reporter) {
+  const { data } = config;
+  switch (data.source) {
+    case "synthetic": {
+      const dir = syntheticDir(config);
+      const generated = await generateOnce(dir, config, reporter);
+      return { source: "synthetic", dir, files: presentFiles(dir), generated };
+    }
+    case "csv":
+      return { source: "csv", dir: data.dir, files: requireFiles(data.dir) };
+    case "download": {
+      reporter.info(`downloading ${data.downloadUrl ?? "(no URL set)"} into ${data.dir}`);
+      const dir = await downloadDataset({
+        url: data.downloadUrl,
+        sha256: data.downloadSha256,
+        dir: data.dir
+      });
+      return { source: "download", dir, files: requireFiles(dir) };
+    }
+  }
+}
+function syntheticDir(config) {
+  const { dir, sessions, skus, seed } = config.data;
+  return join8(dir, `synthetic-n${sessions}-k${skus}-s${seed}`);
+}
+async function generateOnce(dir, config, reporter) {
+  const marker = join8(dir, "generate.json");
+  if (existsSync3(marker)) {
+    reporter.info(`reusing generated data in ${dir}`);
+    return JSON.parse(await readFile5(marker, "utf8"));
+  }
+  const { sessions, skus, seed } = config.data;
+  reporter.info(
+    `generating ${sessions} synthetic sessions (${skus} SKUs, seed ${seed}) into ${dir}`
+  );
+  const bar = reporter.progress("  generate", sessions, "sessions");
+  try {
+    const result = await generate({
+      outDir: dir,
+      sessions,
+      skus,
+      seed,
+      onProgress: (done) => bar.update(done, done)
+    });
+    await writeFile5(marker, `${JSON.stringify(result, null, 2)}
+`);
+    return result;
+  } finally {
+    bar.stop();
+  }
+}
+function presentFiles(dir) {
+  const files = {};
+  for (const kind of DATA_KINDS) {
+    const path2 = join8(dir, DATA_FILES[kind].file);
+    if (existsSync3(path2)) files[kind] = path2;
+  }
+  return files;
+}
+function requireFiles(dir) {
+  const files = presentFiles(dir);
+  if (!files.browsing) {
+    const expected = DATA_KINDS.map((k) => DATA_FILES[k].file).join(", ");
+    throw new InputError(
+      `no ${DATA_FILES.browsing.file} in ${dir}`,
+      { file: join8(dir, DATA_FILES.browsing.file) },
+      `Point --data (MLOPS_DATA_DIR) at the folder holding ${expected} (search and catalog files are optional).`
+    );
+  }
+  return files;
+}
+
+// pipeline/evaluate/popularity.ts
+function countItems(sessions) {
+  const counts = /* @__PURE__ */ new Map();
+  for (const session2 of sessions) {
+    for (const sku of session2.items) counts.set(sku, (counts.get(sku) ?? 0) + 1);
+  }
+  return counts;
+}
+function rankByCount(counts) {
+  const kept = [...counts].filter(([, n2]) => n2 > 0);
+  kept.sort(([a, na], [b, nb]) => nb - na || (a < b ? -1 : a > b ? 1 : 0));
+  return kept.map(([sku]) => sku);
+}
+function fillFrom(out, taken, ranked, k, skip2) {
+  for (let i = 0; i < ranked.length && out.length < k; i++) {
+    const sku = ranked[i];
+    if (sku === skip2 || taken.has(sku)) continue;
+    taken.add(sku);
+    out.push(sku);
+  }
+}
+var PopularityRecommender = class _PopularityRecommender {
+  name;
+  kind = "baseline";
+  /** Most popular first. */
+  ranked;
+  excludeLast;
+  constructor(counts, options = {}) {
+    this.name = options.name ?? "popularity";
+    this.excludeLast = options.excludeLast ?? true;
+    this.ranked = rankByCount(counts);
+  }
+  static fromSessions(sessions, options) {
+    return new _PopularityRecommender(countItems(sessions), options);
+  }
+  async recommend(prefixes, k) {
+    return prefixes.map((prefix) => {
+      const out = [];
+      const skip2 = this.excludeLast ? prefix[prefix.length - 1] : void 0;
+      fillFrom(out, /* @__PURE__ */ new Set(), this.ranked, k, skip2);
+      return out;
+    });
+  }
+};
+
+// pipeline/evaluate/cooccurrence.ts
+function countTransitions(sessions) {
+  const counts = /* @__PURE__ */ new Map();
+  for (const { items } of sessions) {
+    for (let t = 1; t < items.length; t++) {
+      const from = items[t - 1];
+      const to = items[t];
+      let row = counts.get(from);
+      if (!row) counts.set(from, row = /* @__PURE__ */ new Map());
+      row.set(to, (row.get(to) ?? 0) + 1);
+    }
+  }
+  const out = [];
+  for (const [sku, row] of counts) {
+    for (const [nextSku, transitions] of row) out.push({ sku, nextSku, transitions });
+  }
+  return out;
+}
+var CooccurrenceRecommender = class {
+  /**
+   * @param popular the fallback ranking, most popular first (PopularityRecommender.ranked).
+   */
+  constructor(transitions, popular, options = {}) {
+    this.popular = popular;
+    this.name = options.name ?? "cooccurrence";
+    this.excludeLast = options.excludeLast ?? true;
+    const grouped = /* @__PURE__ */ new Map();
+    for (const { sku, nextSku, transitions: n2 } of transitions) {
+      if (n2 <= 0) continue;
+      let row = grouped.get(sku);
+      if (!row) grouped.set(sku, row = []);
+      row.push([nextSku, n2]);
+    }
+    for (const [sku, row] of grouped) {
+      row.sort(([a, na], [b, nb]) => nb - na || (a < b ? -1 : a > b ? 1 : 0));
+      this.next.set(
+        sku,
+        row.map(([next]) => next)
+      );
+    }
+  }
+  popular;
+  name;
+  kind = "baseline";
+  next = /* @__PURE__ */ new Map();
+  excludeLast;
+  async recommend(prefixes, k) {
+    return prefixes.map((prefix) => {
+      const last = prefix[prefix.length - 1];
+      const skip2 = this.excludeLast ? last : void 0;
+      const out = [];
+      const taken = /* @__PURE__ */ new Set();
+      if (last !== void 0) fillFrom(out, taken, this.next.get(last) ?? [], k, skip2);
+      fillFrom(out, taken, this.popular, k, skip2);
+      return out;
+    });
+  }
+};
+
+// pipeline/evaluate/sknn.ts
+var SKNN_DEFAULTS = { neighbours: 100, sampleSize: 500 };
+function positiveInteger2(value2, what) {
+  if (!Number.isSafeInteger(value2) || value2 < 1) {
+    throw new RangeError(`${what} must be a positive integer, got ${value2}`);
+  }
+  return value2;
+}
+function nextEpoch(epoch, stamps) {
+  if (epoch === 4294967295) {
+    stamps.fill(0);
+    return 1;
+  }
+  return epoch + 1;
+}
+function cutoff(values, count2, scratch) {
+  const n2 = values.length;
+  if (n2 <= count2) return Number.NEGATIVE_INFINITY;
+  for (let i = 0; i < n2; i++) scratch[i] = values[i];
+  const target = n2 - count2;
+  let lo = 0;
+  let hi = n2 - 1;
+  while (lo < hi) {
+    const pivot = scratch[lo + hi >>> 1];
+    let i = lo;
+    let j = hi;
+    while (i <= j) {
+      while (scratch[i] < pivot) i++;
+      while (scratch[j] > pivot) j--;
+      if (i <= j) {
+        const tmp = scratch[i];
+        scratch[i++] = scratch[j];
+        scratch[j--] = tmp;
+      }
+    }
+    if (target <= j) hi = j;
+    else if (target >= i) lo = i;
+    else break;
+  }
+  return scratch[target];
+}
+function topIndices(values, count2, scratch) {
+  const threshold = cutoff(values, count2, scratch);
+  const picked = [];
+  for (let i = 0; i < values.length; i++) if (values[i] > threshold) picked.push(i);
+  for (let i = 0; i < values.length && picked.length < count2; i++) {
+    if (values[i] === threshold) picked.push(i);
+  }
+  return picked;
+}
+function topByValue(ids, score, count2, scratch) {
+  const values = ids.map((id) => score[id]);
+  const threshold = cutoff(values, count2, scratch);
+  const picked = ids.filter((id) => score[id] >= threshold);
+  picked.sort((a, b) => score[b] - score[a] || a - b);
+  if (picked.length > count2) picked.length = count2;
+  return picked;
+}
+var SknnRecommender = class {
+  name;
+  kind = "baseline";
+  neighbours;
+  sampleSize;
+  excludeLast;
+  /** Item id → SKU; ids follow train popularity (0 = most popular), so id order breaks ties. */
+  skus;
+  ids = /* @__PURE__ */ new Map();
+  /** Distinct items of each session: items[sessionStart[s] .. sessionStart[s + 1]). */
+  sessionStart;
+  sessionItems;
+  /** Sessions holding each item, ascending: postings[postingStart[i] .. postingStart[i + 1]). */
+  postingStart;
+  postings;
+  // Scratch buffers reused by every prefix.
+  weight;
+  weightStamp;
+  weightEpoch = 0;
+  score;
+  scoreStamp;
+  scoreEpoch = 0;
+  candidateSessions;
+  candidateSims;
+  scratch;
+  mergeCursor;
+  mergeFloor;
+  mergeWeight;
+  mergeHeap;
+  /** @param train train sessions, oldest first (by session start). */
+  constructor(train2, options = {}) {
+    this.name = options.name ?? "sknn";
+    this.excludeLast = options.excludeLast ?? true;
+    this.neighbours = positiveInteger2(options.neighbours ?? SKNN_DEFAULTS.neighbours, "neighbours");
+    this.sampleSize = positiveInteger2(options.sampleSize ?? SKNN_DEFAULTS.sampleSize, "sampleSize");
+    this.skus = rankByCount(countItems(train2));
+    this.skus.forEach((sku, id) => this.ids.set(sku, id));
+    const nItems = this.skus.length;
+    const starts = new Int32Array(train2.length + 1);
+    const flat = [];
+    const postingCount = new Int32Array(nItems + 1);
+    const seen = new Uint32Array(nItems);
+    train2.forEach((session2, s) => {
+      starts[s] = flat.length;
+      for (const sku of session2.items) {
+        const id = this.ids.get(sku);
+        if (seen[id] === s + 1) continue;
+        seen[id] = s + 1;
+        flat.push(id);
+        postingCount[id + 1] = postingCount[id + 1] + 1;
+      }
+    });
+    starts[train2.length] = flat.length;
+    this.sessionStart = starts;
+    this.sessionItems = Int32Array.from(flat);
+    for (let i = 0; i < nItems; i++) {
+      postingCount[i + 1] = postingCount[i + 1] + postingCount[i];
+    }
+    this.postingStart = postingCount;
+    this.postings = new Int32Array(flat.length);
+    const cursor = postingCount.slice(0, nItems);
+    for (let s = 0; s < train2.length; s++) {
+      for (let e = starts[s]; e < starts[s + 1]; e++) {
+        const id = this.sessionItems[e];
+        this.postings[cursor[id]] = s;
+        cursor[id] = cursor[id] + 1;
+      }
+    }
+    this.weight = new Float64Array(nItems);
+    this.weightStamp = new Uint32Array(nItems);
+    this.score = new Float64Array(nItems);
+    this.scoreStamp = new Uint32Array(nItems);
+    this.candidateSessions = new Int32Array(this.sampleSize);
+    this.candidateSims = new Float64Array(this.sampleSize);
+    this.scratch = new Float64Array(Math.max(this.sampleSize, nItems));
+    this.mergeCursor = new Int32Array(nItems);
+    this.mergeFloor = new Int32Array(nItems);
+    this.mergeWeight = new Float64Array(nItems);
+    this.mergeHeap = new Int32Array(nItems);
+  }
+  async recommend(prefixes, k) {
+    return prefixes.map((prefix) => this.recommendOne(prefix, k));
+  }
+  /** The scores of the items the neighbours of `prefix` hold (for tests and explanations). */
+  scores(prefix) {
+    const touched = this.scorePrefix(prefix);
+    return new Map(touched.map((id) => [this.skus[id], this.score[id]]));
+  }
+  recommendOne(prefix, k) {
+    const touched = this.scorePrefix(prefix);
+    const last = prefix[prefix.length - 1];
+    const skip2 = this.excludeLast ? last : void 0;
+    const best = topByValue(touched, this.score, k + 1, this.scratch);
+    const out = [];
+    const taken = /* @__PURE__ */ new Set();
+    for (let i = 0; i < best.length && out.length < k; i++) {
+      const sku = this.skus[best[i]];
+      if (sku === skip2) continue;
+      taken.add(sku);
+      out.push(sku);
+    }
+    fillFrom(out, taken, this.skus, k, skip2);
+    return out;
+  }
+  /** Fills `score` for the neighbours' items; returns the ids it touched (unordered). */
+  scorePrefix(prefix) {
+    const known = this.weigh(prefix);
+    if (known.length === 0) return [];
+    const { sessions, sims } = this.candidates(known);
+    const chosen = topIndices(sims, this.neighbours, this.scratch);
+    this.scoreEpoch = nextEpoch(this.scoreEpoch, this.scoreStamp);
+    const touched = [];
+    for (const c of chosen) {
+      const s = sessions[c];
+      const sim = sims[c];
+      for (let e = this.sessionStart[s]; e < this.sessionStart[s + 1]; e++) {
+        const id = this.sessionItems[e];
+        if (this.scoreStamp[id] !== this.scoreEpoch) {
+          this.scoreStamp[id] = this.scoreEpoch;
+          this.score[id] = 0;
+          touched.push(id);
+        }
+        this.score[id] = this.score[id] + sim;
+      }
+    }
+    return touched;
+  }
+  /** Sets the position weights of the prefix's known items; returns their distinct ids. */
+  weigh(prefix) {
+    this.weightEpoch = nextEpoch(this.weightEpoch, this.weightStamp);
+    const known = [];
+    const length = prefix.length;
+    prefix.forEach((sku, i) => {
+      const id = this.ids.get(sku);
+      if (id === void 0) return;
+      if (this.weightStamp[id] !== this.weightEpoch) {
+        this.weightStamp[id] = this.weightEpoch;
+        known.push(id);
+      }
+      this.weight[id] = (i + 1) / length;
+    });
+    return known;
+  }
+  /**
+   * The `sampleSize` most recent sessions holding any of `items`, most recent first, with their
+   * similarities: a merge of the posting lists from their tails (each list ascends). A session
+   * in several lists comes out of each in turn, consecutively (the merge takes the largest id),
+   * so its similarity — the weights of the lists it is in — adds up without reading its items.
+   */
+  candidates(items) {
+    const lists = items.length;
+    const cursor = this.mergeCursor;
+    const floor = this.mergeFloor;
+    const weight = this.mergeWeight;
+    const heap = this.mergeHeap;
+    const head = (l) => this.postings[cursor[l]];
+    const siftDown = (from, size2) => {
+      let i = from;
+      for (; ; ) {
+        const left = 2 * i + 1;
+        let top = i;
+        if (left < size2 && head(heap[left]) > head(heap[top])) top = left;
+        if (left + 1 < size2 && head(heap[left + 1]) > head(heap[top])) {
+          top = left + 1;
+        }
+        if (top === i) return;
+        const tmp = heap[i];
+        heap[i] = heap[top];
+        heap[top] = tmp;
+        i = top;
+      }
+    };
+    let size = 0;
+    for (let l = 0; l < lists; l++) {
+      const id = items[l];
+      cursor[l] = this.postingStart[id + 1] - 1;
+      floor[l] = this.postingStart[id];
+      weight[l] = this.weight[id];
+      heap[size++] = l;
+    }
+    for (let i = (size >> 1) - 1; i >= 0; i--) siftDown(i, size);
+    const sessions = this.candidateSessions;
+    const sims = this.candidateSims;
+    let n2 = 0;
+    let current = -1;
+    while (size > 0) {
+      const l = heap[0];
+      const session2 = head(l);
+      if (session2 !== current) {
+        if (n2 === this.sampleSize) break;
+        current = session2;
+        sessions[n2] = current;
+        sims[n2++] = 0;
+      }
+      sims[n2 - 1] = sims[n2 - 1] + weight[l];
+      cursor[l] = cursor[l] - 1;
+      if (cursor[l] < floor[l]) heap[0] = heap[--size];
+      siftDown(0, size);
+    }
+    return { sessions: sessions.subarray(0, n2), sims: sims.subarray(0, n2) };
+  }
+};
+
+// pipeline/evaluate/baselines.ts
+function buildBaselines(inputs) {
+  const popularity = new PopularityRecommender(inputs.popularity ?? countItems(inputs.train));
+  return [
+    popularity,
+    new CooccurrenceRecommender(
+      inputs.transitions ?? countTransitions(inputs.train),
+      popularity.ranked
+    ),
+    new SknnRecommender(inputs.train, inputs.sknn)
+  ];
+}
+
+// pipeline/evaluate/catalog.ts
+function splitPath(path2) {
+  if (path2 === null) return [];
+  const parts = typeof path2 === "string" ? path2.split("/") : [...path2];
+  return parts.filter((part2) => part2.length > 0);
+}
+var Catalog = class {
+  items = /* @__PURE__ */ new Map();
+  leaves = /* @__PURE__ */ new Map();
+  /** Catalog items with train popularity > 0. */
+  trainItems;
+  constructor(rows) {
+    const counts = rows.map((row) => row.trainPopularity);
+    const sorted = Float64Array.from(counts).sort();
+    const n2 = sorted.length;
+    const lowerBound = (x, strict) => {
+      let lo = 0;
+      let hi = n2;
+      while (lo < hi) {
+        const mid = lo + hi >>> 1;
+        const v = sorted[mid];
+        if (v < x || strict && v === x) lo = mid + 1;
+        else hi = mid;
+      }
+      return lo;
+    };
+    let trainItems = 0;
+    for (const row of rows) {
+      if (this.items.has(row.sku)) throw new Error(`catalog: SKU ${row.sku} appears twice`);
+      const below = lowerBound(row.trainPopularity, false);
+      const equal2 = lowerBound(row.trainPopularity, true) - below;
+      const categoryPath2 = splitPath(row.categoryPath);
+      this.items.set(row.sku, {
+        sku: row.sku,
+        categoryPath: categoryPath2,
+        priceBucket: row.priceBucket,
+        trainPopularity: row.trainPopularity,
+        popularityPercentile: (below + equal2 / 2) / n2
+      });
+      if (row.trainPopularity > 0) trainItems++;
+      const leaf = categoryPath2.join("/");
+      if (leaf) {
+        const members = this.leaves.get(leaf);
+        if (members) members.push(row.sku);
+        else this.leaves.set(leaf, [row.sku]);
+      }
+    }
+    this.trainItems = trainItems;
+  }
+  get size() {
+    return this.items.size;
+  }
+  get(sku) {
+    return this.items.get(sku);
+  }
+  has(sku) {
+    return this.items.has(sku);
+  }
+  /** SKUs in the same leaf category as `sku` (itself included), in catalog order. */
+  sameLeaf(sku) {
+    const item = this.items.get(sku);
+    if (!item || item.categoryPath.length === 0) return [];
+    return this.leaves.get(item.categoryPath.join("/")) ?? [];
+  }
+  /** Every SKU, in catalog order. */
+  skus() {
+    return this.items.keys();
+  }
+};
+function categoryDistance(a, b) {
+  if (a.length === 0 || b.length === 0) return null;
+  let shared = 0;
+  while (shared < a.length && shared < b.length && a[shared] === b[shared]) shared++;
+  return a.length - shared + (b.length - shared);
+}
+
+// pipeline/evaluate/bootstrap.ts
+var BOOTSTRAP_STREAM = 45063;
+function bootstrapRatios(counts, series, options) {
+  const { iterations } = options;
+  if (!Number.isSafeInteger(iterations) || iterations < 1) {
+    throw new RangeError(`bootstrap iterations must be a positive integer, got ${iterations}`);
+  }
+  const sessions = counts.length;
+  const out = series.map(() => new Float64Array(iterations));
+  if (sessions === 0) return out.map((values) => values.fill(Number.NaN));
+  const rng = Rng.from(...seedWords(options.seed), BOOTSTRAP_STREAM);
+  const sums = new Float64Array(series.length);
+  for (let b = 0; b < iterations; b++) {
+    let total = 0;
+    sums.fill(0);
+    for (let d = 0; d < sessions; d++) {
+      const s = rng.int(sessions);
+      total += counts[s];
+      for (let j = 0; j < series.length; j++) {
+        sums[j] = sums[j] + series[j][s];
+      }
+    }
+    for (let j = 0; j < series.length; j++) {
+      out[j][b] = total > 0 ? sums[j] / total : Number.NaN;
+    }
+  }
+  return out;
+}
+function quantile(values, q) {
+  const sorted = Float64Array.from(values).sort();
+  if (sorted.length === 0) return Number.NaN;
+  const at = q * (sorted.length - 1);
+  const lo = Math.floor(at);
+  const hi = Math.ceil(at);
+  const a = sorted[lo];
+  return a + (sorted[hi] - a) * (at - lo);
+}
+function percentileInterval(replicates, level) {
+  const tail = (1 - level) / 2;
+  return { low: quantile(replicates, tail), high: quantile(replicates, 1 - tail), level };
+}
+
+// pipeline/evaluate/metrics.ts
+var METRIC_KS = [10, 20];
+var MAX_K = 20;
+function figure(sum3, n2) {
+  return { value: n2 > 0 ? sum3 / n2 : null, n: n2 };
+}
+function rankOf(list2, target, k) {
+  const end = Math.min(k, list2.length);
+  for (let i = 0; i < end; i++) if (list2[i] === target) return i + 1;
+  return 0;
+}
+function hitRate(ranks, k) {
+  let hits = 0;
+  for (let i = 0; i < ranks.length; i++) {
+    const r = ranks[i];
+    if (r >= 1 && r <= k) hits++;
+  }
+  return figure(hits, ranks.length);
+}
+function meanReciprocalRank(ranks, k) {
+  let sum3 = 0;
+  for (let i = 0; i < ranks.length; i++) {
+    const r = ranks[i];
+    if (r >= 1 && r <= k) sum3 += 1 / r;
+  }
+  return figure(sum3, ranks.length);
+}
+function coverage(lists, k, catalog) {
+  const distinct = /* @__PURE__ */ new Set();
+  for (const list2 of lists) {
+    const end = Math.min(k, list2.length);
+    for (let i = 0; i < end; i++) {
+      const sku = list2[i];
+      if (catalog.has(sku)) distinct.add(sku);
+    }
+  }
+  return { ...figure(distinct.size, catalog.size), n: lists.length, distinct: distinct.size };
+}
+function popularityBias(lists, k, catalog) {
+  let sum3 = 0;
+  let n2 = 0;
+  for (const list2 of lists) {
+    const end = Math.min(k, list2.length);
+    for (let i = 0; i < end; i++) {
+      const item = catalog.get(list2[i]);
+      if (!item) continue;
+      sum3 += item.popularityPercentile;
+      n2++;
+    }
+  }
+  return figure(sum3, n2);
+}
+function repeatShare(prefixes, lists, k) {
+  let repeats = 0;
+  let n2 = 0;
+  lists.forEach((list2, p) => {
+    const prefix = new Set(prefixes[p]);
+    const end = Math.min(k, list2.length);
+    for (let i = 0; i < end; i++) if (prefix.has(list2[i])) repeats++;
+    n2 += end;
+  });
+  return figure(repeats, n2);
+}
+function overlap(a, b, k) {
+  const cutA = a.slice(0, k);
+  const cutB = new Set(b.slice(0, k));
+  const size = Math.max(cutA.length, cutB.size);
+  if (size === 0) return 1;
+  let shared = 0;
+  for (const sku of cutA) if (cutB.has(sku)) shared++;
+  return shared / size;
+}
+
+// pipeline/evaluate/suite.ts
+var SLICE_FAMILIES = [
+  "session_length",
+  "last_item_category",
+  "target_price_bucket",
+  "target_in_train"
+];
+var LENGTH_BUCKETS = [
+  [2, "2"],
+  [4, "3-4"],
+  [9, "5-9"],
+  [19, "10-19"]
+];
+function sessionLengthBucket(n2) {
+  for (const [max, label2] of LENGTH_BUCKETS) if (n2 <= max) return label2;
+  return "20+";
+}
+function sliceLabels(prefix, target, sessionLength, catalog) {
+  const last = catalog.get(prefix[prefix.length - 1]);
+  const item = catalog.get(target);
+  return {
+    session_length: sessionLengthBucket(sessionLength),
+    last_item_category: last?.categoryPath[0] ?? "unknown",
+    target_price_bucket: item?.priceBucket == null ? "unknown" : String(item.priceBucket),
+    target_in_train: (item?.trainPopularity ?? 0) > 0 ? "seen" : "unseen"
+  };
+}
+function perturb(prefix, catalog, rng) {
+  const positions = prefix.map((_, i) => i);
+  rng.shuffle(positions);
+  for (const at of positions) {
+    const original = prefix[at];
+    const alternatives = catalog.sameLeaf(original).filter((sku) => sku !== original && (catalog.get(sku)?.trainPopularity ?? 0) > 0);
+    if (alternatives.length === 0) continue;
+    const out = [...prefix];
+    out[at] = alternatives[rng.int(alternatives.length)];
+    return out;
+  }
+  return null;
+}
+function shufflePrefix(prefix, rng) {
+  if (new Set(prefix).size < 2) return null;
+  const out = rng.shuffle([...prefix]);
+  if (out.every((sku, i) => sku === prefix[i])) out.push(out.shift());
+  return out;
+}
+function unknownSkuSessions(count2, catalog, rng) {
+  const sessions = [];
+  let serial = 0;
+  const fresh = () => {
+    for (; ; ) {
+      const sku = `unknown-sku-${(serial++).toString(16).padStart(8, "0")}`;
+      if (!catalog.has(sku)) return sku;
+    }
+  };
+  for (let s = 0; s < count2; s++) {
+    const length = 1 + rng.int(3);
+    sessions.push(Array.from({ length }, fresh));
+  }
+  return sessions;
+}
+function invalidity(list2, prefix, k, catalog) {
+  const need = Math.min(k, catalog.trainItems);
+  if (list2.length < need) return `${list2.length} items, expected ${need}`;
+  if (list2.length > k) return `${list2.length} items, more than k = ${k}`;
+  if (new Set(list2).size !== list2.length) return "duplicate items";
+  const bad = list2.find((sku) => !catalog.has(sku));
+  if (bad !== void 0) return `not a catalog SKU: ${bad}`;
+  const echoed = list2.find((sku) => prefix.includes(sku));
+  if (echoed !== void 0) return `echoes the unknown input SKU ${echoed}`;
+  return null;
+}
+function lessWrong(top1, targets, catalog) {
+  const counts = /* @__PURE__ */ new Map();
+  let n2 = 0;
+  let unknown = 0;
+  let sum3 = 0;
+  top1.forEach((guess, i) => {
+    const target = targets[i];
+    if (guess === void 0 || guess === target) return;
+    const distance = categoryDistance(
+      catalog.get(guess)?.categoryPath ?? [],
+      catalog.get(target)?.categoryPath ?? []
+    );
+    if (distance === null) {
+      unknown++;
+      return;
+    }
+    n2++;
+    sum3 += distance;
+    counts.set(distance, (counts.get(distance) ?? 0) + 1);
+  });
+  const histogram = {};
+  for (const d of [...counts.keys()].sort((a, b) => a - b)) histogram[d] = counts.get(d);
+  return {
+    n: n2,
+    unknown,
+    meanDistance: n2 > 0 ? sum3 / n2 : null,
+    sameLeafShare: n2 > 0 ? (counts.get(0) ?? 0) / n2 : null,
+    histogram
+  };
+}
+
+// pipeline/evaluate/evaluate.ts
+var REPORT_FORMAT = "mlops-session-recs/evaluation@1";
+var METRIC_NAMES = [
+  "hr@10",
+  "hr@20",
+  "mrr@10",
+  "mrr@20",
+  "last_hr@10",
+  "last_hr@20",
+  "last_mrr@10",
+  "last_mrr@20",
+  "coverage@10",
+  "coverage@20",
+  "popularity_bias",
+  "repeat_share",
+  "perturbation_overlap",
+  "shuffle_overlap",
+  "unknown_sku_validity",
+  "less_wrong_distance",
+  "less_wrong_same_leaf"
+];
+var INTERVAL_METRICS = ["hr@20", "mrr@20"];
+var EVALUATE_DEFAULTS = {
+  seed: 42,
+  batchSize: 512,
+  bootstrapIterations: 1e3,
+  confidence: 0.95,
+  robustnessSessions: 500,
+  unknownSessions: 50
+};
+var STREAM2 = { sample: 1, perturb: 2, shuffle: 3, unknown: 4 };
+function positive(value2, what) {
+  if (!Number.isSafeInteger(value2) || value2 < 1) {
+    throw new RangeError(`${what} must be a positive integer, got ${value2}`);
+  }
+  return value2;
+}
+function count(value2, what) {
+  if (!Number.isSafeInteger(value2) || value2 < 0) {
+    throw new RangeError(`${what} must be a non-negative integer, got ${value2}`);
+  }
+  return value2;
+}
+function chooseSessions(sessions, seed, maxPrefixes) {
+  const all = sessions.map((_, s) => s);
+  const total = sessions.reduce((sum3, s) => sum3 + s.items.length - 1, 0);
+  if (maxPrefixes === void 0 || total <= maxPrefixes) return all;
+  Rng.from(...seedWords(seed), STREAM2.sample).shuffle(all);
+  const chosen = [];
+  let prefixes = 0;
+  for (const s of all) {
+    const n2 = sessions[s].items.length - 1;
+    if (chosen.length > 0 && prefixes + n2 > maxPrefixes) break;
+    chosen.push(s);
+    prefixes += n2;
+  }
+  return chosen.sort((a, b) => a - b);
+}
+async function recommendChecked(recommender, prefixes) {
+  let lists;
+  try {
+    lists = await recommender.recommend(prefixes, MAX_K);
+  } catch (error) {
+    throw new PipelineError(
+      `evaluation: recommender "${recommender.name}" failed on a batch of ${prefixes.length} prefixes: ${error.message}`
+    );
+  }
+  if (!Array.isArray(lists) || lists.length !== prefixes.length) {
+    throw new PipelineError(
+      `evaluation: recommender "${recommender.name}" answered ${Array.isArray(lists) ? lists.length : "no"} lists for ${prefixes.length} prefixes`
+    );
+  }
+  return lists.map((list2) => list2.slice(0, MAX_K));
+}
+async function recommendAll(recommender, prefixes, batchSize, onBatch) {
+  const out = [];
+  for (let at = 0; at < prefixes.length; at += batchSize) {
+    const batch = prefixes.slice(at, at + batchSize);
+    out.push(...await recommendChecked(recommender, batch));
+    onBatch(out.length);
+  }
+  return out;
+}
+function meanOf(values) {
+  return figure(
+    values.reduce((a, b) => a + b, 0),
+    values.length
+  );
+}
+function resolveRoles(recommenders, options) {
+  const names = /* @__PURE__ */ new Set();
+  for (const r of recommenders) {
+    if (names.has(r.name)) throw new Error(`evaluation: two recommenders are named "${r.name}"`);
+    names.add(r.name);
+  }
+  for (const role of ["candidate", "production"]) {
+    const name = options[role];
+    if (name !== void 0 && !names.has(name)) {
+      throw new Error(`evaluation: the ${role} "${name}" is not among the recommenders`);
+    }
+  }
+  const production = options.production ?? (names.has("production") ? "production" : null);
+  const candidate = options.candidate ?? recommenders.find((r) => r.kind === "model" && r.name !== production)?.name ?? null;
+  return { candidate, production };
+}
+async function evaluateAll(recommenders, testSessions, catalog, options = {}) {
+  const seed = options.seed ?? EVALUATE_DEFAULTS.seed;
+  const batchSize = positive(options.batchSize ?? EVALUATE_DEFAULTS.batchSize, "batchSize");
+  const iterations = positive(
+    options.bootstrapIterations ?? EVALUATE_DEFAULTS.bootstrapIterations,
+    "bootstrapIterations"
+  );
+  const confidence = options.confidence ?? EVALUATE_DEFAULTS.confidence;
+  if (!(confidence > 0 && confidence < 1)) {
+    throw new RangeError(`confidence must be between 0 and 1, got ${confidence}`);
+  }
+  if (options.maxPrefixes !== void 0) positive(options.maxPrefixes, "maxPrefixes");
+  const robustnessSessions = count(
+    options.robustnessSessions ?? EVALUATE_DEFAULTS.robustnessSessions,
+    "robustnessSessions"
+  );
+  const unknownCount = count(
+    options.unknownSessions ?? EVALUATE_DEFAULTS.unknownSessions,
+    "unknownSessions"
+  );
+  const roles = resolveRoles(recommenders, options);
+  const [lo, hi] = seedWords(seed);
+  const evaluable = testSessions.filter((s) => s.items.length >= 2);
+  const sessions = chooseSessions(evaluable, seed, options.maxPrefixes).map(
+    (s) => evaluable[s]
+  );
+  const cases = [];
+  const lastCase = [];
+  const sliceOf = [];
+  sessions.forEach((session2, s) => {
+    for (let length = 1; length < session2.items.length; length++) {
+      cases.push({ session: s, length });
+      sliceOf.push(
+        sliceLabels(
+          session2.items.slice(0, length),
+          session2.items[length],
+          session2.items.length,
+          catalog
+        )
+      );
+    }
+    lastCase.push(cases.length - 1);
+  });
+  const prefixOf = (c) => sessions[c.session].items.slice(0, c.length);
+  const targetOf = (c) => sessions[c.session].items[c.length];
+  const prefixes = cases.map(prefixOf);
+  const targets = cases.map(targetOf);
+  const robustRng = Rng.from(lo, hi, STREAM2.perturb);
+  const robustSample = robustRng.shuffle(lastCase.slice()).slice(0, robustnessSessions).sort((a, b) => a - b);
+  const perturbed = [];
+  const shuffled = [];
+  const shuffleRng = Rng.from(lo, hi, STREAM2.shuffle);
+  for (const c of robustSample) {
+    const p = perturb(prefixes[c], catalog, robustRng);
+    if (p) perturbed.push({ base: c, prefix: p });
+    const q = shufflePrefix(prefixes[c], shuffleRng);
+    if (q) shuffled.push({ base: c, prefix: q });
+  }
+  const unknown = unknownSkuSessions(unknownCount, catalog, Rng.from(lo, hi, STREAM2.unknown));
+  const reports = [];
+  const hitSeries = [];
+  const rrSeries = [];
+  const sessionCounts = new Float64Array(sessions.length);
+  for (const c of cases) sessionCounts[c.session] = sessionCounts[c.session] + 1;
+  for (const recommender of recommenders) {
+    const started = performance.now();
+    const progress = (phase, total) => (done) => options.onProgress?.({ recommender: recommender.name, phase, done, total });
+    const lists = await recommendAll(
+      recommender,
+      prefixes,
+      batchSize,
+      progress("accuracy", prefixes.length)
+    );
+    const ranks = lists.map((list2, c) => rankOf(list2, targets[c], MAX_K));
+    const lastRanks = lastCase.map((c) => ranks[c]);
+    const hits = new Float64Array(sessions.length);
+    const rr = new Float64Array(sessions.length);
+    cases.forEach((c, i) => {
+      const r = ranks[i];
+      if (r > 0) {
+        hits[c.session] = hits[c.session] + 1;
+        rr[c.session] = rr[c.session] + 1 / r;
+      }
+    });
+    hitSeries.push(hits);
+    rrSeries.push(rr);
+    const robustTotal = perturbed.length + shuffled.length + unknown.length;
+    const robustProgress = progress("robustness", robustTotal);
+    const perturbedLists = await recommendAll(
+      recommender,
+      perturbed.map((p) => p.prefix),
+      batchSize,
+      robustProgress
+    );
+    const shuffledLists = await recommendAll(
+      recommender,
+      shuffled.map((p) => p.prefix),
+      batchSize,
+      (done) => robustProgress(perturbed.length + done)
+    );
+    const unknownFailures = [];
+    let unknownValid = 0;
+    try {
+      const unknownLists = unknown.length ? await recommendChecked(recommender, unknown) : [];
+      unknownLists.forEach((list2, i) => {
+        const why = invalidity(list2, unknown[i], MAX_K, catalog);
+        if (why === null) unknownValid++;
+        else unknownFailures.push(why);
+      });
+    } catch (error) {
+      unknownFailures.push(error.message);
+    }
+    robustProgress(robustTotal);
+    const metrics = {};
+    const distinctRecommended = {};
+    for (const k of METRIC_KS) {
+      metrics[`hr@${k}`] = hitRate(ranks, k);
+      metrics[`mrr@${k}`] = meanReciprocalRank(ranks, k);
+      metrics[`last_hr@${k}`] = hitRate(lastRanks, k);
+      metrics[`last_mrr@${k}`] = meanReciprocalRank(lastRanks, k);
+      const { distinct, ...cover } = coverage(lists, k, catalog);
+      metrics[`coverage@${k}`] = cover;
+      distinctRecommended[k] = distinct;
+    }
+    metrics.popularity_bias = popularityBias(lists, MAX_K, catalog);
+    metrics.repeat_share = repeatShare(prefixes, lists, MAX_K);
+    metrics.perturbation_overlap = meanOf(
+      perturbed.map(
+        (p, i) => overlap(lists[p.base], perturbedLists[i], MAX_K)
+      )
+    );
+    metrics.shuffle_overlap = meanOf(
+      shuffled.map(
+        (p, i) => overlap(lists[p.base], shuffledLists[i], MAX_K)
+      )
+    );
+    metrics.unknown_sku_validity = figure(unknownValid, unknown.length);
+    const wrong = lessWrong(
+      lists.map((list2) => list2[0]),
+      targets,
+      catalog
+    );
+    metrics.less_wrong_distance = { value: wrong.meanDistance, n: wrong.n };
+    metrics.less_wrong_same_leaf = { value: wrong.sameLeafShare, n: wrong.n };
+    reports.push({
+      name: recommender.name,
+      kind: recommender.kind,
+      metrics,
+      distinctRecommended,
+      slices: sliceResults(ranks, sliceOf),
+      lessWrong: wrong,
+      robustnessSkipped: {
+        perturbation: robustSample.length - perturbed.length,
+        shuffle: robustSample.length - shuffled.length
+      },
+      unknownSkuFailures: unknownFailures.slice(0, 5),
+      seconds: (performance.now() - started) / 1e3
+    });
+  }
+  const comparisons = addIntervals(reports, sessionCounts, hitSeries, rrSeries, roles.candidate, {
+    iterations,
+    seed,
+    confidence
+  });
+  return {
+    format: REPORT_FORMAT,
+    settings: {
+      seed,
+      batchSize,
+      maxPrefixes: options.maxPrefixes ?? null,
+      bootstrapIterations: iterations,
+      confidence,
+      robustnessSessions,
+      unknownSessions: unknownCount,
+      ks: [...METRIC_KS]
+    },
+    counts: {
+      testSessions: testSessions.length,
+      evaluableSessions: evaluable.length,
+      evaluatedSessions: sessions.length,
+      prefixes: cases.length,
+      lastItems: lastCase.length,
+      catalogItems: catalog.size,
+      trainItems: catalog.trainItems,
+      perturbed: perturbed.length,
+      shuffled: shuffled.length,
+      unknownSkuSessions: unknown.length
+    },
+    roles,
+    recommenders: reports,
+    comparisons
+  };
+}
+function sliceResults(ranks, sliceOf) {
+  const out = [];
+  for (const family of SLICE_FAMILIES) {
+    const tally = /* @__PURE__ */ new Map();
+    sliceOf.forEach((labels2, i) => {
+      const slice2 = labels2[family];
+      const entry = tally.get(slice2) ?? { n: 0, hits: 0 };
+      entry.n++;
+      const r = ranks[i];
+      if (r >= 1 && r <= MAX_K) entry.hits++;
+      tally.set(slice2, entry);
+    });
+    const labels = [...tally.keys()].sort((a, b) => a.localeCompare(b, "en", { numeric: true }));
+    for (const slice2 of labels) {
+      const { n: n2, hits } = tally.get(slice2);
+      out.push({ family, slice: slice2, n: n2, hr20: n2 > 0 ? hits / n2 : null });
+    }
+  }
+  return out;
+}
+function addIntervals(reports, counts, hits, rr, candidate, options) {
+  if (counts.length === 0 || reports.length === 0) return [];
+  const replicates = bootstrapRatios(counts, [...hits, ...rr], options);
+  const of = (metric, r) => replicates[(metric === "hr@20" ? 0 : reports.length) + r];
+  reports.forEach((report, r) => {
+    for (const metric of INTERVAL_METRICS) {
+      report.metrics[metric].ci = percentileInterval(of(metric, r), options.confidence);
+    }
+  });
+  const c = reports.findIndex((report) => report.name === candidate);
+  if (c < 0) return [];
+  const comparisons = [];
+  reports.forEach((reference, r) => {
+    if (r === c) return;
+    for (const metric of INTERVAL_METRICS) {
+      const a = of(metric, c);
+      const b = of(metric, r);
+      const diff = a.map((value2, i) => value2 - b[i]);
+      const va = reports[c].metrics[metric].value;
+      const vb = reference.metrics[metric].value;
+      comparisons.push({
+        candidate,
+        reference: reference.name,
+        metric,
+        difference: va === null || vb === null ? null : va - vb,
+        ci: percentileInterval(diff, options.confidence)
+      });
+    }
+  });
+  return comparisons;
+}
+
+// pipeline/evaluate/gates.ts
+import { readFile as readFile6 } from "node:fs/promises";
+import {
+  isMap as isMap2,
+  isScalar,
+  isSeq,
+  LineCounter as LineCounter2,
+  parseDocument as parseDocument2
+} from "yaml";
+import { z as z5 } from "zod";
+var HIGHER_IS_BETTER = METRIC_NAMES.filter(
+  (m) => /^(last_)?(hr|mrr)@/.test(m) || m.startsWith("coverage@")
+);
+var common = {
+  name: z5.string().min(1),
+  /** A failed blocking check fails the stage (exit 1); a non-blocking one is a warning. */
+  blocking: z5.boolean().default(true),
+  description: z5.string().optional()
+};
+var absoluteGate = z5.strictObject({
+  ...common,
+  kind: z5.literal("absolute"),
+  metric: z5.enum(METRIC_NAMES),
+  min: z5.number().optional(),
+  max: z5.number().optional()
+}).refine((g) => g.min === void 0 !== (g.max === void 0), {
+  message: "give exactly one of min or max",
+  path: ["min"]
+});
+var baselineGate = z5.strictObject({
+  ...common,
+  kind: z5.literal("relative-to-best-baseline"),
+  metric: z5.enum(HIGHER_IS_BETTER),
+  factor: z5.number().positive(),
+  /** Which baselines compete (names as in the report); default: every recommender of kind baseline. */
+  baselines: z5.array(z5.string().min(1)).min(1).optional()
+});
+var productionGate = z5.strictObject({
+  ...common,
+  kind: z5.literal("relative-to-production"),
+  metric: z5.enum(INTERVAL_METRICS),
+  tolerance: z5.number().min(0).default(0)
+});
+var sliceGate = z5.strictObject({
+  ...common,
+  kind: z5.literal("slice-floor"),
+  min: z5.number().min(0).max(1),
+  min_count: z5.number().int().positive().default(100),
+  families: z5.array(z5.enum(SLICE_FAMILIES)).min(1).optional()
+});
+var gateSchema = z5.discriminatedUnion("kind", [
+  absoluteGate,
+  baselineGate,
+  productionGate,
+  sliceGate
+]);
+var GATE_KEYS = Object.fromEntries(
+  [absoluteGate, baselineGate, productionGate, sliceGate].map((schema) => [
+    schema.shape.kind.value,
+    Object.keys(schema.shape)
+  ])
+);
+var configSchema = z5.strictObject({
+  version: z5.literal(1),
+  gates: z5.array(gateSchema)
+});
+var HINT = "gates.yml at the repository root documents every key and kind";
+function fieldName(path2) {
+  let out = "";
+  for (const part2 of path2) {
+    out += typeof part2 === "number" ? `[${part2}]` : `${out ? "." : ""}${String(part2)}`;
+  }
+  return out;
+}
+function nodeAt(doc, path2) {
+  let node = doc.contents;
+  for (const key of path2) {
+    if (isMap2(node)) {
+      const pair = node.items.find((p) => (isScalar(p.key) ? p.key.value : p.key) === key);
+      if (!pair) return node;
+      node = pair.value ?? pair.key;
+    } else if (isSeq(node) && typeof key === "number" && node.items[key]) {
+      node = node.items[key];
+    } else {
+      return node;
+    }
+  }
+  return node;
+}
+function keyNodeAt(doc, path2, key) {
+  const map = nodeAt(doc, path2);
+  if (!isMap2(map)) return map;
+  const pair = map.items.find((p) => isScalar(p.key) && p.key.value === key);
+  return pair?.key ?? map;
+}
+function lineOf(node, lines) {
+  const offset = node?.range?.[0] ?? 0;
+  const { line, col } = lines.linePos(offset);
+  return { line, column: col };
+}
+function allowedKeys(value2, path2) {
+  if (path2.length === 0) return ` (the file takes: ${Object.keys(configSchema.shape).join(", ")})`;
+  let node = value2;
+  for (const key of path2) node = node?.[key];
+  const kind = node?.kind;
+  const keys = typeof kind === "string" ? GATE_KEYS[kind] : void 0;
+  return keys ? ` (a gate of kind ${kind} takes: ${keys.join(", ")})` : "";
+}
+function parseGates(text, file) {
+  const lines = new LineCounter2();
+  const doc = parseDocument2(text, { lineCounter: lines, uniqueKeys: true, prettyErrors: false });
+  const syntax = doc.errors[0];
+  if (syntax) {
+    const { line, col } = lines.linePos(syntax.pos[0]);
+    throw new InputError(
+      `not valid YAML: ${syntax.message.split("\n")[0]}`,
+      { file, line, column: col },
+      HINT
+    );
+  }
+  if (doc.contents === null) {
+    throw new InputError(
+      "the gate file is empty: expected `version: 1` and a `gates:` list",
+      { file, line: 1 },
+      HINT
+    );
+  }
+  const result = configSchema.safeParse(doc.toJS());
+  if (!result.success) {
+    const issue = result.error.issues[0];
+    let path2 = [...issue.path];
+    let node;
+    let message = issue.message;
+    if (issue.code === "unrecognized_keys") {
+      const key = issue.keys[0];
+      node = keyNodeAt(doc, path2, key);
+      path2 = [...path2, key];
+      message = `unknown key "${key}"${allowedKeys(doc.toJS(), issue.path)}`;
+    } else {
+      node = nodeAt(doc, path2);
+    }
+    throw new InputError(message, { file, ...lineOf(node, lines), field: fieldName(path2) }, HINT);
+  }
+  const seen = /* @__PURE__ */ new Set();
+  result.data.gates.forEach((gate, i) => {
+    if (seen.has(gate.name)) {
+      const path2 = ["gates", i, "name"];
+      throw new InputError(
+        `two gates are named "${gate.name}"`,
+        { file, ...lineOf(nodeAt(doc, path2), lines), field: fieldName(path2) },
+        "give every gate its own name: the verdicts are reported by name"
+      );
+    }
+    seen.add(gate.name);
+  });
+  return result.data;
+}
+async function loadGates(path2) {
+  let text;
+  try {
+    text = await readFile6(path2, "utf8");
+  } catch (error) {
+    throw new InputError(
+      `cannot read the gate file (${error.code ?? error.message})`,
+      { file: path2 },
+      "point the evaluation at a gate file, or restore gates.yml at the repository root"
+    );
+  }
+  return parseGates(text, path2);
+}
+var fmt = (value2) => value2 === null ? "n/a" : value2.toFixed(4);
+function describe(metric, f) {
+  const ci = f.ci ? `, ${Math.round(f.ci.level * 100)}% CI [${fmt(f.ci.low)}, ${fmt(f.ci.high)}]` : "";
+  return `${metric} = ${fmt(f.value)} (n = ${f.n}${ci})`;
+}
+function judge(gate, report, candidate) {
+  switch (gate.kind) {
+    case "absolute": {
+      const f = candidate.metrics[gate.metric];
+      const threshold = gate.min ?? gate.max;
+      const op = gate.min !== void 0 ? "≥" : "≤";
+      const base = { metric: gate.metric, threshold, value: f.value };
+      if (f.value === null) {
+        return { ...base, verdict: "skipped", detail: `${gate.metric} has no samples` };
+      }
+      const ok = gate.min !== void 0 ? f.value >= gate.min : f.value <= threshold;
+      return {
+        ...base,
+        verdict: ok ? "pass" : "fail",
+        detail: `${describe(gate.metric, f)} ${ok ? "" : "not "}${op} ${threshold}`
+      };
+    }
+    case "relative-to-best-baseline": {
+      const wanted = gate.baselines;
+      const pool = report.recommenders.filter(
+        (r) => wanted ? wanted.includes(r.name) : r.kind === "baseline"
+      );
+      const missing = wanted?.filter((name) => !pool.some((r) => r.name === name)) ?? [];
+      const scored = pool.filter((r) => r.metrics[gate.metric].value !== null);
+      const value2 = candidate.metrics[gate.metric].value;
+      if (scored.length === 0 || value2 === null) {
+        return {
+          metric: gate.metric,
+          threshold: null,
+          value: value2,
+          verdict: "skipped",
+          detail: scored.length === 0 ? "no baseline was evaluated" : `${gate.metric} has no samples`
+        };
+      }
+      const best = scored.reduce(
+        (a, b) => b.metrics[gate.metric].value > a.metrics[gate.metric].value ? b : a
+      );
+      const bestValue = best.metrics[gate.metric].value;
+      const threshold = gate.factor * bestValue;
+      const ok = value2 >= threshold;
+      const paired = report.comparisons.find(
+        (c) => c.candidate === candidate.name && c.reference === best.name && c.metric === gate.metric
+      );
+      const diff = paired?.ci ? `; paired difference ${fmt(paired.difference)}, CI [${fmt(paired.ci.low)}, ${fmt(paired.ci.high)}]` : "";
+      return {
+        metric: gate.metric,
+        threshold,
+        value: value2,
+        verdict: ok ? "pass" : "fail",
+        detail: `${fmt(value2)} ${ok ? "≥" : "<"} ${gate.factor} × ${best.name} (${fmt(bestValue)})${diff}` + (missing.length ? `; not evaluated: ${missing.join(", ")}` : "")
+      };
+    }
+    case "relative-to-production": {
+      const production = report.recommenders.find((r) => r.name === report.roles.production);
+      const value2 = candidate.metrics[gate.metric].value;
+      if (!production) {
+        return {
+          metric: gate.metric,
+          threshold: null,
+          value: value2,
+          verdict: "skipped",
+          detail: "no production model was evaluated"
+        };
+      }
+      const prod = production.metrics[gate.metric].value;
+      const paired = report.comparisons.find(
+        (c) => c.candidate === candidate.name && c.reference === production.name && c.metric === gate.metric
+      );
+      if (prod === null || value2 === null || !paired?.ci || paired.difference === null) {
+        return {
+          metric: gate.metric,
+          threshold: null,
+          value: value2,
+          verdict: "skipped",
+          detail: `${gate.metric} has no samples`
+        };
+      }
+      const threshold = prod - gate.tolerance;
+      const d = paired.difference;
+      const { low, high } = paired.ci;
+      const interval = `difference ${fmt(d)}, CI [${fmt(low)}, ${fmt(high)}], tolerance ${gate.tolerance}`;
+      let verdict = "pass";
+      let why = "no regression beyond the tolerance";
+      if (high < -gate.tolerance) {
+        verdict = "fail";
+        why = "a regression beyond the tolerance, outside the noise";
+      } else if (d < -gate.tolerance) {
+        verdict = "warn";
+        why = "below the tolerance, but within the noise";
+      }
+      return {
+        metric: gate.metric,
+        threshold,
+        value: value2,
+        verdict,
+        detail: `vs ${production.name} ${fmt(prod)}: ${interval}: ${why}`
+      };
+    }
+    case "slice-floor": {
+      const families = gate.families ?? SLICE_FAMILIES;
+      const big = candidate.slices.filter(
+        (s) => families.includes(s.family) && s.n >= gate.min_count && s.hr20 !== null
+      );
+      const metric = "hr@20 by slice";
+      if (big.length === 0) {
+        return {
+          metric,
+          threshold: gate.min,
+          value: null,
+          verdict: "skipped",
+          detail: `no slice holds ${gate.min_count} prefixes`
+        };
+      }
+      const worst = big.reduce((a, b) => b.hr20 < a.hr20 ? b : a);
+      const below = big.filter((s) => s.hr20 < gate.min).length;
+      return {
+        metric,
+        threshold: gate.min,
+        value: worst.hr20,
+        verdict: below === 0 ? "pass" : "fail",
+        detail: `worst ${worst.family}=${worst.slice}: ${fmt(worst.hr20)} (n = ${worst.n}); ${below} of ${big.length} slices of ≥ ${gate.min_count} prefixes below ${gate.min}`
+      };
+    }
+  }
+}
+function evaluateGates(config, report) {
+  const candidate = report.recommenders.find((r) => r.name === report.roles.candidate);
+  const checks = config.gates.map((gate) => {
+    const head = { name: gate.name, kind: gate.kind, blocking: gate.blocking };
+    if (!candidate) {
+      return {
+        ...head,
+        metric: gate.kind === "slice-floor" ? "hr@20 by slice" : gate.metric,
+        threshold: null,
+        value: null,
+        verdict: "skipped",
+        detail: "no candidate model was evaluated"
+      };
+    }
+    const judged = judge(gate, report, candidate);
+    const verdict = judged.verdict === "fail" && !gate.blocking ? "warn" : judged.verdict;
+    return { ...head, ...judged, verdict };
+  });
+  return {
+    passed: !checks.some((c) => c.verdict === "fail"),
+    candidate: candidate?.name ?? null,
+    checks
+  };
+}
+
+// pipeline/evaluate/model-recommender.ts
+var ModelRecommender = class {
+  constructor(predictor, name = "lstm", kind = "model") {
+    this.predictor = predictor;
+    this.name = name;
+    this.kind = kind;
+  }
+  predictor;
+  name;
+  kind;
+  async recommend(prefixes, k) {
+    const predictions = await this.predictor.predict(prefixes, k);
+    return predictions.map((prediction) => prediction.items.map((item) => item.sku));
+  }
+};
+
+// pipeline/evaluate/oracle-recommender.ts
+var OracleRecommender = class {
+  constructor(oracle, name = "oracle") {
+    this.oracle = oracle;
+    this.name = name;
+    for (const leaf of oracle.model.leaves) {
+      for (const item of leaf.items) this.index.set(oracle.skuOf(item), item);
+    }
+  }
+  oracle;
+  name;
+  kind = "oracle";
+  index = /* @__PURE__ */ new Map();
+  async recommend(prefixes, k) {
+    return prefixes.map((prefix) => this.recommendOne(prefix, k));
+  }
+  recommendOne(prefix, k) {
+    const items = [];
+    for (const sku of prefix) {
+      const item = this.index.get(sku);
+      if (item !== void 0 && item !== items[items.length - 1]) items.push(item);
+    }
+    let top;
+    try {
+      top = this.oracle.predict(items).topK(k);
+    } catch (error) {
+      if (!(error instanceof ZeroProbabilityPrefixError)) throw error;
+      top = this.oracle.predict([]).topK(k);
+    }
+    return top.map(({ item }) => this.oracle.skuOf(item));
+  }
+};
+
+// pipeline/evaluate/stage.ts
+var TEMPLATE_GATES_FILE = fileURLToPath(new URL("../../gates.yml", __moduleUrl));
+function resolveGatesFile(path2) {
+  return path2 === "gates.yml" && !existsSync4(path2) ? TEMPLATE_GATES_FILE : path2;
+}
+async function readSplit(warehouse, split2) {
+  const rows = await warehouse.query(
+    `select q.session_key, q.items
+     from ${DEFAULT_RELATIONS.sequences} as q
+     inner join ${DEFAULT_RELATIONS.splits} as s on s.session_key = q.session_key
+     where s.split = $1
+     order by q.session_start_ms, q.session_key`,
+    [split2]
+  );
+  return rows.map((r) => {
+    const key = String(r.session_key);
+    return { key, items: parseItems(r.items ?? null, key) };
+  });
+}
+async function readCatalog(warehouse) {
+  const rows = await warehouse.query(
+    "select sku, category_path, price_bucket, train_popularity from item_catalog"
+  );
+  return new Catalog(
+    rows.map((r) => ({
+      sku: String(r.sku),
+      categoryPath: r.category_path === null ? null : String(r.category_path),
+      priceBucket: r.price_bucket === null ? null : Number(r.price_bucket),
+      trainPopularity: Number(r.train_popularity)
+    }))
+  );
+}
+async function openModel(store, runId2, scratch) {
+  const local = join9(store.location, ...stageKey(runId2, "train", "model").split("/"));
+  if (!store.location.startsWith("s3://") && existsSync4(join9(local, "model.json"))) {
+    return loadModelArtifact(local);
+  }
+  const fetched = await fetchTrainArtifact(store, runId2, join9(scratch, runId2));
+  return loadModelArtifact(fetched.modelDir);
+}
+async function evaluateRun(input) {
+  const { config, warehouse, reporter, store } = input;
+  const started = performance.now();
+  const gatesFile = resolveGatesFile(config.evaluate.gates);
+  const gateConfig = await loadGates(gatesFile);
+  const [train2, test, catalog] = await Promise.all([
+    readSplit(warehouse, "train"),
+    readSplit(warehouse, "test"),
+    readCatalog(warehouse)
+  ]);
+  if (test.length === 0) {
+    throw new PipelineError(
+      "the test split is empty: nothing to evaluate",
+      1,
+      "run the transform stage on more sessions (or raise the test fraction)"
+    );
+  }
+  const popularity = new Map(
+    (await warehouse.query("select sku, train_popularity from baseline_popularity")).map((r) => [
+      String(r.sku),
+      Number(r.train_popularity)
+    ])
+  );
+  const transitions = (await warehouse.query("select sku, next_sku, transitions from baseline_next_item")).map((r) => ({
+    sku: String(r.sku),
+    nextSku: String(r.next_sku),
+    transitions: Number(r.transitions)
+  }));
+  await selectBackend(config.train.backend);
+  const scratch = await mkdtemp3(join9(tmpdir3(), "mlops-evaluate-"));
+  const models = [];
+  try {
+    const candidate = await openModel(store, input.runId, scratch);
+    models.push(candidate);
+    const recommenders = [
+      new ModelRecommender(candidate, candidate.config.model.cell)
+    ];
+    const production = await readProduction(store);
+    const productionRunId = production && production.runId !== input.runId ? production.runId : null;
+    if (productionRunId) {
+      const champion = await openModel(store, productionRunId, scratch);
+      models.push(champion);
+      recommenders.push(new ModelRecommender(champion, "production", "model"));
+      reporter.info(`champion: the production model of run ${productionRunId}`);
+    }
+    recommenders.push(...buildBaselines({ train: train2, popularity, transitions }));
+    const generative = join9(syntheticDir(config), MODEL_FILE);
+    if (config.data.source === "synthetic" && existsSync4(generative)) {
+      recommenders.push(new OracleRecommender(new Oracle(await loadGenerativeModel(generative))));
+    }
+    const bar = reporter.progress("evaluate", recommenders.length, "recommenders");
+    let finished2 = 0;
+    const report = await evaluateAll(recommenders, test, catalog, {
+      seed: config.evaluate.seed,
+      maxPrefixes: config.evaluate.maxPrefixes,
+      bootstrapIterations: config.evaluate.bootstrap,
+      candidate: recommenders[0]?.name ?? "",
+      ...productionRunId ? { production: "production" } : {},
+      onProgress: (p) => {
+        if (p.phase === "robustness" && p.done === p.total) bar.update(++finished2, finished2);
+      }
+    }).finally(() => bar.stop());
+    const gates = evaluateGates(gateConfig, report);
+    const artifacts = {
+      report: stageKey(input.runId, "evaluate", "report.json"),
+      gates: stageKey(input.runId, "evaluate", "gates.json")
+    };
+    await store.put(artifacts.report, JSON.stringify(report, null, 2));
+    await store.put(artifacts.gates, JSON.stringify(gates, null, 2));
+    return {
+      report,
+      gates,
+      productionRunId,
+      gatesFile,
+      artifacts,
+      seconds: (performance.now() - started) / 1e3
+    };
+  } finally {
+    for (const model2 of models) model2.dispose();
+    await rm6(scratch, { recursive: true, force: true });
+  }
+}
+
+// pipeline/transform/transform.ts
+import { existsSync as existsSync7 } from "node:fs";
+import { mkdtemp as mkdtemp4, rm as rm7 } from "node:fs/promises";
+import { tmpdir as tmpdir4 } from "node:os";
+import { join as join13, resolve as resolve3 } from "node:path";
+import { fileURLToPath as fileURLToPath2 } from "node:url";
+
+// pipeline/transform/artifacts.ts
+import { createHash as createHash5, randomUUID as randomUUID2 } from "node:crypto";
+var MANIFEST_SCHEMA = "https://schemas.getdbt.com/dbt/manifest/v12.json";
+var RUN_RESULTS_SCHEMA = "https://schemas.getdbt.com/dbt/run-results/v6.json";
+var DBT_VERSION = "1.10.0";
+function newArtifactContext(vars, selectors) {
+  return { invocationId: randomUUID2(), generatedAt: (/* @__PURE__ */ new Date()).toISOString(), vars, selectors };
+}
+function checksum(text) {
+  return { name: "sha256", checksum: createHash5("sha256").update(text).digest("hex") };
+}
+function columns(docs) {
+  return Object.fromEntries(
+    docs.map((c) => [
+      c.name,
+      {
+        name: c.name,
+        description: c.description,
+        meta: {},
+        data_type: c.dataType ?? null,
+        constraints: [],
+        quote: null,
+        tags: []
+      }
+    ])
+  );
+}
+function modelNode(graph, model2) {
+  return {
+    database: graph.target.database,
+    schema: model2.schema,
+    name: model2.name,
+    resource_type: "model",
+    package_name: graph.project.name,
+    path: model2.file.path.split("/").slice(1).join("/"),
+    original_file_path: model2.file.path,
+    unique_id: model2.uniqueId,
+    fqn: model2.fqn,
+    alias: model2.alias,
+    checksum: checksum(model2.file.text),
+    config: {
+      enabled: model2.config.enabled,
+      alias: model2.config.alias ?? null,
+      schema: model2.config.schema ?? null,
+      database: null,
+      tags: model2.config.tags,
+      meta: {},
+      materialized: model2.config.materialized,
+      incremental_strategy: model2.config.incremental_strategy ?? null,
+      unique_key: model2.config.unique_key ?? null,
+      on_schema_change: "ignore",
+      persist_docs: {},
+      "post-hook": [],
+      "pre-hook": [],
+      quoting: {},
+      column_types: {},
+      full_refresh: null,
+      access: "protected"
+    },
+    tags: model2.config.tags,
+    description: model2.description,
+    columns: columns(model2.columns),
+    ...compiledNodeDefaults(),
+    relation_name: model2.relation,
+    raw_code: model2.file.text,
+    refs: model2.refs.map((name) => ({ name, package: null, version: null })),
+    sources: model2.sources,
+    depends_on: {
+      macros: model2.macros.map((m) => `macro.${graph.project.name}.${m}`),
+      nodes: model2.dependsOn
+    },
+    compiled_path: `target/compiled/${graph.project.name}/${model2.file.path}`,
+    compiled_code: model2.compiledSql,
+    access: "protected",
+    constraints: [],
+    version: null,
+    latest_version: null,
+    deprecation_date: null
+  };
+}
+function compiledNodeDefaults() {
+  return {
+    meta: {},
+    docs: { show: true, node_color: null },
+    patch_path: null,
+    build_path: null,
+    unrendered_config: {},
+    created_at: Date.now() / 1e3,
+    language: "sql",
+    metrics: [],
+    compiled: true,
+    extra_ctes_injected: true,
+    extra_ctes: [],
+    contract: { enforced: false, alias_types: true, checksum: null }
+  };
+}
+function testNode(graph, test) {
+  return {
+    database: graph.target.database,
+    schema: `${graph.target.schema}_dbt_test__audit`,
+    name: test.name,
+    resource_type: "test",
+    package_name: graph.project.name,
+    path: test.kind === "singular" ? test.path.split("/").slice(1).join("/") : test.path,
+    original_file_path: test.path,
+    unique_id: test.uniqueId,
+    fqn: test.fqn,
+    alias: test.name,
+    checksum: checksum(test.rawCode),
+    config: {
+      enabled: true,
+      alias: null,
+      schema: "dbt_test__audit",
+      database: null,
+      tags: test.tags,
+      meta: {},
+      materialized: "test",
+      severity: test.severity === "warn" ? "WARN" : "ERROR",
+      store_failures: null,
+      where: null,
+      limit: null,
+      fail_calc: "count(*)",
+      warn_if: "!= 0",
+      error_if: "!= 0"
+    },
+    tags: test.tags,
+    description: "",
+    columns: {},
+    ...compiledNodeDefaults(),
+    relation_name: null,
+    raw_code: test.rawCode,
+    refs: test.refs.map((name) => ({ name, package: null, version: null })),
+    sources: test.sources,
+    depends_on: { macros: test.macros, nodes: test.dependsOn },
+    compiled_path: `target/compiled/${graph.project.name}/${test.path}`,
+    compiled_code: test.compiledSql,
+    ...test.testMetadata ? {
+      column_name: test.columnName ?? null,
+      file_key_name: fileKeyName(graph, test.attachedNode),
+      attached_node: test.attachedNode ?? null,
+      test_metadata: {
+        name: test.testMetadata.name,
+        kwargs: test.testMetadata.kwargs,
+        namespace: null
+      }
+    } : {}
+  };
+}
+function fileKeyName(graph, attached) {
+  const source = graph.sources.find((s) => s.uniqueId === attached);
+  if (source) return `sources.${source.sourceName}`;
+  return `models.${graph.models.find((m) => m.uniqueId === attached)?.name ?? ""}`;
+}
+function sourceNode(graph, source) {
+  return {
+    database: source.database,
+    schema: source.schema,
+    name: source.name,
+    resource_type: "source",
+    package_name: graph.project.name,
+    path: source.path,
+    original_file_path: source.path,
+    unique_id: source.uniqueId,
+    fqn: [graph.project.name, source.sourceName, source.name],
+    source_name: source.sourceName,
+    source_description: source.sourceDescription,
+    loader: source.loader,
+    identifier: source.identifier,
+    quoting: { database: null, schema: null, identifier: null, column: null },
+    loaded_at_field: null,
+    freshness: {
+      warn_after: { count: null, period: null },
+      error_after: { count: null, period: null },
+      filter: null
+    },
+    external: null,
+    description: source.description,
+    columns: columns(source.columns),
+    meta: {},
+    source_meta: {},
+    tags: [],
+    config: { enabled: true },
+    patch_path: null,
+    unrendered_config: {},
+    relation_name: source.relation,
+    created_at: Date.now() / 1e3
+  };
+}
+function manifest(graph, context) {
+  const nodes = {};
+  for (const model2 of graph.models) nodes[model2.uniqueId] = modelNode(graph, model2);
+  for (const test of graph.tests) nodes[test.uniqueId] = testNode(graph, test);
+  const parentMap = {};
+  const childMap = {};
+  for (const source of graph.sources) childMap[source.uniqueId] = [];
+  for (const node of [...graph.models, ...graph.tests]) {
+    parentMap[node.uniqueId] = [...node.dependsOn].sort();
+    childMap[node.uniqueId] ??= [];
+    for (const parent of node.dependsOn) (childMap[parent] ??= []).push(node.uniqueId);
+  }
+  for (const list2 of Object.values(childMap)) list2.sort();
+  const macros = {};
+  for (const name of graph.renderer.macros) {
+    const id = `macro.${graph.project.name}.${name}`;
+    const file = graph.project.macroFiles.find(
+      (f) => new RegExp(`{%-?\\s*macro\\s+${name}\\s*\\(`).test(f.text)
+    );
+    macros[id] = {
+      name,
+      resource_type: "macro",
+      package_name: graph.project.name,
+      path: file?.path ?? "",
+      original_file_path: file?.path ?? "",
+      unique_id: id,
+      macro_sql: file?.text ?? "",
+      depends_on: { macros: [] },
+      description: "",
+      meta: {},
+      docs: { show: true, node_color: null },
+      patch_path: null,
+      arguments: [],
+      created_at: Date.now() / 1e3,
+      supported_languages: null
+    };
+  }
+  return {
+    metadata: {
+      dbt_schema_version: MANIFEST_SCHEMA,
+      dbt_version: DBT_VERSION,
+      generated_at: context.generatedAt,
+      invocation_id: context.invocationId,
+      env: {},
+      project_name: graph.project.name,
+      project_id: createHash5("md5").update(graph.project.name).digest("hex"),
+      user_id: null,
+      send_anonymous_usage_stats: false,
+      adapter_type: graph.target.type
+    },
+    nodes,
+    sources: Object.fromEntries(graph.sources.map((s) => [s.uniqueId, sourceNode(graph, s)])),
+    macros,
+    docs: {},
+    exposures: {},
+    metrics: {},
+    groups: {},
+    selectors: {},
+    disabled: {},
+    parent_map: parentMap,
+    child_map: childMap,
+    group_map: {},
+    saved_queries: {},
+    semantic_models: {},
+    unit_tests: {}
+  };
+}
+function runResults(runs, context, elapsedSeconds) {
+  return {
+    metadata: {
+      dbt_schema_version: RUN_RESULTS_SCHEMA,
+      dbt_version: DBT_VERSION,
+      generated_at: (/* @__PURE__ */ new Date()).toISOString(),
+      invocation_id: context.invocationId,
+      env: {}
+    },
+    results: runs.map((run) => ({
+      status: run.status,
+      timing: run.timing,
+      thread_id: "Thread-1",
+      execution_time: run.executionTime,
+      adapter_response: run.rows === null ? {} : { _message: run.message, rows_affected: run.rows },
+      message: run.message,
+      failures: run.failures,
+      unique_id: run.uniqueId,
+      compiled: true,
+      compiled_code: run.compiledSql,
+      relation_name: run.relation,
+      batch_results: null
+    })),
+    elapsed_time: elapsedSeconds,
+    args: {
+      which: "build",
+      vars: context.vars,
+      select: context.selectors,
+      invocation_command: `dbt build${context.selectors.length ? ` --select ${context.selectors.join(" ")}` : ""}`
+    }
+  };
+}
+
+// pipeline/transform/graph.ts
+import { createHash as createHash7 } from "node:crypto";
+
+// pipeline/transform/generic-tests.ts
+import { createHash as createHash6 } from "node:crypto";
+var GENERIC_TESTS = ["not_null", "unique", "accepted_values", "relationships"];
+function genericTestSql(test, args) {
+  const column = args.column_name;
+  if (!column) throw new Error(`${test} needs a column`);
+  switch (test) {
+    case "not_null":
+      return `select ${column}
+from ${args.model}
+where ${column} is null`;
+    case "unique":
+      return [
+        `select ${column} as unique_field, count(*) as n_records`,
+        `from ${args.model}`,
+        `where ${column} is not null`,
+        `group by ${column}`,
+        `having count(*) > 1`
+      ].join("\n");
+    case "accepted_values": {
+      const quote = args.quote ?? true;
+      const values = (args.values ?? []).map(
+        (value2) => quote ? `'${String(value2).replaceAll("'", "''")}'` : String(value2)
+      );
+      return [
+        "with all_values as (",
+        `    select ${column} as value_field, count(*) as n_records`,
+        `    from ${args.model}`,
+        `    group by ${column}`,
+        ")",
+        "select * from all_values",
+        `where value_field not in (${values.join(", ")})`
+      ].join("\n");
+    }
+    case "relationships":
+      return [
+        "with child as (",
+        `    select ${column} as from_field from ${args.model} where ${column} is not null`,
+        "),",
+        "parent as (",
+        `    select ${args.field} as to_field from ${args.to}`,
+        ")",
+        "select from_field",
+        "from child",
+        "left join parent on child.from_field = parent.to_field",
+        "where parent.to_field is null"
+      ].join("\n");
+  }
+}
+function genericTestName(test, model2, column, kwargs) {
+  const parts = [test, model2, column];
+  const extra = [];
+  if (test === "accepted_values") extra.push(...kwargs.values.map(String));
+  if (test === "relationships") {
+    extra.push(String(kwargs.field), String(kwargs.to).replace(/[^A-Za-z0-9_]+/g, "_"));
+  }
+  const name = [parts.join("_"), ...extra].join("__").replace(/[^A-Za-z0-9_]+/g, "_");
+  if (name.length <= 64) return name;
+  return `${name.slice(0, 30)}_${createHash6("md5").update(name).digest("hex")}`;
+}
+
+// pipeline/transform/jinja.ts
+import nunjucks from "nunjucks";
+
+// pipeline/transform/project.ts
+import { existsSync as existsSync5, readdirSync, readFileSync as readFileSync2 } from "node:fs";
+import { join as join10, relative as relative2, sep as sep2 } from "node:path";
+import { LineCounter as LineCounter3, isMap as isMap3, isSeq as isSeq2, parseDocument as parseDocument3 } from "yaml";
+var SUPPORTED_CONFIG_KEYS = /* @__PURE__ */ new Set([
+  "materialized",
+  "schema",
+  "alias",
+  "tags",
+  "enabled",
+  "unique_key",
+  "incremental_strategy",
+  "severity"
+]);
+var PROJECT_KEYS = /* @__PURE__ */ new Set([
+  "name",
+  "version",
+  "config-version",
+  "profile",
+  "model-paths",
+  "macro-paths",
+  "test-paths",
+  "target-path",
+  "clean-targets",
+  "vars",
+  "models",
+  "require-dbt-version"
+]);
+function loadProject(dir) {
+  const projectPath = join10(dir, "dbt_project.yml");
+  if (!existsSync5(projectPath)) {
+    throw new InputError(
+      `no dbt_project.yml in ${dir}`,
+      { field: "transform.project" },
+      "Point transform.project at the dbt project folder."
+    );
+  }
+  const project = readYaml(dir, "dbt_project.yml");
+  const data = asRecord(project.data, project, []);
+  for (const key of Object.keys(data)) {
+    if (!PROJECT_KEYS.has(key)) {
+      throw unsupported(
+        project,
+        [key],
+        `the dbt_project.yml key "${key}"`,
+        `keys the built-in runner reads: ${[...PROJECT_KEYS].join(", ")}`
+      );
+    }
+  }
+  const name = stringField(data, "name", project);
+  const paths = (key, fallback) => {
+    const value2 = data[key] ?? [fallback];
+    if (!Array.isArray(value2) || !value2.every((v) => typeof v === "string")) {
+      throw new InputError(`${key} must be a list of folders`, {
+        file: project.path,
+        line: project.lineOf([key])
+      });
+    }
+    return value2;
+  };
+  const modelsSection = data.models === void 0 ? {} : asRecord(data.models, project, ["models"]);
+  const modelPaths = paths("model-paths", "models");
+  const models = modelPaths.flatMap(
+    (root) => sqlFiles(dir, root).map((file) => ({
+      ...file,
+      name: baseName(file.path),
+      folders: file.path.split("/").slice(1, -1)
+    }))
+  );
+  const singularTests = paths("test-paths", "tests").flatMap(
+    (root) => sqlFiles(dir, root).map((file) => ({
+      ...file,
+      name: baseName(file.path),
+      folders: file.path.split("/").slice(1, -1)
+    }))
+  );
+  const propertyFiles = modelPaths.flatMap(
+    (root) => listFiles(dir, root, /\.ya?ml$/).map((path2) => readYaml(dir, path2))
+  );
+  checkUnique(models, "model");
+  checkUnique(singularTests, "singular test");
+  return {
+    name,
+    dir,
+    profile: stringField(data, "profile", project),
+    vars: data.vars === void 0 ? {} : asRecord(data.vars, project, ["vars"]),
+    folderConfig: modelsSection[name] === void 0 ? {} : asRecord(modelsSection[name], project, ["models"]),
+    models,
+    singularTests,
+    macroFiles: paths("macro-paths", "macros").flatMap((root) => sqlFiles(dir, root)),
+    propertyFiles
+  };
+}
+function profileSchema(dir, profile, target, env) {
+  const file = readYaml(dir, "profiles.yml");
+  const output = file.data[profile]?.outputs?.[target];
+  if (!output) {
+    throw new InputError(`profile "${profile}" has no target "${target}"`, { file: file.path });
+  }
+  const schema = String(output.schema ?? "main");
+  return schema.replace(
+    /\{\{\s*env_var\(\s*'([^']+)'\s*(?:,\s*'([^']*)'\s*)?\)\s*\}\}/g,
+    (_m, name, fallback) => env[name] ?? fallback ?? ""
+  );
+}
+function checkUnique(files, what) {
+  const seen = /* @__PURE__ */ new Map();
+  for (const file of files) {
+    const other = seen.get(file.name);
+    if (other) {
+      throw new InputError(
+        `two ${what}s are named "${file.name}": ${other} and ${file.path}`,
+        { file: file.path },
+        "dbt needs node names to be unique; rename one."
+      );
+    }
+    seen.set(file.name, file.path);
+  }
+}
+function baseName(path2) {
+  return path2.split("/").pop().replace(/\.sql$/, "");
+}
+function sqlFiles(dir, root) {
+  return listFiles(dir, root, /\.sql$/).map((path2) => ({
+    path: path2,
+    text: readFileSync2(join10(dir, path2), "utf8")
+  }));
+}
+function listFiles(dir, root, pattern) {
+  const base = join10(dir, root);
+  if (!existsSync5(base)) return [];
+  return readdirSync(base, { recursive: true }).filter((name) => pattern.test(name)).map((name) => relative2(dir, join10(base, name)).split(sep2).join("/")).sort();
+}
+function readYaml(dir, path2) {
+  const text = readFileSync2(join10(dir, path2), "utf8");
+  const counter = new LineCounter3();
+  const doc = parseDocument3(text, { lineCounter: counter, prettyErrors: false });
+  const error = doc.errors[0];
+  if (error) {
+    throw new InputError(`not valid YAML: ${error.message.split("\n")[0]}`, {
+      file: path2,
+      line: error.linePos?.[0].line
+    });
+  }
+  return {
+    path: path2,
+    text,
+    data: doc.toJS() ?? {},
+    lineOf: (keys) => lineOfPath(doc, counter, keys)
+  };
+}
+function lineOfPath(doc, counter, keys) {
+  let node = doc.contents;
+  let offset;
+  for (const key of keys) {
+    if (isMap3(node)) {
+      const pair = node.items.find(
+        (item) => item.key?.value === key
+      );
+      if (!pair) break;
+      offset = pair.key?.range?.[0];
+      node = pair.value;
+    } else if (isSeq2(node) && typeof key === "number") {
+      const item = node.items[key];
+      offset = item?.range?.[0];
+      node = item;
+    } else break;
+  }
+  return offset === void 0 ? void 0 : counter.linePos(offset).line;
+}
+function asRecord(value2, file, path2) {
+  if (value2 === null || typeof value2 !== "object" || Array.isArray(value2)) {
+    throw new InputError(`expected a mapping at ${path2.join(".") || "the top level"}`, {
+      file: file.path,
+      line: file.lineOf(path2)
+    });
+  }
+  return value2;
+}
+function stringField(data, key, file) {
+  const value2 = data[key];
+  if (typeof value2 !== "string" || value2 === "") {
+    throw new InputError(`"${key}" must be a non-empty string`, {
+      file: file.path,
+      line: file.lineOf([key])
+    });
+  }
+  return value2;
+}
+function unsupported(file, path2, construct, supported) {
+  return new InputError(
+    `${construct} is outside what the built-in dbt runner supports`,
+    { file: file.path, line: file.lineOf?.(path2) },
+    `Supported: ${supported}. Install dbt-core (pip install dbt-duckdb) to run the project as is; see dbt/README.md.`
+  );
+}
+
+// pipeline/transform/jinja.ts
+var SUPPORTED_JINJA = "ref, source, var, env_var, config (materialized, schema, alias, tags, enabled, unique_key, incremental_strategy, severity), is_incremental(), this, target, adapter.dispatch into the project's macros, project macros, and Jinja statements/filters that nunjucks shares with Jinja (if, for, set, macro, filter, raw, whitespace control)";
+function relationName(target, schema, identifier) {
+  if (target.type === "snowflake") {
+    return [target.database, schema, identifier].filter((part2) => part2 !== "").join(".");
+  }
+  return `"${schema.replaceAll('"', '""')}"."${identifier.replaceAll('"', '""')}"`;
+}
+var JinjaRenderer = class {
+  constructor(projectName, target, vars, macroFiles, environment = process.env) {
+    this.projectName = projectName;
+    this.target = target;
+    this.vars = vars;
+    this.environment = environment;
+    this.env = new nunjucks.Environment(null, { autoescape: false, throwOnUndefined: true });
+    this.installGlobals();
+    for (const file of macroFiles) this.loadMacros(file);
+  }
+  projectName;
+  target;
+  vars;
+  environment;
+  env;
+  macroNames = /* @__PURE__ */ new Set();
+  scope;
+  calls;
+  /** Renders a model, test or property value; every call into the graph is recorded. */
+  render(source, scope) {
+    checkTokens(source, scope.file);
+    const calls = { refs: [], sources: [], config: {}, macros: [] };
+    this.scope = scope;
+    this.calls = calls;
+    try {
+      const sql = new nunjucks.Template(source, this.env, scope.file, true).render({});
+      return { sql, ...calls };
+    } catch (error) {
+      throw templateError(error, scope.file);
+    } finally {
+      this.scope = void 0;
+      this.calls = void 0;
+    }
+  }
+  current(what) {
+    if (!this.scope || !this.calls) throw new Error(`${what} called outside a node`);
+    return { scope: this.scope, calls: this.calls };
+  }
+  installGlobals() {
+    const env = this.env;
+    env.addGlobal("True", true);
+    env.addGlobal("False", false);
+    env.addGlobal("None", null);
+    env.addGlobal("target", this.target);
+    env.addGlobal("project_name", this.projectName);
+    env.addGlobal("ref", (...args) => {
+      const { scope, calls } = this.current("ref");
+      const [name, version] = positional(args, "ref");
+      if (version !== void 0 || typeof name !== "string") {
+        throw new Error("ref() takes one model name here (no package or version arguments)");
+      }
+      if (!calls.refs.includes(name)) calls.refs.push(name);
+      return scope.ref(name);
+    });
+    env.addGlobal("source", (...args) => {
+      const { scope, calls } = this.current("source");
+      const [sourceName, table4] = positional(args, "source");
+      if (typeof sourceName !== "string" || typeof table4 !== "string") {
+        throw new Error("source() takes a source name and a table name");
+      }
+      if (!calls.sources.some(([s, t]) => s === sourceName && t === table4)) {
+        calls.sources.push([sourceName, table4]);
+      }
+      return scope.source(sourceName, table4);
+    });
+    env.addGlobal("var", (...args) => {
+      const [name, fallback] = positional(args, "var");
+      if (typeof name !== "string") throw new Error("var() takes a variable name");
+      if (Object.hasOwn(this.vars, name)) return pythonic(this.vars[name]);
+      if (args.length >= 2) return pythonic(fallback);
+      throw new Error(
+        `Required var '${name}' not found in config: set it under vars: in dbt_project.yml or pass it with --vars`
+      );
+    });
+    env.addGlobal("env_var", (...args) => {
+      const [name, fallback] = positional(args, "env_var");
+      if (typeof name !== "string") throw new Error("env_var() takes a variable name");
+      const value2 = this.environment[name];
+      if (value2 !== void 0) return value2;
+      if (args.length >= 2) return fallback;
+      throw new Error(`Env var required but not provided: '${name}'`);
+    });
+    env.addGlobal("config", (...args) => {
+      const { calls } = this.current("config");
+      const options = keywords(args);
+      for (const [key, value2] of Object.entries(options)) {
+        if (!SUPPORTED_CONFIG_KEYS.has(key)) {
+          throw new Error(`unsupported construct: config(${key}=...)`);
+        }
+        calls.config[key] = value2;
+      }
+      return "";
+    });
+    env.addGlobal("is_incremental", () => this.current("is_incremental()").scope.isIncremental);
+    Object.defineProperty(globalsOf(env), "this", { get: () => this.scope?.thisRelation });
+    env.addGlobal("adapter", {
+      dispatch: (...args) => {
+        const [name, namespace] = positional(args, "adapter.dispatch");
+        if (typeof name !== "string") throw new Error("adapter.dispatch() takes a macro name");
+        if (namespace !== void 0 && namespace !== null && namespace !== this.projectName) {
+          throw new Error(
+            `unsupported construct: adapter.dispatch into package "${String(namespace)}" (only this project's macros)`
+          );
+        }
+        for (const candidate of [`${this.target.type}__${name}`, `default__${name}`]) {
+          const macro = this.macro(candidate);
+          if (macro) return macro;
+        }
+        throw new Error(
+          `adapter.dispatch('${name}') found neither ${this.target.type}__${name} nor default__${name} among the project's macros`
+        );
+      }
+    });
+  }
+  macro(name) {
+    if (!this.macroNames.has(name)) return void 0;
+    const fn = globalsOf(this.env)[name];
+    return typeof fn === "function" ? fn : void 0;
+  }
+  /** Defines a macro file's macros as globals, so models and other macros call them by name. */
+  loadMacros(file) {
+    checkTokens(file.text, file.path);
+    let exported = {};
+    try {
+      const template = new nunjucks.Template(file.text, this.env, file.path, true);
+      template.getExported({}, (error, result) => {
+        if (error) throw error;
+        exported = result;
+      });
+    } catch (error) {
+      throw templateError(error, file.path);
+    }
+    for (const [name, fn] of Object.entries(exported)) {
+      if (typeof fn !== "function") continue;
+      if (this.macroNames.has(name)) {
+        throw new InputError(`macro "${name}" is defined twice`, { file: file.path });
+      }
+      this.macroNames.add(name);
+      const wrapped = (...args) => {
+        if (this.calls && !this.calls.macros.includes(name)) this.calls.macros.push(name);
+        return fn(...args);
+      };
+      this.env.addGlobal(name, wrapped);
+    }
+  }
+  get macros() {
+    return [...this.macroNames].sort();
+  }
+};
+var PythonList = class extends Array {
+  toString() {
+    return `[${this.map(repr).join(", ")}]`;
+  }
+};
+function repr(value2) {
+  if (typeof value2 === "string")
+    return `'${value2.replaceAll("\\", "\\\\").replaceAll("'", "\\'")}'`;
+  if (value2 === null || value2 === void 0) return "None";
+  if (typeof value2 === "boolean") return value2 ? "True" : "False";
+  return String(value2);
+}
+function pythonic(value2) {
+  if (!Array.isArray(value2)) return value2;
+  const list2 = new PythonList();
+  for (const item of value2) list2.push(pythonic(item));
+  return list2;
+}
+function globalsOf(env) {
+  return env.globals;
+}
+function positional(args, fn) {
+  const last = args[args.length - 1];
+  if (isKeywords(last)) {
+    throw new Error(`unsupported construct: keyword arguments to ${fn}()`);
+  }
+  return args;
+}
+function keywords(args) {
+  const out = {};
+  for (const arg of args) {
+    if (isKeywords(arg)) {
+      for (const [key, value2] of Object.entries(arg)) if (key !== "__keywords") out[key] = value2;
+    } else if (arg && typeof arg === "object" && !Array.isArray(arg)) {
+      Object.assign(out, arg);
+    } else {
+      throw new Error("config() takes keyword arguments, e.g. config(materialized='table')");
+    }
+  }
+  return out;
+}
+function isKeywords(value2) {
+  return typeof value2 === "object" && value2 !== null && "__keywords" in value2;
+}
+var lexer = nunjucks.lexer;
+function checkTokens(source, file) {
+  const tokens = lexer.lex(source);
+  let token;
+  while (token = tokens.nextToken()) {
+    const line = token.lineno + 1;
+    if (token.type === "operator" && token.value === "%") {
+      throw new InputError(
+        "unsupported construct: the % operator (Python string formatting in Jinja, modulo in nunjucks)",
+        { file, line },
+        "Concatenate with ~ instead."
+      );
+    }
+    if (token.type === "symbol") {
+      if (token.value === "return" || token.value === "run_query" || token.value === "statement") {
+        throw new InputError(`unsupported construct: ${token.value}`, { file, line }, hint());
+      }
+      if (token.value === "dbt_utils" || token.value === "dbt") {
+        throw new InputError(
+          `unsupported construct: ${token.value}.* macros`,
+          { file, line },
+          hint()
+        );
+      }
+    }
+  }
+}
+function hint() {
+  return `The built-in runner supports ${SUPPORTED_JINJA}. Install dbt-core to use more (see dbt/README.md).`;
+}
+function templateError(error, file) {
+  if (error instanceof InputError) return error;
+  const message = error instanceof Error ? error.message : String(error);
+  const match = /^\((.*?)\)(?: \[Line (\d+)(?:, Column (\d+))?\])?\s*(Error: )?([\s\S]*)$/.exec(
+    message
+  );
+  const offset = match?.[4] ? 1 : 0;
+  const line = match?.[2] === void 0 ? void 0 : Number(match[2]) + offset;
+  const column = match?.[3] === void 0 ? void 0 : Number(match[3]);
+  let detail = (match?.[5] ?? message).trim();
+  const unknownCall = /Unable to call `([^`]+)`, which is undefined or falsey/.exec(detail);
+  if (unknownCall) detail = `unsupported construct: ${unknownCall[1]}() is not defined`;
+  const unknownTag = /unknown block tag: (\S+)/.exec(detail);
+  if (unknownTag) detail = `unsupported construct: {% ${unknownTag[1]} %}`;
+  if (/attempted to output null or undefined value/.test(detail)) {
+    detail = "undefined value rendered (an unknown variable, or one dbt defines and this runner does not)";
+  }
+  return new InputError(detail, { file: match?.[1] || file, line, column }, hint());
+}
+
+// pipeline/transform/properties.ts
+var TOP_KEYS = ["version", "models", "sources"];
+var MODEL_KEYS = [
+  "name",
+  "description",
+  "config",
+  "columns",
+  "data_tests",
+  "tests",
+  "meta",
+  "docs"
+];
+var COLUMN_KEYS = ["name", "description", "data_type", "data_tests", "tests", "meta", "quote"];
+var SOURCE_KEYS = ["name", "description", "schema", "database", "loader", "tables", "meta"];
+var TABLE_KEYS = ["name", "description", "identifier", "columns", "data_tests", "tests", "meta"];
+var TEST_ARG_KEYS = {
+  not_null: [],
+  unique: [],
+  accepted_values: ["values", "quote"],
+  relationships: ["to", "field"]
+};
+function readProperties(files) {
+  const models = /* @__PURE__ */ new Map();
+  const sources = [];
+  for (const file of files) {
+    const data = asRecord(file.data, file, []);
+    onlyKeys(file, [], data, TOP_KEYS, "a top-level key");
+    for (const [i, raw] of list(file, ["models"], data.models).entries()) {
+      const at = ["models", i];
+      const model2 = asRecord(raw, file, at);
+      onlyKeys(file, at, model2, MODEL_KEYS, "a model property");
+      const name = String(model2.name);
+      if (models.has(name)) {
+        throw new InputError(`model "${name}" is described twice`, {
+          file: file.path,
+          line: file.lineOf(at)
+        });
+      }
+      const columns2 = columnsOf(file, at, model2.columns);
+      models.set(name, {
+        name,
+        description: String(model2.description ?? ""),
+        config: configOf(file, [...at, "config"], model2.config),
+        columns: columns2.docs,
+        tests: [...testsOf(file, at, model2, void 0), ...columns2.tests],
+        file
+      });
+    }
+    for (const [i, raw] of list(file, ["sources"], data.sources).entries()) {
+      const at = ["sources", i];
+      const source = asRecord(raw, file, at);
+      onlyKeys(file, at, source, SOURCE_KEYS, "a source property");
+      const sourceName = String(source.name);
+      for (const [j, rawTable] of list(file, [...at, "tables"], source.tables).entries()) {
+        const tableAt = [...at, "tables", j];
+        const table4 = asRecord(rawTable, file, tableAt);
+        onlyKeys(file, tableAt, table4, TABLE_KEYS, "a source table property");
+        const columns2 = columnsOf(file, tableAt, table4.columns);
+        sources.push({
+          sourceName,
+          name: String(table4.name),
+          identifier: String(table4.identifier ?? table4.name),
+          schema: String(source.schema ?? sourceName),
+          ...source.database === void 0 ? {} : { database: String(source.database) },
+          description: String(table4.description ?? ""),
+          sourceDescription: String(source.description ?? ""),
+          loader: String(source.loader ?? ""),
+          columns: columns2.docs,
+          tests: [...testsOf(file, tableAt, table4, void 0), ...columns2.tests],
+          file
+        });
+      }
+    }
+  }
+  return { models, sources };
+}
+function columnsOf(file, at, raw) {
+  const docs = [];
+  const tests = [];
+  for (const [i, item] of list(file, [...at, "columns"], raw).entries()) {
+    const colAt = [...at, "columns", i];
+    const column = asRecord(item, file, colAt);
+    onlyKeys(file, colAt, column, COLUMN_KEYS, "a column property");
+    const name = String(column.name);
+    docs.push({
+      name,
+      description: String(column.description ?? ""),
+      ...column.data_type === void 0 ? {} : { dataType: String(column.data_type) }
+    });
+    tests.push(...testsOf(file, colAt, column, name));
+  }
+  return { docs, tests };
+}
+function testsOf(file, at, owner, column) {
+  const key = owner.data_tests !== void 0 ? "data_tests" : "tests";
+  return list(file, [...at, key], owner[key]).map((entry, i) => {
+    const testAt = [...at, key, i];
+    const line = file.lineOf(testAt);
+    const [test, body2] = typeof entry === "string" ? [entry, {}] : Object.entries(asRecord(entry, file, testAt))[0] ?? ["", {}];
+    if (!GENERIC_TESTS.includes(test)) {
+      throw unsupported(
+        file,
+        testAt,
+        `the generic test "${test}"`,
+        `the generic tests ${GENERIC_TESTS.join(", ")}, and singular tests in tests/`
+      );
+    }
+    const name = test;
+    const spec = body2 === null ? {} : asRecord(body2, file, [...testAt, test]);
+    const { arguments: nested, config, ...flat } = spec;
+    const kwargs = nested === void 0 ? flat : asRecord(nested, file, [...testAt, test]);
+    if (nested !== void 0 && Object.keys(flat).length > 0) {
+      throw unsupported(
+        file,
+        testAt,
+        `the test key "${Object.keys(flat)[0]}"`,
+        "arguments: and config: under a test"
+      );
+    }
+    for (const arg of Object.keys(kwargs)) {
+      if (!TEST_ARG_KEYS[name].includes(arg)) {
+        throw unsupported(
+          file,
+          testAt,
+          `the argument "${arg}" of ${name}`,
+          `${name} arguments: ${TEST_ARG_KEYS[name].join(", ") || "none"}`
+        );
+      }
+    }
+    if (name !== "not_null" && name !== "unique" && column === void 0) {
+      throw new InputError(`${name} is a column test: put it under a column`, {
+        file: file.path,
+        line
+      });
+    }
+    return {
+      test: name,
+      ...column === void 0 ? {} : { column },
+      kwargs,
+      config: configOf(file, [...testAt, test, "config"], config),
+      file,
+      ...line === void 0 ? {} : { line }
+    };
+  });
+}
+function configOf(file, at, raw) {
+  if (raw === void 0 || raw === null) return {};
+  const config = asRecord(raw, file, at);
+  for (const key of Object.keys(config)) {
+    if (!SUPPORTED_CONFIG_KEYS.has(key)) {
+      throw unsupported(
+        file,
+        [...at, key],
+        `the config "${key}"`,
+        `configs ${[...SUPPORTED_CONFIG_KEYS].join(", ")}`
+      );
+    }
+  }
+  return config;
+}
+function list(file, at, raw) {
+  if (raw === void 0 || raw === null) return [];
+  if (!Array.isArray(raw)) {
+    throw new InputError(`${at.join(".")} must be a list`, {
+      file: file.path,
+      line: file.lineOf(at)
+    });
+  }
+  return raw;
+}
+function onlyKeys(file, at, data, keys, what) {
+  for (const key of Object.keys(data)) {
+    if (!keys.includes(key)) {
+      throw unsupported(file, [...at, key], `${what} "${key}"`, keys.join(", "));
+    }
+  }
+}
+
+// pipeline/transform/graph.ts
+var MATERIALIZATIONS = ["view", "table", "incremental"];
+function buildGraph(project, renderer) {
+  const { target } = renderer;
+  const properties = readProperties(project.propertyFiles);
+  for (const name of properties.models.keys()) {
+    if (!project.models.some((m) => m.name === name)) {
+      const props = properties.models.get(name);
+      throw new InputError(`properties describe a model "${name}" that has no .sql file`, {
+        file: props?.file.path,
+        line: props?.file.lineOf(["models"])
+      });
+    }
+  }
+  const sources = properties.sources.map((table4) => {
+    const render = (text) => renderer.render(text, {
+      file: table4.file.path,
+      ref: () => {
+        throw new Error("ref() is not allowed in a source's properties");
+      },
+      source: () => {
+        throw new Error("source() is not allowed in a source's properties");
+      },
+      isIncremental: false
+    }).sql;
+    const schema = render(table4.schema);
+    const database = table4.database === void 0 ? target.database : render(table4.database);
+    return {
+      resourceType: "source",
+      uniqueId: `source.${project.name}.${table4.sourceName}.${table4.name}`,
+      sourceName: table4.sourceName,
+      name: table4.name,
+      identifier: table4.identifier,
+      schema,
+      database,
+      relation: relationName(target, schema, table4.identifier),
+      description: table4.description,
+      sourceDescription: table4.sourceDescription,
+      loader: table4.loader,
+      columns: table4.columns,
+      path: table4.file.path
+    };
+  });
+  const sourceOf = (sourceName, table4) => {
+    const found = sources.find((s) => s.sourceName === sourceName && s.name === table4);
+    if (!found) {
+      throw new Error(`source('${sourceName}', '${table4}') is not declared in a sources: block`);
+    }
+    return found.relation;
+  };
+  const configs = /* @__PURE__ */ new Map();
+  for (const file of project.models) {
+    const first = renderer.render(file.text, {
+      file: file.path,
+      ref: (name) => `__ref_${name}__`,
+      thisRelation: `__this_${file.name}__`,
+      source: sourceOf,
+      isIncremental: false
+    });
+    const config = mergeConfig(
+      folderConfig(project, file),
+      properties.models.get(file.name)?.config ?? {},
+      first.config
+    );
+    if (!MATERIALIZATIONS.includes(config.materialized ?? "view")) {
+      throw unsupported(
+        { path: file.path, lineOf: () => lineOfText(file.text, "materialized") },
+        [],
+        `materialized='${config.materialized}'`,
+        `the materializations ${MATERIALIZATIONS.join(", ")}`
+      );
+    }
+    configs.set(file.name, {
+      ...config,
+      materialized: config.materialized ?? "view",
+      tags: toList(config.tags),
+      enabled: config.enabled ?? true
+    });
+  }
+  const enabled = project.models.filter((file) => configs.get(file.name)?.enabled);
+  const relations = /* @__PURE__ */ new Map();
+  for (const file of enabled) {
+    const config = configs.get(file.name);
+    const schema = config.schema ? `${target.schema}_${config.schema}` : target.schema;
+    const alias = config.alias ?? file.name;
+    relations.set(file.name, { schema, alias, relation: relationName(target, schema, alias) });
+  }
+  const refOf = (name) => {
+    const found = relations.get(name);
+    if (!found) throw new Error(`ref('${name}') names no enabled model of the project`);
+    return found.relation;
+  };
+  const models = enabled.map((file) => {
+    const rendered = renderer.render(file.text, {
+      file: file.path,
+      ref: refOf,
+      source: sourceOf,
+      thisRelation: refOf(file.name),
+      isIncremental: false
+    });
+    const where2 = relations.get(file.name);
+    const props = properties.models.get(file.name);
+    return {
+      resourceType: "model",
+      uniqueId: `model.${project.name}.${file.name}`,
+      name: file.name,
+      file,
+      fqn: [project.name, ...file.folders, file.name],
+      config: configs.get(file.name),
+      ...where2,
+      description: props?.description ?? "",
+      columns: props?.columns ?? [],
+      refs: rendered.refs,
+      sources: rendered.sources,
+      macros: rendered.macros,
+      dependsOn: dependsOn(project.name, rendered),
+      compiledSql: rendered.sql
+    };
+  });
+  checkAcyclic(models);
+  const tests = [];
+  for (const props of properties.models.values()) {
+    const model2 = models.find((m) => m.name === props.name);
+    if (!model2) continue;
+    for (const spec of props.tests)
+      tests.push(genericTest(project.name, renderer, spec, model2, refOf, sourceOf));
+  }
+  for (const table4 of properties.sources) {
+    const source = sources.find((s) => s.sourceName === table4.sourceName && s.name === table4.name);
+    if (!source) continue;
+    for (const spec of table4.tests)
+      tests.push(genericTest(project.name, renderer, spec, source, refOf, sourceOf));
+  }
+  for (const file of project.singularTests) {
+    const rendered = renderer.render(file.text, {
+      file: file.path,
+      ref: refOf,
+      source: sourceOf,
+      isIncremental: false
+    });
+    const config = mergeConfig({}, {}, rendered.config);
+    tests.push({
+      resourceType: "test",
+      uniqueId: `test.${project.name}.${file.name}`,
+      name: file.name,
+      kind: "singular",
+      path: file.path,
+      fqn: [project.name, ...file.folders, file.name],
+      rawCode: file.text,
+      compiledSql: rendered.sql,
+      severity: severityOf(config.severity, file.path),
+      tags: toList(config.tags),
+      dependsOn: dependsOn(project.name, rendered),
+      macros: rendered.macros,
+      refs: rendered.refs,
+      sources: rendered.sources
+    });
+  }
+  checkUniqueIds(tests);
+  const compile = (model2, isIncremental) => renderer.render(model2.file.text, {
+    file: model2.file.path,
+    ref: refOf,
+    source: sourceOf,
+    thisRelation: model2.relation,
+    isIncremental
+  }).sql;
+  return { project, target, renderer, models, sources, tests, compile };
+}
+function genericTest(projectName, renderer, spec, node, refOf, sourceOf) {
+  const calls = { sql: "", refs: [], sources: [], config: {}, macros: [] };
+  if (node.resourceType === "model") calls.refs.push(node.name);
+  else calls.sources.push([node.sourceName, node.name]);
+  let to;
+  if (spec.test === "relationships") {
+    const rendered = renderer.render(`{{ ${String(spec.kwargs.to)} }}`, {
+      file: spec.file.path,
+      ref: refOf,
+      source: sourceOf,
+      isIncremental: false
+    });
+    to = rendered.sql;
+    calls.refs.push(...rendered.refs.filter((r) => !calls.refs.includes(r)));
+    calls.sources.push(...rendered.sources);
+  }
+  const kwargs = {
+    ...spec.kwargs,
+    ...spec.column === void 0 ? {} : { column_name: spec.column },
+    model: `{{ get_where_subquery(${node.resourceType === "model" ? `ref('${node.name}')` : `source('${node.sourceName}', '${node.name}')`}) }}`
+  };
+  const modelName = node.resourceType === "model" ? node.name : `source_${node.sourceName}_${node.name}`;
+  const name = genericTestName(spec.test, modelName, spec.column ?? "", spec.kwargs);
+  const sql = genericTestSql(spec.test, {
+    model: node.relation,
+    ...spec.column === void 0 ? {} : { column_name: spec.column },
+    ...Array.isArray(spec.kwargs.values) ? { values: spec.kwargs.values } : {},
+    ...typeof spec.kwargs.quote === "boolean" ? { quote: spec.kwargs.quote } : {},
+    ...to === void 0 ? {} : { to },
+    ...spec.kwargs.field === void 0 ? {} : { field: String(spec.kwargs.field) }
+  });
+  const hash2 = createHash7("sha256").update(`${name}:${JSON.stringify(kwargs)}`).digest("hex");
+  return {
+    resourceType: "test",
+    uniqueId: `test.${projectName}.${name}.${hash2.slice(0, 10)}`,
+    name,
+    kind: "generic",
+    path: `${name}.sql`,
+    fqn: [projectName, ...spec.file.path.split("/").slice(1, -1), name],
+    rawCode: `{{ test_${spec.test}(**_dbt_generic_test_kwargs) }}`,
+    compiledSql: sql,
+    severity: severityOf(spec.config.severity, spec.file.path, spec.line),
+    tags: toList(spec.config.tags),
+    dependsOn: dependsOn(projectName, calls),
+    macros: [`macro.dbt.test_${spec.test}`],
+    refs: calls.refs,
+    sources: calls.sources,
+    testMetadata: { name: spec.test, kwargs },
+    attachedNode: node.uniqueId,
+    ...spec.column === void 0 ? {} : { columnName: spec.column }
+  };
+}
+function severityOf(value2, file, line) {
+  const severity = String(value2 ?? "error").toLowerCase();
+  if (severity !== "error" && severity !== "warn") {
+    throw new InputError(`severity must be error or warn, got "${String(value2)}"`, { file, line });
+  }
+  return severity;
+}
+function dependsOn(projectName, rendered) {
+  return [
+    ...rendered.refs.map((name) => `model.${projectName}.${name}`),
+    ...rendered.sources.map(([s, t]) => `source.${projectName}.${s}.${t}`)
+  ];
+}
+function folderConfig(project, file) {
+  const out = {};
+  let level = project.folderConfig;
+  const apply = (section2) => {
+    for (const [key, value2] of Object.entries(section2)) {
+      const name = key.startsWith("+") ? key.slice(1) : key;
+      const isConfig = key.startsWith("+") || SUPPORTED_CONFIG_KEYS.has(name);
+      if (!isConfig) continue;
+      if (!SUPPORTED_CONFIG_KEYS.has(name)) {
+        throw new InputError(
+          `the config "${key}" under models: is outside what the built-in dbt runner supports`,
+          { file: "dbt_project.yml" },
+          `Supported configs: ${[...SUPPORTED_CONFIG_KEYS].join(", ")}.`
+        );
+      }
+      out[name] = value2;
+    }
+  };
+  if (level && typeof level === "object") apply(level);
+  for (const folder of file.folders) {
+    level = level?.[folder];
+    if (!level || typeof level !== "object") break;
+    apply(level);
+  }
+  return out;
+}
+function mergeConfig(...configs) {
+  const merged = {};
+  const tags = [];
+  for (const config of configs) {
+    Object.assign(merged, config);
+    for (const tag of toList(config.tags)) if (!tags.includes(tag)) tags.push(tag);
+  }
+  merged.tags = tags;
+  return merged;
+}
+function toList(value2) {
+  if (value2 === void 0 || value2 === null) return [];
+  return (Array.isArray(value2) ? value2 : [value2]).map(String);
+}
+function lineOfText(text, needle) {
+  const index2 = text.indexOf(needle);
+  return index2 < 0 ? void 0 : text.slice(0, index2).split("\n").length;
+}
+function checkAcyclic(models) {
+  const byId = new Map(models.map((m) => [m.uniqueId, m]));
+  const state = /* @__PURE__ */ new Map();
+  const visit = (model2, path2) => {
+    if (state.get(model2.uniqueId) === "done") return;
+    if (state.get(model2.uniqueId) === "visiting") {
+      throw new InputError(`the models' refs form a cycle: ${[...path2, model2.name].join(" → ")}`, {
+        file: model2.file.path
+      });
+    }
+    state.set(model2.uniqueId, "visiting");
+    for (const parent of model2.dependsOn) {
+      const node = byId.get(parent);
+      if (node) visit(node, [...path2, model2.name]);
+    }
+    state.set(model2.uniqueId, "done");
+  };
+  for (const model2 of models) visit(model2, []);
+}
+function checkUniqueIds(tests) {
+  const seen = /* @__PURE__ */ new Set();
+  for (const test of tests) {
+    if (seen.has(test.uniqueId)) {
+      throw new InputError(`two tests would both be named ${test.name}`, { file: test.path });
+    }
+    seen.add(test.uniqueId);
+  }
+}
+function buildOrder(models) {
+  const byId = new Map(models.map((m) => [m.uniqueId, m]));
+  const done = /* @__PURE__ */ new Set();
+  const order = [];
+  const remaining = [...models].sort((a, b) => a.name.localeCompare(b.name));
+  while (remaining.length > 0) {
+    const index2 = remaining.findIndex(
+      (m) => m.dependsOn.every((id) => !byId.has(id) || done.has(id))
+    );
+    const next = remaining.splice(index2, 1)[0];
+    done.add(next.uniqueId);
+    order.push(next);
+  }
+  return order;
+}
+
+// pipeline/transform/selection.ts
+function select(graph, selectors) {
+  const terms = selectors.flatMap((s) => s.split(/\s+/)).filter((s) => s !== "");
+  const nodes = /* @__PURE__ */ new Set();
+  if (terms.length === 0) {
+    for (const node of [...graph.models, ...graph.sources]) nodes.add(node.uniqueId);
+  }
+  for (const term of terms) {
+    for (const id of selectTerm(graph, term)) nodes.add(id);
+  }
+  const models = new Set([...nodes].filter((id) => id.startsWith("model.")));
+  const tests = /* @__PURE__ */ new Set();
+  for (const test of graph.tests) {
+    if (test.dependsOn.some((id) => nodes.has(id))) tests.add(test.uniqueId);
+  }
+  return { models, tests };
+}
+function selectTerm(graph, term) {
+  const match = /^(\+?)([^+]+)(\+?)$/.exec(term);
+  if (!match || term.includes(",") || /^\d/.test(term)) {
+    throw new InputError(
+      `unsupported selector "${term}"`,
+      { field: "--select" },
+      "The built-in runner supports model, model+, +model, +model+ and tag:x (space-separated for a union)."
+    );
+  }
+  const [, up, body2 = "", down] = match;
+  let roots;
+  if (body2.startsWith("tag:")) {
+    const tag = body2.slice(4);
+    roots = graph.models.filter((m) => m.config.tags.includes(tag));
+  } else if (body2.includes(":")) {
+    throw new InputError(
+      `unsupported selector method "${body2.split(":")[0]}:"`,
+      { field: "--select" },
+      "The built-in runner supports the tag: method and model names."
+    );
+  } else {
+    roots = graph.models.filter((m) => m.name === body2);
+  }
+  if (roots.length === 0) {
+    throw new InputError(
+      `the selector "${term}" matches no model`,
+      { field: "--select" },
+      `Models: ${graph.models.map((m) => m.name).join(", ")}.`
+    );
+  }
+  const out = new Set(roots.map((m) => m.uniqueId));
+  if (up) for (const root of roots) walk(graph, root.uniqueId, "up", out);
+  if (down) for (const root of roots) walk(graph, root.uniqueId, "down", out);
+  return [...out];
+}
+function walk(graph, from, direction, out) {
+  const next = direction === "up" ? graph.models.find((m) => m.uniqueId === from)?.dependsOn ?? [] : graph.models.filter((m) => m.dependsOn.includes(from)).map((m) => m.uniqueId);
+  for (const id of next) {
+    if (out.has(id)) continue;
+    out.add(id);
+    if (id.startsWith("model.")) walk(graph, id, direction, out);
+  }
+}
+function descendants(graph, ids) {
+  const out = /* @__PURE__ */ new Set();
+  for (const id of ids) walk(graph, id, "down", out);
+  return out;
+}
+
+// pipeline/transform/build.ts
+async function buildProject(graph, warehouse, selection, options = {}) {
+  const models = buildOrder(graph.models).filter((m) => selection.models.has(m.uniqueId));
+  const tests = graph.tests.filter((t) => selection.tests.has(t.uniqueId));
+  const total = models.length + tests.length;
+  const runs = [];
+  const finished2 = /* @__PURE__ */ new Map();
+  const skipped = /* @__PURE__ */ new Set();
+  const pending = [...tests];
+  const record = (run) => {
+    runs.push(run);
+    finished2.set(run.uniqueId, run.status);
+    options.onNode?.(run, runs.length, total);
+  };
+  const ready2 = (test) => test.dependsOn.every((id) => !selection.models.has(id) || finished2.has(id));
+  const runReadyTests = async () => {
+    for (const test of pending.filter(ready2)) {
+      pending.splice(pending.indexOf(test), 1);
+      const blocked = test.dependsOn.some(
+        (id) => finished2.get(id) && finished2.get(id) !== "success"
+      );
+      const missing = blocked ? void 0 : await missingParent(graph, warehouse, selection, test);
+      const run = blocked ? skip(test, "a node it tests did not build") : missing ? skip(test, `${missing} is not selected and does not exist yet`) : await runTest(warehouse, test);
+      record(run);
+      if (run.status === "fail" || run.status === "error") {
+        for (const id of descendants(graph, test.dependsOn)) skipped.add(id);
+      }
+    }
+  };
+  await runReadyTests();
+  for (const model2 of models) {
+    if (skipped.has(model2.uniqueId)) {
+      record(skip(model2, "an upstream node failed"));
+    } else {
+      const run = await runModel(graph, warehouse, model2, options.fullRefresh ?? false);
+      record(run);
+      if (run.status === "error") {
+        for (const id of descendants(graph, [model2.uniqueId])) skipped.add(id);
+      }
+    }
+    await runReadyTests();
+  }
+  for (const test of pending) record(skip(test, "a node it tests did not build"));
+  return runs;
+}
+async function missingParent(graph, warehouse, selection, test) {
+  for (const id of test.dependsOn) {
+    if (selection.models.has(id)) continue;
+    const model2 = graph.models.find((m) => m.uniqueId === id);
+    if (model2 && !await relationKind(warehouse, model2)) return model2.name;
+  }
+  return void 0;
+}
+function skip(node, message) {
+  return {
+    uniqueId: node.uniqueId,
+    resourceType: node.resourceType,
+    status: "skipped",
+    message: `SKIP: ${message}`,
+    failures: null,
+    rows: null,
+    compiledSql: node.compiledSql,
+    relation: node.resourceType === "model" ? node.relation : null,
+    timing: [],
+    executionTime: 0
+  };
+}
+async function runModel(graph, warehouse, model2, fullRefresh) {
+  const compileStart = /* @__PURE__ */ new Date();
+  let sql = model2.compiledSql;
+  let message = "";
+  let executeStart = compileStart;
+  try {
+    await warehouse.query(`create schema if not exists "${model2.schema.replaceAll('"', '""')}"`);
+    const existing = await relationKind(warehouse, model2);
+    const incremental = model2.config.materialized === "incremental" && existing === "table" && !fullRefresh;
+    if (incremental) {
+      sql = graph.compile(model2, true);
+    }
+    executeStart = /* @__PURE__ */ new Date();
+    message = incremental ? await mergeIncremental(warehouse, model2, sql) : await replaceRelation(warehouse, model2, sql, existing);
+    const counted = await warehouse.query(`select count(*) as n from ${model2.relation}`);
+    const rows = Number(counted[0]?.n ?? 0);
+    return finish(model2, "success", message, null, rows, sql, compileStart, executeStart);
+  } catch (error) {
+    const text = error instanceof Error ? error.message : String(error);
+    return finish(
+      model2,
+      "error",
+      `${model2.file.path}: ${text}`,
+      null,
+      null,
+      sql,
+      compileStart,
+      executeStart
+    );
+  }
+}
+async function relationKind(warehouse, model2) {
+  const rows = await warehouse.query(
+    "select table_type from information_schema.tables where table_schema = $1 and table_name = $2",
+    [model2.schema, model2.alias]
+  );
+  const type = rows[0]?.table_type;
+  if (type === void 0) return void 0;
+  return type === "VIEW" ? "view" : "table";
+}
+function body(sql) {
+  return `(
+${sql.trim().replace(/;\s*$/, "")}
+)`;
+}
+async function replaceRelation(warehouse, model2, sql, existing) {
+  const kind = model2.config.materialized === "view" ? "view" : "table";
+  await warehouse.query("begin transaction");
+  try {
+    if (existing && existing !== kind) {
+      await warehouse.query(`drop ${existing} if exists ${model2.relation}`);
+    }
+    await warehouse.query(`create or replace ${kind} ${model2.relation} as ${body(sql)}`);
+    await warehouse.query("commit");
+  } catch (error) {
+    await warehouse.query("rollback").catch(() => void 0);
+    throw error;
+  }
+  return kind === "view" ? "OK created view" : "OK created table";
+}
+async function mergeIncremental(warehouse, model2, sql) {
+  const strategy = model2.config.incremental_strategy ?? (model2.config.unique_key ? "delete+insert" : "append");
+  if (strategy !== "append" && strategy !== "delete+insert") {
+    throw new Error(
+      `incremental_strategy '${strategy}' is outside what the built-in runner supports (append, delete+insert)`
+    );
+  }
+  const keys = model2.config.unique_key === void 0 ? [] : [model2.config.unique_key].flat();
+  if (strategy === "delete+insert" && keys.length === 0) {
+    throw new Error("incremental_strategy 'delete+insert' needs a unique_key");
+  }
+  const staging = `"${model2.alias.replaceAll('"', '""')}__dbt_tmp"`;
+  await warehouse.query("begin transaction");
+  try {
+    await warehouse.query(`create or replace temporary table ${staging} as ${body(sql)}`);
+    if (strategy === "delete+insert") {
+      const tuple = keys.map((k) => `"${k}"`).join(", ");
+      await warehouse.query(
+        `delete from ${model2.relation} where (${tuple}) in (select ${tuple} from ${staging})`
+      );
+    }
+    const inserted = await warehouse.query(
+      `insert into ${model2.relation} by name select * from ${staging}`
+    );
+    await warehouse.query(`drop table ${staging}`);
+    await warehouse.query("commit");
+    return `OK inserted ${Number(inserted[0]?.Count ?? 0)}`;
+  } catch (error) {
+    await warehouse.query("rollback").catch(() => void 0);
+    throw error;
+  }
+}
+async function runTest(warehouse, test) {
+  const start = /* @__PURE__ */ new Date();
+  try {
+    const counted = await warehouse.query(
+      `select count(*) as failures from ${body(test.compiledSql)} as dbt_internal_test`
+    );
+    const failures = Number(counted[0]?.failures ?? 0);
+    if (failures === 0)
+      return finish(test, "pass", "PASS", 0, null, test.compiledSql, start, start);
+    const status = test.severity === "warn" ? "warn" : "fail";
+    return finish(
+      test,
+      status,
+      `Got ${failures} result${failures === 1 ? "" : "s"}, configured to ${status === "warn" ? "warn" : "fail"} if != 0`,
+      failures,
+      null,
+      test.compiledSql,
+      start,
+      start
+    );
+  } catch (error) {
+    const text = error instanceof Error ? error.message : String(error);
+    return finish(
+      test,
+      "error",
+      `${test.path}: ${text}`,
+      null,
+      null,
+      test.compiledSql,
+      start,
+      start
+    );
+  }
+}
+function finish(node, status, message, failures, rows, sql, compileStart, executeStart) {
+  const end = /* @__PURE__ */ new Date();
+  return {
+    uniqueId: node.uniqueId,
+    resourceType: node.resourceType,
+    status,
+    message,
+    failures,
+    rows,
+    compiledSql: sql,
+    relation: node.resourceType === "model" ? node.relation : null,
+    timing: [
+      {
+        name: "compile",
+        started_at: compileStart.toISOString(),
+        completed_at: executeStart.toISOString()
+      },
+      { name: "execute", started_at: executeStart.toISOString(), completed_at: end.toISOString() }
+    ],
+    executionTime: (end.getTime() - compileStart.getTime()) / 1e3
+  };
+}
+
+// pipeline/transform/builtin.ts
+function compileProject(projectDir, adapter, vars, env = process.env) {
+  const project = loadProject(projectDir);
+  const target = {
+    name: adapter,
+    type: adapter,
+    schema: adapter === "duckdb" ? profileSchema(projectDir, project.profile, adapter, env) : env.SNOWFLAKE_SCHEMA ?? "PUBLIC",
+    // dbt-duckdb names the database after the file; the connection already has it open.
+    database: adapter === "duckdb" ? "main" : env.SNOWFLAKE_DATABASE ?? "",
+    profile_name: project.profile,
+    threads: 1
+  };
+  const renderer = new JinjaRenderer(
+    project.name,
+    target,
+    { ...project.vars, ...vars },
+    project.macroFiles,
+    env
+  );
+  return buildGraph(project, renderer);
+}
+async function runBuiltin(warehouse, options) {
+  if (warehouse.kind !== "duckdb") {
+    throw new InputError(
+      "the built-in dbt runner builds on DuckDB only; on Snowflake the transform stage needs dbt-core",
+      { field: "transform.dbt" },
+      "Install it with `pip install dbt-snowflake` (then `dbt` is on PATH and --dbt auto finds it), or set MLOPS_DBT to its path."
+    );
+  }
+  const started = Date.now();
+  const graph = compileProject(options.projectDir, options.target, options.vars, options.env);
+  const context = newArtifactContext({ ...graph.project.vars, ...options.vars }, options.selectors);
+  const selection = select(graph, options.selectors);
+  const runs = await buildProject(graph, warehouse, selection, {
+    ...options.fullRefresh === void 0 ? {} : { fullRefresh: options.fullRefresh },
+    ...options.onNode ? { onNode: options.onNode } : {}
+  });
+  return {
+    graph,
+    runs,
+    manifest: manifest(graph, context),
+    runResults: runResults(runs, context, (Date.now() - started) / 1e3)
+  };
+}
+
+// pipeline/transform/dag.ts
+function dagFromArtifacts(manifest2, results, rowCounts) {
+  const byId = new Map(results.results.map((r) => [r.unique_id, r]));
+  const order = new Map(results.results.map((r, i) => [r.unique_id, i]));
+  const nodes = [];
+  const edges = [];
+  for (const [id, source] of Object.entries(manifest2.sources)) {
+    nodes.push({
+      id,
+      name: source.name,
+      type: "source",
+      ...source.relation_name ? { relation: source.relation_name } : {}
+    });
+  }
+  for (const [id, node] of Object.entries(manifest2.nodes)) {
+    if (node.resource_type !== "model" && node.resource_type !== "test") continue;
+    const run = byId.get(id);
+    const rows = run?.adapter_response?.rows_affected;
+    const isTest = node.resource_type === "test";
+    nodes.push({
+      id,
+      name: node.name,
+      type: isTest ? "test" : "model",
+      ...!isTest && node.config?.materialized ? { materialized: node.config.materialized } : {},
+      ...!isTest && node.relation_name ? { relation: node.relation_name } : {},
+      ...run ? {
+        order: order.get(id),
+        status: run.status,
+        seconds: run.execution_time,
+        ...run.message ? { message: run.message } : {}
+      } : {},
+      ...rowCounts && !isTest && typeof rows === "number" && run?.status === "success" ? { rows } : {},
+      ...isTest && typeof run?.failures === "number" ? { failures: run.failures } : {},
+      ...isTest ? { severity: node.config?.severity?.toLowerCase() === "warn" ? "warn" : "error" } : {},
+      ...isTest && (node.attached_node ?? node.depends_on?.nodes?.[0]) ? { tested: node.attached_node ?? node.depends_on?.nodes?.[0] } : {},
+      ...isTest && node.column_name ? { column: node.column_name } : {}
+    });
+    for (const parent of node.depends_on?.nodes ?? []) edges.push([parent, id]);
+  }
+  return { nodes, edges };
+}
+function summarize(dag) {
+  const summary3 = {
+    models: { success: 0, error: 0, skipped: 0 },
+    tests: { pass: 0, warn: 0, fail: 0, error: 0, skipped: 0 }
+  };
+  for (const node of dag.nodes) {
+    if (node.status === void 0) continue;
+    if (node.type === "model" && node.status in summary3.models) {
+      summary3.models[node.status]++;
+    }
+    if (node.type === "test" && node.status in summary3.tests) {
+      summary3.tests[node.status]++;
+    }
+  }
+  return summary3;
+}
+
+// pipeline/transform/dbt-core.ts
+import { spawn } from "node:child_process";
+import { accessSync, constants, existsSync as existsSync6 } from "node:fs";
+import { readFile as readFile7 } from "node:fs/promises";
+import { delimiter, isAbsolute, join as join11, resolve as resolve2 } from "node:path";
+function findDbt(setting, env = process.env) {
+  if (setting === "builtin") return void 0;
+  if (setting !== "auto") {
+    const path2 = resolve2(setting);
+    if (!isExecutable(path2)) {
+      throw new InputError(
+        `the dbt executable ${path2} does not exist or cannot be run`,
+        { field: "transform.dbt" },
+        "Set transform.dbt (MLOPS_DBT, --dbt) to auto, builtin or the path of dbt."
+      );
+    }
+    return path2;
+  }
+  for (const dir of (env.PATH ?? "").split(delimiter)) {
+    if (dir === "") continue;
+    const candidate = join11(dir, process.platform === "win32" ? "dbt.exe" : "dbt");
+    if (isExecutable(candidate)) return candidate;
+  }
+  return void 0;
+}
+function isExecutable(path2) {
+  try {
+    accessSync(path2, constants.X_OK);
+    return existsSync6(path2);
+  } catch {
+    return false;
+  }
+}
+function dbtBuildArgs(options) {
+  return [
+    "build",
+    "--project-dir",
+    options.projectDir,
+    "--profiles-dir",
+    options.projectDir,
+    "--target",
+    options.target,
+    "--target-path",
+    options.targetPath,
+    "--vars",
+    JSON.stringify(options.vars),
+    ...options.selectors.length ? ["--select", ...options.selectors] : []
+  ];
+}
+async function runDbtCore(options) {
+  const args = dbtBuildArgs(options);
+  options.reporter.info(`running ${options.executable} ${args.join(" ")}`);
+  const env = {
+    ...options.env ?? process.env,
+    ...options.duckdbPath ? {
+      DBT_DUCKDB_PATH: isAbsolute(options.duckdbPath) ? options.duckdbPath : resolve2(options.duckdbPath)
+    } : {}
+  };
+  const exitCode = await new Promise((done, fail2) => {
+    const child = spawn(options.executable, args, { env, stdio: ["ignore", "pipe", "pipe"] });
+    const relay = (chunk) => {
+      for (const line of chunk.toString().split("\n"))
+        if (line.trim()) options.reporter.info(`  dbt: ${line}`);
+    };
+    child.stdout.on("data", relay);
+    child.stderr.on("data", relay);
+    child.on("error", fail2);
+    child.on("close", (code2) => done(code2 ?? 1));
+  });
+  if (exitCode !== 0 && exitCode !== 1) {
+    throw new PipelineError(
+      `dbt build exited with ${exitCode} before building (see its log above)`,
+      1,
+      "Run the same dbt build command by hand to see the whole error."
+    );
+  }
+  const read = async (name) => {
+    const path2 = join11(options.targetPath, name);
+    try {
+      return JSON.parse(await readFile7(path2, "utf8"));
+    } catch (error) {
+      throw new PipelineError(`dbt build wrote no readable ${path2}: ${error.message}`);
+    }
+  };
+  return {
+    exitCode,
+    manifest: await read("manifest.json"),
+    runResults: await read("run_results.json")
+  };
+}
+
+// pipeline/transform/inputs.ts
+import { createHash as createHash8 } from "node:crypto";
+import { readdirSync as readdirSync2, readFileSync as readFileSync3, statSync } from "node:fs";
+import { join as join12, relative as relative3, sep as sep3 } from "node:path";
+var GENERATED = /* @__PURE__ */ new Set(["target", "logs", "dbt_packages"]);
+function projectInput(dir) {
+  const hash2 = createHash8("sha256");
+  let bytes = 0;
+  const walk2 = (folder) => {
+    for (const name of readdirSync2(folder).sort()) {
+      const path2 = join12(folder, name);
+      if (statSync(path2).isDirectory()) {
+        if (!GENERATED.has(name)) walk2(path2);
+        continue;
+      }
+      const content = readFileSync3(path2);
+      bytes += content.length;
+      hash2.update(relative3(dir, path2).split(sep3).join("/")).update("\0").update(content);
+    }
+  };
+  walk2(dir);
+  return { name: `dbt project ${dir}`, sha256: hash2.digest("hex"), bytes };
+}
+async function rawInputs(warehouse) {
+  await warehouse.ensureRawSchema();
+  const rows = await warehouse.query(
+    `select target_table, source_hash from ${LOADS_TABLE} order by target_table, etl_timestamp, source_hash`
+  );
+  const byTable = /* @__PURE__ */ new Map();
+  for (const row of rows) {
+    const table4 = String(row.target_table);
+    byTable.set(table4, [...byTable.get(table4) ?? [], String(row.source_hash)]);
+  }
+  return [...byTable].map(([table4, hashes]) => ({
+    name: table4,
+    sha256: createHash8("sha256").update(hashes.join("\n")).digest("hex")
+  }));
+}
+
+// pipeline/cli/format.ts
+function table(header, rows) {
+  const cells = [header, ...rows.map((r) => r.map(String))];
+  const widths = header.map((_, i) => Math.max(...cells.map((r) => (r[i] ?? "").length)));
+  const line = (r) => r.map((c, i) => i === 0 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0)).join("  ");
+  return [line(header), line(widths.map((w) => "-".repeat(w))), ...cells.slice(1).map(line)].join(
+    "\n"
+  );
+}
+
+// pipeline/transform/report.ts
+function formatFailures(result) {
+  const failing = result.failedTests.filter((t) => t.status === "fail" || t.status === "error");
+  const models = result.dag.nodes.filter((n2) => n2.type === "model" && n2.status === "error");
+  const parts = [];
+  if (models.length) {
+    parts.push(
+      table(
+        ["failed model", "message"],
+        models.map((n2) => [n2.name, oneLine(n2.message ?? "")])
+      )
+    );
+  }
+  if (failing.length) parts.push(formatTests(failing));
+  const warnings = result.failedTests.filter((t) => t.status === "warn");
+  if (warnings.length) parts.push(`warnings (severity warn):
+${formatTests(warnings)}`);
+  return parts.join("\n");
+}
+function formatTests(tests) {
+  const rows = tests.map((t) => [
+    t.name,
+    t.status,
+    t.severity,
+    t.failures ?? "",
+    t.tested?.split(".").slice(2).join(".") ?? "",
+    t.column ?? ""
+  ]);
+  const lines = [table(["test", "status", "severity", "failures", "model", "column"], rows)];
+  for (const test of tests) {
+    if (test.sample.length === 0) {
+      if (test.status === "error" && test.message)
+        lines.push(`${test.name}: ${oneLine(test.message)}`);
+      continue;
+    }
+    const columns2 = Object.keys(test.sample[0] ?? {});
+    lines.push(
+      `${test.name}: first ${test.sample.length} failing row(s)`,
+      table(
+        columns2,
+        test.sample.map((row) => columns2.map((c) => truncate(String(row[c] ?? "NULL"))))
+      )
+    );
+  }
+  return lines.join("\n");
+}
+function oneLine(text) {
+  return text.replace(/\s+/g, " ").slice(0, 300);
+}
+function truncate(text) {
+  return text.length > 40 ? `${text.slice(0, 37)}...` : text;
+}
+
+// pipeline/transform/transform.ts
+var DEFAULT_PROJECT_DIR = fileURLToPath2(new URL("../../dbt", __moduleUrl));
+var SAMPLE_ROWS = 5;
+function dbtVars(config) {
+  const t = config.transform;
+  if (t.trainFraction + t.validationFraction >= 1) {
+    throw new InputError(
+      `transform.trainFraction + transform.validationFraction must be below 1 (test gets the rest), got ${t.trainFraction} + ${t.validationFraction}`,
+      { field: "transform.validationFraction" }
+    );
+  }
+  return {
+    session_gap_minutes: t.sessionGapMinutes,
+    sequence_actions: t.sequenceActions.split(","),
+    collapse_repeats: t.collapseRepeats,
+    train_fraction: t.trainFraction,
+    validation_fraction: t.validationFraction
+  };
+}
+async function transform(ctx, options = {}) {
+  const started = Date.now();
+  const { config, reporter } = ctx;
+  const selectors = options.select ?? [];
+  const projectDir = config.transform.project ? resolve3(config.transform.project) : DEFAULT_PROJECT_DIR;
+  if (!existsSync7(join13(projectDir, "dbt_project.yml"))) {
+    throw new InputError(
+      `no dbt project in ${projectDir} (no dbt_project.yml)`,
+      { field: "transform.project" },
+      "Point --dbt-project (MLOPS_DBT_PROJECT) at the folder holding dbt_project.yml."
+    );
+  }
+  const vars = dbtVars(config);
+  const target = config.warehouse === "snowflake" ? "snowflake" : "duckdb";
+  const executable = findDbt(config.transform.dbt);
+  if (!executable && target === "snowflake") {
+    throw new InputError(
+      "the transform stage on Snowflake needs dbt-core, and no dbt executable was found",
+      { field: "transform.dbt" },
+      "Install it with `pip install dbt-snowflake` (the CI workflows do), or set MLOPS_DBT to the dbt executable."
+    );
+  }
+  const raw = await rawInputs(await ctx.warehouse());
+  if (raw.length === 0) {
+    throw new InputError(
+      `the warehouse ${(await ctx.warehouse()).description} holds no loaded raw data`,
+      { field: "warehouse" },
+      "Run `npx pipeline upload` first (or `npx pipeline run`, which uploads, then transforms)."
+    );
+  }
+  const inputs = [projectInput(projectDir), ...raw];
+  let manifest2;
+  let results;
+  if (executable) {
+    if (target === "duckdb") await ctx.releaseWarehouse();
+    const targetPath = await mkdtemp4(join13(tmpdir4(), "mlops-dbt-target-"));
+    try {
+      const outcome = await runDbtCore({
+        executable,
+        projectDir,
+        target,
+        targetPath,
+        vars,
+        selectors,
+        reporter,
+        ...target === "duckdb" ? { duckdbPath: config.warehouse.slice("duckdb:".length) } : {}
+      });
+      manifest2 = outcome.manifest;
+      results = outcome.runResults;
+    } finally {
+      await rm7(targetPath, { recursive: true, force: true });
+    }
+  } else {
+    const outcome = await runBuiltin(await ctx.warehouse(), {
+      projectDir,
+      target: "duckdb",
+      vars,
+      selectors,
+      onNode: (run, index2, total) => reporter.info(
+        `  ${String(index2).padStart(String(total).length)}/${total} ${run.status.toUpperCase().padEnd(7)} ${run.uniqueId.split(".").slice(2).join(".")}${run.rows === null ? "" : ` (${run.rows} rows)`} in ${run.executionTime.toFixed(2)} s`
+      )
+    });
+    manifest2 = outcome.manifest;
+    results = outcome.runResults;
+  }
+  const prefix = `runs/${ctx.runId}/transform`;
+  const artifacts = {
+    manifest: `${prefix}/manifest.json`,
+    runResults: `${prefix}/run_results.json`
+  };
+  await ctx.store.put(artifacts.manifest, JSON.stringify(manifest2, null, 2));
+  await ctx.store.put(artifacts.runResults, JSON.stringify(results, null, 2));
+  const warehouse = await ctx.warehouse();
+  const dag = dagFromArtifacts(manifest2, results, !executable);
+  await countRows(dag, warehouse);
+  const failedTests = await failingTests(dag, results, warehouse);
+  const splitsNode = dag.nodes.find(
+    (n2) => n2.type === "model" && n2.name === "session_splits" && n2.status === "success"
+  );
+  const splits = splitsNode?.relation ? await splitSizes(ctx, splitsNode.relation) : void 0;
+  const result = {
+    engine: executable ? "dbt-core" : "builtin",
+    target,
+    projectDir,
+    selected: selectors,
+    vars,
+    dag,
+    summary: summarize(dag),
+    ...splits ? { splits } : {},
+    failedTests,
+    artifacts,
+    inputs,
+    seconds: (Date.now() - started) / 1e3
+  };
+  return result;
+}
+async function countRows(dag, warehouse) {
+  for (const node of dag.nodes) {
+    if (node.type !== "model" || node.status !== "success" || node.rows !== void 0) continue;
+    if (!node.relation) continue;
+    const rows = await warehouse.query(`select count(*) as n from ${node.relation}`);
+    node.rows = Number(rows[0]?.n ?? 0);
+  }
+}
+async function failingTests(dag, results, warehouse) {
+  const compiled = new Map(
+    results.results.map((r) => [
+      r.unique_id,
+      r.compiled_code ?? ""
+    ])
+  );
+  const out = [];
+  for (const node of dag.nodes) {
+    if (node.type !== "test" || !["fail", "warn", "error"].includes(node.status ?? "")) continue;
+    const sql = compiled.get(node.id) ?? "";
+    const sample = node.status === "error" || sql === "" ? [] : await warehouse.query(
+      `select * from (
+${sql.trim().replace(/;\s*$/, "")}
+) as failing limit ${SAMPLE_ROWS}`
+    ).catch(() => []);
+    out.push({
+      id: node.id,
+      name: node.name,
+      status: node.status ?? "",
+      severity: node.severity ?? "error",
+      failures: node.failures ?? null,
+      ...node.tested ? { tested: node.tested } : {},
+      ...node.column ? { column: node.column } : {},
+      ...node.message ? { message: node.message } : {},
+      sample
+    });
+  }
+  return out;
+}
+async function splitSizes(ctx, relation) {
+  const rows = await (await ctx.warehouse()).query(`select split, count(*) as n from ${relation} group by split`);
+  const sizes = { train: 0, validation: 0, test: 0 };
+  for (const row of rows) {
+    const split2 = String(row.split);
+    if (split2 === "train" || split2 === "validation" || split2 === "test")
+      sizes[split2] = Number(row.n);
+  }
+  return sizes;
+}
+function transformFailure(result) {
+  const failedModels = result.dag.nodes.filter((n2) => n2.type === "model" && n2.status === "error");
+  const failedTests = result.failedTests.filter((t) => t.status === "fail" || t.status === "error");
+  if (failedModels.length === 0 && failedTests.length === 0) return void 0;
+  const parts = [];
+  if (failedModels.length) parts.push(`${failedModels.length} model(s) failed`);
+  if (failedTests.length) parts.push(`${failedTests.length} dbt test(s) failed`);
+  return new StageFailure(
+    `dbt build: ${parts.join(", ")}
+${formatFailures(result)}`,
+    result,
+    `The full results are in ${result.artifacts.runResults} in the run store.`
+  );
+}
+
+// reports/from-run.ts
+var STAGES = ["upload", "transform", "train", "evaluate", "card", "promote"];
+function getPath2(value2, key) {
+  return key.split(".").reduce((o, k) => o?.[k], value2);
+}
+var scalar2 = (v) => v === void 0 || v === null ? null : typeof v === "object" ? JSON.stringify(v) : v;
+function configChanges(config, sources = {}) {
+  const changes = [];
+  for (const spec of SETTINGS) {
+    const value2 = getPath2(config, spec.key);
+    const fallback = getPath2(DEFAULTS, spec.key);
+    if (value2 === void 0 || value2 === fallback) continue;
+    changes.push({
+      key: spec.key,
+      value: scalar2(value2),
+      default: scalar2(fallback),
+      origin: sources[spec.key] ?? "config"
+    });
+  }
+  return changes;
+}
+function estimate2(f) {
+  if (!f || f.value === null) return void 0;
+  return { value: f.value, n: f.n, ...f.ci ? { low: f.ci.low, high: f.ci.high } : {} };
+}
+function metricsRows(result) {
+  return result.report.recommenders.map((r) => ({
+    name: r.name,
+    kind: r.name === result.report.roles.production ? "production" : r.kind,
+    ...optional("hr10", estimate2(r.metrics["hr@10"])),
+    ...optional("hr20", estimate2(r.metrics["hr@20"])),
+    ...optional("mrr10", estimate2(r.metrics["mrr@10"])),
+    ...optional("mrr20", estimate2(r.metrics["mrr@20"])),
+    ...optional("coverage20", r.metrics["coverage@20"].value ?? void 0),
+    ...optional("popularityBias", r.metrics.popularity_bias.value ?? void 0),
+    ...optional("repeatShare", r.metrics.repeat_share.value ?? void 0)
+  }));
+}
+function optional(key, value2) {
+  return value2 === void 0 ? {} : { [key]: value2 };
+}
+function candidateSlices(result) {
+  const candidate = result.report.recommenders.find(
+    (r) => r.name === result.report.roles.candidate
+  );
+  return (candidate?.slices ?? []).filter((s) => s.hr20 !== null).map((s) => ({
+    recommender: candidate?.name,
+    dimension: s.family,
+    bucket: s.slice,
+    n: s.n,
+    hr20: s.hr20
+  }));
+}
+function robustness(result) {
+  const candidate = result.report.recommenders.find(
+    (r) => r.name === result.report.roles.candidate
+  );
+  if (!candidate) return [];
+  const rows = [
+    ["perturbation (one item → same category)", "perturbation_overlap", "top-20 overlap"],
+    ["shuffled prefix order", "shuffle_overlap", "top-20 overlap"],
+    ["sessions of unknown SKUs", "unknown_sku_validity", "valid lists"]
+  ];
+  return rows.flatMap(([name, metric, label2]) => {
+    const value2 = candidate.metrics[metric].value;
+    return value2 === null ? [] : [{ name, metric: label2, clean: 1, perturbed: value2 }];
+  });
+}
+async function cardDataFromRun(store, runId2, options = {}) {
+  const records = /* @__PURE__ */ new Map();
+  for (const stage of STAGES) {
+    const record = await readStageRecord(store, runId2, stage);
+    if (record) records.set(stage, record);
+  }
+  const result = (stage) => records.get(stage)?.result;
+  const upload2 = result("upload");
+  const transform2 = result("transform");
+  const train2 = result("train");
+  const evaluation = result("evaluate");
+  const first = [...records.values()].sort((a, b) => a.startedAt.localeCompare(b.startedAt))[0];
+  const failed = [...records.values()].find((r) => r.status === "failed");
+  const data = {
+    run: {
+      runId: runId2,
+      ...optional("gitSha", first?.gitSha),
+      ...optional("startedAt", first?.startedAt),
+      ...optional("backend", train2?.backend.name),
+      ...optional("compute", train2?.compute),
+      store: store.location,
+      stages: [...records.values()].map((r) => ({
+        name: r.stage,
+        seconds: r.seconds,
+        status: r.status
+      })),
+      ...optional("failedStage", failed?.stage),
+      ...options.config ? { configDiff: configChanges(options.config, options.sources) } : {},
+      artifacts: [
+        ...train2 ? [{ name: "model", href: `${store.location}/${train2.artifact.prefix}/` }] : [],
+        ...evaluation ? [
+          {
+            name: "evaluation report",
+            href: `${store.location}/${evaluation.artifacts.report}`
+          }
+        ] : [],
+        { name: "stage records", href: `${store.location}/${stageKey(runId2, "")}` }
+      ]
+    }
+  };
+  if (evaluation) {
+    data.verdict = {
+      passed: evaluation.gates.passed,
+      checks: evaluation.gates.checks.map((c) => ({
+        name: c.name,
+        kind: c.kind,
+        metric: c.metric,
+        ...optional("threshold", c.threshold ?? void 0),
+        ...optional("value", c.value ?? void 0),
+        verdict: c.verdict,
+        blocking: c.blocking,
+        detail: c.detail
+      }))
+    };
+    data.metrics = metricsRows(evaluation);
+    data.slices = candidateSlices(evaluation);
+    data.robustness = robustness(evaluation);
+  }
+  if (train2) {
+    data.training = {
+      epochs: train2.history.epochs,
+      bestEpoch: train2.history.bestEpoch,
+      stoppedEarly: train2.history.stoppedEarly,
+      backend: train2.backend.name,
+      compute: train2.compute
+    };
+  }
+  if (transform2) data.dag = transform2.dag;
+  data.data = {
+    ...upload2 ? {
+      source: upload2.source,
+      rowsRead: upload2.totals.read,
+      rowsLoaded: upload2.totals.loaded,
+      rowsRejected: upload2.totals.rejected,
+      files: upload2.files.map((f) => ({
+        name: f.file.split("/").at(-1) ?? f.file,
+        read: f.read,
+        loaded: f.loaded,
+        rejected: f.rejected
+      }))
+    } : {},
+    ...transform2?.splits ? { sessionsPerSplit: transform2.splits } : {},
+    ...train2 ? {
+      vocabularySize: train2.dataset.vocabularySize,
+      unseenSkuShare: train2.dataset.splits.test.unknownTargetShare
+    } : {}
+  };
+  return data;
+}
+
+// reports/write.ts
+import { mkdtemp as mkdtemp5, rm as rm8, writeFile as writeFile6 } from "node:fs/promises";
+import { tmpdir as tmpdir5 } from "node:os";
+import { join as join15 } from "node:path";
+
+// reports/dag-view.ts
+function dagView(dag) {
+  const boxes = /* @__PURE__ */ new Map();
+  for (const node of dag.nodes) {
+    if (node.type === "test") continue;
+    boxes.set(node.id, {
+      id: node.id,
+      name: node.name,
+      type: node.type,
+      ...node.materialized ? { materialized: node.materialized } : {},
+      ...node.rows !== void 0 ? { rows: node.rows } : {},
+      ...node.status ? { status: node.status } : {},
+      tests: { pass: 0, warn: 0, fail: 0, other: 0 },
+      layer: 0
+    });
+  }
+  const parentsOf = /* @__PURE__ */ new Map();
+  for (const [parent, child] of dag.edges) {
+    if (!parentsOf.has(child)) parentsOf.set(child, []);
+    parentsOf.get(child)?.push(parent);
+  }
+  for (const node of dag.nodes) {
+    if (node.type !== "test" || node.status === void 0) continue;
+    const target = testedBox(node, parentsOf, boxes);
+    if (!target) continue;
+    const tally = target.tests;
+    if (node.status === "pass") tally.pass++;
+    else if (node.status === "warn") tally.warn++;
+    else if (node.status === "fail") tally.fail++;
+    else tally.other++;
+  }
+  const edges = dag.edges.filter(([p, c]) => boxes.has(p) && boxes.has(c));
+  const layers2 = assignLayers(boxes, edges);
+  return { boxes: [...boxes.values()], edges, layers: layers2 };
+}
+function testedBox(test, parentsOf, boxes) {
+  if (test.tested && boxes.has(test.tested)) return boxes.get(test.tested);
+  for (const parent of parentsOf.get(test.id) ?? []) {
+    const box = boxes.get(parent);
+    if (box) return box;
+  }
+  return void 0;
+}
+function assignLayers(boxes, edges) {
+  const limit = boxes.size;
+  for (let pass = 0; pass < limit; pass++) {
+    let changed = false;
+    for (const [p, c] of edges) {
+      const parent = boxes.get(p);
+      const child = boxes.get(c);
+      if (parent && child && child.layer < parent.layer + 1 && parent.layer + 1 < limit) {
+        child.layer = parent.layer + 1;
+        changed = true;
+      }
+    }
+    if (!changed) break;
+  }
+  let max = -1;
+  for (const box of boxes.values()) max = Math.max(max, box.layer);
+  return max + 1;
+}
+function tallyText(tests) {
+  const parts = [];
+  if (tests.pass) parts.push(`${tests.pass} ✓`);
+  if (tests.warn) parts.push(`${tests.warn} ⚠`);
+  if (tests.fail) parts.push(`${tests.fail} ✗`);
+  if (tests.other) parts.push(`${tests.other} not run`);
+  return parts.length ? `tests ${parts.join(" · ")}` : "";
+}
+function boxState(box) {
+  if (box.status === "error" || box.tests.fail > 0) return "fail";
+  if (box.tests.warn > 0 || box.status === "skipped") return "warn";
+  if (box.status === "success" || box.tests.pass > 0) return "pass";
+  return "none";
+}
+
+// reports/format.ts
+var RANKING_METRICS = [
+  { key: "hr10", label: "HR@10" },
+  { key: "hr20", label: "HR@20" },
+  { key: "mrr10", label: "MRR@10" },
+  { key: "mrr20", label: "MRR@20" }
+];
+var SHARE_METRICS = [
+  { key: "coverage20", label: "Coverage@20" },
+  { key: "popularityBias", label: "Popularity bias" },
+  { key: "repeatShare", label: "Repeat share" }
+];
+var ROLE_ORDER = {
+  model: 0,
+  production: 1,
+  baseline: 2,
+  oracle: 3
+};
+var ROLE_LABEL = {
+  model: "candidate",
+  production: "production",
+  baseline: "baseline",
+  oracle: "oracle"
+};
+function sortedRows(rows) {
+  return [...rows].sort((a, b) => ROLE_ORDER[a.kind] - ROLE_ORDER[b.kind]);
+}
+function num2(value2, digits = 3) {
+  if (value2 === void 0 || !Number.isFinite(value2)) return "–";
+  return value2.toFixed(digits);
+}
+function int(value2) {
+  if (value2 === void 0 || !Number.isFinite(value2)) return "–";
+  return Math.round(value2).toLocaleString("en-US");
+}
+function percent(value2, digits = 1) {
+  if (value2 === void 0 || !Number.isFinite(value2)) return "–";
+  return `${(value2 * 100).toFixed(digits)}%`;
+}
+function seconds(value2) {
+  if (value2 === void 0 || !Number.isFinite(value2)) return "–";
+  if (value2 < 60) return `${value2.toFixed(1)} s`;
+  const minutes = Math.floor(value2 / 60);
+  return `${minutes} min ${Math.round(value2 - minutes * 60)} s`;
+}
+function estimate3(value2) {
+  if (!value2) return "–";
+  if (value2.low === void 0 || value2.high === void 0) return num2(value2.value);
+  return `${num2(value2.value)} [${num2(value2.low)}, ${num2(value2.high)}]`;
+}
+function delta(a, b, digits = 3) {
+  if (a === void 0 || b === void 0 || !Number.isFinite(a) || !Number.isFinite(b)) {
+    return "–";
+  }
+  const d = a - b;
+  const text = Math.abs(d).toFixed(digits);
+  if (Number(text) === 0) return `±${text}`;
+  return d > 0 ? `+${text}` : `−${text}`;
+}
+function value(v) {
+  if (v === void 0) return "–";
+  if (typeof v === "number")
+    return Number.isInteger(v) ? String(v) : String(Number(v.toPrecision(6)));
+  if (v === null) return "null";
+  return String(v);
+}
+var VERDICT_ICON = {
+  pass: "✅",
+  fail: "❌",
+  warn: "⚠️",
+  skipped: "⏭️"
+};
+function clip(text, max = 240) {
+  const flat = text.replace(/\s+/g, " ").trim();
+  return flat.length <= max ? flat : `${flat.slice(0, max - 1)}…`;
+}
+
+// reports/svg.ts
+function escapeXml(text) {
+  return text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;").replace(/'/g, "&#39;");
+}
+var COLORS = ["#0969da", "#bf3989", "#1a7f37", "#9a6700", "#8250df"];
+var FONT = `font-family="system-ui, sans-serif" font-size="12"`;
+function niceTicks(min, max, count2 = 5) {
+  if (!Number.isFinite(min) || !Number.isFinite(max)) return [0, 1];
+  if (max <= min) max = min + (min === 0 ? 1 : Math.abs(min));
+  const raw = (max - min) / count2;
+  const power = 10 ** Math.floor(Math.log10(raw));
+  const step = [1, 2, 5, 10].map((m) => m * power).find((s) => s >= raw) ?? 10 * power;
+  const start = Math.floor(min / step) * step;
+  const ticks = [];
+  for (let t = start; t <= max + step * 1e-9; t += step) ticks.push(Number(t.toPrecision(12)));
+  if ((ticks[ticks.length - 1] ?? min) < max)
+    ticks.push(Number((start + ticks.length * step).toPrecision(12)));
+  return ticks;
+}
+function label(v) {
+  return String(Number(v.toPrecision(4)));
+}
+function lineChart(spec) {
+  const width = 640;
+  const height = 300;
+  const pad = { left: 56, right: 56, top: 36, bottom: 48 };
+  const plotW = width - pad.left - pad.right;
+  const plotH = height - pad.top - pad.bottom;
+  const xMin = Math.min(...spec.x);
+  const xMax = Math.max(...spec.x);
+  const xs = (x) => pad.left + (xMax === xMin ? plotW / 2 : (x - xMin) / (xMax - xMin) * plotW);
+  const axes = /* @__PURE__ */ new Map();
+  for (const side of ["left", "right"]) {
+    const values = spec.series.filter((s) => s.axis === side).flatMap((s) => s.values).filter(Number.isFinite);
+    if (values.length) axes.set(side, niceTicks(Math.min(0, ...values), Math.max(...values)));
+  }
+  const scale = (side) => {
+    const ticks = axes.get(side) ?? [0, 1];
+    const lo = ticks[0];
+    const hi = ticks[ticks.length - 1];
+    return (v) => pad.top + plotH - (v - lo) / (hi - lo || 1) * plotH;
+  };
+  const parts = [];
+  for (const [side, ticks] of axes) {
+    const ys = scale(side);
+    const x = side === "left" ? pad.left - 6 : width - pad.right + 6;
+    const anchor = side === "left" ? "end" : "start";
+    for (const t of ticks) {
+      if (side === "left") {
+        parts.push(
+          `<line x1="${pad.left}" x2="${width - pad.right}" y1="${ys(t)}" y2="${ys(t)}" stroke="#d0d7de" stroke-width="1"/>`
+        );
+      }
+      parts.push(
+        `<text x="${x}" y="${ys(t) + 4}" text-anchor="${anchor}" fill="#57606a">${label(t)}</text>`
+      );
+    }
+  }
+  const xTicks = spec.x.length <= 12 ? spec.x : niceTicks(xMin, xMax, 8).filter((t) => t >= xMin && t <= xMax);
+  for (const t of xTicks) {
+    parts.push(
+      `<text x="${xs(t)}" y="${height - pad.bottom + 16}" text-anchor="middle" fill="#57606a">${label(t)}</text>`
+    );
+  }
+  parts.push(
+    `<text x="${pad.left + plotW / 2}" y="${height - 10}" text-anchor="middle" fill="#57606a">${escapeXml(spec.xLabel)}</text>`
+  );
+  if (spec.marker && spec.marker.x >= xMin && spec.marker.x <= xMax) {
+    const mx = xs(spec.marker.x);
+    parts.push(
+      `<line class="marker" x1="${mx}" x2="${mx}" y1="${pad.top}" y2="${pad.top + plotH}" stroke="#57606a" stroke-dasharray="4 3"/>`
+    );
+    parts.push(
+      `<text x="${mx + 4}" y="${pad.top + 12}" fill="#57606a">${escapeXml(spec.marker.label)}</text>`
+    );
+  }
+  spec.series.forEach((s, i) => {
+    const ys = scale(s.axis);
+    const color = COLORS[i % COLORS.length];
+    const points = s.values.map((v, j) => [spec.x[j], v]).filter((p) => p[0] !== void 0 && Number.isFinite(p[1]));
+    const d = points.map(([x, v], j) => `${j ? "L" : "M"}${xs(x).toFixed(1)},${ys(v).toFixed(1)}`).join(" ");
+    parts.push(
+      `<path class="series" data-series="${escapeXml(s.name)}" d="${d}" fill="none" stroke="${color}" stroke-width="2"/>`
+    );
+    if (points.length <= 60) {
+      for (const [x, v] of points) {
+        parts.push(
+          `<circle cx="${xs(x).toFixed(1)}" cy="${ys(v).toFixed(1)}" r="3" fill="${color}"><title>${escapeXml(`${s.name} @ ${label(x)}: ${label(v)}`)}</title></circle>`
+        );
+      }
+    }
+    const lx = pad.left + i * 200;
+    parts.push(`<rect x="${lx}" y="10" width="12" height="12" fill="${color}"/>`);
+    parts.push(
+      `<text x="${lx + 16}" y="20" fill="#1f2328">${escapeXml(`${s.name} (${s.axis} axis)`)}</text>`
+    );
+  });
+  return svg(spec.title, width, height, parts);
+}
+function barChart(spec) {
+  const groupW = Math.max(48, spec.series.length * 22 + 20);
+  const pad = { left: 56, right: 20, top: 36, bottom: 72 };
+  const width = Math.max(360, pad.left + pad.right + spec.groups.length * groupW);
+  const height = 320;
+  const plotH = height - pad.top - pad.bottom;
+  const all = spec.groups.flatMap((g) => g.values.flatMap((v) => [v.value, v.high ?? v.value]));
+  const ticks = niceTicks(0, Math.max(0, ...all.filter(Number.isFinite)));
+  const hi = ticks[ticks.length - 1];
+  const ys = (v) => pad.top + plotH - v / (hi || 1) * plotH;
+  const parts = [];
+  for (const t of ticks) {
+    parts.push(
+      `<line x1="${pad.left}" x2="${width - pad.right}" y1="${ys(t)}" y2="${ys(t)}" stroke="#d0d7de"/>`
+    );
+    parts.push(
+      `<text x="${pad.left - 6}" y="${ys(t) + 4}" text-anchor="end" fill="#57606a">${label(t)}</text>`
+    );
+  }
+  const barW = 18;
+  spec.groups.forEach((group2, g) => {
+    const x0 = pad.left + g * groupW + (groupW - spec.series.length * (barW + 4)) / 2;
+    group2.values.forEach((v, s) => {
+      if (!Number.isFinite(v.value)) return;
+      const x = x0 + s * (barW + 4);
+      const color = COLORS[s % COLORS.length];
+      const y = ys(Math.max(0, v.value));
+      const h = Math.max(1, ys(0) - y);
+      const tip = `${group2.name} ${spec.series[s] ?? ""}: ${label(v.value)}${v.low !== void 0 && v.high !== void 0 ? ` [${label(v.low)}, ${label(v.high)}]` : ""}`;
+      parts.push(
+        `<rect class="bar" x="${x.toFixed(1)}" y="${y.toFixed(1)}" width="${barW}" height="${h.toFixed(1)}" fill="${color}" opacity="${spec.highlight && spec.highlight !== group2.name ? 0.6 : 1}"><title>${escapeXml(tip)}</title></rect>`
+      );
+      if (v.low !== void 0 && v.high !== void 0) {
+        const cx2 = x + barW / 2;
+        parts.push(
+          `<path d="M${cx2},${ys(v.low).toFixed(1)} V${ys(v.high).toFixed(1)} M${cx2 - 4},${ys(v.low).toFixed(1)} h8 M${cx2 - 4},${ys(v.high).toFixed(1)} h8" stroke="#1f2328" fill="none"/>`
+        );
+      }
+    });
+    const cx = pad.left + g * groupW + groupW / 2;
+    const weight = spec.highlight === group2.name ? ` font-weight="bold"` : "";
+    parts.push(
+      `<text x="${cx}" y="${height - pad.bottom + 14}" text-anchor="end" transform="rotate(-30 ${cx} ${height - pad.bottom + 14})" fill="#1f2328"${weight}>${escapeXml(group2.name)}</text>`
+    );
+  });
+  spec.series.forEach((name, s) => {
+    const lx = pad.left + s * 120;
+    parts.push(
+      `<rect x="${lx}" y="10" width="12" height="12" fill="${COLORS[s % COLORS.length]}"/>`
+    );
+    parts.push(`<text x="${lx + 16}" y="20" fill="#1f2328">${escapeXml(name)}</text>`);
+  });
+  return svg(spec.title, width, height, parts);
+}
+var STATE_STYLE = {
+  pass: { fill: "#dafbe1", stroke: "#1a7f37" },
+  warn: { fill: "#fff8c5", stroke: "#9a6700" },
+  fail: { fill: "#ffebe9", stroke: "#d1242f" },
+  none: { fill: "#f6f8fa", stroke: "#8c959f" }
+};
+function dagChart(view, title) {
+  const boxW = 190;
+  const boxH = 58;
+  const gapX = 70;
+  const gapY = 16;
+  const columns2 = Array.from({ length: Math.max(view.layers, 1) }, () => []);
+  for (const box of view.boxes) columns2[box.layer]?.push(box);
+  const position = /* @__PURE__ */ new Map();
+  columns2.forEach((column, layer) => {
+    column.forEach((box, row) => {
+      position.set(box.id, { x: 16 + layer * (boxW + gapX), y: 16 + row * (boxH + gapY) });
+    });
+  });
+  const tallest = Math.max(1, ...columns2.map((c) => c.length));
+  const width = 32 + columns2.length * boxW + (columns2.length - 1) * gapX;
+  const height = 32 + tallest * boxH + (tallest - 1) * gapY;
+  const parts = [];
+  for (const [parent, child] of view.edges) {
+    const p = position.get(parent);
+    const c = position.get(child);
+    if (!p || !c) continue;
+    const x1 = p.x + boxW;
+    const y1 = p.y + boxH / 2;
+    const x2 = c.x;
+    const y2 = c.y + boxH / 2;
+    const mid = (x1 + x2) / 2;
+    parts.push(
+      `<path class="edge" d="M${x1},${y1} C${mid},${y1} ${mid},${y2} ${x2 - 6},${y2}" fill="none" stroke="#8c959f" marker-end="url(#arrow)"/>`
+    );
+  }
+  for (const box of view.boxes) {
+    const at = position.get(box.id);
+    if (!at) continue;
+    const style = STATE_STYLE[boxState(box)];
+    const facts = [
+      box.type === "source" ? "source" : box.materialized ?? "model",
+      box.rows !== void 0 ? `${int(box.rows)} rows` : ""
+    ].filter(Boolean).join(" · ");
+    const name = box.name.length > 26 ? `${box.name.slice(0, 25)}…` : box.name;
+    parts.push(
+      `<g class="node"><title>${escapeXml(`${box.id}${box.status ? ` (${box.status})` : ""}`)}</title><rect x="${at.x}" y="${at.y}" width="${boxW}" height="${boxH}" rx="${box.type === "source" ? 14 : 4}" fill="${style.fill}" stroke="${style.stroke}"/><text x="${at.x + 8}" y="${at.y + 17}" font-weight="bold" fill="#1f2328">${escapeXml(name)}</text><text x="${at.x + 8}" y="${at.y + 33}" fill="#57606a">${escapeXml(facts)}</text><text x="${at.x + 8}" y="${at.y + 49}" fill="#57606a">${escapeXml(tallyText(box.tests))}</text></g>`
+    );
+  }
+  const defs = `<defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#8c959f"/></marker></defs>`;
+  return svg(title, width, height, [defs, ...parts]);
+}
+function svg(title, width, height, parts) {
+  return `<svg xmlns="http://www.w3.org/2000/svg" class="chart" role="img" viewBox="0 0 ${width} ${height}" width="${width}" height="${height}" ${FONT}><title>${escapeXml(title)}</title>${parts.join("")}</svg>`;
+}
+
+// reports/html.ts
+var esc = escapeXml;
+function table2(caption, header, rows) {
+  const head = header.map((h) => `<th scope="col" tabindex="0">${esc(h)}</th>`).join("");
+  const body2 = rows.map(
+    (row) => `<tr>${row.map((c) => {
+      const cell2 = typeof c === "string" ? { text: c } : c;
+      const sort = cell2.sort !== void 0 && (typeof cell2.sort === "string" || Number.isFinite(cell2.sort)) ? ` data-sort="${esc(String(cell2.sort))}"` : "";
+      const numeric = typeof cell2.sort === "number" ? ` class="num"` : "";
+      return `<td${sort}${numeric}>${cell2.html ? cell2.text : esc(cell2.text)}</td>`;
+    }).join("")}</tr>`
+  ).join("");
+  return `<div class="scroll"><table class="sortable"><caption>${esc(caption)}</caption><thead><tr>${head}</tr></thead><tbody>${body2}</tbody></table></div>`;
+}
+var n = (v, text) => ({
+  text,
+  ...v !== void 0 ? { sort: v } : {}
+});
+function section(id, title, body2) {
+  return body2 ? `<section id="${id}"><h2>${esc(title)}</h2>${body2}</section>` : "";
+}
+function checkRow(c) {
+  return [
+    { text: `${VERDICT_ICON[c.verdict]} ${c.verdict}`, sort: c.verdict },
+    c.name,
+    c.kind,
+    c.metric ?? "–",
+    n(typeof c.value === "number" ? c.value : void 0, value(c.value)),
+    value(c.threshold),
+    c.blocking ? "yes" : "no",
+    c.detail ?? ""
+  ];
+}
+function verdictHtml(data) {
+  const v = data.verdict;
+  const stopped = data.run.failedStage ? `<p>The run stopped at the <strong>${esc(data.run.failedStage)}</strong> stage.</p>` : "";
+  if (!v) {
+    return `<p class="verdict none">⏸️ No verdict: the evaluation stage has not run.</p>${stopped}`;
+  }
+  const failing = v.checks.filter((c) => c.verdict === "fail" && c.blocking);
+  const head = v.passed ? `<p class="verdict pass">✅ Gates passed (${v.checks.length} checks)</p>` : `<p class="verdict fail">❌ Gates failed: ${failing.length} blocking checks failed</p>`;
+  const header = ["Verdict", "Check", "Kind", "Metric", "Value", "Threshold", "Blocking", "Detail"];
+  return head + stopped + (v.checks.length ? table2("All checks", header, v.checks.map(checkRow)) : "");
+}
+function metricsHtml(data) {
+  const rows = sortedRows(data.metrics ?? []);
+  if (!rows.length) return "";
+  const candidate = rows.find((r) => r.kind === "model");
+  const production = rows.find((r) => r.kind === "production");
+  const header = [
+    "Recommender",
+    "Role",
+    ...RANKING_METRICS.map((m) => m.label),
+    ...SHARE_METRICS.map((m) => m.label),
+    "n"
+  ];
+  const line = (r) => [
+    r.kind === "model" ? { text: `<strong>${esc(r.name)}</strong>`, sort: r.name, html: true } : r.name,
+    ROLE_LABEL[r.kind],
+    ...RANKING_METRICS.map((m) => n(r[m.key]?.value, estimate3(r[m.key]))),
+    ...SHARE_METRICS.map((m) => n(r[m.key], percent(r[m.key]))),
+    n(r.hr20?.n ?? r.hr10?.n, int(r.hr20?.n ?? r.hr10?.n))
+  ];
+  let html = table2("Metrics with confidence intervals", header, rows.map(line));
+  if (candidate && production) {
+    const deltas = [
+      ...RANKING_METRICS.map(
+        (m) => `${m.label} ${delta(candidate[m.key]?.value, production[m.key]?.value)}`
+      ),
+      ...SHARE_METRICS.map((m) => `${m.label} ${delta(candidate[m.key], production[m.key])}`)
+    ];
+    html += `<p>Candidate − production: ${esc(deltas.join(" · "))}</p>`;
+  }
+  const charted = rows.filter((r) => r.hr20 || r.mrr20);
+  if (charted.length) {
+    html += `<figure>${barChart({
+      title: "HR@20 and MRR@20 by recommender",
+      series: ["HR@20", "MRR@20"],
+      groups: charted.map((r) => ({
+        name: r.name,
+        values: [r.hr20 ?? { value: NaN }, r.mrr20 ?? { value: NaN }]
+      })),
+      ...candidate ? { highlight: candidate.name } : {}
+    })}<figcaption>Bars: point estimates; whiskers: confidence intervals.</figcaption></figure>`;
+  }
+  return html;
+}
+function trainingHtml(data) {
+  const t = data.training;
+  if (!t || !t.epochs.length) return "";
+  const facts = [
+    t.bestEpoch !== void 0 ? `best epoch ${t.bestEpoch}` : "",
+    t.stoppedEarly ? "stopped early" : "",
+    t.backend ? `backend ${t.backend}` : "",
+    t.compute ? `compute ${t.compute}` : ""
+  ].filter(Boolean);
+  const chart = lineChart({
+    title: "Training loss and validation HR@20 per epoch",
+    x: t.epochs.map((e) => e.epoch),
+    xLabel: "epoch",
+    series: [
+      { name: "loss", values: t.epochs.map((e) => e.loss), axis: "left" },
+      { name: "validation HR@20", values: t.epochs.map((e) => e.validationHr20), axis: "right" }
+    ],
+    ...t.bestEpoch !== void 0 ? { marker: { x: t.bestEpoch, label: "best" } } : {}
+  });
+  const rows = t.epochs.map((e) => [
+    n(e.epoch, String(e.epoch)),
+    n(e.loss, num2(e.loss, 4)),
+    n(e.validationHr20, num2(e.validationHr20)),
+    n(e.seconds, seconds(e.seconds)),
+    n(e.sequencesPerSecond, int(e.sequencesPerSecond))
+  ]);
+  return `<p>${esc(facts.join(" · "))}</p><figure>${chart}</figure><details><summary>Epochs (${t.epochs.length})</summary>${table2("Epochs", ["Epoch", "Loss", "Validation HR@20", "Duration", "Sequences/s"], rows)}</details>`;
+}
+var MAX_DRAWN_BOXES = 300;
+function dagHtml(data) {
+  if (!data.dag || !data.dag.nodes.length) return "";
+  const full = dagView(data.dag);
+  const drawn = [...full.boxes].sort((a, b) => a.layer - b.layer).slice(0, MAX_DRAWN_BOXES);
+  const ids = new Set(drawn.map((b) => b.id));
+  const view = {
+    ...full,
+    boxes: drawn,
+    edges: full.edges.filter(([p, c]) => ids.has(p) && ids.has(c))
+  };
+  const note = drawn.length < full.boxes.length ? `<p>The drawing shows ${drawn.length} of ${full.boxes.length} sources and models; the table lists every node.</p>` : "";
+  const rows = data.dag.nodes.map((node) => [
+    node.name,
+    node.type,
+    node.materialized ?? "",
+    n(node.rows, int(node.rows)),
+    node.status ?? "not run",
+    n(node.seconds, seconds(node.seconds)),
+    node.message ?? ""
+  ]);
+  return `<figure class="wide">${dagChart(view, "dbt DAG")}</figure>${note}<details><summary>Nodes (${data.dag.nodes.length})</summary>${table2("dbt nodes", ["Node", "Type", "Materialization", "Rows", "Status", "Duration", "Message"], rows)}</details>`;
+}
+function slicesHtml(data) {
+  let html = "";
+  if (data.slices?.length) {
+    html += table2(
+      "Slices",
+      ["Recommender", "Dimension", "Bucket", "n", "HR@20"],
+      data.slices.map((s) => [
+        s.recommender ?? "candidate",
+        s.dimension,
+        s.bucket,
+        n(s.n, int(s.n)),
+        n(s.hr20, num2(s.hr20))
+      ])
+    );
+  }
+  if (data.robustness?.length) {
+    html += table2(
+      "Robustness",
+      ["Verdict", "Perturbation", "Metric", "Clean", "Perturbed", "Δ", "Detail"],
+      data.robustness.map((r) => [
+        r.verdict ? { text: `${VERDICT_ICON[r.verdict]} ${r.verdict}`, sort: r.verdict } : "",
+        r.name,
+        r.metric,
+        n(r.clean, num2(r.clean)),
+        n(r.perturbed, num2(r.perturbed)),
+        n(r.perturbed - r.clean, delta(r.perturbed, r.clean)),
+        r.detail ?? ""
+      ])
+    );
+  }
+  return html;
+}
+function dataHtml(data) {
+  const d = data.data;
+  if (!d) return "";
+  const facts = [];
+  if (d.source) facts.push(["Source", d.source]);
+  if (d.rowsRead !== void 0) facts.push(["Rows read", int(d.rowsRead)]);
+  if (d.rowsLoaded !== void 0) facts.push(["Rows loaded", int(d.rowsLoaded)]);
+  if (d.rowsRejected !== void 0) facts.push(["Rows rejected", int(d.rowsRejected)]);
+  for (const [split2, count2] of Object.entries(d.sessionsPerSplit ?? {}))
+    facts.push([`Sessions (${split2})`, int(count2)]);
+  if (d.vocabularySize !== void 0) facts.push(["Vocabulary (SKUs)", int(d.vocabularySize)]);
+  if (d.unseenSkuShare !== void 0)
+    facts.push(["Unseen-SKU share (test)", percent(d.unseenSkuShare, 2)]);
+  let html = factList(facts);
+  if (d.files?.length) {
+    html += table2(
+      "Per file",
+      ["File", "Read", "Loaded", "Rejected"],
+      d.files.map((f) => [
+        f.name,
+        n(f.read, int(f.read)),
+        n(f.loaded, int(f.loaded)),
+        n(f.rejected, int(f.rejected))
+      ])
+    );
+  }
+  return html;
+}
+function factList(facts) {
+  if (!facts.length) return "";
+  return `<dl>${facts.map(([k, v]) => `<dt>${esc(k)}</dt><dd>${esc(v)}</dd>`).join("")}</dl>`;
+}
+function runHtml(data) {
+  const r = data.run;
+  const facts = [["Run id", r.runId]];
+  if (r.gitSha) facts.push(["Git sha", r.gitSha]);
+  if (r.startedAt) facts.push(["Started", r.startedAt]);
+  const backend = r.backend ?? data.training?.backend;
+  const compute = r.compute ?? data.training?.compute;
+  if (backend) facts.push(["Backend", backend]);
+  if (compute) facts.push(["Compute", compute]);
+  if (r.store) facts.push(["Run store", r.store]);
+  if (r.failedStage) facts.push(["Stopped at", r.failedStage]);
+  let html = factList(facts);
+  if (r.stages?.length) {
+    html += table2(
+      "Stages",
+      ["Stage", "Status", "Duration"],
+      r.stages.map((s) => [s.name, s.status ?? "–", n(s.seconds, seconds(s.seconds))])
+    );
+  }
+  html += r.configDiff?.length ? table2(
+    "Settings that differ from the defaults",
+    ["Setting", "Value", "Default", "Set by"],
+    r.configDiff.map((c) => [c.key, value(c.value), value(c.default), c.origin])
+  ) : "<p>Configuration: all defaults.</p>";
+  if (r.artifacts?.length) {
+    html += `<h3>Artifacts</h3><ul>${r.artifacts.map(
+      (a) => /^https?:\/\//.test(a.href) ? `<li><a href="${esc(a.href)}">${esc(a.name)}</a></li>` : `<li>${esc(a.name)}: <code>${esc(a.href)}</code></li>`
+    ).join("")}</ul>`;
+  }
+  return html;
+}
+var STYLE = `
+body{font:14px/1.5 system-ui,-apple-system,"Segoe UI",sans-serif;color:#1f2328;margin:0 auto;max-width:1100px;padding:24px}
+h1{font-size:22px}h2{font-size:18px;border-bottom:1px solid #d0d7de;padding-bottom:4px;margin-top:32px}
+.verdict{font-size:18px;font-weight:600;padding:8px 12px;border-radius:6px}
+.verdict.pass{background:#dafbe1}.verdict.fail{background:#ffebe9}.verdict.none{background:#f6f8fa}
+table{border-collapse:collapse;margin:12px 0;font-variant-numeric:tabular-nums}
+caption{text-align:left;font-weight:600;padding:4px 0}
+th,td{border:1px solid #d0d7de;padding:4px 8px;text-align:left;vertical-align:top}
+th{background:#f6f8fa;cursor:pointer;user-select:none;white-space:nowrap}
+th[aria-sort=ascending]::after{content:" ▲"}th[aria-sort=descending]::after{content:" ▼"}
+td.num{text-align:right;white-space:nowrap}
+figure,.scroll{margin:12px 0;overflow-x:auto}figcaption{color:#57606a;font-size:12px}
+dl{display:grid;grid-template-columns:max-content auto;gap:2px 16px}dt{color:#57606a}dd{margin:0}
+code{font-size:12px}
+`;
+var SCRIPT = `
+document.querySelectorAll("table.sortable").forEach(function (table) {
+  table.querySelectorAll("thead th").forEach(function (th, column) {
+    function sort() {
+      var body = table.tBodies[0];
+      var descending = th.getAttribute("aria-sort") === "ascending";
+      table.querySelectorAll("thead th").forEach(function (other) { other.removeAttribute("aria-sort"); });
+      th.setAttribute("aria-sort", descending ? "descending" : "ascending");
+      var rows = Array.prototype.slice.call(body.rows);
+      function key(row) {
+        var cell = row.cells[column];
+        if (!cell) return "";
+        var sortKey = cell.getAttribute("data-sort");
+        if (sortKey !== null && sortKey !== "" && !isNaN(Number(sortKey))) return Number(sortKey);
+        return sortKey !== null ? sortKey : cell.textContent;
+      }
+      rows.sort(function (a, b) {
+        var x = key(a), y = key(b);
+        var order = typeof x === "number" && typeof y === "number" ? x - y : String(x).localeCompare(String(y));
+        return descending ? -order : order;
+      });
+      rows.forEach(function (row) { body.appendChild(row); });
+    }
+    th.addEventListener("click", sort);
+    th.addEventListener("keydown", function (event) { if (event.key === "Enter") sort(); });
+  });
+});
+`;
+function renderHtmlReport(data) {
+  const title = `Model card · run ${data.run.runId}`;
+  const body2 = [
+    section("verdict", "Verdict", verdictHtml(data)),
+    section("metrics", "Metrics", metricsHtml(data)),
+    section("training", "Training", trainingHtml(data)),
+    section("dag", "dbt DAG", dagHtml(data)),
+    section("slices", "Slices and robustness", slicesHtml(data)),
+    section("data", "Data", dataHtml(data)),
+    section("run", "Run", runHtml(data))
+  ].join("\n");
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:">
+<title>${esc(title)}</title>
+<style>${STYLE}</style>
+</head>
+<body>
+<h1>${esc(title)}</h1>
+${body2}
+<script>${SCRIPT}</script>
+</body>
+</html>
+`;
+}
+
+// reports/markdown.ts
+import { markdownTable } from "markdown-table";
+
+// reports/mermaid.ts
+function chartText(text) {
+  return text.replace(/"/g, "'").replace(/[\r\n\t]+/g, " ").replace(/[[\]]/g, (c) => c === "[" ? "(" : ")");
+}
+function flowLabel(text) {
+  return text.replace(/#/g, "#35;").replace(/"/g, "#quot;").replace(/</g, "#lt;").replace(/>/g, "#gt;").replace(/`/g, "#96;").replace(/[\r\n\t]+/g, " ");
+}
+function nodeId(index2, name) {
+  const tail = name.replace(/[^A-Za-z0-9_]/g, "_").slice(0, 40);
+  return `n${index2}${tail ? `_${tail}` : ""}`;
+}
+function axisNumber(value2) {
+  if (!Number.isFinite(value2) || Math.abs(value2) < 1e-6) return "0";
+  return String(Number(value2.toPrecision(4)));
+}
+function xyChart(chart) {
+  const all = chart.series.flatMap((s) => s.values).filter(Number.isFinite);
+  const [low, high] = chart.yRange ?? [Math.min(0, ...all), Math.max(...all, 0) * 1.1 || 1];
+  const lines = [
+    "```mermaid",
+    "xychart-beta",
+    `  title "${chartText(chart.title)}"`,
+    `  x-axis [${chart.categories.map((c) => `"${chartText(c)}"`).join(", ")}]`,
+    `  y-axis "${chartText(chart.yLabel)}" ${axisNumber(low)} --> ${axisNumber(high)}`,
+    ...chart.series.map(
+      (s) => `  ${s.kind} [${s.values.map((v) => Number.isFinite(v) ? axisNumber(v) : "0").join(", ")}]`
+    ),
+    "```"
+  ];
+  return lines.join("\n");
+}
+function dagFlowchart(view) {
+  const ids = new Map(view.boxes.map((box, i) => [box.id, nodeId(i, box.name)]));
+  const lines = ["```mermaid", "flowchart LR"];
+  for (const box of view.boxes) {
+    const id = ids.get(box.id);
+    const facts = [
+      box.type === "source" ? "source" : box.materialized ?? "model",
+      box.rows !== void 0 ? `${int(box.rows)} rows` : ""
+    ].filter(Boolean);
+    const parts = [box.name, facts.join(" · "), tallyText(box.tests)].filter(Boolean);
+    const label2 = parts.map(flowLabel).join("<br/>");
+    lines.push(box.type === "source" ? `  ${id}[("${label2}")]` : `  ${id}["${label2}"]`);
+  }
+  for (const [parent, child] of view.edges) {
+    const p = ids.get(parent);
+    const c = ids.get(child);
+    if (p && c) lines.push(`  ${p} --> ${c}`);
+  }
+  const byState = /* @__PURE__ */ new Map();
+  for (const box of view.boxes) {
+    const state = boxState(box);
+    if (state === "none") continue;
+    if (!byState.has(state)) byState.set(state, []);
+    byState.get(state)?.push(ids.get(box.id));
+  }
+  const styles = {
+    pass: "fill:#dafbe1,stroke:#1a7f37,color:#1f2328",
+    warn: "fill:#fff8c5,stroke:#9a6700,color:#1f2328",
+    fail: "fill:#ffebe9,stroke:#d1242f,color:#1f2328"
+  };
+  for (const [state, members] of byState) {
+    lines.push(`  classDef ${state} ${styles[state]}`);
+    lines.push(`  class ${members.join(",")} ${state}`);
+  }
+  lines.push("```");
+  return lines.join("\n");
+}
+
+// reports/markdown.ts
+var CARD_MARKER = "<!-- mlops-model-card -->";
+var COMMENT_LIMIT = 65536;
+var MAX_CHART_POINTS = 60;
+function renderCard(data, options = {}) {
+  const maxLength = options.maxLength ?? COMMENT_LIMIT;
+  const where2 = options.fullReport ?? "the HTML report";
+  const pieces = [
+    CARD_MARKER,
+    `## Model card · run \`${code(data.run.runId)}\``,
+    ...verdictSection(data, where2),
+    ...metricsSection(data, where2),
+    ...chartsSection(data, where2),
+    ...slicesSection(data, where2),
+    ...dataSection(data, where2),
+    ...runSection(data, where2)
+  ];
+  const parts = pieces.filter((p) => typeof p !== "string");
+  const render = () => pieces.map((p) => typeof p === "string" ? p : p.render(p.shown)).filter((s) => s.length > 0).join("\n\n") + "\n";
+  let card = render();
+  while (card.length > maxLength) {
+    let longest;
+    let longestLength = -1;
+    for (const part2 of parts) {
+      if (part2.shown === 0) continue;
+      const length = part2.render(part2.shown).length;
+      if (length > longestLength) {
+        longest = part2;
+        longestLength = length;
+      }
+    }
+    if (!longest) break;
+    longest.shown = Math.floor(longest.shown / 2);
+    card = render();
+  }
+  return card.length <= maxLength ? card : hardCut(card, maxLength);
+}
+function hardCut(card, maxLength) {
+  const note = "\n\n> ✂️ The card was cut here to fit GitHub's comment limit.\n";
+  let cut = card.slice(0, Math.max(0, maxLength - note.length - 80));
+  const lastLine = cut.lastIndexOf("\n");
+  if (lastLine > 0) cut = cut.slice(0, lastLine);
+  if ((cut.match(/^```/gm) ?? []).length % 2 === 1) cut += "\n```";
+  const open = (cut.match(/<details/g) ?? []).length - (cut.match(/<\/details>/g) ?? []).length;
+  cut += "\n\n</details>".repeat(Math.max(0, open));
+  return cut + note;
+}
+function part(total, render) {
+  const cache = /* @__PURE__ */ new Map();
+  return {
+    total,
+    shown: total,
+    render(shown) {
+      let text = cache.get(shown);
+      if (text === void 0) {
+        text = render(shown);
+        cache.set(shown, text);
+      }
+      return text;
+    }
+  };
+}
+function omitted(total, shown, what, where2) {
+  return shown < total ? `
+
+_${int(total - shown)} more ${what} left out to fit GitHub's comment limit; ${where2} has them all._` : "";
+}
+function cell(text) {
+  return text.replace(/[\r\n]+/g, " ").replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/\|/g, "\\|");
+}
+function code(text) {
+  return clip(text.replace(/`/g, "'"), 200);
+}
+function table3(header, rows, align) {
+  return markdownTable([header, ...rows.map((r) => r.map(cell))], {
+    alignDelimiters: false,
+    ...align ? { align } : {}
+  });
+}
+function details(summary3, body2, open = false) {
+  return `<details${open ? " open" : ""}><summary>${summary3}</summary>
+
+${body2}
+
+</details>`;
+}
+function checkRow2(check2) {
+  return [
+    `${VERDICT_ICON[check2.verdict]} ${check2.verdict}`,
+    check2.name,
+    check2.kind,
+    check2.metric ?? "–",
+    value(check2.value),
+    value(check2.threshold),
+    check2.blocking ? "yes" : "no",
+    check2.detail ? clip(check2.detail) : ""
+  ];
+}
+var CHECK_HEADER = [
+  "Verdict",
+  "Check",
+  "Kind",
+  "Metric",
+  "Value",
+  "Threshold",
+  "Blocking",
+  "Detail"
+];
+function verdictSection(data, where2) {
+  const verdict = data.verdict;
+  const stopped = data.run.failedStage ? `The run stopped at the **${cell(data.run.failedStage)}** stage.` : "";
+  if (!verdict) {
+    return [
+      "### ⏸️ No verdict: the evaluation stage has not run",
+      stopped || "The card shows what the stages that ran recorded."
+    ];
+  }
+  const failing = verdict.checks.filter((c) => c.verdict === "fail" && c.blocking);
+  const warnings = verdict.checks.filter(
+    (c) => c.verdict === "warn" || c.verdict === "fail" && !c.blocking
+  );
+  const headline = verdict.passed ? `### ✅ Gates passed: ${verdict.checks.length} checks, ${warnings.length} warnings` : `### ❌ Gates failed: ${failing.length} of ${verdict.checks.filter((c) => c.blocking).length} blocking checks failed`;
+  const flagged = [...failing, ...warnings];
+  const pieces = [headline];
+  if (stopped) pieces.push(stopped);
+  if (flagged.length > 0) {
+    pieces.push(
+      part(
+        flagged.length,
+        (shown) => shown === 0 && flagged.length > 0 ? `_${flagged.length} failing or warning checks; ${where2} lists them._` : table3(CHECK_HEADER, flagged.slice(0, shown).map(checkRow2)) + omitted(flagged.length, shown, "checks", where2)
+      )
+    );
+  }
+  if (verdict.checks.length > 0) {
+    const counts = ["pass", "fail", "warn", "skipped"].map((v) => [v, verdict.checks.filter((c) => c.verdict === v).length]).filter(([, n2]) => n2 > 0).map(([v, n2]) => `${n2} ${v}`).join(", ");
+    pieces.push(
+      part(
+        verdict.checks.length,
+        (shown) => details(
+          `All ${verdict.checks.length} checks (${counts})`,
+          shown === 0 ? `_Left out to fit GitHub's comment limit; ${where2} lists them._` : table3(CHECK_HEADER, verdict.checks.slice(0, shown).map(checkRow2)) + omitted(verdict.checks.length, shown, "checks", where2)
+        )
+      )
+    );
+  }
+  return pieces;
+}
+function metricsSection(data, where2) {
+  const rows = sortedRows(data.metrics ?? []);
+  if (rows.length === 0) return [];
+  const candidate = rows.find((r) => r.kind === "model");
+  const production = rows.find((r) => r.kind === "production");
+  const oracle = rows.find((r) => r.kind === "oracle");
+  const header = [
+    "Recommender",
+    "Role",
+    ...RANKING_METRICS.map((m) => m.label),
+    ...SHARE_METRICS.map((m) => m.label),
+    "n"
+  ];
+  const align = ["l", "l", ...RANKING_METRICS.map(() => "r"), ...SHARE_METRICS.map(() => "r"), "r"];
+  const line = (row) => [
+    row.kind === "model" ? `**${row.name}**` : row.name,
+    ROLE_LABEL[row.kind],
+    ...RANKING_METRICS.map((m) => estimate3(row[m.key])),
+    ...SHARE_METRICS.map((m) => percent(row[m.key])),
+    int(row.hr20?.n ?? row.hr10?.n)
+  ];
+  const deltaRow = () => {
+    const c = candidate;
+    const p = production;
+    return [
+      "_Δ candidate − production_",
+      "",
+      ...RANKING_METRICS.map((m) => delta(c[m.key]?.value, p[m.key]?.value)),
+      ...SHARE_METRICS.map((m) => delta(c[m.key], p[m.key])),
+      ""
+    ];
+  };
+  const notes = ["Point estimates with confidence intervals in brackets."];
+  if (candidate && oracle && candidate.hr20 && oracle.hr20 && oracle.hr20.value > 0) {
+    notes.push(
+      `The candidate reaches **${percent(candidate.hr20.value / oracle.hr20.value)}** of the oracle's HR@20 (the best any recommender can do on this data).`
+    );
+  }
+  if (!production) notes.push("No model in production yet: nothing to compare the candidate with.");
+  return [
+    "### Metrics",
+    part(rows.length, (shown) => {
+      const body2 = rows.slice(0, Math.max(shown, 0)).map(line);
+      if (candidate && production && shown === rows.length) body2.push(deltaRow());
+      return table3(header, body2, align) + omitted(rows.length, shown, "recommenders", where2);
+    }),
+    notes.join(" ")
+  ];
+}
+function sampleEpochs(epochs) {
+  if (epochs.length <= MAX_CHART_POINTS) return epochs;
+  const step = Math.ceil(epochs.length / MAX_CHART_POINTS);
+  const kept = epochs.filter((_, i) => i % step === 0);
+  const last = epochs[epochs.length - 1];
+  if (kept[kept.length - 1] !== last) kept.push(last);
+  return kept;
+}
+function chartsSection(data, where2) {
+  const pieces = [];
+  const epochs = data.training?.epochs ?? [];
+  if (epochs.length > 0) {
+    const shown = sampleEpochs(epochs);
+    const categories = shown.map((e) => String(e.epoch));
+    const training = data.training;
+    const facts = [
+      training?.bestEpoch !== void 0 ? `best epoch ${training.bestEpoch}` : "",
+      training?.stoppedEarly ? "stopped early" : "",
+      training?.backend ? `backend ${cell(training.backend)}` : "",
+      training?.compute ? `compute ${cell(training.compute)}` : "",
+      shown.length < epochs.length ? `${shown.length} of ${epochs.length} epochs drawn` : ""
+    ].filter(Boolean);
+    pieces.push(
+      "### Training",
+      facts.length ? facts.join(" · ") : "",
+      xyChart({
+        title: "Training loss per epoch",
+        categories,
+        yLabel: "loss",
+        series: [{ kind: "line", values: shown.map((e) => e.loss) }]
+      }),
+      xyChart({
+        title: "Validation HR@20 per epoch",
+        categories,
+        yLabel: "HR@20",
+        yRange: [0, Math.min(1, Math.max(...shown.map((e) => e.validationHr20), 0.01) * 1.2)],
+        series: [{ kind: "line", values: shown.map((e) => e.validationHr20) }]
+      })
+    );
+  }
+  const rows = sortedRows(data.metrics ?? []).filter((r) => r.hr20 || r.mrr20);
+  if (rows.length > 0) {
+    pieces.push(
+      "### Comparison",
+      part(rows.length, (shown) => {
+        if (shown === 0) return `_Charts left out to fit GitHub's comment limit; see ${where2}._`;
+        const kept = rows.slice(0, shown);
+        const categories = kept.map(
+          (r) => r.name === ROLE_LABEL[r.kind] ? r.name : `${r.name} (${ROLE_LABEL[r.kind]})`
+        );
+        const charts = RANKING_METRICS.filter((m) => m.key === "hr20" || m.key === "mrr20").map(
+          (m) => xyChart({
+            title: `${m.label} by recommender`,
+            categories,
+            yLabel: m.label,
+            series: [{ kind: "bar", values: kept.map((r) => r[m.key]?.value ?? 0) }]
+          })
+        );
+        return charts.join("\n\n") + omitted(rows.length, shown, "recommenders", where2);
+      })
+    );
+  }
+  if (data.dag && data.dag.nodes.length > 0) {
+    const view = dagView(data.dag);
+    view.boxes.sort((a, b) => a.layer - b.layer);
+    const tests = data.dag.nodes.filter((n2) => n2.type === "test");
+    const failed = tests.filter((t) => t.status === "fail" || t.status === "error").length;
+    const summary3 = `dbt DAG: ${view.boxes.filter((b) => b.type === "model").length} models, ${view.boxes.filter((b) => b.type === "source").length} sources, ${tests.length} tests${failed ? ` (${failed} failed)` : ""}`;
+    pieces.push(
+      part(
+        view.boxes.length,
+        (shown) => details(
+          summary3,
+          shown === 0 ? `_Left out to fit GitHub's comment limit; ${where2} draws it._` : dagFlowchart(firstBoxes(view, shown)) + omitted(view.boxes.length, shown, "DAG nodes", where2),
+          failed > 0
+        )
+      )
+    );
+  }
+  return pieces;
+}
+function firstBoxes(view, shown) {
+  const boxes = view.boxes.slice(0, shown);
+  const ids = new Set(boxes.map((b) => b.id));
+  return {
+    boxes,
+    edges: view.edges.filter(([p, c]) => ids.has(p) && ids.has(c)),
+    layers: view.layers
+  };
+}
+function slicesSection(data, where2) {
+  const slices = data.slices ?? [];
+  const robustness2 = data.robustness ?? [];
+  if (slices.length === 0 && robustness2.length === 0) return [];
+  const pieces = ["### Slices and robustness"];
+  if (slices.length > 0) {
+    const withRecommender = slices.some((s) => s.recommender !== void 0);
+    const header = [
+      ...withRecommender ? ["Recommender"] : [],
+      "Dimension",
+      "Bucket",
+      "n",
+      "HR@20"
+    ];
+    const line = (s) => [
+      ...withRecommender ? [s.recommender ?? "candidate"] : [],
+      s.dimension,
+      s.bucket,
+      int(s.n),
+      num2(s.hr20)
+    ];
+    const weakest = [...slices].filter((s) => s.n > 0).sort((a, b) => a.hr20 - b.hr20)[0];
+    pieces.push(
+      part(
+        slices.length,
+        (shown) => details(
+          `${slices.length} slices${weakest ? ` (weakest: ${cell(weakest.dimension)} = ${cell(weakest.bucket)}, HR@20 ${num2(weakest.hr20)})` : ""}`,
+          shown === 0 ? `_Left out to fit GitHub's comment limit; ${where2} lists them._` : table3(header, slices.slice(0, shown).map(line)) + omitted(slices.length, shown, "slices", where2)
+        )
+      )
+    );
+  }
+  if (robustness2.length > 0) {
+    const line = (r) => [
+      r.verdict ? `${VERDICT_ICON[r.verdict]} ${r.verdict}` : "",
+      r.name,
+      r.metric,
+      num2(r.clean),
+      num2(r.perturbed),
+      delta(r.perturbed, r.clean),
+      r.detail ? clip(r.detail) : ""
+    ];
+    pieces.push(
+      part(
+        robustness2.length,
+        (shown) => table3(
+          ["Verdict", "Perturbation", "Metric", "Clean", "Perturbed", "Δ", "Detail"],
+          robustness2.slice(0, shown).map(line)
+        ) + omitted(robustness2.length, shown, "robustness results", where2)
+      )
+    );
+  }
+  return pieces;
+}
+function dataSection(data, where2) {
+  const facts = data.data;
+  if (!facts) return [];
+  const rows = [];
+  if (facts.source) rows.push(["Source", facts.source]);
+  if (facts.rowsRead !== void 0) rows.push(["Rows read", int(facts.rowsRead)]);
+  if (facts.rowsLoaded !== void 0) rows.push(["Rows loaded", int(facts.rowsLoaded)]);
+  if (facts.rowsRejected !== void 0) {
+    const share = facts.rowsRead && facts.rowsRead > 0 ? ` (${percent(facts.rowsRejected / facts.rowsRead, 2)})` : "";
+    rows.push(["Rows rejected", `${int(facts.rowsRejected)}${share}`]);
+  }
+  for (const [split2, n2] of Object.entries(facts.sessionsPerSplit ?? {})) {
+    rows.push([`Sessions (${split2})`, int(n2)]);
+  }
+  if (facts.vocabularySize !== void 0)
+    rows.push(["Vocabulary (SKUs)", int(facts.vocabularySize)]);
+  if (facts.unseenSkuShare !== void 0) {
+    rows.push(["Unseen-SKU share (test)", percent(facts.unseenSkuShare, 2)]);
+  }
+  const pieces = ["### Data"];
+  if (rows.length > 0) pieces.push(table3(["Fact", "Value"], rows, ["l", "r"]));
+  const files = facts.files ?? [];
+  if (files.length > 0) {
+    pieces.push(
+      part(
+        files.length,
+        (shown) => details(
+          `Per file (${files.length})`,
+          shown === 0 ? `_Left out to fit GitHub's comment limit; ${where2} lists them._` : table3(
+            ["File", "Read", "Loaded", "Rejected"],
+            files.slice(0, shown).map((f) => [f.name, int(f.read), int(f.loaded), int(f.rejected)]),
+            ["l", "r", "r", "r"]
+          ) + omitted(files.length, shown, "files", where2)
+        )
+      )
+    );
+  }
+  return pieces.length > 1 ? pieces : [];
+}
+function runSection(data, where2) {
+  const run = data.run;
+  const facts = [["Run id", `\`${code(run.runId)}\``]];
+  if (run.gitSha) facts.push(["Git sha", `\`${code(run.gitSha)}\``]);
+  if (run.startedAt) facts.push(["Started", run.startedAt]);
+  const backend = run.backend ?? data.training?.backend;
+  const compute = run.compute ?? data.training?.compute;
+  if (backend) facts.push(["Backend", backend]);
+  if (compute) facts.push(["Compute", compute]);
+  if (run.store) facts.push(["Run store", `\`${code(run.store)}\``]);
+  if (run.failedStage) facts.push(["Stopped at", run.failedStage]);
+  const pieces = ["### Run", table3(["Fact", "Value"], facts)];
+  const stages = run.stages ?? [];
+  if (stages.length > 0) {
+    const total = stages.reduce((sum3, s) => sum3 + (s.seconds ?? 0), 0);
+    pieces.push(
+      part(
+        stages.length,
+        (shown) => table3(
+          ["Stage", "Status", "Duration"],
+          [
+            ...stages.slice(0, shown).map((s) => [s.name, s.status ?? "–", seconds(s.seconds)]),
+            ...shown === stages.length ? [["**total**", "", seconds(total)]] : []
+          ],
+          ["l", "l", "r"]
+        ) + omitted(stages.length, shown, "stages", where2)
+      )
+    );
+  }
+  const diff = run.configDiff ?? [];
+  pieces.push(
+    diff.length === 0 ? "Configuration: all defaults." : part(
+      diff.length,
+      (shown) => details(
+        `Configuration: ${diff.length} settings differ from the defaults`,
+        shown === 0 ? `_Left out to fit GitHub's comment limit; ${where2} lists them._` : table3(
+          ["Setting", "Value", "Default", "Set by"],
+          diff.slice(0, shown).map((c) => [
+            c.key,
+            clip(value(c.value), 120),
+            clip(value(c.default), 120),
+            c.origin
+          ])
+        ) + omitted(diff.length, shown, "settings", where2)
+      )
+    )
+  );
+  const artifacts = run.artifacts ?? [];
+  if (artifacts.length > 0) {
+    pieces.push(
+      part(
+        artifacts.length,
+        (shown) => details(
+          `Artifacts (${artifacts.length})`,
+          artifacts.slice(0, shown).map((a) => `- ${link2(a.name, a.href)}`).join("\n") + omitted(artifacts.length, shown, "artifacts", where2)
+        )
+      )
+    );
+  }
+  return pieces;
+}
+function link2(name, href) {
+  const label2 = cell(name).replace(/[[\]]/g, "");
+  if (/^https?:\/\//.test(href))
+    return `[${label2}](${href.replace(/[()\s]/g, encodeURIComponent)})`;
+  return `${label2}: \`${code(href)}\``;
+}
+
+// reports/screenshot.ts
+import { accessSync as accessSync2, constants as constants2, statSync as statSync2 } from "node:fs";
+import { delimiter as delimiter2, join as join14 } from "node:path";
+import { pathToFileURL } from "node:url";
+import puppeteer from "puppeteer-core";
+function findChromium(env = process.env) {
+  if (env.CHROMIUM_PATH) return isExecutable2(env.CHROMIUM_PATH) ? env.CHROMIUM_PATH : void 0;
+  for (const name of ["chromium", "google-chrome", "google-chrome-stable", "chromium-browser"]) {
+    for (const dir of (env.PATH ?? "").split(delimiter2)) {
+      const candidate = join14(dir, name);
+      if (dir && isExecutable2(candidate)) return candidate;
+    }
+  }
+  return void 0;
+}
+function isExecutable2(path2) {
+  try {
+    accessSync2(path2, constants2.X_OK);
+    return statSync2(path2).isFile();
+  } catch {
+    return false;
+  }
+}
+async function checkReportInBrowser(htmlPath, screenshotPath, executablePath = findChromium()) {
+  if (!executablePath) {
+    throw new PipelineError(
+      "no Chromium found to open the HTML report",
+      1,
+      "install it (Debian: apt-get install chromium; .ci/run does this) or set CHROMIUM_PATH"
+    );
+  }
+  const browser = await puppeteer.launch({
+    executablePath,
+    headless: true,
+    // Containers and CI runners often lack the user namespaces Chromium's sandbox needs.
+    args: ["--no-sandbox", "--headless=new", "--disable-gpu", "--disable-dev-shm-usage"]
+  });
+  try {
+    const page = await browser.newPage();
+    const consoleErrors = [];
+    page.on("console", (message) => {
+      if (message.type() === "error") consoleErrors.push(message.text());
+    });
+    page.on("pageerror", (error) => consoleErrors.push(String(error)));
+    page.on("requestfailed", (request) => {
+      consoleErrors.push(`request failed: ${request.url()}`);
+    });
+    await page.setViewport({ width: 1200, height: 900 });
+    await page.goto(pathToFileURL(htmlPath).href, { waitUntil: "load" });
+    const charts = await page.evaluate(MEASURE_CHARTS);
+    const sort = await sortFirstNumericColumn(page);
+    const height = Math.min(MAX_SCREENSHOT_HEIGHT, await page.evaluate(PAGE_HEIGHT));
+    await page.screenshot({
+      path: screenshotPath,
+      clip: { x: 0, y: 0, width: 1200, height },
+      captureBeyondViewport: true
+    });
+    return { charts, consoleErrors, ...sort ? { sort } : {}, screenshot: screenshotPath };
+  } finally {
+    await browser.close();
+  }
+}
+var MAX_SCREENSHOT_HEIGHT = 16e3;
+var PAGE_HEIGHT = "document.documentElement.scrollHeight";
+var MEASURE_CHARTS = `Array.from(document.querySelectorAll("svg.chart")).map(function (svg) {
+  var shapes = Array.from(svg.querySelectorAll("path, rect, circle, line")).filter(function (el) {
+    var box = el.getBoundingClientRect();
+    return box.width > 0 || box.height > 0;
+  }).length;
+  var box = svg.getBoundingClientRect();
+  var title = svg.querySelector("title");
+  return { title: title ? title.textContent : "", shapes: shapes, width: box.width, height: box.height };
+})`;
+var FIND_NUMERIC_COLUMN = `(function () {
+  var tables = document.querySelectorAll("table.sortable");
+  for (var t = 0; t < tables.length; t++) {
+    var rows = Array.from(tables[t].tBodies[0].rows);
+    if (rows.length < 2) continue;
+    var headers = tables[t].tHead.rows[0].cells;
+    for (var c = 0; c < headers.length; c++) {
+      var numeric = rows.every(function (row) {
+        var key = row.cells[c] && row.cells[c].getAttribute("data-sort");
+        return key !== null && key !== "" && !isNaN(Number(key));
+      });
+      if (numeric) return [t, c, tables[t].caption ? tables[t].caption.textContent : "", headers[c].textContent];
+    }
+  }
+  return null;
+})()`;
+var columnAscending = (table4, column) => `(function () {
+  var table = document.querySelectorAll("table.sortable")[${table4}];
+  var keys = Array.from(table.tBodies[0].rows).map(function (row) {
+    return Number(row.cells[${column}].getAttribute("data-sort"));
+  });
+  return keys.every(function (k, i) { return i === 0 || keys[i - 1] <= k; });
+})()`;
+async function sortFirstNumericColumn(page) {
+  const found = await page.evaluate(FIND_NUMERIC_COLUMN);
+  if (!found) return void 0;
+  const [table4, column, caption, name] = found;
+  const tables = await page.$$("table.sortable");
+  const headers = await tables[table4]?.$$("thead th") ?? [];
+  const header = headers[column];
+  if (!header) return void 0;
+  await header.click();
+  const sorted = await page.evaluate(columnAscending(table4, column));
+  return { table: caption, column: name, sorted };
+}
+
+// reports/write.ts
+async function writeCardArtifacts(store, data, options = {}) {
+  const runId2 = data.run.runId;
+  const markdown = renderCard(data, { fullReport: "report.html in the run store" });
+  const html = renderHtmlReport(data);
+  const card = stageKey(runId2, "card", "card.md");
+  const report = stageKey(runId2, "card", "report.html");
+  await store.put(card, markdown);
+  await store.put(report, html);
+  const result = { card, report, cardChars: markdown.length, markdown };
+  const mode = options.screenshot ?? "auto";
+  if (mode === "off") return result;
+  const chromium = options.chromiumPath ?? findChromium();
+  if (!chromium && mode === "auto") {
+    options.reporter?.info(
+      "no Chromium found: skipped the report screenshot (install it with apt-get install chromium, or set CHROMIUM_PATH)"
+    );
+    return result;
+  }
+  const dir = await mkdtemp5(join15(tmpdir5(), "mlops-card-"));
+  try {
+    const htmlPath = join15(dir, "report.html");
+    const pngPath = join15(dir, "report.png");
+    await writeFile6(htmlPath, html);
+    const browser = await checkReportInBrowser(htmlPath, pngPath, chromium);
+    const screenshot = stageKey(runId2, "card", "report.png");
+    await store.putFile(screenshot, pngPath);
+    const empty = browser.charts.filter((c) => c.shapes === 0);
+    if (browser.consoleErrors.length > 0) {
+      options.reporter?.warn(
+        `the HTML report logged errors in Chromium: ${browser.consoleErrors.join("; ")}`
+      );
+    }
+    if (empty.length > 0) {
+      options.reporter?.warn(
+        `charts drew nothing in Chromium: ${empty.map((c) => c.title).join(", ")}`
+      );
+    }
+    return { ...result, screenshot, browser };
+  } catch (error) {
+    if (mode === "on") throw error;
+    options.reporter?.warn(`skipped the report screenshot: Chromium failed (${String(error)})`);
+    return result;
+  } finally {
+    await rm8(dir, { recursive: true, force: true });
+  }
+}
+
+// pipeline/compute/train-on-batch.ts
+import { BatchClient } from "@aws-sdk/client-batch";
+import { CloudWatchLogsClient } from "@aws-sdk/client-cloudwatch-logs";
+
+// pipeline/compute/batch.ts
+import {
+  DescribeJobsCommand,
+  SubmitJobCommand,
+  TerminateJobCommand
+} from "@aws-sdk/client-batch";
+
+// pipeline/compute/aws-errors.ts
+function awsErrorDetails(error) {
+  if (!(error instanceof Error)) return { name: "Error", message: String(error) };
+  const meta = error.$metadata;
+  return {
+    name: error.name,
+    message: redact3(error.message),
+    statusCode: meta?.httpStatusCode,
+    requestId: meta?.requestId
+  };
+}
+function describeAwsError(error) {
+  const d = awsErrorDetails(error);
+  const status = d.statusCode === void 0 ? "" : ` (HTTP ${d.statusCode})`;
+  const request = d.requestId === void 0 ? "" : ` [request id ${d.requestId}]`;
+  return `${d.name}${status}: ${d.message}${request}`;
+}
+var THROTTLING = /* @__PURE__ */ new Set([
+  "ThrottlingException",
+  "TooManyRequestsException",
+  "RequestLimitExceeded",
+  "ServiceUnavailableException"
+]);
+var NETWORK = /* @__PURE__ */ new Set([
+  "TimeoutError",
+  "ECONNRESET",
+  "ECONNREFUSED",
+  "ETIMEDOUT",
+  "EPIPE",
+  "EAI_AGAIN"
+]);
+function isRetryableAwsError(error) {
+  const d = awsErrorDetails(error);
+  const code2 = error?.code;
+  if (THROTTLING.has(d.name) || NETWORK.has(d.name)) return true;
+  if (typeof code2 === "string" && NETWORK.has(code2)) return true;
+  if (d.name === "ServerException") return true;
+  if (d.statusCode !== void 0 && (d.statusCode === 429 || d.statusCode >= 500)) return true;
+  return /too many requests|rate exceeded|throttl/i.test(d.message);
+}
+function isAccessDenied(error) {
+  const d = awsErrorDetails(error);
+  return d.name === "AccessDeniedException" || d.statusCode === 403 || /not authorized to perform|access ?denied/i.test(d.message);
+}
+function redact3(message) {
+  return message.replace(/\b(AKIA|ASIA)[A-Z0-9]{12,}\b/g, "$1…");
+}
+
+// pipeline/compute/batch-job-definition.ts
+import {
+  DescribeJobDefinitionsCommand,
+  RegisterJobDefinitionCommand
+} from "@aws-sdk/client-batch";
+
+// pipeline/compute/train-command.ts
+var TRAIN_IMAGE_COMMAND = ["train", "--compute", "local"];
+var RESERVED_FLAGS = ["--compute", "--run-id", "--store", "--backend"];
+function jobDefinitionCommand(backend) {
+  return backend === void 0 ? [...TRAIN_IMAGE_COMMAND] : [...TRAIN_IMAGE_COMMAND, "--backend", backend];
+}
+function trainJobCommand(options) {
+  validateRunId(options.runId);
+  requireS3Store(options.storeUrl);
+  for (const arg of options.args ?? []) {
+    const flag = arg.split("=")[0] ?? arg;
+    if (RESERVED_FLAGS.includes(flag)) {
+      throw new InputError(
+        `the train flag ${flag} cannot be passed through to the Batch job: the job sets it itself`,
+        { field: "args" },
+        "Drop it from the extra train arguments; --run-id and --store come from the run, --compute is local inside the job."
+      );
+    }
+  }
+  return [
+    ...jobDefinitionCommand(options.backend),
+    "--run-id",
+    options.runId,
+    "--store",
+    options.storeUrl,
+    ...options.args ?? []
+  ];
+}
+function requireS3Store(storeUrl) {
+  if (!storeUrl.startsWith("s3://")) {
+    throw new InputError(
+      `the run store "${storeUrl}" is a local folder, which a Batch job cannot write to`,
+      { field: "store" },
+      "Use --store s3://bucket/prefix (or MLOPS_STORE) with --compute batch, or train with --compute local."
+    );
+  }
+  try {
+    parseS3Url(storeUrl);
+  } catch (error) {
+    throw new InputError(error.message, { field: "store" });
+  }
+}
+
+// pipeline/compute/batch-job-definition.ts
+var RETRY_ON_EXIT = [
+  { action: "EXIT", onReason: "CannotPullContainerError*" },
+  { action: "RETRY", onStatusReason: "Host EC2*" },
+  { action: "EXIT", onExitCode: "*" }
+];
+function trainJobDefinitionSpec(settings, extra = {}) {
+  const spec = {
+    name: settings.jobDefinition,
+    image: settings.image,
+    vcpus: settings.vcpus,
+    memoryMiB: settings.memoryMiB,
+    gpus: settings.gpus,
+    command: jobDefinitionCommand(settings.gpus > 0 ? "node-gpu" : void 0),
+    environment: {
+      // The S3 store's client reads AWS_REGION; without it, it would assume us-east-1.
+      AWS_REGION: settings.region,
+      // Logs go to CloudWatch: no progress bars (they would be one line per redraw).
+      MLOPS_PROGRESS: "off",
+      ...extra.environment
+    },
+    retryAttempts: settings.retryAttempts,
+    timeoutSeconds: settings.timeoutSeconds
+  };
+  if (extra.secrets !== void 0) spec.secrets = extra.secrets;
+  if (settings.jobRoleArn !== void 0) spec.jobRoleArn = settings.jobRoleArn;
+  if (settings.logGroup !== DEFAULT_LOG_GROUP) spec.logGroup = settings.logGroup;
+  return spec;
+}
+function validateJobDefinitionSpec(spec) {
+  const problems = [
+    ["jobDefinition", jobDefinitionNameProblem(spec.name)],
+    ["image", imageProblem(spec.image)],
+    ["jobRoleArn", spec.jobRoleArn === void 0 ? void 0 : roleArnProblem(spec.jobRoleArn)]
+  ];
+  for (const name of [...Object.keys(spec.environment), ...Object.keys(spec.secrets ?? {})]) {
+    problems.push([`environment variable ${name}`, environmentNameProblem(name)]);
+  }
+  for (const [name, arn] of Object.entries(spec.secrets ?? {})) {
+    if (!/^arn:aws[a-z-]*:(secretsmanager|ssm):/.test(arn)) {
+      problems.push([`secret ${name}`, "must be a Secrets Manager secret or SSM parameter ARN"]);
+    }
+  }
+  for (const [field2, value2, min] of [
+    ["vcpus", spec.vcpus, 1],
+    ["memoryMiB", spec.memoryMiB, 4],
+    ["gpus", spec.gpus, 0],
+    ["retryAttempts", spec.retryAttempts, 1],
+    ["timeoutSeconds", spec.timeoutSeconds, 60]
+  ]) {
+    if (!Number.isInteger(value2) || value2 < min) {
+      problems.push([field2, `must be an integer of at least ${min}, got ${value2}`]);
+    }
+  }
+  if (spec.retryAttempts > 10) problems.push(["retryAttempts", "must be at most 10"]);
+  if (spec.command.length === 0) problems.push(["command", "must not be empty"]);
+  const found = problems.find(([, problem]) => problem !== void 0);
+  if (found) {
+    throw new InputError(
+      `invalid job definition "${spec.name}": ${found[0]} ${found[1]}`,
+      { field: `compute.batch.${found[0].split(" ")[0]}` },
+      "Fix the compute.batch settings (MLOPS_BATCH_*); nothing was sent to AWS Batch."
+    );
+  }
+}
+function registerJobDefinitionInput(spec) {
+  const resourceRequirements = [
+    { type: "VCPU", value: String(spec.vcpus) },
+    { type: "MEMORY", value: String(spec.memoryMiB) }
+  ];
+  if (spec.gpus > 0) resourceRequirements.push({ type: "GPU", value: String(spec.gpus) });
+  const containerProperties = {
+    image: spec.image,
+    command: [...spec.command],
+    environment: Object.entries(spec.environment).sort(([a], [b]) => a.localeCompare(b)).map(([name, value2]) => ({ name, value: value2 })),
+    resourceRequirements
+  };
+  if (spec.secrets !== void 0 && Object.keys(spec.secrets).length > 0) {
+    containerProperties.secrets = Object.entries(spec.secrets).sort(([a], [b]) => a.localeCompare(b)).map(([name, valueFrom]) => ({ name, valueFrom }));
+  }
+  if (spec.jobRoleArn !== void 0) containerProperties.jobRoleArn = spec.jobRoleArn;
+  if (spec.logGroup !== void 0) {
+    containerProperties.logConfiguration = {
+      logDriver: "awslogs",
+      options: { "awslogs-group": spec.logGroup }
+    };
+  }
+  return {
+    jobDefinitionName: spec.name,
+    type: "container",
+    platformCapabilities: ["EC2"],
+    containerProperties,
+    retryStrategy: { attempts: spec.retryAttempts, evaluateOnExit: RETRY_ON_EXIT },
+    timeout: { attemptDurationSeconds: spec.timeoutSeconds },
+    // The ECS task inherits the job's tags (run id), for cost allocation.
+    propagateTags: true
+  };
+}
+async function ensureJobDefinition(client, spec) {
+  validateJobDefinitionSpec(spec);
+  const wanted = registerJobDefinitionInput(spec);
+  const latest = await latestActiveRevision(client, spec.name);
+  if (latest && sameDefinition(latest, wanted)) {
+    return {
+      arn: latest.jobDefinitionArn ?? `${spec.name}:${latest.revision}`,
+      name: spec.name,
+      revision: latest.revision ?? 0,
+      action: "reused"
+    };
+  }
+  let output;
+  try {
+    output = await client.send(new RegisterJobDefinitionCommand(wanted));
+  } catch (error) {
+    throw new PipelineError(
+      `AWS Batch RegisterJobDefinition failed for "${spec.name}": ${describeAwsError(error)}`,
+      1,
+      isAccessDenied(error) ? "Allow batch:RegisterJobDefinition (and iam:PassRole on the job role) for the identity that runs the pipeline." : "Check the compute.batch settings (image, vcpus, memoryMiB, gpus) against the limits of AWS Batch."
+    );
+  }
+  if (output.jobDefinitionArn === void 0 || output.revision === void 0) {
+    throw new PipelineError(
+      `AWS Batch RegisterJobDefinition for "${spec.name}" answered without an ARN or revision`
+    );
+  }
+  return {
+    arn: output.jobDefinitionArn,
+    name: spec.name,
+    revision: output.revision,
+    action: latest ? "revised" : "created"
+  };
+}
+async function latestActiveRevision(client, name) {
+  let latest;
+  let nextToken;
+  do {
+    let page;
+    try {
+      page = await client.send(
+        new DescribeJobDefinitionsCommand({ jobDefinitionName: name, status: "ACTIVE", nextToken })
+      );
+    } catch (error) {
+      throw new PipelineError(
+        `AWS Batch DescribeJobDefinitions failed for "${name}": ${describeAwsError(error)}`,
+        1,
+        isAccessDenied(error) ? "Allow batch:DescribeJobDefinitions for the identity that runs the pipeline." : "Check the AWS credentials and compute.batch.region (MLOPS_BATCH_REGION)."
+      );
+    }
+    for (const definition of page.jobDefinitions ?? []) {
+      if ((definition.revision ?? 0) > (latest?.revision ?? 0)) latest = definition;
+    }
+    nextToken = page.nextToken;
+  } while (nextToken !== void 0);
+  return latest;
+}
+function sameDefinition(existing, wanted) {
+  return JSON.stringify(canonical(existing.type, existing)) === JSON.stringify(canonical(wanted.type, wanted));
+}
+var KNOWN_CONTAINER_FIELDS = /* @__PURE__ */ new Set([
+  "image",
+  "command",
+  "environment",
+  "resourceRequirements",
+  "secrets",
+  "jobRoleArn",
+  "logConfiguration"
+]);
+function canonical(type, definition) {
+  const container = definition.containerProperties ?? {};
+  const extras = Object.entries(container).filter(([key, value2]) => !KNOWN_CONTAINER_FIELDS.has(key) && !isEmpty(value2)).sort(([a], [b]) => a.localeCompare(b));
+  return {
+    type,
+    platform: [...definition.platformCapabilities ?? ["EC2"]].sort(),
+    image: container.image,
+    command: container.command ?? [],
+    environment: (container.environment ?? []).map((pair) => [pair.name, pair.value]).sort(([a], [b]) => String(a).localeCompare(String(b))),
+    resources: (container.resourceRequirements ?? []).map((r) => [r.type, r.value]).sort(([a], [b]) => String(a).localeCompare(String(b))),
+    secrets: (container.secrets ?? []).map((s) => [s.name, s.valueFrom]).sort(([a], [b]) => String(a).localeCompare(String(b))),
+    jobRoleArn: container.jobRoleArn ?? null,
+    // Batch fills in the default awslogs driver with no options when none was given.
+    log: logGroupOf(container.logConfiguration),
+    extras,
+    parameters: isEmpty(definition.parameters) ? null : definition.parameters,
+    retry: canonicalRetry(definition.retryStrategy),
+    timeout: definition.timeout?.attemptDurationSeconds ?? null,
+    propagateTags: definition.propagateTags ?? false
+  };
+}
+function logGroupOf(log2) {
+  if (log2 === void 0) return null;
+  if (log2.logDriver !== "awslogs") return `${log2.logDriver}:${JSON.stringify(log2.options ?? {})}`;
+  const group2 = log2.options?.["awslogs-group"];
+  const others = Object.keys(log2.options ?? {}).filter((key) => key !== "awslogs-group");
+  if (others.length > 0) return `awslogs:${JSON.stringify(log2.options)}`;
+  return group2 === void 0 || group2 === DEFAULT_LOG_GROUP ? null : group2;
+}
+function canonicalRetry(retry) {
+  return {
+    attempts: retry?.attempts ?? 1,
+    // Batch treats actions case-insensitively and may echo them in either case.
+    onExit: (retry?.evaluateOnExit ?? []).map((rule) => [
+      rule.action?.toUpperCase(),
+      rule.onStatusReason ?? null,
+      rule.onReason ?? null,
+      rule.onExitCode ?? null
+    ])
+  };
+}
+function isEmpty(value2) {
+  if (value2 === void 0 || value2 === null || value2 === false) return true;
+  if (Array.isArray(value2)) return value2.length === 0;
+  if (typeof value2 === "object") return Object.keys(value2).length === 0;
+  return false;
+}
+
+// pipeline/compute/batch-logs.ts
+import { GetLogEventsCommand } from "@aws-sdk/client-cloudwatch-logs";
+var MAX_PAGES_PER_DRAIN = 20;
+var LINE_PREFIX = "  | ";
+var BatchLogTail = class {
+  constructor(options) {
+    this.options = options;
+  }
+  options;
+  streams = /* @__PURE__ */ new Map();
+  recent = [];
+  printed = 0;
+  /** Set once streaming is impossible (no permission, no log group); the job is still followed. */
+  disabled = false;
+  /** Lines printed so far, over all streams. */
+  get lines() {
+    return this.printed;
+  }
+  /** The last `keep` lines, oldest first. */
+  recentLines() {
+    return [...this.recent];
+  }
+  /** Reads what the stream has beyond the token reached, printing each new line. */
+  async drain(streamName) {
+    if (this.disabled) return;
+    const state = this.streams.get(streamName) ?? {};
+    this.streams.set(streamName, state);
+    for (let page = 0; page < MAX_PAGES_PER_DRAIN; page++) {
+      const sent = state.token;
+      let output;
+      try {
+        output = await this.options.client.send(
+          new GetLogEventsCommand({
+            logGroupName: this.options.logGroup,
+            logStreamName: streamName,
+            startFromHead: true,
+            ...sent === void 0 ? {} : { nextToken: sent }
+          })
+        );
+      } catch (error) {
+        this.onError(streamName, error);
+        return;
+      }
+      for (const event of output.events ?? []) this.emit(event.message ?? "");
+      const next = output.nextForwardToken;
+      if (next !== void 0) state.token = next;
+      if (next === void 0 || next === sent) return;
+    }
+  }
+  emit(message) {
+    const line = message.replace(/\r?\n$/, "");
+    this.printed++;
+    this.recent.push(line);
+    if (this.recent.length > this.options.keep) this.recent.shift();
+    this.options.reporter.info(`${LINE_PREFIX}${line}`);
+  }
+  onError(streamName, error) {
+    const { name, message } = awsErrorDetails(error);
+    if (name === "ResourceNotFoundException" && !/log group/i.test(message)) return;
+    if (isRetryableAwsError(error)) return;
+    this.disabled = true;
+    const why = isAccessDenied(error) ? `allow logs:GetLogEvents on ${this.options.logGroup} for the identity that runs the pipeline` : name === "ResourceNotFoundException" ? `check that the log group ${this.options.logGroup} exists (compute.batch.logGroup, MLOPS_BATCH_LOG_GROUP)` : "see the job's logs in the CloudWatch console";
+    this.options.reporter.warn(
+      `cannot read the job's log stream ${streamName} in ${this.options.logGroup} (${describeAwsError(error)}): the job is still followed, without its logs; ${why}`
+    );
+  }
+};
+
+// pipeline/compute/batch.ts
+var systemClock = {
+  now: () => Date.now(),
+  sleep: (ms, signal) => new Promise((resolve4) => {
+    if (signal?.aborted) return resolve4();
+    const done = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", done);
+      resolve4();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener("abort", done, { once: true });
+  })
+};
+function interruptSignal(source = process, signals = ["SIGINT", "SIGTERM"]) {
+  const controller = new AbortController();
+  const listeners = signals.map((name) => {
+    const listener = () => {
+      dispose2();
+      controller.abort(name);
+    };
+    source.once(name, listener);
+    return [name, listener];
+  });
+  function dispose2() {
+    for (const [name, listener] of listeners) source.off(name, listener);
+  }
+  return { signal: controller.signal, dispose: dispose2 };
+}
+var DEFAULT_POLL = {
+  initialMs: 5e3,
+  maxMs: 3e4,
+  factor: 1.5,
+  describeRetries: 6
+};
+var TERMINAL = /* @__PURE__ */ new Set(["SUCCEEDED", "FAILED"]);
+function trainJobName(runId2) {
+  const name = `mlops-train-${runId2.replace(/[^A-Za-z0-9_-]/g, "-")}`.slice(0, 128);
+  const problem = jobNameProblem(name);
+  if (problem !== void 0)
+    throw new InputError(`job name "${name}" ${problem}`, { field: "runId" });
+  return name;
+}
+async function runBatchTraining(options) {
+  const { settings, reporter, signal } = options;
+  const clock = options.clock ?? systemClock;
+  const poll = { ...DEFAULT_POLL, ...options.poll };
+  validateBatchSettings(settings);
+  requireS3Store(options.storeUrl);
+  const jobName = trainJobName(options.runId);
+  const command = trainJobCommand({
+    runId: options.runId,
+    storeUrl: options.storeUrl,
+    backend: settings.gpus > 0 ? "node-gpu" : void 0,
+    args: options.trainArgs
+  });
+  const spec = trainJobDefinitionSpec(settings, {
+    environment: options.environment,
+    secrets: options.secrets
+  });
+  const runEnvironment = { MLOPS_RUN_ID: options.runId, MLOPS_STORE: options.storeUrl };
+  for (const name of Object.keys(spec.environment)) {
+    if (name in runEnvironment) {
+      throw new InputError(`the job environment must not set ${name}: each run sets it`, {
+        field: "environment"
+      });
+    }
+  }
+  validateJobDefinitionSpec(spec);
+  throwIfAborted(signal, "before the job was submitted");
+  const definition = await ensureJobDefinition(options.batch, spec);
+  reporter.info(
+    `AWS Batch job definition ${definition.name}:${definition.revision} (${definition.action})`
+  );
+  throwIfAborted(signal, "before the job was submitted");
+  const started = clock.now();
+  const jobId = await submit(options, jobName, definition.arn, command, runEnvironment);
+  reporter.info(
+    `submitted AWS Batch job ${jobName} (${jobId}) to queue ${settings.queue} in ${settings.region}: ${settings.gpus} GPU, ${settings.vcpus} vCPU, ${settings.memoryMiB} MiB`
+  );
+  const logs = new BatchLogTail({
+    client: options.logs,
+    logGroup: settings.logGroup,
+    reporter,
+    keep: options.tailLines ?? 30
+  });
+  const follower = new JobFollower(options, clock, poll, logs, jobId, jobName);
+  const job = await follower.follow();
+  return {
+    jobId,
+    jobName,
+    jobDefinitionArn: definition.arn,
+    status: "SUCCEEDED",
+    attempts: Math.max(1, job.attempts?.length ?? 0),
+    durations: {
+      totalSeconds: (clock.now() - started) / 1e3,
+      ...secondsBetween("queuedSeconds", job.createdAt, job.startedAt),
+      ...secondsBetween("runningSeconds", job.startedAt, job.stoppedAt),
+      byStatus: follower.byStatus
+    },
+    logLines: logs.lines
+  };
+}
+async function submit(options, jobName, jobDefinition, command, environment) {
+  let output;
+  try {
+    output = await options.batch.send(
+      new SubmitJobCommand({
+        jobName,
+        jobQueue: options.settings.queue,
+        jobDefinition,
+        containerOverrides: {
+          command,
+          environment: Object.entries(environment).map(([name, value2]) => ({ name, value: value2 }))
+        },
+        propagateTags: true,
+        tags: { ...options.tags, "mlops:run-id": options.runId, "mlops:stage": "train" }
+      })
+    );
+  } catch (error) {
+    throw new PipelineError(
+      `AWS Batch SubmitJob failed for ${jobName} on queue ${options.settings.queue}: ${describeAwsError(error)}`,
+      1,
+      isAccessDenied(error) ? "Allow batch:SubmitJob and batch:TagResource on the job queue and job definition for the identity that runs the pipeline." : `Check that the job queue ${options.settings.queue} exists in ${options.settings.region} and is ENABLED (aws batch describe-job-queues).`
+    );
+  }
+  if (output.jobId === void 0) {
+    throw new PipelineError(`AWS Batch SubmitJob for ${jobName} answered without a job id`);
+  }
+  return output.jobId;
+}
+var JobFollower = class {
+  constructor(options, clock, poll, logs, jobId, jobName) {
+    this.options = options;
+    this.clock = clock;
+    this.poll = poll;
+    this.logs = logs;
+    this.jobId = jobId;
+    this.jobName = jobName;
+  }
+  options;
+  clock;
+  poll;
+  logs;
+  jobId;
+  jobName;
+  byStatus = {};
+  status;
+  statusSince = 0;
+  runnableWarned = false;
+  attemptsSeen = 0;
+  /** Streams of earlier attempts that were read to their end. */
+  finishedStreams = /* @__PURE__ */ new Set();
+  get label() {
+    return `AWS Batch job ${this.jobName} (${this.jobId})`;
+  }
+  async follow() {
+    const { signal } = this.options;
+    let wait = this.poll.initialMs;
+    for (; ; ) {
+      if (signal?.aborted) await this.cancel(abortReason(signal));
+      const job = await this.describe();
+      if (signal?.aborted) await this.cancel(abortReason(signal));
+      const status = job.status;
+      if (status !== this.status) {
+        this.onStatusChange(job, status);
+        wait = this.poll.initialMs;
+      }
+      this.onNewAttempts(job);
+      await this.readLogs(job);
+      if (status === "SUCCEEDED") return job;
+      if (status === "FAILED") throw this.failure(job);
+      if (status === "RUNNABLE") await this.checkRunnable();
+      await this.clock.sleep(wait, signal);
+      wait = Math.min(this.poll.maxMs, Math.round(wait * this.poll.factor));
+    }
+  }
+  /** DescribeJobs, retried with backoff on throttling and other passing failures. */
+  async describe() {
+    for (let failures = 0; ; ) {
+      let job;
+      let problem;
+      try {
+        const output = await this.options.batch.send(
+          new DescribeJobsCommand({ jobs: [this.jobId] })
+        );
+        job = output.jobs?.find((candidate) => candidate.jobId === this.jobId);
+        problem = "the job is not listed yet";
+      } catch (error) {
+        if (!isRetryableAwsError(error)) {
+          throw new PipelineError(
+            `AWS Batch DescribeJobs failed for ${this.label}: ${describeAwsError(error)}`,
+            1,
+            isAccessDenied(error) ? `Allow batch:DescribeJobs for the identity that runs the pipeline. The job keeps running: cancel it with aws batch terminate-job --job-id ${this.jobId} --reason cancelled if needed.` : `The job keeps running: follow it in the AWS Batch console, or cancel it with aws batch terminate-job --job-id ${this.jobId} --reason cancelled.`
+          );
+        }
+        problem = describeAwsError(error);
+      }
+      if (job?.status !== void 0) return job;
+      failures++;
+      if (failures > this.poll.describeRetries) {
+        throw new PipelineError(
+          `AWS Batch DescribeJobs kept failing for ${this.label} (${failures} tries, last: ${problem})`,
+          1,
+          `The job may still be running: check it in the AWS Batch console (region ${this.options.settings.region}), or cancel it with aws batch terminate-job --job-id ${this.jobId} --reason cancelled.`
+        );
+      }
+      const delay = Math.min(this.poll.maxMs, this.poll.initialMs * 2 ** (failures - 1));
+      this.options.reporter.info(
+        `DescribeJobs for ${this.jobId}: ${problem}; trying again in ${formatSeconds(delay / 1e3)}`
+      );
+      await this.clock.sleep(delay, this.options.signal);
+      if (this.options.signal?.aborted) await this.cancel(abortReason(this.options.signal));
+    }
+  }
+  onStatusChange(job, status) {
+    const now = this.clock.now();
+    if (this.status !== void 0) {
+      const seconds2 = (now - this.statusSince) / 1e3;
+      this.byStatus[this.status] = (this.byStatus[this.status] ?? 0) + seconds2;
+    }
+    const from = this.status === void 0 ? "" : `${this.status} → `;
+    const attempt = status === "RUNNING" ? ` (attempt ${(job.attempts?.length ?? 0) + 1})` : "";
+    const reason = job.statusReason && !TERMINAL.has(status) ? `: ${job.statusReason}` : "";
+    this.options.reporter.info(`${this.label}: ${from}${status}${attempt}${reason}`);
+    if (status === "RUNNABLE") this.runnableWarned = false;
+    this.status = status;
+    this.statusSince = now;
+  }
+  /** An attempt ended and Batch retried the job (the instance went away). */
+  onNewAttempts(job) {
+    const attempts = job.attempts ?? [];
+    if (TERMINAL.has(job.status)) {
+      this.attemptsSeen = attempts.length;
+      return;
+    }
+    for (let i = this.attemptsSeen; i < attempts.length; i++) {
+      const attempt = attempts[i];
+      const exit = attempt?.container?.exitCode;
+      this.options.reporter.warn(
+        `${this.label}: attempt ${i + 1} ended (${attempt?.statusReason ?? "no reason given"}${exit === void 0 ? "" : `, exit code ${exit}`}); Batch retries it`
+      );
+    }
+    this.attemptsSeen = attempts.length;
+  }
+  /**
+   * Prints new lines of every attempt's stream, earlier attempts first. `attempts` lists only
+   * attempts that ended: their streams are read to the end once. The running attempt's stream
+   * (job.container) is read on every poll.
+   */
+  async readLogs(job) {
+    for (const attempt of job.attempts ?? []) {
+      const stream = attempt.container?.logStreamName;
+      if (stream === void 0 || this.finishedStreams.has(stream)) continue;
+      await this.logs.drain(stream);
+      this.finishedStreams.add(stream);
+    }
+    const current = job.container?.logStreamName;
+    const started = job.status === "RUNNING" || TERMINAL.has(job.status);
+    if (current !== void 0 && started && !this.finishedStreams.has(current)) {
+      await this.logs.drain(current);
+    }
+  }
+  async checkRunnable() {
+    const { settings, reporter } = this.options;
+    const seconds2 = (this.clock.now() - this.statusSince) / 1e3;
+    if (seconds2 >= settings.runnableTimeoutSeconds) {
+      const reason = `RUNNABLE for ${formatSeconds(seconds2)}, over compute.batch.runnableTimeoutSeconds (${settings.runnableTimeoutSeconds} s)`;
+      await this.terminate(`no capacity: ${reason}`);
+      throw new PipelineError(
+        `${this.label} was terminated: it stayed ${reason} without an instance to run on`,
+        1,
+        capacityHint(settings)
+      );
+    }
+    if (!this.runnableWarned && seconds2 >= settings.runnableWarnSeconds) {
+      this.runnableWarned = true;
+      reporter.warn(
+        `${this.label} has been RUNNABLE for ${formatSeconds(seconds2)}: no instance has taken it yet. ${capacityHint(settings)}`
+      );
+    }
+  }
+  async cancel(reason) {
+    await this.terminate(`cancelled: ${reason}`);
+    throw new PipelineError(
+      `${this.label} was cancelled (${reason}) and terminated`,
+      1,
+      `Run the train stage again (same --run-id to keep the run) to submit a new job.`
+    );
+  }
+  /** TerminateJob also cancels a job that has not started yet. Tried a few times: it matters. */
+  async terminate(reason) {
+    const { reporter } = this.options;
+    for (let tries = 1; ; tries++) {
+      try {
+        await this.options.batch.send(
+          new TerminateJobCommand({ jobId: this.jobId, reason: reason.slice(0, 1024) })
+        );
+        reporter.warn(`terminated ${this.label}: ${reason}`);
+        return;
+      } catch (error) {
+        if (tries < 3 && isRetryableAwsError(error)) {
+          await this.clock.sleep(this.poll.initialMs * tries);
+          continue;
+        }
+        reporter.warn(
+          `could not terminate ${this.label} (${describeAwsError(error)}): terminate it by hand with aws batch terminate-job --job-id ${this.jobId} --reason cancelled`
+        );
+        return;
+      }
+    }
+  }
+  failure(job) {
+    const attempts = job.attempts ?? [];
+    const last = attempts[attempts.length - 1];
+    const exitCode = job.container?.exitCode ?? last?.container?.exitCode;
+    const containerReason = job.container?.reason ?? last?.container?.reason;
+    const statusReason = job.statusReason ?? last?.statusReason ?? "no reason given";
+    const parts = [
+      `${this.label} FAILED after ${Math.max(1, attempts.length)} attempt(s): ${statusReason}`
+    ];
+    if (exitCode !== void 0 || containerReason !== void 0) {
+      parts.push(
+        `container ${exitCode === void 0 ? "did not exit" : `exit code ${exitCode}`}${containerReason ? ` (${containerReason})` : ""}`
+      );
+    }
+    const lines = this.logs.recentLines();
+    let message = parts.join("; ");
+    message += lines.length ? `
+last ${lines.length} log line(s):
+${lines.map((line) => `  | ${line}`).join("\n")}` : "\n(no log lines were read from the job)";
+    return new PipelineError(
+      message,
+      1,
+      failureHint(this.options, statusReason, exitCode, containerReason)
+    );
+  }
+};
+function failureHint(options, statusReason, exitCode, containerReason) {
+  const { settings } = options;
+  const reason = `${statusReason} ${containerReason ?? ""}`;
+  if (exitCode === 137 || /OutOfMemory|out of memory/i.test(reason)) {
+    return `The container ran out of memory: raise compute.batch.memoryMiB (MLOPS_BATCH_MEMORY_MIB, now ${settings.memoryMiB}) or lower the training batch size.`;
+  }
+  if (/CannotPullContainer/i.test(reason)) {
+    return `The image ${settings.image} could not be pulled: check that it exists (pushed to ECR) and that the instance role can pull it (ecr:GetAuthorizationToken, ecr:BatchGetImage).`;
+  }
+  if (/timeout/i.test(statusReason)) {
+    return `The attempt ran past compute.batch.timeoutSeconds (MLOPS_BATCH_TIMEOUT_SECONDS, now ${settings.timeoutSeconds}): raise it or train fewer epochs.`;
+  }
+  if (/^Host EC2/i.test(statusReason)) {
+    return `The instance went away in every attempt (Spot reclaims?): raise compute.batch.retryAttempts (now ${settings.retryAttempts}) or use an on-demand compute environment.`;
+  }
+  if (exitCode !== void 0) {
+    return `The training CLI failed inside the container: see the log lines above (the full stream is in CloudWatch group ${settings.logGroup}). The same command runs locally: pipeline train --compute local --run-id ${options.runId} --store ${options.storeUrl}.`;
+  }
+  return `See the job in the AWS Batch console (region ${settings.region}) and its logs in CloudWatch group ${settings.logGroup}.`;
+}
+function capacityHint(settings) {
+  const gpu = settings.gpus > 0 ? ` that its instance types include GPU instances (g4dn, g5, p3) with ${settings.gpus} GPU(s),` : "";
+  return `Check the compute environments of job queue ${settings.queue}: that they are ENABLED and VALID (aws batch describe-compute-environments),${gpu} that one instance type offers ${settings.vcpus} vCPUs and ${settings.memoryMiB} MiB (minus what the ECS agent keeps), that maxvCpus leaves room, and that the account's EC2 vCPU quota allows them (Service Quotas: "Running On-Demand G and VT instances" or "All G and VT Spot Instance Requests").`;
+}
+function throwIfAborted(signal, when) {
+  if (signal?.aborted) {
+    throw new PipelineError(`AWS Batch training was cancelled ${when} (${abortReason(signal)})`);
+  }
+}
+function abortReason(signal) {
+  const reason = signal.reason;
+  if (typeof reason === "string") return reason;
+  if (reason instanceof Error && reason.name !== "AbortError") return reason.message;
+  return "aborted";
+}
+function secondsBetween(key, from, to) {
+  return from !== void 0 && to !== void 0 && to >= from ? { [key]: (to - from) / 1e3 } : {};
+}
+function formatSeconds(seconds2) {
+  if (seconds2 < 600) return `${Math.round(seconds2)} s`;
+  return `${Math.round(seconds2 / 60)} min`;
+}
+
+// pipeline/compute/train-on-batch.ts
+function trainArgs(config) {
+  const args = [];
+  for (const spec of SETTINGS) {
+    if (!spec.flag || !/^(train|model)\./.test(spec.key)) continue;
+    if (spec.key === "train.compute" || spec.key === "train.backend") continue;
+    const [group2, name] = spec.key.split(".");
+    const value2 = config[group2][name];
+    if (value2 !== void 0) args.push(spec.flag, String(value2));
+  }
+  return args;
+}
+async function trainOnBatch(input) {
+  const { config, runId: runId2, reporter } = input;
+  if (!config.store.startsWith("s3://")) {
+    throw new InputError(
+      `--compute batch needs an S3 run store the job can write to, not "${config.store}"`,
+      { field: "store" },
+      "pass --store s3://bucket/prefix (or set MLOPS_STORE)"
+    );
+  }
+  if (config.warehouse !== "snowflake") {
+    throw new InputError(
+      `--compute batch needs a warehouse the job can reach; "${config.warehouse}" is a file on this machine`,
+      { field: "warehouse" },
+      "use --warehouse snowflake with --compute batch, or train here with --compute local"
+    );
+  }
+  const settings = resolveBatchSettings(config.compute.batch);
+  const interrupt = interruptSignal();
+  let job;
+  try {
+    job = await runBatchTraining({
+      batch: new BatchClient({ region: settings.region }),
+      logs: new CloudWatchLogsClient({ region: settings.region }),
+      settings,
+      runId: runId2,
+      storeUrl: config.store,
+      trainArgs: trainArgs(config),
+      environment: { MLOPS_WAREHOUSE: config.warehouse, MLOPS_TENANT: config.tenant },
+      reporter,
+      signal: interrupt.signal
+    });
+  } finally {
+    interrupt.dispose();
+  }
+  const record = await readStageRecord(input.store, runId2, "train");
+  if (record?.status !== "succeeded" || record.result === null) {
+    throw new PipelineError(
+      `AWS Batch job ${job.jobId} succeeded but wrote no successful train record to ${config.store}/runs/${runId2}/train/`,
+      1,
+      "check the job's log above and that its role may write to the store"
+    );
+  }
+  const { status: _status, ...batchJob } = job;
+  return { ...record.result, compute: "batch", batchJob };
+}
+
+// pipeline/promote/promote.ts
+import { existsSync as existsSync8 } from "node:fs";
+import { mkdtemp as mkdtemp8, rm as rm11 } from "node:fs/promises";
+import { tmpdir as tmpdir8 } from "node:os";
+import { join as join18 } from "node:path";
+
+// pipeline/promote/decision.ts
+var METRICS = [
+  ["hr20", "HR@20"],
+  ["mrr20", "MRR@20"]
+];
+function decidePromotion(input) {
+  const { gates, challenger, champion, force, tolerance } = input;
+  if (!Number.isFinite(tolerance) || tolerance < 0) {
+    throw new RangeError(`promotion tolerance must be a number >= 0, got ${tolerance}`);
+  }
+  if (!gates.passed) {
+    const failed = gates.failedBlocking.length ? gates.failedBlocking.join(", ") : "unnamed";
+    if (input.overrideGates) {
+      return {
+        promote: true,
+        forced: true,
+        verdict: "gates-failed",
+        reason: `blocking gates failed (${failed}) but --override-gates was given`
+      };
+    }
+    return {
+      promote: false,
+      forced: false,
+      verdict: "gates-failed",
+      reason: `blocking gates failed (${failed}); --force does not override failed gates (use --override-gates to ship it anyway)`
+    };
+  }
+  if (!champion) {
+    return {
+      promote: true,
+      forced: false,
+      verdict: "no-champion",
+      reason: `no model in production; challenger HR@20 ${fmt2(challenger.hr20)}`
+    };
+  }
+  const worse = METRICS.filter(([key]) => {
+    const paired = input.difference?.[key];
+    return paired ? paired.upper < -tolerance : challenger[key].upper < champion[key].lower - tolerance;
+  }).map(([, label2]) => label2);
+  const hrDelta = challenger.hr20.value - champion.hr20.value;
+  const comparison = `HR@20 ${fmt2(challenger.hr20)} vs production ${fmt2(champion.hr20)}, MRR@20 ${fmt2(challenger.mrr20)} vs ${fmt2(champion.mrr20)}`;
+  let verdict;
+  let why;
+  if (worse.length > 0) {
+    verdict = "significantly-worse";
+    why = `significantly worse than production on ${worse.join(" and ")} (${comparison})`;
+  } else if (hrDelta < -tolerance) {
+    verdict = "worse";
+    why = `HR@20 below production by ${(-hrDelta).toFixed(4)}, more than the tolerance ${tolerance} (${comparison})`;
+  } else {
+    const pairedHr = input.difference?.hr20;
+    const better = pairedHr ? pairedHr.lower > 0 : challenger.hr20.lower > champion.hr20.upper;
+    verdict = better ? "better" : "non-inferior";
+    return {
+      promote: true,
+      forced: false,
+      verdict,
+      reason: better ? `significantly better than production (${comparison})` : `at least as good as production within tolerance ${tolerance} (${comparison})`
+    };
+  }
+  return force ? { promote: true, forced: true, verdict, reason: `${why}; promoted because of --force` } : { promote: false, forced: false, verdict, reason: `${why}; use --force to promote anyway` };
+}
+function fmt2(metric) {
+  return `${metric.value.toFixed(4)} [${metric.lower.toFixed(4)}, ${metric.upper.toFixed(4)}]`;
+}
+
+// pipeline/reporter.ts
+import cliProgress from "cli-progress";
+function silentReporter() {
+  const warnings = [];
+  return {
+    warnings,
+    info() {
+    },
+    warn(message) {
+      warnings.push(message);
+    },
+    progress() {
+      return { update() {
+      }, stop() {
+      } };
+    }
+  };
+}
+
+// pipeline/serve/server.ts
+import { randomUUID as randomUUID3 } from "node:crypto";
+import {
+  STATUS_CODES,
+  createServer
+} from "node:http";
+
+// pipeline/serve/batcher.ts
+var DEFAULT_BATCH_OPTIONS = { maxBatch: 256, maxWaitMs: 2 };
+var PredictionBatcher = class {
+  constructor(predictor, options = DEFAULT_BATCH_OPTIONS) {
+    this.predictor = predictor;
+    this.options = options;
+    if (!Number.isInteger(options.maxBatch) || options.maxBatch < 1) {
+      throw new RangeError(`batch.maxBatch must be a positive integer, got ${options.maxBatch}`);
+    }
+    if (!(options.maxWaitMs >= 0)) {
+      throw new RangeError(`batch.maxWaitMs must be 0 or more, got ${options.maxWaitMs}`);
+    }
+  }
+  predictor;
+  options;
+  queue = [];
+  queued = 0;
+  running;
+  timer;
+  stats = { calls: 0, sessions: 0, largestBatch: 0 };
+  /** The predictions for `sessions`, in order, each with at most `k` items. */
+  predict(sessions, k) {
+    if (sessions.length === 0) return Promise.resolve([]);
+    return new Promise((resolve4, reject2) => {
+      const job = {
+        sessions,
+        k,
+        results: new Array(sessions.length),
+        pending: sessions.length,
+        failed: false,
+        resolve: resolve4,
+        reject: reject2
+      };
+      this.queue.push({ job, start: 0, end: sessions.length });
+      this.queued += sessions.length;
+      this.schedule();
+    });
+  }
+  schedule() {
+    if (this.running) return;
+    if (this.queued >= this.options.maxBatch) {
+      this.clearTimer();
+      this.start();
+    } else {
+      this.timer ??= setTimeout(() => {
+        this.timer = void 0;
+        if (!this.running) this.start();
+      }, this.options.maxWaitMs);
+    }
+  }
+  clearTimer() {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = void 0;
+  }
+  /** Takes up to maxBatch sessions off the queue (splitting a piece that does not fit). */
+  take() {
+    const batch = [];
+    let room = this.options.maxBatch;
+    while (room > 0 && this.queue.length > 0) {
+      const head = this.queue[0];
+      const size = head.end - head.start;
+      if (size <= room) {
+        batch.push(head);
+        this.queue.shift();
+        room -= size;
+      } else {
+        batch.push({ job: head.job, start: head.start, end: head.start + room });
+        head.start += room;
+        room = 0;
+      }
+    }
+    const taken = this.options.maxBatch - room;
+    this.queued -= taken;
+    return batch;
+  }
+  start() {
+    this.clearTimer();
+    const batch = this.take();
+    if (batch.length === 0) return;
+    this.running = this.run(batch).finally(() => {
+      this.running = void 0;
+      if (this.queue.length > 0) this.start();
+    });
+  }
+  async run(batch) {
+    const live = batch.filter((piece) => !piece.job.failed);
+    if (live.length === 0) return;
+    try {
+      await this.call(live);
+    } catch (error) {
+      if (new Set(live.map((piece) => piece.job)).size === 1) {
+        fail(live, error);
+        return;
+      }
+      for (const piece of live) {
+        try {
+          await this.call([piece]);
+        } catch (own) {
+          fail([piece], own);
+        }
+      }
+    }
+  }
+  async call(pieces) {
+    const sessions = pieces.flatMap((p) => p.job.sessions.slice(p.start, p.end));
+    const k = Math.max(...pieces.map((p) => p.job.k));
+    this.stats.calls++;
+    this.stats.largestBatch = Math.max(this.stats.largestBatch, sessions.length);
+    const predictions = await this.predictor.predict(sessions, k);
+    if (!Array.isArray(predictions) || predictions.length !== sessions.length) {
+      throw new Error(
+        `the model returned ${Array.isArray(predictions) ? predictions.length : typeof predictions} predictions for ${sessions.length} sessions`
+      );
+    }
+    this.stats.sessions += sessions.length;
+    let at = 0;
+    for (const piece of pieces) {
+      const { job } = piece;
+      for (let i = piece.start; i < piece.end; i++) {
+        const prediction = predictions[at++];
+        job.results[i] = prediction.items.length > job.k ? { ...prediction, items: prediction.items.slice(0, job.k) } : prediction;
+      }
+      job.pending -= piece.end - piece.start;
+      if (job.pending === 0 && !job.failed) job.resolve(job.results);
+    }
+  }
+};
+function fail(pieces, error) {
+  for (const { job } of pieces) {
+    if (job.failed) continue;
+    job.failed = true;
+    job.reject(error);
+  }
+}
+
+// pipeline/serve/protocol.ts
+var HttpError = class extends Error {
+  constructor(status, code2, message, headers = {}) {
+    super(message);
+    this.status = status;
+    this.code = code2;
+    this.headers = headers;
+    this.name = "HttpError";
+  }
+  status;
+  code;
+  headers;
+};
+function errorBody(error, requestId) {
+  return JSON.stringify({
+    error: {
+      code: error.code,
+      message: error.message,
+      ...requestId ? { request_id: requestId } : {}
+    }
+  });
+}
+function predictionsBody(predictions, model2) {
+  return JSON.stringify({
+    predictions: predictions.map((p) => ({
+      items: p.items,
+      unknown_skus: p.unknownSkus,
+      fallback: p.fallback
+    })),
+    model: model2
+  });
+}
+function isJsonContentType(header) {
+  if (!header) return false;
+  const [type, ...params] = header.split(";");
+  if (type?.trim().toLowerCase() !== "application/json") return false;
+  return params.every((param) => {
+    const [name, value2] = param.split("=").map((part2) => part2.trim().toLowerCase());
+    return name !== "charset" || value2 === "utf-8" || value2 === "utf8" || value2 === '"utf-8"';
+  });
+}
+function lineColumn(text, offset) {
+  let line = 1;
+  let lineStart = 0;
+  for (let i = 0; i < offset && i < text.length; i++) {
+    if (text.charCodeAt(i) === 10) {
+      line++;
+      lineStart = i + 1;
+    }
+  }
+  return { line, column: offset - lineStart + 1 };
+}
+var NUMBER = /-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?/y;
+var ESCAPES = /* @__PURE__ */ new Set(['"', "\\", "/", "b", "f", "n", "r", "t"]);
+var HEX4 = /[0-9a-fA-F]{4}/y;
+function jsonErrorOffset(text) {
+  let i = 0;
+  const open = [];
+  const skipSpace = () => {
+    while (i < text.length && " 	\n\r".includes(text[i])) i++;
+  };
+  const string = () => {
+    i++;
+    while (i < text.length) {
+      const c = text.charCodeAt(i);
+      if (c === 34) {
+        i++;
+        return true;
+      }
+      if (c < 32) return false;
+      if (c === 92) {
+        const next = text[i + 1];
+        if (next === "u") {
+          HEX4.lastIndex = i + 2;
+          i += 2;
+          if (!HEX4.test(text)) return false;
+          i += 4;
+        } else if (next !== void 0 && ESCAPES.has(next)) i += 2;
+        else {
+          i += 1;
+          return false;
+        }
+      } else i++;
+    }
+    return false;
+  };
+  const scalar3 = () => {
+    const c = text[i];
+    if (c === '"') return string();
+    const literal = ["true", "false", "null"].find((word) => text.startsWith(word, i));
+    if (literal) {
+      i += literal.length;
+      return true;
+    }
+    NUMBER.lastIndex = i;
+    if (!NUMBER.test(text)) return false;
+    i = NUMBER.lastIndex;
+    return true;
+  };
+  let state = "value";
+  for (; ; ) {
+    skipSpace();
+    if (state === "value") {
+      const c = text[i];
+      if (c === "{" || c === "[") {
+        i++;
+        skipSpace();
+        if (text[i] === (c === "{" ? "}" : "]")) {
+          i++;
+          state = "after";
+        } else {
+          open.push(c);
+          state = c === "{" ? "key" : "value";
+        }
+      } else if (i < text.length && scalar3()) state = "after";
+      else return i;
+    } else if (state === "key") {
+      if (text[i] !== '"' || !string()) return i;
+      skipSpace();
+      if (text[i] !== ":") return i;
+      i++;
+      state = "value";
+    } else {
+      const top = open[open.length - 1];
+      if (top === void 0) return i < text.length ? i : -1;
+      const c = text[i];
+      if (c === ",") {
+        i++;
+        state = top === "{" ? "key" : "value";
+      } else if (top === "{" && c === "}" || top === "[" && c === "]") {
+        open.pop();
+        i++;
+      } else return i;
+    }
+  }
+}
+function parseJson2(body2) {
+  try {
+    return JSON.parse(body2);
+  } catch {
+    const offset = Math.max(0, jsonErrorOffset(body2));
+    const { line, column } = lineColumn(body2, offset);
+    const found = offset >= body2.length ? "unexpected end of the body" : `unexpected ${JSON.stringify(body2[offset])}`;
+    throw new HttpError(
+      400,
+      "invalid_json",
+      `the body is not valid JSON: ${found} at line ${line}, column ${column} (offset ${offset})`
+    );
+  }
+}
+function describe2(value2) {
+  if (value2 === null) return "null";
+  if (Array.isArray(value2)) return "an array";
+  if (typeof value2 === "string") {
+    return `the string ${JSON.stringify(value2.length > 40 ? `${value2.slice(0, 40)}…` : value2)}`;
+  }
+  if (typeof value2 === "object") return "an object";
+  return `${typeof value2} ${String(value2)}`;
+}
+function invalid(field2, message) {
+  return new HttpError(400, "invalid_request", `${field2}: ${message}`);
+}
+function session(value2, path2) {
+  if (!Array.isArray(value2)) {
+    throw invalid(path2, `expected an array of SKU strings, got ${describe2(value2)}`);
+  }
+  const items = value2;
+  items.forEach((sku, j) => {
+    if (typeof sku !== "string") {
+      throw new HttpError(
+        400,
+        "invalid_sku",
+        `${path2}[${j}]: a SKU must be a string, got ${describe2(sku)}`
+      );
+    }
+  });
+  return items;
+}
+function instance(value2, path2) {
+  if (typeof value2 === "object" && value2 !== null && !Array.isArray(value2)) {
+    if (!("session" in value2)) {
+      throw invalid(path2, 'an instance object needs a "session" array of SKU strings');
+    }
+    return session(value2.session, `${path2}.session`);
+  }
+  return session(value2, path2);
+}
+function readK(value2, limits) {
+  if (value2 === void 0) return limits.defaultK;
+  if (typeof value2 !== "number" || !Number.isInteger(value2) || value2 < 1 || value2 > limits.maxK) {
+    throw new HttpError(
+      400,
+      "invalid_k",
+      `k: expected an integer from 1 to ${limits.maxK}, got ${describe2(value2)}`
+    );
+  }
+  return value2;
+}
+function parseInvocation(body2, limits) {
+  if (body2.trim() === "") {
+    throw new HttpError(
+      400,
+      "empty_body",
+      'the request body is empty: send {"sessions": [["sku", ...]], "k": 10}'
+    );
+  }
+  const json = parseJson2(body2);
+  if (typeof json !== "object" || json === null || Array.isArray(json)) {
+    throw invalid(
+      "body",
+      `expected an object with "sessions" or "instances", got ${describe2(json)}`
+    );
+  }
+  const request = json;
+  const hasSessions = "sessions" in request;
+  const hasInstances = "instances" in request;
+  if (hasSessions === hasInstances) {
+    throw invalid(
+      "body",
+      hasSessions ? 'give either "sessions" or "instances", not both' : 'expected a "sessions" (or "instances") array of sessions, each an array of SKU strings'
+    );
+  }
+  const field2 = hasSessions ? "sessions" : "instances";
+  const list2 = request[field2];
+  if (!Array.isArray(list2)) throw invalid(field2, `expected an array, got ${describe2(list2)}`);
+  if (list2.length === 0) throw invalid(field2, "the array is empty: send at least one session");
+  if (list2.length > limits.maxSessions) {
+    throw new HttpError(
+      400,
+      "too_many_sessions",
+      `${field2}: ${list2.length} sessions in one request, over the limit of ${limits.maxSessions}; split the request`
+    );
+  }
+  const k = readK(request.k, limits);
+  const items = list2;
+  const sessions = items.map(
+    (value2, i) => hasSessions ? session(value2, `${field2}[${i}]`) : instance(value2, `${field2}[${i}]`)
+  );
+  return { sessions, k };
+}
+
+// pipeline/serve/server.ts
+var SERVER_DEFAULTS = {
+  port: 8080,
+  host: "0.0.0.0",
+  maxBodyBytes: 1024 * 1024,
+  maxSessions: 1e3,
+  maxK: 100,
+  defaultK: 10,
+  shutdownTimeoutMs: 3e4
+};
+var JSON_TYPE = "application/json";
+function positiveInteger3(name, value2) {
+  if (!Number.isInteger(value2) || value2 < 1) {
+    throw new PipelineError(
+      `server setting ${name} must be a positive integer, got ${value2}`,
+      2,
+      `set ${name} to a whole number of at least 1`
+    );
+  }
+  return value2;
+}
+async function startServer(options) {
+  const reporter = options.reporter ?? silentReporter();
+  const limits = {
+    maxBodyBytes: positiveInteger3(
+      "maxBodyBytes",
+      options.maxBodyBytes ?? SERVER_DEFAULTS.maxBodyBytes
+    ),
+    maxSessions: positiveInteger3("maxSessions", options.maxSessions ?? SERVER_DEFAULTS.maxSessions),
+    maxK: positiveInteger3("maxK", options.maxK ?? SERVER_DEFAULTS.maxK),
+    defaultK: positiveInteger3("defaultK", options.defaultK ?? SERVER_DEFAULTS.defaultK)
+  };
+  if (limits.defaultK > limits.maxK) {
+    throw new PipelineError(
+      `server setting defaultK (${limits.defaultK}) is above maxK (${limits.maxK})`,
+      2,
+      "lower defaultK or raise maxK"
+    );
+  }
+  const batchOptions = { ...DEFAULT_BATCH_OPTIONS, ...options.batch };
+  positiveInteger3("batch.maxBatch", batchOptions.maxBatch);
+  if (!(batchOptions.maxWaitMs >= 0 && Number.isFinite(batchOptions.maxWaitMs))) {
+    throw new PipelineError(
+      `server setting batch.maxWaitMs must be 0 or more milliseconds, got ${batchOptions.maxWaitMs}`,
+      2,
+      "set batch.maxWaitMs to a small number such as 2"
+    );
+  }
+  let model2 = { state: "loading" };
+  const ready2 = Promise.resolve(options.model).then(
+    (loaded) => {
+      model2 = {
+        state: "ready",
+        batcher: new PredictionBatcher(loaded, batchOptions),
+        info: {
+          run_id: loaded.config?.runId ?? "unknown",
+          format: loaded.config?.format ?? "unknown",
+          ...options.modelVersion ? { version: options.modelVersion } : {}
+        }
+      };
+    },
+    (error) => {
+      const failure = error instanceof Error ? error : new Error(String(error));
+      model2 = { state: "failed", error: failure };
+      reporter.warn(`the model could not be loaded: ${failure.message}`);
+      throw failure;
+    }
+  );
+  ready2.catch(() => {
+  });
+  const responses = {};
+  let inFlight = 0;
+  let closing = false;
+  let idle;
+  const send = (res, status, body2, headers = {}) => {
+    responses[status] = (responses[status] ?? 0) + 1;
+    if (res.destroyed) return;
+    res.writeHead(status, {
+      "content-type": JSON_TYPE,
+      "content-length": String(Buffer.byteLength(body2)),
+      // While closing, and after an error that left the body unread, do not reuse the connection.
+      ...closing || !res.req.complete ? { connection: "close" } : {},
+      ...headers
+    });
+    res.end(body2);
+  };
+  const ping = (res, head) => {
+    const status = model2.state === "ready" && !closing ? 200 : 503;
+    const body2 = model2.state === "ready" ? JSON.stringify({ status: closing ? "shutting_down" : "ready", model: model2.info }) : model2.state === "loading" ? JSON.stringify({ status: "loading" }) : JSON.stringify({ status: "failed", error: model2.error.message });
+    if (head) {
+      responses[status] = (responses[status] ?? 0) + 1;
+      res.writeHead(status, { "content-type": JSON_TYPE }).end();
+    } else send(res, status, body2);
+  };
+  const invoke = async (req, res, requestId) => {
+    const receivedAt = Date.now();
+    if (closing) throw new HttpError(503, "shutting_down", "the server is shutting down");
+    if (model2.state !== "ready") {
+      throw new HttpError(
+        503,
+        "model_not_ready",
+        model2.state === "loading" ? "the model is still loading; retry when GET /ping answers 200" : `the model failed to load: ${model2.error.message}`
+      );
+    }
+    const { batcher, info: info2 } = model2;
+    if (!isJsonContentType(req.headers["content-type"])) {
+      throw new HttpError(
+        415,
+        "unsupported_media_type",
+        `Content-Type must be application/json (UTF-8), got ${req.headers["content-type"] ? JSON.stringify(req.headers["content-type"]) : "none"}`
+      );
+    }
+    const body2 = await readBody(req, limits.maxBodyBytes);
+    const { sessions, k } = parseInvocation(body2, limits);
+    let predictions;
+    try {
+      predictions = await batcher.predict(sessions, k);
+    } catch (error) {
+      reporter.warn(
+        `request ${requestId}: the model failed on ${sessions.length} session(s): ${error.message ?? String(error)}`
+      );
+      throw new HttpError(
+        500,
+        "prediction_failed",
+        `the model failed on this request; quote request id ${requestId} when reporting it`
+      );
+    }
+    options.requestLog?.record(requestId, sessions, receivedAt);
+    send(res, 200, predictionsBody(predictions, info2), { "x-request-id": requestId });
+  };
+  const handle = async (req, res) => {
+    const requestId = randomUUID3();
+    inFlight++;
+    try {
+      const path2 = (req.url ?? "/").split("?")[0];
+      if (path2 === "/ping") {
+        if (req.method === "GET" || req.method === "HEAD") ping(res, req.method === "HEAD");
+        else throw methodNotAllowed(req.method, path2, "GET");
+      } else if (path2 === "/invocations") {
+        if (req.method !== "POST") throw methodNotAllowed(req.method, path2, "POST");
+        await invoke(req, res, requestId);
+      } else {
+        throw new HttpError(
+          404,
+          "not_found",
+          `no route ${JSON.stringify(path2)}: this server answers GET /ping and POST /invocations`
+        );
+      }
+    } catch (error) {
+      const http = error instanceof HttpError ? error : new HttpError(500, "internal_error", `unexpected error; request id ${requestId}`);
+      if (!(error instanceof HttpError)) {
+        reporter.warn(`request ${requestId}: ${error.stack ?? String(error)}`);
+      }
+      send(res, http.status, errorBody(http, requestId), {
+        "x-request-id": requestId,
+        ...http.headers
+      });
+    } finally {
+      inFlight--;
+      if (inFlight === 0) idle?.();
+    }
+  };
+  const server = createServer((req, res) => {
+    void handle(req, res);
+  });
+  server.on("clientError", (error, socket) => {
+    if (!socket.writable || error.code === "ECONNRESET") {
+      socket.destroy();
+      return;
+    }
+    const http = error.code === "HPE_HEADER_OVERFLOW" ? new HttpError(431, "headers_too_large", "the request headers are too large") : error.code === "ERR_HTTP_REQUEST_TIMEOUT" ? new HttpError(408, "request_timeout", "the request was not received in time") : new HttpError(
+      400,
+      "bad_request",
+      `malformed HTTP request (${error.code ?? "parse error"})`
+    );
+    const body2 = errorBody(http);
+    socket.end(
+      `HTTP/1.1 ${http.status} ${STATUS_CODES[http.status] ?? ""}\r
+content-type: ${JSON_TYPE}\r
+content-length: ${Buffer.byteLength(body2)}\r
+connection: close\r
+\r
+${body2}`
+    );
+  });
+  const host = options.host ?? SERVER_DEFAULTS.host;
+  await new Promise((resolve4, reject2) => {
+    server.once(
+      "error",
+      (error) => reject2(
+        new PipelineError(
+          `the server cannot listen on ${host}:${options.port ?? SERVER_DEFAULTS.port}: ${error.code ?? error.message}`,
+          1,
+          error.code === "EADDRINUSE" ? "another process uses that port: stop it or pass another --port" : void 0
+        )
+      )
+    );
+    server.listen(options.port ?? SERVER_DEFAULTS.port, host, () => resolve4());
+  });
+  const port = server.address().port;
+  const urlHost = host === "0.0.0.0" || host === "::" ? "127.0.0.1" : host;
+  let closed;
+  const shutdownTimeoutMs = options.shutdownTimeoutMs ?? SERVER_DEFAULTS.shutdownTimeoutMs;
+  const close = async () => {
+    closing = true;
+    const listenerClosed = new Promise((resolve4) => server.close(() => resolve4()));
+    server.closeIdleConnections();
+    if (inFlight > 0) {
+      const finished2 = new Promise((resolve4) => idle = resolve4);
+      let timer;
+      const timedOut = new Promise((resolve4) => {
+        timer = setTimeout(() => resolve4(true), shutdownTimeoutMs);
+      });
+      const late = await Promise.race([finished2.then(() => false), timedOut]);
+      clearTimeout(timer);
+      if (late) {
+        reporter.warn(
+          `${inFlight} request(s) still running after ${shutdownTimeoutMs} ms; closing their connections`
+        );
+        server.closeAllConnections();
+      }
+    }
+    server.closeIdleConnections();
+    await listenerClosed;
+    await options.requestLog?.close();
+  };
+  return {
+    url: `http://${urlHost.includes(":") ? `[${urlHost}]` : urlHost}:${port}`,
+    port,
+    ready: ready2,
+    stats: () => ({
+      responses: { ...responses },
+      batching: model2.state === "ready" ? { ...model2.batcher.stats } : { calls: 0, sessions: 0, largestBatch: 0 }
+    }),
+    close() {
+      closed ??= close();
+      return closed;
+    }
+  };
+}
+function methodNotAllowed(method, path2, allowed) {
+  return new HttpError(
+    405,
+    "method_not_allowed",
+    `${method ?? "?"} ${path2} is not supported: use ${allowed}`,
+    { allow: allowed === "GET" ? "GET, HEAD" : allowed }
+  );
+}
+var utf8 = new TextDecoder("utf-8", { fatal: true });
+function readBody(req, limit) {
+  const tooLarge = (size) => new HttpError(
+    413,
+    "payload_too_large",
+    `the body is ${size}, over the limit of ${limit} bytes; send fewer sessions per request`
+  );
+  const declared = Number(req.headers["content-length"]);
+  if (declared > limit) return Promise.reject(tooLarge(`${declared} bytes`));
+  return new Promise((resolve4, reject2) => {
+    const chunks = [];
+    let size = 0;
+    const onData = (chunk) => {
+      size += chunk.length;
+      if (size > limit) {
+        req.off("data", onData);
+        req.pause();
+        reject2(tooLarge(`more than ${limit} bytes`));
+        return;
+      }
+      chunks.push(chunk);
+    };
+    req.on("data", onData);
+    req.once("end", () => {
+      try {
+        resolve4(utf8.decode(Buffer.concat(chunks, size)));
+      } catch {
+        reject2(new HttpError(400, "invalid_encoding", "the body is not valid UTF-8"));
+      }
+    });
+    req.once(
+      "error",
+      (error) => reject2(new HttpError(400, "aborted", `the request body was cut off: ${error.message}`))
+    );
+  });
+}
+
+// pipeline/serve/serve.ts
+async function startModelServer(options) {
+  const reporter = options.reporter ?? silentReporter();
+  const { modelDir: modelDir2, backend = "auto", ...rest } = options;
+  const model2 = (async () => {
+    const selected = await selectBackend(backend);
+    reporter.info(`tfjs backend: ${selected.name} (${selected.reason})`);
+    const artifact = await loadModelArtifact(modelDir2);
+    reporter.info(
+      `model of run ${artifact.config.runId} loaded from ${modelDir2} (${artifact.vocabulary.size - 2} items)`
+    );
+    return artifact;
+  })();
+  return startServer({ ...rest, reporter, model: model2 });
+}
+
+// pipeline/promote/local-endpoint.ts
+async function smokeTest(url, sessions, k) {
+  const response = await fetch(`${url}/invocations`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ sessions, k })
+  });
+  const text = await response.text();
+  if (response.status !== 200) {
+    throw new Error(`/invocations answered ${response.status}: ${text.slice(0, 300)}`);
+  }
+  const body2 = JSON.parse(text);
+  const predictions = body2.predictions ?? [];
+  if (predictions.length !== sessions.length) {
+    throw new Error(`expected ${sessions.length} predictions, got ${predictions.length}`);
+  }
+  predictions.forEach((p, i) => {
+    const items = p.items ?? [];
+    const skus = new Set(items.map((item) => item.sku));
+    const valid = items.every(
+      (item) => typeof item.sku === "string" && typeof item.score === "number" && Number.isFinite(item.score)
+    );
+    if (items.length !== k || skus.size !== k || !valid) {
+      throw new Error(`session ${i}: expected ${k} distinct SKUs with finite scores`);
+    }
+  });
+}
+async function verifyLocalEndpoint(options) {
+  const k = options.k ?? 10;
+  const started = performance.now();
+  const server = await startModelServer({
+    modelDir: options.modelDir,
+    port: 0,
+    host: "127.0.0.1",
+    ...options.backend ? { backend: options.backend } : {},
+    reporter: options.reporter
+  });
+  try {
+    await server.ready;
+    const ping = await fetch(`${server.url}/ping`);
+    if (ping.status !== 200) throw new Error(`/ping answered ${ping.status}`);
+    const readyMs = performance.now() - started;
+    await smokeTest(server.url, options.sessions, k);
+    return { url: server.url, sessions: options.sessions.length, k, readyMs };
+  } catch (error) {
+    throw new PipelineError(
+      `the local endpoint for ${options.modelDir} failed its smoke test: ${error.message}`,
+      1
+    );
+  } finally {
+    await server.close();
+  }
+}
+
+// pipeline/promote/sagemaker.ts
+import { mkdtemp as mkdtemp7, readFile as readFile8, rm as rm10 } from "node:fs/promises";
+import { tmpdir as tmpdir7 } from "node:os";
+import { join as join17 } from "node:path";
+import { PutObjectCommand as PutObjectCommand2, S3Client as S3Client2 } from "@aws-sdk/client-s3";
+import {
+  CreateEndpointCommand,
+  CreateEndpointConfigCommand,
+  CreateModelCommand,
+  DeleteEndpointConfigCommand,
+  DeleteModelCommand,
+  DescribeEndpointCommand,
+  DescribeEndpointConfigCommand,
+  ListEndpointConfigsCommand,
+  ListModelsCommand,
+  ListTagsCommand,
+  SageMakerClient,
+  UpdateEndpointCommand,
+  waitUntilEndpointInService
+} from "@aws-sdk/client-sagemaker";
+import { InvokeEndpointCommand, SageMakerRuntimeClient } from "@aws-sdk/client-sagemaker-runtime";
+
+// pipeline/promote/model-package.ts
+import { createHash as createHash9 } from "node:crypto";
+import { createReadStream as createReadStream3 } from "node:fs";
+import { chmod, copyFile as copyFile3, mkdir as mkdir7, mkdtemp as mkdtemp6, rm as rm9, stat as stat5 } from "node:fs/promises";
+import { tmpdir as tmpdir6 } from "node:os";
+import { dirname as dirname4, join as join16 } from "node:path";
+import * as tar from "tar";
+var PACKAGE_FILES = Object.values(ARTIFACT_FILES).sort();
+var FIXED_MTIME = new Date(Date.UTC(2e3, 0, 1));
+async function buildModelPackage(artifactDir, outFile) {
+  const missing = [];
+  for (const file of PACKAGE_FILES) {
+    const info2 = await stat5(join16(artifactDir, file)).catch(() => void 0);
+    if (!info2?.isFile()) missing.push(file);
+  }
+  if (missing.length > 0) {
+    throw new PipelineError(
+      `cannot package the model: ${artifactDir} lacks ${missing.join(", ")}`,
+      2,
+      "package a folder written by `pipeline train` (runs/<id>/train/model/ in the run store)"
+    );
+  }
+  const staging = await mkdtemp6(join16(tmpdir6(), "model-package-"));
+  try {
+    for (const file of PACKAGE_FILES) {
+      await copyFile3(join16(artifactDir, file), join16(staging, file));
+      await chmod(join16(staging, file), 420);
+    }
+    await mkdir7(dirname4(outFile), { recursive: true });
+    await tar.create(
+      {
+        file: outFile,
+        cwd: staging,
+        gzip: true,
+        portable: true,
+        mtime: FIXED_MTIME,
+        noDirRecurse: true
+      },
+      [...PACKAGE_FILES]
+    );
+  } finally {
+    await rm9(staging, { recursive: true, force: true });
+  }
+  const { size } = await stat5(outFile);
+  return { path: outFile, bytes: size, sha256: await sha256File2(outFile) };
+}
+async function sha256File2(path2) {
+  const hash2 = createHash9("sha256");
+  for await (const chunk of createReadStream3(path2)) hash2.update(chunk);
+  return hash2.digest("hex");
+}
+
+// pipeline/promote/sagemaker-settings.ts
+import { ProductionVariantInstanceType } from "@aws-sdk/client-sagemaker";
+var SAGEMAKER_NAME = /^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$/;
+var ROLE_ARN2 = /^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]{1,512}$/;
+var IMAGE2 = /^[a-z0-9][a-z0-9.-]*(:\d+)?\/[a-z0-9._/-]+(:[\w][\w.-]{0,127}|@sha256:[a-f0-9]{64})?$/;
+var REGION2 = /^[a-z]{2}(-[a-z]+)+-\d$/;
+var ALARM_NAME = /^(?!\s)[^\n]{1,255}$/;
+function parseTrafficRouting(text, waitSeconds) {
+  const match = /^(all-at-once|canary|linear)(?::(\d+))?$/i.exec(text.trim());
+  const kind = match?.[1]?.toLowerCase();
+  const percent2 = match?.[2] === void 0 ? void 0 : Number(match[2]);
+  if (kind === "all-at-once" && percent2 === void 0) return { type: "ALL_AT_ONCE", waitSeconds };
+  if (kind === "canary" && percent2 !== void 0) return { type: "CANARY", percent: percent2, waitSeconds };
+  if (kind === "linear" && percent2 !== void 0) return { type: "LINEAR", percent: percent2, waitSeconds };
+  throw new InputError(
+    `invalid traffic routing "${text}"`,
+    { field: "promote.sagemaker.traffic" },
+    "use all-at-once, canary:<percent of capacity> (1-50) or linear:<percent per step> (10-50)"
+  );
+}
+function validateSageMakerSettings(settings) {
+  const problems = [];
+  const check2 = (ok, field2, message) => {
+    if (!ok) problems.push([field2, message]);
+  };
+  const s = settings;
+  const int2 = (value2, min, max) => Number.isInteger(value2) && value2 >= min && value2 <= max;
+  check2(REGION2.test(s.region), "region", `"${s.region}" is not an AWS region (e.g. eu-west-1)`);
+  check2(
+    SAGEMAKER_NAME.test(s.endpointName),
+    "endpoint",
+    `"${s.endpointName}" is not a SageMaker name: 1-63 letters, digits and '-', starting and ending with a letter or digit`
+  );
+  check2(
+    IMAGE2.test(s.image) && s.image.length <= 255,
+    "image",
+    `"${s.image}" is not a container image reference (e.g. 123456789012.dkr.ecr.eu-west-1.amazonaws.com/recs-serve:1.0)`
+  );
+  check2(
+    ROLE_ARN2.test(s.executionRoleArn),
+    "role",
+    `"${s.executionRoleArn}" is not an IAM role ARN (arn:aws:iam::<12-digit account>:role/<name>)`
+  );
+  check2(
+    isInstanceType(s.instanceType),
+    "instanceType",
+    `"${s.instanceType}" is not a SageMaker real-time inference instance type (e.g. ml.m5.large)`
+  );
+  check2(
+    int2(s.instanceCount, 1, 100),
+    "instanceCount",
+    `${s.instanceCount} is not an integer 1-100`
+  );
+  try {
+    parseS3Url(s.modelData);
+  } catch (error) {
+    problems.push(["modelData", error.message]);
+  }
+  const routing = s.trafficRouting;
+  check2(
+    int2(routing.waitSeconds, 0, 3600),
+    "trafficWait",
+    `${routing.waitSeconds} is not an integer 0-3600 (seconds between traffic steps)`
+  );
+  if (routing.type === "CANARY") {
+    check2(int2(routing.percent, 1, 50), "traffic", `canary size ${routing.percent}% is not 1-50`);
+  } else if (routing.type === "LINEAR") {
+    check2(int2(routing.percent, 10, 50), "traffic", `linear step ${routing.percent}% is not 10-50`);
+  }
+  check2(
+    int2(s.terminationWaitSeconds, 0, 3600),
+    "terminationWait",
+    `${s.terminationWaitSeconds} is not an integer 0-3600`
+  );
+  check2(
+    int2(s.maxExecutionTimeoutSeconds, 600, 28800),
+    "maxExecutionTimeout",
+    `${s.maxExecutionTimeoutSeconds} is not an integer 600-28800`
+  );
+  const steps = routing.type === "LINEAR" ? Math.ceil(100 / Math.max(routing.percent, 1)) : 1;
+  const waits = steps * routing.waitSeconds + s.terminationWaitSeconds;
+  check2(
+    s.maxExecutionTimeoutSeconds > waits,
+    "maxExecutionTimeout",
+    `${s.maxExecutionTimeoutSeconds} s must exceed the deployment's own waits (${waits} s: traffic steps plus termination wait)`
+  );
+  check2(
+    s.alarms.length <= 10,
+    "alarms",
+    `${s.alarms.length} alarms given; SageMaker takes at most 10`
+  );
+  for (const alarm of s.alarms) {
+    check2(ALARM_NAME.test(alarm), "alarms", `"${alarm}" is not a CloudWatch alarm name`);
+  }
+  check2(int2(s.keep, 0, 100), "keep", `${s.keep} is not an integer 0-100`);
+  check2(
+    Number.isFinite(s.waitSeconds) && s.waitSeconds > 0,
+    "waitSeconds",
+    `${s.waitSeconds} is not a positive number of seconds`
+  );
+  if (problems.length > 0 || !isInstanceType(s.instanceType)) {
+    const list2 = problems.map(([field2, message]) => `promote.sagemaker.${field2}: ${message}`);
+    throw new InputError(
+      `invalid SageMaker settings: ${list2.join("; ")}`,
+      {},
+      "fix them in the config file, the MLOPS_SAGEMAKER_* environment variables or the flags"
+    );
+  }
+  return { ...settings, instanceType: s.instanceType };
+}
+var INSTANCE_TYPES = new Set(Object.values(ProductionVariantInstanceType));
+function isInstanceType(value2) {
+  return INSTANCE_TYPES.has(value2);
+}
+
+// pipeline/promote/sagemaker.ts
+var ENDPOINT_TAG = "mlops-session-recs:endpoint";
+var RUN_TAG = "mlops-session-recs:run-id";
+var VARIANT = "AllTraffic";
+var STUCK = /* @__PURE__ */ new Set(["UpdateRollbackFailed", "Deleting"]);
+async function deployToSageMaker(settingsInput, request, deps = {}) {
+  const settings = validateSageMakerSettings(settingsInput);
+  validateRunId(request.runId);
+  const k = request.smokeK ?? 10;
+  if (!Number.isInteger(k) || k < 1 || k > 100) {
+    throw new InputError(`smoke test k must be an integer 1-100, got ${k}`, { field: "smokeK" });
+  }
+  if (request.smokeSessions.length === 0 || request.smokeSessions.some((s) => s.length === 0)) {
+    throw new InputError(
+      "the smoke test needs at least one session, and no empty session",
+      { field: "smokeSessions" },
+      "pass sessions from the run's test split"
+    );
+  }
+  const reporter = deps.reporter ?? silentReporter();
+  const sagemaker = deps.sagemaker ?? new SageMakerClient({ region: settings.region });
+  const runtime = deps.runtime ?? new SageMakerRuntimeClient({ region: settings.region });
+  const s3 = deps.s3 ?? new S3Client2({ region: settings.region });
+  const endpointName = settings.endpointName;
+  const call = awsCaller(endpointName);
+  const existing = await describeEndpoint(sagemaker, endpointName);
+  if (existing && existing.EndpointStatus !== "InService") {
+    const status = existing.EndpointStatus ?? "in an unknown state";
+    throw new PipelineError(
+      `SageMaker endpoint ${endpointName} is ${status}${existing.FailureReason ? ` (FailureReason: ${existing.FailureReason})` : ""}; refusing to deploy run ${request.runId} over it`,
+      1,
+      status === "Failed" ? `delete it (aws sagemaker delete-endpoint --endpoint-name ${endpointName}) and promote again` : status === "UpdateRollbackFailed" ? `restore it by hand (aws sagemaker update-endpoint --endpoint-name ${endpointName} --endpoint-config-name <a working config>), then promote again` : "wait until the operation in progress ends (aws sagemaker describe-endpoint), then promote again"
+    );
+  }
+  const previousConfig = existing?.EndpointConfigName ?? null;
+  const name = deploymentName(endpointName, request.runId, (deps.now ?? (() => /* @__PURE__ */ new Date()))());
+  const tags = [
+    { Key: ENDPOINT_TAG, Value: endpointName },
+    { Key: RUN_TAG, Value: request.runId }
+  ];
+  const { bucket, prefix } = parseS3Url(settings.modelData);
+  const key = [prefix, request.runId, "model.tar.gz"].filter((part2) => part2 !== "").join("/");
+  const modelDataUrl = `s3://${bucket}/${key}`;
+  const work = await mkdtemp7(join17(tmpdir7(), "sagemaker-package-"));
+  let sha256;
+  try {
+    const pkg = await buildModelPackage(request.artifactDir, join17(work, "model.tar.gz"));
+    sha256 = pkg.sha256;
+    reporter.info(`uploading model.tar.gz (${pkg.bytes} bytes) to ${modelDataUrl}`);
+    const body2 = await readFile8(pkg.path);
+    await call(
+      `uploading ${modelDataUrl}`,
+      () => s3.send(
+        new PutObjectCommand2({
+          Bucket: bucket,
+          Key: key,
+          Body: body2,
+          ContentType: "application/gzip",
+          // S3 checks the bytes it stored against this; a corrupt upload fails here.
+          ChecksumSHA256: Buffer.from(pkg.sha256, "hex").toString("base64")
+        })
+      )
+    );
+  } finally {
+    await rm10(work, { recursive: true, force: true });
+  }
+  reporter.info(`creating model and endpoint config ${name}`);
+  await call(
+    `CreateModel ${name}`,
+    () => sagemaker.send(
+      new CreateModelCommand({
+        ModelName: name,
+        ExecutionRoleArn: settings.executionRoleArn,
+        PrimaryContainer: {
+          Image: settings.image,
+          ModelDataUrl: modelDataUrl,
+          Environment: { MLOPS_RUN_ID: request.runId }
+        },
+        Tags: tags
+      })
+    )
+  );
+  await call(
+    `CreateEndpointConfig ${name}`,
+    () => sagemaker.send(
+      new CreateEndpointConfigCommand({
+        EndpointConfigName: name,
+        ProductionVariants: [
+          {
+            VariantName: VARIANT,
+            ModelName: name,
+            InstanceType: settings.instanceType,
+            InitialInstanceCount: settings.instanceCount,
+            InitialVariantWeight: 1
+          }
+        ],
+        Tags: tags
+      })
+    )
+  );
+  if (existing) {
+    reporter.info(
+      `updating endpoint ${endpointName}: ${previousConfig} → ${name} (${settings.trafficRouting.type})`
+    );
+    await call(
+      `UpdateEndpoint ${endpointName}`,
+      () => sagemaker.send(
+        new UpdateEndpointCommand({
+          EndpointName: endpointName,
+          EndpointConfigName: name,
+          DeploymentConfig: blueGreenConfig(settings)
+        })
+      )
+    );
+  } else {
+    reporter.info(`creating endpoint ${endpointName} with ${name}`);
+    await call(
+      `CreateEndpoint ${endpointName}`,
+      () => sagemaker.send(
+        new CreateEndpointCommand({
+          EndpointName: endpointName,
+          EndpointConfigName: name,
+          Tags: [{ Key: ENDPOINT_TAG, Value: endpointName }]
+        })
+      )
+    );
+  }
+  const delays = deps.waiterDelays ?? { minDelay: 15, maxDelay: 60 };
+  const outcome = await waitInService(sagemaker, endpointName, settings.waitSeconds, delays);
+  const after = await describeEndpoint(sagemaker, endpointName);
+  if (outcome !== "in-service" || after?.EndpointStatus !== "InService" || after.EndpointConfigName !== name) {
+    throw deploymentFailure(
+      endpointName,
+      name,
+      previousConfig,
+      outcome,
+      after,
+      settings.waitSeconds
+    );
+  }
+  const smokeProblem = await smokeTest2(runtime, endpointName, request.smokeSessions, k);
+  if (smokeProblem !== void 0) {
+    if (previousConfig === null) {
+      throw new PipelineError(
+        `SageMaker smoke test of endpoint ${endpointName} (config ${name}) failed: ${smokeProblem}. It was a first deploy, so there is no previous config to go back to; the endpoint is left as is`,
+        1,
+        `inspect the model (CloudWatch logs /aws/sagemaker/Endpoints/${endpointName}); delete the endpoint (aws sagemaker delete-endpoint --endpoint-name ${endpointName}) or promote a working run`
+      );
+    }
+    reporter.warn(
+      `smoke test failed (${smokeProblem}); switching ${endpointName} back to ${previousConfig}`
+    );
+    await revert(sagemaker, endpointName, previousConfig, settings, delays, call);
+    throw new PipelineError(
+      `SageMaker smoke test of endpoint ${endpointName} (config ${name}) failed: ${smokeProblem}. The endpoint was switched back and the previous config ${previousConfig} serves again`,
+      1,
+      `the model of run ${request.runId} answers wrongly; check it with \`pipeline serve --model\` locally`
+    );
+  }
+  const deleted = await cleanup(sagemaker, settings, [name, previousConfig], call, reporter);
+  return {
+    endpointName,
+    action: existing ? "update" : "create",
+    endpointConfigName: name,
+    modelName: name,
+    modelDataUrl,
+    packageSha256: sha256,
+    previousEndpointConfigName: previousConfig,
+    smoke: { sessions: request.smokeSessions.length, k },
+    deleted
+  };
+}
+function sageMakerDeploymentRecord(result) {
+  return {
+    target: "sagemaker",
+    endpoint: result.endpointName,
+    endpointConfigName: result.endpointConfigName,
+    modelName: result.modelName,
+    modelDataUrl: result.modelDataUrl
+  };
+}
+function deploymentName(endpointName, runId2, now) {
+  const stamp = now.toISOString().replace(/\D/g, "").slice(0, 17);
+  const run = runId2.replace(/[^A-Za-z0-9]+/g, "-").replace(/^-+|-+$/g, "").slice(0, 24);
+  const tail = `${run.replace(/-+$/, "")}-${stamp}`;
+  const head = endpointName.slice(0, 63 - tail.length - 1).replace(/-+$/, "");
+  return `${head}-${tail}`;
+}
+function blueGreenConfig(settings) {
+  const routing = settings.trafficRouting;
+  const traffic = {
+    Type: routing.type,
+    WaitIntervalInSeconds: routing.waitSeconds
+  };
+  if (routing.type === "CANARY") {
+    traffic.CanarySize = { Type: "CAPACITY_PERCENT", Value: routing.percent };
+  } else if (routing.type === "LINEAR") {
+    traffic.LinearStepSize = { Type: "CAPACITY_PERCENT", Value: routing.percent };
+  }
+  return {
+    BlueGreenUpdatePolicy: {
+      TrafficRoutingConfiguration: traffic,
+      TerminationWaitInSeconds: settings.terminationWaitSeconds,
+      MaximumExecutionTimeoutInSeconds: settings.maxExecutionTimeoutSeconds
+    },
+    ...settings.alarms.length > 0 ? {
+      AutoRollbackConfiguration: {
+        Alarms: settings.alarms.map((AlarmName) => ({ AlarmName }))
+      }
+    } : {}
+  };
+}
+async function describeEndpoint(client, endpointName) {
+  try {
+    return await client.send(new DescribeEndpointCommand({ EndpointName: endpointName }));
+  } catch (error) {
+    const e = error;
+    if (e.name === "ValidationException" && /could not find endpoint/i.test(e.message)) {
+      return void 0;
+    }
+    throw awsFailure(endpointName, `DescribeEndpoint ${endpointName}`, error);
+  }
+}
+async function waitInService(client, endpointName, waitSeconds, delays) {
+  const stuck = new AbortController();
+  const watching = new Proxy(client, {
+    get(target, property, receiver) {
+      if (property !== "send") return Reflect.get(target, property, receiver);
+      return async (command) => {
+        const output = await target.send(command);
+        if (output.EndpointStatus && STUCK.has(output.EndpointStatus)) stuck.abort();
+        return output;
+      };
+    }
+  });
+  const minDelay = Math.min(delays.minDelay, waitSeconds / 2);
+  const maxDelay = Math.max(minDelay, Math.min(delays.maxDelay, waitSeconds));
+  try {
+    await waitUntilEndpointInService(
+      { client: watching, maxWaitTime: waitSeconds, minDelay, maxDelay, abortSignal: stuck.signal },
+      { EndpointName: endpointName }
+    );
+    return "in-service";
+  } catch (error) {
+    const name = error.name;
+    if (name === "TimeoutError") return "timeout";
+    if (name === "AbortError") return "stuck";
+    return "failed";
+  }
+}
+function deploymentFailure(endpointName, newConfig, previousConfig, outcome, endpoint, waitSeconds) {
+  const status = endpoint?.EndpointStatus ?? "gone";
+  const reason = endpoint?.FailureReason ? `; FailureReason: ${endpoint.FailureReason}` : "";
+  const serving = endpoint?.EndpointConfigName;
+  let what;
+  let hint2;
+  if (status === "UpdateRollbackFailed") {
+    what = `the update to ${newConfig} failed and SageMaker could not roll it back (status UpdateRollbackFailed${reason})`;
+    hint2 = `the endpoint may serve a mix of both configs; restore it by hand: aws sagemaker update-endpoint --endpoint-name ${endpointName} --endpoint-config-name ${previousConfig ?? "<a working config>"}`;
+  } else if (outcome === "timeout") {
+    what = `the endpoint did not reach InService with ${newConfig} within ${waitSeconds} s (status ${status}${reason})`;
+    hint2 = `SageMaker goes on with the deployment; check it with aws sagemaker describe-endpoint --endpoint-name ${endpointName}, or raise promote.sagemaker.waitSeconds`;
+  } else if (status === "InService" && serving !== newConfig) {
+    what = `SageMaker rolled the update back: the endpoint serves ${serving ?? "no config"}, not ${newConfig}${reason}`;
+    hint2 = `see the FailureReason and the CloudWatch alarms; the model's logs are in /aws/sagemaker/Endpoints/${endpointName}`;
+  } else {
+    what = `the endpoint is ${status} after deploying ${newConfig}${reason}`;
+    hint2 = `the model's logs are in CloudWatch under /aws/sagemaker/Endpoints/${endpointName}`;
+  }
+  const left = previousConfig === null ? "there was no previous config (first deploy)" : status === "UpdateRollbackFailed" ? `the previous config ${previousConfig} was not deleted` : `the previous config ${previousConfig} is left serving and was not deleted`;
+  return new PipelineError(
+    `SageMaker deployment to endpoint ${endpointName} failed: ${what}. ${left}`,
+    1,
+    hint2
+  );
+}
+async function smokeTest2(runtime, endpointName, sessions, k) {
+  let text;
+  try {
+    const output = await runtime.send(
+      new InvokeEndpointCommand({
+        EndpointName: endpointName,
+        ContentType: "application/json",
+        Accept: "application/json",
+        Body: new TextEncoder().encode(JSON.stringify({ sessions, k }))
+      })
+    );
+    text = new TextDecoder().decode(output.Body);
+  } catch (error) {
+    return `InvokeEndpoint failed: ${error.name}: ${error.message}`;
+  }
+  let body2;
+  try {
+    body2 = JSON.parse(text);
+  } catch {
+    return `the response is not JSON: ${text.slice(0, 200)}`;
+  }
+  const predictions = body2?.predictions;
+  if (!Array.isArray(predictions))
+    return `the response has no "predictions" array: ${text.slice(0, 200)}`;
+  if (predictions.length !== sessions.length) {
+    return `${predictions.length} predictions for ${sessions.length} sessions`;
+  }
+  for (const [i, prediction] of predictions.entries()) {
+    const items = prediction?.items;
+    if (!Array.isArray(items) || items.length !== k) {
+      return `session ${i}: expected ${k} items, got ${Array.isArray(items) ? items.length : "none"}`;
+    }
+    const seen = /* @__PURE__ */ new Set();
+    let last = Infinity;
+    for (const item of items) {
+      if (typeof item?.sku !== "string" || item.sku === "")
+        return `session ${i}: an item has no sku`;
+      if (typeof item.score !== "number" || !Number.isFinite(item.score)) {
+        return `session ${i}: item ${item.sku} has no finite score`;
+      }
+      if (seen.has(item.sku)) return `session ${i}: sku ${item.sku} recommended twice`;
+      if (item.score > last) return `session ${i}: items are not ordered best first`;
+      seen.add(item.sku);
+      last = item.score;
+    }
+  }
+  return void 0;
+}
+async function revert(client, endpointName, previousConfig, settings, delays, call) {
+  await call(
+    `UpdateEndpoint ${endpointName} back to ${previousConfig}`,
+    () => client.send(
+      new UpdateEndpointCommand({
+        EndpointName: endpointName,
+        EndpointConfigName: previousConfig,
+        DeploymentConfig: blueGreenConfig({
+          ...settings,
+          trafficRouting: { type: "ALL_AT_ONCE", waitSeconds: 0 },
+          alarms: []
+        })
+      })
+    )
+  );
+  const outcome = await waitInService(client, endpointName, settings.waitSeconds, delays);
+  const after = await describeEndpoint(client, endpointName);
+  if (outcome !== "in-service" || after?.EndpointConfigName !== previousConfig) {
+    throw new PipelineError(
+      `SageMaker smoke test of endpoint ${endpointName} failed, and switching back to ${previousConfig} did not complete (status ${after?.EndpointStatus ?? "gone"}, serving ${after?.EndpointConfigName ?? "nothing"}${after?.FailureReason ? `, FailureReason: ${after.FailureReason}` : ""})`,
+      1,
+      `restore it by hand: aws sagemaker update-endpoint --endpoint-name ${endpointName} --endpoint-config-name ${previousConfig}`
+    );
+  }
+}
+async function cleanup(client, settings, protect, call, reporter) {
+  const endpointName = settings.endpointName;
+  const protectedConfigs = protect.filter((name) => name !== null);
+  const configs = await tagged(client, "config", endpointName, call);
+  const keptConfigs = /* @__PURE__ */ new Set([
+    ...protectedConfigs,
+    ...configs.slice(0, settings.keep).map((c) => c.name)
+  ]);
+  const keptModels = new Set(keptConfigs);
+  for (const config of protectedConfigs) {
+    const described = await call(
+      `DescribeEndpointConfig ${config}`,
+      () => client.send(new DescribeEndpointConfigCommand({ EndpointConfigName: config }))
+    );
+    for (const variant of described.ProductionVariants ?? []) {
+      if (variant.ModelName) keptModels.add(variant.ModelName);
+    }
+  }
+  const models = await tagged(client, "model", endpointName, call);
+  for (const model2 of models.slice(0, settings.keep)) keptModels.add(model2.name);
+  const deleted = { endpointConfigs: [], models: [] };
+  for (const config of configs.filter((c) => !keptConfigs.has(c.name))) {
+    await call(
+      `DeleteEndpointConfig ${config.name}`,
+      () => client.send(new DeleteEndpointConfigCommand({ EndpointConfigName: config.name }))
+    );
+    deleted.endpointConfigs.push(config.name);
+  }
+  for (const model2 of models.filter((m) => !keptModels.has(m.name))) {
+    await call(
+      `DeleteModel ${model2.name}`,
+      () => client.send(new DeleteModelCommand({ ModelName: model2.name }))
+    );
+    deleted.models.push(model2.name);
+  }
+  if (deleted.endpointConfigs.length + deleted.models.length > 0) {
+    reporter.info(
+      `deleted ${deleted.endpointConfigs.length} old endpoint configs and ${deleted.models.length} old models of ${endpointName}`
+    );
+  }
+  return deleted;
+}
+async function tagged(client, kind, endpointName, call) {
+  const found = [];
+  let token;
+  do {
+    const page = await call(kind === "config" ? "ListEndpointConfigs" : "ListModels", async () => {
+      const query = {
+        NameContains: endpointName,
+        SortBy: "CreationTime",
+        SortOrder: "Descending",
+        NextToken: token
+      };
+      if (kind === "config") {
+        const out2 = await client.send(new ListEndpointConfigsCommand(query));
+        return {
+          next: out2.NextToken,
+          items: (out2.EndpointConfigs ?? []).map((c) => ({
+            name: c.EndpointConfigName ?? "",
+            arn: c.EndpointConfigArn ?? "",
+            created: c.CreationTime?.getTime() ?? 0
+          }))
+        };
+      }
+      const out = await client.send(new ListModelsCommand(query));
+      return {
+        next: out.NextToken,
+        items: (out.Models ?? []).map((m) => ({
+          name: m.ModelName ?? "",
+          arn: m.ModelArn ?? "",
+          created: m.CreationTime?.getTime() ?? 0
+        }))
+      };
+    });
+    found.push(...page.items.filter((item) => item.name.startsWith(`${endpointName}-`)));
+    token = page.next;
+  } while (token);
+  const ours = [];
+  for (const resource of found) {
+    const tags = await call(
+      `ListTags ${resource.arn}`,
+      () => client.send(new ListTagsCommand({ ResourceArn: resource.arn }))
+    );
+    if ((tags.Tags ?? []).some((t) => t.Key === ENDPOINT_TAG && t.Value === endpointName)) {
+      ours.push(resource);
+    }
+  }
+  return ours.sort((a, b) => b.created - a.created);
+}
+function awsCaller(endpointName) {
+  return async (what, send) => {
+    try {
+      return await send();
+    } catch (error) {
+      throw awsFailure(endpointName, what, error);
+    }
+  };
+}
+function awsFailure(endpointName, what, error) {
+  const e = error;
+  const denied = /AccessDenied|UnauthorizedOperation|NotAuthorized/i.test(`${e.name} ${e.message}`);
+  return new PipelineError(
+    `SageMaker deployment to ${endpointName}: ${what} failed: ${e.name}: ${e.message}`,
+    1,
+    denied ? "the AWS credentials need sagemaker:* on the endpoint's resources, s3:PutObject on the model data prefix and iam:PassRole on the execution role" : "a failed deployment never deletes the endpoint's previous config; fix the cause above and promote again"
+  );
+}
+
+// pipeline/promote/promote.ts
+var SMOKE_SESSIONS = 20;
+function estimate4(figure2, what) {
+  if (!figure2 || figure2.value === null) {
+    throw new InputError(`the evaluation has no ${what} for the candidate`, {}, "re-run evaluate");
+  }
+  return {
+    value: figure2.value,
+    lower: figure2.ci?.low ?? figure2.value,
+    upper: figure2.ci?.high ?? figure2.value
+  };
+}
+function summary(result, name) {
+  const report = result.report.recommenders.find((r) => r.name === name);
+  if (!report) return void 0;
+  return {
+    hr20: estimate4(report.metrics["hr@20"], "HR@20"),
+    mrr20: estimate4(report.metrics["mrr@20"], "MRR@20"),
+    examples: report.metrics["hr@20"].n
+  };
+}
+async function smokeSessions(warehouse) {
+  const rows = await warehouse.query(
+    `select q.session_key, q.items
+     from ${DEFAULT_RELATIONS.sequences} as q
+     inner join ${DEFAULT_RELATIONS.splits} as s on s.session_key = q.session_key
+     where s.split = 'test'
+     order by q.session_key
+     limit ${SMOKE_SESSIONS}`
+  );
+  return rows.map((r) => {
+    const items = parseItems(r.items ?? null, String(r.session_key));
+    return items.slice(0, Math.max(1, items.length - 1));
+  });
+}
+async function modelDir(store, runId2, scratch) {
+  const local = join18(store.location, ...stageKey(runId2, "train", "model").split("/"));
+  if (!store.location.startsWith("s3://") && existsSync8(join18(local, "model.json"))) return local;
+  return (await fetchTrainArtifact(store, runId2, join18(scratch, runId2))).modelDir;
+}
+function sageMakerSettings(config) {
+  const s = config.promote.sagemaker;
+  const modelData = s.modelData ?? (config.store.startsWith("s3://") ? `${config.store}/sagemaker-models` : "");
+  return {
+    region: s.region ?? process.env.AWS_REGION ?? "us-east-1",
+    endpointName: s.endpoint,
+    image: s.image ?? "",
+    executionRoleArn: s.roleArn ?? "",
+    instanceType: s.instanceType,
+    instanceCount: s.instanceCount,
+    modelData,
+    trafficRouting: parseTrafficRouting(s.traffic, 60),
+    terminationWaitSeconds: 0,
+    maxExecutionTimeoutSeconds: 3600,
+    alarms: s.alarms ? s.alarms.split(",").filter(Boolean) : [],
+    keep: 3,
+    waitSeconds: 4200
+  };
+}
+async function promoteRun(input) {
+  const { config, store, runId: runId2, reporter } = input;
+  const target = config.promote.target;
+  const record = await readStageRecord(store, runId2, "evaluate");
+  const evaluation = record?.result;
+  if (!evaluation) {
+    throw new InputError(
+      `run ${runId2} has no evaluation in ${store.location}: promotion needs its gates and metrics`,
+      {},
+      `run: npx pipeline evaluate --run-id ${runId2}`
+    );
+  }
+  const challenger = summary(evaluation, evaluation.report.roles.candidate);
+  if (!challenger) throw new InputError(`run ${runId2}'s evaluation has no candidate model`);
+  const champion = summary(evaluation, evaluation.report.roles.production);
+  const paired = (metric) => evaluation.report.comparisons.find(
+    (c) => c.reference === evaluation.report.roles.production && c.metric === metric
+  );
+  const [dHr, dMrr] = [paired("hr@20"), paired("mrr@20")];
+  const gates = {
+    passed: evaluation.gates.passed,
+    failedBlocking: evaluation.gates.checks.filter((c) => c.blocking && c.verdict === "fail").map((c) => c.name)
+  };
+  const decision = decidePromotion({
+    gates,
+    challenger,
+    ...champion ? { champion } : {},
+    ...dHr?.ci && dMrr?.ci && dHr.difference !== null && dMrr.difference !== null ? {
+      difference: {
+        hr20: { value: dHr.difference, lower: dHr.ci.low, upper: dHr.ci.high },
+        mrr20: { value: dMrr.difference, lower: dMrr.ci.low, upper: dMrr.ci.high }
+      }
+    } : {},
+    force: input.force ?? false,
+    overrideGates: input.overrideGates ?? false,
+    tolerance: config.promote.tolerance
+  });
+  const current = await readProduction(store) ?? null;
+  reporter.info(`promotion decision: ${decision.reason}`);
+  if (decision.verdict === "gates-failed" && !decision.promote) {
+    throw new StageFailure(
+      `promotion refused: ${decision.reason}`,
+      { target, decision, promoted: false, production: current },
+      "fix the model or the data until the gates pass (--override-gates ships it anyway, recorded)"
+    );
+  }
+  if (!decision.promote) return { target, decision, promoted: false, production: current };
+  const scratch = await mkdtemp8(join18(tmpdir8(), "mlops-promote-"));
+  try {
+    const dir = await modelDir(store, runId2, scratch);
+    const sessions = await smokeSessions(input.warehouse);
+    let deployment;
+    let smoke;
+    if (target === "sagemaker") {
+      const result = await deployToSageMaker(
+        sageMakerSettings(config),
+        { runId: runId2, artifactDir: dir, smokeSessions: sessions },
+        { reporter }
+      );
+      deployment = sageMakerDeploymentRecord(result);
+      smoke = result.smoke;
+    } else {
+      try {
+        smoke = await verifyLocalEndpoint({
+          modelDir: dir,
+          sessions,
+          backend: config.train.backend,
+          reporter
+        });
+      } catch (error) {
+        if (!current) throw error;
+        reporter.warn(`${error.message}; rolling back to run ${current.runId}`);
+        await verifyLocalEndpoint({
+          modelDir: await modelDir(store, current.runId, scratch),
+          sessions,
+          backend: config.train.backend,
+          reporter
+        });
+        throw new StageFailure(
+          `promotion of run ${runId2} rolled back: its endpoint failed the smoke test; run ${current.runId} stays in production`,
+          {
+            target,
+            decision,
+            promoted: false,
+            production: current,
+            rolledBackTo: current.runId
+          },
+          "see the smoke test error above; `npx pipeline serve` still serves the production model"
+        );
+      }
+      deployment = { target: "local", endpoint: "npx pipeline serve", modelDataUrl: dir };
+    }
+    const production = await recordPromotion(store, {
+      runId: runId2,
+      deployment,
+      metrics: challenger,
+      gates,
+      decision
+    });
+    return { target, decision, promoted: true, production, smoke };
+  } finally {
+    await rm11(scratch, { recursive: true, force: true });
+  }
+}
+
+// pipeline/upload/load-file.ts
+import { createWriteStream as createWriteStream4 } from "node:fs";
+import { mkdtemp as mkdtemp9, rm as rm12 } from "node:fs/promises";
+import { tmpdir as tmpdir9 } from "node:os";
+import { basename as basename2, join as join19 } from "node:path";
+import { once as once2 } from "node:events";
+
+// pipeline/data/reader.ts
+import { createReadStream as createReadStream4 } from "node:fs";
+import Papa from "papaparse";
+var CsvRecord = class {
+  constructor(line, raw, tooLong) {
+    this.line = line;
+    this.raw = raw;
+    this.tooLong = tooLong;
+  }
+  line;
+  raw;
+  tooLong;
+  parsed;
+  get fields() {
+    return this.parse().fields;
+  }
+  /** Set when the line cannot be split into fields at all. */
+  get problem() {
+    return this.parse().problem;
+  }
+  parse() {
+    this.parsed ??= this.tooLong === void 0 ? splitFields(this.raw) : tooLongProblem(this.tooLong);
+    return this.parsed;
+  }
+};
+var DEFAULT_MAX_LINE_LENGTH = 1 << 20;
+async function* readCsvLines(path2, options) {
+  const stream = createReadStream4(path2, {
+    encoding: "utf8",
+    highWaterMark: options.chunkSize ?? 1 << 20
+  });
+  let carry = "";
+  let line = 0;
+  let oversized = false;
+  for await (const chunk of stream) {
+    let text = carry + chunk;
+    if (line === 0 && text.charCodeAt(0) === 65279) text = text.slice(1);
+    const batch = [];
+    let start = 0;
+    let end;
+    while ((end = text.indexOf("\n", start)) !== -1) {
+      line++;
+      if (oversized) {
+        batch.push(
+          new CsvRecord(line, text.slice(start, Math.min(end, start + 200)), options.maxLineLength)
+        );
+        oversized = false;
+      } else {
+        batch.push(lineRecord(line, stripCr(text.slice(start, end)), options.maxLineLength));
+      }
+      start = end + 1;
+    }
+    carry = text.slice(start);
+    if (carry.length > options.maxLineLength) {
+      oversized = true;
+      carry = carry.slice(0, 200);
+    }
+    if (batch.length > 0) yield batch;
+  }
+  if (carry.length > 0 || oversized) {
+    line++;
+    yield [
+      oversized ? new CsvRecord(line, carry, options.maxLineLength) : lineRecord(line, stripCr(carry), options.maxLineLength)
+    ];
+  }
+}
+function stripCr(text) {
+  return text.endsWith("\r") ? text.slice(0, -1) : text;
+}
+function tooLongProblem(limit) {
+  return {
+    fields: [],
+    problem: `line is longer than ${limit} characters (an absurdly long field, or a missing line break)`
+  };
+}
+function lineRecord(line, raw, maxLineLength) {
+  return raw.length > maxLineLength ? new CsvRecord(line, raw.slice(0, 200), maxLineLength) : new CsvRecord(line, raw);
+}
+function splitFields(raw) {
+  if (!raw.includes('"')) return { fields: raw.split(",") };
+  const parsed = Papa.parse(raw, { delimiter: ",", newline: "\n", quoteChar: '"' });
+  const error = parsed.errors[0];
+  if (error) return { fields: [], problem: `broken quoting: ${error.message.toLowerCase()}` };
+  return { fields: parsed.data[0] ?? [""] };
+}
+
+// pipeline/data/validate.ts
+var MIN_EPOCH_MS = 9466848e5;
+var MAX_EPOCH_MS = 41024448e5;
+var MAX_FIELD_LENGTH = 65536;
+var HEX_DIGIT = new Uint8Array(128);
+for (const c of "0123456789abcdefABCDEF") HEX_DIGIT[c.charCodeAt(0)] = 1;
+function isHexHash(value2) {
+  if (value2.length !== HASH_LENGTH) return false;
+  for (let i = 0; i < HASH_LENGTH; i++) {
+    const code2 = value2.charCodeAt(i);
+    if (code2 >= 128 || HEX_DIGIT[code2] === 0) return false;
+  }
+  return true;
+}
+var INTEGER = /^\d{1,16}$/;
+var NUMBER2 = /^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$/;
+var EVENT_TYPE_SET = new Set(EVENT_TYPES);
+var PRODUCT_ACTION_SET = new Set(PRODUCT_ACTIONS);
+var RowError = class extends Error {
+  constructor(columnIndex, reason) {
+    super(reason);
+    this.columnIndex = columnIndex;
+  }
+  columnIndex;
+};
+function hash(value2, index2) {
+  if (!isHexHash(value2)) {
+    throw new RowError(index2, `expected a ${HASH_LENGTH}-character hex hash, got ${show(value2)}`);
+  }
+  return value2;
+}
+function optionalHash(value2, index2) {
+  return value2 === "" ? null : hash(value2, index2);
+}
+function epochMs(value2, index2) {
+  const ms = INTEGER.test(value2) ? Number(value2) : Number.NaN;
+  if (!(ms >= MIN_EPOCH_MS && ms < MAX_EPOCH_MS)) {
+    throw new RowError(
+      index2,
+      `expected epoch milliseconds between 2000 and 2100 (13 digits), got ${show(value2)}`
+    );
+  }
+  return value2;
+}
+function hashList(value2, index2) {
+  const items = listItems(value2, index2);
+  if (items === null) return null;
+  const hashes = items.map((item) => {
+    const unquoted = /^'(.*)'$|^"(.*)"$/.exec(item);
+    const text = unquoted ? unquoted[1] ?? unquoted[2] ?? "" : item;
+    if (!isHexHash(text)) {
+      throw new RowError(
+        index2,
+        `list item ${show(item)} is not a ${HASH_LENGTH}-character hex hash`
+      );
+    }
+    return text;
+  });
+  return JSON.stringify(hashes);
+}
+function numberList(value2, index2) {
+  const items = listItems(value2, index2);
+  if (items === null) return null;
+  for (const item of items) {
+    if (!NUMBER2.test(item)) throw new RowError(index2, `list item ${show(item)} is not a number`);
+  }
+  return `[${items.map((item) => String(Number(item))).join(",")}]`;
+}
+function listItems(value2, index2) {
+  const text = value2.trim();
+  if (text === "" || text === "[]") return text === "" ? null : [];
+  if (!text.startsWith("[") || !text.endsWith("]")) {
+    throw new RowError(index2, `expected a bracketed list like [a, b], got ${show(value2)}`);
+  }
+  return text.slice(1, -1).split(",").map((item) => item.trim());
+}
+function categoryPath(value2, index2) {
+  if (value2 === "") return null;
+  const parts = value2.split("/");
+  for (const part2 of parts) {
+    if (!isHexHash(part2)) {
+      throw new RowError(
+        index2,
+        `expected a '/'-separated path of ${HASH_LENGTH}-character hex hashes, got ${show(value2)}`
+      );
+    }
+  }
+  return value2;
+}
+function priceBucket(value2, index2) {
+  if (value2 === "") return null;
+  const bucket = NUMBER2.test(value2) ? Number(value2) : Number.NaN;
+  if (!(Number.isInteger(bucket) && bucket >= 1 && bucket <= 10)) {
+    throw new RowError(
+      index2,
+      `expected a price bucket from 1 to 10 (like "7.0"), got ${show(value2)}`
+    );
+  }
+  return String(bucket);
+}
+function eventType(value2, index2) {
+  if (!EVENT_TYPE_SET.has(value2)) {
+    throw new RowError(index2, `expected one of ${EVENT_TYPES.join(", ")}, got ${show(value2)}`);
+  }
+  return value2;
+}
+function productAction(value2, index2, row) {
+  if (!PRODUCT_ACTION_SET.has(value2)) {
+    const allowed = PRODUCT_ACTIONS.filter(Boolean).join(", ");
+    throw new RowError(index2, `expected one of ${allowed} or empty, got ${show(value2)}`);
+  }
+  const type = row[1];
+  if (type === "pageview" && value2 !== "") {
+    throw new RowError(index2, `a pageview has no product_action, got ${show(value2)}`);
+  }
+  if (type !== "pageview" && value2 === "") {
+    throw new RowError(index2, `a ${type} event needs a product_action`);
+  }
+  return value2 === "" ? null : value2;
+}
+function productSku(value2, index2, row) {
+  if (value2 === "" && row[1] !== "pageview") {
+    throw new RowError(index2, `a ${row[1]} event needs a product_sku_hash`);
+  }
+  return optionalHash(value2, index2);
+}
+var RULES = {
+  browsing: [hash, eventType, productAction, productSku, epochMs, optionalHash],
+  search: [hash, epochMs, numberList, hashList, hashList],
+  catalog: [hash, numberList, categoryPath, numberList, priceBucket]
+};
+var STAGES_RAW_LINE = {
+  browsing: true,
+  search: false,
+  catalog: false
+};
+function validateRecord(kind, fields) {
+  const columns2 = DATA_FILES[kind].columns;
+  if (fields.length !== columns2.length) {
+    const blank = fields.length === 1 && fields[0] === "";
+    return reject(
+      0,
+      "",
+      blank ? "blank line" : `expected ${columns2.length} columns, found ${fields.length}`
+    );
+  }
+  const rules = RULES[kind];
+  const values = new Array(fields.length);
+  try {
+    for (let i = 0; i < fields.length; i++) {
+      const value2 = fields[i];
+      if (value2.length > MAX_FIELD_LENGTH) {
+        throw new RowError(
+          i,
+          `field is ${value2.length} characters, over the limit of ${MAX_FIELD_LENGTH}`
+        );
+      }
+      if (value2.includes("�")) {
+        throw new RowError(i, "not valid UTF-8 (the file must be UTF-8 encoded)");
+      }
+      values[i] = rules[i](value2, i, fields);
+    }
+  } catch (error) {
+    if (error instanceof RowError) {
+      return reject(error.columnIndex + 1, columns2[error.columnIndex] ?? "", error.message);
+    }
+    throw error;
+  }
+  return { ok: true, values };
+}
+function reject(columnIndex, columnName, reason) {
+  return { ok: false, rejection: { columnIndex, columnName, reason } };
+}
+function show(value2) {
+  return value2.length > 40 ? `"${value2.slice(0, 40)}…" (${value2.length} chars)` : `"${value2}"`;
+}
+function checkHeader(kind, fields) {
+  const expected = DATA_FILES[kind].columns;
+  const names = fields.map((field2) => field2.trim().toLowerCase());
+  if (names.length === expected.length && names.every((name, i) => name === expected[i])) {
+    return "header";
+  }
+  return validateRecord(kind, fields).ok ? "no-header" : "wrong-header";
+}
+function isValidBrowsingLine(raw) {
+  let p = hexAt(raw, 0);
+  if (p < 0 || raw.charCodeAt(p) !== COMMA) return false;
+  p++;
+  let pageview;
+  if (raw.startsWith("pageview,", p)) {
+    pageview = true;
+    p += 9;
+  } else if (raw.startsWith("event_product,", p)) {
+    pageview = false;
+    p += 14;
+  } else if (raw.startsWith("event,", p)) {
+    pageview = false;
+    p += 6;
+  } else return false;
+  const actionEnd = raw.indexOf(",", p);
+  if (actionEnd < 0) return false;
+  const action = actionEnd - p;
+  if (pageview ? action !== 0 : !FAST_ACTIONS.has(raw.slice(p, actionEnd))) return false;
+  p = actionEnd + 1;
+  if (raw.charCodeAt(p) === COMMA) {
+    if (!pageview) return false;
+  } else {
+    p = hexAt(raw, p);
+    if (p < 0 || raw.charCodeAt(p) !== COMMA) return false;
+  }
+  p++;
+  let ms = 0;
+  const digitsStart = p;
+  for (let code2 = raw.charCodeAt(p); code2 >= 48 && code2 <= 57; code2 = raw.charCodeAt(++p)) {
+    ms = ms * 10 + (code2 - 48);
+  }
+  const digits = p - digitsStart;
+  if (digits === 0 || digits > 16 || ms < MIN_EPOCH_MS || ms >= MAX_EPOCH_MS) return false;
+  if (raw.charCodeAt(p) !== COMMA) return false;
+  p++;
+  return p === raw.length || hexAt(raw, p) === raw.length;
+}
+var COMMA = 44;
+var FAST_ACTIONS = new Set(PRODUCT_ACTIONS.filter((a) => a !== ""));
+function hexAt(raw, start) {
+  const end = start + HASH_LENGTH;
+  if (end > raw.length) return -1;
+  for (let i = start; i < end; i++) {
+    const code2 = raw.charCodeAt(i);
+    if (code2 >= 128 || HEX_DIGIT[code2] === 0) return -1;
+  }
+  return end;
+}
+
+// pipeline/upload/load-file.ts
+async function loadFile(options) {
+  const started = performance.now();
+  const { kind, path: path2, warehouse } = options;
+  const { sha256, bytes } = await sha256File(path2);
+  const meta = {
+    etlId: options.etlId,
+    etlTimestamp: (options.now?.() ?? /* @__PURE__ */ new Date()).toISOString(),
+    tenant: options.tenant,
+    sourceFile: basename2(path2),
+    sourceHash: sha256
+  };
+  const transaction = await warehouse.beginLoad(kind, meta);
+  if ("existing" in transaction)
+    return skippedResult(options, transaction.existing, bytes, started);
+  const work = await mkdtemp9(join19(tmpdir9(), "mlops-upload-"));
+  try {
+    const staged = await stageFile(options, work, bytes, transaction);
+    await transaction.commit({
+      rowsRead: staged.read,
+      rowsLoaded: staged.loaded,
+      rowsRejected: staged.rejected
+    });
+    return {
+      kind,
+      file: path2,
+      sha256,
+      bytes,
+      status: "loaded",
+      read: staged.read,
+      loaded: staged.loaded,
+      rejected: staged.rejected,
+      skipped: 0,
+      rejectReasons: staged.reasons,
+      warnings: staged.warnings,
+      etlId: options.etlId,
+      seconds: (performance.now() - started) / 1e3
+    };
+  } catch (error) {
+    await transaction.rollback();
+    throw error;
+  } finally {
+    await rm12(work, { recursive: true, force: true });
+  }
+}
+function skippedResult(options, existing, bytes, started) {
+  return {
+    kind: options.kind,
+    file: options.path,
+    sha256: existing.sourceHash,
+    bytes,
+    status: "skipped",
+    read: existing.rowsRead,
+    loaded: 0,
+    rejected: 0,
+    skipped: existing.rowsRead,
+    rejectReasons: {},
+    warnings: [],
+    etlId: existing.etlId,
+    seconds: (performance.now() - started) / 1e3
+  };
+}
+var CHUNK_ROWS = 2e5;
+var MAX_PENDING_CHUNKS = 2;
+async function stageFile(options, work, bytes, transaction) {
+  const { kind, path: path2, reporter } = options;
+  const rows = new ChunkedRows(
+    work,
+    kind,
+    transaction,
+    () => reporter.info(
+      `  inserting rows of ${basename2(path2)} into ${DATA_FILES[kind].table} as they are validated`
+    )
+  );
+  const rejectsPath = join19(work, `${kind}.rejects.csv`);
+  const rejects = new BufferedWriter(rejectsPath);
+  const reasons = /* @__PURE__ */ new Map();
+  const warnings = [];
+  const bar = reporter.progress(`  ${basename2(path2)}`, bytes);
+  let read = 0;
+  let loaded = 0;
+  let rejected = 0;
+  let consumed = 0;
+  let first = true;
+  const passthrough = STAGES_RAW_LINE[kind];
+  const certainlyValid = kind === "browsing" ? isValidBrowsingLine : void 0;
+  const stage = async (text, line) => {
+    loaded++;
+    rows.write(`${text},${line}
+`);
+    if (rows.full) await rows.handOver();
+  };
+  const reject2 = async (record, rejection) => {
+    rejected++;
+    const key = rejection.reason.split(":")[0];
+    reasons.set(key, (reasons.get(key) ?? 0) + 1);
+    const { columnIndex, columnName, reason } = rejection;
+    rejects.write(
+      `${record.line},${columnIndex},${csvField(columnName)},${csvField(reason)},${csvField(record.raw)}
+`
+    );
+    if (rejects.full) await rejects.flush();
+  };
+  try {
+    for await (const batch of readCsvLines(path2, { maxLineLength: DEFAULT_MAX_LINE_LENGTH })) {
+      for (const record of batch) {
+        consumed += record.raw.length + 1;
+        if (first) {
+          first = false;
+          if (isHeader(kind, path2, record)) continue;
+          warnings.push(
+            `${path2}: no header line (line 1 is data); columns taken in the standard order ${DATA_FILES[kind].columns.join(",")}`
+          );
+        }
+        read++;
+        if (certainlyValid?.(record.raw)) {
+          await stage(record.raw, record.line);
+        } else if (record.problem) {
+          await reject2(record, { columnIndex: 0, columnName: "", reason: record.problem });
+        } else {
+          const result = validateRecord(kind, record.fields);
+          if (!result.ok) await reject2(record, result.rejection);
+          else if (passthrough) await stage(record.raw, record.line);
+          else await stage(result.values.map(csvValue).join(","), record.line);
+        }
+        if ((read & 65535) === 0) bar.update(Math.min(consumed, bytes), read);
+      }
+    }
+    await rows.finish();
+    await rejects.close();
+    await transaction.addRejects(rejectsPath);
+  } finally {
+    bar.update(bytes, read);
+    bar.stop();
+    await Promise.all([rows.abandon(), rejects.close()]);
+  }
+  if (first) warnings.push(`${path2}: the file is empty (no header, no rows)`);
+  else if (read === 0) warnings.push(`${path2}: the file has a header but no rows`);
+  const sorted = [...reasons.entries()].sort((a, b) => b[1] - a[1]);
+  return { read, loaded, rejected, reasons: Object.fromEntries(sorted), warnings };
+}
+function isHeader(kind, path2, record) {
+  const header = record.problem ? "wrong-header" : checkHeader(kind, record.fields);
+  if (header === "wrong-header") {
+    throw new InputError(
+      `this is not ${DATA_FILES[kind].file}: the first line should be the header "${DATA_FILES[kind].columns.join(",")}", found "${record.raw.slice(0, 200)}"`,
+      { file: path2, line: 1 },
+      "Check that the file is the data-challenge file of that name, with its header line."
+    );
+  }
+  return header === "header";
+}
+var ChunkedRows = class {
+  constructor(work, kind, transaction, onFirstChunk) {
+    this.work = work;
+    this.kind = kind;
+    this.transaction = transaction;
+    this.onFirstChunk = onFirstChunk;
+  }
+  work;
+  kind;
+  transaction;
+  onFirstChunk;
+  writer;
+  rowsInChunk = 0;
+  chunkIndex = 0;
+  pending = [];
+  write(line) {
+    this.writer ??= new BufferedWriter(join19(this.work, `${this.kind}.rows.${this.chunkIndex}.csv`));
+    this.writer.write(line);
+    this.rowsInChunk++;
+  }
+  get full() {
+    return this.rowsInChunk >= CHUNK_ROWS || (this.writer?.full ?? false);
+  }
+  /** Flushes the buffer, and hands the chunk over once it holds CHUNK_ROWS rows. */
+  async handOver() {
+    const writer = this.writer;
+    if (!writer) return;
+    if (this.rowsInChunk < CHUNK_ROWS) {
+      await writer.flush();
+      return;
+    }
+    await this.closeChunk(writer);
+  }
+  async closeChunk(writer) {
+    this.writer = void 0;
+    this.rowsInChunk = 0;
+    if (this.chunkIndex++ === 0) this.onFirstChunk();
+    await writer.close();
+    const inserted = this.transaction.addRows(writer.path).then(() => rm12(writer.path, { force: true }));
+    inserted.catch(() => void 0);
+    this.pending.push(inserted);
+    while (this.pending.length > MAX_PENDING_CHUNKS) await this.pending.shift();
+  }
+  async finish() {
+    if (this.writer) await this.closeChunk(this.writer);
+    while (this.pending.length > 0) await this.pending.shift();
+  }
+  /** After a failure: let queued inserts settle before the caller rolls back. */
+  async abandon() {
+    await Promise.allSettled(this.pending);
+    await this.writer?.close();
+  }
+};
+function csvValue(value2) {
+  if (value2 === null) return "";
+  return /[",\n\r]/.test(value2) ? csvField(value2) : value2;
+}
+function csvField(value2) {
+  return `"${value2.replaceAll('"', '""')}"`;
+}
+var BufferedWriter = class {
+  constructor(path2) {
+    this.path = path2;
+    this.stream = createWriteStream4(path2);
+  }
+  path;
+  buffer = "";
+  stream;
+  closed = false;
+  write(text) {
+    this.buffer += text;
+  }
+  get full() {
+    return this.buffer.length >= 1 << 20;
+  }
+  async flush() {
+    const chunk = this.buffer;
+    this.buffer = "";
+    if (!this.stream.write(chunk)) await once2(this.stream, "drain");
+  }
+  async close() {
+    if (this.closed) return;
+    this.closed = true;
+    await this.flush();
+    this.stream.end();
+    await once2(this.stream, "finish");
+  }
+};
+
+// pipeline/upload/upload.ts
+async function upload(options) {
+  const { config, warehouse, reporter } = options;
+  const data = await acquireData(config, reporter);
+  await warehouse.ensureRawSchema();
+  const files = [];
+  for (const kind of DATA_KINDS) {
+    const path2 = data.files[kind];
+    if (!path2) {
+      reporter.warn(`no ${kind} file in ${data.dir}: its raw table gets no rows from this upload`);
+      continue;
+    }
+    const result = await loadFile({
+      kind,
+      path: path2,
+      warehouse,
+      etlId: `${options.runId}:${kind}`,
+      tenant: config.tenant,
+      reporter
+    });
+    for (const warning3 of result.warnings) reporter.warn(warning3);
+    reporter.info(describe3(result));
+    files.push(result);
+  }
+  const totals = files.reduce(
+    (sum3, f) => ({
+      read: sum3.read + f.read,
+      loaded: sum3.loaded + f.loaded,
+      rejected: sum3.rejected + f.rejected,
+      skipped: sum3.skipped + f.skipped
+    }),
+    { read: 0, loaded: 0, rejected: 0, skipped: 0 }
+  );
+  const tables = {};
+  for (const kind of DATA_KINDS)
+    tables[rawTableName(kind)] = await warehouse.count(rawTableName(kind));
+  return {
+    source: data.source,
+    dataDir: data.dir,
+    warehouse: warehouse.description,
+    files,
+    totals,
+    reconciled: files.every((f) => f.read === f.loaded + f.rejected + f.skipped),
+    tables,
+    ...data.generated ? { generated: data.generated } : {}
+  };
+}
+function describe3(r) {
+  const name = r.file.split("/").at(-1);
+  if (r.status === "skipped") {
+    return `  ${name}: already loaded by ${r.etlId} (sha256 ${r.sha256.slice(0, 12)}…): ${r.skipped} rows skipped`;
+  }
+  const reasons = Object.entries(r.rejectReasons).slice(0, 3).map(([reason, n2]) => `${n2} ${reason}`).join("; ");
+  return `  ${name}: read ${r.read} = loaded ${r.loaded} + rejected ${r.rejected}${reasons ? ` (${reasons})` : ""} in ${r.seconds.toFixed(1)} s`;
+}
+
+// pipeline/run/versions.ts
+import { execFileSync } from "node:child_process";
+import { readFileSync as readFileSync4 } from "node:fs";
+import { createRequire as createRequire2 } from "node:module";
+var require2 = createRequire2(__moduleUrl);
+function packageVersion(name) {
+  try {
+    const path2 = require2.resolve(`${name}/package.json`);
+    return JSON.parse(readFileSync4(path2, "utf8")).version;
+  } catch {
+    return "not installed";
+  }
+}
+function versions() {
+  const own = JSON.parse(readFileSync4(new URL("../../package.json", __moduleUrl), "utf8"));
+  return {
+    [own.name]: own.version,
+    node: process.versions.node,
+    "@duckdb/node-api": packageVersion("@duckdb/node-api")
+  };
+}
+function gitSha() {
+  if (process.env.GITHUB_SHA) return process.env.GITHUB_SHA;
+  try {
+    return execFileSync("git", ["rev-parse", "HEAD"], {
+      stdio: ["ignore", "pipe", "ignore"],
+      cwd: new URL("../..", __moduleUrl)
+    }).toString().trim();
+  } catch {
+    return void 0;
+  }
+}
+
+// pipeline/run/stage-runner.ts
+async function recordStage(ctx, stage, body2) {
+  const startedAt = /* @__PURE__ */ new Date();
+  const sha = gitSha();
+  const base = {
+    runId: ctx.runId,
+    stage,
+    startedAt: startedAt.toISOString(),
+    versions: versions(),
+    ...sha ? { gitSha: sha } : {}
+  };
+  const finish2 = () => {
+    const finishedAt = /* @__PURE__ */ new Date();
+    return {
+      finishedAt: finishedAt.toISOString(),
+      seconds: (finishedAt.getTime() - startedAt.getTime()) / 1e3
+    };
+  };
+  let outcome;
+  try {
+    outcome = await body2();
+  } catch (error) {
+    const failed = {
+      ...base,
+      ...finish2(),
+      status: "failed",
+      inputs: [],
+      outputs: [],
+      counts: {},
+      result: error instanceof StageFailure ? error.result : null,
+      error: error instanceof Error ? error.message : String(error)
+    };
+    await writeStageRecord(ctx.store, failed).catch(() => void 0);
+    throw error;
+  }
+  await writeStageRecord(ctx.store, {
+    ...base,
+    ...finish2(),
+    status: "succeeded",
+    inputs: outcome.inputs,
+    outputs: outcome.outputs,
+    counts: outcome.counts,
+    result: outcome.result
+  });
+  return outcome.result;
+}
+
+// pipeline/run/stages.ts
+async function uploadStage(ctx) {
+  return recordStage(ctx, "upload", async () => {
+    const result = await upload({
+      config: ctx.config,
+      warehouse: await ctx.warehouse(),
+      runId: ctx.runId,
+      reporter: ctx.reporter
+    });
+    return {
+      result,
+      inputs: result.files.map((f) => ({ name: f.file, sha256: f.sha256, bytes: f.bytes })),
+      outputs: result.files.filter((f) => f.status === "loaded").map((f) => rawTableName(f.kind)),
+      counts: { ...result.totals, ...result.tables }
+    };
+  });
+}
+async function transformStage(ctx, options = {}) {
+  return recordStage(ctx, "transform", async () => {
+    const result = await transform(ctx, options);
+    const failure = transformFailure(result);
+    if (failure) throw failure;
+    const models = result.dag.nodes.filter((n2) => n2.type === "model" && n2.status === "success");
+    return {
+      result,
+      inputs: result.inputs,
+      outputs: [
+        ...models.map((n2) => n2.relation ?? n2.name),
+        result.artifacts.manifest,
+        result.artifacts.runResults
+      ],
+      counts: {
+        models_built: result.summary.models.success,
+        tests_passed: result.summary.tests.pass,
+        tests_warned: result.summary.tests.warn,
+        ...Object.fromEntries(models.map((n2) => [n2.name, n2.rows ?? 0])),
+        ...result.splits ? {
+          train_sessions: result.splits.train,
+          validation_sessions: result.splits.validation,
+          test_sessions: result.splits.test
+        } : {}
+      }
+    };
+  });
+}
+async function trainStage(ctx) {
+  return recordStage(ctx, "train", async () => {
+    const result = ctx.config.train.compute === "batch" ? await trainOnBatch(ctx) : await trainLocally({
+      config: ctx.config,
+      runId: ctx.runId,
+      store: ctx.store,
+      warehouse: await ctx.warehouse(),
+      reporter: ctx.reporter,
+      resume: true
+    });
+    const best = result.history.epochs.find((e) => e.epoch === result.history.bestEpoch);
+    return {
+      result,
+      inputs: [],
+      outputs: result.artifact.files,
+      counts: {
+        epochs: result.epochsRun,
+        best_epoch: result.history.bestEpoch,
+        vocabulary_size: result.dataset.vocabularySize,
+        train_examples: result.dataset.splits.train.kept,
+        validation_examples: best?.validationExamples ?? 0
+      }
+    };
+  });
+}
+async function evaluateStage(ctx) {
+  return recordStage(ctx, "evaluate", async () => {
+    const result = await evaluateRun({
+      config: ctx.config,
+      runId: ctx.runId,
+      store: ctx.store,
+      warehouse: await ctx.warehouse(),
+      reporter: ctx.reporter
+    });
+    const failed = result.gates.checks.filter((c) => c.blocking && c.verdict === "fail");
+    if (!result.gates.passed) {
+      throw new StageFailure(
+        `${failed.length} blocking gate(s) failed: ${failed.map((c) => c.name).join(", ")}
+${formatMetricTable(result.report)}
+${formatGateTable(result.gates)}`,
+        result,
+        `the thresholds are in ${result.gatesFile}; the full report is ${ctx.store.location}/${result.artifacts.report}`
+      );
+    }
+    const hr20 = (name) => result.report.recommenders.find((r) => r.name === name)?.metrics["hr@20"].value ?? 0;
+    return {
+      result,
+      inputs: [],
+      outputs: [result.artifacts.report, result.artifacts.gates],
+      counts: {
+        test_sessions: result.report.counts.evaluatedSessions,
+        prefixes: result.report.counts.prefixes,
+        recommenders: result.report.recommenders.length,
+        checks_failed: result.gates.checks.filter((c) => c.verdict === "fail").length,
+        checks_warned: result.gates.checks.filter((c) => c.verdict === "warn").length,
+        candidate_hr20_permille: Math.round(1e3 * hr20(result.report.roles.candidate ?? ""))
+      }
+    };
+  });
+}
+async function cardStage(ctx) {
+  return recordStage(ctx, "card", async () => {
+    const data = await cardDataFromRun(ctx.store, ctx.runId, {
+      config: ctx.config,
+      ...ctx.configSources ? { sources: ctx.configSources } : {}
+    });
+    const written = await writeCardArtifacts(ctx.store, data, {
+      reporter: ctx.reporter,
+      screenshot: ctx.config.card.screenshot
+    });
+    const at = (key) => `${ctx.store.location}/${key}`;
+    const result = {
+      card: written.card,
+      report: written.report,
+      ...written.screenshot ? { screenshot: written.screenshot } : {},
+      cardChars: written.cardChars,
+      paths: {
+        card: at(written.card),
+        report: at(written.report),
+        ...written.screenshot ? { screenshot: at(written.screenshot) } : {}
+      },
+      verdict: data.verdict ? data.verdict.passed ? "passed" : "failed" : "not evaluated"
+    };
+    return {
+      result,
+      inputs: [],
+      outputs: [written.card, written.report, ...written.screenshot ? [written.screenshot] : []],
+      counts: { card_chars: written.cardChars }
+    };
+  });
+}
+async function promoteStage(ctx, options = {}) {
+  return recordStage(ctx, "promote", async () => {
+    const result = await promoteRun({
+      config: ctx.config,
+      runId: ctx.runId,
+      store: ctx.store,
+      warehouse: await ctx.warehouse(),
+      reporter: ctx.reporter,
+      ...options
+    });
+    return {
+      result,
+      inputs: [],
+      outputs: result.promoted ? ["registry/production.json"] : [],
+      counts: { promoted: result.promoted ? 1 : 0 }
+    };
+  });
+}
+var STAGES2 = {
+  upload: uploadStage,
+  transform: (ctx) => transformStage(ctx),
+  train: trainStage,
+  evaluate: evaluateStage,
+  card: cardStage,
+  promote: (ctx) => promoteStage(ctx)
+};
+var STAGE_NAMES = Object.keys(STAGES2);
+
+// actions/common/action-reporter.ts
+import * as core from "@actions/core";
+function actionReporter() {
+  return {
+    info(message) {
+      core.info(message);
+    },
+    warn(message) {
+      core.warning(message);
+    },
+    progress(label2, _total, items = "rows") {
+      let rows = 0;
+      return {
+        update(_done, processed) {
+          rows = processed;
+        },
+        stop() {
+          core.info(`${label2}: ${rows} ${items}`);
+        }
+      };
+    }
+  };
+}
+
+// actions/common/result-fields.ts
+var ResultFields = class {
+  constructor(value2) {
+    this.value = value2;
+  }
+  value;
+  get(path2) {
+    let current = this.value;
+    for (const part2 of path2.split(".")) {
+      if (current === null || typeof current !== "object") return void 0;
+      current = current[part2];
+    }
+    return current;
+  }
+  string(path2) {
+    const value2 = this.get(path2);
+    return typeof value2 === "string" ? value2 : void 0;
+  }
+  number(path2) {
+    const value2 = this.get(path2);
+    return typeof value2 === "number" && Number.isFinite(value2) ? value2 : void 0;
+  }
+  boolean(path2) {
+    const value2 = this.get(path2);
+    return typeof value2 === "boolean" ? value2 : void 0;
+  }
+};
+
+// actions/common/secrets.ts
+import * as core2 from "@actions/core";
+var SECRET_NAME = /(TOKEN|PASSWORD|PASSPHRASE|PRIVATE_KEY|SECRET|AWS_ACCESS_KEY_ID|AWS_SESSION_TOKEN|CREDENTIALS)/i;
+var MIN_MASKED = 8;
+function isSecretName(name) {
+  return SECRET_NAME.test(name.replaceAll("-", "_"));
+}
+function secretValues(env) {
+  const values = [];
+  for (const [name, value2] of Object.entries(env)) {
+    if (!value2) continue;
+    if (!isSecretName(name.replace(/^INPUT_/, ""))) continue;
+    if (!/\r?\n/.test(value2.trim())) {
+      values.push(value2);
+      continue;
+    }
+    for (const line of value2.split(/\r?\n/)) {
+      const trimmed = line.trim();
+      if (trimmed.length >= MIN_MASKED && !/^-----(BEGIN|END) /.test(trimmed)) values.push(trimmed);
+    }
+  }
+  return values;
+}
+function maskSecrets(env = process.env) {
+  const values = secretValues(env);
+  for (const value2 of values) core2.setSecret(value2);
+  return values.length;
+}
+
+// actions/common/run-stage.ts
+function settingInputs() {
+  const inputs = /* @__PURE__ */ new Map();
+  for (const spec of SETTINGS) if (spec.flag) inputs.set(spec.flag.replace(/^--/, ""), spec.key);
+  return inputs;
+}
+function inputFlags() {
+  const flags = {};
+  for (const [input, key] of settingInputs()) {
+    const value2 = core3.getInput(input);
+    if (value2 !== "") flags[key] = value2;
+  }
+  return flags;
+}
+function resolveRunId() {
+  const given = core3.getInput("run-id");
+  if (given === "") return newRunId();
+  try {
+    return validateRunId(given);
+  } catch (error) {
+    throw new InputError(error.message, { field: "run-id" });
+  }
+}
+function stageFunction(stage, options) {
+  if (options.run) return options.run;
+  const run = STAGES2[stage];
+  if (!run) {
+    throw new PipelineError(
+      `the pipeline has no stage "${stage}"`,
+      1,
+      `Stages: ${Object.keys(STAGES2).join(", ")}. Rebuild the actions with npm run bundle.`
+    );
+  }
+  return run;
+}
+function setOutputs(values) {
+  const set = {};
+  for (const [name, value2] of Object.entries(values)) {
+    if (value2 === void 0) continue;
+    set[name] = String(value2);
+    core3.setOutput(name, set[name]);
+  }
+  return set;
+}
+async function writeSummary(stage, status, outputs, extra, error) {
+  if (!process.env.GITHUB_STEP_SUMMARY) return;
+  const rows = Object.entries(outputs).map(([name, value2]) => [
+    `<code>${escapeHtml(name)}</code>`,
+    escapeHtml(value2)
+  ]);
+  core3.summary.addHeading(`${stage}: ${status === "succeeded" ? "✅ succeeded" : "❌ failed"}`, 3);
+  if (rows.length > 0) {
+    core3.summary.addTable([
+      [
+        { data: "output", header: true },
+        { data: "value", header: true }
+      ],
+      ...rows
+    ]);
+  }
+  if (error) {
+    core3.summary.addRaw(
+      error.includes("\n") ? `
+**Error**
+
+\`\`\`text
+${error}
+\`\`\`
+` : `
+**Error:** ${escapeHtml(error)}
+`,
+      true
+    );
+  }
+  if (extra) core3.summary.addRaw(`
+${extra}
+`, true);
+  await core3.summary.write();
+}
+function escapeHtml(text) {
+  return text.replaceAll("&", "&amp;").replaceAll("<", "&lt;").replaceAll(">", "&gt;");
+}
+function describeError(error) {
+  const message = error instanceof Error ? error.message : String(error);
+  const hint2 = error instanceof PipelineError ? error.hint : void 0;
+  return hint2 ? `${message}
+hint: ${hint2}` : message;
+}
+async function runStageAction(stage, options) {
+  maskSecrets();
+  let ctx;
+  let outputs = {};
+  let fields;
+  try {
+    const run = stageFunction(stage, options);
+    const configFile = core3.getInput("config");
+    const { config } = loadConfig({
+      ...configFile ? { file: configFile } : {},
+      flags: inputFlags()
+    });
+    ctx = createContext(config, resolveRunId(), actionReporter());
+    outputs = setOutputs({ "run-id": ctx.runId, store: ctx.store.location });
+    const context = ctx;
+    const result = await core3.group(`${stage} (run ${context.runId})`, () => run(context));
+    fields = new ResultFields(result);
+    outputs = { ...outputs, ...setOutputs(options.outputs(fields)) };
+    if (options.after) outputs = { ...outputs, ...setOutputs(await options.after(fields, ctx)) };
+    const failure = options.failure?.(fields);
+    if (failure) throw new PipelineError(failure);
+    await writeSummary(stage, "succeeded", outputs, options.summary?.(fields));
+  } catch (error) {
+    if (!fields && error instanceof StageFailure) {
+      fields = new ResultFields(error.result);
+      outputs = { ...outputs, ...setOutputs(options.outputs(fields)) };
+    }
+    const message = describeError(error);
+    await writeSummary(
+      stage,
+      "failed",
+      outputs,
+      fields ? options.summary?.(fields) : void 0,
+      message
+    ).catch(
+      (summaryError) => core3.warning(`could not write the job summary: ${String(summaryError)}`)
+    );
+    core3.setFailed(message);
+  } finally {
+    await ctx?.close().catch((error) => core3.warning(String(error)));
+  }
+}
+
+// actions/evaluate/main.ts
+var VERDICT_ICON2 = { pass: "✅", warn: "⚠️", fail: "❌", skipped: "⏭️" };
+function candidateHr20(r) {
+  const candidate = r.string("report.roles.candidate");
+  const recommenders = r.get("report.recommenders");
+  if (!candidate || !Array.isArray(recommenders)) return void 0;
+  const index2 = recommenders.findIndex((rec) => rec.name === candidate);
+  return index2 < 0 ? void 0 : r.number(`report.recommenders.${index2}.metrics.hr@20.value`);
+}
+function gateTable(r) {
+  const checks = r.get("gates.checks");
+  if (!Array.isArray(checks) || checks.length === 0) return void 0;
+  const cell2 = (value2) => typeof value2 === "number" ? value2.toFixed(4) : "—";
+  const rows = checks.map((check2) => [
+    `${VERDICT_ICON2[String(check2.verdict)] ?? ""} ${String(check2.verdict)}`,
+    String(check2.name),
+    String(check2.metric),
+    cell2(check2.value),
+    cell2(check2.threshold),
+    check2.blocking ? "yes" : "no"
+  ]);
+  return `**Gates**
+
+${markdownTable2([["verdict", "gate", "metric", "value", "threshold", "blocking"], ...rows])}`;
+}
+await runStageAction("evaluate", {
+  outputs: (r) => ({
+    passed: r.boolean("gates.passed"),
+    "candidate-hr20": candidateHr20(r),
+    "production-run-id": r.string("productionRunId"),
+    report: r.string("artifacts.report"),
+    gates: r.string("artifacts.gates")
+  }),
+  summary: gateTable
+});

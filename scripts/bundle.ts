@@ -1,0 +1,143 @@
+/**
+ * Bundles each action's main.ts (actions/<name>/main.ts) into actions/<name>/dist/index.js, the
+ * file its action.yml runs. `npm run bundle` writes them; `npm run bundle -- --check` exits 1
+ * and names the stale ones.
+ *
+ * What is bundled: this repository's TypeScript (actions/, pipeline/, reports/), which the
+ * runner's Node cannot run as it is. What is not: npm packages. They stay imports resolved from
+ * the workspace's node_modules, because several cannot be bundled at all (DuckDB's and tfjs's
+ * native bindings, tfjs's wasm files, @actions/core 3 is ESM-only) and the rest would add
+ * megabytes of committed, unreviewable code to each of six actions. So every workflow runs
+ * `npm ci` before it uses an action.
+ *
+ * import.meta.url: pipeline modules find files relative to themselves (`../../dbt`,
+ * `../../package.json`), and all of them sit two folders below the root (pipeline/<area>/x.ts).
+ * In a bundle that would resolve against actions/<name>/dist/, one level deeper, so the bundle
+ * replaces import.meta.url with the URL of a file two folders below the root; a bundled module
+ * that uses import.meta.url elsewhere fails the build instead of finding the wrong files.
+ *
+ * The output has no timestamps or absolute paths, so the same sources give the same bytes on
+ * any machine and the stale check can compare them.
+ */
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { mkdir, writeFile } from "node:fs/promises";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { build } from "esbuild";
+
+export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+
+/** Where a bundled module's import.meta.url points: two folders below the root, like pipeline/*. */
+const MODULE_URL_ANCHOR = "pipeline/run/bundled-action.js";
+
+export interface Bundle {
+  /** The action's folder name. */
+  action: string;
+  /** Path of dist/index.js relative to the root, with forward slashes. */
+  path: string;
+  contents: string;
+}
+
+/** Actions are the folders of actions/ that have a main.ts (actions/common has none). */
+export function actionNames(root = ROOT): string[] {
+  const dir = join(root, "actions");
+  return readdirSync(dir, { withFileTypes: true })
+    .filter((entry) => entry.isDirectory() && existsSync(join(dir, entry.name, "main.ts")))
+    .map((entry) => entry.name)
+    .sort();
+}
+
+function checkModuleUrls(root: string, inputs: string[]): void {
+  for (const input of inputs) {
+    // esbuild's metafile names inputs relative to absWorkingDir, with forward slashes.
+    const depth = input.split("/").length - 1;
+    const text = readFileSync(join(root, input), "utf8");
+    if (depth !== 2 && text.includes("import.meta.url")) {
+      throw new Error(
+        `${input} uses import.meta.url but is not two folders below the repository root: inside a bundle it would resolve against the wrong folder. Move it, or pass the path in from its caller.`,
+      );
+    }
+  }
+}
+
+export async function buildBundle(action: string, root = ROOT): Promise<Bundle> {
+  const path = `actions/${action}/dist/index.js`;
+  const anchor = `${"../".repeat(3)}${MODULE_URL_ANCHOR}`;
+  const result = await build({
+    absWorkingDir: root,
+    entryPoints: [`actions/${action}/main.ts`],
+    outfile: path,
+    bundle: true,
+    platform: "node",
+    target: "node20",
+    format: "esm",
+    packages: "external",
+    write: false,
+    metafile: true,
+    logLevel: "silent",
+    legalComments: "none",
+    charset: "utf8",
+    define: { "import.meta.url": "__moduleUrl" },
+    banner: {
+      js: [
+        `// Bundled from actions/${action}/main.ts by scripts/bundle.ts; do not edit: run \`npm run bundle\`.`,
+        `const __moduleUrl = new URL(${JSON.stringify(anchor)}, import.meta.url).href;`,
+      ].join("\n"),
+    },
+  });
+  checkModuleUrls(root, Object.keys(result.metafile.inputs));
+  const output = result.outputFiles[0];
+  if (!output) throw new Error(`esbuild wrote nothing for ${path}`);
+  return { action, path, contents: output.text };
+}
+
+export async function buildBundles(root = ROOT): Promise<Bundle[]> {
+  const bundles: Bundle[] = [];
+  // One at a time: esbuild is fast, and the CI machine has two cores shared with tests.
+  for (const action of actionNames(root)) bundles.push(await buildBundle(action, root));
+  return bundles;
+}
+
+export async function writeBundles(root = ROOT): Promise<Bundle[]> {
+  const bundles = await buildBundles(root);
+  for (const bundle of bundles) {
+    const file = join(root, bundle.path);
+    await mkdir(dirname(file), { recursive: true });
+    await writeFile(file, bundle.contents);
+  }
+  return bundles;
+}
+
+/** Bundles whose committed dist/index.js is missing or differs from a fresh build. */
+export async function staleBundles(root = ROOT): Promise<string[]> {
+  const stale: string[] = [];
+  for (const bundle of await buildBundles(root)) {
+    const file = join(root, bundle.path);
+    if (!existsSync(file) || readFileSync(file, "utf8") !== bundle.contents)
+      stale.push(bundle.path);
+  }
+  return stale;
+}
+
+async function main(args: string[]): Promise<number> {
+  if (args.includes("--check")) {
+    const stale = await staleBundles();
+    if (stale.length === 0) {
+      process.stderr.write("bundles are up to date\n");
+      return 0;
+    }
+    process.stderr.write(
+      `stale bundles (rebuild with \`npm run bundle\` and commit them):\n${stale.map((p) => `  ${p}`).join("\n")}\n`,
+    );
+    return 1;
+  }
+  for (const bundle of await writeBundles()) {
+    process.stderr.write(`wrote ${bundle.path} (${Buffer.byteLength(bundle.contents)} bytes)\n`);
+  }
+  return 0;
+}
+
+const entry = process.argv[1];
+if (entry && import.meta.url === pathToFileURL(resolve(entry)).href) {
+  process.exitCode = await main(process.argv.slice(2));
+}

