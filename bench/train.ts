@@ -220,6 +220,8 @@ function findTorchPython(): string | undefined {
   return undefined;
 }
 
+/** The fastest PyTorch run (all threads), the reference the speed options are compared with. */
+let torchRate: number | undefined;
 if (!values["no-torch"]) {
   console.log("\nPyTorch, same layers, batch and length (CPU):");
   const python = findTorchPython();
@@ -255,6 +257,7 @@ if (!values["no-torch"]) {
           seqPerSec: torch.seqPerSec,
           msPerStep: (1000 * batch) / torch.seqPerSec,
         });
+        torchRate = Math.max(torchRate ?? 0, torch.seqPerSec);
         if (wasmRate)
           console.log(
             `    ratio tfjs-wasm / torch (${torch.threads} thread(s)): ${(wasmRate / torch.seqPerSec).toFixed(3)}`,
@@ -336,7 +339,7 @@ if (!values["no-variants"] && results.has("wasm")) {
       step: { loss: "sampled", negatives: 1024, seed: 1 },
     },
     {
-      label: "custom step, sampled softmax, 256 negatives",
+      label: "custom step, sampled softmax, 256 negatives (default)",
       step: { loss: "sampled", negatives: 256, seed: 1 },
     },
     { label: "GRU instead of LSTM", config: { cell: "gru" } },
@@ -360,7 +363,8 @@ if (!values["no-variants"] && results.has("wasm")) {
     const step = v.step ? customStep(model, v.step) : recipeStep(model);
     const data = v.size && v.size !== batch ? syntheticBatches(4, v.size, 2) : batches;
     const r = await measure(step, data);
-    line(v.label, r, `  ×${(r.seqPerSec / base).toFixed(2)}`);
+    const vsTorch = torchRate ? `, ${(r.seqPerSec / torchRate).toFixed(2)} × torch` : "";
+    line(v.label, r, `  ×${(r.seqPerSec / base).toFixed(2)} recipe${vsTorch}`);
     model.dispose();
   }
 }

@@ -16,9 +16,10 @@ import {
   parseTrafficRouting,
   validateSageMakerSettings,
   type SageMakerSettings,
+  type ValidSageMakerSettings,
 } from "./promote/sagemaker-settings.ts";
 import { parseS3Url } from "./store/s3-store.ts";
-import { selectBackend } from "./train/backend.ts";
+import { selectBackend, type BackendSelection } from "./train/backend.ts";
 import { findDbt } from "./transform/dbt-core.ts";
 import { DuckDbWarehouse } from "./warehouse/duckdb.ts";
 import {
@@ -137,14 +138,14 @@ async function checkBackend(
   preference: Config["train"]["backend"],
   loaders: BackendLoaders | undefined,
 ): Promise<DoctorCheck> {
-  let selection;
+  let selection: BackendSelection;
   try {
     selection = await selectBackend(preference, loaders);
   } catch (error) {
     return { name: "backend", status: "fail", detail: messageOf(error), fix: hintOf(error) };
   }
   const skipped = selection.skipped.map((s) => `${s.name}: ${shortReason(s.why)}`);
-  const detail = [`${selection.name} (${selection.reason})`, ...skipped].join("; ");
+  const detail = [`${selection.name}, ${selection.reason}`, ...skipped].join("; ");
   if (preference === "auto" && (selection.name === "wasm" || selection.name === "cpu")) {
     return {
       name: "backend",
@@ -203,8 +204,8 @@ function checkStore(location: string, env: NodeJS.ProcessEnv): DoctorCheck {
     return {
       name: "store",
       status: "warn",
-      detail: `${where}: no AWS credentials in the environment or ~/.aws; only an EC2 instance role could supply them`,
-      fix: "in GitHub Actions use aws-actions/configure-aws-credentials with role-to-assume (OIDC); locally set AWS_PROFILE or run aws configure",
+      detail: `${where}: ${NO_CREDENTIALS}`,
+      fix: CREDENTIALS_FIX,
     };
   }
   return {
@@ -213,6 +214,11 @@ function checkStore(location: string, env: NodeJS.ProcessEnv): DoctorCheck {
     detail: `${where}, credentials from ${credentials.source} (not contacted)`,
   };
 }
+
+const NO_CREDENTIALS =
+  "no AWS credentials in the environment or ~/.aws; only an EC2 instance role could supply them";
+const CREDENTIALS_FIX =
+  "in GitHub Actions use aws-actions/configure-aws-credentials with role-to-assume (OIDC); locally set AWS_PROFILE or run aws configure";
 
 interface CredentialFinding {
   /** Where the SDK's default chain would find credentials; undefined: nowhere local. */
@@ -254,15 +260,29 @@ function awsCredentials(env: NodeJS.ProcessEnv): CredentialFinding {
   ) {
     return { source: "the container credentials endpoint (AWS_CONTAINER_CREDENTIALS_*)" };
   }
-  const profile = nonEmpty(env.AWS_PROFILE);
-  if (profile) return { source: `AWS_PROFILE=${profile}` };
   const home = nonEmpty(env.HOME) ?? nonEmpty(env.USERPROFILE) ?? homedir();
   const files = [
     nonEmpty(env.AWS_SHARED_CREDENTIALS_FILE) ?? join(home, ".aws", "credentials"),
     nonEmpty(env.AWS_CONFIG_FILE) ?? join(home, ".aws", "config"),
-  ];
-  const file = files.find((f) => existsSync(f));
-  return file ? { source: `the default profile in ${file}` } : {};
+  ].filter((f) => existsSync(f));
+  const profile = nonEmpty(env.AWS_PROFILE);
+  if (profile) {
+    // The credentials file names a profile [name], the config file [profile name].
+    const sections = [`[${profile}]`, `[profile ${profile}]`];
+    const defined = files.some((f) =>
+      readFileSync(f, "utf8")
+        .split("\n")
+        .some((line) => sections.includes(line.trim())),
+    );
+    if (!defined) {
+      return {
+        problem: `AWS_PROFILE=${profile} but no file defines that profile (looked in ${files.length > 0 ? files.join(", ") : "~/.aws/credentials and ~/.aws/config, which do not exist"})`,
+        fix: `run aws configure --profile ${profile} (or aws configure sso), or unset AWS_PROFILE`,
+      };
+    }
+    return { source: `AWS_PROFILE=${profile}` };
+  }
+  return files[0] ? { source: `the default profile in ${files[0]}` } : {};
 }
 
 // --- warehouse -------------------------------------------------------------------------------
@@ -360,7 +380,7 @@ async function checkSnowflake(
       ...(read.hint !== undefined ? [read.hint] : []),
       "or use --warehouse duckdb:PATH",
     ];
-    return { name: "warehouse", status: "fail", detail, fix: fixes.join("; ") };
+    return { name: "warehouse", status: "fail", detail, fix: clauses(fixes) };
   }
   const settings = read.settings;
   const keyPath = settings.auth.kind === "keypair" ? settings.auth.privateKeyPath : undefined;
@@ -496,7 +516,7 @@ function checkCompute(config: Config, env: NodeJS.ProcessEnv): DoctorCheck {
       name: "compute",
       status: "fail",
       detail: `batch: ${problems.join("; ")}`,
-      fix: `${fixes.join("; ")}; or train here with --compute local`,
+      fix: clauses([...fixes, "or train here with --compute local"]),
     };
   }
   return { name: "compute", status: "ok", detail: `batch: ${summary} (not contacted)` };
@@ -536,7 +556,7 @@ function checkPromote(config: Config, env: NodeJS.ProcessEnv): DoctorCheck {
     };
   }
   // The same settings deployToSageMaker is given (promote.ts builds them from the config alike).
-  let valid;
+  let valid: ValidSageMakerSettings;
   try {
     const settings: SageMakerSettings = {
       region: s.region ?? nonEmpty(env.AWS_REGION) ?? "us-east-1",
@@ -562,10 +582,31 @@ function checkPromote(config: Config, env: NodeJS.ProcessEnv): DoctorCheck {
       fix: hintOf(error) ?? fix,
     };
   }
+  const summary = `sagemaker: endpoint ${valid.endpointName} in ${valid.region}, ${valid.instanceCount} × ${valid.instanceType}, model data ${valid.modelData}`;
+  // An S3 store's check already covers the credentials; with a local store, only this one does.
+  if (!config.store.startsWith("s3://")) {
+    const credentials = awsCredentials(env);
+    if (credentials.problem !== undefined) {
+      return {
+        name: "promote",
+        status: "fail",
+        detail: `${summary}: ${credentials.problem}`,
+        fix: credentials.fix,
+      };
+    }
+    if (credentials.source === undefined) {
+      return {
+        name: "promote",
+        status: "warn",
+        detail: `${summary}: ${NO_CREDENTIALS}`,
+        fix: CREDENTIALS_FIX,
+      };
+    }
+  }
   return {
     name: "promote",
     status: "ok",
-    detail: `sagemaker: endpoint ${valid.endpointName} in ${valid.region}, ${valid.instanceCount} × ${valid.instanceType}, model data ${valid.modelData} (not contacted)`,
+    detail: `${summary} (not contacted)`,
   };
 }
 
@@ -666,6 +707,19 @@ function probeFolder(folder: string): FolderProbe {
         ? `${target} is writable`
         : `${target} does not exist yet; ${existing} is writable, so it can be created`,
   };
+}
+
+/** Hints are written as sentences; joined into one fix they read as clauses of one. */
+function clauses(parts: string[]): string {
+  return (
+    parts
+      .map((part) => part.trim().replace(/\.$/, ""))
+      // "Set X" becomes "set X"; a part that starts with a name (SNOWFLAKE_USER) keeps it.
+      .map((part) =>
+        /^[A-Z][a-z]/.test(part) ? part.charAt(0).toLowerCase() + part.slice(1) : part,
+      )
+      .join("; ")
+  );
 }
 
 function messageOf(error: unknown): string {

@@ -162,7 +162,9 @@ export function buildProgram(): Command {
   withSettings(
     program
       .command("run")
-      .description("run the stages in order (upload → transform → train) under one run id")
+      .description(
+        "run the stages in order (upload → transform → train → evaluate → card → promote) under one run id",
+      )
       .option("--from <stage>", "start at this stage (resume a failed run with --run-id)")
       .option("--until <stage>", "stop after this stage")
       .option("--run-id <id>", "run id to use (default: a new one)"),

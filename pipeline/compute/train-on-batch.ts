@@ -14,7 +14,17 @@ import { readStageRecord } from "../store/runs.ts";
 import type { ArtifactStore } from "../store/store.ts";
 import type { TrainResult } from "../train/train.ts";
 import { interruptSignal, runBatchTraining, type BatchTrainingResult } from "./batch.ts";
+import { SNOWFLAKE_ENV } from "../warehouse/snowflake/config.ts";
 import { resolveBatchSettings } from "./batch-settings.ts";
+
+/** Secrets, and a key file path that only exists on this machine. */
+const SECRET_SNOWFLAKE_ENV: ReadonlySet<string> = new Set([
+  SNOWFLAKE_ENV.password,
+  SNOWFLAKE_ENV.privateKey,
+  SNOWFLAKE_ENV.passphrase,
+  SNOWFLAKE_ENV.token,
+  SNOWFLAKE_ENV.privateKeyPath,
+]);
 
 export interface BatchTrainResult extends TrainResult {
   batchJob: Omit<BatchTrainingResult, "status">;
@@ -31,6 +41,18 @@ function trainArgs(config: Config): string[] {
     if (value !== undefined) args.push(spec.flag, String(value));
   }
   return args;
+}
+
+/**
+ * The Snowflake connection settings that are not secrets, as this side has them. Credentials
+ * (password, private key) never go into a job definition: give the job role access to them
+ * (Secrets Manager) or use workload identity, as the README's Train section says.
+ */
+function snowflakeConnection(env: NodeJS.ProcessEnv): Record<string, string> {
+  const names = Object.values(SNOWFLAKE_ENV).filter((name) => !SECRET_SNOWFLAKE_ENV.has(name));
+  return Object.fromEntries(
+    names.flatMap((name) => (env[name] ? [[name, env[name] as string]] : [])),
+  );
 }
 
 export async function trainOnBatch(input: {
@@ -65,7 +87,11 @@ export async function trainOnBatch(input: {
       runId,
       storeUrl: config.store,
       trainArgs: trainArgs(config),
-      environment: { MLOPS_WAREHOUSE: config.warehouse, MLOPS_TENANT: config.tenant },
+      environment: {
+        MLOPS_WAREHOUSE: config.warehouse,
+        MLOPS_TENANT: config.tenant,
+        ...snowflakeConnection(process.env),
+      },
       reporter,
       signal: interrupt.signal,
     });

@@ -520,7 +520,7 @@ export const SETTINGS: SettingSpec[] = [
     numeric: true,
     allowed: "a number from 0 to 1",
     description:
-      "Share of requests logged to the run store in the browsing_train.csv format (the upload stage loads them back).",
+      "Share of requests logged in the browsing_train.csv format under STORE/requests (a local .mlops/requests with an S3 store), which the upload stage loads back.",
   },
   ...BATCH_SETTING_SPECS,
 ];
@@ -552,7 +552,7 @@ export const DEFAULTS = {
     patience: 2,
     batchSize: 256,
     loss: "sampled",
-    negatives: 256,
+    negatives: 1024,
     examples: "all-prefixes",
     minCount: 1,
     validationExamples: 10_000,
