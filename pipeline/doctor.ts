@@ -4,6 +4,7 @@
  * the one exception is the warehouse probe, which opens the DuckDB file or logs in to Snowflake
  * when asked. No AWS API is called: AWS settings are checked for presence and shape.
  */
+import { sageMakerSettings } from "./promote/promote.ts";
 import { randomUUID } from "node:crypto";
 import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
@@ -13,9 +14,7 @@ import type { Config } from "./config/config.ts";
 import { SETTINGS } from "./config/settings.ts";
 import { InputError, PipelineError } from "./errors.ts";
 import {
-  parseTrafficRouting,
   validateSageMakerSettings,
-  type SageMakerSettings,
   type ValidSageMakerSettings,
 } from "./promote/sagemaker-settings.ts";
 import { parseS3Url } from "./store/s3-store.ts";
@@ -393,12 +392,13 @@ async function checkSnowflake(
     };
   }
   const described = describeSnowflake(settings);
-  if (!probe)
+  if (!probe) {
     return {
       name: "warehouse",
       status: "ok",
       detail: `${described} (settings only, not contacted)`,
     };
+  }
   const warehouse = SnowflakeWarehouse.fromEnv(env, {
     ...(driver ? { driver } : {}),
     // One try: doctor reports what is wrong now rather than waiting out a backoff.
@@ -555,24 +555,10 @@ function checkPromote(config: Config, env: NodeJS.ProcessEnv): DoctorCheck {
       fix,
     };
   }
-  // The same settings deployToSageMaker is given (promote.ts builds them from the config alike).
+  // The same settings deployToSageMaker is given.
   let valid: ValidSageMakerSettings;
   try {
-    const settings: SageMakerSettings = {
-      region: s.region ?? nonEmpty(env.AWS_REGION) ?? "us-east-1",
-      endpointName: s.endpoint,
-      image: s.image,
-      executionRoleArn: s.roleArn,
-      instanceType: s.instanceType,
-      instanceCount: s.instanceCount,
-      modelData,
-      trafficRouting: parseTrafficRouting(s.traffic, 60),
-      terminationWaitSeconds: 0,
-      maxExecutionTimeoutSeconds: 3600,
-      alarms: s.alarms ? s.alarms.split(",").filter(Boolean) : [],
-      keep: 3,
-      waitSeconds: 4200,
-    };
+    const settings = { ...sageMakerSettings(config, env), modelData };
     valid = validateSageMakerSettings(settings);
   } catch (error) {
     return {

@@ -9,9 +9,10 @@ import { join } from "node:path";
 import { Command, CommanderError, Option } from "commander";
 import { loadConfig, type Config, type SettingSource } from "../config/config.ts";
 import { SETTINGS } from "../config/settings.ts";
+import { formatDoctor, runDoctor } from "../doctor.ts";
 import { InputError, PipelineError } from "../errors.ts";
 import { generate, GENERATOR_DEFAULTS } from "../data/generator/index.ts";
-import type { PromoteResult } from "../promote/promote.ts";
+import { rollbackProduction, type PromoteResult } from "../promote/promote.ts";
 import { readProduction } from "../promote/registry.ts";
 import { createReporter, type Reporter } from "../reporter.ts";
 import { createRequestLog } from "../serve/request-log.ts";
@@ -339,19 +340,44 @@ export function buildProgram(): Command {
       )
       .option("--run-id <id>", "the run to promote (default: the newest trained run)")
       .option("--force", "promote even when it does not beat production (recorded as forced)")
-      .option("--override-gates", "promote even though blocking gates failed (recorded as forced)"),
+      .option("--override-gates", "promote even though blocking gates failed (recorded as forced)")
+      .option(
+        "--rollback",
+        "put the model that was in production before the current one back (deployed, smoke-tested, recorded)",
+      ),
     [...COMMON_SETTINGS, "train.backend", ...PROMOTE_SETTINGS],
-  ).action(async (options: CommonOptions & { force?: boolean; overrideGates?: boolean }) => {
-    if (!options.runId)
-      options.runId = await newestTrainedRun(openStore(prepare(options).config.store));
-    await withContext(options, async (inv, ctx) => {
-      const result = await promoteStage(ctx, {
-        force: options.force === true,
-        overrideGates: options.overrideGates === true,
+  ).action(
+    async (
+      options: CommonOptions & { force?: boolean; overrideGates?: boolean; rollback?: boolean },
+    ) => {
+      if (options.rollback) {
+        await withContext(options, async (inv, ctx) => {
+          const entry = await rollbackProduction({
+            config: ctx.config,
+            store: ctx.store,
+            warehouse: await ctx.warehouse(),
+            reporter: ctx.reporter,
+          });
+          emit(
+            inv,
+            entry,
+            () =>
+              `rolled back: run ${entry.runId} is in production again (${entry.deployment.target}: ${entry.deployment.endpoint})`,
+          );
+        });
+        return;
+      }
+      if (!options.runId)
+        options.runId = await newestTrainedRun(openStore(prepare(options).config.store));
+      await withContext(options, async (inv, ctx) => {
+        const result = await promoteStage(ctx, {
+          force: options.force === true,
+          overrideGates: options.overrideGates === true,
+        });
+        emit(inv, { runId: ctx.runId, ...result }, () => formatPromote(result));
       });
-      emit(inv, { runId: ctx.runId, ...result }, () => formatPromote(result));
-    });
-  });
+    },
+  );
 
   withSettings(
     program
@@ -385,6 +411,35 @@ export function buildProgram(): Command {
     await server.ready;
     inv.reporter.info("model loaded: /ping answers 200");
     await serveUntilSignal(server, { reporter: inv.reporter });
+  });
+
+  withSettings(
+    program
+      .command("doctor")
+      .description(
+        "check Node, the tfjs backend, the store, the warehouse and the AWS/Snowflake settings, and say what to fix",
+      )
+      .option("--no-probe", "do not open the warehouse (no DuckDB open, no Snowflake login)"),
+    [
+      ...COMMON_SETTINGS,
+      "transform.dbt",
+      "train.compute",
+      "train.backend",
+      "card.screenshot",
+      ...PROMOTE_SETTINGS,
+      ...SETTINGS.map((s) => s.key).filter((key) => key.startsWith("compute.batch.")),
+    ],
+  ).action(async (options: CommonOptions & { probe: boolean }) => {
+    const inv = prepare(options);
+    const report = await runDoctor(inv.config, { probeWarehouse: options.probe });
+    emit(inv, report, () => formatDoctor(report));
+    if (!report.ok) {
+      throw new PipelineError(
+        "the environment is not ready (see the checks above)",
+        1,
+        "apply the fixes listed, then run npx pipeline doctor again",
+      );
+    }
   });
 
   const runs = withSettings(program.command("runs").description("list past runs (newest first)"), [

@@ -24,6 +24,7 @@ import { verifyLocalEndpoint, type SmokeResult } from "./local-endpoint.ts";
 import {
   readProduction,
   recordPromotion,
+  recordRollback,
   type DeploymentRecord,
   type RegistryEntry,
 } from "./registry.ts";
@@ -96,12 +97,16 @@ async function modelDir(store: ArtifactStore, runId: string, scratch: string): P
   return (await fetchTrainArtifact(store, runId, join(scratch, runId))).modelDir;
 }
 
-function sageMakerSettings(config: Config): SageMakerSettings {
+/** The SageMaker deployment settings from the config (`pipeline doctor` checks the same object). */
+export function sageMakerSettings(
+  config: Config,
+  env: NodeJS.ProcessEnv = process.env,
+): SageMakerSettings {
   const s = config.promote.sagemaker;
   const modelData =
     s.modelData ?? (config.store.startsWith("s3://") ? `${config.store}/sagemaker-models` : "");
   return {
-    region: s.region ?? process.env.AWS_REGION ?? "us-east-1",
+    region: s.region ?? (env.AWS_REGION || undefined) ?? "us-east-1",
     endpointName: s.endpoint,
     image: s.image ?? "",
     executionRoleArn: s.roleArn ?? "",
@@ -115,6 +120,69 @@ function sageMakerSettings(config: Config): SageMakerSettings {
     keep: 3,
     waitSeconds: 4200,
   };
+}
+
+/** Deploys a run's model to the configured target and smoke-tests it; returns where it serves. */
+async function deploy(
+  input: PromoteInput,
+  runId: string,
+  scratch: string,
+): Promise<{ deployment: DeploymentRecord; smoke: NonNullable<PromoteResult["smoke"]> }> {
+  const { config, store, reporter } = input;
+  const dir = await modelDir(store, runId, scratch);
+  const sessions = await smokeSessions(input.warehouse);
+  if (config.promote.target === "sagemaker") {
+    const result = await deployToSageMaker(
+      sageMakerSettings(config),
+      { runId, artifactDir: dir, smokeSessions: sessions },
+      { reporter },
+    );
+    return { deployment: sageMakerDeploymentRecord(result), smoke: result.smoke };
+  }
+  const smoke = await verifyLocalEndpoint({
+    modelDir: dir,
+    sessions,
+    backend: config.train.backend,
+    reporter,
+  });
+  return {
+    deployment: { target: "local", endpoint: "npx pipeline serve", modelDataUrl: dir },
+    smoke,
+  };
+}
+
+/**
+ * `pipeline promote --rollback`: puts the model that was in production before the current one
+ * back on the target (deployed and smoke-tested like a promotion) and records the rollback.
+ */
+export async function rollbackProduction(
+  input: Omit<PromoteInput, "runId">,
+): Promise<RegistryEntry> {
+  const current = await readProduction(input.store);
+  if (!current?.previousRunId) {
+    throw new InputError(
+      current
+        ? `run ${current.runId} is in production and nothing was before it: nothing to roll back to`
+        : `no model is in production in ${input.store.location}: nothing to roll back`,
+      {},
+      "see the registry's history with: npx pipeline runs",
+    );
+  }
+  const scratch = await mkdtemp(join(tmpdir(), "mlops-rollback-"));
+  try {
+    const { deployment } = await deploy(
+      { ...input, runId: current.previousRunId },
+      current.previousRunId,
+      scratch,
+    );
+    return await recordRollback(input.store, {
+      reason: "manual rollback (pipeline promote --rollback)",
+      toRunId: current.previousRunId,
+      deployment,
+    });
+  } finally {
+    await rm(scratch, { recursive: true, force: true });
+  }
 }
 
 export async function promoteRun(input: PromoteInput): Promise<PromoteResult> {
@@ -172,50 +240,27 @@ export async function promoteRun(input: PromoteInput): Promise<PromoteResult> {
 
   const scratch = await mkdtemp(join(tmpdir(), "mlops-promote-"));
   try {
-    const dir = await modelDir(store, runId, scratch);
-    const sessions = await smokeSessions(input.warehouse);
-    let deployment: DeploymentRecord;
-    let smoke: PromoteResult["smoke"];
-    if (target === "sagemaker") {
-      const result = await deployToSageMaker(
-        sageMakerSettings(config),
-        { runId, artifactDir: dir, smokeSessions: sessions },
-        { reporter },
+    let deployed: Awaited<ReturnType<typeof deploy>>;
+    try {
+      deployed = await deploy(input, runId, scratch);
+    } catch (error) {
+      if (!current || target !== "local") throw error;
+      // Roll back: bring the production model up again and check that it still answers.
+      reporter.warn(`${(error as Error).message}; rolling back to run ${current.runId}`);
+      await deploy(input, current.runId, scratch);
+      throw new StageFailure(
+        `promotion of run ${runId} rolled back: its endpoint failed the smoke test; run ${current.runId} stays in production`,
+        {
+          target,
+          decision,
+          promoted: false,
+          production: current,
+          rolledBackTo: current.runId,
+        } satisfies PromoteResult,
+        "see the smoke test error above; `npx pipeline serve` still serves the production model",
       );
-      deployment = sageMakerDeploymentRecord(result);
-      smoke = result.smoke;
-    } else {
-      try {
-        smoke = await verifyLocalEndpoint({
-          modelDir: dir,
-          sessions,
-          backend: config.train.backend,
-          reporter,
-        });
-      } catch (error) {
-        if (!current) throw error;
-        // Roll back: bring the production model up again and check that it still answers.
-        reporter.warn(`${(error as Error).message}; rolling back to run ${current.runId}`);
-        await verifyLocalEndpoint({
-          modelDir: await modelDir(store, current.runId, scratch),
-          sessions,
-          backend: config.train.backend,
-          reporter,
-        });
-        throw new StageFailure(
-          `promotion of run ${runId} rolled back: its endpoint failed the smoke test; run ${current.runId} stays in production`,
-          {
-            target,
-            decision,
-            promoted: false,
-            production: current,
-            rolledBackTo: current.runId,
-          } satisfies PromoteResult,
-          "see the smoke test error above; `npx pipeline serve` still serves the production model",
-        );
-      }
-      deployment = { target: "local", endpoint: "npx pipeline serve", modelDataUrl: dir };
     }
+    const { deployment, smoke } = deployed;
     const production = await recordPromotion(store, {
       runId,
       deployment,

@@ -2,17 +2,19 @@
  * `runDoctor` on the embedded defaults, as a fresh checkout has them: the real tfjs backends,
  * a real DuckDB file, a run store folder, this machine's PATH (dbt, Chromium or not).
  */
-import { existsSync, readdirSync } from "node:fs";
+import { existsSync, readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 import { loadConfig } from "../../pipeline/config/config.ts";
 import { formatDoctor, runDoctor } from "../../pipeline/doctor.ts";
 import { DuckDbWarehouse } from "../../pipeline/warehouse/duckdb.ts";
 import { tempDir } from "../helpers/rows.ts";
 
 describe("pipeline doctor on the embedded defaults", () => {
+  const dir = tempDir("mlops-doctor-it-");
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
   it("is ok with a real DuckDB file and a local store", async () => {
-    const dir = tempDir("mlops-doctor-it-");
     const { config } = loadConfig({ env: {}, cwd: dir });
     // The defaults are relative to the working directory: anchor them in this test's folder.
     const store = join(dir, config.store);

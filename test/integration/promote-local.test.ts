@@ -9,7 +9,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../../pipeline/config/config.ts";
 import { StageFailure } from "../../pipeline/errors.ts";
 import type { EvaluateResult } from "../../pipeline/evaluate/stage.ts";
-import { promoteRun } from "../../pipeline/promote/promote.ts";
+import { promoteRun, rollbackProduction } from "../../pipeline/promote/promote.ts";
 import { readProduction } from "../../pipeline/promote/registry.ts";
 import { silentReporter } from "../../pipeline/reporter.ts";
 import { LocalStore } from "../../pipeline/store/local-store.ts";
@@ -120,6 +120,20 @@ describe("promote --target local", () => {
       promoted: false,
       rolledBackTo: "run-a",
     });
+    expect((await readProduction(store))?.runId).toBe("run-a");
+  });
+
+  it("--rollback puts the previous production model back, after its smoke test", async () => {
+    await addRun("run-c", 0.32);
+    expect(await promote("run-c")).toMatchObject({ promoted: true });
+    expect((await readProduction(store))?.previousRunId).toBe("run-a");
+    const entry = await rollbackProduction({
+      config,
+      store,
+      warehouse,
+      reporter: silentReporter(),
+    });
+    expect(entry).toMatchObject({ action: "rollback", runId: "run-a", rolledBackFrom: "run-c" });
     expect((await readProduction(store))?.runId).toBe("run-a");
   });
 

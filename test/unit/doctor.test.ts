@@ -1,7 +1,7 @@
-import { chmodSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { ConnectionOptions } from "snowflake-sdk";
-import { beforeEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { loadConfig, type Config } from "../../pipeline/config/config.ts";
 import {
   formatDoctor,
@@ -40,6 +40,10 @@ beforeEach(() => {
   mkdirSync(join(dir, "bin"));
   mkdirSync(join(dir, "home"));
   env = { PATH: join(dir, "bin"), HOME: join(dir, "home") };
+});
+
+afterEach(() => {
+  rmSync(dir, { recursive: true, force: true });
 });
 
 /** The embedded defaults, with the store and the DuckDB file inside this test's folder. */
@@ -102,6 +106,19 @@ describe("runDoctor", () => {
       "skip",
     ]);
     expect(report.ok).toBe(true);
+  });
+
+  it("turns a check that throws into a failed check and still runs the others", async () => {
+    // A config the loader would never produce: the chromium check cannot read its setting.
+    const broken = { ...defaults(), card: undefined } as unknown as Config;
+    const report = await doctor(broken);
+    expect(report.checks).toHaveLength(8);
+    expect(report.checks.at(-1)).toMatchObject({
+      name: "chromium",
+      status: "fail",
+      fix: expect.stringContaining("report this as a bug"),
+    });
+    expect(report.ok).toBe(false);
   });
 
   describe("node", () => {
@@ -234,7 +251,14 @@ describe("runDoctor", () => {
       expect((await check("store", s3(), { env: withRole })).status).toBe("ok");
     });
 
-    it("accepts container credentials, a profile, or a shared credentials file", async () => {
+    it("fails an AWS_PROFILE that no file defines", async () => {
+      const c = await check("store", s3(), { env: { ...env, AWS_PROFILE: "mlops" } });
+      expect(c.status).toBe("fail");
+      expect(c.detail).toContain("AWS_PROFILE=mlops but no file defines that profile");
+      expectFix(c, /aws configure --profile mlops/);
+    });
+
+    it("accepts container credentials, a defined profile, or a shared credentials file", async () => {
       const container = await check("store", s3(), {
         env: { ...env, AWS_CONTAINER_CREDENTIALS_RELATIVE_URI: "/v2/credentials/x" },
       });
@@ -242,12 +266,13 @@ describe("runDoctor", () => {
         status: "ok",
         detail: expect.stringContaining("container"),
       });
+      mkdirSync(join(dir, "home", ".aws"));
+      writeFileSync(join(dir, "home", ".aws", "config"), "[profile mlops]\nregion = eu-west-1\n");
       const profile = await check("store", s3(), { env: { ...env, AWS_PROFILE: "mlops" } });
       expect(profile).toMatchObject({
         status: "ok",
         detail: expect.stringContaining("AWS_PROFILE=mlops"),
       });
-      mkdirSync(join(dir, "home", ".aws"));
       writeFileSync(join(dir, "home", ".aws", "credentials"), "[default]\n");
       const file = await check("store", s3());
       expect(file).toMatchObject({
@@ -624,15 +649,19 @@ describe("runDoctor", () => {
         status: "ok",
         detail: expect.stringContaining("model data s3://mlops-artifacts/team/sagemaker-models"),
       });
-      const explicit = await check(
-        "promote",
-        sagemaker(join(dir, "store"), {
-          image: IMAGE,
-          roleArn: ROLE,
-          modelData: "s3://models-bucket/m",
-        }),
-      );
-      expect(explicit.status).toBe("ok");
+      // With a local store, the store check says nothing about AWS: this one does.
+      const local = sagemaker(join(dir, "store"), {
+        image: IMAGE,
+        roleArn: ROLE,
+        modelData: "s3://models-bucket/m",
+      });
+      const noCredentials = await check("promote", local);
+      expect(noCredentials).toMatchObject({
+        status: "warn",
+        detail: expect.stringContaining("no AWS credentials"),
+      });
+      const keys = { ...env, AWS_ACCESS_KEY_ID: "AKIAEXAMPLE", AWS_SECRET_ACCESS_KEY: SECRET_KEY };
+      expect((await check("promote", local, { env: keys })).status).toBe("ok");
     });
   });
 

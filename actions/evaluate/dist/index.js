@@ -755,7 +755,7 @@ var SETTINGS = [
     schema: z2.number().min(0).max(1),
     numeric: true,
     allowed: "a number from 0 to 1",
-    description: "Share of requests logged to the run store in the browsing_train.csv format (the upload stage loads them back)."
+    description: "Share of requests logged in the browsing_train.csv format under STORE/requests (a local .mlops/requests with an S3 store), which the upload stage loads back."
   },
   ...BATCH_SETTING_SPECS
 ];
@@ -786,7 +786,7 @@ var DEFAULTS = {
     patience: 2,
     batchSize: 256,
     loss: "sampled",
-    negatives: 256,
+    negatives: 1024,
     examples: "all-prefixes",
     minCount: 1,
     validationExamples: 1e4,
@@ -11947,6 +11947,13 @@ function formatSeconds(seconds2) {
 }
 
 // pipeline/compute/train-on-batch.ts
+var SECRET_SNOWFLAKE_ENV = /* @__PURE__ */ new Set([
+  SNOWFLAKE_ENV.password,
+  SNOWFLAKE_ENV.privateKey,
+  SNOWFLAKE_ENV.passphrase,
+  SNOWFLAKE_ENV.token,
+  SNOWFLAKE_ENV.privateKeyPath
+]);
 function trainArgs(config) {
   const args = [];
   for (const spec of SETTINGS) {
@@ -11957,6 +11964,12 @@ function trainArgs(config) {
     if (value2 !== void 0) args.push(spec.flag, String(value2));
   }
   return args;
+}
+function snowflakeConnection(env) {
+  const names = Object.values(SNOWFLAKE_ENV).filter((name) => !SECRET_SNOWFLAKE_ENV.has(name));
+  return Object.fromEntries(
+    names.flatMap((name) => env[name] ? [[name, env[name]]] : [])
+  );
 }
 async function trainOnBatch(input) {
   const { config, runId: runId2, reporter } = input;
@@ -11985,7 +11998,11 @@ async function trainOnBatch(input) {
       runId: runId2,
       storeUrl: config.store,
       trainArgs: trainArgs(config),
-      environment: { MLOPS_WAREHOUSE: config.warehouse, MLOPS_TENANT: config.tenant },
+      environment: {
+        MLOPS_WAREHOUSE: config.warehouse,
+        MLOPS_TENANT: config.tenant,
+        ...snowflakeConnection(process.env)
+      },
       reporter,
       signal: interrupt.signal
     });
@@ -13519,11 +13536,11 @@ async function modelDir(store, runId2, scratch) {
   if (!store.location.startsWith("s3://") && existsSync8(join18(local, "model.json"))) return local;
   return (await fetchTrainArtifact(store, runId2, join18(scratch, runId2))).modelDir;
 }
-function sageMakerSettings(config) {
+function sageMakerSettings(config, env = process.env) {
   const s = config.promote.sagemaker;
   const modelData = s.modelData ?? (config.store.startsWith("s3://") ? `${config.store}/sagemaker-models` : "");
   return {
-    region: s.region ?? process.env.AWS_REGION ?? "us-east-1",
+    region: s.region ?? (env.AWS_REGION || void 0) ?? "us-east-1",
     endpointName: s.endpoint,
     image: s.image ?? "",
     executionRoleArn: s.roleArn ?? "",
@@ -13536,6 +13553,29 @@ function sageMakerSettings(config) {
     alarms: s.alarms ? s.alarms.split(",").filter(Boolean) : [],
     keep: 3,
     waitSeconds: 4200
+  };
+}
+async function deploy(input, runId2, scratch) {
+  const { config, store, reporter } = input;
+  const dir = await modelDir(store, runId2, scratch);
+  const sessions = await smokeSessions(input.warehouse);
+  if (config.promote.target === "sagemaker") {
+    const result = await deployToSageMaker(
+      sageMakerSettings(config),
+      { runId: runId2, artifactDir: dir, smokeSessions: sessions },
+      { reporter }
+    );
+    return { deployment: sageMakerDeploymentRecord(result), smoke: result.smoke };
+  }
+  const smoke = await verifyLocalEndpoint({
+    modelDir: dir,
+    sessions,
+    backend: config.train.backend,
+    reporter
+  });
+  return {
+    deployment: { target: "local", endpoint: "npx pipeline serve", modelDataUrl: dir },
+    smoke
   };
 }
 async function promoteRun(input) {
@@ -13587,49 +13627,26 @@ async function promoteRun(input) {
   if (!decision.promote) return { target, decision, promoted: false, production: current };
   const scratch = await mkdtemp8(join18(tmpdir8(), "mlops-promote-"));
   try {
-    const dir = await modelDir(store, runId2, scratch);
-    const sessions = await smokeSessions(input.warehouse);
-    let deployment;
-    let smoke;
-    if (target === "sagemaker") {
-      const result = await deployToSageMaker(
-        sageMakerSettings(config),
-        { runId: runId2, artifactDir: dir, smokeSessions: sessions },
-        { reporter }
+    let deployed;
+    try {
+      deployed = await deploy(input, runId2, scratch);
+    } catch (error) {
+      if (!current || target !== "local") throw error;
+      reporter.warn(`${error.message}; rolling back to run ${current.runId}`);
+      await deploy(input, current.runId, scratch);
+      throw new StageFailure(
+        `promotion of run ${runId2} rolled back: its endpoint failed the smoke test; run ${current.runId} stays in production`,
+        {
+          target,
+          decision,
+          promoted: false,
+          production: current,
+          rolledBackTo: current.runId
+        },
+        "see the smoke test error above; `npx pipeline serve` still serves the production model"
       );
-      deployment = sageMakerDeploymentRecord(result);
-      smoke = result.smoke;
-    } else {
-      try {
-        smoke = await verifyLocalEndpoint({
-          modelDir: dir,
-          sessions,
-          backend: config.train.backend,
-          reporter
-        });
-      } catch (error) {
-        if (!current) throw error;
-        reporter.warn(`${error.message}; rolling back to run ${current.runId}`);
-        await verifyLocalEndpoint({
-          modelDir: await modelDir(store, current.runId, scratch),
-          sessions,
-          backend: config.train.backend,
-          reporter
-        });
-        throw new StageFailure(
-          `promotion of run ${runId2} rolled back: its endpoint failed the smoke test; run ${current.runId} stays in production`,
-          {
-            target,
-            decision,
-            promoted: false,
-            production: current,
-            rolledBackTo: current.runId
-          },
-          "see the smoke test error above; `npx pipeline serve` still serves the production model"
-        );
-      }
-      deployment = { target: "local", endpoint: "npx pipeline serve", modelDataUrl: dir };
     }
+    const { deployment, smoke } = deployed;
     const production = await recordPromotion(store, {
       runId: runId2,
       deployment,
