@@ -21,6 +21,12 @@ export interface SettingSpec {
 }
 
 const positiveInt = z.number().int().positive();
+/** Seeds are 32-bit: the PRNG (pipeline/prng.ts) takes one word per seed. */
+const seed = z
+  .number()
+  .int()
+  .min(0)
+  .max(2 ** 32 - 1);
 
 export const SETTINGS: SettingSpec[] = [
   {
@@ -97,11 +103,7 @@ export const SETTINGS: SettingSpec[] = [
     key: "data.seed",
     env: "MLOPS_SEED",
     flag: "--seed",
-    schema: z
-      .number()
-      .int()
-      .min(0)
-      .max(2 ** 32 - 1),
+    schema: seed,
     numeric: true,
     allowed: "an integer from 0 to 4294967295",
     description: "Seed of the synthetic generator (same seed, same files).",
@@ -280,11 +282,7 @@ export const SETTINGS: SettingSpec[] = [
     key: "train.seed",
     env: "MLOPS_TRAIN_SEED",
     flag: "--train-seed",
-    schema: z
-      .number()
-      .int()
-      .min(0)
-      .max(2 ** 32 - 1),
+    schema: seed,
     numeric: true,
     allowed: "an integer from 0 to 4294967295",
     description:
@@ -383,11 +381,7 @@ export const SETTINGS: SettingSpec[] = [
     key: "evaluate.seed",
     env: "MLOPS_EVAL_SEED",
     flag: "--eval-seed",
-    schema: z
-      .number()
-      .int()
-      .min(0)
-      .max(2 ** 32 - 1),
+    schema: seed,
     numeric: true,
     allowed: "an integer from 0 to 4294967295",
     description: "Seed of the evaluation's session sample, perturbations and bootstrap.",
