@@ -286,6 +286,7 @@ function nonEmpty(value2) {
 
 // pipeline/config/settings.ts
 var positiveInt2 = z2.number().int().positive();
+var seed = z2.number().int().min(0).max(2 ** 32 - 1);
 var SETTINGS = [
   {
     key: "store",
@@ -358,7 +359,7 @@ var SETTINGS = [
     key: "data.seed",
     env: "MLOPS_SEED",
     flag: "--seed",
-    schema: z2.number().int().min(0).max(2 ** 32 - 1),
+    schema: seed,
     numeric: true,
     allowed: "an integer from 0 to 4294967295",
     description: "Seed of the synthetic generator (same seed, same files)."
@@ -528,7 +529,7 @@ var SETTINGS = [
     key: "train.seed",
     env: "MLOPS_TRAIN_SEED",
     flag: "--train-seed",
-    schema: z2.number().int().min(0).max(2 ** 32 - 1),
+    schema: seed,
     numeric: true,
     allowed: "an integer from 0 to 4294967295",
     description: "Seed of the weights, dropout, shuffling and sampling (same seed and backend, same model)."
@@ -625,7 +626,7 @@ var SETTINGS = [
     key: "evaluate.seed",
     env: "MLOPS_EVAL_SEED",
     flag: "--eval-seed",
-    schema: z2.number().int().min(0).max(2 ** 32 - 1),
+    schema: seed,
     numeric: true,
     allowed: "an integer from 0 to 4294967295",
     description: "Seed of the evaluation's session sample, perturbations and bootstrap."
@@ -3421,8 +3422,8 @@ function probabilityText(p) {
 
 // pipeline/data/generator/hashes.ts
 import { createHash as createHash2 } from "node:crypto";
-function stableHash(seed, kind, index2) {
-  return createHash2("sha256").update(`${seed}:${kind}:${index2}`).digest("hex");
+function stableHash(seed2, kind, index2) {
+  return createHash2("sha256").update(`${seed2}:${kind}:${index2}`).digest("hex");
 }
 
 // pipeline/prng.ts
@@ -3436,9 +3437,9 @@ function fmix32(value2) {
   h ^= h >>> 16;
   return h >>> 0;
 }
-function seedWords(seed) {
-  const lo = (seed % TWO_POW_32 + TWO_POW_32) % TWO_POW_32;
-  const hi = Math.floor(seed / TWO_POW_32);
+function seedWords(seed2) {
+  const lo = (seed2 % TWO_POW_32 + TWO_POW_32) % TWO_POW_32;
+  const hi = Math.floor(seed2 / TWO_POW_32);
   return [lo >>> 0, (hi % TWO_POW_32 + TWO_POW_32) % TWO_POW_32 >>> 0];
 }
 var Rng = class _Rng {
@@ -3575,9 +3576,9 @@ function cumulative2(weights) {
   }
   return out;
 }
-function buildWorld(seed, skus) {
+function buildWorld(seed2, skus) {
   const P = WORLD_PARAMS;
-  const [lo, hi] = seedWords(seed);
+  const [lo, hi] = seedWords(seed2);
   const rng = Rng.from(lo, hi, STREAM.catalog);
   const leaves = clamp(Math.round(skus / P.skusPerLeaf), P.minLeaves, P.maxLeaves);
   const tops = clamp(Math.round(Math.cbrt(leaves) * 1.2), 2, 12);
@@ -3586,7 +3587,7 @@ function buildWorld(seed, skus) {
   for (let m = 0; m < mids; m++) midTop[m] = m < tops ? m : rng.int(tops);
   const leafMid = new Int32Array(leaves);
   for (let c = 0; c < leaves; c++) leafMid[c] = c < mids ? c : rng.int(mids);
-  const nodeHash = (node) => stableHash(seed, "category", node);
+  const nodeHash = (node) => stableHash(seed2, "category", node);
   const leafPath = [];
   const leafGroup = new Int32Array(leaves);
   for (let c = 0; c < leaves; c++) {
@@ -3648,13 +3649,13 @@ function buildWorld(seed, skus) {
   const skuHashes = [];
   const productUrl = [];
   for (let i = 0; i < skus; i++) {
-    skuHashes.push(stableHash(seed, "sku", i));
-    productUrl.push(stableHash(seed, "product-url", i));
+    skuHashes.push(stableHash(seed2, "sku", i));
+    productUrl.push(stableHash(seed2, "product-url", i));
   }
   const pageUrl = [];
   const pageWeight = new Float64Array(P.pagePool);
   for (let k = 0; k < P.pagePool; k++) {
-    pageUrl.push(stableHash(seed, "page-url", k));
+    pageUrl.push(stableHash(seed2, "page-url", k));
     pageWeight[k] = 1 / (k + 1);
   }
   const hasMetadata = new Uint8Array(skus);
@@ -3675,7 +3676,7 @@ function buildWorld(seed, skus) {
   const model2 = {
     format: "coveo-synthetic-hmm",
     version: 1,
-    seed,
+    seed: seed2,
     skus: skuHashes,
     intent: { ...P.intent },
     emission: { ...P.emission },
@@ -3685,7 +3686,7 @@ function buildWorld(seed, skus) {
   return {
     model: model2,
     catalog: {
-      seed,
+      seed: seed2,
       skus: skuHashes,
       itemLeaf,
       browsable,
@@ -4153,9 +4154,9 @@ var ProcessSampler = class {
     return { items, intents };
   }
 };
-function planSession(sampler, seed, index2) {
+function planSession(sampler, seed2, index2) {
   const P = SESSION_PARAMS;
-  const [lo, hi] = seedWords(seed);
+  const [lo, hi] = seedWords(seed2);
   const rng = Rng.from(lo, hi, STREAM.process, index2);
   const blocks = [];
   if (rng.chance(P.productShare)) {
@@ -4226,7 +4227,7 @@ var ORACLE_COLUMNS = [
 ];
 var PROGRESS_EVERY = 5e3;
 function checkOptions(options) {
-  const { sessions, skus, seed } = options;
+  const { sessions, skus, seed: seed2 } = options;
   if (!Number.isSafeInteger(sessions) || sessions < 1) {
     throw new InputError(`sessions must be a positive integer, got ${sessions}`, {
       field: "sessions"
@@ -4237,14 +4238,14 @@ function checkOptions(options) {
       field: "skus"
     });
   }
-  if (!Number.isSafeInteger(seed)) {
-    throw new InputError(`seed must be an integer, got ${seed}`, { field: "seed" });
+  if (!Number.isSafeInteger(seed2)) {
+    throw new InputError(`seed must be an integer, got ${seed2}`, { field: "seed" });
   }
 }
 async function generate(options) {
   checkOptions(options);
   const started = performance.now();
-  const { sessions, skus, seed } = options;
+  const { sessions, skus, seed: seed2 } = options;
   const outDir = resolve(options.outDir);
   await mkdir4(outDir, { recursive: true });
   const files = {
@@ -4254,11 +4255,11 @@ async function generate(options) {
     model: join3(outDir, MODEL_FILE),
     oracle: join3(outDir, ORACLE_FILE)
   };
-  const world = buildWorld(seed, skus);
+  const world = buildWorld(seed2, skus);
   const oracle = new Oracle(world.model);
   const sampler = new ProcessSampler(world.model);
   const decorator = new Decorator(world);
-  const [lo, hi] = seedWords(seed);
+  const [lo, hi] = seedWords(seed2);
   const counts = {
     sessions,
     browsingRows: 0,
@@ -4290,8 +4291,8 @@ async function generate(options) {
     }
     await writers.catalog.close();
     for (let index2 = 0; index2 < sessions; index2++) {
-      const sid = stableHash(seed, "session", index2);
-      const plan2 = planSession(sampler, seed, index2);
+      const sid = stableHash(seed2, "session", index2);
+      const plan2 = planSession(sampler, seed2, index2);
       const decorated = decorator.decorate(plan2, sid, Rng.from(lo, hi, STREAM.decorate, index2));
       await writers.browsing.write(decorated.browsing);
       await writers.search.write(decorated.search);
@@ -4574,9 +4575,9 @@ var StepDropout = class extends tf.layers.Layer {
   call(inputs, kwargs) {
     const input = Array.isArray(inputs) ? inputs[0] : inputs;
     if (kwargs.training !== true || this.rate === 0) return input;
-    const seed = this.seed % 1000003 * 1000003 + this.calls;
+    const seed2 = this.seed % 1000003 * 1000003 + this.calls;
     this.calls++;
-    return tf.dropout(input, this.rate, void 0, seed);
+    return tf.dropout(input, this.rate, void 0, seed2);
   }
   getConfig() {
     return { ...super.getConfig(), rate: this.rate, seed: this.seed };
@@ -4593,7 +4594,7 @@ function dropoutCalls(model2) {
 function buildModel(input) {
   const config = validateModelConfig(input);
   let nextSeed = config.seed;
-  const seed = () => nextSeed++;
+  const seed2 = () => nextSeed++;
   return withoutOrthogonalWarning(() => {
     const model2 = tf.sequential({ name: "next_item" });
     model2.add(
@@ -4606,20 +4607,20 @@ function buildModel(input) {
         embeddingsInitializer: tf.initializers.randomUniform({
           minval: -0.05,
           maxval: 0.05,
-          seed: seed()
+          seed: seed2()
         }),
         name: "item_embedding"
       })
     );
-    const dropout2 = () => new StepDropout({ rate: config.dropout, seed: seed() });
+    const dropout2 = () => new StepDropout({ rate: config.dropout, seed: seed2() });
     if (config.dropout > 0) model2.add(dropout2());
     for (let i = 0; i < config.layers; i++) {
       const last = i === config.layers - 1;
       const args = {
         units: config.hiddenUnits,
         returnSequences: !last,
-        kernelInitializer: tf.initializers.glorotUniform({ seed: seed() }),
-        recurrentInitializer: tf.initializers.orthogonal({ seed: seed() }),
+        kernelInitializer: tf.initializers.glorotUniform({ seed: seed2() }),
+        recurrentInitializer: tf.initializers.orthogonal({ seed: seed2() }),
         // Keras 2 / TF2 (the seeds' recipe) and PyTorch gate with the sigmoid; tfjs-layers
         // defaults to Keras 1's hardSigmoid, a different function (and three kernels, not one).
         recurrentActivation: "sigmoid",
@@ -4632,7 +4633,7 @@ function buildModel(input) {
       tf.layers.dense({
         units: config.vocabSize,
         activation: "softmax",
-        kernelInitializer: tf.initializers.glorotUniform({ seed: seed() }),
+        kernelInitializer: tf.initializers.glorotUniform({ seed: seed2() }),
         name: "next_item_softmax"
       })
     );
@@ -6031,8 +6032,8 @@ async function acquireData(config, reporter) {
   }
 }
 function syntheticDir(config) {
-  const { dir, sessions, skus, seed } = config.data;
-  return join8(dir, `synthetic-n${sessions}-k${skus}-s${seed}`);
+  const { dir, sessions, skus, seed: seed2 } = config.data;
+  return join8(dir, `synthetic-n${sessions}-k${skus}-s${seed2}`);
 }
 async function generateOnce(dir, config, reporter) {
   const marker = join8(dir, "generate.json");
@@ -6040,9 +6041,9 @@ async function generateOnce(dir, config, reporter) {
     reporter.info(`reusing generated data in ${dir}`);
     return JSON.parse(await readFile5(marker, "utf8"));
   }
-  const { sessions, skus, seed } = config.data;
+  const { sessions, skus, seed: seed2 } = config.data;
   reporter.info(
-    `generating ${sessions} synthetic sessions (${skus} SKUs, seed ${seed}) into ${dir}`
+    `generating ${sessions} synthetic sessions (${skus} SKUs, seed ${seed2}) into ${dir}`
   );
   const bar = reporter.progress("  generate", sessions, "sessions");
   try {
@@ -6050,7 +6051,7 @@ async function generateOnce(dir, config, reporter) {
       outDir: dir,
       sessions,
       skus,
-      seed,
+      seed: seed2,
       onProgress: (done) => bar.update(done, done)
     });
     await writeFile5(marker, `${JSON.stringify(result, null, 2)}
@@ -6796,11 +6797,11 @@ function count(value2, what) {
   }
   return value2;
 }
-function chooseSessions(sessions, seed, maxPrefixes) {
+function chooseSessions(sessions, seed2, maxPrefixes) {
   const all = sessions.map((_, s) => s);
   const total = sessions.reduce((sum3, s) => sum3 + s.items.length - 1, 0);
   if (maxPrefixes === void 0 || total <= maxPrefixes) return all;
-  Rng.from(...seedWords(seed), STREAM2.sample).shuffle(all);
+  Rng.from(...seedWords(seed2), STREAM2.sample).shuffle(all);
   const chosen = [];
   let prefixes = 0;
   for (const s of all) {
@@ -6859,7 +6860,7 @@ function resolveRoles(recommenders, options) {
   return { candidate, production };
 }
 async function evaluateAll(recommenders, testSessions, catalog, options = {}) {
-  const seed = options.seed ?? EVALUATE_DEFAULTS.seed;
+  const seed2 = options.seed ?? EVALUATE_DEFAULTS.seed;
   const batchSize = positive(options.batchSize ?? EVALUATE_DEFAULTS.batchSize, "batchSize");
   const iterations = positive(
     options.bootstrapIterations ?? EVALUATE_DEFAULTS.bootstrapIterations,
@@ -6879,9 +6880,9 @@ async function evaluateAll(recommenders, testSessions, catalog, options = {}) {
     "unknownSessions"
   );
   const roles = resolveRoles(recommenders, options);
-  const [lo, hi] = seedWords(seed);
+  const [lo, hi] = seedWords(seed2);
   const evaluable = testSessions.filter((s) => s.items.length >= 2);
-  const sessions = chooseSessions(evaluable, seed, options.maxPrefixes).map(
+  const sessions = chooseSessions(evaluable, seed2, options.maxPrefixes).map(
     (s) => evaluable[s]
   );
   const cases = [];
@@ -7019,13 +7020,13 @@ async function evaluateAll(recommenders, testSessions, catalog, options = {}) {
   }
   const comparisons = addIntervals(reports, sessionCounts, hitSeries, rrSeries, roles.candidate, {
     iterations,
-    seed,
+    seed: seed2,
     confidence
   });
   return {
     format: REPORT_FORMAT,
     settings: {
-      seed,
+      seed: seed2,
       batchSize,
       maxPrefixes: options.maxPrefixes ?? null,
       bootstrapIterations: iterations,
