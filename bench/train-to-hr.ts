@@ -35,7 +35,7 @@ const maxEpochs = Number(values["max-epochs"]);
 const BIN = fileURLToPath(new URL("../bin/pipeline.js", import.meta.url));
 
 const dir = mkdtempSync(path.join(os.tmpdir(), "train-to-hr-"));
-const wh = path.join(dir, "warehouse.duckdb");
+const wh = path.join(dir, ".mlops", "warehouse.duckdb");
 console.log(`preparing ${values.sessions} sessions (${values.skus} SKUs) in ${dir} …`);
 execFileSync(process.execPath, [BIN, "run", "--until", "transform"], {
   cwd: dir,

@@ -335,11 +335,11 @@ if (!values["no-variants"] && results.has("wasm")) {
       step: { loss: "full", negatives: 0, seed: 1 },
     },
     {
-      label: "custom step, sampled softmax, 1024 negatives",
+      label: "custom step, sampled 1024 negatives (default)",
       step: { loss: "sampled", negatives: 1024, seed: 1 },
     },
     {
-      label: "custom step, sampled softmax, 256 negatives (default)",
+      label: "custom step, sampled softmax, 256 negatives",
       step: { loss: "sampled", negatives: 256, seed: 1 },
     },
     { label: "GRU instead of LSTM", config: { cell: "gru" } },
