@@ -137,7 +137,7 @@ function print(o: Outcome): void {
       ? `not reached in ${o.epochs} epochs`
       : `${o.seconds.toFixed(0)} s (${o.epochs} epochs)`;
   console.log(
-    `  ${o.label.padEnd(52)} ${time.padStart(26)}  best HR@20 ${o.best.toFixed(3)}  ${o.perEpoch.toFixed(1)} s/epoch`,
+    `  ${o.label.padEnd(52)} ${time.padStart(26)}  ${o.seconds === null ? "best" : "then"} HR@20 ${o.best.toFixed(3)}  ${o.perEpoch.toFixed(1)} s/epoch`,
   );
 }
 
