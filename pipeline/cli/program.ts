@@ -17,7 +17,7 @@ import { readProduction } from "../promote/registry.ts";
 import { createReporter, type Reporter } from "../reporter.ts";
 import { createRequestLog } from "../serve/request-log.ts";
 import { SAGEMAKER_MODEL_DIR, serveUntilSignal, startModelServer } from "../serve/serve.ts";
-import { fetchTrainArtifact } from "../train/fetch-artifact.ts";
+import { runModelDir } from "../train/fetch-artifact.ts";
 import { createContext, openStore } from "../run/context.ts";
 import {
   cardStage,
@@ -489,11 +489,7 @@ async function servedModelDir(
       "pass --model DIR (a `pipeline train` artifact), or promote one with: npx pipeline run",
     );
   }
-  const local = join(store.location, "runs", production.runId, "train", "model");
-  if (!store.location.startsWith("s3://")) return local;
-  return (
-    await fetchTrainArtifact(store, production.runId, join(".mlops", "cache", production.runId))
-  ).modelDir;
+  return runModelDir(store, production.runId, join(".mlops", "cache"));
 }
 
 /** The newest run whose train stage succeeded: what `evaluate`, `card` and `promote` default to. */

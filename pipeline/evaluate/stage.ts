@@ -20,7 +20,7 @@ import type { ArtifactStore } from "../store/store.ts";
 import { loadModelArtifact, type ModelArtifact } from "../train/artifact.ts";
 import { selectBackend } from "../train/backend.ts";
 import { DEFAULT_RELATIONS, parseItems } from "../train/dataset.ts";
-import { fetchTrainArtifact } from "../train/fetch-artifact.ts";
+import { runModelDir } from "../train/fetch-artifact.ts";
 import { syntheticDir } from "../upload/acquire.ts";
 import type { Warehouse } from "../warehouse/warehouse.ts";
 import { buildBaselines } from "./baselines.ts";
@@ -87,20 +87,6 @@ async function readCatalog(warehouse: Warehouse): Promise<Catalog> {
   );
 }
 
-/** A run's model from the store: read in place from a local store, else copied to a temp folder. */
-async function openModel(
-  store: ArtifactStore,
-  runId: string,
-  scratch: string,
-): Promise<ModelArtifact> {
-  const local = join(store.location, ...stageKey(runId, "train", "model").split("/"));
-  if (!store.location.startsWith("s3://") && existsSync(join(local, "model.json"))) {
-    return loadModelArtifact(local);
-  }
-  const fetched = await fetchTrainArtifact(store, runId, join(scratch, runId));
-  return loadModelArtifact(fetched.modelDir);
-}
-
 export async function evaluateRun(input: EvaluateInput): Promise<EvaluateResult> {
   const { config, warehouse, reporter, store } = input;
   const started = performance.now();
@@ -136,7 +122,7 @@ export async function evaluateRun(input: EvaluateInput): Promise<EvaluateResult>
   const scratch = await mkdtemp(join(tmpdir(), "mlops-evaluate-"));
   const models: ModelArtifact[] = [];
   try {
-    const candidate = await openModel(store, input.runId, scratch);
+    const candidate = await loadModelArtifact(await runModelDir(store, input.runId, scratch));
     models.push(candidate);
     const recommenders: Recommender[] = [
       new ModelRecommender(candidate, candidate.config.model.cell),
@@ -145,7 +131,7 @@ export async function evaluateRun(input: EvaluateInput): Promise<EvaluateResult>
     const productionRunId =
       production && production.runId !== input.runId ? production.runId : null;
     if (productionRunId) {
-      const champion = await openModel(store, productionRunId, scratch);
+      const champion = await loadModelArtifact(await runModelDir(store, productionRunId, scratch));
       models.push(champion);
       recommenders.push(new ModelRecommender(champion, "production", "model"));
       reporter.info(`champion: the production model of run ${productionRunId}`);

@@ -5,7 +5,6 @@
  * smoke test. A model that did not win stays out, which is not a failure; a model whose blocking
  * gates failed is refused (exit 1) unless --override-gates.
  */
-import { existsSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -14,10 +13,10 @@ import { InputError, StageFailure } from "../errors.ts";
 import type { EvaluateResult } from "../evaluate/stage.ts";
 import type { Figure } from "../evaluate/metrics.ts";
 import type { Reporter } from "../reporter.ts";
-import { readStageRecord, stageKey } from "../store/runs.ts";
+import { readStageRecord } from "../store/runs.ts";
 import type { ArtifactStore } from "../store/store.ts";
-import { DEFAULT_RELATIONS, parseItems } from "../train/dataset.ts";
-import { fetchTrainArtifact } from "../train/fetch-artifact.ts";
+import { readSessions } from "../train/dataset.ts";
+import { runModelDir } from "../train/fetch-artifact.ts";
 import type { Warehouse } from "../warehouse/warehouse.ts";
 import { decidePromotion, type MetricsSummary, type PromotionDecision } from "./decision.ts";
 import { verifyLocalEndpoint, type SmokeResult } from "./local-endpoint.ts";
@@ -77,24 +76,15 @@ function summary(result: EvaluateResult, name: string | null): MetricsSummary | 
 
 /** Prefixes of real test sessions (all but the last item): what a caller would send. */
 async function smokeSessions(warehouse: Warehouse): Promise<string[][]> {
-  const rows = await warehouse.query(
-    `select q.session_key, q.items
-     from ${DEFAULT_RELATIONS.sequences} as q
-     inner join ${DEFAULT_RELATIONS.splits} as s on s.session_key = q.session_key
-     where s.split = 'test'
-     order by q.session_key
-     limit ${SMOKE_SESSIONS}`,
-  );
-  return rows.map((r) => {
-    const items = parseItems(r.items ?? null, String(r.session_key));
-    return items.slice(0, Math.max(1, items.length - 1));
-  });
-}
-
-async function modelDir(store: ArtifactStore, runId: string, scratch: string): Promise<string> {
-  const local = join(store.location, ...stageKey(runId, "train", "model").split("/"));
-  if (!store.location.startsWith("s3://") && existsSync(join(local, "model.json"))) return local;
-  return (await fetchTrainArtifact(store, runId, join(scratch, runId))).modelDir;
+  const sessions: string[][] = [];
+  for await (const { items } of readSessions(warehouse, {
+    split: "test",
+    pageSize: SMOKE_SESSIONS,
+  })) {
+    sessions.push(items.slice(0, Math.max(1, items.length - 1)));
+    if (sessions.length === SMOKE_SESSIONS) break;
+  }
+  return sessions;
 }
 
 /** The SageMaker deployment settings from the config (`pipeline doctor` checks the same object). */
@@ -129,7 +119,7 @@ async function deploy(
   scratch: string,
 ): Promise<{ deployment: DeploymentRecord; smoke: NonNullable<PromoteResult["smoke"]> }> {
   const { config, store, reporter } = input;
-  const dir = await modelDir(store, runId, scratch);
+  const dir = await runModelDir(store, runId, scratch);
   const sessions = await smokeSessions(input.warehouse);
   if (config.promote.target === "sagemaker") {
     const result = await deployToSageMaker(

@@ -3,9 +3,11 @@
  * `runs/<id>/train/` in the (S3) run store; this copies the model artifact to a local folder and
  * checks that it is complete before anything loads it.
  */
+import { existsSync } from "node:fs";
 import { stat } from "node:fs/promises";
 import { join } from "node:path";
 import { PipelineError } from "../errors.ts";
+import { LocalStore } from "../store/local-store.ts";
 import type { ArtifactStore } from "../store/store.ts";
 import { ARTIFACT_FILES } from "./artifact.ts";
 import { modelPrefix } from "./train.ts";
@@ -71,4 +73,20 @@ export async function fetchTrainArtifact(
 function listed(names: string[]): string {
   const shown = names.slice(0, 8).join(", ");
   return names.length > 8 ? `${shown} and ${names.length - 8} more` : shown;
+}
+
+/**
+ * A run's model folder, ready to load: read in place from a local store, else copied (and
+ * checked) into `<scratch>/<runId>` by `fetchTrainArtifact`.
+ */
+export async function runModelDir(
+  store: ArtifactStore,
+  runId: string,
+  scratch: string,
+): Promise<string> {
+  if (store instanceof LocalStore) {
+    const local = join(store.root, ...modelPrefix(runId).split("/"));
+    if (existsSync(join(local, ARTIFACT_FILES.topology))) return local;
+  }
+  return (await fetchTrainArtifact(store, runId, join(scratch, runId))).modelDir;
 }

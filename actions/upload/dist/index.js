@@ -2884,7 +2884,7 @@ ${verdict}${result.candidate ? ` for ${result.candidate}` : ""}`;
 }
 
 // pipeline/evaluate/stage.ts
-import { existsSync as existsSync4 } from "node:fs";
+import { existsSync as existsSync5 } from "node:fs";
 import { mkdtemp as mkdtemp3, rm as rm6 } from "node:fs/promises";
 import { tmpdir as tmpdir3 } from "node:os";
 import { join as join9 } from "node:path";
@@ -5355,6 +5355,7 @@ async function summarizeDataset(warehouse, vocabulary, options = {}) {
 }
 
 // pipeline/train/fetch-artifact.ts
+import { existsSync as existsSync2 } from "node:fs";
 import { stat as stat4 } from "node:fs/promises";
 import { join as join6 } from "node:path";
 
@@ -5889,15 +5890,22 @@ function listed(names) {
   const shown = names.slice(0, 8).join(", ");
   return names.length > 8 ? `${shown} and ${names.length - 8} more` : shown;
 }
+async function runModelDir(store, runId2, scratch) {
+  if (store instanceof LocalStore) {
+    const local = join6(store.root, ...modelPrefix(runId2).split("/"));
+    if (existsSync2(join6(local, ARTIFACT_FILES.topology))) return local;
+  }
+  return (await fetchTrainArtifact(store, runId2, join6(scratch, runId2))).modelDir;
+}
 
 // pipeline/upload/acquire.ts
-import { existsSync as existsSync3 } from "node:fs";
+import { existsSync as existsSync4 } from "node:fs";
 import { readFile as readFile5, writeFile as writeFile5 } from "node:fs/promises";
 import { join as join8 } from "node:path";
 
 // pipeline/data/download.ts
 import { createHash as createHash4 } from "node:crypto";
-import { createWriteStream as createWriteStream3, existsSync as existsSync2 } from "node:fs";
+import { createWriteStream as createWriteStream3, existsSync as existsSync3 } from "node:fs";
 import { mkdir as mkdir6, readFile as readFile4, rename as rename3, rm as rm5, writeFile as writeFile4 } from "node:fs/promises";
 import { basename, join as join7 } from "node:path";
 import { Readable as Readable2 } from "node:stream";
@@ -5913,10 +5921,10 @@ async function downloadDataset(options) {
     );
   }
   const marker = join7(options.dir, "download.json");
-  if (existsSync2(marker)) {
+  if (existsSync3(marker)) {
     const previous = JSON.parse(await readFile4(marker, "utf8"));
     const sameArchive = previous.url === options.url && (!options.sha256 || previous.sha256 === options.sha256);
-    if (sameArchive && DATA_KINDS.every((k) => existsSync2(join7(options.dir, DATA_FILES[k].file)))) {
+    if (sameArchive && DATA_KINDS.every((k) => existsSync3(join7(options.dir, DATA_FILES[k].file)))) {
       return options.dir;
     }
   }
@@ -6037,7 +6045,7 @@ function syntheticDir(config) {
 }
 async function generateOnce(dir, config, reporter) {
   const marker = join8(dir, "generate.json");
-  if (existsSync3(marker)) {
+  if (existsSync4(marker)) {
     reporter.info(`reusing generated data in ${dir}`);
     return JSON.parse(await readFile5(marker, "utf8"));
   }
@@ -6065,7 +6073,7 @@ function presentFiles(dir) {
   const files = {};
   for (const kind of DATA_KINDS) {
     const path2 = join8(dir, DATA_FILES[kind].file);
-    if (existsSync3(path2)) files[kind] = path2;
+    if (existsSync4(path2)) files[kind] = path2;
   }
   return files;
 }
@@ -7481,7 +7489,7 @@ var OracleRecommender = class {
 // pipeline/evaluate/stage.ts
 var TEMPLATE_GATES_FILE = fileURLToPath(new URL("../../gates.yml", __moduleUrl));
 function resolveGatesFile(path2) {
-  return path2 === "gates.yml" && !existsSync4(path2) ? TEMPLATE_GATES_FILE : path2;
+  return path2 === "gates.yml" && !existsSync5(path2) ? TEMPLATE_GATES_FILE : path2;
 }
 async function readSplit(warehouse, split2) {
   const rows = await warehouse.query(
@@ -7509,14 +7517,6 @@ async function readCatalog(warehouse) {
       trainPopularity: Number(r.train_popularity)
     }))
   );
-}
-async function openModel(store, runId2, scratch) {
-  const local = join9(store.location, ...stageKey(runId2, "train", "model").split("/"));
-  if (!store.location.startsWith("s3://") && existsSync4(join9(local, "model.json"))) {
-    return loadModelArtifact(local);
-  }
-  const fetched = await fetchTrainArtifact(store, runId2, join9(scratch, runId2));
-  return loadModelArtifact(fetched.modelDir);
 }
 async function evaluateRun(input) {
   const { config, warehouse, reporter, store } = input;
@@ -7550,7 +7550,7 @@ async function evaluateRun(input) {
   const scratch = await mkdtemp3(join9(tmpdir3(), "mlops-evaluate-"));
   const models = [];
   try {
-    const candidate = await openModel(store, input.runId, scratch);
+    const candidate = await loadModelArtifact(await runModelDir(store, input.runId, scratch));
     models.push(candidate);
     const recommenders = [
       new ModelRecommender(candidate, candidate.config.model.cell)
@@ -7558,14 +7558,14 @@ async function evaluateRun(input) {
     const production = await readProduction(store);
     const productionRunId = production && production.runId !== input.runId ? production.runId : null;
     if (productionRunId) {
-      const champion = await openModel(store, productionRunId, scratch);
+      const champion = await loadModelArtifact(await runModelDir(store, productionRunId, scratch));
       models.push(champion);
       recommenders.push(new ModelRecommender(champion, "production", "model"));
       reporter.info(`champion: the production model of run ${productionRunId}`);
     }
     recommenders.push(...buildBaselines({ train: train2, popularity, transitions }));
     const generative = join9(syntheticDir(config), MODEL_FILE);
-    if (config.data.source === "synthetic" && existsSync4(generative)) {
+    if (config.data.source === "synthetic" && existsSync5(generative)) {
       recommenders.push(new OracleRecommender(new Oracle(await loadGenerativeModel(generative))));
     }
     const bar = reporter.progress("evaluate", recommenders.length, "recommenders");
@@ -7602,7 +7602,7 @@ async function evaluateRun(input) {
 }
 
 // pipeline/transform/transform.ts
-import { existsSync as existsSync7 } from "node:fs";
+import { existsSync as existsSync8 } from "node:fs";
 import { mkdtemp as mkdtemp4, rm as rm7 } from "node:fs/promises";
 import { tmpdir as tmpdir4 } from "node:os";
 import { join as join13, resolve as resolve3 } from "node:path";
@@ -7964,7 +7964,7 @@ function genericTestName(test, model2, column, kwargs) {
 import nunjucks from "nunjucks";
 
 // pipeline/transform/project.ts
-import { existsSync as existsSync5, readdirSync, readFileSync as readFileSync2 } from "node:fs";
+import { existsSync as existsSync6, readdirSync, readFileSync as readFileSync2 } from "node:fs";
 import { join as join10, relative as relative2, sep as sep2 } from "node:path";
 import { LineCounter as LineCounter3, isMap as isMap3, isSeq as isSeq2, parseDocument as parseDocument3 } from "yaml";
 var SUPPORTED_CONFIG_KEYS = /* @__PURE__ */ new Set([
@@ -7993,7 +7993,7 @@ var PROJECT_KEYS = /* @__PURE__ */ new Set([
 ]);
 function loadProject(dir) {
   const projectPath = join10(dir, "dbt_project.yml");
-  if (!existsSync5(projectPath)) {
+  if (!existsSync6(projectPath)) {
     throw new InputError(
       `no dbt_project.yml in ${dir}`,
       { field: "transform.project" },
@@ -8093,7 +8093,7 @@ function sqlFiles(dir, root) {
 }
 function listFiles(dir, root, pattern) {
   const base = join10(dir, root);
-  if (!existsSync5(base)) return [];
+  if (!existsSync6(base)) return [];
   return readdirSync(base, { recursive: true }).filter((name) => pattern.test(name)).map((name) => relative2(dir, join10(base, name)).split(sep2).join("/")).sort();
 }
 function readYaml(dir, path2) {
@@ -9297,7 +9297,7 @@ function summarize(dag) {
 
 // pipeline/transform/dbt-core.ts
 import { spawn } from "node:child_process";
-import { accessSync, constants, existsSync as existsSync6 } from "node:fs";
+import { accessSync, constants, existsSync as existsSync7 } from "node:fs";
 import { readFile as readFile7 } from "node:fs/promises";
 import { delimiter, isAbsolute, join as join11, resolve as resolve2 } from "node:path";
 function findDbt(setting, env = process.env) {
@@ -9323,7 +9323,7 @@ function findDbt(setting, env = process.env) {
 function isExecutable(path2) {
   try {
     accessSync(path2, constants.X_OK);
-    return existsSync6(path2);
+    return existsSync7(path2);
   } catch {
     return false;
   }
@@ -9512,7 +9512,7 @@ async function transform(ctx, options = {}) {
   const { config, reporter } = ctx;
   const selectors = options.select ?? [];
   const projectDir = config.transform.project ? resolve3(config.transform.project) : DEFAULT_PROJECT_DIR;
-  if (!existsSync7(join13(projectDir, "dbt_project.yml"))) {
+  if (!existsSync8(join13(projectDir, "dbt_project.yml"))) {
     throw new InputError(
       `no dbt project in ${projectDir} (no dbt_project.yml)`,
       { field: "transform.project" },
@@ -12020,7 +12020,6 @@ async function trainOnBatch(input) {
 }
 
 // pipeline/promote/promote.ts
-import { existsSync as existsSync8 } from "node:fs";
 import { mkdtemp as mkdtemp8, rm as rm11 } from "node:fs/promises";
 import { tmpdir as tmpdir8 } from "node:os";
 import { join as join18 } from "node:path";
@@ -12781,13 +12780,13 @@ function readBody(req, limit) {
 // pipeline/serve/serve.ts
 async function startModelServer(options) {
   const reporter = options.reporter ?? silentReporter();
-  const { modelDir: modelDir2, backend = "auto", ...rest } = options;
+  const { modelDir, backend = "auto", ...rest } = options;
   const model2 = (async () => {
     const selected = await selectBackend(backend);
     reporter.info(`tfjs backend: ${selected.name} (${selected.reason})`);
-    const artifact = await loadModelArtifact(modelDir2);
+    const artifact = await loadModelArtifact(modelDir);
     reporter.info(
-      `model of run ${artifact.config.runId} loaded from ${modelDir2} (${artifact.vocabulary.size - 2} items)`
+      `model of run ${artifact.config.runId} loaded from ${modelDir} (${artifact.vocabulary.size - 2} items)`
     );
     return artifact;
   })();
@@ -13516,23 +13515,15 @@ function summary(result, name) {
   };
 }
 async function smokeSessions(warehouse) {
-  const rows = await warehouse.query(
-    `select q.session_key, q.items
-     from ${DEFAULT_RELATIONS.sequences} as q
-     inner join ${DEFAULT_RELATIONS.splits} as s on s.session_key = q.session_key
-     where s.split = 'test'
-     order by q.session_key
-     limit ${SMOKE_SESSIONS}`
-  );
-  return rows.map((r) => {
-    const items = parseItems(r.items ?? null, String(r.session_key));
-    return items.slice(0, Math.max(1, items.length - 1));
-  });
-}
-async function modelDir(store, runId2, scratch) {
-  const local = join18(store.location, ...stageKey(runId2, "train", "model").split("/"));
-  if (!store.location.startsWith("s3://") && existsSync8(join18(local, "model.json"))) return local;
-  return (await fetchTrainArtifact(store, runId2, join18(scratch, runId2))).modelDir;
+  const sessions = [];
+  for await (const { items } of readSessions(warehouse, {
+    split: "test",
+    pageSize: SMOKE_SESSIONS
+  })) {
+    sessions.push(items.slice(0, Math.max(1, items.length - 1)));
+    if (sessions.length === SMOKE_SESSIONS) break;
+  }
+  return sessions;
 }
 function sageMakerSettings(config, env = process.env) {
   const s = config.promote.sagemaker;
@@ -13555,7 +13546,7 @@ function sageMakerSettings(config, env = process.env) {
 }
 async function deploy(input, runId2, scratch) {
   const { config, store, reporter } = input;
-  const dir = await modelDir(store, runId2, scratch);
+  const dir = await runModelDir(store, runId2, scratch);
   const sessions = await smokeSessions(input.warehouse);
   if (config.promote.target === "sagemaker") {
     const result = await deployToSageMaker(
