@@ -4,7 +4,7 @@
  * mapped onto `CardData`. Only the run id is required, so a run that stopped early (a failed
  * stage) still gets a card that says how far it got.
  */
-import type { Config, SettingSource } from "../pipeline/config/config.ts";
+import { getPath, type Config, type SettingSource } from "../pipeline/config/config.ts";
 import { DEFAULTS, SETTINGS } from "../pipeline/config/settings.ts";
 import type { EvaluateResult } from "../pipeline/evaluate/stage.ts";
 import type { Figure } from "../pipeline/evaluate/metrics.ts";
@@ -23,12 +23,6 @@ import type {
 } from "./card-data.ts";
 
 const STAGES = ["upload", "transform", "train", "evaluate", "card", "promote"] as const;
-
-function getPath(value: unknown, key: string): unknown {
-  return key
-    .split(".")
-    .reduce<unknown>((o, k) => (o as Record<string, unknown> | undefined)?.[k], value);
-}
 
 type Scalar = string | number | boolean | null;
 const scalar = (v: unknown): Scalar =>

@@ -4,15 +4,14 @@
  * setting: `npm run docs:settings`.
  */
 import { readFileSync, writeFileSync } from "node:fs";
+import { getPath } from "../pipeline/config/config.ts";
 import { DEFAULTS, SETTINGS } from "../pipeline/config/settings.ts";
 
 const README = new URL("../README.md", import.meta.url);
 const HEADER = "| setting (config file)";
 
 function defaultOf(key: string): string {
-  const value = key
-    .split(".")
-    .reduce<unknown>((o, k) => (o as Record<string, unknown> | undefined)?.[k], DEFAULTS);
+  const value = getPath(DEFAULTS, key);
   return value === undefined ? "—" : `\`${String(value)}\``;
 }
 

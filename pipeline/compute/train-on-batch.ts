@@ -6,7 +6,7 @@
  */
 import { BatchClient } from "@aws-sdk/client-batch";
 import { CloudWatchLogsClient } from "@aws-sdk/client-cloudwatch-logs";
-import type { Config } from "../config/config.ts";
+import { getPath, type Config } from "../config/config.ts";
 import { SETTINGS } from "../config/settings.ts";
 import { InputError, PipelineError } from "../errors.ts";
 import type { Reporter } from "../reporter.ts";
@@ -36,8 +36,7 @@ function trainArgs(config: Config): string[] {
   for (const spec of SETTINGS) {
     if (!spec.flag || !/^(train|model)\./.test(spec.key)) continue;
     if (spec.key === "train.compute" || spec.key === "train.backend") continue;
-    const [group, name] = spec.key.split(".") as ["train" | "model", string];
-    const value = (config[group] as Record<string, unknown>)[name];
+    const value = getPath(config, spec.key);
     if (value !== undefined) args.push(spec.flag, String(value));
   }
   return args;

@@ -217,7 +217,8 @@ function leafKeys(value: unknown, prefix = ""): string[] {
   });
 }
 
-function getPath(value: unknown, key: string): unknown {
+/** The value at a dotted setting key (`data.sessions`) in a config or the defaults. */
+export function getPath(value: unknown, key: string): unknown {
   let current: unknown = value;
   for (const part of key.split(".")) {
     if (current === null || typeof current !== "object") return undefined;

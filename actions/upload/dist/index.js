@@ -9668,15 +9668,12 @@ ${formatFailures(result)}`,
 
 // reports/from-run.ts
 var STAGES = ["upload", "transform", "train", "evaluate", "card", "promote"];
-function getPath2(value2, key) {
-  return key.split(".").reduce((o, k) => o?.[k], value2);
-}
 var scalar2 = (v) => v === void 0 || v === null ? null : typeof v === "object" ? JSON.stringify(v) : v;
 function configChanges(config, sources = {}) {
   const changes = [];
   for (const spec of SETTINGS) {
-    const value2 = getPath2(config, spec.key);
-    const fallback = getPath2(DEFAULTS, spec.key);
+    const value2 = getPath(config, spec.key);
+    const fallback = getPath(DEFAULTS, spec.key);
     if (value2 === void 0 || value2 === fallback) continue;
     changes.push({
       key: spec.key,
@@ -11957,8 +11954,7 @@ function trainArgs(config) {
   for (const spec of SETTINGS) {
     if (!spec.flag || !/^(train|model)\./.test(spec.key)) continue;
     if (spec.key === "train.compute" || spec.key === "train.backend") continue;
-    const [group2, name] = spec.key.split(".");
-    const value2 = config[group2][name];
+    const value2 = getPath(config, spec.key);
     if (value2 !== void 0) args.push(spec.flag, String(value2));
   }
   return args;
