@@ -20,6 +20,7 @@ import { batches, buildVocabulary, countExamples, type Batch } from "../pipeline
 import { DEFAULT_MODEL_CONFIG, type ModelConfig } from "../pipeline/train/model.ts";
 import { trainModel, type TrainingOptions } from "../pipeline/train/trainer.ts";
 import { DuckDbWarehouse } from "../pipeline/warehouse/duckdb.ts";
+import { findTorchPython, TORCH_LSTM } from "./torch.ts";
 
 const { values } = parseArgs({
   options: {
@@ -151,18 +152,7 @@ torch.manual_seed(42)
 load = lambda name, cols: torch.from_numpy(np.fromfile(f"{folder}/{name}", dtype=np.int32).reshape(-1, cols).astype(np.int64))
 tx, ty = load("train_x.bin", max_len), load("train_y.bin", 1).squeeze(1)
 vx, vy = load("valid_x.bin", max_len), load("valid_y.bin", 1).squeeze(1)
-class Model(torch.nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.embedding = torch.nn.Embedding(vocab, 32, padding_idx=0)
-        self.dropout = torch.nn.Dropout(0.3)
-        self.lstm = torch.nn.LSTM(32, 32, batch_first=True)
-        self.out = torch.nn.Linear(32, vocab)
-    def forward(self, x):
-        # Left-padded, so the last step is the last item; padding steps read the zero padding
-        # embedding (tfjs masks them instead: a small difference in what the state starts from).
-        h, _ = self.lstm(self.dropout(self.embedding(x)))
-        return self.out(h[:, -1, :])
+${TORCH_LSTM}
 model = Model()
 opt = torch.optim.Adam(model.parameters(), lr=lr)
 loss_fn = torch.nn.CrossEntropyLoss()
@@ -211,14 +201,8 @@ async function exportSplit(split: "train" | "validation", name: string, limit?: 
 }
 
 if (!values["no-torch"]) {
-  const python = ["python3", "/usr/bin/python3"].find((p) => {
-    try {
-      execFileSync(p, ["-c", "import torch, numpy"], { stdio: "ignore", timeout: 60_000 });
-      return true;
-    } catch {
-      return false;
-    }
-  });
+  const python = findTorchPython("torch, numpy");
+
   if (!python) {
     console.log("  PyTorch: absent (python3 -c 'import torch, numpy' fails): skipped");
   } else {

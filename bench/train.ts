@@ -27,6 +27,7 @@ import {
 } from "../pipeline/train/model.ts";
 import { createTrainStep, fullSoftmaxLoss, type StepOptions } from "../pipeline/train/step.ts";
 import { seededFloats } from "../pipeline/prng.ts";
+import { findTorchPython, TORCH_LSTM } from "./torch.ts";
 
 const { values } = parseArgs({
   options: {
@@ -171,16 +172,7 @@ import torch
 vocab, batch, max_len, reps, min_seconds, threads = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), float(sys.argv[5]), int(sys.argv[6])
 torch.set_num_threads(threads)
 torch.manual_seed(42)
-class Model(torch.nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.embedding = torch.nn.Embedding(vocab, 32, padding_idx=0)
-        self.dropout = torch.nn.Dropout(0.3)
-        self.lstm = torch.nn.LSTM(32, 32, batch_first=True)
-        self.out = torch.nn.Linear(32, vocab)
-    def forward(self, x):
-        h, _ = self.lstm(self.dropout(self.embedding(x)))
-        return self.out(h[:, -1, :])   # left-padded: the last step is the most recent item
+${TORCH_LSTM}
 model = Model()
 opt = torch.optim.Adam(model.parameters(), lr=1e-3)
 loss_fn = torch.nn.CrossEntropyLoss()   # log-softmax + NLL: the full softmax over the vocabulary
@@ -206,19 +198,6 @@ for _ in range(reps):
     best = max(best, steps * batch / (time.perf_counter() - t0))
 print(json.dumps({"seqPerSec": best, "threads": torch.get_num_threads(), "version": torch.__version__}))
 `;
-
-function findTorchPython(): string | undefined {
-  // The pyenv/venv python3 first, then Debian's (python3-torch installs into /usr/bin/python3's path).
-  for (const python of ["python3", "/usr/bin/python3"]) {
-    try {
-      execFileSync(python, ["-c", "import torch"], { stdio: "ignore", timeout: 60_000 });
-      return python;
-    } catch {
-      // not this one
-    }
-  }
-  return undefined;
-}
 
 /** The fastest PyTorch run (all threads), the reference the speed options are compared with. */
 let torchRate: number | undefined;
