@@ -92,8 +92,9 @@ export async function hitRateAt20(
 ): Promise<{ hr20: number; examples: number }> {
   let hits = 0;
   let examples = 0;
+  // A vocabulary smaller than 20 real items caps k (topK never returns padding or unknown).
+  const k = Math.min(20, (model.outputs[0]?.shape[1] ?? 23) - (excludeLast ? 3 : 2));
   for (const batch of validation) {
-    const k = Math.min(20, (model.outputs[0]?.shape[1] ?? 23) - (excludeLast ? 3 : 2));
     const top = await topK(model, batch.inputs.subarray(0, batch.size * batch.maxLen), k, {
       excludeLast,
     });

@@ -5574,8 +5574,8 @@ async function loadValidation(input) {
 async function hitRateAt20(model2, validation, excludeLast = false) {
   let hits = 0;
   let examples = 0;
+  const k = Math.min(20, (model2.outputs[0]?.shape[1] ?? 23) - (excludeLast ? 3 : 2));
   for (const batch of validation) {
-    const k = Math.min(20, (model2.outputs[0]?.shape[1] ?? 23) - (excludeLast ? 3 : 2));
     const top = await topK(model2, batch.inputs.subarray(0, batch.size * batch.maxLen), k, {
       excludeLast
     });
