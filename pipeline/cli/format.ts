@@ -1,6 +1,7 @@
 /** Human-readable summaries for stderr. */
 import type { RunDetail, RunSummary } from "../store/runs.ts";
 import { formatGateTable, formatMetricTable } from "../evaluate/format.ts";
+import { failedChecks } from "../evaluate/gates.ts";
 import type { EvaluateResult } from "../evaluate/stage.ts";
 import type { PromoteResult } from "../promote/promote.ts";
 import type { CardResult } from "../run/stages.ts";
@@ -98,7 +99,7 @@ export function formatTrain(result: TrainResult): string {
 
 export function formatEvaluate(result: EvaluateResult): string {
   const { report, gates } = result;
-  const failed = gates.checks.filter((c) => c.verdict === "fail");
+  const failed = failedChecks(gates);
   return [
     `evaluate: ${report.counts.evaluatedSessions} test sessions, ${report.counts.prefixes} prefixes; candidate ${report.roles.candidate ?? "none"}${result.productionRunId ? `, production run ${result.productionRunId}` : ", no production model yet"}`,
     formatMetricTable(report),

@@ -1,6 +1,6 @@
 /** Plain-text tables of an evaluation and its gate verdicts, for the terminal and the logs. */
 import type { EvaluationReport } from "./evaluate.ts";
-import type { GateResult } from "./gates.ts";
+import { failedChecks, type GateResult } from "./gates.ts";
 import type { Figure } from "./metrics.ts";
 
 /** Columns padded to their widest cell; numbers right-aligned, text left-aligned. */
@@ -106,6 +106,6 @@ export function formatGateTable(result: GateResult): string {
   const details = result.checks.map((c) => `  ${c.name}: ${c.detail}`).join("\n");
   const verdict = result.passed
     ? "gates passed"
-    : `gates FAILED (${result.checks.filter((c) => c.verdict === "fail").length} blocking)`;
+    : `gates FAILED (${failedChecks(result).length} blocking)`;
   return `${textTable(header, rows)}\n${details}\n${verdict}${result.candidate ? ` for ${result.candidate}` : ""}`;
 }

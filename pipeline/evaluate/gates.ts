@@ -395,6 +395,11 @@ function judge(
   }
 }
 
+/** The checks that failed; all blocking, since a non-blocking check that fails is a "warn". */
+export function failedChecks(result: GateResult): GateCheck[] {
+  return result.checks.filter((c) => c.verdict === "fail");
+}
+
 export function evaluateGates(config: GatesConfig, report: EvaluationReport): GateResult {
   const candidate = report.recommenders.find((r) => r.name === report.roles.candidate);
   const checks = config.gates.map((gate): GateCheck => {

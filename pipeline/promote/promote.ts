@@ -10,6 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Config } from "../config/config.ts";
 import { InputError, StageFailure } from "../errors.ts";
+import { failedChecks } from "../evaluate/gates.ts";
 import type { EvaluateResult } from "../evaluate/stage.ts";
 import type { Figure } from "../evaluate/metrics.ts";
 import type { Reporter } from "../reporter.ts";
@@ -197,9 +198,7 @@ export async function promoteRun(input: PromoteInput): Promise<PromoteResult> {
   const [dHr, dMrr] = [paired("hr@20"), paired("mrr@20")];
   const gates = {
     passed: evaluation.gates.passed,
-    failedBlocking: evaluation.gates.checks
-      .filter((c) => c.blocking && c.verdict === "fail")
-      .map((c) => c.name),
+    failedBlocking: failedChecks(evaluation.gates).map((c) => c.name),
   };
   const decision = decidePromotion({
     gates,

@@ -4,6 +4,7 @@
  */
 import { InputError, StageFailure } from "../errors.ts";
 import { formatGateTable, formatMetricTable } from "../evaluate/format.ts";
+import { failedChecks } from "../evaluate/gates.ts";
 import { evaluateRun, type EvaluateResult } from "../evaluate/stage.ts";
 import {
   transform,
@@ -115,7 +116,7 @@ export async function evaluateStage(ctx: RunContext): Promise<EvaluateResult> {
       warehouse: await ctx.warehouse(),
       reporter: ctx.reporter,
     });
-    const failed = result.gates.checks.filter((c) => c.blocking && c.verdict === "fail");
+    const failed = failedChecks(result.gates);
     if (!result.gates.passed) {
       throw new StageFailure(
         `${failed.length} blocking gate(s) failed: ${failed.map((c) => c.name).join(", ")}\n${formatMetricTable(result.report)}\n${formatGateTable(result.gates)}`,
@@ -133,7 +134,7 @@ export async function evaluateStage(ctx: RunContext): Promise<EvaluateResult> {
         test_sessions: result.report.counts.evaluatedSessions,
         prefixes: result.report.counts.prefixes,
         recommenders: result.report.recommenders.length,
-        checks_failed: result.gates.checks.filter((c) => c.verdict === "fail").length,
+        checks_failed: failedChecks(result.gates).length,
         checks_warned: result.gates.checks.filter((c) => c.verdict === "warn").length,
         candidate_hr20_permille: Math.round(1000 * hr20(result.report.roles.candidate ?? "")),
       },

@@ -2811,6 +2811,1085 @@ function createContext(config, runId2, reporter, configSources) {
   };
 }
 
+// pipeline/evaluate/gates.ts
+import { readFile as readFile2 } from "node:fs/promises";
+import {
+  isMap as isMap2,
+  isScalar,
+  isSeq,
+  LineCounter as LineCounter2,
+  parseDocument as parseDocument2
+} from "yaml";
+import { z as z3 } from "zod";
+
+// pipeline/prng.ts
+var TWO_POW_32 = 4294967296;
+function fmix32(value2) {
+  let h = value2 >>> 0;
+  h ^= h >>> 16;
+  h = Math.imul(h, 2246822507);
+  h ^= h >>> 13;
+  h = Math.imul(h, 3266489909);
+  h ^= h >>> 16;
+  return h >>> 0;
+}
+function seedWords(seed2) {
+  const lo = (seed2 % TWO_POW_32 + TWO_POW_32) % TWO_POW_32;
+  const hi = Math.floor(seed2 / TWO_POW_32);
+  return [lo >>> 0, (hi % TWO_POW_32 + TWO_POW_32) % TWO_POW_32 >>> 0];
+}
+var Rng = class _Rng {
+  a;
+  b;
+  c;
+  d;
+  /** A stream named by integer parts, e.g. `Rng.from(seedLo, seedHi, STREAM, index)`. */
+  static from(...parts) {
+    let h = 2654435769;
+    for (const part2 of parts) h = fmix32(Math.imul(h ^ part2 >>> 0, 625341585) + 1779033703);
+    return new _Rng(fmix32(h ^ 1), fmix32(h ^ 2), fmix32(h ^ 3));
+  }
+  constructor(a, b, c) {
+    this.a = a;
+    this.b = b;
+    this.c = c;
+    this.d = 1;
+    for (let i = 0; i < 12; i++) this.uint32();
+  }
+  uint32() {
+    const t0 = this.a + this.b | 0;
+    this.a = this.b ^ this.b >>> 9;
+    this.b = this.c + (this.c << 3) | 0;
+    this.c = this.c << 21 | this.c >>> 11;
+    this.d = this.d + 1 | 0;
+    const t = t0 + this.d | 0;
+    this.c = this.c + t | 0;
+    return t >>> 0;
+  }
+  /** Uniform in [0, 1) with 32 bits of resolution: plenty for sampling, and exact to reproduce. */
+  float() {
+    return this.uint32() / TWO_POW_32;
+  }
+  /** Uniform integer in [0, n). */
+  int(n2) {
+    return Math.floor(this.float() * n2);
+  }
+  chance(p) {
+    return this.float() < p;
+  }
+  /** Standard normal by Box–Muller (one value per call: simpler to keep streams aligned). */
+  normal() {
+    const u = 1 - this.float();
+    const v = this.float();
+    return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v);
+  }
+  /** Exponential with the given mean. */
+  exponential(mean2) {
+    return -Math.log(1 - this.float()) * mean2;
+  }
+  /** How many times a coin with `p` continues before stopping (mean p / (1 - p)), at most `max`. */
+  geometric(p, max) {
+    let k = 0;
+    while (k < max && this.float() < p) k++;
+    return k;
+  }
+  /** Index into a cumulative weight table (last entry = total), by binary search. */
+  pickCumulative(cumulative3, from = 0, to = cumulative3.length) {
+    const base = from > 0 ? cumulative3[from - 1] : 0;
+    const target = base + this.float() * (cumulative3[to - 1] - base);
+    let lo = from;
+    let hi = to - 1;
+    while (lo < hi) {
+      const mid = lo + hi >>> 1;
+      if (cumulative3[mid] > target) hi = mid;
+      else lo = mid + 1;
+    }
+    return lo;
+  }
+  /** Fisher–Yates in place. */
+  shuffle(values) {
+    for (let i = values.length - 1; i > 0; i--) {
+      const j = this.int(i + 1);
+      const tmp = values[i];
+      values[i] = values[j];
+      values[j] = tmp;
+    }
+    return values;
+  }
+};
+function cumulative(values) {
+  const out = new Float64Array(values.length);
+  let sum3 = 0;
+  values.forEach((v, k) => {
+    sum3 += v;
+    out[k] = sum3;
+  });
+  return out;
+}
+
+// pipeline/evaluate/bootstrap.ts
+var BOOTSTRAP_STREAM = 45063;
+function bootstrapRatios(counts, series, options) {
+  const { iterations } = options;
+  if (!Number.isSafeInteger(iterations) || iterations < 1) {
+    throw new RangeError(`bootstrap iterations must be a positive integer, got ${iterations}`);
+  }
+  const sessions = counts.length;
+  const out = series.map(() => new Float64Array(iterations));
+  if (sessions === 0) return out.map((values) => values.fill(Number.NaN));
+  const rng = Rng.from(...seedWords(options.seed), BOOTSTRAP_STREAM);
+  const sums = new Float64Array(series.length);
+  for (let b = 0; b < iterations; b++) {
+    let total = 0;
+    sums.fill(0);
+    for (let d = 0; d < sessions; d++) {
+      const s = rng.int(sessions);
+      total += counts[s];
+      for (let j = 0; j < series.length; j++) {
+        sums[j] = sums[j] + series[j][s];
+      }
+    }
+    for (let j = 0; j < series.length; j++) {
+      out[j][b] = total > 0 ? sums[j] / total : Number.NaN;
+    }
+  }
+  return out;
+}
+function quantile(values, q) {
+  const sorted = Float64Array.from(values).sort();
+  if (sorted.length === 0) return Number.NaN;
+  const at = q * (sorted.length - 1);
+  const lo = Math.floor(at);
+  const hi = Math.ceil(at);
+  const a = sorted[lo];
+  return a + (sorted[hi] - a) * (at - lo);
+}
+function percentileInterval(replicates, level) {
+  const tail = (1 - level) / 2;
+  return { low: quantile(replicates, tail), high: quantile(replicates, 1 - tail), level };
+}
+
+// pipeline/evaluate/metrics.ts
+var METRIC_KS = [10, 20];
+var MAX_K = 20;
+function figure(sum3, n2) {
+  return { value: n2 > 0 ? sum3 / n2 : null, n: n2 };
+}
+function rankOf(list2, target, k) {
+  const end = Math.min(k, list2.length);
+  for (let i = 0; i < end; i++) if (list2[i] === target) return i + 1;
+  return 0;
+}
+function hitRate(ranks, k) {
+  let hits = 0;
+  for (let i = 0; i < ranks.length; i++) {
+    const r = ranks[i];
+    if (r >= 1 && r <= k) hits++;
+  }
+  return figure(hits, ranks.length);
+}
+function meanReciprocalRank(ranks, k) {
+  let sum3 = 0;
+  for (let i = 0; i < ranks.length; i++) {
+    const r = ranks[i];
+    if (r >= 1 && r <= k) sum3 += 1 / r;
+  }
+  return figure(sum3, ranks.length);
+}
+function coverage(lists, k, catalog) {
+  const distinct = /* @__PURE__ */ new Set();
+  for (const list2 of lists) {
+    const end = Math.min(k, list2.length);
+    for (let i = 0; i < end; i++) {
+      const sku = list2[i];
+      if (catalog.has(sku)) distinct.add(sku);
+    }
+  }
+  return { ...figure(distinct.size, catalog.size), n: lists.length, distinct: distinct.size };
+}
+function popularityBias(lists, k, catalog) {
+  let sum3 = 0;
+  let n2 = 0;
+  for (const list2 of lists) {
+    const end = Math.min(k, list2.length);
+    for (let i = 0; i < end; i++) {
+      const item = catalog.get(list2[i]);
+      if (!item) continue;
+      sum3 += item.popularityPercentile;
+      n2++;
+    }
+  }
+  return figure(sum3, n2);
+}
+function repeatShare(prefixes, lists, k) {
+  let repeats = 0;
+  let n2 = 0;
+  lists.forEach((list2, p) => {
+    const prefix = new Set(prefixes[p]);
+    const end = Math.min(k, list2.length);
+    for (let i = 0; i < end; i++) if (prefix.has(list2[i])) repeats++;
+    n2 += end;
+  });
+  return figure(repeats, n2);
+}
+function overlap(a, b, k) {
+  const cutA = a.slice(0, k);
+  const cutB = new Set(b.slice(0, k));
+  const size = Math.max(cutA.length, cutB.size);
+  if (size === 0) return 1;
+  let shared = 0;
+  for (const sku of cutA) if (cutB.has(sku)) shared++;
+  return shared / size;
+}
+
+// pipeline/evaluate/catalog.ts
+function splitPath(path2) {
+  if (path2 === null) return [];
+  const parts = typeof path2 === "string" ? path2.split("/") : [...path2];
+  return parts.filter((part2) => part2.length > 0);
+}
+var Catalog = class {
+  items = /* @__PURE__ */ new Map();
+  leaves = /* @__PURE__ */ new Map();
+  /** Catalog items with train popularity > 0. */
+  trainItems;
+  constructor(rows) {
+    const counts = rows.map((row) => row.trainPopularity);
+    const sorted = Float64Array.from(counts).sort();
+    const n2 = sorted.length;
+    const lowerBound = (x, strict) => {
+      let lo = 0;
+      let hi = n2;
+      while (lo < hi) {
+        const mid = lo + hi >>> 1;
+        const v = sorted[mid];
+        if (v < x || strict && v === x) lo = mid + 1;
+        else hi = mid;
+      }
+      return lo;
+    };
+    let trainItems = 0;
+    for (const row of rows) {
+      if (this.items.has(row.sku)) throw new Error(`catalog: SKU ${row.sku} appears twice`);
+      const below = lowerBound(row.trainPopularity, false);
+      const equal2 = lowerBound(row.trainPopularity, true) - below;
+      const categoryPath2 = splitPath(row.categoryPath);
+      this.items.set(row.sku, {
+        sku: row.sku,
+        categoryPath: categoryPath2,
+        priceBucket: row.priceBucket,
+        trainPopularity: row.trainPopularity,
+        popularityPercentile: (below + equal2 / 2) / n2
+      });
+      if (row.trainPopularity > 0) trainItems++;
+      const leaf = categoryPath2.join("/");
+      if (leaf) {
+        const members = this.leaves.get(leaf);
+        if (members) members.push(row.sku);
+        else this.leaves.set(leaf, [row.sku]);
+      }
+    }
+    this.trainItems = trainItems;
+  }
+  get size() {
+    return this.items.size;
+  }
+  get(sku) {
+    return this.items.get(sku);
+  }
+  has(sku) {
+    return this.items.has(sku);
+  }
+  /** SKUs in the same leaf category as `sku` (itself included), in catalog order. */
+  sameLeaf(sku) {
+    const item = this.items.get(sku);
+    if (!item || item.categoryPath.length === 0) return [];
+    return this.leaves.get(item.categoryPath.join("/")) ?? [];
+  }
+  /** Every SKU, in catalog order. */
+  skus() {
+    return this.items.keys();
+  }
+};
+function categoryDistance(a, b) {
+  if (a.length === 0 || b.length === 0) return null;
+  let shared = 0;
+  while (shared < a.length && shared < b.length && a[shared] === b[shared]) shared++;
+  return a.length - shared + (b.length - shared);
+}
+
+// pipeline/evaluate/suite.ts
+var SLICE_FAMILIES = [
+  "session_length",
+  "last_item_category",
+  "target_price_bucket",
+  "target_in_train"
+];
+var LENGTH_BUCKETS = [
+  [2, "2"],
+  [4, "3-4"],
+  [9, "5-9"],
+  [19, "10-19"]
+];
+function sessionLengthBucket(n2) {
+  for (const [max, label2] of LENGTH_BUCKETS) if (n2 <= max) return label2;
+  return "20+";
+}
+function sliceLabels(prefix, target, sessionLength, catalog) {
+  const last = catalog.get(prefix[prefix.length - 1]);
+  const item = catalog.get(target);
+  return {
+    session_length: sessionLengthBucket(sessionLength),
+    last_item_category: last?.categoryPath[0] ?? "unknown",
+    target_price_bucket: item?.priceBucket == null ? "unknown" : String(item.priceBucket),
+    target_in_train: (item?.trainPopularity ?? 0) > 0 ? "seen" : "unseen"
+  };
+}
+function perturb(prefix, catalog, rng) {
+  const positions = prefix.map((_, i) => i);
+  rng.shuffle(positions);
+  for (const at of positions) {
+    const original = prefix[at];
+    const alternatives = catalog.sameLeaf(original).filter((sku) => sku !== original && (catalog.get(sku)?.trainPopularity ?? 0) > 0);
+    if (alternatives.length === 0) continue;
+    const out = [...prefix];
+    out[at] = alternatives[rng.int(alternatives.length)];
+    return out;
+  }
+  return null;
+}
+function shufflePrefix(prefix, rng) {
+  if (new Set(prefix).size < 2) return null;
+  const out = rng.shuffle([...prefix]);
+  if (out.every((sku, i) => sku === prefix[i])) out.push(out.shift());
+  return out;
+}
+function unknownSkuSessions(count2, catalog, rng) {
+  const sessions = [];
+  let serial = 0;
+  const fresh = () => {
+    for (; ; ) {
+      const sku = `unknown-sku-${(serial++).toString(16).padStart(8, "0")}`;
+      if (!catalog.has(sku)) return sku;
+    }
+  };
+  for (let s = 0; s < count2; s++) {
+    const length = 1 + rng.int(3);
+    sessions.push(Array.from({ length }, fresh));
+  }
+  return sessions;
+}
+function invalidity(list2, prefix, k, catalog) {
+  const need = Math.min(k, catalog.trainItems);
+  if (list2.length < need) return `${list2.length} items, expected ${need}`;
+  if (list2.length > k) return `${list2.length} items, more than k = ${k}`;
+  if (new Set(list2).size !== list2.length) return "duplicate items";
+  const bad = list2.find((sku) => !catalog.has(sku));
+  if (bad !== void 0) return `not a catalog SKU: ${bad}`;
+  const echoed = list2.find((sku) => prefix.includes(sku));
+  if (echoed !== void 0) return `echoes the unknown input SKU ${echoed}`;
+  return null;
+}
+function lessWrong(top1, targets, catalog) {
+  const counts = /* @__PURE__ */ new Map();
+  let n2 = 0;
+  let unknown = 0;
+  let sum3 = 0;
+  top1.forEach((guess, i) => {
+    const target = targets[i];
+    if (guess === void 0 || guess === target) return;
+    const distance = categoryDistance(
+      catalog.get(guess)?.categoryPath ?? [],
+      catalog.get(target)?.categoryPath ?? []
+    );
+    if (distance === null) {
+      unknown++;
+      return;
+    }
+    n2++;
+    sum3 += distance;
+    counts.set(distance, (counts.get(distance) ?? 0) + 1);
+  });
+  const histogram = {};
+  for (const d of [...counts.keys()].sort((a, b) => a - b)) histogram[d] = counts.get(d);
+  return {
+    n: n2,
+    unknown,
+    meanDistance: n2 > 0 ? sum3 / n2 : null,
+    sameLeafShare: n2 > 0 ? (counts.get(0) ?? 0) / n2 : null,
+    histogram
+  };
+}
+
+// pipeline/evaluate/evaluate.ts
+var REPORT_FORMAT = "mlops-session-recs/evaluation@1";
+var METRIC_NAMES = [
+  "hr@10",
+  "hr@20",
+  "mrr@10",
+  "mrr@20",
+  "last_hr@10",
+  "last_hr@20",
+  "last_mrr@10",
+  "last_mrr@20",
+  "coverage@10",
+  "coverage@20",
+  "popularity_bias",
+  "repeat_share",
+  "perturbation_overlap",
+  "shuffle_overlap",
+  "unknown_sku_validity",
+  "less_wrong_distance",
+  "less_wrong_same_leaf"
+];
+var INTERVAL_METRICS = ["hr@20", "mrr@20"];
+var EVALUATE_DEFAULTS = {
+  seed: 42,
+  batchSize: 512,
+  bootstrapIterations: 1e3,
+  confidence: 0.95,
+  robustnessSessions: 500,
+  unknownSessions: 50
+};
+var STREAM = { sample: 1, perturb: 2, shuffle: 3, unknown: 4 };
+function positive(value2, what) {
+  if (!Number.isSafeInteger(value2) || value2 < 1) {
+    throw new RangeError(`${what} must be a positive integer, got ${value2}`);
+  }
+  return value2;
+}
+function count(value2, what) {
+  if (!Number.isSafeInteger(value2) || value2 < 0) {
+    throw new RangeError(`${what} must be a non-negative integer, got ${value2}`);
+  }
+  return value2;
+}
+function chooseSessions(sessions, seed2, maxPrefixes) {
+  const all = sessions.map((_, s) => s);
+  const total = sessions.reduce((sum3, s) => sum3 + s.items.length - 1, 0);
+  if (maxPrefixes === void 0 || total <= maxPrefixes) return all;
+  Rng.from(...seedWords(seed2), STREAM.sample).shuffle(all);
+  const chosen = [];
+  let prefixes = 0;
+  for (const s of all) {
+    const n2 = sessions[s].items.length - 1;
+    if (chosen.length > 0 && prefixes + n2 > maxPrefixes) break;
+    chosen.push(s);
+    prefixes += n2;
+  }
+  return chosen.sort((a, b) => a - b);
+}
+async function recommendChecked(recommender, prefixes) {
+  let lists;
+  try {
+    lists = await recommender.recommend(prefixes, MAX_K);
+  } catch (error) {
+    throw new PipelineError(
+      `evaluation: recommender "${recommender.name}" failed on a batch of ${prefixes.length} prefixes: ${error.message}`
+    );
+  }
+  if (!Array.isArray(lists) || lists.length !== prefixes.length) {
+    throw new PipelineError(
+      `evaluation: recommender "${recommender.name}" answered ${Array.isArray(lists) ? lists.length : "no"} lists for ${prefixes.length} prefixes`
+    );
+  }
+  return lists.map((list2) => list2.slice(0, MAX_K));
+}
+async function recommendAll(recommender, prefixes, batchSize, onBatch) {
+  const out = [];
+  for (let at = 0; at < prefixes.length; at += batchSize) {
+    const batch = prefixes.slice(at, at + batchSize);
+    out.push(...await recommendChecked(recommender, batch));
+    onBatch(out.length);
+  }
+  return out;
+}
+function meanOf(values) {
+  return figure(
+    values.reduce((a, b) => a + b, 0),
+    values.length
+  );
+}
+function resolveRoles(recommenders, options) {
+  const names = /* @__PURE__ */ new Set();
+  for (const r of recommenders) {
+    if (names.has(r.name)) throw new Error(`evaluation: two recommenders are named "${r.name}"`);
+    names.add(r.name);
+  }
+  for (const role of ["candidate", "production"]) {
+    const name = options[role];
+    if (name !== void 0 && !names.has(name)) {
+      throw new Error(`evaluation: the ${role} "${name}" is not among the recommenders`);
+    }
+  }
+  const production = options.production ?? (names.has("production") ? "production" : null);
+  const candidate = options.candidate ?? recommenders.find((r) => r.kind === "model" && r.name !== production)?.name ?? null;
+  return { candidate, production };
+}
+async function evaluateAll(recommenders, testSessions, catalog, options = {}) {
+  const seed2 = options.seed ?? EVALUATE_DEFAULTS.seed;
+  const batchSize = positive(options.batchSize ?? EVALUATE_DEFAULTS.batchSize, "batchSize");
+  const iterations = positive(
+    options.bootstrapIterations ?? EVALUATE_DEFAULTS.bootstrapIterations,
+    "bootstrapIterations"
+  );
+  const confidence = options.confidence ?? EVALUATE_DEFAULTS.confidence;
+  if (!(confidence > 0 && confidence < 1)) {
+    throw new RangeError(`confidence must be between 0 and 1, got ${confidence}`);
+  }
+  if (options.maxPrefixes !== void 0) positive(options.maxPrefixes, "maxPrefixes");
+  const robustnessSessions = count(
+    options.robustnessSessions ?? EVALUATE_DEFAULTS.robustnessSessions,
+    "robustnessSessions"
+  );
+  const unknownCount = count(
+    options.unknownSessions ?? EVALUATE_DEFAULTS.unknownSessions,
+    "unknownSessions"
+  );
+  const roles = resolveRoles(recommenders, options);
+  const [lo, hi] = seedWords(seed2);
+  const evaluable = testSessions.filter((s) => s.items.length >= 2);
+  const sessions = chooseSessions(evaluable, seed2, options.maxPrefixes).map(
+    (s) => evaluable[s]
+  );
+  const cases = [];
+  const lastCase = [];
+  const sliceOf = [];
+  sessions.forEach((session2, s) => {
+    for (let length = 1; length < session2.items.length; length++) {
+      cases.push({ session: s, length });
+      sliceOf.push(
+        sliceLabels(
+          session2.items.slice(0, length),
+          session2.items[length],
+          session2.items.length,
+          catalog
+        )
+      );
+    }
+    lastCase.push(cases.length - 1);
+  });
+  const prefixOf = (c) => sessions[c.session].items.slice(0, c.length);
+  const targetOf = (c) => sessions[c.session].items[c.length];
+  const prefixes = cases.map(prefixOf);
+  const targets = cases.map(targetOf);
+  const robustRng = Rng.from(lo, hi, STREAM.perturb);
+  const robustSample = robustRng.shuffle(lastCase.slice()).slice(0, robustnessSessions).sort((a, b) => a - b);
+  const perturbed = [];
+  const shuffled = [];
+  const shuffleRng = Rng.from(lo, hi, STREAM.shuffle);
+  for (const c of robustSample) {
+    const p = perturb(prefixes[c], catalog, robustRng);
+    if (p) perturbed.push({ base: c, prefix: p });
+    const q = shufflePrefix(prefixes[c], shuffleRng);
+    if (q) shuffled.push({ base: c, prefix: q });
+  }
+  const unknown = unknownSkuSessions(unknownCount, catalog, Rng.from(lo, hi, STREAM.unknown));
+  const reports = [];
+  const hitSeries = [];
+  const rrSeries = [];
+  const sessionCounts = new Float64Array(sessions.length);
+  for (const c of cases) sessionCounts[c.session] = sessionCounts[c.session] + 1;
+  for (const recommender of recommenders) {
+    const started = performance.now();
+    const progress = (phase, total) => (done) => options.onProgress?.({ recommender: recommender.name, phase, done, total });
+    const lists = await recommendAll(
+      recommender,
+      prefixes,
+      batchSize,
+      progress("accuracy", prefixes.length)
+    );
+    const ranks = lists.map((list2, c) => rankOf(list2, targets[c], MAX_K));
+    const lastRanks = lastCase.map((c) => ranks[c]);
+    const hits = new Float64Array(sessions.length);
+    const rr = new Float64Array(sessions.length);
+    cases.forEach((c, i) => {
+      const r = ranks[i];
+      if (r > 0) {
+        hits[c.session] = hits[c.session] + 1;
+        rr[c.session] = rr[c.session] + 1 / r;
+      }
+    });
+    hitSeries.push(hits);
+    rrSeries.push(rr);
+    const robustTotal = perturbed.length + shuffled.length + unknown.length;
+    const robustProgress = progress("robustness", robustTotal);
+    const perturbedLists = await recommendAll(
+      recommender,
+      perturbed.map((p) => p.prefix),
+      batchSize,
+      robustProgress
+    );
+    const shuffledLists = await recommendAll(
+      recommender,
+      shuffled.map((p) => p.prefix),
+      batchSize,
+      (done) => robustProgress(perturbed.length + done)
+    );
+    const unknownFailures = [];
+    let unknownValid = 0;
+    try {
+      const unknownLists = unknown.length ? await recommendChecked(recommender, unknown) : [];
+      unknownLists.forEach((list2, i) => {
+        const why = invalidity(list2, unknown[i], MAX_K, catalog);
+        if (why === null) unknownValid++;
+        else unknownFailures.push(why);
+      });
+    } catch (error) {
+      unknownFailures.push(error.message);
+    }
+    robustProgress(robustTotal);
+    const metrics = {};
+    const distinctRecommended = {};
+    for (const k of METRIC_KS) {
+      metrics[`hr@${k}`] = hitRate(ranks, k);
+      metrics[`mrr@${k}`] = meanReciprocalRank(ranks, k);
+      metrics[`last_hr@${k}`] = hitRate(lastRanks, k);
+      metrics[`last_mrr@${k}`] = meanReciprocalRank(lastRanks, k);
+      const { distinct, ...cover } = coverage(lists, k, catalog);
+      metrics[`coverage@${k}`] = cover;
+      distinctRecommended[k] = distinct;
+    }
+    metrics.popularity_bias = popularityBias(lists, MAX_K, catalog);
+    metrics.repeat_share = repeatShare(prefixes, lists, MAX_K);
+    metrics.perturbation_overlap = meanOf(
+      perturbed.map(
+        (p, i) => overlap(lists[p.base], perturbedLists[i], MAX_K)
+      )
+    );
+    metrics.shuffle_overlap = meanOf(
+      shuffled.map(
+        (p, i) => overlap(lists[p.base], shuffledLists[i], MAX_K)
+      )
+    );
+    metrics.unknown_sku_validity = figure(unknownValid, unknown.length);
+    const wrong = lessWrong(
+      lists.map((list2) => list2[0]),
+      targets,
+      catalog
+    );
+    metrics.less_wrong_distance = { value: wrong.meanDistance, n: wrong.n };
+    metrics.less_wrong_same_leaf = { value: wrong.sameLeafShare, n: wrong.n };
+    reports.push({
+      name: recommender.name,
+      kind: recommender.kind,
+      metrics,
+      distinctRecommended,
+      slices: sliceResults(ranks, sliceOf),
+      lessWrong: wrong,
+      robustnessSkipped: {
+        perturbation: robustSample.length - perturbed.length,
+        shuffle: robustSample.length - shuffled.length
+      },
+      unknownSkuFailures: unknownFailures.slice(0, 5),
+      seconds: (performance.now() - started) / 1e3
+    });
+  }
+  const comparisons = addIntervals(reports, sessionCounts, hitSeries, rrSeries, roles.candidate, {
+    iterations,
+    seed: seed2,
+    confidence
+  });
+  return {
+    format: REPORT_FORMAT,
+    settings: {
+      seed: seed2,
+      batchSize,
+      maxPrefixes: options.maxPrefixes ?? null,
+      bootstrapIterations: iterations,
+      confidence,
+      robustnessSessions,
+      unknownSessions: unknownCount,
+      ks: [...METRIC_KS]
+    },
+    counts: {
+      testSessions: testSessions.length,
+      evaluableSessions: evaluable.length,
+      evaluatedSessions: sessions.length,
+      prefixes: cases.length,
+      lastItems: lastCase.length,
+      catalogItems: catalog.size,
+      trainItems: catalog.trainItems,
+      perturbed: perturbed.length,
+      shuffled: shuffled.length,
+      unknownSkuSessions: unknown.length
+    },
+    roles,
+    recommenders: reports,
+    comparisons
+  };
+}
+function sliceResults(ranks, sliceOf) {
+  const out = [];
+  for (const family of SLICE_FAMILIES) {
+    const tally = /* @__PURE__ */ new Map();
+    sliceOf.forEach((labels2, i) => {
+      const slice2 = labels2[family];
+      const entry = tally.get(slice2) ?? { n: 0, hits: 0 };
+      entry.n++;
+      const r = ranks[i];
+      if (r >= 1 && r <= MAX_K) entry.hits++;
+      tally.set(slice2, entry);
+    });
+    const labels = [...tally.keys()].sort((a, b) => a.localeCompare(b, "en", { numeric: true }));
+    for (const slice2 of labels) {
+      const { n: n2, hits } = tally.get(slice2);
+      out.push({ family, slice: slice2, n: n2, hr20: n2 > 0 ? hits / n2 : null });
+    }
+  }
+  return out;
+}
+function addIntervals(reports, counts, hits, rr, candidate, options) {
+  if (counts.length === 0 || reports.length === 0) return [];
+  const replicates = bootstrapRatios(counts, [...hits, ...rr], options);
+  const of = (metric, r) => replicates[(metric === "hr@20" ? 0 : reports.length) + r];
+  reports.forEach((report, r) => {
+    for (const metric of INTERVAL_METRICS) {
+      report.metrics[metric].ci = percentileInterval(of(metric, r), options.confidence);
+    }
+  });
+  const c = reports.findIndex((report) => report.name === candidate);
+  if (c < 0) return [];
+  const comparisons = [];
+  reports.forEach((reference, r) => {
+    if (r === c) return;
+    for (const metric of INTERVAL_METRICS) {
+      const a = of(metric, c);
+      const b = of(metric, r);
+      const diff = a.map((value2, i) => value2 - b[i]);
+      const va = reports[c].metrics[metric].value;
+      const vb = reference.metrics[metric].value;
+      comparisons.push({
+        candidate,
+        reference: reference.name,
+        metric,
+        difference: va === null || vb === null ? null : va - vb,
+        ci: percentileInterval(diff, options.confidence)
+      });
+    }
+  });
+  return comparisons;
+}
+
+// pipeline/evaluate/gates.ts
+var HIGHER_IS_BETTER = METRIC_NAMES.filter(
+  (m) => /^(last_)?(hr|mrr)@/.test(m) || m.startsWith("coverage@")
+);
+var common = {
+  name: z3.string().min(1),
+  /** A failed blocking check fails the stage (exit 1); a non-blocking one is a warning. */
+  blocking: z3.boolean().default(true),
+  description: z3.string().optional()
+};
+var absoluteGate = z3.strictObject({
+  ...common,
+  kind: z3.literal("absolute"),
+  metric: z3.enum(METRIC_NAMES),
+  min: z3.number().optional(),
+  max: z3.number().optional()
+}).refine((g) => g.min === void 0 !== (g.max === void 0), {
+  message: "give exactly one of min or max",
+  path: ["min"]
+});
+var baselineGate = z3.strictObject({
+  ...common,
+  kind: z3.literal("relative-to-best-baseline"),
+  metric: z3.enum(HIGHER_IS_BETTER),
+  factor: z3.number().positive(),
+  /** Which baselines compete (names as in the report); default: every recommender of kind baseline. */
+  baselines: z3.array(z3.string().min(1)).min(1).optional()
+});
+var productionGate = z3.strictObject({
+  ...common,
+  kind: z3.literal("relative-to-production"),
+  metric: z3.enum(INTERVAL_METRICS),
+  tolerance: z3.number().min(0).default(0)
+});
+var sliceGate = z3.strictObject({
+  ...common,
+  kind: z3.literal("slice-floor"),
+  min: z3.number().min(0).max(1),
+  min_count: z3.number().int().positive().default(100),
+  families: z3.array(z3.enum(SLICE_FAMILIES)).min(1).optional()
+});
+var gateSchema = z3.discriminatedUnion("kind", [
+  absoluteGate,
+  baselineGate,
+  productionGate,
+  sliceGate
+]);
+var GATE_KEYS = Object.fromEntries(
+  [absoluteGate, baselineGate, productionGate, sliceGate].map((schema) => [
+    schema.shape.kind.value,
+    Object.keys(schema.shape)
+  ])
+);
+var configSchema = z3.strictObject({
+  version: z3.literal(1),
+  gates: z3.array(gateSchema)
+});
+var HINT = "gates.yml at the repository root documents every key and kind";
+function fieldName(path2) {
+  let out = "";
+  for (const part2 of path2) {
+    out += typeof part2 === "number" ? `[${part2}]` : `${out ? "." : ""}${String(part2)}`;
+  }
+  return out;
+}
+function nodeAt(doc, path2) {
+  let node = doc.contents;
+  for (const key of path2) {
+    if (isMap2(node)) {
+      const pair = node.items.find((p) => (isScalar(p.key) ? p.key.value : p.key) === key);
+      if (!pair) return node;
+      node = pair.value ?? pair.key;
+    } else if (isSeq(node) && typeof key === "number" && node.items[key]) {
+      node = node.items[key];
+    } else {
+      return node;
+    }
+  }
+  return node;
+}
+function keyNodeAt(doc, path2, key) {
+  const map = nodeAt(doc, path2);
+  if (!isMap2(map)) return map;
+  const pair = map.items.find((p) => isScalar(p.key) && p.key.value === key);
+  return pair?.key ?? map;
+}
+function lineOf(node, lines) {
+  const offset = node?.range?.[0] ?? 0;
+  const { line, col } = lines.linePos(offset);
+  return { line, column: col };
+}
+function allowedKeys(value2, path2) {
+  if (path2.length === 0) return ` (the file takes: ${Object.keys(configSchema.shape).join(", ")})`;
+  let node = value2;
+  for (const key of path2) node = node?.[key];
+  const kind = node?.kind;
+  const keys = typeof kind === "string" ? GATE_KEYS[kind] : void 0;
+  return keys ? ` (a gate of kind ${kind} takes: ${keys.join(", ")})` : "";
+}
+function parseGates(text, file) {
+  const lines = new LineCounter2();
+  const doc = parseDocument2(text, { lineCounter: lines, uniqueKeys: true, prettyErrors: false });
+  const syntax = doc.errors[0];
+  if (syntax) {
+    const { line, col } = lines.linePos(syntax.pos[0]);
+    throw new InputError(
+      `not valid YAML: ${syntax.message.split("\n")[0]}`,
+      { file, line, column: col },
+      HINT
+    );
+  }
+  if (doc.contents === null) {
+    throw new InputError(
+      "the gate file is empty: expected `version: 1` and a `gates:` list",
+      { file, line: 1 },
+      HINT
+    );
+  }
+  const result = configSchema.safeParse(doc.toJS());
+  if (!result.success) {
+    const issue = result.error.issues[0];
+    let path2 = [...issue.path];
+    let node;
+    let message = issue.message;
+    if (issue.code === "unrecognized_keys") {
+      const key = issue.keys[0];
+      node = keyNodeAt(doc, path2, key);
+      path2 = [...path2, key];
+      message = `unknown key "${key}"${allowedKeys(doc.toJS(), issue.path)}`;
+    } else {
+      node = nodeAt(doc, path2);
+    }
+    throw new InputError(message, { file, ...lineOf(node, lines), field: fieldName(path2) }, HINT);
+  }
+  const seen = /* @__PURE__ */ new Set();
+  result.data.gates.forEach((gate, i) => {
+    if (seen.has(gate.name)) {
+      const path2 = ["gates", i, "name"];
+      throw new InputError(
+        `two gates are named "${gate.name}"`,
+        { file, ...lineOf(nodeAt(doc, path2), lines), field: fieldName(path2) },
+        "give every gate its own name: the verdicts are reported by name"
+      );
+    }
+    seen.add(gate.name);
+  });
+  return result.data;
+}
+async function loadGates(path2) {
+  let text;
+  try {
+    text = await readFile2(path2, "utf8");
+  } catch (error) {
+    throw new InputError(
+      `cannot read the gate file (${error.code ?? error.message})`,
+      { file: path2 },
+      "point the evaluation at a gate file, or restore gates.yml at the repository root"
+    );
+  }
+  return parseGates(text, path2);
+}
+var fmt = (value2) => value2 === null ? "n/a" : value2.toFixed(4);
+function describe(metric, f) {
+  const ci = f.ci ? `, ${Math.round(f.ci.level * 100)}% CI [${fmt(f.ci.low)}, ${fmt(f.ci.high)}]` : "";
+  return `${metric} = ${fmt(f.value)} (n = ${f.n}${ci})`;
+}
+function judge(gate, report, candidate) {
+  switch (gate.kind) {
+    case "absolute": {
+      const f = candidate.metrics[gate.metric];
+      const threshold = gate.min ?? gate.max;
+      const op = gate.min !== void 0 ? "≥" : "≤";
+      const base = { metric: gate.metric, threshold, value: f.value };
+      if (f.value === null) {
+        return { ...base, verdict: "skipped", detail: `${gate.metric} has no samples` };
+      }
+      const ok = gate.min !== void 0 ? f.value >= gate.min : f.value <= threshold;
+      return {
+        ...base,
+        verdict: ok ? "pass" : "fail",
+        detail: `${describe(gate.metric, f)} ${ok ? "" : "not "}${op} ${threshold}`
+      };
+    }
+    case "relative-to-best-baseline": {
+      const wanted = gate.baselines;
+      const pool = report.recommenders.filter(
+        (r) => wanted ? wanted.includes(r.name) : r.kind === "baseline"
+      );
+      const missing = wanted?.filter((name) => !pool.some((r) => r.name === name)) ?? [];
+      const scored = pool.filter((r) => r.metrics[gate.metric].value !== null);
+      const value2 = candidate.metrics[gate.metric].value;
+      if (scored.length === 0 || value2 === null) {
+        return {
+          metric: gate.metric,
+          threshold: null,
+          value: value2,
+          verdict: "skipped",
+          detail: scored.length === 0 ? "no baseline was evaluated" : `${gate.metric} has no samples`
+        };
+      }
+      const best = scored.reduce(
+        (a, b) => b.metrics[gate.metric].value > a.metrics[gate.metric].value ? b : a
+      );
+      const bestValue = best.metrics[gate.metric].value;
+      const threshold = gate.factor * bestValue;
+      const ok = value2 >= threshold;
+      const paired = report.comparisons.find(
+        (c) => c.candidate === candidate.name && c.reference === best.name && c.metric === gate.metric
+      );
+      const diff = paired?.ci ? `; paired difference ${fmt(paired.difference)}, CI [${fmt(paired.ci.low)}, ${fmt(paired.ci.high)}]` : "";
+      return {
+        metric: gate.metric,
+        threshold,
+        value: value2,
+        verdict: ok ? "pass" : "fail",
+        detail: `${fmt(value2)} ${ok ? "≥" : "<"} ${gate.factor} × ${best.name} (${fmt(bestValue)})${diff}` + (missing.length ? `; not evaluated: ${missing.join(", ")}` : "")
+      };
+    }
+    case "relative-to-production": {
+      const production = report.recommenders.find((r) => r.name === report.roles.production);
+      const value2 = candidate.metrics[gate.metric].value;
+      if (!production) {
+        return {
+          metric: gate.metric,
+          threshold: null,
+          value: value2,
+          verdict: "skipped",
+          detail: "no production model was evaluated"
+        };
+      }
+      const prod = production.metrics[gate.metric].value;
+      const paired = report.comparisons.find(
+        (c) => c.candidate === candidate.name && c.reference === production.name && c.metric === gate.metric
+      );
+      if (prod === null || value2 === null || !paired?.ci || paired.difference === null) {
+        return {
+          metric: gate.metric,
+          threshold: null,
+          value: value2,
+          verdict: "skipped",
+          detail: `${gate.metric} has no samples`
+        };
+      }
+      const threshold = prod - gate.tolerance;
+      const d = paired.difference;
+      const { low, high } = paired.ci;
+      const interval = `difference ${fmt(d)}, CI [${fmt(low)}, ${fmt(high)}], tolerance ${gate.tolerance}`;
+      let verdict = "pass";
+      let why = "no regression beyond the tolerance";
+      if (high < -gate.tolerance) {
+        verdict = "fail";
+        why = "a regression beyond the tolerance, outside the noise";
+      } else if (d < -gate.tolerance) {
+        verdict = "warn";
+        why = "below the tolerance, but within the noise";
+      }
+      return {
+        metric: gate.metric,
+        threshold,
+        value: value2,
+        verdict,
+        detail: `vs ${production.name} ${fmt(prod)}: ${interval}: ${why}`
+      };
+    }
+    case "slice-floor": {
+      const families = gate.families ?? SLICE_FAMILIES;
+      const big = candidate.slices.filter(
+        (s) => families.includes(s.family) && s.n >= gate.min_count && s.hr20 !== null
+      );
+      const metric = "hr@20 by slice";
+      if (big.length === 0) {
+        return {
+          metric,
+          threshold: gate.min,
+          value: null,
+          verdict: "skipped",
+          detail: `no slice holds ${gate.min_count} prefixes`
+        };
+      }
+      const worst = big.reduce((a, b) => b.hr20 < a.hr20 ? b : a);
+      const below = big.filter((s) => s.hr20 < gate.min).length;
+      return {
+        metric,
+        threshold: gate.min,
+        value: worst.hr20,
+        verdict: below === 0 ? "pass" : "fail",
+        detail: `worst ${worst.family}=${worst.slice}: ${fmt(worst.hr20)} (n = ${worst.n}); ${below} of ${big.length} slices of ≥ ${gate.min_count} prefixes below ${gate.min}`
+      };
+    }
+  }
+}
+function failedChecks(result) {
+  return result.checks.filter((c) => c.verdict === "fail");
+}
+function evaluateGates(config, report) {
+  const candidate = report.recommenders.find((r) => r.name === report.roles.candidate);
+  const checks = config.gates.map((gate) => {
+    const head = { name: gate.name, kind: gate.kind, blocking: gate.blocking };
+    if (!candidate) {
+      return {
+        ...head,
+        metric: gate.kind === "slice-floor" ? "hr@20 by slice" : gate.metric,
+        threshold: null,
+        value: null,
+        verdict: "skipped",
+        detail: "no candidate model was evaluated"
+      };
+    }
+    const judged = judge(gate, report, candidate);
+    const verdict = judged.verdict === "fail" && !gate.blocking ? "warn" : judged.verdict;
+    return { ...head, ...judged, verdict };
+  });
+  return {
+    passed: !checks.some((c) => c.verdict === "fail"),
+    candidate: candidate?.name ?? null,
+    checks
+  };
+}
+
 // pipeline/evaluate/format.ts
 function textTable(header, rows) {
   const widths = header.map((h, c) => Math.max(h.length, ...rows.map((r) => (r[c] ?? "").length)));
@@ -2880,7 +3959,7 @@ function formatGateTable(result) {
     c.blocking ? "yes" : "no"
   ]);
   const details2 = result.checks.map((c) => `  ${c.name}: ${c.detail}`).join("\n");
-  const verdict = result.passed ? "gates passed" : `gates FAILED (${result.checks.filter((c) => c.verdict === "fail").length} blocking)`;
+  const verdict = result.passed ? "gates passed" : `gates FAILED (${failedChecks(result).length} blocking)`;
   return `${textTable(header, rows)}
 ${details2}
 ${verdict}${result.candidate ? ` for ${result.candidate}` : ""}`;
@@ -2894,27 +3973,27 @@ import { join as join9 } from "node:path";
 import { fileURLToPath } from "node:url";
 
 // pipeline/data/oracle.ts
-import { readFile as readFile2 } from "node:fs/promises";
-import { z as z3 } from "zod";
-var probability = z3.number().min(0).max(1);
-var index = z3.number().int().nonnegative();
-var modelSchema = z3.object({
-  format: z3.literal("coveo-synthetic-hmm"),
-  version: z3.literal(1),
-  seed: z3.number().int(),
-  skus: z3.array(z3.string().regex(/^[0-9a-f]{64}$/)).min(2),
-  intent: z3.object({ stay: probability, switchWithinGroup: probability }),
-  emission: z3.object({ related: probability, popularity: probability, revisit: probability }),
-  leaves: z3.array(
-    z3.object({
-      category: z3.string(),
+import { readFile as readFile3 } from "node:fs/promises";
+import { z as z4 } from "zod";
+var probability = z4.number().min(0).max(1);
+var index = z4.number().int().nonnegative();
+var modelSchema = z4.object({
+  format: z4.literal("coveo-synthetic-hmm"),
+  version: z4.literal(1),
+  seed: z4.number().int(),
+  skus: z4.array(z4.string().regex(/^[0-9a-f]{64}$/)).min(2),
+  intent: z4.object({ stay: probability, switchWithinGroup: probability }),
+  emission: z4.object({ related: probability, popularity: probability, revisit: probability }),
+  leaves: z4.array(
+    z4.object({
+      category: z4.string(),
       group: index,
       initial: probability,
-      items: z3.array(index).min(1),
-      probabilities: z3.array(probability).min(1)
+      items: z4.array(index).min(1),
+      probabilities: z4.array(probability).min(1)
     })
   ).min(1),
-  related: z3.array(z3.object({ items: z3.array(index), probabilities: z3.array(probability) }))
+  related: z4.array(z4.object({ items: z4.array(index), probabilities: z4.array(probability) }))
 });
 function parseGenerativeModel(value2) {
   const result = modelSchema.safeParse(value2);
@@ -2966,7 +4045,7 @@ function parseGenerativeModel(value2) {
   return model2;
 }
 async function loadGenerativeModel(path2) {
-  const text = await readFile2(path2, "utf8");
+  const text = await readFile3(path2, "utf8");
   let value2;
   try {
     value2 = JSON.parse(text);
@@ -3429,113 +4508,8 @@ function stableHash(seed2, kind, index2) {
   return createHash2("sha256").update(`${seed2}:${kind}:${index2}`).digest("hex");
 }
 
-// pipeline/prng.ts
-var TWO_POW_32 = 4294967296;
-function fmix32(value2) {
-  let h = value2 >>> 0;
-  h ^= h >>> 16;
-  h = Math.imul(h, 2246822507);
-  h ^= h >>> 13;
-  h = Math.imul(h, 3266489909);
-  h ^= h >>> 16;
-  return h >>> 0;
-}
-function seedWords(seed2) {
-  const lo = (seed2 % TWO_POW_32 + TWO_POW_32) % TWO_POW_32;
-  const hi = Math.floor(seed2 / TWO_POW_32);
-  return [lo >>> 0, (hi % TWO_POW_32 + TWO_POW_32) % TWO_POW_32 >>> 0];
-}
-var Rng = class _Rng {
-  a;
-  b;
-  c;
-  d;
-  /** A stream named by integer parts, e.g. `Rng.from(seedLo, seedHi, STREAM, index)`. */
-  static from(...parts) {
-    let h = 2654435769;
-    for (const part2 of parts) h = fmix32(Math.imul(h ^ part2 >>> 0, 625341585) + 1779033703);
-    return new _Rng(fmix32(h ^ 1), fmix32(h ^ 2), fmix32(h ^ 3));
-  }
-  constructor(a, b, c) {
-    this.a = a;
-    this.b = b;
-    this.c = c;
-    this.d = 1;
-    for (let i = 0; i < 12; i++) this.uint32();
-  }
-  uint32() {
-    const t0 = this.a + this.b | 0;
-    this.a = this.b ^ this.b >>> 9;
-    this.b = this.c + (this.c << 3) | 0;
-    this.c = this.c << 21 | this.c >>> 11;
-    this.d = this.d + 1 | 0;
-    const t = t0 + this.d | 0;
-    this.c = this.c + t | 0;
-    return t >>> 0;
-  }
-  /** Uniform in [0, 1) with 32 bits of resolution: plenty for sampling, and exact to reproduce. */
-  float() {
-    return this.uint32() / TWO_POW_32;
-  }
-  /** Uniform integer in [0, n). */
-  int(n2) {
-    return Math.floor(this.float() * n2);
-  }
-  chance(p) {
-    return this.float() < p;
-  }
-  /** Standard normal by Box–Muller (one value per call: simpler to keep streams aligned). */
-  normal() {
-    const u = 1 - this.float();
-    const v = this.float();
-    return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v);
-  }
-  /** Exponential with the given mean. */
-  exponential(mean2) {
-    return -Math.log(1 - this.float()) * mean2;
-  }
-  /** How many times a coin with `p` continues before stopping (mean p / (1 - p)), at most `max`. */
-  geometric(p, max) {
-    let k = 0;
-    while (k < max && this.float() < p) k++;
-    return k;
-  }
-  /** Index into a cumulative weight table (last entry = total), by binary search. */
-  pickCumulative(cumulative3, from = 0, to = cumulative3.length) {
-    const base = from > 0 ? cumulative3[from - 1] : 0;
-    const target = base + this.float() * (cumulative3[to - 1] - base);
-    let lo = from;
-    let hi = to - 1;
-    while (lo < hi) {
-      const mid = lo + hi >>> 1;
-      if (cumulative3[mid] > target) hi = mid;
-      else lo = mid + 1;
-    }
-    return lo;
-  }
-  /** Fisher–Yates in place. */
-  shuffle(values) {
-    for (let i = values.length - 1; i > 0; i--) {
-      const j = this.int(i + 1);
-      const tmp = values[i];
-      values[i] = values[j];
-      values[j] = tmp;
-    }
-    return values;
-  }
-};
-function cumulative(values) {
-  const out = new Float64Array(values.length);
-  let sum3 = 0;
-  values.forEach((v, k) => {
-    sum3 += v;
-    out[k] = sum3;
-  });
-  return out;
-}
-
 // pipeline/data/generator/catalog.ts
-var STREAM = { catalog: 1, content: 2, process: 3, decorate: 4 };
+var STREAM2 = { catalog: 1, content: 2, process: 3, decorate: 4 };
 var WORLD_PARAMS = {
   /** About one leaf (hidden intent state) per this many SKUs: the oracle's state space. */
   skusPerLeaf: 100,
@@ -3582,7 +4556,7 @@ function cumulative2(weights) {
 function buildWorld(seed2, skus) {
   const P = WORLD_PARAMS;
   const [lo, hi] = seedWords(seed2);
-  const rng = Rng.from(lo, hi, STREAM.catalog);
+  const rng = Rng.from(lo, hi, STREAM2.catalog);
   const leaves = clamp(Math.round(skus / P.skusPerLeaf), P.minLeaves, P.maxLeaves);
   const tops = clamp(Math.round(Math.cbrt(leaves) * 1.2), 2, 12);
   const mids = clamp(Math.round(leaves / 3), tops, leaves);
@@ -3757,7 +4731,7 @@ function buildRelatedGraph(rng, skus, itemLeaf, leafGroup, leafItems, popularity
 function* catalogRows(world) {
   const { catalog } = world;
   const [lo, hi] = seedWords(catalog.seed);
-  const rng = Rng.from(lo, hi, STREAM.content);
+  const rng = Rng.from(lo, hi, STREAM2.content);
   const dim = WORLD_PARAMS.vectorDimension;
   const description = new Float64Array(dim);
   const image = new Float64Array(dim);
@@ -4160,7 +5134,7 @@ var ProcessSampler = class {
 function planSession(sampler, seed2, index2) {
   const P = SESSION_PARAMS;
   const [lo, hi] = seedWords(seed2);
-  const rng = Rng.from(lo, hi, STREAM.process, index2);
+  const rng = Rng.from(lo, hi, STREAM2.process, index2);
   const blocks = [];
   if (rng.chance(P.productShare)) {
     const count2 = 1 + rng.geometric(P.extraBlockChance, P.maxBlocks - 1);
@@ -4296,7 +5270,7 @@ async function generate(options) {
     for (let index2 = 0; index2 < sessions; index2++) {
       const sid = stableHash(seed2, "session", index2);
       const plan2 = planSession(sampler, seed2, index2);
-      const decorated = decorator.decorate(plan2, sid, Rng.from(lo, hi, STREAM.decorate, index2));
+      const decorated = decorator.decorate(plan2, sid, Rng.from(lo, hi, STREAM2.decorate, index2));
       await writers.browsing.write(decorated.browsing);
       await writers.search.write(decorated.search);
       counts.browsingRows += decorated.browsingRows;
@@ -4333,7 +5307,7 @@ async function generate(options) {
 
 // pipeline/promote/registry.ts
 import { randomBytes as randomBytes2 } from "node:crypto";
-import { z as z4 } from "zod";
+import { z as z5 } from "zod";
 
 // pipeline/store/runs.ts
 import { randomBytes } from "node:crypto";
@@ -4368,7 +5342,7 @@ async function readStageRecord(store, runId2, stage) {
 var PRODUCTION_KEY = "registry/production.json";
 var HISTORY_PREFIX = "registry/history/";
 var FORMAT = "mlops-session-recs/registry@1";
-var runId = z4.string().refine(
+var runId = z5.string().refine(
   (id) => {
     try {
       validateRunId(id);
@@ -4379,26 +5353,26 @@ var runId = z4.string().refine(
   },
   { message: "not a valid run id" }
 );
-var estimate = z4.object({ value: z4.number(), lower: z4.number(), upper: z4.number() });
-var entrySchema = z4.object({
-  format: z4.literal(FORMAT),
-  action: z4.enum(["promote", "rollback"]),
+var estimate = z5.object({ value: z5.number(), lower: z5.number(), upper: z5.number() });
+var entrySchema = z5.object({
+  format: z5.literal(FORMAT),
+  action: z5.enum(["promote", "rollback"]),
   runId,
-  promotedAt: z4.iso.datetime(),
-  deployment: z4.object({
-    target: z4.enum(["local", "sagemaker"]),
-    endpoint: z4.string().min(1),
-    endpointConfigName: z4.string().optional(),
-    modelName: z4.string().optional(),
-    modelDataUrl: z4.string().optional()
+  promotedAt: z5.iso.datetime(),
+  deployment: z5.object({
+    target: z5.enum(["local", "sagemaker"]),
+    endpoint: z5.string().min(1),
+    endpointConfigName: z5.string().optional(),
+    modelName: z5.string().optional(),
+    modelDataUrl: z5.string().optional()
   }),
-  metrics: z4.object({
+  metrics: z5.object({
     hr20: estimate,
     mrr20: estimate,
-    examples: z4.number().int().nonnegative()
+    examples: z5.number().int().nonnegative()
   }),
-  gates: z4.object({ passed: z4.boolean(), failedBlocking: z4.array(z4.string()) }),
-  verdict: z4.enum([
+  gates: z5.object({ passed: z5.boolean(), failedBlocking: z5.array(z5.string()) }),
+  verdict: z5.enum([
     "gates-failed",
     "no-champion",
     "better",
@@ -4407,8 +5381,8 @@ var entrySchema = z4.object({
     "significantly-worse",
     "rollback"
   ]),
-  reason: z4.string(),
-  forced: z4.boolean(),
+  reason: z5.string(),
+  forced: z5.boolean(),
   previousRunId: runId.nullable(),
   rolledBackFrom: runId.optional()
 });
@@ -4480,7 +5454,7 @@ function parseEntry(store, key, bytes, hint2) {
 }
 
 // pipeline/train/artifact.ts
-import { mkdir as mkdir5, readFile as readFile3, writeFile as writeFile3 } from "node:fs/promises";
+import { mkdir as mkdir5, readFile as readFile4, writeFile as writeFile3 } from "node:fs/promises";
 import { join as join4 } from "node:path";
 import * as tf2 from "@tensorflow/tfjs";
 
@@ -4820,7 +5794,7 @@ async function readJson(dir, file) {
   const path2 = join4(dir, file);
   let text;
   try {
-    text = await readFile3(path2, "utf8");
+    text = await readFile4(path2, "utf8");
   } catch (error) {
     throw new PipelineError(
       `model artifact incomplete: cannot read ${path2} (${error.code ?? error.message})`,
@@ -4880,7 +5854,7 @@ async function loadModelArtifact(dir) {
   }
   let weights;
   try {
-    weights = await readFile3(join4(dir, ARTIFACT_FILES.weights));
+    weights = await readFile4(join4(dir, ARTIFACT_FILES.weights));
   } catch (error) {
     throw new PipelineError(
       `model artifact incomplete: cannot read ${join4(dir, ARTIFACT_FILES.weights)} (${error.code ?? ""})`,
@@ -5903,13 +6877,13 @@ async function runModelDir(store, runId2, scratch) {
 
 // pipeline/upload/acquire.ts
 import { existsSync as existsSync4 } from "node:fs";
-import { readFile as readFile5, writeFile as writeFile5 } from "node:fs/promises";
+import { readFile as readFile6, writeFile as writeFile5 } from "node:fs/promises";
 import { join as join8 } from "node:path";
 
 // pipeline/data/download.ts
 import { createHash as createHash4 } from "node:crypto";
 import { createWriteStream as createWriteStream3, existsSync as existsSync3 } from "node:fs";
-import { mkdir as mkdir6, readFile as readFile4, rename as rename3, rm as rm5, writeFile as writeFile4 } from "node:fs/promises";
+import { mkdir as mkdir6, readFile as readFile5, rename as rename3, rm as rm5, writeFile as writeFile4 } from "node:fs/promises";
 import { basename, join as join7 } from "node:path";
 import { Readable as Readable2 } from "node:stream";
 import { pipeline as pipeline2 } from "node:stream/promises";
@@ -5925,7 +6899,7 @@ async function downloadDataset(options) {
   }
   const marker = join7(options.dir, "download.json");
   if (existsSync3(marker)) {
-    const previous = JSON.parse(await readFile4(marker, "utf8"));
+    const previous = JSON.parse(await readFile5(marker, "utf8"));
     const sameArchive = previous.url === options.url && (!options.sha256 || previous.sha256 === options.sha256);
     if (sameArchive && DATA_KINDS.every((k) => existsSync3(join7(options.dir, DATA_FILES[k].file)))) {
       return options.dir;
@@ -6050,7 +7024,7 @@ async function generateOnce(dir, config, reporter) {
   const marker = join8(dir, "generate.json");
   if (existsSync4(marker)) {
     reporter.info(`reusing generated data in ${dir}`);
-    return JSON.parse(await readFile5(marker, "utf8"));
+    return JSON.parse(await readFile6(marker, "utf8"));
   }
   const { sessions, skus, seed: seed2 } = config.data;
   reporter.info(
@@ -6469,975 +7443,6 @@ function buildBaselines(inputs) {
     ),
     new SknnRecommender(inputs.train, inputs.sknn)
   ];
-}
-
-// pipeline/evaluate/catalog.ts
-function splitPath(path2) {
-  if (path2 === null) return [];
-  const parts = typeof path2 === "string" ? path2.split("/") : [...path2];
-  return parts.filter((part2) => part2.length > 0);
-}
-var Catalog = class {
-  items = /* @__PURE__ */ new Map();
-  leaves = /* @__PURE__ */ new Map();
-  /** Catalog items with train popularity > 0. */
-  trainItems;
-  constructor(rows) {
-    const counts = rows.map((row) => row.trainPopularity);
-    const sorted = Float64Array.from(counts).sort();
-    const n2 = sorted.length;
-    const lowerBound = (x, strict) => {
-      let lo = 0;
-      let hi = n2;
-      while (lo < hi) {
-        const mid = lo + hi >>> 1;
-        const v = sorted[mid];
-        if (v < x || strict && v === x) lo = mid + 1;
-        else hi = mid;
-      }
-      return lo;
-    };
-    let trainItems = 0;
-    for (const row of rows) {
-      if (this.items.has(row.sku)) throw new Error(`catalog: SKU ${row.sku} appears twice`);
-      const below = lowerBound(row.trainPopularity, false);
-      const equal2 = lowerBound(row.trainPopularity, true) - below;
-      const categoryPath2 = splitPath(row.categoryPath);
-      this.items.set(row.sku, {
-        sku: row.sku,
-        categoryPath: categoryPath2,
-        priceBucket: row.priceBucket,
-        trainPopularity: row.trainPopularity,
-        popularityPercentile: (below + equal2 / 2) / n2
-      });
-      if (row.trainPopularity > 0) trainItems++;
-      const leaf = categoryPath2.join("/");
-      if (leaf) {
-        const members = this.leaves.get(leaf);
-        if (members) members.push(row.sku);
-        else this.leaves.set(leaf, [row.sku]);
-      }
-    }
-    this.trainItems = trainItems;
-  }
-  get size() {
-    return this.items.size;
-  }
-  get(sku) {
-    return this.items.get(sku);
-  }
-  has(sku) {
-    return this.items.has(sku);
-  }
-  /** SKUs in the same leaf category as `sku` (itself included), in catalog order. */
-  sameLeaf(sku) {
-    const item = this.items.get(sku);
-    if (!item || item.categoryPath.length === 0) return [];
-    return this.leaves.get(item.categoryPath.join("/")) ?? [];
-  }
-  /** Every SKU, in catalog order. */
-  skus() {
-    return this.items.keys();
-  }
-};
-function categoryDistance(a, b) {
-  if (a.length === 0 || b.length === 0) return null;
-  let shared = 0;
-  while (shared < a.length && shared < b.length && a[shared] === b[shared]) shared++;
-  return a.length - shared + (b.length - shared);
-}
-
-// pipeline/evaluate/bootstrap.ts
-var BOOTSTRAP_STREAM = 45063;
-function bootstrapRatios(counts, series, options) {
-  const { iterations } = options;
-  if (!Number.isSafeInteger(iterations) || iterations < 1) {
-    throw new RangeError(`bootstrap iterations must be a positive integer, got ${iterations}`);
-  }
-  const sessions = counts.length;
-  const out = series.map(() => new Float64Array(iterations));
-  if (sessions === 0) return out.map((values) => values.fill(Number.NaN));
-  const rng = Rng.from(...seedWords(options.seed), BOOTSTRAP_STREAM);
-  const sums = new Float64Array(series.length);
-  for (let b = 0; b < iterations; b++) {
-    let total = 0;
-    sums.fill(0);
-    for (let d = 0; d < sessions; d++) {
-      const s = rng.int(sessions);
-      total += counts[s];
-      for (let j = 0; j < series.length; j++) {
-        sums[j] = sums[j] + series[j][s];
-      }
-    }
-    for (let j = 0; j < series.length; j++) {
-      out[j][b] = total > 0 ? sums[j] / total : Number.NaN;
-    }
-  }
-  return out;
-}
-function quantile(values, q) {
-  const sorted = Float64Array.from(values).sort();
-  if (sorted.length === 0) return Number.NaN;
-  const at = q * (sorted.length - 1);
-  const lo = Math.floor(at);
-  const hi = Math.ceil(at);
-  const a = sorted[lo];
-  return a + (sorted[hi] - a) * (at - lo);
-}
-function percentileInterval(replicates, level) {
-  const tail = (1 - level) / 2;
-  return { low: quantile(replicates, tail), high: quantile(replicates, 1 - tail), level };
-}
-
-// pipeline/evaluate/metrics.ts
-var METRIC_KS = [10, 20];
-var MAX_K = 20;
-function figure(sum3, n2) {
-  return { value: n2 > 0 ? sum3 / n2 : null, n: n2 };
-}
-function rankOf(list2, target, k) {
-  const end = Math.min(k, list2.length);
-  for (let i = 0; i < end; i++) if (list2[i] === target) return i + 1;
-  return 0;
-}
-function hitRate(ranks, k) {
-  let hits = 0;
-  for (let i = 0; i < ranks.length; i++) {
-    const r = ranks[i];
-    if (r >= 1 && r <= k) hits++;
-  }
-  return figure(hits, ranks.length);
-}
-function meanReciprocalRank(ranks, k) {
-  let sum3 = 0;
-  for (let i = 0; i < ranks.length; i++) {
-    const r = ranks[i];
-    if (r >= 1 && r <= k) sum3 += 1 / r;
-  }
-  return figure(sum3, ranks.length);
-}
-function coverage(lists, k, catalog) {
-  const distinct = /* @__PURE__ */ new Set();
-  for (const list2 of lists) {
-    const end = Math.min(k, list2.length);
-    for (let i = 0; i < end; i++) {
-      const sku = list2[i];
-      if (catalog.has(sku)) distinct.add(sku);
-    }
-  }
-  return { ...figure(distinct.size, catalog.size), n: lists.length, distinct: distinct.size };
-}
-function popularityBias(lists, k, catalog) {
-  let sum3 = 0;
-  let n2 = 0;
-  for (const list2 of lists) {
-    const end = Math.min(k, list2.length);
-    for (let i = 0; i < end; i++) {
-      const item = catalog.get(list2[i]);
-      if (!item) continue;
-      sum3 += item.popularityPercentile;
-      n2++;
-    }
-  }
-  return figure(sum3, n2);
-}
-function repeatShare(prefixes, lists, k) {
-  let repeats = 0;
-  let n2 = 0;
-  lists.forEach((list2, p) => {
-    const prefix = new Set(prefixes[p]);
-    const end = Math.min(k, list2.length);
-    for (let i = 0; i < end; i++) if (prefix.has(list2[i])) repeats++;
-    n2 += end;
-  });
-  return figure(repeats, n2);
-}
-function overlap(a, b, k) {
-  const cutA = a.slice(0, k);
-  const cutB = new Set(b.slice(0, k));
-  const size = Math.max(cutA.length, cutB.size);
-  if (size === 0) return 1;
-  let shared = 0;
-  for (const sku of cutA) if (cutB.has(sku)) shared++;
-  return shared / size;
-}
-
-// pipeline/evaluate/suite.ts
-var SLICE_FAMILIES = [
-  "session_length",
-  "last_item_category",
-  "target_price_bucket",
-  "target_in_train"
-];
-var LENGTH_BUCKETS = [
-  [2, "2"],
-  [4, "3-4"],
-  [9, "5-9"],
-  [19, "10-19"]
-];
-function sessionLengthBucket(n2) {
-  for (const [max, label2] of LENGTH_BUCKETS) if (n2 <= max) return label2;
-  return "20+";
-}
-function sliceLabels(prefix, target, sessionLength, catalog) {
-  const last = catalog.get(prefix[prefix.length - 1]);
-  const item = catalog.get(target);
-  return {
-    session_length: sessionLengthBucket(sessionLength),
-    last_item_category: last?.categoryPath[0] ?? "unknown",
-    target_price_bucket: item?.priceBucket == null ? "unknown" : String(item.priceBucket),
-    target_in_train: (item?.trainPopularity ?? 0) > 0 ? "seen" : "unseen"
-  };
-}
-function perturb(prefix, catalog, rng) {
-  const positions = prefix.map((_, i) => i);
-  rng.shuffle(positions);
-  for (const at of positions) {
-    const original = prefix[at];
-    const alternatives = catalog.sameLeaf(original).filter((sku) => sku !== original && (catalog.get(sku)?.trainPopularity ?? 0) > 0);
-    if (alternatives.length === 0) continue;
-    const out = [...prefix];
-    out[at] = alternatives[rng.int(alternatives.length)];
-    return out;
-  }
-  return null;
-}
-function shufflePrefix(prefix, rng) {
-  if (new Set(prefix).size < 2) return null;
-  const out = rng.shuffle([...prefix]);
-  if (out.every((sku, i) => sku === prefix[i])) out.push(out.shift());
-  return out;
-}
-function unknownSkuSessions(count2, catalog, rng) {
-  const sessions = [];
-  let serial = 0;
-  const fresh = () => {
-    for (; ; ) {
-      const sku = `unknown-sku-${(serial++).toString(16).padStart(8, "0")}`;
-      if (!catalog.has(sku)) return sku;
-    }
-  };
-  for (let s = 0; s < count2; s++) {
-    const length = 1 + rng.int(3);
-    sessions.push(Array.from({ length }, fresh));
-  }
-  return sessions;
-}
-function invalidity(list2, prefix, k, catalog) {
-  const need = Math.min(k, catalog.trainItems);
-  if (list2.length < need) return `${list2.length} items, expected ${need}`;
-  if (list2.length > k) return `${list2.length} items, more than k = ${k}`;
-  if (new Set(list2).size !== list2.length) return "duplicate items";
-  const bad = list2.find((sku) => !catalog.has(sku));
-  if (bad !== void 0) return `not a catalog SKU: ${bad}`;
-  const echoed = list2.find((sku) => prefix.includes(sku));
-  if (echoed !== void 0) return `echoes the unknown input SKU ${echoed}`;
-  return null;
-}
-function lessWrong(top1, targets, catalog) {
-  const counts = /* @__PURE__ */ new Map();
-  let n2 = 0;
-  let unknown = 0;
-  let sum3 = 0;
-  top1.forEach((guess, i) => {
-    const target = targets[i];
-    if (guess === void 0 || guess === target) return;
-    const distance = categoryDistance(
-      catalog.get(guess)?.categoryPath ?? [],
-      catalog.get(target)?.categoryPath ?? []
-    );
-    if (distance === null) {
-      unknown++;
-      return;
-    }
-    n2++;
-    sum3 += distance;
-    counts.set(distance, (counts.get(distance) ?? 0) + 1);
-  });
-  const histogram = {};
-  for (const d of [...counts.keys()].sort((a, b) => a - b)) histogram[d] = counts.get(d);
-  return {
-    n: n2,
-    unknown,
-    meanDistance: n2 > 0 ? sum3 / n2 : null,
-    sameLeafShare: n2 > 0 ? (counts.get(0) ?? 0) / n2 : null,
-    histogram
-  };
-}
-
-// pipeline/evaluate/evaluate.ts
-var REPORT_FORMAT = "mlops-session-recs/evaluation@1";
-var METRIC_NAMES = [
-  "hr@10",
-  "hr@20",
-  "mrr@10",
-  "mrr@20",
-  "last_hr@10",
-  "last_hr@20",
-  "last_mrr@10",
-  "last_mrr@20",
-  "coverage@10",
-  "coverage@20",
-  "popularity_bias",
-  "repeat_share",
-  "perturbation_overlap",
-  "shuffle_overlap",
-  "unknown_sku_validity",
-  "less_wrong_distance",
-  "less_wrong_same_leaf"
-];
-var INTERVAL_METRICS = ["hr@20", "mrr@20"];
-var EVALUATE_DEFAULTS = {
-  seed: 42,
-  batchSize: 512,
-  bootstrapIterations: 1e3,
-  confidence: 0.95,
-  robustnessSessions: 500,
-  unknownSessions: 50
-};
-var STREAM2 = { sample: 1, perturb: 2, shuffle: 3, unknown: 4 };
-function positive(value2, what) {
-  if (!Number.isSafeInteger(value2) || value2 < 1) {
-    throw new RangeError(`${what} must be a positive integer, got ${value2}`);
-  }
-  return value2;
-}
-function count(value2, what) {
-  if (!Number.isSafeInteger(value2) || value2 < 0) {
-    throw new RangeError(`${what} must be a non-negative integer, got ${value2}`);
-  }
-  return value2;
-}
-function chooseSessions(sessions, seed2, maxPrefixes) {
-  const all = sessions.map((_, s) => s);
-  const total = sessions.reduce((sum3, s) => sum3 + s.items.length - 1, 0);
-  if (maxPrefixes === void 0 || total <= maxPrefixes) return all;
-  Rng.from(...seedWords(seed2), STREAM2.sample).shuffle(all);
-  const chosen = [];
-  let prefixes = 0;
-  for (const s of all) {
-    const n2 = sessions[s].items.length - 1;
-    if (chosen.length > 0 && prefixes + n2 > maxPrefixes) break;
-    chosen.push(s);
-    prefixes += n2;
-  }
-  return chosen.sort((a, b) => a - b);
-}
-async function recommendChecked(recommender, prefixes) {
-  let lists;
-  try {
-    lists = await recommender.recommend(prefixes, MAX_K);
-  } catch (error) {
-    throw new PipelineError(
-      `evaluation: recommender "${recommender.name}" failed on a batch of ${prefixes.length} prefixes: ${error.message}`
-    );
-  }
-  if (!Array.isArray(lists) || lists.length !== prefixes.length) {
-    throw new PipelineError(
-      `evaluation: recommender "${recommender.name}" answered ${Array.isArray(lists) ? lists.length : "no"} lists for ${prefixes.length} prefixes`
-    );
-  }
-  return lists.map((list2) => list2.slice(0, MAX_K));
-}
-async function recommendAll(recommender, prefixes, batchSize, onBatch) {
-  const out = [];
-  for (let at = 0; at < prefixes.length; at += batchSize) {
-    const batch = prefixes.slice(at, at + batchSize);
-    out.push(...await recommendChecked(recommender, batch));
-    onBatch(out.length);
-  }
-  return out;
-}
-function meanOf(values) {
-  return figure(
-    values.reduce((a, b) => a + b, 0),
-    values.length
-  );
-}
-function resolveRoles(recommenders, options) {
-  const names = /* @__PURE__ */ new Set();
-  for (const r of recommenders) {
-    if (names.has(r.name)) throw new Error(`evaluation: two recommenders are named "${r.name}"`);
-    names.add(r.name);
-  }
-  for (const role of ["candidate", "production"]) {
-    const name = options[role];
-    if (name !== void 0 && !names.has(name)) {
-      throw new Error(`evaluation: the ${role} "${name}" is not among the recommenders`);
-    }
-  }
-  const production = options.production ?? (names.has("production") ? "production" : null);
-  const candidate = options.candidate ?? recommenders.find((r) => r.kind === "model" && r.name !== production)?.name ?? null;
-  return { candidate, production };
-}
-async function evaluateAll(recommenders, testSessions, catalog, options = {}) {
-  const seed2 = options.seed ?? EVALUATE_DEFAULTS.seed;
-  const batchSize = positive(options.batchSize ?? EVALUATE_DEFAULTS.batchSize, "batchSize");
-  const iterations = positive(
-    options.bootstrapIterations ?? EVALUATE_DEFAULTS.bootstrapIterations,
-    "bootstrapIterations"
-  );
-  const confidence = options.confidence ?? EVALUATE_DEFAULTS.confidence;
-  if (!(confidence > 0 && confidence < 1)) {
-    throw new RangeError(`confidence must be between 0 and 1, got ${confidence}`);
-  }
-  if (options.maxPrefixes !== void 0) positive(options.maxPrefixes, "maxPrefixes");
-  const robustnessSessions = count(
-    options.robustnessSessions ?? EVALUATE_DEFAULTS.robustnessSessions,
-    "robustnessSessions"
-  );
-  const unknownCount = count(
-    options.unknownSessions ?? EVALUATE_DEFAULTS.unknownSessions,
-    "unknownSessions"
-  );
-  const roles = resolveRoles(recommenders, options);
-  const [lo, hi] = seedWords(seed2);
-  const evaluable = testSessions.filter((s) => s.items.length >= 2);
-  const sessions = chooseSessions(evaluable, seed2, options.maxPrefixes).map(
-    (s) => evaluable[s]
-  );
-  const cases = [];
-  const lastCase = [];
-  const sliceOf = [];
-  sessions.forEach((session2, s) => {
-    for (let length = 1; length < session2.items.length; length++) {
-      cases.push({ session: s, length });
-      sliceOf.push(
-        sliceLabels(
-          session2.items.slice(0, length),
-          session2.items[length],
-          session2.items.length,
-          catalog
-        )
-      );
-    }
-    lastCase.push(cases.length - 1);
-  });
-  const prefixOf = (c) => sessions[c.session].items.slice(0, c.length);
-  const targetOf = (c) => sessions[c.session].items[c.length];
-  const prefixes = cases.map(prefixOf);
-  const targets = cases.map(targetOf);
-  const robustRng = Rng.from(lo, hi, STREAM2.perturb);
-  const robustSample = robustRng.shuffle(lastCase.slice()).slice(0, robustnessSessions).sort((a, b) => a - b);
-  const perturbed = [];
-  const shuffled = [];
-  const shuffleRng = Rng.from(lo, hi, STREAM2.shuffle);
-  for (const c of robustSample) {
-    const p = perturb(prefixes[c], catalog, robustRng);
-    if (p) perturbed.push({ base: c, prefix: p });
-    const q = shufflePrefix(prefixes[c], shuffleRng);
-    if (q) shuffled.push({ base: c, prefix: q });
-  }
-  const unknown = unknownSkuSessions(unknownCount, catalog, Rng.from(lo, hi, STREAM2.unknown));
-  const reports = [];
-  const hitSeries = [];
-  const rrSeries = [];
-  const sessionCounts = new Float64Array(sessions.length);
-  for (const c of cases) sessionCounts[c.session] = sessionCounts[c.session] + 1;
-  for (const recommender of recommenders) {
-    const started = performance.now();
-    const progress = (phase, total) => (done) => options.onProgress?.({ recommender: recommender.name, phase, done, total });
-    const lists = await recommendAll(
-      recommender,
-      prefixes,
-      batchSize,
-      progress("accuracy", prefixes.length)
-    );
-    const ranks = lists.map((list2, c) => rankOf(list2, targets[c], MAX_K));
-    const lastRanks = lastCase.map((c) => ranks[c]);
-    const hits = new Float64Array(sessions.length);
-    const rr = new Float64Array(sessions.length);
-    cases.forEach((c, i) => {
-      const r = ranks[i];
-      if (r > 0) {
-        hits[c.session] = hits[c.session] + 1;
-        rr[c.session] = rr[c.session] + 1 / r;
-      }
-    });
-    hitSeries.push(hits);
-    rrSeries.push(rr);
-    const robustTotal = perturbed.length + shuffled.length + unknown.length;
-    const robustProgress = progress("robustness", robustTotal);
-    const perturbedLists = await recommendAll(
-      recommender,
-      perturbed.map((p) => p.prefix),
-      batchSize,
-      robustProgress
-    );
-    const shuffledLists = await recommendAll(
-      recommender,
-      shuffled.map((p) => p.prefix),
-      batchSize,
-      (done) => robustProgress(perturbed.length + done)
-    );
-    const unknownFailures = [];
-    let unknownValid = 0;
-    try {
-      const unknownLists = unknown.length ? await recommendChecked(recommender, unknown) : [];
-      unknownLists.forEach((list2, i) => {
-        const why = invalidity(list2, unknown[i], MAX_K, catalog);
-        if (why === null) unknownValid++;
-        else unknownFailures.push(why);
-      });
-    } catch (error) {
-      unknownFailures.push(error.message);
-    }
-    robustProgress(robustTotal);
-    const metrics = {};
-    const distinctRecommended = {};
-    for (const k of METRIC_KS) {
-      metrics[`hr@${k}`] = hitRate(ranks, k);
-      metrics[`mrr@${k}`] = meanReciprocalRank(ranks, k);
-      metrics[`last_hr@${k}`] = hitRate(lastRanks, k);
-      metrics[`last_mrr@${k}`] = meanReciprocalRank(lastRanks, k);
-      const { distinct, ...cover } = coverage(lists, k, catalog);
-      metrics[`coverage@${k}`] = cover;
-      distinctRecommended[k] = distinct;
-    }
-    metrics.popularity_bias = popularityBias(lists, MAX_K, catalog);
-    metrics.repeat_share = repeatShare(prefixes, lists, MAX_K);
-    metrics.perturbation_overlap = meanOf(
-      perturbed.map(
-        (p, i) => overlap(lists[p.base], perturbedLists[i], MAX_K)
-      )
-    );
-    metrics.shuffle_overlap = meanOf(
-      shuffled.map(
-        (p, i) => overlap(lists[p.base], shuffledLists[i], MAX_K)
-      )
-    );
-    metrics.unknown_sku_validity = figure(unknownValid, unknown.length);
-    const wrong = lessWrong(
-      lists.map((list2) => list2[0]),
-      targets,
-      catalog
-    );
-    metrics.less_wrong_distance = { value: wrong.meanDistance, n: wrong.n };
-    metrics.less_wrong_same_leaf = { value: wrong.sameLeafShare, n: wrong.n };
-    reports.push({
-      name: recommender.name,
-      kind: recommender.kind,
-      metrics,
-      distinctRecommended,
-      slices: sliceResults(ranks, sliceOf),
-      lessWrong: wrong,
-      robustnessSkipped: {
-        perturbation: robustSample.length - perturbed.length,
-        shuffle: robustSample.length - shuffled.length
-      },
-      unknownSkuFailures: unknownFailures.slice(0, 5),
-      seconds: (performance.now() - started) / 1e3
-    });
-  }
-  const comparisons = addIntervals(reports, sessionCounts, hitSeries, rrSeries, roles.candidate, {
-    iterations,
-    seed: seed2,
-    confidence
-  });
-  return {
-    format: REPORT_FORMAT,
-    settings: {
-      seed: seed2,
-      batchSize,
-      maxPrefixes: options.maxPrefixes ?? null,
-      bootstrapIterations: iterations,
-      confidence,
-      robustnessSessions,
-      unknownSessions: unknownCount,
-      ks: [...METRIC_KS]
-    },
-    counts: {
-      testSessions: testSessions.length,
-      evaluableSessions: evaluable.length,
-      evaluatedSessions: sessions.length,
-      prefixes: cases.length,
-      lastItems: lastCase.length,
-      catalogItems: catalog.size,
-      trainItems: catalog.trainItems,
-      perturbed: perturbed.length,
-      shuffled: shuffled.length,
-      unknownSkuSessions: unknown.length
-    },
-    roles,
-    recommenders: reports,
-    comparisons
-  };
-}
-function sliceResults(ranks, sliceOf) {
-  const out = [];
-  for (const family of SLICE_FAMILIES) {
-    const tally = /* @__PURE__ */ new Map();
-    sliceOf.forEach((labels2, i) => {
-      const slice2 = labels2[family];
-      const entry = tally.get(slice2) ?? { n: 0, hits: 0 };
-      entry.n++;
-      const r = ranks[i];
-      if (r >= 1 && r <= MAX_K) entry.hits++;
-      tally.set(slice2, entry);
-    });
-    const labels = [...tally.keys()].sort((a, b) => a.localeCompare(b, "en", { numeric: true }));
-    for (const slice2 of labels) {
-      const { n: n2, hits } = tally.get(slice2);
-      out.push({ family, slice: slice2, n: n2, hr20: n2 > 0 ? hits / n2 : null });
-    }
-  }
-  return out;
-}
-function addIntervals(reports, counts, hits, rr, candidate, options) {
-  if (counts.length === 0 || reports.length === 0) return [];
-  const replicates = bootstrapRatios(counts, [...hits, ...rr], options);
-  const of = (metric, r) => replicates[(metric === "hr@20" ? 0 : reports.length) + r];
-  reports.forEach((report, r) => {
-    for (const metric of INTERVAL_METRICS) {
-      report.metrics[metric].ci = percentileInterval(of(metric, r), options.confidence);
-    }
-  });
-  const c = reports.findIndex((report) => report.name === candidate);
-  if (c < 0) return [];
-  const comparisons = [];
-  reports.forEach((reference, r) => {
-    if (r === c) return;
-    for (const metric of INTERVAL_METRICS) {
-      const a = of(metric, c);
-      const b = of(metric, r);
-      const diff = a.map((value2, i) => value2 - b[i]);
-      const va = reports[c].metrics[metric].value;
-      const vb = reference.metrics[metric].value;
-      comparisons.push({
-        candidate,
-        reference: reference.name,
-        metric,
-        difference: va === null || vb === null ? null : va - vb,
-        ci: percentileInterval(diff, options.confidence)
-      });
-    }
-  });
-  return comparisons;
-}
-
-// pipeline/evaluate/gates.ts
-import { readFile as readFile6 } from "node:fs/promises";
-import {
-  isMap as isMap2,
-  isScalar,
-  isSeq,
-  LineCounter as LineCounter2,
-  parseDocument as parseDocument2
-} from "yaml";
-import { z as z5 } from "zod";
-var HIGHER_IS_BETTER = METRIC_NAMES.filter(
-  (m) => /^(last_)?(hr|mrr)@/.test(m) || m.startsWith("coverage@")
-);
-var common = {
-  name: z5.string().min(1),
-  /** A failed blocking check fails the stage (exit 1); a non-blocking one is a warning. */
-  blocking: z5.boolean().default(true),
-  description: z5.string().optional()
-};
-var absoluteGate = z5.strictObject({
-  ...common,
-  kind: z5.literal("absolute"),
-  metric: z5.enum(METRIC_NAMES),
-  min: z5.number().optional(),
-  max: z5.number().optional()
-}).refine((g) => g.min === void 0 !== (g.max === void 0), {
-  message: "give exactly one of min or max",
-  path: ["min"]
-});
-var baselineGate = z5.strictObject({
-  ...common,
-  kind: z5.literal("relative-to-best-baseline"),
-  metric: z5.enum(HIGHER_IS_BETTER),
-  factor: z5.number().positive(),
-  /** Which baselines compete (names as in the report); default: every recommender of kind baseline. */
-  baselines: z5.array(z5.string().min(1)).min(1).optional()
-});
-var productionGate = z5.strictObject({
-  ...common,
-  kind: z5.literal("relative-to-production"),
-  metric: z5.enum(INTERVAL_METRICS),
-  tolerance: z5.number().min(0).default(0)
-});
-var sliceGate = z5.strictObject({
-  ...common,
-  kind: z5.literal("slice-floor"),
-  min: z5.number().min(0).max(1),
-  min_count: z5.number().int().positive().default(100),
-  families: z5.array(z5.enum(SLICE_FAMILIES)).min(1).optional()
-});
-var gateSchema = z5.discriminatedUnion("kind", [
-  absoluteGate,
-  baselineGate,
-  productionGate,
-  sliceGate
-]);
-var GATE_KEYS = Object.fromEntries(
-  [absoluteGate, baselineGate, productionGate, sliceGate].map((schema) => [
-    schema.shape.kind.value,
-    Object.keys(schema.shape)
-  ])
-);
-var configSchema = z5.strictObject({
-  version: z5.literal(1),
-  gates: z5.array(gateSchema)
-});
-var HINT = "gates.yml at the repository root documents every key and kind";
-function fieldName(path2) {
-  let out = "";
-  for (const part2 of path2) {
-    out += typeof part2 === "number" ? `[${part2}]` : `${out ? "." : ""}${String(part2)}`;
-  }
-  return out;
-}
-function nodeAt(doc, path2) {
-  let node = doc.contents;
-  for (const key of path2) {
-    if (isMap2(node)) {
-      const pair = node.items.find((p) => (isScalar(p.key) ? p.key.value : p.key) === key);
-      if (!pair) return node;
-      node = pair.value ?? pair.key;
-    } else if (isSeq(node) && typeof key === "number" && node.items[key]) {
-      node = node.items[key];
-    } else {
-      return node;
-    }
-  }
-  return node;
-}
-function keyNodeAt(doc, path2, key) {
-  const map = nodeAt(doc, path2);
-  if (!isMap2(map)) return map;
-  const pair = map.items.find((p) => isScalar(p.key) && p.key.value === key);
-  return pair?.key ?? map;
-}
-function lineOf(node, lines) {
-  const offset = node?.range?.[0] ?? 0;
-  const { line, col } = lines.linePos(offset);
-  return { line, column: col };
-}
-function allowedKeys(value2, path2) {
-  if (path2.length === 0) return ` (the file takes: ${Object.keys(configSchema.shape).join(", ")})`;
-  let node = value2;
-  for (const key of path2) node = node?.[key];
-  const kind = node?.kind;
-  const keys = typeof kind === "string" ? GATE_KEYS[kind] : void 0;
-  return keys ? ` (a gate of kind ${kind} takes: ${keys.join(", ")})` : "";
-}
-function parseGates(text, file) {
-  const lines = new LineCounter2();
-  const doc = parseDocument2(text, { lineCounter: lines, uniqueKeys: true, prettyErrors: false });
-  const syntax = doc.errors[0];
-  if (syntax) {
-    const { line, col } = lines.linePos(syntax.pos[0]);
-    throw new InputError(
-      `not valid YAML: ${syntax.message.split("\n")[0]}`,
-      { file, line, column: col },
-      HINT
-    );
-  }
-  if (doc.contents === null) {
-    throw new InputError(
-      "the gate file is empty: expected `version: 1` and a `gates:` list",
-      { file, line: 1 },
-      HINT
-    );
-  }
-  const result = configSchema.safeParse(doc.toJS());
-  if (!result.success) {
-    const issue = result.error.issues[0];
-    let path2 = [...issue.path];
-    let node;
-    let message = issue.message;
-    if (issue.code === "unrecognized_keys") {
-      const key = issue.keys[0];
-      node = keyNodeAt(doc, path2, key);
-      path2 = [...path2, key];
-      message = `unknown key "${key}"${allowedKeys(doc.toJS(), issue.path)}`;
-    } else {
-      node = nodeAt(doc, path2);
-    }
-    throw new InputError(message, { file, ...lineOf(node, lines), field: fieldName(path2) }, HINT);
-  }
-  const seen = /* @__PURE__ */ new Set();
-  result.data.gates.forEach((gate, i) => {
-    if (seen.has(gate.name)) {
-      const path2 = ["gates", i, "name"];
-      throw new InputError(
-        `two gates are named "${gate.name}"`,
-        { file, ...lineOf(nodeAt(doc, path2), lines), field: fieldName(path2) },
-        "give every gate its own name: the verdicts are reported by name"
-      );
-    }
-    seen.add(gate.name);
-  });
-  return result.data;
-}
-async function loadGates(path2) {
-  let text;
-  try {
-    text = await readFile6(path2, "utf8");
-  } catch (error) {
-    throw new InputError(
-      `cannot read the gate file (${error.code ?? error.message})`,
-      { file: path2 },
-      "point the evaluation at a gate file, or restore gates.yml at the repository root"
-    );
-  }
-  return parseGates(text, path2);
-}
-var fmt = (value2) => value2 === null ? "n/a" : value2.toFixed(4);
-function describe(metric, f) {
-  const ci = f.ci ? `, ${Math.round(f.ci.level * 100)}% CI [${fmt(f.ci.low)}, ${fmt(f.ci.high)}]` : "";
-  return `${metric} = ${fmt(f.value)} (n = ${f.n}${ci})`;
-}
-function judge(gate, report, candidate) {
-  switch (gate.kind) {
-    case "absolute": {
-      const f = candidate.metrics[gate.metric];
-      const threshold = gate.min ?? gate.max;
-      const op = gate.min !== void 0 ? "≥" : "≤";
-      const base = { metric: gate.metric, threshold, value: f.value };
-      if (f.value === null) {
-        return { ...base, verdict: "skipped", detail: `${gate.metric} has no samples` };
-      }
-      const ok = gate.min !== void 0 ? f.value >= gate.min : f.value <= threshold;
-      return {
-        ...base,
-        verdict: ok ? "pass" : "fail",
-        detail: `${describe(gate.metric, f)} ${ok ? "" : "not "}${op} ${threshold}`
-      };
-    }
-    case "relative-to-best-baseline": {
-      const wanted = gate.baselines;
-      const pool = report.recommenders.filter(
-        (r) => wanted ? wanted.includes(r.name) : r.kind === "baseline"
-      );
-      const missing = wanted?.filter((name) => !pool.some((r) => r.name === name)) ?? [];
-      const scored = pool.filter((r) => r.metrics[gate.metric].value !== null);
-      const value2 = candidate.metrics[gate.metric].value;
-      if (scored.length === 0 || value2 === null) {
-        return {
-          metric: gate.metric,
-          threshold: null,
-          value: value2,
-          verdict: "skipped",
-          detail: scored.length === 0 ? "no baseline was evaluated" : `${gate.metric} has no samples`
-        };
-      }
-      const best = scored.reduce(
-        (a, b) => b.metrics[gate.metric].value > a.metrics[gate.metric].value ? b : a
-      );
-      const bestValue = best.metrics[gate.metric].value;
-      const threshold = gate.factor * bestValue;
-      const ok = value2 >= threshold;
-      const paired = report.comparisons.find(
-        (c) => c.candidate === candidate.name && c.reference === best.name && c.metric === gate.metric
-      );
-      const diff = paired?.ci ? `; paired difference ${fmt(paired.difference)}, CI [${fmt(paired.ci.low)}, ${fmt(paired.ci.high)}]` : "";
-      return {
-        metric: gate.metric,
-        threshold,
-        value: value2,
-        verdict: ok ? "pass" : "fail",
-        detail: `${fmt(value2)} ${ok ? "≥" : "<"} ${gate.factor} × ${best.name} (${fmt(bestValue)})${diff}` + (missing.length ? `; not evaluated: ${missing.join(", ")}` : "")
-      };
-    }
-    case "relative-to-production": {
-      const production = report.recommenders.find((r) => r.name === report.roles.production);
-      const value2 = candidate.metrics[gate.metric].value;
-      if (!production) {
-        return {
-          metric: gate.metric,
-          threshold: null,
-          value: value2,
-          verdict: "skipped",
-          detail: "no production model was evaluated"
-        };
-      }
-      const prod = production.metrics[gate.metric].value;
-      const paired = report.comparisons.find(
-        (c) => c.candidate === candidate.name && c.reference === production.name && c.metric === gate.metric
-      );
-      if (prod === null || value2 === null || !paired?.ci || paired.difference === null) {
-        return {
-          metric: gate.metric,
-          threshold: null,
-          value: value2,
-          verdict: "skipped",
-          detail: `${gate.metric} has no samples`
-        };
-      }
-      const threshold = prod - gate.tolerance;
-      const d = paired.difference;
-      const { low, high } = paired.ci;
-      const interval = `difference ${fmt(d)}, CI [${fmt(low)}, ${fmt(high)}], tolerance ${gate.tolerance}`;
-      let verdict = "pass";
-      let why = "no regression beyond the tolerance";
-      if (high < -gate.tolerance) {
-        verdict = "fail";
-        why = "a regression beyond the tolerance, outside the noise";
-      } else if (d < -gate.tolerance) {
-        verdict = "warn";
-        why = "below the tolerance, but within the noise";
-      }
-      return {
-        metric: gate.metric,
-        threshold,
-        value: value2,
-        verdict,
-        detail: `vs ${production.name} ${fmt(prod)}: ${interval}: ${why}`
-      };
-    }
-    case "slice-floor": {
-      const families = gate.families ?? SLICE_FAMILIES;
-      const big = candidate.slices.filter(
-        (s) => families.includes(s.family) && s.n >= gate.min_count && s.hr20 !== null
-      );
-      const metric = "hr@20 by slice";
-      if (big.length === 0) {
-        return {
-          metric,
-          threshold: gate.min,
-          value: null,
-          verdict: "skipped",
-          detail: `no slice holds ${gate.min_count} prefixes`
-        };
-      }
-      const worst = big.reduce((a, b) => b.hr20 < a.hr20 ? b : a);
-      const below = big.filter((s) => s.hr20 < gate.min).length;
-      return {
-        metric,
-        threshold: gate.min,
-        value: worst.hr20,
-        verdict: below === 0 ? "pass" : "fail",
-        detail: `worst ${worst.family}=${worst.slice}: ${fmt(worst.hr20)} (n = ${worst.n}); ${below} of ${big.length} slices of ≥ ${gate.min_count} prefixes below ${gate.min}`
-      };
-    }
-  }
-}
-function evaluateGates(config, report) {
-  const candidate = report.recommenders.find((r) => r.name === report.roles.candidate);
-  const checks = config.gates.map((gate) => {
-    const head = { name: gate.name, kind: gate.kind, blocking: gate.blocking };
-    if (!candidate) {
-      return {
-        ...head,
-        metric: gate.kind === "slice-floor" ? "hr@20 by slice" : gate.metric,
-        threshold: null,
-        value: null,
-        verdict: "skipped",
-        detail: "no candidate model was evaluated"
-      };
-    }
-    const judged = judge(gate, report, candidate);
-    const verdict = judged.verdict === "fail" && !gate.blocking ? "warn" : judged.verdict;
-    return { ...head, ...judged, verdict };
-  });
-  return {
-    passed: !checks.some((c) => c.verdict === "fail"),
-    candidate: candidate?.name ?? null,
-    checks
-  };
 }
 
 // pipeline/evaluate/model-recommender.ts
@@ -13587,7 +13592,7 @@ async function promoteRun(input) {
   const [dHr, dMrr] = [paired("hr@20"), paired("mrr@20")];
   const gates = {
     passed: evaluation.gates.passed,
-    failedBlocking: evaluation.gates.checks.filter((c) => c.blocking && c.verdict === "fail").map((c) => c.name)
+    failedBlocking: failedChecks(evaluation.gates).map((c) => c.name)
   };
   const decision = decidePromotion({
     gates,
@@ -14431,7 +14436,7 @@ async function evaluateStage(ctx) {
       warehouse: await ctx.warehouse(),
       reporter: ctx.reporter
     });
-    const failed = result.gates.checks.filter((c) => c.blocking && c.verdict === "fail");
+    const failed = failedChecks(result.gates);
     if (!result.gates.passed) {
       throw new StageFailure(
         `${failed.length} blocking gate(s) failed: ${failed.map((c) => c.name).join(", ")}
@@ -14450,7 +14455,7 @@ ${formatGateTable(result.gates)}`,
         test_sessions: result.report.counts.evaluatedSessions,
         prefixes: result.report.counts.prefixes,
         recommenders: result.report.recommenders.length,
-        checks_failed: result.gates.checks.filter((c) => c.verdict === "fail").length,
+        checks_failed: failedChecks(result.gates).length,
         checks_warned: result.gates.checks.filter((c) => c.verdict === "warn").length,
         candidate_hr20_permille: Math.round(1e3 * hr20(result.report.roles.candidate ?? ""))
       }
