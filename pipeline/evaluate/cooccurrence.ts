@@ -1,6 +1,11 @@
 /**
  * The next-item co-occurrence baseline: after SKU a, recommend the SKUs that most often directly
  * followed a in train (`baseline_next_item`), then the most popular ones to fill k.
+ *
+ * The trained recommender counts the same successors over vocabulary ids, from the train
+ * sessions (SessionIndex.successors, pipeline/model/neighbours.ts). This baseline is built from
+ * the mart's rows instead, so its figures are those of the table a reviewer can query, and its
+ * ties follow SKU order.
  */
 import type { EvalSession } from "./catalog.ts";
 import { fillFrom, type BaselineOptions } from "./popularity.ts";
