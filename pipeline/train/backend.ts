@@ -11,7 +11,7 @@ import os from "node:os";
 import path from "node:path";
 import * as tf from "@tensorflow/tfjs";
 import { PipelineError } from "../errors.ts";
-import { registerSegmentSum } from "./segment-sum.ts";
+import { registerSegmentSum } from "./kernels/segment-sum.ts";
 
 export type BackendName = "node-gpu" | "node" | "wasm" | "cpu";
 export type BackendPreference = "auto" | BackendName;

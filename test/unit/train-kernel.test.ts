@@ -6,7 +6,7 @@ import {
   cpuUnsortedSegmentSumConfig,
   registerSegmentSum,
   wasmUnsortedSegmentSumConfig,
-} from "../../pipeline/train/segment-sum.ts";
+} from "../../pipeline/train/kernels/segment-sum.ts";
 import { seededFloats } from "../../pipeline/prng.ts";
 
 // tfjs-backend-cpu's own kernel, captured before selectBackend replaces it: the reference.

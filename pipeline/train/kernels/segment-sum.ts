@@ -87,18 +87,34 @@ function plan(args: Parameters<KernelFunc>[0], backendName: string): Plan {
   };
 }
 
-/** The sums, in doubles (as the cpu backend's sum accumulates), rounded once when stored. */
-function sumSegments(p: Plan, values: Numeric, ids: Numeric): Float64Array {
-  const sums = new Float64Array(p.numSegments * p.inner);
+/**
+ * Writes the sums into `out` (every element: a fresh wasm output holds whatever the heap held).
+ * Sums are accumulated in doubles, as the cpu backend's sum does, and rounded once when stored;
+ * only the segments that receive rows get a double accumulator, so the cost is one pass over
+ * the input plus one fill of the output, whatever the number of segments.
+ */
+function sumSegments(p: Plan, values: Numeric, ids: Numeric, out: Numeric): void {
+  out.fill(0);
+  const slotOf = new Int32Array(p.numSegments).fill(-1);
+  const segments: number[] = [];
+  for (let row = 0; row < p.rows; row++) {
+    const segment = ids[row] as number;
+    if (segment < 0 || segment >= p.numSegments || slotOf[segment] !== -1) continue;
+    slotOf[segment] = segments.length;
+    segments.push(segment);
+  }
+  const sums = new Float64Array(segments.length * p.inner);
   for (let row = 0; row < p.rows; row++) {
     const segment = ids[row] as number;
     if (segment < 0 || segment >= p.numSegments) continue;
     const from = row * p.inner;
-    const to = segment * p.inner;
+    const to = (slotOf[segment] as number) * p.inner;
     for (let i = 0; i < p.inner; i++)
       sums[to + i] = (sums[to + i] as number) + (values[from + i] as number);
   }
-  return sums;
+  segments.forEach((segment, slot) => {
+    out.set(sums.subarray(slot * p.inner, (slot + 1) * p.inner), segment * p.inner);
+  });
 }
 
 function wasmKernel(args: Parameters<KernelFunc>[0]): TensorInfo {
@@ -106,21 +122,21 @@ function wasmKernel(args: Parameters<KernelFunc>[0]): TensorInfo {
   const backend = args.backend as unknown as WasmHeapBackend; // see WasmHeapBackend
   // Allocate first: makeOutput may grow the wasm memory, which detaches views made before it.
   const out = backend.makeOutput(p.outShape, p.dtype);
-  const sums = sumSegments(
+  sumSegments(
     p,
     backend.typedArrayFromHeap(p.x),
     backend.typedArrayFromHeap(p.segmentIds),
+    backend.typedArrayFromHeap(out),
   );
-  // Writes every element: the heap is reused, so a fresh output holds whatever was there before.
-  backend.typedArrayFromHeap(out).set(sums);
   return out;
 }
 
 function cpuKernel(args: Parameters<KernelFunc>[0]): TensorInfo {
   const p = plan(args, "cpu");
   const backend = args.backend as unknown as CpuBackend; // see CpuBackend
-  const sums = sumSegments(p, backend.readSync(p.x.dataId), backend.readSync(p.segmentIds.dataId));
-  const values = p.dtype === "float32" ? Float32Array.from(sums) : Int32Array.from(sums);
+  const size = p.numSegments * p.inner;
+  const values = p.dtype === "float32" ? new Float32Array(size) : new Int32Array(size);
+  sumSegments(p, backend.readSync(p.x.dataId), backend.readSync(p.segmentIds.dataId), values);
   return backend.makeTensorInfo(p.outShape, p.dtype, values);
 }
 
