@@ -26,7 +26,7 @@ import type { Recommender } from "../pipeline/evaluate/recommender.ts";
 import { SknnRecommender } from "../pipeline/evaluate/sknn.ts";
 import { SessionIndex } from "../pipeline/model/neighbours.ts";
 import { cumulative, Rng } from "../pipeline/prng.ts";
-import { Vocabulary } from "../pipeline/train/vocabulary.ts";
+import { Vocabulary } from "../pipeline/model/vocabulary.ts";
 
 const { values } = parseArgs({
   options: {

@@ -1,17 +1,20 @@
 /**
- * Inference-server benchmark: the real server with a real model (default LSTM(32) recipe over a
- * 10k-item vocabulary, untrained weights: speed does not depend on training) against a no-op
- * server that answers /invocations with a constant small JSON, both on the same loopback port in
- * the same run, loaded by autocannon with realistic sessions (1–20 SKUs, popularity-weighted,
- * seeded). Prints requests/s and p50/p99 latency at each connection count, a fixed-rate run, and
- * the ratios to the no-op server. Asserts nothing.
+ * Inference-server benchmark: the real server with a real model artifact of the default (hybrid)
+ * shape — a tied GRU(64) blended with session-kNN, co-occurrence and repeats over a 10k-item
+ * vocabulary and 30,000 train sessions, random weights and random heavy-tailed sessions: speed
+ * depends on the shapes and the index's size, not on training — against a no-op server that
+ * answers /invocations with a constant small JSON, both on the same loopback port in the same run,
+ * loaded by autocannon with realistic sessions (1–20 SKUs, popularity-weighted, seeded). Prints
+ * requests/s and p50/p99 latency at each connection count, a fixed-rate run, and the ratios to
+ * the no-op server. Asserts nothing.
  *
  *   npx tsx bench/serve.ts [--duration 5] [--connections 1,10,100] [--rate 1000] [--rate-duration 10]
- *                          [--soak 0] [--vocab 10000] [--k 10] [--sessions-per-request 1]
- *                          [--max-batch 256] [--max-wait-ms 2] [--backend auto] [--rate-per-connection 5]
+ *                          [--soak 0] [--vocab 10000] [--train-sessions 30000] [--k 10]
+ *                          [--sessions-per-request 1] [--max-batch 256] [--max-wait-ms 2]
+ *                          [--rate-per-connection 5]
  *
  * --soak N adds an N-second run at --rate against the model server, reporting errors and the
- * server's RSS at the start and end (and the peak of samples taken every 5 s).
+ * server's RSS and V8 heap at the start and end (and the peak RSS of samples taken every 5 s).
  *
  * Each server runs in its own child process, so the load generator does not share its event loop.
  * Latencies are each response's time as autocannon's client measured it (hrtime, sub-millisecond),
@@ -28,7 +31,13 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { markdownTable } from "markdown-table";
-import { Rng, cumulative } from "../pipeline/prng.ts";
+import { MODEL_FORMAT, saveModelArtifact } from "../pipeline/model/artifact.ts";
+import type { BlendSpec } from "../pipeline/model/blend.ts";
+import { NEIGHBOUR_DEFAULTS } from "../pipeline/model/neighbours.ts";
+import { netWeightSpecs, type NetConfig } from "../pipeline/model/net.ts";
+import { Vocabulary } from "../pipeline/model/vocabulary.ts";
+import { Rng, cumulative, seededFloats } from "../pipeline/prng.ts";
+import { sessionBlock } from "../pipeline/train/batches.ts";
 
 const { values } = parseArgs({
   options: {
@@ -41,26 +50,31 @@ const { values } = parseArgs({
     "rate-duration": { type: "string", default: "10" },
     soak: { type: "string", default: "0" },
     vocab: { type: "string", default: "10000" },
+    "train-sessions": { type: "string", default: "30000" },
     k: { type: "string", default: "10" },
     "sessions-per-request": { type: "string", default: "1" },
     "rate-per-connection": { type: "string", default: "5" },
     "max-batch": { type: "string", default: "256" },
     "max-wait-ms": { type: "string", default: "2" },
-    backend: { type: "string", default: "auto" },
   },
 });
 
 /** What a server child reports when asked. */
 interface ChildReport {
   rss: number;
-  /** Live tfjs tensors: growth over a soak would be a leak. */
-  tensors: number;
+  /** V8 heap in use: growth over a soak would be a leak. */
+  heapUsed: number;
   calls: number;
   sessions: number;
 }
 
 // ---------------------------------------------------------------------------------------------
 // Child: one server, driven over IPC.
+
+function memory(): Pick<ChildReport, "rss" | "heapUsed"> {
+  const { rss, heapUsed } = process.memoryUsage();
+  return { rss, heapUsed };
+}
 
 async function runChild(kind: string): Promise<void> {
   const port = Number(values.port);
@@ -81,15 +95,13 @@ async function runChild(kind: string): Promise<void> {
     });
     server.listen(port, "127.0.0.1");
     await once(server, "listening");
-    report = () => ({ rss: process.memoryUsage().rss, tensors: 0, calls: 0, sessions: 0 });
+    report = () => ({ ...memory(), calls: 0, sessions: 0 });
     close = () => new Promise((resolve) => server.close(() => resolve()));
   } else {
     const { startModelServer } = await import("../pipeline/serve/serve.ts");
     const { createReporter } = await import("../pipeline/reporter.ts");
-    const tf = await import("@tensorflow/tfjs");
     const server = await startModelServer({
       modelDir: values.model as string,
-      backend: values.backend as "auto",
       port,
       host: "127.0.0.1",
       batch: { maxBatch: Number(values["max-batch"]), maxWaitMs: Number(values["max-wait-ms"]) },
@@ -99,8 +111,7 @@ async function runChild(kind: string): Promise<void> {
     report = () => {
       const { batching } = server.stats();
       return {
-        rss: process.memoryUsage().rss,
-        tensors: tf.memory().numTensors,
+        ...memory(),
         calls: batching.calls,
         sessions: batching.sessions,
       };
@@ -275,8 +286,6 @@ class ServerChild {
         String(port),
         "--model",
         modelDir,
-        "--backend",
-        values.backend as string,
         "--max-batch",
         values["max-batch"] as string,
         "--max-wait-ms",
@@ -311,22 +320,60 @@ const fmt = (n: number, digits = 2) => (Number.isFinite(n) ? n.toFixed(digits) :
 const ratio = (a: number, b: number) => (b > 0 ? `${(a / b).toFixed(2)}×` : "n/a");
 const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
 
-async function buildArtifact(dir: string, vocab: number): Promise<void> {
-  const { selectBackend } = await import("../pipeline/train/backend.ts");
-  const { buildModel, DEFAULT_MODEL_CONFIG } = await import("../pipeline/train/model.ts");
-  const { Vocabulary } = await import("../pipeline/train/vocabulary.ts");
-  const { saveModelArtifact } = await import("../pipeline/train/artifact.ts");
-  await selectBackend("cpu"); // only builds and saves; the server picks its own backend
+/** The hybrid preset's components; a fitted blend has other weights but does the same work. */
+const HYBRID_BLEND: BlendSpec = {
+  components: [
+    { kind: "neural", weight: 1 },
+    { kind: "sknn", weight: 0.5 },
+    { kind: "cooccurrence", weight: 1 },
+    { kind: "repeat", weight: 0.5 },
+  ],
+};
+
+/**
+ * Writes the served artifact as `pipeline train` would for the hybrid preset (GRU(64), tied, 20
+ * items of history): random weights, and train sessions of 2–15 SKUs from the requests' Zipf(1)
+ * popularity for the neighbourhood components.
+ */
+async function buildArtifact(dir: string, vocab: number, trainSessions: number): Promise<void> {
   const vocabulary = Vocabulary.fromCounts(
     new Map(Array.from({ length: vocab }, (_, i) => [skuName(i), vocab - i])),
   );
-  const modelConfig = { ...DEFAULT_MODEL_CONFIG, vocabSize: vocabulary.size };
+  const net: NetConfig = {
+    cell: "gru",
+    vocabSize: vocabulary.size,
+    embeddingDim: 64,
+    hiddenUnits: 64,
+    layers: 1,
+    tied: true,
+    maxLen: 20,
+  };
+  const next = seededFloats(2026);
+  const weights = new Map(
+    netWeightSpecs(net).map(({ name, shape }) => [
+      name,
+      Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => (next() - 0.5) * 0.2),
+    ]),
+  );
+  const popularity = cumulative(Array.from({ length: vocab }, (_, i) => 1 / (i + 1)));
+  const rng = Rng.from(2026, 13);
+  const sessions = Array.from({ length: trainSessions }, () =>
+    vocabulary.encode(
+      Array.from({ length: 2 + rng.int(14) }, () => skuName(rng.pickCumulative(popularity))),
+    ),
+  );
   await saveModelArtifact(dir, {
-    model: buildModel(modelConfig),
+    net,
+    weights,
     vocabulary,
+    blend: HYBRID_BLEND,
+    ablation: null,
+    sessions: sessionBlock(sessions),
+    neighbours: { ...NEIGHBOUR_DEFAULTS },
     config: {
-      format: "mlops-session-recs/model@1",
-      model: modelConfig,
+      format: MODEL_FORMAT,
+      preset: "hybrid",
+      net,
       training: {},
       runId: "bench-serve",
       backend: "cpu",
@@ -346,7 +393,7 @@ async function main(): Promise<void> {
   const bodies = makeBodies(2000, vocab, Number(values.k), Number(values["sessions-per-request"]));
   const dir = mkdtempSync(path.join(os.tmpdir(), "bench-serve-"));
   try {
-    await buildArtifact(dir, vocab);
+    await buildArtifact(dir, vocab, Number(values["train-sessions"]));
     const port = await freePort();
     const url = `http://127.0.0.1:${port}`;
     console.error(
@@ -355,7 +402,7 @@ async function main(): Promise<void> {
         .map((l) => l.toFixed(2))
         .join(
           " ",
-        )}; port ${port}; vocab ${vocab}; ${values["sessions-per-request"]} session(s) per request, k ${values.k}`,
+        )}; port ${port}; vocab ${vocab}, ${values["train-sessions"]} train sessions; ${values["sessions-per-request"]} session(s) per request, k ${values.k}`,
     );
 
     const results: Record<
@@ -470,7 +517,7 @@ async function main(): Promise<void> {
         `\nsoak: ${soak} s at ${rate} req/s: ${measured.requests} requests (${fmt(measured.rps, 0)} req/s), ` +
           `${measured.errors} errors, p50 ${fmt(measured.p50)} ms, p99 ${fmt(measured.p99)} ms; ` +
           `RSS ${mib(start.rss)} at start, ${mib(end.rss)} at end, peak sampled ${mib(peak)}; ` +
-          `live tfjs tensors ${start.tensors} at start, ${end.tensors} at end`,
+          `V8 heap ${mib(start.heapUsed)} at start, ${mib(end.heapUsed)} at end`,
       );
     }
   } finally {

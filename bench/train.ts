@@ -1,16 +1,23 @@
 /**
- * Training-step benchmark: sequences/s of the next-item model on each tfjs backend that loads,
- * on synthetic in-memory batches (no warehouse), plus the same model in PyTorch where
- * `import torch` works, a profile of where a wasm step spends its time, and the speed options
- * (loss, cell, batch) measured against the seeds' recipe. Prints; asserts nothing.
+ * Training-speed benchmark: examples (targets) per second of the seeds' recipe —
+ * Embedding(32) → Dropout(0.3) → LSTM(32) → Dense(vocab, softmax), Adam 1e-3, full softmax,
+ * every prefix of a session an example, batch 256 — on the same examples, measured in one run:
  *
- *   npx tsx bench/train.ts [--vocab 10000] [--batch 256] [--len 20] [--reps 3] [--min-seconds 1.5]
- *                          [--backends node-gpu,node,wasm,cpu] [--no-torch] [--no-profile] [--no-variants]
- *                          [--quality-steps 0]
+ * - tfjs-layers' `trainOnBatch` on wasm (how the template trained before its own engine), every
+ *   example left-padded to 20 steps;
+ * - this project's engine (pipeline/train/: fused recurrent ops, analytic softmax gradient,
+ *   wasm kernels for transposed products and row gathers, length-bucketed batches) on wasm and
+ *   on cpu;
+ * - PyTorch (where `import torch` works), the same layers, every example padded to 20 steps as
+ *   the recipe pads them, on 1 thread and on all;
+ * - the engine with the default preset's network and loss (tied GRU(64), every position of a
+ *   session one loss row, 2,048 popularity-sampled negatives with logQ), per loss row.
  *
- * --quality-steps N additionally trains the recipe and the sampled-softmax variant for N steps
- * each on a learnable synthetic process and prints both models' full-softmax loss and HR@10 on
- * held-out sequences, so a speed-up can be checked for what it costs in quality.
+ * Ratios are printed against PyTorch and against tfjs-layers, measured in the same run. Prints;
+ * asserts nothing.
+ *
+ *   npx tsx bench/train.ts [--vocab 10000] [--sessions 3000] [--seconds 6] [--no-torch]
+ *                          [--no-layers]
  */
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -18,191 +25,240 @@ import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import * as tf from "@tensorflow/tfjs";
+import type { NetConfig } from "../pipeline/model/net.ts";
+import { seededFloats } from "../pipeline/prng.ts";
 import { selectBackend, type BackendName } from "../pipeline/train/backend.ts";
 import {
-  buildModel,
-  DEFAULT_MODEL_CONFIG,
-  topK,
-  type ModelConfig,
-} from "../pipeline/train/model.ts";
-import { createTrainStep, fullSoftmaxLoss, type StepOptions } from "../pipeline/train/step.ts";
-import { seededFloats } from "../pipeline/prng.ts";
+  countTargets,
+  epochBatches,
+  sessionBlock,
+  type BatchPlan,
+  type SessionBlock,
+  type TrainBatch,
+} from "../pipeline/train/batches.ts";
+import { fullSoftmax, sampledSoftmax, type Head } from "../pipeline/train/heads.ts";
+import { initialWeights, TrainableNet } from "../pipeline/train/net.ts";
 import { findTorchPython, TORCH_LSTM } from "./torch.ts";
 
 const { values } = parseArgs({
   options: {
     vocab: { type: "string", default: "10000" },
-    batch: { type: "string", default: "256" },
-    len: { type: "string", default: "20" },
-    reps: { type: "string", default: "3" },
-    "min-seconds": { type: "string", default: "1.5" },
-    backends: { type: "string", default: "node-gpu,node,wasm,cpu" },
+    sessions: { type: "string", default: "3000" },
+    seconds: { type: "string", default: "6" },
     "no-torch": { type: "boolean", default: false },
-    "no-profile": { type: "boolean", default: false },
-    "no-variants": { type: "boolean", default: false },
-    "quality-steps": { type: "string", default: "0" },
+    "no-layers": { type: "boolean", default: false },
   },
 });
 const vocab = Number(values.vocab);
-const batch = Number(values.batch);
-const maxLen = Number(values.len);
-const reps = Number(values.reps);
-const minSeconds = Number(values["min-seconds"]);
-const recipe: ModelConfig = { ...DEFAULT_MODEL_CONFIG, vocabSize: vocab, maxLen };
+const seconds = Number(values.seconds);
+const MAX_LEN = 20;
+const BATCH = 256;
 
-interface Batch {
-  x: Int32Array;
-  y: Int32Array;
-  size: number;
-}
-
-/** Random sessions: lengths 1..maxLen (left-padded), Zipf-ish item popularity. */
-function syntheticBatches(count: number, size: number, seed: number): Batch[] {
+/** Sessions of 2–21 items, heavy-tailed popularity (ids follow popularity, as the vocabulary's). */
+function syntheticSessions(count: number, seed: number): SessionBlock {
   const next = seededFloats(seed);
   const item = () => 2 + Math.min(vocab - 3, Math.floor((vocab - 2) * next() ** 3));
-  return Array.from({ length: count }, () => {
-    const x = new Int32Array(size * maxLen);
-    const y = Int32Array.from({ length: size }, item);
-    for (let row = 0; row < size; row++) {
-      const length = 1 + Math.floor(next() * maxLen);
-      for (let i = maxLen - length; i < maxLen; i++) x[row * maxLen + i] = item();
-    }
-    return { x, y, size };
-  });
+  return sessionBlock(
+    Array.from({ length: count }, () => Array.from({ length: 2 + Math.floor(next() * 20) }, item)),
+  );
 }
 
-/** A step that feeds one batch: tensors are made from the typed arrays each time, as a trainer would. */
-type Step = (b: Batch) => Promise<void> | void;
+const block = syntheticSessions(Number(values.sessions), 1);
+const recipePlan: BatchPlan = { mode: "all-prefixes", maxLen: MAX_LEN, batchSize: BATCH };
+const examples = countTargets(block, recipePlan);
+const counts = new Float64Array(vocab);
+for (const id of block.ids) counts[id] = (counts[id] as number) + 1;
 
-function tensors(b: Batch): { x: tf.Tensor2D; y: tf.Tensor1D } {
-  return { x: tf.tensor2d(b.x, [b.size, maxLen], "int32"), y: tf.tensor1d(b.y, "float32") };
-}
-
-function recipeStep(model: tf.Sequential): Step {
-  return async (b) => {
-    const { x, y } = tensors(b);
-    await model.trainOnBatch(x, y);
-    tf.dispose([x, y]);
-  };
-}
-
-function customStep(model: tf.Sequential, options: StepOptions): Step {
-  const step = createTrainStep(model, options);
-  return (b) => {
-    const { x, y } = tensors(b);
-    step(x, y);
-    tf.dispose([x, y]);
-  };
-}
-
-/** Best-of-`reps` sequences/s; each repetition runs whole steps for at least `minSeconds`. */
-async function measure(
-  step: Step,
-  batches: Batch[],
-): Promise<{ seqPerSec: number; msPerStep: number }> {
-  await step(batches[0] as Batch); // warm-up: kernel setup, weight/optimizer-state allocation
-  let best = 0;
-  let bestMs = Infinity;
-  let k = 1;
-  for (let rep = 0; rep < reps; rep++) {
-    let steps = 0;
-    let rows = 0;
-    const started = performance.now();
-    while (steps === 0 || performance.now() - started < minSeconds * 1000) {
-      const b = batches[k++ % batches.length] as Batch;
-      await step(b);
-      rows += b.size;
-      steps++;
-    }
-    const seconds = (performance.now() - started) / 1000;
-    if (rows / seconds > best) {
-      best = rows / seconds;
-      bestMs = (seconds * 1000) / steps;
-    }
+/** The recipe's examples, each left-padded to 20 steps + its target: [n, 21] int32. */
+function paddedExamples(): Int32Array {
+  const out = new Int32Array(examples * (MAX_LEN + 1));
+  let row = 0;
+  for (const batch of epochBatches(block, recipePlan)) {
+    batch.positions.forEach((position, i) => {
+      const r = position % batch.rows;
+      const length = Math.floor(position / batch.rows) + 1;
+      const base = row * (MAX_LEN + 1);
+      out.set(
+        batch.inputs.subarray(r * batch.steps, r * batch.steps + length),
+        base + MAX_LEN - length,
+      );
+      out[base + MAX_LEN] = batch.targets[i] as number;
+      row++;
+    });
   }
-  return { seqPerSec: best, msPerStep: bestMs };
+  return out;
 }
 
 const fmt = (n: number) => (n >= 100 ? Math.round(n).toString() : n.toPrecision(3));
-const line = (label: string, r: { seqPerSec: number; msPerStep: number }, extra = "") =>
-  console.log(
-    `  ${label.padEnd(44)} ${fmt(r.seqPerSec).padStart(8)} seq/s  ${fmt(r.msPerStep).padStart(7)} ms/step${extra}`,
-  );
+const line = (label: string, perSecond: number, extra = "") =>
+  console.log(`  ${label.padEnd(58)} ${fmt(perSecond).padStart(8)} examples/s${extra}`);
 
-console.log(
-  `train bench: vocab ${vocab}, batch ${batch}, length ${maxLen}; recipe Embedding(${recipe.embeddingDim}, maskZero) → Dropout ${recipe.dropout} → LSTM(${recipe.hiddenUnits}) → Dense(vocab, softmax), Adam ${recipe.learningRate}`,
-);
-console.log(
-  `  node ${process.version}, ${os.availableParallelism()} cores, best of ${reps} × ≥${minSeconds}s`,
-);
-
-// --- 1. the recipe on every backend that loads -------------------------------------------------
-const results = new Map<BackendName, number>();
-const batches = syntheticBatches(8, batch, 1);
-console.log("\nrecipe (model.trainOnBatch), per backend:");
-for (const name of values.backends.split(",") as BackendName[]) {
-  let threads = "";
-  try {
-    const selection = await selectBackend(name);
-    if (selection.threads !== undefined) threads = `, ${selection.threads} thread(s)`;
-  } catch (error) {
-    console.log(
-      `  ${name.padEnd(44)} not available: ${(error as Error).message.split(": ").slice(1).join(": ")}`,
-    );
-    continue;
+/**
+ * Examples per second of `step` over whole epochs' batches, for about `seconds` after one
+ * warm-up batch; the best of two halves, so a burst of other load on the machine costs less.
+ */
+async function measure(batches: () => Iterable<{ size: number; run: () => Promise<void> | void }>) {
+  const all = [...batches()];
+  await all[0]?.run();
+  let best = 0;
+  for (let half = 0; half < 2; half++) {
+    let done = 0;
+    const started = performance.now();
+    let i = 0;
+    while (performance.now() - started < (seconds * 1000) / 2) {
+      const b = all[i++ % all.length] as (typeof all)[number];
+      await b.run();
+      done += b.size;
+    }
+    best = Math.max(best, done / ((performance.now() - started) / 1000));
   }
-  const model = buildModel(recipe);
-  const r = await measure(recipeStep(model), batches);
-  line(`${name}${threads}`, r);
-  results.set(name, r.seqPerSec);
+  return best;
+}
+
+/** The engine training `config` with `head` over `plan`'s batches; examples (loss rows) per second. */
+async function engine(
+  config: NetConfig,
+  plan: BatchPlan,
+  head: Head,
+  learningRate: number,
+  dropout: number,
+) {
+  const net = new TrainableNet(config, initialWeights(config, { seed: 1 }));
+  const optimizer = tf.train.adam(learningRate);
+  const variables = [...net.variables.values()];
+  let step = 0;
+  const run = (batch: TrainBatch) => {
+    const at = step++;
+    const cost = optimizer.minimize(
+      () => {
+        const states = net.states(
+          { rows: batch.rows, steps: batch.steps, ids: batch.inputs },
+          { rate: dropout, seed: 1, step: at },
+        );
+        return head(
+          net,
+          tf.gather(states, tf.tensor1d(batch.positions, "int32")) as tf.Tensor2D,
+          batch.targets,
+          at,
+        );
+      },
+      true,
+      variables,
+    );
+    cost?.dataSync();
+    cost?.dispose();
+  };
+  const rate = await measure(() =>
+    [...epochBatches(block, plan, { seed: 1, epoch: 1 })].map((batch) => ({
+      size: batch.targets.length,
+      run: () => run(batch),
+    })),
+  );
+  optimizer.dispose();
+  net.dispose();
+  return rate;
+}
+
+const recipe: NetConfig = {
+  cell: "lstm",
+  vocabSize: vocab,
+  embeddingDim: 32,
+  hiddenUnits: 32,
+  layers: 1,
+  tied: false,
+  maxLen: MAX_LEN,
+};
+
+console.log(
+  `train bench: vocab ${vocab}, ${Number(values.sessions)} sessions of 2–21 items = ${examples} recipe examples (every prefix), batch ${BATCH}`,
+);
+console.log(
+  `  node ${process.version}, ${os.availableParallelism()} cores, ${seconds} s per measurement`,
+);
+
+// --- 1. the recipe: tfjs-layers, the engine, PyTorch -------------------------------------------
+console.log("\nthe seeds' recipe (full softmax, Adam 1e-3, dropout 0.3):");
+const padded = paddedExamples();
+let layersRate: number | undefined;
+if (!values["no-layers"]) {
+  await selectBackend("wasm");
+  const model = tf.sequential();
+  model.add(
+    tf.layers.embedding({ inputDim: vocab, outputDim: 32, inputLength: MAX_LEN, maskZero: true }),
+  );
+  model.add(tf.layers.dropout({ rate: 0.3 }));
+  model.add(tf.layers.lstm({ units: 32, recurrentActivation: "sigmoid" }));
+  model.add(tf.layers.dense({ units: vocab, activation: "softmax" }));
+  model.compile({ optimizer: tf.train.adam(1e-3), loss: "sparseCategoricalCrossentropy" });
+  const batches = () => {
+    const out = [];
+    for (let start = 0; start + BATCH <= examples; start += BATCH) {
+      const rows = padded.subarray(start * (MAX_LEN + 1), (start + BATCH) * (MAX_LEN + 1));
+      const x = Int32Array.from(
+        { length: BATCH * MAX_LEN },
+        (_, i) => rows[Math.floor(i / MAX_LEN) * (MAX_LEN + 1) + (i % MAX_LEN)] as number,
+      );
+      const y = Float32Array.from(
+        { length: BATCH },
+        (_, r) => rows[r * (MAX_LEN + 1) + MAX_LEN] as number,
+      );
+      out.push({
+        size: BATCH,
+        run: async () => {
+          const [xs, ys] = [tf.tensor2d(x, [BATCH, MAX_LEN], "int32"), tf.tensor1d(y)];
+          await model.trainOnBatch(xs, ys);
+          tf.dispose([xs, ys]);
+        },
+      });
+    }
+    return out;
+  };
+  layersRate = await measure(batches);
+  line("tfjs-layers trainOnBatch, wasm (before)", layersRate);
   model.dispose();
 }
-const wasmRate = results.get("wasm");
-const cpuRate = results.get("cpu");
-if (wasmRate && cpuRate) console.log(`  ratio wasm / cpu: ${(wasmRate / cpuRate).toFixed(2)}`);
-for (const node of ["node", "node-gpu"] as const) {
-  const rate = results.get(node);
-  if (rate && wasmRate) console.log(`  ratio ${node} / wasm: ${(rate / wasmRate).toFixed(2)}`);
+
+const engineRates = new Map<BackendName, number>();
+for (const backend of ["wasm", "cpu"] as const) {
+  await selectBackend(backend);
+  const rate = await engine(recipe, recipePlan, fullSoftmax, 1e-3, 0.3);
+  engineRates.set(backend, rate);
+  line(
+    `engine, ${backend}`,
+    rate,
+    layersRate && backend === "wasm" ? `  ×${(rate / layersRate).toFixed(2)} tfjs-layers` : "",
+  );
 }
 
-// --- 2. the same model in PyTorch --------------------------------------------------------------
 const TORCH_SCRIPT = String.raw`
-import json, sys, time, os
+import json, sys, time
+import numpy as np
 import torch
-vocab, batch, max_len, reps, min_seconds, threads = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), float(sys.argv[5]), int(sys.argv[6])
+path, vocab, batch, seconds, threads = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4]), int(sys.argv[5])
 torch.set_num_threads(threads)
 torch.manual_seed(42)
 ${TORCH_LSTM}
+data = torch.from_numpy(np.fromfile(path, dtype=np.int32).reshape(-1, 21).astype(np.int64))
 model = Model()
 opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-loss_fn = torch.nn.CrossEntropyLoss()   # log-softmax + NLL: the full softmax over the vocabulary
-g = torch.Generator().manual_seed(1)
-batches = []
-for _ in range(8):
-    lengths = torch.randint(1, max_len + 1, (batch,), generator=g)
-    x = (2 + ((vocab - 2) * torch.rand(batch, max_len, generator=g) ** 3).long().clamp(max=vocab - 3))
-    x[torch.arange(max_len).unsqueeze(0) < (max_len - lengths).unsqueeze(1)] = 0
-    y = 2 + ((vocab - 2) * torch.rand(batch, generator=g) ** 3).long().clamp(max=vocab - 3)
-    batches.append((x, y))
+loss_fn = torch.nn.CrossEntropyLoss()
+batches = [data[i:i + batch] for i in range(0, len(data) - batch + 1, batch)]
 def step(b):
     opt.zero_grad()
-    loss = loss_fn(model(b[0]), b[1])
-    loss.backward()
+    loss_fn(model(b[:, :20]), b[:, 20]).backward()
     opt.step()
 step(batches[0])
 best, k = 0.0, 1
-for _ in range(reps):
-    steps, t0 = 0, time.perf_counter()
-    while steps == 0 or time.perf_counter() - t0 < min_seconds:
-        step(batches[k % 8]); k += 1; steps += 1
-    best = max(best, steps * batch / (time.perf_counter() - t0))
-print(json.dumps({"seqPerSec": best, "threads": torch.get_num_threads(), "version": torch.__version__}))
+for _ in range(2):
+    done, t0 = 0, time.perf_counter()
+    while time.perf_counter() - t0 < seconds / 2:
+        step(batches[k % len(batches)]); k += 1; done += batch
+    best = max(best, done / (time.perf_counter() - t0))
+print(json.dumps({"rate": best, "threads": torch.get_num_threads(), "version": torch.__version__}))
 `;
 
-/** The fastest PyTorch run (all threads), the reference the speed options are compared with. */
 let torchRate: number | undefined;
 if (!values["no-torch"]) {
-  console.log("\nPyTorch, same layers, batch and length (CPU):");
   const python = findTorchPython();
   if (!python) {
     console.log(
@@ -210,212 +266,57 @@ if (!values["no-torch"]) {
     );
   } else {
     const dir = mkdtempSync(path.join(os.tmpdir(), "train-bench-"));
-    const script = path.join(dir, "torch_step.py");
-    writeFileSync(script, TORCH_SCRIPT);
     try {
+      writeFileSync(path.join(dir, "examples.bin"), padded);
+      writeFileSync(path.join(dir, "torch_step.py"), TORCH_SCRIPT);
       for (const threads of [...new Set([1, os.availableParallelism()])]) {
         const out = execFileSync(
           python,
           [
-            script,
+            path.join(dir, "torch_step.py"),
+            path.join(dir, "examples.bin"),
             String(vocab),
-            String(batch),
-            String(maxLen),
-            String(reps),
-            String(minSeconds),
+            String(BATCH),
+            String(seconds),
             String(threads),
           ],
           { encoding: "utf8", timeout: 600_000 },
         );
         const torch = JSON.parse(out.trim().split("\n").at(-1) as string) as {
-          seqPerSec: number;
+          rate: number;
           threads: number;
           version: string;
         };
-        line(`torch ${torch.version} (${python}), ${torch.threads} thread(s)`, {
-          seqPerSec: torch.seqPerSec,
-          msPerStep: (1000 * batch) / torch.seqPerSec,
-        });
-        torchRate = Math.max(torchRate ?? 0, torch.seqPerSec);
-        if (wasmRate)
-          console.log(
-            `    ratio tfjs-wasm / torch (${torch.threads} thread(s)): ${(wasmRate / torch.seqPerSec).toFixed(3)}`,
-          );
+        torchRate = Math.max(torchRate ?? 0, torch.rate);
+        line(`PyTorch ${torch.version} CPU, ${torch.threads} thread(s), padded to 20`, torch.rate);
       }
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
-  }
-}
-
-// --- 3. where a wasm step spends its time --------------------------------------------------------
-if (!values["no-profile"] && results.has("wasm")) {
-  await selectBackend("wasm");
-  console.log("\nprofile of one wasm recipe step (tf.profile):");
-  const model = buildModel(recipe);
-  const step = recipeStep(model);
-  await step(batches[0] as Batch);
-  const started = performance.now();
-  const profile = await tf.profile(() => step(batches[1] as Batch));
-  const wallMs = performance.now() - started;
-  const kernelMs = profile.kernels.reduce((sum, k) => sum + Number(k.kernelTimeMs), 0);
-  // Kernels touching a vocabulary-sized tensor belong to the output layer (and the embedding
-  // gradient, whose [vocab, dim] sum is tiny by comparison).
-  const touchesVocab = (k: (typeof profile.kernels)[number]) =>
-    [...k.inputShapes, ...k.outputShapes].some((shape) => shape?.includes(vocab));
-  const vocabMs = profile.kernels
-    .filter(touchesVocab)
-    .reduce((sum, k) => sum + Number(k.kernelTimeMs), 0);
-  console.log(
-    `  ${profile.kernels.length} kernel calls; wall ${wallMs.toFixed(0)} ms (profiling adds some), kernels ${kernelMs.toFixed(0)} ms, ` +
-      `outside kernels ${(wallMs - kernelMs).toFixed(0)} ms = ${(((wallMs - kernelMs) / profile.kernels.length) * 1000).toFixed(0)} µs per call`,
-  );
-  console.log(
-    `  kernels on vocabulary-sized tensors (output layer, softmax, loss): ${vocabMs.toFixed(0)} ms (${((100 * vocabMs) / kernelMs).toFixed(0)}% of kernel time); ` +
-      `the rest (embedding, ${maxLen} unrolled LSTM steps, masks, optimizer): ${(kernelMs - vocabMs).toFixed(0)} ms`,
-  );
-  const byName = new Map<string, { calls: number; ms: number; vocabMs: number }>();
-  for (const k of profile.kernels) {
-    const entry = byName.get(k.name) ?? { calls: 0, ms: 0, vocabMs: 0 };
-    entry.calls++;
-    entry.ms += Number(k.kernelTimeMs);
-    if (touchesVocab(k)) entry.vocabMs += Number(k.kernelTimeMs);
-    byName.set(k.name, entry);
-  }
-  console.log("  top kernels:");
-  for (const [name, e] of [...byName].sort((a, b) => b[1].ms - a[1].ms).slice(0, 10)) {
+    const wasm = engineRates.get("wasm") as number;
     console.log(
-      `    ${name.padEnd(22)} ×${String(e.calls).padEnd(5)} ${e.ms.toFixed(1).padStart(7)} ms  (on vocab-sized tensors: ${e.vocabMs.toFixed(1)} ms)`,
+      `  ratio engine on wasm / PyTorch (its best): ${(wasm / (torchRate as number)).toFixed(2)}`,
     );
   }
-  // Data feeding: making the two input tensors from typed arrays, as every step does.
-  const feedStarted = performance.now();
-  for (let i = 0; i < 200; i++) tf.dispose(Object.values(tensors(batches[i % 8] as Batch)));
-  const feedMs = (performance.now() - feedStarted) / 200;
-  console.log(
-    `  data feeding (tensor2d + tensor1d from typed arrays): ${(feedMs * 1000).toFixed(0)} µs per batch`,
-  );
-  model.dispose();
 }
 
-// --- 4. speed options against the recipe, on wasm ------------------------------------------------
-if (!values["no-variants"] && results.has("wasm")) {
-  await selectBackend("wasm");
-  console.log("\nspeed options on wasm (same data; relative to the recipe's seq/s):");
-  const base = results.get("wasm") as number;
-  const variants: {
-    label: string;
-    config?: Partial<ModelConfig>;
-    size?: number;
-    step?: StepOptions;
-  }[] = [
-    {
-      label: "custom step, full softmax (logsumexp loss)",
-      step: { loss: "full", negatives: 0, seed: 1 },
-    },
-    {
-      label: "custom step, sampled 1024 negatives (default)",
-      step: { loss: "sampled", negatives: 1024, seed: 1 },
-    },
-    {
-      label: "custom step, sampled softmax, 256 negatives",
-      step: { loss: "sampled", negatives: 256, seed: 1 },
-    },
-    { label: "GRU instead of LSTM", config: { cell: "gru" } },
-    { label: "batch 512", size: 512 },
-    { label: "batch 1024", size: 1024 },
-    {
-      label: "sampled 1024 negatives + batch 1024",
-      size: 1024,
-      step: { loss: "sampled", negatives: 1024, seed: 1 },
-    },
-    {
-      label: "sampled 1024 negatives + GRU + batch 1024",
-      size: 1024,
-      config: { cell: "gru" },
-      step: { loss: "sampled", negatives: 1024, seed: 1 },
-    },
-  ];
-  for (const v of variants) {
-    if (v.step && v.step.negatives >= vocab - 2) continue; // a vocabulary too small for that sample
-    const model = buildModel({ ...recipe, ...v.config });
-    const step = v.step ? customStep(model, v.step) : recipeStep(model);
-    const data = v.size && v.size !== batch ? syntheticBatches(4, v.size, 2) : batches;
-    const r = await measure(step, data);
-    const vsTorch = torchRate ? `, ${(r.seqPerSec / torchRate).toFixed(2)} × torch` : "";
-    line(v.label, r, `  ×${(r.seqPerSec / base).toFixed(2)} recipe${vsTorch}`);
-    model.dispose();
-  }
-}
-
-// --- 5. what a speed option costs in quality ----------------------------------------------------
-const qualitySteps = Number(values["quality-steps"]);
-if (qualitySteps > 0 && results.has("wasm")) {
-  await selectBackend("wasm");
-  console.log(
-    `\nquality after ${qualitySteps} steps on a learnable process (held-out full-softmax loss, HR@10):`,
-  );
-  // next item = a fixed random successor of the last item 70% of the time, else a popular item.
-  const next = seededFloats(7);
-  const successor = Int32Array.from({ length: vocab }, () => 2 + Math.floor(next() * (vocab - 2)));
-  const session = (): number[] => {
-    const items = [2 + Math.floor(next() * (vocab - 2))];
-    const length = 2 + Math.floor(next() * maxLen);
-    while (items.length < length) {
-      const last = items[items.length - 1] as number;
-      items.push(
-        next() < 0.7 ? (successor[last] as number) : 2 + Math.floor((vocab - 2) * next() ** 3),
-      );
-    }
-    return items;
-  };
-  const makeBatch = (size: number): Batch => {
-    const x = new Int32Array(size * maxLen);
-    const y = new Int32Array(size);
-    for (let row = 0; row < size; row++) {
-      const s = session();
-      y[row] = s.pop() as number;
-      const kept = s.slice(-maxLen);
-      x.set(kept, row * maxLen + maxLen - kept.length);
-    }
-    return { x, y, size };
-  };
-  const heldOut = makeBatch(2000);
-  const negatives = Math.min(1024, Math.floor((vocab - 2) / 2));
-  const sampled: StepOptions = { loss: "sampled", negatives, seed: 1 };
-  let recipeSeconds = 0;
-  for (const v of [
-    { label: "recipe (full softmax)", step: undefined, sameTime: false },
-    {
-      label: `sampled softmax, ${negatives} negatives, same steps`,
-      step: sampled,
-      sameTime: false,
-    },
-    { label: `sampled softmax, ${negatives} negatives, same time`, step: sampled, sameTime: true },
-  ]) {
-    const model = buildModel(recipe);
-    const step = v.step ? customStep(model, v.step) : recipeStep(model);
-    const started = performance.now();
-    let steps = 0;
-    const more = () =>
-      v.sameTime ? performance.now() - started < recipeSeconds * 1000 : steps < qualitySteps;
-    while (more()) {
-      await step(makeBatch(batch));
-      steps++;
-    }
-    const seconds = (performance.now() - started) / 1000;
-    if (!v.step) recipeSeconds = seconds;
-    const { x, y } = tensors(heldOut);
-    const loss = fullSoftmaxLoss(model, x, y);
-    const top = await topK(model, heldOut.x, 10);
-    let hits = 0;
-    for (let row = 0; row < heldOut.size; row++) {
-      if (top.ids.subarray(row * 10, row * 10 + 10).includes(heldOut.y[row] as number)) hits++;
-    }
-    console.log(
-      `  ${v.label.padEnd(48)} loss ${loss.toFixed(3)}  HR@10 ${(hits / heldOut.size).toFixed(3)}  (${steps} steps, ${seconds.toFixed(0)} s)`,
-    );
-    tf.dispose([x, y]);
-    model.dispose();
-  }
-}
+// --- 2. the default preset's network and loss ----------------------------------------------------
+console.log(
+  "\nthe default preset's network (tied GRU(64), sequence rows, 2,048 sampled negatives, logQ):",
+);
+await selectBackend("wasm");
+const hybrid: NetConfig = {
+  cell: "gru",
+  vocabSize: vocab,
+  embeddingDim: 64,
+  hiddenUnits: 64,
+  layers: 1,
+  tied: true,
+  maxLen: MAX_LEN,
+};
+const sequencePlan: BatchPlan = { mode: "sequence", maxLen: MAX_LEN, batchSize: BATCH };
+const sampled = sampledSoftmax(counts, { negatives: 2048, alpha: 0.5, logQ: 1 }, 1);
+const hybridRate = await engine(hybrid, sequencePlan, sampled, 5e-3, 0.2);
+line("engine, wasm, per loss row", hybridRate);
+const full = await engine(hybrid, sequencePlan, fullSoftmax, 5e-3, 0.2);
+line("engine, wasm, per loss row, full softmax instead", full);

@@ -4,7 +4,7 @@
  * store. Everything but the run id is optional, so a run that failed half-way still gets a card
  * that says what it knows and which stage it stopped at.
  */
-import type { EpochRecord } from "../pipeline/train/artifact.ts";
+import type { EpochRecord } from "../pipeline/model/artifact.ts";
 import type { TransformDag } from "../pipeline/transform/dag.ts";
 
 export type { DagNode, TransformDag } from "../pipeline/transform/dag.ts";
@@ -43,10 +43,11 @@ export interface Estimate {
 }
 
 /**
- * model: the candidate trained by this run; production: the model being served now;
- * baseline: popularity, co-occurrence, SKNN …; oracle: the best achievable on the synthetic data.
+ * model: the candidate trained by this run; ablation: the candidate without its network;
+ * production: the model being served now; baseline: popularity, co-occurrence, SKNN, their
+ * blend …; oracle: the best achievable on the synthetic data.
  */
-export type RecommenderRole = "model" | "production" | "baseline" | "oracle";
+export type RecommenderRole = "model" | "ablation" | "production" | "baseline" | "oracle";
 
 export interface MetricsRow {
   name: string;

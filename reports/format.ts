@@ -21,13 +21,15 @@ export const SHARE_METRICS = [
 /** Table order: the candidate first, then production, baselines, and the oracle as the ceiling. */
 const ROLE_ORDER: Record<RecommenderRole, number> = {
   model: 0,
-  production: 1,
-  baseline: 2,
-  oracle: 3,
+  ablation: 1,
+  production: 2,
+  baseline: 3,
+  oracle: 4,
 };
 
 export const ROLE_LABEL: Record<RecommenderRole, string> = {
   model: "candidate",
+  ablation: "ablation",
   production: "production",
   baseline: "baseline",
   oracle: "oracle",

@@ -298,7 +298,7 @@ export function buildProgram(): Command {
         "evaluate the run's model against the baselines, the oracle and production; judge the gates",
       )
       .option("--run-id <id>", "the run whose model to evaluate (default: the newest trained run)"),
-    [...COMMON_SETTINGS, ...DATA_SETTINGS, "train.backend", ...EVALUATE_SETTINGS],
+    [...COMMON_SETTINGS, ...DATA_SETTINGS, ...EVALUATE_SETTINGS],
   ).action(async (options: CommonOptions) => {
     if (!options.runId)
       options.runId = await newestTrainedRun(openStore(prepare(options).config.store));
@@ -345,7 +345,7 @@ export function buildProgram(): Command {
         "--rollback",
         "put the model that was in production before the current one back (deployed, smoke-tested, recorded)",
       ),
-    [...COMMON_SETTINGS, "train.backend", ...PROMOTE_SETTINGS],
+    [...COMMON_SETTINGS, ...PROMOTE_SETTINGS],
   ).action(
     async (
       options: CommonOptions & { force?: boolean; overrideGates?: boolean; rollback?: boolean },
@@ -385,7 +385,7 @@ export function buildProgram(): Command {
       .description(
         "the inference server (SageMaker contract: GET /ping, POST /invocations) for a model",
       ),
-    [...COMMON_SETTINGS, "train.backend", "serve.port", "serve.model", "serve.logSampleRate"],
+    [...COMMON_SETTINGS, "serve.port", "serve.model", "serve.logSampleRate"],
   ).action(async (options: CommonOptions) => {
     const inv = prepare(options);
     const store = openStore(inv.config.store);
@@ -403,7 +403,6 @@ export function buildProgram(): Command {
     const server = await startModelServer({
       modelDir,
       port: inv.config.serve.port,
-      backend: inv.config.train.backend,
       reporter: inv.reporter,
       ...(requestLog ? { requestLog } : {}),
     });

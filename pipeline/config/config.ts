@@ -6,6 +6,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { LineCounter, isMap, parseDocument, type Document } from "yaml";
 import type { BatchSettings } from "../compute/batch-settings.ts";
 import { InputError, type InputLocation } from "../errors.ts";
+import { PRESETS, type PresetName } from "./presets.ts";
 import { DEFAULTS, SETTINGS, type SettingSpec } from "./settings.ts";
 
 export interface Config {
@@ -40,7 +41,10 @@ export interface Config {
     batchSize: number;
     loss: "full" | "sampled";
     negatives: number;
-    examples: "all-prefixes" | "last";
+    sampleAlpha: number;
+    logQ: number;
+    popularityBias: boolean;
+    examples: "sequence" | "all-prefixes" | "last";
     minCount: number;
     validationExamples: number;
     seed: number;
@@ -66,7 +70,11 @@ export interface Config {
   /** AWS Batch settings for `--compute batch` (checked when that path runs). */
   compute: { batch: Partial<BatchSettings> };
   model: {
+    preset: PresetName;
     cell: "lstm" | "gru";
+    tied: boolean;
+    /** Comma-separated blend components, the network first. */
+    blend: string;
     embeddingDim: number;
     hiddenUnits: number;
     layers: number;
@@ -76,7 +84,7 @@ export interface Config {
   };
 }
 
-export type SettingSource = "default" | "file" | "env" | "flag";
+export type SettingSource = "default" | "preset" | "file" | "env" | "flag";
 
 export interface LoadedConfig {
   config: Config;
@@ -127,6 +135,14 @@ export function loadConfig(inputs: ConfigInputs = {}): LoadedConfig {
       origin("env", fromEnv, `environment variable ${spec.env}`);
     const fromFlag = inputs.flags?.[spec.key];
     if (fromFlag !== undefined) origin("flag", fromFlag, `flag ${spec.flag ?? spec.key}`);
+  }
+
+  // The preset fills in what nothing else set (see presets.ts).
+  for (const [key, value] of Object.entries(PRESETS[values["model.preset"] as PresetName])) {
+    if (sources[key] === "default") {
+      values[key] = value;
+      sources[key] = "preset";
+    }
   }
 
   const config: Record<string, unknown> = {};

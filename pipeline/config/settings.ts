@@ -21,6 +21,8 @@ export interface SettingSpec {
 }
 
 const positiveInt = z.number().int().positive();
+/** true/false in a file, "true"/"false" from the environment or a flag. */
+const boolean = z.union([z.boolean(), z.enum(["true", "false"]).transform((v) => v === "true")]);
 /** Seeds are 32-bit: the PRNG (pipeline/prng.ts) takes one word per seed. */
 const seed = z
   .number()
@@ -173,7 +175,7 @@ export const SETTINGS: SettingSpec[] = [
     key: "transform.collapseRepeats",
     env: "MLOPS_COLLAPSE_REPEATS",
     flag: "--collapse-repeats",
-    schema: z.union([z.boolean(), z.enum(["true", "false"]).transform((v) => v === "true")]),
+    schema: boolean,
     allowed: "true or false",
     description: "Collapse consecutive interactions with the same SKU into one sequence step.",
   },
@@ -240,7 +242,7 @@ export const SETTINGS: SettingSpec[] = [
     schema: z.enum(["full", "sampled"]),
     allowed: "full or sampled",
     description:
-      "Training loss: full softmax cross-entropy over the vocabulary, or sampled softmax (faster; evaluation always uses the full softmax).",
+      "Training loss: softmax cross-entropy over the whole vocabulary, or over the batch's targets plus sampled negatives (faster; evaluation always ranks the whole vocabulary).",
   },
   {
     key: "train.negatives",
@@ -249,16 +251,44 @@ export const SETTINGS: SettingSpec[] = [
     schema: positiveInt,
     numeric: true,
     allowed: "a positive integer smaller than the vocabulary",
-    description: "Items sampled per step by the sampled loss.",
+    description: "Negatives drawn per step by the sampled loss.",
+  },
+  {
+    key: "train.sampleAlpha",
+    env: "MLOPS_SAMPLE_ALPHA",
+    flag: "--sample-alpha",
+    schema: z.number().min(0).max(1),
+    numeric: true,
+    allowed: "a number from 0 to 1",
+    description:
+      "Negatives are drawn from train popularity raised to this power (0: uniform, 1: popularity).",
+  },
+  {
+    key: "train.logQ",
+    env: "MLOPS_LOGQ",
+    flag: "--logq",
+    schema: z.number().min(0).max(1),
+    numeric: true,
+    allowed: "a number from 0 to 1",
+    description:
+      "Strength of the sampled loss's logQ correction (subtracts logQ × log of each candidate's sampling probability).",
+  },
+  {
+    key: "train.popularityBias",
+    env: "MLOPS_POPULARITY_BIAS",
+    flag: "--popularity-bias",
+    schema: boolean,
+    allowed: "true or false",
+    description: "Start the output bias at each item's log train frequency.",
   },
   {
     key: "train.examples",
     env: "MLOPS_EXAMPLES",
     flag: "--examples",
-    schema: z.enum(["all-prefixes", "last"]),
-    allowed: "all-prefixes or last",
+    schema: z.enum(["sequence", "all-prefixes", "last"]),
+    allowed: "sequence, all-prefixes or last",
     description:
-      "Training examples per session: every prefix → its next item, or only the last item.",
+      "Training examples per session: the loss at every position in one pass (sequence), every prefix as a separate example (all-prefixes), or only the last item.",
   },
   {
     key: "train.minCount",
@@ -289,12 +319,44 @@ export const SETTINGS: SettingSpec[] = [
       "Seed of the weights, dropout, shuffling and sampling (same seed and backend, same model).",
   },
   {
+    key: "model.preset",
+    env: "MLOPS_PRESET",
+    flag: "--preset",
+    schema: z.enum(["hybrid", "lstm-sampled", "seeds"]),
+    allowed: "hybrid, lstm-sampled or seeds",
+    description:
+      "Architecture and training recipe the other model and train settings start from: hybrid (the default: a tied-embedding GRU blended with neighbourhood evidence), lstm-sampled (the previous default LSTM) or seeds (exactly the seeds' Keras recipe). Settings given explicitly override the preset.",
+  },
+  {
     key: "model.cell",
     env: "MLOPS_CELL",
     flag: "--cell",
     schema: z.enum(["lstm", "gru"]),
     allowed: "lstm or gru",
     description: "Recurrent cell.",
+  },
+  {
+    key: "model.tied",
+    env: "MLOPS_TIED",
+    flag: "--tied",
+    schema: boolean,
+    allowed: "true or false",
+    description:
+      "Score items with the item embedding itself (tied input/output embeddings; needs hidden units = embedding size).",
+  },
+  {
+    key: "model.blend",
+    env: "MLOPS_BLEND",
+    flag: "--blend",
+    schema: z
+      .string()
+      .regex(/^(neural|sknn|cooccurrence|repeat)(,(neural|sknn|cooccurrence|repeat))*$/)
+      .refine(
+        (v) => v.split(",")[0] === "neural" && new Set(v.split(",")).size === v.split(",").length,
+      ),
+    allowed: "neural, then any of sknn, cooccurrence, repeat (comma-separated, no repeats)",
+    description:
+      "What the candidate ranks with: the network, blended with session-kNN, item co-occurrence and in-session repeats, the weights fitted on the validation split.",
   },
   {
     key: "model.embeddingDim",
@@ -542,12 +604,15 @@ export const DEFAULTS = {
   train: {
     compute: "local",
     backend: "auto",
-    epochs: 4,
+    epochs: 8,
     patience: 2,
     batchSize: 256,
     loss: "sampled",
-    negatives: 1024,
-    examples: "all-prefixes",
+    negatives: 2048,
+    sampleAlpha: 0.5,
+    logQ: 1,
+    popularityBias: true,
+    examples: "sequence",
     minCount: 1,
     validationExamples: 10_000,
     seed: 42,
@@ -572,12 +637,15 @@ export const DEFAULTS = {
     seed: 42,
   },
   model: {
-    cell: "lstm",
-    embeddingDim: 32,
-    hiddenUnits: 32,
+    preset: "hybrid",
+    cell: "gru",
+    tied: true,
+    blend: "neural,sknn,cooccurrence,repeat",
+    embeddingDim: 64,
+    hiddenUnits: 64,
     layers: 1,
-    dropout: 0.3,
-    learningRate: 0.01,
+    dropout: 0.2,
+    learningRate: 0.005,
     maxLen: 20,
   },
 } as const;

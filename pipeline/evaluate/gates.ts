@@ -6,6 +6,9 @@
  * Kinds:
  * - absolute: a metric of the candidate ≥ `min` or ≤ `max`.
  * - relative-to-best-baseline: metric ≥ `factor` × the best baseline's value.
+ * - significantly-better: the candidate beats a reference — the best baseline on the metric, or a
+ *   recommender named by `than` (the ablation) — beyond the noise: the lower end of the paired
+ *   bootstrap interval of candidate − reference, on the same test sessions, is above 0.
  * - relative-to-production: no regression against the production model beyond `tolerance`,
  *   judged on the paired bootstrap interval of the difference d = candidate − production:
  *   fail when the whole interval lies below −tolerance (a regression the data are confident
@@ -71,6 +74,14 @@ const baselineGate = z.strictObject({
   baselines: z.array(z.string().min(1)).min(1).optional(),
 });
 
+const betterGate = z.strictObject({
+  ...common,
+  kind: z.literal("significantly-better"),
+  metric: z.enum(INTERVAL_METRICS),
+  /** `best-baseline` (the baseline that scores highest on the metric) or a recommender's name. */
+  than: z.string().min(1).default("best-baseline"),
+});
+
 const productionGate = z.strictObject({
   ...common,
   kind: z.literal("relative-to-production"),
@@ -89,13 +100,14 @@ const sliceGate = z.strictObject({
 const gateSchema = z.discriminatedUnion("kind", [
   absoluteGate,
   baselineGate,
+  betterGate,
   productionGate,
   sliceGate,
 ]);
 
 /** The keys each kind of gate takes, for the message about an unknown one. */
 const GATE_KEYS: Record<string, string[]> = Object.fromEntries(
-  [absoluteGate, baselineGate, productionGate, sliceGate].map((schema) => [
+  [absoluteGate, baselineGate, betterGate, productionGate, sliceGate].map((schema) => [
     schema.shape.kind.value,
     Object.keys(schema.shape),
   ]),
@@ -316,6 +328,59 @@ function judge(
         detail:
           `${fmt(value)} ${ok ? "≥" : "<"} ${gate.factor} × ${best.name} (${fmt(bestValue)})${diff}` +
           (missing.length ? `; not evaluated: ${missing.join(", ")}` : ""),
+      };
+    }
+    case "significantly-better": {
+      const value = candidate.metrics[gate.metric].value;
+      const baselines = report.recommenders.filter(
+        (r) => r.kind === "baseline" && r.metrics[gate.metric].value !== null,
+      );
+      const reference =
+        gate.than === "best-baseline"
+          ? baselines.reduce<RecommenderReport | undefined>(
+              (a, b) =>
+                !a ||
+                (b.metrics[gate.metric].value as number) > (a.metrics[gate.metric].value as number)
+                  ? b
+                  : a,
+              undefined,
+            )
+          : report.recommenders.find((r) => r.name === gate.than);
+      const paired = report.comparisons.find(
+        (c) =>
+          c.candidate === candidate.name &&
+          c.reference === reference?.name &&
+          c.metric === gate.metric,
+      );
+      const referenceValue = reference?.metrics[gate.metric].value ?? null;
+      if (
+        !reference ||
+        !paired?.ci ||
+        paired.difference === null ||
+        value === null ||
+        referenceValue === null
+      ) {
+        return {
+          metric: gate.metric,
+          threshold: null,
+          value,
+          verdict: "skipped",
+          detail: reference
+            ? `${gate.metric} has no samples`
+            : gate.than === "best-baseline"
+              ? "no baseline was evaluated"
+              : `${gate.than} was not evaluated`,
+        };
+      }
+      const { low, high } = paired.ci;
+      const ok = low > 0;
+      const ratio = referenceValue > 0 ? ` (×${(value / referenceValue).toFixed(3)})` : "";
+      return {
+        metric: gate.metric,
+        threshold: referenceValue,
+        value,
+        verdict: ok ? "pass" : "fail",
+        detail: `${fmt(value)} vs ${reference.name} ${fmt(referenceValue)}${ratio}: paired difference ${fmt(paired.difference)}, ${Math.round(paired.ci.level * 100)}% CI [${fmt(low)}, ${fmt(high)}]${ok ? " > 0" : ", not above 0"}`,
       };
     }
     case "relative-to-production": {

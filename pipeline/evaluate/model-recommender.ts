@@ -1,11 +1,11 @@
-/** The trained model's predictor (pipeline/train/artifact.ts) as a Recommender. */
-import type { ModelArtifact } from "../train/artifact.ts";
+/** A trained model's predictor (pipeline/model/artifact.ts) as a Recommender. */
+import type { ModelArtifact } from "../model/artifact.ts";
 import type { Recommender, RecommenderKind } from "./recommender.ts";
 
 export class ModelRecommender implements Recommender {
   constructor(
     private readonly predictor: Pick<ModelArtifact, "predict">,
-    readonly name = "lstm",
+    readonly name: string,
     readonly kind: RecommenderKind = "model",
   ) {}
 

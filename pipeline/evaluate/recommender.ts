@@ -3,10 +3,15 @@
  * the same question — given the SKUs of a session so far (oldest first), which SKUs come next —
  * so every metric and behavioral test is written once, against this interface.
  */
-export type RecommenderKind = "model" | "baseline" | "oracle";
+/**
+ * model: a trained model (the candidate, production); ablation: the candidate with a part removed;
+ * baseline: popularity, co-occurrence, session-kNN, their blend; oracle: the synthetic data's
+ * generating process, the ceiling.
+ */
+export type RecommenderKind = "model" | "ablation" | "baseline" | "oracle";
 
 export interface Recommender {
-  /** Shown in tables: "lstm", "popularity", "cooccurrence", "sknn", "oracle", "production". */
+  /** Shown in tables: "hybrid", "ablation", "popularity", "cooccurrence", "sknn", "knn-blend", "oracle", "production". */
   readonly name: string;
   readonly kind: RecommenderKind;
   /**

@@ -17,13 +17,14 @@ import { readProduction } from "../promote/registry.ts";
 import type { Reporter } from "../reporter.ts";
 import { stageKey } from "../store/runs.ts";
 import type { ArtifactStore } from "../store/store.ts";
-import { loadModelArtifact, type ModelArtifact } from "../train/artifact.ts";
-import { selectBackend } from "../train/backend.ts";
+import { loadModelArtifact, type ModelArtifact } from "../model/artifact.ts";
+import { describeBlend } from "../model/blend.ts";
 import { DEFAULT_RELATIONS, parseItems } from "../train/dataset.ts";
 import { runModelDir } from "../train/fetch-artifact.ts";
 import { syntheticDir } from "../upload/acquire.ts";
 import type { Warehouse } from "../warehouse/warehouse.ts";
 import { buildBaselines } from "./baselines.ts";
+import { buildKnnBlend } from "./knn-blend.ts";
 import { Catalog, type EvalSession } from "./catalog.ts";
 import { evaluateAll, type EvaluationReport } from "./evaluate.ts";
 import { evaluateGates, loadGates, type GateResult } from "./gates.ts";
@@ -56,6 +57,14 @@ export const TEMPLATE_GATES_FILE = fileURLToPath(new URL("../../gates.yml", impo
 function resolveGatesFile(path: string): string {
   return path === "gates.yml" && !existsSync(path) ? TEMPLATE_GATES_FILE : path;
 }
+
+/** The name the candidate goes by in the report: its preset, or its cell for older models. */
+export function candidateName(artifact: Pick<ModelArtifact, "config">): string {
+  return artifact.config.preset ?? artifact.config.net.cell;
+}
+
+/** The candidate without its network (see ModelArtifact.ablation). */
+export const ABLATION = "ablation";
 
 /** One split's sequences, oldest session first (V-SKNN weighs neighbours by recency). */
 async function readSplit(warehouse: Warehouse, split: string): Promise<EvalSession[]> {
@@ -92,8 +101,9 @@ export async function evaluateRun(input: EvaluateInput): Promise<EvaluateResult>
   const started = performance.now();
   const gatesFile = resolveGatesFile(config.evaluate.gates);
   const gateConfig = await loadGates(gatesFile); // a bad gate file fails before any work
-  const [train, test, catalog] = await Promise.all([
+  const [train, validation, test, catalog] = await Promise.all([
     readSplit(warehouse, "train"),
+    readSplit(warehouse, "validation"),
     readSplit(warehouse, "test"),
     readCatalog(warehouse),
   ]);
@@ -118,25 +128,35 @@ export async function evaluateRun(input: EvaluateInput): Promise<EvaluateResult>
     transitions: Number(r.transitions),
   }));
 
-  await selectBackend(config.train.backend);
   const scratch = await mkdtemp(join(tmpdir(), "mlops-evaluate-"));
-  const models: ModelArtifact[] = [];
   try {
     const candidate = await loadModelArtifact(await runModelDir(store, input.runId, scratch));
-    models.push(candidate);
-    const recommenders: Recommender[] = [
-      new ModelRecommender(candidate, candidate.config.model.cell),
-    ];
+    const name = candidateName(candidate);
+    const recommenders: Recommender[] = [new ModelRecommender(candidate, name)];
+    if (candidate.ablation) {
+      // The candidate with its network removed, the rest refitted on validation: what the
+      // network adds is the paired difference to this.
+      recommenders.push(
+        new ModelRecommender(candidate.withBlend(candidate.ablation), ABLATION, "ablation"),
+      );
+    }
     const production = await readProduction(store);
     const productionRunId =
       production && production.runId !== input.runId ? production.runId : null;
     if (productionRunId) {
       const champion = await loadModelArtifact(await runModelDir(store, productionRunId, scratch));
-      models.push(champion);
       recommenders.push(new ModelRecommender(champion, "production", "model"));
       reporter.info(`champion: the production model of run ${productionRunId}`);
     }
     recommenders.push(...buildBaselines({ train, popularity, transitions }));
+    const knnBlend = buildKnnBlend(train, validation, {
+      excludeLast: config.transform.collapseRepeats,
+      limit: config.train.validationExamples,
+    });
+    reporter.info(
+      `knn-blend baseline fitted on ${knnBlend.validation.cases} validation prefixes: ${describeBlend(knnBlend.spec)}`,
+    );
+    recommenders.push(knnBlend.recommender);
     const generative = join(syntheticDir(config), MODEL_FILE);
     if (config.data.source === "synthetic" && existsSync(generative)) {
       recommenders.push(new OracleRecommender(new Oracle(await loadGenerativeModel(generative))));
@@ -148,7 +168,7 @@ export async function evaluateRun(input: EvaluateInput): Promise<EvaluateResult>
       seed: config.evaluate.seed,
       maxPrefixes: config.evaluate.maxPrefixes,
       bootstrapIterations: config.evaluate.bootstrap,
-      candidate: recommenders[0]?.name ?? "",
+      candidate: name,
       ...(productionRunId ? { production: "production" } : {}),
       onProgress: (p) => {
         if (p.phase === "robustness" && p.done === p.total) bar.update(++finished, finished);
@@ -170,7 +190,6 @@ export async function evaluateRun(input: EvaluateInput): Promise<EvaluateResult>
       seconds: (performance.now() - started) / 1000,
     };
   } finally {
-    for (const model of models) model.dispose();
     await rm(scratch, { recursive: true, force: true });
   }
 }

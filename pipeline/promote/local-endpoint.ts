@@ -10,7 +10,6 @@
  */
 import { PipelineError } from "../errors.ts";
 import type { Reporter } from "../reporter.ts";
-import type { BackendPreference } from "../train/backend.ts";
 import { startModelServer } from "../serve/serve.ts";
 
 export interface SmokeResult {
@@ -58,7 +57,6 @@ export async function verifyLocalEndpoint(options: {
   modelDir: string;
   sessions: string[][];
   k?: number;
-  backend?: BackendPreference;
   reporter: Reporter;
 }): Promise<SmokeResult> {
   const k = options.k ?? 10;
@@ -67,7 +65,6 @@ export async function verifyLocalEndpoint(options: {
     modelDir: options.modelDir,
     port: 0,
     host: "127.0.0.1",
-    ...(options.backend ? { backend: options.backend } : {}),
     reporter: options.reporter,
   });
   try {

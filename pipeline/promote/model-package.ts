@@ -1,7 +1,7 @@
 /**
  * `model.tar.gz` as SageMaker wants it: SageMaker unpacks the archive into `/opt/ml/model`, so
- * the artifact files sit at the archive's root (model.json, weights.bin, vocabulary.json,
- * model-config.json, history.json), and the server loads that folder as is.
+ * the artifact files sit at the archive's root (model.json, weights.bin, sessions.bin,
+ * vocabulary.json, model-config.json, history.json), and the server loads that folder as is.
  *
  * The archive is deterministic: fixed order, mtime, mode and no owner fields, so the same
  * artifact always gives the same bytes (and the same sha256 in the run record), whoever built it.
@@ -13,9 +13,9 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import * as tar from "tar";
 import { PipelineError } from "../errors.ts";
-import { ARTIFACT_FILES } from "../train/artifact.ts";
+import { ARTIFACT_FILES, REQUIRED_ARTIFACT_FILES } from "../model/artifact.ts";
 
-/** In archive order. */
+/** In archive order; sessions.bin only where the artifact has one (not before format @2). */
 export const PACKAGE_FILES: readonly string[] = Object.values(ARTIFACT_FILES).sort();
 
 /** 2000-01-01: a fixed time for every entry (0 would read as "unset" to some tar tools). */
@@ -33,9 +33,11 @@ export async function buildModelPackage(
   outFile: string,
 ): Promise<ModelPackage> {
   const missing: string[] = [];
+  const files: string[] = [];
   for (const file of PACKAGE_FILES) {
     const info = await stat(join(artifactDir, file)).catch(() => undefined);
-    if (!info?.isFile()) missing.push(file);
+    if (info?.isFile()) files.push(file);
+    else if (REQUIRED_ARTIFACT_FILES.includes(file)) missing.push(file);
   }
   if (missing.length > 0) {
     throw new PipelineError(
@@ -47,7 +49,7 @@ export async function buildModelPackage(
   // Copies with one mode: file modes differ between checkouts and umasks, and tar records them.
   const staging = await mkdtemp(join(tmpdir(), "model-package-"));
   try {
-    for (const file of PACKAGE_FILES) {
+    for (const file of files) {
       await copyFile(join(artifactDir, file), join(staging, file));
       await chmod(join(staging, file), 0o644);
     }
@@ -61,7 +63,7 @@ export async function buildModelPackage(
         mtime: FIXED_MTIME,
         noDirRecurse: true,
       },
-      [...PACKAGE_FILES],
+      files,
     );
   } finally {
     await rm(staging, { recursive: true, force: true });
@@ -97,7 +99,9 @@ export async function extractModelPackage(tgz: string, dir: string): Promise<str
       "give a model.tar.gz built by `pipeline promote` (gzip-compressed tar)",
     );
   }
-  const missing = PACKAGE_FILES.filter((file) => !taken.includes(file));
+  const missing = PACKAGE_FILES.filter(
+    (file) => REQUIRED_ARTIFACT_FILES.includes(file) && !taken.includes(file),
+  );
   if (missing.length > 0) {
     throw new PipelineError(
       `model package ${tgz} lacks ${missing.join(", ")} at its root`,

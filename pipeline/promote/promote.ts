@@ -133,7 +133,6 @@ async function deploy(
   const smoke = await verifyLocalEndpoint({
     modelDir: dir,
     sessions,
-    backend: config.train.backend,
     reporter,
   });
   return {

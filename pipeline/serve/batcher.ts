@@ -12,7 +12,7 @@
  * sessions' predictions, in order. A call asks for the largest k in it and each request keeps its
  * own first k (top-k lists are sorted, so the first k of a longer list is the top k).
  */
-import type { SessionPrediction } from "../train/artifact.ts";
+import type { SessionPrediction } from "../model/predictor.ts";
 
 /** What the server needs of a model: the artifact's predictor, or anything that ranks alike. */
 export interface Predictor {

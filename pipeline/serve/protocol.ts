@@ -10,7 +10,7 @@
  * client written for a TF Serving endpoint can call this one. Every problem becomes an
  * `HttpError` whose message names the field by its path (`sessions[3][2]`), never a 5xx.
  */
-import type { SessionPrediction } from "../train/artifact.ts";
+import type { SessionPrediction } from "../model/predictor.ts";
 
 export class HttpError extends Error {
   constructor(

@@ -2,8 +2,8 @@
  * What `pipeline serve` runs: load the artifact folder (SageMaker mounts it at /opt/ml/model)
  * while already answering /ping with 503, then serve until SIGTERM or SIGINT.
  */
-import { loadModelArtifact } from "../train/artifact.ts";
-import { selectBackend, type BackendPreference } from "../train/backend.ts";
+import { loadModelArtifact } from "../model/artifact.ts";
+import { describeBlend } from "../model/blend.ts";
 import { silentReporter, type Reporter } from "../reporter.ts";
 import { startServer, type RunningServer, type ServerOptions } from "./server.ts";
 
@@ -13,7 +13,6 @@ export const SAGEMAKER_MODEL_DIR = "/opt/ml/model";
 export interface ModelServerOptions extends Omit<ServerOptions, "model"> {
   /** The artifact folder written by `pipeline train`. */
   modelDir: string;
-  backend?: BackendPreference;
 }
 
 /**
@@ -22,13 +21,11 @@ export interface ModelServerOptions extends Omit<ServerOptions, "model"> {
  */
 export async function startModelServer(options: ModelServerOptions): Promise<RunningServer> {
   const reporter = options.reporter ?? silentReporter();
-  const { modelDir, backend = "auto", ...rest } = options;
+  const { modelDir, ...rest } = options;
   const model = (async () => {
-    const selected = await selectBackend(backend);
-    reporter.info(`tfjs backend: ${selected.name} (${selected.reason})`);
     const artifact = await loadModelArtifact(modelDir);
     reporter.info(
-      `model of run ${artifact.config.runId} loaded from ${modelDir} (${artifact.vocabulary.size - 2} items)`,
+      `model of run ${artifact.config.runId} loaded from ${modelDir} (${artifact.vocabulary.size - 2} items; ${describeBlend(artifact.blend)})`,
     );
     return artifact;
   })();

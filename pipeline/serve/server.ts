@@ -21,7 +21,8 @@ import {
 import type { AddressInfo } from "node:net";
 import { PipelineError } from "../errors.ts";
 import { silentReporter, type Reporter } from "../reporter.ts";
-import type { ArtifactConfig, SessionPrediction } from "../train/artifact.ts";
+import type { ArtifactConfig } from "../model/artifact.ts";
+import type { SessionPrediction } from "../model/predictor.ts";
 import {
   DEFAULT_BATCH_OPTIONS,
   PredictionBatcher,

@@ -11,6 +11,8 @@ import os from "node:os";
 import path from "node:path";
 import * as tf from "@tensorflow/tfjs";
 import { PipelineError } from "../errors.ts";
+import { registerGatherRows } from "./kernels/gather-rows.ts";
+import { registerTransposedMatMul } from "./kernels/matmul-transpose.ts";
 import { registerSegmentSum } from "./kernels/segment-sum.ts";
 
 export type BackendName = "node-gpu" | "node" | "wasm" | "cpu";
@@ -93,6 +95,8 @@ let wasmPathsSet = false;
 async function loadWasm(): Promise<Loaded> {
   const wasm = await import("@tensorflow/tfjs-backend-wasm");
   registerSegmentSum("wasm"); // the embedding gradient needs it: see segment-sum.ts
+  registerTransposedMatMul(); // every backward product is a transposed one: see matmul-transpose.ts
+  registerGatherRows(); // embedding rows: see gather-rows.ts
   if (!wasmPathsSet) {
     const main = requireFromHere.resolve("@tensorflow/tfjs-backend-wasm");
     wasm.setWasmPaths(`${path.dirname(main)}${path.sep}`);

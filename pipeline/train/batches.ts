@@ -20,7 +20,7 @@
  * recommend them. As inputs they stay, read as the unknown id.
  */
 import { Rng, seedWords } from "../prng.ts";
-import { UNKNOWN_ID } from "./sequences.ts";
+import { UNKNOWN_ID } from "../model/sequences.ts";
 
 export type ExampleMode = "sequence" | "all-prefixes" | "last";
 

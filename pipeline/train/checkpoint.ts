@@ -2,8 +2,8 @@
  * Training checkpoints in the run store, one per finished epoch, so a training killed mid-epoch
  * (kill -9, a preempted Batch job) resumes from the last finished epoch. A checkpoint holds
  * everything the next epoch depends on — weights, Adam's moments and step count, the best
- * weights so far, the dropout and sampler step counters, the history — so the resumed run ends
- * with the weights an uninterrupted one would have.
+ * weights so far, the step counter (dropout masks and negative samples are functions of it), the
+ * history — so the resumed run ends with the weights an uninterrupted one would have.
  *
  * Layout under `runs/<id>/train/checkpoint/`: `epoch-<n>.json` (state + tensor index) and
  * `epoch-<n>.bin` (tensor bytes), then `latest.json` naming n, written last: a crash while
@@ -13,9 +13,9 @@ import { createHash } from "node:crypto";
 import * as tf from "@tensorflow/tfjs";
 import { PipelineError } from "../errors.ts";
 import type { ArtifactStore } from "../store/store.ts";
-import type { EpochRecord } from "./artifact.ts";
+import type { EpochRecord } from "../model/artifact.ts";
 
-export const CHECKPOINT_FORMAT = "mlops-session-recs/checkpoint@1";
+export const CHECKPOINT_FORMAT = "mlops-session-recs/checkpoint@2";
 
 type Group = "weights" | "optimizer" | "best";
 
@@ -33,7 +33,6 @@ export interface CheckpointState {
   epoch: number;
   /** Optimizer steps taken. */
   step: number;
-  dropoutCalls: number;
   history: EpochRecord[];
   bestEpoch: number;
   bestHr20: number;
@@ -48,9 +47,11 @@ export interface CheckpointState {
 }
 
 export interface Checkpoint extends CheckpointState {
-  weights: tf.Tensor[];
+  /** The network's weights by name. */
+  weights: Map<string, Float32Array>;
   optimizer: { name: string; tensor: tf.Tensor }[];
-  best: tf.Tensor[];
+  /** The best epoch's weights by name. */
+  best: Map<string, Float32Array>;
 }
 
 interface CheckpointJson extends CheckpointState {
@@ -78,18 +79,20 @@ export class CheckpointStore {
     const tensors: TensorEntry[] = [];
     const chunks: Uint8Array[] = [];
     let offset = 0;
-    const add = async (group: Group, name: string, tensor: tf.Tensor) => {
-      const dtype = tensor.dtype === "int32" ? "int32" : "float32";
-      const data =
-        dtype === "int32" ? await tensor.data<"int32">() : await tensor.data<"float32">();
+    const add = (group: Group, name: string, shape: number[], data: Float32Array | Int32Array) => {
+      const dtype = data instanceof Int32Array ? "int32" : "float32";
       const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength).slice();
-      tensors.push({ group, name, shape: [...tensor.shape], dtype, offset, bytes: bytes.length });
+      tensors.push({ group, name, shape, dtype, offset, bytes: bytes.length });
       chunks.push(bytes);
       offset += bytes.length;
     };
-    for (const [i, t] of checkpoint.weights.entries()) await add("weights", String(i), t);
-    for (const { name, tensor } of checkpoint.optimizer) await add("optimizer", name, tensor);
-    for (const [i, t] of checkpoint.best.entries()) await add("best", String(i), t);
+    for (const [name, values] of checkpoint.weights) add("weights", name, [values.length], values);
+    for (const { name, tensor } of checkpoint.optimizer) {
+      const data =
+        tensor.dtype === "int32" ? await tensor.data<"int32">() : await tensor.data<"float32">();
+      add("optimizer", name, [...tensor.shape], data);
+    }
+    for (const [name, values] of checkpoint.best) add("best", name, [values.length], values);
     const { weights: _w, optimizer: _o, best: _b, ...state } = checkpoint;
     const json: CheckpointJson = { format: CHECKPOINT_FORMAT, ...state, tensors };
     const name = `epoch-${checkpoint.epoch}`;
@@ -120,11 +123,9 @@ export class CheckpointStore {
     if (json.format !== CHECKPOINT_FORMAT || !Array.isArray(json.tensors)) {
       throw damaged(`${this.store.location}/${jsonKey}`, `it is not a ${CHECKPOINT_FORMAT}`);
     }
-    const groups: Record<Group, { name: string; tensor: tf.Tensor }[]> = {
-      weights: [],
-      optimizer: [],
-      best: [],
-    };
+    const weights = new Map<string, Float32Array>();
+    const best = new Map<string, Float32Array>();
+    const optimizer: { name: string; tensor: tf.Tensor }[] = [];
     for (const entry of json.tensors) {
       if (entry.offset + entry.bytes > bin.byteLength) {
         throw damaged(
@@ -137,18 +138,14 @@ export class CheckpointStore {
         entry.dtype === "int32"
           ? new Int32Array(bytes.buffer, bytes.byteOffset, entry.bytes / 4)
           : new Float32Array(bytes.buffer, bytes.byteOffset, entry.bytes / 4);
-      groups[entry.group].push({
-        name: entry.name,
-        tensor: tf.tensor(values, entry.shape, entry.dtype),
-      });
+      if (entry.group === "optimizer") {
+        optimizer.push({ name: entry.name, tensor: tf.tensor(values, entry.shape, entry.dtype) });
+      } else {
+        (entry.group === "weights" ? weights : best).set(entry.name, Float32Array.from(values));
+      }
     }
     const { format: _f, tensors: _t, ...state } = json;
-    return {
-      ...state,
-      weights: groups.weights.map((g) => g.tensor),
-      optimizer: groups.optimizer,
-      best: groups.best.map((g) => g.tensor),
-    };
+    return { ...state, weights, optimizer, best };
   }
 
   /** Removes every checkpoint (a finished training keeps the artifact, not the checkpoints). */

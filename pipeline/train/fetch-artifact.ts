@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { PipelineError } from "../errors.ts";
 import { LocalStore } from "../store/local-store.ts";
 import type { ArtifactStore } from "../store/store.ts";
-import { ARTIFACT_FILES } from "./artifact.ts";
+import { ARTIFACT_FILES, REQUIRED_ARTIFACT_FILES } from "../model/artifact.ts";
 import { modelPrefix } from "./train.ts";
 
 export interface FetchedTrainArtifact {
@@ -46,7 +46,7 @@ export async function fetchTrainArtifact(
       checkHint,
     );
   }
-  const missing = Object.values(ARTIFACT_FILES).filter((name) => !files.includes(name));
+  const missing = REQUIRED_ARTIFACT_FILES.filter((name) => !files.includes(name));
   if (missing.length > 0) {
     throw new PipelineError(
       `the model artifact of run ${runId} in ${where} is incomplete: ${listed(missing)} missing`,
@@ -86,7 +86,7 @@ export async function runModelDir(
 ): Promise<string> {
   if (store instanceof LocalStore) {
     const local = join(store.root, ...modelPrefix(runId).split("/"));
-    if (existsSync(join(local, ARTIFACT_FILES.topology))) return local;
+    if (existsSync(join(local, ARTIFACT_FILES.model))) return local;
   }
   return (await fetchTrainArtifact(store, runId, join(scratch, runId))).modelDir;
 }

@@ -19,7 +19,7 @@ import * as tf from "@tensorflow/tfjs";
 import { Rng, seedWords } from "../prng.ts";
 import type { TrainableNet } from "./net.ts";
 import { softmaxHead } from "./ops/softmax-head.ts";
-import { FIRST_ITEM_ID } from "./sequences.ts";
+import { FIRST_ITEM_ID } from "../model/sequences.ts";
 
 const NEGATIVES_STREAM = 0x4e45_4753;
 

@@ -47,7 +47,9 @@ interface FullRunJson {
   };
 }
 const SMALL_RUN_GATES = fileURLToPath(new URL("../fixtures/gates-small-run.yml", import.meta.url));
-const DEFAULT_GATES = fileURLToPath(new URL("../../gates.yml", import.meta.url));
+const UNREACHABLE_GATES = fileURLToPath(
+  new URL("../fixtures/gates-unreachable.yml", import.meta.url),
+);
 
 interface RunJson {
   runId: string;
@@ -85,7 +87,15 @@ describe("pipeline run on embedded defaults", () => {
     expect(run.stages.upload.reconciled).toBe(true);
     expect(run.stages.train.history.epochs).toHaveLength(3);
     const names = run.stages.evaluate.report.recommenders.map((r) => r.name);
-    expect(names).toEqual(["lstm", "popularity", "cooccurrence", "sknn", "oracle"]);
+    expect(names).toEqual([
+      "hybrid",
+      "ablation",
+      "popularity",
+      "cooccurrence",
+      "sknn",
+      "knn-blend",
+      "oracle",
+    ]);
     expect(run.stages.evaluate.gates.passed).toBe(true);
     for (const file of [run.stages.card.paths.card, run.stages.card.paths.report]) {
       expect(existsSync(file), file).toBe(true);
@@ -94,15 +104,14 @@ describe("pipeline run on embedded defaults", () => {
     expect(run.stages.promote).toMatchObject({ target: "local", promoted: true });
     expect(run.stages.promote.production.runId).toBe(run.runId);
 
-    // The default gates ask for 1.5 × popularity, which seconds of training on 1,500 sessions
-    // cannot give: the stage fails with exit 1 and names the gate, the card is still written,
-    // and production stays where it was.
+    // A gate no model passes: the stage fails with exit 1 and names the gate, the card is still
+    // written, and production stays where it was.
     const strict = await runCli(
-      ["run", "--from", "evaluate", "--run-id", run.runId, "--gates", DEFAULT_GATES],
+      ["run", "--from", "evaluate", "--run-id", run.runId, "--gates", UNREACHABLE_GATES],
       { cwd: dir, env: settings },
     );
     expect(strict.code, strict.stderr).toBe(1);
-    expect(strict.stderr).toMatch(/blocking gate\(s\) failed: .*beats-popularity/);
+    expect(strict.stderr).toMatch(/blocking gate\(s\) failed: .*perfect-hr20/);
     expect(strict.stderr).toContain("writing the card anyway");
     const card = readFileSync(run.stages.card.paths.card, "utf8");
     expect(card).toMatch(/Gates failed/i);

@@ -3,29 +3,29 @@
  * S3-compatible server (s3rver on loopback). The "job" does what the container does: it opens
  * the run store from the store URL with MLOPS_S3_ENDPOINT set, and writes a real (tiny) model
  * artifact and its stage record under runs/<id>/train/. The caller then copies the artifact with
- * fetchTrainArtifact, through its own store object, and loads it.
+ * fetchTrainArtifact, through its own store object, and loads it. A run of the earlier format
+ * (model@1, no sessions.bin) goes through the same hand-off: it may be the one in production.
  */
 import { readFile, readdir, rm } from "node:fs/promises";
 import { join, relative, sep } from "node:path";
+import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { fetchTrainArtifact } from "../../pipeline/train/fetch-artifact.ts";
 import { PipelineError } from "../../pipeline/errors.ts";
 import { S3Store, parseS3Url } from "../../pipeline/store/s3-store.ts";
 import {
   ARTIFACT_FILES,
+  REQUIRED_ARTIFACT_FILES,
   loadModelArtifact,
-  saveModelArtifact,
-  type ArtifactConfig,
-} from "../../pipeline/train/artifact.ts";
-import { selectBackend } from "../../pipeline/train/backend.ts";
-import { buildModel, DEFAULT_MODEL_CONFIG } from "../../pipeline/train/model.ts";
-import { Vocabulary } from "../../pipeline/train/vocabulary.ts";
+} from "../../pipeline/model/artifact.ts";
+import { writeTestArtifact } from "../helpers/model-artifact.ts";
 import { hex, tempDir } from "../helpers/rows.ts";
 import { startS3rver, type S3rverProcess } from "../helpers/s3rver.ts";
 
 const BUCKET = "mlops-handoff";
 const STORE_URL = `s3://${BUCKET}/team-a/runs-store`;
 const sku = (i: number) => hex(`item${i}`);
+const LEGACY_MODEL_DIR = fileURLToPath(new URL("../fixtures/legacy-model", import.meta.url));
 
 let server: S3rverProcess;
 const scratch = tempDir("batch-handoff-");
@@ -43,7 +43,6 @@ beforeAll(async () => {
   vi.stubEnv("AWS_SECRET_ACCESS_KEY", "S3RVER");
   vi.stubEnv("AWS_SESSION_TOKEN", undefined);
   vi.stubEnv("AWS_PROFILE", undefined);
-  await selectBackend("cpu");
 });
 
 afterAll(async () => {
@@ -61,29 +60,23 @@ async function filesUnder(dir: string): Promise<string[]> {
     .sort();
 }
 
-/** What the training container does at its end: the artifact and stage record into the store. */
-async function simulateJob(runId: string, omit: string[] = []): Promise<string> {
-  const vocabulary = Vocabulary.fromCounts(
-    new Map(Array.from({ length: 12 }, (_, i) => [sku(i), 50 - i])),
-  );
-  const modelConfig = { ...DEFAULT_MODEL_CONFIG, vocabSize: vocabulary.size, maxLen: 4 };
-  const config: ArtifactConfig = {
-    format: "mlops-session-recs/model@1",
-    model: modelConfig,
-    training: { epochs: 1 },
-    runId,
-    backend: "node-gpu",
-    excludeLastItem: true,
-  };
-  const containerDir = join(scratch, `container-${runId}`, "model");
-  const model = buildModel(modelConfig);
-  await saveModelArtifact(containerDir, {
-    model,
-    vocabulary,
-    config,
-    history: { epochs: [], bestEpoch: 0, stoppedEarly: false },
-  });
-  model.dispose();
+/**
+ * What the training container does at its end: the artifact and stage record into the store,
+ * less the files in `omit`. The artifact is written fresh, or is the folder `source` when given.
+ */
+async function simulateJob(
+  runId: string,
+  omit: readonly string[] = [],
+  source?: string,
+): Promise<string> {
+  const containerDir = source ?? join(scratch, `container-${runId}`, "model");
+  if (!source) {
+    await writeTestArtifact(containerDir, {
+      skus: Array.from({ length: 12 }, (_, i) => sku(i)),
+      runId,
+      net: { maxLen: 4 },
+    });
+  }
   const store = openS3Store();
   for (const file of await filesUnder(containerDir)) {
     if (omit.includes(file)) continue;
@@ -135,8 +128,6 @@ describe("the Batch job → S3 → caller hand-off", () => {
     const sessions = [[sku(1), sku(2)], [sku(7)], ["unknown-sku"]];
     expect(await fromCopy.predict(sessions, 5)).toEqual(await fromJob.predict(sessions, 5));
     expect(fromCopy.config.runId).toBe(runId);
-    fromJob.dispose();
-    fromCopy.dispose();
   });
 
   it("says clearly that nothing was written for a run id the job never wrote", async () => {
@@ -162,14 +153,61 @@ describe("the Batch job → S3 → caller hand-off", () => {
     );
   });
 
-  it("refuses an incomplete artifact before copying anything", async () => {
+  it.each(REQUIRED_ARTIFACT_FILES.map((file, i) => [file, i]))(
+    "refuses an artifact without %s before copying anything",
+    async (file, i) => {
+      const runId = `20261123-090000-miss0${i}`;
+      await simulateJob(runId, [file]);
+      const localDir = join(scratch, `missing-${i}`);
+      const error = await failure(() => fetchTrainArtifact(openS3Store(), runId, localDir));
+      expect(error.message).toBe(
+        `the model artifact of run ${runId} in ${STORE_URL}/runs/${runId}/train/model/ is incomplete: ${file} missing`,
+      );
+      await expect(readdir(localDir)).rejects.toMatchObject({ code: "ENOENT" });
+    },
+  );
+
+  it("refuses an upload cut short, naming every file it lacks, before copying anything", async () => {
     const runId = "20261123-090000-part00";
-    await simulateJob(runId, [ARTIFACT_FILES.weights]);
+    await simulateJob(runId, [
+      ARTIFACT_FILES.sessions,
+      ARTIFACT_FILES.vocabulary,
+      ARTIFACT_FILES.config,
+      ARTIFACT_FILES.history,
+    ]);
     const localDir = join(scratch, "partial");
     const error = await failure(() => fetchTrainArtifact(openS3Store(), runId, localDir));
     expect(error.message).toBe(
-      `the model artifact of run ${runId} in ${STORE_URL}/runs/${runId}/train/model/ is incomplete: weights.bin missing`,
+      `the model artifact of run ${runId} in ${STORE_URL}/runs/${runId}/train/model/ is incomplete: vocabulary.json, model-config.json, history.json missing`,
     );
     await expect(readdir(localDir)).rejects.toMatchObject({ code: "ENOENT" });
+  });
+
+  it("copies a model@1 artifact, which has no sessions.bin, and it ranks as before", async () => {
+    const runId = "20261123-090000-old000";
+    await simulateJob(runId, ["expected.json"], LEGACY_MODEL_DIR); // the fixture's, not the model's
+    const fetched = await fetchTrainArtifact(openS3Store(), runId, join(scratch, "legacy"));
+    expect(fetched.files).toEqual([...REQUIRED_ARTIFACT_FILES].sort());
+    const expected = JSON.parse(
+      await readFile(join(LEGACY_MODEL_DIR, "expected.json"), "utf8"),
+    ) as { k: number; sessions: string[][] };
+    const fromCopy = await loadModelArtifact(fetched.modelDir);
+    const fromFixture = await loadModelArtifact(LEGACY_MODEL_DIR);
+    expect(fromCopy.config.format).toBe("mlops-session-recs/model@1");
+    expect(await fromCopy.predict(expected.sessions, expected.k)).toEqual(
+      await fromFixture.predict(expected.sessions, expected.k),
+    );
+  });
+
+  it("copies a model@2 artifact without sessions.bin, whose load then names the file", async () => {
+    // The copy cannot tell the formats apart without reading model.json; the load can.
+    const runId = "20261123-090000-nosess";
+    await simulateJob(runId, [ARTIFACT_FILES.sessions]);
+    const fetched = await fetchTrainArtifact(openS3Store(), runId, join(scratch, "no-sessions"));
+    expect(fetched.files).toEqual([...REQUIRED_ARTIFACT_FILES].sort());
+    const error = await failure(() => loadModelArtifact(fetched.modelDir));
+    expect(error.message).toBe(
+      `model artifact incomplete: cannot read ${join(fetched.modelDir, ARTIFACT_FILES.sessions)} (ENOENT)`,
+    );
   });
 });

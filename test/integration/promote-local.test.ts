@@ -14,42 +14,22 @@ import { readProduction } from "../../pipeline/promote/registry.ts";
 import { silentReporter } from "../../pipeline/reporter.ts";
 import { LocalStore } from "../../pipeline/store/local-store.ts";
 import { stageKey, writeStageRecord } from "../../pipeline/store/runs.ts";
-import { saveModelArtifact } from "../../pipeline/train/artifact.ts";
-import { selectBackend } from "../../pipeline/train/backend.ts";
-import { buildModel, DEFAULT_MODEL_CONFIG } from "../../pipeline/train/model.ts";
-import { Vocabulary } from "../../pipeline/train/vocabulary.ts";
 import { DuckDbWarehouse } from "../../pipeline/warehouse/duckdb.ts";
+import { writeTestArtifact } from "../helpers/model-artifact.ts";
 import { hex, tempDir } from "../helpers/rows.ts";
 
 const dir = tempDir("promote-local-");
 const store = new LocalStore(join(dir, "store"));
 const skus = Array.from({ length: 40 }, (_, i) => hex(`item${i}`));
 const config = loadConfig({
-  env: { MLOPS_STORE: join(dir, "store"), MLOPS_BACKEND: "cpu" },
+  env: { MLOPS_STORE: join(dir, "store") },
   cwd: dir,
 }).config;
 let warehouse: DuckDbWarehouse;
 
 /** A trained-looking run: its artifact in the store and an evaluation whose gates passed. */
 async function addRun(runId: string, hr20: number): Promise<void> {
-  const vocabulary = Vocabulary.fromCounts(new Map(skus.map((s, i) => [s, 100 - i])));
-  const modelConfig = { ...DEFAULT_MODEL_CONFIG, vocabSize: vocabulary.size, maxLen: 5 };
-  const model = buildModel(modelConfig);
-  const folder = join(store.root, "runs", runId, "train", "model");
-  await saveModelArtifact(folder, {
-    model,
-    vocabulary,
-    config: {
-      format: "mlops-session-recs/model@1",
-      model: modelConfig,
-      training: {},
-      runId,
-      backend: "cpu",
-      excludeLastItem: true,
-    },
-    history: { epochs: [], bestEpoch: 1, stoppedEarly: false },
-  });
-  model.dispose();
+  await writeTestArtifact(join(store.root, "runs", runId, "train", "model"), { skus, runId });
   const figure = (value: number) => ({
     value,
     n: 500,
@@ -57,9 +37,9 @@ async function addRun(runId: string, hr20: number): Promise<void> {
   });
   const evaluation = {
     report: {
-      roles: { candidate: "lstm", production: null },
+      roles: { candidate: "hybrid", production: null },
       recommenders: [
-        { name: "lstm", metrics: { "hr@20": figure(hr20), "mrr@20": figure(hr20 / 3) } },
+        { name: "hybrid", metrics: { "hr@20": figure(hr20), "mrr@20": figure(hr20 / 3) } },
       ],
       comparisons: [],
     },
@@ -84,7 +64,6 @@ const promote = (runId: string) =>
   promoteRun({ config, runId, store, warehouse, reporter: silentReporter() });
 
 beforeAll(async () => {
-  await selectBackend("cpu");
   warehouse = await DuckDbWarehouse.open(join(dir, "warehouse.duckdb"));
   await warehouse.query(
     "create table session_sequences as select 's' || i as session_key, i as session_start_ms, [$1, $2, $3] as items from range(25) t(i)",

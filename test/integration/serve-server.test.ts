@@ -1,50 +1,41 @@
 /**
- * The inference server over real HTTP on loopback, with a real (tiny, untrained) tfjs model:
- * the SageMaker routes, every kind of bad input, batching, failures and graceful shutdown.
+ * The inference server over real HTTP on loopback, with a real (tiny, untrained) model artifact
+ * written as `pipeline train` writes it: the SageMaker routes, every kind of bad input, batching,
+ * failures and graceful shutdown; and a folder in the format before the plain runtime (tfjs-layers,
+ * model@1) still served with the rankings and scores it had, as a model in production must be.
  */
 import { once } from "node:events";
+import { readFile } from "node:fs/promises";
 import { request } from "node:http";
 import { connect } from "node:net";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { loadModelArtifact, type ModelArtifact } from "../../pipeline/model/artifact.ts";
+import type { SessionPrediction } from "../../pipeline/model/predictor.ts";
 import { silentReporter } from "../../pipeline/reporter.ts";
 import type { Predictor } from "../../pipeline/serve/batcher.ts";
 import { startModelServer } from "../../pipeline/serve/serve.ts";
 import { startServer, type RunningServer, type ServedModel } from "../../pipeline/serve/server.ts";
-import {
-  createPredictor,
-  saveModelArtifact,
-  type ArtifactConfig,
-  type ModelArtifact,
-  type SessionPrediction,
-} from "../../pipeline/train/artifact.ts";
-import { selectBackend } from "../../pipeline/train/backend.ts";
-import { buildModel, DEFAULT_MODEL_CONFIG } from "../../pipeline/train/model.ts";
-import { Vocabulary } from "../../pipeline/train/vocabulary.ts";
+import { writeTestArtifact } from "../helpers/model-artifact.ts";
 import { hex, tempDir } from "../helpers/rows.ts";
 
 const ITEMS = 30;
 const sku = (i: number) => hex(`p${i}`);
+const LEGACY_MODEL_DIR = fileURLToPath(new URL("../fixtures/legacy-model", import.meta.url));
 
+/** The artifact folder every test serves, and the model loaded from it. */
+const modelDir = join(tempDir("mlops-serve-"), "model");
 let artifact: ModelArtifact;
 const servers: RunningServer[] = [];
 
 beforeAll(async () => {
-  await selectBackend("cpu");
-  // Distinct counts, so the popularity order (the fallback) is known: p0 most popular.
-  const vocabulary = Vocabulary.fromCounts(
-    new Map(Array.from({ length: ITEMS }, (_, i) => [sku(i), 100 - i])),
-  );
-  const model = buildModel({ ...DEFAULT_MODEL_CONFIG, vocabSize: vocabulary.size, maxLen: 5 });
-  const config: ArtifactConfig = {
-    format: "mlops-session-recs/model@1",
-    model: { ...DEFAULT_MODEL_CONFIG, vocabSize: vocabulary.size, maxLen: 5 },
-    training: {},
+  // p0 is the most popular item (the fallback order is known).
+  await writeTestArtifact(modelDir, {
+    skus: Array.from({ length: ITEMS }, (_, i) => sku(i)),
     runId: "run-serve-test",
-    backend: "cpu",
-    excludeLastItem: false,
-  };
-  artifact = createPredictor(model, vocabulary, config);
+  });
+  artifact = await loadModelArtifact(modelDir);
 });
 
 afterAll(async () => {
@@ -156,16 +147,8 @@ describe("POST /invocations", () => {
   });
 
   it("serves a model loaded from its artifact folder, as production does", async () => {
-    const dir = join(tempDir("mlops-serve-"), "model");
-    await saveModelArtifact(dir, {
-      model: artifact.model,
-      vocabulary: artifact.vocabulary,
-      config: artifact.config,
-      history: { epochs: [], bestEpoch: 0, stoppedEarly: false },
-    });
     const fromFolder = await startModelServer({
-      modelDir: dir,
-      backend: "cpu",
+      modelDir,
       port: 0,
       host: "127.0.0.1",
       modelVersion: "v7",
@@ -182,8 +165,43 @@ describe("POST /invocations", () => {
     expectSame(predictionsOf(json), await artifact.predict(sessions, 7));
     expect(json.model).toEqual({
       run_id: "run-serve-test",
-      format: "mlops-session-recs/model@1",
+      format: "mlops-session-recs/model@2",
       version: "v7",
+    });
+  });
+
+  it("serves a model@1 folder (tfjs-layers) with the top-5 and scores it had before the upgrade", async () => {
+    const expected = JSON.parse(
+      await readFile(join(LEGACY_MODEL_DIR, "expected.json"), "utf8"),
+    ) as { k: number; sessions: string[][]; predictions: SessionPrediction[] };
+    const legacy = await startModelServer({
+      modelDir: LEGACY_MODEL_DIR,
+      port: 0,
+      host: "127.0.0.1",
+    });
+    servers.push(legacy);
+    await legacy.ready;
+    // All of them: sessions longer than the model's maxLen, one SKU, an unknown SKU, a fallback.
+    const { status, json } = await invoke(legacy, {
+      sessions: expected.sessions,
+      k: expected.k,
+    });
+    expect(status).toBe(200);
+    expect(json.model).toEqual({ run_id: "legacy-fixture", format: "mlops-session-recs/model@1" });
+    const wire = predictionsOf(json);
+    expect(wire).toHaveLength(expected.predictions.length);
+    wire.forEach((w, i) => {
+      const before = expected.predictions[i] as SessionPrediction;
+      expect(
+        w.items.map((x) => x.sku),
+        `session ${i}`,
+      ).toEqual(before.items.map((x) => x.sku));
+      w.items.forEach((x, j) => {
+        const score = before.items[j]?.score as number;
+        expect(Math.abs(x.score - score), `session ${i} item ${j}`).toBeLessThanOrEqual(1e-6);
+      });
+      expect(w.unknown_skus).toBe(before.unknownSkus);
+      expect(w.fallback).toBe(before.fallback);
     });
   });
 

@@ -1,54 +1,33 @@
 /**
- * The training dataset on real DuckDB: hand-made marts whose every id and example is checked by
- * hand, and the marts the built-in dbt runner builds from generated data, where every example
- * must come out exactly once per epoch, shuffled or not, whatever the page size.
+ * The training data on real DuckDB: hand-made marts whose every id and count is checked by hand,
+ * and the marts the built-in dbt runner builds from generated data, where every session must
+ * come out exactly once, in time order, whatever the page size. (The batches made from the
+ * loaded sessions are tested in test/unit/train-batches.test.ts.)
  */
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { generate } from "../../pipeline/data/generator/index.ts";
 import {
-  batches,
   buildVocabulary,
-  countExamples,
+  loadSplit,
   parseItems,
   readSessions,
-  summarizeDataset,
-  type Batch,
-  type BatchOptions,
+  summarizeSplit,
   type MartRelations,
-  type PassCounts,
 } from "../../pipeline/train/dataset.ts";
-import { PAD_ID, UNKNOWN_ID } from "../../pipeline/train/sequences.ts";
-import { Vocabulary } from "../../pipeline/train/vocabulary.ts";
+import type { SessionBlock } from "../../pipeline/train/batches.ts";
+import { UNKNOWN_ID } from "../../pipeline/model/sequences.ts";
+import { Vocabulary } from "../../pipeline/model/vocabulary.ts";
 import { DuckDbWarehouse } from "../../pipeline/warehouse/duckdb.ts";
 import type { SqlValue, Warehouse } from "../../pipeline/warehouse/warehouse.ts";
 import { tempDir } from "../helpers/rows.ts";
 import { buildWith, uploadInto } from "../helpers/transform.ts";
 
-/** Runs one pass to the end, keeping its batches and the counts the generator returns. */
-async function pass(
-  warehouse: Warehouse,
-  vocabulary: Vocabulary,
-  options: BatchOptions,
-): Promise<{ batches: Batch[]; counts: PassCounts }> {
-  const out: Batch[] = [];
-  const generator = batches(warehouse, vocabulary, options);
-  for (;;) {
-    const next = await generator.next();
-    if (next.done) return { batches: out, counts: next.value };
-    out.push(next.value);
-  }
-}
-
-/** Every example of a pass as "input ids → target", in order. */
-function examples(list: readonly Batch[]): string[] {
-  const out: string[] = [];
-  for (const b of list) {
-    for (let i = 0; i < b.size; i++) {
-      out.push(
-        `${b.inputs.subarray(i * b.maxLen, (i + 1) * b.maxLen).join(" ")} → ${b.targets[i]}`,
-      );
-    }
+/** The sessions of a block as arrays of ids. */
+function sessionsOf(block: SessionBlock): number[][] {
+  const out: number[][] = [];
+  for (let s = 0; s + 1 < block.offsets.length; s++) {
+    out.push([...block.ids.subarray(block.offsets[s] as number, block.offsets[s + 1] as number)]);
   }
   return out;
 }
@@ -60,14 +39,15 @@ describe("hand-made marts", () => {
   beforeAll(async () => {
     warehouse = await DuckDbWarehouse.open(":memory:");
     // The same column types as the dbt marts on DuckDB: items is a list of varchar.
+    // Start times out of key order: sessions come back in time order (s3 started first).
     await warehouse.query(`create table hand_sequences as select * from (values
-      ('s1-1', ['sku-a', 'sku-b', 'sku-c', 'sku-a']),
-      ('s2-1', ['sku-b', 'sku-a']),
-      ('s3-1', ['sku-d', 'sku-b', 'sku-e', 'sku-c']),
-      ('s4-1', ['sku-e', 'sku-d']),
-      ('v1-1', ['sku-a', 'sku-x', 'sku-b']),
-      ('t1-1', ['sku-e', 'sku-c', 'sku-y', 'sku-a'])
-    ) as t(session_key, items)`);
+      ('s1-1', 2000::bigint, ['sku-a', 'sku-b', 'sku-c', 'sku-a']),
+      ('s2-1', 3000::bigint, ['sku-b', 'sku-a']),
+      ('s3-1', 1000::bigint, ['sku-d', 'sku-b', 'sku-e', 'sku-c']),
+      ('s4-1', 3000::bigint, ['sku-e', 'sku-d']),
+      ('v1-1', 5000::bigint, ['sku-a', 'sku-x', 'sku-b']),
+      ('t1-1', 6000::bigint, ['sku-e', 'sku-c', 'sku-y', 'sku-a'])
+    ) as t(session_key, session_start_ms, items)`);
     await warehouse.query(`create table hand_splits as select * from (values
       ('s1-1', 'train'), ('s2-1', 'train'), ('s3-1', 'train'), ('s4-1', 'train'),
       ('v1-1', 'validation'), ('t1-1', 'test')
@@ -122,64 +102,54 @@ describe("hand-made marts", () => {
     expect(() => Vocabulary.fromCounts(new Map(), 0)).toThrow(/minCount/);
   });
 
-  it("turns every prefix into an example, left-padded and front-truncated", async () => {
+  it("loads a split in time order (ties by key), encoded, unknown SKUs as the unknown id", async () => {
     const vocabulary = await buildVocabulary(warehouse, { relations });
-    // a=2 b=3 c=4 d=5 e=6. Sessions in key order: s1 [a b c a], s2 [b a], s3 [d b e c], s4 [e d].
-    const { batches: got, counts } = await pass(warehouse, vocabulary, {
+    // a=2 b=3 c=4 d=5 e=6. By start: s3 (1000), s1 (2000), s2 and s4 (3000, key order).
+    const train = await loadSplit(warehouse, vocabulary, { split: "train", relations });
+    expect(sessionsOf(train)).toEqual([
+      [5, 3, 6, 4],
+      [2, 3, 4, 2],
+      [3, 2],
+      [6, 5],
+    ]);
+    // Pages of one session: four queries, the same sessions.
+    const paged = await loadSplit(warehouse, vocabulary, {
       split: "train",
       relations,
-      maxLen: 2,
-      batchSize: 4,
+      pageSize: 1,
     });
-    expect(examples(got)).toEqual([
-      "0 2 → 3",
-      "2 3 → 4",
-      "3 4 → 2",
-      "0 3 → 2",
-      "0 5 → 3",
-      "5 3 → 6",
-      "3 6 → 4",
-      "0 6 → 5",
-    ]);
-    expect(got.map((b) => b.size)).toEqual([4, 4]);
-    expect(counts).toEqual({ sessions: 4, examples: 8, unknownTargets: 0, kept: 8 });
-
-    const wide = await pass(warehouse, vocabulary, { split: "train", relations, maxLen: 5 });
-    expect(examples(wide.batches)[2]).toBe(`${PAD_ID} ${PAD_ID} 2 3 4 → 2`);
-    expect(wide.batches).toHaveLength(1);
+    expect(paged).toEqual(train);
+    const validation = await loadSplit(warehouse, vocabulary, { split: "validation", relations });
+    expect(sessionsOf(validation)).toEqual([[2, UNKNOWN_ID, 3]]);
   });
 
-  it("skips unknown targets but counts them; keeps unknown inputs", async () => {
+  it("counts examples, unknown targets and sessions per example mode", async () => {
     const vocabulary = await buildVocabulary(warehouse, { relations });
-    // v1 [a x b]: a → x is skipped (x unknown), [a x] → b is kept with x as id 1.
-    const validation = await pass(warehouse, vocabulary, {
-      split: "validation",
-      relations,
-      maxLen: 3,
+    const validation = await loadSplit(warehouse, vocabulary, { split: "validation", relations });
+    // v1 [a x b]: a → x has an unknown target, [a x] → b a known one.
+    expect(summarizeSplit(validation, "sequence")).toEqual({
+      sessions: 1,
+      examples: 2,
+      unknownTargets: 1,
+      kept: 1,
+      unknownTargetShare: 0.5,
     });
-    expect(examples(validation.batches)).toEqual(["0 2 1 → 3"]);
-    expect(validation.counts).toEqual({ sessions: 1, examples: 2, unknownTargets: 1, kept: 1 });
-    // The last-item mode: one example per session, the full history.
-    const last = await pass(warehouse, vocabulary, {
-      split: "test",
-      relations,
-      maxLen: 3,
-      mode: "last",
-    });
-    expect(examples(last.batches)).toEqual(["6 4 1 → 2"]);
+    expect(summarizeSplit(validation, "all-prefixes")).toEqual(
+      summarizeSplit(validation, "sequence"),
+    );
+    // The last-item mode: one example per session.
+    const test = await loadSplit(warehouse, vocabulary, { split: "test", relations });
+    expect(summarizeSplit(test, "last")).toMatchObject({ sessions: 1, examples: 1, kept: 1 });
+    expect(summarizeSplit(test, "sequence").unknownTargetShare).toBeCloseTo(1 / 3);
     // With minCount 3, c, d and e become unknown in train too: targets c (s1), e and c (s3), d (s4).
     const rare = await buildVocabulary(warehouse, { relations, minCount: 3 });
-    expect(await countExamples(warehouse, rare, { split: "train", relations })).toEqual({
+    const train = await loadSplit(warehouse, rare, { split: "train", relations });
+    expect(summarizeSplit(train, "sequence")).toMatchObject({
       sessions: 4,
       examples: 8,
       unknownTargets: 4,
       kept: 4,
     });
-    const summary = await summarizeDataset(warehouse, vocabulary, { relations });
-    expect(summary).toMatchObject({ vocabularySize: 7, minCount: 1, maxLen: 20 });
-    expect(summary.splits.validation.unknownTargetShare).toBe(0.5);
-    expect(summary.splits.test).toMatchObject({ sessions: 1, examples: 3, unknownTargets: 1 });
-    expect(summary.splits.test.unknownTargetShare).toBeCloseTo(1 / 3);
   });
 
   it("refuses a relation name that is not an identifier path", async () => {
@@ -194,9 +164,7 @@ describe("marts built by dbt on generated data", () => {
   const dir = tempDir("train-dataset-test-");
   let warehouse: DuckDbWarehouse;
   let vocabulary: Vocabulary;
-  /** Every train example as "inputs → target", in session-key order. */
-  let reference: string[];
-  let referenceCounts: PassCounts;
+  let reference: SessionBlock;
 
   beforeAll(async () => {
     const data = await generate({ outDir: join(dir, "data"), sessions: 1_500, skus: 400, seed: 7 });
@@ -206,12 +174,9 @@ describe("marts built by dbt on generated data", () => {
     const failed = outcome.runs.filter((r) => r.status !== "success" && r.status !== "pass");
     expect(failed).toEqual([]);
     vocabulary = await buildVocabulary(warehouse, { minCount: 2 });
-    const unshuffled = await pass(warehouse, vocabulary, { split: "train", batchSize: 64 });
-    reference = examples(unshuffled.batches);
-    referenceCounts = unshuffled.counts;
-    // Enough for the page sizes and the shuffle buffer below to be smaller than the split.
-    expect(referenceCounts.sessions).toBeGreaterThan(400);
-    expect(referenceCounts.kept).toBeGreaterThan(1_000);
+    reference = await loadSplit(warehouse, vocabulary, { split: "train" });
+    // Enough for the page sizes below to be smaller than the split.
+    expect(reference.offsets.length - 1).toBeGreaterThan(400);
   });
 
   afterAll(async () => {
@@ -244,22 +209,17 @@ describe("marts built by dbt on generated data", () => {
     for (const row of unseen) expect(vocabulary.id(String(row.sku))).toBe(UNKNOWN_ID);
   });
 
-  it("yields every example once, whatever the page size", async () => {
-    const [row] = await warehouse.query(
-      "select count(*) as sessions, sum(q.sequence_length - 1) as examples from session_sequences q join session_splits s using (session_key) where s.split = 'train'",
+  it("loads every session once, in time order, whatever the page size", async () => {
+    const rows = await warehouse.query(
+      "select q.items from session_sequences q join session_splits s using (session_key) where s.split = 'train' order by q.session_start_ms, q.session_key",
     );
-    expect(referenceCounts.sessions).toBe(Number(row?.sessions));
-    expect(referenceCounts.examples).toBe(Number(row?.examples));
-    expect(reference).toHaveLength(referenceCounts.kept);
-    // Pages of 97 sessions: many queries, the same stream.
-    const paged = await pass(warehouse, vocabulary, {
-      split: "train",
-      batchSize: 64,
-      pageSize: 97,
-    });
-    expect(examples(paged.batches)).toEqual(reference);
-    expect(paged.counts).toEqual(referenceCounts);
-    expect(paged.batches.slice(0, -1).every((b) => b.size === 64)).toBe(true);
+    expect(sessionsOf(reference)).toEqual(
+      rows.map((r) => Array.from(vocabulary.encode(parseItems(r.items ?? null, "k")))),
+    );
+    // Pages of 97 sessions: many queries, the same sessions.
+    expect(await loadSplit(warehouse, vocabulary, { split: "train", pageSize: 97 })).toEqual(
+      reference,
+    );
   });
 
   it("never asks the warehouse for more than a page of sessions at once", async () => {
@@ -273,56 +233,28 @@ describe("marts built by dbt on generated data", () => {
         },
       },
     }) as Warehouse;
-    const counts = await countExamples(spy, vocabulary, { split: "train", pageSize: 100 });
-    expect(counts).toEqual(referenceCounts);
+    const loaded = await loadSplit(spy, vocabulary, { split: "train", pageSize: 100 });
+    expect(loaded).toEqual(reference);
+    const sessions = reference.offsets.length - 1;
     // Full pages, then the remainder (or an empty page when the split divides evenly).
-    const full = Math.floor(referenceCounts.sessions / 100);
-    expect(pages).toEqual([...Array<number>(full).fill(100), referenceCounts.sessions % 100]);
-  });
-
-  it("shuffles every example exactly once per epoch, the same way for the same seed", async () => {
-    const options: BatchOptions = {
-      split: "train",
-      batchSize: 50,
-      pageSize: 400,
-      shuffle: { seed: 3, buffer: 1_000 },
-    };
-    const first = examples((await pass(warehouse, vocabulary, options)).batches);
-    expect(first).not.toEqual(reference);
-    expect([...first].sort()).toEqual([...reference].sort());
-    const again = examples((await pass(warehouse, vocabulary, options)).batches);
-    expect(again).toEqual(first);
-    const nextEpoch = examples(
-      (
-        await pass(warehouse, vocabulary, {
-          ...options,
-          shuffle: { seed: 3, epoch: 1, buffer: 1_000 },
-        })
-      ).batches,
-    );
-    expect(nextEpoch).not.toEqual(first);
-    expect([...nextEpoch].sort()).toEqual([...reference].sort());
-    // A buffer larger than the split is a full shuffle, still of every example once.
-    const whole = examples(
-      (await pass(warehouse, vocabulary, { ...options, shuffle: { seed: 3, buffer: 1_000_000 } }))
-        .batches,
-    );
-    expect([...whole].sort()).toEqual([...reference].sort());
+    const full = Math.floor(sessions / 100);
+    expect(pages).toEqual([...Array<number>(full).fill(100), sessions % 100]);
   });
 
   it("counts every split for the run record", async () => {
-    const summary = await summarizeDataset(warehouse, vocabulary, { pageSize: 1_000 });
-    expect(summary.splits.train).toMatchObject({ ...referenceCounts });
     const sizes = await warehouse.query(
-      "select split, count(*) as n from session_splits group by split",
+      "select split, count(*) as n, sum(sequence_length - 1) as examples from session_splits group by split",
     );
     for (const row of sizes) {
       const split = String(row.split) as "train" | "validation" | "test";
-      expect(summary.splits[split].sessions).toBe(Number(row.n));
+      const summary = summarizeSplit(await loadSplit(warehouse, vocabulary, { split }), "sequence");
+      expect(summary.sessions).toBe(Number(row.n));
+      expect(summary.examples).toBe(Number(row.examples));
+      // Later splits face SKUs train never saw: some of their targets are unknown.
+      if (split !== "train") {
+        expect(summary.unknownTargetShare).toBeGreaterThan(0);
+        expect(summary.unknownTargetShare).toBeLessThan(1);
+      }
     }
-    // Test sessions come later and face new SKUs: some of their targets are unknown.
-    expect(summary.splits.test.unknownTargetShare).toBeGreaterThan(0);
-    expect(summary.splits.test.unknownTargetShare).toBeLessThan(1);
-    expect(JSON.parse(JSON.stringify(summary))).toEqual(summary);
   });
 });

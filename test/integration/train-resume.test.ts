@@ -6,8 +6,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
-import { selectBackend } from "../../pipeline/train/backend.ts";
-import { loadModelArtifact } from "../../pipeline/train/artifact.ts";
+import { loadModelArtifact } from "../../pipeline/model/artifact.ts";
 import type { TrainResult } from "../../pipeline/train/train.ts";
 import { json, runCli } from "../helpers/cli.ts";
 import { tempDir } from "../helpers/rows.ts";
@@ -50,12 +49,18 @@ describe("pipeline train", () => {
     const best = Math.max(...uninterrupted.history.epochs.map((e) => e.validationHr20));
     expect(uninterrupted.bestValidationHr20).toBe(best);
 
-    await selectBackend("wasm");
     const artifact = await loadModelArtifact(modelDir("whole"));
     const [prediction] = await artifact.predict([[artifact.vocabulary.sku(2) as string]], 10);
     expect(prediction?.items).toHaveLength(10);
     expect(prediction?.fallback).toBe(false);
-    artifact.dispose();
+    // The blend was fitted on validation and its parts reported.
+    expect(artifact.blend.components.map((c) => c.kind)).toEqual([
+      "neural",
+      "sknn",
+      "cooccurrence",
+      "repeat",
+    ]);
+    expect(uninterrupted.blend.validation.candidate.cases).toBeGreaterThan(0);
   });
 
   it("is deterministic: the same seed gives the same weights", async () => {
@@ -109,7 +114,7 @@ describe("pipeline train", () => {
   });
 
   it("refuses to resume with other settings, naming what to do", async () => {
-    const result = await runCli(["train", "--run-id", "killed", "--hidden-units", "8"], {
+    const result = await runCli(["train", "--run-id", "killed", "--learning-rate", "0.02"], {
       cwd,
       env,
     });

@@ -302,8 +302,8 @@ describe("model adapter", () => {
         }));
       },
     };
-    const model = new ModelRecommender(predictor);
-    expect(model.name).toBe("lstm");
+    const model = new ModelRecommender(predictor, "hybrid");
+    expect(model.name).toBe("hybrid");
     expect(model.kind).toBe("model");
     expect(await model.recommend([["a"], ["b", "c"]], 2)).toEqual([
       ["a-1", "a-2"],

@@ -105,7 +105,13 @@ describe("gate files", () => {
     expect(config.gates.length).toBeGreaterThanOrEqual(5);
     const kinds = new Set(config.gates.map((g) => g.kind));
     expect(kinds).toEqual(
-      new Set(["absolute", "relative-to-best-baseline", "relative-to-production", "slice-floor"]),
+      new Set([
+        "absolute",
+        "relative-to-best-baseline",
+        "significantly-better",
+        "relative-to-production",
+        "slice-floor",
+      ]),
     );
     expect(config.gates.some((g) => g.blocking)).toBe(true);
   });

@@ -10,7 +10,7 @@ import { countItems } from "../../pipeline/evaluate/popularity.ts";
 import { SknnRecommender } from "../../pipeline/evaluate/sknn.ts";
 import { SessionIndex, type SparseScores } from "../../pipeline/model/neighbours.ts";
 import { Rng } from "../../pipeline/prng.ts";
-import { Vocabulary } from "../../pipeline/train/vocabulary.ts";
+import { Vocabulary } from "../../pipeline/model/vocabulary.ts";
 
 /** V-SKNN the slow, obvious way: every session from the most recent back, sorted, from scratch. */
 function bruteSknn(

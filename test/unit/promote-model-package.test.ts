@@ -28,7 +28,7 @@ afterAll(async () => {
   await rm(scratch, { recursive: true, force: true });
 });
 
-/** An artifact folder: the five files with distinct contents (weights.bin binary). */
+/** An artifact folder: the six files with distinct contents (weights.bin binary). */
 async function artifact(contents: Record<string, Buffer>): Promise<string> {
   const dir = await mkdtemp(join(scratch, "artifact-"));
   for (const [name, body] of Object.entries(contents)) await writeFile(join(dir, name), body);

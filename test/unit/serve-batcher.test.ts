@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { PredictionBatcher, type Predictor } from "../../pipeline/serve/batcher.ts";
-import type { SessionPrediction } from "../../pipeline/train/artifact.ts";
+import type { SessionPrediction } from "../../pipeline/model/predictor.ts";
 
 /**
  * A deterministic stand-in ranking: item j of a session's list is `<last SKU>:<j>`, so every

@@ -1,7 +1,9 @@
 import * as tf from "@tensorflow/tfjs";
 import { beforeAll, describe, expect, it } from "vitest";
 import { selectBackend } from "../../pipeline/train/backend.ts";
-import { buildModel, DEFAULT_MODEL_CONFIG } from "../../pipeline/train/model.ts";
+import type { NetConfig } from "../../pipeline/model/net.ts";
+import { fullSoftmax } from "../../pipeline/train/heads.ts";
+import { initialWeights, TrainableNet } from "../../pipeline/train/net.ts";
 import {
   cpuUnsortedSegmentSumConfig,
   registerSegmentSum,
@@ -96,86 +98,126 @@ describe("UnsortedSegmentSum on wasm and cpu", () => {
 });
 
 describe("the embedding gradient on wasm", () => {
-  const config = {
-    ...DEFAULT_MODEL_CONFIG,
+  const config: NetConfig = {
+    cell: "lstm",
     vocabSize: 50,
-    maxLen: 6,
     embeddingDim: 8,
     hiddenUnits: 8,
-    dropout: 0, // dropout is random: the two backends must see the same function
-    seed: 7,
+    layers: 1,
+    tied: false,
+    maxLen: 6,
   };
   const next = seededFloats(99);
-  // Left-padded prefixes with repeated items, so gradient rows accumulate several contributions.
-  const sequences = Int32Array.from({ length: 12 * config.maxLen }, (_, i) =>
-    i % config.maxLen < 2 ? 0 : 2 + Math.floor(next() * 10),
+  // Right-padded rows with repeated items, so gradient rows accumulate several contributions.
+  const rows = 12;
+  const ids = Int32Array.from({ length: rows * config.maxLen }, (_, i) =>
+    i % config.maxLen >= 4 ? 0 : 2 + Math.floor(next() * 10),
   );
-  const targets = Int32Array.from({ length: 12 }, () => 2 + Math.floor(next() * 48));
+  const targets = Int32Array.from({ length: rows }, () => 2 + Math.floor(next() * 48));
+  // The state after each row's fourth item predicts its target (time-major rows).
+  const positions = Int32Array.from({ length: rows }, (_, r) => 3 * rows + r);
+  const weights = initialWeights(config, { seed: 7 });
 
-  /** d(loss)/d(embedding matrix) for a model holding `weights`, on the active backend. */
-  function embeddingGradient(weights: { values: Float32Array; shape: number[] }[]): number[][] {
-    const model = buildModel(config);
-    model.setWeights(weights.map((w) => tf.tensor(w.values, w.shape)));
-    // LayerVariable.read() returns the tf.Variable itself, which variableGrads needs.
-    const embedding = model.getLayer("item_embedding").trainableWeights[0]?.read() as tf.Variable;
+  /** d(loss)/d(embedding matrix) on the active backend. */
+  function embeddingGradient(): Float32Array {
+    const net = new TrainableNet(config, weights);
+    const embedding = net.variable("embedding");
     const { value, grads } = tf.variableGrads(() => {
-      const probs = model.apply(tf.tensor2d(sequences, [12, config.maxLen], "int32"), {
-        training: true,
-      }) as tf.Tensor2D;
-      const picked = tf.sum(
-        tf.mul(probs, tf.oneHot(tf.tensor1d(targets, "int32"), config.vocabSize)),
-        1,
-      );
-      return tf.neg(tf.mean(tf.log(picked))) as tf.Scalar;
+      const states = net.states({ rows, steps: config.maxLen, ids });
+      const picked = tf.gather(states, tf.tensor1d(positions, "int32")) as tf.Tensor2D;
+      return fullSoftmax(net, picked, targets, 0);
     }, [embedding]);
-    const gradient = grads[embedding.name]?.arraySync() as number[][];
-    tf.dispose([value, grads[embedding.name] as tf.Tensor]);
-    model.dispose();
+    const gradient = grads[embedding.name]?.dataSync() as Float32Array;
+    tf.dispose([value, ...Object.values(grads)]);
+    net.dispose();
     return gradient;
   }
 
   it("equals the cpu backend's (with tfjs's own kernel) within 1e-5, on wasm and on cpu", async () => {
-    const weights = await on("cpu", () =>
-      buildModel(config)
-        .getWeights()
-        .map((w) => ({ values: w.dataSync() as Float32Array, shape: w.shape })),
-    );
-    const cpu = await on("stock-cpu", () => embeddingGradient(weights));
-    const wasm = await on("wasm", () => embeddingGradient(weights));
-    const fastCpu = await on("cpu", () => embeddingGradient(weights));
-
-    const used = new Set(sequences.filter((id) => id !== 0));
+    const cpu = await on("stock-cpu", embeddingGradient);
+    const wasm = await on("wasm", embeddingGradient);
+    const fastCpu = await on("cpu", embeddingGradient);
+    const used = new Set([...ids].filter((id) => id !== 0));
+    const width = config.embeddingDim;
     for (let row = 0; row < config.vocabSize; row++) {
-      const cpuRow = cpu[row] as number[];
-      const wasmRow = wasm[row] as number[];
+      const cpuRow = cpu.subarray(row * width, (row + 1) * width);
       // The test means something only if used rows get a gradient and unused rows none.
       expect(
         cpuRow.some((v) => v !== 0),
         `row ${row}`,
       ).toBe(used.has(row));
       cpuRow.forEach((v, i) => {
-        expect(Math.abs((wasmRow[i] as number) - v), `wasm row ${row} col ${i}`).toBeLessThan(1e-5);
-        expect(Math.abs((fastCpu[row]?.[i] as number) - v), `cpu row ${row} col ${i}`).toBeLessThan(
-          1e-5,
-        );
+        const at = row * width + i;
+        expect(Math.abs((wasm[at] as number) - v), `wasm row ${row} col ${i}`).toBeLessThan(1e-5);
+        expect(Math.abs((fastCpu[at] as number) - v), `cpu row ${row} col ${i}`).toBeLessThan(1e-5);
       });
     }
   });
 
   it("fails on wasm without the kernel (so the test above exercises it)", async () => {
-    const weights = await on("cpu", () =>
-      buildModel(config)
-        .getWeights()
-        .map((w) => ({ values: w.dataSync() as Float32Array, shape: w.shape })),
-    );
     tf.unregisterKernel("UnsortedSegmentSum", "wasm");
     try {
-      await expect(on("wasm", () => embeddingGradient(weights))).rejects.toThrow(
-        /UnsortedSegmentSum/,
-      );
+      await expect(on("wasm", embeddingGradient)).rejects.toThrow(/UnsortedSegmentSum/);
     } finally {
       registerSegmentSum("wasm");
     }
     expect(tf.getKernel("UnsortedSegmentSum", "wasm")).toBeDefined();
+  });
+});
+
+describe("wasm's transposed matrix products and row gathers", () => {
+  const next = seededFloats(21);
+  const rand = (shape: number[]) =>
+    tf.tensor(
+      Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => next() * 2 - 1),
+      shape,
+    );
+
+  it.each([
+    { a: [7, 5], b: [5, 9], ta: false, tb: false },
+    { a: [5, 7], b: [5, 9], ta: true, tb: false },
+    { a: [7, 5], b: [9, 5], ta: false, tb: true },
+    { a: [5, 7], b: [9, 5], ta: true, tb: true },
+    { a: [3, 5, 7], b: [3, 9, 5], ta: true, tb: true },
+  ])("matMul transposeA $ta transposeB $tb equals the cpu backend's", async ({ a, b, ta, tb }) => {
+    const x = await on("cpu", () => rand(a));
+    const y = await on("cpu", () => rand(b));
+    const [xs, ys] = [x.dataSync(), y.dataSync()];
+    const product = () =>
+      tf.tidy(() => tf.matMul(tf.tensor(xs, a), tf.tensor(ys, b), ta, tb).dataSync());
+    const cpu = await on("cpu", product);
+    const wasm = await on("wasm", product);
+    wasm.forEach((v, i) => expect(v).toBeCloseTo(cpu[i] as number, 5));
+    tf.dispose([x, y]);
+  });
+
+  it("gathers rows, single values and other axes as the cpu backend does", async () => {
+    const matrix = Float32Array.from({ length: 6 * 4 }, (_, i) => i * 0.5);
+    const run = () =>
+      tf.tidy(() => {
+        const x = tf.tensor2d(matrix, [6, 4]);
+        return [
+          tf.gather(x, tf.tensor1d([5, 0, 5, 2], "int32")).arraySync(),
+          tf.gather(tf.tensor1d(matrix), tf.tensor1d([23, 1], "int32")).arraySync(),
+          tf.gather(x, tf.tensor1d([3, 1], "int32"), 1).arraySync(),
+          tf
+            .gather(
+              tf.tensor1d([4, 5, 6], "int32"),
+              tf.tensor2d(
+                [
+                  [2, 0],
+                  [1, 1],
+                ],
+                [2, 2],
+                "int32",
+              ),
+            )
+            .arraySync(),
+        ];
+      });
+    expect(await on("wasm", run)).toEqual(await on("cpu", run));
+    await expect(
+      on("wasm", () => tf.gather(tf.tensor2d(matrix, [6, 4]), tf.tensor1d([6], "int32"))),
+    ).rejects.toThrow(/index value 6 is not in \[0, 5\]/);
   });
 });

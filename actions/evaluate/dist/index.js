@@ -30,20 +30,52 @@ var StageFailure = class extends PipelineError {
   result;
 };
 var InputError = class extends PipelineError {
-  constructor(message, where2 = {}, hint2) {
-    super(`${formatLocation(where2)}${message}`, 2, hint2);
-    this.where = where2;
+  constructor(message, where = {}, hint2) {
+    super(`${formatLocation(where)}${message}`, 2, hint2);
+    this.where = where;
   }
   where;
 };
-function formatLocation(where2) {
+function formatLocation(where) {
   const parts = [];
-  if (where2.file) parts.push(where2.file);
-  if (where2.line !== void 0) parts.push(`line ${where2.line}`);
-  if (where2.column !== void 0) parts.push(`column ${where2.column}`);
-  if (where2.field) parts.push(`field "${where2.field}"`);
+  if (where.file) parts.push(where.file);
+  if (where.line !== void 0) parts.push(`line ${where.line}`);
+  if (where.column !== void 0) parts.push(`column ${where.column}`);
+  if (where.field) parts.push(`field "${where.field}"`);
   return parts.length ? `${parts.join(", ")}: ` : "";
 }
+
+// pipeline/config/presets.ts
+var SEEDS_LAYERS = {
+  "model.cell": "lstm",
+  "model.tied": false,
+  "model.blend": "neural",
+  "model.embeddingDim": 32,
+  "model.hiddenUnits": 32,
+  "model.layers": 1,
+  "model.dropout": 0.3,
+  "model.maxLen": 20,
+  "train.examples": "all-prefixes",
+  "train.batchSize": 256,
+  "train.popularityBias": false
+};
+var PRESETS = {
+  hybrid: {},
+  "lstm-sampled": {
+    ...SEEDS_LAYERS,
+    "model.learningRate": 0.01,
+    "train.loss": "sampled",
+    "train.negatives": 1024,
+    "train.sampleAlpha": 0,
+    "train.logQ": 0,
+    "train.epochs": 4
+  },
+  seeds: {
+    ...SEEDS_LAYERS,
+    "model.learningRate": 1e-3,
+    "train.loss": "full"
+  }
+};
 
 // pipeline/config/settings.ts
 import { z as z2 } from "zod";
@@ -211,8 +243,8 @@ var SPEC_BY_FIELD = new Map(
 function settingError(field2, message) {
   const spec = SPEC_BY_FIELD.get(field2);
   const key = spec?.key ?? `compute.batch.${field2}`;
-  const where2 = spec ? `${key} in the config file, ${spec.env} or ${spec.flag}` : key;
-  return new InputError(message, { field: key }, `Set ${where2}.`);
+  const where = spec ? `${key} in the config file, ${spec.env} or ${spec.flag}` : key;
+  return new InputError(message, { field: key }, `Set ${where}.`);
 }
 function resolveBatchSettings(values, env = process.env) {
   const region = values.region ?? nonEmpty(env.AWS_REGION) ?? nonEmpty(env.AWS_DEFAULT_REGION) ?? FALLBACK_REGION;
@@ -262,12 +294,12 @@ function validateBatchSettings(settings) {
     ["runnableWarnSeconds", 1, 1209600],
     ["runnableTimeoutSeconds", 1, 1209600]
   ];
-  for (const [field2, min, max] of ranges) {
+  for (const [field2, min, max2] of ranges) {
     const value2 = settings[field2];
-    if (typeof value2 !== "number" || !Number.isInteger(value2) || value2 < min || value2 > max) {
+    if (typeof value2 !== "number" || !Number.isInteger(value2) || value2 < min || value2 > max2) {
       throw settingError(
         field2,
-        `invalid ${field2} ${String(value2)}: expected an integer from ${min} to ${max}`
+        `invalid ${field2} ${String(value2)}: expected an integer from ${min} to ${max2}`
       );
     }
   }
@@ -289,6 +321,7 @@ function nonEmpty(value2) {
 
 // pipeline/config/settings.ts
 var positiveInt2 = z2.number().int().positive();
+var boolean = z2.union([z2.boolean(), z2.enum(["true", "false"]).transform((v) => v === "true")]);
 var seed = z2.number().int().min(0).max(2 ** 32 - 1);
 var SETTINGS = [
   {
@@ -430,7 +463,7 @@ var SETTINGS = [
     key: "transform.collapseRepeats",
     env: "MLOPS_COLLAPSE_REPEATS",
     flag: "--collapse-repeats",
-    schema: z2.union([z2.boolean(), z2.enum(["true", "false"]).transform((v) => v === "true")]),
+    schema: boolean,
     allowed: "true or false",
     description: "Collapse consecutive interactions with the same SKU into one sequence step."
   },
@@ -491,7 +524,7 @@ var SETTINGS = [
     flag: "--loss",
     schema: z2.enum(["full", "sampled"]),
     allowed: "full or sampled",
-    description: "Training loss: full softmax cross-entropy over the vocabulary, or sampled softmax (faster; evaluation always uses the full softmax)."
+    description: "Training loss: softmax cross-entropy over the whole vocabulary, or over the batch's targets plus sampled negatives (faster; evaluation always ranks the whole vocabulary)."
   },
   {
     key: "train.negatives",
@@ -500,15 +533,41 @@ var SETTINGS = [
     schema: positiveInt2,
     numeric: true,
     allowed: "a positive integer smaller than the vocabulary",
-    description: "Items sampled per step by the sampled loss."
+    description: "Negatives drawn per step by the sampled loss."
+  },
+  {
+    key: "train.sampleAlpha",
+    env: "MLOPS_SAMPLE_ALPHA",
+    flag: "--sample-alpha",
+    schema: z2.number().min(0).max(1),
+    numeric: true,
+    allowed: "a number from 0 to 1",
+    description: "Negatives are drawn from train popularity raised to this power (0: uniform, 1: popularity)."
+  },
+  {
+    key: "train.logQ",
+    env: "MLOPS_LOGQ",
+    flag: "--logq",
+    schema: z2.number().min(0).max(1),
+    numeric: true,
+    allowed: "a number from 0 to 1",
+    description: "Strength of the sampled loss's logQ correction (subtracts logQ × log of each candidate's sampling probability)."
+  },
+  {
+    key: "train.popularityBias",
+    env: "MLOPS_POPULARITY_BIAS",
+    flag: "--popularity-bias",
+    schema: boolean,
+    allowed: "true or false",
+    description: "Start the output bias at each item's log train frequency."
   },
   {
     key: "train.examples",
     env: "MLOPS_EXAMPLES",
     flag: "--examples",
-    schema: z2.enum(["all-prefixes", "last"]),
-    allowed: "all-prefixes or last",
-    description: "Training examples per session: every prefix → its next item, or only the last item."
+    schema: z2.enum(["sequence", "all-prefixes", "last"]),
+    allowed: "sequence, all-prefixes or last",
+    description: "Training examples per session: the loss at every position in one pass (sequence), every prefix as a separate example (all-prefixes), or only the last item."
   },
   {
     key: "train.minCount",
@@ -538,12 +597,38 @@ var SETTINGS = [
     description: "Seed of the weights, dropout, shuffling and sampling (same seed and backend, same model)."
   },
   {
+    key: "model.preset",
+    env: "MLOPS_PRESET",
+    flag: "--preset",
+    schema: z2.enum(["hybrid", "lstm-sampled", "seeds"]),
+    allowed: "hybrid, lstm-sampled or seeds",
+    description: "Architecture and training recipe the other model and train settings start from: hybrid (the default: a tied-embedding GRU blended with neighbourhood evidence), lstm-sampled (the previous default LSTM) or seeds (exactly the seeds' Keras recipe). Settings given explicitly override the preset."
+  },
+  {
     key: "model.cell",
     env: "MLOPS_CELL",
     flag: "--cell",
     schema: z2.enum(["lstm", "gru"]),
     allowed: "lstm or gru",
     description: "Recurrent cell."
+  },
+  {
+    key: "model.tied",
+    env: "MLOPS_TIED",
+    flag: "--tied",
+    schema: boolean,
+    allowed: "true or false",
+    description: "Score items with the item embedding itself (tied input/output embeddings; needs hidden units = embedding size)."
+  },
+  {
+    key: "model.blend",
+    env: "MLOPS_BLEND",
+    flag: "--blend",
+    schema: z2.string().regex(/^(neural|sknn|cooccurrence|repeat)(,(neural|sknn|cooccurrence|repeat))*$/).refine(
+      (v) => v.split(",")[0] === "neural" && new Set(v.split(",")).size === v.split(",").length
+    ),
+    allowed: "neural, then any of sknn, cooccurrence, repeat (comma-separated, no repeats)",
+    description: "What the candidate ranks with: the network, blended with session-kNN, item co-occurrence and in-session repeats, the weights fitted on the validation split."
   },
   {
     key: "model.embeddingDim",
@@ -783,12 +868,15 @@ var DEFAULTS = {
   train: {
     compute: "local",
     backend: "auto",
-    epochs: 4,
+    epochs: 8,
     patience: 2,
     batchSize: 256,
     loss: "sampled",
-    negatives: 1024,
-    examples: "all-prefixes",
+    negatives: 2048,
+    sampleAlpha: 0.5,
+    logQ: 1,
+    popularityBias: true,
+    examples: "sequence",
     minCount: 1,
     validationExamples: 1e4,
     seed: 42
@@ -813,12 +901,15 @@ var DEFAULTS = {
     seed: 42
   },
   model: {
-    cell: "lstm",
-    embeddingDim: 32,
-    hiddenUnits: 32,
+    preset: "hybrid",
+    cell: "gru",
+    tied: true,
+    blend: "neural,sknn,cooccurrence,repeat",
+    embeddingDim: 64,
+    hiddenUnits: 64,
     layers: 1,
-    dropout: 0.3,
-    learningRate: 0.01,
+    dropout: 0.2,
+    learningRate: 5e-3,
     maxLen: 20
   }
 };
@@ -833,11 +924,11 @@ function loadConfig(inputs = {}) {
   const values = {};
   const sources = {};
   for (const spec of SETTINGS) {
-    const origin = (source, raw, where2) => {
+    const origin = (source, raw, where) => {
       const value2 = spec.numeric && typeof raw === "string" ? toNumber(raw) : raw;
       sources[spec.key] = source;
       const at = source === "file" && file ? { file, line: fileValues?.lineOf(spec.key), field: spec.key } : {};
-      values[spec.key] = check(spec, value2, raw, where2, at);
+      values[spec.key] = check(spec, value2, raw, where, at);
     };
     const fallback = getPath(DEFAULTS, spec.key);
     if (fallback !== void 0) {
@@ -852,6 +943,12 @@ function loadConfig(inputs = {}) {
     const fromFlag = inputs.flags?.[spec.key];
     if (fromFlag !== void 0) origin("flag", fromFlag, `flag ${spec.flag ?? spec.key}`);
   }
+  for (const [key, value2] of Object.entries(PRESETS[values["model.preset"]])) {
+    if (sources[key] === "default") {
+      values[key] = value2;
+      sources[key] = "preset";
+    }
+  }
   const config = {};
   for (const [key, value2] of Object.entries(values)) setPath(config, key, value2);
   return { config, sources, ...file ? { file } : {} };
@@ -864,13 +961,13 @@ function toNumber(raw) {
   const trimmed = raw.trim().replaceAll("_", "");
   return /^-?\d+(\.\d+)?$/.test(trimmed) ? Number(trimmed) : raw;
 }
-function check(spec, value2, raw, where2, at) {
+function check(spec, value2, raw, where, at) {
   const result = spec.schema.safeParse(value2);
   if (result.success) return result.data;
   throw new InputError(
-    `invalid value ${JSON.stringify(raw)} for setting "${spec.key}" (from ${where2}): expected ${spec.allowed}`,
+    `invalid value ${JSON.stringify(raw)} for setting "${spec.key}" (from ${where}): expected ${spec.allowed}`,
     at,
-    where2.startsWith("flag") ? `Pass ${spec.flag} ${spec.allowed}.` : `Fix ${where2}, or override it with ${[spec.flag, spec.env].filter((o) => o && !where2.includes(o)).join(" or ")}.`
+    where.startsWith("flag") ? `Pass ${spec.flag} ${spec.allowed}.` : `Fix ${where}, or override it with ${[spec.flag, spec.env].filter((o) => o && !where.includes(o)).join(" or ")}.`
   );
 }
 function readConfigFile(file) {
@@ -1193,12 +1290,12 @@ var S3Store = class {
    */
   failure(operation, objectKey, error) {
     const details2 = errorDetails(error);
-    const where2 = `s3://${this.bucket}/${objectKey}`;
+    const where = `s3://${this.bucket}/${objectKey}`;
     const status = details2.statusCode === void 0 ? "" : ` (HTTP ${details2.statusCode})`;
     const request = details2.requestId === void 0 ? "" : ` [request id ${details2.requestId}]`;
     const hint2 = this.hint(operation, objectKey, details2);
     return new S3StoreError(
-      `S3 ${operation} failed for ${where2}: ${details2.name}${status}: ${redact(details2.message)}${request}. ${hint2}`,
+      `S3 ${operation} failed for ${where}: ${details2.name}${status}: ${redact(details2.message)}${request}. ${hint2}`,
       { operation, bucket: this.bucket, key: objectKey, ...details2 }
     );
   }
@@ -1659,8 +1756,8 @@ var AUTHENTICATOR_ALIASES = {
   workload_identity: "oidc",
   wif: "oidc"
 };
-function settingError2(variable, message, hint2) {
-  return new InputError(message, { field: variable }, hint2);
+function settingError2(variable2, message, hint2) {
+  return new InputError(message, { field: variable2 }, hint2);
 }
 function snowflakeSettingsFromEnv(env) {
   const get = (name) => {
@@ -1840,14 +1937,14 @@ function normalizePem(text) {
 `;
 }
 function validateSnowflakeSettings(settings) {
-  const check2 = (value2, variable, what) => {
+  const check2 = (value2, variable2, what) => {
     try {
       validateIdentifier(value2, `Snowflake ${what}`);
     } catch (error) {
       throw settingError2(
-        variable,
+        variable2,
         error.message,
-        `Set ${variable} to a plain Snowflake identifier (names that need quoting are not supported).`
+        `Set ${variable2} to a plain Snowflake identifier (names that need quoting are not supported).`
       );
     }
   };
@@ -2075,9 +2172,9 @@ var SnowflakeWarehouseError = class extends PipelineError {
   kind;
   statement;
 };
-function statementForMessage(sql, max = 400) {
+function statementForMessage(sql, max2 = 400) {
   const line = sql.replace(/\s+/g, " ").trim();
-  return line.length > max ? `${line.slice(0, max)}…` : line;
+  return line.length > max2 ? `${line.slice(0, max2)}…` : line;
 }
 function errorCodes(error) {
   const f = fieldsOf(error);
@@ -2653,14 +2750,14 @@ var SnowflakeWarehouse = class _SnowflakeWarehouse {
       ["database", SNOWFLAKE_ENV.database, this.settings.database],
       ["schema", SNOWFLAKE_ENV.schema, this.settings.schema]
     ];
-    for (const [what, variable, value2] of checks) {
+    for (const [what, variable2, value2] of checks) {
       const current = field(row, what);
       if (current === null || current === void 0 || current === "") {
         throw new SnowflakeWarehouseError(
-          `Snowflake: the ${what} ${value2} (${variable}) does not exist or ${who} cannot use it`,
+          `Snowflake: the ${what} ${value2} (${variable2}) does not exist or ${who} cannot use it`,
           "config",
           SESSION_CONTEXT_SQL,
-          `Set ${variable} to an existing ${what}, or grant USAGE on it to ${who}${what === "schema" ? " (and CREATE TABLE, for the raw tables)" : ""}.`
+          `Set ${variable2} to an existing ${what}, or grant USAGE on it to ${who}${what === "schema" ? " (and CREATE TABLE, for the raw tables)" : ""}.`
         );
       }
     }
@@ -2888,9 +2985,9 @@ var Rng = class _Rng {
     return -Math.log(1 - this.float()) * mean2;
   }
   /** How many times a coin with `p` continues before stopping (mean p / (1 - p)), at most `max`. */
-  geometric(p, max) {
+  geometric(p, max2) {
     let k = 0;
-    while (k < max && this.float() < p) k++;
+    while (k < max2 && this.float() < p) k++;
     return k;
   }
   /** Index into a cumulative weight table (last entry = total), by binary search. */
@@ -3072,14 +3169,14 @@ var Catalog = class {
     for (const row of rows) {
       if (this.items.has(row.sku)) throw new Error(`catalog: SKU ${row.sku} appears twice`);
       const below = lowerBound(row.trainPopularity, false);
-      const equal2 = lowerBound(row.trainPopularity, true) - below;
+      const equal = lowerBound(row.trainPopularity, true) - below;
       const categoryPath2 = splitPath(row.categoryPath);
       this.items.set(row.sku, {
         sku: row.sku,
         categoryPath: categoryPath2,
         priceBucket: row.priceBucket,
         trainPopularity: row.trainPopularity,
-        popularityPercentile: (below + equal2 / 2) / n2
+        popularityPercentile: (below + equal / 2) / n2
       });
       if (row.trainPopularity > 0) trainItems++;
       const leaf = categoryPath2.join("/");
@@ -3132,7 +3229,7 @@ var LENGTH_BUCKETS = [
   [19, "10-19"]
 ];
 function sessionLengthBucket(n2) {
-  for (const [max, label2] of LENGTH_BUCKETS) if (n2 <= max) return label2;
+  for (const [max2, label2] of LENGTH_BUCKETS) if (n2 <= max2) return label2;
   return "20+";
 }
 function sliceLabels(prefix, target, sessionLength, catalog) {
@@ -3599,6 +3696,13 @@ var baselineGate = z3.strictObject({
   /** Which baselines compete (names as in the report); default: every recommender of kind baseline. */
   baselines: z3.array(z3.string().min(1)).min(1).optional()
 });
+var betterGate = z3.strictObject({
+  ...common,
+  kind: z3.literal("significantly-better"),
+  metric: z3.enum(INTERVAL_METRICS),
+  /** `best-baseline` (the baseline that scores highest on the metric) or a recommender's name. */
+  than: z3.string().min(1).default("best-baseline")
+});
 var productionGate = z3.strictObject({
   ...common,
   kind: z3.literal("relative-to-production"),
@@ -3615,11 +3719,12 @@ var sliceGate = z3.strictObject({
 var gateSchema = z3.discriminatedUnion("kind", [
   absoluteGate,
   baselineGate,
+  betterGate,
   productionGate,
   sliceGate
 ]);
 var GATE_KEYS = Object.fromEntries(
-  [absoluteGate, baselineGate, productionGate, sliceGate].map((schema) => [
+  [absoluteGate, baselineGate, betterGate, productionGate, sliceGate].map((schema) => [
     schema.shape.kind.value,
     Object.keys(schema.shape)
   ])
@@ -3787,6 +3892,39 @@ function judge(gate, report, candidate) {
         value: value2,
         verdict: ok ? "pass" : "fail",
         detail: `${fmt(value2)} ${ok ? "≥" : "<"} ${gate.factor} × ${best.name} (${fmt(bestValue)})${diff}` + (missing.length ? `; not evaluated: ${missing.join(", ")}` : "")
+      };
+    }
+    case "significantly-better": {
+      const value2 = candidate.metrics[gate.metric].value;
+      const baselines = report.recommenders.filter(
+        (r) => r.kind === "baseline" && r.metrics[gate.metric].value !== null
+      );
+      const reference = gate.than === "best-baseline" ? baselines.reduce(
+        (a, b) => !a || b.metrics[gate.metric].value > a.metrics[gate.metric].value ? b : a,
+        void 0
+      ) : report.recommenders.find((r) => r.name === gate.than);
+      const paired = report.comparisons.find(
+        (c) => c.candidate === candidate.name && c.reference === reference?.name && c.metric === gate.metric
+      );
+      const referenceValue = reference?.metrics[gate.metric].value ?? null;
+      if (!reference || !paired?.ci || paired.difference === null || value2 === null || referenceValue === null) {
+        return {
+          metric: gate.metric,
+          threshold: null,
+          value: value2,
+          verdict: "skipped",
+          detail: reference ? `${gate.metric} has no samples` : gate.than === "best-baseline" ? "no baseline was evaluated" : `${gate.than} was not evaluated`
+        };
+      }
+      const { low, high } = paired.ci;
+      const ok = low > 0;
+      const ratio = referenceValue > 0 ? ` (×${(value2 / referenceValue).toFixed(3)})` : "";
+      return {
+        metric: gate.metric,
+        threshold: referenceValue,
+        value: value2,
+        verdict: ok ? "pass" : "fail",
+        detail: `${fmt(value2)} vs ${reference.name} ${fmt(referenceValue)}${ratio}: paired difference ${fmt(paired.difference)}, ${Math.round(paired.ci.level * 100)}% CI [${fmt(low)}, ${fmt(high)}]${ok ? " > 0" : ", not above 0"}`
       };
     }
     case "relative-to-production": {
@@ -4003,22 +4141,22 @@ function parseGenerativeModel(value2) {
       `not a generative model: ${issue ? `${issue.path.join(".")}: ${issue.message}` : "invalid"}`
     );
   }
-  const model2 = result.data;
-  const n2 = model2.skus.length;
-  if (model2.related.length !== n2) {
+  const model = result.data;
+  const n2 = model.skus.length;
+  if (model.related.length !== n2) {
     throw new Error(
-      `not a generative model: related has ${model2.related.length} entries for ${n2} skus`
+      `not a generative model: related has ${model.related.length} entries for ${n2} skus`
     );
   }
-  if (model2.intent.stay + model2.intent.switchWithinGroup > 1 + 1e-9) {
+  if (model.intent.stay + model.intent.switchWithinGroup > 1 + 1e-9) {
     throw new Error("not a generative model: intent.stay + intent.switchWithinGroup exceeds 1");
   }
-  const { related, popularity, revisit } = model2.emission;
+  const { related, popularity, revisit } = model.emission;
   if (Math.abs(related + popularity + revisit - 1) > 1e-9 || related <= 0) {
     throw new Error("not a generative model: emission weights must sum to 1 with related > 0");
   }
   const owner = new Int32Array(n2).fill(-1);
-  model2.leaves.forEach((leaf, c) => {
+  model.leaves.forEach((leaf, c) => {
     if (leaf.items.length !== leaf.probabilities.length) {
       throw new Error(`not a generative model: leaf ${c} has mismatched items and probabilities`);
     }
@@ -4029,7 +4167,7 @@ function parseGenerativeModel(value2) {
       owner[item] = c;
     }
   });
-  model2.related.forEach((entry, i) => {
+  model.related.forEach((entry, i) => {
     if (entry.items.length !== entry.probabilities.length) {
       throw new Error(`not a generative model: related[${i}] has mismatched lists`);
     }
@@ -4042,7 +4180,7 @@ function parseGenerativeModel(value2) {
       }
     }
   });
-  return model2;
+  return model;
 }
 async function loadGenerativeModel(path2) {
   const text = await readFile3(path2, "utf8");
@@ -4098,23 +4236,23 @@ var Oracle = class {
   wRelated = 0;
   wPopularity = 1;
   wRevisit = 0;
-  constructor(model2) {
-    this.model = model2;
-    this.nItems = model2.skus.length;
-    this.nLeaves = model2.leaves.length;
-    model2.skus.forEach((sku, i) => this.skuIndex.set(sku, i));
+  constructor(model) {
+    this.model = model;
+    this.nItems = model.skus.length;
+    this.nLeaves = model.leaves.length;
+    model.skus.forEach((sku, i) => this.skuIndex.set(sku, i));
     this.itemLeaf = new Int32Array(this.nItems).fill(-1);
     this.itemPop = new Float64Array(this.nItems);
     this.leafStart = new Int32Array(this.nLeaves + 1);
     let total = 0;
-    for (const leaf of model2.leaves) total += leaf.items.length;
+    for (const leaf of model.leaves) total += leaf.items.length;
     this.leafItems = new Int32Array(total);
     this.leafProb = new Float64Array(total);
     this.leafGroup = new Int32Array(this.nLeaves);
     this.initial = new Float64Array(this.nLeaves);
     let offset = 0;
     let maxGroup = 0;
-    model2.leaves.forEach((leaf, c) => {
+    model.leaves.forEach((leaf, c) => {
       this.leafStart[c] = offset;
       this.leafGroup[c] = leaf.group;
       this.initial[c] = leaf.initial;
@@ -4147,11 +4285,11 @@ var Oracle = class {
     }
     this.relStart = new Int32Array(this.nItems + 1);
     let edges = 0;
-    for (const entry of model2.related) edges += entry.items.length;
+    for (const entry of model.related) edges += entry.items.length;
     this.relItem = new Int32Array(edges);
     this.relProb = new Float64Array(edges);
     edges = 0;
-    model2.related.forEach((entry, i) => {
+    model.related.forEach((entry, i) => {
       this.relStart[i] = edges;
       entry.items.forEach((item, k) => {
         this.relItem[edges] = item;
@@ -4160,8 +4298,8 @@ var Oracle = class {
       });
     });
     this.relStart[this.nItems] = edges;
-    this.stay = model2.intent.stay;
-    this.switchGroup = model2.intent.switchWithinGroup;
+    this.stay = model.intent.stay;
+    this.switchGroup = model.intent.switchWithinGroup;
     this.switchGlobal = Math.max(0, 1 - this.stay - this.switchGroup);
     this.filtered = new Float64Array(this.nLeaves);
     this.weights = new Float64Array(this.nLeaves);
@@ -4650,7 +4788,7 @@ function buildWorld(seed2, skus) {
   const midCentroid = new Float64Array(mids * dim);
   for (let k = 0; k < midCentroid.length; k++) midCentroid[k] = 0.3 * rng.normal();
   const popularItems = Int32Array.from(ranked).sort();
-  const model2 = {
+  const model = {
     format: "coveo-synthetic-hmm",
     version: 1,
     seed: seed2,
@@ -4661,7 +4799,7 @@ function buildWorld(seed2, skus) {
     related
   };
   return {
-    model: model2,
+    model,
     catalog: {
       seed: seed2,
       skus: skuHashes,
@@ -5052,23 +5190,23 @@ function sampleLength(rng) {
   return Math.min(n2, P.maxLength);
 }
 var ProcessSampler = class {
-  constructor(model2) {
-    this.model = model2;
-    this.leafItems = model2.leaves.map((leaf) => Int32Array.from(leaf.items));
-    this.leafCumulative = model2.leaves.map((leaf) => cumulative(leaf.probabilities));
-    this.initialCumulative = cumulative(model2.leaves.map((leaf) => leaf.initial));
-    this.leafGroup = Int32Array.from(model2.leaves.map((leaf) => leaf.group));
+  constructor(model) {
+    this.model = model;
+    this.leafItems = model.leaves.map((leaf) => Int32Array.from(leaf.items));
+    this.leafCumulative = model.leaves.map((leaf) => cumulative(leaf.probabilities));
+    this.initialCumulative = cumulative(model.leaves.map((leaf) => leaf.initial));
+    this.leafGroup = Int32Array.from(model.leaves.map((leaf) => leaf.group));
     const members = [];
-    model2.leaves.forEach((leaf, c) => {
+    model.leaves.forEach((leaf, c) => {
       while (members.length <= leaf.group) members.push([]);
       members[leaf.group].push(c);
     });
     this.groupLeaves = members.map((leaves) => Int32Array.from(leaves));
     this.groupCumulative = members.map(
-      (leaves) => cumulative(leaves.map((c) => model2.leaves[c].initial))
+      (leaves) => cumulative(leaves.map((c) => model.leaves[c].initial))
     );
-    this.relatedItems = model2.related.map((entry) => Int32Array.from(entry.items));
-    this.relatedCumulative = model2.related.map((entry) => cumulative(entry.probabilities));
+    this.relatedItems = model.related.map((entry) => Int32Array.from(entry.items));
+    this.relatedCumulative = model.related.map((entry) => cumulative(entry.probabilities));
   }
   model;
   leafItems;
@@ -5429,13 +5567,13 @@ async function writeEntry(store, entry, now) {
   await store.put(PRODUCTION_KEY, text);
 }
 function parseEntry(store, key, bytes, hint2) {
-  const where2 = `${store.location.replace(/\/$/, "")}/${key}`;
+  const where = `${store.location.replace(/\/$/, "")}/${key}`;
   let value2;
   try {
     value2 = JSON.parse(Buffer.from(bytes).toString("utf8"));
   } catch (error) {
     throw new PipelineError(
-      `registry damaged: ${where2} is not valid JSON (${error.message})`,
+      `registry damaged: ${where} is not valid JSON (${error.message})`,
       2,
       hint2
     );
@@ -5445,7 +5583,7 @@ function parseEntry(store, key, bytes, hint2) {
     const issue = parsed.error.issues[0];
     const field2 = issue?.path.length ? issue.path.join(".") : "(the whole object)";
     throw new PipelineError(
-      `registry damaged: ${where2}: ${field2}: ${issue?.message ?? "invalid"} (expected a ${FORMAT} entry)`,
+      `registry damaged: ${where}: ${field2}: ${issue?.message ?? "invalid"} (expected a ${FORMAT} entry)`,
       2,
       hint2
     );
@@ -5453,209 +5591,1173 @@ function parseEntry(store, key, bytes, hint2) {
   return parsed.data;
 }
 
-// pipeline/train/artifact.ts
+// pipeline/model/artifact.ts
 import { mkdir as mkdir5, readFile as readFile4, writeFile as writeFile3 } from "node:fs/promises";
 import { join as join4 } from "node:path";
-import * as tf2 from "@tensorflow/tfjs";
 
-// pipeline/train/model.ts
-import * as tf from "@tensorflow/tfjs";
-
-// pipeline/train/sequences.ts
-var PAD_ID = 0;
+// pipeline/model/sequences.ts
 var UNKNOWN_ID = 1;
 var FIRST_ITEM_ID = 2;
-function encodePrefix(ids, maxLen) {
-  if (!Number.isInteger(maxLen) || maxLen < 1)
-    throw new RangeError(`maxLen must be a positive integer, got ${maxLen}`);
-  const row = new Int32Array(maxLen);
-  const take = Math.min(ids.length, maxLen);
-  const skip2 = ids.length - take;
-  for (let i = 0; i < take; i++) {
-    const id = ids[skip2 + i];
-    if (!Number.isInteger(id) || id < 0)
-      throw new RangeError(`item ids must be non-negative integers, got ${id}`);
-    row[maxLen - take + i] = id;
-  }
-  return row;
+
+// pipeline/model/blend.ts
+var COMPONENT_KINDS = ["neural", "sknn", "cooccurrence", "repeat"];
+function describeBlend(spec) {
+  return spec.components.map((c) => `${c.kind} ${c.weight}`).join(", ");
 }
-function encodeBatch(prefixes, maxLen) {
-  const block = new Int32Array(prefixes.length * maxLen);
-  prefixes.forEach((prefix, i) => block.set(encodePrefix(prefix, maxLen), i * maxLen));
-  return block;
+function checkBlend(spec, evidence) {
+  if (spec.components.length === 0) throw new Error("a blend needs at least one component");
+  const seen = /* @__PURE__ */ new Set();
+  for (const { kind, weight } of spec.components) {
+    if (!COMPONENT_KINDS.includes(kind)) throw new Error(`unknown blend component "${kind}"`);
+    if (seen.has(kind)) throw new Error(`blend component "${kind}" appears twice`);
+    seen.add(kind);
+    if (!(weight >= 0 && Number.isFinite(weight))) {
+      throw new Error(`blend component "${kind}" has weight ${weight}: expected a number ≥ 0`);
+    }
+    if (kind === "neural" && !evidence.net) throw new Error("the blend needs the network");
+    if ((kind === "sknn" || kind === "cooccurrence") && !evidence.index) {
+      throw new Error(`the blend's "${kind}" component needs the train sessions' index`);
+    }
+  }
+  return spec;
+}
+var BlendScorer = class {
+  spec;
+  vocabSize;
+  net;
+  index;
+  excludeLast;
+  neuralValues;
+  repeatIds;
+  repeatValues;
+  repeatSlot;
+  repeatStamp;
+  stamp = 0;
+  constructor(spec, evidence, options) {
+    this.spec = checkBlend(spec, evidence);
+    this.vocabSize = evidence.vocabSize;
+    this.net = evidence.net;
+    this.index = evidence.index;
+    this.excludeLast = options.excludeLast;
+    this.neuralValues = new Float32Array(this.vocabSize);
+    this.repeatIds = new Int32Array(this.vocabSize);
+    this.repeatValues = new Float64Array(this.vocabSize);
+    this.repeatSlot = new Int32Array(this.vocabSize);
+    this.repeatStamp = new Int32Array(this.vocabSize);
+  }
+  /** Ids never recommended for this prefix: padding, unknown and, with collapsed repeats, the last. */
+  excluded(prefix) {
+    const last = prefix.length > 0 ? prefix[prefix.length - 1] : -1;
+    return this.excludeLast && last >= FIRST_ITEM_ID ? [0, 1, last] : [0, 1];
+  }
+  /**
+   * The blended score of every id for `prefix` (known ids, oldest first) into `out`
+   * [vocabSize]; excluded ids get −∞.
+   */
+  score(prefix, out) {
+    const excluded2 = this.excluded(prefix);
+    const alone = this.spec.components.length === 1;
+    out.fill(0);
+    for (const { kind, weight } of this.spec.components) {
+      const w = alone ? 1 : weight;
+      if (w === 0) continue;
+      if (kind === "neural") {
+        const dense = this.neural(prefix, excluded2, alone);
+        for (let id = 0; id < this.vocabSize; id++) {
+          out[id] = out[id] + w * dense[id];
+        }
+      } else {
+        const c = this.sparse(kind, prefix, excluded2);
+        const scale = w * c.scale;
+        for (let i = 0; i < c.length; i++) {
+          const id = c.ids[i];
+          out[id] = out[id] + scale * c.values[i];
+        }
+      }
+    }
+    for (const id of excluded2) out[id] = Number.NEGATIVE_INFINITY;
+  }
+  /**
+   * The network's values for `prefix`: exp(logit − max eligible logit), so its best eligible item
+   * scores 1; or, with `probabilities`, its softmax over the whole vocabulary (the seeds' model's
+   * output, padding and unknown included). Excluded ids get 0. The array is this scorer's buffer,
+   * overwritten by the next call.
+   */
+  neural(prefix, excluded2, probabilities = false) {
+    const values = this.neuralValues;
+    this.net.scores([prefix], values);
+    if (!probabilities) for (const id of excluded2) values[id] = Number.NEGATIVE_INFINITY;
+    let max2 = Number.NEGATIVE_INFINITY;
+    for (let id = 0; id < this.vocabSize; id++) {
+      if (values[id] > max2) max2 = values[id];
+    }
+    let sum3 = 0;
+    for (let id = 0; id < this.vocabSize; id++) {
+      const e = Math.exp(values[id] - max2);
+      values[id] = e;
+      sum3 += e;
+    }
+    if (probabilities) {
+      for (let id = 0; id < this.vocabSize; id++) values[id] = values[id] / sum3;
+      for (const id of excluded2) values[id] = 0;
+    }
+    return values;
+  }
+  /**
+   * A sparse component's values for `prefix`. The arrays may be buffers of the index or of this
+   * scorer, overwritten by the next call of the same component.
+   */
+  sparse(kind, prefix, excluded2) {
+    if (kind === "sknn") {
+      const view = this.index.sknn(prefix);
+      return scaled(view.ids, view.scores, view.length, excluded2);
+    }
+    if (kind === "cooccurrence") {
+      const last = prefix.length > 0 ? prefix[prefix.length - 1] : -1;
+      const next = this.index.successors(last);
+      return scaled(next.ids, next.counts, next.length, excluded2);
+    }
+    return this.repeat(prefix, excluded2);
+  }
+  repeat(prefix, excluded2) {
+    this.stamp++;
+    let length = 0;
+    const n2 = prefix.length;
+    for (let i = 0; i < n2; i++) {
+      const id = prefix[i];
+      if (id < FIRST_ITEM_ID || id >= this.vocabSize) continue;
+      if (this.repeatStamp[id] !== this.stamp) {
+        this.repeatStamp[id] = this.stamp;
+        this.repeatSlot[id] = length;
+        this.repeatIds[length++] = id;
+      }
+      this.repeatValues[this.repeatSlot[id]] = (i + 1) / n2;
+    }
+    return scaled(this.repeatIds, this.repeatValues, length, excluded2);
+  }
+};
+function scaled(ids, values, length, excluded2) {
+  let max2 = 0;
+  for (let i = 0; i < length; i++) {
+    const v = values[i];
+    if (v > max2 && !excluded2.includes(ids[i])) max2 = v;
+  }
+  return { ids, values, length, scale: max2 > 0 ? 1 / max2 : 0 };
 }
 
-// pipeline/train/model.ts
-function validateModelConfig(config) {
-  const integer = (field2, min) => {
-    const value2 = config[field2];
-    if (typeof value2 !== "number" || !Number.isInteger(value2) || value2 < min) {
-      throw new InputError(
-        `invalid model setting ${JSON.stringify(value2)}: expected an integer of at least ${min}`,
-        {
-          field: `model.${field2}`
-        }
-      );
-    }
+// pipeline/model/legacy-artifact.ts
+function damaged(path2, why) {
+  return new PipelineError(
+    `model artifact damaged: ${path2}: ${why}`,
+    2,
+    "re-run `pipeline train` to write the artifact again"
+  );
+}
+function readLegacyNetwork(modelJson, bin, path2) {
+  const json = modelJson;
+  const layers = json.modelTopology?.config?.layers;
+  const manifest2 = json.weightsManifest?.[0]?.weights;
+  if (!Array.isArray(layers) || !Array.isArray(manifest2)) {
+    throw damaged(path2, "not a tfjs-layers model (no layers or weights manifest)");
+  }
+  const embedding = layers.find((l) => l.class_name === "Embedding")?.config;
+  const recurrent = layers.filter((l) => l.class_name === "LSTM" || l.class_name === "GRU");
+  const cells = new Set(recurrent.map((l) => l.class_name));
+  const maxLen = embedding?.input_length ?? embedding?.batch_input_shape?.[1];
+  if (!embedding?.input_dim || !embedding.output_dim || typeof maxLen !== "number" || recurrent.length === 0 || cells.size !== 1) {
+    throw damaged(
+      path2,
+      "expected Embedding → LSTM or GRU layers → Dense, as `pipeline train` wrote"
+    );
+  }
+  const net = {
+    cell: recurrent[0]?.class_name === "GRU" ? "gru" : "lstm",
+    vocabSize: embedding.input_dim,
+    embeddingDim: embedding.output_dim,
+    hiddenUnits: recurrent[0]?.config?.units ?? 0,
+    layers: recurrent.length,
+    tied: false,
+    maxLen
   };
-  integer("vocabSize", 3);
-  integer("maxLen", 1);
-  integer("embeddingDim", 1);
-  integer("hiddenUnits", 1);
-  integer("layers", 1);
-  integer("seed", 0);
+  const names = [
+    "embedding",
+    ...recurrent.flatMap((_, i) => [`rnn_${i}/kernel`, `rnn_${i}/recurrent`, `rnn_${i}/bias`]),
+    "output/kernel",
+    "output/bias"
+  ];
+  if (manifest2.length !== names.length) {
+    throw damaged(path2, `expected ${names.length} weights, the manifest lists ${manifest2.length}`);
+  }
+  const weights = /* @__PURE__ */ new Map();
+  let offset = 0;
+  manifest2.forEach((entry, i) => {
+    if ((entry.dtype ?? "float32") !== "float32") {
+      throw damaged(path2, `weight ${entry.name} is ${entry.dtype}, expected float32`);
+    }
+    const bytes = entry.shape.reduce((a, b) => a * b, 1) * 4;
+    if (offset + bytes > bin.byteLength)
+      throw damaged(path2, `weight ${entry.name} runs past weights.bin`);
+    weights.set(
+      names[i],
+      new Float32Array(bin.buffer.slice(bin.byteOffset + offset, bin.byteOffset + offset + bytes))
+    );
+    offset += bytes;
+  });
+  return { net, weights };
+}
+
+// pipeline/model/neighbours.ts
+var NEIGHBOUR_DEFAULTS = { neighbours: 100, sampleSize: 500 };
+function positiveInteger(value2, what) {
+  if (!Number.isSafeInteger(value2) || value2 < 1) {
+    throw new RangeError(`${what} must be a positive integer, got ${value2}`);
+  }
+  return value2;
+}
+function nextEpoch(epoch, stamps) {
+  if (epoch === 4294967295) {
+    stamps.fill(0);
+    return 1;
+  }
+  return epoch + 1;
+}
+function cutoff(values, n2, count2, scratch) {
+  if (n2 <= count2) return Number.NEGATIVE_INFINITY;
+  for (let i = 0; i < n2; i++) scratch[i] = values[i];
+  const target = n2 - count2;
+  let lo = 0;
+  let hi = n2 - 1;
+  while (lo < hi) {
+    const pivot = scratch[lo + hi >>> 1];
+    let i = lo;
+    let j = hi;
+    while (i <= j) {
+      while (scratch[i] < pivot) i++;
+      while (scratch[j] > pivot) j--;
+      if (i <= j) {
+        const tmp = scratch[i];
+        scratch[i++] = scratch[j];
+        scratch[j--] = tmp;
+      }
+    }
+    if (target <= j) hi = j;
+    else if (target >= i) lo = i;
+    else break;
+  }
+  return scratch[target];
+}
+function siftDown(heap, from, size, postings, cursor) {
+  let i = from;
+  for (; ; ) {
+    const left = 2 * i + 1;
+    if (left >= size) return;
+    let top = i;
+    let topHead = postings[cursor[heap[i]]];
+    for (let child = left; child <= left + 1 && child < size; child++) {
+      const head = postings[cursor[heap[child]]];
+      if (head > topHead) {
+        top = child;
+        topHead = head;
+      }
+    }
+    if (top === i) return;
+    const tmp = heap[i];
+    heap[i] = heap[top];
+    heap[top] = tmp;
+    i = top;
+  }
+}
+function rankSuccessors(sessions, itemCount) {
+  const pairStart = new Int32Array(itemCount + 1);
+  for (const session2 of sessions) {
+    for (let t = 1; t < session2.length; t++) {
+      const from = session2[t - 1];
+      pairStart[from + 1] = pairStart[from + 1] + 1;
+    }
+  }
+  for (let a = 0; a < itemCount; a++) {
+    pairStart[a + 1] = pairStart[a + 1] + pairStart[a];
+  }
+  const next = new Int32Array(pairStart[itemCount]);
+  const cursor = pairStart.slice(0, itemCount);
+  for (const session2 of sessions) {
+    for (let t = 1; t < session2.length; t++) {
+      const from = session2[t - 1];
+      next[cursor[from]] = session2[t];
+      cursor[from] = cursor[from] + 1;
+    }
+  }
+  const start = new Int32Array(itemCount + 1);
+  const ids = new Int32Array(next.length);
+  const counts = new Int32Array(next.length);
+  const tally = new Int32Array(itemCount);
+  let size = 0;
+  for (let a = 0; a < itemCount; a++) {
+    const first = start[a] = size;
+    for (let p = pairStart[a]; p < pairStart[a + 1]; p++) {
+      const b = next[p];
+      if (tally[b] === 0) ids[size++] = b;
+      tally[b] = tally[b] + 1;
+    }
+    ids.subarray(first, size).sort((x, y) => tally[y] - tally[x] || x - y);
+    for (let i = first; i < size; i++) {
+      const b = ids[i];
+      counts[i] = tally[b];
+      tally[b] = 0;
+    }
+  }
+  start[itemCount] = size;
+  return [start, ids.slice(0, size), counts.slice(0, size)];
+}
+var SessionIndex = class {
+  itemCount;
+  neighbours;
+  sampleSize;
+  /** Distinct items of each session, first occurrence first: sessionItems[sessionStart[s] ..). */
+  sessionStart;
+  sessionItems;
+  /** Sessions holding each item, ascending: postings[postingStart[i] .. postingStart[i + 1]). */
+  postingStart;
+  postings;
+  /** Successors of each item, ranked: successorIds[successorStart[i] .. successorStart[i + 1]). */
+  successorStart;
+  successorIds;
+  successorCounts;
+  // Scratch buffers reused by every prefix.
+  weight;
+  weightStamp;
+  weightEpoch = 0;
+  /** Position of each touched item in the view (valid where scoreStamp is current). */
+  slot;
+  scoreStamp;
+  scoreEpoch = 0;
+  known;
+  candidateSessions;
+  candidateSims;
+  chosen;
+  scratch;
+  mergeCursor;
+  mergeFloor;
+  mergeWeight;
+  mergeHeap;
+  view;
+  /**
+   * @param sessions train sessions as item ids, oldest first (by session start).
+   * @param itemCount ids run over [0, itemCount) (the vocabulary size, padding and unknown
+   *   included).
+   */
+  constructor(sessions, itemCount, options = {}) {
+    this.neighbours = positiveInteger(
+      options.neighbours ?? NEIGHBOUR_DEFAULTS.neighbours,
+      "neighbours"
+    );
+    this.sampleSize = positiveInteger(
+      options.sampleSize ?? NEIGHBOUR_DEFAULTS.sampleSize,
+      "sampleSize"
+    );
+    if (!Number.isSafeInteger(itemCount) || itemCount < 0) {
+      throw new RangeError(`itemCount must be a non-negative integer, got ${itemCount}`);
+    }
+    this.itemCount = itemCount;
+    let total = 0;
+    for (const session2 of sessions) total += session2.length;
+    const starts = new Int32Array(sessions.length + 1);
+    const distinct = new Int32Array(total);
+    const postingCount = new Int32Array(itemCount + 1);
+    const seen = new Uint32Array(itemCount);
+    let size = 0;
+    sessions.forEach((session2, s) => {
+      starts[s] = size;
+      for (let t = 0; t < session2.length; t++) {
+        const id = session2[t];
+        if (!Number.isInteger(id) || id < 0 || id >= itemCount) {
+          throw new RangeError(`session ${s} holds id ${id}, outside [0, ${itemCount})`);
+        }
+        if (seen[id] === s + 1) continue;
+        seen[id] = s + 1;
+        distinct[size++] = id;
+        postingCount[id + 1] = postingCount[id + 1] + 1;
+      }
+    });
+    starts[sessions.length] = size;
+    this.sessionStart = starts;
+    this.sessionItems = distinct.slice(0, size);
+    for (let i = 0; i < itemCount; i++) {
+      postingCount[i + 1] = postingCount[i + 1] + postingCount[i];
+    }
+    this.postingStart = postingCount;
+    this.postings = new Int32Array(size);
+    const cursor = postingCount.slice(0, itemCount);
+    for (let s = 0; s < sessions.length; s++) {
+      for (let e = starts[s]; e < starts[s + 1]; e++) {
+        const id = this.sessionItems[e];
+        this.postings[cursor[id]] = s;
+        cursor[id] = cursor[id] + 1;
+      }
+    }
+    [this.successorStart, this.successorIds, this.successorCounts] = rankSuccessors(
+      sessions,
+      itemCount
+    );
+    this.weight = new Float64Array(itemCount);
+    this.weightStamp = new Uint32Array(itemCount);
+    this.slot = new Int32Array(itemCount);
+    this.scoreStamp = new Uint32Array(itemCount);
+    this.known = new Int32Array(itemCount);
+    this.candidateSessions = new Int32Array(this.sampleSize);
+    this.candidateSims = new Float64Array(this.sampleSize);
+    this.chosen = new Int32Array(Math.min(this.neighbours, this.sampleSize));
+    this.scratch = new Float64Array(Math.max(this.sampleSize, itemCount));
+    this.mergeCursor = new Int32Array(itemCount);
+    this.mergeFloor = new Int32Array(itemCount);
+    this.mergeWeight = new Float64Array(itemCount);
+    this.mergeHeap = new Int32Array(itemCount);
+    this.view = {
+      ids: new Int32Array(itemCount),
+      scores: new Float64Array(itemCount),
+      length: 0
+    };
+  }
+  /**
+   * The V-SKNN scores of the items the neighbours of `prefix` hold, in the order they were first
+   * reached; empty when no train session shares an item with it. Ids outside [0, itemCount) are
+   * ignored (they still count in the prefix's length L).
+   *
+   * The view and its arrays are this index's buffers, overwritten by the next call: read them
+   * (or copy) before scoring another prefix, and do not write to them.
+   */
+  sknn(prefix) {
+    const view = this.view;
+    view.length = 0;
+    const known = this.weigh(prefix);
+    if (known === 0) return view;
+    const candidates = this.candidates(known);
+    const chosen = this.chooseNeighbours(candidates);
+    this.scoreEpoch = nextEpoch(this.scoreEpoch, this.scoreStamp);
+    const { ids, scores } = view;
+    let touched = 0;
+    for (let c = 0; c < chosen; c++) {
+      const candidate = this.chosen[c];
+      const s = this.candidateSessions[candidate];
+      const sim = this.candidateSims[candidate];
+      for (let e = this.sessionStart[s]; e < this.sessionStart[s + 1]; e++) {
+        const id = this.sessionItems[e];
+        if (this.scoreStamp[id] !== this.scoreEpoch) {
+          this.scoreStamp[id] = this.scoreEpoch;
+          this.slot[id] = touched;
+          ids[touched] = id;
+          scores[touched++] = sim;
+        } else {
+          const at = this.slot[id];
+          scores[at] = scores[at] + sim;
+        }
+      }
+    }
+    view.length = touched;
+    return view;
+  }
+  /**
+   * The ids of the `count` highest scores of `view` (an `sknn` result of this index), best first;
+   * equal scores by smaller id (with the vocabulary's ids: the more popular item).
+   */
+  top(view, count2) {
+    const { ids, scores, length } = view;
+    const threshold = cutoff(scores, length, count2, this.scratch);
+    const picked = [];
+    for (let i = 0; i < length; i++) if (scores[i] >= threshold) picked.push(i);
+    picked.sort(
+      (a, b) => scores[b] - scores[a] || ids[a] - ids[b]
+    );
+    if (picked.length > count2) picked.length = count2;
+    return picked.map((i) => ids[i]);
+  }
+  /**
+   * The items that directly followed `item` in train and how often, most often first, equal
+   * counts by smaller id; empty for an id outside [0, itemCount) or one that never had a
+   * successor. The arrays are read-only views into this index (no copy): do not write to them.
+   */
+  successors(item) {
+    const known = Number.isInteger(item) && item >= 0 && item < this.itemCount;
+    const from = known ? this.successorStart[item] : 0;
+    const to = known ? this.successorStart[item + 1] : 0;
+    return {
+      ids: this.successorIds.subarray(from, to),
+      counts: this.successorCounts.subarray(from, to),
+      length: to - from
+    };
+  }
+  /**
+   * Sets the position weights of the prefix's ids that some session holds; returns how many
+   * distinct ones (in `known`, first occurrence first).
+   */
+  weigh(prefix) {
+    this.weightEpoch = nextEpoch(this.weightEpoch, this.weightStamp);
+    let known = 0;
+    const length = prefix.length;
+    for (let i = 0; i < length; i++) {
+      const id = prefix[i];
+      if (!(id >= 0 && id < this.itemCount && Number.isInteger(id))) continue;
+      if (this.postingStart[id] === this.postingStart[id + 1]) continue;
+      if (this.weightStamp[id] !== this.weightEpoch) {
+        this.weightStamp[id] = this.weightEpoch;
+        this.known[known++] = id;
+      }
+      this.weight[id] = (i + 1) / length;
+    }
+    return known;
+  }
+  /**
+   * The `sampleSize` most recent sessions holding any of the `lists` known items, most recent
+   * first, with their similarities, into candidateSessions/candidateSims; returns how many.
+   * A merge of the posting lists from their tails (each list ascends): a session in several
+   * lists comes out of each in turn, consecutively (the merge takes the largest id), so its
+   * similarity — the weights of the lists it is in — adds up without reading its items.
+   */
+  candidates(lists) {
+    const cursor = this.mergeCursor;
+    const floor = this.mergeFloor;
+    const weight = this.mergeWeight;
+    const heap = this.mergeHeap;
+    const postings = this.postings;
+    for (let l = 0; l < lists; l++) {
+      const id = this.known[l];
+      cursor[l] = this.postingStart[id + 1] - 1;
+      floor[l] = this.postingStart[id];
+      weight[l] = this.weight[id];
+      heap[l] = l;
+    }
+    let size = lists;
+    for (let i = (size >> 1) - 1; i >= 0; i--) siftDown(heap, i, size, postings, cursor);
+    const sessions = this.candidateSessions;
+    const sims = this.candidateSims;
+    let n2 = 0;
+    let current = -1;
+    while (size > 0) {
+      const l = heap[0];
+      const session2 = postings[cursor[l]];
+      if (session2 !== current) {
+        if (n2 === this.sampleSize) break;
+        current = session2;
+        sessions[n2] = current;
+        sims[n2++] = 0;
+      }
+      sims[n2 - 1] = sims[n2 - 1] + weight[l];
+      cursor[l] = cursor[l] - 1;
+      if (cursor[l] < floor[l]) heap[0] = heap[--size];
+      siftDown(heap, 0, size, postings, cursor);
+    }
+    return n2;
+  }
+  /**
+   * The candidates (indices) of the `neighbours` largest similarities into `chosen`; returns
+   * how many. Those above the threshold in candidate order, then those equal to it, lower
+   * indices first (candidates come most recent first, so recency breaks similarity ties).
+   */
+  chooseNeighbours(candidates) {
+    const sims = this.candidateSims;
+    const threshold = cutoff(sims, candidates, this.neighbours, this.scratch);
+    let picked = 0;
+    for (let i = 0; i < candidates; i++) {
+      if (sims[i] > threshold) this.chosen[picked++] = i;
+    }
+    for (let i = 0; i < candidates && picked < this.neighbours; i++) {
+      if (sims[i] === threshold) this.chosen[picked++] = i;
+    }
+    return picked;
+  }
+};
+
+// pipeline/model/net.ts
+var GATES = { lstm: 4, gru: 3 };
+function netWeightSpecs(config) {
+  const { vocabSize: v, embeddingDim: e, hiddenUnits: h } = config;
+  const g = GATES[config.cell] * h;
+  const specs = [{ name: "embedding", shape: [v, e] }];
+  for (let layer = 0; layer < config.layers; layer++) {
+    specs.push(
+      { name: `rnn_${layer}/kernel`, shape: [layer === 0 ? e : h, g] },
+      { name: `rnn_${layer}/recurrent`, shape: [h, g] },
+      { name: `rnn_${layer}/bias`, shape: [g] }
+    );
+  }
+  if (!config.tied) specs.push({ name: "output/kernel", shape: [h, v] });
+  specs.push({ name: "output/bias", shape: [v] });
+  return specs;
+}
+function integerAtLeast(config, field2, min) {
+  const value2 = config[field2];
+  if (typeof value2 !== "number" || !Number.isInteger(value2) || value2 < min) {
+    throw new InputError(
+      `invalid model setting ${JSON.stringify(value2)}: expected an integer of at least ${min}`,
+      { field: `model.${field2}` }
+    );
+  }
+}
+function validateNetConfig(config) {
+  integerAtLeast(config, "vocabSize", 3);
+  integerAtLeast(config, "embeddingDim", 1);
+  integerAtLeast(config, "hiddenUnits", 1);
+  integerAtLeast(config, "layers", 1);
+  integerAtLeast(config, "maxLen", 1);
   if (config.cell !== "lstm" && config.cell !== "gru") {
     throw new InputError(`invalid model setting "${String(config.cell)}": expected lstm or gru`, {
       field: "model.cell"
     });
   }
-  if (!(config.dropout >= 0 && config.dropout < 1)) {
-    throw new InputError(`invalid model setting ${config.dropout}: expected a rate in [0, 1)`, {
-      field: "model.dropout"
-    });
-  }
-  if (!(config.learningRate > 0 && Number.isFinite(config.learningRate))) {
+  if (typeof config.tied !== "boolean") {
     throw new InputError(
-      `invalid model setting ${config.learningRate}: expected a positive number`,
+      `invalid model setting ${JSON.stringify(config.tied)}: expected a boolean`,
       {
-        field: "model.learningRate"
+        field: "model.tied"
       }
+    );
+  }
+  if (config.tied && config.hiddenUnits !== config.embeddingDim) {
+    throw new InputError(
+      `tied embeddings need as many hidden units as embedding dimensions, got ${config.hiddenUnits} and ${config.embeddingDim}`,
+      { field: "model.hiddenUnits" },
+      "set --hidden-units equal to --embedding-dim, or --tied false"
     );
   }
   return config;
 }
-function withoutOrthogonalWarning(build) {
-  const warn = console.warn;
-  console.warn = (...args) => {
-    if (typeof args[0] === "string" && args[0].startsWith("Orthogonal initializer is being called"))
-      return;
-    warn(...args);
-  };
-  try {
-    return build();
-  } finally {
-    console.warn = warn;
+
+// pipeline/model/net-runtime.ts
+var INPUT_TABLE_MAX_FLOATS = 16 * 1024 * 1024;
+var SCORE_BLOCK = 4;
+var MATVEC_UNROLL = 8;
+function sigmoid(x) {
+  return 1 / (1 + Math.exp(-x));
+}
+function matVecAdd(x, xAt, rows, m, mAt, stride, width, out, outAt) {
+  let k = 0;
+  for (; k + MATVEC_UNROLL <= rows; k += MATVEC_UNROLL) {
+    const x0 = x[xAt + k];
+    const x1 = x[xAt + k + 1];
+    const x2 = x[xAt + k + 2];
+    const x3 = x[xAt + k + 3];
+    const x4 = x[xAt + k + 4];
+    const x5 = x[xAt + k + 5];
+    const x6 = x[xAt + k + 6];
+    const x7 = x[xAt + k + 7];
+    const r0 = mAt + k * stride;
+    const r1 = r0 + stride;
+    const r2 = r1 + stride;
+    const r3 = r2 + stride;
+    const r4 = r3 + stride;
+    const r5 = r4 + stride;
+    const r6 = r5 + stride;
+    const r7 = r6 + stride;
+    for (let j = 0; j < width; j++) {
+      out[outAt + j] = out[outAt + j] + (x0 * m[r0 + j] + x1 * m[r1 + j] + (x2 * m[r2 + j] + x3 * m[r3 + j])) + (x4 * m[r4 + j] + x5 * m[r5 + j] + (x6 * m[r6 + j] + x7 * m[r7 + j]));
+    }
+  }
+  for (; k < rows; k++) {
+    const xk = x[xAt + k];
+    const r = mAt + k * stride;
+    for (let j = 0; j < width; j++)
+      out[outAt + j] = out[outAt + j] + xk * m[r + j];
   }
 }
-var StepDropout = class extends tf.layers.Layer {
-  static className = "StepDropout";
-  rate;
-  seed;
-  calls;
-  constructor(args) {
-    super(args.name === void 0 ? {} : { name: args.name });
-    this.rate = args.rate;
-    this.seed = args.seed;
-    this.calls = args.calls ?? 0;
-    this.supportsMasking = true;
+function scoreBlock(s, sAt, rows, m, width, bias, out, outAt) {
+  const o0 = outAt;
+  const o1 = o0 + width;
+  const o2 = o1 + width;
+  const o3 = o2 + width;
+  const s0 = sAt;
+  const s1 = s0 + rows;
+  const s2 = s1 + rows;
+  const s3 = s2 + rows;
+  out.set(bias, o0);
+  out.set(bias, o1);
+  out.set(bias, o2);
+  out.set(bias, o3);
+  let k = 0;
+  for (; k + 4 <= rows; k += 4) {
+    const a0 = s[s0 + k];
+    const a1 = s[s0 + k + 1];
+    const a2 = s[s0 + k + 2];
+    const a3 = s[s0 + k + 3];
+    const b0 = s[s1 + k];
+    const b1 = s[s1 + k + 1];
+    const b2 = s[s1 + k + 2];
+    const b3 = s[s1 + k + 3];
+    const c0 = s[s2 + k];
+    const c1 = s[s2 + k + 1];
+    const c2 = s[s2 + k + 2];
+    const c3 = s[s2 + k + 3];
+    const d0 = s[s3 + k];
+    const d1 = s[s3 + k + 1];
+    const d2 = s[s3 + k + 2];
+    const d3 = s[s3 + k + 3];
+    const r0 = k * width;
+    const r1 = r0 + width;
+    const r2 = r1 + width;
+    const r3 = r2 + width;
+    for (let j = 0; j < width; j++) {
+      const m0 = m[r0 + j];
+      const m1 = m[r1 + j];
+      const m2 = m[r2 + j];
+      const m3 = m[r3 + j];
+      out[o0 + j] = out[o0 + j] + (a0 * m0 + a1 * m1 + (a2 * m2 + a3 * m3));
+      out[o1 + j] = out[o1 + j] + (b0 * m0 + b1 * m1 + (b2 * m2 + b3 * m3));
+      out[o2 + j] = out[o2 + j] + (c0 * m0 + c1 * m1 + (c2 * m2 + c3 * m3));
+      out[o3 + j] = out[o3 + j] + (d0 * m0 + d1 * m1 + (d2 * m2 + d3 * m3));
+    }
   }
-  call(inputs, kwargs) {
-    const input = Array.isArray(inputs) ? inputs[0] : inputs;
-    if (kwargs.training !== true || this.rate === 0) return input;
-    const seed2 = this.seed % 1000003 * 1000003 + this.calls;
-    this.calls++;
-    return tf.dropout(input, this.rate, void 0, seed2);
+  for (; k < rows; k++) {
+    const a = s[s0 + k];
+    const b = s[s1 + k];
+    const c = s[s2 + k];
+    const d = s[s3 + k];
+    const r = k * width;
+    for (let j = 0; j < width; j++) {
+      const mk = m[r + j];
+      out[o0 + j] = out[o0 + j] + a * mk;
+      out[o1 + j] = out[o1 + j] + b * mk;
+      out[o2 + j] = out[o2 + j] + c * mk;
+      out[o3 + j] = out[o3 + j] + d * mk;
+    }
   }
-  getConfig() {
-    return { ...super.getConfig(), rate: this.rate, seed: this.seed };
+}
+function scoreRow(s, sAt, rows, m, width, bias, out, outAt) {
+  out.set(bias, outAt);
+  let k = 0;
+  for (; k + 8 <= rows; k += 8) {
+    const a0 = s[sAt + k];
+    const a1 = s[sAt + k + 1];
+    const a2 = s[sAt + k + 2];
+    const a3 = s[sAt + k + 3];
+    const a4 = s[sAt + k + 4];
+    const a5 = s[sAt + k + 5];
+    const a6 = s[sAt + k + 6];
+    const a7 = s[sAt + k + 7];
+    const r0 = k * width;
+    const r1 = r0 + width;
+    const r2 = r1 + width;
+    const r3 = r2 + width;
+    const r4 = r3 + width;
+    const r5 = r4 + width;
+    const r6 = r5 + width;
+    const r7 = r6 + width;
+    for (let j = 0; j < width; j++) {
+      const first = a0 * m[r0 + j] + a1 * m[r1 + j] + (a2 * m[r2 + j] + a3 * m[r3 + j]);
+      const second = a4 * m[r4 + j] + a5 * m[r5 + j] + (a6 * m[r6 + j] + a7 * m[r7 + j]);
+      out[outAt + j] = Math.fround(out[outAt + j] + first) + second;
+    }
+  }
+  for (; k + 4 <= rows; k += 4) {
+    const a0 = s[sAt + k];
+    const a1 = s[sAt + k + 1];
+    const a2 = s[sAt + k + 2];
+    const a3 = s[sAt + k + 3];
+    const r0 = k * width;
+    const r1 = r0 + width;
+    const r2 = r1 + width;
+    const r3 = r2 + width;
+    for (let j = 0; j < width; j++) {
+      out[outAt + j] = out[outAt + j] + (a0 * m[r0 + j] + a1 * m[r1 + j] + (a2 * m[r2 + j] + a3 * m[r3 + j]));
+    }
+  }
+  for (; k < rows; k++) {
+    const a = s[sAt + k];
+    const r = k * width;
+    for (let j = 0; j < width; j++)
+      out[outAt + j] = out[outAt + j] + a * m[r + j];
+  }
+}
+function checkedWeights(config, weights) {
+  const specs = netWeightSpecs(config);
+  const describe4 = `${config.cell} net (vocabSize ${config.vocabSize}, embeddingDim ${config.embeddingDim}, hiddenUnits ${config.hiddenUnits}, layers ${config.layers}, tied ${config.tied})`;
+  const checked = /* @__PURE__ */ new Map();
+  for (const { name, shape } of specs) {
+    const expected = shape.reduce((a, b) => a * b, 1);
+    const values = weights.get(name);
+    if (values === void 0) {
+      throw new PipelineError(
+        `weight "${name}" is missing: a ${describe4} needs it with shape [${shape.join(", ")}] (${expected} values)`
+      );
+    }
+    if (!(values instanceof Float32Array) || values.length !== expected) {
+      const actual = values instanceof Float32Array ? `${values.length} values` : "not a Float32Array";
+      throw new PipelineError(
+        `weight "${name}" has the wrong size: expected shape [${shape.join(", ")}] (${expected} values), got ${actual}`
+      );
+    }
+    checked.set(name, values);
+  }
+  for (const name of weights.keys()) {
+    if (!checked.has(name)) {
+      throw new PipelineError(
+        `unexpected weight "${name}": a ${describe4} has only ${specs.map((s) => s.name).join(", ")}`
+      );
+    }
+  }
+  return checked;
+}
+var NetRuntime = class {
+  config;
+  /** Output size of the last recurrent layer (hiddenUnits). */
+  stateSize;
+  vocabSize;
+  gateWidth;
+  embedding;
+  layers;
+  /** [vocabSize, G]: embedding · W₀ + b₀ per id, or null when too large (computed per step). */
+  inputTable;
+  /** [hidden, vocabSize] row-major: output/kernel, or the transposed embedding when tied. */
+  outputMatrix;
+  outputBias;
+  // Scratch, reused by every call (the class is used from one thread).
+  /** h of every layer, [layers, hidden]. */
+  hidden;
+  /** LSTM cell state of every layer, [layers, hidden]. */
+  cell;
+  /** Gate pre-activations of the current layer and step, [G]. */
+  gates;
+  /** GRU: r ⊙ h, [hidden]. */
+  resetHidden;
+  /** The last layer's part of `hidden` (a view made once: subarray allocates). */
+  topHidden;
+  /** Final states of the prefixes being scored, [SCORE_BLOCK, hidden]. */
+  blockStates;
+  /**
+   * Checks every weight of netWeightSpecs(config) is present with the right length, and no
+   * others. The weights are copied (or folded into tables), so later changes to the map's arrays
+   * do not reach the runtime.
+   */
+  constructor(config, weights, options = {}) {
+    this.config = { ...validateNetConfig(config) };
+    const { vocabSize: v, embeddingDim: e, hiddenUnits: h } = this.config;
+    const g = GATES[config.cell] * h;
+    const w = checkedWeights(config, weights);
+    const get = (name) => w.get(name).slice();
+    this.vocabSize = v;
+    this.stateSize = h;
+    this.gateWidth = g;
+    this.embedding = get("embedding");
+    this.layers = [];
+    for (let layer = 0; layer < config.layers; layer++) {
+      this.layers.push({
+        inputSize: layer === 0 ? e : h,
+        kernel: get(`rnn_${layer}/kernel`),
+        recurrent: get(`rnn_${layer}/recurrent`),
+        bias: get(`rnn_${layer}/bias`)
+      });
+    }
+    this.outputBias = get("output/bias");
+    if (config.tied) {
+      this.outputMatrix = new Float32Array(h * v);
+      for (let id = 0; id < v; id++) {
+        for (let k = 0; k < h; k++)
+          this.outputMatrix[k * v + id] = this.embedding[id * e + k];
+      }
+    } else {
+      this.outputMatrix = get("output/kernel");
+    }
+    const tableMax = options.inputTableMaxFloats ?? INPUT_TABLE_MAX_FLOATS;
+    this.inputTable = v * g <= tableMax ? this.buildInputTable() : null;
+    this.hidden = new Float32Array(config.layers * h);
+    this.topHidden = this.hidden.subarray((config.layers - 1) * h);
+    this.cell = new Float32Array(config.layers * h);
+    this.gates = new Float32Array(g);
+    this.resetHidden = new Float32Array(h);
+    this.blockStates = new Float32Array(SCORE_BLOCK * h);
+  }
+  buildInputTable() {
+    const { kernel, bias, inputSize } = this.layers[0];
+    const g = this.gateWidth;
+    const table4 = new Float32Array(this.vocabSize * g);
+    for (let id = 0; id < this.vocabSize; id++) {
+      table4.set(bias, id * g);
+      matVecAdd(this.embedding, id * inputSize, inputSize, kernel, 0, g, g, table4, id * g);
+    }
+    return table4;
+  }
+  /**
+   * Scores (logits, before any softmax) over all vocabulary ids for each prefix, row-major
+   * [prefixes.length, vocabSize] into `out` (allocated when not given). A prefix is item ids
+   * (encoded, no padding; the unknown id 1 is read like any other); only its last `maxLen` ids
+   * are read. An empty prefix gives the scores of the zero state.
+   */
+  scores(prefixes, out) {
+    const v = this.vocabSize;
+    const h = this.stateSize;
+    const n2 = prefixes.length;
+    const result = this.output(out, n2 * v, "scores");
+    let p = 0;
+    for (; p + SCORE_BLOCK <= n2; p += SCORE_BLOCK) {
+      for (let r = 0; r < SCORE_BLOCK; r++) {
+        this.run(prefixes[p + r], p + r);
+        this.blockStates.set(this.topHidden, r * h);
+      }
+      scoreBlock(this.blockStates, 0, h, this.outputMatrix, v, this.outputBias, result, p * v);
+    }
+    for (; p < n2; p++) {
+      this.run(prefixes[p], p);
+      const top = this.topHidden;
+      scoreRow(top, 0, h, this.outputMatrix, v, this.outputBias, result, p * v);
+    }
+    return result;
+  }
+  /** The final hidden state of each prefix, [prefixes.length, stateSize]. */
+  states(prefixes, out) {
+    const h = this.stateSize;
+    const result = this.output(out, prefixes.length * h, "states");
+    for (let p = 0; p < prefixes.length; p++) {
+      this.run(prefixes[p], p);
+      result.set(this.topHidden, p * h);
+    }
+    return result;
+  }
+  output(out, size, what) {
+    if (out === void 0) return new Float32Array(size);
+    if (out.length < size) {
+      throw new RangeError(
+        `${what}: the output array holds ${out.length} values, ${size} are needed`
+      );
+    }
+    return out;
+  }
+  /** Runs one prefix from the zero state; the final states are left in `hidden`. */
+  run(prefix, index2) {
+    this.hidden.fill(0);
+    this.cell.fill(0);
+    const v = this.vocabSize;
+    for (let t = Math.max(0, prefix.length - this.config.maxLen); t < prefix.length; t++) {
+      const id = prefix[t];
+      if (!(id >= 0 && id < v && Number.isInteger(id))) {
+        throw new RangeError(
+          `prefix ${index2} holds id ${id} at position ${t}: ids are integers in [0, ${v})`
+        );
+      }
+      if (id === 0) continue;
+      this.step(id);
+    }
+  }
+  /** One time step through every layer. */
+  step(id) {
+    const h = this.stateSize;
+    const g = this.gateWidth;
+    const z6 = this.gates;
+    const lstm2 = this.config.cell === "lstm";
+    for (let l = 0; l < this.layers.length; l++) {
+      const layer = this.layers[l];
+      if (l === 0 && this.inputTable !== null) {
+        const table4 = this.inputTable;
+        const at = id * g;
+        for (let j = 0; j < g; j++) z6[j] = table4[at + j];
+      } else {
+        z6.set(layer.bias);
+        if (l === 0)
+          matVecAdd(
+            this.embedding,
+            id * layer.inputSize,
+            layer.inputSize,
+            layer.kernel,
+            0,
+            g,
+            g,
+            z6,
+            0
+          );
+        else matVecAdd(this.hidden, (l - 1) * h, h, layer.kernel, 0, g, g, z6, 0);
+      }
+      if (lstm2) this.lstmCell(layer.recurrent, l * h);
+      else this.gruCell(layer.recurrent, l * h);
+    }
+  }
+  /** z (= x·W + b) += h·U, then the LSTM update of layer state at `at` (gates i, f, c, o). */
+  lstmCell(recurrent, at) {
+    const h = this.stateSize;
+    const z6 = this.gates;
+    const hidden = this.hidden;
+    const cell2 = this.cell;
+    matVecAdd(hidden, at, h, recurrent, 0, 4 * h, 4 * h, z6, 0);
+    for (let j = 0; j < h; j++) {
+      const input = sigmoid(z6[j]);
+      const forget = sigmoid(z6[h + j]);
+      const candidate = Math.tanh(z6[2 * h + j]);
+      const output = sigmoid(z6[3 * h + j]);
+      const c = forget * cell2[at + j] + input * candidate;
+      cell2[at + j] = c;
+      hidden[at + j] = output * Math.tanh(c);
+    }
+  }
+  /**
+   * z (= x·W + b) plus the recurrent terms, then the GRU update of the state at `at` (gates
+   * z, r, h; the reset gate applies to h before its product with U_h, tfjs-layers' variant).
+   */
+  gruCell(recurrent, at) {
+    const h = this.stateSize;
+    const g = 3 * h;
+    const z6 = this.gates;
+    const hidden = this.hidden;
+    const reset = this.resetHidden;
+    matVecAdd(hidden, at, h, recurrent, 0, g, 2 * h, z6, 0);
+    for (let j = 0; j < h; j++) {
+      z6[j] = sigmoid(z6[j]);
+      reset[j] = sigmoid(z6[h + j]) * hidden[at + j];
+    }
+    matVecAdd(reset, 0, h, recurrent, 2 * h, g, h, z6, 2 * h);
+    for (let j = 0; j < h; j++) {
+      const update = z6[j];
+      const candidate = Math.tanh(z6[2 * h + j]);
+      hidden[at + j] = update * hidden[at + j] + (1 - update) * candidate;
+    }
   }
 };
-tf.serialization.registerClass(StepDropout);
-function setDropoutCalls(model2, calls) {
-  for (const layer of model2.layers) if (layer instanceof StepDropout) layer.calls = calls;
+
+// pipeline/model/top-k.ts
+function worse(va, ia, vb, ib) {
+  return va < vb || va === vb && ia > ib;
 }
-function dropoutCalls(model2) {
-  const layer = model2.layers.find((l) => l instanceof StepDropout);
-  return layer instanceof StepDropout ? layer.calls : 0;
+function excluded(id, exclude) {
+  for (let e = 0; e < exclude.length; e++) if (exclude[e] === id) return true;
+  return false;
 }
-function buildModel(input) {
-  const config = validateModelConfig(input);
-  let nextSeed = config.seed;
-  const seed2 = () => nextSeed++;
-  return withoutOrthogonalWarning(() => {
-    const model2 = tf.sequential({ name: "next_item" });
-    model2.add(
-      tf.layers.embedding({
-        inputDim: config.vocabSize,
-        outputDim: config.embeddingDim,
-        inputLength: config.maxLen,
-        maskZero: true,
-        // Keras's default embedding initializer, seeded.
-        embeddingsInitializer: tf.initializers.randomUniform({
-          minval: -0.05,
-          maxval: 0.05,
-          seed: seed2()
-        }),
-        name: "item_embedding"
-      })
-    );
-    const dropout2 = () => new StepDropout({ rate: config.dropout, seed: seed2() });
-    if (config.dropout > 0) model2.add(dropout2());
-    for (let i = 0; i < config.layers; i++) {
-      const last = i === config.layers - 1;
-      const args = {
-        units: config.hiddenUnits,
-        returnSequences: !last,
-        kernelInitializer: tf.initializers.glorotUniform({ seed: seed2() }),
-        recurrentInitializer: tf.initializers.orthogonal({ seed: seed2() }),
-        // Keras 2 / TF2 (the seeds' recipe) and PyTorch gate with the sigmoid; tfjs-layers
-        // defaults to Keras 1's hardSigmoid, a different function (and three kernels, not one).
-        recurrentActivation: "sigmoid",
-        name: `${config.cell}_${i + 1}`
-      };
-      model2.add(config.cell === "lstm" ? tf.layers.lstm(args) : tf.layers.gru(args));
-      if (!last && config.dropout > 0) model2.add(dropout2());
+function siftDown2(ids, values, size, at) {
+  const id = ids[at];
+  const value2 = values[at];
+  let hole = at;
+  for (; ; ) {
+    let child = 2 * hole + 1;
+    if (child >= size) break;
+    const right = child + 1;
+    if (right < size && worse(
+      values[right],
+      ids[right],
+      values[child],
+      ids[child]
+    )) {
+      child = right;
     }
-    model2.add(
-      tf.layers.dense({
-        units: config.vocabSize,
-        activation: "softmax",
-        kernelInitializer: tf.initializers.glorotUniform({ seed: seed2() }),
-        name: "next_item_softmax"
-      })
-    );
-    model2.compile({
-      optimizer: tf.train.adam(config.learningRate),
-      loss: "sparseCategoricalCrossentropy"
-    });
-    return model2;
-  });
+    if (!worse(values[child], ids[child], value2, id)) break;
+    ids[hole] = ids[child];
+    values[hole] = values[child];
+    hole = child;
+  }
+  ids[hole] = id;
+  values[hole] = value2;
 }
-async function topK(model2, sequences, k, options = {}) {
-  const shape = model2.inputs[0]?.shape;
-  const maxLen = shape?.[1];
-  if (typeof maxLen !== "number") throw new Error("topK: the model has no fixed sequence length");
-  if (sequences.length % maxLen !== 0) {
+function siftUp(ids, values, at) {
+  const id = ids[at];
+  const value2 = values[at];
+  let hole = at;
+  while (hole > 0) {
+    const parent = hole - 1 >> 1;
+    if (!worse(value2, id, values[parent], ids[parent])) break;
+    ids[hole] = ids[parent];
+    values[hole] = values[parent];
+    hole = parent;
+  }
+  ids[hole] = id;
+  values[hole] = value2;
+}
+function topK(scores, from, length, k, exclude, ids, values) {
+  if (!Number.isInteger(from) || !Number.isInteger(length) || from < 0 || length < 0) {
+    throw new RangeError(`topK: invalid row [${from}, ${from} + ${length})`);
+  }
+  if (from + length > scores.length) {
+    throw new RangeError(`topK: row [${from}, ${from + length}) exceeds ${scores.length} scores`);
+  }
+  if (!Number.isInteger(k) || k < 0)
+    throw new RangeError(`topK: k must be an integer ≥ 0, got ${k}`);
+  if (ids.length < k || values.length < k) {
     throw new RangeError(
-      `topK: ${sequences.length} ids is not a whole number of rows of ${maxLen}`
+      `topK: output arrays hold ${Math.min(ids.length, values.length)} < k = ${k}`
     );
   }
-  const batch = sequences.length / maxLen;
-  const [values, indices] = tf.tidy(() => {
-    const input = tf.tensor2d(sequences, [batch, maxLen], "int32");
-    const probs = model2.predict(input);
-    const vocab = probs.shape[1];
-    const candidates = vocab - (options.excludeLast ? 3 : 2);
-    if (k < 1 || k > candidates)
-      throw new RangeError(`topK: k must be between 1 and ${candidates}, got ${k}`);
-    const blocked = tf.mul(
-      tf.sum(tf.oneHot(tf.tensor1d([PAD_ID, UNKNOWN_ID], "int32"), vocab), 0),
-      2
-    );
-    const last = options.excludeLast ? tf.mul(tf.oneHot(tf.squeeze(tf.slice(input, [0, maxLen - 1], [batch, 1]), [1]), vocab), 2) : void 0;
-    const result = tf.topk(tf.sub(probs, last ? tf.add(blocked, last) : blocked), k);
-    return [result.values, result.indices];
-  });
-  try {
-    const [scores, ids] = await Promise.all([values.data(), indices.data()]);
-    return { batch, k, ids, scores };
-  } finally {
-    values.dispose();
-    indices.dispose();
+  let size = 0;
+  for (let id = 0; id < length; id++) {
+    const value2 = scores[from + id];
+    if (size === k) {
+      if (!(value2 > values[0]) || excluded(id, exclude)) continue;
+      ids[0] = id;
+      values[0] = value2;
+      siftDown2(ids, values, size, 0);
+    } else {
+      if (value2 !== value2 || excluded(id, exclude)) continue;
+      ids[size] = id;
+      values[size] = value2;
+      siftUp(ids, values, size++);
+    }
   }
+  for (let end = size - 1; end > 0; end--) {
+    const id = ids[0];
+    const value2 = values[0];
+    ids[0] = ids[end];
+    values[0] = values[end];
+    ids[end] = id;
+    values[end] = value2;
+    siftDown2(ids, values, end, 0);
+  }
+  return size;
 }
 
-// pipeline/train/vocabulary.ts
+// pipeline/model/predictor.ts
+var Predictor = class {
+  constructor(vocabulary, scorer) {
+    this.vocabulary = vocabulary;
+    this.scorer = scorer;
+    if (scorer.vocabSize !== vocabulary.size) {
+      throw new Error(
+        `the blend scores ${scorer.vocabSize} ids but the vocabulary has ${vocabulary.size}`
+      );
+    }
+    this.scores = new Float32Array(vocabulary.size);
+    this.topIds = new Int32Array(vocabulary.size);
+    this.topValues = new Float32Array(vocabulary.size);
+    const items = vocabulary.size - FIRST_ITEM_ID;
+    let total = 0;
+    for (let id = FIRST_ITEM_ID; id < vocabulary.size; id++) {
+      total += vocabulary.count(vocabulary.sku(id));
+    }
+    this.popular = Array.from({ length: items }, (_, i) => {
+      const sku = vocabulary.sku(i + FIRST_ITEM_ID);
+      return { sku, score: vocabulary.count(sku) / Math.max(total, 1) };
+    });
+  }
+  vocabulary;
+  scorer;
+  scores;
+  topIds;
+  topValues;
+  popular;
+  /** Real items the vocabulary holds: the most any ranking can return. */
+  get items() {
+    return this.vocabulary.size - FIRST_ITEM_ID;
+  }
+  /**
+   * The top k SKUs for each session (oldest SKU first). k is capped at the items that can be
+   * recommended.
+   */
+  predict(sessions, k) {
+    if (!Number.isInteger(k) || k < 1)
+      throw new RangeError(`k must be a positive integer, got ${k}`);
+    return sessions.map((session2) => {
+      const ids = this.vocabulary.encode(session2);
+      const known = ids.filter((id) => id !== UNKNOWN_ID);
+      const unknownSkus = ids.length - known.length;
+      if (known.length === 0) {
+        return { items: this.popular.slice(0, k), unknownSkus, fallback: true };
+      }
+      this.scorer.score(known, this.scores);
+      const excluded2 = this.scorer.excluded(known);
+      const n2 = topK(this.scores, 0, this.scores.length, k, excluded2, this.topIds, this.topValues);
+      const items = [];
+      for (let i = 0; i < n2; i++) {
+        items.push({
+          sku: this.vocabulary.sku(this.topIds[i]),
+          score: this.topValues[i]
+        });
+      }
+      return { items, unknownSkus, fallback: false };
+    });
+  }
+};
+
+// pipeline/model/vocabulary.ts
 var VOCABULARY_FORMAT = "mlops-session-recs/vocabulary@1";
 var Vocabulary = class _Vocabulary {
   constructor(json) {
@@ -5754,47 +6856,82 @@ function isArrayOf(value2, item) {
   return list2.every((v) => item(v));
 }
 
-// pipeline/train/artifact.ts
+// pipeline/model/artifact.ts
+var MODEL_FORMAT = "mlops-session-recs/model@2";
+var LEGACY_MODEL_FORMAT = "mlops-session-recs/model@1";
 var ARTIFACT_FILES = {
-  topology: "model.json",
+  model: "model.json",
   weights: "weights.bin",
+  sessions: "sessions.bin",
   vocabulary: "vocabulary.json",
   config: "model-config.json",
   history: "history.json"
 };
+var REQUIRED_ARTIFACT_FILES = Object.values(ARTIFACT_FILES).filter(
+  (file) => file !== ARTIFACT_FILES.sessions
+);
+function encodeSessions(sessions) {
+  const count2 = sessions.offsets.length - 1;
+  const words = new Int32Array(1 + sessions.offsets.length + sessions.ids.length);
+  words[0] = count2;
+  words.set(sessions.offsets, 1);
+  words.set(sessions.ids, 1 + sessions.offsets.length);
+  return Buffer.from(words.buffer, words.byteOffset, words.byteLength);
+}
+function decodeSessions(bytes, path2) {
+  const fail2 = (why) => damaged2(path2, why);
+  if (bytes.byteLength % 4 !== 0 || bytes.byteLength < 8)
+    throw fail2("it is not a list of int32 words");
+  const words = new Int32Array(
+    bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength)
+  );
+  const count2 = words[0];
+  if (!(count2 >= 0 && 2 + count2 <= words.length)) throw fail2("its session count is out of range");
+  const offsets = words.subarray(1, 2 + count2);
+  const ids = words.subarray(2 + count2);
+  if (offsets[0] !== 0 || offsets[count2] !== ids.length)
+    throw fail2("its offsets do not cover its ids");
+  return { offsets, ids };
+}
 async function saveModelArtifact(dir, parts) {
   await mkdir5(dir, { recursive: true });
-  await parts.model.save(
-    tf2.io.withSaveHandler(async (artifacts) => {
-      const weights = artifacts.weightData;
-      if (!weights) throw new Error("saveModelArtifact: the model has no weights");
-      const buffer = Buffer.from(
-        weights instanceof ArrayBuffer ? weights : await new Blob(weights.map((w) => new Uint8Array(w))).arrayBuffer()
-      );
-      const modelJson = {
-        modelTopology: artifacts.modelTopology,
-        format: artifacts.format,
-        generatedBy: artifacts.generatedBy,
-        convertedBy: artifacts.convertedBy,
-        weightsManifest: [
-          { paths: [`./${ARTIFACT_FILES.weights}`], weights: artifacts.weightSpecs ?? [] }
-        ]
-      };
-      await writeFile3(join4(dir, ARTIFACT_FILES.topology), JSON.stringify(modelJson));
-      await writeFile3(join4(dir, ARTIFACT_FILES.weights), buffer);
-      return { modelArtifactsInfo: tf2.io.getModelArtifactsInfoForJSON(artifacts) };
-    })
-  );
+  const entries = [];
+  const chunks = [];
+  let offset = 0;
+  for (const { name, shape } of netWeightSpecs(parts.net)) {
+    const values = parts.weights.get(name);
+    if (!values) throw new Error(`saveModelArtifact: no weight ${name}`);
+    entries.push({ name, shape, offset });
+    chunks.push(Buffer.from(values.buffer, values.byteOffset, values.byteLength));
+    offset += values.byteLength;
+  }
+  const model = {
+    format: MODEL_FORMAT,
+    net: parts.net,
+    weights: entries,
+    blend: parts.blend,
+    ablation: parts.ablation,
+    neighbours: parts.neighbours
+  };
+  await writeFile3(join4(dir, ARTIFACT_FILES.model), JSON.stringify(model, null, 2));
+  await writeFile3(join4(dir, ARTIFACT_FILES.weights), Buffer.concat(chunks));
+  await writeFile3(join4(dir, ARTIFACT_FILES.sessions), encodeSessions(parts.sessions));
   await writeFile3(join4(dir, ARTIFACT_FILES.vocabulary), JSON.stringify(parts.vocabulary));
   await writeFile3(join4(dir, ARTIFACT_FILES.config), JSON.stringify(parts.config, null, 2));
   await writeFile3(join4(dir, ARTIFACT_FILES.history), JSON.stringify(parts.history, null, 2));
   return Object.values(ARTIFACT_FILES);
 }
-async function readJson(dir, file) {
+function damaged2(path2, why) {
+  return new PipelineError(
+    `model artifact damaged: ${path2}: ${why}`,
+    2,
+    "re-run `pipeline train` to write the artifact again"
+  );
+}
+async function readBytes(dir, file) {
   const path2 = join4(dir, file);
-  let text;
   try {
-    text = await readFile4(path2, "utf8");
+    return await readFile4(path2);
   } catch (error) {
     throw new PipelineError(
       `model artifact incomplete: cannot read ${path2} (${error.code ?? error.message})`,
@@ -5802,159 +6939,495 @@ async function readJson(dir, file) {
       "point --model at a folder written by `pipeline train` (it holds model.json, weights.bin, vocabulary.json and model-config.json)"
     );
   }
+}
+async function readJson(dir, file) {
+  const bytes = await readBytes(dir, file);
   try {
-    return JSON.parse(text);
+    return JSON.parse(bytes.toString("utf8"));
   } catch (error) {
-    throw new PipelineError(
-      `model artifact damaged: ${path2} is not valid JSON (${error.message})`,
-      2,
-      "re-run `pipeline train` to write the artifact again"
-    );
+    throw damaged2(join4(dir, file), `not valid JSON (${error.message})`);
   }
 }
-function parseArtifactConfig(value2, path2) {
+function parseConfig(value2, path2) {
   const config = value2;
-  if (config?.format !== "mlops-session-recs/model@1" || typeof config.model !== "object") {
-    throw new PipelineError(
-      `model artifact damaged: ${path2} is not a model config (format mlops-session-recs/model@1)`,
-      2,
-      "re-run `pipeline train` to write the artifact again"
+  if (config?.format === LEGACY_MODEL_FORMAT) return config;
+  if (config?.format !== MODEL_FORMAT || typeof config.net !== "object") {
+    throw damaged2(path2, `not a model config (format ${MODEL_FORMAT})`);
+  }
+  validateNetConfig(config.net);
+  return config;
+}
+function parseBlend(value2, path2, what) {
+  const blend = value2;
+  const components = blend?.components;
+  if (!Array.isArray(components) || !components.every(
+    (c) => typeof c === "object" && c !== null && COMPONENT_KINDS.includes(c.kind) && typeof c.weight === "number"
+  )) {
+    throw damaged2(path2, `its ${what} is not a list of {kind, weight} components`);
+  }
+  return { components: components.map((c) => ({ kind: c.kind, weight: c.weight })) };
+}
+function readWeights(net, entries, bin, path2) {
+  const weights = /* @__PURE__ */ new Map();
+  const byName = new Map(entries.map((e) => [e.name, e]));
+  for (const { name, shape } of netWeightSpecs(net)) {
+    const entry = byName.get(name);
+    const size = shape.reduce((a, b) => a * b, 1);
+    if (!entry || entry.offset + size * 4 > bin.byteLength) {
+      throw damaged2(path2, `weight ${name} is missing or runs past weights.bin`);
+    }
+    const bytes = bin.subarray(entry.offset, entry.offset + size * 4);
+    weights.set(
+      name,
+      new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength))
     );
   }
-  validateModelConfig(config.model);
-  return config;
+  return weights;
 }
 async function loadModelArtifact(dir) {
   const configPath = join4(dir, ARTIFACT_FILES.config);
-  const config = parseArtifactConfig(await readJson(dir, ARTIFACT_FILES.config), configPath);
+  const config = parseConfig(await readJson(dir, ARTIFACT_FILES.config), configPath);
   let vocabulary;
   try {
     vocabulary = Vocabulary.fromJSON(await readJson(dir, ARTIFACT_FILES.vocabulary));
   } catch (error) {
     if (error instanceof PipelineError) throw error;
-    throw new PipelineError(
-      `model artifact damaged: ${join4(dir, ARTIFACT_FILES.vocabulary)}: ${error.message}`,
-      2
-    );
+    throw damaged2(join4(dir, ARTIFACT_FILES.vocabulary), error.message);
   }
-  if (vocabulary.size !== config.model.vocabSize) {
+  const modelPath = join4(dir, ARTIFACT_FILES.model);
+  const modelJson = await readJson(dir, ARTIFACT_FILES.model);
+  const bin = await readBytes(dir, ARTIFACT_FILES.weights);
+  let net;
+  let weights;
+  let blend = { components: [{ kind: "neural", weight: 1 }] };
+  let ablation = null;
+  let index2;
+  if (config.format === LEGACY_MODEL_FORMAT) {
+    ({ net, weights } = readLegacyNetwork(modelJson, bin, modelPath));
+    config.net = net;
+  } else {
+    const model = modelJson;
+    if (model.format !== MODEL_FORMAT || typeof model.net !== "object" || !Array.isArray(model.weights)) {
+      throw damaged2(modelPath, `not a ${MODEL_FORMAT} model`);
+    }
+    net = validateNetConfig(model.net);
+    weights = readWeights(net, model.weights, bin, modelPath);
+    blend = parseBlend(model.blend, modelPath, "blend");
+    ablation = model.ablation ? parseBlend(model.ablation, modelPath, "ablation") : null;
+    const usesIndex = [...blend.components, ...ablation?.components ?? []].some(
+      (c) => c.kind === "sknn" || c.kind === "cooccurrence"
+    );
+    if (usesIndex) {
+      const sessionsPath = join4(dir, ARTIFACT_FILES.sessions);
+      const sessions = decodeSessions(await readBytes(dir, ARTIFACT_FILES.sessions), sessionsPath);
+      try {
+        index2 = new SessionIndex(splitSessions(sessions), vocabulary.size, {
+          ...NEIGHBOUR_DEFAULTS,
+          ...model.neighbours
+        });
+      } catch (error) {
+        throw damaged2(sessionsPath, error.message);
+      }
+    }
+  }
+  if (vocabulary.size !== net.vocabSize) {
     throw new PipelineError(
-      `model artifact inconsistent: the vocabulary has ${vocabulary.size} ids but the model ${config.model.vocabSize}`,
+      `model artifact inconsistent: the vocabulary has ${vocabulary.size} ids but the model ${net.vocabSize}`,
       2,
       "the folder mixes files of two trainings; re-run `pipeline train`"
     );
   }
-  const topology = await readJson(dir, ARTIFACT_FILES.topology);
-  const manifest2 = topology.weightsManifest?.[0];
-  if (!manifest2) {
-    throw new PipelineError(
-      `model artifact damaged: ${join4(dir, ARTIFACT_FILES.topology)} has no weights manifest`,
-      2
-    );
-  }
-  let weights;
-  try {
-    weights = await readFile4(join4(dir, ARTIFACT_FILES.weights));
-  } catch (error) {
-    throw new PipelineError(
-      `model artifact incomplete: cannot read ${join4(dir, ARTIFACT_FILES.weights)} (${error.code ?? ""})`,
-      2
-    );
-  }
-  let model2;
-  try {
-    model2 = await tf2.loadLayersModel(
-      tf2.io.fromMemory({
-        modelTopology: topology.modelTopology,
-        weightSpecs: manifest2.weights,
-        weightData: weights.buffer.slice(
-          weights.byteOffset,
-          weights.byteOffset + weights.byteLength
-        )
-      })
-    );
-  } catch (error) {
-    throw new PipelineError(
-      `model artifact damaged: the weights in ${dir} do not load (${error.message})`,
-      2,
-      "re-run `pipeline train` to write the artifact again"
-    );
-  }
-  return createPredictor(model2, vocabulary, config);
-}
-function createPredictor(model2, vocabulary, config) {
-  const maxLen = config.model.maxLen;
-  const realItems = vocabulary.size - FIRST_ITEM_ID;
-  const excludeLast = config.excludeLastItem;
-  const total = Math.max(
-    1,
-    Array.from(
-      { length: realItems },
-      (_, i) => vocabulary.count(vocabulary.sku(i + 2))
-    ).reduce((a, b) => a + b, 0)
+  const runtime = new NetRuntime(net, weights);
+  const evidence = { vocabSize: vocabulary.size, net: runtime, ...index2 ? { index: index2 } : {} };
+  const predictorFor = (spec) => new Predictor(
+    vocabulary,
+    new BlendScorer(spec, evidence, { excludeLast: config.excludeLastItem })
   );
-  const popular = (k) => Array.from({ length: Math.min(k, realItems) }, (_, i) => {
-    const sku = vocabulary.sku(i + FIRST_ITEM_ID);
-    return { sku, score: vocabulary.count(sku) / total };
-  });
+  const predictor = predictorFor(blend);
   return {
     config,
     vocabulary,
-    model: model2,
-    async predict(sessions, k) {
-      if (!Number.isInteger(k) || k < 1)
-        throw new RangeError(`k must be a positive integer, got ${k}`);
-      const kk = Math.min(k, realItems - (excludeLast ? 1 : 0));
-      const results = new Array(sessions.length);
-      const rows = [];
-      const prefixes = [];
-      sessions.forEach((session2, i) => {
-        const ids = vocabulary.encode(session2);
-        const known = ids.filter((id) => id !== UNKNOWN_ID);
-        const unknownSkus = ids.length - known.length;
-        if (known.length === 0) {
-          results[i] = { items: popular(kk), unknownSkus, fallback: true };
-        } else {
-          rows.push(i);
-          prefixes.push(known);
-          results[i] = { items: [], unknownSkus, fallback: false };
-        }
-      });
-      if (rows.length > 0 && kk > 0) {
-        const top = await topK(model2, encodeBatch(prefixes, maxLen), kk, { excludeLast });
-        rows.forEach((row, r) => {
-          const items = [];
-          for (let j = 0; j < kk; j++) {
-            const id = top.ids[r * kk + j];
-            items.push({
-              sku: vocabulary.sku(id),
-              score: top.scores[r * kk + j]
-            });
-          }
-          results[row].items = items;
-        });
-      }
-      return results;
-    },
-    dispose() {
-      model2.dispose();
+    blend,
+    ablation,
+    predict: async (sessions, k) => predictor.predict(sessions, k),
+    withBlend(spec) {
+      const other = predictorFor(spec);
+      return { predict: async (sessions, k) => other.predict(sessions, k) };
     }
   };
+}
+function splitSessions(sessions) {
+  const out = [];
+  for (let s = 0; s + 1 < sessions.offsets.length; s++) {
+    out.push(
+      sessions.ids.subarray(sessions.offsets[s], sessions.offsets[s + 1])
+    );
+  }
+  return out;
+}
+
+// pipeline/train/dataset.ts
+var SPLITS = ["train", "validation", "test"];
+var DEFAULT_RELATIONS = {
+  sequences: "session_sequences",
+  splits: "session_splits"
+};
+var DEFAULT_PAGE_SIZE = 5e3;
+var RELATION = /^(?:"[^"]+"|[A-Za-z_][A-Za-z0-9_$]*)(?:\.(?:"[^"]+"|[A-Za-z_][A-Za-z0-9_$]*)){0,2}$/;
+function checkRelation(name) {
+  if (!RELATION.test(name)) {
+    throw new Error(
+      `invalid relation name ${JSON.stringify(name)}: expected [database.][schema.]table, each part an identifier or a double-quoted name`
+    );
+  }
+  return name;
+}
+function positiveInteger2(value2, what) {
+  if (!Number.isInteger(value2) || value2 < 1) {
+    throw new RangeError(`${what} must be a positive integer, got ${value2}`);
+  }
+  return value2;
+}
+function parseItems(value2, sessionKey) {
+  let list2 = value2;
+  if (typeof value2 === "string") {
+    try {
+      list2 = JSON.parse(value2);
+    } catch {
+      throw new Error(
+        `session ${sessionKey}: items is not a JSON array: ${JSON.stringify(value2.slice(0, 80))}`
+      );
+    }
+  }
+  if (!Array.isArray(list2)) {
+    throw new Error(`session ${sessionKey}: items is not a list (got ${typeof value2})`);
+  }
+  const items = list2;
+  for (const item of items) {
+    if (typeof item !== "string") {
+      throw new Error(
+        `session ${sessionKey}: items holds ${JSON.stringify(item)}, expected SKU strings`
+      );
+    }
+  }
+  return items;
+}
+async function* readSessions(warehouse, options) {
+  const pageSize = positiveInteger2(options.pageSize ?? DEFAULT_PAGE_SIZE, "pageSize");
+  const relations = options.relations ?? DEFAULT_RELATIONS;
+  const sql = `select q.session_key, q.session_start_ms, q.items
+from ${checkRelation(relations.sequences)} as q
+inner join ${checkRelation(relations.splits)} as s on s.session_key = q.session_key
+where s.split = $1
+  and (q.session_start_ms > $2 or (q.session_start_ms = $2 and q.session_key > $3))
+order by q.session_start_ms, q.session_key
+limit ${pageSize}`;
+  let after = [Number.MIN_SAFE_INTEGER, ""];
+  for (; ; ) {
+    const rows = await warehouse.query(sql, [options.split, ...after]);
+    for (const row of rows) {
+      const sessionKey = String(row.session_key);
+      yield { sessionKey, items: parseItems(row.items ?? null, sessionKey) };
+    }
+    if (rows.length < pageSize) return;
+    const last = rows[rows.length - 1];
+    after = [Number(last.session_start_ms), String(last.session_key)];
+  }
+}
+async function buildVocabulary(warehouse, options = {}) {
+  const counts = /* @__PURE__ */ new Map();
+  for await (const session2 of readSessions(warehouse, { ...options, split: "train" })) {
+    for (const sku of session2.items) counts.set(sku, (counts.get(sku) ?? 0) + 1);
+  }
+  return Vocabulary.fromCounts(counts, options.minCount ?? 1);
+}
+async function loadSplit(warehouse, vocabulary, options) {
+  const offsets = [0];
+  let ids = new Int32Array(1 << 16);
+  let size = 0;
+  for await (const session2 of readSessions(warehouse, options)) {
+    if (size + session2.items.length > ids.length) {
+      const grown = new Int32Array(Math.max(ids.length * 2, size + session2.items.length));
+      grown.set(ids.subarray(0, size));
+      ids = grown;
+    }
+    ids.set(vocabulary.encode(session2.items), size);
+    size += session2.items.length;
+    offsets.push(size);
+  }
+  return { offsets: Int32Array.from(offsets), ids: ids.slice(0, size) };
+}
+function summarizeSplit(block, mode) {
+  const counts = { sessions: 0, examples: 0, unknownTargets: 0 };
+  for (let s = 0; s + 1 < block.offsets.length; s++) {
+    const from = block.offsets[s];
+    const to = block.offsets[s + 1];
+    counts.sessions++;
+    for (let t = mode === "last" ? Math.max(to - 1, from + 1) : from + 1; t < to; t++) {
+      counts.examples++;
+      if (block.ids[t] === UNKNOWN_ID) counts.unknownTargets++;
+    }
+  }
+  const kept = counts.examples - counts.unknownTargets;
+  return {
+    ...counts,
+    kept,
+    unknownTargetShare: counts.examples === 0 ? 0 : counts.unknownTargets / counts.examples
+  };
+}
+
+// pipeline/train/fetch-artifact.ts
+import { existsSync as existsSync2 } from "node:fs";
+import { stat as stat4 } from "node:fs/promises";
+import { join as join6 } from "node:path";
+
+// pipeline/train/train.ts
+import { mkdtemp as mkdtemp2, rm as rm4 } from "node:fs/promises";
+import { tmpdir as tmpdir2 } from "node:os";
+import { join as join5 } from "node:path";
+
+// pipeline/model/fit-blend.ts
+var FIT_K = 20;
+var NEURAL_CANDIDATES = 200;
+var GRID = [0, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 1, 1.4, 2, 3, 5];
+var ROUNDS = 3;
+function fitCase(scorer, prefix, target) {
+  const kinds = scorer.spec.components.map((c) => c.kind);
+  const excluded2 = scorer.excluded(prefix);
+  const eligible = (id) => id >= 0 && id < scorer.vocabSize && !excluded2.includes(id);
+  const columns2 = [];
+  const chosen = /* @__PURE__ */ new Set();
+  if (eligible(target)) chosen.add(target);
+  let dense;
+  for (const kind of kinds) {
+    const column = /* @__PURE__ */ new Map();
+    if (kind === "neural") {
+      dense = scorer.neural(prefix, excluded2).slice();
+      for (const id of largest(dense, NEURAL_CANDIDATES, excluded2)) chosen.add(id);
+    } else {
+      const c = scorer.sparse(kind, prefix, excluded2);
+      for (let i = 0; i < c.length; i++) {
+        const id = c.ids[i];
+        if (!eligible(id)) continue;
+        column.set(id, c.values[i] * c.scale);
+        chosen.add(id);
+      }
+    }
+    columns2.push(column);
+  }
+  const ids = Int32Array.from(chosen);
+  const values = new Float32Array(ids.length * kinds.length);
+  ids.forEach((id, i) => {
+    kinds.forEach((kind, k) => {
+      values[i * kinds.length + k] = kind === "neural" ? dense[id] : columns2[k].get(id) ?? 0;
+    });
+  });
+  let zeroAhead = 0;
+  if (eligible(target)) {
+    zeroAhead = target - excluded2.filter((id) => id < target).length;
+    for (const id of ids) if (id < target) zeroAhead--;
+  }
+  return { ids, values, target: eligible(target) ? ids.indexOf(target) : -1, zeroAhead };
+}
+function largest(values, count2, excluded2) {
+  const ids = new Int32Array(count2);
+  const n2 = topK(values, 0, values.length, count2, excluded2, ids, new Float32Array(count2));
+  return ids.subarray(0, n2);
+}
+function rankOf2(c, weights) {
+  if (c.target < 0) return Number.POSITIVE_INFINITY;
+  const k = weights.length;
+  const score = (i) => {
+    let s = 0;
+    for (let j = 0; j < k; j++) s += weights[j] * c.values[i * k + j];
+    return s;
+  };
+  const targetScore = score(c.target);
+  const targetId = c.ids[c.target];
+  let rank = 1;
+  for (let i = 0; i < c.ids.length; i++) {
+    if (i === c.target) continue;
+    const s = score(i);
+    if (s > targetScore || s === targetScore && c.ids[i] < targetId) rank++;
+  }
+  return targetScore > 0 ? rank : rank + c.zeroAhead;
+}
+function fitMetrics(cases, weights) {
+  let hits = 0;
+  let reciprocal = 0;
+  for (const c of cases) {
+    const rank = rankOf2(c, weights);
+    if (rank <= FIT_K) {
+      hits++;
+      reciprocal += 1 / rank;
+    }
+  }
+  const n2 = Math.max(cases.length, 1);
+  return { hr: hits / n2, mrr: reciprocal / n2, cases: cases.length };
+}
+function fitWeights(kinds, cases) {
+  const weights = kinds.map(() => 1);
+  const objective = (w) => {
+    const m = fitMetrics(cases, w);
+    return m.hr + m.mrr;
+  };
+  let best = objective(weights);
+  for (let round = 0; round < ROUNDS; round++) {
+    let improved = false;
+    for (let k = 1; k < kinds.length; k++) {
+      for (const value2 of GRID) {
+        if (value2 === weights[k]) continue;
+        const trial = [...weights];
+        trial[k] = value2;
+        const score = objective(trial);
+        if (score > best + 1e-12) {
+          best = score;
+          weights[k] = value2;
+          improved = true;
+        }
+      }
+    }
+    if (!improved) break;
+  }
+  return {
+    spec: { components: kinds.map((kind, k) => ({ kind, weight: weights[k] })) },
+    metrics: fitMetrics(cases, weights)
+  };
+}
+function fitOnSessions(kinds, evidence, sessions, options) {
+  const scorer = new BlendScorer(
+    { components: kinds.map((kind) => ({ kind, weight: 1 })) },
+    evidence,
+    { excludeLast: options.excludeLast }
+  );
+  const cases = [];
+  for (const session2 of sessions) {
+    for (let t = 1; t < session2.length && cases.length < options.limit; t++) {
+      const prefix = session2.subarray(0, t).filter((id) => id >= FIRST_ITEM_ID);
+      if (prefix.length > 0) cases.push(fitCase(scorer, prefix, session2[t]));
+    }
+    if (cases.length >= options.limit) break;
+  }
+  return fitWeights(kinds, cases);
 }
 
 // pipeline/train/backend.ts
 import { createRequire } from "node:module";
 import os from "node:os";
 import path from "node:path";
-import * as tf3 from "@tensorflow/tfjs";
+import * as tf from "@tensorflow/tfjs";
 
-// pipeline/train/segment-sum.ts
+// pipeline/train/kernels/gather-rows.ts
 import {
+  GatherV2,
   getKernel,
   registerKernel,
   unregisterKernel,
-  UnsortedSegmentSum,
   util
+} from "@tensorflow/tfjs";
+var registered;
+function wrap(stock) {
+  const kernelFunc = (args) => {
+    const { x, indices } = args.inputs;
+    const { axis, batchDims } = args.attrs;
+    const rowAxis = util.parseAxisParam(axis, x.shape)[0];
+    if (rowAxis !== 0 || (batchDims ?? 0) !== 0 || x.dtype !== "float32" && x.dtype !== "int32") {
+      return stock.kernelFunc(args);
+    }
+    const backend = args.backend;
+    const rows = x.shape[0];
+    const width = util.sizeFromShape(x.shape.slice(1));
+    const out = backend.makeOutput([...indices.shape, ...x.shape.slice(1)], x.dtype);
+    const ids = backend.typedArrayFromHeap(indices);
+    const source = backend.typedArrayFromHeap(x);
+    const target = backend.typedArrayFromHeap(out);
+    for (let i = 0; i < ids.length; i++) {
+      const row = ids[i];
+      if (!(row >= 0 && row < rows)) {
+        throw new Error(`GatherV2: the index value ${row} is not in [0, ${rows - 1}]`);
+      }
+      if (width === 1) target[i] = source[row];
+      else target.set(source.subarray(row * width, row * width + width), i * width);
+    }
+    return out;
+  };
+  return { ...stock, kernelFunc };
+}
+function registerGatherRows() {
+  const current = getKernel(GatherV2, "wasm");
+  if (!current || current === registered) return;
+  registered = wrap(current);
+  unregisterKernel(GatherV2, "wasm");
+  registerKernel(registered);
+}
+
+// pipeline/train/kernels/matmul-transpose.ts
+import {
+  BatchMatMul,
+  getKernel as getKernel2,
+  registerKernel as registerKernel2,
+  Transpose,
+  unregisterKernel as unregisterKernel2,
+  _FusedMatMul
+} from "@tensorflow/tfjs";
+var KERNELS = [BatchMatMul, _FusedMatMul];
+var wrappers = /* @__PURE__ */ new Map();
+function wrap2(stock) {
+  const transpose5 = getKernel2(Transpose, stock.backendName);
+  if (!transpose5) throw new Error(`no Transpose kernel on ${stock.backendName}`);
+  const kernelFunc = (args) => {
+    const attrs = args.attrs;
+    if (!attrs.transposeA && !attrs.transposeB) return stock.kernelFunc(args);
+    const inputs = args.inputs;
+    const backend = args.backend;
+    const temporary = [];
+    const swapped = (x) => {
+      const rank = x.shape.length;
+      const perm = [...Array(rank - 2).keys(), rank - 1, rank - 2];
+      const out = transpose5.kernelFunc({
+        inputs: { x },
+        backend: args.backend,
+        attrs: { perm }
+      });
+      temporary.push(out);
+      return out;
+    };
+    const a = inputs.a;
+    const b = inputs.b;
+    try {
+      return stock.kernelFunc({
+        ...args,
+        inputs: {
+          ...inputs,
+          a: attrs.transposeA ? swapped(a) : a,
+          b: attrs.transposeB ? swapped(b) : b
+        },
+        attrs: { ...args.attrs, transposeA: false, transposeB: false }
+      });
+    } finally {
+      for (const info2 of temporary) backend.disposeData(info2.dataId);
+    }
+  };
+  return { ...stock, kernelFunc };
+}
+function registerTransposedMatMul() {
+  for (const name of KERNELS) {
+    const current = getKernel2(name, "wasm");
+    if (!current || wrappers.get(name) === current) continue;
+    const wrapper = wrap2(current);
+    unregisterKernel2(name, "wasm");
+    registerKernel2(wrapper);
+    wrappers.set(name, wrapper);
+  }
+}
+
+// pipeline/train/kernels/segment-sum.ts
+import {
+  getKernel as getKernel3,
+  registerKernel as registerKernel3,
+  unregisterKernel as unregisterKernel3,
+  UnsortedSegmentSum,
+  util as util2
 } from "@tensorflow/tfjs";
 function plan(args, backendName) {
   const { x, segmentIds } = args.inputs;
@@ -5978,39 +7451,51 @@ function plan(args, backendName) {
     numSegments,
     dtype: x.dtype,
     outShape: [numSegments, ...innerShape],
-    inner: util.sizeFromShape(innerShape),
-    rows: util.sizeFromShape(segmentIds.shape)
+    inner: util2.sizeFromShape(innerShape),
+    rows: util2.sizeFromShape(segmentIds.shape)
   };
 }
-function sumSegments(p, values, ids) {
-  const sums = new Float64Array(p.numSegments * p.inner);
+function sumSegments(p, values, ids, out) {
+  out.fill(0);
+  const slotOf = new Int32Array(p.numSegments).fill(-1);
+  const segments = [];
+  for (let row = 0; row < p.rows; row++) {
+    const segment = ids[row];
+    if (segment < 0 || segment >= p.numSegments || slotOf[segment] !== -1) continue;
+    slotOf[segment] = segments.length;
+    segments.push(segment);
+  }
+  const sums = new Float64Array(segments.length * p.inner);
   for (let row = 0; row < p.rows; row++) {
     const segment = ids[row];
     if (segment < 0 || segment >= p.numSegments) continue;
     const from = row * p.inner;
-    const to = segment * p.inner;
+    const to = slotOf[segment] * p.inner;
     for (let i = 0; i < p.inner; i++)
       sums[to + i] = sums[to + i] + values[from + i];
   }
-  return sums;
+  segments.forEach((segment, slot) => {
+    out.set(sums.subarray(slot * p.inner, (slot + 1) * p.inner), segment * p.inner);
+  });
 }
 function wasmKernel(args) {
   const p = plan(args, "wasm");
   const backend = args.backend;
   const out = backend.makeOutput(p.outShape, p.dtype);
-  const sums = sumSegments(
+  sumSegments(
     p,
     backend.typedArrayFromHeap(p.x),
-    backend.typedArrayFromHeap(p.segmentIds)
+    backend.typedArrayFromHeap(p.segmentIds),
+    backend.typedArrayFromHeap(out)
   );
-  backend.typedArrayFromHeap(out).set(sums);
   return out;
 }
 function cpuKernel(args) {
   const p = plan(args, "cpu");
   const backend = args.backend;
-  const sums = sumSegments(p, backend.readSync(p.x.dataId), backend.readSync(p.segmentIds.dataId));
-  const values = p.dtype === "float32" ? Float32Array.from(sums) : Int32Array.from(sums);
+  const size = p.numSegments * p.inner;
+  const values = p.dtype === "float32" ? new Float32Array(size) : new Int32Array(size);
+  sumSegments(p, backend.readSync(p.x.dataId), backend.readSync(p.segmentIds.dataId), values);
   return backend.makeTensorInfo(p.outShape, p.dtype, values);
 }
 var wasmUnsortedSegmentSumConfig = {
@@ -6026,10 +7511,10 @@ var cpuUnsortedSegmentSumConfig = {
 var CONFIGS = { wasm: wasmUnsortedSegmentSumConfig, cpu: cpuUnsortedSegmentSumConfig };
 function registerSegmentSum(backendName) {
   const config = CONFIGS[backendName];
-  const current = getKernel(UnsortedSegmentSum, backendName);
+  const current = getKernel3(UnsortedSegmentSum, backendName);
   if (current === config) return;
-  if (current) unregisterKernel(UnsortedSegmentSum, backendName);
-  registerKernel(config);
+  if (current) unregisterKernel3(UnsortedSegmentSum, backendName);
+  registerKernel3(config);
 }
 
 // pipeline/train/backend.ts
@@ -6046,9 +7531,9 @@ async function importOptional(specifier) {
 }
 async function loadNode(pkg) {
   await importOptional(pkg);
-  if (!tf3.findBackendFactory("tensorflow")) {
+  if (!tf.findBackendFactory("tensorflow")) {
     throw new Error(
-      `${pkg} loaded but registered no "tensorflow" backend with this project's @tensorflow/tfjs-core ${tf3.version_core}; install the same version (4.22.x)`
+      `${pkg} loaded but registered no "tensorflow" backend with this project's @tensorflow/tfjs-core ${tf.version_core}; install the same version (4.22.x)`
     );
   }
   return { tfjsName: "tensorflow" };
@@ -6057,6 +7542,8 @@ var wasmPathsSet = false;
 async function loadWasm() {
   const wasm = await import("@tensorflow/tfjs-backend-wasm");
   registerSegmentSum("wasm");
+  registerTransposedMatMul();
+  registerGatherRows();
   if (!wasmPathsSet) {
     const main = requireFromHere.resolve("@tensorflow/tfjs-backend-wasm");
     wasm.setWasmPaths(`${path.dirname(main)}${path.sep}`);
@@ -6086,9 +7573,9 @@ function reasonOf(error) {
 }
 async function activate(name, loaders) {
   const loaded = await loaders[name]();
-  const ok = await tf3.setBackend(loaded.tfjsName);
+  const ok = await tf.setBackend(loaded.tfjsName);
   if (!ok) throw new Error(`tfjs could not initialise the "${loaded.tfjsName}" backend`);
-  await tf3.ready();
+  await tf.ready();
   if (name === "wasm") {
     const { getThreadsCount } = await import("@tensorflow/tfjs-backend-wasm");
     return { ...loaded, threads: getThreadsCount() };
@@ -6131,220 +7618,99 @@ async function selectBackend(preference, loaders = {}) {
   );
 }
 
-// pipeline/train/dataset.ts
-var SPLITS = ["train", "validation", "test"];
-var DEFAULT_RELATIONS = {
-  sequences: "session_sequences",
-  splits: "session_splits"
-};
-var DEFAULT_PAGE_SIZE = 5e3;
-var DEFAULT_MAX_LEN = 20;
-var DEFAULT_BATCH_SIZE = 256;
-var DEFAULT_SHUFFLE_BUFFER = 1e4;
-var RELATION = /^(?:"[^"]+"|[A-Za-z_][A-Za-z0-9_$]*)(?:\.(?:"[^"]+"|[A-Za-z_][A-Za-z0-9_$]*)){0,2}$/;
-function checkRelation(name) {
-  if (!RELATION.test(name)) {
-    throw new Error(
-      `invalid relation name ${JSON.stringify(name)}: expected [database.][schema.]table, each part an identifier or a double-quoted name`
-    );
-  }
-  return name;
-}
-function positiveInteger(value2, what) {
-  if (!Number.isInteger(value2) || value2 < 1) {
-    throw new RangeError(`${what} must be a positive integer, got ${value2}`);
-  }
-  return value2;
-}
-function parseItems(value2, sessionKey) {
-  let list2 = value2;
-  if (typeof value2 === "string") {
-    try {
-      list2 = JSON.parse(value2);
-    } catch {
-      throw new Error(
-        `session ${sessionKey}: items is not a JSON array: ${JSON.stringify(value2.slice(0, 80))}`
-      );
-    }
-  }
-  if (!Array.isArray(list2)) {
-    throw new Error(`session ${sessionKey}: items is not a list (got ${typeof value2})`);
-  }
-  const items = list2;
-  for (const item of items) {
-    if (typeof item !== "string") {
-      throw new Error(
-        `session ${sessionKey}: items holds ${JSON.stringify(item)}, expected SKU strings`
-      );
-    }
-  }
-  return items;
-}
-async function* readSessions(warehouse, options) {
-  const pageSize = positiveInteger(options.pageSize ?? DEFAULT_PAGE_SIZE, "pageSize");
-  const relations = options.relations ?? DEFAULT_RELATIONS;
-  const sql = `select q.session_key, q.items
-from ${checkRelation(relations.sequences)} as q
-inner join ${checkRelation(relations.splits)} as s on s.session_key = q.session_key
-where s.split = $1 and q.session_key > $2
-order by q.session_key
-limit ${pageSize}`;
-  let after = "";
-  for (; ; ) {
-    const rows = await warehouse.query(sql, [options.split, after]);
-    for (const row of rows) {
-      const sessionKey = String(row.session_key);
-      yield { sessionKey, items: parseItems(row.items ?? null, sessionKey) };
-    }
-    if (rows.length < pageSize) return;
-    after = String(rows[rows.length - 1]?.session_key);
-  }
-}
-async function buildVocabulary(warehouse, options = {}) {
-  const counts = /* @__PURE__ */ new Map();
-  for await (const session2 of readSessions(warehouse, { ...options, split: "train" })) {
-    for (const sku of session2.items) counts.set(sku, (counts.get(sku) ?? 0) + 1);
-  }
-  return Vocabulary.fromCounts(counts, options.minCount ?? 1);
-}
-function emptyCounts() {
-  return { sessions: 0, examples: 0, unknownTargets: 0, kept: 0 };
-}
-function targetPositions(length, mode) {
-  return mode === "last" ? [Math.max(length - 1, 1), length] : [1, length];
-}
-var ExampleBlock = class {
-  constructor(capacity, maxLen) {
-    this.capacity = capacity;
-    this.maxLen = maxLen;
-    this.inputs = new Int32Array(capacity * maxLen);
-    this.targets = new Int32Array(capacity);
-  }
-  capacity;
-  maxLen;
-  inputs;
-  targets;
-  length = 0;
-  set(slot, row, target) {
-    this.inputs.set(row, slot * this.maxLen);
-    this.targets[slot] = target;
-  }
-  copy(from, fromSlot, toSlot) {
-    const start = fromSlot * from.maxLen;
-    this.inputs.set(from.inputs.subarray(start, start + from.maxLen), toSlot * this.maxLen);
-    this.targets[toSlot] = from.targets[fromSlot];
-  }
-};
+// pipeline/train/batches.ts
 var SHUFFLE_STREAM = 1397249350;
-async function* batches(warehouse, vocabulary, options) {
-  const maxLen = positiveInteger(options.maxLen ?? DEFAULT_MAX_LEN, "maxLen");
-  const batchSize = positiveInteger(options.batchSize ?? DEFAULT_BATCH_SIZE, "batchSize");
-  const mode = options.mode ?? "all-prefixes";
-  const counts = emptyCounts();
-  let batch = new ExampleBlock(batchSize, maxLen);
-  const full = () => {
-    const out = batch;
-    batch = new ExampleBlock(batchSize, maxLen);
-    return { size: out.length, maxLen, inputs: out.inputs, targets: out.targets };
-  };
-  const shuffle = options.shuffle;
-  const rng = shuffle ? Rng.from(...seedWords(shuffle.seed), SHUFFLE_STREAM, shuffle.epoch ?? 0) : void 0;
-  const buffer = shuffle ? new ExampleBlock(
-    positiveInteger(shuffle.buffer ?? DEFAULT_SHUFFLE_BUFFER, "shuffle buffer"),
-    maxLen
-  ) : void 0;
-  for await (const session2 of readSessions(warehouse, options)) {
-    counts.sessions++;
-    const ids = vocabulary.encode(session2.items);
-    const [from, to] = targetPositions(ids.length, mode);
-    for (let t = from; t < to; t++) {
-      counts.examples++;
-      const target = ids[t];
-      if (target === UNKNOWN_ID) {
-        counts.unknownTargets++;
-        continue;
+var BUCKET_BATCHES = 50;
+function rowsOf(block, mode, maxLen) {
+  const rows = [];
+  const sessions = block.offsets.length - 1;
+  for (let s = 0; s < sessions; s++) {
+    const from = block.offsets[s];
+    const n2 = block.offsets[s + 1] - from;
+    if (n2 < 2) continue;
+    if (mode === "sequence") {
+      for (let start = 0; start < n2 - 1; start += maxLen) {
+        const length = Math.min(maxLen, n2 - 1 - start);
+        rows.push({ start: from + start, length, everyPosition: true });
       }
-      counts.kept++;
-      const row = encodePrefix(ids.subarray(0, t), maxLen);
-      if (!buffer || !rng) {
-        batch.set(batch.length++, row, target);
-      } else if (buffer.length < buffer.capacity) {
-        buffer.set(buffer.length++, row, target);
-        continue;
-      } else {
-        const slot = rng.int(buffer.capacity);
-        batch.copy(buffer, slot, batch.length++);
-        buffer.set(slot, row, target);
+    } else {
+      const first = mode === "last" ? n2 - 1 : 1;
+      for (let t = first; t < n2; t++) {
+        const length = Math.min(t, maxLen);
+        rows.push({ start: from + t - length, length, everyPosition: false });
       }
-      if (batch.length === batchSize) yield full();
     }
   }
-  if (buffer && rng) {
-    const order = rng.shuffle(Array.from({ length: buffer.length }, (_, i) => i));
-    for (const slot of order) {
-      batch.copy(buffer, slot, batch.length++);
-      if (batch.length === batchSize) yield full();
-    }
-  }
-  if (batch.length > 0) {
-    const size = batch.length;
-    yield {
-      size,
-      maxLen,
-      inputs: batch.inputs.subarray(0, size * maxLen),
-      targets: batch.targets.subarray(0, size)
-    };
-  }
-  return counts;
+  return rows;
 }
-async function countExamples(warehouse, vocabulary, options) {
-  const mode = options.mode ?? "all-prefixes";
-  const counts = emptyCounts();
-  for await (const session2 of readSessions(warehouse, options)) {
-    counts.sessions++;
-    const [from, to] = targetPositions(session2.items.length, mode);
-    for (let t = from; t < to; t++) {
-      counts.examples++;
-      if (vocabulary.id(session2.items[t]) === UNKNOWN_ID) counts.unknownTargets++;
-      else counts.kept++;
-    }
-  }
-  return counts;
+function targetsOf(row, ids) {
+  if (!row.everyPosition) return ids[row.start + row.length] === UNKNOWN_ID ? 0 : 1;
+  let n2 = 0;
+  for (let t = 1; t <= row.length; t++) if (ids[row.start + t] !== UNKNOWN_ID) n2++;
+  return n2;
 }
-async function summarizeDataset(warehouse, vocabulary, options = {}) {
-  const mode = options.mode ?? "all-prefixes";
-  const splits = {};
-  for (const split2 of SPLITS) {
-    const counts = await countExamples(warehouse, vocabulary, { ...options, split: split2, mode });
-    splits[split2] = {
-      ...counts,
-      unknownTargetShare: counts.examples === 0 ? 0 : counts.unknownTargets / counts.examples
-    };
-  }
+function assemble(rows, ids) {
+  const steps = rows.reduce((m, r) => Math.max(m, r.length), 0);
+  const inputs = new Int32Array(rows.length * steps);
+  const positions = [];
+  const targets = [];
+  rows.forEach((row, r) => {
+    inputs.set(ids.subarray(row.start, row.start + row.length), r * steps);
+    for (let t = row.everyPosition ? 0 : row.length - 1; t < row.length; t++) {
+      const target = ids[row.start + t + 1];
+      if (target === UNKNOWN_ID) continue;
+      positions.push(t * rows.length + r);
+      targets.push(target);
+    }
+  });
   return {
-    mode,
-    maxLen: positiveInteger(options.maxLen ?? DEFAULT_MAX_LEN, "maxLen"),
-    vocabularySize: vocabulary.size,
-    minCount: vocabulary.minCount,
-    trainSkus: vocabulary.trainSkus,
-    splits
+    rows: rows.length,
+    steps,
+    inputs,
+    positions: Int32Array.from(positions),
+    targets: Int32Array.from(targets)
   };
 }
-
-// pipeline/train/fetch-artifact.ts
-import { existsSync as existsSync2 } from "node:fs";
-import { stat as stat4 } from "node:fs/promises";
-import { join as join6 } from "node:path";
-
-// pipeline/train/train.ts
-import { mkdtemp as mkdtemp2, rm as rm4 } from "node:fs/promises";
-import { tmpdir as tmpdir2 } from "node:os";
-import { join as join5 } from "node:path";
+function countTargets(block, plan2) {
+  return rowsOf(block, plan2.mode, plan2.maxLen).reduce((n2, r) => n2 + targetsOf(r, block.ids), 0);
+}
+function* epochBatches(block, plan2, shuffle) {
+  const rows = rowsOf(block, plan2.mode, plan2.maxLen);
+  const rng = shuffle ? Rng.from(...seedWords(shuffle.seed), SHUFFLE_STREAM, shuffle.epoch) : void 0;
+  if (rng) rng.shuffle(rows);
+  const window = plan2.batchSize * BUCKET_BATCHES;
+  let start = 0;
+  while (start < rows.length) {
+    let end = start;
+    let targets = 0;
+    while (end < rows.length && targets < window)
+      targets += targetsOf(rows[end++], block.ids);
+    const bucket = rows.slice(start, end).sort((a, b) => a.length - b.length);
+    const cut = [];
+    let current = [];
+    let currentTargets = 0;
+    for (const row of bucket) {
+      const n2 = targetsOf(row, block.ids);
+      if (n2 === 0) continue;
+      current.push(row);
+      currentTargets += n2;
+      if (currentTargets >= plan2.batchSize) {
+        cut.push(current);
+        current = [];
+        currentTargets = 0;
+      }
+    }
+    if (current.length > 0) cut.push(current);
+    if (rng) rng.shuffle(cut);
+    for (const rowsOfBatch of cut) yield assemble(rowsOfBatch, block.ids);
+    start = end;
+  }
+}
 
 // pipeline/train/checkpoint.ts
 import { createHash as createHash3 } from "node:crypto";
-import * as tf4 from "@tensorflow/tfjs";
-var CHECKPOINT_FORMAT = "mlops-session-recs/checkpoint@1";
+import * as tf2 from "@tensorflow/tfjs";
+var CHECKPOINT_FORMAT = "mlops-session-recs/checkpoint@2";
 function fingerprint(parts) {
   return createHash3("sha256").update(JSON.stringify(parts)).digest("hex").slice(0, 16);
 }
@@ -6362,17 +7728,19 @@ var CheckpointStore = class {
     const tensors = [];
     const chunks = [];
     let offset = 0;
-    const add3 = async (group2, name2, tensor2) => {
-      const dtype = tensor2.dtype === "int32" ? "int32" : "float32";
-      const data = dtype === "int32" ? await tensor2.data() : await tensor2.data();
+    const add4 = (group2, name2, shape, data) => {
+      const dtype = data instanceof Int32Array ? "int32" : "float32";
       const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength).slice();
-      tensors.push({ group: group2, name: name2, shape: [...tensor2.shape], dtype, offset, bytes: bytes.length });
+      tensors.push({ group: group2, name: name2, shape, dtype, offset, bytes: bytes.length });
       chunks.push(bytes);
       offset += bytes.length;
     };
-    for (const [i, t] of checkpoint.weights.entries()) await add3("weights", String(i), t);
-    for (const { name: name2, tensor: tensor2 } of checkpoint.optimizer) await add3("optimizer", name2, tensor2);
-    for (const [i, t] of checkpoint.best.entries()) await add3("best", String(i), t);
+    for (const [name2, values] of checkpoint.weights) add4("weights", name2, [values.length], values);
+    for (const { name: name2, tensor: tensor3 } of checkpoint.optimizer) {
+      const data = tensor3.dtype === "int32" ? await tensor3.data() : await tensor3.data();
+      add4("optimizer", name2, [...tensor3.shape], data);
+    }
+    for (const [name2, values] of checkpoint.best) add4("best", name2, [values.length], values);
     const { weights: _w, optimizer: _o, best: _b, ...state } = checkpoint;
     const json = { format: CHECKPOINT_FORMAT, ...state, tensors };
     const name = `epoch-${checkpoint.epoch}`;
@@ -6388,187 +7756,530 @@ var CheckpointStore = class {
   async loadLatest() {
     const latest = await this.store.get(this.key("latest.json"));
     if (!latest) return void 0;
-    const where2 = `${this.store.location}/${this.key("latest.json")}`;
-    const { epoch } = parseJson(latest, where2);
+    const where = `${this.store.location}/${this.key("latest.json")}`;
+    const { epoch } = parseJson(latest, where);
     if (typeof epoch !== "number" || !Number.isInteger(epoch) || epoch < 1) {
-      throw damaged(where2, "it does not name an epoch");
+      throw damaged3(where, "it does not name an epoch");
     }
     const jsonKey = this.key(`epoch-${epoch}.json`);
     const jsonBytes = await this.store.get(jsonKey);
     const bin = await this.store.get(this.key(`epoch-${epoch}.bin`));
-    if (!jsonBytes || !bin) throw damaged(where2, `the files of epoch ${epoch} are missing`);
+    if (!jsonBytes || !bin) throw damaged3(where, `the files of epoch ${epoch} are missing`);
     const json = parseJson(jsonBytes, `${this.store.location}/${jsonKey}`);
     if (json.format !== CHECKPOINT_FORMAT || !Array.isArray(json.tensors)) {
-      throw damaged(`${this.store.location}/${jsonKey}`, `it is not a ${CHECKPOINT_FORMAT}`);
+      throw damaged3(`${this.store.location}/${jsonKey}`, `it is not a ${CHECKPOINT_FORMAT}`);
     }
-    const groups = {
-      weights: [],
-      optimizer: [],
-      best: []
-    };
+    const weights = /* @__PURE__ */ new Map();
+    const best = /* @__PURE__ */ new Map();
+    const optimizer = [];
     for (const entry of json.tensors) {
       if (entry.offset + entry.bytes > bin.byteLength) {
-        throw damaged(
+        throw damaged3(
           `${this.store.location}/${jsonKey}`,
           `tensor ${entry.name} runs past the data`
         );
       }
       const bytes = bin.slice(entry.offset, entry.offset + entry.bytes);
       const values = entry.dtype === "int32" ? new Int32Array(bytes.buffer, bytes.byteOffset, entry.bytes / 4) : new Float32Array(bytes.buffer, bytes.byteOffset, entry.bytes / 4);
-      groups[entry.group].push({
-        name: entry.name,
-        tensor: tf4.tensor(values, entry.shape, entry.dtype)
-      });
+      if (entry.group === "optimizer") {
+        optimizer.push({ name: entry.name, tensor: tf2.tensor(values, entry.shape, entry.dtype) });
+      } else {
+        (entry.group === "weights" ? weights : best).set(entry.name, Float32Array.from(values));
+      }
     }
     const { format: _f, tensors: _t, ...state } = json;
-    return {
-      ...state,
-      weights: groups.weights.map((g) => g.tensor),
-      optimizer: groups.optimizer,
-      best: groups.best.map((g) => g.tensor)
-    };
+    return { ...state, weights, optimizer, best };
   }
   /** Removes every checkpoint (a finished training keeps the artifact, not the checkpoints). */
   async clear() {
     for (const key of await this.store.list(this.prefix)) await this.store.delete(key);
   }
 };
-function parseJson(bytes, where2) {
+function parseJson(bytes, where) {
   try {
     return JSON.parse(Buffer.from(bytes).toString("utf8"));
   } catch (error) {
-    throw damaged(where2, `it is not valid JSON (${error.message})`);
+    throw damaged3(where, `it is not valid JSON (${error.message})`);
   }
 }
-function damaged(where2, why) {
+function damaged3(where, why) {
   return new PipelineError(
-    `training checkpoint ${where2} is damaged: ${why}`,
+    `training checkpoint ${where} is damaged: ${why}`,
     1,
     "delete the run's train/checkpoint folder to train from scratch, or start a new run"
   );
 }
 
 // pipeline/train/trainer.ts
+import * as tf7 from "@tensorflow/tfjs";
+
+// pipeline/train/heads.ts
+import * as tf4 from "@tensorflow/tfjs";
+
+// pipeline/train/ops/softmax-head.ts
+import * as tf3 from "@tensorflow/tfjs";
+function softmaxHead(hidden, weights, bias, labels, shift) {
+  const rows = hidden.shape[0];
+  const columns2 = weights.shape[1];
+  if (labels.length !== rows) {
+    throw new RangeError(`softmaxHead: ${labels.length} labels for ${rows} rows`);
+  }
+  if (bias.shape[0] !== columns2 || shift && shift.length !== columns2) {
+    throw new RangeError(`softmaxHead: bias and shift need ${columns2} columns`);
+  }
+  const op = tf3.customGrad((...args) => {
+    const [h, w, b] = args;
+    const save = args[3];
+    const offset = shift ? tf3.add(b, tf3.tensor1d(shift, "float32")) : b;
+    const logits = tf3.add(tf3.matMul(h, w), offset);
+    const max2 = tf3.max(logits, 1, true);
+    const exp2 = tf3.exp(tf3.sub(logits, max2));
+    const sum3 = tf3.sum(exp2, 1, true);
+    const flat = Int32Array.from(labels, (label2, row) => row * columns2 + label2);
+    const picked = tf3.gather(tf3.reshape(logits, [rows * columns2]), tf3.tensor1d(flat, "int32"));
+    const losses = tf3.sub(tf3.add(tf3.squeeze(tf3.log(sum3), [1]), tf3.squeeze(max2, [1])), picked);
+    save([h, w, tf3.div(exp2, sum3)]);
+    return {
+      value: tf3.mean(losses),
+      gradFunc: (dy, [h0, w0, probabilities]) => {
+        const p = probabilities;
+        const scale = tf3.div(dy, rows);
+        const labelIds = tf3.tensor1d(labels, "int32");
+        const weightsT = tf3.transpose(w0);
+        const counts = new Float32Array(columns2);
+        for (const label2 of labels) counts[label2] = counts[label2] + 1;
+        return [
+          tf3.mul(tf3.sub(tf3.matMul(p, weightsT), tf3.gather(weightsT, labelIds)), scale),
+          tf3.mul(
+            tf3.sub(
+              tf3.matMul(tf3.transpose(h0), p),
+              tf3.transpose(tf3.unsortedSegmentSum(h0, labelIds, columns2))
+            ),
+            scale
+          ),
+          tf3.mul(
+            tf3.sub(tf3.reshape(tf3.matMul(tf3.ones([1, rows]), p), [columns2]), tf3.tensor1d(counts)),
+            scale
+          )
+        ];
+      }
+    };
+  });
+  return op(hidden, weights, bias);
+}
+
+// pipeline/train/heads.ts
+var NEGATIVES_STREAM = 1313163091;
+var fullSoftmax = (net, hidden, targets) => softmaxHead(
+  hidden,
+  net.outputMatrix(),
+  net.variable("output/bias"),
+  targets
+);
+var AliasSampler = class {
+  probability;
+  alias;
+  /** log q(id) for every id (−∞ for padding and unknown). */
+  logQ;
+  constructor(counts, alpha) {
+    const n2 = counts.length - FIRST_ITEM_ID;
+    const weights = Float64Array.from(
+      { length: n2 },
+      (_, i) => Math.pow(Math.max(counts[i + FIRST_ITEM_ID] ?? 0, 1), alpha)
+    );
+    const total = weights.reduce((a, b) => a + b, 0);
+    this.logQ = new Float32Array(counts.length).fill(Number.NEGATIVE_INFINITY);
+    weights.forEach((w, i) => this.logQ[i + FIRST_ITEM_ID] = Math.log(w / total));
+    this.probability = new Float64Array(n2);
+    this.alias = new Int32Array(n2);
+    const scaled2 = weights.map((w) => w * n2 / total);
+    const small = [];
+    const large = [];
+    scaled2.forEach((p, i) => (p < 1 ? small : large).push(i));
+    while (small.length > 0 && large.length > 0) {
+      const s = small.pop();
+      const l = large[large.length - 1];
+      this.probability[s] = scaled2[s];
+      this.alias[s] = l;
+      scaled2[l] = scaled2[l] + scaled2[s] - 1;
+      if (scaled2[l] < 1) small.push(large.pop());
+    }
+    for (const i of [...small, ...large]) this.probability[i] = 1;
+  }
+  draw(rng) {
+    const i = rng.int(this.probability.length);
+    return FIRST_ITEM_ID + (rng.float() < this.probability[i] ? i : this.alias[i]);
+  }
+};
+function batchCandidates(targets, draw, negatives) {
+  const column = /* @__PURE__ */ new Map();
+  const labels = new Int32Array(targets.length);
+  targets.forEach((t, row) => {
+    let c = column.get(t);
+    if (c === void 0) column.set(t, c = column.size);
+    labels[row] = c;
+  });
+  for (let i = 0; i < negatives; i++) {
+    const id = draw();
+    if (!column.has(id)) column.set(id, column.size);
+  }
+  return { ids: Int32Array.from(column.keys()), labels };
+}
+function sampledSoftmax(counts, options, seed2) {
+  const sampler = new AliasSampler(counts, options.alpha);
+  return (net, hidden, targets, step) => {
+    const rng = Rng.from(...seedWords(seed2), NEGATIVES_STREAM, step);
+    const { ids, labels } = batchCandidates(targets, () => sampler.draw(rng), options.negatives);
+    const columns2 = tf4.tensor1d(ids, "int32");
+    const weights = net.config.tied ? tf4.transpose(tf4.gather(net.variable("embedding"), columns2)) : tf4.gather(net.variable("output/kernel"), columns2, 1);
+    const bias = tf4.gather(net.variable("output/bias"), columns2);
+    const shift = options.logQ === 0 ? void 0 : Float32Array.from(ids, (id) => -options.logQ * sampler.logQ[id]);
+    return softmaxHead(hidden, weights, bias, labels, shift);
+  };
+}
+
+// pipeline/train/net.ts
 import * as tf6 from "@tensorflow/tfjs";
 
-// pipeline/train/step.ts
+// pipeline/train/ops/recurrent.ts
 import * as tf5 from "@tensorflow/tfjs";
-var NEGATIVES_STREAM = 1313163091;
-var DEFAULT_STEP_OPTIONS = { loss: "full", negatives: 1024, seed: 42 };
-function split(model2) {
-  const output = model2.layers[model2.layers.length - 1];
-  const hidden = model2.layers[model2.layers.length - 2];
-  if (!output || !hidden || output.getClassName() !== "Dense") {
-    throw new Error(
-      "trainStep: expected a model whose last layer is the Dense output layer (see buildModel)"
-    );
-  }
-  const encoder = tf5.model({ inputs: model2.inputs, outputs: hidden.output });
-  const [kernel, bias] = output.trainableWeights.map((w) => w.read());
-  if (!kernel || !bias) throw new Error("trainStep: the output layer needs a kernel and a bias");
-  const variables = model2.trainableWeights.map((w) => w.read());
-  return { encoder, kernel, bias, variables };
-}
-function createTrainStep(model2, options = DEFAULT_STEP_OPTIONS) {
-  const optimizer = model2.optimizer;
-  if (!optimizer) throw new Error("trainStep: compile the model first (buildModel does)");
-  const { encoder, kernel, bias, variables } = split(model2);
-  const vocab = bias.shape[0];
-  const items = vocab - FIRST_ITEM_ID;
-  if (options.loss === "sampled" && !(options.negatives >= 1 && options.negatives < items)) {
+var sigmoidGrad = (dy, s) => tf5.mul(dy, tf5.mul(s, tf5.sub(1, s)));
+var tanhGrad = (dy, t) => tf5.mul(dy, tf5.sub(1, tf5.square(t)));
+function shapesOf(x, batch, recurrent) {
+  if (x.shape[0] % batch !== 0) {
     throw new RangeError(
-      `sampled loss: negatives must be between 1 and ${items - 1}, got ${options.negatives}`
+      `recurrent op: ${x.shape[0]} input rows is not a whole number of steps of ${batch}`
     );
   }
-  let step = options.startStep ?? 0;
-  const targetLogits = (h, ids) => tf5.add(tf5.sum(tf5.mul(h, tf5.transpose(tf5.gather(kernel, ids, 1))), 1), tf5.gather(bias, ids));
-  const fullLoss = (h, targets) => {
-    const logits = tf5.add(tf5.matMul(h, kernel), bias);
-    return tf5.mean(tf5.sub(tf5.logSumExp(logits, 1), targetLogits(h, tf5.cast(targets, "int32"))));
+  return { batch, steps: x.shape[0] / batch, units: recurrent.shape[0] };
+}
+function stepRows(x, t, batch) {
+  return tf5.slice(x, [t * batch, 0], [batch, x.shape[1]]);
+}
+function inputGradients(x, kernel, gateGrads) {
+  return {
+    dx: tf5.matMul(gateGrads, tf5.transpose(kernel)),
+    dKernel: tf5.matMul(tf5.transpose(x), gateGrads),
+    dBias: tf5.sum(gateGrads, 0)
   };
-  const sampledLoss = (h, targets) => {
-    const ids = tf5.cast(targets, "int32");
-    const rng = Rng.from(...seedWords(options.seed), NEGATIVES_STREAM, step);
-    const drawn = Int32Array.from(
-      { length: options.negatives },
-      () => FIRST_ITEM_ID + Math.floor(rng.float() * items)
+}
+var gru = (inputs, batch, weights) => {
+  const op = tf5.customGrad((...args) => {
+    const [x, kernel, recurrent, bias] = args;
+    const save = args[4];
+    const s = shapesOf(x, batch, recurrent);
+    const u = s.units;
+    const b = s.batch;
+    const projected = tf5.add(
+      tf5.matMul(x, kernel),
+      bias
     );
-    const negatives = tf5.tensor1d(drawn, "int32");
-    const positive2 = targetLogits(h, ids);
-    const hits = tf5.equal(tf5.expandDims(ids, 1), tf5.expandDims(negatives, 0));
-    const negativeLogits = tf5.where(
-      hits,
-      tf5.fill(hits.shape, -1e9),
-      tf5.add(tf5.matMul(h, tf5.gather(kernel, negatives, 1)), tf5.gather(bias, negatives))
+    const uZr = tf5.slice(recurrent, [0, 0], [u, 2 * u]);
+    const uH = tf5.slice(recurrent, [0, 2 * u], [u, u]);
+    let h = tf5.zeros([b, u]);
+    const outputs = [];
+    const saved = [];
+    for (let t = 0; t < s.steps; t++) {
+      const xw = stepRows(projected, t, b);
+      const zr = tf5.sigmoid(
+        tf5.add(tf5.slice(xw, [0, 0], [b, 2 * u]), tf5.matMul(h, uZr))
+      );
+      const z6 = tf5.slice(zr, [0, 0], [b, u]);
+      const r = tf5.slice(zr, [0, u], [b, u]);
+      const rh = tf5.mul(r, h);
+      const candidate = tf5.tanh(tf5.add(tf5.slice(xw, [0, 2 * u], [b, u]), tf5.matMul(rh, uH)));
+      const next = tf5.add(candidate, tf5.mul(z6, tf5.sub(h, candidate)));
+      saved.push(h, z6, r, rh, candidate);
+      outputs.push(next);
+      h = next;
+    }
+    save([x, kernel, recurrent, ...saved]);
+    return {
+      value: tf5.concat(outputs, 0),
+      gradFunc: (dy, kept) => {
+        const [x0, kernel0, recurrent0, ...perStep] = kept;
+        const uZrT = tf5.transpose(tf5.slice(recurrent0, [0, 0], [u, 2 * u]));
+        const uHT = tf5.transpose(tf5.slice(recurrent0, [0, 2 * u], [u, u]));
+        const dZr = new Array(s.steps);
+        const dCandidate = new Array(s.steps);
+        let dh;
+        for (let t = s.steps - 1; t >= 0; t--) {
+          const [hPrev, z6, r, , candidate] = perStep.slice(5 * t, 5 * t + 5);
+          const out = stepRows(dy, t, b);
+          const g = dh ? tf5.add(out, dh) : out;
+          const da = tanhGrad(tf5.mul(g, tf5.sub(1, z6)), candidate);
+          const dRh = tf5.matMul(da, uHT);
+          const dzr = tf5.concat(
+            [
+              sigmoidGrad(tf5.mul(g, tf5.sub(hPrev, candidate)), z6),
+              sigmoidGrad(tf5.mul(dRh, hPrev), r)
+            ],
+            1
+          );
+          dh = tf5.add(tf5.add(tf5.mul(g, z6), tf5.mul(dRh, r)), tf5.matMul(dzr, uZrT));
+          dZr[t] = dzr;
+          dCandidate[t] = da;
+        }
+        const hPrevRows = tf5.concat(
+          perStep.filter((_, i) => i % 5 === 0),
+          0
+        );
+        const rhRows = tf5.concat(
+          perStep.filter((_, i) => i % 5 === 3),
+          0
+        );
+        const dZrRows = tf5.concat(dZr, 0);
+        const dCandidateRows = tf5.concat(dCandidate, 0);
+        const dRecurrent = tf5.concat(
+          [
+            tf5.matMul(tf5.transpose(hPrevRows), dZrRows),
+            tf5.matMul(tf5.transpose(rhRows), dCandidateRows)
+          ],
+          1
+        );
+        const gates = tf5.concat([dZrRows, dCandidateRows], 1);
+        const { dx, dKernel, dBias } = inputGradients(
+          x0,
+          kernel0,
+          gates
+        );
+        return [dx, dKernel, dRecurrent, dBias];
+      }
+    };
+  });
+  return op(inputs, weights.kernel, weights.recurrent, weights.bias);
+};
+var lstm = (inputs, batch, weights) => {
+  const op = tf5.customGrad((...args) => {
+    const [x, kernel, recurrent, bias] = args;
+    const save = args[4];
+    const s = shapesOf(x, batch, recurrent);
+    const u = s.units;
+    const b = s.batch;
+    const projected = tf5.add(
+      tf5.matMul(x, kernel),
+      bias
     );
-    const all = tf5.concat([tf5.expandDims(positive2, 1), negativeLogits], 1);
-    return tf5.mean(tf5.sub(tf5.logSumExp(all, 1), positive2));
-  };
-  const loss = options.loss === "sampled" ? sampledLoss : fullLoss;
-  return (sequences, targets) => {
-    const cost = optimizer.minimize(
-      () => {
-        const h = encoder.apply(sequences, { training: true });
-        return loss(h, targets);
-      },
-      true,
-      variables
+    let h = tf5.zeros([b, u]);
+    let c = tf5.zeros([b, u]);
+    const outputs = [];
+    const saved = [];
+    const previous = [];
+    for (let t = 0; t < s.steps; t++) {
+      const a = tf5.add(stepRows(projected, t, b), tf5.matMul(h, recurrent));
+      const sig = tf5.sigmoid(a);
+      const i = tf5.slice(sig, [0, 0], [b, u]);
+      const f = tf5.slice(sig, [0, u], [b, u]);
+      const o = tf5.slice(sig, [0, 3 * u], [b, u]);
+      const g = tf5.tanh(tf5.slice(a, [0, 2 * u], [b, u]));
+      const nextC = tf5.add(tf5.mul(f, c), tf5.mul(i, g));
+      const tc = tf5.tanh(nextC);
+      const nextH = tf5.mul(o, tc);
+      saved.push(c, tf5.concat([i, f, g, o], 1), tc);
+      previous.push(h);
+      outputs.push(nextH);
+      h = nextH;
+      c = nextC;
+    }
+    save([
+      x,
+      kernel,
+      recurrent,
+      tf5.concat(previous, 0),
+      ...saved
+    ]);
+    return {
+      value: tf5.concat(outputs, 0),
+      gradFunc: (dy, kept) => {
+        const [x0, kernel0, recurrent0, hPrevRows, ...perStep] = kept;
+        const uT = tf5.transpose(recurrent0);
+        const dGates = new Array(s.steps);
+        let dh;
+        let dc;
+        for (let t = s.steps - 1; t >= 0; t--) {
+          const [cPrev, gates, tc] = perStep.slice(3 * t, 3 * t + 3);
+          const i = tf5.slice(gates, [0, 0], [b, u]);
+          const f = tf5.slice(gates, [0, u], [b, u]);
+          const g = tf5.slice(gates, [0, 2 * u], [b, u]);
+          const o = tf5.slice(gates, [0, 3 * u], [b, u]);
+          const out = stepRows(dy, t, b);
+          const gh = dh ? tf5.add(out, dh) : out;
+          const fromH = tanhGrad(tf5.mul(gh, o), tc);
+          const gc = dc ? tf5.add(dc, fromH) : fromH;
+          const da = tf5.concat(
+            [
+              sigmoidGrad(tf5.mul(gc, g), i),
+              sigmoidGrad(tf5.mul(gc, cPrev), f),
+              tanhGrad(tf5.mul(gc, i), g),
+              sigmoidGrad(tf5.mul(gh, tc), o)
+            ],
+            1
+          );
+          dh = tf5.matMul(da, uT);
+          dc = tf5.mul(gc, f);
+          dGates[t] = da;
+        }
+        const gateRows = tf5.concat(dGates, 0);
+        const dRecurrent = tf5.matMul(tf5.transpose(hPrevRows), gateRows);
+        const { dx, dKernel, dBias } = inputGradients(
+          x0,
+          kernel0,
+          gateRows
+        );
+        return [dx, dKernel, dRecurrent, dBias];
+      }
+    };
+  });
+  return op(inputs, weights.kernel, weights.recurrent, weights.bias);
+};
+var RECURRENT_OPS = { gru, lstm };
+
+// pipeline/train/net.ts
+var STREAM3 = { init: 1229867348, dropout: 1146244944 };
+function glorot(rng, fanIn, fanOut, size) {
+  const limit = Math.sqrt(6 / (fanIn + fanOut));
+  return Float32Array.from({ length: size }, () => (rng.float() * 2 - 1) * limit);
+}
+function orthogonal(rng, rows, cols) {
+  const n2 = Math.min(rows, cols);
+  const m = Math.max(rows, cols);
+  const vectors = Array.from(
+    { length: n2 },
+    () => Float64Array.from({ length: m }, () => rng.normal())
+  );
+  vectors.forEach((v, i) => {
+    for (let j = 0; j < i; j++) {
+      const u = vectors[j];
+      let dot = 0;
+      for (let k = 0; k < m; k++) dot += v[k] * u[k];
+      for (let k = 0; k < m; k++) v[k] = v[k] - dot * u[k];
+    }
+    const norm = Math.hypot(...v) || 1;
+    for (let k = 0; k < m; k++) v[k] = v[k] / norm;
+  });
+  const out = new Float32Array(rows * cols);
+  for (let i = 0; i < n2; i++) {
+    for (let k = 0; k < m; k++) {
+      out[rows <= cols ? i * cols + k : k * cols + i] = vectors[i][k];
+    }
+  }
+  return out;
+}
+function initialWeights(config, init) {
+  const rng = Rng.from(...seedWords(init.seed), STREAM3.init);
+  const weights = /* @__PURE__ */ new Map();
+  const h = config.hiddenUnits;
+  for (const { name, shape } of netWeightSpecs(config)) {
+    const size = shape.reduce((a, b) => a * b, 1);
+    const [rows = 1, cols = 1] = shape;
+    let values;
+    if (name === "embedding") {
+      values = Float32Array.from({ length: size }, () => (rng.float() * 2 - 1) * 0.05);
+    } else if (name.endsWith("/recurrent")) {
+      values = orthogonal(rng, rows, cols);
+    } else if (name.endsWith("/kernel")) {
+      values = glorot(rng, rows, cols, size);
+    } else if (name === "output/bias") {
+      values = new Float32Array(size);
+      const counts = init.outputBiasCounts;
+      if (counts) {
+        let total = 0;
+        for (let i = 0; i < size; i++) total += counts[i] ?? 0;
+        const floor = Math.log(0.5 / Math.max(total, 1));
+        for (let i = 0; i < size; i++) {
+          const n2 = counts[i] ?? 0;
+          values[i] = n2 > 0 ? Math.log(n2 / total) : floor;
+        }
+      }
+    } else {
+      values = new Float32Array(size);
+      if (config.cell === "lstm") values.fill(1, h, 2 * h);
+    }
+    weights.set(name, values);
+  }
+  return weights;
+}
+var TrainableNet = class {
+  config;
+  /** In netWeightSpecs order. */
+  variables;
+  constructor(config, weights) {
+    this.config = validateNetConfig(config);
+    this.variables = new Map(
+      netWeightSpecs(config).map(({ name, shape }) => {
+        const values = weights.get(name);
+        if (!values) throw new Error(`TrainableNet: no initial value for ${name}`);
+        return [name, tf6.variable(tf6.tensor(values, shape, "float32"), true, name)];
+      })
     );
-    step++;
-    if (!cost) throw new Error("trainStep: the optimizer returned no loss");
-    const value2 = cost.dataSync()[0];
-    cost.dispose();
-    return value2;
+  }
+  variable(name) {
+    const v = this.variables.get(name);
+    if (!v) throw new Error(`TrainableNet: no weight ${name}`);
+    return v;
+  }
+  /**
+   * The last recurrent layer's output at every step of a right-padded block, time-major:
+   * [steps × rows, units], row t × rows + r for step t of row r (see ./ops/recurrent.ts). With
+   * `dropout`, the inputs of every recurrent layer are dropped with that rate, the masks a
+   * function of (seed, step, layer).
+   */
+  states(block, dropout) {
+    const { rows, steps } = block;
+    const timeMajor = new Int32Array(rows * steps);
+    for (let r = 0; r < rows; r++) {
+      for (let t = 0; t < steps; t++) timeMajor[t * rows + r] = block.ids[r * steps + t];
+    }
+    let x = tf6.gather(this.variable("embedding"), tf6.tensor1d(timeMajor, "int32"));
+    const drop = dropout && dropout.rate > 0 ? dropoutMasks(dropout) : void 0;
+    for (let layer = 0; layer < this.config.layers; layer++) {
+      if (drop) x = tf6.mul(x, drop(x.shape, layer));
+      x = RECURRENT_OPS[this.config.cell](x, rows, {
+        kernel: this.variable(`rnn_${layer}/kernel`),
+        recurrent: this.variable(`rnn_${layer}/recurrent`),
+        bias: this.variable(`rnn_${layer}/bias`)
+      });
+    }
+    return x;
+  }
+  /** The [units, vocabSize] output matrix: the embedding's transpose when tied. */
+  outputMatrix() {
+    return this.config.tied ? tf6.transpose(this.variable("embedding")) : this.variable("output/kernel");
+  }
+  /** Item scores (logits) of hidden states [rows, units] → [rows, vocabSize]. */
+  logits(hidden) {
+    return tf6.add(tf6.matMul(hidden, this.outputMatrix()), this.variable("output/bias"));
+  }
+  /** The current weights, for the artifact and for checkpoints. */
+  async weights() {
+    const out = /* @__PURE__ */ new Map();
+    for (const [name, v] of this.variables) out.set(name, Float32Array.from(await v.data()));
+    return out;
+  }
+  /** Sets every weight (a checkpoint, the best epoch's weights). */
+  assign(weights) {
+    for (const [name, v] of this.variables) {
+      const values = weights.get(name);
+      if (!values) throw new Error(`TrainableNet: no value for ${name}`);
+      tf6.tidy(() => v.assign(tf6.tensor(values, v.shape, "float32")));
+    }
+  }
+  dispose() {
+    for (const v of this.variables.values()) v.dispose();
+  }
+};
+function dropoutMasks(d) {
+  return (shape, layer) => {
+    const rng = Rng.from(...seedWords(d.seed), STREAM3.dropout, d.step, layer);
+    const size = shape.reduce((a, b) => a * b, 1);
+    const keep = 1 / (1 - d.rate);
+    const mask = new Float32Array(size);
+    for (let i = 0; i < size; i++) mask[i] = rng.float() < d.rate ? 0 : keep;
+    return tf6.tensor(mask, shape, "float32");
   };
 }
 
 // pipeline/train/trainer.ts
-async function loadValidation(input) {
-  const { options } = input;
-  const kept = [];
-  let total = 0;
-  for await (const batch of batches(input.warehouse, input.vocabulary, {
-    split: "validation",
-    mode: options.mode,
-    maxLen: input.model.maxLen,
-    batchSize: 1024,
-    ...input.relations ? { relations: input.relations } : {}
-  })) {
-    const take = Math.min(batch.size, options.validationExamples - total);
-    kept.push(
-      take === batch.size ? batch : {
-        size: take,
-        maxLen: batch.maxLen,
-        inputs: batch.inputs.subarray(0, take * batch.maxLen),
-        targets: batch.targets.subarray(0, take)
-      }
-    );
-    total += take;
-    if (total >= options.validationExamples) break;
-  }
-  return kept;
-}
-async function hitRateAt20(model2, validation, excludeLast = false) {
-  let hits = 0;
-  let examples = 0;
-  const k = Math.min(20, (model2.outputs[0]?.shape[1] ?? 23) - (excludeLast ? 3 : 2));
-  for (const batch of validation) {
-    const top = await topK(model2, batch.inputs.subarray(0, batch.size * batch.maxLen), k, {
-      excludeLast
-    });
-    for (let row = 0; row < batch.size; row++) {
-      const target = batch.targets[row];
-      for (let j = 0; j < k; j++) {
-        if (top.ids[row * k + j] === target) {
-          hits++;
-          break;
-        }
-      }
-    }
-    examples += batch.size;
-  }
-  return { hr20: examples === 0 ? 0 : hits / examples, examples };
-}
 function readAdamPowers(optimizer) {
   const { accBeta1, accBeta2 } = optimizer;
   if (!accBeta1 || !accBeta2) return void 0;
@@ -6577,146 +8288,201 @@ function readAdamPowers(optimizer) {
 function restoreAdamPowers(optimizer, powers) {
   const { accBeta1, accBeta2 } = optimizer;
   if (!powers || !accBeta1 || !accBeta2) return;
-  accBeta1.assign(tf6.scalar(powers[0]));
-  accBeta2.assign(tf6.scalar(powers[1]));
+  accBeta1.assign(tf7.scalar(powers[0]));
+  accBeta2.assign(tf7.scalar(powers[1]));
 }
-function snapshot(model2) {
-  return model2.getWeights().map((w) => w.clone());
+function validationPrefixes(block, examples) {
+  let sessions = 0;
+  let prefixes = 0;
+  while (sessions + 1 < block.offsets.length && prefixes < examples) {
+    const n2 = block.offsets[sessions + 1] - block.offsets[sessions];
+    prefixes += Math.max(n2 - 1, 0);
+    sessions++;
+  }
+  const end = block.offsets[sessions];
+  return { offsets: block.offsets.subarray(0, sessions + 1), ids: block.ids.subarray(0, end) };
+}
+function hitRateAt20(net, block, maxLen, excludeLast) {
+  let hits = 0;
+  let examples = 0;
+  const vocab = net.config.vocabSize;
+  const plan2 = { mode: "all-prefixes", maxLen, batchSize: 1024 };
+  for (const batch of epochBatches(block, plan2)) {
+    const logits = tf7.tidy(() => {
+      const states = net.states({ rows: batch.rows, steps: batch.steps, ids: batch.inputs });
+      return net.logits(tf7.gather(states, tf7.tensor1d(batch.positions, "int32")));
+    });
+    const scores = logits.dataSync();
+    logits.dispose();
+    batch.targets.forEach((target, i) => {
+      examples++;
+      const position = batch.positions[i];
+      const row = position % batch.rows;
+      const step = Math.floor(position / batch.rows);
+      const last = excludeLast ? batch.inputs[row * batch.steps + step] : -1;
+      const base = i * vocab;
+      const own = scores[base + target];
+      let rank = 1;
+      for (let id = FIRST_ITEM_ID; id < vocab && rank <= 20; id++) {
+        if (id !== last && id !== target && scores[base + id] > own) rank++;
+      }
+      if (rank <= 20) hits++;
+    });
+  }
+  return { hr20: examples === 0 ? 0 : hits / examples, examples };
 }
 async function trainModel(input) {
   const { options, reporter } = input;
-  const model2 = buildModel(input.model);
-  const optimizer = model2.optimizer;
-  if (!optimizer) throw new Error("trainModel: buildModel returned an uncompiled model");
+  const net = new TrainableNet(
+    input.net,
+    initialWeights(input.net, {
+      seed: input.seed,
+      ...options.popularityBias ? { outputBiasCounts: input.counts } : {}
+    })
+  );
+  const optimizer = tf7.train.adam(options.learningRate);
+  const variables = [...net.variables.values()];
+  const items = input.net.vocabSize - FIRST_ITEM_ID;
+  const head = options.loss === "sampled" && options.negatives < items ? sampledSoftmax(
+    input.counts,
+    { negatives: options.negatives, alpha: options.sampleAlpha, logQ: options.logQ },
+    input.seed
+  ) : fullSoftmax;
   let state = {
     epoch: 0,
     step: 0,
-    dropoutCalls: 0,
     history: [],
     bestEpoch: 0,
     bestHr20: -1,
     fingerprint: input.fingerprint
   };
-  let best = [];
+  let best;
   let resumedFromEpoch = 0;
-  const saved = input.resume ? await input.checkpoints?.loadLatest() : void 0;
-  if (saved) {
-    if (saved.fingerprint !== input.fingerprint) {
-      tf6.dispose([...saved.weights, ...saved.optimizer.map((o) => o.tensor), ...saved.best]);
-      throw new PipelineError(
-        "cannot resume training: the checkpoint was made with other data or settings",
-        1,
-        "resume with the settings the run started with, or start a new run (without --resume / --run-id)"
-      );
-    }
-    model2.setWeights(saved.weights);
-    await optimizer.setWeights(saved.optimizer);
-    restoreAdamPowers(optimizer, saved.adamPowers);
-    tf6.dispose([...saved.weights, ...saved.optimizer.map((o) => o.tensor)]);
-    best = saved.best;
-    const { weights: _w, optimizer: _o, best: _b, ...rest } = saved;
-    state = rest;
-    resumedFromEpoch = saved.epoch;
-    setDropoutCalls(model2, saved.dropoutCalls);
-    reporter.info(
-      `resuming training after epoch ${saved.epoch} (best validation HR@20 ${saved.bestHr20.toFixed(4)} at epoch ${saved.bestEpoch})`
-    );
-  }
-  const validation = await loadValidation(input);
-  const step = createTrainStep(model2, {
-    loss: options.loss,
-    negatives: options.negatives,
-    seed: input.model.seed,
-    startStep: state.step
-  });
-  const stopped = () => options.patience > 0 && state.epoch - state.bestEpoch >= options.patience && state.epoch > 0;
-  while (state.epoch < options.epochs && !stopped()) {
-    const epoch = state.epoch + 1;
-    const started = performance.now();
-    const bar = reporter.progress(`epoch ${epoch}/${options.epochs}`, input.trainExamples, "seq");
-    let lossSum = 0;
-    let steps = 0;
-    let seen = 0;
-    for await (const batch of batches(input.warehouse, input.vocabulary, {
-      split: "train",
-      mode: options.mode,
-      maxLen: input.model.maxLen,
-      batchSize: options.batchSize,
-      shuffle: { seed: input.model.seed, epoch, buffer: options.shuffleBuffer },
-      ...input.relations ? { relations: input.relations } : {}
-    })) {
-      const x = tf6.tensor2d(batch.inputs, [batch.size, batch.maxLen], "int32");
-      const y = tf6.tensor1d(batch.targets, "int32");
-      const loss = step(x, y);
-      tf6.dispose([x, y]);
-      if (!Number.isFinite(loss)) {
-        bar.stop();
+  try {
+    const saved = input.resume ? await input.checkpoints?.loadLatest() : void 0;
+    if (saved) {
+      if (saved.fingerprint !== input.fingerprint) {
+        tf7.dispose(saved.optimizer.map((o) => o.tensor));
         throw new PipelineError(
-          `training diverged at epoch ${epoch}, step ${state.step + steps + 1}: the loss is ${loss}`,
+          "cannot resume training: the checkpoint was made with other data or settings",
           1,
-          "lower --learning-rate, or check the data for degenerate sessions"
+          "resume with the settings the run started with, or start a new run (without --resume / --run-id)"
         );
       }
-      lossSum += loss * batch.size;
-      seen += batch.size;
-      steps++;
-      bar.update(seen, seen);
+      net.assign(saved.weights);
+      await optimizer.setWeights(saved.optimizer);
+      restoreAdamPowers(optimizer, saved.adamPowers);
+      tf7.dispose(saved.optimizer.map((o) => o.tensor));
+      best = saved.best;
+      const { weights: _w, optimizer: _o, best: _b, ...rest } = saved;
+      state = rest;
+      resumedFromEpoch = saved.epoch;
+      reporter.info(
+        `resuming training after epoch ${saved.epoch} (best validation HR@20 ${saved.bestHr20.toFixed(4)} at epoch ${saved.bestEpoch})`
+      );
     }
-    bar.stop();
-    const seconds2 = (performance.now() - started) / 1e3;
-    const { hr20, examples } = await hitRateAt20(model2, validation, input.excludeLastItem);
-    const record = {
-      epoch,
-      loss: seen === 0 ? 0 : lossSum / seen,
-      validationHr20: hr20,
-      validationExamples: examples,
-      seconds: seconds2,
-      sequencesPerSecond: seconds2 > 0 ? seen / seconds2 : 0
+    const validation = validationPrefixes(input.validation, options.validationExamples);
+    const plan2 = {
+      mode: options.mode,
+      maxLen: input.net.maxLen,
+      batchSize: options.batchSize
     };
-    const improved = hr20 > state.bestHr20;
-    if (improved) {
-      tf6.dispose(best);
-      best = snapshot(model2);
-    }
-    state = {
-      ...state,
-      epoch,
-      step: state.step + steps,
-      dropoutCalls: dropoutCalls(model2),
-      history: [...state.history, record],
-      ...improved ? { bestEpoch: epoch, bestHr20: hr20 } : {}
-    };
-    reporter.info(
-      `epoch ${epoch}/${options.epochs}: loss ${record.loss.toFixed(4)}, validation HR@20 ${hr20.toFixed(4)} (${examples} examples)${improved ? " ★" : ""}, ${Math.round(record.sequencesPerSecond)} seq/s, ${seconds2.toFixed(1)} s`
-    );
-    if (input.checkpoints) {
-      const weights = model2.getWeights();
-      const powers = readAdamPowers(optimizer);
-      await input.checkpoints.save({
+    const stopped = () => options.patience > 0 && state.epoch - state.bestEpoch >= options.patience && state.epoch > 0;
+    while (state.epoch < options.epochs && !stopped()) {
+      const epoch = state.epoch + 1;
+      const started = performance.now();
+      const bar = reporter.progress(
+        `epoch ${epoch}/${options.epochs}`,
+        input.trainTargets,
+        "targets"
+      );
+      let lossSum = 0;
+      let seen = 0;
+      let step = state.step;
+      for (const batch of epochBatches(input.train, plan2, { seed: input.seed, epoch })) {
+        const at = step;
+        const cost = optimizer.minimize(
+          () => {
+            const states = net.states(
+              { rows: batch.rows, steps: batch.steps, ids: batch.inputs },
+              { rate: options.dropout, seed: input.seed, step: at }
+            );
+            const rows = tf7.gather(states, tf7.tensor1d(batch.positions, "int32"));
+            return head(net, rows, batch.targets, at);
+          },
+          true,
+          variables
+        );
+        step++;
+        const loss = cost?.dataSync()[0] ?? Number.NaN;
+        cost?.dispose();
+        if (!Number.isFinite(loss)) {
+          bar.stop();
+          throw new PipelineError(
+            `training diverged at epoch ${epoch}, step ${step}: the loss is ${loss}`,
+            1,
+            "lower --learning-rate, or check the data for degenerate sessions"
+          );
+        }
+        lossSum += loss * batch.targets.length;
+        seen += batch.targets.length;
+        bar.update(seen, seen);
+      }
+      bar.stop();
+      const seconds2 = (performance.now() - started) / 1e3;
+      const { hr20, examples } = hitRateAt20(
+        net,
+        validation,
+        input.net.maxLen,
+        input.excludeLastItem
+      );
+      const record = {
+        epoch,
+        loss: seen === 0 ? 0 : lossSum / seen,
+        validationHr20: hr20,
+        validationExamples: examples,
+        seconds: seconds2,
+        sequencesPerSecond: seconds2 > 0 ? seen / seconds2 : 0
+      };
+      const improved = hr20 > state.bestHr20;
+      if (improved) best = await net.weights();
+      state = {
         ...state,
-        ...powers ? { adamPowers: powers } : {},
-        weights,
-        optimizer: await optimizer.getWeights(),
-        best
-      });
+        epoch,
+        step,
+        history: [...state.history, record],
+        ...improved ? { bestEpoch: epoch, bestHr20: hr20 } : {}
+      };
+      reporter.info(
+        `epoch ${epoch}/${options.epochs}: loss ${record.loss.toFixed(4)}, validation HR@20 ${hr20.toFixed(4)} (${examples} examples)${improved ? " ★" : ""}, ${Math.round(record.sequencesPerSecond)} targets/s, ${seconds2.toFixed(1)} s`
+      );
+      if (input.checkpoints) {
+        const powers = readAdamPowers(optimizer);
+        await input.checkpoints.save({
+          ...state,
+          ...powers ? { adamPowers: powers } : {},
+          weights: await net.weights(),
+          optimizer: await optimizer.getWeights(),
+          best: best ?? await net.weights()
+        });
+      }
     }
+    const stoppedEarly = state.epoch < options.epochs;
+    if (stoppedEarly) {
+      reporter.info(
+        `early stopping: no better validation HR@20 for ${options.patience} epoch(s); keeping epoch ${state.bestEpoch}`
+      );
+    }
+    return {
+      weights: best ?? await net.weights(),
+      history: { epochs: state.history, bestEpoch: state.bestEpoch, stoppedEarly },
+      resumedFromEpoch,
+      steps: state.step
+    };
+  } finally {
+    optimizer.dispose();
+    net.dispose();
   }
-  const stoppedEarly = state.epoch < options.epochs;
-  if (stoppedEarly) {
-    reporter.info(
-      `early stopping: no better validation HR@20 for ${options.patience} epoch(s); keeping epoch ${state.bestEpoch}`
-    );
-  }
-  if (best.length > 0) {
-    model2.setWeights(best);
-    tf6.dispose(best);
-  }
-  return {
-    model: model2,
-    history: { epochs: state.history, bestEpoch: state.bestEpoch, stoppedEarly },
-    resumedFromEpoch,
-    steps: state.step
-  };
 }
 
 // pipeline/train/train.ts
@@ -6724,17 +8490,28 @@ function modelPrefix(runId2) {
   return stageKey(runId2, "train", "model");
 }
 function trainingOptions(config) {
-  const t = config.train;
+  const { train: t, model: m } = config;
   return {
     epochs: t.epochs,
     batchSize: t.batchSize,
     mode: t.examples,
     loss: t.loss,
     negatives: t.negatives,
+    sampleAlpha: t.sampleAlpha,
+    logQ: t.logQ,
+    learningRate: m.learningRate,
+    dropout: m.dropout,
+    popularityBias: t.popularityBias,
     patience: t.patience,
-    validationExamples: t.validationExamples,
-    shuffleBuffer: 1e4
+    validationExamples: t.validationExamples
   };
+}
+function idCounts(vocabulary) {
+  const counts = new Float64Array(vocabulary.size);
+  for (let id = FIRST_ITEM_ID; id < vocabulary.size; id++) {
+    counts[id] = vocabulary.count(vocabulary.sku(id));
+  }
+  return counts;
 }
 async function trainLocally(input) {
   const { config, reporter, warehouse } = input;
@@ -6744,55 +8521,119 @@ async function trainLocally(input) {
     `backend: ${backend.name} (${backend.reason})${backend.skipped.map((s) => `; skipped ${s.name}: ${s.why}`).join("")}`
   );
   const vocabulary = await buildVocabulary(warehouse, { minCount: config.train.minCount });
-  const training = trainingOptions(config);
-  const dataset = await summarizeDataset(warehouse, vocabulary, {
-    mode: training.mode,
-    maxLen: config.model.maxLen
-  });
-  reporter.info(
-    `dataset: vocabulary ${vocabulary.size} ids, ${dataset.splits.train.kept} train and ${dataset.splits.validation.kept} validation examples (${training.mode})`
+  const [train2, validation, test] = await Promise.all(
+    SPLITS.map((split) => loadSplit(warehouse, vocabulary, { split }))
   );
-  const model2 = {
-    ...config.model,
-    vocabSize: vocabulary.size,
-    seed: config.train.seed
+  const blocks = { train: train2, validation, test };
+  const training = trainingOptions(config);
+  const dataset = {
+    mode: training.mode,
+    maxLen: config.model.maxLen,
+    vocabularySize: vocabulary.size,
+    minCount: vocabulary.minCount,
+    trainSkus: vocabulary.trainSkus,
+    splits: {
+      train: summarizeSplit(blocks.train, training.mode),
+      validation: summarizeSplit(blocks.validation, training.mode),
+      test: summarizeSplit(blocks.test, training.mode)
+    }
   };
-  if (training.loss === "sampled" && training.negatives >= vocabulary.size - 2) {
-    training.loss = "full";
-  }
+  reporter.info(
+    `dataset: vocabulary ${vocabulary.size} ids, ${dataset.splits.train.kept} train and ${dataset.splits.validation.kept} validation examples (${training.mode}); preset ${config.model.preset}`
+  );
+  const net = {
+    cell: config.model.cell,
+    vocabSize: vocabulary.size,
+    embeddingDim: config.model.embeddingDim,
+    hiddenUnits: config.model.hiddenUnits,
+    layers: config.model.layers,
+    tied: config.model.tied,
+    maxLen: config.model.maxLen
+  };
+  const counts = idCounts(vocabulary);
+  const excludeLast = config.transform.collapseRepeats;
   const { epochs: _epochs, patience: _patience, ...shape } = training;
-  const print = fingerprint({ model: model2, shape, vocabulary: vocabulary.toJSON(), dataset });
+  const print = fingerprint({
+    net,
+    shape,
+    seed: config.train.seed,
+    vocabulary: vocabulary.toJSON(),
+    dataset
+  });
   const checkpoints = new CheckpointStore(
     input.store,
     stageKey(input.runId, "train", "checkpoint")
   );
   const outcome = await trainModel({
-    warehouse,
-    vocabulary,
-    model: model2,
+    net,
+    seed: config.train.seed,
+    train: blocks.train,
+    validation: blocks.validation,
+    counts,
     options: training,
     reporter,
-    trainExamples: dataset.splits.train.kept,
+    trainTargets: countTargets(blocks.train, {
+      mode: training.mode,
+      maxLen: net.maxLen,
+      batchSize: training.batchSize
+    }),
     checkpoints,
     fingerprint: print,
     resume: input.resume,
-    excludeLastItem: config.transform.collapseRepeats
+    excludeLastItem: excludeLast
   });
+  const blendStarted = performance.now();
+  const kinds = config.model.blend.split(",");
+  const neighbours = { ...NEIGHBOUR_DEFAULTS };
+  const trainSessions = splitSessions(blocks.train);
+  const evidence = {
+    vocabSize: vocabulary.size,
+    net: new NetRuntime(net, outcome.weights),
+    ...kinds.some((k) => k === "sknn" || k === "cooccurrence") ? { index: new SessionIndex(trainSessions, vocabulary.size, neighbours) } : {}
+  };
+  const validationSessions = splitSessions(blocks.validation);
+  const fit = (of) => fitOnSessions(of, evidence, validationSessions, {
+    excludeLast,
+    limit: training.validationExamples
+  });
+  const networkOnly = fit(["neural"]);
+  const fitted = kinds.length > 1 ? fit(kinds) : networkOnly;
+  const withoutNetwork = kinds.filter((k) => k !== "neural");
+  const ablation = withoutNetwork.length > 0 ? fit(withoutNetwork) : null;
+  const blend = {
+    spec: fitted.spec,
+    ablation: ablation?.spec ?? null,
+    validation: {
+      candidate: fitted.metrics,
+      ablation: ablation?.metrics ?? null,
+      network: networkOnly.metrics
+    },
+    seconds: (performance.now() - blendStarted) / 1e3
+  };
+  reporter.info(
+    `blend fitted on ${fitted.metrics.cases} validation prefixes: ${describeBlend(fitted.spec)} — HR@20 ${fitted.metrics.hr.toFixed(4)}, MRR@20 ${fitted.metrics.mrr.toFixed(4)} (network alone ${networkOnly.metrics.hr.toFixed(4)} / ${networkOnly.metrics.mrr.toFixed(4)}${ablation ? `; without the network ${ablation.metrics.hr.toFixed(4)} / ${ablation.metrics.mrr.toFixed(4)}` : ""})`
+  );
   const artifactConfig = {
-    format: "mlops-session-recs/model@1",
-    model: model2,
+    format: "mlops-session-recs/model@2",
+    preset: config.model.preset,
+    net,
     training: { ...training },
     runId: input.runId,
     backend: backend.name,
-    excludeLastItem: config.transform.collapseRepeats
+    excludeLastItem: excludeLast
   };
   const local = await mkdtemp2(join5(tmpdir2(), "mlops-model-"));
   const prefix = modelPrefix(input.runId);
   const files = [];
   try {
     await saveModelArtifact(local, {
-      model: outcome.model,
+      net,
+      weights: outcome.weights,
       vocabulary,
+      blend: fitted.spec,
+      ablation: ablation?.spec ?? null,
+      sessions: blocks.train,
+      neighbours,
       config: artifactConfig,
       history: outcome.history
     });
@@ -6802,8 +8643,6 @@ async function trainLocally(input) {
     }
   } finally {
     await rm4(local, { recursive: true, force: true });
-    outcome.model.optimizer?.dispose();
-    outcome.model.dispose();
   }
   const best = outcome.history.epochs.find((e) => e.epoch === outcome.history.bestEpoch);
   return {
@@ -6814,10 +8653,12 @@ async function trainLocally(input) {
       ...backend.threads === void 0 ? {} : { threads: backend.threads }
     },
     compute: "local",
+    preset: config.model.preset,
     dataset,
-    model: model2,
+    model: net,
     training,
     history: outcome.history,
+    blend,
     bestValidationHr20: best?.validationHr20 ?? 0,
     epochsRun: outcome.history.epochs.length,
     resumedFromEpoch: outcome.resumedFromEpoch,
@@ -6829,22 +8670,22 @@ async function trainLocally(input) {
 // pipeline/train/fetch-artifact.ts
 async function fetchTrainArtifact(store, runId2, localDir) {
   const prefix = modelPrefix(runId2);
-  const where2 = `${store.location}/${prefix}/`;
+  const where = `${store.location}/${prefix}/`;
   const files = (await store.list(prefix)).map((key) => key.slice(prefix.length + 1));
   const checkHint = `Check that the training job succeeded (its log), and that it was given the same run store (MLOPS_STORE=${store.location}) and run id (--run-id ${runId2}).`;
   if (files.length === 0) {
     const stageFolder = `runs/${runId2}/train`;
     const others = (await store.list(stageFolder)).map((key) => key.slice(stageFolder.length + 1));
     throw new PipelineError(
-      `no model artifact for run ${runId2} in ${where2}: nothing is stored there` + (others.length > 0 ? ` (${stageFolder}/ holds only ${listed(others)})` : ""),
+      `no model artifact for run ${runId2} in ${where}: nothing is stored there` + (others.length > 0 ? ` (${stageFolder}/ holds only ${listed(others)})` : ""),
       1,
       checkHint
     );
   }
-  const missing = Object.values(ARTIFACT_FILES).filter((name) => !files.includes(name));
+  const missing = REQUIRED_ARTIFACT_FILES.filter((name) => !files.includes(name));
   if (missing.length > 0) {
     throw new PipelineError(
-      `the model artifact of run ${runId2} in ${where2} is incomplete: ${listed(missing)} missing`,
+      `the model artifact of run ${runId2} in ${where} is incomplete: ${listed(missing)} missing`,
       1,
       `The training job stopped while writing its outputs, or something removed them: train again with the same --run-id. ${checkHint}`
     );
@@ -6854,7 +8695,7 @@ async function fetchTrainArtifact(store, runId2, localDir) {
     const target = join6(localDir, ...file.split("/"));
     if (!await store.getFile(`${prefix}/${file}`, target)) {
       throw new PipelineError(
-        `${where2}${file} disappeared while the model artifact of run ${runId2} was being copied`,
+        `${where}${file} disappeared while the model artifact of run ${runId2} was being copied`,
         1,
         "Something deleted the run's outputs during the copy: train again with the same --run-id."
       );
@@ -6870,7 +8711,7 @@ function listed(names) {
 async function runModelDir(store, runId2, scratch) {
   if (store instanceof LocalStore) {
     const local = join6(store.root, ...modelPrefix(runId2).split("/"));
-    if (existsSync2(join6(local, ARTIFACT_FILES.topology))) return local;
+    if (existsSync2(join6(local, ARTIFACT_FILES.model))) return local;
   }
   return (await fetchTrainArtifact(store, runId2, join6(scratch, runId2))).modelDir;
 }
@@ -7172,63 +9013,6 @@ var CooccurrenceRecommender = class {
 };
 
 // pipeline/evaluate/sknn.ts
-var SKNN_DEFAULTS = { neighbours: 100, sampleSize: 500 };
-function positiveInteger2(value2, what) {
-  if (!Number.isSafeInteger(value2) || value2 < 1) {
-    throw new RangeError(`${what} must be a positive integer, got ${value2}`);
-  }
-  return value2;
-}
-function nextEpoch(epoch, stamps) {
-  if (epoch === 4294967295) {
-    stamps.fill(0);
-    return 1;
-  }
-  return epoch + 1;
-}
-function cutoff(values, count2, scratch) {
-  const n2 = values.length;
-  if (n2 <= count2) return Number.NEGATIVE_INFINITY;
-  for (let i = 0; i < n2; i++) scratch[i] = values[i];
-  const target = n2 - count2;
-  let lo = 0;
-  let hi = n2 - 1;
-  while (lo < hi) {
-    const pivot = scratch[lo + hi >>> 1];
-    let i = lo;
-    let j = hi;
-    while (i <= j) {
-      while (scratch[i] < pivot) i++;
-      while (scratch[j] > pivot) j--;
-      if (i <= j) {
-        const tmp = scratch[i];
-        scratch[i++] = scratch[j];
-        scratch[j--] = tmp;
-      }
-    }
-    if (target <= j) hi = j;
-    else if (target >= i) lo = i;
-    else break;
-  }
-  return scratch[target];
-}
-function topIndices(values, count2, scratch) {
-  const threshold = cutoff(values, count2, scratch);
-  const picked = [];
-  for (let i = 0; i < values.length; i++) if (values[i] > threshold) picked.push(i);
-  for (let i = 0; i < values.length && picked.length < count2; i++) {
-    if (values[i] === threshold) picked.push(i);
-  }
-  return picked;
-}
-function topByValue(ids, score, count2, scratch) {
-  const values = ids.map((id) => score[id]);
-  const threshold = cutoff(values, count2, scratch);
-  const picked = ids.filter((id) => score[id] >= threshold);
-  picked.sort((a, b) => score[b] - score[a] || a - b);
-  if (picked.length > count2) picked.length = count2;
-  return picked;
-}
 var SknnRecommender = class {
   name;
   kind = "baseline";
@@ -7238,90 +9022,37 @@ var SknnRecommender = class {
   /** Item id → SKU; ids follow train popularity (0 = most popular), so id order breaks ties. */
   skus;
   ids = /* @__PURE__ */ new Map();
-  /** Distinct items of each session: items[sessionStart[s] .. sessionStart[s + 1]). */
-  sessionStart;
-  sessionItems;
-  /** Sessions holding each item, ascending: postings[postingStart[i] .. postingStart[i + 1]). */
-  postingStart;
-  postings;
-  // Scratch buffers reused by every prefix.
-  weight;
-  weightStamp;
-  weightEpoch = 0;
-  score;
-  scoreStamp;
-  scoreEpoch = 0;
-  candidateSessions;
-  candidateSims;
-  scratch;
-  mergeCursor;
-  mergeFloor;
-  mergeWeight;
-  mergeHeap;
+  index;
   /** @param train train sessions, oldest first (by session start). */
   constructor(train2, options = {}) {
     this.name = options.name ?? "sknn";
     this.excludeLast = options.excludeLast ?? true;
-    this.neighbours = positiveInteger2(options.neighbours ?? SKNN_DEFAULTS.neighbours, "neighbours");
-    this.sampleSize = positiveInteger2(options.sampleSize ?? SKNN_DEFAULTS.sampleSize, "sampleSize");
     this.skus = rankByCount(countItems(train2));
     this.skus.forEach((sku, id) => this.ids.set(sku, id));
-    const nItems = this.skus.length;
-    const starts = new Int32Array(train2.length + 1);
-    const flat = [];
-    const postingCount = new Int32Array(nItems + 1);
-    const seen = new Uint32Array(nItems);
-    train2.forEach((session2, s) => {
-      starts[s] = flat.length;
-      for (const sku of session2.items) {
-        const id = this.ids.get(sku);
-        if (seen[id] === s + 1) continue;
-        seen[id] = s + 1;
-        flat.push(id);
-        postingCount[id + 1] = postingCount[id + 1] + 1;
-      }
-    });
-    starts[train2.length] = flat.length;
-    this.sessionStart = starts;
-    this.sessionItems = Int32Array.from(flat);
-    for (let i = 0; i < nItems; i++) {
-      postingCount[i + 1] = postingCount[i + 1] + postingCount[i];
-    }
-    this.postingStart = postingCount;
-    this.postings = new Int32Array(flat.length);
-    const cursor = postingCount.slice(0, nItems);
-    for (let s = 0; s < train2.length; s++) {
-      for (let e = starts[s]; e < starts[s + 1]; e++) {
-        const id = this.sessionItems[e];
-        this.postings[cursor[id]] = s;
-        cursor[id] = cursor[id] + 1;
-      }
-    }
-    this.weight = new Float64Array(nItems);
-    this.weightStamp = new Uint32Array(nItems);
-    this.score = new Float64Array(nItems);
-    this.scoreStamp = new Uint32Array(nItems);
-    this.candidateSessions = new Int32Array(this.sampleSize);
-    this.candidateSims = new Float64Array(this.sampleSize);
-    this.scratch = new Float64Array(Math.max(this.sampleSize, nItems));
-    this.mergeCursor = new Int32Array(nItems);
-    this.mergeFloor = new Int32Array(nItems);
-    this.mergeWeight = new Float64Array(nItems);
-    this.mergeHeap = new Int32Array(nItems);
+    this.index = new SessionIndex(
+      train2.map((session2) => this.encode(session2.items)),
+      this.skus.length,
+      options
+    );
+    this.neighbours = this.index.neighbours;
+    this.sampleSize = this.index.sampleSize;
   }
   async recommend(prefixes, k) {
     return prefixes.map((prefix) => this.recommendOne(prefix, k));
   }
   /** The scores of the items the neighbours of `prefix` hold (for tests and explanations). */
   scores(prefix) {
-    const touched = this.scorePrefix(prefix);
-    return new Map(touched.map((id) => [this.skus[id], this.score[id]]));
+    const { ids, scores, length } = this.index.sknn(this.encode(prefix));
+    const out = /* @__PURE__ */ new Map();
+    for (let i = 0; i < length; i++) {
+      out.set(this.skus[ids[i]], scores[i]);
+    }
+    return out;
   }
   recommendOne(prefix, k) {
-    const touched = this.scorePrefix(prefix);
     const last = prefix[prefix.length - 1];
     const skip2 = this.excludeLast ? last : void 0;
-    const best = topByValue(touched, this.score, k + 1, this.scratch);
+    const best = this.index.top(this.index.sknn(this.encode(prefix)), k + 1);
     const out = [];
     const taken = /* @__PURE__ */ new Set();
     for (let i = 0; i < best.length && out.length < k; i++) {
@@ -7333,102 +9064,9 @@ var SknnRecommender = class {
     fillFrom(out, taken, this.skus, k, skip2);
     return out;
   }
-  /** Fills `score` for the neighbours' items; returns the ids it touched (unordered). */
-  scorePrefix(prefix) {
-    const known = this.weigh(prefix);
-    if (known.length === 0) return [];
-    const { sessions, sims } = this.candidates(known);
-    const chosen = topIndices(sims, this.neighbours, this.scratch);
-    this.scoreEpoch = nextEpoch(this.scoreEpoch, this.scoreStamp);
-    const touched = [];
-    for (const c of chosen) {
-      const s = sessions[c];
-      const sim = sims[c];
-      for (let e = this.sessionStart[s]; e < this.sessionStart[s + 1]; e++) {
-        const id = this.sessionItems[e];
-        if (this.scoreStamp[id] !== this.scoreEpoch) {
-          this.scoreStamp[id] = this.scoreEpoch;
-          this.score[id] = 0;
-          touched.push(id);
-        }
-        this.score[id] = this.score[id] + sim;
-      }
-    }
-    return touched;
-  }
-  /** Sets the position weights of the prefix's known items; returns their distinct ids. */
-  weigh(prefix) {
-    this.weightEpoch = nextEpoch(this.weightEpoch, this.weightStamp);
-    const known = [];
-    const length = prefix.length;
-    prefix.forEach((sku, i) => {
-      const id = this.ids.get(sku);
-      if (id === void 0) return;
-      if (this.weightStamp[id] !== this.weightEpoch) {
-        this.weightStamp[id] = this.weightEpoch;
-        known.push(id);
-      }
-      this.weight[id] = (i + 1) / length;
-    });
-    return known;
-  }
-  /**
-   * The `sampleSize` most recent sessions holding any of `items`, most recent first, with their
-   * similarities: a merge of the posting lists from their tails (each list ascends). A session
-   * in several lists comes out of each in turn, consecutively (the merge takes the largest id),
-   * so its similarity — the weights of the lists it is in — adds up without reading its items.
-   */
-  candidates(items) {
-    const lists = items.length;
-    const cursor = this.mergeCursor;
-    const floor = this.mergeFloor;
-    const weight = this.mergeWeight;
-    const heap = this.mergeHeap;
-    const head = (l) => this.postings[cursor[l]];
-    const siftDown = (from, size2) => {
-      let i = from;
-      for (; ; ) {
-        const left = 2 * i + 1;
-        let top = i;
-        if (left < size2 && head(heap[left]) > head(heap[top])) top = left;
-        if (left + 1 < size2 && head(heap[left + 1]) > head(heap[top])) {
-          top = left + 1;
-        }
-        if (top === i) return;
-        const tmp = heap[i];
-        heap[i] = heap[top];
-        heap[top] = tmp;
-        i = top;
-      }
-    };
-    let size = 0;
-    for (let l = 0; l < lists; l++) {
-      const id = items[l];
-      cursor[l] = this.postingStart[id + 1] - 1;
-      floor[l] = this.postingStart[id];
-      weight[l] = this.weight[id];
-      heap[size++] = l;
-    }
-    for (let i = (size >> 1) - 1; i >= 0; i--) siftDown(i, size);
-    const sessions = this.candidateSessions;
-    const sims = this.candidateSims;
-    let n2 = 0;
-    let current = -1;
-    while (size > 0) {
-      const l = heap[0];
-      const session2 = head(l);
-      if (session2 !== current) {
-        if (n2 === this.sampleSize) break;
-        current = session2;
-        sessions[n2] = current;
-        sims[n2++] = 0;
-      }
-      sims[n2 - 1] = sims[n2 - 1] + weight[l];
-      cursor[l] = cursor[l] - 1;
-      if (cursor[l] < floor[l]) heap[0] = heap[--size];
-      siftDown(0, size);
-    }
-    return { sessions: sessions.subarray(0, n2), sims: sims.subarray(0, n2) };
+  /** SKUs as ids; an SKU train never saw gets -1, which the index ignores (keeping L). */
+  encode(skus) {
+    return skus.map((sku) => this.ids.get(sku) ?? -1);
   }
 };
 
@@ -7445,9 +9083,39 @@ function buildBaselines(inputs) {
   ];
 }
 
+// pipeline/evaluate/knn-blend.ts
+function buildKnnBlend(train2, validation, options) {
+  const vocabulary = Vocabulary.fromCounts(countItems(train2));
+  const index2 = new SessionIndex(
+    train2.map((s) => vocabulary.encode(s.items)),
+    vocabulary.size,
+    NEIGHBOUR_DEFAULTS
+  );
+  const evidence = { vocabSize: vocabulary.size, index: index2 };
+  const fitted = fitOnSessions(
+    ["sknn", "cooccurrence"],
+    evidence,
+    validation.map((s) => vocabulary.encode(s.items)),
+    options
+  );
+  const predictor = new Predictor(
+    vocabulary,
+    new BlendScorer(fitted.spec, evidence, { excludeLast: options.excludeLast })
+  );
+  return {
+    recommender: {
+      name: options.name ?? "knn-blend",
+      kind: "baseline",
+      recommend: async (prefixes, k) => predictor.predict(prefixes, k).map((p) => p.items.map((item) => item.sku))
+    },
+    spec: fitted.spec,
+    validation: fitted.metrics
+  };
+}
+
 // pipeline/evaluate/model-recommender.ts
 var ModelRecommender = class {
-  constructor(predictor, name = "lstm", kind = "model") {
+  constructor(predictor, name, kind = "model") {
     this.predictor = predictor;
     this.name = name;
     this.kind = kind;
@@ -7499,14 +9167,18 @@ var TEMPLATE_GATES_FILE = fileURLToPath(new URL("../../gates.yml", __moduleUrl))
 function resolveGatesFile(path2) {
   return path2 === "gates.yml" && !existsSync5(path2) ? TEMPLATE_GATES_FILE : path2;
 }
-async function readSplit(warehouse, split2) {
+function candidateName(artifact) {
+  return artifact.config.preset ?? artifact.config.net.cell;
+}
+var ABLATION = "ablation";
+async function readSplit(warehouse, split) {
   const rows = await warehouse.query(
     `select q.session_key, q.items
      from ${DEFAULT_RELATIONS.sequences} as q
      inner join ${DEFAULT_RELATIONS.splits} as s on s.session_key = q.session_key
      where s.split = $1
      order by q.session_start_ms, q.session_key`,
-    [split2]
+    [split]
   );
   return rows.map((r) => {
     const key = String(r.session_key);
@@ -7531,8 +9203,9 @@ async function evaluateRun(input) {
   const started = performance.now();
   const gatesFile = resolveGatesFile(config.evaluate.gates);
   const gateConfig = await loadGates(gatesFile);
-  const [train2, test, catalog] = await Promise.all([
+  const [train2, validation, test, catalog] = await Promise.all([
     readSplit(warehouse, "train"),
+    readSplit(warehouse, "validation"),
     readSplit(warehouse, "test"),
     readCatalog(warehouse)
   ]);
@@ -7554,24 +9227,32 @@ async function evaluateRun(input) {
     nextSku: String(r.next_sku),
     transitions: Number(r.transitions)
   }));
-  await selectBackend(config.train.backend);
   const scratch = await mkdtemp3(join9(tmpdir3(), "mlops-evaluate-"));
-  const models = [];
   try {
     const candidate = await loadModelArtifact(await runModelDir(store, input.runId, scratch));
-    models.push(candidate);
-    const recommenders = [
-      new ModelRecommender(candidate, candidate.config.model.cell)
-    ];
+    const name = candidateName(candidate);
+    const recommenders = [new ModelRecommender(candidate, name)];
+    if (candidate.ablation) {
+      recommenders.push(
+        new ModelRecommender(candidate.withBlend(candidate.ablation), ABLATION, "ablation")
+      );
+    }
     const production = await readProduction(store);
     const productionRunId = production && production.runId !== input.runId ? production.runId : null;
     if (productionRunId) {
       const champion = await loadModelArtifact(await runModelDir(store, productionRunId, scratch));
-      models.push(champion);
       recommenders.push(new ModelRecommender(champion, "production", "model"));
       reporter.info(`champion: the production model of run ${productionRunId}`);
     }
     recommenders.push(...buildBaselines({ train: train2, popularity, transitions }));
+    const knnBlend = buildKnnBlend(train2, validation, {
+      excludeLast: config.transform.collapseRepeats,
+      limit: config.train.validationExamples
+    });
+    reporter.info(
+      `knn-blend baseline fitted on ${knnBlend.validation.cases} validation prefixes: ${describeBlend(knnBlend.spec)}`
+    );
+    recommenders.push(knnBlend.recommender);
     const generative = join9(syntheticDir(config), MODEL_FILE);
     if (config.data.source === "synthetic" && existsSync5(generative)) {
       recommenders.push(new OracleRecommender(new Oracle(await loadGenerativeModel(generative))));
@@ -7582,7 +9263,7 @@ async function evaluateRun(input) {
       seed: config.evaluate.seed,
       maxPrefixes: config.evaluate.maxPrefixes,
       bootstrapIterations: config.evaluate.bootstrap,
-      candidate: recommenders[0]?.name ?? "",
+      candidate: name,
       ...productionRunId ? { production: "production" } : {},
       onProgress: (p) => {
         if (p.phase === "robustness" && p.done === p.total) bar.update(++finished2, finished2);
@@ -7604,7 +9285,6 @@ async function evaluateRun(input) {
       seconds: (performance.now() - started) / 1e3
     };
   } finally {
-    for (const model2 of models) model2.dispose();
     await rm6(scratch, { recursive: true, force: true });
   }
 }
@@ -7643,29 +9323,29 @@ function columns(docs) {
     ])
   );
 }
-function modelNode(graph, model2) {
+function modelNode(graph, model) {
   return {
     database: graph.target.database,
-    schema: model2.schema,
-    name: model2.name,
+    schema: model.schema,
+    name: model.name,
     resource_type: "model",
     package_name: graph.project.name,
-    path: model2.file.path.split("/").slice(1).join("/"),
-    original_file_path: model2.file.path,
-    unique_id: model2.uniqueId,
-    fqn: model2.fqn,
-    alias: model2.alias,
-    checksum: checksum(model2.file.text),
+    path: model.file.path.split("/").slice(1).join("/"),
+    original_file_path: model.file.path,
+    unique_id: model.uniqueId,
+    fqn: model.fqn,
+    alias: model.alias,
+    checksum: checksum(model.file.text),
     config: {
-      enabled: model2.config.enabled,
-      alias: model2.config.alias ?? null,
-      schema: model2.config.schema ?? null,
+      enabled: model.config.enabled,
+      alias: model.config.alias ?? null,
+      schema: model.config.schema ?? null,
       database: null,
-      tags: model2.config.tags,
+      tags: model.config.tags,
       meta: {},
-      materialized: model2.config.materialized,
-      incremental_strategy: model2.config.incremental_strategy ?? null,
-      unique_key: model2.config.unique_key ?? null,
+      materialized: model.config.materialized,
+      incremental_strategy: model.config.incremental_strategy ?? null,
+      unique_key: model.config.unique_key ?? null,
       on_schema_change: "ignore",
       persist_docs: {},
       "post-hook": [],
@@ -7675,20 +9355,20 @@ function modelNode(graph, model2) {
       full_refresh: null,
       access: "protected"
     },
-    tags: model2.config.tags,
-    description: model2.description,
-    columns: columns(model2.columns),
+    tags: model.config.tags,
+    description: model.description,
+    columns: columns(model.columns),
     ...compiledNodeDefaults(),
-    relation_name: model2.relation,
-    raw_code: model2.file.text,
-    refs: model2.refs.map((name) => ({ name, package: null, version: null })),
-    sources: model2.sources,
+    relation_name: model.relation,
+    raw_code: model.file.text,
+    refs: model.refs.map((name) => ({ name, package: null, version: null })),
+    sources: model.sources,
     depends_on: {
-      macros: model2.macros.map((m) => `macro.${graph.project.name}.${m}`),
-      nodes: model2.dependsOn
+      macros: model.macros.map((m) => `macro.${graph.project.name}.${m}`),
+      nodes: model.dependsOn
     },
-    compiled_path: `target/compiled/${graph.project.name}/${model2.file.path}`,
-    compiled_code: model2.compiledSql,
+    compiled_path: `target/compiled/${graph.project.name}/${model.file.path}`,
+    compiled_code: model.compiledSql,
     access: "protected",
     constraints: [],
     version: null,
@@ -7806,7 +9486,7 @@ function sourceNode(graph, source) {
 }
 function manifest(graph, context) {
   const nodes = {};
-  for (const model2 of graph.models) nodes[model2.uniqueId] = modelNode(graph, model2);
+  for (const model of graph.models) nodes[model.uniqueId] = modelNode(graph, model);
   for (const test of graph.tests) nodes[test.uniqueId] = testNode(graph, test);
   const parentMap = {};
   const childMap = {};
@@ -7956,8 +9636,8 @@ where ${column} is null`;
       ].join("\n");
   }
 }
-function genericTestName(test, model2, column, kwargs) {
-  const parts = [test, model2, column];
+function genericTestName(test, model, column, kwargs) {
+  const parts = [test, model, column];
   const extra = [];
   if (test === "accepted_values") extra.push(...kwargs.values.map(String));
   if (test === "relationships") {
@@ -8448,22 +10128,22 @@ function readProperties(files) {
     onlyKeys(file, [], data, TOP_KEYS, "a top-level key");
     for (const [i, raw] of list(file, ["models"], data.models).entries()) {
       const at = ["models", i];
-      const model2 = asRecord(raw, file, at);
-      onlyKeys(file, at, model2, MODEL_KEYS, "a model property");
-      const name = String(model2.name);
+      const model = asRecord(raw, file, at);
+      onlyKeys(file, at, model, MODEL_KEYS, "a model property");
+      const name = String(model.name);
       if (models.has(name)) {
         throw new InputError(`model "${name}" is described twice`, {
           file: file.path,
           line: file.lineOf(at)
         });
       }
-      const columns2 = columnsOf(file, at, model2.columns);
+      const columns2 = columnsOf(file, at, model.columns);
       models.set(name, {
         name,
-        description: String(model2.description ?? ""),
-        config: configOf(file, [...at, "config"], model2.config),
+        description: String(model.description ?? ""),
+        config: configOf(file, [...at, "config"], model.config),
         columns: columns2.docs,
-        tests: [...testsOf(file, at, model2, void 0), ...columns2.tests],
+        tests: [...testsOf(file, at, model, void 0), ...columns2.tests],
         file
       });
     }
@@ -8697,7 +10377,7 @@ function buildGraph(project, renderer) {
       thisRelation: refOf(file.name),
       isIncremental: false
     });
-    const where2 = relations.get(file.name);
+    const where = relations.get(file.name);
     const props = properties.models.get(file.name);
     return {
       resourceType: "model",
@@ -8706,7 +10386,7 @@ function buildGraph(project, renderer) {
       file,
       fqn: [project.name, ...file.folders, file.name],
       config: configs.get(file.name),
-      ...where2,
+      ...where,
       description: props?.description ?? "",
       columns: props?.columns ?? [],
       refs: rendered.refs,
@@ -8719,10 +10399,10 @@ function buildGraph(project, renderer) {
   checkAcyclic(models);
   const tests = [];
   for (const props of properties.models.values()) {
-    const model2 = models.find((m) => m.name === props.name);
-    if (!model2) continue;
+    const model = models.find((m) => m.name === props.name);
+    if (!model) continue;
     for (const spec of props.tests)
-      tests.push(genericTest(project.name, renderer, spec, model2, refOf, sourceOf));
+      tests.push(genericTest(project.name, renderer, spec, model, refOf, sourceOf));
   }
   for (const table4 of properties.sources) {
     const source = sources.find((s) => s.sourceName === table4.sourceName && s.name === table4.name);
@@ -8756,11 +10436,11 @@ function buildGraph(project, renderer) {
     });
   }
   checkUniqueIds(tests);
-  const compile = (model2, isIncremental) => renderer.render(model2.file.text, {
-    file: model2.file.path,
+  const compile = (model, isIncremental) => renderer.render(model.file.text, {
+    file: model.file.path,
     ref: refOf,
     source: sourceOf,
-    thisRelation: model2.relation,
+    thisRelation: model.relation,
     isIncremental
   }).sql;
   return { project, target, renderer, models, sources, tests, compile };
@@ -8877,21 +10557,21 @@ function lineOfText(text, needle) {
 function checkAcyclic(models) {
   const byId = new Map(models.map((m) => [m.uniqueId, m]));
   const state = /* @__PURE__ */ new Map();
-  const visit = (model2, path2) => {
-    if (state.get(model2.uniqueId) === "done") return;
-    if (state.get(model2.uniqueId) === "visiting") {
-      throw new InputError(`the models' refs form a cycle: ${[...path2, model2.name].join(" → ")}`, {
-        file: model2.file.path
+  const visit = (model, path2) => {
+    if (state.get(model.uniqueId) === "done") return;
+    if (state.get(model.uniqueId) === "visiting") {
+      throw new InputError(`the models' refs form a cycle: ${[...path2, model.name].join(" → ")}`, {
+        file: model.file.path
       });
     }
-    state.set(model2.uniqueId, "visiting");
-    for (const parent of model2.dependsOn) {
+    state.set(model.uniqueId, "visiting");
+    for (const parent of model.dependsOn) {
       const node = byId.get(parent);
-      if (node) visit(node, [...path2, model2.name]);
+      if (node) visit(node, [...path2, model.name]);
     }
-    state.set(model2.uniqueId, "done");
+    state.set(model.uniqueId, "done");
   };
-  for (const model2 of models) visit(model2, []);
+  for (const model of models) visit(model, []);
 }
 function checkUniqueIds(tests) {
   const seen = /* @__PURE__ */ new Set();
@@ -9014,14 +10694,14 @@ async function buildProject(graph, warehouse, selection, options = {}) {
     }
   };
   await runReadyTests();
-  for (const model2 of models) {
-    if (skipped.has(model2.uniqueId)) {
-      record(skip(model2, "an upstream node failed"));
+  for (const model of models) {
+    if (skipped.has(model.uniqueId)) {
+      record(skip(model, "an upstream node failed"));
     } else {
-      const run = await runModel(graph, warehouse, model2, options.fullRefresh ?? false);
+      const run = await runModel(graph, warehouse, model, options.fullRefresh ?? false);
       record(run);
       if (run.status === "error") {
-        for (const id of descendants(graph, [model2.uniqueId])) skipped.add(id);
+        for (const id of descendants(graph, [model.uniqueId])) skipped.add(id);
       }
     }
     await runReadyTests();
@@ -9032,8 +10712,8 @@ async function buildProject(graph, warehouse, selection, options = {}) {
 async function missingParent(graph, warehouse, selection, test) {
   for (const id of test.dependsOn) {
     if (selection.models.has(id)) continue;
-    const model2 = graph.models.find((m) => m.uniqueId === id);
-    if (model2 && !await relationKind(warehouse, model2)) return model2.name;
+    const model = graph.models.find((m) => m.uniqueId === id);
+    if (model && !await relationKind(warehouse, model)) return model.name;
   }
   return void 0;
 }
@@ -9051,29 +10731,29 @@ function skip(node, message) {
     executionTime: 0
   };
 }
-async function runModel(graph, warehouse, model2, fullRefresh) {
+async function runModel(graph, warehouse, model, fullRefresh) {
   const compileStart = /* @__PURE__ */ new Date();
-  let sql = model2.compiledSql;
+  let sql = model.compiledSql;
   let message = "";
   let executeStart = compileStart;
   try {
-    await warehouse.query(`create schema if not exists "${model2.schema.replaceAll('"', '""')}"`);
-    const existing = await relationKind(warehouse, model2);
-    const incremental = model2.config.materialized === "incremental" && existing === "table" && !fullRefresh;
+    await warehouse.query(`create schema if not exists "${model.schema.replaceAll('"', '""')}"`);
+    const existing = await relationKind(warehouse, model);
+    const incremental = model.config.materialized === "incremental" && existing === "table" && !fullRefresh;
     if (incremental) {
-      sql = graph.compile(model2, true);
+      sql = graph.compile(model, true);
     }
     executeStart = /* @__PURE__ */ new Date();
-    message = incremental ? await mergeIncremental(warehouse, model2, sql) : await replaceRelation(warehouse, model2, sql, existing);
-    const counted = await warehouse.query(`select count(*) as n from ${model2.relation}`);
+    message = incremental ? await mergeIncremental(warehouse, model, sql) : await replaceRelation(warehouse, model, sql, existing);
+    const counted = await warehouse.query(`select count(*) as n from ${model.relation}`);
     const rows = Number(counted[0]?.n ?? 0);
-    return finish(model2, "success", message, null, rows, sql, compileStart, executeStart);
+    return finish(model, "success", message, null, rows, sql, compileStart, executeStart);
   } catch (error) {
     const text = error instanceof Error ? error.message : String(error);
     return finish(
-      model2,
+      model,
       "error",
-      `${model2.file.path}: ${text}`,
+      `${model.file.path}: ${text}`,
       null,
       null,
       sql,
@@ -9082,10 +10762,10 @@ async function runModel(graph, warehouse, model2, fullRefresh) {
     );
   }
 }
-async function relationKind(warehouse, model2) {
+async function relationKind(warehouse, model) {
   const rows = await warehouse.query(
     "select table_type from information_schema.tables where table_schema = $1 and table_name = $2",
-    [model2.schema, model2.alias]
+    [model.schema, model.alias]
   );
   const type = rows[0]?.table_type;
   if (type === void 0) return void 0;
@@ -9096,14 +10776,14 @@ function body(sql) {
 ${sql.trim().replace(/;\s*$/, "")}
 )`;
 }
-async function replaceRelation(warehouse, model2, sql, existing) {
-  const kind = model2.config.materialized === "view" ? "view" : "table";
+async function replaceRelation(warehouse, model, sql, existing) {
+  const kind = model.config.materialized === "view" ? "view" : "table";
   await warehouse.query("begin transaction");
   try {
     if (existing && existing !== kind) {
-      await warehouse.query(`drop ${existing} if exists ${model2.relation}`);
+      await warehouse.query(`drop ${existing} if exists ${model.relation}`);
     }
-    await warehouse.query(`create or replace ${kind} ${model2.relation} as ${body(sql)}`);
+    await warehouse.query(`create or replace ${kind} ${model.relation} as ${body(sql)}`);
     await warehouse.query("commit");
   } catch (error) {
     await warehouse.query("rollback").catch(() => void 0);
@@ -9111,29 +10791,29 @@ async function replaceRelation(warehouse, model2, sql, existing) {
   }
   return kind === "view" ? "OK created view" : "OK created table";
 }
-async function mergeIncremental(warehouse, model2, sql) {
-  const strategy = model2.config.incremental_strategy ?? (model2.config.unique_key ? "delete+insert" : "append");
+async function mergeIncremental(warehouse, model, sql) {
+  const strategy = model.config.incremental_strategy ?? (model.config.unique_key ? "delete+insert" : "append");
   if (strategy !== "append" && strategy !== "delete+insert") {
     throw new Error(
       `incremental_strategy '${strategy}' is outside what the built-in runner supports (append, delete+insert)`
     );
   }
-  const keys = model2.config.unique_key === void 0 ? [] : [model2.config.unique_key].flat();
+  const keys = model.config.unique_key === void 0 ? [] : [model.config.unique_key].flat();
   if (strategy === "delete+insert" && keys.length === 0) {
     throw new Error("incremental_strategy 'delete+insert' needs a unique_key");
   }
-  const staging = `"${model2.alias.replaceAll('"', '""')}__dbt_tmp"`;
+  const staging = `"${model.alias.replaceAll('"', '""')}__dbt_tmp"`;
   await warehouse.query("begin transaction");
   try {
     await warehouse.query(`create or replace temporary table ${staging} as ${body(sql)}`);
     if (strategy === "delete+insert") {
       const tuple = keys.map((k) => `"${k}"`).join(", ");
       await warehouse.query(
-        `delete from ${model2.relation} where (${tuple}) in (select ${tuple} from ${staging})`
+        `delete from ${model.relation} where (${tuple}) in (select ${tuple} from ${staging})`
       );
     }
     const inserted = await warehouse.query(
-      `insert into ${model2.relation} by name select * from ${staging}`
+      `insert into ${model.relation} by name select * from ${staging}`
     );
     await warehouse.query(`drop table ${staging}`);
     await warehouse.query("commit");
@@ -9653,9 +11333,9 @@ async function splitSizes(ctx, relation) {
   const rows = await (await ctx.warehouse()).query(`select split, count(*) as n from ${relation} group by split`);
   const sizes = { train: 0, validation: 0, test: 0 };
   for (const row of rows) {
-    const split2 = String(row.split);
-    if (split2 === "train" || split2 === "validation" || split2 === "test")
-      sizes[split2] = Number(row.n);
+    const split = String(row.split);
+    if (split === "train" || split === "validation" || split === "test")
+      sizes[split] = Number(row.n);
   }
   return sizes;
 }
@@ -9866,8 +11546,8 @@ function dagView(dag) {
     else tally.other++;
   }
   const edges = dag.edges.filter(([p, c]) => boxes.has(p) && boxes.has(c));
-  const layers2 = assignLayers(boxes, edges);
-  return { boxes: [...boxes.values()], edges, layers: layers2 };
+  const layers = assignLayers(boxes, edges);
+  return { boxes: [...boxes.values()], edges, layers };
 }
 function testedBox(test, parentsOf, boxes) {
   if (test.tested && boxes.has(test.tested)) return boxes.get(test.tested);
@@ -9891,9 +11571,9 @@ function assignLayers(boxes, edges) {
     }
     if (!changed) break;
   }
-  let max = -1;
-  for (const box of boxes.values()) max = Math.max(max, box.layer);
-  return max + 1;
+  let max2 = -1;
+  for (const box of boxes.values()) max2 = Math.max(max2, box.layer);
+  return max2 + 1;
 }
 function tallyText(tests) {
   const parts = [];
@@ -9924,12 +11604,14 @@ var SHARE_METRICS = [
 ];
 var ROLE_ORDER = {
   model: 0,
-  production: 1,
-  baseline: 2,
-  oracle: 3
+  ablation: 1,
+  production: 2,
+  baseline: 3,
+  oracle: 4
 };
 var ROLE_LABEL = {
   model: "candidate",
+  ablation: "ablation",
   production: "production",
   baseline: "baseline",
   oracle: "oracle"
@@ -9982,9 +11664,9 @@ var VERDICT_ICON = {
   warn: "⚠️",
   skipped: "⏭️"
 };
-function clip(text, max = 240) {
+function clip(text, max2 = 240) {
   const flat = text.replace(/\s+/g, " ").trim();
-  return flat.length <= max ? flat : `${flat.slice(0, max - 1)}…`;
+  return flat.length <= max2 ? flat : `${flat.slice(0, max2 - 1)}…`;
 }
 
 // reports/svg.ts
@@ -9993,16 +11675,16 @@ function escapeXml(text) {
 }
 var COLORS = ["#0969da", "#bf3989", "#1a7f37", "#9a6700", "#8250df"];
 var FONT = `font-family="system-ui, sans-serif" font-size="12"`;
-function niceTicks(min, max, count2 = 5) {
-  if (!Number.isFinite(min) || !Number.isFinite(max)) return [0, 1];
-  if (max <= min) max = min + (min === 0 ? 1 : Math.abs(min));
-  const raw = (max - min) / count2;
+function niceTicks(min, max2, count2 = 5) {
+  if (!Number.isFinite(min) || !Number.isFinite(max2)) return [0, 1];
+  if (max2 <= min) max2 = min + (min === 0 ? 1 : Math.abs(min));
+  const raw = (max2 - min) / count2;
   const power = 10 ** Math.floor(Math.log10(raw));
   const step = [1, 2, 5, 10].map((m) => m * power).find((s) => s >= raw) ?? 10 * power;
   const start = Math.floor(min / step) * step;
   const ticks = [];
-  for (let t = start; t <= max + step * 1e-9; t += step) ticks.push(Number(t.toPrecision(12)));
-  if ((ticks[ticks.length - 1] ?? min) < max)
+  for (let t = start; t <= max2 + step * 1e-9; t += step) ticks.push(Number(t.toPrecision(12)));
+  if ((ticks[ticks.length - 1] ?? min) < max2)
     ticks.push(Number((start + ticks.length * step).toPrecision(12)));
   return ticks;
 }
@@ -10374,8 +12056,8 @@ function dataHtml(data) {
   if (d.rowsRead !== void 0) facts.push(["Rows read", int(d.rowsRead)]);
   if (d.rowsLoaded !== void 0) facts.push(["Rows loaded", int(d.rowsLoaded)]);
   if (d.rowsRejected !== void 0) facts.push(["Rows rejected", int(d.rowsRejected)]);
-  for (const [split2, count2] of Object.entries(d.sessionsPerSplit ?? {}))
-    facts.push([`Sessions (${split2})`, int(count2)]);
+  for (const [split, count2] of Object.entries(d.sessionsPerSplit ?? {}))
+    facts.push([`Sessions (${split})`, int(count2)]);
   if (d.vocabularySize !== void 0) facts.push(["Vocabulary (SKUs)", int(d.vocabularySize)]);
   if (d.unseenSkuShare !== void 0)
     facts.push(["Unseen-SKU share (test)", percent(d.unseenSkuShare, 2)]);
@@ -10579,16 +12261,16 @@ var COMMENT_LIMIT = 65536;
 var MAX_CHART_POINTS = 60;
 function renderCard(data, options = {}) {
   const maxLength = options.maxLength ?? COMMENT_LIMIT;
-  const where2 = options.fullReport ?? "the HTML report";
+  const where = options.fullReport ?? "the HTML report";
   const pieces = [
     CARD_MARKER,
     `## Model card · run \`${code(data.run.runId)}\``,
-    ...verdictSection(data, where2),
-    ...metricsSection(data, where2),
-    ...chartsSection(data, where2),
-    ...slicesSection(data, where2),
-    ...dataSection(data, where2),
-    ...runSection(data, where2)
+    ...verdictSection(data, where),
+    ...metricsSection(data, where),
+    ...chartsSection(data, where),
+    ...slicesSection(data, where),
+    ...dataSection(data, where),
+    ...runSection(data, where)
   ];
   const parts = pieces.filter((p) => typeof p !== "string");
   const render = () => pieces.map((p) => typeof p === "string" ? p : p.render(p.shown)).filter((s) => s.length > 0).join("\n\n") + "\n";
@@ -10635,10 +12317,10 @@ function part(total, render) {
     }
   };
 }
-function omitted(total, shown, what, where2) {
+function omitted(total, shown, what, where) {
   return shown < total ? `
 
-_${int(total - shown)} more ${what} left out to fit GitHub's comment limit; ${where2} has them all._` : "";
+_${int(total - shown)} more ${what} left out to fit GitHub's comment limit; ${where} has them all._` : "";
 }
 function cell(text) {
   return text.replace(/[\r\n]+/g, " ").replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/\|/g, "\\|");
@@ -10681,7 +12363,7 @@ var CHECK_HEADER = [
   "Blocking",
   "Detail"
 ];
-function verdictSection(data, where2) {
+function verdictSection(data, where) {
   const verdict = data.verdict;
   const stopped = data.run.failedStage ? `The run stopped at the **${cell(data.run.failedStage)}** stage.` : "";
   if (!verdict) {
@@ -10702,7 +12384,7 @@ function verdictSection(data, where2) {
     pieces.push(
       part(
         flagged.length,
-        (shown) => shown === 0 && flagged.length > 0 ? `_${flagged.length} failing or warning checks; ${where2} lists them._` : table3(CHECK_HEADER, flagged.slice(0, shown).map(checkRow2)) + omitted(flagged.length, shown, "checks", where2)
+        (shown) => shown === 0 && flagged.length > 0 ? `_${flagged.length} failing or warning checks; ${where} lists them._` : table3(CHECK_HEADER, flagged.slice(0, shown).map(checkRow2)) + omitted(flagged.length, shown, "checks", where)
       )
     );
   }
@@ -10713,14 +12395,14 @@ function verdictSection(data, where2) {
         verdict.checks.length,
         (shown) => details(
           `All ${verdict.checks.length} checks (${counts})`,
-          shown === 0 ? `_Left out to fit GitHub's comment limit; ${where2} lists them._` : table3(CHECK_HEADER, verdict.checks.slice(0, shown).map(checkRow2)) + omitted(verdict.checks.length, shown, "checks", where2)
+          shown === 0 ? `_Left out to fit GitHub's comment limit; ${where} lists them._` : table3(CHECK_HEADER, verdict.checks.slice(0, shown).map(checkRow2)) + omitted(verdict.checks.length, shown, "checks", where)
         )
       )
     );
   }
   return pieces;
 }
-function metricsSection(data, where2) {
+function metricsSection(data, where) {
   const rows = sortedRows(data.metrics ?? []);
   if (rows.length === 0) return [];
   const candidate = rows.find((r) => r.kind === "model");
@@ -10764,7 +12446,7 @@ function metricsSection(data, where2) {
     part(rows.length, (shown) => {
       const body2 = rows.slice(0, Math.max(shown, 0)).map(line);
       if (candidate && production && shown === rows.length) body2.push(deltaRow());
-      return table3(header, body2, align) + omitted(rows.length, shown, "recommenders", where2);
+      return table3(header, body2, align) + omitted(rows.length, shown, "recommenders", where);
     }),
     notes.join(" ")
   ];
@@ -10777,7 +12459,7 @@ function sampleEpochs(epochs) {
   if (kept[kept.length - 1] !== last) kept.push(last);
   return kept;
 }
-function chartsSection(data, where2) {
+function chartsSection(data, where) {
   const pieces = [];
   const epochs = data.training?.epochs ?? [];
   if (epochs.length > 0) {
@@ -10814,7 +12496,7 @@ function chartsSection(data, where2) {
     pieces.push(
       "### Comparison",
       part(rows.length, (shown) => {
-        if (shown === 0) return `_Charts left out to fit GitHub's comment limit; see ${where2}._`;
+        if (shown === 0) return `_Charts left out to fit GitHub's comment limit; see ${where}._`;
         const kept = rows.slice(0, shown);
         const categories = kept.map(
           (r) => r.name === ROLE_LABEL[r.kind] ? r.name : `${r.name} (${ROLE_LABEL[r.kind]})`
@@ -10827,7 +12509,7 @@ function chartsSection(data, where2) {
             series: [{ kind: "bar", values: kept.map((r) => r[m.key]?.value ?? 0) }]
           })
         );
-        return charts.join("\n\n") + omitted(rows.length, shown, "recommenders", where2);
+        return charts.join("\n\n") + omitted(rows.length, shown, "recommenders", where);
       })
     );
   }
@@ -10842,7 +12524,7 @@ function chartsSection(data, where2) {
         view.boxes.length,
         (shown) => details(
           summary3,
-          shown === 0 ? `_Left out to fit GitHub's comment limit; ${where2} draws it._` : dagFlowchart(firstBoxes(view, shown)) + omitted(view.boxes.length, shown, "DAG nodes", where2),
+          shown === 0 ? `_Left out to fit GitHub's comment limit; ${where} draws it._` : dagFlowchart(firstBoxes(view, shown)) + omitted(view.boxes.length, shown, "DAG nodes", where),
           failed > 0
         )
       )
@@ -10859,7 +12541,7 @@ function firstBoxes(view, shown) {
     layers: view.layers
   };
 }
-function slicesSection(data, where2) {
+function slicesSection(data, where) {
   const slices = data.slices ?? [];
   const robustness2 = data.robustness ?? [];
   if (slices.length === 0 && robustness2.length === 0) return [];
@@ -10886,7 +12568,7 @@ function slicesSection(data, where2) {
         slices.length,
         (shown) => details(
           `${slices.length} slices${weakest ? ` (weakest: ${cell(weakest.dimension)} = ${cell(weakest.bucket)}, HR@20 ${num2(weakest.hr20)})` : ""}`,
-          shown === 0 ? `_Left out to fit GitHub's comment limit; ${where2} lists them._` : table3(header, slices.slice(0, shown).map(line)) + omitted(slices.length, shown, "slices", where2)
+          shown === 0 ? `_Left out to fit GitHub's comment limit; ${where} lists them._` : table3(header, slices.slice(0, shown).map(line)) + omitted(slices.length, shown, "slices", where)
         )
       )
     );
@@ -10907,13 +12589,13 @@ function slicesSection(data, where2) {
         (shown) => table3(
           ["Verdict", "Perturbation", "Metric", "Clean", "Perturbed", "Δ", "Detail"],
           robustness2.slice(0, shown).map(line)
-        ) + omitted(robustness2.length, shown, "robustness results", where2)
+        ) + omitted(robustness2.length, shown, "robustness results", where)
       )
     );
   }
   return pieces;
 }
-function dataSection(data, where2) {
+function dataSection(data, where) {
   const facts = data.data;
   if (!facts) return [];
   const rows = [];
@@ -10924,8 +12606,8 @@ function dataSection(data, where2) {
     const share = facts.rowsRead && facts.rowsRead > 0 ? ` (${percent(facts.rowsRejected / facts.rowsRead, 2)})` : "";
     rows.push(["Rows rejected", `${int(facts.rowsRejected)}${share}`]);
   }
-  for (const [split2, n2] of Object.entries(facts.sessionsPerSplit ?? {})) {
-    rows.push([`Sessions (${split2})`, int(n2)]);
+  for (const [split, n2] of Object.entries(facts.sessionsPerSplit ?? {})) {
+    rows.push([`Sessions (${split})`, int(n2)]);
   }
   if (facts.vocabularySize !== void 0)
     rows.push(["Vocabulary (SKUs)", int(facts.vocabularySize)]);
@@ -10941,18 +12623,18 @@ function dataSection(data, where2) {
         files.length,
         (shown) => details(
           `Per file (${files.length})`,
-          shown === 0 ? `_Left out to fit GitHub's comment limit; ${where2} lists them._` : table3(
+          shown === 0 ? `_Left out to fit GitHub's comment limit; ${where} lists them._` : table3(
             ["File", "Read", "Loaded", "Rejected"],
             files.slice(0, shown).map((f) => [f.name, int(f.read), int(f.loaded), int(f.rejected)]),
             ["l", "r", "r", "r"]
-          ) + omitted(files.length, shown, "files", where2)
+          ) + omitted(files.length, shown, "files", where)
         )
       )
     );
   }
   return pieces.length > 1 ? pieces : [];
 }
-function runSection(data, where2) {
+function runSection(data, where) {
   const run = data.run;
   const facts = [["Run id", `\`${code(run.runId)}\``]];
   if (run.gitSha) facts.push(["Git sha", `\`${code(run.gitSha)}\``]);
@@ -10977,7 +12659,7 @@ function runSection(data, where2) {
             ...shown === stages.length ? [["**total**", "", seconds(total)]] : []
           ],
           ["l", "l", "r"]
-        ) + omitted(stages.length, shown, "stages", where2)
+        ) + omitted(stages.length, shown, "stages", where)
       )
     );
   }
@@ -10987,7 +12669,7 @@ function runSection(data, where2) {
       diff.length,
       (shown) => details(
         `Configuration: ${diff.length} settings differ from the defaults`,
-        shown === 0 ? `_Left out to fit GitHub's comment limit; ${where2} lists them._` : table3(
+        shown === 0 ? `_Left out to fit GitHub's comment limit; ${where} lists them._` : table3(
           ["Setting", "Value", "Default", "Set by"],
           diff.slice(0, shown).map((c) => [
             c.key,
@@ -10995,7 +12677,7 @@ function runSection(data, where2) {
             clip(value(c.default), 120),
             c.origin
           ])
-        ) + omitted(diff.length, shown, "settings", where2)
+        ) + omitted(diff.length, shown, "settings", where)
       )
     )
   );
@@ -11006,7 +12688,7 @@ function runSection(data, where2) {
         artifacts.length,
         (shown) => details(
           `Artifacts (${artifacts.length})`,
-          artifacts.slice(0, shown).map((a) => `- ${link2(a.name, a.href)}`).join("\n") + omitted(artifacts.length, shown, "artifacts", where2)
+          artifacts.slice(0, shown).map((a) => `- ${link2(a.name, a.href)}`).join("\n") + omitted(artifacts.length, shown, "artifacts", where)
         )
       )
     );
@@ -12063,7 +13745,7 @@ function decidePromotion(input) {
       reason: `no model in production; challenger HR@20 ${fmt2(challenger.hr20)}`
     };
   }
-  const worse = METRICS.filter(([key]) => {
+  const worse2 = METRICS.filter(([key]) => {
     const paired = input.difference?.[key];
     return paired ? paired.upper < -tolerance : challenger[key].upper < champion[key].lower - tolerance;
   }).map(([, label2]) => label2);
@@ -12071,9 +13753,9 @@ function decidePromotion(input) {
   const comparison = `HR@20 ${fmt2(challenger.hr20)} vs production ${fmt2(champion.hr20)}, MRR@20 ${fmt2(challenger.mrr20)} vs ${fmt2(champion.mrr20)}`;
   let verdict;
   let why;
-  if (worse.length > 0) {
+  if (worse2.length > 0) {
     verdict = "significantly-worse";
-    why = `significantly worse than production on ${worse.join(" and ")} (${comparison})`;
+    why = `significantly worse than production on ${worse2.join(" and ")} (${comparison})`;
   } else if (hrDelta < -tolerance) {
     verdict = "worse";
     why = `HR@20 below production by ${(-hrDelta).toFixed(4)}, more than the tolerance ${tolerance} (${comparison})`;
@@ -12277,14 +13959,14 @@ function errorBody(error, requestId) {
     }
   });
 }
-function predictionsBody(predictions, model2) {
+function predictionsBody(predictions, model) {
   return JSON.stringify({
     predictions: predictions.map((p) => ({
       items: p.items,
       unknown_skus: p.unknownSkus,
       fallback: p.fallback
     })),
-    model: model2
+    model
   });
 }
 function isJsonContentType(header) {
@@ -12544,10 +14226,10 @@ async function startServer(options) {
       "set batch.maxWaitMs to a small number such as 2"
     );
   }
-  let model2 = { state: "loading" };
+  let model = { state: "loading" };
   const ready2 = Promise.resolve(options.model).then(
     (loaded) => {
-      model2 = {
+      model = {
         state: "ready",
         batcher: new PredictionBatcher(loaded, batchOptions),
         info: {
@@ -12559,7 +14241,7 @@ async function startServer(options) {
     },
     (error) => {
       const failure = error instanceof Error ? error : new Error(String(error));
-      model2 = { state: "failed", error: failure };
+      model = { state: "failed", error: failure };
       reporter.warn(`the model could not be loaded: ${failure.message}`);
       throw failure;
     }
@@ -12583,8 +14265,8 @@ async function startServer(options) {
     res.end(body2);
   };
   const ping = (res, head) => {
-    const status = model2.state === "ready" && !closing ? 200 : 503;
-    const body2 = model2.state === "ready" ? JSON.stringify({ status: closing ? "shutting_down" : "ready", model: model2.info }) : model2.state === "loading" ? JSON.stringify({ status: "loading" }) : JSON.stringify({ status: "failed", error: model2.error.message });
+    const status = model.state === "ready" && !closing ? 200 : 503;
+    const body2 = model.state === "ready" ? JSON.stringify({ status: closing ? "shutting_down" : "ready", model: model.info }) : model.state === "loading" ? JSON.stringify({ status: "loading" }) : JSON.stringify({ status: "failed", error: model.error.message });
     if (head) {
       responses[status] = (responses[status] ?? 0) + 1;
       res.writeHead(status, { "content-type": JSON_TYPE }).end();
@@ -12593,14 +14275,14 @@ async function startServer(options) {
   const invoke = async (req, res, requestId) => {
     const receivedAt = Date.now();
     if (closing) throw new HttpError(503, "shutting_down", "the server is shutting down");
-    if (model2.state !== "ready") {
+    if (model.state !== "ready") {
       throw new HttpError(
         503,
         "model_not_ready",
-        model2.state === "loading" ? "the model is still loading; retry when GET /ping answers 200" : `the model failed to load: ${model2.error.message}`
+        model.state === "loading" ? "the model is still loading; retry when GET /ping answers 200" : `the model failed to load: ${model.error.message}`
       );
     }
-    const { batcher, info: info2 } = model2;
+    const { batcher, info: info2 } = model;
     if (!isJsonContentType(req.headers["content-type"])) {
       throw new HttpError(
         415,
@@ -12728,7 +14410,7 @@ ${body2}`
     ready: ready2,
     stats: () => ({
       responses: { ...responses },
-      batching: model2.state === "ready" ? { ...model2.batcher.stats } : { calls: 0, sessions: 0, largestBatch: 0 }
+      batching: model.state === "ready" ? { ...model.batcher.stats } : { calls: 0, sessions: 0, largestBatch: 0 }
     }),
     close() {
       closed ??= close();
@@ -12784,17 +14466,15 @@ function readBody(req, limit) {
 // pipeline/serve/serve.ts
 async function startModelServer(options) {
   const reporter = options.reporter ?? silentReporter();
-  const { modelDir, backend = "auto", ...rest } = options;
-  const model2 = (async () => {
-    const selected = await selectBackend(backend);
-    reporter.info(`tfjs backend: ${selected.name} (${selected.reason})`);
+  const { modelDir, ...rest } = options;
+  const model = (async () => {
     const artifact = await loadModelArtifact(modelDir);
     reporter.info(
-      `model of run ${artifact.config.runId} loaded from ${modelDir} (${artifact.vocabulary.size - 2} items)`
+      `model of run ${artifact.config.runId} loaded from ${modelDir} (${artifact.vocabulary.size - 2} items; ${describeBlend(artifact.blend)})`
     );
     return artifact;
   })();
-  return startServer({ ...rest, reporter, model: model2 });
+  return startServer({ ...rest, reporter, model });
 }
 
 // pipeline/promote/local-endpoint.ts
@@ -12831,7 +14511,6 @@ async function verifyLocalEndpoint(options) {
     modelDir: options.modelDir,
     port: 0,
     host: "127.0.0.1",
-    ...options.backend ? { backend: options.backend } : {},
     reporter: options.reporter
   });
   try {
@@ -12884,9 +14563,11 @@ var PACKAGE_FILES = Object.values(ARTIFACT_FILES).sort();
 var FIXED_MTIME = new Date(Date.UTC(2e3, 0, 1));
 async function buildModelPackage(artifactDir, outFile) {
   const missing = [];
+  const files = [];
   for (const file of PACKAGE_FILES) {
     const info2 = await stat5(join16(artifactDir, file)).catch(() => void 0);
-    if (!info2?.isFile()) missing.push(file);
+    if (info2?.isFile()) files.push(file);
+    else if (REQUIRED_ARTIFACT_FILES.includes(file)) missing.push(file);
   }
   if (missing.length > 0) {
     throw new PipelineError(
@@ -12897,7 +14578,7 @@ async function buildModelPackage(artifactDir, outFile) {
   }
   const staging = await mkdtemp6(join16(tmpdir6(), "model-package-"));
   try {
-    for (const file of PACKAGE_FILES) {
+    for (const file of files) {
       await copyFile3(join16(artifactDir, file), join16(staging, file));
       await chmod(join16(staging, file), 420);
     }
@@ -12911,7 +14592,7 @@ async function buildModelPackage(artifactDir, outFile) {
         mtime: FIXED_MTIME,
         noDirRecurse: true
       },
-      [...PACKAGE_FILES]
+      files
     );
   } finally {
     await rm9(staging, { recursive: true, force: true });
@@ -12951,7 +14632,7 @@ function validateSageMakerSettings(settings) {
     if (!ok) problems.push([field2, message]);
   };
   const s = settings;
-  const int2 = (value2, min, max) => Number.isInteger(value2) && value2 >= min && value2 <= max;
+  const int2 = (value2, min, max2) => Number.isInteger(value2) && value2 >= min && value2 <= max2;
   check2(REGION2.test(s.region), "region", `"${s.region}" is not an AWS region (e.g. eu-west-1)`);
   check2(
     SAGEMAKER_NAME.test(s.endpointName),
@@ -13408,7 +15089,7 @@ async function cleanup(client, settings, protect, call, reporter) {
     }
   }
   const models = await tagged(client, "model", endpointName, call);
-  for (const model2 of models.slice(0, settings.keep)) keptModels.add(model2.name);
+  for (const model of models.slice(0, settings.keep)) keptModels.add(model.name);
   const deleted = { endpointConfigs: [], models: [] };
   for (const config of configs.filter((c) => !keptConfigs.has(c.name))) {
     await call(
@@ -13417,12 +15098,12 @@ async function cleanup(client, settings, protect, call, reporter) {
     );
     deleted.endpointConfigs.push(config.name);
   }
-  for (const model2 of models.filter((m) => !keptModels.has(m.name))) {
+  for (const model of models.filter((m) => !keptModels.has(m.name))) {
     await call(
-      `DeleteModel ${model2.name}`,
-      () => client.send(new DeleteModelCommand({ ModelName: model2.name }))
+      `DeleteModel ${model.name}`,
+      () => client.send(new DeleteModelCommand({ ModelName: model.name }))
     );
-    deleted.models.push(model2.name);
+    deleted.models.push(model.name);
   }
   if (deleted.endpointConfigs.length + deleted.models.length > 0) {
     reporter.info(
@@ -13563,7 +15244,6 @@ async function deploy(input, runId2, scratch) {
   const smoke = await verifyLocalEndpoint({
     modelDir: dir,
     sessions,
-    backend: config.train.backend,
     reporter
   });
   return {

@@ -2,7 +2,7 @@
  * The output layer and its loss as one differentiable op: logits = hidden · weights + bias,
  * then the mean softmax cross-entropy against integer labels, with the gradient written out:
  * g = (softmax(logits) − onehot(label)) / rows, dHidden = g · weightsᵀ, dWeights = hiddenᵀ · g,
- * dBias = Σ_rows g.
+ * dBias = Σ_rows g — with the one-hot never materialised (see gradFunc).
  *
  * Left to autodiff, the same loss cost a full-softmax step three quarters of its time: tfjs's
  * `logSumExp` gradient rebuilds its max-subtraction graph with a broadcast `Equal` over the whole
@@ -52,17 +52,29 @@ export function softmaxHead(
     return {
       value: tf.mean(losses),
       gradFunc: (dy: tf.Tensor, [h0, w0, probabilities]: tf.Tensor[]) => {
-        const g = tf.mul(
-          tf.sub(
-            probabilities as tf.Tensor2D,
-            tf.oneHot(tf.tensor1d(labels, "int32"), columns, 1, 0, "float32"),
-          ),
-          tf.div(dy, rows),
-        ) as tf.Tensor2D;
+        // g = (p − onehot) · dy / rows, without building the [rows, columns] one-hot: its terms
+        // are a gather (dHidden), a segment sum (dWeights) and label counts (dBias). (A one-hot
+        // would also cost a cast on wasm, whose OneHot ignores the dtype asked for and returns
+        // int32 bits labelled float32.)
+        const p = probabilities as tf.Tensor2D;
+        const scale = tf.div(dy, rows);
+        const labelIds = tf.tensor1d(labels, "int32");
+        const weightsT = tf.transpose(w0 as tf.Tensor2D);
+        const counts = new Float32Array(columns);
+        for (const label of labels) counts[label] = (counts[label] as number) + 1;
         return [
-          tf.matMul(g, tf.transpose(w0 as tf.Tensor2D)),
-          tf.matMul(tf.transpose(h0 as tf.Tensor2D), g),
-          tf.reshape(tf.matMul(tf.ones([1, rows]), g), [columns]),
+          tf.mul(tf.sub(tf.matMul(p, weightsT), tf.gather(weightsT, labelIds)), scale),
+          tf.mul(
+            tf.sub(
+              tf.matMul(tf.transpose(h0 as tf.Tensor2D), p),
+              tf.transpose(tf.unsortedSegmentSum(h0 as tf.Tensor2D, labelIds, columns)),
+            ),
+            scale,
+          ),
+          tf.mul(
+            tf.sub(tf.reshape(tf.matMul(tf.ones([1, rows]), p), [columns]), tf.tensor1d(counts)),
+            scale,
+          ),
         ];
       },
     };

@@ -1,0 +1,196 @@
+/**
+ * Fitting a blend's weights (./blend.ts) on held-out prefixes — the validation split, never
+ * test: coordinate ascent over a grid of weights, maximising HR@20 + MRR@20.
+ *
+ * Each prefix is reduced once to its candidates — the network's top `NEURAL_CANDIDATES`, every
+ * item a sparse component scored, and the target — with every component's value on them, so a
+ * trial weighting costs a few hundred multiply-adds per prefix. The ranks are exact for the
+ * top 20: an item outside the candidates has no sparse evidence and a network value below the
+ * network's 200th, so it can outrank the target only when at least 200 candidates already do.
+ */
+import { BlendScorer, type BlendSpec, type ComponentKind, type Evidence } from "./blend.ts";
+import { FIRST_ITEM_ID } from "./sequences.ts";
+import { topK } from "./top-k.ts";
+
+/** Cut-off of the metrics the fit maximises. */
+export const FIT_K = 20;
+const NEURAL_CANDIDATES = 200;
+/** Weights tried for each component, the first component held at 1 (weights are relative). */
+const GRID = [0, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 1, 1.4, 2, 3, 5];
+const ROUNDS = 3;
+
+/** One held-out prefix as fitting sees it. */
+export interface FitCase {
+  /** Candidate ids. */
+  ids: Int32Array;
+  /** [candidates, components] values, components in the blend's order. */
+  values: Float32Array;
+  /** The target's index in `ids`; −1 when it can never be recommended (unknown, excluded). */
+  target: number;
+  /**
+   * Eligible ids smaller than the target that are not candidates: on a zero score they rank
+   * ahead of it (ties go to the smaller id).
+   */
+  zeroAhead: number;
+}
+
+/** The candidates of one prefix and every component's values on them. */
+export function fitCase(scorer: BlendScorer, prefix: ArrayLike<number>, target: number): FitCase {
+  const kinds = scorer.spec.components.map((c) => c.kind);
+  const excluded = scorer.excluded(prefix);
+  const eligible = (id: number) => id >= 0 && id < scorer.vocabSize && !excluded.includes(id);
+  const columns: Map<number, number>[] = [];
+  const chosen = new Set<number>();
+  if (eligible(target)) chosen.add(target);
+  let dense: Float32Array | undefined;
+  for (const kind of kinds) {
+    const column = new Map<number, number>();
+    if (kind === "neural") {
+      dense = scorer.neural(prefix, excluded).slice();
+      for (const id of largest(dense, NEURAL_CANDIDATES, excluded)) chosen.add(id);
+    } else {
+      const c = scorer.sparse(kind, prefix, excluded);
+      for (let i = 0; i < c.length; i++) {
+        const id = c.ids[i] as number;
+        if (!eligible(id)) continue;
+        column.set(id, (c.values[i] as number) * c.scale);
+        chosen.add(id);
+      }
+    }
+    columns.push(column);
+  }
+  const ids = Int32Array.from(chosen);
+  const values = new Float32Array(ids.length * kinds.length);
+  ids.forEach((id, i) => {
+    kinds.forEach((kind, k) => {
+      values[i * kinds.length + k] =
+        kind === "neural"
+          ? ((dense as Float32Array)[id] as number)
+          : ((columns[k] as Map<number, number>).get(id) ?? 0);
+    });
+  });
+  let zeroAhead = 0;
+  if (eligible(target)) {
+    zeroAhead = target - excluded.filter((id) => id < target).length;
+    for (const id of ids) if (id < target) zeroAhead--;
+  }
+  return { ids, values, target: eligible(target) ? ids.indexOf(target) : -1, zeroAhead };
+}
+
+/** Ids of the `count` largest values, skipping `excluded`. */
+function largest(values: Float32Array, count: number, excluded: readonly number[]): Int32Array {
+  const ids = new Int32Array(count);
+  const n = topK(values, 0, values.length, count, excluded, ids, new Float32Array(count));
+  return ids.subarray(0, n);
+}
+
+/** The 1-based rank of the target under `weights` (Infinity when it cannot be recommended). */
+export function rankOf(c: FitCase, weights: readonly number[]): number {
+  if (c.target < 0) return Number.POSITIVE_INFINITY;
+  const k = weights.length;
+  const score = (i: number) => {
+    let s = 0;
+    for (let j = 0; j < k; j++) s += (weights[j] as number) * (c.values[i * k + j] as number);
+    return s;
+  };
+  const targetScore = score(c.target);
+  const targetId = c.ids[c.target] as number;
+  let rank = 1;
+  for (let i = 0; i < c.ids.length; i++) {
+    if (i === c.target) continue;
+    const s = score(i);
+    if (s > targetScore || (s === targetScore && (c.ids[i] as number) < targetId)) rank++;
+  }
+  return targetScore > 0 ? rank : rank + c.zeroAhead;
+}
+
+export interface FitMetrics {
+  hr: number;
+  mrr: number;
+  cases: number;
+}
+
+export function fitMetrics(cases: readonly FitCase[], weights: readonly number[]): FitMetrics {
+  let hits = 0;
+  let reciprocal = 0;
+  for (const c of cases) {
+    const rank = rankOf(c, weights);
+    if (rank <= FIT_K) {
+      hits++;
+      reciprocal += 1 / rank;
+    }
+  }
+  const n = Math.max(cases.length, 1);
+  return { hr: hits / n, mrr: reciprocal / n, cases: cases.length };
+}
+
+export interface FittedBlend {
+  spec: BlendSpec;
+  /** HR@20 and MRR@20 of the fitted weights on the fitting cases. */
+  metrics: FitMetrics;
+}
+
+/**
+ * Weights for `kinds` maximising HR@20 + MRR@20 on `cases` (built with a scorer over the same
+ * kinds, in the same order): the first component is held at 1, each other one in turn takes the
+ * grid value that scores best, for a few rounds.
+ */
+export function fitWeights(
+  kinds: readonly ComponentKind[],
+  cases: readonly FitCase[],
+): FittedBlend {
+  const weights = kinds.map(() => 1);
+  const objective = (w: readonly number[]) => {
+    const m = fitMetrics(cases, w);
+    return m.hr + m.mrr;
+  };
+  let best = objective(weights);
+  for (let round = 0; round < ROUNDS; round++) {
+    let improved = false;
+    for (let k = 1; k < kinds.length; k++) {
+      for (const value of GRID) {
+        if (value === weights[k]) continue;
+        const trial = [...weights];
+        trial[k] = value;
+        const score = objective(trial);
+        if (score > best + 1e-12) {
+          best = score;
+          weights[k] = value;
+          improved = true;
+        }
+      }
+    }
+    if (!improved) break;
+  }
+  return {
+    spec: { components: kinds.map((kind, k) => ({ kind, weight: weights[k] as number })) },
+    metrics: fitMetrics(cases, weights),
+  };
+}
+
+/**
+ * The weights of `kinds` fitted on the prefixes of held-out `sessions` (vocabulary ids, at most
+ * `limit` prefixes, in order). Unknown ids are dropped from the prefixes, as the predictor drops
+ * SKUs the vocabulary does not know; an unknown target stays a case the blend cannot hit.
+ */
+export function fitOnSessions(
+  kinds: readonly ComponentKind[],
+  evidence: Evidence,
+  sessions: readonly Int32Array[],
+  options: { excludeLast: boolean; limit: number },
+): FittedBlend {
+  const scorer = new BlendScorer(
+    { components: kinds.map((kind) => ({ kind, weight: 1 })) },
+    evidence,
+    { excludeLast: options.excludeLast },
+  );
+  const cases: FitCase[] = [];
+  for (const session of sessions) {
+    for (let t = 1; t < session.length && cases.length < options.limit; t++) {
+      const prefix = session.subarray(0, t).filter((id) => id >= FIRST_ITEM_ID);
+      if (prefix.length > 0) cases.push(fitCase(scorer, prefix, session[t] as number));
+    }
+    if (cases.length >= options.limit) break;
+  }
+  return fitWeights(kinds, cases);
+}
