@@ -9,13 +9,13 @@
 # Try it locally:
 #   docker run --rm -p 8080:8080 -v "$PWD/model:/opt/ml/model:ro" mlops-serve serve
 
-# No CUDA: serving one session at a time is CPU work (tfjs-node when it installed, else wasm).
+# No CUDA, no tfjs backend: the server ranks with the plain-TypeScript runtime (pipeline/model/),
+# a few arrays of floats per request. The optional tfjs-node is left out (it would download
+# libtensorflow for nothing).
 FROM node:20-bookworm-slim AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
-# The optional tfjs-node downloads libtensorflow (CPU) while installing; when that works the
-# server uses it, and when it does not, npm goes on without it and the wasm backend serves.
-RUN npm ci --omit=dev && npm cache clean --force
+RUN npm ci --omit=dev --omit=optional && npm cache clean --force
 
 FROM node:20-bookworm-slim AS serve
 ENV NODE_ENV=production

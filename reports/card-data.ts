@@ -100,6 +100,39 @@ export interface RobustnessResult {
   detail?: string;
 }
 
+/** HR@20 and MRR@20 of one recommender on some prefixes. */
+export interface HitFigures {
+  hr20: number;
+  mrr20: number;
+}
+
+/** candidate − another recommender on the same test prefixes, with its paired interval. */
+export interface PairedDifference {
+  metric: string;
+  difference: number;
+  low?: number;
+  high?: number;
+}
+
+/** What the candidate is made of, and what each part earns. */
+export interface CandidateFacts {
+  /** The name it goes by in the metrics (its preset). */
+  name: string;
+  /** The network, e.g. "GRU(64), tied embeddings". */
+  network: string;
+  /** The blend's components and their weights (fitted on validation). */
+  blend: { kind: string; weight: number }[];
+  /** On the validation prefixes the weights were fitted on. */
+  validation?: {
+    prefixes: number;
+    candidate: HitFigures;
+    network: HitFigures;
+    withoutNetwork?: HitFigures;
+  };
+  /** The candidate against its ablation (no network) on the test split. */
+  networkAdds?: PairedDifference[];
+}
+
 export interface DataFacts {
   /** Where the raw data came from: synthetic, csv or download. */
   source?: string;
@@ -158,6 +191,7 @@ export interface CardData {
   verdict?: VerdictData;
   metrics?: MetricsRow[];
   training?: TrainingData;
+  candidate?: CandidateFacts;
   /** The transform stage's DAG (sources, models and tests with their results). */
   dag?: TransformDag;
   slices?: SliceResult[];

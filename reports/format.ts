@@ -2,7 +2,13 @@
  * Number and label formatting shared by the markdown card and the HTML report, so both say the
  * same thing in the same words.
  */
-import type { CheckVerdict, Estimate, MetricsRow, RecommenderRole } from "./card-data.ts";
+import type {
+  CandidateFacts,
+  CheckVerdict,
+  Estimate,
+  MetricsRow,
+  RecommenderRole,
+} from "./card-data.ts";
 
 /** The ranking metrics every table and chart shows, in order. */
 export const RANKING_METRICS = [
@@ -67,6 +73,57 @@ export function estimate(value: Estimate | undefined): string {
   if (value.low === undefined || value.high === undefined) return num(value.value);
   return `${num(value.value)} [${num(value.low)}, ${num(value.high)}]`;
 }
+
+/** The sentences and rows every renderer shows about what the candidate is made of. */
+export function candidateSummary(c: CandidateFacts): {
+  text: string;
+  rows: [string, string, string][];
+  adds: string | undefined;
+} {
+  const parts = c.blend.filter((p) => p.weight > 0);
+  const named = (p: { kind: string; weight: number }) =>
+    p.kind === "neural" ? `a ${c.network}` : (BLEND_PART[p.kind] ?? p.kind);
+  const list = (items: string[]) =>
+    items.length > 1 ? `${items.slice(0, -1).join(", ")} and ${items.at(-1)}` : (items[0] ?? "");
+  const unused = c.blend.filter((p) => p.weight === 0).map(named);
+  const fitted = c.validation
+    ? `; the weights were fitted on ${int(c.validation.prefixes)} validation prefixes`
+    : "";
+  const text =
+    parts.length === 1
+      ? `**${c.name}** ranks with ${named(parts[0] as { kind: string; weight: number })} alone${unused.length ? ` (${list(unused)} got weight 0 on validation)` : ""}.`
+      : `**${c.name}** blends ${list(parts.map((p) => `${named(p)} (weight ${p.weight})`))}${fitted}${unused.length ? `; ${list(unused)} got weight 0` : ""}.`;
+  const rows: [string, string, string][] = c.validation
+    ? [
+        ["the blend", num(c.validation.candidate.hr20), num(c.validation.candidate.mrr20)],
+        ["the network alone", num(c.validation.network.hr20), num(c.validation.network.mrr20)],
+        ...(c.validation.withoutNetwork
+          ? [
+              [
+                "without the network",
+                num(c.validation.withoutNetwork.hr20),
+                num(c.validation.withoutNetwork.mrr20),
+              ] as [string, string, string],
+            ]
+          : []),
+      ]
+    : [];
+  const adds = c.networkAdds?.length
+    ? `On the test split the network adds ${c.networkAdds
+        .map(
+          (d) =>
+            `${d.metric.toUpperCase()} ${delta(d.difference, 0, 4)}${d.low !== undefined && d.high !== undefined ? ` (95% CI [${num(d.low, 4)}, ${num(d.high, 4)}])` : ""}`,
+        )
+        .join(" and ")} over the same blend without it (the ablation).`
+    : undefined;
+  return { text, rows, adds };
+}
+
+const BLEND_PART: Record<string, string> = {
+  sknn: "session-kNN",
+  cooccurrence: "item co-occurrence",
+  repeat: "in-session repeats",
+};
 
 /** "+0.012" / "−0.004": the sign always shown, a true minus sign for readability. */
 export function delta(a: number | undefined, b: number | undefined, digits = 3): string {

@@ -6,6 +6,7 @@
  */
 import { getPath, type Config, type SettingSource } from "../pipeline/config/config.ts";
 import { DEFAULTS, SETTINGS } from "../pipeline/config/settings.ts";
+import { ABLATION } from "../pipeline/evaluate/recommender.ts";
 import type { EvaluateResult } from "../pipeline/evaluate/stage.ts";
 import type { Figure } from "../pipeline/evaluate/metrics.ts";
 import { readStageRecord, stageKey, type StageRecord } from "../pipeline/store/runs.ts";
@@ -14,8 +15,10 @@ import type { TrainResult } from "../pipeline/train/train.ts";
 import type { TransformResult } from "../pipeline/transform/transform.ts";
 import type { UploadResult } from "../pipeline/upload/upload.ts";
 import type {
+  CandidateFacts,
   CardData,
   ConfigChange,
+  HitFigures,
   Estimate,
   MetricsRow,
   RobustnessResult,
@@ -102,6 +105,35 @@ function robustness(result: EvaluateResult): RobustnessResult[] {
   });
 }
 
+/** What the candidate is made of, from the train record; what its network adds, from the evaluation. */
+function candidateFacts(
+  train: TrainResult,
+  evaluation: EvaluateResult | undefined,
+): CandidateFacts {
+  const { model, blend } = train;
+  const figures = (m: { hr: number; mrr: number }): HitFigures => ({ hr20: m.hr, mrr20: m.mrr });
+  const candidate = evaluation?.report.roles.candidate;
+  const networkAdds = (evaluation?.report.comparisons ?? [])
+    .filter((c) => c.candidate === candidate && c.reference === ABLATION && c.difference !== null)
+    .map((c) => ({
+      metric: c.metric,
+      difference: c.difference as number,
+      ...(c.ci ? { low: c.ci.low, high: c.ci.high } : {}),
+    }));
+  return {
+    name: train.preset,
+    network: `${model.cell.toUpperCase()}(${model.hiddenUnits})${model.layers > 1 ? ` × ${model.layers} layers` : ""} with ${model.tied ? "tied embeddings" : "a separate output layer"}`,
+    blend: blend.spec.components,
+    validation: {
+      prefixes: blend.validation.candidate.cases,
+      candidate: figures(blend.validation.candidate),
+      network: figures(blend.validation.network),
+      ...(blend.validation.ablation ? { withoutNetwork: figures(blend.validation.ablation) } : {}),
+    },
+    ...(networkAdds.length ? { networkAdds } : {}),
+  };
+}
+
 /** Builds the card from whatever stage records the run has. */
 export async function cardDataFromRun(
   store: ArtifactStore,
@@ -168,6 +200,7 @@ export async function cardDataFromRun(
     data.slices = candidateSlices(evaluation);
     data.robustness = robustness(evaluation);
   }
+  if (train) data.candidate = candidateFacts(train, evaluation);
   if (train) {
     data.training = {
       epochs: train.history.epochs,

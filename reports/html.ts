@@ -10,6 +10,7 @@ import {
   ROLE_LABEL,
   SHARE_METRICS,
   VERDICT_ICON,
+  candidateSummary,
   delta,
   estimate,
   int,
@@ -139,6 +140,25 @@ function metricsHtml(data: CardData): string {
     })}<figcaption>Bars: point estimates; whiskers: confidence intervals.</figcaption></figure>`;
   }
   return html;
+}
+
+function candidateHtml(data: CardData): string {
+  if (!data.candidate) return "";
+  const { text, rows, adds } = candidateSummary(data.candidate);
+  // The summary marks the name in markdown bold: the only markup it uses.
+  const paragraph = esc(text).replace(/\*\*(.+?)\*\*/, "<strong>$1</strong>");
+  const figures = rows.length
+    ? table(
+        "On the validation prefixes the blend was fitted on",
+        ["Part", "HR@20", "MRR@20"],
+        rows.map(([label, hr, mrr]): CellInput[] => [
+          label,
+          n(Number(hr), hr),
+          n(Number(mrr), mrr),
+        ]),
+      )
+    : "";
+  return `<p>${paragraph}</p>${figures}${adds ? `<p>${esc(adds)}</p>` : ""}`;
 }
 
 function trainingHtml(data: CardData): string {
@@ -362,6 +382,7 @@ export function renderHtmlReport(data: CardData): string {
   const body = [
     section("verdict", "Verdict", verdictHtml(data)),
     section("metrics", "Metrics", metricsHtml(data)),
+    section("candidate", "The candidate", candidateHtml(data)),
     section("training", "Training", trainingHtml(data)),
     section("dag", "dbt DAG", dagHtml(data)),
     section("slices", "Slices and robustness", slicesHtml(data)),

@@ -22,6 +22,7 @@ import {
   ROLE_LABEL,
   SHARE_METRICS,
   VERDICT_ICON,
+  candidateSummary,
   clip,
   delta,
   estimate,
@@ -65,6 +66,7 @@ export function renderCard(data: CardData, options: CardOptions = {}): string {
     `## Model card · run \`${code(data.run.runId)}\``,
     ...verdictSection(data, where),
     ...metricsSection(data, where),
+    ...candidateSection(data),
     ...chartsSection(data, where),
     ...slicesSection(data, where),
     ...dataSection(data, where),
@@ -285,6 +287,21 @@ function metricsSection(data: CardData, where: string): Piece[] {
       return table(header, body, align) + omitted(rows.length, shown, "recommenders", where);
     }),
     notes.join(" "),
+  ];
+}
+
+function candidateSection(data: CardData): Piece[] {
+  if (!data.candidate) return [];
+  const { text, rows, adds } = candidateSummary(data.candidate);
+  return [
+    "### The candidate",
+    [
+      text,
+      rows.length ? table(["On validation", "HR@20", "MRR@20"], rows, ["l", "r", "r"]) : "",
+      adds ?? "",
+    ]
+      .filter(Boolean)
+      .join("\n\n"),
   ];
 }
 

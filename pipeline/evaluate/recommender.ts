@@ -10,6 +10,9 @@
  */
 export type RecommenderKind = "model" | "ablation" | "baseline" | "oracle";
 
+/** The name of the candidate without its network (see ModelArtifact.ablation). */
+export const ABLATION = "ablation";
+
 export interface Recommender {
   /** Shown in tables: "hybrid", "ablation", "popularity", "cooccurrence", "sknn", "knn-blend", "oracle", "production". */
   readonly name: string;

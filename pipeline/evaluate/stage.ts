@@ -30,7 +30,7 @@ import { evaluateAll, type EvaluationReport } from "./evaluate.ts";
 import { evaluateGates, loadGates, type GateResult } from "./gates.ts";
 import { ModelRecommender } from "./model-recommender.ts";
 import { OracleRecommender } from "./oracle-recommender.ts";
-import type { Recommender } from "./recommender.ts";
+import { ABLATION, type Recommender } from "./recommender.ts";
 
 export interface EvaluateResult {
   report: EvaluationReport;
@@ -62,9 +62,6 @@ function resolveGatesFile(path: string): string {
 export function candidateName(artifact: Pick<ModelArtifact, "config">): string {
   return artifact.config.preset ?? artifact.config.net.cell;
 }
-
-/** The candidate without its network (see ModelArtifact.ablation). */
-export const ABLATION = "ablation";
 
 /** One split's sequences, oldest session first (V-SKNN weighs neighbours by recency). */
 async function readSplit(warehouse: Warehouse, split: string): Promise<EvalSession[]> {

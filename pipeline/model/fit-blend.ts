@@ -15,7 +15,7 @@ import { topK } from "./top-k.ts";
 /** Cut-off of the metrics the fit maximises. */
 export const FIT_K = 20;
 const NEURAL_CANDIDATES = 200;
-/** Weights tried for each component, the first component held at 1 (weights are relative). */
+/** Weights tried for each component (only their ratios matter). */
 const GRID = [0, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 1, 1.4, 2, 3, 5];
 const ROUNDS = 3;
 
@@ -130,38 +130,77 @@ export interface FittedBlend {
   metrics: FitMetrics;
 }
 
+/** Each case's contribution to the objective (hit at 20 + reciprocal rank) under `weights`. */
+function perCase(cases: readonly FitCase[], weights: readonly number[]): Float64Array {
+  return Float64Array.from(cases, (c) => {
+    const rank = rankOf(c, weights);
+    return rank <= FIT_K ? 1 + 1 / rank : 0;
+  });
+}
+
 /**
  * Weights for `kinds` maximising HR@20 + MRR@20 on `cases` (built with a scorer over the same
- * kinds, in the same order): the first component is held at 1, each other one in turn takes the
- * grid value that scores best, for a few rounds.
+ * kinds, in the same order), by coordinate ascent over the grid: each component in turn takes
+ * the grid value that scores best, for a few rounds, from equal weights and from the best single
+ * component. The weights are scaled so the largest is 1.
+ *
+ * A blend replaces the best single component only when it beats it by more than one standard
+ * error of their paired difference on these cases (the one-standard-error rule of model
+ * selection): on small or sparse data the difference is mostly noise, and the simpler choice
+ * generalises better — there, the neighbourhood alone may be best.
  */
 export function fitWeights(
   kinds: readonly ComponentKind[],
   cases: readonly FitCase[],
 ): FittedBlend {
-  const weights = kinds.map(() => 1);
   const objective = (w: readonly number[]) => {
     const m = fitMetrics(cases, w);
     return m.hr + m.mrr;
   };
-  let best = objective(weights);
-  for (let round = 0; round < ROUNDS; round++) {
-    let improved = false;
-    for (let k = 1; k < kinds.length; k++) {
-      for (const value of GRID) {
-        if (value === weights[k]) continue;
-        const trial = [...weights];
-        trial[k] = value;
-        const score = objective(trial);
-        if (score > best + 1e-12) {
-          best = score;
-          weights[k] = value;
-          improved = true;
+  const singles = kinds.map((_, k) => kinds.map((__, j): number => (j === k ? 1 : 0)));
+  const bestSingle = singles.reduce((a, b) => (objective(b) > objective(a) ? b : a));
+  let blend = { weights: bestSingle, score: objective(bestSingle) };
+  for (const start of kinds.length > 1 ? [kinds.map(() => 1), bestSingle] : []) {
+    const weights = [...start];
+    let best = objective(weights);
+    for (let round = 0; round < ROUNDS; round++) {
+      let improved = false;
+      for (let k = 0; k < kinds.length; k++) {
+        for (const value of GRID) {
+          if (value === weights[k]) continue;
+          const trial = [...weights];
+          trial[k] = value;
+          if (trial.every((w) => w === 0)) continue;
+          const score = objective(trial);
+          if (score > best + 1e-12) {
+            best = score;
+            weights[k] = value;
+            improved = true;
+          }
         }
       }
+      if (!improved) break;
     }
-    if (!improved) break;
+    if (best > blend.score + 1e-12) blend = { weights, score: best };
   }
+  let chosen = blend.weights;
+  if (chosen !== bestSingle && cases.length > 1) {
+    const a = perCase(cases, chosen);
+    const b = perCase(cases, bestSingle);
+    let sum = 0;
+    let squares = 0;
+    for (let i = 0; i < a.length; i++) {
+      const d = (a[i] as number) - (b[i] as number);
+      sum += d;
+      squares += d * d;
+    }
+    const n = a.length;
+    const mean = sum / n;
+    const standardError = Math.sqrt(Math.max(squares / n - mean * mean, 0) / (n - 1));
+    if (mean <= standardError) chosen = bestSingle;
+  }
+  const largest = Math.max(...chosen);
+  const weights = chosen.map((w) => Number((w / largest).toPrecision(4)));
   return {
     spec: { components: kinds.map((kind, k) => ({ kind, weight: weights[k] as number })) },
     metrics: fitMetrics(cases, weights),

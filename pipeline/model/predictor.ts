@@ -67,16 +67,25 @@ export class Predictor {
   predict(sessions: readonly (readonly string[])[], k: number): SessionPrediction[] {
     if (!Number.isInteger(k) || k < 1)
       throw new RangeError(`k must be a positive integer, got ${k}`);
+    const top = Math.min(k, this.items);
     return sessions.map((session) => {
       const ids = this.vocabulary.encode(session);
       const known = ids.filter((id) => id !== UNKNOWN_ID);
       const unknownSkus = ids.length - known.length;
       if (known.length === 0) {
-        return { items: this.popular.slice(0, k), unknownSkus, fallback: true };
+        return { items: this.popular.slice(0, top), unknownSkus, fallback: true };
       }
       this.scorer.score(known, this.scores);
       const excluded = this.scorer.excluded(known);
-      const n = topK(this.scores, 0, this.scores.length, k, excluded, this.topIds, this.topValues);
+      const n = topK(
+        this.scores,
+        0,
+        this.scores.length,
+        top,
+        excluded,
+        this.topIds,
+        this.topValues,
+      );
       const items: ScoredSku[] = [];
       for (let i = 0; i < n; i++) {
         items.push({

@@ -318,11 +318,13 @@ describe("the train image", () => {
 describe("the serve image", () => {
   const { stages, final } = load("serve.Dockerfile");
 
-  it("has no CUDA base and no GPU packages", () => {
+  it("has no CUDA base, no GPU packages and no native tfjs (the runtime is plain TypeScript)", () => {
     for (const stage of stages) {
       expect(baseImage(stages, stage)).toBe("node:20-bookworm-slim");
-      expect(runCommands(stage)).not.toMatch(/cuda|tfjs-node-gpu|nvidia/i);
+      expect(runCommands(stage)).not.toMatch(/cuda|tfjs-node|nvidia/i);
     }
+    const deps = stages.find((s) => runCommands(s).includes("npm ci"));
+    expect(runCommands(deps!)).toMatch(/--omit=optional/);
   });
 
   it("serves on 8080 and answers SageMaker's `docker run IMAGE serve`", () => {

@@ -6735,16 +6735,25 @@ var Predictor = class {
   predict(sessions, k) {
     if (!Number.isInteger(k) || k < 1)
       throw new RangeError(`k must be a positive integer, got ${k}`);
+    const top = Math.min(k, this.items);
     return sessions.map((session2) => {
       const ids = this.vocabulary.encode(session2);
       const known = ids.filter((id) => id !== UNKNOWN_ID);
       const unknownSkus = ids.length - known.length;
       if (known.length === 0) {
-        return { items: this.popular.slice(0, k), unknownSkus, fallback: true };
+        return { items: this.popular.slice(0, top), unknownSkus, fallback: true };
       }
       this.scorer.score(known, this.scores);
       const excluded2 = this.scorer.excluded(known);
-      const n2 = topK(this.scores, 0, this.scores.length, k, excluded2, this.topIds, this.topValues);
+      const n2 = topK(
+        this.scores,
+        0,
+        this.scores.length,
+        top,
+        excluded2,
+        this.topIds,
+        this.topValues
+      );
       const items = [];
       for (let i = 0; i < n2; i++) {
         items.push({
@@ -7265,30 +7274,61 @@ function fitMetrics(cases, weights) {
   const n2 = Math.max(cases.length, 1);
   return { hr: hits / n2, mrr: reciprocal / n2, cases: cases.length };
 }
+function perCase(cases, weights) {
+  return Float64Array.from(cases, (c) => {
+    const rank = rankOf2(c, weights);
+    return rank <= FIT_K ? 1 + 1 / rank : 0;
+  });
+}
 function fitWeights(kinds, cases) {
-  const weights = kinds.map(() => 1);
   const objective = (w) => {
     const m = fitMetrics(cases, w);
     return m.hr + m.mrr;
   };
-  let best = objective(weights);
-  for (let round = 0; round < ROUNDS; round++) {
-    let improved = false;
-    for (let k = 1; k < kinds.length; k++) {
-      for (const value2 of GRID) {
-        if (value2 === weights[k]) continue;
-        const trial = [...weights];
-        trial[k] = value2;
-        const score = objective(trial);
-        if (score > best + 1e-12) {
-          best = score;
-          weights[k] = value2;
-          improved = true;
+  const singles = kinds.map((_, k) => kinds.map((__, j) => j === k ? 1 : 0));
+  const bestSingle = singles.reduce((a, b) => objective(b) > objective(a) ? b : a);
+  let blend = { weights: bestSingle, score: objective(bestSingle) };
+  for (const start of kinds.length > 1 ? [kinds.map(() => 1), bestSingle] : []) {
+    const weights2 = [...start];
+    let best = objective(weights2);
+    for (let round = 0; round < ROUNDS; round++) {
+      let improved = false;
+      for (let k = 0; k < kinds.length; k++) {
+        for (const value2 of GRID) {
+          if (value2 === weights2[k]) continue;
+          const trial = [...weights2];
+          trial[k] = value2;
+          if (trial.every((w) => w === 0)) continue;
+          const score = objective(trial);
+          if (score > best + 1e-12) {
+            best = score;
+            weights2[k] = value2;
+            improved = true;
+          }
         }
       }
+      if (!improved) break;
     }
-    if (!improved) break;
+    if (best > blend.score + 1e-12) blend = { weights: weights2, score: best };
   }
+  let chosen = blend.weights;
+  if (chosen !== bestSingle && cases.length > 1) {
+    const a = perCase(cases, chosen);
+    const b = perCase(cases, bestSingle);
+    let sum3 = 0;
+    let squares = 0;
+    for (let i = 0; i < a.length; i++) {
+      const d = a[i] - b[i];
+      sum3 += d;
+      squares += d * d;
+    }
+    const n2 = a.length;
+    const mean2 = sum3 / n2;
+    const standardError = Math.sqrt(Math.max(squares / n2 - mean2 * mean2, 0) / (n2 - 1));
+    if (mean2 <= standardError) chosen = bestSingle;
+  }
+  const largest2 = Math.max(...chosen);
+  const weights = chosen.map((w) => Number((w / largest2).toPrecision(4)));
   return {
     spec: { components: kinds.map((kind, k) => ({ kind, weight: weights[k] })) },
     metrics: fitMetrics(cases, weights)
@@ -9162,6 +9202,9 @@ var OracleRecommender = class {
   }
 };
 
+// pipeline/evaluate/recommender.ts
+var ABLATION = "ablation";
+
 // pipeline/evaluate/stage.ts
 var TEMPLATE_GATES_FILE = fileURLToPath(new URL("../../gates.yml", __moduleUrl));
 function resolveGatesFile(path2) {
@@ -9170,7 +9213,6 @@ function resolveGatesFile(path2) {
 function candidateName(artifact) {
   return artifact.config.preset ?? artifact.config.net.cell;
 }
-var ABLATION = "ablation";
 async function readSplit(warehouse, split) {
   const rows = await warehouse.query(
     `select q.session_key, q.items
@@ -11419,6 +11461,28 @@ function robustness(result) {
     return value2 === null ? [] : [{ name, metric: label2, clean: 1, perturbed: value2 }];
   });
 }
+function candidateFacts(train2, evaluation) {
+  const { model, blend } = train2;
+  const figures = (m) => ({ hr20: m.hr, mrr20: m.mrr });
+  const candidate = evaluation?.report.roles.candidate;
+  const networkAdds = (evaluation?.report.comparisons ?? []).filter((c) => c.candidate === candidate && c.reference === ABLATION && c.difference !== null).map((c) => ({
+    metric: c.metric,
+    difference: c.difference,
+    ...c.ci ? { low: c.ci.low, high: c.ci.high } : {}
+  }));
+  return {
+    name: train2.preset,
+    network: `${model.cell.toUpperCase()}(${model.hiddenUnits})${model.layers > 1 ? ` × ${model.layers} layers` : ""} with ${model.tied ? "tied embeddings" : "a separate output layer"}`,
+    blend: blend.spec.components,
+    validation: {
+      prefixes: blend.validation.candidate.cases,
+      candidate: figures(blend.validation.candidate),
+      network: figures(blend.validation.network),
+      ...blend.validation.ablation ? { withoutNetwork: figures(blend.validation.ablation) } : {}
+    },
+    ...networkAdds.length ? { networkAdds } : {}
+  };
+}
 async function cardDataFromRun(store, runId2, options = {}) {
   const records = /* @__PURE__ */ new Map();
   for (const stage of STAGES) {
@@ -11477,6 +11541,7 @@ async function cardDataFromRun(store, runId2, options = {}) {
     data.slices = candidateSlices(evaluation);
     data.robustness = robustness(evaluation);
   }
+  if (train2) data.candidate = candidateFacts(train2, evaluation);
   if (train2) {
     data.training = {
       epochs: train2.history.epochs,
@@ -11642,6 +11707,34 @@ function estimate3(value2) {
   if (value2.low === void 0 || value2.high === void 0) return num2(value2.value);
   return `${num2(value2.value)} [${num2(value2.low)}, ${num2(value2.high)}]`;
 }
+function candidateSummary(c) {
+  const parts = c.blend.filter((p) => p.weight > 0);
+  const named = (p) => p.kind === "neural" ? `a ${c.network}` : BLEND_PART[p.kind] ?? p.kind;
+  const list2 = (items) => items.length > 1 ? `${items.slice(0, -1).join(", ")} and ${items.at(-1)}` : items[0] ?? "";
+  const unused = c.blend.filter((p) => p.weight === 0).map(named);
+  const fitted = c.validation ? `; the weights were fitted on ${int(c.validation.prefixes)} validation prefixes` : "";
+  const text = parts.length === 1 ? `**${c.name}** ranks with ${named(parts[0])} alone${unused.length ? ` (${list2(unused)} got weight 0 on validation)` : ""}.` : `**${c.name}** blends ${list2(parts.map((p) => `${named(p)} (weight ${p.weight})`))}${fitted}${unused.length ? `; ${list2(unused)} got weight 0` : ""}.`;
+  const rows = c.validation ? [
+    ["the blend", num2(c.validation.candidate.hr20), num2(c.validation.candidate.mrr20)],
+    ["the network alone", num2(c.validation.network.hr20), num2(c.validation.network.mrr20)],
+    ...c.validation.withoutNetwork ? [
+      [
+        "without the network",
+        num2(c.validation.withoutNetwork.hr20),
+        num2(c.validation.withoutNetwork.mrr20)
+      ]
+    ] : []
+  ] : [];
+  const adds = c.networkAdds?.length ? `On the test split the network adds ${c.networkAdds.map(
+    (d) => `${d.metric.toUpperCase()} ${delta(d.difference, 0, 4)}${d.low !== void 0 && d.high !== void 0 ? ` (95% CI [${num2(d.low, 4)}, ${num2(d.high, 4)}])` : ""}`
+  ).join(" and ")} over the same blend without it (the ablation).` : void 0;
+  return { text, rows, adds };
+}
+var BLEND_PART = {
+  sknn: "session-kNN",
+  cooccurrence: "item co-occurrence",
+  repeat: "in-session repeats"
+};
 function delta(a, b, digits = 3) {
   if (a === void 0 || b === void 0 || !Number.isFinite(a) || !Number.isFinite(b)) {
     return "–";
@@ -11965,6 +12058,21 @@ function metricsHtml(data) {
   }
   return html;
 }
+function candidateHtml(data) {
+  if (!data.candidate) return "";
+  const { text, rows, adds } = candidateSummary(data.candidate);
+  const paragraph = esc(text).replace(/\*\*(.+?)\*\*/, "<strong>$1</strong>");
+  const figures = rows.length ? table2(
+    "On the validation prefixes the blend was fitted on",
+    ["Part", "HR@20", "MRR@20"],
+    rows.map(([label2, hr, mrr]) => [
+      label2,
+      n(Number(hr), hr),
+      n(Number(mrr), mrr)
+    ])
+  ) : "";
+  return `<p>${paragraph}</p>${figures}${adds ? `<p>${esc(adds)}</p>` : ""}`;
+}
 function trainingHtml(data) {
   const t = data.training;
   if (!t || !t.epochs.length) return "";
@@ -12159,6 +12267,7 @@ function renderHtmlReport(data) {
   const body2 = [
     section("verdict", "Verdict", verdictHtml(data)),
     section("metrics", "Metrics", metricsHtml(data)),
+    section("candidate", "The candidate", candidateHtml(data)),
     section("training", "Training", trainingHtml(data)),
     section("dag", "dbt DAG", dagHtml(data)),
     section("slices", "Slices and robustness", slicesHtml(data)),
@@ -12267,6 +12376,7 @@ function renderCard(data, options = {}) {
     `## Model card · run \`${code(data.run.runId)}\``,
     ...verdictSection(data, where),
     ...metricsSection(data, where),
+    ...candidateSection(data),
     ...chartsSection(data, where),
     ...slicesSection(data, where),
     ...dataSection(data, where),
@@ -12449,6 +12559,18 @@ function metricsSection(data, where) {
       return table3(header, body2, align) + omitted(rows.length, shown, "recommenders", where);
     }),
     notes.join(" ")
+  ];
+}
+function candidateSection(data) {
+  if (!data.candidate) return [];
+  const { text, rows, adds } = candidateSummary(data.candidate);
+  return [
+    "### The candidate",
+    [
+      text,
+      rows.length ? table3(["On validation", "HR@20", "MRR@20"], rows, ["l", "r", "r"]) : "",
+      adds ?? ""
+    ].filter(Boolean).join("\n\n")
   ];
 }
 function sampleEpochs(epochs) {
