@@ -73,6 +73,7 @@ export interface Config {
     preset: PresetName;
     cell: "lstm" | "gru";
     tied: boolean;
+    itemFeatures: boolean;
     /** Comma-separated blend components, the network first. */
     blend: string;
     embeddingDim: number;

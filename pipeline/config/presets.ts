@@ -3,7 +3,8 @@
  * run did not set itself (from a file, the environment or a flag); the defaults of
  * ./settings.ts are the `hybrid` preset.
  *
- * - `hybrid`: a GRU with tied input/output embeddings, trained on every position of a session at
+ * - `hybrid`: a GRU with tied input/output embeddings (plus embeddings of each item's catalog
+ *   facts), trained on every position of a session at
  *   once with popularity-smoothed sampled negatives and the logQ correction (GRU4Rec's recipe,
  *   Hidasi & Czapp, RecSys'23), blended with session-kNN, item co-occurrence and in-session
  *   repeats, the blend's weights fitted on the validation split.
@@ -18,6 +19,7 @@ export type PresetName = (typeof PRESET_NAMES)[number];
 const SEEDS_LAYERS = {
   "model.cell": "lstm",
   "model.tied": false,
+  "model.itemFeatures": false,
   "model.blend": "neural",
   "model.embeddingDim": 32,
   "model.hiddenUnits": 32,

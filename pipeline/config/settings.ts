@@ -233,7 +233,7 @@ export const SETTINGS: SettingSpec[] = [
     schema: positiveInt,
     numeric: true,
     allowed: "a positive integer",
-    description: "Training examples per step.",
+    description: "Loss rows (targets) per training step.",
   },
   {
     key: "train.loss",
@@ -343,6 +343,15 @@ export const SETTINGS: SettingSpec[] = [
     allowed: "true or false",
     description:
       "Score items with the item embedding itself (tied input/output embeddings; needs hidden units = embedding size).",
+  },
+  {
+    key: "model.itemFeatures",
+    env: "MLOPS_ITEM_FEATURES",
+    flag: "--item-features",
+    schema: boolean,
+    allowed: "true or false",
+    description:
+      "Add embeddings of each item's catalog facts (every category level, the price bucket) to its embedding while training, so rarely seen items start from what their category says.",
   },
   {
     key: "model.blend",
@@ -604,11 +613,11 @@ export const DEFAULTS = {
   train: {
     compute: "local",
     backend: "auto",
-    epochs: 8,
+    epochs: 6,
     patience: 2,
-    batchSize: 256,
+    batchSize: 512,
     loss: "sampled",
-    negatives: 2048,
+    negatives: 1024,
     sampleAlpha: 0.5,
     logQ: 1,
     popularityBias: true,
@@ -640,6 +649,7 @@ export const DEFAULTS = {
     preset: "hybrid",
     cell: "gru",
     tied: true,
+    itemFeatures: true,
     blend: "neural,sknn,cooccurrence,repeat",
     embeddingDim: 64,
     hiddenUnits: 64,

@@ -7,7 +7,7 @@
  * every train SKU.
  */
 import { BlendScorer, type BlendSpec } from "../model/blend.ts";
-import { fitOnSessions, type FitMetrics } from "../model/fit-blend.ts";
+import { fitCases, fitWeights, type FitMetrics } from "../model/fit-blend.ts";
 import { NEIGHBOUR_DEFAULTS, SessionIndex } from "../model/neighbours.ts";
 import { Predictor } from "../model/predictor.ts";
 import { Vocabulary } from "../model/vocabulary.ts";
@@ -34,11 +34,15 @@ export function buildKnnBlend(
     NEIGHBOUR_DEFAULTS,
   );
   const evidence = { vocabSize: vocabulary.size, index };
-  const fitted = fitOnSessions(
-    ["sknn", "cooccurrence"],
-    evidence,
-    validation.map((s) => vocabulary.encode(s.items)),
-    options,
+  const kinds = ["sknn", "cooccurrence"] as const;
+  const fitted = fitWeights(
+    kinds,
+    fitCases(
+      kinds,
+      evidence,
+      validation.map((s) => vocabulary.encode(s.items)),
+      options,
+    ),
   );
   const predictor = new Predictor(
     vocabulary,

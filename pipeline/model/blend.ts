@@ -111,10 +111,22 @@ export class BlendScorer {
   }
 
   /**
-   * The blended score of every id for `prefix` (known ids, oldest first) into `out`
-   * [vocabSize]; excluded ids get −∞.
+   * The network's logits for many prefixes at once, [prefixes.length × vocabSize] (the runtime
+   * scores several prefixes per pass over the output matrix), for `score` and `neural` to take
+   * row by row; undefined when the blend does not use the network.
    */
-  score(prefix: ArrayLike<number>, out: Float32Array): void {
+  logits(prefixes: readonly ArrayLike<number>[]): Float32Array | undefined {
+    const uses = this.spec.components.some(
+      (c) => c.kind === "neural" && (c.weight > 0 || this.spec.components.length === 1),
+    );
+    return uses ? (this.net as NetRuntime).scores(prefixes) : undefined;
+  }
+
+  /**
+   * The blended score of every id for `prefix` (known ids, oldest first) into `out`
+   * [vocabSize]; excluded ids get −∞. `logits`: the prefix's row of `logits()`, when computed.
+   */
+  score(prefix: ArrayLike<number>, out: Float32Array, logits?: Float32Array): void {
     const excluded = this.excluded(prefix);
     const alone = this.spec.components.length === 1;
     out.fill(0);
@@ -122,7 +134,7 @@ export class BlendScorer {
       const w = alone ? 1 : weight;
       if (w === 0) continue;
       if (kind === "neural") {
-        const dense = this.neural(prefix, excluded, alone);
+        const dense = this.neural(prefix, excluded, alone, logits);
         for (let id = 0; id < this.vocabSize; id++) {
           out[id] = (out[id] as number) + w * (dense[id] as number);
         }
@@ -142,15 +154,17 @@ export class BlendScorer {
    * The network's values for `prefix`: exp(logit − max eligible logit), so its best eligible item
    * scores 1; or, with `probabilities`, its softmax over the whole vocabulary (the seeds' model's
    * output, padding and unknown included). Excluded ids get 0. The array is this scorer's buffer,
-   * overwritten by the next call.
+   * overwritten by the next call. `logits`: the prefix's row of `logits()`, when computed.
    */
   neural(
     prefix: ArrayLike<number>,
     excluded: readonly number[],
     probabilities = false,
+    logits?: Float32Array,
   ): Float32Array {
     const values = this.neuralValues;
-    (this.net as NetRuntime).scores([prefix], values);
+    if (logits) values.set(logits);
+    else (this.net as NetRuntime).scores([prefix], values);
     if (!probabilities) for (const id of excluded) values[id] = Number.NEGATIVE_INFINITY;
     let max = Number.NEGATIVE_INFINITY;
     for (let id = 0; id < this.vocabSize; id++) {

@@ -15,6 +15,8 @@ import { topK } from "./top-k.ts";
 /** Cut-off of the metrics the fit maximises. */
 export const FIT_K = 20;
 const NEURAL_CANDIDATES = 200;
+/** Prefixes whose logits the runtime computes together. */
+const LOGIT_CHUNK = 64;
 /** Weights tried for each component (only their ratios matter). */
 const GRID = [0, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 1, 1.4, 2, 3, 5];
 const ROUNDS = 3;
@@ -35,7 +37,12 @@ export interface FitCase {
 }
 
 /** The candidates of one prefix and every component's values on them. */
-export function fitCase(scorer: BlendScorer, prefix: ArrayLike<number>, target: number): FitCase {
+export function fitCase(
+  scorer: BlendScorer,
+  prefix: ArrayLike<number>,
+  target: number,
+  logits?: Float32Array,
+): FitCase {
   const kinds = scorer.spec.components.map((c) => c.kind);
   const excluded = scorer.excluded(prefix);
   const eligible = (id: number) => id >= 0 && id < scorer.vocabSize && !excluded.includes(id);
@@ -46,7 +53,7 @@ export function fitCase(scorer: BlendScorer, prefix: ArrayLike<number>, target: 
   for (const kind of kinds) {
     const column = new Map<number, number>();
     if (kind === "neural") {
-      dense = scorer.neural(prefix, excluded).slice();
+      dense = scorer.neural(prefix, excluded, false, logits).slice();
       for (const id of largest(dense, NEURAL_CANDIDATES, excluded)) chosen.add(id);
     } else {
       const c = scorer.sparse(kind, prefix, excluded);
@@ -59,15 +66,18 @@ export function fitCase(scorer: BlendScorer, prefix: ArrayLike<number>, target: 
     }
     columns.push(column);
   }
-  const ids = Int32Array.from(chosen);
+  const valueOf = (id: number, k: number): number =>
+    kinds[k] === "neural"
+      ? ((dense as Float32Array)[id] as number)
+      : ((columns[k] as Map<number, number>).get(id) ?? 0);
+  // A candidate above the target's id that no component scores higher than the target can never
+  // rank ahead of it, whatever the weights (ties go to the smaller id): drop it.
+  const beaten = (id: number) =>
+    eligible(target) && id > target && kinds.every((_, k) => valueOf(id, k) <= valueOf(target, k));
+  const ids = Int32Array.from([...chosen].filter((id) => !beaten(id)));
   const values = new Float32Array(ids.length * kinds.length);
   ids.forEach((id, i) => {
-    kinds.forEach((kind, k) => {
-      values[i * kinds.length + k] =
-        kind === "neural"
-          ? ((dense as Float32Array)[id] as number)
-          : ((columns[k] as Map<number, number>).get(id) ?? 0);
-    });
+    for (let k = 0; k < kinds.length; k++) values[i * kinds.length + k] = valueOf(id, k);
   });
   let zeroAhead = 0;
   if (eligible(target)) {
@@ -84,8 +94,12 @@ function largest(values: Float32Array, count: number, excluded: readonly number[
   return ids.subarray(0, n);
 }
 
-/** The 1-based rank of the target under `weights` (Infinity when it cannot be recommended). */
-export function rankOf(c: FitCase, weights: readonly number[]): number {
+/**
+ * The 1-based rank of the target under `weights` (Infinity when it cannot be recommended). With
+ * `limit`, counting stops once the rank passes it: any value above `limit` means "not in the
+ * top `limit`".
+ */
+export function rankOf(c: FitCase, weights: readonly number[], limit = Infinity): number {
   if (c.target < 0) return Number.POSITIVE_INFINITY;
   const k = weights.length;
   const score = (i: number) => {
@@ -99,7 +113,9 @@ export function rankOf(c: FitCase, weights: readonly number[]): number {
   for (let i = 0; i < c.ids.length; i++) {
     if (i === c.target) continue;
     const s = score(i);
-    if (s > targetScore || (s === targetScore && (c.ids[i] as number) < targetId)) rank++;
+    if (s > targetScore || (s === targetScore && (c.ids[i] as number) < targetId)) {
+      if (++rank > limit) return rank;
+    }
   }
   return targetScore > 0 ? rank : rank + c.zeroAhead;
 }
@@ -114,7 +130,7 @@ export function fitMetrics(cases: readonly FitCase[], weights: readonly number[]
   let hits = 0;
   let reciprocal = 0;
   for (const c of cases) {
-    const rank = rankOf(c, weights);
+    const rank = rankOf(c, weights, FIT_K);
     if (rank <= FIT_K) {
       hits++;
       reciprocal += 1 / rank;
@@ -133,7 +149,7 @@ export interface FittedBlend {
 /** Each case's contribution to the objective (hit at 20 + reciprocal rank) under `weights`. */
 function perCase(cases: readonly FitCase[], weights: readonly number[]): Float64Array {
   return Float64Array.from(cases, (c) => {
-    const rank = rankOf(c, weights);
+    const rank = rankOf(c, weights, FIT_K);
     return rank <= FIT_K ? 1 + 1 / rank : 0;
   });
 }
@@ -208,28 +224,59 @@ export function fitWeights(
 }
 
 /**
- * The weights of `kinds` fitted on the prefixes of held-out `sessions` (vocabulary ids, at most
- * `limit` prefixes, in order). Unknown ids are dropped from the prefixes, as the predictor drops
- * SKUs the vocabulary does not know; an unknown target stays a case the blend cannot hit.
+ * The fitting cases of held-out `sessions` (vocabulary ids, at most `limit` prefixes, in order)
+ * for a blend of `kinds`. Unknown ids are dropped from the prefixes, as the predictor drops SKUs
+ * the vocabulary does not know; an unknown target stays a case the blend cannot hit.
  */
-export function fitOnSessions(
+export function fitCases(
   kinds: readonly ComponentKind[],
   evidence: Evidence,
   sessions: readonly Int32Array[],
   options: { excludeLast: boolean; limit: number },
-): FittedBlend {
+): FitCase[] {
   const scorer = new BlendScorer(
     { components: kinds.map((kind) => ({ kind, weight: 1 })) },
     evidence,
     { excludeLast: options.excludeLast },
   );
-  const cases: FitCase[] = [];
+  const wanted: { prefix: Int32Array; target: number }[] = [];
   for (const session of sessions) {
-    for (let t = 1; t < session.length && cases.length < options.limit; t++) {
+    for (let t = 1; t < session.length && wanted.length < options.limit; t++) {
       const prefix = session.subarray(0, t).filter((id) => id >= FIRST_ITEM_ID);
-      if (prefix.length > 0) cases.push(fitCase(scorer, prefix, session[t] as number));
+      if (prefix.length > 0) wanted.push({ prefix, target: session[t] as number });
     }
-    if (cases.length >= options.limit) break;
+    if (wanted.length >= options.limit) break;
   }
-  return fitWeights(kinds, cases);
+  const cases: FitCase[] = [];
+  const v = evidence.vocabSize;
+  for (let at = 0; at < wanted.length; at += LOGIT_CHUNK) {
+    const chunk = wanted.slice(at, at + LOGIT_CHUNK);
+    const logits = scorer.logits(chunk.map((w) => w.prefix));
+    chunk.forEach(({ prefix, target }, i) =>
+      cases.push(fitCase(scorer, prefix, target, logits?.subarray(i * v, (i + 1) * v))),
+    );
+  }
+  return cases;
+}
+
+/**
+ * Cases built for `kinds` as cases of the components at `columns` alone: the same candidates,
+ * fewer values. Ranks stay exact for the top 20 — a candidate set only needs to hold every item
+ * a blend of these components can rank above the target, and one built for more components holds
+ * more.
+ */
+export function selectComponents(
+  cases: readonly FitCase[],
+  width: number,
+  columns: readonly number[],
+): FitCase[] {
+  return cases.map((c) => {
+    const values = new Float32Array(c.ids.length * columns.length);
+    for (let i = 0; i < c.ids.length; i++) {
+      columns.forEach(
+        (column, k) => (values[i * columns.length + k] = c.values[i * width + column] as number),
+      );
+    }
+    return { ...c, values };
+  });
 }

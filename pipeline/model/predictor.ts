@@ -68,14 +68,22 @@ export class Predictor {
     if (!Number.isInteger(k) || k < 1)
       throw new RangeError(`k must be a positive integer, got ${k}`);
     const top = Math.min(k, this.items);
-    return sessions.map((session) => {
+    const encoded = sessions.map((session) => {
       const ids = this.vocabulary.encode(session);
       const known = ids.filter((id) => id !== UNKNOWN_ID);
-      const unknownSkus = ids.length - known.length;
+      return { known, unknownSkus: ids.length - known.length };
+    });
+    // The network scores every session with a known SKU in one call (blocked: cheaper per session).
+    const scored = encoded.filter((e) => e.known.length > 0);
+    const logits = scored.length > 0 ? this.scorer.logits(scored.map((e) => e.known)) : undefined;
+    const v = this.vocabulary.size;
+    let row = 0;
+    return encoded.map(({ known, unknownSkus }) => {
       if (known.length === 0) {
         return { items: this.popular.slice(0, top), unknownSkus, fallback: true };
       }
-      this.scorer.score(known, this.scores);
+      this.scorer.score(known, this.scores, logits?.subarray(row * v, (row + 1) * v));
+      row++;
       const excluded = this.scorer.excluded(known);
       const n = topK(
         this.scores,

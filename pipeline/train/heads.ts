@@ -136,7 +136,7 @@ export function sampledSoftmax(
     const columns = tf.tensor1d(ids, "int32");
     // The output matrix's candidate columns, [units, candidates].
     const weights = net.config.tied
-      ? tf.transpose(tf.gather(net.variable("embedding"), columns))
+      ? tf.transpose(net.embed(ids))
       : tf.gather(net.variable("output/kernel"), columns, 1);
     const bias = tf.gather(net.variable("output/bias"), columns);
     const shift =

@@ -17,13 +17,17 @@
 import * as tf from "@tensorflow/tfjs";
 import { netWeightSpecs, validateNetConfig, type NetConfig } from "../model/net.ts";
 import { Rng, seedWords } from "../prng.ts";
+import { featuresOf, type ItemFeatures } from "./item-features.ts";
 import { RECURRENT_OPS } from "./ops/recurrent.ts";
+import { sumRows } from "./ops/sum-rows.ts";
 
 /** Purposes of the seed's streams, apart from every other use of the seed. */
 const STREAM = { init: 0x494e_4954, dropout: 0x4452_4f50 } as const;
 
 export interface NetInit {
   seed: number;
+  /** Item side information: a feature embedding of this many rows is added (see item-features.ts). */
+  featureCount?: number;
   /** Train counts of ids 0..vocabSize-1 (0 for padding and unknown): the output bias starts at their log-frequency. */
   outputBiasCounts?: ArrayLike<number>;
 }
@@ -103,29 +107,64 @@ export function initialWeights(config: NetConfig, init: NetInit): Map<string, Fl
     }
     weights.set(name, values);
   }
+  if (init.featureCount) {
+    const e = config.embeddingDim;
+    weights.set(
+      FEATURES,
+      Float32Array.from({ length: init.featureCount * e }, () => (rng.float() * 2 - 1) * 0.05),
+    );
+  }
   return weights;
 }
 
+/** The feature embedding's name among a trainable net's weights (not in the artifact). */
+export const FEATURES = "item_features";
+
 export class TrainableNet {
   readonly config: NetConfig;
-  /** In netWeightSpecs order. */
+  /** In netWeightSpecs order, then the feature embedding when the net has item features. */
   readonly variables: Map<string, tf.Variable>;
+  private readonly features: ItemFeatures | undefined;
+  private readonly allIds: Int32Array;
 
-  constructor(config: NetConfig, weights: ReadonlyMap<string, Float32Array>) {
+  constructor(
+    config: NetConfig,
+    weights: ReadonlyMap<string, Float32Array>,
+    features?: ItemFeatures,
+  ) {
     this.config = validateNetConfig(config);
+    this.features = features && features.count > 0 ? features : undefined;
+    const specs = netWeightSpecs(config);
+    if (this.features) {
+      specs.push({ name: FEATURES, shape: [this.features.count, config.embeddingDim] });
+    }
     this.variables = new Map(
-      netWeightSpecs(config).map(({ name, shape }) => {
+      specs.map(({ name, shape }) => {
         const values = weights.get(name);
         if (!values) throw new Error(`TrainableNet: no initial value for ${name}`);
         return [name, tf.variable(tf.tensor(values, shape, "float32"), true, name)];
       }),
     );
+    this.allIds = Int32Array.from({ length: config.vocabSize }, (_, i) => i);
   }
 
   variable(name: string): tf.Variable {
     const v = this.variables.get(name);
     if (!v) throw new Error(`TrainableNet: no weight ${name}`);
     return v;
+  }
+
+  /**
+   * The embeddings of `ids`, [ids.length, embeddingDim]: each item's own row, plus its
+   * features' rows when the net has item features.
+   */
+  embed(ids: Int32Array): tf.Tensor2D {
+    const own = tf.gather(this.variable("embedding"), tf.tensor1d(ids, "int32")) as tf.Tensor2D;
+    if (!this.features) return own;
+    const flat = featuresOf(this.features, ids);
+    if (flat.ids.length === 0) return own;
+    const rows = tf.gather(this.variable(FEATURES), tf.tensor1d(flat.ids, "int32"));
+    return tf.add(own, sumRows(rows as tf.Tensor2D, flat.segments, ids.length));
   }
 
   /**
@@ -143,7 +182,7 @@ export class TrainableNet {
     for (let r = 0; r < rows; r++) {
       for (let t = 0; t < steps; t++) timeMajor[t * rows + r] = block.ids[r * steps + t] as number;
     }
-    let x = tf.gather(this.variable("embedding"), tf.tensor1d(timeMajor, "int32")) as tf.Tensor2D;
+    let x = this.embed(timeMajor);
     const drop = dropout && dropout.rate > 0 ? dropoutMasks(dropout) : undefined;
     for (let layer = 0; layer < this.config.layers; layer++) {
       if (drop) x = tf.mul(x, drop(x.shape, layer));
@@ -156,10 +195,10 @@ export class TrainableNet {
     return x;
   }
 
-  /** The [units, vocabSize] output matrix: the embedding's transpose when tied. */
+  /** The [units, vocabSize] output matrix: the embeddings' transpose when tied. */
   outputMatrix(): tf.Tensor2D {
     return this.config.tied
-      ? tf.transpose(this.variable("embedding") as tf.Tensor as tf.Tensor2D)
+      ? tf.transpose(this.embed(this.allIds))
       : (this.variable("output/kernel") as tf.Tensor as tf.Tensor2D);
   }
 
@@ -168,11 +207,19 @@ export class TrainableNet {
     return tf.add(tf.matMul(hidden, this.outputMatrix()), this.variable("output/bias"));
   }
 
-  /** The current weights, for the artifact and for checkpoints. */
+  /** The current values of every variable, for checkpoints. */
   async weights(): Promise<Map<string, Float32Array>> {
     const out = new Map<string, Float32Array>();
     for (const [name, v] of this.variables) out.set(name, Float32Array.from(await v.data()));
     return out;
+  }
+
+  /**
+   * `weights` as the artifact stores them (netWeightSpecs): with item features, each item's
+   * embedding has its features' embeddings added, so the inference runtime needs no features.
+   */
+  exportWeights(weights: ReadonlyMap<string, Float32Array>): Map<string, Float32Array> {
+    return materialize(this.config, weights, this.features);
   }
 
   /** Sets every weight (a checkpoint, the best epoch's weights). */
@@ -199,4 +246,32 @@ function dropoutMasks(d: { rate: number; seed: number; step: number }) {
     for (let i = 0; i < size; i++) mask[i] = rng.float() < d.rate ? 0 : keep;
     return tf.tensor(mask, shape, "float32");
   };
+}
+
+/** See TrainableNet.exportWeights. */
+export function materialize(
+  config: NetConfig,
+  weights: ReadonlyMap<string, Float32Array>,
+  features: ItemFeatures | undefined,
+): Map<string, Float32Array> {
+  const out = new Map<string, Float32Array>();
+  for (const { name } of netWeightSpecs(config)) {
+    const values = weights.get(name);
+    if (!values) throw new Error(`materialize: no weight ${name}`);
+    out.set(name, values);
+  }
+  const table = weights.get(FEATURES);
+  if (!features || features.count === 0 || !table) return out;
+  const e = config.embeddingDim;
+  const embedding = Float32Array.from(out.get("embedding") as Float32Array);
+  for (let id = 0; id < config.vocabSize; id++) {
+    for (let f = features.offsets[id] as number; f < (features.offsets[id + 1] as number); f++) {
+      const row = (features.ids[f] as number) * e;
+      for (let k = 0; k < e; k++) {
+        embedding[id * e + k] = (embedding[id * e + k] as number) + (table[row + k] as number);
+      }
+    }
+  }
+  out.set("embedding", embedding);
+  return out;
 }

@@ -17,7 +17,7 @@ import {
   type TrainingHistory,
 } from "../model/artifact.ts";
 import { describeBlend, type BlendSpec, type ComponentKind } from "../model/blend.ts";
-import { fitOnSessions, type FitMetrics } from "../model/fit-blend.ts";
+import { fitCases, fitWeights, selectComponents, type FitMetrics } from "../model/fit-blend.ts";
 import { NEIGHBOUR_DEFAULTS, SessionIndex } from "../model/neighbours.ts";
 import type { NetConfig } from "../model/net.ts";
 import { NetRuntime } from "../model/net-runtime.ts";
@@ -37,6 +37,7 @@ import {
   SPLITS,
   type DatasetSummary,
 } from "./dataset.ts";
+import { itemFeatures, readCatalogFacts } from "./item-features.ts";
 import { trainModel, type TrainingOptions } from "./trainer.ts";
 
 /** The artifact's folder in the run store. */
@@ -60,6 +61,8 @@ export interface TrainResult {
   preset: string;
   dataset: DatasetSummary;
   model: NetConfig;
+  /** Distinct item features the network trained with (0: none). */
+  itemFeatures: number;
   training: TrainingOptions;
   history: TrainingHistory;
   blend: BlendReport;
@@ -146,11 +149,24 @@ export async function trainLocally(input: LocalTrainInput): Promise<TrainResult>
     maxLen: config.model.maxLen,
   };
   const counts = idCounts(vocabulary);
+  const features = config.model.itemFeatures
+    ? itemFeatures(vocabulary, await readCatalogFacts(warehouse))
+    : undefined;
+  if (features) {
+    const described = features.offsets.reduce(
+      (n, offset, id) => n + (id > 0 && offset > (features.offsets[id - 1] as number) ? 1 : 0),
+      0,
+    );
+    reporter.info(
+      `item features: ${features.count} catalog facts (category levels, price buckets) on ${described} of ${vocabulary.size - FIRST_ITEM_ID} items`,
+    );
+  }
   const excludeLast = config.transform.collapseRepeats;
   // Epochs and patience may change between a crash and the resume (train longer); nothing else.
   const { epochs: _epochs, patience: _patience, ...shape } = training;
   const print = fingerprint({
     net,
+    features: features ? [features.count, features.ids.length] : null,
     shape,
     seed: config.train.seed,
     vocabulary: vocabulary.toJSON(),
@@ -166,6 +182,7 @@ export async function trainLocally(input: LocalTrainInput): Promise<TrainResult>
     train: blocks.train,
     validation: blocks.validation,
     counts,
+    ...(features ? { features } : {}),
     options: training,
     reporter,
     trainTargets: countTargets(blocks.train, {
@@ -191,12 +208,20 @@ export async function trainLocally(input: LocalTrainInput): Promise<TrainResult>
       ? { index: new SessionIndex(trainSessions, vocabulary.size, neighbours) }
       : {}),
   };
-  const validationSessions = splitSessions(blocks.validation);
+  // One set of cases for every fit: the candidate's, the network alone, and without it.
+  const cases = fitCases(kinds, evidence, splitSessions(blocks.validation), {
+    excludeLast,
+    limit: training.validationExamples,
+  });
   const fit = (of: readonly ComponentKind[]) =>
-    fitOnSessions(of, evidence, validationSessions, {
-      excludeLast,
-      limit: training.validationExamples,
-    });
+    fitWeights(
+      of,
+      selectComponents(
+        cases,
+        kinds.length,
+        of.map((kind) => kinds.indexOf(kind)),
+      ),
+    );
   const networkOnly = fit(["neural"]);
   const fitted = kinds.length > 1 ? fit(kinds) : networkOnly;
   const withoutNetwork = kinds.filter((k) => k !== "neural");
@@ -258,6 +283,7 @@ export async function trainLocally(input: LocalTrainInput): Promise<TrainResult>
     preset: config.model.preset,
     dataset,
     model: net,
+    itemFeatures: features?.count ?? 0,
     training,
     history: outcome.history,
     blend,

@@ -12,11 +12,12 @@ import * as tf from "@tensorflow/tfjs";
 import { PipelineError } from "../errors.ts";
 import type { EpochRecord, TrainingHistory } from "../model/artifact.ts";
 import type { NetConfig } from "../model/net.ts";
-import { FIRST_ITEM_ID } from "../model/sequences.ts";
+import { FIRST_ITEM_ID, PAD_ID, UNKNOWN_ID } from "../model/sequences.ts";
 import type { Reporter } from "../reporter.ts";
 import { epochBatches, type BatchPlan, type ExampleMode, type SessionBlock } from "./batches.ts";
 import type { Checkpoint, CheckpointStore } from "./checkpoint.ts";
 import { fullSoftmax, sampledSoftmax, type Head, type LossKind } from "./heads.ts";
+import type { ItemFeatures } from "./item-features.ts";
 import { initialWeights, TrainableNet } from "./net.ts";
 
 export interface TrainingOptions {
@@ -48,6 +49,8 @@ export interface TrainerInput {
   validation: SessionBlock;
   /** Train interactions per id (0 for padding and unknown): the sampler and the bias start. */
   counts: Float64Array;
+  /** Item side information (see item-features.ts); none: items are their embeddings alone. */
+  features?: ItemFeatures;
   options: TrainingOptions;
   reporter: Reporter;
   /** Loss rows per epoch, for the progress bar's ETA. */
@@ -62,7 +65,7 @@ export interface TrainerInput {
 }
 
 export interface TrainerResult {
-  /** The kept (best) epoch's weights. */
+  /** The kept (best) epoch's weights, as the artifact stores them (features folded in). */
   weights: Map<string, Float32Array>;
   history: TrainingHistory;
   /** Epochs finished before this process started (0 without a checkpoint). */
@@ -114,29 +117,58 @@ export function hitRateAt20(
 ): { hr20: number; examples: number } {
   let hits = 0;
   let examples = 0;
-  const vocab = net.config.vocabSize;
   const plan: BatchPlan = { mode: "all-prefixes", maxLen, batchSize: 1024 };
   for (const batch of epochBatches(block, plan)) {
-    const logits = tf.tidy(() => {
-      const states = net.states({ rows: batch.rows, steps: batch.steps, ids: batch.inputs });
-      return net.logits(tf.gather(states, tf.tensor1d(batch.positions, "int32")) as tf.Tensor2D);
-    });
-    const scores = logits.dataSync();
-    logits.dispose();
-    batch.targets.forEach((target, i) => {
-      examples++;
-      const position = batch.positions[i] as number;
+    // The rank is counted on the backend (how many logits beat the target's), so only one
+    // number per row comes back, not a row of the whole vocabulary; the few excluded ids are
+    // then taken out on the host.
+    const n = batch.targets.length;
+    const excluded = new Int32Array(n * 3);
+    batch.positions.forEach((position, i) => {
       const row = position % batch.rows;
       const step = Math.floor(position / batch.rows);
-      const last = excludeLast ? (batch.inputs[row * batch.steps + step] as number) : -1;
-      const base = i * vocab;
-      const own = scores[base + target] as number;
-      let rank = 1;
-      for (let id = FIRST_ITEM_ID; id < vocab && rank <= 20; id++) {
-        if (id !== last && id !== target && (scores[base + id] as number) > own) rank++;
+      const last = excludeLast ? (batch.inputs[row * batch.steps + step] as number) : PAD_ID;
+      excluded.set(
+        [PAD_ID, UNKNOWN_ID, last === (batch.targets[i] as number) ? PAD_ID : last],
+        i * 3,
+      );
+    });
+    const [ahead, own, blocked] = tf.tidy(() => {
+      const states = net.states({ rows: batch.rows, steps: batch.steps, ids: batch.inputs });
+      const logits = net.logits(
+        tf.gather(states, tf.tensor1d(batch.positions, "int32")) as tf.Tensor2D,
+      );
+      const rows = tf.range(0, n, 1, "int32");
+      const pick = (ids: tf.Tensor1D) =>
+        tf.gatherND(logits, tf.stack([rows, ids], 1) as tf.Tensor2D) as tf.Tensor1D;
+      const targetLogits = pick(tf.tensor1d(batch.targets, "int32"));
+      const beat = tf.sum(tf.cast(tf.greater(logits, tf.expandDims(targetLogits, 1)), "int32"), 1);
+      const excludedLogits = tf.reshape(
+        tf.gather(
+          tf.reshape(logits, [-1]),
+          tf.tensor1d(
+            excluded.map((id, j) => Math.floor(j / 3) * net.config.vocabSize + id),
+            "int32",
+          ),
+        ),
+        [n, 3],
+      );
+      return [beat, targetLogits, excludedLogits];
+    });
+    const [beat, target, other] = [ahead.dataSync(), own.dataSync(), blocked.dataSync()];
+    tf.dispose([ahead, own, blocked]);
+    for (let i = 0; i < n; i++) {
+      examples++;
+      let rank = 1 + (beat[i] as number);
+      // Padding, unknown and the last item never compete (the last counted once: it may repeat).
+      const seen = new Set<number>();
+      for (let j = 0; j < 3; j++) {
+        const id = excluded[i * 3 + j] as number;
+        if (!seen.has(id) && (other[i * 3 + j] as number) > (target[i] as number)) rank--;
+        seen.add(id);
       }
       if (rank <= 20) hits++;
-    });
+    }
   }
   return { hr20: examples === 0 ? 0 : hits / examples, examples };
 }
@@ -148,7 +180,9 @@ export async function trainModel(input: TrainerInput): Promise<TrainerResult> {
     initialWeights(input.net, {
       seed: input.seed,
       ...(options.popularityBias ? { outputBiasCounts: input.counts } : {}),
+      ...(input.features ? { featureCount: input.features.count } : {}),
     }),
+    input.features,
   );
   const optimizer = tf.train.adam(options.learningRate);
   const variables = [...net.variables.values()];
@@ -293,7 +327,7 @@ export async function trainModel(input: TrainerInput): Promise<TrainerResult> {
       );
     }
     return {
-      weights: best ?? (await net.weights()),
+      weights: net.exportWeights(best ?? (await net.weights())),
       history: { epochs: state.history, bestEpoch: state.bestEpoch, stoppedEarly },
       resumedFromEpoch,
       steps: state.step,

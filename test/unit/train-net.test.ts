@@ -13,7 +13,9 @@ import { topK } from "../../pipeline/model/top-k.ts";
 import { seededFloats } from "../../pipeline/prng.ts";
 import { selectBackend } from "../../pipeline/train/backend.ts";
 import { batchCandidates, fullSoftmax, sampledSoftmax } from "../../pipeline/train/heads.ts";
-import { initialWeights, TrainableNet } from "../../pipeline/train/net.ts";
+import { itemFeatures, type CatalogFacts } from "../../pipeline/train/item-features.ts";
+import { FEATURES, initialWeights, materialize, TrainableNet } from "../../pipeline/train/net.ts";
+import { Vocabulary } from "../../pipeline/model/vocabulary.ts";
 import { softmaxHead } from "../../pipeline/train/ops/softmax-head.ts";
 
 beforeAll(async () => {
@@ -274,4 +276,75 @@ describe("the sampled loss", () => {
     tf.dispose([hidden, loss, logits]);
     net.dispose();
   });
+});
+
+describe("item features", () => {
+  const skus = ["a", "b", "c", "d"];
+  const vocabulary = Vocabulary.fromCounts(new Map(skus.map((s, i) => [s, 10 - i])));
+  const facts = new Map<string, CatalogFacts>([
+    ["a", { categoryPath: "x/y", priceBucket: 3 }],
+    ["b", { categoryPath: "x/z", priceBucket: null }],
+    ["d", { categoryPath: null, priceBucket: 3 }],
+  ]);
+
+  it("gives every item its category levels and price bucket as features", () => {
+    const features = itemFeatures(vocabulary, facts);
+    const of = (sku: string) => {
+      const id = vocabulary.id(sku);
+      return [...features.ids.subarray(features.offsets[id], features.offsets[id + 1])];
+    };
+    // Ids in first-appearance order: a's c:x, c:x/y, p:3, then b's c:x/z.
+    expect(of("a")).toEqual([0, 1, 2]);
+    expect(of("b")).toEqual([0, 3]);
+    expect(of("c")).toEqual([]);
+    expect(of("d")).toEqual([2]);
+    expect(features.count).toBe(4);
+    // Padding and unknown have none.
+    expect(features.offsets[2]).toBe(0);
+  });
+
+  it.each(["wasm", "cpu"] as const)(
+    "folds into the exported embedding, so the plain runtime scores as the trainable net (%s)",
+    async (backend) => {
+      await tf.setBackend(backend);
+      const features = itemFeatures(vocabulary, facts);
+      const config: NetConfig = {
+        cell: "gru",
+        vocabSize: vocabulary.size,
+        embeddingDim: 5,
+        hiddenUnits: 5,
+        layers: 1,
+        tied: true,
+        maxLen: 4,
+      };
+      const weights = initialWeights(config, { seed: 9, featureCount: features.count });
+      // Make the feature rows matter: scale them up from the small initial range.
+      weights.set(
+        FEATURES,
+        (weights.get(FEATURES) as Float32Array).map((v) => v * 20),
+      );
+      const net = new TrainableNet(config, weights, features);
+      const runtime = new NetRuntime(config, net.exportWeights(await net.weights()));
+      const prefixes = [[2, 3], [5], [4, 2, 3, 5]].map((p) => Int32Array.from(p));
+      const steps = 4;
+      const ids = new Int32Array(prefixes.length * steps);
+      prefixes.forEach((p, r) => ids.set(p, r * steps));
+      const positions = Int32Array.from(prefixes, (p, r) => (p.length - 1) * prefixes.length + r);
+      const engine = tf.tidy(() =>
+        net
+          .logits(
+            tf.gather(
+              net.states({ rows: prefixes.length, steps, ids }),
+              tf.tensor1d(positions, "int32"),
+            ) as tf.Tensor2D,
+          )
+          .dataSync(),
+      );
+      runtime.scores(prefixes).forEach((v, i) => expect(v).toBeCloseTo(engine[i] as number, 4));
+      // Without features the scores differ: the features did something.
+      const plain = new NetRuntime(config, materialize(config, weights, undefined));
+      expect([...plain.scores(prefixes)]).not.toEqual([...runtime.scores(prefixes)]);
+      net.dispose();
+    },
+  );
 });

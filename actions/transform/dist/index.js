@@ -46,6 +46,7 @@ function formatLocation(where) {
 var SEEDS_LAYERS = {
   "model.cell": "lstm",
   "model.tied": false,
+  "model.itemFeatures": false,
   "model.blend": "neural",
   "model.embeddingDim": 32,
   "model.hiddenUnits": 32,
@@ -513,7 +514,7 @@ var SETTINGS = [
     schema: positiveInt2,
     numeric: true,
     allowed: "a positive integer",
-    description: "Training examples per step."
+    description: "Loss rows (targets) per training step."
   },
   {
     key: "train.loss",
@@ -616,6 +617,14 @@ var SETTINGS = [
     schema: boolean,
     allowed: "true or false",
     description: "Score items with the item embedding itself (tied input/output embeddings; needs hidden units = embedding size)."
+  },
+  {
+    key: "model.itemFeatures",
+    env: "MLOPS_ITEM_FEATURES",
+    flag: "--item-features",
+    schema: boolean,
+    allowed: "true or false",
+    description: "Add embeddings of each item's catalog facts (every category level, the price bucket) to its embedding while training, so rarely seen items start from what their category says."
   },
   {
     key: "model.blend",
@@ -865,11 +874,11 @@ var DEFAULTS = {
   train: {
     compute: "local",
     backend: "auto",
-    epochs: 8,
+    epochs: 6,
     patience: 2,
-    batchSize: 256,
+    batchSize: 512,
     loss: "sampled",
-    negatives: 2048,
+    negatives: 1024,
     sampleAlpha: 0.5,
     logQ: 1,
     popularityBias: true,
@@ -901,6 +910,7 @@ var DEFAULTS = {
     preset: "hybrid",
     cell: "gru",
     tied: true,
+    itemFeatures: true,
     blend: "neural,sknn,cooccurrence,repeat",
     embeddingDim: 64,
     hiddenUnits: 64,
@@ -5593,6 +5603,7 @@ import { mkdir as mkdir5, readFile as readFile4, writeFile as writeFile3 } from 
 import { join as join4 } from "node:path";
 
 // pipeline/model/sequences.ts
+var PAD_ID = 0;
 var UNKNOWN_ID = 1;
 var FIRST_ITEM_ID = 2;
 
@@ -5648,10 +5659,21 @@ var BlendScorer = class {
     return this.excludeLast && last >= FIRST_ITEM_ID ? [0, 1, last] : [0, 1];
   }
   /**
-   * The blended score of every id for `prefix` (known ids, oldest first) into `out`
-   * [vocabSize]; excluded ids get −∞.
+   * The network's logits for many prefixes at once, [prefixes.length × vocabSize] (the runtime
+   * scores several prefixes per pass over the output matrix), for `score` and `neural` to take
+   * row by row; undefined when the blend does not use the network.
    */
-  score(prefix, out) {
+  logits(prefixes) {
+    const uses = this.spec.components.some(
+      (c) => c.kind === "neural" && (c.weight > 0 || this.spec.components.length === 1)
+    );
+    return uses ? this.net.scores(prefixes) : void 0;
+  }
+  /**
+   * The blended score of every id for `prefix` (known ids, oldest first) into `out`
+   * [vocabSize]; excluded ids get −∞. `logits`: the prefix's row of `logits()`, when computed.
+   */
+  score(prefix, out, logits) {
     const excluded2 = this.excluded(prefix);
     const alone = this.spec.components.length === 1;
     out.fill(0);
@@ -5659,7 +5681,7 @@ var BlendScorer = class {
       const w = alone ? 1 : weight;
       if (w === 0) continue;
       if (kind === "neural") {
-        const dense = this.neural(prefix, excluded2, alone);
+        const dense = this.neural(prefix, excluded2, alone, logits);
         for (let id = 0; id < this.vocabSize; id++) {
           out[id] = out[id] + w * dense[id];
         }
@@ -5678,11 +5700,12 @@ var BlendScorer = class {
    * The network's values for `prefix`: exp(logit − max eligible logit), so its best eligible item
    * scores 1; or, with `probabilities`, its softmax over the whole vocabulary (the seeds' model's
    * output, padding and unknown included). Excluded ids get 0. The array is this scorer's buffer,
-   * overwritten by the next call.
+   * overwritten by the next call. `logits`: the prefix's row of `logits()`, when computed.
    */
-  neural(prefix, excluded2, probabilities = false) {
+  neural(prefix, excluded2, probabilities = false, logits) {
     const values = this.neuralValues;
-    this.net.scores([prefix], values);
+    if (logits) values.set(logits);
+    else this.net.scores([prefix], values);
     if (!probabilities) for (const id of excluded2) values[id] = Number.NEGATIVE_INFINITY;
     let max2 = Number.NEGATIVE_INFINITY;
     for (let id = 0; id < this.vocabSize; id++) {
@@ -6733,14 +6756,21 @@ var Predictor = class {
     if (!Number.isInteger(k) || k < 1)
       throw new RangeError(`k must be a positive integer, got ${k}`);
     const top = Math.min(k, this.items);
-    return sessions.map((session2) => {
+    const encoded = sessions.map((session2) => {
       const ids = this.vocabulary.encode(session2);
       const known = ids.filter((id) => id !== UNKNOWN_ID);
-      const unknownSkus = ids.length - known.length;
+      return { known, unknownSkus: ids.length - known.length };
+    });
+    const scored = encoded.filter((e) => e.known.length > 0);
+    const logits = scored.length > 0 ? this.scorer.logits(scored.map((e) => e.known)) : void 0;
+    const v = this.vocabulary.size;
+    let row = 0;
+    return encoded.map(({ known, unknownSkus }) => {
       if (known.length === 0) {
         return { items: this.popular.slice(0, top), unknownSkus, fallback: true };
       }
-      this.scorer.score(known, this.scores);
+      this.scorer.score(known, this.scores, logits?.subarray(row * v, (row + 1) * v));
+      row++;
       const excluded2 = this.scorer.excluded(known);
       const n2 = topK(
         this.scores,
@@ -7195,9 +7225,10 @@ import { join as join5 } from "node:path";
 // pipeline/model/fit-blend.ts
 var FIT_K = 20;
 var NEURAL_CANDIDATES = 200;
+var LOGIT_CHUNK = 64;
 var GRID = [0, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 1, 1.4, 2, 3, 5];
 var ROUNDS = 3;
-function fitCase(scorer, prefix, target) {
+function fitCase(scorer, prefix, target, logits) {
   const kinds = scorer.spec.components.map((c) => c.kind);
   const excluded2 = scorer.excluded(prefix);
   const eligible = (id) => id >= 0 && id < scorer.vocabSize && !excluded2.includes(id);
@@ -7208,7 +7239,7 @@ function fitCase(scorer, prefix, target) {
   for (const kind of kinds) {
     const column = /* @__PURE__ */ new Map();
     if (kind === "neural") {
-      dense = scorer.neural(prefix, excluded2).slice();
+      dense = scorer.neural(prefix, excluded2, false, logits).slice();
       for (const id of largest(dense, NEURAL_CANDIDATES, excluded2)) chosen.add(id);
     } else {
       const c = scorer.sparse(kind, prefix, excluded2);
@@ -7221,12 +7252,12 @@ function fitCase(scorer, prefix, target) {
     }
     columns2.push(column);
   }
-  const ids = Int32Array.from(chosen);
+  const valueOf = (id, k) => kinds[k] === "neural" ? dense[id] : columns2[k].get(id) ?? 0;
+  const beaten = (id) => eligible(target) && id > target && kinds.every((_, k) => valueOf(id, k) <= valueOf(target, k));
+  const ids = Int32Array.from([...chosen].filter((id) => !beaten(id)));
   const values = new Float32Array(ids.length * kinds.length);
   ids.forEach((id, i) => {
-    kinds.forEach((kind, k) => {
-      values[i * kinds.length + k] = kind === "neural" ? dense[id] : columns2[k].get(id) ?? 0;
-    });
+    for (let k = 0; k < kinds.length; k++) values[i * kinds.length + k] = valueOf(id, k);
   });
   let zeroAhead = 0;
   if (eligible(target)) {
@@ -7240,7 +7271,7 @@ function largest(values, count2, excluded2) {
   const n2 = topK(values, 0, values.length, count2, excluded2, ids, new Float32Array(count2));
   return ids.subarray(0, n2);
 }
-function rankOf2(c, weights) {
+function rankOf2(c, weights, limit = Infinity) {
   if (c.target < 0) return Number.POSITIVE_INFINITY;
   const k = weights.length;
   const score = (i) => {
@@ -7254,7 +7285,9 @@ function rankOf2(c, weights) {
   for (let i = 0; i < c.ids.length; i++) {
     if (i === c.target) continue;
     const s = score(i);
-    if (s > targetScore || s === targetScore && c.ids[i] < targetId) rank++;
+    if (s > targetScore || s === targetScore && c.ids[i] < targetId) {
+      if (++rank > limit) return rank;
+    }
   }
   return targetScore > 0 ? rank : rank + c.zeroAhead;
 }
@@ -7262,7 +7295,7 @@ function fitMetrics(cases, weights) {
   let hits = 0;
   let reciprocal = 0;
   for (const c of cases) {
-    const rank = rankOf2(c, weights);
+    const rank = rankOf2(c, weights, FIT_K);
     if (rank <= FIT_K) {
       hits++;
       reciprocal += 1 / rank;
@@ -7273,7 +7306,7 @@ function fitMetrics(cases, weights) {
 }
 function perCase(cases, weights) {
   return Float64Array.from(cases, (c) => {
-    const rank = rankOf2(c, weights);
+    const rank = rankOf2(c, weights, FIT_K);
     return rank <= FIT_K ? 1 + 1 / rank : 0;
   });
 }
@@ -7331,21 +7364,41 @@ function fitWeights(kinds, cases) {
     metrics: fitMetrics(cases, weights)
   };
 }
-function fitOnSessions(kinds, evidence, sessions, options) {
+function fitCases(kinds, evidence, sessions, options) {
   const scorer = new BlendScorer(
     { components: kinds.map((kind) => ({ kind, weight: 1 })) },
     evidence,
     { excludeLast: options.excludeLast }
   );
-  const cases = [];
+  const wanted = [];
   for (const session2 of sessions) {
-    for (let t = 1; t < session2.length && cases.length < options.limit; t++) {
+    for (let t = 1; t < session2.length && wanted.length < options.limit; t++) {
       const prefix = session2.subarray(0, t).filter((id) => id >= FIRST_ITEM_ID);
-      if (prefix.length > 0) cases.push(fitCase(scorer, prefix, session2[t]));
+      if (prefix.length > 0) wanted.push({ prefix, target: session2[t] });
     }
-    if (cases.length >= options.limit) break;
+    if (wanted.length >= options.limit) break;
   }
-  return fitWeights(kinds, cases);
+  const cases = [];
+  const v = evidence.vocabSize;
+  for (let at = 0; at < wanted.length; at += LOGIT_CHUNK) {
+    const chunk = wanted.slice(at, at + LOGIT_CHUNK);
+    const logits = scorer.logits(chunk.map((w) => w.prefix));
+    chunk.forEach(
+      ({ prefix, target }, i) => cases.push(fitCase(scorer, prefix, target, logits?.subarray(i * v, (i + 1) * v)))
+    );
+  }
+  return cases;
+}
+function selectComponents(cases, width, columns2) {
+  return cases.map((c) => {
+    const values = new Float32Array(c.ids.length * columns2.length);
+    for (let i = 0; i < c.ids.length; i++) {
+      columns2.forEach(
+        (column, k) => values[i * columns2.length + k] = c.values[i * width + column]
+      );
+    }
+    return { ...c, values };
+  });
 }
 
 // pipeline/train/backend.ts
@@ -7847,8 +7900,73 @@ function damaged3(where, why) {
   );
 }
 
+// pipeline/train/item-features.ts
+function tokens(facts) {
+  const out = [];
+  const path2 = facts.categoryPath === null ? [] : typeof facts.categoryPath === "string" ? facts.categoryPath.split("/") : [...facts.categoryPath];
+  const levels = path2.filter((part2) => part2.length > 0);
+  for (let depth = 1; depth <= levels.length; depth++) {
+    out.push(`c:${levels.slice(0, depth).join("/")}`);
+  }
+  if (facts.priceBucket !== null && Number.isFinite(facts.priceBucket)) {
+    out.push(`p:${Math.round(facts.priceBucket)}`);
+  }
+  return out;
+}
+function itemFeatures(vocabulary, facts) {
+  const featureIds = /* @__PURE__ */ new Map();
+  const offsets = new Int32Array(vocabulary.size + 1);
+  const ids = [];
+  for (let id = 0; id < vocabulary.size; id++) {
+    offsets[id] = ids.length;
+    const sku = id >= FIRST_ITEM_ID ? vocabulary.sku(id) : void 0;
+    const known = sku === void 0 ? void 0 : facts.get(sku);
+    for (const token of known ? tokens(known) : []) {
+      let feature = featureIds.get(token);
+      if (feature === void 0) featureIds.set(token, feature = featureIds.size);
+      ids.push(feature);
+    }
+  }
+  offsets[vocabulary.size] = ids.length;
+  return { count: featureIds.size, offsets, ids: Int32Array.from(ids) };
+}
+async function readCatalogFacts(warehouse) {
+  const rows = await warehouse.query("select sku, category_path, price_bucket from item_catalog");
+  return new Map(
+    rows.map((r) => {
+      const path2 = r.category_path;
+      return [
+        String(r.sku),
+        {
+          // Snowflake's driver may hand an ARRAY back; DuckDB a '/'-separated text.
+          categoryPath: path2 === null || path2 === void 0 ? null : typeof path2 === "string" && !path2.startsWith("[") ? path2 : parseItems(path2, String(r.sku)),
+          priceBucket: r.price_bucket === null ? null : Number(r.price_bucket)
+        }
+      ];
+    })
+  );
+}
+function featuresOf(features, items) {
+  let total = 0;
+  for (let i = 0; i < items.length; i++) {
+    const id = items[i];
+    total += features.offsets[id + 1] - features.offsets[id];
+  }
+  const ids = new Int32Array(total);
+  const segments = new Int32Array(total);
+  let at = 0;
+  for (let i = 0; i < items.length; i++) {
+    const id = items[i];
+    for (let f = features.offsets[id]; f < features.offsets[id + 1]; f++) {
+      ids[at] = features.ids[f];
+      segments[at++] = i;
+    }
+  }
+  return { ids, segments };
+}
+
 // pipeline/train/trainer.ts
-import * as tf7 from "@tensorflow/tfjs";
+import * as tf8 from "@tensorflow/tfjs";
 
 // pipeline/train/heads.ts
 import * as tf4 from "@tensorflow/tfjs";
@@ -7968,7 +8086,7 @@ function sampledSoftmax(counts, options, seed2) {
     const rng = Rng.from(...seedWords(seed2), NEGATIVES_STREAM, step);
     const { ids, labels } = batchCandidates(targets, () => sampler.draw(rng), options.negatives);
     const columns2 = tf4.tensor1d(ids, "int32");
-    const weights = net.config.tied ? tf4.transpose(tf4.gather(net.variable("embedding"), columns2)) : tf4.gather(net.variable("output/kernel"), columns2, 1);
+    const weights = net.config.tied ? tf4.transpose(net.embed(ids)) : tf4.gather(net.variable("output/kernel"), columns2, 1);
     const bias = tf4.gather(net.variable("output/bias"), columns2);
     const shift = options.logQ === 0 ? void 0 : Float32Array.from(ids, (id) => -options.logQ * sampler.logQ[id]);
     return softmaxHead(hidden, weights, bias, labels, shift);
@@ -7976,7 +8094,7 @@ function sampledSoftmax(counts, options, seed2) {
 }
 
 // pipeline/train/net.ts
-import * as tf6 from "@tensorflow/tfjs";
+import * as tf7 from "@tensorflow/tfjs";
 
 // pipeline/train/ops/recurrent.ts
 import * as tf5 from "@tensorflow/tfjs";
@@ -7994,10 +8112,11 @@ function stepRows(x, t, batch) {
   return tf5.slice(x, [t * batch, 0], [batch, x.shape[1]]);
 }
 function inputGradients(x, kernel, gateGrads) {
+  const rows = gateGrads.shape[0];
   return {
     dx: tf5.matMul(gateGrads, tf5.transpose(kernel)),
     dKernel: tf5.matMul(tf5.transpose(x), gateGrads),
-    dBias: tf5.sum(gateGrads, 0)
+    dBias: tf5.reshape(tf5.matMul(tf5.ones([1, rows]), gateGrads), [gateGrads.shape[1]])
   };
 }
 var gru = (inputs, batch, weights) => {
@@ -8171,6 +8290,23 @@ var lstm = (inputs, batch, weights) => {
 };
 var RECURRENT_OPS = { gru, lstm };
 
+// pipeline/train/ops/sum-rows.ts
+import * as tf6 from "@tensorflow/tfjs";
+function sumRows(rows, segments, count2) {
+  if (segments.length !== rows.shape[0]) {
+    throw new RangeError(`sumRows: ${segments.length} segment ids for ${rows.shape[0]} rows`);
+  }
+  const op = tf6.customGrad((...args) => {
+    const [x] = args;
+    const ids = tf6.tensor1d(segments, "int32");
+    return {
+      value: tf6.unsortedSegmentSum(x, ids, count2),
+      gradFunc: (dy) => tf6.gather(dy, tf6.tensor1d(segments, "int32"))
+    };
+  });
+  return op(rows);
+}
+
 // pipeline/train/net.ts
 var STREAM3 = { init: 1229867348, dropout: 1146244944 };
 function glorot(rng, fanIn, fanOut, size) {
@@ -8234,26 +8370,54 @@ function initialWeights(config, init) {
     }
     weights.set(name, values);
   }
+  if (init.featureCount) {
+    const e = config.embeddingDim;
+    weights.set(
+      FEATURES,
+      Float32Array.from({ length: init.featureCount * e }, () => (rng.float() * 2 - 1) * 0.05)
+    );
+  }
   return weights;
 }
+var FEATURES = "item_features";
 var TrainableNet = class {
   config;
-  /** In netWeightSpecs order. */
+  /** In netWeightSpecs order, then the feature embedding when the net has item features. */
   variables;
-  constructor(config, weights) {
+  features;
+  allIds;
+  constructor(config, weights, features) {
     this.config = validateNetConfig(config);
+    this.features = features && features.count > 0 ? features : void 0;
+    const specs = netWeightSpecs(config);
+    if (this.features) {
+      specs.push({ name: FEATURES, shape: [this.features.count, config.embeddingDim] });
+    }
     this.variables = new Map(
-      netWeightSpecs(config).map(({ name, shape }) => {
+      specs.map(({ name, shape }) => {
         const values = weights.get(name);
         if (!values) throw new Error(`TrainableNet: no initial value for ${name}`);
-        return [name, tf6.variable(tf6.tensor(values, shape, "float32"), true, name)];
+        return [name, tf7.variable(tf7.tensor(values, shape, "float32"), true, name)];
       })
     );
+    this.allIds = Int32Array.from({ length: config.vocabSize }, (_, i) => i);
   }
   variable(name) {
     const v = this.variables.get(name);
     if (!v) throw new Error(`TrainableNet: no weight ${name}`);
     return v;
+  }
+  /**
+   * The embeddings of `ids`, [ids.length, embeddingDim]: each item's own row, plus its
+   * features' rows when the net has item features.
+   */
+  embed(ids) {
+    const own = tf7.gather(this.variable("embedding"), tf7.tensor1d(ids, "int32"));
+    if (!this.features) return own;
+    const flat = featuresOf(this.features, ids);
+    if (flat.ids.length === 0) return own;
+    const rows = tf7.gather(this.variable(FEATURES), tf7.tensor1d(flat.ids, "int32"));
+    return tf7.add(own, sumRows(rows, flat.segments, ids.length));
   }
   /**
    * The last recurrent layer's output at every step of a right-padded block, time-major:
@@ -8267,10 +8431,10 @@ var TrainableNet = class {
     for (let r = 0; r < rows; r++) {
       for (let t = 0; t < steps; t++) timeMajor[t * rows + r] = block.ids[r * steps + t];
     }
-    let x = tf6.gather(this.variable("embedding"), tf6.tensor1d(timeMajor, "int32"));
+    let x = this.embed(timeMajor);
     const drop = dropout && dropout.rate > 0 ? dropoutMasks(dropout) : void 0;
     for (let layer = 0; layer < this.config.layers; layer++) {
-      if (drop) x = tf6.mul(x, drop(x.shape, layer));
+      if (drop) x = tf7.mul(x, drop(x.shape, layer));
       x = RECURRENT_OPS[this.config.cell](x, rows, {
         kernel: this.variable(`rnn_${layer}/kernel`),
         recurrent: this.variable(`rnn_${layer}/recurrent`),
@@ -8279,26 +8443,33 @@ var TrainableNet = class {
     }
     return x;
   }
-  /** The [units, vocabSize] output matrix: the embedding's transpose when tied. */
+  /** The [units, vocabSize] output matrix: the embeddings' transpose when tied. */
   outputMatrix() {
-    return this.config.tied ? tf6.transpose(this.variable("embedding")) : this.variable("output/kernel");
+    return this.config.tied ? tf7.transpose(this.embed(this.allIds)) : this.variable("output/kernel");
   }
   /** Item scores (logits) of hidden states [rows, units] → [rows, vocabSize]. */
   logits(hidden) {
-    return tf6.add(tf6.matMul(hidden, this.outputMatrix()), this.variable("output/bias"));
+    return tf7.add(tf7.matMul(hidden, this.outputMatrix()), this.variable("output/bias"));
   }
-  /** The current weights, for the artifact and for checkpoints. */
+  /** The current values of every variable, for checkpoints. */
   async weights() {
     const out = /* @__PURE__ */ new Map();
     for (const [name, v] of this.variables) out.set(name, Float32Array.from(await v.data()));
     return out;
+  }
+  /**
+   * `weights` as the artifact stores them (netWeightSpecs): with item features, each item's
+   * embedding has its features' embeddings added, so the inference runtime needs no features.
+   */
+  exportWeights(weights) {
+    return materialize(this.config, weights, this.features);
   }
   /** Sets every weight (a checkpoint, the best epoch's weights). */
   assign(weights) {
     for (const [name, v] of this.variables) {
       const values = weights.get(name);
       if (!values) throw new Error(`TrainableNet: no value for ${name}`);
-      tf6.tidy(() => v.assign(tf6.tensor(values, v.shape, "float32")));
+      tf7.tidy(() => v.assign(tf7.tensor(values, v.shape, "float32")));
     }
   }
   dispose() {
@@ -8312,8 +8483,30 @@ function dropoutMasks(d) {
     const keep = 1 / (1 - d.rate);
     const mask = new Float32Array(size);
     for (let i = 0; i < size; i++) mask[i] = rng.float() < d.rate ? 0 : keep;
-    return tf6.tensor(mask, shape, "float32");
+    return tf7.tensor(mask, shape, "float32");
   };
+}
+function materialize(config, weights, features) {
+  const out = /* @__PURE__ */ new Map();
+  for (const { name } of netWeightSpecs(config)) {
+    const values = weights.get(name);
+    if (!values) throw new Error(`materialize: no weight ${name}`);
+    out.set(name, values);
+  }
+  const table4 = weights.get(FEATURES);
+  if (!features || features.count === 0 || !table4) return out;
+  const e = config.embeddingDim;
+  const embedding = Float32Array.from(out.get("embedding"));
+  for (let id = 0; id < config.vocabSize; id++) {
+    for (let f = features.offsets[id]; f < features.offsets[id + 1]; f++) {
+      const row = features.ids[f] * e;
+      for (let k = 0; k < e; k++) {
+        embedding[id * e + k] = embedding[id * e + k] + table4[row + k];
+      }
+    }
+  }
+  out.set("embedding", embedding);
+  return out;
 }
 
 // pipeline/train/trainer.ts
@@ -8325,8 +8518,8 @@ function readAdamPowers(optimizer) {
 function restoreAdamPowers(optimizer, powers) {
   const { accBeta1, accBeta2 } = optimizer;
   if (!powers || !accBeta1 || !accBeta2) return;
-  accBeta1.assign(tf7.scalar(powers[0]));
-  accBeta2.assign(tf7.scalar(powers[1]));
+  accBeta1.assign(tf8.scalar(powers[0]));
+  accBeta2.assign(tf8.scalar(powers[1]));
 }
 function validationPrefixes(block, examples) {
   let sessions = 0;
@@ -8342,29 +8535,53 @@ function validationPrefixes(block, examples) {
 function hitRateAt20(net, block, maxLen, excludeLast) {
   let hits = 0;
   let examples = 0;
-  const vocab = net.config.vocabSize;
   const plan2 = { mode: "all-prefixes", maxLen, batchSize: 1024 };
   for (const batch of epochBatches(block, plan2)) {
-    const logits = tf7.tidy(() => {
-      const states = net.states({ rows: batch.rows, steps: batch.steps, ids: batch.inputs });
-      return net.logits(tf7.gather(states, tf7.tensor1d(batch.positions, "int32")));
-    });
-    const scores = logits.dataSync();
-    logits.dispose();
-    batch.targets.forEach((target, i) => {
-      examples++;
-      const position = batch.positions[i];
+    const n2 = batch.targets.length;
+    const excluded2 = new Int32Array(n2 * 3);
+    batch.positions.forEach((position, i) => {
       const row = position % batch.rows;
       const step = Math.floor(position / batch.rows);
-      const last = excludeLast ? batch.inputs[row * batch.steps + step] : -1;
-      const base = i * vocab;
-      const own = scores[base + target];
-      let rank = 1;
-      for (let id = FIRST_ITEM_ID; id < vocab && rank <= 20; id++) {
-        if (id !== last && id !== target && scores[base + id] > own) rank++;
+      const last = excludeLast ? batch.inputs[row * batch.steps + step] : PAD_ID;
+      excluded2.set(
+        [PAD_ID, UNKNOWN_ID, last === batch.targets[i] ? PAD_ID : last],
+        i * 3
+      );
+    });
+    const [ahead, own, blocked] = tf8.tidy(() => {
+      const states = net.states({ rows: batch.rows, steps: batch.steps, ids: batch.inputs });
+      const logits = net.logits(
+        tf8.gather(states, tf8.tensor1d(batch.positions, "int32"))
+      );
+      const rows = tf8.range(0, n2, 1, "int32");
+      const pick = (ids) => tf8.gatherND(logits, tf8.stack([rows, ids], 1));
+      const targetLogits = pick(tf8.tensor1d(batch.targets, "int32"));
+      const beat2 = tf8.sum(tf8.cast(tf8.greater(logits, tf8.expandDims(targetLogits, 1)), "int32"), 1);
+      const excludedLogits = tf8.reshape(
+        tf8.gather(
+          tf8.reshape(logits, [-1]),
+          tf8.tensor1d(
+            excluded2.map((id, j) => Math.floor(j / 3) * net.config.vocabSize + id),
+            "int32"
+          )
+        ),
+        [n2, 3]
+      );
+      return [beat2, targetLogits, excludedLogits];
+    });
+    const [beat, target, other] = [ahead.dataSync(), own.dataSync(), blocked.dataSync()];
+    tf8.dispose([ahead, own, blocked]);
+    for (let i = 0; i < n2; i++) {
+      examples++;
+      let rank = 1 + beat[i];
+      const seen = /* @__PURE__ */ new Set();
+      for (let j = 0; j < 3; j++) {
+        const id = excluded2[i * 3 + j];
+        if (!seen.has(id) && other[i * 3 + j] > target[i]) rank--;
+        seen.add(id);
       }
       if (rank <= 20) hits++;
-    });
+    }
   }
   return { hr20: examples === 0 ? 0 : hits / examples, examples };
 }
@@ -8374,10 +8591,12 @@ async function trainModel(input) {
     input.net,
     initialWeights(input.net, {
       seed: input.seed,
-      ...options.popularityBias ? { outputBiasCounts: input.counts } : {}
-    })
+      ...options.popularityBias ? { outputBiasCounts: input.counts } : {},
+      ...input.features ? { featureCount: input.features.count } : {}
+    }),
+    input.features
   );
-  const optimizer = tf7.train.adam(options.learningRate);
+  const optimizer = tf8.train.adam(options.learningRate);
   const variables = [...net.variables.values()];
   const items = input.net.vocabSize - FIRST_ITEM_ID;
   const head = options.loss === "sampled" && options.negatives < items ? sampledSoftmax(
@@ -8399,7 +8618,7 @@ async function trainModel(input) {
     const saved = input.resume ? await input.checkpoints?.loadLatest() : void 0;
     if (saved) {
       if (saved.fingerprint !== input.fingerprint) {
-        tf7.dispose(saved.optimizer.map((o) => o.tensor));
+        tf8.dispose(saved.optimizer.map((o) => o.tensor));
         throw new PipelineError(
           "cannot resume training: the checkpoint was made with other data or settings",
           1,
@@ -8409,7 +8628,7 @@ async function trainModel(input) {
       net.assign(saved.weights);
       await optimizer.setWeights(saved.optimizer);
       restoreAdamPowers(optimizer, saved.adamPowers);
-      tf7.dispose(saved.optimizer.map((o) => o.tensor));
+      tf8.dispose(saved.optimizer.map((o) => o.tensor));
       best = saved.best;
       const { weights: _w, optimizer: _o, best: _b, ...rest } = saved;
       state = rest;
@@ -8444,7 +8663,7 @@ async function trainModel(input) {
               { rows: batch.rows, steps: batch.steps, ids: batch.inputs },
               { rate: options.dropout, seed: input.seed, step: at }
             );
-            const rows = tf7.gather(states, tf7.tensor1d(batch.positions, "int32"));
+            const rows = tf8.gather(states, tf8.tensor1d(batch.positions, "int32"));
             return head(net, rows, batch.targets, at);
           },
           true,
@@ -8511,7 +8730,7 @@ async function trainModel(input) {
       );
     }
     return {
-      weights: best ?? await net.weights(),
+      weights: net.exportWeights(best ?? await net.weights()),
       history: { epochs: state.history, bestEpoch: state.bestEpoch, stoppedEarly },
       resumedFromEpoch,
       steps: state.step
@@ -8588,10 +8807,21 @@ async function trainLocally(input) {
     maxLen: config.model.maxLen
   };
   const counts = idCounts(vocabulary);
+  const features = config.model.itemFeatures ? itemFeatures(vocabulary, await readCatalogFacts(warehouse)) : void 0;
+  if (features) {
+    const described = features.offsets.reduce(
+      (n2, offset, id) => n2 + (id > 0 && offset > features.offsets[id - 1] ? 1 : 0),
+      0
+    );
+    reporter.info(
+      `item features: ${features.count} catalog facts (category levels, price buckets) on ${described} of ${vocabulary.size - FIRST_ITEM_ID} items`
+    );
+  }
   const excludeLast = config.transform.collapseRepeats;
   const { epochs: _epochs, patience: _patience, ...shape } = training;
   const print = fingerprint({
     net,
+    features: features ? [features.count, features.ids.length] : null,
     shape,
     seed: config.train.seed,
     vocabulary: vocabulary.toJSON(),
@@ -8607,6 +8837,7 @@ async function trainLocally(input) {
     train: blocks.train,
     validation: blocks.validation,
     counts,
+    ...features ? { features } : {},
     options: training,
     reporter,
     trainTargets: countTargets(blocks.train, {
@@ -8628,11 +8859,18 @@ async function trainLocally(input) {
     net: new NetRuntime(net, outcome.weights),
     ...kinds.some((k) => k === "sknn" || k === "cooccurrence") ? { index: new SessionIndex(trainSessions, vocabulary.size, neighbours) } : {}
   };
-  const validationSessions = splitSessions(blocks.validation);
-  const fit = (of) => fitOnSessions(of, evidence, validationSessions, {
+  const cases = fitCases(kinds, evidence, splitSessions(blocks.validation), {
     excludeLast,
     limit: training.validationExamples
   });
+  const fit = (of) => fitWeights(
+    of,
+    selectComponents(
+      cases,
+      kinds.length,
+      of.map((kind) => kinds.indexOf(kind))
+    )
+  );
   const networkOnly = fit(["neural"]);
   const fitted = kinds.length > 1 ? fit(kinds) : networkOnly;
   const withoutNetwork = kinds.filter((k) => k !== "neural");
@@ -8693,6 +8931,7 @@ async function trainLocally(input) {
     preset: config.model.preset,
     dataset,
     model: net,
+    itemFeatures: features?.count ?? 0,
     training,
     history: outcome.history,
     blend,
@@ -9129,11 +9368,15 @@ function buildKnnBlend(train2, validation, options) {
     NEIGHBOUR_DEFAULTS
   );
   const evidence = { vocabSize: vocabulary.size, index: index2 };
-  const fitted = fitOnSessions(
-    ["sknn", "cooccurrence"],
-    evidence,
-    validation.map((s) => vocabulary.encode(s.items)),
-    options
+  const kinds = ["sknn", "cooccurrence"];
+  const fitted = fitWeights(
+    kinds,
+    fitCases(
+      kinds,
+      evidence,
+      validation.map((s) => vocabulary.encode(s.items)),
+      options
+    )
   );
   const predictor = new Predictor(
     vocabulary,
@@ -10090,9 +10333,9 @@ function isKeywords(value2) {
 }
 var lexer = nunjucks.lexer;
 function checkTokens(source, file) {
-  const tokens = lexer.lex(source);
+  const tokens2 = lexer.lex(source);
   let token;
-  while (token = tokens.nextToken()) {
+  while (token = tokens2.nextToken()) {
     const line = token.lineno + 1;
     if (token.type === "operator" && token.value === "%") {
       throw new InputError(

@@ -65,13 +65,16 @@ function stepRows(x: tf.Tensor2D, t: number, batch: number): tf.Tensor2D {
 
 /**
  * The weight and input gradients every cell ends with, from the gate gradients of all steps
- * (time-major rows, like the inputs): dKernel = Xᵀ·dA, dBias = Σ dA, dX = dA·Kernelᵀ.
+ * (time-major rows, like the inputs): dKernel = Xᵀ·dA, dBias = Σ dA, dX = dA·Kernelᵀ. The sum
+ * over rows is a product with a row of ones: wasm reduces only along the last axis, and sums
+ * along the first by transposing (3.5 ms for a [258, 192] matrix, against 0.1 ms this way).
  */
 function inputGradients(x: tf.Tensor2D, kernel: tf.Tensor2D, gateGrads: tf.Tensor2D) {
+  const rows = gateGrads.shape[0];
   return {
     dx: tf.matMul(gateGrads, tf.transpose(kernel)),
     dKernel: tf.matMul(tf.transpose(x), gateGrads),
-    dBias: tf.sum(gateGrads, 0),
+    dBias: tf.reshape(tf.matMul(tf.ones([1, rows]), gateGrads), [gateGrads.shape[1]]),
   };
 }
 
