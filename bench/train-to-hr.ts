@@ -126,6 +126,7 @@ const common = {
   sampleAlpha: 0.5,
   logQ: 1,
   patience: 0,
+  minImprovement: 0,
   validationExamples: VALIDATION_PREFIXES,
 };
 const variants: Variant[] = [

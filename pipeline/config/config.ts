@@ -38,6 +38,7 @@ export interface Config {
     backend: "auto" | "node-gpu" | "node" | "wasm" | "cpu";
     epochs: number;
     patience: number;
+    minImprovement: number;
     batchSize: number;
     loss: "full" | "sampled";
     negatives: number;

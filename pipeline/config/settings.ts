@@ -227,6 +227,16 @@ export const SETTINGS: SettingSpec[] = [
       "Epochs without a better validation HR@20 before training stops and keeps the best epoch (0: never stop early).",
   },
   {
+    key: "train.minImprovement",
+    env: "MLOPS_MIN_IMPROVEMENT",
+    flag: "--min-improvement",
+    schema: z.number().min(0).max(1),
+    numeric: true,
+    allowed: "a number from 0 to 1",
+    description:
+      "Relative gain in validation HR@20 an epoch needs to count as better for the patience (the best epoch is kept either way).",
+  },
+  {
     key: "train.batchSize",
     env: "MLOPS_BATCH_SIZE",
     flag: "--batch-size",
@@ -613,8 +623,9 @@ export const DEFAULTS = {
   train: {
     compute: "local",
     backend: "auto",
-    epochs: 6,
+    epochs: 12,
     patience: 2,
+    minImprovement: 0.005,
     batchSize: 512,
     loss: "sampled",
     negatives: 1024,

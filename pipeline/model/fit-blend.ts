@@ -1,6 +1,6 @@
 /**
  * Fitting a blend's weights (./blend.ts) on held-out prefixes — the validation split, never
- * test: coordinate ascent over a grid of weights, maximising HR@20 + MRR@20.
+ * test: coordinate ascent over a grid of weights, maximising HR@20 and MRR@20 together.
  *
  * Each prefix is reduced once to its candidates — the network's top `NEURAL_CANDIDATES`, every
  * item a sparse component scored, and the target — with every component's value on them, so a
@@ -146,16 +146,79 @@ export interface FittedBlend {
   metrics: FitMetrics;
 }
 
-/** Each case's contribution to the objective (hit at 20 + reciprocal rank) under `weights`. */
-function perCase(cases: readonly FitCase[], weights: readonly number[]): Float64Array {
+/** Each case's contribution to the objective under `weights` (see `objectiveOf`). */
+function perCase(
+  cases: readonly FitCase[],
+  weights: readonly number[],
+  scale: FitMetrics,
+): Float64Array {
   return Float64Array.from(cases, (c) => {
     const rank = rankOf(c, weights, FIT_K);
-    return rank <= FIT_K ? 1 + 1 / rank : 0;
+    return rank <= FIT_K ? 1 / scale.hr + 1 / rank / scale.mrr : 0;
   });
 }
 
 /**
- * Weights for `kinds` maximising HR@20 + MRR@20 on `cases` (built with a scorer over the same
+ * What the fit maximises: HR@20 and MRR@20 relative to a reference blend's (equal weights), so
+ * both count alike — MRR is a few times smaller than HR, and a plain sum would all but ignore it.
+ */
+function objectiveOf(m: FitMetrics, scale: FitMetrics): number {
+  return m.hr / scale.hr + m.mrr / scale.mrr;
+}
+
+/**
+ * HR@20 and MRR@20 of `weights` with component k set to each of `values`, in one pass over the
+ * cases: each candidate's score without component k is computed once, then each value costs one
+ * multiply-add per candidate (a fitting round is most of the training stage's blend time).
+ */
+function lineMetrics(
+  cases: readonly FitCase[],
+  weights: readonly number[],
+  k: number,
+  values: readonly number[],
+): FitMetrics[] {
+  const hits = values.map(() => 0);
+  const reciprocal = values.map(() => 0);
+  const width = weights.length;
+  let base = new Float64Array(256);
+  for (const c of cases) {
+    if (c.target < 0) continue;
+    const n = c.ids.length;
+    if (base.length < n) base = new Float64Array(2 * n);
+    for (let i = 0; i < n; i++) {
+      let s = 0;
+      for (let j = 0; j < width; j++) {
+        if (j !== k) s += (weights[j] as number) * (c.values[i * width + j] as number);
+      }
+      base[i] = s;
+    }
+    const t = c.target;
+    const targetId = c.ids[t] as number;
+    values.forEach((x, g) => {
+      const own = (base[t] as number) + x * (c.values[t * width + k] as number);
+      let rank = 1;
+      for (let i = 0; i < n && rank <= FIT_K; i++) {
+        if (i === t) continue;
+        const s = (base[i] as number) + x * (c.values[i * width + k] as number);
+        if (s > own || (s === own && (c.ids[i] as number) < targetId)) rank++;
+      }
+      if (!(own > 0)) rank += c.zeroAhead;
+      if (rank <= FIT_K) {
+        hits[g] = (hits[g] as number) + 1;
+        reciprocal[g] = (reciprocal[g] as number) + 1 / rank;
+      }
+    });
+  }
+  const n = Math.max(cases.length, 1);
+  return values.map((_, g) => ({
+    hr: (hits[g] as number) / n,
+    mrr: (reciprocal[g] as number) / n,
+    cases: cases.length,
+  }));
+}
+
+/**
+ * Weights for `kinds` maximising HR@20 and MRR@20 (see `objectiveOf`) on `cases` (built with a scorer over the same
  * kinds, in the same order), by coordinate ascent over the grid: each component in turn takes
  * the grid value that scores best, for a few rounds, from equal weights and from the best single
  * component. The weights are scaled so the largest is 1.
@@ -169,10 +232,13 @@ export function fitWeights(
   kinds: readonly ComponentKind[],
   cases: readonly FitCase[],
 ): FittedBlend {
-  const objective = (w: readonly number[]) => {
-    const m = fitMetrics(cases, w);
-    return m.hr + m.mrr;
-  };
+  const reference = fitMetrics(
+    cases,
+    kinds.map(() => 1),
+  );
+  const scale =
+    reference.hr > 0 && reference.mrr > 0 ? reference : { hr: 1, mrr: 1, cases: cases.length };
+  const objective = (w: readonly number[]) => objectiveOf(fitMetrics(cases, w), scale);
   const singles = kinds.map((_, k) => kinds.map((__, j): number => (j === k ? 1 : 0)));
   const bestSingle = singles.reduce((a, b) => (objective(b) > objective(a) ? b : a));
   let blend = { weights: bestSingle, score: objective(bestSingle) };
@@ -182,18 +248,15 @@ export function fitWeights(
     for (let round = 0; round < ROUNDS; round++) {
       let improved = false;
       for (let k = 0; k < kinds.length; k++) {
-        for (const value of GRID) {
-          if (value === weights[k]) continue;
-          const trial = [...weights];
-          trial[k] = value;
-          if (trial.every((w) => w === 0)) continue;
-          const score = objective(trial);
+        const values = GRID.filter((value) => weights.some((w, j) => (j === k ? value : w) > 0));
+        lineMetrics(cases, weights, k, values).forEach((metrics, g) => {
+          const score = objectiveOf(metrics, scale);
           if (score > best + 1e-12) {
             best = score;
-            weights[k] = value;
+            weights[k] = values[g] as number;
             improved = true;
           }
-        }
+        });
       }
       if (!improved) break;
     }
@@ -201,8 +264,8 @@ export function fitWeights(
   }
   let chosen = blend.weights;
   if (chosen !== bestSingle && cases.length > 1) {
-    const a = perCase(cases, chosen);
-    const b = perCase(cases, bestSingle);
+    const a = perCase(cases, chosen, scale);
+    const b = perCase(cases, bestSingle, scale);
     let sum = 0;
     let squares = 0;
     for (let i = 0; i < a.length; i++) {

@@ -36,6 +36,8 @@ export interface CheckpointState {
   history: EpochRecord[];
   bestEpoch: number;
   bestHr20: number;
+  /** The last epoch that beat the best before it by at least the minimum improvement. */
+  gainEpoch: number;
   /**
    * Adam's running β1^t and β2^t. Adam's setWeights recomputes them with pow(), which differs in
    * the last float32 bit from the running product it keeps while training; restoring the stored

@@ -98,6 +98,7 @@ export function trainingOptions(config: Config): TrainingOptions {
     dropout: m.dropout,
     popularityBias: t.popularityBias,
     patience: t.patience,
+    minImprovement: t.minImprovement,
     validationExamples: t.validationExamples,
   };
 }
@@ -162,8 +163,8 @@ export async function trainLocally(input: LocalTrainInput): Promise<TrainResult>
     );
   }
   const excludeLast = config.transform.collapseRepeats;
-  // Epochs and patience may change between a crash and the resume (train longer); nothing else.
-  const { epochs: _epochs, patience: _patience, ...shape } = training;
+  // Epochs and the stopping rule may change between a crash and the resume (train longer); nothing else.
+  const { epochs: _epochs, patience: _patience, minImprovement: _gain, ...shape } = training;
   const print = fingerprint({
     net,
     features: features ? [features.count, features.ids.length] : null,

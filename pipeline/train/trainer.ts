@@ -38,6 +38,11 @@ export interface TrainingOptions {
   popularityBias: boolean;
   /** Epochs without a better validation HR@20 before stopping (0: never stop early). */
   patience: number;
+  /**
+   * How much better (relative) an epoch's validation HR@20 must be to reset the patience: the
+   * best epoch is kept either way, but crawling gains do not keep a long training going.
+   */
+  minImprovement: number;
   /** Validation prefixes HR@20 is computed on each epoch (the first ones in session order). */
   validationExamples: number;
 }
@@ -142,7 +147,9 @@ export function hitRateAt20(
       const pick = (ids: tf.Tensor1D) =>
         tf.gatherND(logits, tf.stack([rows, ids], 1) as tf.Tensor2D) as tf.Tensor1D;
       const targetLogits = pick(tf.tensor1d(batch.targets, "int32"));
-      const beat = tf.sum(tf.cast(tf.greater(logits, tf.expandDims(targetLogits, 1)), "int32"), 1);
+      // step(x) is 1 for x > 0, else 0: the logits above the target's. (tf.greater against a
+      // broadcast column takes wasm's slow path: 500 ms for a [1024, 8736] block, 20 ms this way.)
+      const beat = tf.sum(tf.step(tf.sub(logits, tf.expandDims(targetLogits, 1))), 1);
       const excludedLogits = tf.reshape(
         tf.gather(
           tf.reshape(logits, [-1]),
@@ -202,6 +209,7 @@ export async function trainModel(input: TrainerInput): Promise<TrainerResult> {
     history: [],
     bestEpoch: 0,
     bestHr20: -1,
+    gainEpoch: 0,
     fingerprint: input.fingerprint,
   };
   let best: Map<string, Float32Array> | undefined;
@@ -238,7 +246,7 @@ export async function trainModel(input: TrainerInput): Promise<TrainerResult> {
       batchSize: options.batchSize,
     };
     const stopped = () =>
-      options.patience > 0 && state.epoch - state.bestEpoch >= options.patience && state.epoch > 0;
+      options.patience > 0 && state.epoch - state.gainEpoch >= options.patience && state.epoch > 0;
 
     while (state.epoch < options.epochs && !stopped()) {
       const epoch = state.epoch + 1;
@@ -297,6 +305,7 @@ export async function trainModel(input: TrainerInput): Promise<TrainerResult> {
         sequencesPerSecond: seconds > 0 ? seen / seconds : 0,
       };
       const improved = hr20 > state.bestHr20;
+      const gained = hr20 > state.bestHr20 * (1 + options.minImprovement);
       if (improved) best = await net.weights();
       state = {
         ...state,
@@ -304,6 +313,7 @@ export async function trainModel(input: TrainerInput): Promise<TrainerResult> {
         step,
         history: [...state.history, record],
         ...(improved ? { bestEpoch: epoch, bestHr20: hr20 } : {}),
+        ...(gained ? { gainEpoch: epoch } : {}),
       };
       reporter.info(
         `epoch ${epoch}/${options.epochs}: loss ${record.loss.toFixed(4)}, validation HR@20 ${hr20.toFixed(4)} (${examples} examples)${improved ? " ★" : ""}, ${Math.round(record.sequencesPerSecond)} targets/s, ${seconds.toFixed(1)} s`,
@@ -323,7 +333,7 @@ export async function trainModel(input: TrainerInput): Promise<TrainerResult> {
     const stoppedEarly = state.epoch < options.epochs;
     if (stoppedEarly) {
       reporter.info(
-        `early stopping: no better validation HR@20 for ${options.patience} epoch(s); keeping epoch ${state.bestEpoch}`,
+        `early stopping: validation HR@20 gained less than ${options.minImprovement * 100}% for ${options.patience} epoch(s); keeping epoch ${state.bestEpoch}`,
       );
     }
     return {

@@ -508,6 +508,15 @@ var SETTINGS = [
     description: "Epochs without a better validation HR@20 before training stops and keeps the best epoch (0: never stop early)."
   },
   {
+    key: "train.minImprovement",
+    env: "MLOPS_MIN_IMPROVEMENT",
+    flag: "--min-improvement",
+    schema: z2.number().min(0).max(1),
+    numeric: true,
+    allowed: "a number from 0 to 1",
+    description: "Relative gain in validation HR@20 an epoch needs to count as better for the patience (the best epoch is kept either way)."
+  },
+  {
     key: "train.batchSize",
     env: "MLOPS_BATCH_SIZE",
     flag: "--batch-size",
@@ -874,8 +883,9 @@ var DEFAULTS = {
   train: {
     compute: "local",
     backend: "auto",
-    epochs: 6,
+    epochs: 12,
     patience: 2,
+    minImprovement: 5e-3,
     batchSize: 512,
     loss: "sampled",
     negatives: 1024,
@@ -1621,7 +1631,7 @@ var DuckDbWarehouse = class _DuckDbWarehouse {
     }
     let queue = Promise.resolve();
     let failed = false;
-    const step = (work) => {
+    const step2 = (work) => {
       const next = queue.then(async () => {
         if (failed) throw new Error("the load transaction already failed");
         await work().catch((error) => {
@@ -1637,13 +1647,13 @@ var DuckDbWarehouse = class _DuckDbWarehouse {
       await this.connection.run("ROLLBACK").catch(() => void 0);
     };
     return {
-      addRows: (path2) => step(
+      addRows: (path2) => step2(
         () => this.connection.run(
           `INSERT INTO ${quoteIdentifier(table4)} SELECT *, $1, $2::TIMESTAMP, $3, $4, $5 FROM ${csvScan(path2, dataColumns(kind))}`,
           metaValues
         )
       ),
-      addRejects: (path2) => step(
+      addRejects: (path2) => step2(
         () => this.connection.run(
           `INSERT INTO ${REJECTS_TABLE} SELECT *, $6, $1, $2::TIMESTAMP, $3, $4, $5 FROM ${csvScan(path2, REJECT_COLUMNS)}`,
           [...metaValues, table4]
@@ -1651,7 +1661,7 @@ var DuckDbWarehouse = class _DuckDbWarehouse {
       ),
       commit: async (counts) => {
         try {
-          await step(async () => {
+          await step2(async () => {
             const loaded = await this.countWhere(table4, meta.etlId);
             if (loaded !== counts.rowsLoaded) {
               throw new Error(
@@ -2201,8 +2211,8 @@ var DEFAULT_RETRY = {
   random: Math.random
 };
 function backoffDelay(policy, retry) {
-  const step = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (retry - 1));
-  return Math.round(step * (0.5 + policy.random() / 2));
+  const step2 = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (retry - 1));
+  return Math.round(step2 * (0.5 + policy.random() / 2));
 }
 async function withRetry(operation, policy, shouldRetry, beforeRetry) {
   for (let attempt = 1; ; attempt++) {
@@ -2496,7 +2506,7 @@ var SnowflakeWarehouse = class _SnowflakeWarehouse {
     let queue = Promise.resolve();
     let failed = false;
     let finished2 = false;
-    const step = (work) => {
+    const step2 = (work) => {
       const next = queue.then(async () => {
         if (finished2) throw new Error(`the load of ${state.meta.sourceFile} is already finished`);
         if (failed)
@@ -2526,12 +2536,12 @@ var SnowflakeWarehouse = class _SnowflakeWarehouse {
       return ending;
     };
     return {
-      addRows: (path2) => step(() => this.stageChunk(state, "rows", path2)),
-      addRejects: (path2) => step(() => this.stageChunk(state, "rejects", path2)),
+      addRows: (path2) => step2(() => this.stageChunk(state, "rows", path2)),
+      addRejects: (path2) => step2(() => this.stageChunk(state, "rejects", path2)),
       commit: async (counts) => {
         let record;
         try {
-          await step(async () => {
+          await step2(async () => {
             record = await this.commitLoad(state, counts);
           });
         } catch (error) {
@@ -7304,17 +7314,62 @@ function fitMetrics(cases, weights) {
   const n2 = Math.max(cases.length, 1);
   return { hr: hits / n2, mrr: reciprocal / n2, cases: cases.length };
 }
-function perCase(cases, weights) {
+function perCase(cases, weights, scale) {
   return Float64Array.from(cases, (c) => {
     const rank = rankOf2(c, weights, FIT_K);
-    return rank <= FIT_K ? 1 + 1 / rank : 0;
+    return rank <= FIT_K ? 1 / scale.hr + 1 / rank / scale.mrr : 0;
   });
 }
+function objectiveOf(m, scale) {
+  return m.hr / scale.hr + m.mrr / scale.mrr;
+}
+function lineMetrics(cases, weights, k, values) {
+  const hits = values.map(() => 0);
+  const reciprocal = values.map(() => 0);
+  const width = weights.length;
+  let base = new Float64Array(256);
+  for (const c of cases) {
+    if (c.target < 0) continue;
+    const n3 = c.ids.length;
+    if (base.length < n3) base = new Float64Array(2 * n3);
+    for (let i = 0; i < n3; i++) {
+      let s = 0;
+      for (let j = 0; j < width; j++) {
+        if (j !== k) s += weights[j] * c.values[i * width + j];
+      }
+      base[i] = s;
+    }
+    const t = c.target;
+    const targetId = c.ids[t];
+    values.forEach((x, g) => {
+      const own = base[t] + x * c.values[t * width + k];
+      let rank = 1;
+      for (let i = 0; i < n3 && rank <= FIT_K; i++) {
+        if (i === t) continue;
+        const s = base[i] + x * c.values[i * width + k];
+        if (s > own || s === own && c.ids[i] < targetId) rank++;
+      }
+      if (!(own > 0)) rank += c.zeroAhead;
+      if (rank <= FIT_K) {
+        hits[g] = hits[g] + 1;
+        reciprocal[g] = reciprocal[g] + 1 / rank;
+      }
+    });
+  }
+  const n2 = Math.max(cases.length, 1);
+  return values.map((_, g) => ({
+    hr: hits[g] / n2,
+    mrr: reciprocal[g] / n2,
+    cases: cases.length
+  }));
+}
 function fitWeights(kinds, cases) {
-  const objective = (w) => {
-    const m = fitMetrics(cases, w);
-    return m.hr + m.mrr;
-  };
+  const reference = fitMetrics(
+    cases,
+    kinds.map(() => 1)
+  );
+  const scale = reference.hr > 0 && reference.mrr > 0 ? reference : { hr: 1, mrr: 1, cases: cases.length };
+  const objective = (w) => objectiveOf(fitMetrics(cases, w), scale);
   const singles = kinds.map((_, k) => kinds.map((__, j) => j === k ? 1 : 0));
   const bestSingle = singles.reduce((a, b) => objective(b) > objective(a) ? b : a);
   let blend = { weights: bestSingle, score: objective(bestSingle) };
@@ -7324,18 +7379,15 @@ function fitWeights(kinds, cases) {
     for (let round = 0; round < ROUNDS; round++) {
       let improved = false;
       for (let k = 0; k < kinds.length; k++) {
-        for (const value2 of GRID) {
-          if (value2 === weights2[k]) continue;
-          const trial = [...weights2];
-          trial[k] = value2;
-          if (trial.every((w) => w === 0)) continue;
-          const score = objective(trial);
+        const values = GRID.filter((value2) => weights2.some((w, j) => (j === k ? value2 : w) > 0));
+        lineMetrics(cases, weights2, k, values).forEach((metrics, g) => {
+          const score = objectiveOf(metrics, scale);
           if (score > best + 1e-12) {
             best = score;
-            weights2[k] = value2;
+            weights2[k] = values[g];
             improved = true;
           }
-        }
+        });
       }
       if (!improved) break;
     }
@@ -7343,8 +7395,8 @@ function fitWeights(kinds, cases) {
   }
   let chosen = blend.weights;
   if (chosen !== bestSingle && cases.length > 1) {
-    const a = perCase(cases, chosen);
-    const b = perCase(cases, bestSingle);
+    const a = perCase(cases, chosen, scale);
+    const b = perCase(cases, bestSingle, scale);
     let sum3 = 0;
     let squares = 0;
     for (let i = 0; i < a.length; i++) {
@@ -8082,8 +8134,8 @@ function batchCandidates(targets, draw, negatives) {
 }
 function sampledSoftmax(counts, options, seed2) {
   const sampler = new AliasSampler(counts, options.alpha);
-  return (net, hidden, targets, step) => {
-    const rng = Rng.from(...seedWords(seed2), NEGATIVES_STREAM, step);
+  return (net, hidden, targets, step2) => {
+    const rng = Rng.from(...seedWords(seed2), NEGATIVES_STREAM, step2);
     const { ids, labels } = batchCandidates(targets, () => sampler.draw(rng), options.negatives);
     const columns2 = tf4.tensor1d(ids, "int32");
     const weights = net.config.tied ? tf4.transpose(net.embed(ids)) : tf4.gather(net.variable("output/kernel"), columns2, 1);
@@ -8541,8 +8593,8 @@ function hitRateAt20(net, block, maxLen, excludeLast) {
     const excluded2 = new Int32Array(n2 * 3);
     batch.positions.forEach((position, i) => {
       const row = position % batch.rows;
-      const step = Math.floor(position / batch.rows);
-      const last = excludeLast ? batch.inputs[row * batch.steps + step] : PAD_ID;
+      const step2 = Math.floor(position / batch.rows);
+      const last = excludeLast ? batch.inputs[row * batch.steps + step2] : PAD_ID;
       excluded2.set(
         [PAD_ID, UNKNOWN_ID, last === batch.targets[i] ? PAD_ID : last],
         i * 3
@@ -8556,7 +8608,7 @@ function hitRateAt20(net, block, maxLen, excludeLast) {
       const rows = tf8.range(0, n2, 1, "int32");
       const pick = (ids) => tf8.gatherND(logits, tf8.stack([rows, ids], 1));
       const targetLogits = pick(tf8.tensor1d(batch.targets, "int32"));
-      const beat2 = tf8.sum(tf8.cast(tf8.greater(logits, tf8.expandDims(targetLogits, 1)), "int32"), 1);
+      const beat2 = tf8.sum(tf8.step(tf8.sub(logits, tf8.expandDims(targetLogits, 1))), 1);
       const excludedLogits = tf8.reshape(
         tf8.gather(
           tf8.reshape(logits, [-1]),
@@ -8610,6 +8662,7 @@ async function trainModel(input) {
     history: [],
     bestEpoch: 0,
     bestHr20: -1,
+    gainEpoch: 0,
     fingerprint: input.fingerprint
   };
   let best;
@@ -8643,7 +8696,7 @@ async function trainModel(input) {
       maxLen: input.net.maxLen,
       batchSize: options.batchSize
     };
-    const stopped = () => options.patience > 0 && state.epoch - state.bestEpoch >= options.patience && state.epoch > 0;
+    const stopped = () => options.patience > 0 && state.epoch - state.gainEpoch >= options.patience && state.epoch > 0;
     while (state.epoch < options.epochs && !stopped()) {
       const epoch = state.epoch + 1;
       const started = performance.now();
@@ -8654,9 +8707,9 @@ async function trainModel(input) {
       );
       let lossSum = 0;
       let seen = 0;
-      let step = state.step;
+      let step2 = state.step;
       for (const batch of epochBatches(input.train, plan2, { seed: input.seed, epoch })) {
-        const at = step;
+        const at = step2;
         const cost = optimizer.minimize(
           () => {
             const states = net.states(
@@ -8669,13 +8722,13 @@ async function trainModel(input) {
           true,
           variables
         );
-        step++;
+        step2++;
         const loss = cost?.dataSync()[0] ?? Number.NaN;
         cost?.dispose();
         if (!Number.isFinite(loss)) {
           bar.stop();
           throw new PipelineError(
-            `training diverged at epoch ${epoch}, step ${step}: the loss is ${loss}`,
+            `training diverged at epoch ${epoch}, step ${step2}: the loss is ${loss}`,
             1,
             "lower --learning-rate, or check the data for degenerate sessions"
           );
@@ -8701,13 +8754,15 @@ async function trainModel(input) {
         sequencesPerSecond: seconds2 > 0 ? seen / seconds2 : 0
       };
       const improved = hr20 > state.bestHr20;
+      const gained = hr20 > state.bestHr20 * (1 + options.minImprovement);
       if (improved) best = await net.weights();
       state = {
         ...state,
         epoch,
-        step,
+        step: step2,
         history: [...state.history, record],
-        ...improved ? { bestEpoch: epoch, bestHr20: hr20 } : {}
+        ...improved ? { bestEpoch: epoch, bestHr20: hr20 } : {},
+        ...gained ? { gainEpoch: epoch } : {}
       };
       reporter.info(
         `epoch ${epoch}/${options.epochs}: loss ${record.loss.toFixed(4)}, validation HR@20 ${hr20.toFixed(4)} (${examples} examples)${improved ? " ★" : ""}, ${Math.round(record.sequencesPerSecond)} targets/s, ${seconds2.toFixed(1)} s`
@@ -8726,7 +8781,7 @@ async function trainModel(input) {
     const stoppedEarly = state.epoch < options.epochs;
     if (stoppedEarly) {
       reporter.info(
-        `early stopping: no better validation HR@20 for ${options.patience} epoch(s); keeping epoch ${state.bestEpoch}`
+        `early stopping: validation HR@20 gained less than ${options.minImprovement * 100}% for ${options.patience} epoch(s); keeping epoch ${state.bestEpoch}`
       );
     }
     return {
@@ -8759,6 +8814,7 @@ function trainingOptions(config) {
     dropout: m.dropout,
     popularityBias: t.popularityBias,
     patience: t.patience,
+    minImprovement: t.minImprovement,
     validationExamples: t.validationExamples
   };
 }
@@ -8818,7 +8874,7 @@ async function trainLocally(input) {
     );
   }
   const excludeLast = config.transform.collapseRepeats;
-  const { epochs: _epochs, patience: _patience, ...shape } = training;
+  const { epochs: _epochs, patience: _patience, minImprovement: _gain, ...shape } = training;
   const print = fingerprint({
     net,
     features: features ? [features.count, features.ids.length] : null,
@@ -12013,12 +12069,12 @@ function niceTicks(min, max2, count2 = 5) {
   if (max2 <= min) max2 = min + (min === 0 ? 1 : Math.abs(min));
   const raw = (max2 - min) / count2;
   const power = 10 ** Math.floor(Math.log10(raw));
-  const step = [1, 2, 5, 10].map((m) => m * power).find((s) => s >= raw) ?? 10 * power;
-  const start = Math.floor(min / step) * step;
+  const step2 = [1, 2, 5, 10].map((m) => m * power).find((s) => s >= raw) ?? 10 * power;
+  const start = Math.floor(min / step2) * step2;
   const ticks = [];
-  for (let t = start; t <= max2 + step * 1e-9; t += step) ticks.push(Number(t.toPrecision(12)));
+  for (let t = start; t <= max2 + step2 * 1e-9; t += step2) ticks.push(Number(t.toPrecision(12)));
   if ((ticks[ticks.length - 1] ?? min) < max2)
-    ticks.push(Number((start + ticks.length * step).toPrecision(12)));
+    ticks.push(Number((start + ticks.length * step2).toPrecision(12)));
   return ticks;
 }
 function label(v) {
@@ -12815,8 +12871,8 @@ function candidateSection(data) {
 }
 function sampleEpochs(epochs) {
   if (epochs.length <= MAX_CHART_POINTS) return epochs;
-  const step = Math.ceil(epochs.length / MAX_CHART_POINTS);
-  const kept = epochs.filter((_, i) => i % step === 0);
+  const step2 = Math.ceil(epochs.length / MAX_CHART_POINTS);
+  const kept = epochs.filter((_, i) => i % step2 === 0);
   const last = epochs[epochs.length - 1];
   if (kept[kept.length - 1] !== last) kept.push(last);
   return kept;
