@@ -58,6 +58,29 @@ function shapesOf(x: tf.Tensor2D, batch: number, recurrent: tf.Tensor2D): Shapes
   return { batch, steps: x.shape[0] / batch, units: recurrent.shape[0] };
 }
 
+/**
+ * What both cells start with: the op's arguments (x, kernel, recurrent, bias, save), the shapes,
+ * and x·W + b for every step at once.
+ */
+function prologue(args: (tf.Tensor | tf.GradSaveFunc)[], batch: number) {
+  const [x, kernel, recurrent, bias, save] = args as [
+    tf.Tensor2D,
+    tf.Tensor2D,
+    tf.Tensor2D,
+    tf.Tensor1D,
+    tf.GradSaveFunc,
+  ];
+  const projected: tf.Tensor2D = tf.add(tf.matMul(x, kernel), bias);
+  return {
+    x,
+    kernel,
+    recurrent,
+    save,
+    s: shapesOf(x, batch, recurrent),
+    projected,
+  };
+}
+
 /** Step t's rows of a time-major [steps × batch, n] matrix. */
 function stepRows(x: tf.Tensor2D, t: number, batch: number): tf.Tensor2D {
   return tf.slice(x, [t * batch, 0], [batch, x.shape[1]]);
@@ -85,17 +108,11 @@ function inputGradients(x: tf.Tensor2D, kernel: tf.Tensor2D, gateGrads: tf.Tenso
  */
 export const gru: RecurrentOp = (inputs, batch, weights) => {
   const op = tf.customGrad((...args) => {
-    const [x, kernel, recurrent, bias] = args as tf.Tensor2D[];
-    const save = args[4] as tf.GradSaveFunc;
-    const s = shapesOf(x as tf.Tensor2D, batch, recurrent as tf.Tensor2D);
+    const { x, kernel, recurrent, save, s, projected } = prologue(args, batch);
     const u = s.units;
     const b = s.batch;
-    const projected: tf.Tensor2D = tf.add(
-      tf.matMul(x as tf.Tensor2D, kernel as tf.Tensor2D),
-      bias as tf.Tensor,
-    );
-    const uZr = tf.slice(recurrent as tf.Tensor2D, [0, 0], [u, 2 * u]);
-    const uH = tf.slice(recurrent as tf.Tensor2D, [0, 2 * u], [u, u]);
+    const uZr = tf.slice(recurrent, [0, 0], [u, 2 * u]);
+    const uH = tf.slice(recurrent, [0, 2 * u], [u, u]);
     let h: tf.Tensor2D = tf.zeros([b, u]);
     const outputs: tf.Tensor2D[] = [];
     // Saved per step, in this order: h (previous state), z, r, r ⊙ h, h̃.
@@ -114,7 +131,7 @@ export const gru: RecurrentOp = (inputs, batch, weights) => {
       outputs.push(next);
       h = next;
     }
-    save([x as tf.Tensor2D, kernel as tf.Tensor2D, recurrent as tf.Tensor2D, ...saved]);
+    save([x, kernel, recurrent, ...saved]);
     return {
       value: tf.concat(outputs, 0),
       gradFunc: (dy: tf.Tensor, kept: tf.Tensor[]) => {
@@ -183,15 +200,9 @@ export const gru: RecurrentOp = (inputs, batch, weights) => {
  */
 export const lstm: RecurrentOp = (inputs, batch, weights) => {
   const op = tf.customGrad((...args) => {
-    const [x, kernel, recurrent, bias] = args as tf.Tensor2D[];
-    const save = args[4] as tf.GradSaveFunc;
-    const s = shapesOf(x as tf.Tensor2D, batch, recurrent as tf.Tensor2D);
+    const { x, kernel, recurrent, save, s, projected } = prologue(args, batch);
     const u = s.units;
     const b = s.batch;
-    const projected: tf.Tensor2D = tf.add(
-      tf.matMul(x as tf.Tensor2D, kernel as tf.Tensor2D),
-      bias as tf.Tensor,
-    );
     let h: tf.Tensor2D = tf.zeros([b, u]);
     let c: tf.Tensor2D = tf.zeros([b, u]);
     const outputs: tf.Tensor2D[] = [];
@@ -200,7 +211,7 @@ export const lstm: RecurrentOp = (inputs, batch, weights) => {
     const saved: tf.Tensor2D[] = [];
     const previous: tf.Tensor2D[] = [];
     for (let t = 0; t < s.steps; t++) {
-      const a = tf.add(stepRows(projected, t, b), tf.matMul(h, recurrent as tf.Tensor2D));
+      const a = tf.add(stepRows(projected, t, b), tf.matMul(h, recurrent));
       const sig = tf.sigmoid(a);
       const i = tf.slice(sig, [0, 0], [b, u]);
       const f = tf.slice(sig, [0, u], [b, u]);
@@ -215,13 +226,7 @@ export const lstm: RecurrentOp = (inputs, batch, weights) => {
       h = nextH;
       c = nextC;
     }
-    save([
-      x as tf.Tensor2D,
-      kernel as tf.Tensor2D,
-      recurrent as tf.Tensor2D,
-      tf.concat(previous, 0),
-      ...saved,
-    ]);
+    save([x, kernel, recurrent, tf.concat(previous, 0), ...saved]);
     return {
       value: tf.concat(outputs, 0),
       gradFunc: (dy: tf.Tensor, kept: tf.Tensor[]) => {
