@@ -41,10 +41,11 @@ class Model(torch.nn.Module):
  * prefixes). Prints one JSON line: the validation HR@20 and training seconds per epoch.
  */
 export const TORCH_MODELS = String.raw`
-import json, sys, time
+import json, os, sys, time
 import numpy as np
 import torch
 folder, variant, vocab, max_epochs, target, limit = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), float(sys.argv[5]), int(sys.argv[6])
+torch.set_num_threads(os.cpu_count() or 1)
 torch.manual_seed(42)
 MAX_LEN, BATCH = 20, 256
 
@@ -102,6 +103,7 @@ else:
     model = Net()
     opt = torch.optim.Adam(model.parameters(), lr=5e-3)
     q = counts.clamp(min=1) ** 0.5; q[:2] = 0; q = q / q.sum(); logq = torch.log(q.clamp(min=1e-30))
+    BATCH = 512
     windows = []
     for s in train:
         for start in range(0, len(s) - 1, MAX_LEN):
@@ -125,7 +127,7 @@ else:
                 mask = y > 1
                 h, t = model.states(x)[mask], y[mask]
                 uniq, labels = torch.unique(t, return_inverse=True)
-                neg = torch.multinomial(q, 2048, replacement=True)
+                neg = torch.multinomial(q, 1024, replacement=True)
                 neg = neg[~torch.isin(neg, uniq)].unique()
                 cand = torch.cat([uniq, neg])
                 logits = h @ model.emb.weight[cand].t() + model.bias[cand] - logq[cand]

@@ -122,7 +122,8 @@ export function hitRateAt20(
 ): { hr20: number; examples: number } {
   let hits = 0;
   let examples = 0;
-  const plan: BatchPlan = { mode: "all-prefixes", maxLen, batchSize: 1024 };
+  // Rows per block: the [rows, vocabulary] logits and their temporaries live in the backend's memory, which wasm never gives back.
+  const plan: BatchPlan = { mode: "all-prefixes", maxLen, batchSize: 256 };
   for (const batch of epochBatches(block, plan)) {
     // The rank is counted on the backend (how many logits beat the target's), so only one
     // number per row comes back, not a row of the whole vocabulary; the few excluded ids are

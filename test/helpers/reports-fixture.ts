@@ -188,6 +188,26 @@ export function fixtureCard(): CardData {
       },
       { name: "sknn", kind: "baseline", hr20: est(0.24), mrr20: est(0.09) },
     ],
+    candidate: {
+      name: "hybrid",
+      network: "GRU(64) with tied embeddings",
+      blend: [
+        { kind: "neural", weight: 0.5 },
+        { kind: "sknn", weight: 0 },
+        { kind: "cooccurrence", weight: 1 },
+        { kind: "repeat", weight: 0.7 },
+      ],
+      validation: {
+        prefixes: 10_000,
+        candidate: { hr20: 0.526, mrr20: 0.202 },
+        network: { hr20: 0.388, mrr20: 0.153 },
+        withoutNetwork: { hr20: 0.507, mrr20: 0.198 },
+      },
+      networkAdds: [
+        { metric: "hr@20", difference: 0.0206, low: 0.0161, high: 0.025 },
+        { metric: "mrr@20", difference: 0.0032, low: 0.0008, high: 0.0057 },
+      ],
+    },
     training: {
       epochs: [1, 2, 3, 4, 5, 6].map((epoch) => ({
         epoch,

@@ -30,9 +30,20 @@ describe("renderHtmlReport", () => {
 
   it("has the card's sections in the card's order, with SVG charts", () => {
     const ids = [...html.matchAll(/<section id="(\w+)">/g)].map((m) => m[1]);
-    expect(ids).toEqual(["verdict", "metrics", "training", "dag", "slices", "data", "run"]);
+    expect(ids).toEqual([
+      "verdict",
+      "metrics",
+      "candidate",
+      "training",
+      "dag",
+      "slices",
+      "data",
+      "run",
+    ]);
     expect((html.match(/<svg /g) ?? []).length).toBe(3);
     expect(html).toContain("❌ Gates failed: 1 blocking checks failed");
+    expect(html).toContain("<strong>hybrid</strong> blends a GRU(64) with tied embeddings");
+    expect(html).toContain("the network adds HR@20 +0.0206");
   });
 
   it("escapes what the data says", () => {

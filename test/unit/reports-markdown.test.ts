@@ -71,6 +71,7 @@ describe("renderCard", () => {
     const order = [
       "### ❌ Gates failed",
       "### Metrics",
+      "### The candidate",
       "### Training",
       "### Comparison",
       "### Slices and robustness",
@@ -80,6 +81,25 @@ describe("renderCard", () => {
     expect(headings.map((h) => order.find((o) => h.startsWith(o)))).toEqual(order);
     expect(card.indexOf("dbt DAG")).toBeGreaterThan(card.indexOf("### Comparison"));
     expect(card.indexOf("dbt DAG")).toBeLessThan(card.indexOf("### Slices"));
+  });
+
+  it("says what the candidate is made of and what its network adds", () => {
+    const section = card.slice(card.indexOf("### The candidate"), card.indexOf("### Training"));
+    expect(section).toContain(
+      "**hybrid** blends a GRU(64) with tied embeddings (weight 0.5), item co-occurrence (weight 1) and in-session repeats (weight 0.7); the weights were fitted on 10,000 validation prefixes; session-kNN got weight 0.",
+    );
+    expect(section).toContain("| the network alone | 0.388 | 0.153 |");
+    expect(section).toContain("| without the network | 0.507 | 0.198 |");
+    expect(section).toContain("the network adds HR@20 +0.0206 (95% CI [0.0161, 0.0250])");
+    const alone = renderCard({
+      ...fixtureCard(),
+      candidate: {
+        name: "seeds",
+        network: "LSTM(32) with a separate output layer",
+        blend: [{ kind: "neural", weight: 1 }],
+      },
+    });
+    expect(alone).toContain("**seeds** ranks with a LSTM(32) with a separate output layer alone.");
   });
 
   it("leads with the verdict and the failing checks", () => {
@@ -102,7 +122,7 @@ describe("renderCard", () => {
   });
 
   it("tabulates candidate, production with deltas, baselines and the oracle with CIs", () => {
-    const metrics = card.slice(card.indexOf("### Metrics"), card.indexOf("### Training"));
+    const metrics = card.slice(card.indexOf("### Metrics"), card.indexOf("### The candidate"));
     const rows = metrics
       .split("\n")
       .filter((l) => l.startsWith("| ") && !l.startsWith("| -") && !l.startsWith("| :"));
@@ -205,6 +225,7 @@ describe("renderCard", () => {
     const order = [
       "### ❌",
       "### Metrics",
+      "### The candidate",
       "### Training",
       "### Comparison",
       "### Slices",

@@ -8160,6 +8160,18 @@ function shapesOf(x, batch, recurrent) {
   }
   return { batch, steps: x.shape[0] / batch, units: recurrent.shape[0] };
 }
+function prologue(args, batch) {
+  const [x, kernel, recurrent, bias, save] = args;
+  const projected = tf5.add(tf5.matMul(x, kernel), bias);
+  return {
+    x,
+    kernel,
+    recurrent,
+    save,
+    s: shapesOf(x, batch, recurrent),
+    projected
+  };
+}
 function stepRows(x, t, batch) {
   return tf5.slice(x, [t * batch, 0], [batch, x.shape[1]]);
 }
@@ -8173,15 +8185,9 @@ function inputGradients(x, kernel, gateGrads) {
 }
 var gru = (inputs, batch, weights) => {
   const op = tf5.customGrad((...args) => {
-    const [x, kernel, recurrent, bias] = args;
-    const save = args[4];
-    const s = shapesOf(x, batch, recurrent);
+    const { x, kernel, recurrent, save, s, projected } = prologue(args, batch);
     const u = s.units;
     const b = s.batch;
-    const projected = tf5.add(
-      tf5.matMul(x, kernel),
-      bias
-    );
     const uZr = tf5.slice(recurrent, [0, 0], [u, 2 * u]);
     const uH = tf5.slice(recurrent, [0, 2 * u], [u, u]);
     let h = tf5.zeros([b, u]);
@@ -8259,15 +8265,9 @@ var gru = (inputs, batch, weights) => {
 };
 var lstm = (inputs, batch, weights) => {
   const op = tf5.customGrad((...args) => {
-    const [x, kernel, recurrent, bias] = args;
-    const save = args[4];
-    const s = shapesOf(x, batch, recurrent);
+    const { x, kernel, recurrent, save, s, projected } = prologue(args, batch);
     const u = s.units;
     const b = s.batch;
-    const projected = tf5.add(
-      tf5.matMul(x, kernel),
-      bias
-    );
     let h = tf5.zeros([b, u]);
     let c = tf5.zeros([b, u]);
     const outputs = [];
@@ -8289,13 +8289,7 @@ var lstm = (inputs, batch, weights) => {
       h = nextH;
       c = nextC;
     }
-    save([
-      x,
-      kernel,
-      recurrent,
-      tf5.concat(previous, 0),
-      ...saved
-    ]);
+    save([x, kernel, recurrent, tf5.concat(previous, 0), ...saved]);
     return {
       value: tf5.concat(outputs, 0),
       gradFunc: (dy, kept) => {
@@ -8587,7 +8581,7 @@ function validationPrefixes(block, examples) {
 function hitRateAt20(net, block, maxLen, excludeLast) {
   let hits = 0;
   let examples = 0;
-  const plan2 = { mode: "all-prefixes", maxLen, batchSize: 1024 };
+  const plan2 = { mode: "all-prefixes", maxLen, batchSize: 256 };
   for (const batch of epochBatches(block, plan2)) {
     const n2 = batch.targets.length;
     const excluded2 = new Int32Array(n2 * 3);
