@@ -37,7 +37,7 @@ import { NEIGHBOUR_DEFAULTS } from "../pipeline/model/neighbours.ts";
 import { netWeightSpecs, type NetConfig } from "../pipeline/model/net.ts";
 import { Vocabulary } from "../pipeline/model/vocabulary.ts";
 import { Rng, cumulative, seededFloats } from "../pipeline/prng.ts";
-import { sessionBlock } from "../pipeline/train/batches.ts";
+import { sessionBlock } from "../pipeline/model/sessions.ts";
 
 const { values } = parseArgs({
   options: {

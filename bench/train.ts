@@ -32,11 +32,10 @@ import { selectBackend, type BackendName } from "../pipeline/train/backend.ts";
 import {
   countTargets,
   epochBatches,
-  sessionBlock,
   type BatchPlan,
-  type SessionBlock,
   type TrainBatch,
 } from "../pipeline/train/batches.ts";
+import { sessionBlock, type SessionBlock } from "../pipeline/model/sessions.ts";
 import { fullSoftmax, sampledSoftmax, type Head } from "../pipeline/train/heads.ts";
 import { initialWeights, TrainableNet } from "../pipeline/train/net.ts";
 import { findTorchPython, TORCH_LSTM } from "./torch.ts";

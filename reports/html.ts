@@ -189,7 +189,7 @@ function trainingHtml(data: CardData): string {
   ]);
   return (
     `<p>${esc(facts.join(" · "))}</p><figure>${chart}</figure>` +
-    `<details><summary>Epochs (${t.epochs.length})</summary>${table("Epochs", ["Epoch", "Loss", "Validation HR@20", "Duration", "Sequences/s"], rows)}</details>`
+    `<details><summary>Epochs (${t.epochs.length})</summary>${table("Epochs", ["Epoch", "Loss", "Validation HR@20", "Duration", "Examples/s"], rows)}</details>`
   );
 }
 

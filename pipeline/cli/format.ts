@@ -1,5 +1,6 @@
 /** Human-readable summaries for stderr. */
 import type { RunDetail, RunSummary } from "../store/runs.ts";
+import { describeBlend } from "../model/blend.ts";
 import { formatGateTable, formatMetricTable } from "../evaluate/format.ts";
 import { failedChecks } from "../evaluate/gates.ts";
 import type { EvaluateResult } from "../evaluate/stage.ts";
@@ -89,10 +90,11 @@ export function formatTrain(result: TrainResult): string {
   const skipped = result.backend.skipped.map((s) => `${s.name} (${s.why})`).join("; ");
   return [
     `train on ${result.backend.name} (${result.compute}): ${result.backend.reason}${skipped ? `; skipped ${skipped}` : ""}`,
-    `  vocabulary ${result.dataset.vocabularySize} ids; ${result.dataset.splits.train.kept} train examples; loss ${result.training.loss}, batch ${result.training.batchSize}, ${result.model.cell.toUpperCase()}(${result.model.hiddenUnits})`,
+    `  vocabulary ${result.dataset.vocabularySize} ids; ${result.dataset.splits.train.kept} train examples (${result.training.mode}); preset ${result.preset}: ${result.model.cell.toUpperCase()}(${result.model.hiddenUnits})${result.model.tied ? " tied" : ""}${result.itemFeatures ? `, ${result.itemFeatures} item features` : ""}, loss ${result.training.loss}, batch ${result.training.batchSize}`,
     ...(result.resumedFromEpoch > 0 ? [`  resumed after epoch ${result.resumedFromEpoch}`] : []),
-    table(["epoch", "loss", "val HR@20", "seq/s", "seconds"], rows),
+    table(["epoch", "loss", "val HR@20", "examples/s", "seconds"], rows),
     `best validation HR@20 ${result.bestValidationHr20.toFixed(4)} at epoch ${result.history.bestEpoch}${result.history.stoppedEarly ? " (stopped early)" : ""}; ${result.seconds.toFixed(1)} s`,
+    `blend: ${describeBlend(result.blend.spec)} — validation HR@20 ${result.blend.validation.candidate.hr.toFixed(4)}, MRR@20 ${result.blend.validation.candidate.mrr.toFixed(4)} (the network alone ${result.blend.validation.network.hr.toFixed(4)} / ${result.blend.validation.network.mrr.toFixed(4)})`,
     `artifact: ${result.artifact.prefix}/`,
   ].join("\n");
 }

@@ -23,6 +23,7 @@ import { NEIGHBOUR_DEFAULTS, SessionIndex, type NeighbourOptions } from "./neigh
 import { netWeightSpecs, validateNetConfig, type NetConfig } from "./net.ts";
 import { NetRuntime } from "./net-runtime.ts";
 import { Predictor, type SessionPrediction } from "./predictor.ts";
+import { splitSessions, type SessionBlock } from "./sessions.ts";
 import { Vocabulary } from "./vocabulary.ts";
 
 export const MODEL_FORMAT = "mlops-session-recs/model@2";
@@ -97,12 +98,6 @@ export interface ModelJson {
   neighbours: Required<NeighbourOptions>;
 }
 
-/** Train sessions as vocabulary ids: session s is ids[offsets[s] .. offsets[s + 1]). */
-export interface IdSessions {
-  offsets: Int32Array;
-  ids: Int32Array;
-}
-
 export interface ModelArtifact {
   readonly config: ArtifactConfig;
   readonly vocabulary: Vocabulary;
@@ -120,14 +115,14 @@ export interface ArtifactParts {
   vocabulary: Vocabulary;
   blend: BlendSpec;
   ablation: BlendSpec | null;
-  sessions: IdSessions;
+  sessions: SessionBlock;
   neighbours: Required<NeighbourOptions>;
   config: ArtifactConfig;
   history: TrainingHistory;
 }
 
 /** Int32 words: [sessions, offsets (sessions + 1), ids]. */
-function encodeSessions(sessions: IdSessions): Buffer {
+function encodeSessions(sessions: SessionBlock): Buffer {
   const count = sessions.offsets.length - 1;
   const words = new Int32Array(1 + sessions.offsets.length + sessions.ids.length);
   words[0] = count;
@@ -136,7 +131,7 @@ function encodeSessions(sessions: IdSessions): Buffer {
   return Buffer.from(words.buffer, words.byteOffset, words.byteLength);
 }
 
-function decodeSessions(bytes: Buffer, path: string): IdSessions {
+function decodeSessions(bytes: Buffer, path: string): SessionBlock {
   const fail = (why: string) => damaged(path, why);
   if (bytes.byteLength % 4 !== 0 || bytes.byteLength < 8)
     throw fail("it is not a list of int32 words");
@@ -337,15 +332,4 @@ export async function loadModelArtifact(dir: string): Promise<ModelArtifact> {
       return { predict: async (sessions, k) => other.predict(sessions, k) };
     },
   };
-}
-
-/** The sessions of an IdSessions block as views. */
-export function splitSessions(sessions: IdSessions): Int32Array[] {
-  const out: Int32Array[] = [];
-  for (let s = 0; s + 1 < sessions.offsets.length; s++) {
-    out.push(
-      sessions.ids.subarray(sessions.offsets[s] as number, sessions.offsets[s + 1] as number),
-    );
-  }
-  return out;
 }

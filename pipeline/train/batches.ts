@@ -1,6 +1,6 @@
 /**
- * Training batches from the encoded train sessions, held in memory (ids are 4 bytes: a million
- * sessions of five items is 20 MB), in one of two layouts:
+ * Training batches from the encoded train sessions, held in memory (../model/sessions.ts), in one
+ * of these layouts:
  *
  * - `sequence` (GRU4Rec's): a session is read once and the loss is taken at every position —
  *   the state after item t predicts item t + 1 — so a session of n items costs one pass of
@@ -21,14 +21,9 @@
  */
 import { Rng, seedWords } from "../prng.ts";
 import { UNKNOWN_ID } from "../model/sequences.ts";
+import type { SessionBlock } from "../model/sessions.ts";
 
 export type ExampleMode = "sequence" | "all-prefixes" | "last";
-
-/** Encoded sessions in one flat array: session s is ids[offsets[s] .. offsets[s + 1]). */
-export interface SessionBlock {
-  offsets: Int32Array;
-  ids: Int32Array;
-}
 
 export interface TrainBatch {
   rows: number;
@@ -54,19 +49,6 @@ interface Row {
 const SHUFFLE_STREAM = 0x5348_5546;
 /** Batches sorted by length together: enough to bucket well, few enough to keep batches mixed. */
 const BUCKET_BATCHES = 50;
-
-export function sessionBlock(sessions: readonly ArrayLike<number>[]): SessionBlock {
-  const offsets = new Int32Array(sessions.length + 1);
-  let total = 0;
-  sessions.forEach((s, i) => {
-    offsets[i] = total;
-    total += s.length;
-  });
-  offsets[sessions.length] = total;
-  const ids = new Int32Array(total);
-  sessions.forEach((s, i) => ids.set(Array.from(s), offsets[i] as number));
-  return { offsets, ids };
-}
 
 /** The rows of one pass, in session order. */
 function rowsOf(block: SessionBlock, mode: ExampleMode, maxLen: number): Row[] {

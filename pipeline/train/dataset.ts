@@ -8,7 +8,8 @@
 import type { Row, SqlValue, Warehouse } from "../warehouse/warehouse.ts";
 import { UNKNOWN_ID } from "../model/sequences.ts";
 import { Vocabulary } from "../model/vocabulary.ts";
-import type { ExampleMode, SessionBlock } from "./batches.ts";
+import type { ExampleMode } from "./batches.ts";
+import type { SessionBlock } from "../model/sessions.ts";
 
 export type Split = "train" | "validation" | "test";
 export const SPLITS: readonly Split[] = ["train", "validation", "test"];

@@ -12,7 +12,6 @@ import type { Config } from "../config/config.ts";
 import {
   ARTIFACT_FILES,
   saveModelArtifact,
-  splitSessions,
   type ArtifactConfig,
   type TrainingHistory,
 } from "../model/artifact.ts";
@@ -28,7 +27,8 @@ import { stageKey } from "../store/runs.ts";
 import type { ArtifactStore } from "../store/store.ts";
 import type { Warehouse } from "../warehouse/warehouse.ts";
 import { selectBackend, type BackendSelection } from "./backend.ts";
-import { countTargets, type SessionBlock } from "./batches.ts";
+import { countTargets } from "./batches.ts";
+import { splitSessions, type SessionBlock } from "../model/sessions.ts";
 import { CheckpointStore, fingerprint } from "./checkpoint.ts";
 import {
   buildVocabulary,

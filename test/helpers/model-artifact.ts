@@ -10,7 +10,7 @@ import { NEIGHBOUR_DEFAULTS } from "../../pipeline/model/neighbours.ts";
 import { netWeightSpecs, type NetConfig } from "../../pipeline/model/net.ts";
 import { Vocabulary } from "../../pipeline/model/vocabulary.ts";
 import { seededFloats } from "../../pipeline/prng.ts";
-import { sessionBlock } from "../../pipeline/train/batches.ts";
+import { sessionBlock } from "../../pipeline/model/sessions.ts";
 
 export interface TestArtifactOptions {
   skus: readonly string[];

@@ -15,7 +15,7 @@ import {
   summarizeSplit,
   type MartRelations,
 } from "../../pipeline/train/dataset.ts";
-import type { SessionBlock } from "../../pipeline/train/batches.ts";
+import type { SessionBlock } from "../../pipeline/model/sessions.ts";
 import { UNKNOWN_ID } from "../../pipeline/model/sequences.ts";
 import { Vocabulary } from "../../pipeline/model/vocabulary.ts";
 import { DuckDbWarehouse } from "../../pipeline/warehouse/duckdb.ts";

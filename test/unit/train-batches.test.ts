@@ -9,10 +9,10 @@ import { UNKNOWN_ID } from "../../pipeline/model/sequences.ts";
 import {
   countTargets,
   epochBatches,
-  sessionBlock,
   type BatchPlan,
   type TrainBatch,
 } from "../../pipeline/train/batches.ts";
+import { sessionBlock } from "../../pipeline/model/sessions.ts";
 
 /** Every loss row of a batch as "input ids read so far → target". */
 function lossRows(batch: TrainBatch): string[] {
