@@ -6806,6 +6806,15 @@ var Predictor = class {
   }
 };
 
+// pipeline/model/sessions.ts
+function splitSessions(block) {
+  const out = [];
+  for (let s = 0; s + 1 < block.offsets.length; s++) {
+    out.push(block.ids.subarray(block.offsets[s], block.offsets[s + 1]));
+  }
+  return out;
+}
+
 // pipeline/model/vocabulary.ts
 var VOCABULARY_FORMAT = "mlops-session-recs/vocabulary@1";
 var Vocabulary = class _Vocabulary {
@@ -7104,15 +7113,6 @@ async function loadModelArtifact(dir) {
       return { predict: async (sessions, k) => other.predict(sessions, k) };
     }
   };
-}
-function splitSessions(sessions) {
-  const out = [];
-  for (let s = 0; s + 1 < sessions.offsets.length; s++) {
-    out.push(
-      sessions.ids.subarray(sessions.offsets[s], sessions.offsets[s + 1])
-    );
-  }
-  return out;
 }
 
 // pipeline/train/dataset.ts
@@ -12392,7 +12392,7 @@ function trainingHtml(data) {
     n(e.seconds, seconds(e.seconds)),
     n(e.sequencesPerSecond, int(e.sequencesPerSecond))
   ]);
-  return `<p>${esc(facts.join(" · "))}</p><figure>${chart}</figure><details><summary>Epochs (${t.epochs.length})</summary>${table2("Epochs", ["Epoch", "Loss", "Validation HR@20", "Duration", "Sequences/s"], rows)}</details>`;
+  return `<p>${esc(facts.join(" · "))}</p><figure>${chart}</figure><details><summary>Epochs (${t.epochs.length})</summary>${table2("Epochs", ["Epoch", "Loss", "Validation HR@20", "Duration", "Examples/s"], rows)}</details>`;
 }
 var MAX_DRAWN_BOXES = 300;
 function dagHtml(data) {
