@@ -18,6 +18,10 @@
  *
  * Ties rank the smaller id first: ids follow train popularity, so items no component scored
  * come in popularity order — the fill every baseline uses.
+ *
+ * A prefix may hold the unknown id (a SKU the vocabulary does not know). The network reads only
+ * the known ids; the neighbourhood components skip unknown ones but count them in the session's
+ * length, as the V-SKNN baseline does, so recency weights stay those of the real session.
  */
 import type { NetRuntime } from "./net-runtime.ts";
 import type { SessionIndex } from "./neighbours.ts";
@@ -119,11 +123,11 @@ export class BlendScorer {
     const uses = this.spec.components.some(
       (c) => c.kind === "neural" && (c.weight > 0 || this.spec.components.length === 1),
     );
-    return uses ? (this.net as NetRuntime).scores(prefixes) : undefined;
+    return uses ? (this.net as NetRuntime).scores(prefixes.map(knownIds)) : undefined;
   }
 
   /**
-   * The blended score of every id for `prefix` (known ids, oldest first) into `out`
+   * The blended score of every id for `prefix` (ids, oldest first) into `out`
    * [vocabSize]; excluded ids get −∞. `logits`: the prefix's row of `logits()`, when computed.
    */
   score(prefix: ArrayLike<number>, out: Float32Array, logits?: Float32Array): void {
@@ -164,7 +168,7 @@ export class BlendScorer {
   ): Float32Array {
     const values = this.neuralValues;
     if (logits) values.set(logits);
-    else (this.net as NetRuntime).scores([prefix], values);
+    else (this.net as NetRuntime).scores([knownIds(prefix)], values);
     if (!probabilities) for (const id of excluded) values[id] = Number.NEGATIVE_INFINITY;
     let max = Number.NEGATIVE_INFINITY;
     for (let id = 0; id < this.vocabSize; id++) {
@@ -193,12 +197,12 @@ export class BlendScorer {
     excluded: readonly number[],
   ): SparseValues {
     if (kind === "sknn") {
-      const view = (this.index as SessionIndex).sknn(prefix);
+      const view = (this.index as SessionIndex).sknn(withoutUnknown(prefix));
       return scaled(view.ids, view.scores, view.length, excluded);
     }
     if (kind === "cooccurrence") {
       const last = prefix.length > 0 ? (prefix[prefix.length - 1] as number) : -1;
-      const next = (this.index as SessionIndex).successors(last);
+      const next = (this.index as SessionIndex).successors(last >= FIRST_ITEM_ID ? last : -1);
       return scaled(next.ids, next.counts, next.length, excluded);
     }
     return this.repeat(prefix, excluded);
@@ -221,6 +225,19 @@ export class BlendScorer {
     }
     return scaled(this.repeatIds, this.repeatValues, length, excluded);
   }
+}
+
+/** The known ids of a prefix (the network's input). */
+function knownIds(prefix: ArrayLike<number>): Int32Array {
+  return Int32Array.from(prefix).filter((id) => id >= FIRST_ITEM_ID);
+}
+
+/**
+ * The prefix with padding and unknown ids as −1: the neighbourhood index skips them but counts
+ * them in the length (an unknown id has postings when the vocabulary maps rare train SKUs to it).
+ */
+function withoutUnknown(prefix: ArrayLike<number>): Int32Array {
+  return Int32Array.from(prefix, (id) => (id >= FIRST_ITEM_ID ? id : -1));
 }
 
 function scaled(

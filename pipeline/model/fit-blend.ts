@@ -288,8 +288,8 @@ export function fitWeights(
 
 /**
  * The fitting cases of held-out `sessions` (vocabulary ids, at most `limit` prefixes, in order)
- * for a blend of `kinds`. Unknown ids are dropped from the prefixes, as the predictor drops SKUs
- * the vocabulary does not know; an unknown target stays a case the blend cannot hit.
+ * for a blend of `kinds`, read as the predictor reads them (./blend.ts: unknown ids count in the
+ * length only); an unknown target stays a case the blend cannot hit.
  */
 export function fitCases(
   kinds: readonly ComponentKind[],
@@ -305,8 +305,11 @@ export function fitCases(
   const wanted: { prefix: Int32Array; target: number }[] = [];
   for (const session of sessions) {
     for (let t = 1; t < session.length && wanted.length < options.limit; t++) {
-      const prefix = session.subarray(0, t).filter((id) => id >= FIRST_ITEM_ID);
-      if (prefix.length > 0) wanted.push({ prefix, target: session[t] as number });
+      // A prefix of unknown SKUs only gets the popularity fallback, whatever the weights.
+      const prefix = session.subarray(0, t);
+      if (prefix.some((id) => id >= FIRST_ITEM_ID)) {
+        wanted.push({ prefix, target: session[t] as number });
+      }
     }
     if (wanted.length >= options.limit) break;
   }

@@ -4,8 +4,9 @@
  * the evaluation and the promotion's smoke test all rank through this one class, whatever the
  * blend holds.
  *
- * SKUs the vocabulary does not know are dropped from the session (and counted); a session with
- * no known SKU gets the k most popular train items, flagged `fallback`.
+ * SKUs the vocabulary does not know are counted; the network does not read them, the
+ * neighbourhood evidence counts them in the session's length (see ./blend.ts). A session with no
+ * known SKU gets the k most popular train items, flagged `fallback`.
  */
 import type { BlendScorer } from "./blend.ts";
 import { FIRST_ITEM_ID, UNKNOWN_ID } from "./sequences.ts";
@@ -70,21 +71,22 @@ export class Predictor {
     const top = Math.min(k, this.items);
     const encoded = sessions.map((session) => {
       const ids = this.vocabulary.encode(session);
-      const known = ids.filter((id) => id !== UNKNOWN_ID);
-      return { known, unknownSkus: ids.length - known.length };
+      let unknownSkus = 0;
+      for (const id of ids) if (id === UNKNOWN_ID) unknownSkus++;
+      return { ids, unknownSkus };
     });
     // The network scores every session with a known SKU in one call (blocked: cheaper per session).
-    const scored = encoded.filter((e) => e.known.length > 0);
-    const logits = scored.length > 0 ? this.scorer.logits(scored.map((e) => e.known)) : undefined;
+    const scored = encoded.filter((e) => e.unknownSkus < e.ids.length);
+    const logits = scored.length > 0 ? this.scorer.logits(scored.map((e) => e.ids)) : undefined;
     const v = this.vocabulary.size;
     let row = 0;
-    return encoded.map(({ known, unknownSkus }) => {
-      if (known.length === 0) {
+    return encoded.map(({ ids, unknownSkus }) => {
+      if (unknownSkus === ids.length) {
         return { items: this.popular.slice(0, top), unknownSkus, fallback: true };
       }
-      this.scorer.score(known, this.scores, logits?.subarray(row * v, (row + 1) * v));
+      this.scorer.score(ids, this.scores, logits?.subarray(row * v, (row + 1) * v));
       row++;
-      const excluded = this.scorer.excluded(known);
+      const excluded = this.scorer.excluded(ids);
       const n = topK(
         this.scores,
         0,

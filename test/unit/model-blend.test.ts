@@ -213,7 +213,7 @@ describe("the predictor", () => {
     new BlendScorer(spec([1, 0.5, 0.5, 0.5]), evidence, { excludeLast: true }),
   );
 
-  it("drops unknown SKUs, never recommends the last item, and falls back to popularity", () => {
+  it("counts unknown SKUs, never recommends the last item, and falls back to popularity", () => {
     const [known, unknown] = predictor.predict(
       [
         ["sku-3", "nope", "sku-10"],
@@ -229,7 +229,24 @@ describe("the predictor", () => {
     expect(unknown).toMatchObject({ unknownSkus: 2, fallback: true });
     expect(unknown?.items.map((i) => i.sku)).toEqual(skus.slice(0, 10));
     // The same session answers the same whatever else is in the call.
-    expect(predictor.predict([["sku-3", "sku-10"]], 10)[0]?.items).toEqual(known?.items);
+    expect(predictor.predict([["sku-3", "nope", "sku-10"]], 10)[0]?.items).toEqual(known?.items);
+    // The network does not read unknown SKUs; the neighbourhood counts them in the length.
+    const network = new Predictor(
+      vocabulary,
+      new BlendScorer(spec([1], ["neural"]), evidence, { excludeLast: true }),
+    );
+    expect(network.predict([["sku-3", "nope", "sku-10"]], 10)[0]?.items).toEqual(
+      network.predict([["sku-3", "sku-10"]], 10)[0]?.items,
+    );
+    const repeat = new Predictor(
+      vocabulary,
+      new BlendScorer(spec([1], ["repeat"]), evidence, { excludeLast: false }),
+    );
+    const [withGap] = repeat.predict([["sku-3", "nope", "nope", "sku-10"]], 2);
+    expect(withGap?.items.map((i) => [i.sku, i.score])).toEqual([
+      ["sku-10", 1],
+      ["sku-3", 0.25],
+    ]);
   });
 
   it("caps k at what can be recommended", () => {

@@ -5677,10 +5677,10 @@ var BlendScorer = class {
     const uses = this.spec.components.some(
       (c) => c.kind === "neural" && (c.weight > 0 || this.spec.components.length === 1)
     );
-    return uses ? this.net.scores(prefixes) : void 0;
+    return uses ? this.net.scores(prefixes.map(knownIds)) : void 0;
   }
   /**
-   * The blended score of every id for `prefix` (known ids, oldest first) into `out`
+   * The blended score of every id for `prefix` (ids, oldest first) into `out`
    * [vocabSize]; excluded ids get −∞. `logits`: the prefix's row of `logits()`, when computed.
    */
   score(prefix, out, logits) {
@@ -5715,7 +5715,7 @@ var BlendScorer = class {
   neural(prefix, excluded2, probabilities = false, logits) {
     const values = this.neuralValues;
     if (logits) values.set(logits);
-    else this.net.scores([prefix], values);
+    else this.net.scores([knownIds(prefix)], values);
     if (!probabilities) for (const id of excluded2) values[id] = Number.NEGATIVE_INFINITY;
     let max2 = Number.NEGATIVE_INFINITY;
     for (let id = 0; id < this.vocabSize; id++) {
@@ -5739,12 +5739,12 @@ var BlendScorer = class {
    */
   sparse(kind, prefix, excluded2) {
     if (kind === "sknn") {
-      const view = this.index.sknn(prefix);
+      const view = this.index.sknn(withoutUnknown(prefix));
       return scaled(view.ids, view.scores, view.length, excluded2);
     }
     if (kind === "cooccurrence") {
       const last = prefix.length > 0 ? prefix[prefix.length - 1] : -1;
-      const next = this.index.successors(last);
+      const next = this.index.successors(last >= FIRST_ITEM_ID ? last : -1);
       return scaled(next.ids, next.counts, next.length, excluded2);
     }
     return this.repeat(prefix, excluded2);
@@ -5766,6 +5766,12 @@ var BlendScorer = class {
     return scaled(this.repeatIds, this.repeatValues, length, excluded2);
   }
 };
+function knownIds(prefix) {
+  return Int32Array.from(prefix).filter((id) => id >= FIRST_ITEM_ID);
+}
+function withoutUnknown(prefix) {
+  return Int32Array.from(prefix, (id) => id >= FIRST_ITEM_ID ? id : -1);
+}
 function scaled(ids, values, length, excluded2) {
   let max2 = 0;
   for (let i = 0; i < length; i++) {
@@ -6768,20 +6774,21 @@ var Predictor = class {
     const top = Math.min(k, this.items);
     const encoded = sessions.map((session2) => {
       const ids = this.vocabulary.encode(session2);
-      const known = ids.filter((id) => id !== UNKNOWN_ID);
-      return { known, unknownSkus: ids.length - known.length };
+      let unknownSkus = 0;
+      for (const id of ids) if (id === UNKNOWN_ID) unknownSkus++;
+      return { ids, unknownSkus };
     });
-    const scored = encoded.filter((e) => e.known.length > 0);
-    const logits = scored.length > 0 ? this.scorer.logits(scored.map((e) => e.known)) : void 0;
+    const scored = encoded.filter((e) => e.unknownSkus < e.ids.length);
+    const logits = scored.length > 0 ? this.scorer.logits(scored.map((e) => e.ids)) : void 0;
     const v = this.vocabulary.size;
     let row = 0;
-    return encoded.map(({ known, unknownSkus }) => {
-      if (known.length === 0) {
+    return encoded.map(({ ids, unknownSkus }) => {
+      if (unknownSkus === ids.length) {
         return { items: this.popular.slice(0, top), unknownSkus, fallback: true };
       }
-      this.scorer.score(known, this.scores, logits?.subarray(row * v, (row + 1) * v));
+      this.scorer.score(ids, this.scores, logits?.subarray(row * v, (row + 1) * v));
       row++;
-      const excluded2 = this.scorer.excluded(known);
+      const excluded2 = this.scorer.excluded(ids);
       const n2 = topK(
         this.scores,
         0,
@@ -7425,8 +7432,10 @@ function fitCases(kinds, evidence, sessions, options) {
   const wanted = [];
   for (const session2 of sessions) {
     for (let t = 1; t < session2.length && wanted.length < options.limit; t++) {
-      const prefix = session2.subarray(0, t).filter((id) => id >= FIRST_ITEM_ID);
-      if (prefix.length > 0) wanted.push({ prefix, target: session2[t] });
+      const prefix = session2.subarray(0, t);
+      if (prefix.some((id) => id >= FIRST_ITEM_ID)) {
+        wanted.push({ prefix, target: session2[t] });
+      }
     }
     if (wanted.length >= options.limit) break;
   }
