@@ -10,7 +10,7 @@
  *
  *   npx tsx bench/serve.ts [--duration 5] [--connections 1,10,100] [--rate 1000] [--rate-duration 10]
  *                          [--soak 0] [--vocab 10000] [--train-sessions 30000] [--k 10]
- *                          [--sessions-per-request 1] [--max-batch 256] [--max-wait-ms 2]
+ *                          [--sessions-per-request 1] [--max-batch 32] [--max-wait-ms 0]
  *                          [--rate-per-connection 5]
  *
  * --soak N adds an N-second run at --rate against the model server, reporting errors and the
@@ -38,6 +38,7 @@ import { netWeightSpecs, type NetConfig } from "../pipeline/model/net.ts";
 import { Vocabulary } from "../pipeline/model/vocabulary.ts";
 import { Rng, cumulative, seededFloats } from "../pipeline/prng.ts";
 import { sessionBlock } from "../pipeline/model/sessions.ts";
+import { SERVE_LIMIT_DEFAULTS } from "../pipeline/serve/serve-settings.ts";
 
 const { values } = parseArgs({
   options: {
@@ -54,8 +55,8 @@ const { values } = parseArgs({
     k: { type: "string", default: "10" },
     "sessions-per-request": { type: "string", default: "1" },
     "rate-per-connection": { type: "string", default: "5" },
-    "max-batch": { type: "string", default: "256" },
-    "max-wait-ms": { type: "string", default: "2" },
+    "max-batch": { type: "string", default: String(SERVE_LIMIT_DEFAULTS.maxBatch) },
+    "max-wait-ms": { type: "string", default: String(SERVE_LIMIT_DEFAULTS.batchWaitMs) },
   },
 });
 

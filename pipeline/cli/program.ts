@@ -17,6 +17,7 @@ import { readProduction } from "../promote/registry.ts";
 import { createReporter, type Reporter } from "../reporter.ts";
 import { createRequestLog } from "../serve/request-log.ts";
 import { SAGEMAKER_MODEL_DIR, serveUntilSignal, startModelServer } from "../serve/serve.ts";
+import { SERVE_LIMIT_SPECS } from "../serve/serve-settings.ts";
 import { runModelDir } from "../train/fetch-artifact.ts";
 import { createContext, openStore } from "../run/context.ts";
 import {
@@ -385,7 +386,13 @@ export function buildProgram(): Command {
       .description(
         "the inference server (SageMaker contract: GET /ping, POST /invocations) for a model",
       ),
-    [...COMMON_SETTINGS, "serve.port", "serve.model", "serve.logSampleRate"],
+    [
+      ...COMMON_SETTINGS,
+      "serve.port",
+      "serve.model",
+      "serve.logSampleRate",
+      ...SERVE_LIMIT_SPECS.map((spec) => spec.key),
+    ],
   ).action(async (options: CommonOptions) => {
     const inv = prepare(options);
     const store = openStore(inv.config.store);
@@ -400,9 +407,16 @@ export function buildProgram(): Command {
             sampleRate: inv.config.serve.logSampleRate,
           })
         : undefined;
+    const { serve } = inv.config;
     const server = await startModelServer({
       modelDir,
-      port: inv.config.serve.port,
+      port: serve.port,
+      maxQueue: serve.maxQueue,
+      maxConnections: serve.maxConnections,
+      requestTimeoutMs: serve.requestTimeoutMs,
+      headersTimeoutMs: serve.headersTimeoutMs,
+      keepAliveTimeoutMs: serve.keepAliveTimeoutMs,
+      batch: { maxBatch: serve.maxBatch, maxWaitMs: serve.batchWaitMs },
       reporter: inv.reporter,
       ...(requestLog ? { requestLog } : {}),
     });

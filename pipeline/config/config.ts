@@ -5,6 +5,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { LineCounter, isMap, parseDocument, type Document } from "yaml";
 import type { BatchSettings } from "../compute/batch-settings.ts";
+import type { ServeLimits } from "../serve/serve-settings.ts";
 import { InputError, type InputLocation } from "../errors.ts";
 import { PRESETS, type PresetName } from "./presets.ts";
 import { DEFAULTS, SETTINGS, type SettingSpec } from "./settings.ts";
@@ -51,7 +52,7 @@ export interface Config {
     seed: number;
   };
   card: { screenshot: "auto" | "on" | "off" };
-  serve: { port: number; model?: string; logSampleRate: number };
+  serve: { port: number; model?: string; logSampleRate: number } & ServeLimits;
   promote: {
     target: "local" | "sagemaker";
     tolerance: number;

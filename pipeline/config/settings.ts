@@ -5,6 +5,7 @@
  */
 import { z } from "zod";
 import { BATCH_DEFAULTS, BATCH_SETTING_SPECS } from "../compute/batch-settings.ts";
+import { SERVE_LIMIT_DEFAULTS, SERVE_LIMIT_SPECS } from "../serve/serve-settings.ts";
 
 export interface SettingSpec {
   /** Dotted key in the config file (`data.sessions`). */
@@ -597,6 +598,7 @@ export const SETTINGS: SettingSpec[] = [
     description:
       "Share of requests logged in the browsing_train.csv format under STORE/requests (a local .mlops/requests with an S3 store), which the upload stage loads back.",
   },
+  ...SERVE_LIMIT_SPECS,
   ...BATCH_SETTING_SPECS,
 ];
 
@@ -639,7 +641,7 @@ export const DEFAULTS = {
   },
   compute: { batch: BATCH_DEFAULTS },
   card: { screenshot: "auto" },
-  serve: { port: 8080, logSampleRate: 0 },
+  serve: { port: 8080, logSampleRate: 0, ...SERVE_LIMIT_DEFAULTS },
   promote: {
     target: "local",
     tolerance: 0,

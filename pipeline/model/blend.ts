@@ -26,6 +26,7 @@
 import type { NetRuntime } from "./net-runtime.ts";
 import type { SessionIndex } from "./neighbours.ts";
 import { FIRST_ITEM_ID } from "./sequences.ts";
+import { KernelLayout, type KernelMemory } from "./simd-kernels.ts";
 
 export const COMPONENT_KINDS = ["neural", "sknn", "cooccurrence", "repeat"] as const;
 export type ComponentKind = (typeof COMPONENT_KINDS)[number];
@@ -88,7 +89,20 @@ export class BlendScorer {
   private readonly net: NetRuntime | undefined;
   private readonly index: SessionIndex | undefined;
   private readonly excludeLast: boolean;
-  private readonly neuralValues: Float32Array;
+  /**
+   * The dense buffers, [paddedSize] each, in kernel memory for the exp kernel: a prefix's logits,
+   * the network's values, and the blend's scores. Lanes past vocabSize hold −∞ logits (so exp
+   * adds 0 there) and are never read.
+   */
+  private readonly dense: KernelMemory;
+  private readonly paddedSize: number;
+  private readonly logitsAt: number;
+  private readonly valuesAt: number;
+  private readonly blendAt: number;
+  private readonly logitsView: Float32Array;
+  private readonly valuesView: Float32Array;
+  private readonly blendView: Float32Array;
+  private logitBuffer = new Float32Array(0);
   private readonly repeatIds: Int32Array;
   private readonly repeatValues: Float64Array;
   private readonly repeatSlot: Int32Array;
@@ -101,7 +115,20 @@ export class BlendScorer {
     this.net = evidence.net;
     this.index = evidence.index;
     this.excludeLast = options.excludeLast;
-    this.neuralValues = new Float32Array(this.vocabSize);
+    this.paddedSize = Math.ceil(this.vocabSize / 4) * 4;
+    const layout = new KernelLayout();
+    this.logitsAt = layout.reserve(this.paddedSize);
+    this.valuesAt = layout.reserve(this.paddedSize);
+    this.blendAt = layout.reserve(this.paddedSize);
+    this.dense = layout.create(`a blend over ${this.vocabSize} ids`);
+    this.logitsView = this.dense.view(this.logitsAt, this.vocabSize);
+    this.valuesView = this.dense.view(this.valuesAt, this.vocabSize);
+    this.blendView = this.dense.view(this.blendAt, this.vocabSize);
+    this.dense.f32.fill(
+      Number.NEGATIVE_INFINITY,
+      this.logitsAt + this.vocabSize,
+      this.logitsAt + this.paddedSize,
+    );
     this.repeatIds = new Int32Array(this.vocabSize);
     this.repeatValues = new Float64Array(this.vocabSize);
     this.repeatSlot = new Int32Array(this.vocabSize);
@@ -117,31 +144,38 @@ export class BlendScorer {
   /**
    * The network's logits for many prefixes at once, [prefixes.length × vocabSize] (the runtime
    * scores several prefixes per pass over the output matrix), for `score` and `neural` to take
-   * row by row; undefined when the blend does not use the network.
+   * row by row; undefined when the blend does not use the network. The array is this scorer's
+   * buffer, overwritten by the next call.
    */
   logits(prefixes: readonly ArrayLike<number>[]): Float32Array | undefined {
     const uses = this.spec.components.some(
       (c) => c.kind === "neural" && (c.weight > 0 || this.spec.components.length === 1),
     );
-    return uses ? (this.net as NetRuntime).scores(prefixes.map(knownIds)) : undefined;
+    if (!uses) return undefined;
+    const size = prefixes.length * this.vocabSize;
+    if (this.logitBuffer.length < size) this.logitBuffer = new Float32Array(size);
+    const rows = this.logitBuffer.subarray(0, size);
+    return (this.net as NetRuntime).scores(prefixes.map(knownIds), rows);
   }
 
   /**
-   * The blended score of every id for `prefix` (ids, oldest first) into `out`
-   * [vocabSize]; excluded ids get −∞. `logits`: the prefix's row of `logits()`, when computed.
+   * The blended score of every id for `prefix` (ids, oldest first), [vocabSize]; excluded ids get
+   * −∞. The array is this scorer's buffer, overwritten by the next call. `logits`: the prefix's
+   * row of `logits()`, when computed.
    */
-  score(prefix: ArrayLike<number>, out: Float32Array, logits?: Float32Array): void {
+  score(prefix: ArrayLike<number>, logits?: Float32Array): Float32Array {
     const excluded = this.excluded(prefix);
     const alone = this.spec.components.length === 1;
+    const out = this.blendView;
     out.fill(0);
     for (const { kind, weight } of this.spec.components) {
       const w = alone ? 1 : weight;
       if (w === 0) continue;
-      if (kind === "neural") {
-        const dense = this.neural(prefix, excluded, alone, logits);
-        for (let id = 0; id < this.vocabSize; id++) {
-          out[id] = (out[id] as number) + w * (dense[id] as number);
-        }
+      if (kind === "neural" && alone) {
+        out.set(this.neural(prefix, excluded, true, logits));
+      } else if (kind === "neural") {
+        const max = this.loadLogits(prefix, excluded, logits);
+        this.dense.expAdd(this.logitsAt, this.paddedSize, max, w, this.blendAt);
       } else {
         const c = this.sparse(kind, prefix, excluded);
         const scale = w * c.scale;
@@ -152,6 +186,7 @@ export class BlendScorer {
       }
     }
     for (const id of excluded) out[id] = Number.NEGATIVE_INFINITY;
+    return out;
   }
 
   /**
@@ -166,25 +201,37 @@ export class BlendScorer {
     probabilities = false,
     logits?: Float32Array,
   ): Float32Array {
-    const values = this.neuralValues;
-    if (logits) values.set(logits);
-    else (this.net as NetRuntime).scores([knownIds(prefix)], values);
-    if (!probabilities) for (const id of excluded) values[id] = Number.NEGATIVE_INFINITY;
-    let max = Number.NEGATIVE_INFINITY;
-    for (let id = 0; id < this.vocabSize; id++) {
-      if ((values[id] as number) > max) max = values[id] as number;
-    }
-    let sum = 0;
-    for (let id = 0; id < this.vocabSize; id++) {
-      const e = Math.exp((values[id] as number) - max);
-      values[id] = e;
-      sum += e;
-    }
+    const max = this.loadLogits(prefix, probabilities ? [] : excluded, logits);
+    const values = this.valuesView;
+    values.fill(0);
+    this.dense.expAdd(this.logitsAt, this.paddedSize, max, 1, this.valuesAt);
     if (probabilities) {
+      let sum = 0;
+      for (let id = 0; id < this.vocabSize; id++) sum += values[id] as number;
       for (let id = 0; id < this.vocabSize; id++) values[id] = (values[id] as number) / sum;
       for (const id of excluded) values[id] = 0;
     }
     return values;
+  }
+
+  /**
+   * Puts the prefix's logits in the kernel's buffer (copied from `logits`, or computed), with
+   * `excluded` at −∞; returns the largest.
+   */
+  private loadLogits(
+    prefix: ArrayLike<number>,
+    excluded: readonly number[],
+    logits?: Float32Array,
+  ): number {
+    const values = this.logitsView;
+    if (logits) values.set(logits);
+    else (this.net as NetRuntime).scores([knownIds(prefix)], values);
+    for (const id of excluded) values[id] = Number.NEGATIVE_INFINITY;
+    let max = Number.NEGATIVE_INFINITY;
+    for (let id = 0; id < this.vocabSize; id++) {
+      if ((values[id] as number) > max) max = values[id] as number;
+    }
+    return max;
   }
 
   /**

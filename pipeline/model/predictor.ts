@@ -28,7 +28,6 @@ export interface SessionPrediction {
 }
 
 export class Predictor {
-  private readonly scores: Float32Array;
   private readonly topIds: Int32Array;
   private readonly topValues: Float32Array;
   private readonly popular: ScoredSku[];
@@ -42,7 +41,6 @@ export class Predictor {
         `the blend scores ${scorer.vocabSize} ids but the vocabulary has ${vocabulary.size}`,
       );
     }
-    this.scores = new Float32Array(vocabulary.size);
     this.topIds = new Int32Array(vocabulary.size);
     this.topValues = new Float32Array(vocabulary.size);
     const items = vocabulary.size - FIRST_ITEM_ID;
@@ -84,18 +82,10 @@ export class Predictor {
       if (unknownSkus === ids.length) {
         return { items: this.popular.slice(0, top), unknownSkus, fallback: true };
       }
-      this.scorer.score(ids, this.scores, logits?.subarray(row * v, (row + 1) * v));
+      const scores = this.scorer.score(ids, logits?.subarray(row * v, (row + 1) * v));
       row++;
       const excluded = this.scorer.excluded(ids);
-      const n = topK(
-        this.scores,
-        0,
-        this.scores.length,
-        top,
-        excluded,
-        this.topIds,
-        this.topValues,
-      );
+      const n = topK(scores, 0, scores.length, top, excluded, this.topIds, this.topValues);
       const items: ScoredSku[] = [];
       for (let i = 0; i < n; i++) {
         items.push({

@@ -13,6 +13,7 @@
  * own first k (top-k lists are sorted, so the first k of a longer list is the top k).
  */
 import type { SessionPrediction } from "../model/predictor.ts";
+import { SERVE_LIMIT_DEFAULTS } from "./serve-settings.ts";
 
 /** What the server needs of a model: the artifact's predictor, or anything that ranks alike. */
 export interface Predictor {
@@ -26,7 +27,10 @@ export interface BatchOptions {
   maxWaitMs: number;
 }
 
-export const DEFAULT_BATCH_OPTIONS: BatchOptions = { maxBatch: 256, maxWaitMs: 2 };
+export const DEFAULT_BATCH_OPTIONS: BatchOptions = {
+  maxBatch: SERVE_LIMIT_DEFAULTS.maxBatch,
+  maxWaitMs: SERVE_LIMIT_DEFAULTS.batchWaitMs,
+};
 
 /** One request's sessions and where their predictions go. */
 interface Job {
@@ -60,7 +64,7 @@ export class PredictionBatcher {
   private readonly queue: Piece[] = [];
   private queued = 0;
   private running: Promise<void> | undefined;
-  private timer: NodeJS.Timeout | undefined;
+  private timer: { immediate?: NodeJS.Immediate; timeout?: NodeJS.Timeout } | undefined;
   readonly stats: BatcherStats = { calls: 0, sessions: 0, largestBatch: 0 };
 
   constructor(
@@ -73,6 +77,11 @@ export class PredictionBatcher {
     if (!(options.maxWaitMs >= 0)) {
       throw new RangeError(`batch.maxWaitMs must be 0 or more, got ${options.maxWaitMs}`);
     }
+  }
+
+  /** Sessions queued and not yet in a model call. */
+  get waiting(): number {
+    return this.queued;
   }
 
   /** The predictions for `sessions`, in order, each with at most `k` items. */
@@ -99,16 +108,22 @@ export class PredictionBatcher {
     if (this.queued >= this.options.maxBatch) {
       this.clearTimer();
       this.start();
-    } else {
-      this.timer ??= setTimeout(() => {
+    } else if (this.timer === undefined) {
+      const fire = () => {
         this.timer = undefined;
         if (!this.running) this.start();
-      }, this.options.maxWaitMs);
+      };
+      // 0 ms: after the requests that arrived with this one are read (setTimeout(0) waits 1 ms).
+      this.timer =
+        this.options.maxWaitMs === 0
+          ? { immediate: setImmediate(fire) }
+          : { timeout: setTimeout(fire, this.options.maxWaitMs) };
     }
   }
 
   private clearTimer(): void {
-    if (this.timer) clearTimeout(this.timer);
+    if (this.timer?.immediate) clearImmediate(this.timer.immediate);
+    if (this.timer?.timeout) clearTimeout(this.timer.timeout);
     this.timer = undefined;
   }
 

@@ -39,6 +39,7 @@ import {
   type ModelInfo,
 } from "./protocol.ts";
 import type { RequestLog } from "./request-log.ts";
+import { SERVE_LIMIT_DEFAULTS } from "./serve-settings.ts";
 
 /** A predictor, and what the response reports about the model when it knows it. */
 export interface ServedModel extends Predictor {
@@ -66,6 +67,19 @@ export interface ServerOptions {
   modelVersion?: string;
   /** How long `close()` waits for requests in flight before cutting their connections. */
   shutdownTimeoutMs?: number;
+  /**
+   * Most sessions waiting for the model. A request that would queue more is answered 503 with
+   * Retry-After at once (load shedding): past capacity, queueing only adds latency and memory.
+   */
+  maxQueue?: number;
+  /** Connections held at once; further ones are closed as they are accepted. */
+  maxConnections?: number;
+  /** Longest a request may take to arrive whole (headers and body), in milliseconds. */
+  requestTimeoutMs?: number;
+  /** Longest a request's headers may take to arrive, in milliseconds (cuts off slow clients). */
+  headersTimeoutMs?: number;
+  /** How long an idle keep-alive connection is kept, in milliseconds. */
+  keepAliveTimeoutMs?: number;
   reporter?: Reporter;
 }
 
@@ -77,11 +91,21 @@ export const SERVER_DEFAULTS = {
   maxK: 100,
   defaultK: 10,
   shutdownTimeoutMs: 30_000,
+  maxQueue: SERVE_LIMIT_DEFAULTS.maxQueue,
+  maxConnections: SERVE_LIMIT_DEFAULTS.maxConnections,
+  requestTimeoutMs: SERVE_LIMIT_DEFAULTS.requestTimeoutMs,
+  headersTimeoutMs: SERVE_LIMIT_DEFAULTS.headersTimeoutMs,
+  keepAliveTimeoutMs: SERVE_LIMIT_DEFAULTS.keepAliveTimeoutMs,
 } as const;
+
+/** Seconds a shed request is told to wait (Retry-After). */
+const RETRY_AFTER_SECONDS = 1;
 
 export interface ServerStats {
   /** Requests answered, by status code. */
   responses: Record<number, number>;
+  /** Requests answered 503 because the queue was full. */
+  shed: number;
   batching: BatcherStats;
 }
 
@@ -102,6 +126,11 @@ type ModelState =
   | { state: "failed"; error: Error };
 
 const JSON_TYPE = "application/json";
+
+const MODEL_LOAD_FAILED = {
+  code: "model_load_failed",
+  message: "the model could not be loaded; the server's log says why",
+} as const;
 
 function positiveInteger(name: string, value: number): number {
   if (!Number.isInteger(value) || value < 1) {
@@ -124,7 +153,33 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     maxSessions: positiveInteger("maxSessions", options.maxSessions ?? SERVER_DEFAULTS.maxSessions),
     maxK: positiveInteger("maxK", options.maxK ?? SERVER_DEFAULTS.maxK),
     defaultK: positiveInteger("defaultK", options.defaultK ?? SERVER_DEFAULTS.defaultK),
+    maxQueue: positiveInteger("maxQueue", options.maxQueue ?? SERVER_DEFAULTS.maxQueue),
   };
+  const timeouts = {
+    requestTimeout: positiveInteger(
+      "requestTimeoutMs",
+      options.requestTimeoutMs ?? SERVER_DEFAULTS.requestTimeoutMs,
+    ),
+    headersTimeout: positiveInteger(
+      "headersTimeoutMs",
+      options.headersTimeoutMs ?? SERVER_DEFAULTS.headersTimeoutMs,
+    ),
+    keepAliveTimeout: positiveInteger(
+      "keepAliveTimeoutMs",
+      options.keepAliveTimeoutMs ?? SERVER_DEFAULTS.keepAliveTimeoutMs,
+    ),
+  };
+  if (timeouts.headersTimeout > timeouts.requestTimeout) {
+    throw new PipelineError(
+      `server setting headersTimeoutMs (${timeouts.headersTimeout}) is above requestTimeoutMs (${timeouts.requestTimeout})`,
+      2,
+      "the headers are part of the request: lower headersTimeoutMs or raise requestTimeoutMs",
+    );
+  }
+  const maxConnections = positiveInteger(
+    "maxConnections",
+    options.maxConnections ?? SERVER_DEFAULTS.maxConnections,
+  );
   if (limits.defaultK > limits.maxK) {
     throw new PipelineError(
       `server setting defaultK (${limits.defaultK}) is above maxK (${limits.maxK})`,
@@ -166,6 +221,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   ready.catch(() => {}); // the caller may never await it; /ping reports the failure either way
 
   const responses: Record<number, number> = {};
+  let shed = 0;
   let inFlight = 0;
   let closing = false;
   let idle: (() => void) | undefined;
@@ -182,7 +238,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       "content-type": JSON_TYPE,
       "content-length": String(Buffer.byteLength(body)),
       // While closing, and after an error that left the body unread, do not reuse the connection.
-      ...(closing || !res.req.complete ? { connection: "close" } : {}),
+      ...(closing || bodyLeftUnread(res.req) ? { connection: "close" } : {}),
       ...headers,
     });
     res.end(body);
@@ -190,12 +246,13 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
 
   const ping = (res: ServerResponse, head: boolean) => {
     const status = model.state === "ready" && !closing ? 200 : 503;
+    // The loading error's text (paths, a stack) goes to the log, not to whoever polls /ping.
     const body =
       model.state === "ready"
         ? JSON.stringify({ status: closing ? "shutting_down" : "ready", model: model.info })
         : model.state === "loading"
           ? JSON.stringify({ status: "loading" })
-          : JSON.stringify({ status: "failed", error: model.error.message });
+          : JSON.stringify({ status: "failed", error: MODEL_LOAD_FAILED });
     if (head) {
       responses[status] = (responses[status] ?? 0) + 1;
       res.writeHead(status, { "content-type": JSON_TYPE }).end();
@@ -205,14 +262,16 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const invoke = async (req: IncomingMessage, res: ServerResponse, requestId: string) => {
     const receivedAt = Date.now();
     if (closing) throw new HttpError(503, "shutting_down", "the server is shutting down");
-    if (model.state !== "ready") {
+    if (model.state === "loading") {
       throw new HttpError(
         503,
         "model_not_ready",
-        model.state === "loading"
-          ? "the model is still loading; retry when GET /ping answers 200"
-          : `the model failed to load: ${model.error.message}`,
+        "the model is still loading; retry when GET /ping answers 200",
+        { "retry-after": String(RETRY_AFTER_SECONDS) },
       );
+    }
+    if (model.state === "failed") {
+      throw new HttpError(503, MODEL_LOAD_FAILED.code, MODEL_LOAD_FAILED.message);
     }
     const { batcher, info } = model;
     if (!isJsonContentType(req.headers["content-type"])) {
@@ -224,6 +283,15 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     }
     const body = await readBody(req, limits.maxBodyBytes);
     const { sessions, k } = parseInvocation(body, limits);
+    if (batcher.waiting + sessions.length > limits.maxQueue) {
+      shed++;
+      throw new HttpError(
+        503,
+        "overloaded",
+        `the server is at capacity (${batcher.waiting} sessions waiting for the model, at most ${limits.maxQueue}); retry after ${RETRY_AFTER_SECONDS} s`,
+        { "retry-after": String(RETRY_AFTER_SECONDS) },
+      );
+    }
     let predictions: SessionPrediction[];
     try {
       predictions = await batcher.predict(sessions, k);
@@ -277,9 +345,18 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     }
   };
 
-  const server: Server = createServer((req, res) => {
-    void handle(req, res);
-  });
+  const server: Server = createServer(
+    {
+      ...timeouts,
+      // Node checks the request and headers timeouts on this interval (30 s by default, which
+      // would let a slow client hold a connection that much longer than the limit).
+      connectionsCheckingInterval: Math.min(1000, Math.ceil(timeouts.headersTimeout / 4)),
+    },
+    (req, res) => {
+      void handle(req, res);
+    },
+  );
+  server.maxConnections = maxConnections;
   // A malformed request line or header never reaches the handler: answer it as JSON too.
   server.on("clientError", (error: NodeJS.ErrnoException, socket) => {
     if (!socket.writable || error.code === "ECONNRESET") {
@@ -354,6 +431,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     ready,
     stats: () => ({
       responses: { ...responses },
+      shed,
       batching:
         model.state === "ready"
           ? { ...model.batcher.stats }
@@ -372,6 +450,19 @@ function methodNotAllowed(method: string | undefined, path: string, allowed: str
     "method_not_allowed",
     `${method ?? "?"} ${path} is not supported: use ${allowed}`,
     { allow: allowed === "GET" ? "GET, HEAD" : allowed },
+  );
+}
+
+/**
+ * Whether the request announced a body that was not read to its end (an error answered before
+ * reading it): the connection then cannot carry another request. A request without a body (a
+ * GET) is not `complete` until its empty body is consumed, so that flag alone would close every
+ * /ping connection.
+ */
+function bodyLeftUnread(req: IncomingMessage): boolean {
+  if (req.complete) return false;
+  return (
+    req.headers["transfer-encoding"] !== undefined || Number(req.headers["content-length"]) > 0
   );
 }
 

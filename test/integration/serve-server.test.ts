@@ -6,7 +6,7 @@
  */
 import { once } from "node:events";
 import { readFile } from "node:fs/promises";
-import { request } from "node:http";
+import { request, type IncomingMessage } from "node:http";
 import { connect } from "node:net";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -135,7 +135,17 @@ describe("GET /ping", () => {
     await expect(server.ready).rejects.toThrow("truncated");
     const ping = await fetch(`${server.url}/ping`);
     expect(ping.status).toBe(503);
-    expect(await ping.json()).toMatchObject({ status: "failed" });
+    // A code and a message for the client; the error's text (a path, a stack) only in the log.
+    const body = await ping.text();
+    expect(JSON.parse(body)).toEqual({
+      status: "failed",
+      error: { code: "model_load_failed", message: expect.stringContaining("log") as string },
+    });
+    expect(body).not.toContain("weights.bin");
+    const invocation = await invoke(server, { sessions: [[sku(1)]] });
+    expect(invocation.status).toBe(503);
+    expect(invocation.json.error).toMatchObject({ code: "model_load_failed" });
+    expect(JSON.stringify(invocation.json)).not.toContain("weights.bin");
     expect(reporter.warnings.join("\n")).toContain("weights.bin is truncated");
   });
 });
@@ -416,6 +426,90 @@ describe("batching", () => {
   });
 });
 
+describe("under load", () => {
+  /** Opens a raw connection; resolves with everything the server sent once it closes it. */
+  async function rawConnection(server: RunningServer) {
+    const url = new URL(server.url);
+    const socket = connect(Number(url.port), url.hostname);
+    await once(socket, "connect");
+    let text = "";
+    socket.on("data", (chunk: Buffer) => (text += chunk.toString()));
+    const closed = once(socket, "close").then(() => text);
+    return { socket, closed };
+  }
+
+  it("cuts off a client that trickles its headers, with a JSON 408", async () => {
+    const server = await serve(artifact, { headersTimeoutMs: 200, requestTimeoutMs: 1000 });
+    const { socket, closed } = await rawConnection(server);
+    const started = Date.now();
+    socket.write("POST /invocations HTTP/1.1\r\nHost: localhost\r\n");
+    const trickle = setInterval(() => socket.writable && socket.write("x-slow: 1\r\n"), 50);
+    const text = await closed;
+    clearInterval(trickle);
+    expect(Date.now() - started).toBeLessThan(1000);
+    expect(text).toMatch(/^HTTP\/1.1 408 Request Timeout/);
+    expect(JSON.parse(text.slice(text.indexOf("\r\n\r\n") + 4)).error.code).toBe("request_timeout");
+  });
+
+  it("cuts off a body that has not arrived within the request timeout", async () => {
+    const server = await serve(artifact, { headersTimeoutMs: 200, requestTimeoutMs: 400 });
+    const { socket, closed } = await rawConnection(server);
+    const started = Date.now();
+    socket.write(
+      "POST /invocations HTTP/1.1\r\nHost: localhost\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{",
+    );
+    const text = await closed;
+    expect(Date.now() - started).toBeLessThan(1500);
+    expect(text).toMatch(/^HTTP\/1.1 408/);
+  });
+
+  it("sheds requests beyond the queue with 503 and Retry-After while /ping stays fast", async () => {
+    const slow = instrumented(artifact, { delayMs: 150 });
+    const server = await serve(slow.model, { maxQueue: 4, batch: { maxBatch: 2, maxWaitMs: 0 } });
+    const requests = Array.from({ length: 16 }, (_, i) => invoke(server, { sessions: [[sku(i)]] }));
+    await slow.firstCall;
+    const pinged = Date.now();
+    expect((await fetch(`${server.url}/ping`)).status).toBe(200);
+    expect(Date.now() - pinged).toBeLessThan(100);
+    const answers = await Promise.all(requests);
+    const shed = answers.filter((a) => a.status === 503);
+    const served = answers.filter((a) => a.status === 200);
+    expect(shed.length + served.length).toBe(16);
+    // At most the first call's two sessions plus a full queue of four get through.
+    expect(served.length).toBeGreaterThanOrEqual(4);
+    expect(served.length).toBeLessThanOrEqual(6);
+    for (const answer of shed) {
+      expect(answer.headers.get("retry-after")).toBe("1");
+      expect(answer.json.error).toMatchObject({ code: "overloaded" });
+    }
+    expect(server.stats().shed).toBe(shed.length);
+    // Once the queue drains, requests are served again.
+    expect((await invoke(server, { sessions: [[sku(1)]] })).status).toBe(200);
+  });
+
+  it("closes connections beyond maxConnections as they are accepted", async () => {
+    const server = await serve(artifact, { maxConnections: 2 });
+    const held = [await rawConnection(server), await rawConnection(server)];
+    const extra = await rawConnection(server);
+    expect(await extra.closed).toBe("");
+    for (const { socket } of held) socket.destroy();
+    await Promise.all(held.map((c) => c.closed));
+    await new Promise((r) => setTimeout(r, 20)); // the server sees the closes
+    expect((await invoke(server, { sessions: [[sku(1)]] })).status).toBe(200);
+  });
+
+  it("tells clients how long it keeps an idle connection", async () => {
+    const server = await serve(artifact);
+    const url = new URL(`${server.url}/ping`);
+    const req = request(url, { headers: { connection: "keep-alive" } });
+    req.end();
+    const [response] = (await once(req, "response")) as [IncomingMessage];
+    response.resume();
+    expect(response.headers["keep-alive"]).toBe("timeout=75");
+    response.socket.destroy();
+  });
+});
+
 describe("close()", () => {
   it("finishes the request in flight, then stops accepting", async () => {
     const slow = instrumented(artifact, { delayMs: 300 });
@@ -461,6 +555,12 @@ describe("settings", () => {
     await expect(startServer({ model: artifact, port: 0, defaultK: 50, maxK: 20 })).rejects.toThrow(
       /above maxK/,
     );
+    await expect(startServer({ model: artifact, port: 0, maxQueue: 0 })).rejects.toThrow(
+      /maxQueue/,
+    );
+    await expect(
+      startServer({ model: artifact, port: 0, headersTimeoutMs: 5000, requestTimeoutMs: 1000 }),
+    ).rejects.toThrow(/headersTimeoutMs \(5000\) is above requestTimeoutMs/);
   });
 
   it("say which port is taken", async () => {

@@ -74,8 +74,7 @@ describe("a blend's scores", () => {
     const cooc = scorer.sparse("cooccurrence", prefix, excluded);
     expect(cooc.length).toBe(successors.length);
     const weights = [0.5, 2, 0.25, 1];
-    const out = new Float32Array(V);
-    new BlendScorer(spec(weights), evidence, { excludeLast: true }).score(prefix, out);
+    const out = new BlendScorer(spec(weights), evidence, { excludeLast: true }).score(prefix);
     const expected = new Float64Array(V);
     for (let id = 0; id < V; id++) expected[id] = 0.5 * (neural[id] as number);
     const knn = index.sknn(prefix);
@@ -103,8 +102,9 @@ describe("a blend's scores", () => {
 
   it("alone, the network reports its softmax probabilities over the whole vocabulary", () => {
     const prefix = Int32Array.from([3, 4]);
-    const out = new Float32Array(V);
-    new BlendScorer(spec([1], ["neural"]), evidence, { excludeLast: false }).score(prefix, out);
+    const out = new BlendScorer(spec([1], ["neural"]), evidence, { excludeLast: false }).score(
+      prefix,
+    );
     const logits = net.scores([prefix]);
     const max = Math.max(...logits);
     const sum = logits.reduce((s, v) => s + Math.exp(v - max), 0);
@@ -143,8 +143,7 @@ describe("fitting", () => {
 
   /** The target's rank in the dense scores of a blend with these weights (ties: smaller id). */
   function denseRank(prefix: Int32Array, target: number, weights: number[]): number {
-    const out = new Float32Array(V);
-    new BlendScorer(spec(weights), evidence, { excludeLast: true }).score(prefix, out);
+    const out = new BlendScorer(spec(weights), evidence, { excludeLast: true }).score(prefix);
     if (!Number.isFinite(out[target] as number)) return Infinity;
     let rank = 1;
     for (let id = 0; id < V; id++) {

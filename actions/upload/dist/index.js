@@ -76,7 +76,7 @@ var PRESETS = {
 };
 
 // pipeline/config/settings.ts
-import { z as z2 } from "zod";
+import { z as z3 } from "zod";
 
 // pipeline/compute/batch-settings.ts
 import { z } from "zod";
@@ -100,11 +100,11 @@ var IMAGE = /^[A-Za-z0-9][A-Za-z0-9._:/#@-]{0,254}$/;
 var ROLE_ARN = /^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]{1,512}$/;
 var REGION = /^[a-z]{2}(-[a-z]+)+-\d{1,2}$/;
 var LOG_GROUP = /^[\w.\-/#]{1,512}$/;
-function jobDefinitionNameProblem(name) {
-  return NAME.test(name) ? void 0 : "must be 1-128 letters, digits, hyphens or underscores (AWS Batch job definition name)";
+function jobDefinitionNameProblem(name2) {
+  return NAME.test(name2) ? void 0 : "must be 1-128 letters, digits, hyphens or underscores (AWS Batch job definition name)";
 }
-function jobNameProblem(name) {
-  return JOB_NAME.test(name) ? void 0 : "must be 1-128 letters, digits, hyphens or underscores, starting with a letter or digit (AWS Batch job name)";
+function jobNameProblem(name2) {
+  return JOB_NAME.test(name2) ? void 0 : "must be 1-128 letters, digits, hyphens or underscores, starting with a letter or digit (AWS Batch job name)";
 }
 function queueProblem(queue) {
   return NAME.test(queue) || QUEUE_ARN.test(queue) ? void 0 : "must be a job queue name (1-128 letters, digits, hyphens or underscores) or a job queue ARN (arn:aws:batch:REGION:ACCOUNT:job-queue/NAME)";
@@ -115,11 +115,11 @@ function imageProblem(image) {
 function roleArnProblem(arn) {
   return ROLE_ARN.test(arn) ? void 0 : "must be an IAM role ARN (arn:aws:iam::123456789012:role/NAME)";
 }
-function environmentNameProblem(name) {
-  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) {
+function environmentNameProblem(name2) {
+  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name2)) {
     return "must be letters, digits and underscores, not starting with a digit";
   }
-  return name.startsWith("AWS_BATCH") ? 'must not start with "AWS_BATCH" (reserved)' : void 0;
+  return name2.startsWith("AWS_BATCH") ? 'must not start with "AWS_BATCH" (reserved)' : void 0;
 }
 var positiveInt = z.number().int().positive();
 var BATCH_SETTING_SPECS = [
@@ -317,16 +317,97 @@ function nonEmpty(value2) {
   return value2 === void 0 || value2 === "" ? void 0 : value2;
 }
 
-// pipeline/config/settings.ts
+// pipeline/serve/serve-settings.ts
+import { z as z2 } from "zod";
+var SERVE_LIMIT_DEFAULTS = {
+  maxQueue: 256,
+  maxBatch: 32,
+  batchWaitMs: 0,
+  maxConnections: 1e3,
+  // SageMaker gives an invocation 60 s end to end; a request still arriving after that is dead.
+  requestTimeoutMs: 6e4,
+  headersTimeoutMs: 1e4,
+  // Longer than a load balancer's usual 60 s idle timeout, so the server never closes a
+  // connection its front end is about to reuse (the front end closes idle ones first).
+  keepAliveTimeoutMs: 75e3
+};
 var positiveInt2 = z2.number().int().positive();
-var boolean = z2.union([z2.boolean(), z2.enum(["true", "false"]).transform((v) => v === "true")]);
-var seed = z2.number().int().min(0).max(2 ** 32 - 1);
+var SERVE_LIMIT_SPECS = [
+  {
+    key: "serve.maxQueue",
+    env: "MLOPS_SERVE_MAX_QUEUE",
+    flag: "--max-queue",
+    schema: positiveInt2,
+    numeric: true,
+    allowed: "a positive integer",
+    description: "Sessions waiting for the model before `pipeline serve` answers 503 with Retry-After (load shedding): past capacity, a queue only adds latency."
+  },
+  {
+    key: "serve.maxBatch",
+    env: "MLOPS_SERVE_MAX_BATCH",
+    flag: "--max-batch",
+    schema: positiveInt2,
+    numeric: true,
+    allowed: "a positive integer",
+    description: "Most sessions of concurrent requests scored in one model call; a call holds the event loop (and /ping) for its length."
+  },
+  {
+    key: "serve.batchWaitMs",
+    env: "MLOPS_SERVE_BATCH_WAIT_MS",
+    flag: "--batch-wait-ms",
+    schema: z2.number().min(0).max(1e3),
+    numeric: true,
+    allowed: "0 to 1000 milliseconds",
+    description: "How long a request waits for others to share its model call (0: only those that arrived with it)."
+  },
+  {
+    key: "serve.maxConnections",
+    env: "MLOPS_SERVE_MAX_CONNECTIONS",
+    flag: "--max-connections",
+    schema: positiveInt2,
+    numeric: true,
+    allowed: "a positive integer",
+    description: "Connections `pipeline serve` holds at once; further ones are closed."
+  },
+  {
+    key: "serve.requestTimeoutMs",
+    env: "MLOPS_SERVE_REQUEST_TIMEOUT_MS",
+    flag: "--request-timeout-ms",
+    schema: positiveInt2,
+    numeric: true,
+    allowed: "a positive integer (milliseconds)",
+    description: "Longest a request may take to arrive whole (headers and body) before a 408; SageMaker allows an invocation 60 s."
+  },
+  {
+    key: "serve.headersTimeoutMs",
+    env: "MLOPS_SERVE_HEADERS_TIMEOUT_MS",
+    flag: "--headers-timeout-ms",
+    schema: positiveInt2,
+    numeric: true,
+    allowed: "a positive integer (milliseconds), at most serve.requestTimeoutMs",
+    description: "Longest a request's headers may take to arrive: cuts off slow clients."
+  },
+  {
+    key: "serve.keepAliveTimeoutMs",
+    env: "MLOPS_SERVE_KEEP_ALIVE_TIMEOUT_MS",
+    flag: "--keep-alive-timeout-ms",
+    schema: positiveInt2,
+    numeric: true,
+    allowed: "a positive integer (milliseconds)",
+    description: "How long an idle keep-alive connection is kept; longer than the front end's idle timeout (60 s on most load balancers)."
+  }
+];
+
+// pipeline/config/settings.ts
+var positiveInt3 = z3.number().int().positive();
+var boolean = z3.union([z3.boolean(), z3.enum(["true", "false"]).transform((v) => v === "true")]);
+var seed = z3.number().int().min(0).max(2 ** 32 - 1);
 var SETTINGS = [
   {
     key: "store",
     env: "MLOPS_STORE",
     flag: "--store",
-    schema: z2.string().regex(/^(s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/.*)?|[^:]+|[A-Za-z]:[\\/].*)$/),
+    schema: z3.string().regex(/^(s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/.*)?|[^:]+|[A-Za-z]:[\\/].*)$/),
     allowed: "a folder path or s3://bucket/prefix",
     description: "Run store: where runs and artifacts are written."
   },
@@ -334,7 +415,7 @@ var SETTINGS = [
     key: "warehouse",
     env: "MLOPS_WAREHOUSE",
     flag: "--warehouse",
-    schema: z2.string().regex(/^(duckdb:.+|snowflake)$/),
+    schema: z3.string().regex(/^(duckdb:.+|snowflake)$/),
     allowed: "duckdb:PATH or snowflake",
     description: "Warehouse to load into and transform in."
   },
@@ -342,7 +423,7 @@ var SETTINGS = [
     key: "tenant",
     env: "MLOPS_TENANT",
     flag: "--tenant",
-    schema: z2.string().regex(/^[A-Za-z0-9_.-]{1,64}$/),
+    schema: z3.string().regex(/^[A-Za-z0-9_.-]{1,64}$/),
     allowed: "1-64 letters, digits, '_', '.' or '-'",
     description: "Tenant / API key recorded on every loaded row."
   },
@@ -350,7 +431,7 @@ var SETTINGS = [
     key: "progress",
     env: "MLOPS_PROGRESS",
     flag: "--progress",
-    schema: z2.enum(["auto", "on", "off"]),
+    schema: z3.enum(["auto", "on", "off"]),
     allowed: "auto, on or off",
     description: "Progress bars on stderr (auto: only on a terminal, never in CI or with --json)."
   },
@@ -358,7 +439,7 @@ var SETTINGS = [
     key: "data.source",
     env: "MLOPS_DATA_SOURCE",
     flag: "--source",
-    schema: z2.enum(["synthetic", "csv", "download"]),
+    schema: z3.enum(["synthetic", "csv", "download"]),
     allowed: "synthetic, csv or download",
     description: "Where the upload stage gets its files."
   },
@@ -366,7 +447,7 @@ var SETTINGS = [
     key: "data.dir",
     env: "MLOPS_DATA_DIR",
     flag: "--data",
-    schema: z2.string().min(1),
+    schema: z3.string().min(1),
     allowed: "a folder path",
     description: "Folder holding browsing_train.csv, search_train.csv and sku_to_content.csv (csv source), or where downloads are unpacked."
   },
@@ -374,7 +455,7 @@ var SETTINGS = [
     key: "data.sessions",
     env: "MLOPS_SESSIONS",
     flag: "--sessions",
-    schema: positiveInt2,
+    schema: positiveInt3,
     numeric: true,
     allowed: "a positive integer",
     description: "Sessions the synthetic generator writes."
@@ -384,7 +465,7 @@ var SETTINGS = [
     env: "MLOPS_SKUS",
     flag: "--skus",
     // The generator's category tree needs at least ten items to have more than one leaf.
-    schema: z2.number().int().min(10),
+    schema: z3.number().int().min(10),
     numeric: true,
     allowed: "an integer of at least 10",
     description: "Catalog size of the synthetic generator."
@@ -402,7 +483,7 @@ var SETTINGS = [
     key: "data.downloadUrl",
     env: "MLOPS_DOWNLOAD_URL",
     flag: "--download-url",
-    schema: z2.url({ protocol: /^https?$/ }),
+    schema: z3.url({ protocol: /^https?$/ }),
     allowed: "an http(s) URL",
     description: "URL of the data-challenge archive (a .zip holding the three CSV files) for --source download."
   },
@@ -410,7 +491,7 @@ var SETTINGS = [
     key: "data.downloadSha256",
     env: "MLOPS_DOWNLOAD_SHA256",
     flag: "--download-sha256",
-    schema: z2.string().regex(/^[0-9a-f]{64}$/),
+    schema: z3.string().regex(/^[0-9a-f]{64}$/),
     allowed: "64 lower-case hex characters",
     description: "Expected sha256 of the downloaded archive; the download fails on a mismatch."
   },
@@ -418,7 +499,7 @@ var SETTINGS = [
     key: "transform.project",
     env: "MLOPS_DBT_PROJECT",
     flag: "--dbt-project",
-    schema: z2.string().min(1),
+    schema: z3.string().min(1),
     allowed: "a folder path",
     description: "dbt project the transform stage builds (default: this repository's dbt/)."
   },
@@ -426,7 +507,7 @@ var SETTINGS = [
     key: "transform.dbt",
     env: "MLOPS_DBT",
     flag: "--dbt",
-    schema: z2.string().min(1),
+    schema: z3.string().min(1),
     allowed: "auto, builtin or a path to a dbt executable",
     description: "Who runs dbt build: auto (dbt-core when `dbt` is on PATH, else the built-in runner), builtin, or that dbt executable."
   },
@@ -434,7 +515,7 @@ var SETTINGS = [
     key: "transform.sessionGapMinutes",
     env: "MLOPS_SESSION_GAP_MINUTES",
     flag: "--session-gap-minutes",
-    schema: positiveInt2,
+    schema: positiveInt3,
     numeric: true,
     allowed: "a positive integer",
     description: "Inactivity (minutes) that starts a new session inside one session id."
@@ -443,7 +524,7 @@ var SETTINGS = [
     key: "transform.trainFraction",
     env: "MLOPS_TRAIN_FRACTION",
     flag: "--train-fraction",
-    schema: z2.number().gt(0).lt(1),
+    schema: z3.number().gt(0).lt(1),
     numeric: true,
     allowed: "a number between 0 and 1",
     description: "Share of sessions, earliest first, in the train split."
@@ -452,7 +533,7 @@ var SETTINGS = [
     key: "transform.validationFraction",
     env: "MLOPS_VALIDATION_FRACTION",
     flag: "--validation-fraction",
-    schema: z2.number().min(0).lt(1),
+    schema: z3.number().min(0).lt(1),
     numeric: true,
     allowed: "a number from 0 to below 1",
     description: "Share of sessions in the validation split (test gets the rest)."
@@ -469,7 +550,7 @@ var SETTINGS = [
     key: "transform.sequenceActions",
     env: "MLOPS_SEQUENCE_ACTIONS",
     flag: "--sequence-actions",
-    schema: z2.string().regex(/^(detail|add|purchase|remove|click)(,(detail|add|purchase|remove|click))*$/),
+    schema: z3.string().regex(/^(detail|add|purchase|remove|click)(,(detail|add|purchase|remove|click))*$/),
     allowed: "comma-separated product actions (detail, add, purchase, remove, click)",
     description: "Product actions that make up a training sequence."
   },
@@ -477,7 +558,7 @@ var SETTINGS = [
     key: "train.compute",
     env: "MLOPS_COMPUTE",
     flag: "--compute",
-    schema: z2.enum(["local", "batch"]),
+    schema: z3.enum(["local", "batch"]),
     allowed: "local or batch",
     description: "Where training runs: in this process, or as an AWS Batch GPU job running the same trainer."
   },
@@ -485,7 +566,7 @@ var SETTINGS = [
     key: "train.backend",
     env: "MLOPS_BACKEND",
     flag: "--backend",
-    schema: z2.enum(["auto", "node-gpu", "node", "wasm", "cpu"]),
+    schema: z3.enum(["auto", "node-gpu", "node", "wasm", "cpu"]),
     allowed: "auto, node-gpu, node, wasm or cpu",
     description: "tfjs backend (auto: the first of node-gpu → node → wasm → cpu that loads; the run record says which ran and why)."
   },
@@ -493,7 +574,7 @@ var SETTINGS = [
     key: "train.epochs",
     env: "MLOPS_EPOCHS",
     flag: "--epochs",
-    schema: positiveInt2,
+    schema: positiveInt3,
     numeric: true,
     allowed: "a positive integer",
     description: "Most epochs to train (early stopping may end sooner)."
@@ -502,7 +583,7 @@ var SETTINGS = [
     key: "train.patience",
     env: "MLOPS_PATIENCE",
     flag: "--patience",
-    schema: z2.number().int().min(0),
+    schema: z3.number().int().min(0),
     numeric: true,
     allowed: "an integer of at least 0",
     description: "Epochs without a better validation HR@20 before training stops and keeps the best epoch (0: never stop early)."
@@ -511,7 +592,7 @@ var SETTINGS = [
     key: "train.minImprovement",
     env: "MLOPS_MIN_IMPROVEMENT",
     flag: "--min-improvement",
-    schema: z2.number().min(0).max(1),
+    schema: z3.number().min(0).max(1),
     numeric: true,
     allowed: "a number from 0 to 1",
     description: "Relative gain in validation HR@20 an epoch needs to count as better for the patience (the best epoch is kept either way)."
@@ -520,7 +601,7 @@ var SETTINGS = [
     key: "train.batchSize",
     env: "MLOPS_BATCH_SIZE",
     flag: "--batch-size",
-    schema: positiveInt2,
+    schema: positiveInt3,
     numeric: true,
     allowed: "a positive integer",
     description: "Loss rows (targets) per training step."
@@ -529,7 +610,7 @@ var SETTINGS = [
     key: "train.loss",
     env: "MLOPS_LOSS",
     flag: "--loss",
-    schema: z2.enum(["full", "sampled"]),
+    schema: z3.enum(["full", "sampled"]),
     allowed: "full or sampled",
     description: "Training loss: softmax cross-entropy over the whole vocabulary, or over the batch's targets plus sampled negatives (faster; evaluation always ranks the whole vocabulary)."
   },
@@ -537,7 +618,7 @@ var SETTINGS = [
     key: "train.negatives",
     env: "MLOPS_NEGATIVES",
     flag: "--negatives",
-    schema: positiveInt2,
+    schema: positiveInt3,
     numeric: true,
     allowed: "a positive integer smaller than the vocabulary",
     description: "Negatives drawn per step by the sampled loss."
@@ -546,7 +627,7 @@ var SETTINGS = [
     key: "train.sampleAlpha",
     env: "MLOPS_SAMPLE_ALPHA",
     flag: "--sample-alpha",
-    schema: z2.number().min(0).max(1),
+    schema: z3.number().min(0).max(1),
     numeric: true,
     allowed: "a number from 0 to 1",
     description: "Negatives are drawn from train popularity raised to this power (0: uniform, 1: popularity)."
@@ -555,7 +636,7 @@ var SETTINGS = [
     key: "train.logQ",
     env: "MLOPS_LOGQ",
     flag: "--logq",
-    schema: z2.number().min(0).max(1),
+    schema: z3.number().min(0).max(1),
     numeric: true,
     allowed: "a number from 0 to 1",
     description: "Strength of the sampled loss's logQ correction (subtracts logQ × log of each candidate's sampling probability)."
@@ -572,7 +653,7 @@ var SETTINGS = [
     key: "train.examples",
     env: "MLOPS_EXAMPLES",
     flag: "--examples",
-    schema: z2.enum(["sequence", "all-prefixes", "last"]),
+    schema: z3.enum(["sequence", "all-prefixes", "last"]),
     allowed: "sequence, all-prefixes or last",
     description: "Training examples per session: the loss at every position in one pass (sequence), every prefix as a separate example (all-prefixes), or only the last item."
   },
@@ -580,7 +661,7 @@ var SETTINGS = [
     key: "train.minCount",
     env: "MLOPS_MIN_COUNT",
     flag: "--min-count",
-    schema: positiveInt2,
+    schema: positiveInt3,
     numeric: true,
     allowed: "a positive integer",
     description: "SKUs seen fewer times than this in train map to the unknown id."
@@ -589,7 +670,7 @@ var SETTINGS = [
     key: "train.validationExamples",
     env: "MLOPS_VALIDATION_EXAMPLES",
     flag: "--validation-examples",
-    schema: positiveInt2,
+    schema: positiveInt3,
     numeric: true,
     allowed: "a positive integer",
     description: "Validation examples the per-epoch HR@20 (early stopping) is computed on."
@@ -607,7 +688,7 @@ var SETTINGS = [
     key: "model.preset",
     env: "MLOPS_PRESET",
     flag: "--preset",
-    schema: z2.enum(["hybrid", "lstm-sampled", "seeds"]),
+    schema: z3.enum(["hybrid", "lstm-sampled", "seeds"]),
     allowed: "hybrid, lstm-sampled or seeds",
     description: "Architecture and training recipe the other model and train settings start from: hybrid (the default: a tied-embedding GRU blended with neighbourhood evidence), lstm-sampled (the previous default LSTM) or seeds (exactly the seeds' Keras recipe). Settings given explicitly override the preset."
   },
@@ -615,7 +696,7 @@ var SETTINGS = [
     key: "model.cell",
     env: "MLOPS_CELL",
     flag: "--cell",
-    schema: z2.enum(["lstm", "gru"]),
+    schema: z3.enum(["lstm", "gru"]),
     allowed: "lstm or gru",
     description: "Recurrent cell."
   },
@@ -639,7 +720,7 @@ var SETTINGS = [
     key: "model.blend",
     env: "MLOPS_BLEND",
     flag: "--blend",
-    schema: z2.string().regex(/^(neural|sknn|cooccurrence|repeat)(,(neural|sknn|cooccurrence|repeat))*$/).refine(
+    schema: z3.string().regex(/^(neural|sknn|cooccurrence|repeat)(,(neural|sknn|cooccurrence|repeat))*$/).refine(
       (v) => v.split(",")[0] === "neural" && new Set(v.split(",")).size === v.split(",").length
     ),
     allowed: "neural, then any of sknn, cooccurrence, repeat (comma-separated, no repeats)",
@@ -649,7 +730,7 @@ var SETTINGS = [
     key: "model.embeddingDim",
     env: "MLOPS_EMBEDDING_DIM",
     flag: "--embedding-dim",
-    schema: positiveInt2,
+    schema: positiveInt3,
     numeric: true,
     allowed: "a positive integer",
     description: "Item embedding size."
@@ -658,7 +739,7 @@ var SETTINGS = [
     key: "model.hiddenUnits",
     env: "MLOPS_HIDDEN_UNITS",
     flag: "--hidden-units",
-    schema: positiveInt2,
+    schema: positiveInt3,
     numeric: true,
     allowed: "a positive integer",
     description: "Units of each recurrent layer."
@@ -667,7 +748,7 @@ var SETTINGS = [
     key: "model.layers",
     env: "MLOPS_LAYERS",
     flag: "--layers",
-    schema: positiveInt2,
+    schema: positiveInt3,
     numeric: true,
     allowed: "a positive integer",
     description: "Stacked recurrent layers."
@@ -676,7 +757,7 @@ var SETTINGS = [
     key: "model.dropout",
     env: "MLOPS_DROPOUT",
     flag: "--dropout",
-    schema: z2.number().min(0).lt(1),
+    schema: z3.number().min(0).lt(1),
     numeric: true,
     allowed: "a number in [0, 1)",
     description: "Dropout after the embedding and between recurrent layers."
@@ -685,7 +766,7 @@ var SETTINGS = [
     key: "model.learningRate",
     env: "MLOPS_LEARNING_RATE",
     flag: "--learning-rate",
-    schema: z2.number().positive(),
+    schema: z3.number().positive(),
     numeric: true,
     allowed: "a positive number",
     description: "Adam's learning rate."
@@ -694,7 +775,7 @@ var SETTINGS = [
     key: "model.maxLen",
     env: "MLOPS_MAX_LEN",
     flag: "--max-len",
-    schema: positiveInt2,
+    schema: positiveInt3,
     numeric: true,
     allowed: "a positive integer",
     description: "Items of history the model reads (longer sessions keep their most recent items)."
@@ -703,7 +784,7 @@ var SETTINGS = [
     key: "evaluate.gates",
     env: "MLOPS_GATES_FILE",
     flag: "--gates",
-    schema: z2.string().min(1),
+    schema: z3.string().min(1),
     allowed: "a YAML file path",
     description: "The gate file: the checks a model must pass to ship (see gates.yml)."
   },
@@ -711,7 +792,7 @@ var SETTINGS = [
     key: "evaluate.maxPrefixes",
     env: "MLOPS_EVAL_MAX_PREFIXES",
     flag: "--max-prefixes",
-    schema: positiveInt2,
+    schema: positiveInt3,
     numeric: true,
     allowed: "a positive integer",
     description: "Test prefixes evaluated: a seeded sample of whole test sessions holding about this many."
@@ -720,7 +801,7 @@ var SETTINGS = [
     key: "evaluate.bootstrap",
     env: "MLOPS_EVAL_BOOTSTRAP",
     flag: "--bootstrap",
-    schema: positiveInt2,
+    schema: positiveInt3,
     numeric: true,
     allowed: "a positive integer",
     description: "Bootstrap resamples behind the confidence intervals of HR@20 and MRR@20."
@@ -738,7 +819,7 @@ var SETTINGS = [
     key: "card.screenshot",
     env: "MLOPS_CARD_SCREENSHOT",
     flag: "--screenshot",
-    schema: z2.enum(["auto", "on", "off"]),
+    schema: z3.enum(["auto", "on", "off"]),
     allowed: "auto, on or off",
     description: "Screenshot of the HTML report with headless Chromium (auto: when Chromium is installed)."
   },
@@ -746,7 +827,7 @@ var SETTINGS = [
     key: "promote.target",
     env: "MLOPS_PROMOTE_TARGET",
     flag: "--target",
-    schema: z2.enum(["local", "sagemaker"]),
+    schema: z3.enum(["local", "sagemaker"]),
     allowed: "local or sagemaker",
     description: "Where a promoted model is deployed: the local endpoint (the registry + pipeline serve) or a SageMaker endpoint."
   },
@@ -754,7 +835,7 @@ var SETTINGS = [
     key: "promote.tolerance",
     env: "MLOPS_PROMOTE_TOLERANCE",
     flag: "--tolerance",
-    schema: z2.number().min(0).max(1),
+    schema: z3.number().min(0).max(1),
     numeric: true,
     allowed: "a number from 0 to 1",
     description: "HR@20 / MRR@20 the challenger may lose against production and still be promoted."
@@ -763,7 +844,7 @@ var SETTINGS = [
     key: "promote.sagemaker.endpoint",
     env: "MLOPS_SAGEMAKER_ENDPOINT",
     flag: "--endpoint",
-    schema: z2.string().regex(/^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$/),
+    schema: z3.string().regex(/^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$/),
     allowed: "1-63 letters, digits and '-'",
     description: "SageMaker endpoint name."
   },
@@ -771,7 +852,7 @@ var SETTINGS = [
     key: "promote.sagemaker.image",
     env: "MLOPS_SAGEMAKER_IMAGE",
     flag: "--image",
-    schema: z2.string().min(1),
+    schema: z3.string().min(1),
     allowed: "an ECR image URI",
     description: "Serving image (containers/serve.Dockerfile) in ECR; required for --target sagemaker."
   },
@@ -779,7 +860,7 @@ var SETTINGS = [
     key: "promote.sagemaker.roleArn",
     env: "MLOPS_SAGEMAKER_ROLE_ARN",
     flag: "--role-arn",
-    schema: z2.string().min(1),
+    schema: z3.string().min(1),
     allowed: "an IAM role ARN",
     description: "SageMaker execution role; required for --target sagemaker."
   },
@@ -787,7 +868,7 @@ var SETTINGS = [
     key: "promote.sagemaker.instanceType",
     env: "MLOPS_SAGEMAKER_INSTANCE_TYPE",
     flag: "--instance-type",
-    schema: z2.string().min(1),
+    schema: z3.string().min(1),
     allowed: "a SageMaker instance type",
     description: "Endpoint instance type."
   },
@@ -795,7 +876,7 @@ var SETTINGS = [
     key: "promote.sagemaker.instanceCount",
     env: "MLOPS_SAGEMAKER_INSTANCE_COUNT",
     flag: "--instance-count",
-    schema: positiveInt2,
+    schema: positiveInt3,
     numeric: true,
     allowed: "a positive integer",
     description: "Endpoint instances."
@@ -804,7 +885,7 @@ var SETTINGS = [
     key: "promote.sagemaker.modelData",
     env: "MLOPS_SAGEMAKER_MODEL_DATA",
     flag: "--model-data",
-    schema: z2.string().regex(/^s3:\/\//),
+    schema: z3.string().regex(/^s3:\/\//),
     allowed: "s3://bucket/prefix",
     description: "Where model.tar.gz is uploaded (default: STORE/sagemaker-models when the store is on S3)."
   },
@@ -812,7 +893,7 @@ var SETTINGS = [
     key: "promote.sagemaker.traffic",
     env: "MLOPS_SAGEMAKER_TRAFFIC",
     flag: "--traffic",
-    schema: z2.string().regex(/^(all-at-once|canary:\d+|linear:\d+)$/),
+    schema: z3.string().regex(/^(all-at-once|canary:\d+|linear:\d+)$/),
     allowed: "all-at-once, canary:N or linear:N",
     description: "Blue/green traffic shifting of an endpoint update."
   },
@@ -820,7 +901,7 @@ var SETTINGS = [
     key: "promote.sagemaker.alarms",
     env: "MLOPS_SAGEMAKER_ALARMS",
     flag: "--alarms",
-    schema: z2.string(),
+    schema: z3.string(),
     allowed: "comma-separated CloudWatch alarm names",
     description: "Alarms that roll an endpoint update back automatically."
   },
@@ -828,7 +909,7 @@ var SETTINGS = [
     key: "promote.sagemaker.region",
     env: "MLOPS_SAGEMAKER_REGION",
     flag: "--sagemaker-region",
-    schema: z2.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/),
+    schema: z3.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/),
     allowed: "an AWS region",
     description: "Region of the endpoint (default: AWS_REGION, else us-east-1)."
   },
@@ -836,7 +917,7 @@ var SETTINGS = [
     key: "serve.port",
     env: "MLOPS_SERVE_PORT",
     flag: "--port",
-    schema: z2.number().int().min(0).max(65535),
+    schema: z3.number().int().min(0).max(65535),
     numeric: true,
     allowed: "a port from 0 to 65535 (0: any free port)",
     description: "Port of `pipeline serve` (SageMaker's contract: 8080)."
@@ -845,7 +926,7 @@ var SETTINGS = [
     key: "serve.model",
     env: "MLOPS_SERVE_MODEL",
     flag: "--model",
-    schema: z2.string().min(1),
+    schema: z3.string().min(1),
     allowed: "a model folder",
     description: "Model `pipeline serve` serves (default: /opt/ml/model when it exists, else the production model in the registry)."
   },
@@ -853,11 +934,12 @@ var SETTINGS = [
     key: "serve.logSampleRate",
     env: "MLOPS_SERVE_LOG_SAMPLE_RATE",
     flag: "--log-sample-rate",
-    schema: z2.number().min(0).max(1),
+    schema: z3.number().min(0).max(1),
     numeric: true,
     allowed: "a number from 0 to 1",
     description: "Share of requests logged in the browsing_train.csv format under STORE/requests (a local .mlops/requests with an S3 store), which the upload stage loads back."
   },
+  ...SERVE_LIMIT_SPECS,
   ...BATCH_SETTING_SPECS
 ];
 var DEFAULTS = {
@@ -899,7 +981,7 @@ var DEFAULTS = {
   },
   compute: { batch: BATCH_DEFAULTS },
   card: { screenshot: "auto" },
-  serve: { port: 8080, logSampleRate: 0 },
+  serve: { port: 8080, logSampleRate: 0, ...SERVE_LIMIT_DEFAULTS },
   promote: {
     target: "local",
     tolerance: 0,
@@ -1162,18 +1244,18 @@ function parseS3Url(url) {
   }
   return { bucket, prefix };
 }
-function bucketNameProblem(name) {
-  if (name.length < 3 || name.length > 63) return "must be 3 to 63 characters long";
-  if (!/^[a-z0-9][a-z0-9.-]*[a-z0-9]$/.test(name)) {
+function bucketNameProblem(name2) {
+  if (name2.length < 3 || name2.length > 63) return "must be 3 to 63 characters long";
+  if (!/^[a-z0-9][a-z0-9.-]*[a-z0-9]$/.test(name2)) {
     return "may only hold lowercase letters, digits, '.' and '-', and must start and end with a letter or digit";
   }
-  if (name.includes("..")) return "must not contain two adjacent periods";
-  if (/^\d{1,3}(\.\d{1,3}){3}$/.test(name)) return "must not look like an IP address";
+  if (name2.includes("..")) return "must not contain two adjacent periods";
+  if (/^\d{1,3}(\.\d{1,3}){3}$/.test(name2)) return "must not look like an IP address";
   for (const reserved of ["xn--", "sthree-", "amzn-s3-demo-"]) {
-    if (name.startsWith(reserved)) return `must not start with the reserved "${reserved}"`;
+    if (name2.startsWith(reserved)) return `must not start with the reserved "${reserved}"`;
   }
   for (const reserved of ["-s3alias", "--ol-s3", ".mrap", "--x-s3"]) {
-    if (name.endsWith(reserved)) return `must not end with the reserved "${reserved}"`;
+    if (name2.endsWith(reserved)) return `must not end with the reserved "${reserved}"`;
   }
   return void 0;
 }
@@ -1317,22 +1399,22 @@ var S3Store = class {
     );
   }
   hint(operation, objectKey, details2) {
-    const { name, statusCode } = details2;
-    if (CREDENTIAL_ERRORS.has(name)) {
+    const { name: name2, statusCode } = details2;
+    if (CREDENTIAL_ERRORS.has(name2)) {
       return "Check the AWS credentials: the default provider chain found none, or they are wrong or expired (on GitHub Actions: the role assumed through OIDC by aws-actions/configure-aws-credentials, and the workflow's id-token: write permission).";
     }
-    if (name === "AccessDenied" || statusCode === 403) {
+    if (name2 === "AccessDenied" || statusCode === 403) {
       const action = ACTIONS[operation];
       const resource = operation === "list" ? `arn:aws:s3:::${this.bucket} (prefix ${objectKey})` : `arn:aws:s3:::${this.bucket}/${objectKey}`;
       return `Check that the role's IAM policy and the bucket policy allow ${action} on ${resource} (and kms:Decrypt/kms:GenerateDataKey if the bucket uses SSE-KMS).` + (operation === "get" || operation === "getFile" ? " Without s3:ListBucket, S3 answers 403 instead of 404 for a missing key." : "");
     }
-    if (name === "NoSuchBucket") {
+    if (name2 === "NoSuchBucket") {
       return `Check the bucket name "${this.bucket}" and that the bucket exists${this.regionHint ? ` in region ${this.regionHint}` : ""}.`;
     }
-    if (REGION_ERRORS.has(name) || statusCode === 301) {
+    if (REGION_ERRORS.has(name2) || statusCode === 301) {
       return `Check AWS_REGION${this.nowRegion()}: the bucket seems to live in another region.`;
     }
-    if (NETWORK_ERRORS.has(name) || details2.code !== void 0 && NETWORK_ERRORS.has(details2.code)) {
+    if (NETWORK_ERRORS.has(name2) || details2.code !== void 0 && NETWORK_ERRORS.has(details2.code)) {
       return `Check the network and the endpoint${this.endpointHint ? ` (${this.endpointHint})` : ""}, set with MLOPS_S3_ENDPOINT.`;
     }
     return `Check the AWS credentials, AWS_REGION${this.nowRegion()} and the bucket policy.`;
@@ -1498,7 +1580,7 @@ var LOAD_META_COLUMNS = [
 function dataColumns(kind) {
   const types = DATA_COLUMN_TYPES[kind];
   return [
-    ...DATA_FILES[kind].columns.map((name) => ({ name, type: types[name] ?? "varchar" })),
+    ...DATA_FILES[kind].columns.map((name2) => ({ name: name2, type: types[name2] ?? "varchar" })),
     { name: "source_line", type: "bigint" }
   ];
 }
@@ -1545,16 +1627,16 @@ function loadRecordFromRow(kind, row) {
 
 // pipeline/warehouse/identifiers.ts
 var IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_$]{0,254}$/;
-function validateIdentifier(name, what = "identifier") {
-  if (!IDENTIFIER.test(name)) {
+function validateIdentifier(name2, what = "identifier") {
+  if (!IDENTIFIER.test(name2)) {
     throw new Error(
-      `invalid ${what} "${name}": use letters, digits, '_' or '$', starting with a letter or '_' (at most 255 characters)`
+      `invalid ${what} "${name2}": use letters, digits, '_' or '$', starting with a letter or '_' (at most 255 characters)`
     );
   }
-  return name;
+  return name2;
 }
-function quoteIdentifier(name) {
-  return `"${validateIdentifier(name)}"`;
+function quoteIdentifier(name2) {
+  return `"${validateIdentifier(name2)}"`;
 }
 
 // pipeline/warehouse/duckdb.ts
@@ -1597,10 +1679,10 @@ var DuckDbWarehouse = class _DuckDbWarehouse {
     await this.createTable(REJECTS_TABLE, REJECTS_TABLE_COLUMNS);
     await this.createTable(LOADS_TABLE, LOADS_TABLE_COLUMNS);
   }
-  async createTable(name, columns2) {
+  async createTable(name2, columns2) {
     const defs = columns2.map((c) => `${quoteIdentifier(c.name)} ${DUCKDB_TYPES[c.type]}`);
     await this.connection.run(
-      `CREATE TABLE IF NOT EXISTS ${quoteIdentifier(name)} (${defs.join(", ")})`
+      `CREATE TABLE IF NOT EXISTS ${quoteIdentifier(name2)} (${defs.join(", ")})`
     );
   }
   async findLoad(kind, sourceHash) {
@@ -1777,17 +1859,17 @@ function settingError2(variable2, message, hint2) {
   return new InputError(message, { field: variable2 }, hint2);
 }
 function snowflakeSettingsFromEnv(env) {
-  const get = (name) => {
-    const value2 = env[name];
+  const get = (name2) => {
+    const value2 = env[name2];
     return value2 === void 0 || value2.trim() === "" ? void 0 : value2;
   };
-  const required = (name, what) => {
-    const value2 = get(name);
+  const required = (name2, what) => {
+    const value2 = get(name2);
     if (value2 === void 0) {
       throw settingError2(
-        name,
-        `${name} is not set: the Snowflake warehouse needs the ${what}`,
-        `Set ${name} (a repository secret or variable in CI), or use --warehouse duckdb:PATH.`
+        name2,
+        `${name2} is not set: the Snowflake warehouse needs the ${what}`,
+        `Set ${name2} (a repository secret or variable in CI), or use --warehouse duckdb:PATH.`
       );
     }
     return value2.trim();
@@ -1929,7 +2011,7 @@ function authFromEnv(get) {
   return token === void 0 ? { kind: "oidc", provider } : { kind: "oidc", provider, token };
 }
 function setNames(...pairs) {
-  return pairs.filter(([, value2]) => value2 !== void 0).map(([name]) => name);
+  return pairs.filter(([, value2]) => value2 !== void 0).map(([name2]) => name2);
 }
 function passphraseWithoutKey() {
   return settingError2(
@@ -2235,8 +2317,8 @@ var SNOWFLAKE_TYPES = {
   timestamp: "TIMESTAMP_NTZ",
   integer: "NUMBER(38,0)"
 };
-function sfIdentifier(name, what = "identifier") {
-  return `"${validateIdentifier(name, what).toUpperCase()}"`;
+function sfIdentifier(name2, what = "identifier") {
+  return `"${validateIdentifier(name2, what).toUpperCase()}"`;
 }
 function tableStage(table4) {
   return `@%${validateIdentifier(table4, "table name").toUpperCase()}`;
@@ -2563,17 +2645,17 @@ var SnowflakeWarehouse = class _SnowflakeWarehouse {
   async stageChunk(state, part2, path2) {
     if ((await stat3(path2)).size === 0) return;
     const table4 = part2 === "rows" ? state.table : REJECTS_TABLE;
-    const name = stagedFileName(
+    const name2 = stagedFileName(
       state.kind,
       part2,
       state.meta.sourceHash,
       state.staged[part2].length,
       (await sha256File(path2)).sha256
     );
-    const local = join2(state.staging, name);
+    const local = join2(state.staging, name2);
     await link(path2, local).catch(() => copyFile2(path2, local));
     try {
-      const staged = `${name}.gz`;
+      const staged = `${name2}.gz`;
       const put = putSql(local, table4);
       const rows = await this.exec(state.connection, put, [], {
         what: `PUT of ${part2} chunk ${state.staged[part2].length} into @%${table4}`,
@@ -2597,9 +2679,9 @@ var SnowflakeWarehouse = class _SnowflakeWarehouse {
   }
   async commitLoad(state, counts) {
     const { kind, meta, table: table4, connection } = state;
-    for (const [name, value2] of Object.entries(counts)) {
+    for (const [name2, value2] of Object.entries(counts)) {
       if (!Number.isSafeInteger(value2) || value2 < 0) {
-        throw new Error(`${name} must be a non-negative integer, got ${String(value2)}`);
+        throw new Error(`${name2} must be a non-negative integer, got ${String(value2)}`);
       }
     }
     const concurrent = await this.lookup(connection, kind, meta.sourceHash);
@@ -2848,10 +2930,10 @@ var SnowflakeWarehouse = class _SnowflakeWarehouse {
     return new SnowflakeWarehouseError(message, kind, statement, hintFor(kind, this.settings));
   }
 };
-function field(row, name) {
+function field(row, name2) {
   if (!row) return void 0;
-  if (name in row) return row[name];
-  const wanted = name.toLowerCase();
+  if (name2 in row) return row[name2];
+  const wanted = name2.toLowerCase();
   const key = Object.keys(row).find((k) => k.toLowerCase() === wanted);
   return key === void 0 ? void 0 : row[key];
 }
@@ -2934,7 +3016,7 @@ import {
   LineCounter as LineCounter2,
   parseDocument as parseDocument2
 } from "yaml";
-import { z as z3 } from "zod";
+import { z as z4 } from "zod";
 
 // pipeline/prng.ts
 var TWO_POW_32 = 4294967296;
@@ -3431,9 +3513,9 @@ function resolveRoles(recommenders, options) {
     names.add(r.name);
   }
   for (const role of ["candidate", "production"]) {
-    const name = options[role];
-    if (name !== void 0 && !names.has(name)) {
-      throw new Error(`evaluation: the ${role} "${name}" is not among the recommenders`);
+    const name2 = options[role];
+    if (name2 !== void 0 && !names.has(name2)) {
+      throw new Error(`evaluation: the ${role} "${name2}" is not among the recommenders`);
     }
   }
   const production = options.production ?? (names.has("production") ? "production" : null);
@@ -3690,50 +3772,50 @@ var HIGHER_IS_BETTER = METRIC_NAMES.filter(
   (m) => /^(last_)?(hr|mrr)@/.test(m) || m.startsWith("coverage@")
 );
 var common = {
-  name: z3.string().min(1),
+  name: z4.string().min(1),
   /** A failed blocking check fails the stage (exit 1); a non-blocking one is a warning. */
-  blocking: z3.boolean().default(true),
-  description: z3.string().optional()
+  blocking: z4.boolean().default(true),
+  description: z4.string().optional()
 };
-var absoluteGate = z3.strictObject({
+var absoluteGate = z4.strictObject({
   ...common,
-  kind: z3.literal("absolute"),
-  metric: z3.enum(METRIC_NAMES),
-  min: z3.number().optional(),
-  max: z3.number().optional()
+  kind: z4.literal("absolute"),
+  metric: z4.enum(METRIC_NAMES),
+  min: z4.number().optional(),
+  max: z4.number().optional()
 }).refine((g) => g.min === void 0 !== (g.max === void 0), {
   message: "give exactly one of min or max",
   path: ["min"]
 });
-var baselineGate = z3.strictObject({
+var baselineGate = z4.strictObject({
   ...common,
-  kind: z3.literal("relative-to-best-baseline"),
-  metric: z3.enum(HIGHER_IS_BETTER),
-  factor: z3.number().positive(),
+  kind: z4.literal("relative-to-best-baseline"),
+  metric: z4.enum(HIGHER_IS_BETTER),
+  factor: z4.number().positive(),
   /** Which baselines compete (names as in the report); default: every recommender of kind baseline. */
-  baselines: z3.array(z3.string().min(1)).min(1).optional()
+  baselines: z4.array(z4.string().min(1)).min(1).optional()
 });
-var betterGate = z3.strictObject({
+var betterGate = z4.strictObject({
   ...common,
-  kind: z3.literal("significantly-better"),
-  metric: z3.enum(INTERVAL_METRICS),
+  kind: z4.literal("significantly-better"),
+  metric: z4.enum(INTERVAL_METRICS),
   /** `best-baseline` (the baseline that scores highest on the metric) or a recommender's name. */
-  than: z3.string().min(1).default("best-baseline")
+  than: z4.string().min(1).default("best-baseline")
 });
-var productionGate = z3.strictObject({
+var productionGate = z4.strictObject({
   ...common,
-  kind: z3.literal("relative-to-production"),
-  metric: z3.enum(INTERVAL_METRICS),
-  tolerance: z3.number().min(0).default(0)
+  kind: z4.literal("relative-to-production"),
+  metric: z4.enum(INTERVAL_METRICS),
+  tolerance: z4.number().min(0).default(0)
 });
-var sliceGate = z3.strictObject({
+var sliceGate = z4.strictObject({
   ...common,
-  kind: z3.literal("slice-floor"),
-  min: z3.number().min(0).max(1),
-  min_count: z3.number().int().positive().default(100),
-  families: z3.array(z3.enum(SLICE_FAMILIES)).min(1).optional()
+  kind: z4.literal("slice-floor"),
+  min: z4.number().min(0).max(1),
+  min_count: z4.number().int().positive().default(100),
+  families: z4.array(z4.enum(SLICE_FAMILIES)).min(1).optional()
 });
-var gateSchema = z3.discriminatedUnion("kind", [
+var gateSchema = z4.discriminatedUnion("kind", [
   absoluteGate,
   baselineGate,
   betterGate,
@@ -3746,9 +3828,9 @@ var GATE_KEYS = Object.fromEntries(
     Object.keys(schema.shape)
   ])
 );
-var configSchema = z3.strictObject({
-  version: z3.literal(1),
-  gates: z3.array(gateSchema)
+var configSchema = z4.strictObject({
+  version: z4.literal(1),
+  gates: z4.array(gateSchema)
 });
 var HINT = "gates.yml at the repository root documents every key and kind";
 function fieldName(path2) {
@@ -3864,7 +3946,7 @@ function judge(gate, report, candidate) {
     case "absolute": {
       const f = candidate.metrics[gate.metric];
       const threshold = gate.min ?? gate.max;
-      const op = gate.min !== void 0 ? "≥" : "≤";
+      const op2 = gate.min !== void 0 ? "≥" : "≤";
       const base = { metric: gate.metric, threshold, value: f.value };
       if (f.value === null) {
         return { ...base, verdict: "skipped", detail: `${gate.metric} has no samples` };
@@ -3873,7 +3955,7 @@ function judge(gate, report, candidate) {
       return {
         ...base,
         verdict: ok ? "pass" : "fail",
-        detail: `${describe(gate.metric, f)} ${ok ? "" : "not "}${op} ${threshold}`
+        detail: `${describe(gate.metric, f)} ${ok ? "" : "not "}${op2} ${threshold}`
       };
     }
     case "relative-to-best-baseline": {
@@ -3881,7 +3963,7 @@ function judge(gate, report, candidate) {
       const pool = report.recommenders.filter(
         (r) => wanted ? wanted.includes(r.name) : r.kind === "baseline"
       );
-      const missing = wanted?.filter((name) => !pool.some((r) => r.name === name)) ?? [];
+      const missing = wanted?.filter((name2) => !pool.some((r) => r.name === name2)) ?? [];
       const scored = pool.filter((r) => r.metrics[gate.metric].value !== null);
       const value2 = candidate.metrics[gate.metric].value;
       if (scored.length === 0 || value2 === null) {
@@ -4129,26 +4211,26 @@ import { fileURLToPath } from "node:url";
 
 // pipeline/data/oracle.ts
 import { readFile as readFile3 } from "node:fs/promises";
-import { z as z4 } from "zod";
-var probability = z4.number().min(0).max(1);
-var index = z4.number().int().nonnegative();
-var modelSchema = z4.object({
-  format: z4.literal("coveo-synthetic-hmm"),
-  version: z4.literal(1),
-  seed: z4.number().int(),
-  skus: z4.array(z4.string().regex(/^[0-9a-f]{64}$/)).min(2),
-  intent: z4.object({ stay: probability, switchWithinGroup: probability }),
-  emission: z4.object({ related: probability, popularity: probability, revisit: probability }),
-  leaves: z4.array(
-    z4.object({
-      category: z4.string(),
+import { z as z5 } from "zod";
+var probability = z5.number().min(0).max(1);
+var index = z5.number().int().nonnegative();
+var modelSchema = z5.object({
+  format: z5.literal("coveo-synthetic-hmm"),
+  version: z5.literal(1),
+  seed: z5.number().int(),
+  skus: z5.array(z5.string().regex(/^[0-9a-f]{64}$/)).min(2),
+  intent: z5.object({ stay: probability, switchWithinGroup: probability }),
+  emission: z5.object({ related: probability, popularity: probability, revisit: probability }),
+  leaves: z5.array(
+    z5.object({
+      category: z5.string(),
       group: index,
       initial: probability,
-      items: z4.array(index).min(1),
-      probabilities: z4.array(probability).min(1)
+      items: z5.array(index).min(1),
+      probabilities: z5.array(probability).min(1)
     })
   ).min(1),
-  related: z4.array(z4.object({ items: z4.array(index), probabilities: z4.array(probability) }))
+  related: z5.array(z5.object({ items: z5.array(index), probabilities: z5.array(probability) }))
 });
 function parseGenerativeModel(value2) {
   const result = modelSchema.safeParse(value2);
@@ -4709,10 +4791,10 @@ function cumulative2(weights) {
   return out;
 }
 function buildWorld(seed2, skus) {
-  const P = WORLD_PARAMS;
+  const P2 = WORLD_PARAMS;
   const [lo, hi] = seedWords(seed2);
   const rng = Rng.from(lo, hi, STREAM2.catalog);
-  const leaves = clamp(Math.round(skus / P.skusPerLeaf), P.minLeaves, P.maxLeaves);
+  const leaves = clamp(Math.round(skus / P2.skusPerLeaf), P2.minLeaves, P2.maxLeaves);
   const tops = clamp(Math.round(Math.cbrt(leaves) * 1.2), 2, 12);
   const mids = clamp(Math.round(leaves / 3), tops, leaves);
   const midTop = new Int32Array(mids);
@@ -4729,17 +4811,17 @@ function buildWorld(seed2, skus) {
     leafPath.push(`${nodeHash(t)}/${nodeHash(tops + m)}/${nodeHash(tops + mids + c)}`);
   }
   const sizeWeight = new Float64Array(leaves);
-  for (let c = 0; c < leaves; c++) sizeWeight[c] = Math.exp(P.leafSizeSigma * rng.normal());
+  for (let c = 0; c < leaves; c++) sizeWeight[c] = Math.exp(P2.leafSizeSigma * rng.normal());
   const sizeCumulative = cumulative2(sizeWeight);
   const labels = [];
-  for (let c = 0; c < leaves; c++) for (let k = 0; k < P.minItemsPerLeaf; k++) labels.push(c);
+  for (let c = 0; c < leaves; c++) for (let k = 0; k < P2.minItemsPerLeaf; k++) labels.push(c);
   while (labels.length < skus) labels.push(rng.pickCumulative(sizeCumulative));
   rng.shuffle(labels);
   const itemLeaf = Int32Array.from(labels);
   const browsable = new Uint8Array(skus);
   const browsableInLeaf = new Int32Array(leaves);
   for (let i = 0; i < skus; i++) {
-    if (rng.chance(P.browsableShare)) {
+    if (rng.chance(P2.browsableShare)) {
       const c = itemLeaf[i];
       browsable[i] = 1;
       browsableInLeaf[c] = browsableInLeaf[c] + 1;
@@ -4757,7 +4839,7 @@ function buildWorld(seed2, skus) {
   rng.shuffle(ranked);
   const popularity = new Float64Array(skus);
   ranked.forEach((item, r) => {
-    popularity[item] = Math.pow(r + 1, -P.popularityExponent);
+    popularity[item] = Math.pow(r + 1, -P2.popularityExponent);
   });
   let totalPopularity = 0;
   for (const item of ranked) totalPopularity += popularity[item];
@@ -4785,8 +4867,8 @@ function buildWorld(seed2, skus) {
     productUrl.push(stableHash(seed2, "product-url", i));
   }
   const pageUrl = [];
-  const pageWeight = new Float64Array(P.pagePool);
-  for (let k = 0; k < P.pagePool; k++) {
+  const pageWeight = new Float64Array(P2.pagePool);
+  for (let k = 0; k < P2.pagePool; k++) {
     pageUrl.push(stableHash(seed2, "page-url", k));
     pageWeight[k] = 1 / (k + 1);
   }
@@ -4795,11 +4877,11 @@ function buildWorld(seed2, skus) {
   const leafPrice = new Float64Array(leaves);
   for (let c = 0; c < leaves; c++) leafPrice[c] = 1 + rng.int(10);
   for (let i = 0; i < skus; i++) {
-    hasMetadata[i] = rng.chance(P.metadataShare) ? 1 : 0;
+    hasMetadata[i] = rng.chance(P2.metadataShare) ? 1 : 0;
     const base = leafPrice[itemLeaf[i]];
     priceBucket2[i] = clamp(Math.round(base + 1.5 * rng.normal()), 1, 10);
   }
-  const dim = P.vectorDimension;
+  const dim = P2.vectorDimension;
   const leafCentroid = new Float64Array(leaves * dim);
   for (let k = 0; k < leafCentroid.length; k++) leafCentroid[k] = 0.3 * rng.normal();
   const midCentroid = new Float64Array(mids * dim);
@@ -4810,8 +4892,8 @@ function buildWorld(seed2, skus) {
     version: 1,
     seed: seed2,
     skus: skuHashes,
-    intent: { ...P.intent },
-    emission: { ...P.emission },
+    intent: { ...P2.intent },
+    emission: { ...P2.emission },
     leaves: leafModels,
     related
   };
@@ -4837,7 +4919,7 @@ function buildWorld(seed2, skus) {
   };
 }
 function buildRelatedGraph(rng, skus, itemLeaf, leafGroup, leafItems, popularity) {
-  const P = WORLD_PARAMS.related;
+  const P2 = WORLD_PARAMS.related;
   const pool = (items) => ({
     items,
     cumulative: cumulative2(items.map((i) => popularity[i]))
@@ -4860,19 +4942,19 @@ function buildRelatedGraph(rng, skus, itemLeaf, leafGroup, leafItems, popularity
       continue;
     }
     const degree = Math.min(
-      P.maxDegree,
+      P2.maxDegree,
       browsableCount - 1,
-      P.minDegree + Math.floor(rng.exponential(P.meanExtraDegree))
+      P2.minDegree + Math.floor(rng.exponential(P2.meanExtraDegree))
     );
     const chosen = [];
     for (let attempt = 0; chosen.length < degree && attempt < 30 * degree; attempt++) {
       const u = rng.float();
-      const source = u < P.sameLeaf ? leafPools[c] : u < P.sameLeaf + P.sameGroup ? groupPools[leafGroup[c]] : globalPool;
+      const source = u < P2.sameLeaf ? leafPools[c] : u < P2.sameLeaf + P2.sameGroup ? groupPools[leafGroup[c]] : globalPool;
       const j = source.items[rng.pickCumulative(source.cumulative)];
       if (j !== i && !chosen.includes(j)) chosen.push(j);
     }
     if (chosen.length === 0) chosen.push(globalPool.items.find((j) => j !== i));
-    const weights = chosen.map((_, r) => Math.pow(r + 1, -P.weightExponent) * (0.5 + rng.float()));
+    const weights = chosen.map((_, r) => Math.pow(r + 1, -P2.weightExponent) * (0.5 + rng.float()));
     const total = weights.reduce((a, b) => a + b, 0);
     const order = chosen.map((_, r) => r);
     order.sort((a, b) => weights[b] - weights[a] || a - b);
@@ -4983,18 +5065,18 @@ var Decorator = class {
     this.initialCumulative = cumulative(world.model.leaves.map((leaf) => leaf.initial));
   }
   decorate(plan2, sessionId, rng) {
-    const P = DECORATION_PARAMS;
+    const P2 = DECORATION_PARAMS;
     this.sid = sessionId;
     this.out = emptySession();
-    let t = P.windowStartMs + rng.int(P.windowMs);
+    let t = P2.windowStartMs + rng.int(P2.windowMs);
     if (plan2.blocks.length === 0) {
       this.pageviewOnly(rng, t);
       return this.out;
     }
-    const shopper = rng.chance(P.shopper);
+    const shopper = rng.chance(P2.shopper);
     plan2.blocks.forEach((block, b) => {
       if (b > 0) {
-        t += P.blockPauseMinMs + Math.floor(rng.exponential(P.blockPauseMeanExtraMs));
+        t += P2.blockPauseMinMs + Math.floor(rng.exponential(P2.blockPauseMeanExtraMs));
       }
       this.out.blockStarts.push(t);
       t = this.block(rng, block, t, shopper);
@@ -5002,12 +5084,12 @@ var Decorator = class {
     return this.out;
   }
   pageviewOnly(rng, start) {
-    const P = DECORATION_PARAMS;
+    const P2 = DECORATION_PARAMS;
     const count2 = Math.min(
-      P.pageviewOnlyMax,
-      1 + Math.floor(Math.exp(P.pageviewOnlyMu + P.pageviewOnlySigma * rng.normal()))
+      P2.pageviewOnlyMax,
+      1 + Math.floor(Math.exp(P2.pageviewOnlyMu + P2.pageviewOnlySigma * rng.normal()))
     );
-    const searchAfter = rng.chance(P.searchWithoutProducts) ? rng.int(count2) : -1;
+    const searchAfter = rng.chance(P2.searchWithoutProducts) ? rng.int(count2) : -1;
     let t = start;
     for (let k = 0; k < count2; k++) {
       if (k > 0) t += this.eventGap(rng);
@@ -5021,10 +5103,10 @@ var Decorator = class {
   }
   /** Decorates one process-session starting at `start`; returns the time of its last event. */
   block(rng, block, start, shopper) {
-    const P = DECORATION_PARAMS;
+    const P2 = DECORATION_PARAMS;
     const { items, intents } = block;
-    const addChance = shopper ? P.shopperAdd : 0;
-    const purchase = shopper && rng.chance(P.shopperPurchase);
+    const addChance = shopper ? P2.shopperAdd : 0;
+    const purchase = shopper && rng.chance(P2.shopperPurchase);
     const added = [];
     let t = start;
     this.emitView(t, items[0]);
@@ -5032,32 +5114,32 @@ var Decorator = class {
       const x = items[s];
       const last = s === items.length - 1;
       this.clearSegment();
-      if (rng.chance(P.repeatDetail)) this.push(Kind.View, x, this.eventGap(rng));
+      if (rng.chance(P2.repeatDetail)) this.push(Kind.View, x, this.eventGap(rng));
       if (rng.chance(addChance) || last && purchase) {
         this.push(Kind.Add, x, this.eventGap(rng));
         added.push(x);
       }
-      if (rng.chance(P.remove)) {
+      if (rng.chance(P2.remove)) {
         const sku = added.length > 0 && rng.chance(0.5) ? added[rng.int(added.length)] : this.catalog.popularItems[rng.pickCumulative(this.catalog.popularCumulative)];
         this.push(Kind.Remove, sku, this.eventGap(rng));
       }
       if (last && purchase) this.push(Kind.Purchase, x, this.eventGap(rng));
       const fillers = rng.geometric(
-        last ? P.trailingFillerContinue : P.fillerContinue,
-        P.maxFiller
+        last ? P2.trailingFillerContinue : P2.fillerContinue,
+        P2.maxFiller
       );
       for (let k = 0; k < fillers; k++)
         this.push(Kind.Page, this.pickPage(rng), this.eventGap(rng));
       if (!last) {
         const next = items[s + 1];
-        if (rng.chance(P.search)) {
+        if (rng.chance(P2.search)) {
           const leaf = intents[s + 1];
           const results = this.searchResults(rng, leaf, next);
-          const clicked = results.includes(next) && rng.chance(P.clickNext) ? [next] : [];
+          const clicked = results.includes(next) && rng.chance(P2.clickNext) ? [next] : [];
           this.push(Kind.Search, next, this.eventGap(rng), { leaf, results, clicked });
           if (clicked.length > 0) this.push(Kind.Click, next, this.eventGap(rng));
         }
-        this.push(Kind.View, next, this.gap(rng, P.thinkGapMedianMs, P.thinkGapSigma));
+        this.push(Kind.View, next, this.gap(rng, P2.thinkGapMedianMs, P2.thinkGapSigma));
       }
       t = this.flushSegment(rng, t);
     }
@@ -5077,10 +5159,10 @@ var Decorator = class {
   }
   /** Emits the pending segment after `t`, squeezed into the budget if its gaps add up too long. */
   flushSegment(rng, t) {
-    const P = DECORATION_PARAMS;
+    const P2 = DECORATION_PARAMS;
     let total = 0;
     for (const gap of this.gaps) total += gap;
-    const scale = total > P.segmentBudgetMs ? P.segmentBudgetMs / total : 1;
+    const scale = total > P2.segmentBudgetMs ? P2.segmentBudgetMs / total : 1;
     for (let k = 0; k < this.kinds.length; k++) {
       t += scale === 1 ? this.gaps[k] : Math.max(1, Math.floor(this.gaps[k] * scale));
       const sku = this.targets[k];
@@ -5114,26 +5196,26 @@ var Decorator = class {
     return this.gap(rng, DECORATION_PARAMS.eventGapMedianMs, DECORATION_PARAMS.eventGapSigma);
   }
   gap(rng, median, sigma) {
-    const P = DECORATION_PARAMS;
+    const P2 = DECORATION_PARAMS;
     const ms = Math.round(median * Math.exp(sigma * rng.normal()));
-    return Math.min(P.maxGapMs, Math.max(P.minGapMs, ms));
+    return Math.min(P2.maxGapMs, Math.max(P2.minGapMs, ms));
   }
   pickPage(rng) {
     return rng.pickCumulative(this.catalog.pageCumulative);
   }
   /** Results from the intent's leaf by popularity; the next item is sometimes among them. */
   searchResults(rng, leaf, next) {
-    const P = DECORATION_PARAMS;
-    if (rng.chance(P.noResults)) return [];
+    const P2 = DECORATION_PARAMS;
+    if (rng.chance(P2.noResults)) return [];
     const items = this.leafItems[leaf];
     const cumulative3 = this.leafCumulative[leaf];
-    const want = Math.min(items.length, P.resultsMin + rng.int(P.resultsMax - P.resultsMin + 1));
+    const want = Math.min(items.length, P2.resultsMin + rng.int(P2.resultsMax - P2.resultsMin + 1));
     const results = [];
     for (let attempt = 0; results.length < want && attempt < 4 * want; attempt++) {
       const item = items[rng.pickCumulative(cumulative3)];
       if (!results.includes(item)) results.push(item);
     }
-    if (next >= 0 && !results.includes(next) && rng.chance(P.nextInResults)) {
+    if (next >= 0 && !results.includes(next) && rng.chance(P2.nextInResults)) {
       results.splice(rng.int(results.length + 1), 0, next);
     }
     return results;
@@ -5166,13 +5248,13 @@ ${this.sid},event_product,detail,${hash2},${t},${url}
   emitSearch(rng, t, payload) {
     const dim = WORLD_PARAMS.vectorDimension;
     const centroid = this.catalog.leafCentroid;
-    let vector = '"[';
+    let vector2 = '"[';
     for (let k = 0; k < dim; k++) {
       const value2 = centroid[payload.leaf * dim + k] + DECORATION_PARAMS.queryNoise * rng.normal();
-      vector += k === 0 ? fixed(value2) : `, ${fixed(value2)}`;
+      vector2 += k === 0 ? fixed(value2) : `, ${fixed(value2)}`;
     }
-    vector += ']"';
-    this.out.search += `${this.sid},${t},${vector},${stringListField(this.hashes(payload.results))},${stringListField(this.hashes(payload.clicked))}
+    vector2 += ']"';
+    this.out.search += `${this.sid},${t},${vector2},${stringListField(this.hashes(payload.results))},${stringListField(this.hashes(payload.clicked))}
 `;
     this.out.searchRows++;
   }
@@ -5202,9 +5284,9 @@ var SESSION_PARAMS = {
   maxLength: 60
 };
 function sampleLength(rng) {
-  const P = SESSION_PARAMS;
-  const n2 = 1 + Math.floor(Math.exp(P.lengthMu + P.lengthSigma * rng.normal()));
-  return Math.min(n2, P.maxLength);
+  const P2 = SESSION_PARAMS;
+  const n2 = 1 + Math.floor(Math.exp(P2.lengthMu + P2.lengthSigma * rng.normal()));
+  return Math.min(n2, P2.maxLength);
 }
 var ProcessSampler = class {
   constructor(model) {
@@ -5238,26 +5320,26 @@ var ProcessSampler = class {
     const items = this.leafItems[leaf];
     return items[rng.pickCumulative(this.leafCumulative[leaf])];
   }
-  nextIntent(rng, z6) {
+  nextIntent(rng, z7) {
     const { stay, switchWithinGroup } = this.model.intent;
     const u = rng.float();
-    if (u < stay) return z6;
+    if (u < stay) return z7;
     if (u < stay + switchWithinGroup) {
-      const g = this.leafGroup[z6];
+      const g = this.leafGroup[z7];
       const leaves = this.groupLeaves[g];
       return leaves[rng.pickCumulative(this.groupCumulative[g])];
     }
     return rng.pickCumulative(this.initialCumulative);
   }
   sample(rng, length) {
-    let z6 = rng.pickCumulative(this.initialCumulative);
-    let x = this.fromLeaf(rng, z6);
+    let z7 = rng.pickCumulative(this.initialCumulative);
+    let x = this.fromLeaf(rng, z7);
     const items = [x];
-    const intents = [z6];
+    const intents = [z7];
     const distinct = [x];
     const revisitable = [];
     for (let t = 1; t < length; t++) {
-      z6 = this.nextIntent(rng, z6);
+      z7 = this.nextIntent(rng, z7);
       revisitable.length = 0;
       for (const item of distinct) if (item !== x) revisitable.push(item);
       let { related, popularity } = this.model.emission;
@@ -5273,26 +5355,26 @@ var ProcessSampler = class {
           const neighbours = this.relatedItems[x];
           next = neighbours[rng.pickCumulative(this.relatedCumulative[x])];
         } else if (u < related + popularity) {
-          next = this.fromLeaf(rng, z6);
+          next = this.fromLeaf(rng, z7);
         } else {
           next = revisitable[rng.int(revisitable.length)];
         }
       } while (next === x);
       x = next;
       items.push(x);
-      intents.push(z6);
+      intents.push(z7);
       if (!distinct.includes(x)) distinct.push(x);
     }
     return { items, intents };
   }
 };
 function planSession(sampler, seed2, index2) {
-  const P = SESSION_PARAMS;
+  const P2 = SESSION_PARAMS;
   const [lo, hi] = seedWords(seed2);
   const rng = Rng.from(lo, hi, STREAM2.process, index2);
   const blocks = [];
-  if (rng.chance(P.productShare)) {
-    const count2 = 1 + rng.geometric(P.extraBlockChance, P.maxBlocks - 1);
+  if (rng.chance(P2.productShare)) {
+    const count2 = 1 + rng.geometric(P2.extraBlockChance, P2.maxBlocks - 1);
     for (let b = 0; b < count2; b++) blocks.push(sampler.sample(rng, sampleLength(rng)));
   }
   return { index: index2, blocks };
@@ -5462,7 +5544,7 @@ async function generate(options) {
 
 // pipeline/promote/registry.ts
 import { randomBytes as randomBytes2 } from "node:crypto";
-import { z as z5 } from "zod";
+import { z as z6 } from "zod";
 
 // pipeline/store/runs.ts
 import { randomBytes } from "node:crypto";
@@ -5479,8 +5561,8 @@ function validateRunId(id) {
   }
   return id;
 }
-function stageKey(runId2, stage, name = "stage.json") {
-  return `runs/${validateRunId(runId2)}/${stage}/${name}`;
+function stageKey(runId2, stage, name2 = "stage.json") {
+  return `runs/${validateRunId(runId2)}/${stage}/${name2}`;
 }
 async function writeStageRecord(store, record) {
   const key = stageKey(record.runId, record.stage);
@@ -5497,7 +5579,7 @@ async function readStageRecord(store, runId2, stage) {
 var PRODUCTION_KEY = "registry/production.json";
 var HISTORY_PREFIX = "registry/history/";
 var FORMAT = "mlops-session-recs/registry@1";
-var runId = z5.string().refine(
+var runId = z6.string().refine(
   (id) => {
     try {
       validateRunId(id);
@@ -5508,26 +5590,26 @@ var runId = z5.string().refine(
   },
   { message: "not a valid run id" }
 );
-var estimate = z5.object({ value: z5.number(), lower: z5.number(), upper: z5.number() });
-var entrySchema = z5.object({
-  format: z5.literal(FORMAT),
-  action: z5.enum(["promote", "rollback"]),
+var estimate = z6.object({ value: z6.number(), lower: z6.number(), upper: z6.number() });
+var entrySchema = z6.object({
+  format: z6.literal(FORMAT),
+  action: z6.enum(["promote", "rollback"]),
   runId,
-  promotedAt: z5.iso.datetime(),
-  deployment: z5.object({
-    target: z5.enum(["local", "sagemaker"]),
-    endpoint: z5.string().min(1),
-    endpointConfigName: z5.string().optional(),
-    modelName: z5.string().optional(),
-    modelDataUrl: z5.string().optional()
+  promotedAt: z6.iso.datetime(),
+  deployment: z6.object({
+    target: z6.enum(["local", "sagemaker"]),
+    endpoint: z6.string().min(1),
+    endpointConfigName: z6.string().optional(),
+    modelName: z6.string().optional(),
+    modelDataUrl: z6.string().optional()
   }),
-  metrics: z5.object({
+  metrics: z6.object({
     hr20: estimate,
     mrr20: estimate,
-    examples: z5.number().int().nonnegative()
+    examples: z6.number().int().nonnegative()
   }),
-  gates: z5.object({ passed: z5.boolean(), failedBlocking: z5.array(z5.string()) }),
-  verdict: z5.enum([
+  gates: z6.object({ passed: z6.boolean(), failedBlocking: z6.array(z6.string()) }),
+  verdict: z6.enum([
     "gates-failed",
     "no-champion",
     "better",
@@ -5536,8 +5618,8 @@ var entrySchema = z5.object({
     "significantly-worse",
     "rollback"
   ]),
-  reason: z5.string(),
-  forced: z5.boolean(),
+  reason: z6.string(),
+  forced: z6.boolean(),
   previousRunId: runId.nullable(),
   rolledBackFrom: runId.optional()
 });
@@ -5617,6 +5699,440 @@ var PAD_ID = 0;
 var UNKNOWN_ID = 1;
 var FIRST_ITEM_ID = 2;
 
+// pipeline/model/wasm-binary.ts
+var I32 = 127;
+var F32 = 125;
+var V128 = 123;
+function uleb(value2) {
+  if (!(Number.isInteger(value2) && value2 >= 0 && value2 <= 4294967295)) {
+    throw new RangeError(`uleb: ${value2} is not a u32`);
+  }
+  const bytes = [];
+  let rest = value2;
+  do {
+    const low = rest & 127;
+    rest = Math.floor(rest / 128);
+    bytes.push(rest === 0 ? low : low | 128);
+  } while (rest !== 0);
+  return bytes;
+}
+function sleb(value2) {
+  if (!(Number.isInteger(value2) && value2 >= -2147483648 && value2 <= 2147483647)) {
+    throw new RangeError(`sleb: ${value2} is not an i32`);
+  }
+  const bytes = [];
+  let rest = value2;
+  for (; ; ) {
+    const low = rest & 127;
+    rest >>= 7;
+    const done = rest === 0 && (low & 64) === 0 || rest === -1 && (low & 64) !== 0;
+    bytes.push(done ? low : low | 128);
+    if (done) return bytes;
+  }
+}
+function name(text) {
+  const bytes = [...new TextEncoder().encode(text)];
+  return [...uleb(bytes.length), ...bytes];
+}
+function vector(items) {
+  return [...uleb(items.length), ...items.flat()];
+}
+function section(id, content) {
+  return [id, ...uleb(content.length), ...content];
+}
+function simd(opcode, ...immediates) {
+  return [253, ...uleb(opcode), ...immediates];
+}
+function memarg(alignLog2, offset) {
+  return [...uleb(alignLog2), ...uleb(offset)];
+}
+var op = {
+  block: [2, 64],
+  loop: [3, 64],
+  end: [11],
+  br: (depth) => [12, ...uleb(depth)],
+  brIf: (depth) => [13, ...uleb(depth)],
+  localGet: (index2) => [32, ...uleb(index2)],
+  localSet: (index2) => [33, ...uleb(index2)],
+  i32Const: (value2) => [65, ...sleb(value2)],
+  i32GeU: [79],
+  i32GtU: [75],
+  i32Add: [106],
+  i32Mul: [108],
+  i32Shl: [116],
+  f32Load: (offset = 0) => [42, ...memarg(2, offset)],
+  f32Store: (offset = 0) => [56, ...memarg(2, offset)],
+  f32Add: [146],
+  f32Mul: [148],
+  v128Load: (offset = 0) => simd(0, ...memarg(4, offset)),
+  v128Load32Splat: (offset = 0) => simd(9, ...memarg(2, offset)),
+  v128Store: (offset = 0) => simd(11, ...memarg(4, offset)),
+  /** Four f32 lanes of the same value. */
+  f32x4Const: (value2) => simd(12, ...new Uint8Array(Float32Array.of(value2, value2, value2, value2).buffer)),
+  /** Four i32 lanes of the same value. */
+  i32x4Const: (value2) => simd(12, ...new Uint8Array(Int32Array.of(value2, value2, value2, value2).buffer)),
+  f32x4Splat: simd(19),
+  v128And: simd(78),
+  f32x4Ge: simd(70),
+  f32x4Nearest: simd(106),
+  i32x4Shl: simd(171),
+  i32x4Add: simd(174),
+  f32x4Add: simd(228),
+  f32x4Sub: simd(229),
+  f32x4Mul: simd(230),
+  f32x4Max: simd(233),
+  i32x4TruncSatF32x4S: simd(248)
+};
+function wasmModule(functions) {
+  const signatures = [...new Set(functions.map((f) => f.params.join(",")))];
+  const types = section(
+    1,
+    vector(
+      signatures.map((signature) => [
+        96,
+        ...vector(signature.split(",").map((t) => [Number(t)])),
+        0
+      ])
+    )
+  );
+  const imports = section(2, vector([[...name("env"), ...name("memory"), 2, 0, 0]]));
+  const declarations = section(
+    3,
+    vector(functions.map((f) => uleb(signatures.indexOf(f.params.join(",")))))
+  );
+  const exports = section(
+    7,
+    vector(functions.map((f, index2) => [...name(f.name), 0, ...uleb(index2)]))
+  );
+  const code2 = section(
+    10,
+    vector(
+      functions.map((f) => {
+        const runs = [];
+        for (let i = 0; i < f.locals.length; ) {
+          let j = i;
+          while (j < f.locals.length && f.locals[j] === f.locals[i]) j++;
+          runs.push([...uleb(j - i), f.locals[i]]);
+          i = j;
+        }
+        const body2 = [...vector(runs), ...f.body.flat(), ...op.end];
+        return [...uleb(body2.length), ...body2];
+      })
+    )
+  );
+  return Uint8Array.from([
+    ...[0, 97, 115, 109, 1, 0, 0, 0],
+    ...types,
+    ...imports,
+    ...declarations,
+    ...exports,
+    ...code2
+  ]);
+}
+
+// pipeline/model/simd-kernels.ts
+var BLOCKS = [8, 4, 2];
+var BLOCK = BLOCKS[0];
+var PAGE_BYTES = 65536;
+var MAX_PAGES = 65536;
+var X = 0;
+var ROWS = 1;
+var M = 2;
+var STRIDE = 3;
+var WIDTH = 4;
+var INIT = 5;
+var OUT = 6;
+var OUT_STRIDE = 7;
+var PARAMS = 8;
+var J = 8;
+var K = 9;
+var P = 10;
+var XP = 11;
+var ROW_BYTES = 12;
+var O = 13;
+var ACC_F32 = 14;
+var Y = 15;
+var ACC = 16;
+var byteAddress = (base, index2) => [
+  ...op.localGet(base),
+  ...op.localGet(index2),
+  ...op.i32Const(2),
+  ...op.i32Shl,
+  ...op.i32Add
+];
+function whileNot(stop, body2) {
+  return [op.block, op.loop, [...stop, ...op.brIf(1)], ...body2, op.br(0), op.end, op.end];
+}
+function chunkLoop(states, vectors) {
+  const acc = (s, c) => ACC + s * vectors + c;
+  const splat = (s) => ACC + states * vectors + s;
+  const width = 4 * vectors;
+  const body2 = [[...byteAddress(INIT, J), ...op.localSet(P)]];
+  for (let s = 0; s < states; s++) {
+    for (let c = 0; c < vectors; c++) {
+      body2.push([...op.localGet(P), ...op.v128Load(16 * c), ...op.localSet(acc(s, c))]);
+    }
+  }
+  const row = [];
+  for (let s = 0; s < states; s++) {
+    row.push([...op.localGet(XP), ...op.v128Load32Splat(4 * s), ...op.localSet(splat(s))]);
+  }
+  for (let c = 0; c < vectors; c++) {
+    row.push([...op.localGet(P), ...op.v128Load(16 * c), ...op.localSet(Y)]);
+    for (let s = 0; s < states; s++) {
+      row.push([
+        ...op.localGet(acc(s, c)),
+        ...op.localGet(splat(s)),
+        ...op.localGet(Y),
+        ...op.f32x4Mul,
+        ...op.f32x4Add,
+        ...op.localSet(acc(s, c))
+      ]);
+    }
+  }
+  row.push(
+    [...op.localGet(P), ...op.localGet(ROW_BYTES), ...op.i32Add, ...op.localSet(P)],
+    [...op.localGet(XP), ...op.i32Const(4 * states), ...op.i32Add, ...op.localSet(XP)],
+    [...op.localGet(K), ...op.i32Const(1), ...op.i32Add, ...op.localSet(K)]
+  );
+  body2.push(
+    [...byteAddress(M, J), ...op.localSet(P)],
+    [...op.localGet(X), ...op.localSet(XP)],
+    [...op.i32Const(0), ...op.localSet(K)],
+    ...whileNot([...op.localGet(K), ...op.localGet(ROWS), ...op.i32GeU], row)
+  );
+  for (let s = 0; s < states; s++) {
+    body2.push([
+      ...op.localGet(OUT),
+      ...op.localGet(OUT_STRIDE),
+      ...op.i32Const(4 * s),
+      ...op.i32Mul,
+      ...op.i32Add,
+      ...op.localGet(J),
+      ...op.i32Const(2),
+      ...op.i32Shl,
+      ...op.i32Add,
+      ...op.localSet(O)
+    ]);
+    for (let c = 0; c < vectors; c++) {
+      body2.push([...op.localGet(O), ...op.localGet(acc(s, c)), ...op.v128Store(16 * c)]);
+    }
+  }
+  body2.push([...op.localGet(J), ...op.i32Const(width), ...op.i32Add, ...op.localSet(J)]);
+  return whileNot(
+    [...op.localGet(J), ...op.i32Const(width), ...op.i32Add, ...op.localGet(WIDTH), ...op.i32GtU],
+    body2
+  );
+}
+function scalarLoop() {
+  const row = [
+    [...op.localGet(ACC_F32), ...op.localGet(XP), ...op.f32Load(0)],
+    [...op.localGet(P), ...op.f32Load(0), ...op.f32Mul, ...op.f32Add, ...op.localSet(ACC_F32)],
+    [...op.localGet(P), ...op.localGet(ROW_BYTES), ...op.i32Add, ...op.localSet(P)],
+    [...op.localGet(XP), ...op.i32Const(4), ...op.i32Add, ...op.localSet(XP)],
+    [...op.localGet(K), ...op.i32Const(1), ...op.i32Add, ...op.localSet(K)]
+  ];
+  return whileNot(
+    [...op.localGet(J), ...op.localGet(WIDTH), ...op.i32GeU],
+    [
+      [...byteAddress(INIT, J), ...op.f32Load(0), ...op.localSet(ACC_F32)],
+      [...byteAddress(M, J), ...op.localSet(P)],
+      [...op.localGet(X), ...op.localSet(XP)],
+      [...op.i32Const(0), ...op.localSet(K)],
+      ...whileNot([...op.localGet(K), ...op.localGet(ROWS), ...op.i32GeU], row),
+      [...byteAddress(OUT, J), ...op.localGet(ACC_F32), ...op.f32Store(0)],
+      [...op.localGet(J), ...op.i32Const(1), ...op.i32Add, ...op.localSet(J)]
+    ]
+  );
+}
+function kernel(name2, states, body2, vectors) {
+  return {
+    name: name2,
+    params: Array(PARAMS).fill(I32),
+    // j, k, p, xp, rowBytes, o; the scalar accumulator; y; the accumulators; the splats
+    locals: [
+      ...Array(6).fill(I32),
+      F32,
+      ...Array(1 + states * vectors + states).fill(V128)
+    ],
+    body: [
+      [...op.localGet(STRIDE), ...op.i32Const(2), ...op.i32Shl, ...op.localSet(ROW_BYTES)],
+      [...op.i32Const(0), ...op.localSet(J)],
+      ...body2
+    ]
+  };
+}
+var E_VALUES = 0;
+var E_COUNT = 1;
+var E_SHIFT = 2;
+var E_WEIGHT = 3;
+var E_OUT = 4;
+var E_I = 5;
+var E_X = 6;
+var E_N = 7;
+var E_R = 8;
+var E_P = 9;
+var E_MASK = 10;
+var E_SHIFTS = 11;
+var E_WEIGHTS = 12;
+var EXP_FLOOR = -87.33654;
+function expAddFunction() {
+  const get = op.localGet;
+  const set = op.localSet;
+  const coefficients = [
+    198756915e-12,
+    0.0013981999507,
+    0.0083334519073,
+    0.041665795894,
+    0.16666665459,
+    0.50000001201
+  ];
+  const polynomial = [
+    [...op.f32x4Const(coefficients[0]), ...set(E_P)]
+  ];
+  for (const c of coefficients.slice(1)) {
+    polynomial.push([
+      ...get(E_P),
+      ...get(E_R),
+      ...op.f32x4Mul,
+      ...op.f32x4Const(c),
+      ...op.f32x4Add,
+      ...set(E_P)
+    ]);
+  }
+  const address = (base) => [
+    ...get(base),
+    ...get(E_I),
+    ...op.i32Const(2),
+    ...op.i32Shl,
+    ...op.i32Add
+  ];
+  return {
+    name: "expAdd",
+    params: [I32, I32, F32, F32, I32],
+    locals: [I32, ...Array(7).fill(V128)],
+    body: [
+      [...get(E_SHIFT), ...op.f32x4Splat, ...set(E_SHIFTS)],
+      [...get(E_WEIGHT), ...op.f32x4Splat, ...set(E_WEIGHTS)],
+      [...op.i32Const(0), ...set(E_I)],
+      ...whileNot(
+        [...get(E_I), ...get(E_COUNT), ...op.i32GeU],
+        [
+          [...address(E_VALUES), ...op.v128Load(0), ...get(E_SHIFTS), ...op.f32x4Sub, ...set(E_X)],
+          [...get(E_X), ...op.f32x4Const(EXP_FLOOR), ...op.f32x4Ge, ...set(E_MASK)],
+          [...get(E_X), ...op.f32x4Const(EXP_FLOOR), ...op.f32x4Max, ...set(E_X)],
+          // n = round(x / ln 2); r = x − n·C1 − n·C2, where C1 + C2 = ln 2 and n·C1 is exact
+          [...get(E_X), ...op.f32x4Const(Math.LOG2E), ...op.f32x4Mul, ...op.f32x4Nearest],
+          set(E_N),
+          [...get(E_X), ...get(E_N), ...op.f32x4Const(0.693359375), ...op.f32x4Mul, ...op.f32x4Sub],
+          [
+            ...get(E_N),
+            ...op.f32x4Const(-21219444e-11),
+            ...op.f32x4Mul,
+            ...op.f32x4Sub,
+            ...set(E_R)
+          ],
+          ...polynomial,
+          // e^r = P·r² + r + 1
+          [...get(E_P), ...get(E_R), ...get(E_R), ...op.f32x4Mul, ...op.f32x4Mul],
+          [...get(E_R), ...op.f32x4Add, ...op.f32x4Const(1), ...op.f32x4Add, ...set(E_P)],
+          // times 2^n, whose float32 bits are (n + 127) << 23; 0 below the floor
+          [...get(E_P), ...get(E_N), ...op.i32x4TruncSatF32x4S, ...op.i32x4Const(127)],
+          [...op.i32x4Add, ...op.i32Const(23), ...op.i32x4Shl, ...op.f32x4Mul],
+          [...get(E_MASK), ...op.v128And, ...set(E_P)],
+          [...address(E_OUT), ...address(E_OUT), ...op.v128Load(0)],
+          [...get(E_WEIGHTS), ...get(E_P), ...op.f32x4Mul, ...op.f32x4Add, ...op.v128Store(0)],
+          [...get(E_I), ...op.i32Const(4), ...op.i32Add, ...set(E_I)]
+        ]
+      )
+    ]
+  };
+}
+var compiled;
+function kernelModule() {
+  compiled ??= new WebAssembly.Module(
+    wasmModule([
+      // One vector, any width: eight columns at a time, then four, then one.
+      kernel("matVecAdd", 1, [...chunkLoop(1, 2), ...chunkLoop(1, 1), ...scalarLoop()], 2),
+      // Blocks of vectors, a width that is a multiple of 4.
+      kernel("matVecAdd8", 8, chunkLoop(8, 1), 1),
+      kernel("matVecAdd4", 4, chunkLoop(4, 1), 1),
+      kernel("matVecAdd2", 2, [...chunkLoop(2, 2), ...chunkLoop(2, 1)], 2),
+      expAddFunction()
+    ])
+  );
+  return compiled;
+}
+var KernelLayout = class {
+  floats = 0;
+  /** A region of `floats` values, 16-byte aligned; returns its offset in floats. */
+  reserve(floats) {
+    const at = this.floats;
+    this.floats += Math.ceil(floats / 4) * 4;
+    return at;
+  }
+  /** The memory for every region reserved so far. `what` names the model in the error. */
+  create(what) {
+    const bytes = this.floats * 4;
+    const pages = Math.max(1, Math.ceil(bytes / PAGE_BYTES));
+    if (pages > MAX_PAGES) {
+      throw new PipelineError(
+        `${what} needs ${(bytes / 2 ** 30).toFixed(1)} GiB of weights and scratch, over the 4 GiB a wasm32 kernel addresses`,
+        1,
+        "train with fewer items (a higher train.minCount) or fewer hidden units"
+      );
+    }
+    return new KernelMemory(pages);
+  }
+};
+var KernelMemory = class {
+  /** The whole memory as floats. */
+  f32;
+  matVec;
+  matVecBlocks;
+  exp;
+  constructor(pages) {
+    const memory = new WebAssembly.Memory({ initial: pages, maximum: pages });
+    const exports = new WebAssembly.Instance(kernelModule(), { env: { memory } }).exports;
+    this.matVec = exports.matVecAdd;
+    this.matVecBlocks = {
+      8: exports.matVecAdd8,
+      4: exports.matVecAdd4,
+      2: exports.matVecAdd2
+    };
+    this.exp = exports.expAdd;
+    this.f32 = new Float32Array(memory.buffer);
+  }
+  view(at, floats) {
+    return this.f32.subarray(at, at + floats);
+  }
+  /**
+   * out[j] = init[j] + Σ_k x[k] · m[k·stride + j] for j < width, k < rows. `out` may be `init`
+   * (an accumulation).
+   */
+  matVecAdd(x, rows, m, stride, width, init, out) {
+    this.matVec(x * 4, rows, m * 4, stride, width, init * 4, out * 4, 0);
+  }
+  /**
+   * matVecAdd for `states` vectors at once: vector s's k-th value at x + k·states + s, its
+   * result at out + s·outStride; `width` a multiple of 4.
+   */
+  matVecAddBlock(states, x, rows, m, stride, width, init, out, outStride) {
+    if (width % 4 !== 0) {
+      throw new RangeError(`matVecAddBlock: width ${width} is not a multiple of 4`);
+    }
+    this.matVecBlocks[states](x * 4, rows, m * 4, stride, width, init * 4, out * 4, outStride);
+  }
+  /**
+   * out[i] += w · exp(values[i] − shift) for i < count (a multiple of 4), float32; values more
+   * than 87.3 below `shift` (−∞ included) add 0.
+   */
+  expAdd(values, count2, shift, w, out) {
+    if (count2 % 4 !== 0) throw new RangeError(`expAdd: count ${count2} is not a multiple of 4`);
+    this.exp(values * 4, count2, shift, w, out * 4);
+  }
+};
+
 // pipeline/model/blend.ts
 var COMPONENT_KINDS = ["neural", "sknn", "cooccurrence", "repeat"];
 function describeBlend(spec) {
@@ -5645,7 +6161,20 @@ var BlendScorer = class {
   net;
   index;
   excludeLast;
-  neuralValues;
+  /**
+   * The dense buffers, [paddedSize] each, in kernel memory for the exp kernel: a prefix's logits,
+   * the network's values, and the blend's scores. Lanes past vocabSize hold −∞ logits (so exp
+   * adds 0 there) and are never read.
+   */
+  dense;
+  paddedSize;
+  logitsAt;
+  valuesAt;
+  blendAt;
+  logitsView;
+  valuesView;
+  blendView;
+  logitBuffer = new Float32Array(0);
   repeatIds;
   repeatValues;
   repeatSlot;
@@ -5657,7 +6186,20 @@ var BlendScorer = class {
     this.net = evidence.net;
     this.index = evidence.index;
     this.excludeLast = options.excludeLast;
-    this.neuralValues = new Float32Array(this.vocabSize);
+    this.paddedSize = Math.ceil(this.vocabSize / 4) * 4;
+    const layout = new KernelLayout();
+    this.logitsAt = layout.reserve(this.paddedSize);
+    this.valuesAt = layout.reserve(this.paddedSize);
+    this.blendAt = layout.reserve(this.paddedSize);
+    this.dense = layout.create(`a blend over ${this.vocabSize} ids`);
+    this.logitsView = this.dense.view(this.logitsAt, this.vocabSize);
+    this.valuesView = this.dense.view(this.valuesAt, this.vocabSize);
+    this.blendView = this.dense.view(this.blendAt, this.vocabSize);
+    this.dense.f32.fill(
+      Number.NEGATIVE_INFINITY,
+      this.logitsAt + this.vocabSize,
+      this.logitsAt + this.paddedSize
+    );
     this.repeatIds = new Int32Array(this.vocabSize);
     this.repeatValues = new Float64Array(this.vocabSize);
     this.repeatSlot = new Int32Array(this.vocabSize);
@@ -5671,30 +6213,37 @@ var BlendScorer = class {
   /**
    * The network's logits for many prefixes at once, [prefixes.length × vocabSize] (the runtime
    * scores several prefixes per pass over the output matrix), for `score` and `neural` to take
-   * row by row; undefined when the blend does not use the network.
+   * row by row; undefined when the blend does not use the network. The array is this scorer's
+   * buffer, overwritten by the next call.
    */
   logits(prefixes) {
     const uses = this.spec.components.some(
       (c) => c.kind === "neural" && (c.weight > 0 || this.spec.components.length === 1)
     );
-    return uses ? this.net.scores(prefixes.map(knownIds)) : void 0;
+    if (!uses) return void 0;
+    const size = prefixes.length * this.vocabSize;
+    if (this.logitBuffer.length < size) this.logitBuffer = new Float32Array(size);
+    const rows = this.logitBuffer.subarray(0, size);
+    return this.net.scores(prefixes.map(knownIds), rows);
   }
   /**
-   * The blended score of every id for `prefix` (ids, oldest first) into `out`
-   * [vocabSize]; excluded ids get −∞. `logits`: the prefix's row of `logits()`, when computed.
+   * The blended score of every id for `prefix` (ids, oldest first), [vocabSize]; excluded ids get
+   * −∞. The array is this scorer's buffer, overwritten by the next call. `logits`: the prefix's
+   * row of `logits()`, when computed.
    */
-  score(prefix, out, logits) {
+  score(prefix, logits) {
     const excluded2 = this.excluded(prefix);
     const alone = this.spec.components.length === 1;
+    const out = this.blendView;
     out.fill(0);
     for (const { kind, weight } of this.spec.components) {
       const w = alone ? 1 : weight;
       if (w === 0) continue;
-      if (kind === "neural") {
-        const dense = this.neural(prefix, excluded2, alone, logits);
-        for (let id = 0; id < this.vocabSize; id++) {
-          out[id] = out[id] + w * dense[id];
-        }
+      if (kind === "neural" && alone) {
+        out.set(this.neural(prefix, excluded2, true, logits));
+      } else if (kind === "neural") {
+        const max2 = this.loadLogits(prefix, excluded2, logits);
+        this.dense.expAdd(this.logitsAt, this.paddedSize, max2, w, this.blendAt);
       } else {
         const c = this.sparse(kind, prefix, excluded2);
         const scale = w * c.scale;
@@ -5705,6 +6254,7 @@ var BlendScorer = class {
       }
     }
     for (const id of excluded2) out[id] = Number.NEGATIVE_INFINITY;
+    return out;
   }
   /**
    * The network's values for `prefix`: exp(logit − max eligible logit), so its best eligible item
@@ -5713,25 +6263,32 @@ var BlendScorer = class {
    * overwritten by the next call. `logits`: the prefix's row of `logits()`, when computed.
    */
   neural(prefix, excluded2, probabilities = false, logits) {
-    const values = this.neuralValues;
-    if (logits) values.set(logits);
-    else this.net.scores([knownIds(prefix)], values);
-    if (!probabilities) for (const id of excluded2) values[id] = Number.NEGATIVE_INFINITY;
-    let max2 = Number.NEGATIVE_INFINITY;
-    for (let id = 0; id < this.vocabSize; id++) {
-      if (values[id] > max2) max2 = values[id];
-    }
-    let sum3 = 0;
-    for (let id = 0; id < this.vocabSize; id++) {
-      const e = Math.exp(values[id] - max2);
-      values[id] = e;
-      sum3 += e;
-    }
+    const max2 = this.loadLogits(prefix, probabilities ? [] : excluded2, logits);
+    const values = this.valuesView;
+    values.fill(0);
+    this.dense.expAdd(this.logitsAt, this.paddedSize, max2, 1, this.valuesAt);
     if (probabilities) {
+      let sum3 = 0;
+      for (let id = 0; id < this.vocabSize; id++) sum3 += values[id];
       for (let id = 0; id < this.vocabSize; id++) values[id] = values[id] / sum3;
       for (const id of excluded2) values[id] = 0;
     }
     return values;
+  }
+  /**
+   * Puts the prefix's logits in the kernel's buffer (copied from `logits`, or computed), with
+   * `excluded` at −∞; returns the largest.
+   */
+  loadLogits(prefix, excluded2, logits) {
+    const values = this.logitsView;
+    if (logits) values.set(logits);
+    else this.net.scores([knownIds(prefix)], values);
+    for (const id of excluded2) values[id] = Number.NEGATIVE_INFINITY;
+    let max2 = Number.NEGATIVE_INFINITY;
+    for (let id = 0; id < this.vocabSize; id++) {
+      if (values[id] > max2) max2 = values[id];
+    }
+    return max2;
   }
   /**
    * A sparse component's values for `prefix`. The arrays may be buffers of the index or of this
@@ -6260,172 +6817,33 @@ function validateNetConfig(config) {
 
 // pipeline/model/net-runtime.ts
 var INPUT_TABLE_MAX_FLOATS = 16 * 1024 * 1024;
-var SCORE_BLOCK = 4;
-var MATVEC_UNROLL = 8;
 function sigmoid(x) {
   return 1 / (1 + Math.exp(-x));
-}
-function matVecAdd(x, xAt, rows, m, mAt, stride, width, out, outAt) {
-  let k = 0;
-  for (; k + MATVEC_UNROLL <= rows; k += MATVEC_UNROLL) {
-    const x0 = x[xAt + k];
-    const x1 = x[xAt + k + 1];
-    const x2 = x[xAt + k + 2];
-    const x3 = x[xAt + k + 3];
-    const x4 = x[xAt + k + 4];
-    const x5 = x[xAt + k + 5];
-    const x6 = x[xAt + k + 6];
-    const x7 = x[xAt + k + 7];
-    const r0 = mAt + k * stride;
-    const r1 = r0 + stride;
-    const r2 = r1 + stride;
-    const r3 = r2 + stride;
-    const r4 = r3 + stride;
-    const r5 = r4 + stride;
-    const r6 = r5 + stride;
-    const r7 = r6 + stride;
-    for (let j = 0; j < width; j++) {
-      out[outAt + j] = out[outAt + j] + (x0 * m[r0 + j] + x1 * m[r1 + j] + (x2 * m[r2 + j] + x3 * m[r3 + j])) + (x4 * m[r4 + j] + x5 * m[r5 + j] + (x6 * m[r6 + j] + x7 * m[r7 + j]));
-    }
-  }
-  for (; k < rows; k++) {
-    const xk = x[xAt + k];
-    const r = mAt + k * stride;
-    for (let j = 0; j < width; j++)
-      out[outAt + j] = out[outAt + j] + xk * m[r + j];
-  }
-}
-function scoreBlock(s, sAt, rows, m, width, bias, out, outAt) {
-  const o0 = outAt;
-  const o1 = o0 + width;
-  const o2 = o1 + width;
-  const o3 = o2 + width;
-  const s0 = sAt;
-  const s1 = s0 + rows;
-  const s2 = s1 + rows;
-  const s3 = s2 + rows;
-  out.set(bias, o0);
-  out.set(bias, o1);
-  out.set(bias, o2);
-  out.set(bias, o3);
-  let k = 0;
-  for (; k + 4 <= rows; k += 4) {
-    const a0 = s[s0 + k];
-    const a1 = s[s0 + k + 1];
-    const a2 = s[s0 + k + 2];
-    const a3 = s[s0 + k + 3];
-    const b0 = s[s1 + k];
-    const b1 = s[s1 + k + 1];
-    const b2 = s[s1 + k + 2];
-    const b3 = s[s1 + k + 3];
-    const c0 = s[s2 + k];
-    const c1 = s[s2 + k + 1];
-    const c2 = s[s2 + k + 2];
-    const c3 = s[s2 + k + 3];
-    const d0 = s[s3 + k];
-    const d1 = s[s3 + k + 1];
-    const d2 = s[s3 + k + 2];
-    const d3 = s[s3 + k + 3];
-    const r0 = k * width;
-    const r1 = r0 + width;
-    const r2 = r1 + width;
-    const r3 = r2 + width;
-    for (let j = 0; j < width; j++) {
-      const m0 = m[r0 + j];
-      const m1 = m[r1 + j];
-      const m2 = m[r2 + j];
-      const m3 = m[r3 + j];
-      out[o0 + j] = out[o0 + j] + (a0 * m0 + a1 * m1 + (a2 * m2 + a3 * m3));
-      out[o1 + j] = out[o1 + j] + (b0 * m0 + b1 * m1 + (b2 * m2 + b3 * m3));
-      out[o2 + j] = out[o2 + j] + (c0 * m0 + c1 * m1 + (c2 * m2 + c3 * m3));
-      out[o3 + j] = out[o3 + j] + (d0 * m0 + d1 * m1 + (d2 * m2 + d3 * m3));
-    }
-  }
-  for (; k < rows; k++) {
-    const a = s[s0 + k];
-    const b = s[s1 + k];
-    const c = s[s2 + k];
-    const d = s[s3 + k];
-    const r = k * width;
-    for (let j = 0; j < width; j++) {
-      const mk = m[r + j];
-      out[o0 + j] = out[o0 + j] + a * mk;
-      out[o1 + j] = out[o1 + j] + b * mk;
-      out[o2 + j] = out[o2 + j] + c * mk;
-      out[o3 + j] = out[o3 + j] + d * mk;
-    }
-  }
-}
-function scoreRow(s, sAt, rows, m, width, bias, out, outAt) {
-  out.set(bias, outAt);
-  let k = 0;
-  for (; k + 8 <= rows; k += 8) {
-    const a0 = s[sAt + k];
-    const a1 = s[sAt + k + 1];
-    const a2 = s[sAt + k + 2];
-    const a3 = s[sAt + k + 3];
-    const a4 = s[sAt + k + 4];
-    const a5 = s[sAt + k + 5];
-    const a6 = s[sAt + k + 6];
-    const a7 = s[sAt + k + 7];
-    const r0 = k * width;
-    const r1 = r0 + width;
-    const r2 = r1 + width;
-    const r3 = r2 + width;
-    const r4 = r3 + width;
-    const r5 = r4 + width;
-    const r6 = r5 + width;
-    const r7 = r6 + width;
-    for (let j = 0; j < width; j++) {
-      const first = a0 * m[r0 + j] + a1 * m[r1 + j] + (a2 * m[r2 + j] + a3 * m[r3 + j]);
-      const second = a4 * m[r4 + j] + a5 * m[r5 + j] + (a6 * m[r6 + j] + a7 * m[r7 + j]);
-      out[outAt + j] = Math.fround(out[outAt + j] + first) + second;
-    }
-  }
-  for (; k + 4 <= rows; k += 4) {
-    const a0 = s[sAt + k];
-    const a1 = s[sAt + k + 1];
-    const a2 = s[sAt + k + 2];
-    const a3 = s[sAt + k + 3];
-    const r0 = k * width;
-    const r1 = r0 + width;
-    const r2 = r1 + width;
-    const r3 = r2 + width;
-    for (let j = 0; j < width; j++) {
-      out[outAt + j] = out[outAt + j] + (a0 * m[r0 + j] + a1 * m[r1 + j] + (a2 * m[r2 + j] + a3 * m[r3 + j]));
-    }
-  }
-  for (; k < rows; k++) {
-    const a = s[sAt + k];
-    const r = k * width;
-    for (let j = 0; j < width; j++)
-      out[outAt + j] = out[outAt + j] + a * m[r + j];
-  }
 }
 function checkedWeights(config, weights) {
   const specs = netWeightSpecs(config);
   const describe4 = `${config.cell} net (vocabSize ${config.vocabSize}, embeddingDim ${config.embeddingDim}, hiddenUnits ${config.hiddenUnits}, layers ${config.layers}, tied ${config.tied})`;
   const checked = /* @__PURE__ */ new Map();
-  for (const { name, shape } of specs) {
+  for (const { name: name2, shape } of specs) {
     const expected = shape.reduce((a, b) => a * b, 1);
-    const values = weights.get(name);
+    const values = weights.get(name2);
     if (values === void 0) {
       throw new PipelineError(
-        `weight "${name}" is missing: a ${describe4} needs it with shape [${shape.join(", ")}] (${expected} values)`
+        `weight "${name2}" is missing: a ${describe4} needs it with shape [${shape.join(", ")}] (${expected} values)`
       );
     }
     if (!(values instanceof Float32Array) || values.length !== expected) {
       const actual = values instanceof Float32Array ? `${values.length} values` : "not a Float32Array";
       throw new PipelineError(
-        `weight "${name}" has the wrong size: expected shape [${shape.join(", ")}] (${expected} values), got ${actual}`
+        `weight "${name2}" has the wrong size: expected shape [${shape.join(", ")}] (${expected} values), got ${actual}`
       );
     }
-    checked.set(name, values);
+    checked.set(name2, values);
   }
-  for (const name of weights.keys()) {
-    if (!checked.has(name)) {
+  for (const name2 of weights.keys()) {
+    if (!checked.has(name2)) {
       throw new PipelineError(
-        `unexpected weight "${name}": a ${describe4} has only ${specs.map((s) => s.name).join(", ")}`
+        `unexpected weight "${name2}": a ${describe4} has only ${specs.map((s) => s.name).join(", ")}`
       );
     }
   }
@@ -6437,12 +6855,16 @@ var NetRuntime = class {
   stateSize;
   vocabSize;
   gateWidth;
+  /** Weights, tables and scratch; the fields below are offsets in it (floats). */
+  memory;
   embedding;
   layers;
   /** [vocabSize, G]: embedding · W₀ + b₀ per id, or null when too large (computed per step). */
   inputTable;
-  /** [hidden, vocabSize] row-major: output/kernel, or the transposed embedding when tied. */
+  /** [hidden, outputWidth]: output/kernel, or the transposed embedding when tied. */
   outputMatrix;
+  /** vocabSize rounded up to a multiple of 4 (zero columns), as the blocked kernel needs. */
+  outputWidth;
   outputBias;
   // Scratch, reused by every call (the class is used from one thread).
   /** h of every layer, [layers, hidden]. */
@@ -6453,62 +6875,97 @@ var NetRuntime = class {
   gates;
   /** GRU: r ⊙ h, [hidden]. */
   resetHidden;
-  /** The last layer's part of `hidden` (a view made once: subarray allocates). */
-  topHidden;
-  /** Final states of the prefixes being scored, [SCORE_BLOCK, hidden]. */
+  /** Final states of a block of prefixes, k-major [hidden, block] (the blocked kernels' input). */
   blockStates;
+  /** Scores of up to BLOCK prefixes, [BLOCK, outputWidth]. */
+  blockScores;
+  // Views of the scratch for the element-wise parts (made once: subarray allocates).
+  hiddenView;
+  cellView;
+  gatesView;
+  resetView;
   /**
    * Checks every weight of netWeightSpecs(config) is present with the right length, and no
-   * others. The weights are copied (or folded into tables), so later changes to the map's arrays
-   * do not reach the runtime.
+   * others. The weights are copied into kernel memory (or folded into tables), so later changes
+   * to the map's arrays do not reach the runtime.
    */
   constructor(config, weights, options = {}) {
     this.config = { ...validateNetConfig(config) };
-    const { vocabSize: v, embeddingDim: e, hiddenUnits: h } = this.config;
+    const { vocabSize: v, embeddingDim: e, hiddenUnits: h, layers } = this.config;
     const g = GATES[config.cell] * h;
     const w = checkedWeights(config, weights);
-    const get = (name) => w.get(name).slice();
     this.vocabSize = v;
     this.stateSize = h;
     this.gateWidth = g;
-    this.embedding = get("embedding");
-    this.layers = [];
-    for (let layer = 0; layer < config.layers; layer++) {
-      this.layers.push({
-        inputSize: layer === 0 ? e : h,
-        kernel: get(`rnn_${layer}/kernel`),
-        recurrent: get(`rnn_${layer}/recurrent`),
-        bias: get(`rnn_${layer}/bias`)
-      });
-    }
-    this.outputBias = get("output/bias");
+    this.outputWidth = Math.ceil(v / 4) * 4;
+    const tableMax = options.inputTableMaxFloats ?? INPUT_TABLE_MAX_FLOATS;
+    const layout = new KernelLayout();
+    this.embedding = layout.reserve(v * e);
+    this.layers = Array.from({ length: layers }, (_, layer) => {
+      const inputSize = layer === 0 ? e : h;
+      return {
+        inputSize,
+        kernel: layout.reserve(inputSize * g),
+        recurrent: layout.reserve(h * g),
+        bias: layout.reserve(g)
+      };
+    });
+    this.inputTable = v * g <= tableMax ? layout.reserve(v * g) : null;
+    this.outputMatrix = layout.reserve(h * this.outputWidth);
+    this.outputBias = layout.reserve(this.outputWidth);
+    this.hidden = layout.reserve(layers * h);
+    this.cell = layout.reserve(layers * h);
+    this.gates = layout.reserve(g);
+    this.resetHidden = layout.reserve(h);
+    this.blockStates = layout.reserve(h * BLOCK);
+    this.blockScores = layout.reserve(BLOCK * this.outputWidth);
+    this.memory = layout.create(
+      `the ${config.cell} net (vocabSize ${v}, hiddenUnits ${h}, layers ${layers})`
+    );
+    const f32 = this.memory.f32;
+    const weight = (name2) => w.get(name2);
+    f32.set(weight("embedding"), this.embedding);
+    this.layers.forEach((layer, l) => {
+      f32.set(weight(`rnn_${l}/kernel`), layer.kernel);
+      f32.set(weight(`rnn_${l}/recurrent`), layer.recurrent);
+      f32.set(weight(`rnn_${l}/bias`), layer.bias);
+    });
+    const width = this.outputWidth;
     if (config.tied) {
-      this.outputMatrix = new Float32Array(h * v);
+      const embedding = weight("embedding");
       for (let id = 0; id < v; id++) {
-        for (let k = 0; k < h; k++)
-          this.outputMatrix[k * v + id] = this.embedding[id * e + k];
+        for (let k = 0; k < h; k++) {
+          f32[this.outputMatrix + k * width + id] = embedding[id * e + k];
+        }
       }
     } else {
-      this.outputMatrix = get("output/kernel");
+      const kernel2 = weight("output/kernel");
+      for (let k = 0; k < h; k++) {
+        f32.set(kernel2.subarray(k * v, (k + 1) * v), this.outputMatrix + k * width);
+      }
     }
-    const tableMax = options.inputTableMaxFloats ?? INPUT_TABLE_MAX_FLOATS;
-    this.inputTable = v * g <= tableMax ? this.buildInputTable() : null;
-    this.hidden = new Float32Array(config.layers * h);
-    this.topHidden = this.hidden.subarray((config.layers - 1) * h);
-    this.cell = new Float32Array(config.layers * h);
-    this.gates = new Float32Array(g);
-    this.resetHidden = new Float32Array(h);
-    this.blockStates = new Float32Array(SCORE_BLOCK * h);
+    f32.set(weight("output/bias"), this.outputBias);
+    if (this.inputTable !== null) this.buildInputTable(this.inputTable);
+    this.hiddenView = this.memory.view(this.hidden, layers * h);
+    this.cellView = this.memory.view(this.cell, layers * h);
+    this.gatesView = this.memory.view(this.gates, g);
+    this.resetView = this.memory.view(this.resetHidden, h);
   }
-  buildInputTable() {
-    const { kernel, bias, inputSize } = this.layers[0];
+  /** Each id's row x·W₀ + b₀, by the same kernel call the per-step path makes. */
+  buildInputTable(table4) {
+    const { kernel: kernel2, bias, inputSize } = this.layers[0];
     const g = this.gateWidth;
-    const table4 = new Float32Array(this.vocabSize * g);
     for (let id = 0; id < this.vocabSize; id++) {
-      table4.set(bias, id * g);
-      matVecAdd(this.embedding, id * inputSize, inputSize, kernel, 0, g, g, table4, id * g);
+      this.memory.matVecAdd(
+        this.embedding + id * inputSize,
+        inputSize,
+        kernel2,
+        g,
+        g,
+        bias,
+        table4 + id * g
+      );
     }
-    return table4;
   }
   /**
    * Scores (logits, before any softmax) over all vocabulary ids for each prefix, row-major
@@ -6519,34 +6976,58 @@ var NetRuntime = class {
   scores(prefixes, out) {
     const v = this.vocabSize;
     const h = this.stateSize;
+    const width = this.outputWidth;
     const n2 = prefixes.length;
-    const result = this.output(out, n2 * v, "scores");
-    let p = 0;
-    for (; p + SCORE_BLOCK <= n2; p += SCORE_BLOCK) {
-      for (let r = 0; r < SCORE_BLOCK; r++) {
-        this.run(prefixes[p + r], p + r);
-        this.blockStates.set(this.topHidden, r * h);
+    const result = this.checkedOutput(out, n2 * v, "scores");
+    const f32 = this.memory.f32;
+    const top = this.hidden + (this.config.layers - 1) * h;
+    for (let p = 0; p < n2; ) {
+      const block = BLOCKS.find((size) => size <= n2 - p);
+      if (block === void 0) {
+        this.run(prefixes[p], p);
+        const scores = this.blockScores;
+        this.memory.matVecAdd(top, h, this.outputMatrix, width, v, this.outputBias, scores);
+        result.set(f32.subarray(scores, scores + v), p * v);
+        p++;
+        continue;
       }
-      scoreBlock(this.blockStates, 0, h, this.outputMatrix, v, this.outputBias, result, p * v);
-    }
-    for (; p < n2; p++) {
-      this.run(prefixes[p], p);
-      const top = this.topHidden;
-      scoreRow(top, 0, h, this.outputMatrix, v, this.outputBias, result, p * v);
+      for (let s = 0; s < block; s++) {
+        this.run(prefixes[p + s], p + s);
+        for (let k = 0; k < h; k++) {
+          f32[this.blockStates + k * block + s] = f32[top + k];
+        }
+      }
+      this.memory.matVecAddBlock(
+        block,
+        this.blockStates,
+        h,
+        this.outputMatrix,
+        width,
+        width,
+        this.outputBias,
+        this.blockScores,
+        width
+      );
+      for (let s = 0; s < block; s++) {
+        const row = this.blockScores + s * width;
+        result.set(f32.subarray(row, row + v), (p + s) * v);
+      }
+      p += block;
     }
     return result;
   }
   /** The final hidden state of each prefix, [prefixes.length, stateSize]. */
   states(prefixes, out) {
     const h = this.stateSize;
-    const result = this.output(out, prefixes.length * h, "states");
+    const result = this.checkedOutput(out, prefixes.length * h, "states");
+    const top = this.hiddenView.subarray((this.config.layers - 1) * h);
     for (let p = 0; p < prefixes.length; p++) {
       this.run(prefixes[p], p);
-      result.set(this.topHidden, p * h);
+      result.set(top, p * h);
     }
     return result;
   }
-  output(out, size, what) {
+  checkedOutput(out, size, what) {
     if (out === void 0) return new Float32Array(size);
     if (out.length < size) {
       throw new RangeError(
@@ -6557,8 +7038,8 @@ var NetRuntime = class {
   }
   /** Runs one prefix from the zero state; the final states are left in `hidden`. */
   run(prefix, index2) {
-    this.hidden.fill(0);
-    this.cell.fill(0);
+    this.hiddenView.fill(0);
+    this.cellView.fill(0);
     const v = this.vocabSize;
     for (let t = Math.max(0, prefix.length - this.config.maxLen); t < prefix.length; t++) {
       const id = prefix[t];
@@ -6575,46 +7056,32 @@ var NetRuntime = class {
   step(id) {
     const h = this.stateSize;
     const g = this.gateWidth;
-    const z6 = this.gates;
-    const lstm2 = this.config.cell === "lstm";
+    const memory = this.memory;
     for (let l = 0; l < this.layers.length; l++) {
       const layer = this.layers[l];
       if (l === 0 && this.inputTable !== null) {
-        const table4 = this.inputTable;
-        const at = id * g;
-        for (let j = 0; j < g; j++) z6[j] = table4[at + j];
+        const row = this.inputTable + id * g;
+        memory.f32.copyWithin(this.gates, row, row + g);
       } else {
-        z6.set(layer.bias);
-        if (l === 0)
-          matVecAdd(
-            this.embedding,
-            id * layer.inputSize,
-            layer.inputSize,
-            layer.kernel,
-            0,
-            g,
-            g,
-            z6,
-            0
-          );
-        else matVecAdd(this.hidden, (l - 1) * h, h, layer.kernel, 0, g, g, z6, 0);
+        const input = l === 0 ? this.embedding + id * layer.inputSize : this.hidden + (l - 1) * h;
+        memory.matVecAdd(input, layer.inputSize, layer.kernel, g, g, layer.bias, this.gates);
       }
-      if (lstm2) this.lstmCell(layer.recurrent, l * h);
+      if (this.config.cell === "lstm") this.lstmCell(layer.recurrent, l * h);
       else this.gruCell(layer.recurrent, l * h);
     }
   }
   /** z (= x·W + b) += h·U, then the LSTM update of layer state at `at` (gates i, f, c, o). */
   lstmCell(recurrent, at) {
     const h = this.stateSize;
-    const z6 = this.gates;
-    const hidden = this.hidden;
-    const cell2 = this.cell;
-    matVecAdd(hidden, at, h, recurrent, 0, 4 * h, 4 * h, z6, 0);
+    const z7 = this.gatesView;
+    const hidden = this.hiddenView;
+    const cell2 = this.cellView;
+    this.memory.matVecAdd(this.hidden + at, h, recurrent, 4 * h, 4 * h, this.gates, this.gates);
     for (let j = 0; j < h; j++) {
-      const input = sigmoid(z6[j]);
-      const forget = sigmoid(z6[h + j]);
-      const candidate = Math.tanh(z6[2 * h + j]);
-      const output = sigmoid(z6[3 * h + j]);
+      const input = sigmoid(z7[j]);
+      const forget = sigmoid(z7[h + j]);
+      const candidate = Math.tanh(z7[2 * h + j]);
+      const output = sigmoid(z7[3 * h + j]);
       const c = forget * cell2[at + j] + input * candidate;
       cell2[at + j] = c;
       hidden[at + j] = output * Math.tanh(c);
@@ -6627,18 +7094,20 @@ var NetRuntime = class {
   gruCell(recurrent, at) {
     const h = this.stateSize;
     const g = 3 * h;
-    const z6 = this.gates;
-    const hidden = this.hidden;
-    const reset = this.resetHidden;
-    matVecAdd(hidden, at, h, recurrent, 0, g, 2 * h, z6, 0);
+    const z7 = this.gatesView;
+    const hidden = this.hiddenView;
+    const reset = this.resetView;
+    const memory = this.memory;
+    memory.matVecAdd(this.hidden + at, h, recurrent, g, 2 * h, this.gates, this.gates);
     for (let j = 0; j < h; j++) {
-      z6[j] = sigmoid(z6[j]);
-      reset[j] = sigmoid(z6[h + j]) * hidden[at + j];
+      z7[j] = sigmoid(z7[j]);
+      reset[j] = sigmoid(z7[h + j]) * hidden[at + j];
     }
-    matVecAdd(reset, 0, h, recurrent, 2 * h, g, h, z6, 2 * h);
+    const candidates = this.gates + 2 * h;
+    memory.matVecAdd(this.resetHidden, h, recurrent + 2 * h, g, h, candidates, candidates);
     for (let j = 0; j < h; j++) {
-      const update = z6[j];
-      const candidate = Math.tanh(z6[2 * h + j]);
+      const update = z7[j];
+      const candidate = Math.tanh(z7[2 * h + j]);
       hidden[at + j] = update * hidden[at + j] + (1 - update) * candidate;
     }
   }
@@ -6741,7 +7210,6 @@ var Predictor = class {
         `the blend scores ${scorer.vocabSize} ids but the vocabulary has ${vocabulary.size}`
       );
     }
-    this.scores = new Float32Array(vocabulary.size);
     this.topIds = new Int32Array(vocabulary.size);
     this.topValues = new Float32Array(vocabulary.size);
     const items = vocabulary.size - FIRST_ITEM_ID;
@@ -6756,7 +7224,6 @@ var Predictor = class {
   }
   vocabulary;
   scorer;
-  scores;
   topIds;
   topValues;
   popular;
@@ -6786,18 +7253,10 @@ var Predictor = class {
       if (unknownSkus === ids.length) {
         return { items: this.popular.slice(0, top), unknownSkus, fallback: true };
       }
-      this.scorer.score(ids, this.scores, logits?.subarray(row * v, (row + 1) * v));
+      const scores = this.scorer.score(ids, logits?.subarray(row * v, (row + 1) * v));
       row++;
       const excluded2 = this.scorer.excluded(ids);
-      const n2 = topK(
-        this.scores,
-        0,
-        this.scores.length,
-        top,
-        excluded2,
-        this.topIds,
-        this.topValues
-      );
+      const n2 = topK(scores, 0, scores.length, top, excluded2, this.topIds, this.topValues);
       const items = [];
       for (let i = 0; i < n2; i++) {
         items.push({
@@ -6960,10 +7419,10 @@ async function saveModelArtifact(dir, parts) {
   const entries = [];
   const chunks = [];
   let offset = 0;
-  for (const { name, shape } of netWeightSpecs(parts.net)) {
-    const values = parts.weights.get(name);
-    if (!values) throw new Error(`saveModelArtifact: no weight ${name}`);
-    entries.push({ name, shape, offset });
+  for (const { name: name2, shape } of netWeightSpecs(parts.net)) {
+    const values = parts.weights.get(name2);
+    if (!values) throw new Error(`saveModelArtifact: no weight ${name2}`);
+    entries.push({ name: name2, shape, offset });
     chunks.push(Buffer.from(values.buffer, values.byteOffset, values.byteLength));
     offset += values.byteLength;
   }
@@ -7032,15 +7491,15 @@ function parseBlend(value2, path2, what) {
 function readWeights(net, entries, bin, path2) {
   const weights = /* @__PURE__ */ new Map();
   const byName = new Map(entries.map((e) => [e.name, e]));
-  for (const { name, shape } of netWeightSpecs(net)) {
-    const entry = byName.get(name);
+  for (const { name: name2, shape } of netWeightSpecs(net)) {
+    const entry = byName.get(name2);
     const size = shape.reduce((a, b) => a * b, 1);
     if (!entry || entry.offset + size * 4 > bin.byteLength) {
-      throw damaged2(path2, `weight ${name} is missing or runs past weights.bin`);
+      throw damaged2(path2, `weight ${name2} is missing or runs past weights.bin`);
     }
     const bytes = bin.subarray(entry.offset, entry.offset + size * 4);
     weights.set(
-      name,
+      name2,
       new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength))
     );
   }
@@ -7127,13 +7586,13 @@ var DEFAULT_RELATIONS = {
 };
 var DEFAULT_PAGE_SIZE = 5e3;
 var RELATION = /^(?:"[^"]+"|[A-Za-z_][A-Za-z0-9_$]*)(?:\.(?:"[^"]+"|[A-Za-z_][A-Za-z0-9_$]*)){0,2}$/;
-function checkRelation(name) {
-  if (!RELATION.test(name)) {
+function checkRelation(name2) {
+  if (!RELATION.test(name2)) {
     throw new Error(
-      `invalid relation name ${JSON.stringify(name)}: expected [database.][schema.]table, each part an identifier or a double-quoted name`
+      `invalid relation name ${JSON.stringify(name2)}: expected [database.][schema.]table, each part an identifier or a double-quoted name`
     );
   }
-  return name;
+  return name2;
 }
 function positiveInteger2(value2, what) {
   if (!Number.isInteger(value2) || value2 < 1) {
@@ -7562,13 +8021,13 @@ function wrap2(stock) {
   return { ...stock, kernelFunc };
 }
 function registerTransposedMatMul() {
-  for (const name of KERNELS) {
-    const current = getKernel2(name, "wasm");
-    if (!current || wrappers.get(name) === current) continue;
+  for (const name2 of KERNELS) {
+    const current = getKernel2(name2, "wasm");
+    if (!current || wrappers.get(name2) === current) continue;
     const wrapper = wrap2(current);
-    unregisterKernel2(name, "wasm");
+    unregisterKernel2(name2, "wasm");
     registerKernel2(wrapper);
-    wrappers.set(name, wrapper);
+    wrappers.set(name2, wrapper);
   }
 }
 
@@ -7722,12 +8181,12 @@ function reasonOf(error) {
   }
   return String(error);
 }
-async function activate(name, loaders) {
-  const loaded = await loaders[name]();
+async function activate(name2, loaders) {
+  const loaded = await loaders[name2]();
   const ok = await tf.setBackend(loaded.tfjsName);
   if (!ok) throw new Error(`tfjs could not initialise the "${loaded.tfjsName}" backend`);
   await tf.ready();
-  if (name === "wasm") {
+  if (name2 === "wasm") {
     const { getThreadsCount } = await import("@tensorflow/tfjs-backend-wasm");
     return { ...loaded, threads: getThreadsCount() };
   }
@@ -7753,13 +8212,13 @@ async function selectBackend(preference, loaders = {}) {
     }
   }
   const skipped = [];
-  for (const name of AUTO_ORDER) {
+  for (const name2 of AUTO_ORDER) {
     try {
-      const loaded = await activate(name, use);
-      const reason = skipped.length ? `auto: first backend that loaded (tried ${[...skipped.map((s) => s.name), name].join(" → ")})` : "auto: the fastest backend, and it loaded";
-      return { name, ...loaded, reason, skipped };
+      const loaded = await activate(name2, use);
+      const reason = skipped.length ? `auto: first backend that loaded (tried ${[...skipped.map((s) => s.name), name2].join(" → ")})` : "auto: the fastest backend, and it loaded";
+      return { name: name2, ...loaded, reason, skipped };
     } catch (error) {
-      skipped.push({ name, why: reasonOf(error) });
+      skipped.push({ name: name2, why: reasonOf(error) });
     }
   }
   throw new PipelineError(
@@ -7872,31 +8331,31 @@ var CheckpointStore = class {
   }
   store;
   prefix;
-  key(name) {
-    return `${this.prefix}/${name}`;
+  key(name2) {
+    return `${this.prefix}/${name2}`;
   }
   async save(checkpoint) {
     const tensors = [];
     const chunks = [];
     let offset = 0;
-    const add4 = (group2, name2, shape, data) => {
+    const add4 = (group2, name3, shape, data) => {
       const dtype = data instanceof Int32Array ? "int32" : "float32";
       const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength).slice();
-      tensors.push({ group: group2, name: name2, shape, dtype, offset, bytes: bytes.length });
+      tensors.push({ group: group2, name: name3, shape, dtype, offset, bytes: bytes.length });
       chunks.push(bytes);
       offset += bytes.length;
     };
-    for (const [name2, values] of checkpoint.weights) add4("weights", name2, [values.length], values);
-    for (const { name: name2, tensor: tensor3 } of checkpoint.optimizer) {
+    for (const [name3, values] of checkpoint.weights) add4("weights", name3, [values.length], values);
+    for (const { name: name3, tensor: tensor3 } of checkpoint.optimizer) {
       const data = tensor3.dtype === "int32" ? await tensor3.data() : await tensor3.data();
-      add4("optimizer", name2, [...tensor3.shape], data);
+      add4("optimizer", name3, [...tensor3.shape], data);
     }
-    for (const [name2, values] of checkpoint.best) add4("best", name2, [values.length], values);
+    for (const [name3, values] of checkpoint.best) add4("best", name3, [values.length], values);
     const { weights: _w, optimizer: _o, best: _b, ...state } = checkpoint;
     const json = { format: CHECKPOINT_FORMAT, ...state, tensors };
-    const name = `epoch-${checkpoint.epoch}`;
-    await this.store.put(this.key(`${name}.bin`), Buffer.concat(chunks));
-    await this.store.put(this.key(`${name}.json`), JSON.stringify(json));
+    const name2 = `epoch-${checkpoint.epoch}`;
+    await this.store.put(this.key(`${name2}.bin`), Buffer.concat(chunks));
+    await this.store.put(this.key(`${name2}.json`), JSON.stringify(json));
     await this.store.put(this.key("latest.json"), JSON.stringify({ epoch: checkpoint.epoch }));
     for (const key of await this.store.list(this.prefix)) {
       const match = /\/epoch-(\d+)\.(json|bin)$/.exec(key);
@@ -8043,7 +8502,7 @@ function softmaxHead(hidden, weights, bias, labels, shift) {
   if (bias.shape[0] !== columns2 || shift && shift.length !== columns2) {
     throw new RangeError(`softmaxHead: bias and shift need ${columns2} columns`);
   }
-  const op = tf3.customGrad((...args) => {
+  const op2 = tf3.customGrad((...args) => {
     const [h, w, b] = args;
     const save = args[3];
     const offset = shift ? tf3.add(b, tf3.tensor1d(shift, "float32")) : b;
@@ -8081,7 +8540,7 @@ function softmaxHead(hidden, weights, bias, labels, shift) {
       }
     };
   });
-  return op(hidden, weights, bias);
+  return op2(hidden, weights, bias);
 }
 
 // pipeline/train/heads.ts
@@ -8170,11 +8629,11 @@ function shapesOf(x, batch, recurrent) {
   return { batch, steps: x.shape[0] / batch, units: recurrent.shape[0] };
 }
 function prologue(args, batch) {
-  const [x, kernel, recurrent, bias, save] = args;
-  const projected = tf5.add(tf5.matMul(x, kernel), bias);
+  const [x, kernel2, recurrent, bias, save] = args;
+  const projected = tf5.add(tf5.matMul(x, kernel2), bias);
   return {
     x,
-    kernel,
+    kernel: kernel2,
     recurrent,
     save,
     s: shapesOf(x, batch, recurrent),
@@ -8184,17 +8643,17 @@ function prologue(args, batch) {
 function stepRows(x, t, batch) {
   return tf5.slice(x, [t * batch, 0], [batch, x.shape[1]]);
 }
-function inputGradients(x, kernel, gateGrads) {
+function inputGradients(x, kernel2, gateGrads) {
   const rows = gateGrads.shape[0];
   return {
-    dx: tf5.matMul(gateGrads, tf5.transpose(kernel)),
+    dx: tf5.matMul(gateGrads, tf5.transpose(kernel2)),
     dKernel: tf5.matMul(tf5.transpose(x), gateGrads),
     dBias: tf5.reshape(tf5.matMul(tf5.ones([1, rows]), gateGrads), [gateGrads.shape[1]])
   };
 }
 var gru = (inputs, batch, weights) => {
-  const op = tf5.customGrad((...args) => {
-    const { x, kernel, recurrent, save, s, projected } = prologue(args, batch);
+  const op2 = tf5.customGrad((...args) => {
+    const { x, kernel: kernel2, recurrent, save, s, projected } = prologue(args, batch);
     const u = s.units;
     const b = s.batch;
     const uZr = tf5.slice(recurrent, [0, 0], [u, 2 * u]);
@@ -8207,16 +8666,16 @@ var gru = (inputs, batch, weights) => {
       const zr = tf5.sigmoid(
         tf5.add(tf5.slice(xw, [0, 0], [b, 2 * u]), tf5.matMul(h, uZr))
       );
-      const z6 = tf5.slice(zr, [0, 0], [b, u]);
+      const z7 = tf5.slice(zr, [0, 0], [b, u]);
       const r = tf5.slice(zr, [0, u], [b, u]);
       const rh = tf5.mul(r, h);
       const candidate = tf5.tanh(tf5.add(tf5.slice(xw, [0, 2 * u], [b, u]), tf5.matMul(rh, uH)));
-      const next = tf5.add(candidate, tf5.mul(z6, tf5.sub(h, candidate)));
-      saved.push(h, z6, r, rh, candidate);
+      const next = tf5.add(candidate, tf5.mul(z7, tf5.sub(h, candidate)));
+      saved.push(h, z7, r, rh, candidate);
       outputs.push(next);
       h = next;
     }
-    save([x, kernel, recurrent, ...saved]);
+    save([x, kernel2, recurrent, ...saved]);
     return {
       value: tf5.concat(outputs, 0),
       gradFunc: (dy, kept) => {
@@ -8227,19 +8686,19 @@ var gru = (inputs, batch, weights) => {
         const dCandidate = new Array(s.steps);
         let dh;
         for (let t = s.steps - 1; t >= 0; t--) {
-          const [hPrev, z6, r, , candidate] = perStep.slice(5 * t, 5 * t + 5);
+          const [hPrev, z7, r, , candidate] = perStep.slice(5 * t, 5 * t + 5);
           const out = stepRows(dy, t, b);
           const g = dh ? tf5.add(out, dh) : out;
-          const da = tanhGrad(tf5.mul(g, tf5.sub(1, z6)), candidate);
+          const da = tanhGrad(tf5.mul(g, tf5.sub(1, z7)), candidate);
           const dRh = tf5.matMul(da, uHT);
           const dzr = tf5.concat(
             [
-              sigmoidGrad(tf5.mul(g, tf5.sub(hPrev, candidate)), z6),
+              sigmoidGrad(tf5.mul(g, tf5.sub(hPrev, candidate)), z7),
               sigmoidGrad(tf5.mul(dRh, hPrev), r)
             ],
             1
           );
-          dh = tf5.add(tf5.add(tf5.mul(g, z6), tf5.mul(dRh, r)), tf5.matMul(dzr, uZrT));
+          dh = tf5.add(tf5.add(tf5.mul(g, z7), tf5.mul(dRh, r)), tf5.matMul(dzr, uZrT));
           dZr[t] = dzr;
           dCandidate[t] = da;
         }
@@ -8270,11 +8729,11 @@ var gru = (inputs, batch, weights) => {
       }
     };
   });
-  return op(inputs, weights.kernel, weights.recurrent, weights.bias);
+  return op2(inputs, weights.kernel, weights.recurrent, weights.bias);
 };
 var lstm = (inputs, batch, weights) => {
-  const op = tf5.customGrad((...args) => {
-    const { x, kernel, recurrent, save, s, projected } = prologue(args, batch);
+  const op2 = tf5.customGrad((...args) => {
+    const { x, kernel: kernel2, recurrent, save, s, projected } = prologue(args, batch);
     const u = s.units;
     const b = s.batch;
     let h = tf5.zeros([b, u]);
@@ -8298,7 +8757,7 @@ var lstm = (inputs, batch, weights) => {
       h = nextH;
       c = nextC;
     }
-    save([x, kernel, recurrent, tf5.concat(previous, 0), ...saved]);
+    save([x, kernel2, recurrent, tf5.concat(previous, 0), ...saved]);
     return {
       value: tf5.concat(outputs, 0),
       gradFunc: (dy, kept) => {
@@ -8341,7 +8800,7 @@ var lstm = (inputs, batch, weights) => {
       }
     };
   });
-  return op(inputs, weights.kernel, weights.recurrent, weights.bias);
+  return op2(inputs, weights.kernel, weights.recurrent, weights.bias);
 };
 var RECURRENT_OPS = { gru, lstm };
 
@@ -8351,7 +8810,7 @@ function sumRows(rows, segments, count2) {
   if (segments.length !== rows.shape[0]) {
     throw new RangeError(`sumRows: ${segments.length} segment ids for ${rows.shape[0]} rows`);
   }
-  const op = tf6.customGrad((...args) => {
+  const op2 = tf6.customGrad((...args) => {
     const [x] = args;
     const ids = tf6.tensor1d(segments, "int32");
     return {
@@ -8359,7 +8818,7 @@ function sumRows(rows, segments, count2) {
       gradFunc: (dy) => tf6.gather(dy, tf6.tensor1d(segments, "int32"))
     };
   });
-  return op(rows);
+  return op2(rows);
 }
 
 // pipeline/train/net.ts
@@ -8397,17 +8856,17 @@ function initialWeights(config, init) {
   const rng = Rng.from(...seedWords(init.seed), STREAM3.init);
   const weights = /* @__PURE__ */ new Map();
   const h = config.hiddenUnits;
-  for (const { name, shape } of netWeightSpecs(config)) {
+  for (const { name: name2, shape } of netWeightSpecs(config)) {
     const size = shape.reduce((a, b) => a * b, 1);
     const [rows = 1, cols = 1] = shape;
     let values;
-    if (name === "embedding") {
+    if (name2 === "embedding") {
       values = Float32Array.from({ length: size }, () => (rng.float() * 2 - 1) * 0.05);
-    } else if (name.endsWith("/recurrent")) {
+    } else if (name2.endsWith("/recurrent")) {
       values = orthogonal(rng, rows, cols);
-    } else if (name.endsWith("/kernel")) {
+    } else if (name2.endsWith("/kernel")) {
       values = glorot(rng, rows, cols, size);
-    } else if (name === "output/bias") {
+    } else if (name2 === "output/bias") {
       values = new Float32Array(size);
       const counts = init.outputBiasCounts;
       if (counts) {
@@ -8423,7 +8882,7 @@ function initialWeights(config, init) {
       values = new Float32Array(size);
       if (config.cell === "lstm") values.fill(1, h, 2 * h);
     }
-    weights.set(name, values);
+    weights.set(name2, values);
   }
   if (init.featureCount) {
     const e = config.embeddingDim;
@@ -8449,17 +8908,17 @@ var TrainableNet = class {
       specs.push({ name: FEATURES, shape: [this.features.count, config.embeddingDim] });
     }
     this.variables = new Map(
-      specs.map(({ name, shape }) => {
-        const values = weights.get(name);
-        if (!values) throw new Error(`TrainableNet: no initial value for ${name}`);
-        return [name, tf7.variable(tf7.tensor(values, shape, "float32"), true, name)];
+      specs.map(({ name: name2, shape }) => {
+        const values = weights.get(name2);
+        if (!values) throw new Error(`TrainableNet: no initial value for ${name2}`);
+        return [name2, tf7.variable(tf7.tensor(values, shape, "float32"), true, name2)];
       })
     );
     this.allIds = Int32Array.from({ length: config.vocabSize }, (_, i) => i);
   }
-  variable(name) {
-    const v = this.variables.get(name);
-    if (!v) throw new Error(`TrainableNet: no weight ${name}`);
+  variable(name2) {
+    const v = this.variables.get(name2);
+    if (!v) throw new Error(`TrainableNet: no weight ${name2}`);
     return v;
   }
   /**
@@ -8509,7 +8968,7 @@ var TrainableNet = class {
   /** The current values of every variable, for checkpoints. */
   async weights() {
     const out = /* @__PURE__ */ new Map();
-    for (const [name, v] of this.variables) out.set(name, Float32Array.from(await v.data()));
+    for (const [name2, v] of this.variables) out.set(name2, Float32Array.from(await v.data()));
     return out;
   }
   /**
@@ -8521,9 +8980,9 @@ var TrainableNet = class {
   }
   /** Sets every weight (a checkpoint, the best epoch's weights). */
   assign(weights) {
-    for (const [name, v] of this.variables) {
-      const values = weights.get(name);
-      if (!values) throw new Error(`TrainableNet: no value for ${name}`);
+    for (const [name2, v] of this.variables) {
+      const values = weights.get(name2);
+      if (!values) throw new Error(`TrainableNet: no value for ${name2}`);
       tf7.tidy(() => v.assign(tf7.tensor(values, v.shape, "float32")));
     }
   }
@@ -8543,10 +9002,10 @@ function dropoutMasks(d) {
 }
 function materialize(config, weights, features) {
   const out = /* @__PURE__ */ new Map();
-  for (const { name } of netWeightSpecs(config)) {
-    const values = weights.get(name);
-    if (!values) throw new Error(`materialize: no weight ${name}`);
-    out.set(name, values);
+  for (const { name: name2 } of netWeightSpecs(config)) {
+    const values = weights.get(name2);
+    if (!values) throw new Error(`materialize: no weight ${name2}`);
+    out.set(name2, values);
   }
   const table4 = weights.get(FEATURES);
   if (!features || features.count === 0 || !table4) return out;
@@ -9017,7 +9476,7 @@ async function fetchTrainArtifact(store, runId2, localDir) {
       checkHint
     );
   }
-  const missing = REQUIRED_ARTIFACT_FILES.filter((name) => !files.includes(name));
+  const missing = REQUIRED_ARTIFACT_FILES.filter((name2) => !files.includes(name2));
   if (missing.length > 0) {
     throw new PipelineError(
       `the model artifact of run ${runId2} in ${where} is incomplete: ${listed(missing)} missing`,
@@ -9144,23 +9603,23 @@ async function extractDataFiles(archive, dir) {
     zip.on("error", reject2);
     zip.on("end", resolve4);
     zip.on("entry", (entry) => {
-      const name = basename(entry.fileName);
-      if (!wanted.has(name) || entry.fileName.endsWith("/")) {
+      const name2 = basename(entry.fileName);
+      if (!wanted.has(name2) || entry.fileName.endsWith("/")) {
         zip.readEntry();
         return;
       }
       zip.openReadStream(entry, (error, stream) => {
         if (error) return reject2(error);
-        const target = join7(dir, name);
+        const target = join7(dir, name2);
         pipeline2(stream, createWriteStream3(`${target}.part`)).then(() => rename3(`${target}.part`, target)).then(() => {
-          found.add(name);
+          found.add(name2);
           zip.readEntry();
         }, reject2);
       });
     });
     zip.readEntry();
   });
-  const missing = [...wanted].filter((name) => !found.has(name));
+  const missing = [...wanted].filter((name2) => !found.has(name2));
   if (missing.includes(DATA_FILES.browsing.file)) {
     throw new InputError(
       `the archive holds no ${missing.join(", ")}`,
@@ -9454,9 +9913,9 @@ function buildKnnBlend(train2, validation, options) {
 
 // pipeline/evaluate/model-recommender.ts
 var ModelRecommender = class {
-  constructor(predictor, name, kind = "model") {
+  constructor(predictor, name2, kind = "model") {
     this.predictor = predictor;
-    this.name = name;
+    this.name = name2;
     this.kind = kind;
   }
   predictor;
@@ -9470,9 +9929,9 @@ var ModelRecommender = class {
 
 // pipeline/evaluate/oracle-recommender.ts
 var OracleRecommender = class {
-  constructor(oracle, name = "oracle") {
+  constructor(oracle, name2 = "oracle") {
     this.oracle = oracle;
-    this.name = name;
+    this.name = name2;
     for (const leaf of oracle.model.leaves) {
       for (const item of leaf.items) this.index.set(oracle.skuOf(item), item);
     }
@@ -9571,8 +10030,8 @@ async function evaluateRun(input) {
   const scratch = await mkdtemp3(join9(tmpdir3(), "mlops-evaluate-"));
   try {
     const candidate = await loadModelArtifact(await runModelDir(store, input.runId, scratch));
-    const name = candidateName(candidate);
-    const recommenders = [new ModelRecommender(candidate, name)];
+    const name2 = candidateName(candidate);
+    const recommenders = [new ModelRecommender(candidate, name2)];
     if (candidate.ablation) {
       recommenders.push(
         new ModelRecommender(candidate.withBlend(candidate.ablation), ABLATION, "ablation")
@@ -9604,7 +10063,7 @@ async function evaluateRun(input) {
       seed: config.evaluate.seed,
       maxPrefixes: config.evaluate.maxPrefixes,
       bootstrapIterations: config.evaluate.bootstrap,
-      candidate: name,
+      candidate: name2,
       ...productionRunId ? { production: "production" } : {},
       onProgress: (p) => {
         if (p.phase === "robustness" && p.done === p.total) bar.update(++finished2, finished2);
@@ -9702,7 +10161,7 @@ function modelNode(graph, model) {
     ...compiledNodeDefaults(),
     relation_name: model.relation,
     raw_code: model.file.text,
-    refs: model.refs.map((name) => ({ name, package: null, version: null })),
+    refs: model.refs.map((name2) => ({ name: name2, package: null, version: null })),
     sources: model.sources,
     depends_on: {
       macros: model.macros.map((m) => `macro.${graph.project.name}.${m}`),
@@ -9768,7 +10227,7 @@ function testNode(graph, test) {
     ...compiledNodeDefaults(),
     relation_name: null,
     raw_code: test.rawCode,
-    refs: test.refs.map((name) => ({ name, package: null, version: null })),
+    refs: test.refs.map((name2) => ({ name: name2, package: null, version: null })),
     sources: test.sources,
     depends_on: { macros: test.macros, nodes: test.dependsOn },
     compiled_path: `target/compiled/${graph.project.name}/${test.path}`,
@@ -9839,13 +10298,13 @@ function manifest(graph, context) {
   }
   for (const list2 of Object.values(childMap)) list2.sort();
   const macros = {};
-  for (const name of graph.renderer.macros) {
-    const id = `macro.${graph.project.name}.${name}`;
+  for (const name2 of graph.renderer.macros) {
+    const id = `macro.${graph.project.name}.${name2}`;
     const file = graph.project.macroFiles.find(
-      (f) => new RegExp(`{%-?\\s*macro\\s+${name}\\s*\\(`).test(f.text)
+      (f) => new RegExp(`{%-?\\s*macro\\s+${name2}\\s*\\(`).test(f.text)
     );
     macros[id] = {
-      name,
+      name: name2,
       resource_type: "macro",
       package_name: graph.project.name,
       path: file?.path ?? "",
@@ -9984,9 +10443,9 @@ function genericTestName(test, model, column, kwargs) {
   if (test === "relationships") {
     extra.push(String(kwargs.field), String(kwargs.to).replace(/[^A-Za-z0-9_]+/g, "_"));
   }
-  const name = [parts.join("_"), ...extra].join("__").replace(/[^A-Za-z0-9_]+/g, "_");
-  if (name.length <= 64) return name;
-  return `${name.slice(0, 30)}_${createHash6("md5").update(name).digest("hex")}`;
+  const name2 = [parts.join("_"), ...extra].join("__").replace(/[^A-Za-z0-9_]+/g, "_");
+  if (name2.length <= 64) return name2;
+  return `${name2.slice(0, 30)}_${createHash6("md5").update(name2).digest("hex")}`;
 }
 
 // pipeline/transform/jinja.ts
@@ -10041,7 +10500,7 @@ function loadProject(dir) {
       );
     }
   }
-  const name = stringField(data, "name", project);
+  const name2 = stringField(data, "name", project);
   const paths = (key, fallback) => {
     const value2 = data[key] ?? [fallback];
     if (!Array.isArray(value2) || !value2.every((v) => typeof v === "string")) {
@@ -10074,11 +10533,11 @@ function loadProject(dir) {
   checkUnique(models, "model");
   checkUnique(singularTests, "singular test");
   return {
-    name,
+    name: name2,
     dir,
     profile: stringField(data, "profile", project),
     vars: data.vars === void 0 ? {} : asRecord(data.vars, project, ["vars"]),
-    folderConfig: modelsSection[name] === void 0 ? {} : asRecord(modelsSection[name], project, ["models"]),
+    folderConfig: modelsSection[name2] === void 0 ? {} : asRecord(modelsSection[name2], project, ["models"]),
     models,
     singularTests,
     macroFiles: paths("macro-paths", "macros").flatMap((root) => sqlFiles(dir, root)),
@@ -10094,7 +10553,7 @@ function profileSchema(dir, profile, target, env) {
   const schema = String(output.schema ?? "main");
   return schema.replace(
     /\{\{\s*env_var\(\s*'([^']+)'\s*(?:,\s*'([^']*)'\s*)?\)\s*\}\}/g,
-    (_m, name, fallback) => env[name] ?? fallback ?? ""
+    (_m, name2, fallback) => env[name2] ?? fallback ?? ""
   );
 }
 function checkUnique(files, what) {
@@ -10123,7 +10582,7 @@ function sqlFiles(dir, root) {
 function listFiles(dir, root, pattern) {
   const base = join10(dir, root);
   if (!existsSync6(base)) return [];
-  return readdirSync(base, { recursive: true }).filter((name) => pattern.test(name)).map((name) => relative2(dir, join10(base, name)).split(sep2).join("/")).sort();
+  return readdirSync(base, { recursive: true }).filter((name2) => pattern.test(name2)).map((name2) => relative2(dir, join10(base, name2)).split(sep2).join("/")).sort();
 }
 function readYaml(dir, path2) {
   const text = readFileSync2(join10(dir, path2), "utf8");
@@ -10244,12 +10703,12 @@ var JinjaRenderer = class {
     env.addGlobal("project_name", this.projectName);
     env.addGlobal("ref", (...args) => {
       const { scope, calls } = this.current("ref");
-      const [name, version] = positional(args, "ref");
-      if (version !== void 0 || typeof name !== "string") {
+      const [name2, version] = positional(args, "ref");
+      if (version !== void 0 || typeof name2 !== "string") {
         throw new Error("ref() takes one model name here (no package or version arguments)");
       }
-      if (!calls.refs.includes(name)) calls.refs.push(name);
-      return scope.ref(name);
+      if (!calls.refs.includes(name2)) calls.refs.push(name2);
+      return scope.ref(name2);
     });
     env.addGlobal("source", (...args) => {
       const { scope, calls } = this.current("source");
@@ -10263,21 +10722,21 @@ var JinjaRenderer = class {
       return scope.source(sourceName, table4);
     });
     env.addGlobal("var", (...args) => {
-      const [name, fallback] = positional(args, "var");
-      if (typeof name !== "string") throw new Error("var() takes a variable name");
-      if (Object.hasOwn(this.vars, name)) return pythonic(this.vars[name]);
+      const [name2, fallback] = positional(args, "var");
+      if (typeof name2 !== "string") throw new Error("var() takes a variable name");
+      if (Object.hasOwn(this.vars, name2)) return pythonic(this.vars[name2]);
       if (args.length >= 2) return pythonic(fallback);
       throw new Error(
-        `Required var '${name}' not found in config: set it under vars: in dbt_project.yml or pass it with --vars`
+        `Required var '${name2}' not found in config: set it under vars: in dbt_project.yml or pass it with --vars`
       );
     });
     env.addGlobal("env_var", (...args) => {
-      const [name, fallback] = positional(args, "env_var");
-      if (typeof name !== "string") throw new Error("env_var() takes a variable name");
-      const value2 = this.environment[name];
+      const [name2, fallback] = positional(args, "env_var");
+      if (typeof name2 !== "string") throw new Error("env_var() takes a variable name");
+      const value2 = this.environment[name2];
       if (value2 !== void 0) return value2;
       if (args.length >= 2) return fallback;
-      throw new Error(`Env var required but not provided: '${name}'`);
+      throw new Error(`Env var required but not provided: '${name2}'`);
     });
     env.addGlobal("config", (...args) => {
       const { calls } = this.current("config");
@@ -10294,26 +10753,26 @@ var JinjaRenderer = class {
     Object.defineProperty(globalsOf(env), "this", { get: () => this.scope?.thisRelation });
     env.addGlobal("adapter", {
       dispatch: (...args) => {
-        const [name, namespace] = positional(args, "adapter.dispatch");
-        if (typeof name !== "string") throw new Error("adapter.dispatch() takes a macro name");
+        const [name2, namespace] = positional(args, "adapter.dispatch");
+        if (typeof name2 !== "string") throw new Error("adapter.dispatch() takes a macro name");
         if (namespace !== void 0 && namespace !== null && namespace !== this.projectName) {
           throw new Error(
             `unsupported construct: adapter.dispatch into package "${String(namespace)}" (only this project's macros)`
           );
         }
-        for (const candidate of [`${this.target.type}__${name}`, `default__${name}`]) {
+        for (const candidate of [`${this.target.type}__${name2}`, `default__${name2}`]) {
           const macro = this.macro(candidate);
           if (macro) return macro;
         }
         throw new Error(
-          `adapter.dispatch('${name}') found neither ${this.target.type}__${name} nor default__${name} among the project's macros`
+          `adapter.dispatch('${name2}') found neither ${this.target.type}__${name2} nor default__${name2} among the project's macros`
         );
       }
     });
   }
-  macro(name) {
-    if (!this.macroNames.has(name)) return void 0;
-    const fn = globalsOf(this.env)[name];
+  macro(name2) {
+    if (!this.macroNames.has(name2)) return void 0;
+    const fn = globalsOf(this.env)[name2];
     return typeof fn === "function" ? fn : void 0;
   }
   /** Defines a macro file's macros as globals, so models and other macros call them by name. */
@@ -10329,17 +10788,17 @@ var JinjaRenderer = class {
     } catch (error) {
       throw templateError(error, file.path);
     }
-    for (const [name, fn] of Object.entries(exported)) {
+    for (const [name2, fn] of Object.entries(exported)) {
       if (typeof fn !== "function") continue;
-      if (this.macroNames.has(name)) {
-        throw new InputError(`macro "${name}" is defined twice`, { file: file.path });
+      if (this.macroNames.has(name2)) {
+        throw new InputError(`macro "${name2}" is defined twice`, { file: file.path });
       }
-      this.macroNames.add(name);
+      this.macroNames.add(name2);
       const wrapped = (...args) => {
-        if (this.calls && !this.calls.macros.includes(name)) this.calls.macros.push(name);
+        if (this.calls && !this.calls.macros.includes(name2)) this.calls.macros.push(name2);
         return fn(...args);
       };
-      this.env.addGlobal(name, wrapped);
+      this.env.addGlobal(name2, wrapped);
     }
   }
   get macros() {
@@ -10471,16 +10930,16 @@ function readProperties(files) {
       const at = ["models", i];
       const model = asRecord(raw, file, at);
       onlyKeys(file, at, model, MODEL_KEYS, "a model property");
-      const name = String(model.name);
-      if (models.has(name)) {
-        throw new InputError(`model "${name}" is described twice`, {
+      const name2 = String(model.name);
+      if (models.has(name2)) {
+        throw new InputError(`model "${name2}" is described twice`, {
           file: file.path,
           line: file.lineOf(at)
         });
       }
       const columns2 = columnsOf(file, at, model.columns);
-      models.set(name, {
-        name,
+      models.set(name2, {
+        name: name2,
         description: String(model.description ?? ""),
         config: configOf(file, [...at, "config"], model.config),
         columns: columns2.docs,
@@ -10523,13 +10982,13 @@ function columnsOf(file, at, raw) {
     const colAt = [...at, "columns", i];
     const column = asRecord(item, file, colAt);
     onlyKeys(file, colAt, column, COLUMN_KEYS, "a column property");
-    const name = String(column.name);
+    const name2 = String(column.name);
     docs.push({
-      name,
+      name: name2,
       description: String(column.description ?? ""),
       ...column.data_type === void 0 ? {} : { dataType: String(column.data_type) }
     });
-    tests.push(...testsOf(file, colAt, column, name));
+    tests.push(...testsOf(file, colAt, column, name2));
   }
   return { docs, tests };
 }
@@ -10547,7 +11006,7 @@ function testsOf(file, at, owner, column) {
         `the generic tests ${GENERIC_TESTS.join(", ")}, and singular tests in tests/`
       );
     }
-    const name = test;
+    const name2 = test;
     const spec = body2 === null ? {} : asRecord(body2, file, [...testAt, test]);
     const { arguments: nested, config, ...flat } = spec;
     const kwargs = nested === void 0 ? flat : asRecord(nested, file, [...testAt, test]);
@@ -10560,23 +11019,23 @@ function testsOf(file, at, owner, column) {
       );
     }
     for (const arg of Object.keys(kwargs)) {
-      if (!TEST_ARG_KEYS[name].includes(arg)) {
+      if (!TEST_ARG_KEYS[name2].includes(arg)) {
         throw unsupported(
           file,
           testAt,
-          `the argument "${arg}" of ${name}`,
-          `${name} arguments: ${TEST_ARG_KEYS[name].join(", ") || "none"}`
+          `the argument "${arg}" of ${name2}`,
+          `${name2} arguments: ${TEST_ARG_KEYS[name2].join(", ") || "none"}`
         );
       }
     }
-    if (name !== "not_null" && name !== "unique" && column === void 0) {
-      throw new InputError(`${name} is a column test: put it under a column`, {
+    if (name2 !== "not_null" && name2 !== "unique" && column === void 0) {
+      throw new InputError(`${name2} is a column test: put it under a column`, {
         file: file.path,
         line
       });
     }
     return {
-      test: name,
+      test: name2,
       ...column === void 0 ? {} : { column },
       kwargs,
       config: configOf(file, [...testAt, test, "config"], config),
@@ -10623,10 +11082,10 @@ var MATERIALIZATIONS = ["view", "table", "incremental"];
 function buildGraph(project, renderer) {
   const { target } = renderer;
   const properties = readProperties(project.propertyFiles);
-  for (const name of properties.models.keys()) {
-    if (!project.models.some((m) => m.name === name)) {
-      const props = properties.models.get(name);
-      throw new InputError(`properties describe a model "${name}" that has no .sql file`, {
+  for (const name2 of properties.models.keys()) {
+    if (!project.models.some((m) => m.name === name2)) {
+      const props = properties.models.get(name2);
+      throw new InputError(`properties describe a model "${name2}" that has no .sql file`, {
         file: props?.file.path,
         line: props?.file.lineOf(["models"])
       });
@@ -10672,7 +11131,7 @@ function buildGraph(project, renderer) {
   for (const file of project.models) {
     const first = renderer.render(file.text, {
       file: file.path,
-      ref: (name) => `__ref_${name}__`,
+      ref: (name2) => `__ref_${name2}__`,
       thisRelation: `__this_${file.name}__`,
       source: sourceOf,
       isIncremental: false
@@ -10705,9 +11164,9 @@ function buildGraph(project, renderer) {
     const alias = config.alias ?? file.name;
     relations.set(file.name, { schema, alias, relation: relationName(target, schema, alias) });
   }
-  const refOf = (name) => {
-    const found = relations.get(name);
-    if (!found) throw new Error(`ref('${name}') names no enabled model of the project`);
+  const refOf = (name2) => {
+    const found = relations.get(name2);
+    if (!found) throw new Error(`ref('${name2}') names no enabled model of the project`);
     return found.relation;
   };
   const models = enabled.map((file) => {
@@ -10808,7 +11267,7 @@ function genericTest(projectName, renderer, spec, node, refOf, sourceOf) {
     model: `{{ get_where_subquery(${node.resourceType === "model" ? `ref('${node.name}')` : `source('${node.sourceName}', '${node.name}')`}) }}`
   };
   const modelName = node.resourceType === "model" ? node.name : `source_${node.sourceName}_${node.name}`;
-  const name = genericTestName(spec.test, modelName, spec.column ?? "", spec.kwargs);
+  const name2 = genericTestName(spec.test, modelName, spec.column ?? "", spec.kwargs);
   const sql = genericTestSql(spec.test, {
     model: node.relation,
     ...spec.column === void 0 ? {} : { column_name: spec.column },
@@ -10817,14 +11276,14 @@ function genericTest(projectName, renderer, spec, node, refOf, sourceOf) {
     ...to === void 0 ? {} : { to },
     ...spec.kwargs.field === void 0 ? {} : { field: String(spec.kwargs.field) }
   });
-  const hash2 = createHash7("sha256").update(`${name}:${JSON.stringify(kwargs)}`).digest("hex");
+  const hash2 = createHash7("sha256").update(`${name2}:${JSON.stringify(kwargs)}`).digest("hex");
   return {
     resourceType: "test",
-    uniqueId: `test.${projectName}.${name}.${hash2.slice(0, 10)}`,
-    name,
+    uniqueId: `test.${projectName}.${name2}.${hash2.slice(0, 10)}`,
+    name: name2,
     kind: "generic",
-    path: `${name}.sql`,
-    fqn: [projectName, ...spec.file.path.split("/").slice(1, -1), name],
+    path: `${name2}.sql`,
+    fqn: [projectName, ...spec.file.path.split("/").slice(1, -1), name2],
     rawCode: `{{ test_${spec.test}(**_dbt_generic_test_kwargs) }}`,
     compiledSql: sql,
     severity: severityOf(spec.config.severity, spec.file.path, spec.line),
@@ -10847,26 +11306,26 @@ function severityOf(value2, file, line) {
 }
 function dependsOn(projectName, rendered) {
   return [
-    ...rendered.refs.map((name) => `model.${projectName}.${name}`),
+    ...rendered.refs.map((name2) => `model.${projectName}.${name2}`),
     ...rendered.sources.map(([s, t]) => `source.${projectName}.${s}.${t}`)
   ];
 }
 function folderConfig(project, file) {
   const out = {};
   let level = project.folderConfig;
-  const apply = (section2) => {
-    for (const [key, value2] of Object.entries(section2)) {
-      const name = key.startsWith("+") ? key.slice(1) : key;
-      const isConfig = key.startsWith("+") || SUPPORTED_CONFIG_KEYS.has(name);
+  const apply = (section3) => {
+    for (const [key, value2] of Object.entries(section3)) {
+      const name2 = key.startsWith("+") ? key.slice(1) : key;
+      const isConfig = key.startsWith("+") || SUPPORTED_CONFIG_KEYS.has(name2);
       if (!isConfig) continue;
-      if (!SUPPORTED_CONFIG_KEYS.has(name)) {
+      if (!SUPPORTED_CONFIG_KEYS.has(name2)) {
         throw new InputError(
           `the config "${key}" under models: is outside what the built-in dbt runner supports`,
           { file: "dbt_project.yml" },
           `Supported configs: ${[...SUPPORTED_CONFIG_KEYS].join(", ")}.`
         );
       }
-      out[name] = value2;
+      out[name2] = value2;
     }
   };
   if (level && typeof level === "object") apply(level);
@@ -11400,8 +11859,8 @@ async function runDbtCore(options) {
       "Run the same dbt build command by hand to see the whole error."
     );
   }
-  const read = async (name) => {
-    const path2 = join11(options.targetPath, name);
+  const read = async (name2) => {
+    const path2 = join11(options.targetPath, name2);
     try {
       return JSON.parse(await readFile7(path2, "utf8"));
     } catch (error) {
@@ -11424,10 +11883,10 @@ function projectInput(dir) {
   const hash2 = createHash8("sha256");
   let bytes = 0;
   const walk2 = (folder) => {
-    for (const name of readdirSync2(folder).sort()) {
-      const path2 = join12(folder, name);
+    for (const name2 of readdirSync2(folder).sort()) {
+      const path2 = join12(folder, name2);
       if (statSync(path2).isDirectory()) {
-        if (!GENERATED.has(name)) walk2(path2);
+        if (!GENERATED.has(name2)) walk2(path2);
         continue;
       }
       const content = readFileSync3(path2);
@@ -11641,7 +12100,7 @@ async function countRows(dag, warehouse) {
   }
 }
 async function failingTests(dag, results, warehouse) {
-  const compiled = new Map(
+  const compiled2 = new Map(
     results.results.map((r) => [
       r.unique_id,
       r.compiled_code ?? ""
@@ -11650,7 +12109,7 @@ async function failingTests(dag, results, warehouse) {
   const out = [];
   for (const node of dag.nodes) {
     if (node.type !== "test" || !["fail", "warn", "error"].includes(node.status ?? "")) continue;
-    const sql = compiled.get(node.id) ?? "";
+    const sql = compiled2.get(node.id) ?? "";
     const sample = node.status === "error" || sql === "" ? [] : await warehouse.query(
       `select * from (
 ${sql.trim().replace(/;\s*$/, "")}
@@ -11755,9 +12214,9 @@ function robustness(result) {
     ["shuffled prefix order", "shuffle_overlap", "top-20 overlap"],
     ["sessions of unknown SKUs", "unknown_sku_validity", "valid lists"]
   ];
-  return rows.flatMap(([name, metric, label2]) => {
+  return rows.flatMap(([name2, metric, label2]) => {
     const value2 = candidate.metrics[metric].value;
-    return value2 === null ? [] : [{ name, metric: label2, clean: 1, perturbed: value2 }];
+    return value2 === null ? [] : [{ name: name2, metric: label2, clean: 1, perturbed: value2 }];
   });
 }
 function candidateFacts(train2, evaluation) {
@@ -12205,12 +12664,12 @@ function barChart(spec) {
       `<text x="${cx}" y="${height - pad.bottom + 14}" text-anchor="end" transform="rotate(-30 ${cx} ${height - pad.bottom + 14})" fill="#1f2328"${weight}>${escapeXml(group2.name)}</text>`
     );
   });
-  spec.series.forEach((name, s) => {
+  spec.series.forEach((name2, s) => {
     const lx = pad.left + s * 120;
     parts.push(
       `<rect x="${lx}" y="10" width="12" height="12" fill="${COLORS[s % COLORS.length]}"/>`
     );
-    parts.push(`<text x="${lx + 16}" y="20" fill="#1f2328">${escapeXml(name)}</text>`);
+    parts.push(`<text x="${lx + 16}" y="20" fill="#1f2328">${escapeXml(name2)}</text>`);
   });
   return svg(spec.title, width, height, parts);
 }
@@ -12258,9 +12717,9 @@ function dagChart(view, title) {
       box.type === "source" ? "source" : box.materialized ?? "model",
       box.rows !== void 0 ? `${int(box.rows)} rows` : ""
     ].filter(Boolean).join(" · ");
-    const name = box.name.length > 26 ? `${box.name.slice(0, 25)}…` : box.name;
+    const name2 = box.name.length > 26 ? `${box.name.slice(0, 25)}…` : box.name;
     parts.push(
-      `<g class="node"><title>${escapeXml(`${box.id}${box.status ? ` (${box.status})` : ""}`)}</title><rect x="${at.x}" y="${at.y}" width="${boxW}" height="${boxH}" rx="${box.type === "source" ? 14 : 4}" fill="${style.fill}" stroke="${style.stroke}"/><text x="${at.x + 8}" y="${at.y + 17}" font-weight="bold" fill="#1f2328">${escapeXml(name)}</text><text x="${at.x + 8}" y="${at.y + 33}" fill="#57606a">${escapeXml(facts)}</text><text x="${at.x + 8}" y="${at.y + 49}" fill="#57606a">${escapeXml(tallyText(box.tests))}</text></g>`
+      `<g class="node"><title>${escapeXml(`${box.id}${box.status ? ` (${box.status})` : ""}`)}</title><rect x="${at.x}" y="${at.y}" width="${boxW}" height="${boxH}" rx="${box.type === "source" ? 14 : 4}" fill="${style.fill}" stroke="${style.stroke}"/><text x="${at.x + 8}" y="${at.y + 17}" font-weight="bold" fill="#1f2328">${escapeXml(name2)}</text><text x="${at.x + 8}" y="${at.y + 33}" fill="#57606a">${escapeXml(facts)}</text><text x="${at.x + 8}" y="${at.y + 49}" fill="#57606a">${escapeXml(tallyText(box.tests))}</text></g>`
     );
   }
   const defs = `<defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#8c959f"/></marker></defs>`;
@@ -12288,7 +12747,7 @@ var n = (v, text) => ({
   text,
   ...v !== void 0 ? { sort: v } : {}
 });
-function section(id, title, body2) {
+function section2(id, title, body2) {
   return body2 ? `<section id="${id}"><h2>${esc(title)}</h2>${body2}</section>` : "";
 }
 function checkRow(c) {
@@ -12564,14 +13023,14 @@ document.querySelectorAll("table.sortable").forEach(function (table) {
 function renderHtmlReport(data) {
   const title = `Model card · run ${data.run.runId}`;
   const body2 = [
-    section("verdict", "Verdict", verdictHtml(data)),
-    section("metrics", "Metrics", metricsHtml(data)),
-    section("candidate", "The candidate", candidateHtml(data)),
-    section("training", "Training", trainingHtml(data)),
-    section("dag", "dbt DAG", dagHtml(data)),
-    section("slices", "Slices and robustness", slicesHtml(data)),
-    section("data", "Data", dataHtml(data)),
-    section("run", "Run", runHtml(data))
+    section2("verdict", "Verdict", verdictHtml(data)),
+    section2("metrics", "Metrics", metricsHtml(data)),
+    section2("candidate", "The candidate", candidateHtml(data)),
+    section2("training", "Training", trainingHtml(data)),
+    section2("dag", "dbt DAG", dagHtml(data)),
+    section2("slices", "Slices and robustness", slicesHtml(data)),
+    section2("data", "Data", dataHtml(data)),
+    section2("run", "Run", runHtml(data))
   ].join("\n");
   return `<!doctype html>
 <html lang="en">
@@ -12601,8 +13060,8 @@ function chartText(text) {
 function flowLabel(text) {
   return text.replace(/#/g, "#35;").replace(/"/g, "#quot;").replace(/</g, "#lt;").replace(/>/g, "#gt;").replace(/`/g, "#96;").replace(/[\r\n\t]+/g, " ");
 }
-function nodeId(index2, name) {
-  const tail = name.replace(/[^A-Za-z0-9_]/g, "_").slice(0, 40);
+function nodeId(index2, name2) {
+  const tail = name2.replace(/[^A-Za-z0-9_]/g, "_").slice(0, 40);
   return `n${index2}${tail ? `_${tail}` : ""}`;
 }
 function axisNumber(value2) {
@@ -13116,8 +13575,8 @@ function runSection(data, where) {
   }
   return pieces;
 }
-function link2(name, href) {
-  const label2 = cell(name).replace(/[[\]]/g, "");
+function link2(name2, href) {
+  const label2 = cell(name2).replace(/[[\]]/g, "");
   if (/^https?:\/\//.test(href))
     return `[${label2}](${href.replace(/[()\s]/g, encodeURIComponent)})`;
   return `${label2}: \`${code(href)}\``;
@@ -13130,9 +13589,9 @@ import { pathToFileURL } from "node:url";
 import puppeteer from "puppeteer-core";
 function findChromium(env = process.env) {
   if (env.CHROMIUM_PATH) return isExecutable2(env.CHROMIUM_PATH) ? env.CHROMIUM_PATH : void 0;
-  for (const name of ["chromium", "google-chrome", "google-chrome-stable", "chromium-browser"]) {
+  for (const name2 of ["chromium", "google-chrome", "google-chrome-stable", "chromium-browser"]) {
     for (const dir of (env.PATH ?? "").split(delimiter2)) {
-      const candidate = join14(dir, name);
+      const candidate = join14(dir, name2);
       if (dir && isExecutable2(candidate)) return candidate;
     }
   }
@@ -13222,14 +13681,14 @@ var columnAscending = (table4, column) => `(function () {
 async function sortFirstNumericColumn(page) {
   const found = await page.evaluate(FIND_NUMERIC_COLUMN);
   if (!found) return void 0;
-  const [table4, column, caption, name] = found;
+  const [table4, column, caption, name2] = found;
   const tables = await page.$$("table.sortable");
   const headers = await tables[table4]?.$$("thead th") ?? [];
   const header = headers[column];
   if (!header) return void 0;
   await header.click();
   const sorted = await page.evaluate(columnAscending(table4, column));
-  return { table: caption, column: name, sorted };
+  return { table: caption, column: name2, sorted };
 }
 
 // reports/write.ts
@@ -13423,12 +13882,12 @@ function validateJobDefinitionSpec(spec) {
     ["image", imageProblem(spec.image)],
     ["jobRoleArn", spec.jobRoleArn === void 0 ? void 0 : roleArnProblem(spec.jobRoleArn)]
   ];
-  for (const name of [...Object.keys(spec.environment), ...Object.keys(spec.secrets ?? {})]) {
-    problems.push([`environment variable ${name}`, environmentNameProblem(name)]);
+  for (const name2 of [...Object.keys(spec.environment), ...Object.keys(spec.secrets ?? {})]) {
+    problems.push([`environment variable ${name2}`, environmentNameProblem(name2)]);
   }
-  for (const [name, arn] of Object.entries(spec.secrets ?? {})) {
+  for (const [name2, arn] of Object.entries(spec.secrets ?? {})) {
     if (!/^arn:aws[a-z-]*:(secretsmanager|ssm):/.test(arn)) {
-      problems.push([`secret ${name}`, "must be a Secrets Manager secret or SSM parameter ARN"]);
+      problems.push([`secret ${name2}`, "must be a Secrets Manager secret or SSM parameter ARN"]);
     }
   }
   for (const [field2, value2, min] of [
@@ -13462,11 +13921,11 @@ function registerJobDefinitionInput(spec) {
   const containerProperties = {
     image: spec.image,
     command: [...spec.command],
-    environment: Object.entries(spec.environment).sort(([a], [b]) => a.localeCompare(b)).map(([name, value2]) => ({ name, value: value2 })),
+    environment: Object.entries(spec.environment).sort(([a], [b]) => a.localeCompare(b)).map(([name2, value2]) => ({ name: name2, value: value2 })),
     resourceRequirements
   };
   if (spec.secrets !== void 0 && Object.keys(spec.secrets).length > 0) {
-    containerProperties.secrets = Object.entries(spec.secrets).sort(([a], [b]) => a.localeCompare(b)).map(([name, valueFrom]) => ({ name, valueFrom }));
+    containerProperties.secrets = Object.entries(spec.secrets).sort(([a], [b]) => a.localeCompare(b)).map(([name2, valueFrom]) => ({ name: name2, valueFrom }));
   }
   if (spec.jobRoleArn !== void 0) containerProperties.jobRoleArn = spec.jobRoleArn;
   if (spec.logGroup !== void 0) {
@@ -13520,18 +13979,18 @@ async function ensureJobDefinition(client, spec) {
     action: latest ? "revised" : "created"
   };
 }
-async function latestActiveRevision(client, name) {
+async function latestActiveRevision(client, name2) {
   let latest;
   let nextToken;
   do {
     let page;
     try {
       page = await client.send(
-        new DescribeJobDefinitionsCommand({ jobDefinitionName: name, status: "ACTIVE", nextToken })
+        new DescribeJobDefinitionsCommand({ jobDefinitionName: name2, status: "ACTIVE", nextToken })
       );
     } catch (error) {
       throw new PipelineError(
-        `AWS Batch DescribeJobDefinitions failed for "${name}": ${describeAwsError(error)}`,
+        `AWS Batch DescribeJobDefinitions failed for "${name2}": ${describeAwsError(error)}`,
         1,
         isAccessDenied(error) ? "Allow batch:DescribeJobDefinitions for the identity that runs the pipeline." : "Check the AWS credentials and compute.batch.region (MLOPS_BATCH_REGION)."
       );
@@ -13660,11 +14119,11 @@ var BatchLogTail = class {
     this.options.reporter.info(`${LINE_PREFIX}${line}`);
   }
   onError(streamName, error) {
-    const { name, message } = awsErrorDetails(error);
-    if (name === "ResourceNotFoundException" && !/log group/i.test(message)) return;
+    const { name: name2, message } = awsErrorDetails(error);
+    if (name2 === "ResourceNotFoundException" && !/log group/i.test(message)) return;
     if (isRetryableAwsError(error)) return;
     this.disabled = true;
-    const why = isAccessDenied(error) ? `allow logs:GetLogEvents on ${this.options.logGroup} for the identity that runs the pipeline` : name === "ResourceNotFoundException" ? `check that the log group ${this.options.logGroup} exists (compute.batch.logGroup, MLOPS_BATCH_LOG_GROUP)` : "see the job's logs in the CloudWatch console";
+    const why = isAccessDenied(error) ? `allow logs:GetLogEvents on ${this.options.logGroup} for the identity that runs the pipeline` : name2 === "ResourceNotFoundException" ? `check that the log group ${this.options.logGroup} exists (compute.batch.logGroup, MLOPS_BATCH_LOG_GROUP)` : "see the job's logs in the CloudWatch console";
     this.options.reporter.warn(
       `cannot read the job's log stream ${streamName} in ${this.options.logGroup} (${describeAwsError(error)}): the job is still followed, without its logs; ${why}`
     );
@@ -13687,16 +14146,16 @@ var systemClock = {
 };
 function interruptSignal(source = process, signals = ["SIGINT", "SIGTERM"]) {
   const controller = new AbortController();
-  const listeners = signals.map((name) => {
+  const listeners = signals.map((name2) => {
     const listener = () => {
       dispose2();
-      controller.abort(name);
+      controller.abort(name2);
     };
-    source.once(name, listener);
-    return [name, listener];
+    source.once(name2, listener);
+    return [name2, listener];
   });
   function dispose2() {
-    for (const [name, listener] of listeners) source.off(name, listener);
+    for (const [name2, listener] of listeners) source.off(name2, listener);
   }
   return { signal: controller.signal, dispose: dispose2 };
 }
@@ -13708,11 +14167,11 @@ var DEFAULT_POLL = {
 };
 var TERMINAL = /* @__PURE__ */ new Set(["SUCCEEDED", "FAILED"]);
 function trainJobName(runId2) {
-  const name = `mlops-train-${runId2.replace(/[^A-Za-z0-9_-]/g, "-")}`.slice(0, 128);
-  const problem = jobNameProblem(name);
+  const name2 = `mlops-train-${runId2.replace(/[^A-Za-z0-9_-]/g, "-")}`.slice(0, 128);
+  const problem = jobNameProblem(name2);
   if (problem !== void 0)
-    throw new InputError(`job name "${name}" ${problem}`, { field: "runId" });
-  return name;
+    throw new InputError(`job name "${name2}" ${problem}`, { field: "runId" });
+  return name2;
 }
 async function runBatchTraining(options) {
   const { settings, reporter, signal } = options;
@@ -13732,9 +14191,9 @@ async function runBatchTraining(options) {
     secrets: options.secrets
   });
   const runEnvironment = { MLOPS_RUN_ID: options.runId, MLOPS_STORE: options.storeUrl };
-  for (const name of Object.keys(spec.environment)) {
-    if (name in runEnvironment) {
-      throw new InputError(`the job environment must not set ${name}: each run sets it`, {
+  for (const name2 of Object.keys(spec.environment)) {
+    if (name2 in runEnvironment) {
+      throw new InputError(`the job environment must not set ${name2}: each run sets it`, {
         field: "environment"
       });
     }
@@ -13784,7 +14243,7 @@ async function submit(options, jobName, jobDefinition, command, environment) {
         jobDefinition,
         containerOverrides: {
           command,
-          environment: Object.entries(environment).map(([name, value2]) => ({ name, value: value2 }))
+          environment: Object.entries(environment).map(([name2, value2]) => ({ name: name2, value: value2 }))
         },
         propagateTags: true,
         tags: { ...options.tags, "mlops:run-id": options.runId, "mlops:stage": "train" }
@@ -14071,9 +14530,9 @@ function trainArgs(config) {
   return args;
 }
 function snowflakeConnection(env) {
-  const names = Object.values(SNOWFLAKE_ENV).filter((name) => !SECRET_SNOWFLAKE_ENV.has(name));
+  const names = Object.values(SNOWFLAKE_ENV).filter((name2) => !SECRET_SNOWFLAKE_ENV.has(name2));
   return Object.fromEntries(
-    names.flatMap((name) => env[name] ? [[name, env[name]]] : [])
+    names.flatMap((name2) => env[name2] ? [[name2, env[name2]]] : [])
   );
 }
 async function trainOnBatch(input) {
@@ -14224,7 +14683,10 @@ import {
 } from "node:http";
 
 // pipeline/serve/batcher.ts
-var DEFAULT_BATCH_OPTIONS = { maxBatch: 256, maxWaitMs: 2 };
+var DEFAULT_BATCH_OPTIONS = {
+  maxBatch: SERVE_LIMIT_DEFAULTS.maxBatch,
+  maxWaitMs: SERVE_LIMIT_DEFAULTS.batchWaitMs
+};
 var PredictionBatcher = class {
   constructor(predictor, options = DEFAULT_BATCH_OPTIONS) {
     this.predictor = predictor;
@@ -14243,6 +14705,10 @@ var PredictionBatcher = class {
   running;
   timer;
   stats = { calls: 0, sessions: 0, largestBatch: 0 };
+  /** Sessions queued and not yet in a model call. */
+  get waiting() {
+    return this.queued;
+  }
   /** The predictions for `sessions`, in order, each with at most `k` items. */
   predict(sessions, k) {
     if (sessions.length === 0) return Promise.resolve([]);
@@ -14266,15 +14732,17 @@ var PredictionBatcher = class {
     if (this.queued >= this.options.maxBatch) {
       this.clearTimer();
       this.start();
-    } else {
-      this.timer ??= setTimeout(() => {
+    } else if (this.timer === void 0) {
+      const fire = () => {
         this.timer = void 0;
         if (!this.running) this.start();
-      }, this.options.maxWaitMs);
+      };
+      this.timer = this.options.maxWaitMs === 0 ? { immediate: setImmediate(fire) } : { timeout: setTimeout(fire, this.options.maxWaitMs) };
     }
   }
   clearTimer() {
-    if (this.timer) clearTimeout(this.timer);
+    if (this.timer?.immediate) clearImmediate(this.timer.immediate);
+    if (this.timer?.timeout) clearTimeout(this.timer.timeout);
     this.timer = void 0;
   }
   /** Takes up to maxBatch sessions off the queue (splitting a piece that does not fit). */
@@ -14395,8 +14863,8 @@ function isJsonContentType(header) {
   const [type, ...params] = header.split(";");
   if (type?.trim().toLowerCase() !== "application/json") return false;
   return params.every((param) => {
-    const [name, value2] = param.split("=").map((part2) => part2.trim().toLowerCase());
-    return name !== "charset" || value2 === "utf-8" || value2 === "utf8" || value2 === '"utf-8"';
+    const [name2, value2] = param.split("=").map((part2) => part2.trim().toLowerCase());
+    return name2 !== "charset" || value2 === "utf-8" || value2 === "utf8" || value2 === '"utf-8"';
   });
 }
 function lineColumn(text, offset) {
@@ -14607,15 +15075,25 @@ var SERVER_DEFAULTS = {
   maxSessions: 1e3,
   maxK: 100,
   defaultK: 10,
-  shutdownTimeoutMs: 3e4
+  shutdownTimeoutMs: 3e4,
+  maxQueue: SERVE_LIMIT_DEFAULTS.maxQueue,
+  maxConnections: SERVE_LIMIT_DEFAULTS.maxConnections,
+  requestTimeoutMs: SERVE_LIMIT_DEFAULTS.requestTimeoutMs,
+  headersTimeoutMs: SERVE_LIMIT_DEFAULTS.headersTimeoutMs,
+  keepAliveTimeoutMs: SERVE_LIMIT_DEFAULTS.keepAliveTimeoutMs
 };
+var RETRY_AFTER_SECONDS = 1;
 var JSON_TYPE = "application/json";
-function positiveInteger3(name, value2) {
+var MODEL_LOAD_FAILED = {
+  code: "model_load_failed",
+  message: "the model could not be loaded; the server's log says why"
+};
+function positiveInteger3(name2, value2) {
   if (!Number.isInteger(value2) || value2 < 1) {
     throw new PipelineError(
-      `server setting ${name} must be a positive integer, got ${value2}`,
+      `server setting ${name2} must be a positive integer, got ${value2}`,
       2,
-      `set ${name} to a whole number of at least 1`
+      `set ${name2} to a whole number of at least 1`
     );
   }
   return value2;
@@ -14629,8 +15107,34 @@ async function startServer(options) {
     ),
     maxSessions: positiveInteger3("maxSessions", options.maxSessions ?? SERVER_DEFAULTS.maxSessions),
     maxK: positiveInteger3("maxK", options.maxK ?? SERVER_DEFAULTS.maxK),
-    defaultK: positiveInteger3("defaultK", options.defaultK ?? SERVER_DEFAULTS.defaultK)
+    defaultK: positiveInteger3("defaultK", options.defaultK ?? SERVER_DEFAULTS.defaultK),
+    maxQueue: positiveInteger3("maxQueue", options.maxQueue ?? SERVER_DEFAULTS.maxQueue)
   };
+  const timeouts = {
+    requestTimeout: positiveInteger3(
+      "requestTimeoutMs",
+      options.requestTimeoutMs ?? SERVER_DEFAULTS.requestTimeoutMs
+    ),
+    headersTimeout: positiveInteger3(
+      "headersTimeoutMs",
+      options.headersTimeoutMs ?? SERVER_DEFAULTS.headersTimeoutMs
+    ),
+    keepAliveTimeout: positiveInteger3(
+      "keepAliveTimeoutMs",
+      options.keepAliveTimeoutMs ?? SERVER_DEFAULTS.keepAliveTimeoutMs
+    )
+  };
+  if (timeouts.headersTimeout > timeouts.requestTimeout) {
+    throw new PipelineError(
+      `server setting headersTimeoutMs (${timeouts.headersTimeout}) is above requestTimeoutMs (${timeouts.requestTimeout})`,
+      2,
+      "the headers are part of the request: lower headersTimeoutMs or raise requestTimeoutMs"
+    );
+  }
+  const maxConnections = positiveInteger3(
+    "maxConnections",
+    options.maxConnections ?? SERVER_DEFAULTS.maxConnections
+  );
   if (limits.defaultK > limits.maxK) {
     throw new PipelineError(
       `server setting defaultK (${limits.defaultK}) is above maxK (${limits.maxK})`,
@@ -14670,6 +15174,7 @@ async function startServer(options) {
   ready2.catch(() => {
   });
   const responses = {};
+  let shed = 0;
   let inFlight = 0;
   let closing = false;
   let idle;
@@ -14680,14 +15185,14 @@ async function startServer(options) {
       "content-type": JSON_TYPE,
       "content-length": String(Buffer.byteLength(body2)),
       // While closing, and after an error that left the body unread, do not reuse the connection.
-      ...closing || !res.req.complete ? { connection: "close" } : {},
+      ...closing || bodyLeftUnread(res.req) ? { connection: "close" } : {},
       ...headers
     });
     res.end(body2);
   };
   const ping = (res, head) => {
     const status = model.state === "ready" && !closing ? 200 : 503;
-    const body2 = model.state === "ready" ? JSON.stringify({ status: closing ? "shutting_down" : "ready", model: model.info }) : model.state === "loading" ? JSON.stringify({ status: "loading" }) : JSON.stringify({ status: "failed", error: model.error.message });
+    const body2 = model.state === "ready" ? JSON.stringify({ status: closing ? "shutting_down" : "ready", model: model.info }) : model.state === "loading" ? JSON.stringify({ status: "loading" }) : JSON.stringify({ status: "failed", error: MODEL_LOAD_FAILED });
     if (head) {
       responses[status] = (responses[status] ?? 0) + 1;
       res.writeHead(status, { "content-type": JSON_TYPE }).end();
@@ -14696,12 +15201,16 @@ async function startServer(options) {
   const invoke = async (req, res, requestId) => {
     const receivedAt = Date.now();
     if (closing) throw new HttpError(503, "shutting_down", "the server is shutting down");
-    if (model.state !== "ready") {
+    if (model.state === "loading") {
       throw new HttpError(
         503,
         "model_not_ready",
-        model.state === "loading" ? "the model is still loading; retry when GET /ping answers 200" : `the model failed to load: ${model.error.message}`
+        "the model is still loading; retry when GET /ping answers 200",
+        { "retry-after": String(RETRY_AFTER_SECONDS) }
       );
+    }
+    if (model.state === "failed") {
+      throw new HttpError(503, MODEL_LOAD_FAILED.code, MODEL_LOAD_FAILED.message);
     }
     const { batcher, info: info2 } = model;
     if (!isJsonContentType(req.headers["content-type"])) {
@@ -14713,6 +15222,15 @@ async function startServer(options) {
     }
     const body2 = await readBody(req, limits.maxBodyBytes);
     const { sessions, k } = parseInvocation(body2, limits);
+    if (batcher.waiting + sessions.length > limits.maxQueue) {
+      shed++;
+      throw new HttpError(
+        503,
+        "overloaded",
+        `the server is at capacity (${batcher.waiting} sessions waiting for the model, at most ${limits.maxQueue}); retry after ${RETRY_AFTER_SECONDS} s`,
+        { "retry-after": String(RETRY_AFTER_SECONDS) }
+      );
+    }
     let predictions;
     try {
       predictions = await batcher.predict(sessions, k);
@@ -14761,9 +15279,18 @@ async function startServer(options) {
       if (inFlight === 0) idle?.();
     }
   };
-  const server = createServer((req, res) => {
-    void handle(req, res);
-  });
+  const server = createServer(
+    {
+      ...timeouts,
+      // Node checks the request and headers timeouts on this interval (30 s by default, which
+      // would let a slow client hold a connection that much longer than the limit).
+      connectionsCheckingInterval: Math.min(1e3, Math.ceil(timeouts.headersTimeout / 4))
+    },
+    (req, res) => {
+      void handle(req, res);
+    }
+  );
+  server.maxConnections = maxConnections;
   server.on("clientError", (error, socket) => {
     if (!socket.writable || error.code === "ECONNRESET") {
       socket.destroy();
@@ -14831,6 +15358,7 @@ ${body2}`
     ready: ready2,
     stats: () => ({
       responses: { ...responses },
+      shed,
       batching: model.state === "ready" ? { ...model.batcher.stats } : { calls: 0, sessions: 0, largestBatch: 0 }
     }),
     close() {
@@ -14846,6 +15374,10 @@ function methodNotAllowed(method, path2, allowed) {
     `${method ?? "?"} ${path2} is not supported: use ${allowed}`,
     { allow: allowed === "GET" ? "GET, HEAD" : allowed }
   );
+}
+function bodyLeftUnread(req) {
+  if (req.complete) return false;
+  return req.headers["transfer-encoding"] !== void 0 || Number(req.headers["content-length"]) > 0;
 }
 var utf8 = new TextDecoder("utf-8", { fatal: true });
 function readBody(req, limit) {
@@ -15177,7 +15709,7 @@ async function deployToSageMaker(settingsInput, request, deps = {}) {
     );
   }
   const previousConfig = existing?.EndpointConfigName ?? null;
-  const name = deploymentName(endpointName, request.runId, (deps.now ?? (() => /* @__PURE__ */ new Date()))());
+  const name2 = deploymentName(endpointName, request.runId, (deps.now ?? (() => /* @__PURE__ */ new Date()))());
   const tags = [
     { Key: ENDPOINT_TAG, Value: endpointName },
     { Key: RUN_TAG, Value: request.runId }
@@ -15208,12 +15740,12 @@ async function deployToSageMaker(settingsInput, request, deps = {}) {
   } finally {
     await rm10(work, { recursive: true, force: true });
   }
-  reporter.info(`creating model and endpoint config ${name}`);
+  reporter.info(`creating model and endpoint config ${name2}`);
   await call(
-    `CreateModel ${name}`,
+    `CreateModel ${name2}`,
     () => sagemaker.send(
       new CreateModelCommand({
-        ModelName: name,
+        ModelName: name2,
         ExecutionRoleArn: settings.executionRoleArn,
         PrimaryContainer: {
           Image: settings.image,
@@ -15225,14 +15757,14 @@ async function deployToSageMaker(settingsInput, request, deps = {}) {
     )
   );
   await call(
-    `CreateEndpointConfig ${name}`,
+    `CreateEndpointConfig ${name2}`,
     () => sagemaker.send(
       new CreateEndpointConfigCommand({
-        EndpointConfigName: name,
+        EndpointConfigName: name2,
         ProductionVariants: [
           {
             VariantName: VARIANT,
-            ModelName: name,
+            ModelName: name2,
             InstanceType: settings.instanceType,
             InitialInstanceCount: settings.instanceCount,
             InitialVariantWeight: 1
@@ -15244,26 +15776,26 @@ async function deployToSageMaker(settingsInput, request, deps = {}) {
   );
   if (existing) {
     reporter.info(
-      `updating endpoint ${endpointName}: ${previousConfig} → ${name} (${settings.trafficRouting.type})`
+      `updating endpoint ${endpointName}: ${previousConfig} → ${name2} (${settings.trafficRouting.type})`
     );
     await call(
       `UpdateEndpoint ${endpointName}`,
       () => sagemaker.send(
         new UpdateEndpointCommand({
           EndpointName: endpointName,
-          EndpointConfigName: name,
+          EndpointConfigName: name2,
           DeploymentConfig: blueGreenConfig(settings)
         })
       )
     );
   } else {
-    reporter.info(`creating endpoint ${endpointName} with ${name}`);
+    reporter.info(`creating endpoint ${endpointName} with ${name2}`);
     await call(
       `CreateEndpoint ${endpointName}`,
       () => sagemaker.send(
         new CreateEndpointCommand({
           EndpointName: endpointName,
-          EndpointConfigName: name,
+          EndpointConfigName: name2,
           Tags: [{ Key: ENDPOINT_TAG, Value: endpointName }]
         })
       )
@@ -15272,10 +15804,10 @@ async function deployToSageMaker(settingsInput, request, deps = {}) {
   const delays = deps.waiterDelays ?? { minDelay: 15, maxDelay: 60 };
   const outcome = await waitInService(sagemaker, endpointName, settings.waitSeconds, delays);
   const after = await describeEndpoint(sagemaker, endpointName);
-  if (outcome !== "in-service" || after?.EndpointStatus !== "InService" || after.EndpointConfigName !== name) {
+  if (outcome !== "in-service" || after?.EndpointStatus !== "InService" || after.EndpointConfigName !== name2) {
     throw deploymentFailure(
       endpointName,
-      name,
+      name2,
       previousConfig,
       outcome,
       after,
@@ -15286,7 +15818,7 @@ async function deployToSageMaker(settingsInput, request, deps = {}) {
   if (smokeProblem !== void 0) {
     if (previousConfig === null) {
       throw new PipelineError(
-        `SageMaker smoke test of endpoint ${endpointName} (config ${name}) failed: ${smokeProblem}. It was a first deploy, so there is no previous config to go back to; the endpoint is left as is`,
+        `SageMaker smoke test of endpoint ${endpointName} (config ${name2}) failed: ${smokeProblem}. It was a first deploy, so there is no previous config to go back to; the endpoint is left as is`,
         1,
         `inspect the model (CloudWatch logs /aws/sagemaker/Endpoints/${endpointName}); delete the endpoint (aws sagemaker delete-endpoint --endpoint-name ${endpointName}) or promote a working run`
       );
@@ -15296,17 +15828,17 @@ async function deployToSageMaker(settingsInput, request, deps = {}) {
     );
     await revert(sagemaker, endpointName, previousConfig, settings, delays, call);
     throw new PipelineError(
-      `SageMaker smoke test of endpoint ${endpointName} (config ${name}) failed: ${smokeProblem}. The endpoint was switched back and the previous config ${previousConfig} serves again`,
+      `SageMaker smoke test of endpoint ${endpointName} (config ${name2}) failed: ${smokeProblem}. The endpoint was switched back and the previous config ${previousConfig} serves again`,
       1,
       `the model of run ${request.runId} answers wrongly; check it with \`pipeline serve --model\` locally`
     );
   }
-  const deleted = await cleanup(sagemaker, settings, [name, previousConfig], call, reporter);
+  const deleted = await cleanup(sagemaker, settings, [name2, previousConfig], call, reporter);
   return {
     endpointName,
     action: existing ? "update" : "create",
-    endpointConfigName: name,
-    modelName: name,
+    endpointConfigName: name2,
+    modelName: name2,
     modelDataUrl,
     packageSha256: sha256,
     previousEndpointConfigName: previousConfig,
@@ -15386,9 +15918,9 @@ async function waitInService(client, endpointName, waitSeconds, delays) {
     );
     return "in-service";
   } catch (error) {
-    const name = error.name;
-    if (name === "TimeoutError") return "timeout";
-    if (name === "AbortError") return "stuck";
+    const name2 = error.name;
+    if (name2 === "TimeoutError") return "timeout";
+    if (name2 === "AbortError") return "stuck";
     return "failed";
   }
 }
@@ -15493,7 +16025,7 @@ async function revert(client, endpointName, previousConfig, settings, delays, ca
 }
 async function cleanup(client, settings, protect, call, reporter) {
   const endpointName = settings.endpointName;
-  const protectedConfigs = protect.filter((name) => name !== null);
+  const protectedConfigs = protect.filter((name2) => name2 !== null);
   const configs = await tagged(client, "config", endpointName, call);
   const keptConfigs = /* @__PURE__ */ new Set([
     ...protectedConfigs,
@@ -15611,8 +16143,8 @@ function estimate4(figure2, what) {
     upper: figure2.ci?.high ?? figure2.value
   };
 }
-function summary(result, name) {
-  const report = result.report.recommenders.find((r) => r.name === name);
+function summary(result, name2) {
+  const report = result.report.recommenders.find((r) => r.name === name2);
   if (!report) return void 0;
   return {
     hr20: estimate4(report.metrics["hr@20"], "HR@20"),
@@ -16026,7 +16558,7 @@ function show(value2) {
 function checkHeader(kind, fields) {
   const expected = DATA_FILES[kind].columns;
   const names = fields.map((field2) => field2.trim().toLowerCase());
-  if (names.length === expected.length && names.every((name, i) => name === expected[i])) {
+  if (names.length === expected.length && names.every((name2, i) => name2 === expected[i])) {
     return "header";
   }
   return validateRecord(kind, fields).ok ? "no-header" : "wrong-header";
@@ -16370,12 +16902,12 @@ async function upload(options) {
   };
 }
 function describe3(r) {
-  const name = r.file.split("/").at(-1);
+  const name2 = r.file.split("/").at(-1);
   if (r.status === "skipped") {
-    return `  ${name}: already loaded by ${r.etlId} (sha256 ${r.sha256.slice(0, 12)}…): ${r.skipped} rows skipped`;
+    return `  ${name2}: already loaded by ${r.etlId} (sha256 ${r.sha256.slice(0, 12)}…): ${r.skipped} rows skipped`;
   }
   const reasons = Object.entries(r.rejectReasons).slice(0, 3).map(([reason, n2]) => `${n2} ${reason}`).join("; ");
-  return `  ${name}: read ${r.read} = loaded ${r.loaded} + rejected ${r.rejected}${reasons ? ` (${reasons})` : ""} in ${r.seconds.toFixed(1)} s`;
+  return `  ${name2}: read ${r.read} = loaded ${r.loaded} + rejected ${r.rejected}${reasons ? ` (${reasons})` : ""} in ${r.seconds.toFixed(1)} s`;
 }
 
 // pipeline/run/versions.ts
@@ -16383,9 +16915,9 @@ import { execFileSync } from "node:child_process";
 import { readFileSync as readFileSync4 } from "node:fs";
 import { createRequire as createRequire2 } from "node:module";
 var require2 = createRequire2(__moduleUrl);
-function packageVersion(name) {
+function packageVersion(name2) {
   try {
-    const path2 = require2.resolve(`${name}/package.json`);
+    const path2 = require2.resolve(`${name2}/package.json`);
     return JSON.parse(readFileSync4(path2, "utf8")).version;
   } catch {
     return "not installed";
@@ -16547,7 +17079,7 @@ ${formatGateTable(result.gates)}`,
         `the thresholds are in ${result.gatesFile}; the full report is ${ctx.store.location}/${result.artifacts.report}`
       );
     }
-    const hr20 = (name) => result.report.recommenders.find((r) => r.name === name)?.metrics["hr@20"].value ?? 0;
+    const hr20 = (name2) => result.report.recommenders.find((r) => r.name === name2)?.metrics["hr@20"].value ?? 0;
     return {
       result,
       inputs: [],
@@ -16678,14 +17210,14 @@ var ResultFields = class {
 import * as core2 from "@actions/core";
 var SECRET_NAME = /(TOKEN|PASSWORD|PASSPHRASE|PRIVATE_KEY|SECRET|AWS_ACCESS_KEY_ID|AWS_SESSION_TOKEN|CREDENTIALS)/i;
 var MIN_MASKED = 8;
-function isSecretName(name) {
-  return SECRET_NAME.test(name.replaceAll("-", "_"));
+function isSecretName(name2) {
+  return SECRET_NAME.test(name2.replaceAll("-", "_"));
 }
 function secretValues(env) {
   const values = [];
-  for (const [name, value2] of Object.entries(env)) {
+  for (const [name2, value2] of Object.entries(env)) {
     if (!value2) continue;
-    if (!isSecretName(name.replace(/^INPUT_/, ""))) continue;
+    if (!isSecretName(name2.replace(/^INPUT_/, ""))) continue;
     if (!/\r?\n/.test(value2.trim())) {
       values.push(value2);
       continue;
@@ -16740,17 +17272,17 @@ function stageFunction(stage, options) {
 }
 function setOutputs(values) {
   const set = {};
-  for (const [name, value2] of Object.entries(values)) {
+  for (const [name2, value2] of Object.entries(values)) {
     if (value2 === void 0) continue;
-    set[name] = String(value2);
-    core3.setOutput(name, set[name]);
+    set[name2] = String(value2);
+    core3.setOutput(name2, set[name2]);
   }
   return set;
 }
 async function writeSummary(stage, status, outputs, extra, error) {
   if (!process.env.GITHUB_STEP_SUMMARY) return;
-  const rows = Object.entries(outputs).map(([name, value2]) => [
-    `<code>${escapeHtml(name)}</code>`,
+  const rows = Object.entries(outputs).map(([name2, value2]) => [
+    `<code>${escapeHtml(name2)}</code>`,
     escapeHtml(value2)
   ]);
   core3.summary.addHeading(`${stage}: ${status === "succeeded" ? "✅ succeeded" : "❌ failed"}`, 3);
