@@ -9,26 +9,21 @@
 # Try it locally:
 #   docker run --rm -p 8080:8080 -v "$PWD/model:/opt/ml/model:ro" mlops-serve serve
 
-# No CUDA, no tfjs backend: the server ranks with the plain-TypeScript runtime (pipeline/model/),
-# a few arrays of floats per request. The optional tfjs-node is left out (it would download
-# libtensorflow for nothing).
-FROM node:20-bookworm-slim AS deps
-WORKDIR /app
-COPY package.json package-lock.json ./
-RUN npm ci --omit=dev --omit=optional && npm cache clean --force
-
-FROM node:20-bookworm-slim AS serve
+# Node and one file: containers/dist/serve.js, the server with the few pure-JavaScript packages it
+# uses bundled in (`npm run bundle`, committed like the actions' bundles). No npm install and no
+# node_modules: tfjs, DuckDB and the AWS and Snowflake SDKs serve the other stages, and the server
+# ranks with the WebAssembly kernels of pipeline/model/. Node 24: maintained until 2028.
+FROM node:24-bookworm-slim
 ENV NODE_ENV=production
 WORKDIR /app
-COPY --from=deps /app/node_modules ./node_modules
-COPY . .
+COPY containers/dist/serve.js ./serve.js
 # SageMaker mounts the model here; the folder exists for `docker run` without a mount too.
 RUN mkdir -p /opt/ml/model
-# The official image's unprivileged user; the code stays owned by root (read-only to it).
+# The official image's unprivileged user; the file stays owned by root (read-only to it).
 USER node
 EXPOSE 8080
 # SageMaker passes `serve` as the argument, which replaces CMD: ENTRYPOINT must not contain it,
-# or the CLI would receive `serve serve`. `pipeline serve` listens on 8080 and loads
-# /opt/ml/model by default.
-ENTRYPOINT ["node", "bin/pipeline.js"]
+# or the server would receive `serve serve`. It listens on 8080 and loads /opt/ml/model by
+# default; serve.* settings come from MLOPS_SERVE_* variables (the SageMaker model's Environment).
+ENTRYPOINT ["node", "/app/serve.js"]
 CMD ["serve"]

@@ -1,6 +1,7 @@
 /**
  * Bundles each action's main.ts (actions/<name>/main.ts) into actions/<name>/dist/index.js, the
- * file its action.yml runs. `npm run bundle` writes them; `npm run bundle -- --check` exits 1
+ * file its action.yml runs, and the serving image's entry (pipeline/serve/bin.ts) into
+ * containers/dist/serve.js. `npm run bundle` writes them; `npm run bundle -- --check` exits 1
  * and names the stale ones.
  *
  * What is bundled: this repository's TypeScript (actions/, pipeline/, reports/), which the
@@ -15,6 +16,10 @@
  * In a bundle that would resolve against actions/<name>/dist/, one level deeper, so the bundle
  * replaces import.meta.url with the URL of a file two folders below the root; a bundled module
  * that uses import.meta.url elsewhere fails the build instead of finding the wrong files.
+ *
+ * The serving image is the exception: it holds Node and its one file, so that bundle includes its
+ * npm packages (pure JavaScript: zod, yaml, cli-progress) with their license notices at the end,
+ * and none of its modules may use import.meta.url (there is nothing next to it in the image).
  *
  * The output has no timestamps or absolute paths, so the same sources give the same bytes on
  * any machine and the stale check can compare them.
@@ -31,8 +36,8 @@ export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const MODULE_URL_ANCHOR = "pipeline/run/bundled-action.js";
 
 export interface Bundle {
-  /** The action's folder name. */
-  action: string;
+  /** What it is: an action's folder name, or "serve image". */
+  name: string;
   /** Path of dist/index.js relative to the root, with forward slashes. */
   path: string;
   contents: string;
@@ -88,13 +93,53 @@ export async function buildBundle(action: string, root = ROOT): Promise<Bundle> 
   checkModuleUrls(root, Object.keys(result.metafile.inputs));
   const output = result.outputFiles[0];
   if (!output) throw new Error(`esbuild wrote nothing for ${path}`);
-  return { action, path, contents: output.text };
+  return { name: action, path, contents: output.text };
+}
+
+/** Where the serving image's bundle is written (containers/serve.Dockerfile copies it). */
+export const SERVE_IMAGE_BUNDLE = "containers/dist/serve.js";
+
+export async function buildServeImageBundle(root = ROOT): Promise<Bundle> {
+  const result = await build({
+    absWorkingDir: root,
+    entryPoints: ["pipeline/serve/bin.ts"],
+    outfile: SERVE_IMAGE_BUNDLE,
+    bundle: true,
+    platform: "node",
+    target: "node20",
+    format: "esm",
+    write: false,
+    metafile: true,
+    logLevel: "silent",
+    legalComments: "eof",
+    charset: "utf8",
+    banner: {
+      js: [
+        "// Bundled from pipeline/serve/bin.ts by scripts/bundle.ts; do not edit: run `npm run bundle`.",
+        // CommonJS packages inside an ES module bundle still call require() for Node's modules.
+        'import { createRequire as __createRequire } from "node:module";',
+        "const require = __createRequire(import.meta.url);",
+      ].join("\n"),
+    },
+  });
+  for (const input of Object.keys(result.metafile.inputs)) {
+    if (input.startsWith("node_modules/")) continue;
+    if (readFileSync(join(root, input), "utf8").includes("import.meta.url")) {
+      throw new Error(
+        `${input} uses import.meta.url, but the serving image holds its bundle alone: pass the path in from its caller instead.`,
+      );
+    }
+  }
+  const output = result.outputFiles[0];
+  if (!output) throw new Error(`esbuild wrote nothing for ${SERVE_IMAGE_BUNDLE}`);
+  return { name: "serve image", path: SERVE_IMAGE_BUNDLE, contents: output.text };
 }
 
 export async function buildBundles(root = ROOT): Promise<Bundle[]> {
   const bundles: Bundle[] = [];
   // One at a time: esbuild is fast, and the CI machine has two cores shared with tests.
   for (const action of actionNames(root)) bundles.push(await buildBundle(action, root));
+  bundles.push(await buildServeImageBundle(root));
   return bundles;
 }
 

@@ -15,8 +15,7 @@ import { generate, GENERATOR_DEFAULTS } from "../data/generator/index.ts";
 import { rollbackProduction, type PromoteResult } from "../promote/promote.ts";
 import { readProduction } from "../promote/registry.ts";
 import { createReporter, type Reporter } from "../reporter.ts";
-import { createRequestLog } from "../serve/request-log.ts";
-import { SAGEMAKER_MODEL_DIR, serveUntilSignal, startModelServer } from "../serve/serve.ts";
+import { SAGEMAKER_MODEL_DIR, serveModel } from "../serve/serve.ts";
 import { SERVE_LIMIT_SPECS } from "../serve/serve-settings.ts";
 import { runModelDir } from "../train/fetch-artifact.ts";
 import { createContext, openStore } from "../run/context.ts";
@@ -396,34 +395,7 @@ export function buildProgram(): Command {
   ).action(async (options: CommonOptions) => {
     const inv = prepare(options);
     const store = openStore(inv.config.store);
-    const modelDir = await servedModelDir(inv.config, store);
-    const requestLog =
-      inv.config.serve.logSampleRate > 0
-        ? createRequestLog({
-            dir: join(
-              inv.config.store.startsWith("s3://") ? ".mlops" : inv.config.store,
-              "requests",
-            ),
-            sampleRate: inv.config.serve.logSampleRate,
-          })
-        : undefined;
-    const { serve } = inv.config;
-    const server = await startModelServer({
-      modelDir,
-      port: serve.port,
-      maxQueue: serve.maxQueue,
-      maxConnections: serve.maxConnections,
-      requestTimeoutMs: serve.requestTimeoutMs,
-      headersTimeoutMs: serve.headersTimeoutMs,
-      keepAliveTimeoutMs: serve.keepAliveTimeoutMs,
-      batch: { maxBatch: serve.maxBatch, maxWaitMs: serve.batchWaitMs },
-      reporter: inv.reporter,
-      ...(requestLog ? { requestLog } : {}),
-    });
-    inv.reporter.info(`serving ${modelDir} on ${server.url} (GET /ping, POST /invocations)`);
-    await server.ready;
-    inv.reporter.info("model loaded: /ping answers 200");
-    await serveUntilSignal(server, { reporter: inv.reporter });
+    await serveModel(inv.config, await servedModelDir(inv.config, store), inv.reporter);
   });
 
   withSettings(

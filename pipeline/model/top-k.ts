@@ -90,21 +90,26 @@ export function topK(
       `topK: output arrays hold ${Math.min(ids.length, values.length)} < k = ${k}`,
     );
   }
+  // Fill the heap with the first k eligible entries, then scan the rest against its root, kept
+  // in a local: almost every entry is rejected by that one comparison.
   let size = 0;
-  for (let id = 0; id < length; id++) {
+  let id = 0;
+  for (; id < length && size < k; id++) {
     const value = scores[from + id] as number;
-    if (size === k) {
-      // Ids come in increasing order, so a score equal to the root's never outranks it.
-      if (!(value > (values[0] as number)) || excluded(id, exclude)) continue;
-      ids[0] = id;
-      values[0] = value;
-      siftDown(ids, values, size, 0);
-    } else {
-      if (value !== value || excluded(id, exclude)) continue; // NaN ranks nowhere
-      ids[size] = id;
-      values[size] = value;
-      siftUp(ids, values, size++);
-    }
+    if (value !== value || excluded(id, exclude)) continue; // NaN ranks nowhere
+    ids[size] = id;
+    values[size] = value;
+    siftUp(ids, values, size++);
+  }
+  let root = size > 0 ? (values[0] as number) : Number.POSITIVE_INFINITY;
+  for (; id < length; id++) {
+    const value = scores[from + id] as number;
+    // Ids come in increasing order, so a score equal to the root's never outranks it.
+    if (!(value > root) || excluded(id, exclude)) continue;
+    ids[0] = id;
+    values[0] = value;
+    siftDown(ids, values, size, 0);
+    root = values[0] as number;
   }
   // Heap sort in place: the worst goes to the end of the shrinking heap, leaving best first.
   for (let end = size - 1; end > 0; end--) {

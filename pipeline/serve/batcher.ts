@@ -1,12 +1,16 @@
 /**
  * Coalesces the sessions of concurrent requests into one model call.
  *
- * A model call costs a fixed overhead (tensor set-up, kernel dispatch, the async read-back) plus
- * a small amount per row, so under load many small calls waste most of the time in overhead.
- * Requests queue their sessions; a call is made when `maxBatch` sessions are waiting, when the
- * oldest has waited `maxWaitMs`, or as soon as the previous call returns. Only one call runs at
- * a time: while the model computes, new requests pile up and go together in the next call, so the
- * batch grows with the load and an idle server adds at most `maxWaitMs` to a request.
+ * The model's arithmetic is mostly one pass over the output matrix per session; scored together,
+ * sessions share that pass (the runtime's blocked kernels), and the per-call work around it (the
+ * vocabulary lookups, the buffers) is paid once. Measured on bench/serve with ten connections:
+ * 36% more requests/s than a call per request. Requests queue their sessions; a call is made when
+ * `maxBatch` sessions are waiting, when the oldest has waited `maxWaitMs`, or as soon as the
+ * previous call returns. With `maxWaitMs` 0 a call waits only for the requests that arrived with
+ * the first (the rest of the event loop's turn), so an idle server adds no delay. Only one call
+ * runs at a time: while the model computes, new requests pile up and go together in the next
+ * call, so the batch grows with the load; `maxBatch` bounds how long one call holds the event
+ * loop (and with it /ping).
  *
  * Requests larger than `maxBatch` are split across calls; each request gets back exactly its own
  * sessions' predictions, in order. A call asks for the largest k in it and each request keeps its

@@ -2,9 +2,12 @@
  * What `pipeline serve` runs: load the artifact folder (SageMaker mounts it at /opt/ml/model)
  * while already answering /ping with 503, then serve until SIGTERM or SIGINT.
  */
+import { join } from "node:path";
+import type { Config } from "../config/config.ts";
 import { loadModelArtifact } from "../model/artifact.ts";
 import { describeBlend } from "../model/blend.ts";
 import { silentReporter, type Reporter } from "../reporter.ts";
+import { createRequestLog } from "./request-log.ts";
 import { startServer, type RunningServer, type ServerOptions } from "./server.ts";
 
 /** Where SageMaker puts the model data of a custom container. */
@@ -30,6 +33,45 @@ export async function startModelServer(options: ModelServerOptions): Promise<Run
     return artifact;
   })();
   return startServer({ ...rest, reporter, model });
+}
+
+/** The settings `pipeline serve` and the serving image share. */
+export type ServeConfig = Pick<Config, "store" | "serve">;
+
+/**
+ * Serves `modelDir` as the config says (port, limits, batching, sampled request log) until
+ * SIGTERM or SIGINT: what `pipeline serve` and the serving image's entry both run.
+ */
+export async function serveModel(
+  config: ServeConfig,
+  modelDir: string,
+  reporter: Reporter,
+): Promise<void> {
+  const { serve } = config;
+  const requestLog =
+    serve.logSampleRate > 0
+      ? createRequestLog({
+          // An S3 store is not a folder: the log goes to a local one the upload stage reads.
+          dir: join(config.store.startsWith("s3://") ? ".mlops" : config.store, "requests"),
+          sampleRate: serve.logSampleRate,
+        })
+      : undefined;
+  const server = await startModelServer({
+    modelDir,
+    port: serve.port,
+    maxQueue: serve.maxQueue,
+    maxConnections: serve.maxConnections,
+    requestTimeoutMs: serve.requestTimeoutMs,
+    headersTimeoutMs: serve.headersTimeoutMs,
+    keepAliveTimeoutMs: serve.keepAliveTimeoutMs,
+    batch: { maxBatch: serve.maxBatch, maxWaitMs: serve.batchWaitMs },
+    reporter,
+    ...(requestLog ? { requestLog } : {}),
+  });
+  reporter.info(`serving ${modelDir} on ${server.url} (GET /ping, POST /invocations)`);
+  await server.ready;
+  reporter.info("model loaded: /ping answers 200");
+  await serveUntilSignal(server, { reporter });
 }
 
 /** The parts of `process` that `serveUntilSignal` uses (tests pass a stand-in). */

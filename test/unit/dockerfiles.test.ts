@@ -19,6 +19,8 @@ import {
   trainJobCommand,
 } from "../../pipeline/compute/train-command.ts";
 
+import { SERVE_IMAGE_BUNDLE } from "../../scripts/bundle.ts";
+
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 
 // --- the parser --------------------------------------------------------------------------------
@@ -178,9 +180,10 @@ describe("the Dockerfile parser", () => {
   });
 });
 
-// --- both images -------------------------------------------------------------------------------
+// --- the train image's build -------------------------------------------------------------------------------
 
-describe.each(["train.Dockerfile", "serve.Dockerfile"])("%s", (name) => {
+describe("train.Dockerfile", () => {
+  const name = "train.Dockerfile";
   const { stages, final, instructions } = load(name);
 
   it("runs the CLI that exists in the repository, in exec form, as a non-root user", () => {
@@ -316,15 +319,21 @@ describe("the train image", () => {
 // --- the serve image -----------------------------------------------------------------------------
 
 describe("the serve image", () => {
-  const { stages, final } = load("serve.Dockerfile");
+  const name = "serve.Dockerfile";
+  const { stages, final, instructions } = load(name);
 
-  it("has no CUDA base, no GPU packages and no native tfjs (the runtime is plain TypeScript)", () => {
-    for (const stage of stages) {
-      expect(baseImage(stages, stage)).toBe("node:20-bookworm-slim");
-      expect(runCommands(stage)).not.toMatch(/cuda|tfjs-node|nvidia/i);
-    }
-    const deps = stages.find((s) => runCommands(s).includes("npm ci"));
-    expect(runCommands(deps!)).toMatch(/--omit=optional/);
+  it("is Node and the server's bundle: no CUDA, no npm install, no node_modules", () => {
+    expect(stages).toHaveLength(1);
+    expect(final.image).toBe("node:24-bookworm-slim");
+    expect(instructions.map((i) => i.keyword)).not.toContain("ADD");
+    expect(runCommands(final)).not.toMatch(/npm|cuda|tfjs|nvidia|apt-get/i);
+    const copies = final.instructions.filter((i) => i.keyword === "COPY").map((i) => i.args);
+    expect(copies).toEqual([`${SERVE_IMAGE_BUNDLE} ./serve.js`]);
+    expect(existsSync(join(ROOT, SERVE_IMAGE_BUNDLE))).toBe(true);
+    expect(last(final, "WORKDIR")?.args).toBe("/app");
+    const user = last(final, "USER")?.args;
+    expect(user).toBeDefined();
+    expect(["root", "0"]).not.toContain(user?.split(":")[0]);
   });
 
   it("serves on 8080 and answers SageMaker's `docker run IMAGE serve`", () => {
@@ -333,8 +342,12 @@ describe("the serve image", () => {
     ]);
     // The entrypoint must not contain `serve` itself, or SageMaker's argument would double it.
     expect(last(final, "ENTRYPOINT")?.exec).not.toContain("serve");
-    expect(runArgv(final, ["serve"])).toEqual(["node", "bin/pipeline.js", "serve"]);
-    expect(runArgv(final)).toEqual(["node", "bin/pipeline.js", "serve"]);
+    expect(runArgv(final, ["serve"])).toEqual(["node", "/app/serve.js", "serve"]);
+    expect(runArgv(final)).toEqual(["node", "/app/serve.js", "serve"]);
     expect(runCommands(final)).toContain("mkdir -p /opt/ml/model");
+  });
+
+  it("sends nothing but the bundle as the build context", () => {
+    expect(ignoredPatterns(name)).toEqual(["*", `!${SERVE_IMAGE_BUNDLE}`]);
   });
 });

@@ -75,6 +75,16 @@ describe("PredictionBatcher", () => {
     expect(calls.map((c) => c.size)).toEqual([1, 8]);
   });
 
+  it("with maxWaitMs 0, calls once for what arrived in the same turn of the event loop", async () => {
+    const { predictor, calls } = recordingPredictor();
+    const batcher = new PredictionBatcher(predictor, { maxBatch: 64, maxWaitMs: 0 });
+    const requests = [batcher.predict([["a"]], 1), batcher.predict([["b"], ["c"]], 1)];
+    expect(batcher.waiting).toBe(3);
+    await Promise.all(requests);
+    expect(calls.map((c) => c.size)).toEqual([3]);
+    expect(batcher.waiting).toBe(0);
+  });
+
   it("fails only the request whose sessions break the model", async () => {
     const { predictor, calls } = recordingPredictor({ failOn: "poison" });
     const batcher = new PredictionBatcher(predictor, { maxBatch: 64, maxWaitMs: 2 });

@@ -7174,26 +7174,29 @@ function topK(scores, from, length, k, exclude, ids, values) {
     );
   }
   let size = 0;
-  for (let id = 0; id < length; id++) {
+  let id = 0;
+  for (; id < length && size < k; id++) {
     const value2 = scores[from + id];
-    if (size === k) {
-      if (!(value2 > values[0]) || excluded(id, exclude)) continue;
-      ids[0] = id;
-      values[0] = value2;
-      siftDown2(ids, values, size, 0);
-    } else {
-      if (value2 !== value2 || excluded(id, exclude)) continue;
-      ids[size] = id;
-      values[size] = value2;
-      siftUp(ids, values, size++);
-    }
+    if (value2 !== value2 || excluded(id, exclude)) continue;
+    ids[size] = id;
+    values[size] = value2;
+    siftUp(ids, values, size++);
+  }
+  let root = size > 0 ? values[0] : Number.POSITIVE_INFINITY;
+  for (; id < length; id++) {
+    const value2 = scores[from + id];
+    if (!(value2 > root) || excluded(id, exclude)) continue;
+    ids[0] = id;
+    values[0] = value2;
+    siftDown2(ids, values, size, 0);
+    root = values[0];
   }
   for (let end = size - 1; end > 0; end--) {
-    const id = ids[0];
+    const id2 = ids[0];
     const value2 = values[0];
     ids[0] = ids[end];
     values[0] = values[end];
-    ids[end] = id;
+    ids[end] = id2;
     values[end] = value2;
     siftDown2(ids, values, end, 0);
   }
