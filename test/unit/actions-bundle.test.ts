@@ -15,7 +15,6 @@ import {
   buildBundles,
   ROOT,
   staleBundles,
-  writeBundles,
 } from "../../scripts/bundle.ts";
 
 describe("committed bundles", () => {
@@ -75,7 +74,8 @@ describe("import.meta.url inside a bundle", () => {
   });
 
   it("resolves against the module's own folder depth, not dist/", async () => {
-    await writeBundles(root);
+    const bundle = await buildBundle("good", root);
+    await write(bundle.path, bundle.contents);
     const out = execFileSync(process.execPath, [join(root, "actions/good/dist/index.js")], {
       encoding: "utf8",
     });
