@@ -1,14 +1,16 @@
 /**
- * The inference runtime's matrix arithmetic as WebAssembly SIMD kernels: a vector (or a block of
- * vectors) times a row-major matrix, added to a start value. That is all of a prediction's
- * multiply-adds: the output layer (hidden × vocabSize per prefix) and the recurrence (hidden ×
- * gates × hidden per step). V8 compiles JavaScript to scalar code; f32x4 does four columns an
- * instruction (measured: the output layer ~5× faster than the best JavaScript loop at 64 × 10,000).
+ * The inference runtime's arithmetic as WebAssembly SIMD kernels: a vector (or a block of
+ * vectors) times a row-major matrix, added to a start value, which is all of a prediction's
+ * multiply-adds (the output layer, hidden × vocabSize per prefix, and the recurrence, hidden ×
+ * gates × hidden per step); and w · exp(x − shift) over the vocabulary, the blend's neural values.
+ * V8 compiles JavaScript to scalar code; f32x4 does four columns an instruction (measured: the
+ * output layer ~5× faster than the best JavaScript loop at 64 × 10,000, the exponentials ~5×
+ * faster than Math.exp).
  *
- * Every kernel computes each output column the same way: acc = init[j]; then for k in order,
- * acc = acc + x[k] · M[k][j], in float32 (rounded after every product and every sum). SIMD lanes,
- * the blocked variant and the scalar tail differ only in how many columns they do at once, so a
- * result never depends on the batch a vector came in or on where a column falls.
+ * Every matrix kernel computes each output column the same way: acc = init[j]; then for k in
+ * order, acc = acc + x[k] · M[k][j], in float32 (rounded after every product and every sum). SIMD
+ * lanes, the blocked variants and the scalar tail differ only in how many columns and vectors they
+ * do at once, so a result never depends on the batch a vector came in or on where a column falls.
  *
  * Everything the kernels read and write lives in one linear memory (`KernelMemory`), laid out once
  * (`KernelLayout`) and never grown, so the Float32Array views of it stay valid.
