@@ -111,7 +111,7 @@ export async function buildServeImageBundle(root = ROOT): Promise<Bundle> {
     write: false,
     metafile: true,
     logLevel: "silent",
-    legalComments: "eof",
+    legalComments: "none",
     charset: "utf8",
     banner: {
       js: [
@@ -132,7 +132,30 @@ export async function buildServeImageBundle(root = ROOT): Promise<Bundle> {
   }
   const output = result.outputFiles[0];
   if (!output) throw new Error(`esbuild wrote nothing for ${SERVE_IMAGE_BUNDLE}`);
-  return { name: "serve image", path: SERVE_IMAGE_BUNDLE, contents: output.text };
+  const notices = licenseNotices(root, Object.keys(result.metafile.inputs));
+  return { name: "serve image", path: SERVE_IMAGE_BUNDLE, contents: output.text + notices };
+}
+
+/**
+ * The license files of the npm packages a bundle holds, as one comment at its end: MIT and ISC
+ * ask that their notice travel with every copy, and the packages carry no license comment for
+ * esbuild to keep.
+ */
+function licenseNotices(root: string, inputs: string[]): string {
+  const packages = new Set<string>();
+  for (const input of inputs) {
+    const match = /^node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(input);
+    if (match) packages.add(match[1] as string);
+  }
+  const sections = [...packages].sort().map((name) => {
+    const dir = join(root, "node_modules", name);
+    const file = readdirSync(dir).find((f) => /^licen[cs]e([-.][\w.-]+)?$/i.test(f));
+    if (!file) throw new Error(`${name} is bundled into the serving image but has no LICENSE file`);
+    const text = readFileSync(join(dir, file), "utf8").replaceAll("*/", "* /").trim();
+    return `${name}\n\n${text}`;
+  });
+  if (sections.length === 0) return "";
+  return `\n/*\n * The npm packages bundled above, and their licenses:\n\n${sections.join("\n\n---\n\n")}\n */\n`;
 }
 
 export async function buildBundles(root = ROOT): Promise<Bundle[]> {

@@ -14,6 +14,7 @@ import {
   buildBundle,
   buildBundles,
   ROOT,
+  SERVE_IMAGE_BUNDLE,
   staleBundles,
 } from "../../scripts/bundle.ts";
 
@@ -34,6 +35,17 @@ describe("committed bundles", () => {
       expect(action.runs.main).toBe("dist/index.js");
       expect(existsSync(join(ROOT, "actions", name, action.runs.main))).toBe(true);
     }
+  });
+
+  it("give the serving image's bundle the license of every npm package it holds", async () => {
+    const bundle = (await buildBundles()).find((b) => b.path === SERVE_IMAGE_BUNDLE);
+    const notices = bundle?.contents.split(
+      "The npm packages bundled above, and their licenses:",
+    )[1];
+    for (const name of ["zod", "yaml", "cli-progress"]) {
+      expect(notices, name).toMatch(new RegExp(`(^|\\n)${name}\\n\\n`));
+    }
+    expect(notices).toMatch(/Permission is hereby granted/);
   });
 
   it("build to the same bytes twice, with no absolute path of this machine in them", async () => {
