@@ -63,8 +63,9 @@ const DATA_SETTINGS = [
   "data.downloadSha256",
 ];
 
+/** The training settings, and those of the AWS Batch job that `--compute batch` submits. */
 const TRAIN_SETTINGS = SETTINGS.map((s) => s.key).filter(
-  (key) => key.startsWith("train.") || key.startsWith("model."),
+  (key) => key.startsWith("train.") || key.startsWith("model.") || key.startsWith("compute.batch."),
 );
 
 const PROMOTE_SETTINGS = SETTINGS.map((s) => s.key).filter((key) => key.startsWith("promote."));
