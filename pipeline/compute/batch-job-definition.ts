@@ -22,6 +22,7 @@ import {
   environmentNameProblem,
   imageProblem,
   jobDefinitionNameProblem,
+  parseBatchSecrets,
   roleArnProblem,
   type BatchSettings,
 } from "./batch-settings.ts";
@@ -43,6 +44,8 @@ export interface JobDefinitionSpec {
   retryAttempts: number;
   timeoutSeconds: number;
   jobRoleArn?: string;
+  /** The ECS task execution role, which reads `secrets` when the container starts. */
+  executionRoleArn?: string;
   /** A log group other than Batch's default /aws/batch/job (it must exist). */
   logGroup?: string;
 }
@@ -70,7 +73,7 @@ export const RETRY_ON_EXIT: EvaluateOnExit[] = [
 /** The job definition of the training stage for these settings. */
 export function trainJobDefinitionSpec(
   settings: BatchSettings,
-  extra: { environment?: Record<string, string>; secrets?: Record<string, string> } = {},
+  extra: { environment?: Record<string, string> } = {},
 ): JobDefinitionSpec {
   const spec: JobDefinitionSpec = {
     name: settings.jobDefinition,
@@ -89,8 +92,12 @@ export function trainJobDefinitionSpec(
     retryAttempts: settings.retryAttempts,
     timeoutSeconds: settings.timeoutSeconds,
   };
-  if (extra.secrets !== undefined) spec.secrets = extra.secrets;
+  if (settings.secrets !== undefined) {
+    const secrets = parseBatchSecrets(settings.secrets);
+    if (Object.keys(secrets).length > 0) spec.secrets = secrets;
+  }
   if (settings.jobRoleArn !== undefined) spec.jobRoleArn = settings.jobRoleArn;
+  if (settings.executionRoleArn !== undefined) spec.executionRoleArn = settings.executionRoleArn;
   if (settings.logGroup !== DEFAULT_LOG_GROUP) spec.logGroup = settings.logGroup;
   return spec;
 }
@@ -101,6 +108,10 @@ export function validateJobDefinitionSpec(spec: JobDefinitionSpec): void {
     ["jobDefinition", jobDefinitionNameProblem(spec.name)],
     ["image", imageProblem(spec.image)],
     ["jobRoleArn", spec.jobRoleArn === undefined ? undefined : roleArnProblem(spec.jobRoleArn)],
+    [
+      "executionRoleArn",
+      spec.executionRoleArn === undefined ? undefined : roleArnProblem(spec.executionRoleArn),
+    ],
   ];
   for (const name of [...Object.keys(spec.environment), ...Object.keys(spec.secrets ?? {})]) {
     problems.push([`environment variable ${name}`, environmentNameProblem(name)]);
@@ -156,6 +167,9 @@ export function registerJobDefinitionInput(
       .map(([name, valueFrom]) => ({ name, valueFrom }));
   }
   if (spec.jobRoleArn !== undefined) containerProperties.jobRoleArn = spec.jobRoleArn;
+  if (spec.executionRoleArn !== undefined) {
+    containerProperties.executionRoleArn = spec.executionRoleArn;
+  }
   if (spec.logGroup !== undefined) {
     containerProperties.logConfiguration = {
       logDriver: "awslogs",
@@ -271,6 +285,7 @@ const KNOWN_CONTAINER_FIELDS = new Set([
   "resourceRequirements",
   "secrets",
   "jobRoleArn",
+  "executionRoleArn",
   "logConfiguration",
 ]);
 
@@ -294,6 +309,7 @@ function canonical(type: string | undefined, definition: DefinitionShape): unkno
       .map((s) => [s.name, s.valueFrom])
       .sort(([a], [b]) => String(a).localeCompare(String(b))),
     jobRoleArn: container.jobRoleArn ?? null,
+    executionRoleArn: container.executionRoleArn ?? null,
     // Batch fills in the default awslogs driver with no options when none was given.
     log: logGroupOf(container.logConfiguration),
     extras,

@@ -31,6 +31,14 @@ export interface BatchSettings {
   runnableTimeoutSeconds: number;
   /** IAM role the container assumes (S3 access to the run store); else the instance role. */
   jobRoleArn?: string;
+  /**
+   * Secrets ECS puts in the container's environment at start, as `NAME=ARN,…` (Secrets Manager
+   * secrets or SSM parameters): how the job gets SNOWFLAKE_PRIVATE_KEY without the value ever
+   * being in the job definition. Needs `executionRoleArn`.
+   */
+  secrets?: string;
+  /** The ECS task execution role, allowed to read `secrets` (secretsmanager:GetSecretValue). */
+  executionRoleArn?: string;
 }
 
 /** Batch's own default log group for the awslogs driver. */
@@ -103,6 +111,39 @@ export function environmentNameProblem(name: string): string | undefined {
   }
   // Batch reserves these for the variables it sets itself.
   return name.startsWith("AWS_BATCH") ? 'must not start with "AWS_BATCH" (reserved)' : undefined;
+}
+
+const SECRET_ARN = /^arn:aws[a-z-]*:(secretsmanager|ssm):[a-z0-9-]+:\d{12}:[\w+=,.@/:-]+$/;
+
+/** `NAME=ARN,NAME=ARN` as a map; throws a RangeError saying which entry is wrong. */
+export function parseBatchSecrets(text: string): Record<string, string> {
+  const secrets: Record<string, string> = {};
+  for (const entry of text.split(",").map((e) => e.trim())) {
+    if (entry === "") continue;
+    const at = entry.indexOf("=");
+    const name = at < 0 ? entry : entry.slice(0, at);
+    const arn = at < 0 ? "" : entry.slice(at + 1);
+    const nameProblem = environmentNameProblem(name);
+    if (nameProblem !== undefined)
+      throw new RangeError(`"${entry}": the variable name ${nameProblem}`);
+    if (!SECRET_ARN.test(arn)) {
+      throw new RangeError(
+        `"${entry}": expected NAME=ARN with a Secrets Manager secret or SSM parameter ARN (arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME)`,
+      );
+    }
+    if (name in secrets) throw new RangeError(`"${name}" is given twice`);
+    secrets[name] = arn;
+  }
+  return secrets;
+}
+
+function secretsProblem(text: string): string | undefined {
+  try {
+    parseBatchSecrets(text);
+    return undefined;
+  } catch (error) {
+    return (error as Error).message;
+  }
 }
 
 // --- the settings, declared for the config loader ---------------------------------------------
@@ -218,6 +259,24 @@ export const BATCH_SETTING_SPECS: SettingSpec[] = [
     description: "Terminate the job and fail after this long in RUNNABLE.",
   },
   {
+    key: "compute.batch.secrets",
+    env: "MLOPS_BATCH_SECRETS",
+    flag: "--batch-secrets",
+    schema: z.string().refine((v) => secretsProblem(v) === undefined),
+    allowed: "NAME=ARN pairs, comma-separated (Secrets Manager or SSM ARNs)",
+    description:
+      "Secrets ECS injects into the training container as variables, e.g. SNOWFLAKE_PRIVATE_KEY=arn:aws:secretsmanager:…; needs compute.batch.executionRoleArn.",
+  },
+  {
+    key: "compute.batch.executionRoleArn",
+    env: "MLOPS_BATCH_EXECUTION_ROLE_ARN",
+    flag: "--batch-execution-role-arn",
+    schema: z.string().refine((v) => roleArnProblem(v) === undefined),
+    allowed: "an IAM role ARN",
+    description:
+      "ECS task execution role that reads compute.batch.secrets (secretsmanager:GetSecretValue, ssm:GetParameters).",
+  },
+  {
     key: "compute.batch.jobRoleArn",
     env: "MLOPS_BATCH_JOB_ROLE_ARN",
     flag: "--batch-job-role-arn",
@@ -277,6 +336,8 @@ export function validateBatchSettings(settings: BatchSettings): void {
       ["jobDefinition", settings.jobDefinition, jobDefinitionNameProblem],
       ["image", settings.image, imageProblem],
       ["jobRoleArn", settings.jobRoleArn, roleArnProblem],
+      ["executionRoleArn", settings.executionRoleArn, roleArnProblem],
+      ["secrets", settings.secrets, secretsProblem],
     ];
   for (const [field, value, problem] of nameChecks) {
     if (value === undefined) continue;
@@ -309,6 +370,13 @@ export function validateBatchSettings(settings: BatchSettings): void {
         `invalid ${field} ${String(value)}: expected an integer from ${min} to ${max}`,
       );
     }
+  }
+  const secrets = settings.secrets === undefined ? {} : parseBatchSecrets(settings.secrets);
+  if (Object.keys(secrets).length > 0 && settings.executionRoleArn === undefined) {
+    throw settingError(
+      "executionRoleArn",
+      `compute.batch.secrets names ${Object.keys(secrets).join(", ")}, but no execution role is set: ECS needs one to read them`,
+    );
   }
   if (settings.runnableWarnSeconds >= settings.runnableTimeoutSeconds) {
     throw settingError(

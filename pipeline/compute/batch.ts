@@ -114,8 +114,6 @@ export interface BatchTrainingOptions {
   trainArgs?: readonly string[];
   /** Non-secret settings for the container, kept in the job definition (MLOPS_WAREHOUSE …). */
   environment?: Record<string, string>;
-  /** Secrets for the container: variable → Secrets Manager / SSM ARN (never values). */
-  secrets?: Record<string, string>;
   /** Extra tags on the job (the run id and stage are always set). */
   tags?: Record<string, string>;
   reporter: Reporter;
@@ -177,10 +175,7 @@ export async function runBatchTraining(
     backend: settings.gpus > 0 ? "node-gpu" : undefined,
     args: options.trainArgs,
   });
-  const spec = trainJobDefinitionSpec(settings, {
-    environment: options.environment,
-    secrets: options.secrets,
-  });
+  const spec = trainJobDefinitionSpec(settings, { environment: options.environment });
   const runEnvironment = { MLOPS_RUN_ID: options.runId, MLOPS_STORE: options.storeUrl };
   for (const name of Object.keys(spec.environment)) {
     if (name in runEnvironment) {

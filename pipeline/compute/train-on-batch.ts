@@ -44,8 +44,8 @@ function trainArgs(config: Config): string[] {
 
 /**
  * The Snowflake connection settings that are not secrets, as this side has them. Credentials
- * (password, private key) never go into a job definition: give the job role access to them
- * (Secrets Manager) or use workload identity, as the README's Train section says.
+ * (password, private key) never go into a job definition by value: compute.batch.secrets names
+ * them by ARN and ECS puts them in the container's environment when it starts.
  */
 function snowflakeConnection(env: NodeJS.ProcessEnv): Record<string, string> {
   const names = Object.values(SNOWFLAKE_ENV).filter((name) => !SECRET_SNOWFLAKE_ENV.has(name));

@@ -38,7 +38,12 @@ import {
   type JobDefinitionSpec,
 } from "../../pipeline/compute/batch-job-definition.ts";
 import { MAX_PAGES_PER_DRAIN } from "../../pipeline/compute/batch-logs.ts";
-import { resolveBatchSettings, type BatchSettings } from "../../pipeline/compute/batch-settings.ts";
+import {
+  parseBatchSecrets,
+  resolveBatchSettings,
+  validateBatchSettings,
+  type BatchSettings,
+} from "../../pipeline/compute/batch-settings.ts";
 import type { Reporter } from "../../pipeline/reporter.ts";
 
 // --- fakes -----------------------------------------------------------------------------------
@@ -435,14 +440,13 @@ describe("ensureJobDefinition", () => {
 
   it("a non-default log group is set on the awslogs driver, and secrets go by ARN", () => {
     const input = registerJobDefinitionInput(
-      trainJobDefinitionSpec(
-        { ...SETTINGS, logGroup: "/mlops/train" },
-        {
-          secrets: {
-            SNOWFLAKE_PASSWORD: "arn:aws:secretsmanager:eu-west-1:123456789012:secret:sf-AbCdEf",
-          },
-        },
-      ),
+      trainJobDefinitionSpec({
+        ...SETTINGS,
+        logGroup: "/mlops/train",
+        secrets:
+          "SNOWFLAKE_PRIVATE_KEY=arn:aws:secretsmanager:eu-west-1:123456789012:secret:sf-key-AbCdEf, SNOWFLAKE_PASSWORD=arn:aws:ssm:eu-west-1:123456789012:parameter/mlops/sf",
+        executionRoleArn: "arn:aws:iam::123456789012:role/mlops-batch-execution",
+      }),
     );
     expect(input.containerProperties?.logConfiguration).toEqual({
       logDriver: "awslogs",
@@ -451,9 +455,31 @@ describe("ensureJobDefinition", () => {
     expect(input.containerProperties?.secrets).toEqual([
       {
         name: "SNOWFLAKE_PASSWORD",
-        valueFrom: "arn:aws:secretsmanager:eu-west-1:123456789012:secret:sf-AbCdEf",
+        valueFrom: "arn:aws:ssm:eu-west-1:123456789012:parameter/mlops/sf",
+      },
+      {
+        name: "SNOWFLAKE_PRIVATE_KEY",
+        valueFrom: "arn:aws:secretsmanager:eu-west-1:123456789012:secret:sf-key-AbCdEf",
       },
     ]);
+    expect(input.containerProperties?.executionRoleArn).toBe(
+      "arn:aws:iam::123456789012:role/mlops-batch-execution",
+    );
+    // A value, not a reference, never reaches the job definition.
+    expect(JSON.stringify(input)).not.toMatch(/BEGIN|PRIVATE KEY-/);
+  });
+
+  it("secrets: every entry must be NAME=ARN of a secret, and an execution role must read them", () => {
+    const arn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:sf-AbCdEf";
+    expect(parseBatchSecrets(` A=${arn} ,, B_2=${arn}`)).toEqual({ A: arn, B_2: arn });
+    expect(() => parseBatchSecrets("SNOWFLAKE_PASSWORD=hunter2")).toThrow(
+      /"SNOWFLAKE_PASSWORD=hunter2": expected NAME=ARN with a Secrets Manager secret or SSM parameter ARN/,
+    );
+    expect(() => parseBatchSecrets(`1X=${arn}`)).toThrow(/the variable name must be letters/);
+    expect(() => parseBatchSecrets(`A=${arn},A=${arn}`)).toThrow(/"A" is given twice/);
+    expect(() => validateBatchSettings({ ...SETTINGS, secrets: `A=${arn}` })).toThrow(
+      /compute\.batch\.secrets names A, but no execution role is set/,
+    );
   });
 
   it("turns an access error into a PipelineError naming the missing permission", async () => {
