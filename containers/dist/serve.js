@@ -28057,6 +28057,41 @@ function imageProblem(image) {
 function roleArnProblem(arn) {
   return ROLE_ARN.test(arn) ? void 0 : "must be an IAM role ARN (arn:aws:iam::123456789012:role/NAME)";
 }
+function environmentNameProblem(name2) {
+  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name2)) {
+    return "must be letters, digits and underscores, not starting with a digit";
+  }
+  return name2.startsWith("AWS_BATCH") ? 'must not start with "AWS_BATCH" (reserved)' : void 0;
+}
+var SECRET_ARN = /^arn:aws[a-z-]*:(secretsmanager|ssm):[a-z0-9-]+:\d{12}:[\w+=,.@/:-]+$/;
+function parseBatchSecrets(text) {
+  const secrets = {};
+  for (const entry of text.split(",").map((e) => e.trim())) {
+    if (entry === "") continue;
+    const at = entry.indexOf("=");
+    const name2 = at < 0 ? entry : entry.slice(0, at);
+    const arn = at < 0 ? "" : entry.slice(at + 1);
+    const nameProblem = environmentNameProblem(name2);
+    if (nameProblem !== void 0)
+      throw new RangeError(`"${entry}": the variable name ${nameProblem}`);
+    if (!SECRET_ARN.test(arn)) {
+      throw new RangeError(
+        `"${entry}": expected NAME=ARN with a Secrets Manager secret or SSM parameter ARN (arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME)`
+      );
+    }
+    if (name2 in secrets) throw new RangeError(`"${name2}" is given twice`);
+    secrets[name2] = arn;
+  }
+  return secrets;
+}
+function secretsProblem(text) {
+  try {
+    parseBatchSecrets(text);
+    return void 0;
+  } catch (error62) {
+    return error62.message;
+  }
+}
 var positiveInt = external_exports.number().int().positive();
 var BATCH_SETTING_SPECS = [
   {
@@ -28161,6 +28196,22 @@ var BATCH_SETTING_SPECS = [
     numeric: true,
     allowed: "a positive integer",
     description: "Terminate the job and fail after this long in RUNNABLE."
+  },
+  {
+    key: "compute.batch.secrets",
+    env: "MLOPS_BATCH_SECRETS",
+    flag: "--batch-secrets",
+    schema: external_exports.string().refine((v) => secretsProblem(v) === void 0),
+    allowed: "NAME=ARN pairs, comma-separated (Secrets Manager or SSM ARNs)",
+    description: "Secrets ECS injects into the training container as variables, e.g. SNOWFLAKE_PRIVATE_KEY=arn:aws:secretsmanager:…; needs compute.batch.executionRoleArn."
+  },
+  {
+    key: "compute.batch.executionRoleArn",
+    env: "MLOPS_BATCH_EXECUTION_ROLE_ARN",
+    flag: "--batch-execution-role-arn",
+    schema: external_exports.string().refine((v) => roleArnProblem(v) === void 0),
+    allowed: "an IAM role ARN",
+    description: "ECS task execution role that reads compute.batch.secrets (secretsmanager:GetSecretValue, ssm:GetParameters)."
   },
   {
     key: "compute.batch.jobRoleArn",

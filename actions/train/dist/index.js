@@ -121,6 +121,35 @@ function environmentNameProblem(name2) {
   }
   return name2.startsWith("AWS_BATCH") ? 'must not start with "AWS_BATCH" (reserved)' : void 0;
 }
+var SECRET_ARN = /^arn:aws[a-z-]*:(secretsmanager|ssm):[a-z0-9-]+:\d{12}:[\w+=,.@/:-]+$/;
+function parseBatchSecrets(text) {
+  const secrets = {};
+  for (const entry of text.split(",").map((e) => e.trim())) {
+    if (entry === "") continue;
+    const at = entry.indexOf("=");
+    const name2 = at < 0 ? entry : entry.slice(0, at);
+    const arn = at < 0 ? "" : entry.slice(at + 1);
+    const nameProblem = environmentNameProblem(name2);
+    if (nameProblem !== void 0)
+      throw new RangeError(`"${entry}": the variable name ${nameProblem}`);
+    if (!SECRET_ARN.test(arn)) {
+      throw new RangeError(
+        `"${entry}": expected NAME=ARN with a Secrets Manager secret or SSM parameter ARN (arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME)`
+      );
+    }
+    if (name2 in secrets) throw new RangeError(`"${name2}" is given twice`);
+    secrets[name2] = arn;
+  }
+  return secrets;
+}
+function secretsProblem(text) {
+  try {
+    parseBatchSecrets(text);
+    return void 0;
+  } catch (error) {
+    return error.message;
+  }
+}
 var positiveInt = z.number().int().positive();
 var BATCH_SETTING_SPECS = [
   {
@@ -227,6 +256,22 @@ var BATCH_SETTING_SPECS = [
     description: "Terminate the job and fail after this long in RUNNABLE."
   },
   {
+    key: "compute.batch.secrets",
+    env: "MLOPS_BATCH_SECRETS",
+    flag: "--batch-secrets",
+    schema: z.string().refine((v) => secretsProblem(v) === void 0),
+    allowed: "NAME=ARN pairs, comma-separated (Secrets Manager or SSM ARNs)",
+    description: "Secrets ECS injects into the training container as variables, e.g. SNOWFLAKE_PRIVATE_KEY=arn:aws:secretsmanager:…; needs compute.batch.executionRoleArn."
+  },
+  {
+    key: "compute.batch.executionRoleArn",
+    env: "MLOPS_BATCH_EXECUTION_ROLE_ARN",
+    flag: "--batch-execution-role-arn",
+    schema: z.string().refine((v) => roleArnProblem(v) === void 0),
+    allowed: "an IAM role ARN",
+    description: "ECS task execution role that reads compute.batch.secrets (secretsmanager:GetSecretValue, ssm:GetParameters)."
+  },
+  {
     key: "compute.batch.jobRoleArn",
     env: "MLOPS_BATCH_JOB_ROLE_ARN",
     flag: "--batch-job-role-arn",
@@ -267,7 +312,9 @@ function validateBatchSettings(settings) {
     ["queue", settings.queue, queueProblem],
     ["jobDefinition", settings.jobDefinition, jobDefinitionNameProblem],
     ["image", settings.image, imageProblem],
-    ["jobRoleArn", settings.jobRoleArn, roleArnProblem]
+    ["jobRoleArn", settings.jobRoleArn, roleArnProblem],
+    ["executionRoleArn", settings.executionRoleArn, roleArnProblem],
+    ["secrets", settings.secrets, secretsProblem]
   ];
   for (const [field2, value2, problem] of nameChecks) {
     if (value2 === void 0) continue;
@@ -300,6 +347,13 @@ function validateBatchSettings(settings) {
         `invalid ${field2} ${String(value2)}: expected an integer from ${min} to ${max2}`
       );
     }
+  }
+  const secrets = settings.secrets === void 0 ? {} : parseBatchSecrets(settings.secrets);
+  if (Object.keys(secrets).length > 0 && settings.executionRoleArn === void 0) {
+    throw settingError(
+      "executionRoleArn",
+      `compute.batch.secrets names ${Object.keys(secrets).join(", ")}, but no execution role is set: ECS needs one to read them`
+    );
   }
   if (settings.runnableWarnSeconds >= settings.runnableTimeoutSeconds) {
     throw settingError(
@@ -13874,8 +13928,12 @@ function trainJobDefinitionSpec(settings, extra = {}) {
     retryAttempts: settings.retryAttempts,
     timeoutSeconds: settings.timeoutSeconds
   };
-  if (extra.secrets !== void 0) spec.secrets = extra.secrets;
+  if (settings.secrets !== void 0) {
+    const secrets = parseBatchSecrets(settings.secrets);
+    if (Object.keys(secrets).length > 0) spec.secrets = secrets;
+  }
   if (settings.jobRoleArn !== void 0) spec.jobRoleArn = settings.jobRoleArn;
+  if (settings.executionRoleArn !== void 0) spec.executionRoleArn = settings.executionRoleArn;
   if (settings.logGroup !== DEFAULT_LOG_GROUP) spec.logGroup = settings.logGroup;
   return spec;
 }
@@ -13883,7 +13941,11 @@ function validateJobDefinitionSpec(spec) {
   const problems = [
     ["jobDefinition", jobDefinitionNameProblem(spec.name)],
     ["image", imageProblem(spec.image)],
-    ["jobRoleArn", spec.jobRoleArn === void 0 ? void 0 : roleArnProblem(spec.jobRoleArn)]
+    ["jobRoleArn", spec.jobRoleArn === void 0 ? void 0 : roleArnProblem(spec.jobRoleArn)],
+    [
+      "executionRoleArn",
+      spec.executionRoleArn === void 0 ? void 0 : roleArnProblem(spec.executionRoleArn)
+    ]
   ];
   for (const name2 of [...Object.keys(spec.environment), ...Object.keys(spec.secrets ?? {})]) {
     problems.push([`environment variable ${name2}`, environmentNameProblem(name2)]);
@@ -13931,6 +13993,9 @@ function registerJobDefinitionInput(spec) {
     containerProperties.secrets = Object.entries(spec.secrets).sort(([a], [b]) => a.localeCompare(b)).map(([name2, valueFrom]) => ({ name: name2, valueFrom }));
   }
   if (spec.jobRoleArn !== void 0) containerProperties.jobRoleArn = spec.jobRoleArn;
+  if (spec.executionRoleArn !== void 0) {
+    containerProperties.executionRoleArn = spec.executionRoleArn;
+  }
   if (spec.logGroup !== void 0) {
     containerProperties.logConfiguration = {
       logDriver: "awslogs",
@@ -14015,6 +14080,7 @@ var KNOWN_CONTAINER_FIELDS = /* @__PURE__ */ new Set([
   "resourceRequirements",
   "secrets",
   "jobRoleArn",
+  "executionRoleArn",
   "logConfiguration"
 ]);
 function canonical(type, definition) {
@@ -14029,6 +14095,7 @@ function canonical(type, definition) {
     resources: (container.resourceRequirements ?? []).map((r) => [r.type, r.value]).sort(([a], [b]) => String(a).localeCompare(String(b))),
     secrets: (container.secrets ?? []).map((s) => [s.name, s.valueFrom]).sort(([a], [b]) => String(a).localeCompare(String(b))),
     jobRoleArn: container.jobRoleArn ?? null,
+    executionRoleArn: container.executionRoleArn ?? null,
     // Batch fills in the default awslogs driver with no options when none was given.
     log: logGroupOf(container.logConfiguration),
     extras,
@@ -14189,10 +14256,7 @@ async function runBatchTraining(options) {
     backend: settings.gpus > 0 ? "node-gpu" : void 0,
     args: options.trainArgs
   });
-  const spec = trainJobDefinitionSpec(settings, {
-    environment: options.environment,
-    secrets: options.secrets
-  });
+  const spec = trainJobDefinitionSpec(settings, { environment: options.environment });
   const runEnvironment = { MLOPS_RUN_ID: options.runId, MLOPS_STORE: options.storeUrl };
   for (const name2 of Object.keys(spec.environment)) {
     if (name2 in runEnvironment) {
