@@ -6,7 +6,8 @@
  * - reads the inputs: an input is named after its setting's CLI flag (`sessions` is
  *   `--sessions`, so `data.sessions`), and an empty input is left out so the config file, the
  *   MLOPS_* environment variables and the defaults apply exactly as they do for the CLI;
- * - masks credentials in inputs and the environment before anything logs;
+ * - masks credentials in inputs and the environment before anything logs, and mints the job's
+ *   OIDC token for Snowflake when its settings ask for workload identity (snowflake-token.ts);
  * - runs the stage inside a log group with a Reporter that writes through @actions/core;
  * - sets the outputs `run-id`, `store` and the stage's own, also from a failed stage's partial
  *   result, so later jobs (the model card) can still read what the stage found;
@@ -22,6 +23,7 @@ import { newRunId, validateRunId } from "../../pipeline/store/runs.ts";
 import { actionReporter } from "./action-reporter.ts";
 import { ResultFields } from "./result-fields.ts";
 import { maskSecrets } from "./secrets.ts";
+import { provideSnowflakeToken } from "./snowflake-token.ts";
 
 export type OutputValue = string | number | boolean | undefined;
 export type StageFunction = (ctx: RunContext) => Promise<unknown>;
@@ -156,6 +158,11 @@ export async function runStageAction(stage: string, options: StageActionOptions)
   let fields: ResultFields | undefined;
   try {
     const run = stageFunction(stage, options);
+    await provideSnowflakeToken(
+      process.env,
+      (audience) => core.getIDToken(audience),
+      core.setSecret,
+    );
     const configFile = core.getInput("config");
     const { config } = loadConfig({
       ...(configFile ? { file: configFile } : {}),

@@ -8,6 +8,7 @@ import { readFile } from "node:fs/promises";
 import { delimiter, isAbsolute, join, resolve } from "node:path";
 import { InputError, PipelineError } from "../errors.ts";
 import type { Reporter } from "../reporter.ts";
+import type { SnowflakeAuth } from "../warehouse/snowflake/config.ts";
 import type { DbtManifest, DbtRunResults } from "./dag.ts";
 
 /** The dbt executable to use, or undefined for the built-in runner. */
@@ -41,10 +42,21 @@ function isExecutable(path: string): boolean {
   }
 }
 
+/**
+ * The profiles.yml target (dbt/profiles.yml) for a warehouse: DuckDB, Snowflake with a password
+ * or key pair, or Snowflake by workload identity, whose profile needs other fields.
+ */
+export type DbtTarget = "duckdb" | "snowflake" | "snowflake_workload_identity";
+
+export function dbtTargetFor(warehouse: "duckdb" | SnowflakeAuth): DbtTarget {
+  if (warehouse === "duckdb") return "duckdb";
+  return warehouse.kind === "oidc" ? "snowflake_workload_identity" : "snowflake";
+}
+
 export interface DbtCoreOptions {
   executable: string;
   projectDir: string;
-  target: "duckdb" | "snowflake";
+  target: DbtTarget;
   targetPath: string;
   vars: Record<string, unknown>;
   selectors: string[];

@@ -23,7 +23,8 @@ import {
   type DbtRunResults,
   type TransformDag,
 } from "./dag.ts";
-import { findDbt, runDbtCore } from "./dbt-core.ts";
+import { dbtTargetFor, findDbt, runDbtCore } from "./dbt-core.ts";
+import { snowflakeSettingsFromEnv } from "../warehouse/snowflake/config.ts";
 import { projectInput, rawInputs } from "./inputs.ts";
 import { formatFailures } from "./report.ts";
 
@@ -132,7 +133,10 @@ export async function transform(
       const outcome = await runDbtCore({
         executable,
         projectDir,
-        target,
+        // The same SNOWFLAKE_* variables the warehouse connection read decide the profile.
+        target: dbtTargetFor(
+          target === "duckdb" ? "duckdb" : snowflakeSettingsFromEnv(process.env).auth,
+        ),
         targetPath,
         vars,
         selectors,

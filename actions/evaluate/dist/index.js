@@ -1912,6 +1912,15 @@ var AUTHENTICATOR_ALIASES = {
   workload_identity: "oidc",
   wif: "oidc"
 };
+var SNOWFLAKE_OIDC_AUDIENCE = "snowflakecomputing.com";
+function needsOidcToken(env) {
+  const get = (name2) => env[name2]?.trim() || void 0;
+  if (get(E.token) !== void 0) return false;
+  const authenticator = get(E.authenticator)?.toLowerCase();
+  const provider = get(E.provider)?.toUpperCase();
+  const oidc = authenticator !== void 0 ? AUTHENTICATOR_ALIASES[authenticator] === "oidc" : provider !== void 0;
+  return oidc && (provider ?? "OIDC") === "OIDC";
+}
 function settingError2(variable2, message, hint2) {
   return new InputError(message, { field: variable2 }, hint2);
 }
@@ -11876,6 +11885,10 @@ function isExecutable(path2) {
     return false;
   }
 }
+function dbtTargetFor(warehouse) {
+  if (warehouse === "duckdb") return "duckdb";
+  return warehouse.kind === "oidc" ? "snowflake_workload_identity" : "snowflake";
+}
 function dbtBuildArgs(options) {
   return [
     "build",
@@ -12095,7 +12108,10 @@ async function transform(ctx, options = {}) {
       const outcome = await runDbtCore({
         executable,
         projectDir,
-        target,
+        // The same SNOWFLAKE_* variables the warehouse connection read decide the profile.
+        target: dbtTargetFor(
+          target === "duckdb" ? "duckdb" : snowflakeSettingsFromEnv(process.env).auth
+        ),
         targetPath,
         vars,
         selectors,
@@ -17305,6 +17321,16 @@ function maskSecrets(env = process.env) {
   return values.length;
 }
 
+// actions/common/snowflake-token.ts
+async function provideSnowflakeToken(env, mint, mask) {
+  if (!needsOidcToken(env) || !env.ACTIONS_ID_TOKEN_REQUEST_URL) return false;
+  const audience = env.SNOWFLAKE_OIDC_AUDIENCE?.trim() || SNOWFLAKE_OIDC_AUDIENCE;
+  const token = await mint(audience);
+  mask(token);
+  env[SNOWFLAKE_ENV.token] = token;
+  return true;
+}
+
 // actions/common/run-stage.ts
 function settingInputs() {
   const inputs = /* @__PURE__ */ new Map();
@@ -17400,6 +17426,11 @@ async function runStageAction(stage, options) {
   let fields;
   try {
     const run = stageFunction(stage, options);
+    await provideSnowflakeToken(
+      process.env,
+      (audience) => core3.getIDToken(audience),
+      core3.setSecret
+    );
     const configFile = core3.getInput("config");
     const { config } = loadConfig({
       ...configFile ? { file: configFile } : {},

@@ -80,6 +80,26 @@ const AUTHENTICATOR_ALIASES: Record<string, SnowflakeAuth["kind"]> = {
   wif: "oidc",
 };
 
+/** The audience Snowflake expects of an OIDC ID token unless its user says otherwise. */
+export const SNOWFLAKE_OIDC_AUDIENCE = "snowflakecomputing.com";
+
+/**
+ * Whether the SNOWFLAKE_* variables ask for workload identity with provider OIDC (named by
+ * SNOWFLAKE_AUTHENTICATOR or SNOWFLAKE_WORKLOAD_IDENTITY_PROVIDER) and hold no token yet: the
+ * caller may mint one (GitHub Actions' ID token) before the settings are read.
+ */
+export function needsOidcToken(env: NodeJS.ProcessEnv): boolean {
+  const get = (name: string) => env[name]?.trim() || undefined;
+  if (get(E.token) !== undefined) return false;
+  const authenticator = get(E.authenticator)?.toLowerCase();
+  const provider = get(E.provider)?.toUpperCase();
+  const oidc =
+    authenticator !== undefined
+      ? AUTHENTICATOR_ALIASES[authenticator] === "oidc"
+      : provider !== undefined;
+  return oidc && (provider ?? "OIDC") === "OIDC";
+}
+
 function settingError(variable: string, message: string, hint: string): InputError {
   return new InputError(message, { field: variable }, hint);
 }
