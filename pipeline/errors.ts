@@ -53,3 +53,23 @@ export function formatLocation(where: InputLocation): string {
   if (where.field) parts.push(`field "${where.field}"`);
   return parts.length ? `${parts.join(", ")}: ` : "";
 }
+
+/** What a front end reports of an error: its message, its hint, and the exit code it ends with. */
+export interface ErrorReport {
+  message: string;
+  hint?: string;
+  exitCode: 1 | 2;
+}
+
+export function errorReport(error: unknown): ErrorReport {
+  const message = error instanceof Error ? error.message : String(error);
+  if (!(error instanceof PipelineError)) return { message, exitCode: 1 };
+  return error.hint === undefined
+    ? { message, exitCode: error.exitCode }
+    : { message, hint: error.hint, exitCode: error.exitCode };
+}
+
+/** The `error:` line and the `hint:` line under it, as the CLI and the serving image print them. */
+export function errorLines({ message, hint }: ErrorReport): string {
+  return `error: ${message}\n${hint ? `hint: ${hint}\n` : ""}`;
+}

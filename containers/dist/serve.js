@@ -8275,6 +8275,16 @@ function formatLocation(where) {
   if (where.field) parts.push(`field "${where.field}"`);
   return parts.length ? `${parts.join(", ")}: ` : "";
 }
+function errorReport(error62) {
+  const message = error62 instanceof Error ? error62.message : String(error62);
+  if (!(error62 instanceof PipelineError)) return { message, exitCode: 1 };
+  return error62.hint === void 0 ? { message, exitCode: error62.exitCode } : { message, hint: error62.hint, exitCode: error62.exitCode };
+}
+function errorLines({ message, hint }) {
+  return `error: ${message}
+${hint ? `hint: ${hint}
+` : ""}`;
+}
 
 // pipeline/config/presets.ts
 var SEEDS_LAYERS = {
@@ -32041,13 +32051,9 @@ async function main(argv) {
     await serveModel(config2, config2.serve.model ?? SAGEMAKER_MODEL_DIR, reporter);
     return 0;
   } catch (error62) {
-    const exitCode = error62 instanceof PipelineError ? error62.exitCode : isUsageError(error62) ? 2 : 1;
-    const message = error62 instanceof Error ? error62.message : String(error62);
-    const hint = error62 instanceof PipelineError ? error62.hint : void 0;
-    process.stderr.write(`error: ${message}
-${hint ? `hint: ${hint}
-` : ""}`);
-    return exitCode;
+    const report = errorReport(error62);
+    process.stderr.write(errorLines(report));
+    return isUsageError(error62) ? 2 : report.exitCode;
   }
 }
 function usage() {

@@ -10,7 +10,7 @@ import { Command, CommanderError, Option } from "commander";
 import { loadConfig, type Config, type SettingSource } from "../config/config.ts";
 import { SETTINGS } from "../config/settings.ts";
 import { formatDoctor, runDoctor } from "../doctor.ts";
-import { InputError, PipelineError } from "../errors.ts";
+import { errorLines, errorReport, InputError, PipelineError } from "../errors.ts";
 import { generate, GENERATOR_DEFAULTS } from "../data/generator/index.ts";
 import { rollbackProduction, type PromoteResult } from "../promote/promote.ts";
 import { readProduction } from "../promote/registry.ts";
@@ -515,11 +515,10 @@ export async function main(argv: string[]): Promise<number> {
       // --help and --version end here too, with exit code 0.
       return error.exitCode === 0 ? 0 : 2;
     }
-    const exitCode = error instanceof PipelineError ? error.exitCode : 1;
-    const message = error instanceof Error ? error.message : String(error);
-    const hint = error instanceof PipelineError ? error.hint : undefined;
+    const report = errorReport(error);
+    const { message, hint, exitCode } = report;
     if (json) process.stdout.write(`${JSON.stringify({ error: message, hint, exitCode })}\n`);
-    process.stderr.write(`error: ${message}\n${hint ? `hint: ${hint}\n` : ""}`);
+    process.stderr.write(errorLines(report));
     if (!(error instanceof PipelineError) && process.env.MLOPS_DEBUG) console.error(error);
     return exitCode;
   }

@@ -13,7 +13,7 @@
 import { parseArgs } from "node:util";
 import { loadConfig } from "../config/config.ts";
 import { SETTINGS } from "../config/settings.ts";
-import { InputError, PipelineError } from "../errors.ts";
+import { errorLines, errorReport, InputError } from "../errors.ts";
 import { createReporter } from "../reporter.ts";
 import { SAGEMAKER_MODEL_DIR, serveModel } from "./serve.ts";
 
@@ -52,11 +52,9 @@ export async function main(argv: string[]): Promise<number> {
     await serveModel(config, config.serve.model ?? SAGEMAKER_MODEL_DIR, reporter);
     return 0;
   } catch (error) {
-    const exitCode = error instanceof PipelineError ? error.exitCode : isUsageError(error) ? 2 : 1;
-    const message = error instanceof Error ? error.message : String(error);
-    const hint = error instanceof PipelineError ? error.hint : undefined;
-    process.stderr.write(`error: ${message}\n${hint ? `hint: ${hint}\n` : ""}`);
-    return exitCode;
+    const report = errorReport(error);
+    process.stderr.write(errorLines(report));
+    return isUsageError(error) ? 2 : report.exitCode;
   }
 }
 
