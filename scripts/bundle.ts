@@ -52,12 +52,19 @@ export function actionNames(root = ROOT): string[] {
     .sort();
 }
 
+/** The repository's modules among a bundle's inputs that use import.meta.url. */
+function moduleUrlUsers(root: string, inputs: string[]): string[] {
+  // esbuild's metafile names inputs relative to absWorkingDir, with forward slashes.
+  return inputs.filter(
+    (input) =>
+      !input.startsWith("node_modules/") &&
+      readFileSync(join(root, input), "utf8").includes("import.meta.url"),
+  );
+}
+
 function checkModuleUrls(root: string, inputs: string[]): void {
-  for (const input of inputs) {
-    // esbuild's metafile names inputs relative to absWorkingDir, with forward slashes.
-    const depth = input.split("/").length - 1;
-    const text = readFileSync(join(root, input), "utf8");
-    if (depth !== 2 && text.includes("import.meta.url")) {
+  for (const input of moduleUrlUsers(root, inputs)) {
+    if (input.split("/").length - 1 !== 2) {
       throw new Error(
         `${input} uses import.meta.url but is not two folders below the repository root: inside a bundle it would resolve against the wrong folder. Move it, or pass the path in from its caller.`,
       );
@@ -122,17 +129,16 @@ export async function buildServeImageBundle(root = ROOT): Promise<Bundle> {
       ].join("\n"),
     },
   });
-  for (const input of Object.keys(result.metafile.inputs)) {
-    if (input.startsWith("node_modules/")) continue;
-    if (readFileSync(join(root, input), "utf8").includes("import.meta.url")) {
-      throw new Error(
-        `${input} uses import.meta.url, but the serving image holds its bundle alone: pass the path in from its caller instead.`,
-      );
-    }
+  const inputs = Object.keys(result.metafile.inputs);
+  const [locating] = moduleUrlUsers(root, inputs);
+  if (locating !== undefined) {
+    throw new Error(
+      `${locating} uses import.meta.url, but the serving image holds its bundle alone: pass the path in from its caller instead.`,
+    );
   }
   const output = result.outputFiles[0];
   if (!output) throw new Error(`esbuild wrote nothing for ${SERVE_IMAGE_BUNDLE}`);
-  const notices = licenseNotices(root, Object.keys(result.metafile.inputs));
+  const notices = licenseNotices(root, inputs);
   return { name: "serve image", path: SERVE_IMAGE_BUNDLE, contents: output.text + notices };
 }
 
