@@ -1,14 +1,18 @@
 # syntax=docker/dockerfile:1
 #
-# The training image for `--compute batch`: AWS Batch runs `pipeline train --compute local ...`
-# in it on a GPU instance, with the same code as a local run (see pipeline/compute/).
+# The training image for `--compute batch`: Node, the lockfile's dependencies (with the GPU
+# backend) and the code-package bootstrap; no pipeline code. AWS Batch runs the job's command
+# (`train --compute local ...`) through the bootstrap, which downloads the run's code package
+# (MLOPS_CODE_PACKAGE, uploaded by the train stage) and runs that code (pipeline/compute/). The
+# image changes only when the dependencies or this file do: the images workflow tags it with
+# their hash (`pipeline images`).
 #
 # Build from the repository root (BuildKit reads containers/train.Dockerfile.dockerignore):
 #   docker build -f containers/train.Dockerfile -t mlops-train .
 
-# Node 20 is copied from the official image instead of downloaded: the CUDA base has no Node, and
+# Node is copied from the official image instead of downloaded: the CUDA base has no Node, and
 # the official binaries only need glibc 2.28 (Ubuntu 22.04 has 2.35).
-FROM node:20-bookworm-slim AS node
+FROM node:24-bookworm-slim AS node
 
 # tfjs-node-gpu 4.22 loads libtensorflow 2.9, built for CUDA 11 and cuDNN 8: the CUDA 11.8
 # runtime and cuDNN 8 satisfy it (CUDA minor-version compatibility); CUDA 12 would not.
@@ -42,10 +46,12 @@ RUN groupadd --system --gid 10001 mlops \
     && useradd --system --uid 10001 --gid mlops --create-home --home-dir /home/mlops mlops
 WORKDIR /app
 COPY --from=deps /app/node_modules ./node_modules
-COPY . .
-# The code stays owned by root: the job can read it, not change it.
+# The lockfile stays in the image: the bootstrap refuses a code package written for another one.
+COPY package.json package-lock.json ./
+COPY containers/dist/train-bootstrap.mjs ./train-bootstrap.mjs
+# Everything here stays owned by root: the job can read it, not change it. The code package is
+# unpacked under the job's own temporary folder.
 USER mlops
-# bin/pipeline.js registers tsx (a runtime dependency) and runs the TypeScript CLI: no build step.
-ENTRYPOINT ["node", "bin/pipeline.js"]
+ENTRYPOINT ["node", "/app/train-bootstrap.mjs"]
 # AWS Batch replaces CMD with the job's command (train --compute local --run-id ... --store s3://...).
 CMD ["train", "--compute", "local"]

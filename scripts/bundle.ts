@@ -1,7 +1,8 @@
 /**
  * Bundles each action's main.ts (actions/<name>/main.ts) into actions/<name>/dist/index.js, the
- * file its action.yml runs, and the serving image's entry (pipeline/serve/bin.ts) into
- * containers/dist/serve.js. `npm run bundle` writes them; `npm run bundle -- --check` exits 1
+ * file its action.yml runs, the serving image's entry (pipeline/serve/bin.ts) into
+ * containers/dist/serve.js and the train image's code-package bootstrap into
+ * containers/dist/train-bootstrap.mjs. `npm run bundle` writes them; `npm run bundle -- --check` exits 1
  * and names the stale ones.
  *
  * What is bundled: this repository's TypeScript (actions/, pipeline/, reports/), which the
@@ -142,6 +143,44 @@ export async function buildServeImageBundle(root = ROOT): Promise<Bundle> {
   return { name: "serve image", path: SERVE_IMAGE_BUNDLE, contents: output.text + notices };
 }
 
+/** Where the train image's entry is written (containers/train.Dockerfile copies it). */
+export const TRAIN_IMAGE_BUNDLE = "containers/dist/train-bootstrap.mjs";
+
+/**
+ * The train image's entry: the code-package bootstrap (pipeline/compute/train-image-bin.ts).
+ * Its npm imports stay imports: the image has the lockfile's node_modules next to the bundle.
+ * It holds no pipeline code beyond fetching, checking and starting the run's own package.
+ */
+export async function buildTrainImageBundle(root = ROOT): Promise<Bundle> {
+  const result = await build({
+    absWorkingDir: root,
+    entryPoints: ["pipeline/compute/train-image-bin.ts"],
+    outfile: TRAIN_IMAGE_BUNDLE,
+    bundle: true,
+    packages: "external",
+    platform: "node",
+    target: "node20",
+    format: "esm",
+    write: false,
+    metafile: true,
+    logLevel: "silent",
+    legalComments: "none",
+    charset: "utf8",
+    banner: {
+      js: "// Bundled from pipeline/compute/train-image-bin.ts by scripts/bundle.ts; do not edit: run `npm run bundle`.",
+    },
+  });
+  const [locating] = moduleUrlUsers(root, Object.keys(result.metafile.inputs));
+  if (locating !== undefined) {
+    throw new Error(
+      `${locating} uses import.meta.url, but the train image holds its bootstrap without the code: pass the path in from its caller instead.`,
+    );
+  }
+  const output = result.outputFiles[0];
+  if (!output) throw new Error(`esbuild wrote nothing for ${TRAIN_IMAGE_BUNDLE}`);
+  return { name: "train image", path: TRAIN_IMAGE_BUNDLE, contents: output.text };
+}
+
 /**
  * The license files of the npm packages a bundle holds, as one comment at its end: MIT and ISC
  * ask that their notice travel with every copy, and the packages carry no license comment for
@@ -169,6 +208,7 @@ export async function buildBundles(root = ROOT): Promise<Bundle[]> {
   // One at a time: esbuild is fast, and the CI machine has two cores shared with tests.
   for (const action of actionNames(root)) bundles.push(await buildBundle(action, root));
   bundles.push(await buildServeImageBundle(root));
+  bundles.push(await buildTrainImageBundle(root));
   return bundles;
 }
 

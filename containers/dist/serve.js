@@ -28125,8 +28125,8 @@ var BATCH_SETTING_SPECS = [
     env: "MLOPS_BATCH_IMAGE",
     flag: "--batch-image",
     schema: external_exports.string().refine((v) => imageProblem(v) === void 0),
-    allowed: "an image reference (ECR URI with tag or digest)",
-    description: "Train image built from containers/train.Dockerfile (required for --compute batch)."
+    allowed: "an ECR repository URI, with or without a tag or digest",
+    description: "Train image built from containers/train.Dockerfile (required for --compute batch). Without a tag, the checkout's tag (`pipeline images`)."
   },
   {
     key: "compute.batch.vcpus",
@@ -28771,8 +28771,8 @@ var SETTINGS = [
     env: "MLOPS_SAGEMAKER_IMAGE",
     flag: "--image",
     schema: external_exports.string().min(1),
-    allowed: "an ECR image URI",
-    description: "Serving image (containers/serve.Dockerfile) in ECR; required for --target sagemaker."
+    allowed: "an ECR repository URI, with or without a tag",
+    description: "Serving image (containers/serve.Dockerfile) in ECR; required for --target sagemaker. Without a tag, the checkout's tag (`pipeline images`)."
   },
   {
     key: "promote.sagemaker.roleArn",

@@ -1,4 +1,5 @@
 /** Human-readable summaries for stderr. */
+import type { ImageReport } from "../compute/images.ts";
 import type { RunDetail, RunSummary } from "../store/runs.ts";
 import { describeBlend } from "../model/blend.ts";
 import { formatGateTable, formatMetricTable } from "../evaluate/format.ts";
@@ -134,4 +135,9 @@ export function formatPromote(result: PromoteResult): string {
     lines.push(`not promoted; production stays ${result.production?.runId ?? "empty"}`);
   }
   return lines.join("\n");
+}
+
+export function formatImages(images: ImageReport[]): string {
+  const rows = images.map((i) => [i.kind, i.dockerfile, i.tag, i.image ?? "(no repository set)"]);
+  return table(["image", "dockerfile", "tag for this checkout", "runs"], rows);
 }

@@ -18,6 +18,7 @@ import { createReporter, type Reporter } from "../reporter.ts";
 import { SAGEMAKER_MODEL_DIR, serveModel } from "../serve/serve.ts";
 import { SERVE_LIMIT_SPECS } from "../serve/serve-settings.ts";
 import { runModelDir } from "../train/fetch-artifact.ts";
+import { imageReports } from "../compute/images.ts";
 import { createContext, openStore } from "../run/context.ts";
 import {
   cardStage,
@@ -38,6 +39,7 @@ import {
   formatCard,
   formatPromote,
   formatEvaluate,
+  formatImages,
   formatRunDetail,
   formatRunList,
   formatTrain,
@@ -426,6 +428,22 @@ export function buildProgram(): Command {
         "apply the fixes listed, then run npx pipeline doctor again",
       );
     }
+  });
+
+  withSettings(
+    program
+      .command("images")
+      .description(
+        "the train and serve images' tags for this checkout: what the images workflow pushes and the pipeline runs",
+      ),
+    ["compute.batch.image", "promote.sagemaker.image"],
+  ).action((options: CommonOptions) => {
+    const inv = prepare(options);
+    const images = imageReports({
+      train: inv.config.compute.batch.image,
+      serve: inv.config.promote.sagemaker.image,
+    });
+    emit(inv, { images }, () => formatImages(images));
   });
 
   const runs = withSettings(program.command("runs").description("list past runs (newest first)"), [

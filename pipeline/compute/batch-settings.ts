@@ -174,9 +174,9 @@ export const BATCH_SETTING_SPECS: SettingSpec[] = [
     env: "MLOPS_BATCH_IMAGE",
     flag: "--batch-image",
     schema: z.string().refine((v) => imageProblem(v) === undefined),
-    allowed: "an image reference (ECR URI with tag or digest)",
+    allowed: "an ECR repository URI, with or without a tag or digest",
     description:
-      "Train image built from containers/train.Dockerfile (required for --compute batch).",
+      "Train image built from containers/train.Dockerfile (required for --compute batch). Without a tag, the checkout's tag (`pipeline images`).",
   },
   {
     key: "compute.batch.vcpus",

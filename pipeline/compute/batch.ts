@@ -27,6 +27,7 @@ import {
   validateJobDefinitionSpec,
 } from "./batch-job-definition.ts";
 import { BatchLogTail } from "./batch-logs.ts";
+import { CODE_PACKAGE_ENV, parseCodePackageUrl } from "./code-bootstrap.ts";
 import { jobNameProblem, validateBatchSettings, type BatchSettings } from "./batch-settings.ts";
 import { requireS3Store, trainJobCommand } from "./train-command.ts";
 
@@ -112,6 +113,10 @@ export interface BatchTrainingOptions {
   storeUrl: string;
   /** Further `pipeline train` flags for the job (`["--epochs", "5"]`). */
   trainArgs?: readonly string[];
+  /** The run's code package (`<store>/code/<sha256>.tar.gz`), which the image runs. */
+  codePackageUrl: string;
+  /** The commit the package was built from, recorded by the job's stage record. */
+  gitSha?: string;
   /** Non-secret settings for the container, kept in the job definition (MLOPS_WAREHOUSE …). */
   environment?: Record<string, string>;
   /** Extra tags on the job (the run id and stage are always set). */
@@ -176,9 +181,15 @@ export async function runBatchTraining(
     args: options.trainArgs,
   });
   const spec = trainJobDefinitionSpec(settings, { environment: options.environment });
-  const runEnvironment = { MLOPS_RUN_ID: options.runId, MLOPS_STORE: options.storeUrl };
+  parseCodePackageUrl(options.codePackageUrl);
+  const runEnvironment: Record<string, string> = {
+    MLOPS_RUN_ID: options.runId,
+    MLOPS_STORE: options.storeUrl,
+    [CODE_PACKAGE_ENV]: options.codePackageUrl,
+    ...(options.gitSha ? { MLOPS_GIT_SHA: options.gitSha } : {}),
+  };
   for (const name of Object.keys(spec.environment)) {
-    if (name in runEnvironment) {
+    if (name in runEnvironment || name === "MLOPS_GIT_SHA") {
       throw new InputError(`the job environment must not set ${name}: each run sets it`, {
         field: "environment",
       });
@@ -490,7 +501,7 @@ function failureHint(
     return `The container ran out of memory: raise compute.batch.memoryMiB (MLOPS_BATCH_MEMORY_MIB, now ${settings.memoryMiB}) or lower the training batch size.`;
   }
   if (/CannotPullContainer/i.test(reason)) {
-    return `The image ${settings.image} could not be pulled: check that it exists (pushed to ECR) and that the instance role can pull it (ecr:GetAuthorizationToken, ecr:BatchGetImage).`;
+    return `The image ${settings.image} could not be pulled: check that it exists and that the instance role can pull it (ecr:GetAuthorizationToken, ecr:BatchGetImage). The images workflow pushes the tag of each lockfile from main (\`pipeline images\` prints it); a branch that changes dependencies or containers/ has no image until that runs: train it with --compute local meanwhile.`;
   }
   if (/timeout/i.test(statusReason)) {
     return `The attempt ran past compute.batch.timeoutSeconds (MLOPS_BATCH_TIMEOUT_SECONDS, now ${settings.timeoutSeconds}): raise it or train fewer epochs.`;

@@ -1,16 +1,17 @@
 /**
- * The contract between the train image and the Batch job: the image's ENTRYPOINT runs the CLI
- * (`node bin/pipeline.js`), and the job's command is the CLI's arguments. The job runs the very
- * same `pipeline train` in-process inside the container (`--compute local`), writing into the S3
- * run store, so a Batch run and a local run produce the same artifact under `runs/<id>/train/`.
+ * The contract between the train image and the Batch job: the image's ENTRYPOINT is the
+ * code-package bootstrap, which runs the run's own CLI (`bin/pipeline.js` of its code package),
+ * and the job's command is the CLI's arguments. The job runs the very same `pipeline train`
+ * in-process inside the container (`--compute local`), writing into the S3 run store, so a Batch
+ * run and a local run produce the same artifact under `runs/<id>/train/`.
  * test/unit/dockerfiles.test.ts checks containers/train.Dockerfile against these constants.
  */
 import { parseS3Url } from "../store/s3-store.ts";
 import { validateRunId } from "../store/runs.ts";
 import { InputError } from "../errors.ts";
 
-/** The image's exec-form ENTRYPOINT. */
-export const TRAIN_IMAGE_ENTRYPOINT = ["node", "bin/pipeline.js"] as const;
+/** The image's exec-form ENTRYPOINT: the bootstrap (code-bootstrap.ts) bundled into the image. */
+export const TRAIN_IMAGE_ENTRYPOINT = ["node", "/app/train-bootstrap.mjs"] as const;
 
 /** The image's default CMD, and the start of every Batch job's command. */
 export const TRAIN_IMAGE_COMMAND = ["train", "--compute", "local"] as const;

@@ -4,6 +4,7 @@
  * from a warehouse it can reach and writes the artifact and its stage record into the S3 run
  * store; this side waits, streams the job's log, then reads that record back.
  */
+import { fileURLToPath } from "node:url";
 import { BatchClient } from "@aws-sdk/client-batch";
 import { CloudWatchLogsClient } from "@aws-sdk/client-cloudwatch-logs";
 import { getPath, type Config } from "../config/config.ts";
@@ -16,6 +17,12 @@ import type { TrainResult } from "../train/train.ts";
 import { interruptSignal, runBatchTraining, type BatchTrainingResult } from "./batch.ts";
 import { SNOWFLAKE_ENV } from "../warehouse/snowflake/config.ts";
 import { resolveBatchSettings } from "./batch-settings.ts";
+import { resolveImage } from "./images.ts";
+import { publishCodePackage, type PublishedCodePackage } from "./code-package.ts";
+import { gitSha } from "../run/versions.ts";
+
+/** The checkout this CLI runs from: its code is what the job runs (two folders up from here). */
+const CHECKOUT_ROOT = fileURLToPath(new URL("../..", import.meta.url));
 
 /** Secrets, and a key file path that only exists on this machine. */
 const SECRET_SNOWFLAKE_ENV: ReadonlySet<string> = new Set([
@@ -28,6 +35,8 @@ const SECRET_SNOWFLAKE_ENV: ReadonlySet<string> = new Set([
 
 export interface BatchTrainResult extends TrainResult {
   batchJob: Omit<BatchTrainingResult, "status">;
+  /** The code the job ran: the checkout's package, by its address. */
+  codePackage: Omit<PublishedCodePackage, "url">;
 }
 
 /** Settings the job's `pipeline train` gets as flags; compute and backend the job sets itself. */
@@ -59,6 +68,8 @@ export async function trainOnBatch(input: {
   runId: string;
   store: ArtifactStore;
   reporter: Reporter;
+  /** The checkout whose code the job runs (default: the one this CLI runs from). */
+  checkoutRoot?: string;
 }): Promise<BatchTrainResult> {
   const { config, runId, reporter } = input;
   if (!config.store.startsWith("s3://")) {
@@ -75,7 +86,17 @@ export async function trainOnBatch(input: {
       "use --warehouse snowflake with --compute batch, or train here with --compute local",
     );
   }
-  const settings = resolveBatchSettings(config.compute.batch);
+  const { image } = config.compute.batch;
+  // A repository without a tag runs the train image built for this checkout's lockfile.
+  const settings = resolveBatchSettings({
+    ...config.compute.batch,
+    ...(image ? { image: resolveImage(image, "train", input.checkoutRoot) } : {}),
+  });
+  const code = await publishCodePackage(input.store, input.checkoutRoot ?? CHECKOUT_ROOT);
+  reporter.info(
+    `code package ${code.sha256.slice(0, 12)}: ${code.files} files, ${Math.ceil(code.bytes / 1024)} KiB, at ${code.url}`,
+  );
+  const commit = gitSha();
   const interrupt = interruptSignal();
   let job: BatchTrainingResult;
   try {
@@ -86,6 +107,8 @@ export async function trainOnBatch(input: {
       runId,
       storeUrl: config.store,
       trainArgs: trainArgs(config),
+      codePackageUrl: code.url,
+      ...(commit ? { gitSha: commit } : {}),
       environment: {
         MLOPS_WAREHOUSE: config.warehouse,
         MLOPS_TENANT: config.tenant,
@@ -106,5 +129,6 @@ export async function trainOnBatch(input: {
     );
   }
   const { status: _status, ...batchJob } = job;
-  return { ...(record.result as TrainResult), compute: "batch", batchJob };
+  const { url: _url, ...codePackage } = code;
+  return { ...(record.result as TrainResult), compute: "batch", batchJob, codePackage };
 }

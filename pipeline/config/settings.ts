@@ -508,9 +508,9 @@ export const SETTINGS: SettingSpec[] = [
     env: "MLOPS_SAGEMAKER_IMAGE",
     flag: "--image",
     schema: z.string().min(1),
-    allowed: "an ECR image URI",
+    allowed: "an ECR repository URI, with or without a tag",
     description:
-      "Serving image (containers/serve.Dockerfile) in ECR; required for --target sagemaker.",
+      "Serving image (containers/serve.Dockerfile) in ECR; required for --target sagemaker. Without a tag, the checkout's tag (`pipeline images`).",
   },
   {
     key: "promote.sagemaker.roleArn",

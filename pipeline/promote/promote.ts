@@ -8,6 +8,7 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { resolveImage } from "../compute/images.ts";
 import type { Config } from "../config/config.ts";
 import { InputError, StageFailure } from "../errors.ts";
 import { failedChecks } from "../evaluate/gates.ts";
@@ -99,7 +100,8 @@ export function sageMakerSettings(
   return {
     region: s.region ?? (env.AWS_REGION || undefined) ?? "us-east-1",
     endpointName: s.endpoint,
-    image: s.image ?? "",
+    // A repository without a tag runs the serve image of this checkout (the images workflow's).
+    image: s.image ? resolveImage(s.image, "serve") : "",
     executionRoleArn: s.roleArn ?? "",
     instanceType: s.instanceType,
     instanceCount: s.instanceCount,

@@ -26,8 +26,12 @@ export function versions(): Record<string, string> {
   };
 }
 
-/** The commit the code ran from: GitHub's env on a runner, else git, else unknown. */
+/**
+ * The commit the code ran from: the one a Batch job's submitter passed (its code package has no
+ * .git), GitHub's env on a runner, else git, else unknown.
+ */
 export function gitSha(): string | undefined {
+  if (process.env.MLOPS_GIT_SHA) return process.env.MLOPS_GIT_SHA;
   if (process.env.GITHUB_SHA) return process.env.GITHUB_SHA;
   try {
     return execFileSync("git", ["rev-parse", "HEAD"], {

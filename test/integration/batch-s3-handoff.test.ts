@@ -6,11 +6,14 @@
  * fetchTrainArtifact, through its own store object, and loads it. A run of the earlier format
  * (model@1, no sessions.bin) goes through the same hand-off: it may be the one in production.
  */
-import { readFile, readdir, rm } from "node:fs/promises";
+import { spawnSync } from "node:child_process";
+import { copyFile, mkdir, readFile, readdir, rm, symlink, writeFile } from "node:fs/promises";
 import { join, relative, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { fetchTrainArtifact } from "../../pipeline/train/fetch-artifact.ts";
+import { publishCodePackage } from "../../pipeline/compute/code-package.ts";
+import { TRAIN_IMAGE_BUNDLE } from "../../scripts/bundle.ts";
 import { PipelineError } from "../../pipeline/errors.ts";
 import { S3Store, parseS3Url } from "../../pipeline/store/s3-store.ts";
 import {
@@ -25,6 +28,7 @@ import { startS3rver, type S3rverProcess } from "../helpers/s3rver.ts";
 const BUCKET = "mlops-handoff";
 const STORE_URL = `s3://${BUCKET}/team-a/runs-store`;
 const sku = (i: number) => hex(`item${i}`);
+const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const LEGACY_MODEL_DIR = fileURLToPath(new URL("../fixtures/legacy-model", import.meta.url));
 
 let server: S3rverProcess;
@@ -208,6 +212,54 @@ describe("the Batch job → S3 → caller hand-off", () => {
     const error = await failure(() => loadModelArtifact(fetched.modelDir));
     expect(error.message).toBe(
       `model artifact incomplete: cannot read ${join(fetched.modelDir, ARTIFACT_FILES.sessions)} (ENOENT)`,
+    );
+  });
+});
+
+describe("the code package through S3", () => {
+  it("the train stage's upload is what the train image's bootstrap downloads and runs", async () => {
+    const checkout = join(scratch, "other-checkout");
+    await mkdir(join(checkout, "bin"), { recursive: true });
+    await mkdir(join(checkout, "pipeline"), { recursive: true });
+    await writeFile(
+      join(checkout, "bin", "pipeline.js"),
+      'import { marker } from "../pipeline/marker.js";\nconsole.log(marker, process.argv.slice(2).join(" "));\n',
+    );
+    await writeFile(
+      join(checkout, "pipeline", "marker.js"),
+      'export const marker = "ran the package";\n',
+    );
+    await writeFile(join(checkout, "package.json"), '{"type":"module"}\n');
+    await copyFile(join(ROOT, "package-lock.json"), join(checkout, "package-lock.json"));
+    const published = await publishCodePackage(openS3Store(), checkout);
+    expect(published.url).toBe(`${STORE_URL}/code/${published.sha256}.tar.gz`);
+
+    // The image: the bootstrap bundle next to the lockfile's node_modules.
+    const image = join(scratch, "image");
+    await mkdir(image, { recursive: true });
+    await copyFile(join(ROOT, TRAIN_IMAGE_BUNDLE), join(image, "train-bootstrap.mjs"));
+    await copyFile(join(ROOT, "package-lock.json"), join(image, "package-lock.json"));
+    await symlink(join(ROOT, "node_modules"), join(image, "node_modules"), "dir");
+    const job = spawnSync(
+      process.execPath,
+      [join(image, "train-bootstrap.mjs"), "train", "--compute", "local", "--store", STORE_URL],
+      {
+        encoding: "utf8",
+        env: {
+          PATH: process.env.PATH,
+          MLOPS_CODE_PACKAGE: published.url,
+          MLOPS_CODE_DIR: join(scratch, "job-tmp"),
+          MLOPS_S3_ENDPOINT: server.endpoint,
+          AWS_REGION: "eu-west-1",
+          AWS_ACCESS_KEY_ID: "S3RVER",
+          AWS_SECRET_ACCESS_KEY: "S3RVER",
+        },
+      },
+    );
+    expect(job.status, job.stderr).toBe(0);
+    expect(job.stdout.trim()).toBe(`ran the package train --compute local --store ${STORE_URL}`);
+    expect(job.stderr).toContain(
+      `code package ${published.sha256.slice(0, 12)}: 4 files from ${STORE_URL}`,
     );
   });
 });

@@ -153,6 +153,7 @@ const JOB_ID = "5f0c1d2e-0000-4000-8000-000000000001";
 const RUN_ID = "20261123-090000-abc123";
 const JOB_NAME = `mlops-train-${RUN_ID}`;
 const STORE = "s3://mlops-artifacts/team-a";
+const CODE_PACKAGE = `${STORE}/code/${"c".repeat(64)}.tar.gz`;
 const DEFINITION_ARN = "arn:aws:batch:eu-west-1:123456789012:job-definition/mlops-train:1";
 const STREAM = "mlops-session-recs-train/default/aaaa1111";
 
@@ -196,6 +197,7 @@ function options(overrides: Partial<BatchTrainingOptions> = {}): BatchTrainingOp
     runId: RUN_ID,
     storeUrl: STORE,
     trainArgs: ["--epochs", "3"],
+    codePackageUrl: CODE_PACKAGE,
     reporter: recorder(),
     clock: fakeClock(),
     poll: { initialMs: 1_000, maxMs: 4_000, factor: 2, describeRetries: 3 },
@@ -270,6 +272,7 @@ const SUBMIT_INPUT = {
     environment: [
       { name: "MLOPS_RUN_ID", value: RUN_ID },
       { name: "MLOPS_STORE", value: STORE },
+      { name: "MLOPS_CODE_PACKAGE", value: CODE_PACKAGE },
     ],
   },
   propagateTags: true,
@@ -531,6 +534,16 @@ describe("invalid settings are refused before any AWS call", () => {
       "a train flag the job sets itself",
       () => runBatchTraining(options({ trainArgs: ["--store", "s3://other/x"] })),
       /--store cannot be passed through/,
+    ],
+    [
+      "a code package that is not named by its address",
+      () => runBatchTraining(options({ codePackageUrl: `${STORE}/code/latest.tar.gz` })),
+      /does not name a code package/,
+    ],
+    [
+      "an environment variable each run sets",
+      () => runBatchTraining(options({ environment: { MLOPS_CODE_PACKAGE: "x" } })),
+      /must not set MLOPS_CODE_PACKAGE: each run sets it/,
     ],
     [
       "an environment variable Batch reserves",

@@ -16,6 +16,7 @@ import { mockClient } from "aws-sdk-client-mock";
 import { afterEach, describe, expect, it } from "vitest";
 import { loadConfig } from "../../pipeline/config/config.ts";
 import { trainOnBatch } from "../../pipeline/compute/train-on-batch.ts";
+import { buildCodePackage } from "../../pipeline/compute/code-package.ts";
 import { InputError } from "../../pipeline/errors.ts";
 import { silentReporter } from "../../pipeline/reporter.ts";
 import { LocalStore } from "../../pipeline/store/local-store.ts";
@@ -121,5 +122,16 @@ describe("trainOnBatch", () => {
     expect(command).toContain("s3://runs-bucket/team");
     expect(command.join(" ")).toContain("--epochs 7");
     expect(command).not.toContain("--warehouse");
+
+    // The job runs this checkout's code: its package is in the store, named in the job.
+    const code = buildCodePackage(join(import.meta.dirname, "../.."));
+    expect(result.codePackage).toMatchObject({ sha256: code.sha256, files: code.files.length });
+    expect(Buffer.from((await store.get(`code/${code.sha256}.tar.gz`))!).equals(code.bytes)).toBe(
+      true,
+    );
+    expect(submitted?.containerOverrides?.environment).toContainEqual({
+      name: "MLOPS_CODE_PACKAGE",
+      value: `${store.location}/code/${code.sha256}.tar.gz`,
+    });
   });
 });

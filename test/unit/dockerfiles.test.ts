@@ -19,7 +19,8 @@ import {
   trainJobCommand,
 } from "../../pipeline/compute/train-command.ts";
 
-import { SERVE_IMAGE_BUNDLE } from "../../scripts/bundle.ts";
+import { IMAGES } from "../../pipeline/compute/images.ts";
+import { SERVE_IMAGE_BUNDLE, TRAIN_IMAGE_BUNDLE } from "../../scripts/bundle.ts";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 
@@ -186,20 +187,34 @@ describe("train.Dockerfile", () => {
   const name = "train.Dockerfile";
   const { stages, final, instructions } = load(name);
 
-  it("runs the CLI that exists in the repository, in exec form, as a non-root user", () => {
+  it("runs the code-package bootstrap, in exec form, as a non-root user", () => {
     const entrypoint = last(final, "ENTRYPOINT");
     expect(entrypoint?.exec).toEqual([...TRAIN_IMAGE_ENTRYPOINT]);
     expect(last(final, "CMD")?.exec).toBeDefined();
-    const script = entrypoint?.exec?.[1] ?? "";
-    expect(existsSync(join(ROOT, script))).toBe(true);
-    expect(packageJson.bin.pipeline).toBe(script);
-    // bin/pipeline.js runs TypeScript through tsx: it must survive npm ci --omit=dev.
-    expect(readFileSync(join(ROOT, script), "utf8")).toContain('from "tsx/esm/api"');
-    expect(packageJson.dependencies.tsx).toBeDefined();
+    expect(final.instructions.map((i) => `${i.keyword} ${i.args}`)).toContain(
+      `COPY ${TRAIN_IMAGE_BUNDLE} ./train-bootstrap.mjs`,
+    );
+    expect(existsSync(join(ROOT, TRAIN_IMAGE_BUNDLE))).toBe(true);
     expect(last(final, "WORKDIR")?.args).toBe("/app");
+    expect(entrypoint?.exec?.[1]).toBe("/app/train-bootstrap.mjs");
     const user = last(final, "USER")?.args;
     expect(user).toBeDefined();
     expect(["root", "0"]).not.toContain(user?.split(":")[0]);
+  });
+
+  it("holds no pipeline code: the dependencies' manifests and the bootstrap only", () => {
+    const copies = final.instructions
+      .filter((i) => i.keyword === "COPY" && !i.args.includes("--from="))
+      .flatMap((i) => i.args.split(" ").slice(0, -1));
+    expect(copies.sort()).toEqual(["package-lock.json", "package.json", TRAIN_IMAGE_BUNDLE].sort());
+    // The image's tag hashes what it holds (package.json's dependencies are the lockfile's).
+    expect([...IMAGES.train.inputs].sort()).toEqual(
+      [
+        `containers/${name}`,
+        `containers/${name}.dockerignore`,
+        ...copies.filter((c) => c !== "package.json"),
+      ].sort(),
+    );
   });
 
   it("installs production dependencies from the lockfile", () => {
@@ -234,15 +249,13 @@ describe("train.Dockerfile", () => {
     }
   });
 
-  it("keeps host node_modules, run stores and secrets out of the build context", () => {
-    const ignored = ignoredPatterns(name);
-    for (const pattern of ["**/node_modules", ".mlops", ".env", ".env.*", ".git"]) {
-      expect(ignored).toContain(pattern);
-    }
-    // What the CLI loads at run time must stay in the context.
-    for (const needed of ["bin", "pipeline", "package.json", "package-lock.json"]) {
-      expect(ignored).not.toContain(needed);
-    }
+  it("sends the manifests and the bootstrap as the build context, nothing else", () => {
+    expect(ignoredPatterns(name)).toEqual([
+      "*",
+      "!package.json",
+      "!package-lock.json",
+      `!${TRAIN_IMAGE_BUNDLE}`,
+    ]);
   });
 });
 
@@ -253,7 +266,7 @@ describe("the train image", () => {
 
   it("runs on CUDA 11.8 with cuDNN 8, with Node copied from the official image", () => {
     expect(stages.map((s) => [s.image, s.name])).toEqual([
-      ["node:20-bookworm-slim", "node"],
+      ["node:24-bookworm-slim", "node"],
       ["nvidia/cuda:11.8.0-cudnn8-runtime-ubuntu22.04", "base"],
       ["base", "deps"],
       ["base", "train"],
@@ -279,7 +292,7 @@ describe("the train image", () => {
 
   it("runs `pipeline train --compute local` by default", () => {
     expect(last(final, "CMD")?.exec).toEqual([...TRAIN_IMAGE_COMMAND]);
-    expect(runArgv(final)).toEqual(["node", "bin/pipeline.js", "train", "--compute", "local"]);
+    expect(runArgv(final)).toEqual([...TRAIN_IMAGE_ENTRYPOINT, "train", "--compute", "local"]);
   });
 
   it("runs what the Batch job definition and SubmitJob ask of it", () => {
@@ -297,8 +310,7 @@ describe("the train image", () => {
     expect(definitionCommand?.slice(0, cmd.length)).toEqual(cmd);
     expect(jobCommand.slice(0, cmd.length)).toEqual(cmd);
     expect(runArgv(final, jobCommand)).toEqual([
-      "node",
-      "bin/pipeline.js",
+      ...TRAIN_IMAGE_ENTRYPOINT,
       "train",
       "--compute",
       "local",
@@ -329,6 +341,9 @@ describe("the serve image", () => {
     expect(runCommands(final)).not.toMatch(/npm|cuda|tfjs|nvidia|apt-get/i);
     const copies = final.instructions.filter((i) => i.keyword === "COPY").map((i) => i.args);
     expect(copies).toEqual([`${SERVE_IMAGE_BUNDLE} ./serve.js`]);
+    expect([...IMAGES.serve.inputs].sort()).toEqual(
+      [`containers/${name}`, `containers/${name}.dockerignore`, SERVE_IMAGE_BUNDLE].sort(),
+    );
     expect(existsSync(join(ROOT, SERVE_IMAGE_BUNDLE))).toBe(true);
     expect(last(final, "WORKDIR")?.args).toBe("/app");
     const user = last(final, "USER")?.args;

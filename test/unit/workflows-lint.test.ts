@@ -297,6 +297,14 @@ describe("workflow security", () => {
     expect(aws).toHaveLength(1);
     expect(aws[0]?.with?.["role-to-assume"]).toBe("${{ inputs.aws-role-arn }}");
     expect(aws[0]?.if).toBe("inputs.aws-role-arn != ''");
+    // Three roles (infra/): the pipeline's, the deploy role only in the production environment's
+    // promote job, the images role only in the images workflow (main).
+    const roleOf = (file: string, name: string): string =>
+      file === "images.yml"
+        ? "${{ vars.AWS_IMAGES_ROLE_ARN }}"
+        : file === "pipeline.yml" && name === "promote"
+          ? "${{ env.USE_AWS == 'true' && vars.AWS_DEPLOY_ROLE_ARN || '' }}"
+          : "${{ env.USE_AWS == 'true' && vars.AWS_ROLE_ARN || '' }}";
     let setups = 0;
     for (const file of workflowFiles) {
       for (const [name, job] of jobsOf(file)) {
@@ -304,9 +312,7 @@ describe("workflow security", () => {
           expect(step.uses ?? "", `${file} job ${name}`).not.toMatch(/configure-aws-credentials/);
           if (step.uses !== `./actions/${COMPOSITE}`) continue;
           setups++;
-          expect(step.with?.["aws-role-arn"]).toBe(
-            "${{ env.USE_AWS == 'true' && vars.AWS_ROLE_ARN || '' }}",
-          );
+          expect(step.with?.["aws-role-arn"], `${file} job ${name}`).toBe(roleOf(file, name));
           expect((job.permissions as Map)["id-token"], `${file} job ${name}`).toBe("write");
         }
       }
@@ -316,9 +322,15 @@ describe("workflow security", () => {
     expect(workflowText("pipeline.yml")).toMatch(/USE_AWS: \$\{\{ vars\.AWS_ROLE_ARN != '' && !\(/);
   });
 
-  it("promotes only in the production environment", () => {
+  it("promotes only in the production environment, and pushes images only from main", () => {
     const promote = workflow("pipeline.yml").jobs.promote;
     expect(promote?.environment).toBe("production");
+    const images = workflow("images.yml");
+    expect(Object.keys(images.on).sort()).toEqual(["push", "workflow_call", "workflow_dispatch"]);
+    expect((images.on.push as { branches: string[] }).branches).toEqual(["main"]);
+    expect((images.jobs.push as Job & { if?: string }).if).toContain(
+      "github.ref == 'refs/heads/main'",
+    );
     expect(promote?.steps?.some((s) => s.uses === "./actions/promote")).toBe(true);
   });
 

@@ -173,8 +173,8 @@ var BATCH_SETTING_SPECS = [
     env: "MLOPS_BATCH_IMAGE",
     flag: "--batch-image",
     schema: z.string().refine((v) => imageProblem(v) === void 0),
-    allowed: "an image reference (ECR URI with tag or digest)",
-    description: "Train image built from containers/train.Dockerfile (required for --compute batch)."
+    allowed: "an ECR repository URI, with or without a tag or digest",
+    description: "Train image built from containers/train.Dockerfile (required for --compute batch). Without a tag, the checkout's tag (`pipeline images`)."
   },
   {
     key: "compute.batch.vcpus",
@@ -907,8 +907,8 @@ var SETTINGS = [
     env: "MLOPS_SAGEMAKER_IMAGE",
     flag: "--image",
     schema: z3.string().min(1),
-    allowed: "an ECR image URI",
-    description: "Serving image (containers/serve.Dockerfile) in ECR; required for --target sagemaker."
+    allowed: "an ECR repository URI, with or without a tag",
+    description: "Serving image (containers/serve.Dockerfile) in ECR; required for --target sagemaker. Without a tag, the checkout's tag (`pipeline images`)."
   },
   {
     key: "promote.sagemaker.roleArn",
@@ -9608,18 +9608,18 @@ async function downloadDataset(options) {
   }
   await mkdir6(options.dir, { recursive: true });
   const archive = join7(options.dir, "archive.zip");
-  const sha256 = await fetchTo(options.url, `${archive}.part`, options.timeoutMs ?? 3e4);
-  if (options.sha256 && sha256 !== options.sha256) {
+  const sha2562 = await fetchTo(options.url, `${archive}.part`, options.timeoutMs ?? 3e4);
+  if (options.sha256 && sha2562 !== options.sha256) {
     await rm5(`${archive}.part`, { force: true });
     throw new InputError(
-      `the archive downloaded from ${options.url} has sha256 ${sha256}, expected ${options.sha256}`,
+      `the archive downloaded from ${options.url} has sha256 ${sha2562}, expected ${options.sha256}`,
       { field: "data.downloadSha256" },
       "The file changed or the download was corrupted: check the URL, or update data.downloadSha256 if the new archive is trusted."
     );
   }
   await rename3(`${archive}.part`, archive);
   await extractDataFiles(archive, options.dir);
-  await writeFile4(marker, `${JSON.stringify({ url: options.url, sha256 }, null, 2)}
+  await writeFile4(marker, `${JSON.stringify({ url: options.url, sha256: sha2562 }, null, 2)}
 `);
   return options.dir;
 }
@@ -13813,6 +13813,7 @@ async function writeCardArtifacts(store, data, options = {}) {
 }
 
 // pipeline/compute/train-on-batch.ts
+import { fileURLToPath as fileURLToPath4 } from "node:url";
 import { BatchClient } from "@aws-sdk/client-batch";
 import { CloudWatchLogsClient } from "@aws-sdk/client-cloudwatch-logs";
 
@@ -14216,6 +14217,143 @@ var BatchLogTail = class {
   }
 };
 
+// pipeline/compute/code-package.ts
+import { createHash as createHash9 } from "node:crypto";
+import { existsSync as existsSync9, mkdirSync, readdirSync as readdirSync3, readFileSync as readFileSync4, statSync as statSync3, writeFileSync } from "node:fs";
+import { dirname as dirname4, join as join16, relative as relative4, sep as sep4 } from "node:path";
+import { gunzipSync, gzipSync } from "node:zlib";
+var CODE_PACKAGE_FOLDERS = ["bin", "pipeline", "dbt", "reports"];
+var CODE_PACKAGE_FILES = [
+  "package.json",
+  "package-lock.json",
+  "tsconfig.json",
+  "gates.yml",
+  "pipeline.config.yml"
+];
+var SKIPPED_NAMES = /* @__PURE__ */ new Set(["node_modules", "target", "logs", "dbt_packages"]);
+var CODE_PACKAGE_PREFIX = "code/";
+function codePackageKey(sha2562) {
+  if (!/^[0-9a-f]{64}$/.test(sha2562)) {
+    throw new InputError(`"${sha2562}" is not a code package address (64 hex digits)`, {
+      field: "codePackage"
+    });
+  }
+  return `${CODE_PACKAGE_PREFIX}${sha2562}.tar.gz`;
+}
+function codePackageFiles(root) {
+  const files = [];
+  const walk2 = (dir) => {
+    for (const entry of readdirSync3(dir, { withFileTypes: true })) {
+      if (entry.name.startsWith(".") || SKIPPED_NAMES.has(entry.name)) continue;
+      if (entry.name.endsWith(".log")) continue;
+      const path2 = join16(dir, entry.name);
+      if (entry.isDirectory()) walk2(path2);
+      else if (entry.isFile()) files.push(relative4(root, path2).split(sep4).join("/"));
+    }
+  };
+  for (const folder of CODE_PACKAGE_FOLDERS) {
+    if (existsSync9(join16(root, folder))) walk2(join16(root, folder));
+  }
+  if (!files.some((file) => file.startsWith("pipeline/"))) {
+    throw new InputError(
+      `${root} holds no pipeline/ folder: it is not a checkout of this template`,
+      { file: root },
+      "Build the code package from the repository's root."
+    );
+  }
+  for (const file of CODE_PACKAGE_FILES) {
+    if (existsSync9(join16(root, file)) && statSync3(join16(root, file)).isFile()) files.push(file);
+  }
+  return files.sort((a, b) => a < b ? -1 : a > b ? 1 : 0);
+}
+function buildCodePackage(root) {
+  const files = codePackageFiles(root);
+  const blocks = [];
+  let contentBytes = 0;
+  for (const file of files) {
+    const body2 = readFileSync4(join16(root, file));
+    contentBytes += body2.length;
+    blocks.push(tarHeader(file, body2.length), body2, Buffer.alloc(padding(body2.length)));
+  }
+  blocks.push(Buffer.alloc(1024));
+  const tar2 = Buffer.concat(blocks);
+  return { sha256: sha256(tar2), bytes: gzipPackage(tar2), files, contentBytes };
+}
+async function publishCodePackage(store, root) {
+  const pkg = buildCodePackage(root);
+  const key = codePackageKey(pkg.sha256);
+  await store.put(key, pkg.bytes);
+  return {
+    sha256: pkg.sha256,
+    key,
+    url: `${store.location.replace(/\/+$/, "")}/${key}`,
+    files: pkg.files.length,
+    bytes: pkg.bytes.length
+  };
+}
+function sha256(bytes) {
+  return createHash9("sha256").update(bytes).digest("hex");
+}
+function gzipPackage(tar2) {
+  const gz = gzipSync(tar2, { level: 9 });
+  gz[9] = 3;
+  return gz;
+}
+function padding(size) {
+  return (512 - size % 512) % 512;
+}
+function tarHeader(path2, size) {
+  const header = Buffer.alloc(512);
+  const name2 = Buffer.from(path2, "utf8");
+  let prefix = Buffer.alloc(0);
+  let base = name2;
+  if (name2.length > 100) {
+    const cut = path2.lastIndexOf("/", path2.length - 1);
+    const head = Buffer.from(path2.slice(0, cut), "utf8");
+    const tail = Buffer.from(path2.slice(cut + 1), "utf8");
+    if (cut <= 0 || head.length > 155 || tail.length > 100) {
+      throw new InputError(
+        `${path2} is too long a path for the code package (ustar allows 155 + 100 bytes)`,
+        { file: path2 },
+        "Shorten the file's name or folder."
+      );
+    }
+    prefix = head;
+    base = tail;
+  }
+  base.copy(header, 0);
+  octal(header, 100, 8, 420);
+  octal(header, 108, 8, 0);
+  octal(header, 116, 8, 0);
+  octal(header, 124, 12, size);
+  octal(header, 136, 12, 0);
+  header.write("0", 156, "ascii");
+  header.write("ustar\x0000", 257, "ascii");
+  prefix.copy(header, 345);
+  header.fill(" ", 148, 156);
+  let sum3 = 0;
+  for (const byte of header) sum3 += byte;
+  header.write(`${sum3.toString(8).padStart(6, "0")}\0 `, 148, "ascii");
+  return header;
+}
+function octal(header, offset, length, value2) {
+  header.write(`${value2.toString(8).padStart(length - 1, "0")}\0`, offset, "ascii");
+}
+
+// pipeline/compute/code-bootstrap.ts
+var CODE_PACKAGE_ENV = "MLOPS_CODE_PACKAGE";
+function parseCodePackageUrl(url) {
+  const match = /^(.*)\/(code\/([0-9a-f]{64})\.tar\.gz)$/.exec(url.trim());
+  if (!match || match[1] === "") {
+    throw new InputError(
+      `${CODE_PACKAGE_ENV} "${url}" does not name a code package (<run store>/${CODE_PACKAGE_PREFIX}<sha256>.tar.gz)`,
+      { field: CODE_PACKAGE_ENV },
+      "The train stage sets it when it submits the job; run `pipeline train --compute batch` instead of starting the job by hand."
+    );
+  }
+  return { store: match[1], key: match[2], sha256: match[3] };
+}
+
 // pipeline/compute/batch.ts
 var systemClock = {
   now: () => Date.now(),
@@ -14273,9 +14411,15 @@ async function runBatchTraining(options) {
     args: options.trainArgs
   });
   const spec = trainJobDefinitionSpec(settings, { environment: options.environment });
-  const runEnvironment = { MLOPS_RUN_ID: options.runId, MLOPS_STORE: options.storeUrl };
+  parseCodePackageUrl(options.codePackageUrl);
+  const runEnvironment = {
+    MLOPS_RUN_ID: options.runId,
+    MLOPS_STORE: options.storeUrl,
+    [CODE_PACKAGE_ENV]: options.codePackageUrl,
+    ...options.gitSha ? { MLOPS_GIT_SHA: options.gitSha } : {}
+  };
   for (const name2 of Object.keys(spec.environment)) {
-    if (name2 in runEnvironment) {
+    if (name2 in runEnvironment || name2 === "MLOPS_GIT_SHA") {
       throw new InputError(`the job environment must not set ${name2}: each run sets it`, {
         field: "environment"
       });
@@ -14558,7 +14702,7 @@ function failureHint(options, statusReason, exitCode, containerReason) {
     return `The container ran out of memory: raise compute.batch.memoryMiB (MLOPS_BATCH_MEMORY_MIB, now ${settings.memoryMiB}) or lower the training batch size.`;
   }
   if (/CannotPullContainer/i.test(reason)) {
-    return `The image ${settings.image} could not be pulled: check that it exists (pushed to ECR) and that the instance role can pull it (ecr:GetAuthorizationToken, ecr:BatchGetImage).`;
+    return `The image ${settings.image} could not be pulled: check that it exists and that the instance role can pull it (ecr:GetAuthorizationToken, ecr:BatchGetImage). The images workflow pushes the tag of each lockfile from main (\`pipeline images\` prints it); a branch that changes dependencies or containers/ has no image until that runs: train it with --compute local meanwhile.`;
   }
   if (/timeout/i.test(statusReason)) {
     return `The attempt ran past compute.batch.timeoutSeconds (MLOPS_BATCH_TIMEOUT_SECONDS, now ${settings.timeoutSeconds}): raise it or train fewer epochs.`;
@@ -14594,7 +14738,98 @@ function formatSeconds(seconds2) {
   return `${Math.round(seconds2 / 60)} min`;
 }
 
+// pipeline/compute/images.ts
+import { createHash as createHash10 } from "node:crypto";
+import { existsSync as existsSync10, readFileSync as readFileSync5 } from "node:fs";
+import { join as join17 } from "node:path";
+import { fileURLToPath as fileURLToPath3 } from "node:url";
+var IMAGES = {
+  train: {
+    dockerfile: "containers/train.Dockerfile",
+    // package.json is copied too, but npm ci refuses one whose dependencies differ from the
+    // lockfile's, so the lockfile alone decides what gets installed.
+    inputs: [
+      "containers/train.Dockerfile",
+      "containers/train.Dockerfile.dockerignore",
+      "package-lock.json",
+      "containers/dist/train-bootstrap.mjs"
+    ],
+    setting: "compute.batch.image",
+    env: "MLOPS_BATCH_IMAGE"
+  },
+  serve: {
+    dockerfile: "containers/serve.Dockerfile",
+    inputs: [
+      "containers/serve.Dockerfile",
+      "containers/serve.Dockerfile.dockerignore",
+      "containers/dist/serve.js"
+    ],
+    setting: "promote.sagemaker.image",
+    env: "MLOPS_SAGEMAKER_IMAGE"
+  }
+};
+var CHECKOUT_ROOT = fileURLToPath3(new URL("../..", __moduleUrl));
+function imageTag(kind, root = CHECKOUT_ROOT) {
+  const hash2 = createHash10("sha256");
+  for (const input of IMAGES[kind].inputs) {
+    const path2 = join17(root, input);
+    if (!existsSync10(path2)) {
+      throw new InputError(
+        `${input} is missing, so the ${kind} image's tag cannot be computed`,
+        { file: input },
+        input.startsWith("containers/dist/") ? "Run `npm run bundle` to write it." : void 0
+      );
+    }
+    hash2.update(`${input}\0`);
+    hash2.update(createHash10("sha256").update(readFileSync5(path2)).digest("hex"));
+    hash2.update("\n");
+  }
+  return `sha256-${hash2.digest("hex").slice(0, 24)}`;
+}
+function hasTagOrDigest(reference) {
+  const last = reference.slice(reference.lastIndexOf("/") + 1);
+  return last.includes(":") || reference.includes("@");
+}
+function resolveImage(reference, kind, root) {
+  return hasTagOrDigest(reference) ? reference : `${reference}:${imageTag(kind, root)}`;
+}
+
+// pipeline/run/versions.ts
+import { execFileSync } from "node:child_process";
+import { readFileSync as readFileSync6 } from "node:fs";
+import { createRequire as createRequire2 } from "node:module";
+var require2 = createRequire2(__moduleUrl);
+function packageVersion(name2) {
+  try {
+    const path2 = require2.resolve(`${name2}/package.json`);
+    return JSON.parse(readFileSync6(path2, "utf8")).version;
+  } catch {
+    return "not installed";
+  }
+}
+function versions() {
+  const own = JSON.parse(readFileSync6(new URL("../../package.json", __moduleUrl), "utf8"));
+  return {
+    [own.name]: own.version,
+    node: process.versions.node,
+    "@duckdb/node-api": packageVersion("@duckdb/node-api")
+  };
+}
+function gitSha() {
+  if (process.env.MLOPS_GIT_SHA) return process.env.MLOPS_GIT_SHA;
+  if (process.env.GITHUB_SHA) return process.env.GITHUB_SHA;
+  try {
+    return execFileSync("git", ["rev-parse", "HEAD"], {
+      stdio: ["ignore", "pipe", "ignore"],
+      cwd: new URL("../..", __moduleUrl)
+    }).toString().trim();
+  } catch {
+    return void 0;
+  }
+}
+
 // pipeline/compute/train-on-batch.ts
+var CHECKOUT_ROOT2 = fileURLToPath4(new URL("../..", __moduleUrl));
 var SECRET_SNOWFLAKE_ENV = /* @__PURE__ */ new Set([
   SNOWFLAKE_ENV.password,
   SNOWFLAKE_ENV.privateKey,
@@ -14634,7 +14869,16 @@ async function trainOnBatch(input) {
       "use --warehouse snowflake with --compute batch, or train here with --compute local"
     );
   }
-  const settings = resolveBatchSettings(config.compute.batch);
+  const { image } = config.compute.batch;
+  const settings = resolveBatchSettings({
+    ...config.compute.batch,
+    ...image ? { image: resolveImage(image, "train", input.checkoutRoot) } : {}
+  });
+  const code2 = await publishCodePackage(input.store, input.checkoutRoot ?? CHECKOUT_ROOT2);
+  reporter.info(
+    `code package ${code2.sha256.slice(0, 12)}: ${code2.files} files, ${Math.ceil(code2.bytes / 1024)} KiB, at ${code2.url}`
+  );
+  const commit = gitSha();
   const interrupt = interruptSignal();
   let job;
   try {
@@ -14645,6 +14889,8 @@ async function trainOnBatch(input) {
       runId: runId2,
       storeUrl: config.store,
       trainArgs: trainArgs(config),
+      codePackageUrl: code2.url,
+      ...commit ? { gitSha: commit } : {},
       environment: {
         MLOPS_WAREHOUSE: config.warehouse,
         MLOPS_TENANT: config.tenant,
@@ -14665,13 +14911,14 @@ async function trainOnBatch(input) {
     );
   }
   const { status: _status, ...batchJob } = job;
-  return { ...record.result, compute: "batch", batchJob };
+  const { url: _url, ...codePackage } = code2;
+  return { ...record.result, compute: "batch", batchJob, codePackage };
 }
 
 // pipeline/promote/promote.ts
 import { mkdtemp as mkdtemp8, rm as rm11 } from "node:fs/promises";
 import { tmpdir as tmpdir8 } from "node:os";
-import { join as join18 } from "node:path";
+import { join as join20 } from "node:path";
 
 // pipeline/promote/decision.ts
 var METRICS = [
@@ -15569,7 +15816,7 @@ async function verifyLocalEndpoint(options) {
 // pipeline/promote/sagemaker.ts
 import { mkdtemp as mkdtemp7, readFile as readFile8, rm as rm10 } from "node:fs/promises";
 import { tmpdir as tmpdir7 } from "node:os";
-import { join as join17 } from "node:path";
+import { join as join19 } from "node:path";
 import { PutObjectCommand as PutObjectCommand2, S3Client as S3Client2 } from "@aws-sdk/client-s3";
 import {
   CreateEndpointCommand,
@@ -15589,11 +15836,11 @@ import {
 import { InvokeEndpointCommand, SageMakerRuntimeClient } from "@aws-sdk/client-sagemaker-runtime";
 
 // pipeline/promote/model-package.ts
-import { createHash as createHash9 } from "node:crypto";
+import { createHash as createHash11 } from "node:crypto";
 import { createReadStream as createReadStream3 } from "node:fs";
 import { chmod, copyFile as copyFile3, mkdir as mkdir7, mkdtemp as mkdtemp6, rm as rm9, stat as stat5 } from "node:fs/promises";
 import { tmpdir as tmpdir6 } from "node:os";
-import { dirname as dirname4, join as join16 } from "node:path";
+import { dirname as dirname5, join as join18 } from "node:path";
 import * as tar from "tar";
 var PACKAGE_FILES = Object.values(ARTIFACT_FILES).sort();
 var FIXED_MTIME = new Date(Date.UTC(2e3, 0, 1));
@@ -15601,7 +15848,7 @@ async function buildModelPackage(artifactDir, outFile) {
   const missing = [];
   const files = [];
   for (const file of PACKAGE_FILES) {
-    const info2 = await stat5(join16(artifactDir, file)).catch(() => void 0);
+    const info2 = await stat5(join18(artifactDir, file)).catch(() => void 0);
     if (info2?.isFile()) files.push(file);
     else if (REQUIRED_ARTIFACT_FILES.includes(file)) missing.push(file);
   }
@@ -15612,13 +15859,13 @@ async function buildModelPackage(artifactDir, outFile) {
       "package a folder written by `pipeline train` (runs/<id>/train/model/ in the run store)"
     );
   }
-  const staging = await mkdtemp6(join16(tmpdir6(), "model-package-"));
+  const staging = await mkdtemp6(join18(tmpdir6(), "model-package-"));
   try {
     for (const file of files) {
-      await copyFile3(join16(artifactDir, file), join16(staging, file));
-      await chmod(join16(staging, file), 420);
+      await copyFile3(join18(artifactDir, file), join18(staging, file));
+      await chmod(join18(staging, file), 420);
     }
-    await mkdir7(dirname4(outFile), { recursive: true });
+    await mkdir7(dirname5(outFile), { recursive: true });
     await tar.create(
       {
         file: outFile,
@@ -15637,7 +15884,7 @@ async function buildModelPackage(artifactDir, outFile) {
   return { path: outFile, bytes: size, sha256: await sha256File2(outFile) };
 }
 async function sha256File2(path2) {
-  const hash2 = createHash9("sha256");
+  const hash2 = createHash11("sha256");
   for await (const chunk of createReadStream3(path2)) hash2.update(chunk);
   return hash2.digest("hex");
 }
@@ -15800,11 +16047,11 @@ async function deployToSageMaker(settingsInput, request, deps = {}) {
   const { bucket, prefix } = parseS3Url(settings.modelData);
   const key = [prefix, request.runId, "model.tar.gz"].filter((part2) => part2 !== "").join("/");
   const modelDataUrl = `s3://${bucket}/${key}`;
-  const work = await mkdtemp7(join17(tmpdir7(), "sagemaker-package-"));
-  let sha256;
+  const work = await mkdtemp7(join19(tmpdir7(), "sagemaker-package-"));
+  let sha2562;
   try {
-    const pkg = await buildModelPackage(request.artifactDir, join17(work, "model.tar.gz"));
-    sha256 = pkg.sha256;
+    const pkg = await buildModelPackage(request.artifactDir, join19(work, "model.tar.gz"));
+    sha2562 = pkg.sha256;
     reporter.info(`uploading model.tar.gz (${pkg.bytes} bytes) to ${modelDataUrl}`);
     const body2 = await readFile8(pkg.path);
     await call(
@@ -15923,7 +16170,7 @@ async function deployToSageMaker(settingsInput, request, deps = {}) {
     endpointConfigName: name2,
     modelName: name2,
     modelDataUrl,
-    packageSha256: sha256,
+    packageSha256: sha2562,
     previousEndpointConfigName: previousConfig,
     smoke: { sessions: request.smokeSessions.length, k },
     deleted
@@ -16252,7 +16499,8 @@ function sageMakerSettings(config, env = process.env) {
   return {
     region: s.region ?? (env.AWS_REGION || void 0) ?? "us-east-1",
     endpointName: s.endpoint,
-    image: s.image ?? "",
+    // A repository without a tag runs the serve image of this checkout (the images workflow's).
+    image: s.image ? resolveImage(s.image, "serve") : "",
     executionRoleArn: s.roleArn ?? "",
     instanceType: s.instanceType,
     instanceCount: s.instanceCount,
@@ -16334,7 +16582,7 @@ async function promoteRun(input) {
     );
   }
   if (!decision.promote) return { target, decision, promoted: false, production: current };
-  const scratch = await mkdtemp8(join18(tmpdir8(), "mlops-promote-"));
+  const scratch = await mkdtemp8(join20(tmpdir8(), "mlops-promote-"));
   try {
     let deployed;
     try {
@@ -16373,7 +16621,7 @@ async function promoteRun(input) {
 import { createWriteStream as createWriteStream4 } from "node:fs";
 import { mkdtemp as mkdtemp9, rm as rm12 } from "node:fs/promises";
 import { tmpdir as tmpdir9 } from "node:os";
-import { basename as basename2, join as join19 } from "node:path";
+import { basename as basename2, join as join21 } from "node:path";
 import { once as once2 } from "node:events";
 
 // pipeline/data/reader.ts
@@ -16700,18 +16948,18 @@ function hexAt(raw, start) {
 async function loadFile(options) {
   const started = performance.now();
   const { kind, path: path2, warehouse } = options;
-  const { sha256, bytes } = await sha256File(path2);
+  const { sha256: sha2562, bytes } = await sha256File(path2);
   const meta = {
     etlId: options.etlId,
     etlTimestamp: (options.now?.() ?? /* @__PURE__ */ new Date()).toISOString(),
     tenant: options.tenant,
     sourceFile: basename2(path2),
-    sourceHash: sha256
+    sourceHash: sha2562
   };
   const transaction = await warehouse.beginLoad(kind, meta);
   if ("existing" in transaction)
     return skippedResult(options, transaction.existing, bytes, started);
-  const work = await mkdtemp9(join19(tmpdir9(), "mlops-upload-"));
+  const work = await mkdtemp9(join21(tmpdir9(), "mlops-upload-"));
   try {
     const staged = await stageFile(options, work, bytes, transaction);
     await transaction.commit({
@@ -16722,7 +16970,7 @@ async function loadFile(options) {
     return {
       kind,
       file: path2,
-      sha256,
+      sha256: sha2562,
       bytes,
       status: "loaded",
       read: staged.read,
@@ -16770,7 +17018,7 @@ async function stageFile(options, work, bytes, transaction) {
       `  inserting rows of ${basename2(path2)} into ${DATA_FILES[kind].table} as they are validated`
     )
   );
-  const rejectsPath = join19(work, `${kind}.rejects.csv`);
+  const rejectsPath = join21(work, `${kind}.rejects.csv`);
   const rejects = new BufferedWriter(rejectsPath);
   const reasons = /* @__PURE__ */ new Map();
   const warnings = [];
@@ -16864,7 +17112,7 @@ var ChunkedRows = class {
   chunkIndex = 0;
   pending = [];
   write(line) {
-    this.writer ??= new BufferedWriter(join19(this.work, `${this.kind}.rows.${this.chunkIndex}.csv`));
+    this.writer ??= new BufferedWriter(join21(this.work, `${this.kind}.rows.${this.chunkIndex}.csv`));
     this.writer.write(line);
     this.rowsInChunk++;
   }
@@ -16991,39 +17239,6 @@ function describe3(r) {
   }
   const reasons = Object.entries(r.rejectReasons).slice(0, 3).map(([reason, n2]) => `${n2} ${reason}`).join("; ");
   return `  ${name2}: read ${r.read} = loaded ${r.loaded} + rejected ${r.rejected}${reasons ? ` (${reasons})` : ""} in ${r.seconds.toFixed(1)} s`;
-}
-
-// pipeline/run/versions.ts
-import { execFileSync } from "node:child_process";
-import { readFileSync as readFileSync4 } from "node:fs";
-import { createRequire as createRequire2 } from "node:module";
-var require2 = createRequire2(__moduleUrl);
-function packageVersion(name2) {
-  try {
-    const path2 = require2.resolve(`${name2}/package.json`);
-    return JSON.parse(readFileSync4(path2, "utf8")).version;
-  } catch {
-    return "not installed";
-  }
-}
-function versions() {
-  const own = JSON.parse(readFileSync4(new URL("../../package.json", __moduleUrl), "utf8"));
-  return {
-    [own.name]: own.version,
-    node: process.versions.node,
-    "@duckdb/node-api": packageVersion("@duckdb/node-api")
-  };
-}
-function gitSha() {
-  if (process.env.GITHUB_SHA) return process.env.GITHUB_SHA;
-  try {
-    return execFileSync("git", ["rev-parse", "HEAD"], {
-      stdio: ["ignore", "pipe", "ignore"],
-      cwd: new URL("../..", __moduleUrl)
-    }).toString().trim();
-  } catch {
-    return void 0;
-  }
 }
 
 // pipeline/run/stage-runner.ts
