@@ -188,6 +188,8 @@ export interface RunFacts {
 
 export interface CardData {
   run: RunFacts;
+  /** Lines shown above everything else: why this run exists, what cannot work here. */
+  notes?: string[];
   verdict?: VerdictData;
   metrics?: MetricsRow[];
   training?: TrainingData;

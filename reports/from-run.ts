@@ -138,7 +138,12 @@ function candidateFacts(
 export async function cardDataFromRun(
   store: ArtifactStore,
   runId: string,
-  options: { config?: Config; sources?: Record<string, SettingSource> } = {},
+  options: {
+    config?: Config;
+    sources?: Record<string, SettingSource>;
+    /** The store is a folder that will not outlive this workflow (a CI runner's). */
+    ephemeralStore?: boolean;
+  } = {},
 ): Promise<CardData> {
   const records = new Map<string, StageRecord>();
   for (const stage of STAGES) {
@@ -211,6 +216,15 @@ export async function cardDataFromRun(
     };
   }
   if (transform) data.dag = transform.dag;
+  const notes = [
+    ...(options.config?.card.note ? [options.config.card.note] : []),
+    ...(options.ephemeralStore
+      ? [
+          `The run store (${store.location}) lives only as long as this workflow: no model in production outlives it, so champion/challenger cannot work and a merge cannot promote the candidate reviewed here. Set the MLOPS_S3_STORE repository variable to keep runs and the registry (README, level 2).`,
+        ]
+      : []),
+  ];
+  if (notes.length > 0) data.notes = notes;
   data.data = {
     ...(upload
       ? {

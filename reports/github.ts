@@ -89,10 +89,12 @@ export function retryDelay(error: HttpError, attempt: number, now: number): numb
   return undefined;
 }
 
+type RetryOptions = Pick<PublishOptions, "retries" | "maxWaitMs" | "sleep" | "now" | "reporter">;
+
 async function withRetry<T>(
   what: string,
   call: () => Promise<T>,
-  options: PublishOptions,
+  options: RetryOptions,
 ): Promise<T> {
   const retries = options.retries ?? 4;
   const maxWait = options.maxWaitMs ?? 60_000;
@@ -227,6 +229,58 @@ export async function publishCard(options: PublishOptions): Promise<PublishResul
       ...(error.status !== undefined ? { status: error.status } : {}),
     };
   }
+}
+
+export interface MergedPullRequest {
+  number: number;
+  /** The last commit of the pull request's branch: what its runs recorded. */
+  headSha: string;
+  baseRef: string;
+}
+
+/**
+ * The pull request that a push to `baseRef` merged (GitHub's `commits/{sha}/pulls`): the one
+ * whose merge commit is `commitSha`, else the only merged one listing it (a rebase merge), else
+ * undefined (a direct push). Needs `contents: read` (and `pull-requests: read` on private ones).
+ */
+export async function pullRequestOfCommit(
+  options: RetryOptions & {
+    octokit: GitHubClient;
+    owner: string;
+    repo: string;
+    commitSha: string;
+    baseRef: string;
+  },
+): Promise<MergedPullRequest | undefined> {
+  const { octokit, owner, repo, commitSha, baseRef } = options;
+  let response;
+  try {
+    response = await withRetry(
+      `list the pull requests of commit ${commitSha.slice(0, 12)}`,
+      () =>
+        octokit.rest.repos.listPullRequestsAssociatedWithCommit({
+          owner,
+          repo,
+          commit_sha: commitSha,
+          per_page: 100,
+        }),
+      options,
+    );
+  } catch (error) {
+    if (!(error instanceof NotPosted)) throw error;
+    throw new PipelineError(
+      `cannot find the pull request merged as ${commitSha.slice(0, 12)}: ${error.reason}`,
+      1,
+      "give the job `contents: read` and `pull-requests: read`, or wait for the rate limit",
+    );
+  }
+  const merged = response.data.filter(
+    (pr) => pr.merged_at !== null && pr.merged_at !== undefined && pr.base.ref === baseRef,
+  );
+  const chosen =
+    merged.find((pr) => pr.merge_commit_sha === commitSha) ??
+    (merged.length === 1 ? merged[0] : undefined);
+  return chosen ? { number: chosen.number, headSha: chosen.head.sha, baseRef } : undefined;
 }
 
 /** GitHub's limit on one step's summary file. */

@@ -64,6 +64,7 @@ export function renderCard(data: CardData, options: CardOptions = {}): string {
   const pieces: Piece[] = [
     CARD_MARKER,
     `## Model card · run \`${code(data.run.runId)}\``,
+    ...(data.notes ?? []).map((note) => `> ${note.replace(/\s+/g, " ").trim()}`),
     ...verdictSection(data, where),
     ...metricsSection(data, where),
     ...candidateSection(data),

@@ -28742,6 +28742,14 @@ var SETTINGS = [
     description: "Screenshot of the HTML report with headless Chromium (auto: when Chromium is installed)."
   },
   {
+    key: "card.note",
+    env: "MLOPS_CARD_NOTE",
+    flag: "--card-note",
+    schema: external_exports.string().max(1e3),
+    allowed: "text, up to 1000 characters",
+    description: "A note at the top of the card: promote-on-main says there why it retrained instead of promoting the reviewed candidate."
+  },
+  {
     key: "promote.target",
     env: "MLOPS_PROMOTE_TARGET",
     flag: "--target",

@@ -1,5 +1,6 @@
 /** Human-readable summaries for stderr. */
 import type { ImageReport } from "../compute/images.ts";
+import type { ReviewedForCommit } from "../promote/reviewed.ts";
 import type { RunDetail, RunSummary } from "../store/runs.ts";
 import { describeBlend } from "../model/blend.ts";
 import { formatGateTable, formatMetricTable } from "../evaluate/format.ts";
@@ -140,4 +141,14 @@ export function formatPromote(result: PromoteResult): string {
 export function formatImages(images: ImageReport[]): string {
   const rows = images.map((i) => [i.kind, i.dockerfile, i.tag, i.image ?? "(no repository set)"]);
   return table(["image", "dockerfile", "tag for this checkout", "runs"], rows);
+}
+
+export function formatReviewed(result: ReviewedForCommit): string {
+  const lines = [`${result.candidate ? "found" : "none"}: ${result.reason}`];
+  for (const run of [...(result.candidate ? [result.candidate] : []), ...result.rejected]) {
+    lines.push(`run ${run.runId} (pull request #${run.pullRequest}, evaluated ${run.evaluatedAt})`);
+    for (const check of run.checks)
+      lines.push(`  ${check.passed ? "ok  " : "FAIL"} ${check.detail}`);
+  }
+  return lines.join("\n");
 }

@@ -19,6 +19,8 @@ import { SAGEMAKER_MODEL_DIR, serveModel } from "../serve/serve.ts";
 import { SERVE_LIMIT_SPECS } from "../serve/serve-settings.ts";
 import { runModelDir } from "../train/fetch-artifact.ts";
 import { imageReports } from "../compute/images.ts";
+import { reviewedForCommit } from "../promote/reviewed.ts";
+import { createGitHubClient, pullRequestOfCommit } from "../../reports/github.ts";
 import { createContext, openStore } from "../run/context.ts";
 import {
   cardStage,
@@ -40,6 +42,7 @@ import {
   formatPromote,
   formatEvaluate,
   formatImages,
+  formatReviewed,
   formatRunDetail,
   formatRunList,
   formatTrain,
@@ -179,6 +182,7 @@ export function buildProgram(): Command {
       ...TRAIN_SETTINGS,
       ...EVALUATE_SETTINGS,
       "card.screenshot",
+      "card.note",
       ...PROMOTE_SETTINGS,
     ],
   ).action(async (options: CommonOptions & { from?: string; until?: string }) => {
@@ -321,7 +325,7 @@ export function buildProgram(): Command {
       .description("write the model card (markdown) and the self-contained HTML report of a run")
       .option("--run-id <id>", "the run (default: the newest trained run)")
       .option("--out <file>", "also write the card's markdown to this file"),
-    [...COMMON_SETTINGS, "card.screenshot"],
+    [...COMMON_SETTINGS, "card.screenshot", "card.note"],
   ).action(async (options: CommonOptions & { out?: string }) => {
     if (!options.runId)
       options.runId = await newestTrainedRun(openStore(prepare(options).config.store));
@@ -358,7 +362,7 @@ export function buildProgram(): Command {
           const entry = await rollbackProduction({
             config: ctx.config,
             store: ctx.store,
-            warehouse: await ctx.warehouse(),
+            warehouse: () => ctx.warehouse(),
             reporter: ctx.reporter,
           });
           emit(
@@ -432,6 +436,41 @@ export function buildProgram(): Command {
 
   withSettings(
     program
+      .command("reviewed")
+      .description(
+        "find the candidate reviewed on the pull request merged as COMMIT (gates passed, model files as evaluated, same champion): what promote-on-main deploys instead of retraining",
+      )
+      .requiredOption("--commit <sha>", "the commit on the base branch (GITHUB_SHA on a push)")
+      .option("--base <branch>", "the branch the pull request was merged into", "main")
+      .option(
+        "--head-sha <sha>",
+        "the pull request's head commit, when known (skips the GitHub lookup)",
+      ),
+    ["store"],
+  ).action(async (options: CommonOptions & { commit: string; base: string; headSha?: string }) => {
+    const inv = prepare(options);
+    const sha = (value: string, flag: string) => {
+      if (!/^[0-9a-f]{40}$/.test(value)) {
+        throw new InputError(`${flag} "${value}" is not a full commit sha (40 hex digits)`, {
+          field: flag,
+        });
+      }
+      return value;
+    };
+    const commit = sha(options.commit, "--commit");
+    const headSha = options.headSha === undefined ? undefined : sha(options.headSha, "--head-sha");
+    const result = await reviewedForCommit({
+      store: openStore(inv.config.store),
+      commit,
+      ephemeralFolder: process.env.GITHUB_ACTIONS === "true",
+      findPullRequest: async (merged) =>
+        headSha ? { number: 0, headSha } : pullRequestFromGitHub(merged, options.base),
+    });
+    emit(inv, result, () => formatReviewed(result));
+  });
+
+  withSettings(
+    program
       .command("images")
       .description(
         "the train and serve images' tags for this checkout: what the images workflow pushes and the pipeline runs",
@@ -473,6 +512,30 @@ export function buildProgram(): Command {
   });
 
   return program;
+}
+
+/** The pull request merged as `commit`, from GitHub's API (GITHUB_TOKEN, GITHUB_REPOSITORY). */
+async function pullRequestFromGitHub(
+  commit: string,
+  base: string,
+): Promise<{ number: number; headSha: string } | undefined> {
+  const token = process.env.GITHUB_TOKEN ?? "";
+  const repository = process.env.GITHUB_REPOSITORY ?? "";
+  const [owner, repo] = repository.split("/");
+  if (token === "" || !owner || !repo) {
+    throw new InputError(
+      "finding the pull request of a commit needs GITHUB_TOKEN and GITHUB_REPOSITORY (owner/name)",
+      { field: token === "" ? "GITHUB_TOKEN" : "GITHUB_REPOSITORY" },
+      "In a workflow pass GITHUB_TOKEN: ${{ github.token }}; elsewhere pass --head-sha.",
+    );
+  }
+  return pullRequestOfCommit({
+    octokit: createGitHubClient(token, process.env.GITHUB_API_URL),
+    owner,
+    repo,
+    commitSha: commit,
+    baseRef: base,
+  });
 }
 
 /**

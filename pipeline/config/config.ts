@@ -51,7 +51,7 @@ export interface Config {
     validationExamples: number;
     seed: number;
   };
-  card: { screenshot: "auto" | "on" | "off" };
+  card: { screenshot: "auto" | "on" | "off"; note?: string };
   serve: { port: number; model?: string; logSampleRate: number } & ServeLimits;
   promote: {
     target: "local" | "sagemaker";

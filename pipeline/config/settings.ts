@@ -478,6 +478,15 @@ export const SETTINGS: SettingSpec[] = [
       "Screenshot of the HTML report with headless Chromium (auto: when Chromium is installed).",
   },
   {
+    key: "card.note",
+    env: "MLOPS_CARD_NOTE",
+    flag: "--card-note",
+    schema: z.string().max(1000),
+    allowed: "text, up to 1000 characters",
+    description:
+      "A note at the top of the card: promote-on-main says there why it retrained instead of promoting the reviewed candidate.",
+  },
+  {
     key: "promote.target",
     env: "MLOPS_PROMOTE_TARGET",
     flag: "--target",

@@ -31,6 +31,7 @@ import { evaluateGates, loadGates, type GateResult } from "./gates.ts";
 import { ModelRecommender } from "./model-recommender.ts";
 import { OracleRecommender } from "./oracle-recommender.ts";
 import { ABLATION, type Recommender } from "./recommender.ts";
+import { writeSmokeSessions } from "./smoke-sessions.ts";
 
 export interface EvaluateResult {
   report: EvaluationReport;
@@ -38,8 +39,8 @@ export interface EvaluateResult {
   /** The run whose model is in production and was evaluated as the champion, if any. */
   productionRunId: string | null;
   gatesFile: string;
-  /** Store keys of the report and the verdicts. */
-  artifacts: { report: string; gates: string };
+  /** Store keys of the report, the verdicts and the smoke-test sessions for promotion. */
+  artifacts: { report: string; gates: string; smokeSessions?: string };
   seconds: number;
 }
 
@@ -178,12 +179,13 @@ export async function evaluateRun(input: EvaluateInput): Promise<EvaluateResult>
     };
     await store.put(artifacts.report, JSON.stringify(report, null, 2));
     await store.put(artifacts.gates, JSON.stringify(gates, null, 2));
+    const smokeSessions = await writeSmokeSessions(store, input.runId, test);
     return {
       report,
       gates,
       productionRunId,
       gatesFile,
-      artifacts,
+      artifacts: { ...artifacts, smokeSessions },
       seconds: (performance.now() - started) / 1000,
     };
   } finally {

@@ -14,6 +14,7 @@ import { InputError, StageFailure } from "../errors.ts";
 import { failedChecks } from "../evaluate/gates.ts";
 import type { EvaluateResult } from "../evaluate/stage.ts";
 import type { Figure } from "../evaluate/metrics.ts";
+import { readSmokeSessions, SMOKE_SESSIONS, smokePrefixes } from "../evaluate/smoke-sessions.ts";
 import type { Reporter } from "../reporter.ts";
 import { readStageRecord } from "../store/runs.ts";
 import type { ArtifactStore } from "../store/store.ts";
@@ -47,13 +48,12 @@ export interface PromoteInput {
   config: Config;
   runId: string;
   store: ArtifactStore;
-  warehouse: Warehouse;
+  /** Opened only when the run stored no smoke-test sessions. */
+  warehouse: () => Promise<Warehouse>;
   reporter: Reporter;
   force?: boolean;
   overrideGates?: boolean;
 }
-
-const SMOKE_SESSIONS = 20;
 
 function estimate(figure: Figure | undefined, what: string): MetricsSummary["hr20"] {
   if (!figure || figure.value === null) {
@@ -76,17 +76,22 @@ function summary(result: EvaluateResult, name: string | null): MetricsSummary | 
   };
 }
 
-/** Prefixes of real test sessions (all but the last item): what a caller would send. */
-async function smokeSessions(warehouse: Warehouse): Promise<string[][]> {
-  const sessions: string[][] = [];
-  for await (const { items } of readSessions(warehouse, {
+/**
+ * The smoke test's sessions: those stored by the run's evaluation, else the first test sessions
+ * in the warehouse (runs evaluated before the sessions were stored).
+ */
+async function smokeSessions(input: PromoteInput, runId: string): Promise<string[][]> {
+  const stored = await readSmokeSessions(input.store, runId);
+  if (stored) return stored;
+  const sessions: { items: string[] }[] = [];
+  for await (const session of readSessions(await input.warehouse(), {
     split: "test",
     pageSize: SMOKE_SESSIONS,
   })) {
-    sessions.push(items.slice(0, Math.max(1, items.length - 1)));
+    sessions.push(session);
     if (sessions.length === SMOKE_SESSIONS) break;
   }
-  return sessions;
+  return smokePrefixes(sessions);
 }
 
 /** The SageMaker deployment settings from the config (`pipeline doctor` checks the same object). */
@@ -123,7 +128,7 @@ async function deploy(
 ): Promise<{ deployment: DeploymentRecord; smoke: NonNullable<PromoteResult["smoke"]> }> {
   const { config, store, reporter } = input;
   const dir = await runModelDir(store, runId, scratch);
-  const sessions = await smokeSessions(input.warehouse);
+  const sessions = await smokeSessions(input, runId);
   if (config.promote.target === "sagemaker") {
     const result = await deployToSageMaker(
       sageMakerSettings(config),

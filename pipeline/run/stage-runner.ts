@@ -5,7 +5,7 @@
 import { StageFailure } from "../errors.ts";
 import { writeStageRecord, type StageInput, type StageRecord } from "../store/runs.ts";
 import type { RunContext } from "./context.ts";
-import { gitSha, versions } from "./versions.ts";
+import { gitSha, pullRequest, versions } from "./versions.ts";
 
 export interface StageOutcome<T> {
   result: T;
@@ -21,12 +21,14 @@ export async function recordStage<T>(
 ): Promise<T> {
   const startedAt = new Date();
   const sha = gitSha();
+  const pr = pullRequest();
   const base = {
     runId: ctx.runId,
     stage,
     startedAt: startedAt.toISOString(),
     versions: versions(),
     ...(sha ? { gitSha: sha } : {}),
+    ...(pr ? { pullRequest: pr } : {}),
   };
   const finish = () => {
     const finishedAt = new Date();

@@ -16,6 +16,7 @@ import { cardDataFromRun } from "../../reports/from-run.ts";
 import { writeCardArtifacts } from "../../reports/write.ts";
 import { trainOnBatch } from "../compute/train-on-batch.ts";
 import { promoteRun, type PromoteResult } from "../promote/promote.ts";
+import { modelArtifactHashes } from "../train/fetch-artifact.ts";
 import { trainLocally, type TrainResult } from "../train/train.ts";
 import { upload, type UploadResult } from "../upload/upload.ts";
 import { rawTableName } from "../warehouse/raw-tables.ts";
@@ -128,8 +129,13 @@ export async function evaluateStage(ctx: RunContext): Promise<EvaluateResult> {
       result.report.recommenders.find((r) => r.name === name)?.metrics["hr@20"].value ?? 0;
     return {
       result,
-      inputs: [],
-      outputs: [result.artifacts.report, result.artifacts.gates],
+      // The model files it judged, by hash: what a promotion of this run must still find.
+      inputs: await modelArtifactHashes(ctx.store, ctx.runId),
+      outputs: [
+        result.artifacts.report,
+        result.artifacts.gates,
+        ...(result.artifacts.smokeSessions ? [result.artifacts.smokeSessions] : []),
+      ],
       counts: {
         test_sessions: result.report.counts.evaluatedSessions,
         prefixes: result.report.counts.prefixes,
@@ -158,6 +164,9 @@ export async function cardStage(ctx: RunContext): Promise<CardResult> {
   return recordStage(ctx, "card", async () => {
     const data = await cardDataFromRun(ctx.store, ctx.runId, {
       config: ctx.config,
+      // A folder store on a CI runner travels between jobs as an artifact and then is gone.
+      ephemeralStore:
+        process.env.GITHUB_ACTIONS === "true" && !ctx.store.location.startsWith("s3://"),
       ...(ctx.configSources ? { sources: ctx.configSources } : {}),
     });
     const written = await writeCardArtifacts(ctx.store, data, {
@@ -196,7 +205,7 @@ export async function promoteStage(
       config: ctx.config,
       runId: ctx.runId,
       store: ctx.store,
-      warehouse: await ctx.warehouse(),
+      warehouse: () => ctx.warehouse(),
       reporter: ctx.reporter,
       ...options,
     });

@@ -1,5 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 
 const require = createRequire(import.meta.url);
@@ -40,6 +40,34 @@ export function gitSha(): string | undefined {
     })
       .toString()
       .trim();
+  } catch {
+    return undefined;
+  }
+}
+
+/** The pull request a run was made for: its number and the head commit its author pushed. */
+export interface PullRequestRef {
+  number: number;
+  headSha: string;
+}
+
+/**
+ * On a `pull_request` workflow run, the pull request from the event payload. GITHUB_SHA is then
+ * the test merge commit, which exists nowhere else; the head commit is what a merge to main can
+ * be traced back to (promote-on-main looks the candidate up by it).
+ */
+export function pullRequest(env: NodeJS.ProcessEnv = process.env): PullRequestRef | undefined {
+  if (env.GITHUB_EVENT_NAME !== "pull_request" || !env.GITHUB_EVENT_PATH) return undefined;
+  if (!existsSync(env.GITHUB_EVENT_PATH)) return undefined;
+  try {
+    const event = JSON.parse(readFileSync(env.GITHUB_EVENT_PATH, "utf8")) as {
+      pull_request?: { number?: unknown; head?: { sha?: unknown } };
+    };
+    const number = event.pull_request?.number;
+    const headSha = event.pull_request?.head?.sha;
+    if (typeof number !== "number" || typeof headSha !== "string") return undefined;
+    if (!/^[0-9a-f]{40}$/.test(headSha)) return undefined;
+    return { number, headSha };
   } catch {
     return undefined;
   }

@@ -27,6 +27,8 @@ export interface StageRecord {
   counts: Record<string, number>;
   versions: Record<string, string>;
   gitSha?: string;
+  /** Set on pull-request runs: the pull request and its head commit. */
+  pullRequest?: { number: number; headSha: string };
   /** The stage's own result, as printed with --json. */
   result: unknown;
   error?: string;

@@ -9,6 +9,8 @@ import { join } from "node:path";
 import { PipelineError } from "../errors.ts";
 import { LocalStore } from "../store/local-store.ts";
 import type { ArtifactStore } from "../store/store.ts";
+import type { StageInput } from "../store/runs.ts";
+import { createHash } from "node:crypto";
 import { ARTIFACT_FILES, REQUIRED_ARTIFACT_FILES } from "../model/artifact.ts";
 import { modelPrefix } from "./train.ts";
 
@@ -89,4 +91,26 @@ export async function runModelDir(
     if (existsSync(join(local, ARTIFACT_FILES.model))) return local;
   }
   return (await fetchTrainArtifact(store, runId, join(scratch, runId))).modelDir;
+}
+
+/**
+ * The sha256 of each file of a run's model artifact, as the store holds them now: evaluate
+ * records what it judged, and promoting a reviewed run checks that the files are still those.
+ */
+export async function modelArtifactHashes(
+  store: ArtifactStore,
+  runId: string,
+): Promise<StageInput[]> {
+  const prefix = modelPrefix(runId);
+  const hashes: StageInput[] = [];
+  for (const key of await store.list(prefix)) {
+    const bytes = await store.get(key);
+    if (bytes === undefined) continue;
+    hashes.push({
+      name: key,
+      sha256: createHash("sha256").update(bytes).digest("hex"),
+      bytes: bytes.length,
+    });
+  }
+  return hashes;
 }

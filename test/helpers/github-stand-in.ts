@@ -29,10 +29,20 @@ export type Refusal =
   /** 5xx answered to the next `times` requests. */
   | { kind: "server-error"; status: number; times: number };
 
+export interface StoredPull {
+  number: number;
+  headSha: string;
+  baseRef: string;
+  mergedAt: string | null;
+  mergeCommitSha: string | null;
+}
+
 export interface GitHubStandIn {
   baseUrl: string;
   requests: RecordedRequest[];
   comments: StoredComment[];
+  /** Lists a pull request for a commit (`GET /repos/o/r/commits/{sha}/pulls`). */
+  seedPull(owner: string, repo: string, commitSha: string, pull: StoredPull): void;
   /** Adds a comment as if someone had posted it before the test. */
   seed(owner: string, repo: string, issue: number, body: string): StoredComment;
   refuse(refusal: Refusal | undefined): void;
@@ -42,6 +52,7 @@ export interface GitHubStandIn {
 export async function startGitHubStandIn(): Promise<GitHubStandIn> {
   const requests: RecordedRequest[] = [];
   const comments: StoredComment[] = [];
+  const pulls = new Map<string, StoredPull[]>();
   let nextId = 1000;
   let refusal: Refusal | undefined;
   let baseUrl = "";
@@ -91,6 +102,24 @@ export async function startGitHubStandIn(): Promise<GitHubStandIn> {
       return json(res, current.status, { message: "API rate limit exceeded" }, headers);
     }
 
+    const commitPulls = /^\/repos\/([^/]+)\/([^/]+)\/commits\/([0-9a-f]{40})\/pulls$/.exec(
+      url.pathname,
+    );
+    if (commitPulls && req.method === "GET") {
+      const [, owner, repo, sha] = commitPulls as unknown as [string, string, string, string];
+      return json(
+        res,
+        200,
+        (pulls.get(`${owner}/${repo}@${sha}`) ?? []).map((p) => ({
+          number: p.number,
+          state: p.mergedAt ? "closed" : "open",
+          merged_at: p.mergedAt,
+          merge_commit_sha: p.mergeCommitSha,
+          head: { sha: p.headSha, ref: `feature-${p.number}` },
+          base: { ref: p.baseRef },
+        })),
+      );
+    }
     const list = /^\/repos\/([^/]+)\/([^/]+)\/issues\/(\d+)\/comments$/.exec(url.pathname);
     const one = /^\/repos\/([^/]+)\/([^/]+)\/issues\/comments\/(\d+)$/.exec(url.pathname);
     const write = req.method === "POST" || req.method === "PATCH";
@@ -155,6 +184,10 @@ export async function startGitHubStandIn(): Promise<GitHubStandIn> {
     baseUrl,
     requests,
     comments,
+    seedPull(owner, repo, commitSha, pull) {
+      const key = `${owner}/${repo}@${commitSha}`;
+      pulls.set(key, [...(pulls.get(key) ?? []), pull]);
+    },
     seed(owner, repo, issue, body) {
       const comment = { id: nextId++, issue: `${owner}/${repo}#${issue}`, body };
       comments.push(comment);

@@ -61,7 +61,13 @@ async function addRun(runId: string, hr20: number): Promise<void> {
 }
 
 const promote = (runId: string) =>
-  promoteRun({ config, runId, store, warehouse, reporter: silentReporter() });
+  promoteRun({
+    config,
+    runId,
+    store,
+    warehouse: async () => warehouse,
+    reporter: silentReporter(),
+  });
 
 beforeAll(async () => {
   warehouse = await DuckDbWarehouse.open(join(dir, "warehouse.duckdb"));
@@ -109,7 +115,7 @@ describe("promote --target local", () => {
     const entry = await rollbackProduction({
       config,
       store,
-      warehouse,
+      warehouse: async () => warehouse,
       reporter: silentReporter(),
     });
     expect(entry).toMatchObject({ action: "rollback", runId: "run-a", rolledBackFrom: "run-c" });

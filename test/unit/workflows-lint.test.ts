@@ -299,12 +299,17 @@ describe("workflow security", () => {
     expect(aws[0]?.if).toBe("inputs.aws-role-arn != ''");
     // Three roles (infra/): the pipeline's, the deploy role only in the production environment's
     // promote job, the images role only in the images workflow (main).
+    // promote-on-main runs on pushes to main only: no fork or Dependabot test needed there.
     const roleOf = (file: string, name: string): string =>
       file === "images.yml"
         ? "${{ vars.AWS_IMAGES_ROLE_ARN }}"
         : file === "pipeline.yml" && name === "promote"
           ? "${{ env.USE_AWS == 'true' && vars.AWS_DEPLOY_ROLE_ARN || '' }}"
-          : "${{ env.USE_AWS == 'true' && vars.AWS_ROLE_ARN || '' }}";
+          : file === "promote-on-main.yml"
+            ? name === "promote-reviewed"
+              ? "${{ vars.AWS_DEPLOY_ROLE_ARN }}"
+              : "${{ vars.AWS_ROLE_ARN }}"
+            : "${{ env.USE_AWS == 'true' && vars.AWS_ROLE_ARN || '' }}";
     let setups = 0;
     for (const file of workflowFiles) {
       for (const [name, job] of jobsOf(file)) {
@@ -325,6 +330,9 @@ describe("workflow security", () => {
   it("promotes only in the production environment, and pushes images only from main", () => {
     const promote = workflow("pipeline.yml").jobs.promote;
     expect(promote?.environment).toBe("production");
+    const reviewed = workflow("promote-on-main.yml").jobs["promote-reviewed"];
+    expect(reviewed?.environment).toBe("production");
+    expect(reviewed?.steps?.some((s) => s.uses === "./actions/promote")).toBe(true);
     const images = workflow("images.yml");
     expect(Object.keys(images.on).sort()).toEqual(["push", "workflow_call", "workflow_dispatch"]);
     expect((images.on.push as { branches: string[] }).branches).toEqual(["main"]);

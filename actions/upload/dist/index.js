@@ -878,6 +878,14 @@ var SETTINGS = [
     description: "Screenshot of the HTML report with headless Chromium (auto: when Chromium is installed)."
   },
   {
+    key: "card.note",
+    env: "MLOPS_CARD_NOTE",
+    flag: "--card-note",
+    schema: z3.string().max(1e3),
+    allowed: "text, up to 1000 characters",
+    description: "A note at the top of the card: promote-on-main says there why it retrained instead of promoting the reviewed candidate."
+  },
+  {
     key: "promote.target",
     env: "MLOPS_PROMOTE_TARGET",
     flag: "--target",
@@ -7758,6 +7766,7 @@ function summarizeSplit(block, mode) {
 import { existsSync as existsSync2 } from "node:fs";
 import { stat as stat4 } from "node:fs/promises";
 import { join as join6 } from "node:path";
+import { createHash as createHash4 } from "node:crypto";
 
 // pipeline/train/train.ts
 import { mkdtemp as mkdtemp2, rm as rm4 } from "node:fs/promises";
@@ -9575,6 +9584,20 @@ async function runModelDir(store, runId2, scratch) {
   }
   return (await fetchTrainArtifact(store, runId2, join6(scratch, runId2))).modelDir;
 }
+async function modelArtifactHashes(store, runId2) {
+  const prefix = modelPrefix(runId2);
+  const hashes = [];
+  for (const key of await store.list(prefix)) {
+    const bytes = await store.get(key);
+    if (bytes === void 0) continue;
+    hashes.push({
+      name: key,
+      sha256: createHash4("sha256").update(bytes).digest("hex"),
+      bytes: bytes.length
+    });
+  }
+  return hashes;
+}
 
 // pipeline/upload/acquire.ts
 import { existsSync as existsSync4 } from "node:fs";
@@ -9582,7 +9605,7 @@ import { readFile as readFile6, writeFile as writeFile5 } from "node:fs/promises
 import { join as join8 } from "node:path";
 
 // pipeline/data/download.ts
-import { createHash as createHash4 } from "node:crypto";
+import { createHash as createHash5 } from "node:crypto";
 import { createWriteStream as createWriteStream3, existsSync as existsSync3 } from "node:fs";
 import { mkdir as mkdir6, readFile as readFile5, rename as rename3, rm as rm5, writeFile as writeFile4 } from "node:fs/promises";
 import { basename, join as join7 } from "node:path";
@@ -9643,7 +9666,7 @@ async function fetchTo(url, path2, timeoutMs) {
       MANUAL_HINT
     );
   }
-  const hash2 = createHash4("sha256");
+  const hash2 = createHash5("sha256");
   const body2 = Readable2.fromWeb(response.body);
   body2.on("data", (chunk) => hash2.update(chunk));
   await pipeline2(body2, createWriteStream3(path2));
@@ -10029,6 +10052,33 @@ var OracleRecommender = class {
 // pipeline/evaluate/recommender.ts
 var ABLATION = "ablation";
 
+// pipeline/evaluate/smoke-sessions.ts
+var SMOKE_SESSIONS = 20;
+function smokeSessionsKey(runId2) {
+  return stageKey(runId2, "evaluate", "smoke-sessions.json");
+}
+function smokePrefixes(sessions) {
+  const prefixes = [];
+  for (const { items } of sessions) {
+    if (prefixes.length === SMOKE_SESSIONS) break;
+    prefixes.push(items.slice(0, Math.max(1, items.length - 1)));
+  }
+  return prefixes;
+}
+async function writeSmokeSessions(store, runId2, test) {
+  const key = smokeSessionsKey(runId2);
+  await store.put(key, `${JSON.stringify(smokePrefixes(test))}
+`);
+  return key;
+}
+async function readSmokeSessions(store, runId2) {
+  const bytes = await store.get(smokeSessionsKey(runId2));
+  if (bytes === void 0) return void 0;
+  const parsed = JSON.parse(Buffer.from(bytes).toString("utf8"));
+  const valid = Array.isArray(parsed) && parsed.every((s) => Array.isArray(s) && s.every((item) => typeof item === "string"));
+  return valid && parsed.length > 0 ? parsed : void 0;
+}
+
 // pipeline/evaluate/stage.ts
 var TEMPLATE_GATES_FILE = fileURLToPath(new URL("../../gates.yml", __moduleUrl));
 function resolveGatesFile(path2) {
@@ -10142,12 +10192,13 @@ async function evaluateRun(input) {
     };
     await store.put(artifacts.report, JSON.stringify(report, null, 2));
     await store.put(artifacts.gates, JSON.stringify(gates, null, 2));
+    const smokeSessions2 = await writeSmokeSessions(store, input.runId, test);
     return {
       report,
       gates,
       productionRunId,
       gatesFile,
-      artifacts,
+      artifacts: { ...artifacts, smokeSessions: smokeSessions2 },
       seconds: (performance.now() - started) / 1e3
     };
   } finally {
@@ -10163,7 +10214,7 @@ import { join as join13, resolve as resolve3 } from "node:path";
 import { fileURLToPath as fileURLToPath2 } from "node:url";
 
 // pipeline/transform/artifacts.ts
-import { createHash as createHash5, randomUUID as randomUUID2 } from "node:crypto";
+import { createHash as createHash6, randomUUID as randomUUID2 } from "node:crypto";
 var MANIFEST_SCHEMA = "https://schemas.getdbt.com/dbt/manifest/v12.json";
 var RUN_RESULTS_SCHEMA = "https://schemas.getdbt.com/dbt/run-results/v6.json";
 var DBT_VERSION = "1.10.0";
@@ -10171,7 +10222,7 @@ function newArtifactContext(vars, selectors) {
   return { invocationId: randomUUID2(), generatedAt: (/* @__PURE__ */ new Date()).toISOString(), vars, selectors };
 }
 function checksum(text) {
-  return { name: "sha256", checksum: createHash5("sha256").update(text).digest("hex") };
+  return { name: "sha256", checksum: createHash6("sha256").update(text).digest("hex") };
 }
 function columns(docs) {
   return Object.fromEntries(
@@ -10395,7 +10446,7 @@ function manifest(graph, context) {
       invocation_id: context.invocationId,
       env: {},
       project_name: graph.project.name,
-      project_id: createHash5("md5").update(graph.project.name).digest("hex"),
+      project_id: createHash6("md5").update(graph.project.name).digest("hex"),
       user_id: null,
       send_anonymous_usage_stats: false,
       adapter_type: graph.target.type
@@ -10451,10 +10502,10 @@ function runResults(runs, context, elapsedSeconds) {
 }
 
 // pipeline/transform/graph.ts
-import { createHash as createHash7 } from "node:crypto";
+import { createHash as createHash8 } from "node:crypto";
 
 // pipeline/transform/generic-tests.ts
-import { createHash as createHash6 } from "node:crypto";
+import { createHash as createHash7 } from "node:crypto";
 var GENERIC_TESTS = ["not_null", "unique", "accepted_values", "relationships"];
 function genericTestSql(test, args) {
   const column = args.column_name;
@@ -10511,7 +10562,7 @@ function genericTestName(test, model, column, kwargs) {
   }
   const name2 = [parts.join("_"), ...extra].join("__").replace(/[^A-Za-z0-9_]+/g, "_");
   if (name2.length <= 64) return name2;
-  return `${name2.slice(0, 30)}_${createHash6("md5").update(name2).digest("hex")}`;
+  return `${name2.slice(0, 30)}_${createHash7("md5").update(name2).digest("hex")}`;
 }
 
 // pipeline/transform/jinja.ts
@@ -11342,7 +11393,7 @@ function genericTest(projectName, renderer, spec, node, refOf, sourceOf) {
     ...to === void 0 ? {} : { to },
     ...spec.kwargs.field === void 0 ? {} : { field: String(spec.kwargs.field) }
   });
-  const hash2 = createHash7("sha256").update(`${name2}:${JSON.stringify(kwargs)}`).digest("hex");
+  const hash2 = createHash8("sha256").update(`${name2}:${JSON.stringify(kwargs)}`).digest("hex");
   return {
     resourceType: "test",
     uniqueId: `test.${projectName}.${name2}.${hash2.slice(0, 10)}`,
@@ -11945,12 +11996,12 @@ async function runDbtCore(options) {
 }
 
 // pipeline/transform/inputs.ts
-import { createHash as createHash8 } from "node:crypto";
+import { createHash as createHash9 } from "node:crypto";
 import { readdirSync as readdirSync2, readFileSync as readFileSync3, statSync } from "node:fs";
 import { join as join12, relative as relative3, sep as sep3 } from "node:path";
 var GENERATED = /* @__PURE__ */ new Set(["target", "logs", "dbt_packages"]);
 function projectInput(dir) {
-  const hash2 = createHash8("sha256");
+  const hash2 = createHash9("sha256");
   let bytes = 0;
   const walk2 = (folder) => {
     for (const name2 of readdirSync2(folder).sort()) {
@@ -11979,7 +12030,7 @@ async function rawInputs(warehouse) {
   }
   return [...byTable].map(([table4, hashes]) => ({
     name: table4,
-    sha256: createHash8("sha256").update(hashes.join("\n")).digest("hex")
+    sha256: createHash9("sha256").update(hashes.join("\n")).digest("hex")
   }));
 }
 
@@ -12383,6 +12434,13 @@ async function cardDataFromRun(store, runId2, options = {}) {
     };
   }
   if (transform2) data.dag = transform2.dag;
+  const notes = [
+    ...options.config?.card.note ? [options.config.card.note] : [],
+    ...options.ephemeralStore ? [
+      `The run store (${store.location}) lives only as long as this workflow: no model in production outlives it, so champion/challenger cannot work and a merge cannot promote the candidate reviewed here. Set the MLOPS_S3_STORE repository variable to keep runs and the registry (README, level 2).`
+    ] : []
+  ];
+  if (notes.length > 0) data.notes = notes;
   data.data = {
     ...upload2 ? {
       source: upload2.source,
@@ -13205,6 +13263,7 @@ function renderCard(data, options = {}) {
   const pieces = [
     CARD_MARKER,
     `## Model card · run \`${code(data.run.runId)}\``,
+    ...(data.notes ?? []).map((note) => `> ${note.replace(/\s+/g, " ").trim()}`),
     ...verdictSection(data, where),
     ...metricsSection(data, where),
     ...candidateSection(data),
@@ -14218,7 +14277,7 @@ var BatchLogTail = class {
 };
 
 // pipeline/compute/code-package.ts
-import { createHash as createHash9 } from "node:crypto";
+import { createHash as createHash10 } from "node:crypto";
 import { existsSync as existsSync9, mkdirSync, readdirSync as readdirSync3, readFileSync as readFileSync4, statSync as statSync3, writeFileSync } from "node:fs";
 import { dirname as dirname4, join as join16, relative as relative4, sep as sep4 } from "node:path";
 import { gunzipSync, gzipSync } from "node:zlib";
@@ -14292,7 +14351,7 @@ async function publishCodePackage(store, root) {
   };
 }
 function sha256(bytes) {
-  return createHash9("sha256").update(bytes).digest("hex");
+  return createHash10("sha256").update(bytes).digest("hex");
 }
 function gzipPackage(tar2) {
   const gz = gzipSync(tar2, { level: 9 });
@@ -14739,7 +14798,7 @@ function formatSeconds(seconds2) {
 }
 
 // pipeline/compute/images.ts
-import { createHash as createHash10 } from "node:crypto";
+import { createHash as createHash11 } from "node:crypto";
 import { existsSync as existsSync10, readFileSync as readFileSync5 } from "node:fs";
 import { join as join17 } from "node:path";
 import { fileURLToPath as fileURLToPath3 } from "node:url";
@@ -14770,7 +14829,7 @@ var IMAGES = {
 };
 var CHECKOUT_ROOT = fileURLToPath3(new URL("../..", __moduleUrl));
 function imageTag(kind, root = CHECKOUT_ROOT) {
-  const hash2 = createHash10("sha256");
+  const hash2 = createHash11("sha256");
   for (const input of IMAGES[kind].inputs) {
     const path2 = join17(root, input);
     if (!existsSync10(path2)) {
@@ -14781,7 +14840,7 @@ function imageTag(kind, root = CHECKOUT_ROOT) {
       );
     }
     hash2.update(`${input}\0`);
-    hash2.update(createHash10("sha256").update(readFileSync5(path2)).digest("hex"));
+    hash2.update(createHash11("sha256").update(readFileSync5(path2)).digest("hex"));
     hash2.update("\n");
   }
   return `sha256-${hash2.digest("hex").slice(0, 24)}`;
@@ -14796,7 +14855,7 @@ function resolveImage(reference, kind, root) {
 
 // pipeline/run/versions.ts
 import { execFileSync } from "node:child_process";
-import { readFileSync as readFileSync6 } from "node:fs";
+import { existsSync as existsSync11, readFileSync as readFileSync6 } from "node:fs";
 import { createRequire as createRequire2 } from "node:module";
 var require2 = createRequire2(__moduleUrl);
 function packageVersion(name2) {
@@ -14823,6 +14882,20 @@ function gitSha() {
       stdio: ["ignore", "pipe", "ignore"],
       cwd: new URL("../..", __moduleUrl)
     }).toString().trim();
+  } catch {
+    return void 0;
+  }
+}
+function pullRequest(env = process.env) {
+  if (env.GITHUB_EVENT_NAME !== "pull_request" || !env.GITHUB_EVENT_PATH) return void 0;
+  if (!existsSync11(env.GITHUB_EVENT_PATH)) return void 0;
+  try {
+    const event = JSON.parse(readFileSync6(env.GITHUB_EVENT_PATH, "utf8"));
+    const number = event.pull_request?.number;
+    const headSha = event.pull_request?.head?.sha;
+    if (typeof number !== "number" || typeof headSha !== "string") return void 0;
+    if (!/^[0-9a-f]{40}$/.test(headSha)) return void 0;
+    return { number, headSha };
   } catch {
     return void 0;
   }
@@ -15836,7 +15909,7 @@ import {
 import { InvokeEndpointCommand, SageMakerRuntimeClient } from "@aws-sdk/client-sagemaker-runtime";
 
 // pipeline/promote/model-package.ts
-import { createHash as createHash11 } from "node:crypto";
+import { createHash as createHash12 } from "node:crypto";
 import { createReadStream as createReadStream3 } from "node:fs";
 import { chmod, copyFile as copyFile3, mkdir as mkdir7, mkdtemp as mkdtemp6, rm as rm9, stat as stat5 } from "node:fs/promises";
 import { tmpdir as tmpdir6 } from "node:os";
@@ -15884,7 +15957,7 @@ async function buildModelPackage(artifactDir, outFile) {
   return { path: outFile, bytes: size, sha256: await sha256File2(outFile) };
 }
 async function sha256File2(path2) {
-  const hash2 = createHash11("sha256");
+  const hash2 = createHash12("sha256");
   for await (const chunk of createReadStream3(path2)) hash2.update(chunk);
   return hash2.digest("hex");
 }
@@ -16462,7 +16535,6 @@ function awsFailure(endpointName, what, error) {
 }
 
 // pipeline/promote/promote.ts
-var SMOKE_SESSIONS = 20;
 function estimate4(figure2, what) {
   if (!figure2 || figure2.value === null) {
     throw new InputError(`the evaluation has no ${what} for the candidate`, {}, "re-run evaluate");
@@ -16482,16 +16554,18 @@ function summary(result, name2) {
     examples: report.metrics["hr@20"].n
   };
 }
-async function smokeSessions(warehouse) {
+async function smokeSessions(input, runId2) {
+  const stored = await readSmokeSessions(input.store, runId2);
+  if (stored) return stored;
   const sessions = [];
-  for await (const { items } of readSessions(warehouse, {
+  for await (const session2 of readSessions(await input.warehouse(), {
     split: "test",
     pageSize: SMOKE_SESSIONS
   })) {
-    sessions.push(items.slice(0, Math.max(1, items.length - 1)));
+    sessions.push(session2);
     if (sessions.length === SMOKE_SESSIONS) break;
   }
-  return sessions;
+  return smokePrefixes(sessions);
 }
 function sageMakerSettings(config, env = process.env) {
   const s = config.promote.sagemaker;
@@ -16516,7 +16590,7 @@ function sageMakerSettings(config, env = process.env) {
 async function deploy(input, runId2, scratch) {
   const { config, store, reporter } = input;
   const dir = await runModelDir(store, runId2, scratch);
-  const sessions = await smokeSessions(input.warehouse);
+  const sessions = await smokeSessions(input, runId2);
   if (config.promote.target === "sagemaker") {
     const result = await deployToSageMaker(
       sageMakerSettings(config),
@@ -17245,12 +17319,14 @@ function describe3(r) {
 async function recordStage(ctx, stage, body2) {
   const startedAt = /* @__PURE__ */ new Date();
   const sha = gitSha();
+  const pr = pullRequest();
   const base = {
     runId: ctx.runId,
     stage,
     startedAt: startedAt.toISOString(),
     versions: versions(),
-    ...sha ? { gitSha: sha } : {}
+    ...sha ? { gitSha: sha } : {},
+    ...pr ? { pullRequest: pr } : {}
   };
   const finish2 = () => {
     const finishedAt = /* @__PURE__ */ new Date();
@@ -17380,8 +17456,13 @@ ${formatGateTable(result.gates)}`,
     const hr20 = (name2) => result.report.recommenders.find((r) => r.name === name2)?.metrics["hr@20"].value ?? 0;
     return {
       result,
-      inputs: [],
-      outputs: [result.artifacts.report, result.artifacts.gates],
+      // The model files it judged, by hash: what a promotion of this run must still find.
+      inputs: await modelArtifactHashes(ctx.store, ctx.runId),
+      outputs: [
+        result.artifacts.report,
+        result.artifacts.gates,
+        ...result.artifacts.smokeSessions ? [result.artifacts.smokeSessions] : []
+      ],
       counts: {
         test_sessions: result.report.counts.evaluatedSessions,
         prefixes: result.report.counts.prefixes,
@@ -17397,6 +17478,8 @@ async function cardStage(ctx) {
   return recordStage(ctx, "card", async () => {
     const data = await cardDataFromRun(ctx.store, ctx.runId, {
       config: ctx.config,
+      // A folder store on a CI runner travels between jobs as an artifact and then is gone.
+      ephemeralStore: process.env.GITHUB_ACTIONS === "true" && !ctx.store.location.startsWith("s3://"),
       ...ctx.configSources ? { sources: ctx.configSources } : {}
     });
     const written = await writeCardArtifacts(ctx.store, data, {
@@ -17430,7 +17513,7 @@ async function promoteStage(ctx, options = {}) {
       config: ctx.config,
       runId: ctx.runId,
       store: ctx.store,
-      warehouse: await ctx.warehouse(),
+      warehouse: () => ctx.warehouse(),
       reporter: ctx.reporter,
       ...options
     });
