@@ -30,6 +30,7 @@ import {
 import type { SnowflakeDriver } from "./warehouse/snowflake/connection.ts";
 import { SnowflakeWarehouse } from "./warehouse/snowflake/snowflake-warehouse.ts";
 import { findChromium } from "../reports/screenshot.ts";
+import { checkLevels, type LevelInputs } from "./config/levels.ts";
 
 export type CheckStatus = "ok" | "warn" | "fail" | "skip";
 
@@ -60,6 +61,11 @@ export interface DoctorOptions {
   nodeVersion?: string;
   /** Default: snowflake-sdk; tests pass a stand-in. */
   snowflakeDriver?: SnowflakeDriver;
+  /**
+   * The repository's variables and secret names, for the level checks (default: the
+   * environment's, and the names of the secrets set in it).
+   */
+  levels?: LevelInputs;
 }
 
 export async function runDoctor(
@@ -91,6 +97,7 @@ export async function runDoctor(
   await run("compute", () => checkCompute(config, env));
   await run("promote", () => checkPromote(config, env));
   await run("chromium", () => checkChromium(config.card.screenshot, env));
+  for (const check of checkLevels(options.levels ?? levelInputsFromEnv(env))) checks.push(check);
   return { ok: checks.every((c) => c.status !== "fail"), checks };
 }
 
@@ -601,6 +608,18 @@ function settingNames(key: string): string {
   const spec = SETTINGS.find((s) => s.key === key);
   if (!spec) return key;
   return `${key}, env ${spec.env}${spec.flag ? `, flag ${spec.flag}` : ""}`;
+}
+
+// --- levels ----------------------------------------------------------------------------------
+
+/** Secrets the levels ask for by name; in the environment, set means present. */
+const LEVEL_SECRETS = ["SNOWFLAKE_PRIVATE_KEY", "SNOWFLAKE_PASSWORD"];
+
+function levelInputsFromEnv(env: NodeJS.ProcessEnv): LevelInputs {
+  return {
+    variables: env,
+    secrets: new Set(LEVEL_SECRETS.filter((name) => (env[name] ?? "") !== "")),
+  };
 }
 
 // --- chromium --------------------------------------------------------------------------------

@@ -3,7 +3,7 @@
  * (defaults < file < env < flags), runs, prints a human summary on stderr or exactly one JSON
  * object on stdout with --json. Exit codes: 0 ok, 1 failed, 2 bad usage or bad input.
  */
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { Command, CommanderError, Option } from "commander";
@@ -19,6 +19,7 @@ import { SAGEMAKER_MODEL_DIR, serveModel } from "../serve/serve.ts";
 import { SERVE_LIMIT_SPECS } from "../serve/serve-settings.ts";
 import { runModelDir } from "../train/fetch-artifact.ts";
 import { imageReports } from "../compute/images.ts";
+import { parseVariables, type LevelInputs } from "../config/levels.ts";
 import { reviewedForCommit } from "../promote/reviewed.ts";
 import { createGitHubClient, pullRequestOfCommit } from "../../reports/github.ts";
 import { createContext, openStore } from "../run/context.ts";
@@ -411,7 +412,15 @@ export function buildProgram(): Command {
       .description(
         "check Node, the tfjs backend, the store, the warehouse and the AWS/Snowflake settings, and say what to fix",
       )
-      .option("--no-probe", "do not open the warehouse (no DuckDB open, no Snowflake login)"),
+      .option("--no-probe", "do not open the warehouse (no DuckDB open, no Snowflake login)")
+      .option(
+        "--variables <file>",
+        "check the levels against a repository's variables: the output of `gh variable list --json name,value` (default: the environment)",
+      )
+      .option(
+        "--secrets <file>",
+        "with --variables: the repository's secret names, the output of `gh secret list --json name`",
+      ),
     [
       ...COMMON_SETTINGS,
       "transform.dbt",
@@ -421,18 +430,25 @@ export function buildProgram(): Command {
       ...PROMOTE_SETTINGS,
       ...SETTINGS.map((s) => s.key).filter((key) => key.startsWith("compute.batch.")),
     ],
-  ).action(async (options: CommonOptions & { probe: boolean }) => {
-    const inv = prepare(options);
-    const report = await runDoctor(inv.config, { probeWarehouse: options.probe });
-    emit(inv, report, () => formatDoctor(report));
-    if (!report.ok) {
-      throw new PipelineError(
-        "the environment is not ready (see the checks above)",
-        1,
-        "apply the fixes listed, then run npx pipeline doctor again",
-      );
-    }
-  });
+  ).action(
+    async (options: CommonOptions & { probe: boolean; variables?: string; secrets?: string }) => {
+      const inv = prepare(options);
+      const report = await runDoctor(inv.config, {
+        probeWarehouse: options.probe,
+        ...(options.variables
+          ? { levels: readLevelInputs(options.variables, options.secrets) }
+          : {}),
+      });
+      emit(inv, report, () => formatDoctor(report));
+      if (!report.ok) {
+        throw new PipelineError(
+          "the environment is not ready (see the checks above)",
+          1,
+          "apply the fixes listed, then run npx pipeline doctor again",
+        );
+      }
+    },
+  );
 
   withSettings(
     program
@@ -512,6 +528,25 @@ export function buildProgram(): Command {
   });
 
   return program;
+}
+
+/** `doctor --variables FILE [--secrets FILE]`: a repository's settings, secrets by name only. */
+function readLevelInputs(variablesFile: string, secretsFile?: string): LevelInputs {
+  const read = (file: string, what: string) => {
+    try {
+      return parseVariables(readFileSync(file, "utf8"), file);
+    } catch (error) {
+      throw new InputError(
+        `cannot read ${what}: ${(error as Error).message.replace(`${file}: `, "")}`,
+        { file },
+        `Write it with: gh ${what === "the variables" ? "variable list --json name,value" : "secret list --json name"} > ${file}`,
+      );
+    }
+  };
+  return {
+    variables: read(variablesFile, "the variables"),
+    secrets: new Set(secretsFile ? Object.keys(read(secretsFile, "the secret names")) : []),
+  };
 }
 
 /** The pull request merged as `commit`, from GitHub's API (GITHUB_TOKEN, GITHUB_REPOSITORY). */
