@@ -15,7 +15,7 @@ import { readStageRecord } from "../store/runs.ts";
 import type { ArtifactStore } from "../store/store.ts";
 import type { TrainResult } from "../train/train.ts";
 import { interruptSignal, runBatchTraining, type BatchTrainingResult } from "./batch.ts";
-import { SNOWFLAKE_ENV } from "../warehouse/snowflake/config.ts";
+import { needsOidcToken, SNOWFLAKE_ENV } from "../warehouse/snowflake/config.ts";
 import { resolveBatchSettings } from "./batch-settings.ts";
 import { resolveImage } from "./images.ts";
 import { publishCodePackage, type PublishedCodePackage } from "./code-package.ts";
@@ -58,9 +58,16 @@ function trainArgs(config: Config): string[] {
  */
 function snowflakeConnection(env: NodeJS.ProcessEnv): Record<string, string> {
   const names = Object.values(SNOWFLAKE_ENV).filter((name) => !SECRET_SNOWFLAKE_ENV.has(name));
-  return Object.fromEntries(
+  const connection = Object.fromEntries(
     names.flatMap((name) => (env[name] ? [[name, env[name] as string]] : [])),
   );
+  // Workload identity with GitHub's OIDC token here (minted or not yet): the job has no GitHub
+  // token, so it proves its AWS identity (the job role, registered with the Snowflake user as an
+  // AWS workload identity: infra/snowflake/setup.sql) instead.
+  if (needsOidcToken({ ...env, [SNOWFLAKE_ENV.token]: undefined })) {
+    connection[SNOWFLAKE_ENV.provider] = "AWS";
+  }
+  return connection;
 }
 
 export async function trainOnBatch(input: {

@@ -13,7 +13,7 @@ import {
 import { CloudWatchLogsClient, GetLogEventsCommand } from "@aws-sdk/client-cloudwatch-logs";
 import { join } from "node:path";
 import { mockClient } from "aws-sdk-client-mock";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { loadConfig } from "../../pipeline/config/config.ts";
 import { trainOnBatch } from "../../pipeline/compute/train-on-batch.ts";
 import { buildCodePackage } from "../../pipeline/compute/code-package.ts";
@@ -28,6 +28,7 @@ const logsMock = mockClient(CloudWatchLogsClient);
 afterEach(() => {
   batchMock.reset();
   logsMock.reset();
+  vi.unstubAllEnvs();
 });
 
 const env = {
@@ -133,5 +134,28 @@ describe("trainOnBatch", () => {
       name: "MLOPS_CODE_PACKAGE",
       value: `${store.location}/code/${code.sha256}.tar.gz`,
     });
+  });
+
+  it("gives the job its AWS identity for Snowflake when this side logs in with GitHub's OIDC token", async () => {
+    vi.stubEnv("SNOWFLAKE_ACCOUNT", "acme-shop");
+    vi.stubEnv("SNOWFLAKE_AUTHENTICATOR", "workload_identity");
+    vi.stubEnv("SNOWFLAKE_TOKEN", "eyJ-a-github-oidc-token");
+    const store = new LocalStore(join(tempDir("train-on-batch-"), "store"));
+    batchMock.on(DescribeJobDefinitionsCommand).resolves({ jobDefinitions: [] });
+    batchMock.on(RegisterJobDefinitionCommand).rejects(new Error("stop after the definition"));
+    await expect(
+      trainOnBatch({ config: configWith(), runId: "r2", store, reporter: silentReporter() }),
+    ).rejects.toThrow();
+    const registered = batchMock.commandCalls(RegisterJobDefinitionCommand)[0]?.args[0].input;
+    const environment = registered?.containerProperties?.environment ?? [];
+    expect(environment).toContainEqual({
+      name: "SNOWFLAKE_WORKLOAD_IDENTITY_PROVIDER",
+      value: "AWS",
+    });
+    expect(environment).toContainEqual({
+      name: "SNOWFLAKE_AUTHENTICATOR",
+      value: "workload_identity",
+    });
+    expect(JSON.stringify(registered)).not.toContain("eyJ-a-github-oidc-token");
   });
 });

@@ -14925,9 +14925,13 @@ function trainArgs(config) {
 }
 function snowflakeConnection(env) {
   const names = Object.values(SNOWFLAKE_ENV).filter((name2) => !SECRET_SNOWFLAKE_ENV.has(name2));
-  return Object.fromEntries(
+  const connection = Object.fromEntries(
     names.flatMap((name2) => env[name2] ? [[name2, env[name2]]] : [])
   );
+  if (needsOidcToken({ ...env, [SNOWFLAKE_ENV.token]: void 0 })) {
+    connection[SNOWFLAKE_ENV.provider] = "AWS";
+  }
+  return connection;
 }
 async function trainOnBatch(input) {
   const { config, runId: runId2, reporter } = input;
