@@ -7,8 +7,11 @@
  * a quote character are split directly (the hot path: browsing_train.csv never quotes); lines with
  * quotes are parsed by papaparse, whose RFC 4180 handling reports malformed quoting.
  */
-import { createReadStream } from "node:fs";
+import { closeSync, createReadStream, openSync, readSync } from "node:fs";
+import type { Readable } from "node:stream";
+import { createGunzip } from "node:zlib";
 import Papa from "papaparse";
+import { InputError } from "../errors.ts";
 
 /**
  * One line of the file. Its fields are split on first use: a caller with a faster check for
@@ -46,6 +49,38 @@ export interface ReadOptions {
   maxLineLength: number;
   /** Characters read per chunk from disk. */
   chunkSize?: number;
+  /** Called after each chunk with the bytes read from the file so far (compressed, if it is). */
+  onRead?: (fileBytes: number) => void;
+}
+
+/** Whether the file starts with gzip's magic bytes (1f 8b), whatever its name. */
+export function isGzipFile(path: string): boolean {
+  const fd = openSync(path, "r");
+  try {
+    const head = Buffer.alloc(2);
+    return readSync(fd, head, 0, 2, 0) === 2 && head[0] === 0x1f && head[1] === 0x8b;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * The file's text: decompressed on the fly when it is gzip (`browsing_train.csv.gz`), so a
+ * compressed download is read without an unpacked copy on disk.
+ */
+function openText(
+  path: string,
+  chunkSize: number,
+): { text: Readable; file: ReturnType<typeof createReadStream> } {
+  const file = createReadStream(path, { highWaterMark: chunkSize });
+  if (!isGzipFile(path)) {
+    file.setEncoding("utf8");
+    return { text: file, file };
+  }
+  const gunzip = createGunzip({ chunkSize });
+  file.on("error", (error) => gunzip.destroy(error));
+  gunzip.setEncoding("utf8");
+  return { text: file.pipe(gunzip), file };
 }
 
 export const DEFAULT_MAX_LINE_LENGTH = 1 << 20;
@@ -60,14 +95,12 @@ export async function* readCsvLines(
 ): AsyncGenerator<CsvRecord[]> {
   // setEncoding('utf8') decodes across chunk boundaries and turns invalid bytes into U+FFFD,
   // which the validator reports as non-UTF-8 input with its line and column.
-  const stream = createReadStream(path, {
-    encoding: "utf8",
-    highWaterMark: options.chunkSize ?? 1 << 20,
-  });
+  const { text: stream, file } = openText(path, options.chunkSize ?? 1 << 20);
   let carry = "";
   let line = 0;
   let oversized = false;
-  for await (const chunk of stream as AsyncIterable<string>) {
+  for await (const chunk of gzipErrors(stream as AsyncIterable<string>, path, () => line)) {
+    options.onRead?.(file.bytesRead);
     let text = carry + chunk;
     if (line === 0 && text.charCodeAt(0) === 0xfeff) text = text.slice(1);
     const batch: CsvRecord[] = [];
@@ -101,6 +134,25 @@ export async function* readCsvLines(
         ? new CsvRecord(line, carry, options.maxLineLength)
         : lineRecord(line, stripCr(carry), options.maxLineLength),
     ];
+  }
+}
+
+/** A damaged gzip stream becomes an error that names the file and how far it got. */
+async function* gzipErrors(
+  chunks: AsyncIterable<string>,
+  path: string,
+  lines: () => number,
+): AsyncGenerator<string> {
+  try {
+    yield* chunks;
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? "";
+    if (!code.startsWith("Z_")) throw error;
+    throw new InputError(
+      `the gzip stream is damaged after line ${lines()}: ${(error as Error).message}`,
+      { file: path },
+      "Download or compress the file again (gzip -t FILE tests it).",
+    );
   }
 }
 

@@ -225,17 +225,66 @@ function show(value: string): string {
   return value.length > 40 ? `"${value.slice(0, 40)}…" (${value.length} chars)` : `"${value}"`;
 }
 
-/** How a file's first line relates to the expected header. */
-export type HeaderCheck = "header" | "no-header" | "wrong-header";
+/**
+ * Where each of the kind's columns sits in a file: the header's names matched in any order (the
+ * challenge's real search_train.csv has them in another order than its documentation), or the
+ * standard order when the file has no header.
+ */
+export interface ColumnLayout {
+  /** Whether line 1 is a header (false: line 1 is already a row in the standard order). */
+  header: boolean;
+  /** For each of the kind's columns, in schema order, its 0-based position in the file. */
+  positions: number[];
+  /** Fields per line in the file. */
+  width: number;
+  /** Header names the kind does not use (ignored). */
+  extra: string[];
+  /** True when the file's columns are exactly the schema's, in its order. */
+  standard: boolean;
+}
+
+/** What line 1 says about the file: its layout, or what is wrong with it. */
+export type HeaderCheck =
+  | { kind: "layout"; layout: ColumnLayout }
+  | { kind: "missing-columns"; missing: string[]; found: string[] }
+  | { kind: "duplicate-columns"; duplicates: string[] }
+  | { kind: "wrong-header" };
 
 export function checkHeader(kind: DataKind, fields: readonly string[]): HeaderCheck {
-  const expected = DATA_FILES[kind].columns;
+  const expected: readonly string[] = DATA_FILES[kind].columns;
   const names = fields.map((field) => field.trim().toLowerCase());
-  if (names.length === expected.length && names.every((name, i) => name === expected[i])) {
-    return "header";
+  const known = names.filter((name) => expected.includes(name));
+  if (known.length === 0) {
+    // A first line that is itself a valid row: the header was left off, the columns are standard.
+    if (validateRecord(kind, fields).ok) {
+      const positions = expected.map((_, i) => i);
+      return {
+        kind: "layout",
+        layout: { header: false, positions, width: expected.length, extra: [], standard: true },
+      };
+    }
+    return { kind: "wrong-header" };
   }
-  // A first line that is itself a valid row: the header was left off, the columns are standard.
-  return validateRecord(kind, fields).ok ? "no-header" : "wrong-header";
+  const duplicates = [...new Set(known.filter((name, i) => known.indexOf(name) !== i))];
+  if (duplicates.length > 0) return { kind: "duplicate-columns", duplicates };
+  const missing = expected.filter((name) => !names.includes(name));
+  if (missing.length > 0) return { kind: "missing-columns", missing, found: names };
+  const positions = expected.map((name) => names.indexOf(name));
+  return {
+    kind: "layout",
+    layout: {
+      header: true,
+      positions,
+      width: names.length,
+      extra: names.filter((name) => !expected.includes(name)),
+      standard: names.length === expected.length && positions.every((p, i) => p === i),
+    },
+  };
+}
+
+/** A line's fields in the schema's order (only lines with the layout's width). */
+export function schemaOrder(layout: ColumnLayout, fields: readonly string[]): string[] {
+  return layout.positions.map((position) => fields[position] as string);
 }
 
 /**

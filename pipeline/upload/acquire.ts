@@ -79,11 +79,14 @@ async function generateOnce(
   }
 }
 
+/** Each kind's file in the folder: `browsing_train.csv`, else `browsing_train.csv.gz`. */
 function presentFiles(dir: string): Partial<Record<DataKind, string>> {
   const files: Partial<Record<DataKind, string>> = {};
   for (const kind of DATA_KINDS) {
-    const path = join(dir, DATA_FILES[kind].file);
-    if (existsSync(path)) files[kind] = path;
+    const plain = join(dir, DATA_FILES[kind].file);
+    const gzipped = `${plain}.gz`;
+    if (existsSync(plain)) files[kind] = plain;
+    else if (existsSync(gzipped)) files[kind] = gzipped;
   }
   return files;
 }
@@ -93,9 +96,9 @@ function requireFiles(dir: string): Partial<Record<DataKind, string>> {
   if (!files.browsing) {
     const expected = DATA_KINDS.map((k) => DATA_FILES[k].file).join(", ");
     throw new InputError(
-      `no ${DATA_FILES.browsing.file} in ${dir}`,
+      `no ${DATA_FILES.browsing.file} (or ${DATA_FILES.browsing.file}.gz) in ${dir}`,
       { file: join(dir, DATA_FILES.browsing.file) },
-      `Point --data (MLOPS_DATA_DIR) at the folder holding ${expected} (search and catalog files are optional).`,
+      `Point --data (MLOPS_DATA_DIR) at the folder holding ${expected}, plain or gzipped (.csv.gz); search and catalog files are optional.`,
     );
   }
   return files;

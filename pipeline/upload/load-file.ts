@@ -15,7 +15,9 @@ import {
   STAGES_RAW_LINE,
   checkHeader,
   isValidBrowsingLine,
+  schemaOrder,
   validateRecord,
+  type ColumnLayout,
   type Rejection,
 } from "../data/validate.ts";
 import type { Reporter } from "../reporter.ts";
@@ -154,7 +156,6 @@ async function stageFile(
   let loaded = 0;
   let rejected = 0;
   let consumed = 0;
-  let first = true;
   const passthrough = STAGES_RAW_LINE[kind];
   const certainlyValid = kind === "browsing" ? isValidBrowsingLine : undefined;
 
@@ -174,27 +175,66 @@ async function stageFile(
     if (rejects.full) await rejects.flush();
   };
 
+  let layout: ColumnLayout | undefined;
+  // Empty lines are held back: at the end of the file they are not rows (the challenge's files
+  // end with one), in the middle they are rejects, each with its own line number.
+  const blanks: CsvRecord[] = [];
+  const validate = async (record: CsvRecord, columns: ColumnLayout) => {
+    const fields = record.fields;
+    if (!columns.standard && fields.length !== columns.width) {
+      await reject(record, {
+        columnIndex: 0,
+        columnName: "",
+        reason: `expected ${columns.width} columns (as the header has), found ${fields.length}`,
+      });
+      return;
+    }
+    const result = validateRecord(kind, columns.standard ? fields : schemaOrder(columns, fields));
+    if (!result.ok) {
+      // Report the column where it is in this file, not where the schema lists it.
+      const { columnIndex } = result.rejection;
+      const position = columnIndex > 0 ? (columns.positions[columnIndex - 1] ?? 0) + 1 : 0;
+      await reject(record, { ...result.rejection, columnIndex: position });
+    } else if (passthrough && columns.standard) await stage(record.raw, record.line);
+    else await stage(result.values.map(csvValue).join(","), record.line);
+  };
+
   try {
-    for await (const batch of readCsvLines(path, { maxLineLength: DEFAULT_MAX_LINE_LENGTH })) {
+    const reading = {
+      maxLineLength: DEFAULT_MAX_LINE_LENGTH,
+      onRead: (fileBytes: number) => {
+        consumed = fileBytes;
+      },
+    };
+    for await (const batch of readCsvLines(path, reading)) {
       for (const record of batch) {
-        consumed += record.raw.length + 1;
-        if (first) {
-          first = false;
-          if (isHeader(kind, path, record)) continue;
+        if (layout === undefined) {
+          layout = columnLayout(kind, path, record);
+          if (layout.extra.length > 0) {
+            warnings.push(
+              `${path}: column(s) ${layout.extra.join(", ")} not used by ${DATA_FILES[kind].table} (ignored)`,
+            );
+          }
+          if (layout.header) continue;
           warnings.push(
             `${path}: no header line (line 1 is data); columns taken in the standard order ${DATA_FILES[kind].columns.join(",")}`,
           );
         }
+        if (record.raw === "") {
+          blanks.push(record);
+          continue;
+        }
+        for (const blank of blanks.splice(0)) {
+          read++;
+          await reject(blank, { columnIndex: 0, columnName: "", reason: "blank line" });
+        }
         read++;
-        if (certainlyValid?.(record.raw)) {
+        if (layout.standard && certainlyValid?.(record.raw)) {
           await stage(record.raw, record.line);
         } else if (record.problem) {
           await reject(record, { columnIndex: 0, columnName: "", reason: record.problem });
         } else {
-          const result = validateRecord(kind, record.fields);
-          if (!result.ok) await reject(record, result.rejection);
-          else if (passthrough) await stage(record.raw, record.line);
-          else await stage(result.values.map(csvValue).join(","), record.line);
+          await validate(record, layout);
         }
         if ((read & 0xffff) === 0) bar.update(Math.min(consumed, bytes), read);
       }
@@ -207,26 +247,46 @@ async function stageFile(
     bar.stop();
     await Promise.all([rows.abandon(), rejects.close()]);
   }
-  if (first) warnings.push(`${path}: the file is empty (no header, no rows)`);
+  if (layout === undefined) warnings.push(`${path}: the file is empty (no header, no rows)`);
   else if (read === 0) warnings.push(`${path}: the file has a header but no rows`);
   const sorted = [...reasons.entries()].sort((a, b) => b[1] - a[1]);
   return { read, loaded, rejected, reasons: Object.fromEntries(sorted), warnings };
 }
 
 /**
- * Whether line 1 is the header. A first line that is a valid row means the header was left off;
- * anything else means the file is not this kind at all, which is a usage error (exit code 2).
+ * The file's columns from line 1: a header matched by name in any order, or (a first line that is
+ * a valid row) the standard order. A file that is not this kind at all, or lacks a column the
+ * table needs, is a usage error (exit code 2) that names what is missing.
  */
-function isHeader(kind: DataKind, path: string, record: CsvRecord): boolean {
-  const header = record.problem ? "wrong-header" : checkHeader(kind, record.fields);
-  if (header === "wrong-header") {
-    throw new InputError(
-      `this is not ${DATA_FILES[kind].file}: the first line should be the header "${DATA_FILES[kind].columns.join(",")}", found "${record.raw.slice(0, 200)}"`,
-      { file: path, line: 1 },
-      "Check that the file is the data-challenge file of that name, with its header line.",
-    );
+function columnLayout(kind: DataKind, path: string, record: CsvRecord): ColumnLayout {
+  const expected = DATA_FILES[kind].columns;
+  const check = record.problem
+    ? ({ kind: "wrong-header" } as const)
+    : checkHeader(kind, record.fields);
+  const where = { file: path, line: 1 };
+  const hint = `Columns are matched by name, in any order; ${DATA_FILES[kind].file} needs ${expected.join(", ")}.`;
+  switch (check.kind) {
+    case "layout":
+      return check.layout;
+    case "missing-columns":
+      throw new InputError(
+        `the header has no column ${check.missing.map((c) => `"${c}"`).join(", ")} (found ${check.found.join(",")})`,
+        where,
+        hint,
+      );
+    case "duplicate-columns":
+      throw new InputError(
+        `the header names ${check.duplicates.map((c) => `"${c}"`).join(", ")} more than once`,
+        where,
+        hint,
+      );
+    case "wrong-header":
+      throw new InputError(
+        `this is not ${DATA_FILES[kind].file}: the first line should be a header naming ${expected.join(",")} (in any order), found "${record.raw.slice(0, 200)}"`,
+        where,
+        "Check that the file is the data-challenge file of that name, with its header line.",
+      );
   }
-  return header === "header";
 }
 
 /**

@@ -4,10 +4,11 @@
  * checksum mismatch or a missing file.
  */
 import { createHash } from "node:crypto";
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
+import { gunzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { downloadDataset } from "../../pipeline/data/download.ts";
 import { InputError } from "../../pipeline/errors.ts";
@@ -46,11 +47,19 @@ beforeAll(async () => {
 afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
 
 describe("downloadDataset", () => {
-  it("downloads, verifies and unpacks the three files, then reuses them", async () => {
+  it("downloads, verifies and unpacks the three files gzipped, then reuses them", async () => {
     const dir = tempDir();
     await downloadDataset({ url: `${base}/data.zip`, sha256, dir });
-    expect(readFileSync(join(dir, "browsing_train.csv"), "utf8")).toBe(browsing);
-    expect(readFileSync(join(dir, "sku_to_content.csv"), "utf8")).toBe(`${CATALOG_HEADER}\n`);
+    // Straight from the zip into gzip: no unpacked copy, and no archive left behind.
+    const unzip = (name: string) => gunzipSync(readFileSync(join(dir, name))).toString("utf8");
+    expect(unzip("browsing_train.csv.gz")).toBe(browsing);
+    expect(unzip("sku_to_content.csv.gz")).toBe(`${CATALOG_HEADER}\n`);
+    expect(readdirSync(dir).sort()).toEqual([
+      "browsing_train.csv.gz",
+      "download.json",
+      "search_train.csv.gz",
+      "sku_to_content.csv.gz",
+    ]);
     const before = requests.length;
     await downloadDataset({ url: `${base}/data.zip`, sha256, dir });
     expect(requests.length).toBe(before);

@@ -59,9 +59,62 @@ describe("the browsing fast path", () => {
 
 describe("checkHeader", () => {
   it("tells a header, a missing header and a wrong header apart", () => {
-    expect(checkHeader("browsing", BROWSING_HEADER.split(","))).toBe("header");
-    expect(checkHeader("browsing", BROWSING_HEADER.toUpperCase().split(","))).toBe("header");
-    expect(checkHeader("browsing", (VALID[0] as string).split(","))).toBe("no-header");
-    expect(checkHeader("browsing", ["session_id_hash", "query_vector"])).toBe("wrong-header");
+    const standard = {
+      header: true,
+      positions: [0, 1, 2, 3, 4, 5],
+      width: 6,
+      extra: [],
+      standard: true,
+    };
+    expect(checkHeader("browsing", BROWSING_HEADER.split(","))).toEqual({
+      kind: "layout",
+      layout: standard,
+    });
+    expect(checkHeader("browsing", BROWSING_HEADER.toUpperCase().split(","))).toEqual({
+      kind: "layout",
+      layout: standard,
+    });
+    expect(checkHeader("browsing", (VALID[0] as string).split(","))).toEqual({
+      kind: "layout",
+      layout: { ...standard, header: false },
+    });
+    expect(checkHeader("browsing", ["query_vector", "clicked_skus_hash"])).toEqual({
+      kind: "wrong-header",
+    });
+    expect(checkHeader("browsing", ["session_id_hash", "query_vector"])).toMatchObject({
+      kind: "missing-columns",
+      missing: [
+        "event_type",
+        "product_action",
+        "product_sku_hash",
+        "server_timestamp_epoch_ms",
+        "hashed_url",
+      ],
+    });
+  });
+
+  it("matches the columns by name, in any order, and names the extra ones", () => {
+    // The challenge's real search_train.csv: the documented columns in another order.
+    const real =
+      "session_id_hash,query_vector,clicked_skus_hash,product_skus_hash,server_timestamp_epoch_ms";
+    expect(checkHeader("search", real.split(","))).toEqual({
+      kind: "layout",
+      layout: { header: true, positions: [0, 4, 1, 3, 2], width: 5, extra: [], standard: false },
+    });
+    const extra = checkHeader("browsing", ["note", ...BROWSING_HEADER.split(",").reverse()]);
+    expect(extra).toEqual({
+      kind: "layout",
+      layout: {
+        header: true,
+        positions: [6, 5, 4, 3, 2, 1],
+        width: 7,
+        extra: ["note"],
+        standard: false,
+      },
+    });
+    expect(checkHeader("browsing", [...BROWSING_HEADER.split(","), "event_type"])).toEqual({
+      kind: "duplicate-columns",
+      duplicates: ["event_type"],
+    });
   });
 });

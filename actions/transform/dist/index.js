@@ -9611,6 +9611,7 @@ import { mkdir as mkdir6, readFile as readFile5, rename as rename3, rm as rm5, w
 import { basename, join as join7 } from "node:path";
 import { Readable as Readable2 } from "node:stream";
 import { pipeline as pipeline2 } from "node:stream/promises";
+import { createGzip } from "node:zlib";
 import yauzl from "yauzl";
 var MANUAL_HINT = "Download the archive by hand and unpack it, then run `pipeline upload --source csv --data DIR` with DIR holding browsing_train.csv, search_train.csv and sku_to_content.csv.";
 async function downloadDataset(options) {
@@ -9625,7 +9626,7 @@ async function downloadDataset(options) {
   if (existsSync3(marker)) {
     const previous = JSON.parse(await readFile5(marker, "utf8"));
     const sameArchive = previous.url === options.url && (!options.sha256 || previous.sha256 === options.sha256);
-    if (sameArchive && DATA_KINDS.every((k) => existsSync3(join7(options.dir, DATA_FILES[k].file)))) {
+    if (sameArchive && existsSync3(join7(options.dir, `${DATA_FILES.browsing.file}.gz`))) {
       return options.dir;
     }
   }
@@ -9642,6 +9643,7 @@ async function downloadDataset(options) {
   }
   await rename3(`${archive}.part`, archive);
   await extractDataFiles(archive, options.dir);
+  await rm5(archive, { force: true });
   await writeFile4(marker, `${JSON.stringify({ url: options.url, sha256: sha2562 }, null, 2)}
 `);
   return options.dir;
@@ -9699,8 +9701,8 @@ async function extractDataFiles(archive, dir) {
       }
       zip.openReadStream(entry, (error, stream) => {
         if (error) return reject2(error);
-        const target = join7(dir, name2);
-        pipeline2(stream, createWriteStream3(`${target}.part`)).then(() => rename3(`${target}.part`, target)).then(() => {
+        const target = join7(dir, `${name2}.gz`);
+        pipeline2(stream, createGzip({ level: 1 }), createWriteStream3(`${target}.part`)).then(() => rename3(`${target}.part`, target)).then(() => {
           found.add(name2);
           zip.readEntry();
         }, reject2);
@@ -9773,8 +9775,10 @@ async function generateOnce(dir, config, reporter) {
 function presentFiles(dir) {
   const files = {};
   for (const kind of DATA_KINDS) {
-    const path2 = join8(dir, DATA_FILES[kind].file);
-    if (existsSync4(path2)) files[kind] = path2;
+    const plain = join8(dir, DATA_FILES[kind].file);
+    const gzipped = `${plain}.gz`;
+    if (existsSync4(plain)) files[kind] = plain;
+    else if (existsSync4(gzipped)) files[kind] = gzipped;
   }
   return files;
 }
@@ -9783,9 +9787,9 @@ function requireFiles(dir) {
   if (!files.browsing) {
     const expected = DATA_KINDS.map((k) => DATA_FILES[k].file).join(", ");
     throw new InputError(
-      `no ${DATA_FILES.browsing.file} in ${dir}`,
+      `no ${DATA_FILES.browsing.file} (or ${DATA_FILES.browsing.file}.gz) in ${dir}`,
       { file: join8(dir, DATA_FILES.browsing.file) },
-      `Point --data (MLOPS_DATA_DIR) at the folder holding ${expected} (search and catalog files are optional).`
+      `Point --data (MLOPS_DATA_DIR) at the folder holding ${expected}, plain or gzipped (.csv.gz); search and catalog files are optional.`
     );
   }
   return files;
@@ -16703,7 +16707,8 @@ import { basename as basename2, join as join21 } from "node:path";
 import { once as once2 } from "node:events";
 
 // pipeline/data/reader.ts
-import { createReadStream as createReadStream4 } from "node:fs";
+import { closeSync, createReadStream as createReadStream4, openSync, readSync } from "node:fs";
+import { createGunzip } from "node:zlib";
 import Papa from "papaparse";
 var CsvRecord = class {
   constructor(line, raw, tooLong) {
@@ -16727,16 +16732,34 @@ var CsvRecord = class {
     return this.parsed;
   }
 };
+function isGzipFile(path2) {
+  const fd = openSync(path2, "r");
+  try {
+    const head = Buffer.alloc(2);
+    return readSync(fd, head, 0, 2, 0) === 2 && head[0] === 31 && head[1] === 139;
+  } finally {
+    closeSync(fd);
+  }
+}
+function openText(path2, chunkSize) {
+  const file = createReadStream4(path2, { highWaterMark: chunkSize });
+  if (!isGzipFile(path2)) {
+    file.setEncoding("utf8");
+    return { text: file, file };
+  }
+  const gunzip = createGunzip({ chunkSize });
+  file.on("error", (error) => gunzip.destroy(error));
+  gunzip.setEncoding("utf8");
+  return { text: file.pipe(gunzip), file };
+}
 var DEFAULT_MAX_LINE_LENGTH = 1 << 20;
 async function* readCsvLines(path2, options) {
-  const stream = createReadStream4(path2, {
-    encoding: "utf8",
-    highWaterMark: options.chunkSize ?? 1 << 20
-  });
+  const { text: stream, file } = openText(path2, options.chunkSize ?? 1 << 20);
   let carry = "";
   let line = 0;
   let oversized = false;
-  for await (const chunk of stream) {
+  for await (const chunk of gzipErrors(stream, path2, () => line)) {
+    options.onRead?.(file.bytesRead);
     let text = carry + chunk;
     if (line === 0 && text.charCodeAt(0) === 65279) text = text.slice(1);
     const batch = [];
@@ -16766,6 +16789,19 @@ async function* readCsvLines(path2, options) {
     yield [
       oversized ? new CsvRecord(line, carry, options.maxLineLength) : lineRecord(line, stripCr(carry), options.maxLineLength)
     ];
+  }
+}
+async function* gzipErrors(chunks, path2, lines) {
+  try {
+    yield* chunks;
+  } catch (error) {
+    const code2 = error.code ?? "";
+    if (!code2.startsWith("Z_")) throw error;
+    throw new InputError(
+      `the gzip stream is damaged after line ${lines()}: ${error.message}`,
+      { file: path2 },
+      "Download or compress the file again (gzip -t FILE tests it)."
+    );
   }
 }
 function stripCr(text) {
@@ -16967,10 +17003,35 @@ function show(value2) {
 function checkHeader(kind, fields) {
   const expected = DATA_FILES[kind].columns;
   const names = fields.map((field2) => field2.trim().toLowerCase());
-  if (names.length === expected.length && names.every((name2, i) => name2 === expected[i])) {
-    return "header";
+  const known = names.filter((name2) => expected.includes(name2));
+  if (known.length === 0) {
+    if (validateRecord(kind, fields).ok) {
+      const positions2 = expected.map((_, i) => i);
+      return {
+        kind: "layout",
+        layout: { header: false, positions: positions2, width: expected.length, extra: [], standard: true }
+      };
+    }
+    return { kind: "wrong-header" };
   }
-  return validateRecord(kind, fields).ok ? "no-header" : "wrong-header";
+  const duplicates = [...new Set(known.filter((name2, i) => known.indexOf(name2) !== i))];
+  if (duplicates.length > 0) return { kind: "duplicate-columns", duplicates };
+  const missing = expected.filter((name2) => !names.includes(name2));
+  if (missing.length > 0) return { kind: "missing-columns", missing, found: names };
+  const positions = expected.map((name2) => names.indexOf(name2));
+  return {
+    kind: "layout",
+    layout: {
+      header: true,
+      positions,
+      width: names.length,
+      extra: names.filter((name2) => !expected.includes(name2)),
+      standard: names.length === expected.length && positions.every((p, i) => p === i)
+    }
+  };
+}
+function schemaOrder(layout, fields) {
+  return layout.positions.map((position) => fields[position]);
 }
 function isValidBrowsingLine(raw) {
   let p = hexAt(raw, 0);
@@ -17105,7 +17166,6 @@ async function stageFile(options, work, bytes, transaction) {
   let loaded = 0;
   let rejected = 0;
   let consumed = 0;
-  let first = true;
   const passthrough = STAGES_RAW_LINE[kind];
   const certainlyValid = kind === "browsing" ? isValidBrowsingLine : void 0;
   const stage = async (text, line) => {
@@ -17125,27 +17185,62 @@ async function stageFile(options, work, bytes, transaction) {
     );
     if (rejects.full) await rejects.flush();
   };
+  let layout;
+  const blanks = [];
+  const validate = async (record, columns2) => {
+    const fields = record.fields;
+    if (!columns2.standard && fields.length !== columns2.width) {
+      await reject2(record, {
+        columnIndex: 0,
+        columnName: "",
+        reason: `expected ${columns2.width} columns (as the header has), found ${fields.length}`
+      });
+      return;
+    }
+    const result = validateRecord(kind, columns2.standard ? fields : schemaOrder(columns2, fields));
+    if (!result.ok) {
+      const { columnIndex } = result.rejection;
+      const position = columnIndex > 0 ? (columns2.positions[columnIndex - 1] ?? 0) + 1 : 0;
+      await reject2(record, { ...result.rejection, columnIndex: position });
+    } else if (passthrough && columns2.standard) await stage(record.raw, record.line);
+    else await stage(result.values.map(csvValue).join(","), record.line);
+  };
   try {
-    for await (const batch of readCsvLines(path2, { maxLineLength: DEFAULT_MAX_LINE_LENGTH })) {
+    const reading = {
+      maxLineLength: DEFAULT_MAX_LINE_LENGTH,
+      onRead: (fileBytes) => {
+        consumed = fileBytes;
+      }
+    };
+    for await (const batch of readCsvLines(path2, reading)) {
       for (const record of batch) {
-        consumed += record.raw.length + 1;
-        if (first) {
-          first = false;
-          if (isHeader(kind, path2, record)) continue;
+        if (layout === void 0) {
+          layout = columnLayout(kind, path2, record);
+          if (layout.extra.length > 0) {
+            warnings.push(
+              `${path2}: column(s) ${layout.extra.join(", ")} not used by ${DATA_FILES[kind].table} (ignored)`
+            );
+          }
+          if (layout.header) continue;
           warnings.push(
             `${path2}: no header line (line 1 is data); columns taken in the standard order ${DATA_FILES[kind].columns.join(",")}`
           );
         }
+        if (record.raw === "") {
+          blanks.push(record);
+          continue;
+        }
+        for (const blank of blanks.splice(0)) {
+          read++;
+          await reject2(blank, { columnIndex: 0, columnName: "", reason: "blank line" });
+        }
         read++;
-        if (certainlyValid?.(record.raw)) {
+        if (layout.standard && certainlyValid?.(record.raw)) {
           await stage(record.raw, record.line);
         } else if (record.problem) {
           await reject2(record, { columnIndex: 0, columnName: "", reason: record.problem });
         } else {
-          const result = validateRecord(kind, record.fields);
-          if (!result.ok) await reject2(record, result.rejection);
-          else if (passthrough) await stage(record.raw, record.line);
-          else await stage(result.values.map(csvValue).join(","), record.line);
+          await validate(record, layout);
         }
         if ((read & 65535) === 0) bar.update(Math.min(consumed, bytes), read);
       }
@@ -17158,21 +17253,38 @@ async function stageFile(options, work, bytes, transaction) {
     bar.stop();
     await Promise.all([rows.abandon(), rejects.close()]);
   }
-  if (first) warnings.push(`${path2}: the file is empty (no header, no rows)`);
+  if (layout === void 0) warnings.push(`${path2}: the file is empty (no header, no rows)`);
   else if (read === 0) warnings.push(`${path2}: the file has a header but no rows`);
   const sorted = [...reasons.entries()].sort((a, b) => b[1] - a[1]);
   return { read, loaded, rejected, reasons: Object.fromEntries(sorted), warnings };
 }
-function isHeader(kind, path2, record) {
-  const header = record.problem ? "wrong-header" : checkHeader(kind, record.fields);
-  if (header === "wrong-header") {
-    throw new InputError(
-      `this is not ${DATA_FILES[kind].file}: the first line should be the header "${DATA_FILES[kind].columns.join(",")}", found "${record.raw.slice(0, 200)}"`,
-      { file: path2, line: 1 },
-      "Check that the file is the data-challenge file of that name, with its header line."
-    );
+function columnLayout(kind, path2, record) {
+  const expected = DATA_FILES[kind].columns;
+  const check2 = record.problem ? { kind: "wrong-header" } : checkHeader(kind, record.fields);
+  const where = { file: path2, line: 1 };
+  const hint2 = `Columns are matched by name, in any order; ${DATA_FILES[kind].file} needs ${expected.join(", ")}.`;
+  switch (check2.kind) {
+    case "layout":
+      return check2.layout;
+    case "missing-columns":
+      throw new InputError(
+        `the header has no column ${check2.missing.map((c) => `"${c}"`).join(", ")} (found ${check2.found.join(",")})`,
+        where,
+        hint2
+      );
+    case "duplicate-columns":
+      throw new InputError(
+        `the header names ${check2.duplicates.map((c) => `"${c}"`).join(", ")} more than once`,
+        where,
+        hint2
+      );
+    case "wrong-header":
+      throw new InputError(
+        `this is not ${DATA_FILES[kind].file}: the first line should be a header naming ${expected.join(",")} (in any order), found "${record.raw.slice(0, 200)}"`,
+        where,
+        "Check that the file is the data-challenge file of that name, with its header line."
+      );
   }
-  return header === "header";
 }
 var ChunkedRows = class {
   constructor(work, kind, transaction, onFirstChunk) {
