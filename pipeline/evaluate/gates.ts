@@ -45,11 +45,16 @@ const HIGHER_IS_BETTER = METRIC_NAMES.filter(
   (m) => /^(last_)?(hr|mrr)@/.test(m) || m.startsWith("coverage@"),
 ) as [MetricName, ...MetricName[]];
 
+/** The upload's data sources (data.source): a floor calibrated on one means little on another. */
+export const DATA_SOURCES = ["synthetic", "csv", "download"] as const;
+
 const common = {
   name: z.string().min(1),
   /** A failed blocking check fails the stage (exit 1); a non-blocking one is a warning. */
   blocking: z.boolean().default(true),
   description: z.string().optional(),
+  /** The data sources the check applies to; skipped for others (default: all). */
+  sources: z.array(z.enum(DATA_SOURCES)).min(1).optional(),
 };
 
 const absoluteGate = z
@@ -465,20 +470,28 @@ export function failedChecks(result: GateResult): GateCheck[] {
   return result.checks.filter((c) => c.verdict === "fail");
 }
 
-export function evaluateGates(config: GatesConfig, report: EvaluationReport): GateResult {
+export function evaluateGates(
+  config: GatesConfig,
+  report: EvaluationReport,
+  context: { source?: (typeof DATA_SOURCES)[number] } = {},
+): GateResult {
   const candidate = report.recommenders.find((r) => r.name === report.roles.candidate);
   const checks = config.gates.map((gate): GateCheck => {
     const head = { name: gate.name, kind: gate.kind, blocking: gate.blocking };
-    if (!candidate) {
-      return {
-        ...head,
-        metric: gate.kind === "slice-floor" ? "hr@20 by slice" : gate.metric,
-        threshold: null,
-        value: null,
-        verdict: "skipped",
-        detail: "no candidate model was evaluated",
-      };
+    const skipped = (detail: string): GateCheck => ({
+      ...head,
+      metric: gate.kind === "slice-floor" ? "hr@20 by slice" : gate.metric,
+      threshold: null,
+      value: null,
+      verdict: "skipped",
+      detail,
+    });
+    if (gate.sources && context.source && !gate.sources.includes(context.source)) {
+      return skipped(
+        `applies to ${gate.sources.join(", ")} data only, this run's is ${context.source}: set a floor for your data in gates.yml (sources: [${context.source}])`,
+      );
     }
+    if (!candidate) return skipped("no candidate model was evaluated");
     const judged = judge(gate, report, candidate);
     const verdict = judged.verdict === "fail" && !gate.blocking ? "warn" : judged.verdict;
     return { ...head, ...judged, verdict };

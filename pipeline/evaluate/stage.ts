@@ -172,7 +172,7 @@ export async function evaluateRun(input: EvaluateInput): Promise<EvaluateResult>
         if (p.phase === "robustness" && p.done === p.total) bar.update(++finished, finished);
       },
     }).finally(() => bar.stop());
-    const gates = evaluateGates(gateConfig, report);
+    const gates = evaluateGates(gateConfig, report, { source: config.data.source });
     const artifacts = {
       report: stageKey(input.runId, "evaluate", "report.json"),
       gates: stageKey(input.runId, "evaluate", "gates.json"),

@@ -3,7 +3,7 @@
  * code 2 naming file, line and field; every kind gives the right verdict, thresholds and
  * blocking behaviour on reports built by hand.
  */
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { InputError } from "../../pipeline/errors.ts";
@@ -152,7 +152,7 @@ gates:
     expect(error.exitCode).toBe(2);
     expect(error.message).toBe(
       'gates.yml, line 7, column 5, field "gates[0].treshold": unknown key "treshold" ' +
-        "(a gate of kind absolute takes: name, blocking, description, kind, metric, min, max)",
+        "(a gate of kind absolute takes: name, blocking, description, sources, kind, metric, min, max)",
     );
     expect(error.where).toEqual({
       file: "gates.yml",
@@ -384,5 +384,47 @@ gates:
     const none = evaluateGates(config, report([], { candidate: null, production: null }));
     expect(none.checks.every((c) => c.verdict === "skipped")).toBe(true);
     expect(none.candidate).toBeNull();
+  });
+
+  it("applies a check to the data sources it names only", () => {
+    const config = gates(`version: 1
+gates:
+  - {name: floor, kind: absolute, metric: hr@20, min: 0.5, sources: [synthetic]}
+  - {name: vs, kind: relative-to-best-baseline, metric: hr@20, factor: 1}
+`);
+    const run = report(
+      [
+        recommender("hybrid", "model", { "hr@20": 0.3 }),
+        recommender("popularity", "baseline", { "hr@20": 0.1 }),
+      ],
+      { candidate: "hybrid", production: null },
+    );
+    const synthetic = evaluateGates(config, run, { source: "synthetic" });
+    expect(synthetic.checks.map((c) => c.verdict)).toEqual(["fail", "pass"]);
+    const real = evaluateGates(config, run, { source: "csv" });
+    expect(real.passed).toBe(true);
+    expect(real.checks[0]).toMatchObject({
+      verdict: "skipped",
+      detail:
+        "applies to synthetic data only, this run's is csv: set a floor for your data in gates.yml (sources: [csv])",
+    });
+    expect(() =>
+      gates(
+        "version: 1\ngates:\n  - {name: f, kind: absolute, metric: hr@20, min: 0.1, sources: [kaggle]}\n",
+      ),
+    ).toThrow(/sources/);
+  });
+
+  it("ships defaults that judge any data relative to the baselines, floors for synthetic data only", () => {
+    const shipped = gates(readFileSync(join(import.meta.dirname, "../../gates.yml"), "utf8"));
+    const absolute = shipped.gates.filter(
+      (g) =>
+        (g.kind === "absolute" && g.blocking && g.metric !== "unknown_sku_validity") ||
+        g.kind === "slice-floor",
+    );
+    expect(absolute.map((g) => [g.name, g.sources])).toEqual([
+      ["hr20-floor", ["synthetic"]],
+      ["no-weak-slice", ["synthetic"]],
+    ]);
   });
 });
