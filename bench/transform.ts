@@ -2,9 +2,11 @@
  * Transform benchmark: wall time of the transform (the built-in runner building the whole dbt
  * project, tests included) against the upload time of the same data into the same DuckDB file,
  * at each size. Prints both, their ratio, and the transform's time per million raw rows, which
- * stays flat when the transform scales linearly. Asserts nothing.
+ * stays flat when the transform scales linearly; the peak RSS of the process at each size; and,
+ * from the largest size, both stages projected to the data challenge's full browsing file
+ * (36M rows) by their time per row. Asserts nothing.
  *
- *   npx tsx bench/transform.ts [--sessions 100000,1000000]
+ *   npx tsx bench/transform.ts [--sessions 100000,1000000]   (700000 sessions ≈ 5.2M rows)
  */
 import { existsSync } from "node:fs";
 import { rm } from "node:fs/promises";
@@ -30,7 +32,17 @@ interface Row {
   upload: number;
   transform: number;
   sequences: number;
+  /** Peak resident memory of this process so far, MB (sampled). */
+  peakMb: number;
 }
+
+/** The data challenge's browsing_train.csv holds about 36M events. */
+const CHALLENGE_ROWS = 36_000_000;
+
+let peakRss = process.memoryUsage().rss;
+const sampler = setInterval(() => {
+  peakRss = Math.max(peakRss, process.memoryUsage().rss);
+}, 50);
 
 const rows: Row[] = [];
 for (const sessions of sizes) {
@@ -71,6 +83,7 @@ for (const sessions of sizes) {
     upload: uploadSeconds,
     transform: transformSeconds,
     sequences,
+    peakMb: Math.round(Math.max(peakRss, process.resourceUsage().maxRSS * 1024) / 2 ** 20),
   });
   const last = rows[rows.length - 1] as Row;
   console.log(
@@ -78,8 +91,9 @@ for (const sessions of sizes) {
   );
 }
 
+clearInterval(sampler);
 console.log(
-  "\nsessions     raw rows   upload s  transform s  transform/upload  transform s per M rows",
+  "\nsessions     raw rows   upload s  transform s  transform/upload  transform s per M rows  peak RSS MB",
 );
 for (const r of rows) {
   console.log(
@@ -90,6 +104,7 @@ for (const r of rows) {
       r.transform.toFixed(1).padStart(12),
       (r.transform / r.upload).toFixed(2).padStart(17),
       ((r.transform / r.rawRows) * 1e6).toFixed(2).padStart(23),
+      String(r.peakMb).padStart(12),
     ].join(" "),
   );
 }
@@ -98,5 +113,13 @@ if (rows.length >= 2) {
   const perRow = (r: Row) => r.transform / r.rawRows;
   console.log(
     `\nscaling: ${(large.rawRows / small.rawRows).toFixed(1)}x the rows took ${(large.transform / small.transform).toFixed(1)}x the time (per-row time ratio ${(perRow(large) / perRow(small)).toFixed(2)}; 1.00 = linear)`,
+  );
+}
+
+const largest = rows[rows.length - 1];
+if (largest) {
+  const scale = CHALLENGE_ROWS / largest.rawRows;
+  console.log(
+    `\nprojected to the challenge's ${CHALLENGE_ROWS / 1e6}M browsing rows (linear in rows from ${largest.rawRows}): upload ${((largest.upload * scale) / 60).toFixed(1)} min, transform ${((largest.transform * scale) / 60).toFixed(1)} min`,
   );
 }

@@ -10,6 +10,7 @@ import type { PromoteResult } from "../promote/promote.ts";
 import type { CardResult } from "../run/stages.ts";
 import type { TrainResult } from "../train/train.ts";
 import type { UploadResult } from "../upload/upload.ts";
+import type { ConvertResult } from "../data/convert/convert.ts";
 
 export function table(header: string[], rows: (string | number)[][]): string {
   const cells = [header, ...rows.map((r) => r.map(String))];
@@ -47,6 +48,27 @@ export function formatUpload(result: UploadResult): string {
     table(["file", "status", "read", "loaded", "rejected", "skipped"], rows),
     `read = loaded + rejected + skipped: ${t.read} = ${t.loaded} + ${t.rejected} + ${t.skipped}`,
     `rows in the raw tables now: ${tables}`,
+  ].join("\n");
+}
+
+export function formatConvert(result: ConvertResult): string {
+  const rows = result.inputs.map((i) => [
+    i.file.split("/").at(-1) ?? i.file,
+    `${i.role}${i.gzip ? " (gz)" : ""}`,
+    i.read,
+    i.written,
+    i.rejected,
+  ]);
+  rows.push(["total", "", result.read, result.written, result.rejected]);
+  const reasons = Object.entries(result.rejectReasons).map(([why, n]) => `  ${n} ${why}`);
+  return [
+    `convert ${result.format} into ${result.out} in ${result.seconds.toFixed(1)} s`,
+    table(["input", "holds", "read", "written", "rejected"], rows),
+    `read = written + rejected: ${result.read} = ${result.written} + ${result.rejected}`,
+    `wrote ${result.events} events in ${result.sessions} sessions, ${result.items} catalog items`,
+    ...(reasons.length > 0 ? [`rejected (${result.files.rejects}):`, ...reasons] : []),
+    ...result.warnings.map((w) => `warning: ${w}`),
+    `load it with: npx pipeline run --source csv --data ${result.out}`,
   ].join("\n");
 }
 

@@ -12,6 +12,7 @@ import { SETTINGS } from "../config/settings.ts";
 import { formatDoctor, runDoctor } from "../doctor.ts";
 import { errorLines, errorReport, InputError, PipelineError } from "../errors.ts";
 import { generate, GENERATOR_DEFAULTS } from "../data/generator/index.ts";
+import { convert, CONVERT_FORMATS } from "../data/convert/convert.ts";
 import { rollbackProduction, type PromoteResult } from "../promote/promote.ts";
 import { readProduction } from "../promote/registry.ts";
 import { createReporter, type Reporter } from "../reporter.ts";
@@ -40,6 +41,7 @@ import type { TransformResult } from "../transform/transform.ts";
 import { listRuns, newRunId, showRun, validateRunId } from "../store/runs.ts";
 import {
   formatCard,
+  formatConvert,
   formatPromote,
   formatEvaluate,
   formatImages,
@@ -234,6 +236,38 @@ export function buildProgram(): Command {
         `  evaluable sessions ${result.counts.evaluableSessions}; oracle: ${result.files.oracle}`,
       ].join("\n"),
     );
+  });
+
+  withSettings(
+    program
+      .command("convert")
+      .description(
+        "convert a public session dataset (YOOCHOOSE, DIGINETICA, RetailRocket, OTTO) into the data-challenge files",
+      )
+      .addOption(
+        new Option("--format <name>", "the dataset's published layout")
+          .choices(CONVERT_FORMATS)
+          .makeOptionMandatory(),
+      )
+      .requiredOption(
+        "--input <files...>",
+        "the dataset's files (.gz too): yoochoose-clicks.dat [yoochoose-buys.dat]; train-item-views.csv [train-purchases.csv products.csv product-categories.csv]; events.csv; train.jsonl",
+      )
+      .requiredOption(
+        "--out <dir>",
+        "folder to write browsing_train.csv, search_train.csv, sku_to_content.csv and convert-rejects.csv into",
+      ),
+    ["transform.sessionGapMinutes"],
+  ).action(async (options: CommonOptions & { format: string; input: string[]; out: string }) => {
+    const inv = prepare(options);
+    const result = await convert({
+      format: options.format,
+      inputs: options.input,
+      out: options.out,
+      sessionGapMinutes: inv.config.transform.sessionGapMinutes,
+      reporter: inv.reporter,
+    });
+    emit(inv, result, () => formatConvert(result));
   });
 
   withSettings(

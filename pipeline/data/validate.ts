@@ -16,8 +16,8 @@ export type Validated =
   { ok: true; values: (string | null)[] } | { ok: false; rejection: Rejection };
 
 /** Timestamps outside 2000-01-01 .. 2100-01-01 are typos (seconds, microseconds), not events. */
-const MIN_EPOCH_MS = 946_684_800_000;
-const MAX_EPOCH_MS = 4_102_444_800_000;
+export const MIN_EPOCH_MS = 946_684_800_000;
+export const MAX_EPOCH_MS = 4_102_444_800_000;
 export const MAX_FIELD_LENGTH = 65_536;
 
 const HEX_DIGIT = new Uint8Array(128);

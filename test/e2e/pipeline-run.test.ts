@@ -228,7 +228,7 @@ describe("pipeline run on embedded defaults", () => {
       cwd,
     });
     expect(missing.code).toBe(2);
-    expect(missing.stderr).toContain("no browsing_train.csv in");
+    expect(missing.stderr).toContain("no browsing_train.csv (or browsing_train.csv.gz) in");
 
     const unknownRun = await runCli(["runs", "show", "no-such-run"], { cwd });
     expect(unknownRun.code).toBe(2);

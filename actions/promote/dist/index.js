@@ -3842,11 +3842,14 @@ function addIntervals(reports, counts, hits, rr, candidate, options) {
 var HIGHER_IS_BETTER = METRIC_NAMES.filter(
   (m) => /^(last_)?(hr|mrr)@/.test(m) || m.startsWith("coverage@")
 );
+var DATA_SOURCES = ["synthetic", "csv", "download"];
 var common = {
   name: z4.string().min(1),
   /** A failed blocking check fails the stage (exit 1); a non-blocking one is a warning. */
   blocking: z4.boolean().default(true),
-  description: z4.string().optional()
+  description: z4.string().optional(),
+  /** The data sources the check applies to; skipped for others (default: all). */
+  sources: z4.array(z4.enum(DATA_SOURCES)).min(1).optional()
 };
 var absoluteGate = z4.strictObject({
   ...common,
@@ -4173,20 +4176,24 @@ function judge(gate, report, candidate) {
 function failedChecks(result) {
   return result.checks.filter((c) => c.verdict === "fail");
 }
-function evaluateGates(config, report) {
+function evaluateGates(config, report, context = {}) {
   const candidate = report.recommenders.find((r) => r.name === report.roles.candidate);
   const checks = config.gates.map((gate) => {
     const head = { name: gate.name, kind: gate.kind, blocking: gate.blocking };
-    if (!candidate) {
-      return {
-        ...head,
-        metric: gate.kind === "slice-floor" ? "hr@20 by slice" : gate.metric,
-        threshold: null,
-        value: null,
-        verdict: "skipped",
-        detail: "no candidate model was evaluated"
-      };
+    const skipped = (detail) => ({
+      ...head,
+      metric: gate.kind === "slice-floor" ? "hr@20 by slice" : gate.metric,
+      threshold: null,
+      value: null,
+      verdict: "skipped",
+      detail
+    });
+    if (gate.sources && context.source && !gate.sources.includes(context.source)) {
+      return skipped(
+        `applies to ${gate.sources.join(", ")} data only, this run's is ${context.source}: set a floor for your data in gates.yml (sources: [${context.source}])`
+      );
     }
+    if (!candidate) return skipped("no candidate model was evaluated");
     const judged = judge(gate, report, candidate);
     const verdict = judged.verdict === "fail" && !gate.blocking ? "warn" : judged.verdict;
     return { ...head, ...judged, verdict };
@@ -10189,7 +10196,7 @@ async function evaluateRun(input) {
         if (p.phase === "robustness" && p.done === p.total) bar.update(++finished2, finished2);
       }
     }).finally(() => bar.stop());
-    const gates = evaluateGates(gateConfig, report);
+    const gates = evaluateGates(gateConfig, report, { source: config.data.source });
     const artifacts = {
       report: stageKey(input.runId, "evaluate", "report.json"),
       gates: stageKey(input.runId, "evaluate", "gates.json")
