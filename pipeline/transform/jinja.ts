@@ -47,7 +47,7 @@ interface MacroTemplate {
 }
 
 export const SUPPORTED_JINJA =
-  "ref, source, var, env_var, config (materialized, schema, alias, tags, enabled, unique_key, incremental_strategy, severity), is_incremental(), this, target, adapter.dispatch into the project's macros, project macros, and Jinja statements/filters that nunjucks shares with Jinja (if, for, set, macro, filter, raw, whitespace control)";
+  "ref, source, var, env_var (DBT_* and MLOPS_* variables), config (materialized, schema, alias, tags, enabled, unique_key, incremental_strategy, severity), is_incremental(), this, target, adapter.dispatch into the project's macros, project macros, and Jinja statements/filters that nunjucks shares with Jinja (if, for, set, macro, filter, raw, whitespace control)";
 
 /**
  * A relation as the adapter's dbt plugin renders it: dbt-duckdb quotes `"schema"."identifier"`
@@ -60,6 +60,66 @@ export function relationName(target: TargetInfo, schema: string, identifier: str
   }
   return `"${schema.replaceAll('"', '""')}"."${identifier.replaceAll('"', '""')}"`;
 }
+
+/**
+ * Names a template may never reach: through them a property chain leads from any value to
+ * JavaScript's Function constructor (`ref.constructor("…")()` runs code), and nunjucks compiles
+ * member access to plain property lookups.
+ */
+const FORBIDDEN_NAMES: ReadonlySet<string> = new Set([
+  "constructor",
+  "prototype",
+  "__proto__",
+  "__defineGetter__",
+  "__defineSetter__",
+  "__lookupGetter__",
+  "__lookupSetter__",
+]);
+
+/**
+ * The variables `env_var` may read: dbt's own (`DBT_…`) and the pipeline's settings
+ * (`MLOPS_…`). Anything else (cloud credentials, tokens) is not a template's business, and the
+ * compiled SQL is saved in manifest.json. dbt's secret variables (`DBT_ENV_SECRET_…`) are for
+ * profiles only, as in dbt itself.
+ */
+function envVarProblem(name: string): void {
+  if (name.startsWith("DBT_ENV_SECRET_")) {
+    throw new Error(
+      `env_var('${name}'): secret variables (DBT_ENV_SECRET_*) may be used in profiles.yml only, never in a model (its SQL is saved in manifest.json)`,
+    );
+  }
+  if (!name.startsWith("DBT_") && !name.startsWith("MLOPS_")) {
+    throw new Error(
+      `env_var('${name}'): the built-in runner reads only DBT_* and MLOPS_* variables in models`,
+    );
+  }
+}
+
+/**
+ * Member access in templates (`a.b`, `a['b']`), in place of nunjucks' own: only a value's own
+ * properties (a target's fields, a list's items, a macro namespace's macros), never a property
+ * of a function and never a name from FORBIDDEN_NAMES, however the name was put together.
+ */
+function safeMemberLookup(obj: unknown, key: unknown): unknown {
+  if (obj === undefined || obj === null) return undefined;
+  const name = String(key);
+  if (FORBIDDEN_NAMES.has(name)) {
+    throw new Error(`unsupported construct: .${name} (templates cannot reach JavaScript)`);
+  }
+  if (typeof obj === "function") {
+    throw new Error(`unsupported construct: .${name} of a function`);
+  }
+  const holder = typeof obj === "object" ? obj : Object(obj);
+  if (!Object.hasOwn(holder as object, name)) return undefined;
+  const value = (holder as Record<string, unknown>)[name];
+  return typeof value === "function"
+    ? (...args: unknown[]) => (value as (...a: unknown[]) => unknown).apply(obj, args)
+    : value;
+}
+
+(
+  nunjucks as unknown as { runtime: { memberLookup: typeof safeMemberLookup } }
+).runtime.memberLookup = safeMemberLookup;
 
 export class JinjaRenderer {
   private readonly env: nunjucks.Environment;
@@ -142,6 +202,7 @@ export class JinjaRenderer {
     env.addGlobal("env_var", (...args: unknown[]) => {
       const [name, fallback] = positional(args, "env_var");
       if (typeof name !== "string") throw new Error("env_var() takes a variable name");
+      envVarProblem(name);
       const value = this.environment[name];
       if (value !== undefined) return value;
       if (args.length >= 2) return fallback;
@@ -297,6 +358,13 @@ function checkTokens(source: string, file: string): void {
         "unsupported construct: the % operator (Python string formatting in Jinja, modulo in nunjucks)",
         { file, line },
         "Concatenate with ~ instead.",
+      );
+    }
+    if ((token.type === "symbol" || token.type === "string") && FORBIDDEN_NAMES.has(token.value)) {
+      throw new InputError(
+        `unsupported construct: ${token.value} (templates cannot reach JavaScript)`,
+        { file, line },
+        hint(),
       );
     }
     if (token.type === "symbol") {

@@ -10780,13 +10780,49 @@ function unsupported(file, path2, construct, supported) {
 }
 
 // pipeline/transform/jinja.ts
-var SUPPORTED_JINJA = "ref, source, var, env_var, config (materialized, schema, alias, tags, enabled, unique_key, incremental_strategy, severity), is_incremental(), this, target, adapter.dispatch into the project's macros, project macros, and Jinja statements/filters that nunjucks shares with Jinja (if, for, set, macro, filter, raw, whitespace control)";
+var SUPPORTED_JINJA = "ref, source, var, env_var (DBT_* and MLOPS_* variables), config (materialized, schema, alias, tags, enabled, unique_key, incremental_strategy, severity), is_incremental(), this, target, adapter.dispatch into the project's macros, project macros, and Jinja statements/filters that nunjucks shares with Jinja (if, for, set, macro, filter, raw, whitespace control)";
 function relationName(target, schema, identifier) {
   if (target.type === "snowflake") {
     return [target.database, schema, identifier].filter((part2) => part2 !== "").join(".");
   }
   return `"${schema.replaceAll('"', '""')}"."${identifier.replaceAll('"', '""')}"`;
 }
+var FORBIDDEN_NAMES = /* @__PURE__ */ new Set([
+  "constructor",
+  "prototype",
+  "__proto__",
+  "__defineGetter__",
+  "__defineSetter__",
+  "__lookupGetter__",
+  "__lookupSetter__"
+]);
+function envVarProblem(name2) {
+  if (name2.startsWith("DBT_ENV_SECRET_")) {
+    throw new Error(
+      `env_var('${name2}'): secret variables (DBT_ENV_SECRET_*) may be used in profiles.yml only, never in a model (its SQL is saved in manifest.json)`
+    );
+  }
+  if (!name2.startsWith("DBT_") && !name2.startsWith("MLOPS_")) {
+    throw new Error(
+      `env_var('${name2}'): the built-in runner reads only DBT_* and MLOPS_* variables in models`
+    );
+  }
+}
+function safeMemberLookup(obj, key) {
+  if (obj === void 0 || obj === null) return void 0;
+  const name2 = String(key);
+  if (FORBIDDEN_NAMES.has(name2)) {
+    throw new Error(`unsupported construct: .${name2} (templates cannot reach JavaScript)`);
+  }
+  if (typeof obj === "function") {
+    throw new Error(`unsupported construct: .${name2} of a function`);
+  }
+  const holder = typeof obj === "object" ? obj : Object(obj);
+  if (!Object.hasOwn(holder, name2)) return void 0;
+  const value2 = holder[name2];
+  return typeof value2 === "function" ? (...args) => value2.apply(obj, args) : value2;
+}
+nunjucks.runtime.memberLookup = safeMemberLookup;
 var JinjaRenderer = class {
   constructor(projectName, target, vars, macroFiles, environment = process.env) {
     this.projectName = projectName;
@@ -10864,6 +10900,7 @@ var JinjaRenderer = class {
     env.addGlobal("env_var", (...args) => {
       const [name2, fallback] = positional(args, "env_var");
       if (typeof name2 !== "string") throw new Error("env_var() takes a variable name");
+      envVarProblem(name2);
       const value2 = this.environment[name2];
       if (value2 !== void 0) return value2;
       if (args.length >= 2) return fallback;
@@ -10991,6 +11028,13 @@ function checkTokens(source, file) {
         "unsupported construct: the % operator (Python string formatting in Jinja, modulo in nunjucks)",
         { file, line },
         "Concatenate with ~ instead."
+      );
+    }
+    if ((token.type === "symbol" || token.type === "string") && FORBIDDEN_NAMES.has(token.value)) {
+      throw new InputError(
+        `unsupported construct: ${token.value} (templates cannot reach JavaScript)`,
+        { file, line },
+        hint()
       );
     }
     if (token.type === "symbol") {
