@@ -124,7 +124,8 @@ describe("action metadata", () => {
     const meta = action(name);
     expect(meta.name, "name").toEqual(expect.any(String));
     expect(meta.description, "description").toEqual(expect.any(String));
-    expect(meta.runs?.using).toBe("node20");
+    // Node 20 reached its end of life in April 2026; GitHub's runners run actions on Node 24.
+    expect(meta.runs?.using).toBe("node24");
     expect(meta.runs?.main).toBe("dist/index.js");
     for (const [input, spec] of Object.entries(meta.inputs ?? {})) {
       expect(spec.description?.trim(), `input ${input} needs a description`).toBeTruthy();
@@ -349,16 +350,46 @@ describe("workflow security", () => {
     [`actions/${COMPOSITE}`, action(COMPOSITE).runs?.steps ?? []],
   ];
 
-  it("pins third-party actions to a version", () => {
+  it("runs on Node 24, and CI also tests the oldest Node that package.json allows", () => {
+    const setupNode = (action(COMPOSITE).runs?.steps ?? []).find((s) =>
+      s.uses?.startsWith("actions/setup-node@"),
+    );
+    expect(setupNode?.with?.["node-version"]).toBe(24);
+    const ci = workflow("ci.yml").jobs.test as Job & {
+      strategy?: { matrix?: { node?: number[] } };
+    };
+    const engines = (
+      JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { engines: { node: string } }
+    ).engines.node;
+    const oldest = Number(/>=\s*(\d+)/.exec(engines)?.[1]);
+    expect(ci.strategy?.matrix?.node).toEqual([24, oldest]);
+    for (const file of ["train.Dockerfile", "serve.Dockerfile"]) {
+      expect(readFileSync(join(ROOT, "containers", file), "utf8")).toMatch(/FROM node:24-/);
+    }
+  });
+
+  it("pins third-party actions to a full commit SHA, with the release in a comment", () => {
     for (const [name, steps] of stepsByOwner()) {
       for (const step of steps) {
         const uses = step.uses;
         if (!uses || uses.startsWith("./")) continue;
         if (uses.startsWith("docker://")) {
+          // An image: a version tag at least (its digest is only known to a registry).
           expect(uses, name).toMatch(/:[0-9][\w.-]*$|@sha256:[0-9a-f]{64}$/);
           continue;
         }
-        expect(uses, name).toMatch(/@(v\d+(\.\d+){0,2}|[0-9a-f]{40})$/);
+        // A tag can be moved to other code; a commit cannot.
+        expect(uses, name).toMatch(/^[\w.-]+\/[\w./-]+@[0-9a-f]{40}$/);
+      }
+    }
+    const texts = [
+      ...workflowFiles.map((file) => [file, workflowText(file)]),
+      ["actions/setup", readFileSync(join(ROOT, "actions", COMPOSITE, "action.yml"), "utf8")],
+    ];
+    for (const [file, text] of texts) {
+      for (const line of (text as string).split("\n")) {
+        if (!/^\s*(- )?uses: [A-Za-z0-9][\w.-]*\//.test(line)) continue;
+        expect(line, file).toMatch(/@[0-9a-f]{40} # v\d+\.\d+\.\d+$/);
       }
     }
   });
