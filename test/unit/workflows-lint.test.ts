@@ -350,6 +350,44 @@ describe("workflow security", () => {
     [`actions/${COMPOSITE}`, action(COMPOSITE).runs?.steps ?? []],
   ];
 
+  it("gives the Snowflake secrets to the steps that open the warehouse only, never all secrets", () => {
+    for (const file of workflowFiles) {
+      const parsed = workflow(file) as Workflow & { env?: Record<string, string> };
+      for (const value of Object.values(parsed.env ?? {})) {
+        expect(String(value), `${file} workflow env`).not.toMatch(/secrets\./);
+      }
+      expect(workflowText(file), file).not.toMatch(/secrets: inherit/);
+      for (const [name, job] of jobsOf(file)) {
+        for (const step of job.steps ?? []) {
+          const env = (step as Step & { env?: Record<string, string> }).env ?? {};
+          const secretNames = Object.entries(env)
+            .filter(([, value]) => String(value).includes("secrets."))
+            .map(([key]) => key);
+          if (secretNames.length === 0) continue;
+          expect(step.uses, `${file} job ${name}: a step with secrets`).toMatch(
+            /^\.\/actions\/(upload|transform|train|evaluate|promote)$/,
+          );
+          expect(secretNames.every((key) => key.startsWith("SNOWFLAKE_"))).toBe(true);
+        }
+      }
+    }
+  });
+
+  it("queues every promotion in one group, and deploys from main only", () => {
+    const promote = workflow("pipeline.yml").jobs.promote as Job & {
+      if?: string;
+      concurrency?: { group: string; "cancel-in-progress": boolean };
+    };
+    const reviewed = workflow("promote-on-main.yml").jobs["promote-reviewed"] as typeof promote;
+    expect(promote.concurrency).toEqual({
+      group: "production-promotion",
+      "cancel-in-progress": false,
+    });
+    expect(reviewed.concurrency).toEqual(promote.concurrency);
+    expect(promote.if).toContain("github.ref == 'refs/heads/main'");
+    expect(Object.keys(workflow("promote-on-main.yml").on)).toEqual(["push"]);
+  });
+
   it("runs on Node 24, and CI also tests the oldest Node that package.json allows", () => {
     const setupNode = (action(COMPOSITE).runs?.steps ?? []).find((s) =>
       s.uses?.startsWith("actions/setup-node@"),
