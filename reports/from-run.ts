@@ -41,10 +41,15 @@ export function configChanges(
     const value = getPath(config, spec.key);
     const fallback = getPath(DEFAULTS, spec.key);
     if (value === undefined || value === fallback) continue;
+    // The card is a public comment: say that an ARN or a bucket is set, never which.
     changes.push({
       key: spec.key,
-      value: scalar(value),
-      default: scalar(fallback),
+      value: spec.sensitive ? "(set)" : scalar(value),
+      default: spec.sensitive
+        ? fallback === undefined
+          ? "(not set)"
+          : "(default)"
+        : scalar(fallback),
       origin: sources[spec.key] ?? "config",
     });
   }

@@ -30,6 +30,8 @@ export interface PublishOptions {
   /** The card; the marker is prepended when it does not already start with it. */
   body: string;
   marker?: string;
+  /** Whose comment is the card: the token's bot (default github-actions[bot]). */
+  author?: string;
   reporter?: Pick<Reporter, "warn" | "info">;
   /** Retries after a rate limit or a 5xx, per request (default 4). */
   retries?: number;
@@ -148,7 +150,11 @@ interface Comment {
   id: number;
   body?: string | null;
   html_url?: string;
+  user?: { login?: string } | null;
 }
+
+/** The author of comments made with a workflow's GITHUB_TOKEN. */
+export const WORKFLOW_BOT = "github-actions[bot]";
 
 /** The `rel="next"` URL of a Link header. */
 export function nextPage(link: string | undefined): string | undefined {
@@ -170,8 +176,12 @@ async function findComment(options: PublishOptions, marker: string): Promise<Com
     options,
   );
   for (;;) {
-    // The marker starts our body; a reply quoting the card has it after "> " and is not ours.
-    const found = (response.data as Comment[]).find((c) => c.body?.startsWith(marker));
+    // The marker starts our body; a reply quoting the card has it after "> " and is not ours,
+    // and neither is anyone else's comment that starts with it (it would hijack the card).
+    const author = options.author ?? WORKFLOW_BOT;
+    const found = (response.data as Comment[]).find(
+      (c) => c.body?.startsWith(marker) && c.user?.login === author,
+    );
     if (found) return found;
     const next = nextPage(response.headers.link);
     if (!next) return undefined;

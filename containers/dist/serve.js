@@ -28110,7 +28110,8 @@ var BATCH_SETTING_SPECS = [
     flag: "--batch-queue",
     schema: external_exports.string().refine((v) => queueProblem(v) === void 0),
     allowed: "a job queue name or ARN",
-    description: "AWS Batch job queue for --compute batch (required then)."
+    description: "AWS Batch job queue for --compute batch (required then).",
+    sensitive: true
   },
   {
     key: "compute.batch.jobDefinition",
@@ -28126,7 +28127,8 @@ var BATCH_SETTING_SPECS = [
     flag: "--batch-image",
     schema: external_exports.string().refine((v) => imageProblem(v) === void 0),
     allowed: "an ECR repository URI, with or without a tag or digest",
-    description: "Train image built from containers/train.Dockerfile (required for --compute batch). Without a tag, the checkout's tag (`pipeline images`)."
+    description: "Train image built from containers/train.Dockerfile (required for --compute batch). Without a tag, the checkout's tag (`pipeline images`).",
+    sensitive: true
   },
   {
     key: "compute.batch.vcpus",
@@ -28213,7 +28215,8 @@ var BATCH_SETTING_SPECS = [
     flag: "--batch-secrets",
     schema: external_exports.string().refine((v) => secretsProblem(v) === void 0),
     allowed: "NAME=ARN pairs, comma-separated (Secrets Manager or SSM ARNs)",
-    description: "Secrets ECS injects into the training container as variables, e.g. SNOWFLAKE_PRIVATE_KEY=arn:aws:secretsmanager:…; needs compute.batch.executionRoleArn."
+    description: "Secrets ECS injects into the training container as variables, e.g. SNOWFLAKE_PRIVATE_KEY=arn:aws:secretsmanager:…; needs compute.batch.executionRoleArn.",
+    sensitive: true
   },
   {
     key: "compute.batch.executionRoleArn",
@@ -28221,7 +28224,8 @@ var BATCH_SETTING_SPECS = [
     flag: "--batch-execution-role-arn",
     schema: external_exports.string().refine((v) => roleArnProblem(v) === void 0),
     allowed: "an IAM role ARN",
-    description: "ECS task execution role that reads compute.batch.secrets (secretsmanager:GetSecretValue, ssm:GetParameters)."
+    description: "ECS task execution role that reads compute.batch.secrets (secretsmanager:GetSecretValue, ssm:GetParameters).",
+    sensitive: true
   },
   {
     key: "compute.batch.jobRoleArn",
@@ -28229,7 +28233,8 @@ var BATCH_SETTING_SPECS = [
     flag: "--batch-job-role-arn",
     schema: external_exports.string().refine((v) => roleArnProblem(v) === void 0),
     allowed: "an IAM role ARN",
-    description: "Role the training container assumes (needs s3:GetObject/PutObject/ListBucket on the run store)."
+    description: "Role the training container assumes (needs s3:GetObject/PutObject/ListBucket on the run store).",
+    sensitive: true
   }
 ];
 var SPEC_BY_FIELD = new Map(
@@ -28327,7 +28332,8 @@ var SETTINGS = [
     flag: "--store",
     schema: external_exports.string().regex(/^(s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/.*)?|[^:]+|[A-Za-z]:[\\/].*)$/),
     allowed: "a folder path or s3://bucket/prefix",
-    description: "Run store: where runs and artifacts are written."
+    description: "Run store: where runs and artifacts are written.",
+    sensitive: true
   },
   {
     key: "warehouse",
@@ -28403,7 +28409,8 @@ var SETTINGS = [
     flag: "--download-url",
     schema: external_exports.url({ protocol: /^https?$/ }),
     allowed: "an http(s) URL",
-    description: "URL of the data-challenge archive (a .zip holding the three CSV files) for --source download."
+    description: "URL of the data-challenge archive (a .zip holding the three CSV files) for --source download.",
+    sensitive: true
   },
   {
     key: "data.downloadSha256",
@@ -28780,7 +28787,8 @@ var SETTINGS = [
     flag: "--image",
     schema: external_exports.string().min(1),
     allowed: "an ECR repository URI, with or without a tag",
-    description: "Serving image (containers/serve.Dockerfile) in ECR; required for --target sagemaker. Without a tag, the checkout's tag (`pipeline images`)."
+    description: "Serving image (containers/serve.Dockerfile) in ECR; required for --target sagemaker. Without a tag, the checkout's tag (`pipeline images`).",
+    sensitive: true
   },
   {
     key: "promote.sagemaker.roleArn",
@@ -28788,7 +28796,8 @@ var SETTINGS = [
     flag: "--role-arn",
     schema: external_exports.string().min(1),
     allowed: "an IAM role ARN",
-    description: "SageMaker execution role; required for --target sagemaker."
+    description: "SageMaker execution role; required for --target sagemaker.",
+    sensitive: true
   },
   {
     key: "promote.sagemaker.instanceType",
@@ -28813,7 +28822,8 @@ var SETTINGS = [
     flag: "--model-data",
     schema: external_exports.string().regex(/^s3:\/\//),
     allowed: "s3://bucket/prefix",
-    description: "Where model.tar.gz is uploaded (default: STORE/sagemaker-models when the store is on S3)."
+    description: "Where model.tar.gz is uploaded (default: STORE/sagemaker-models when the store is on S3).",
+    sensitive: true
   },
   {
     key: "promote.sagemaker.traffic",
@@ -28829,7 +28839,8 @@ var SETTINGS = [
     flag: "--alarms",
     schema: external_exports.string(),
     allowed: "comma-separated CloudWatch alarm names",
-    description: "Alarms that roll an endpoint update back automatically."
+    description: "Alarms that roll an endpoint update back automatically.",
+    sensitive: true
   },
   {
     key: "promote.sagemaker.region",

@@ -159,6 +159,7 @@ export const BATCH_SETTING_SPECS: SettingSpec[] = [
     schema: z.string().refine((v) => queueProblem(v) === undefined),
     allowed: "a job queue name or ARN",
     description: "AWS Batch job queue for --compute batch (required then).",
+    sensitive: true,
   },
   {
     key: "compute.batch.jobDefinition",
@@ -177,6 +178,7 @@ export const BATCH_SETTING_SPECS: SettingSpec[] = [
     allowed: "an ECR repository URI, with or without a tag or digest",
     description:
       "Train image built from containers/train.Dockerfile (required for --compute batch). Without a tag, the checkout's tag (`pipeline images`).",
+    sensitive: true,
   },
   {
     key: "compute.batch.vcpus",
@@ -266,6 +268,7 @@ export const BATCH_SETTING_SPECS: SettingSpec[] = [
     allowed: "NAME=ARN pairs, comma-separated (Secrets Manager or SSM ARNs)",
     description:
       "Secrets ECS injects into the training container as variables, e.g. SNOWFLAKE_PRIVATE_KEY=arn:aws:secretsmanager:…; needs compute.batch.executionRoleArn.",
+    sensitive: true,
   },
   {
     key: "compute.batch.executionRoleArn",
@@ -275,6 +278,7 @@ export const BATCH_SETTING_SPECS: SettingSpec[] = [
     allowed: "an IAM role ARN",
     description:
       "ECS task execution role that reads compute.batch.secrets (secretsmanager:GetSecretValue, ssm:GetParameters).",
+    sensitive: true,
   },
   {
     key: "compute.batch.jobRoleArn",
@@ -284,6 +288,7 @@ export const BATCH_SETTING_SPECS: SettingSpec[] = [
     allowed: "an IAM role ARN",
     description:
       "Role the training container assumes (needs s3:GetObject/PutObject/ListBucket on the run store).",
+    sensitive: true,
   },
 ];
 

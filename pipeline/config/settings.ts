@@ -19,6 +19,12 @@ export interface SettingSpec {
   description: string;
   /** Values from env and flags arrive as text; numbers are converted before validation. */
   numeric?: boolean;
+  /**
+   * Names infrastructure or carries credentials (ARNs, bucket and image URIs with account ids,
+   * URLs that may hold a signature): the model card, a public pull-request comment, says only
+   * whether it is set.
+   */
+  sensitive?: boolean;
 }
 
 const positiveInt = z.number().int().positive();
@@ -41,6 +47,7 @@ export const SETTINGS: SettingSpec[] = [
       .regex(/^(s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/.*)?|[^:]+|[A-Za-z]:[\\/].*)$/),
     allowed: "a folder path or s3://bucket/prefix",
     description: "Run store: where runs and artifacts are written.",
+    sensitive: true,
   },
   {
     key: "warehouse",
@@ -119,6 +126,7 @@ export const SETTINGS: SettingSpec[] = [
     allowed: "an http(s) URL",
     description:
       "URL of the data-challenge archive (a .zip holding the three CSV files) for --source download.",
+    sensitive: true,
   },
   {
     key: "data.downloadSha256",
@@ -520,6 +528,7 @@ export const SETTINGS: SettingSpec[] = [
     allowed: "an ECR repository URI, with or without a tag",
     description:
       "Serving image (containers/serve.Dockerfile) in ECR; required for --target sagemaker. Without a tag, the checkout's tag (`pipeline images`).",
+    sensitive: true,
   },
   {
     key: "promote.sagemaker.roleArn",
@@ -528,6 +537,7 @@ export const SETTINGS: SettingSpec[] = [
     schema: z.string().min(1),
     allowed: "an IAM role ARN",
     description: "SageMaker execution role; required for --target sagemaker.",
+    sensitive: true,
   },
   {
     key: "promote.sagemaker.instanceType",
@@ -554,6 +564,7 @@ export const SETTINGS: SettingSpec[] = [
     allowed: "s3://bucket/prefix",
     description:
       "Where model.tar.gz is uploaded (default: STORE/sagemaker-models when the store is on S3).",
+    sensitive: true,
   },
   {
     key: "promote.sagemaker.traffic",
@@ -570,6 +581,7 @@ export const SETTINGS: SettingSpec[] = [
     schema: z.string(),
     allowed: "comma-separated CloudWatch alarm names",
     description: "Alarms that roll an endpoint update back automatically.",
+    sensitive: true,
   },
   {
     key: "promote.sagemaker.region",

@@ -19,6 +19,8 @@ export interface StoredComment {
   id: number;
   issue: string;
   body: string;
+  /** Who wrote it (default: the workflow's bot, as the token posts). */
+  author?: string;
 }
 
 export type Refusal =
@@ -43,8 +45,8 @@ export interface GitHubStandIn {
   comments: StoredComment[];
   /** Lists a pull request for a commit (`GET /repos/o/r/commits/{sha}/pulls`). */
   seedPull(owner: string, repo: string, commitSha: string, pull: StoredPull): void;
-  /** Adds a comment as if someone had posted it before the test. */
-  seed(owner: string, repo: string, issue: number, body: string): StoredComment;
+  /** Adds a comment as if someone (the workflow's bot unless `author`) had posted it before. */
+  seed(owner: string, repo: string, issue: number, body: string, author?: string): StoredComment;
   refuse(refusal: Refusal | undefined): void;
   close(): Promise<void>;
 }
@@ -70,7 +72,7 @@ export async function startGitHubStandIn(): Promise<GitHubStandIn> {
     id: c.id,
     body: c.body,
     html_url: `https://github.com/${owner}/${repo}/pull/${c.issue.split("#")[1]}#issuecomment-${c.id}`,
-    user: { login: "github-actions[bot]" },
+    user: { login: c.author ?? "github-actions[bot]" },
   });
 
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
@@ -188,8 +190,13 @@ export async function startGitHubStandIn(): Promise<GitHubStandIn> {
       const key = `${owner}/${repo}@${commitSha}`;
       pulls.set(key, [...(pulls.get(key) ?? []), pull]);
     },
-    seed(owner, repo, issue, body) {
-      const comment = { id: nextId++, issue: `${owner}/${repo}#${issue}`, body };
+    seed(owner, repo, issue, body, author) {
+      const comment = {
+        id: nextId++,
+        issue: `${owner}/${repo}#${issue}`,
+        body,
+        ...(author ? { author } : {}),
+      };
       comments.push(comment);
       return comment;
     },

@@ -88,6 +88,18 @@ describe("publishCard against the GitHub stand-in", () => {
     expect(api.comments[0]?.body).toContain("why did HR@20 drop?");
   });
 
+  it("updates only its own comment: a marker planted by someone else is not the card", async () => {
+    const planted = api.seed("acme", "recs", 7, `${CARD_MARKER}\nfake card`, "mallory");
+    const result = await publishCard(options(`${CARD_MARKER}\nreal card`));
+    expect(result).toMatchObject({ posted: true, action: "created" });
+    expect(api.comments.find((c) => c.id === planted.id)?.body).toBe(`${CARD_MARKER}\nfake card`);
+    // The next push updates the bot's card, not the planted one.
+    expect(await publishCard(options(`${CARD_MARKER}\nnewer card`))).toMatchObject({
+      action: "updated",
+      commentId: (result as { commentId: number }).commentId,
+    });
+  });
+
   it("follows Link pagination to find the marker on page 2", async () => {
     for (let i = 0; i < 150; i++) api.seed("acme", "recs", 7, `review comment ${i}`);
     const sticky = api.seed("acme", "recs", 7, `${CARD_MARKER}\nold card`);

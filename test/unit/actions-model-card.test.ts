@@ -17,6 +17,7 @@ interface Comment {
   id: number;
   body: string;
   html_url: string;
+  user: { login: string };
 }
 
 let dir: string;
@@ -54,6 +55,8 @@ beforeAll(async () => {
           id: comments.length + 1,
           body: (await body(req)).body,
           html_url: `https://github.test/octo/recs/pull/7#issuecomment-${comments.length + 1}`,
+          // GitHub answers with the token's bot as the author.
+          user: { login: "github-actions[bot]" },
         };
         comments.push(comment);
         return json(201, comment);

@@ -161,7 +161,8 @@ var BATCH_SETTING_SPECS = [
     flag: "--batch-queue",
     schema: z.string().refine((v) => queueProblem(v) === void 0),
     allowed: "a job queue name or ARN",
-    description: "AWS Batch job queue for --compute batch (required then)."
+    description: "AWS Batch job queue for --compute batch (required then).",
+    sensitive: true
   },
   {
     key: "compute.batch.jobDefinition",
@@ -177,7 +178,8 @@ var BATCH_SETTING_SPECS = [
     flag: "--batch-image",
     schema: z.string().refine((v) => imageProblem(v) === void 0),
     allowed: "an ECR repository URI, with or without a tag or digest",
-    description: "Train image built from containers/train.Dockerfile (required for --compute batch). Without a tag, the checkout's tag (`pipeline images`)."
+    description: "Train image built from containers/train.Dockerfile (required for --compute batch). Without a tag, the checkout's tag (`pipeline images`).",
+    sensitive: true
   },
   {
     key: "compute.batch.vcpus",
@@ -264,7 +266,8 @@ var BATCH_SETTING_SPECS = [
     flag: "--batch-secrets",
     schema: z.string().refine((v) => secretsProblem(v) === void 0),
     allowed: "NAME=ARN pairs, comma-separated (Secrets Manager or SSM ARNs)",
-    description: "Secrets ECS injects into the training container as variables, e.g. SNOWFLAKE_PRIVATE_KEY=arn:aws:secretsmanager:…; needs compute.batch.executionRoleArn."
+    description: "Secrets ECS injects into the training container as variables, e.g. SNOWFLAKE_PRIVATE_KEY=arn:aws:secretsmanager:…; needs compute.batch.executionRoleArn.",
+    sensitive: true
   },
   {
     key: "compute.batch.executionRoleArn",
@@ -272,7 +275,8 @@ var BATCH_SETTING_SPECS = [
     flag: "--batch-execution-role-arn",
     schema: z.string().refine((v) => roleArnProblem(v) === void 0),
     allowed: "an IAM role ARN",
-    description: "ECS task execution role that reads compute.batch.secrets (secretsmanager:GetSecretValue, ssm:GetParameters)."
+    description: "ECS task execution role that reads compute.batch.secrets (secretsmanager:GetSecretValue, ssm:GetParameters).",
+    sensitive: true
   },
   {
     key: "compute.batch.jobRoleArn",
@@ -280,7 +284,8 @@ var BATCH_SETTING_SPECS = [
     flag: "--batch-job-role-arn",
     schema: z.string().refine((v) => roleArnProblem(v) === void 0),
     allowed: "an IAM role ARN",
-    description: "Role the training container assumes (needs s3:GetObject/PutObject/ListBucket on the run store)."
+    description: "Role the training container assumes (needs s3:GetObject/PutObject/ListBucket on the run store).",
+    sensitive: true
   }
 ];
 var SPEC_BY_FIELD = new Map(
@@ -466,7 +471,8 @@ var SETTINGS = [
     flag: "--store",
     schema: z3.string().regex(/^(s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/.*)?|[^:]+|[A-Za-z]:[\\/].*)$/),
     allowed: "a folder path or s3://bucket/prefix",
-    description: "Run store: where runs and artifacts are written."
+    description: "Run store: where runs and artifacts are written.",
+    sensitive: true
   },
   {
     key: "warehouse",
@@ -542,7 +548,8 @@ var SETTINGS = [
     flag: "--download-url",
     schema: z3.url({ protocol: /^https?$/ }),
     allowed: "an http(s) URL",
-    description: "URL of the data-challenge archive (a .zip holding the three CSV files) for --source download."
+    description: "URL of the data-challenge archive (a .zip holding the three CSV files) for --source download.",
+    sensitive: true
   },
   {
     key: "data.downloadSha256",
@@ -919,7 +926,8 @@ var SETTINGS = [
     flag: "--image",
     schema: z3.string().min(1),
     allowed: "an ECR repository URI, with or without a tag",
-    description: "Serving image (containers/serve.Dockerfile) in ECR; required for --target sagemaker. Without a tag, the checkout's tag (`pipeline images`)."
+    description: "Serving image (containers/serve.Dockerfile) in ECR; required for --target sagemaker. Without a tag, the checkout's tag (`pipeline images`).",
+    sensitive: true
   },
   {
     key: "promote.sagemaker.roleArn",
@@ -927,7 +935,8 @@ var SETTINGS = [
     flag: "--role-arn",
     schema: z3.string().min(1),
     allowed: "an IAM role ARN",
-    description: "SageMaker execution role; required for --target sagemaker."
+    description: "SageMaker execution role; required for --target sagemaker.",
+    sensitive: true
   },
   {
     key: "promote.sagemaker.instanceType",
@@ -952,7 +961,8 @@ var SETTINGS = [
     flag: "--model-data",
     schema: z3.string().regex(/^s3:\/\//),
     allowed: "s3://bucket/prefix",
-    description: "Where model.tar.gz is uploaded (default: STORE/sagemaker-models when the store is on S3)."
+    description: "Where model.tar.gz is uploaded (default: STORE/sagemaker-models when the store is on S3).",
+    sensitive: true
   },
   {
     key: "promote.sagemaker.traffic",
@@ -968,7 +978,8 @@ var SETTINGS = [
     flag: "--alarms",
     schema: z3.string(),
     allowed: "comma-separated CloudWatch alarm names",
-    description: "Alarms that roll an endpoint update back automatically."
+    description: "Alarms that roll an endpoint update back automatically.",
+    sensitive: true
   },
   {
     key: "promote.sagemaker.region",
@@ -12347,8 +12358,8 @@ function configChanges(config, sources = {}) {
     if (value2 === void 0 || value2 === fallback) continue;
     changes.push({
       key: spec.key,
-      value: scalar2(value2),
-      default: scalar2(fallback),
+      value: spec.sensitive ? "(set)" : scalar2(value2),
+      default: spec.sensitive ? fallback === void 0 ? "(not set)" : "(default)" : scalar2(fallback),
       origin: sources[spec.key] ?? "config"
     });
   }
