@@ -69,6 +69,9 @@ const DATA_SETTINGS = [
   "data.seed",
   "data.downloadUrl",
   "data.downloadSha256",
+  "data.allowHttp",
+  "data.downloadMaxBytes",
+  "data.downloadMaxUnpackedBytes",
 ];
 
 /** The training settings, and those of the AWS Batch job that `--compute batch` submits. */

@@ -23,6 +23,9 @@ export interface Config {
     seed: number;
     downloadUrl?: string;
     downloadSha256?: string;
+    allowHttp: boolean;
+    downloadMaxBytes: number;
+    downloadMaxUnpackedBytes: number;
   };
   transform: {
     /** The dbt project folder; unset: the template's own dbt/. */

@@ -3,6 +3,7 @@
  * flag, its schema and what it means. The loader, the CLI's help and the README's table all read
  * this list, so they cannot disagree.
  */
+import { DOWNLOAD_LIMITS } from "../data/download.ts";
 import { z } from "zod";
 import { BATCH_DEFAULTS, BATCH_SETTING_SPECS } from "../compute/batch-settings.ts";
 import { SERVE_LIMIT_DEFAULTS, SERVE_LIMIT_SPECS } from "../serve/serve-settings.ts";
@@ -135,6 +136,34 @@ export const SETTINGS: SettingSpec[] = [
     schema: z.string().regex(/^[0-9a-f]{64}$/),
     allowed: "64 lower-case hex characters",
     description: "Expected sha256 of the downloaded archive; the download fails on a mismatch.",
+  },
+  {
+    key: "data.allowHttp",
+    env: "MLOPS_DOWNLOAD_ALLOW_HTTP",
+    flag: "--allow-http",
+    schema: boolean,
+    allowed: "true or false",
+    description:
+      "Allow a plain http download URL (refused by default: anyone on the way could swap the archive).",
+  },
+  {
+    key: "data.downloadMaxBytes",
+    env: "MLOPS_DOWNLOAD_MAX_BYTES",
+    flag: "--download-max-bytes",
+    schema: positiveInt,
+    numeric: true,
+    allowed: "a positive integer (bytes)",
+    description: "The most bytes a downloaded archive may have (default 8 GiB).",
+  },
+  {
+    key: "data.downloadMaxUnpackedBytes",
+    env: "MLOPS_DOWNLOAD_MAX_UNPACKED_BYTES",
+    flag: "--download-max-unpacked-bytes",
+    schema: positiveInt,
+    numeric: true,
+    allowed: "a positive integer (bytes)",
+    description:
+      "The most bytes the archive's data files may unpack to, all together (default 64 GiB; stops a zip bomb).",
   },
   {
     key: "transform.project",
@@ -634,6 +663,9 @@ export const DEFAULTS = {
     sessions: 100_000,
     skus: 10_000,
     seed: 42,
+    allowHttp: false,
+    downloadMaxBytes: DOWNLOAD_LIMITS.maxBytes,
+    downloadMaxUnpackedBytes: DOWNLOAD_LIMITS.maxUnpackedBytes,
   },
   transform: {
     dbt: "auto",

@@ -7,7 +7,7 @@ import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Config } from "../config/config.ts";
 import { InputError } from "../errors.ts";
-import { downloadDataset } from "../data/download.ts";
+import { downloadDataset, redactUrl } from "../data/download.ts";
 import { generate, type GenerateResult } from "../data/generator/index.ts";
 import { DATA_FILES, DATA_KINDS, type DataKind } from "../data/schema.ts";
 import type { Reporter } from "../reporter.ts";
@@ -31,11 +31,16 @@ export async function acquireData(config: Config, reporter: Reporter): Promise<A
     case "csv":
       return { source: "csv", dir: data.dir, files: requireFiles(data.dir) };
     case "download": {
-      reporter.info(`downloading ${data.downloadUrl ?? "(no URL set)"} into ${data.dir}`);
+      reporter.info(
+        `downloading ${data.downloadUrl ? redactUrl(data.downloadUrl) : "(no URL set)"} into ${data.dir}`,
+      );
       const dir = await downloadDataset({
         url: data.downloadUrl,
         sha256: data.downloadSha256,
         dir: data.dir,
+        allowHttp: data.allowHttp,
+        maxBytes: data.downloadMaxBytes,
+        maxUnpackedBytes: data.downloadMaxUnpackedBytes,
       });
       return { source: "download", dir, files: requireFiles(dir) };
     }

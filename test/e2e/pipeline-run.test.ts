@@ -248,7 +248,19 @@ describe("pipeline run on embedded defaults", () => {
     const url = `http://127.0.0.1:${port}/archive.zip`;
     const started = Date.now();
     const offline = await runCli(
-      ["upload", "--source", "download", "--download-url", url, "--data", join(cwd, "dl")],
+      [
+        "upload",
+        "--source",
+        "download",
+        "--download-url",
+        url,
+        "--allow-http",
+        "true",
+        "--download-sha256",
+        "0".repeat(64),
+        "--data",
+        join(cwd, "dl"),
+      ],
       { cwd },
     );
     expect(offline.code).toBe(2);

@@ -17,6 +17,9 @@ describe("config layering: defaults < file < env < flags", () => {
       sessions: 100_000,
       skus: 10_000,
       seed: 42,
+      allowHttp: false,
+      downloadMaxBytes: 8 * 2 ** 30,
+      downloadMaxUnpackedBytes: 64 * 2 ** 30,
     });
     expect(config.store).toBe(".mlops");
     expect(config.warehouse).toBe("duckdb:.mlops/warehouse.duckdb");

@@ -8,7 +8,7 @@ import { markdownTable as markdownTable2 } from "markdown-table";
 import * as core3 from "@actions/core";
 
 // pipeline/config/config.ts
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync as existsSync2, readFileSync } from "node:fs";
 import { LineCounter, isMap, parseDocument } from "yaml";
 
 // pipeline/errors.ts
@@ -77,6 +77,272 @@ var PRESETS = {
     "train.loss": "full"
   }
 };
+
+// pipeline/data/download.ts
+import { createHash } from "node:crypto";
+import { createWriteStream, existsSync } from "node:fs";
+import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { basename, join } from "node:path";
+import { Readable, Transform } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { createGzip } from "node:zlib";
+import yauzl from "yauzl";
+
+// pipeline/data/schema.ts
+var DATA_FILES = {
+  browsing: {
+    file: "browsing_train.csv",
+    table: "raw_browsing_events",
+    columns: [
+      "session_id_hash",
+      "event_type",
+      "product_action",
+      "product_sku_hash",
+      "server_timestamp_epoch_ms",
+      "hashed_url"
+    ]
+  },
+  search: {
+    file: "search_train.csv",
+    table: "raw_search_events",
+    columns: [
+      "session_id_hash",
+      "server_timestamp_epoch_ms",
+      "query_vector",
+      "product_skus_hash",
+      "clicked_skus_hash"
+    ]
+  },
+  catalog: {
+    file: "sku_to_content.csv",
+    table: "raw_sku_content",
+    columns: [
+      "product_sku_hash",
+      "description_vector",
+      "category_hash",
+      "image_vector",
+      "price_bucket"
+    ]
+  }
+};
+var DATA_KINDS = Object.keys(DATA_FILES);
+var EVENT_TYPES = ["pageview", "event_product", "event"];
+var PRODUCT_ACTIONS = ["detail", "add", "purchase", "remove", "click", ""];
+var HASH_LENGTH = 64;
+
+// pipeline/data/download.ts
+var DOWNLOAD_LIMITS = {
+  maxBytes: 8 * 2 ** 30,
+  maxUnpackedBytes: 64 * 2 ** 30
+};
+function redactUrl(url) {
+  try {
+    const parsed = new URL(url);
+    return `${parsed.protocol}//${parsed.host}${parsed.pathname}${parsed.search ? "?…" : ""}`;
+  } catch {
+    return "(an unparseable URL)";
+  }
+}
+var MANUAL_HINT = "Download the archive by hand and unpack it, then run `pipeline upload --source csv --data DIR` with DIR holding browsing_train.csv, search_train.csv and sku_to_content.csv.";
+async function downloadDataset(options) {
+  if (!options.url) {
+    throw new InputError(
+      "--source download needs the archive's URL: set data.downloadUrl (MLOPS_DOWNLOAD_URL or --download-url)",
+      { field: "data.downloadUrl" },
+      MANUAL_HINT
+    );
+  }
+  const shown = redactUrl(options.url);
+  if (new URL(options.url).protocol !== "https:" && !options.allowHttp) {
+    throw new InputError(
+      `refusing to download ${shown} over plain http: anyone on the way could swap the archive`,
+      { field: "data.downloadUrl" },
+      "Use an https URL, or set data.allowHttp (MLOPS_DOWNLOAD_ALLOW_HTTP=true) for a server you trust on your own network."
+    );
+  }
+  const requireSha256 = options.requireSha256 ?? (process.env.CI === "true" || process.env.GITHUB_ACTIONS === "true");
+  if (requireSha256 && !options.sha256) {
+    throw new InputError(
+      `the download of ${shown} is not pinned to a sha256: in CI every downloaded archive must be`,
+      { field: "data.downloadSha256" },
+      "Set data.downloadSha256 (MLOPS_DOWNLOAD_SHA256) to the archive's sha256 (sha256sum FILE)."
+    );
+  }
+  const limits = { ...DOWNLOAD_LIMITS, ...withoutUndefined(options) };
+  const marker = join(options.dir, "download.json");
+  if (existsSync(marker)) {
+    const previous = JSON.parse(await readFile(marker, "utf8"));
+    const sameArchive = previous.url === options.url && (!options.sha256 || previous.sha256 === options.sha256);
+    if (sameArchive && existsSync(join(options.dir, `${DATA_FILES.browsing.file}.gz`))) {
+      return options.dir;
+    }
+  }
+  await mkdir(options.dir, { recursive: true });
+  const archive = join(options.dir, "archive.zip");
+  const sha2562 = await fetchTo(
+    options.url,
+    `${archive}.part`,
+    options.timeoutMs ?? 3e4,
+    limits.maxBytes
+  );
+  if (options.sha256 && sha2562 !== options.sha256) {
+    await rm(`${archive}.part`, { force: true });
+    throw new InputError(
+      `the archive downloaded from ${shown} has sha256 ${sha2562}, expected ${options.sha256}`,
+      { field: "data.downloadSha256" },
+      "The file changed or the download was corrupted: check the URL, or update data.downloadSha256 if the new archive is trusted."
+    );
+  }
+  await rename(`${archive}.part`, archive);
+  await extractDataFiles(archive, options.dir, limits.maxUnpackedBytes);
+  await rm(archive, { force: true });
+  await writeFile(marker, `${JSON.stringify({ url: options.url, sha256: sha2562 }, null, 2)}
+`);
+  return options.dir;
+}
+async function fetchTo(url, path2, timeoutMs, maxBytes) {
+  const shown = redactUrl(url);
+  let response;
+  try {
+    response = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
+  } catch (error) {
+    const cause = error.cause;
+    const reason = cause?.code ?? cause?.message ?? error.message;
+    throw new InputError(
+      `cannot download ${shown}: ${reason} (no network, or the host is unreachable)`,
+      {},
+      MANUAL_HINT
+    );
+  }
+  if (!response.ok || !response.body) {
+    throw new InputError(
+      `cannot download ${shown}: HTTP ${response.status} ${response.statusText}`,
+      {},
+      MANUAL_HINT
+    );
+  }
+  const declared = Number(response.headers.get("content-length") ?? "0");
+  if (declared > maxBytes) {
+    throw new InputError(
+      `${shown} is ${declared} bytes, over the limit of ${maxBytes}`,
+      { field: "data.downloadUrl" },
+      "Check the URL; a larger archive needs data.downloadMaxBytes (MLOPS_DOWNLOAD_MAX_BYTES) raised."
+    );
+  }
+  const hash2 = createHash("sha256");
+  const body2 = Readable.fromWeb(response.body);
+  try {
+    await pipeline(
+      body2,
+      capped(maxBytes, `${shown} sent more than ${maxBytes} bytes`, hash2),
+      createWriteStream(path2)
+    );
+  } catch (error) {
+    await rm(path2, { force: true });
+    throw error;
+  }
+  return hash2.digest("hex");
+}
+async function extractDataFiles(archive, dir, maxUnpackedBytes) {
+  const wanted = new Set(DATA_KINDS.map((k) => DATA_FILES[k].file));
+  const found = /* @__PURE__ */ new Map();
+  let unpacked = 0;
+  const zip = await new Promise(
+    (resolve4, reject2) => yauzl.open(
+      archive,
+      { lazyEntries: true },
+      (error, file) => error ? reject2(error) : resolve4(file)
+    )
+  ).catch((error) => {
+    throw new InputError(
+      `the downloaded archive is not a readable zip file: ${error.message}`,
+      { file: archive },
+      MANUAL_HINT
+    );
+  });
+  await new Promise((resolve4, reject2) => {
+    zip.on(
+      "error",
+      (error) => reject2(
+        /invalid relative path|absolute path/.test(error.message) ? new InputError(
+          `the archive has an entry whose name leaves its folder (${error.message})`,
+          { file: archive },
+          "Do not unpack it: an archive from the data's publisher has no such names."
+        ) : error
+      )
+    );
+    zip.on("end", resolve4);
+    zip.on("entry", (entry) => {
+      const name2 = basename(entry.fileName);
+      if (!wanted.has(name2) || entry.fileName.endsWith("/")) {
+        zip.readEntry();
+        return;
+      }
+      const earlier = found.get(name2);
+      if (earlier !== void 0) {
+        reject2(
+          new InputError(
+            `the archive holds ${name2} twice (${earlier} and ${entry.fileName}): which one is the data?`,
+            { file: archive },
+            MANUAL_HINT
+          )
+        );
+        return;
+      }
+      const over = () => new InputError(
+        `the archive's data files unpack to more than ${maxUnpackedBytes} bytes (at ${entry.fileName})`,
+        { file: archive },
+        "A zip bomb, or a much larger dataset: raise data.downloadMaxUnpackedBytes (MLOPS_DOWNLOAD_MAX_UNPACKED_BYTES) if it is the data."
+      );
+      if (unpacked + entry.uncompressedSize > maxUnpackedBytes) return reject2(over());
+      zip.openReadStream(entry, (error, stream) => {
+        if (error) return reject2(error);
+        const target = join(dir, `${name2}.gz`);
+        const counter = new Transform({
+          transform(chunk, _encoding, done) {
+            unpacked += chunk.length;
+            done(unpacked > maxUnpackedBytes ? over() : null, chunk);
+          }
+        });
+        pipeline(stream, counter, createGzip({ level: 1 }), createWriteStream(`${target}.part`)).then(() => rename(`${target}.part`, target)).then(
+          () => {
+            found.set(name2, entry.fileName);
+            zip.readEntry();
+          },
+          async (failure) => {
+            await rm(`${target}.part`, { force: true });
+            reject2(failure);
+          }
+        );
+      });
+    });
+    zip.readEntry();
+  });
+  const missing = [...wanted].filter((name2) => !found.has(name2));
+  if (missing.includes(DATA_FILES.browsing.file)) {
+    throw new InputError(
+      `the archive holds no ${missing.join(", ")}`,
+      { file: archive },
+      MANUAL_HINT
+    );
+  }
+}
+function capped(max2, message, hash2) {
+  let bytes = 0;
+  return new Transform({
+    transform(chunk, _encoding, done) {
+      bytes += chunk.length;
+      hash2.update(chunk);
+      done(bytes > max2 ? new InputError(message, { field: "data.downloadUrl" }) : null, chunk);
+    }
+  });
+}
+function withoutUndefined(options) {
+  return {
+    ...options.maxBytes === void 0 ? {} : { maxBytes: options.maxBytes },
+    ...options.maxUnpackedBytes === void 0 ? {} : { maxUnpackedBytes: options.maxUnpackedBytes }
+  };
+}
 
 // pipeline/config/settings.ts
 import { z as z3 } from "zod";
@@ -307,7 +573,7 @@ function resolveBatchSettings(values, env = process.env) {
   }
   const settings = {
     ...BATCH_DEFAULTS,
-    ...withoutUndefined(values),
+    ...withoutUndefined2(values),
     queue: values.queue,
     image: values.image,
     region
@@ -370,7 +636,7 @@ function validateBatchSettings(settings) {
     );
   }
 }
-function withoutUndefined(values) {
+function withoutUndefined2(values) {
   return Object.fromEntries(
     Object.entries(values).filter(([, value2]) => value2 !== void 0)
   );
@@ -558,6 +824,32 @@ var SETTINGS = [
     schema: z3.string().regex(/^[0-9a-f]{64}$/),
     allowed: "64 lower-case hex characters",
     description: "Expected sha256 of the downloaded archive; the download fails on a mismatch."
+  },
+  {
+    key: "data.allowHttp",
+    env: "MLOPS_DOWNLOAD_ALLOW_HTTP",
+    flag: "--allow-http",
+    schema: boolean,
+    allowed: "true or false",
+    description: "Allow a plain http download URL (refused by default: anyone on the way could swap the archive)."
+  },
+  {
+    key: "data.downloadMaxBytes",
+    env: "MLOPS_DOWNLOAD_MAX_BYTES",
+    flag: "--download-max-bytes",
+    schema: positiveInt3,
+    numeric: true,
+    allowed: "a positive integer (bytes)",
+    description: "The most bytes a downloaded archive may have (default 8 GiB)."
+  },
+  {
+    key: "data.downloadMaxUnpackedBytes",
+    env: "MLOPS_DOWNLOAD_MAX_UNPACKED_BYTES",
+    flag: "--download-max-unpacked-bytes",
+    schema: positiveInt3,
+    numeric: true,
+    allowed: "a positive integer (bytes)",
+    description: "The most bytes the archive's data files may unpack to, all together (default 64 GiB; stops a zip bomb)."
   },
   {
     key: "transform.project",
@@ -1028,7 +1320,10 @@ var DEFAULTS = {
     dir: ".mlops/data",
     sessions: 1e5,
     skus: 1e4,
-    seed: 42
+    seed: 42,
+    allowHttp: false,
+    downloadMaxBytes: DOWNLOAD_LIMITS.maxBytes,
+    downloadMaxUnpackedBytes: DOWNLOAD_LIMITS.maxUnpackedBytes
   },
   transform: {
     dbt: "auto",
@@ -1130,7 +1425,7 @@ function loadConfig(inputs = {}) {
 }
 function defaultFile(cwd) {
   const path2 = `${cwd}/${DEFAULT_CONFIG_FILE}`;
-  return existsSync(path2) ? path2 : void 0;
+  return existsSync2(path2) ? path2 : void 0;
 }
 function toNumber(raw) {
   const trimmed = raw.trim().replaceAll("_", "");
@@ -1210,8 +1505,8 @@ function setPath(target, key, value2) {
 }
 
 // pipeline/store/local-store.ts
-import { copyFile, mkdir, readFile, readdir, rename, rm, writeFile } from "node:fs/promises";
-import { dirname, join, relative, sep } from "node:path";
+import { copyFile, mkdir as mkdir2, readFile as readFile2, readdir, rename as rename2, rm as rm2, writeFile as writeFile2 } from "node:fs/promises";
+import { dirname, join as join2, relative, sep } from "node:path";
 var LocalStore = class {
   constructor(root) {
     this.root = root;
@@ -1224,25 +1519,25 @@ var LocalStore = class {
     if (key.split("/").some((part2) => part2 === ".." || part2 === "")) {
       throw new Error(`invalid store key "${key}": use '/'-separated names without '..'`);
     }
-    return join(this.root, ...key.split("/"));
+    return join2(this.root, ...key.split("/"));
   }
   async put(key, body2) {
     const target = this.path(key);
-    await mkdir(dirname(target), { recursive: true });
+    await mkdir2(dirname(target), { recursive: true });
     const temp = `${target}.${process.pid}.tmp`;
-    await writeFile(temp, body2);
-    await rename(temp, target);
+    await writeFile2(temp, body2);
+    await rename2(temp, target);
   }
   async putFile(key, localPath) {
     const target = this.path(key);
-    await mkdir(dirname(target), { recursive: true });
+    await mkdir2(dirname(target), { recursive: true });
     const temp = `${target}.${process.pid}.tmp`;
     await copyFile(localPath, temp);
-    await rename(temp, target);
+    await rename2(temp, target);
   }
   async get(key) {
     try {
-      return await readFile(this.path(key));
+      return await readFile2(this.path(key));
     } catch (error) {
       if (isNotFound(error)) return void 0;
       throw error;
@@ -1250,7 +1545,7 @@ var LocalStore = class {
   }
   async getFile(key, localPath) {
     try {
-      await mkdir(dirname(localPath), { recursive: true });
+      await mkdir2(dirname(localPath), { recursive: true });
       await copyFile(this.path(key), localPath);
       return true;
     } catch (error) {
@@ -1267,11 +1562,11 @@ var LocalStore = class {
       if (isNotFound(error) || error.code === "ENOTDIR") return [];
       throw error;
     }
-    const keys = entries.filter((entry) => entry.isFile() && !entry.name.endsWith(".tmp")).map((entry) => relative(this.root, join(entry.parentPath, entry.name)).split(sep).join("/"));
+    const keys = entries.filter((entry) => entry.isFile() && !entry.name.endsWith(".tmp")).map((entry) => relative(this.root, join2(entry.parentPath, entry.name)).split(sep).join("/"));
     return keys.sort();
   }
   async delete(key) {
-    await rm(this.path(key), { force: true });
+    await rm2(this.path(key), { force: true });
   }
 };
 function isNotFound(error) {
@@ -1280,11 +1575,11 @@ function isNotFound(error) {
 
 // pipeline/store/s3-store.ts
 import { randomUUID } from "node:crypto";
-import { createReadStream, createWriteStream } from "node:fs";
-import { mkdir as mkdir2, rename as rename2, rm as rm2, stat } from "node:fs/promises";
+import { createReadStream, createWriteStream as createWriteStream2 } from "node:fs";
+import { mkdir as mkdir3, rename as rename3, rm as rm3, stat } from "node:fs/promises";
 import { dirname as dirname2 } from "node:path";
-import { Readable } from "node:stream";
-import { pipeline } from "node:stream/promises";
+import { Readable as Readable2 } from "node:stream";
+import { pipeline as pipeline2 } from "node:stream/promises";
 import {
   DeleteObjectCommand,
   GetObjectCommand,
@@ -1398,23 +1693,23 @@ var S3Store = class {
     try {
       const output = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key }));
       if (!output.Body) {
-        body2 = Readable.from([]);
-      } else if (output.Body instanceof Readable) {
+        body2 = Readable2.from([]);
+      } else if (output.Body instanceof Readable2) {
         body2 = output.Body;
       } else {
-        body2 = Readable.fromWeb(output.Body.transformToWebStream());
+        body2 = Readable2.fromWeb(output.Body.transformToWebStream());
       }
     } catch (error) {
       if (isNotFound2(error)) return false;
       throw this.failure("getFile", Key, error);
     }
-    await mkdir2(dirname2(localPath), { recursive: true });
+    await mkdir3(dirname2(localPath), { recursive: true });
     const temp = `${localPath}.${process.pid}.${randomUUID().slice(0, 8)}.tmp`;
     try {
-      await pipeline(body2, createWriteStream(temp));
-      await rename2(temp, localPath);
+      await pipeline2(body2, createWriteStream2(temp));
+      await rename3(temp, localPath);
     } catch (error) {
-      await rm2(temp, { force: true });
+      await rm3(temp, { force: true });
       if (isLocalFileError(error)) throw error;
       throw this.failure("getFile", Key, error);
     }
@@ -1594,51 +1889,9 @@ function nonEmpty2(value2) {
 }
 
 // pipeline/warehouse/duckdb.ts
-import { mkdir as mkdir3 } from "node:fs/promises";
+import { mkdir as mkdir4 } from "node:fs/promises";
 import { dirname as dirname3 } from "node:path";
 import { DuckDBInstance } from "@duckdb/node-api";
-
-// pipeline/data/schema.ts
-var DATA_FILES = {
-  browsing: {
-    file: "browsing_train.csv",
-    table: "raw_browsing_events",
-    columns: [
-      "session_id_hash",
-      "event_type",
-      "product_action",
-      "product_sku_hash",
-      "server_timestamp_epoch_ms",
-      "hashed_url"
-    ]
-  },
-  search: {
-    file: "search_train.csv",
-    table: "raw_search_events",
-    columns: [
-      "session_id_hash",
-      "server_timestamp_epoch_ms",
-      "query_vector",
-      "product_skus_hash",
-      "clicked_skus_hash"
-    ]
-  },
-  catalog: {
-    file: "sku_to_content.csv",
-    table: "raw_sku_content",
-    columns: [
-      "product_sku_hash",
-      "description_vector",
-      "category_hash",
-      "image_vector",
-      "price_bucket"
-    ]
-  }
-};
-var DATA_KINDS = Object.keys(DATA_FILES);
-var EVENT_TYPES = ["pageview", "event_product", "event"];
-var PRODUCT_ACTIONS = ["detail", "add", "purchase", "remove", "click", ""];
-var HASH_LENGTH = 64;
 
 // pipeline/warehouse/raw-tables.ts
 var DATA_COLUMN_TYPES = {
@@ -1734,7 +1987,7 @@ var DuckDbWarehouse = class _DuckDbWarehouse {
   connection;
   kind = "duckdb";
   static async open(path2) {
-    if (path2 !== ":memory:") await mkdir3(dirname3(path2), { recursive: true });
+    if (path2 !== ":memory:") await mkdir4(dirname3(path2), { recursive: true });
     let instance2;
     try {
       instance2 = await DuckDBInstance.create(path2);
@@ -1884,16 +2137,16 @@ function toSqlValue(value2) {
 }
 
 // pipeline/warehouse/snowflake/snowflake-warehouse.ts
-import { copyFile as copyFile2, link, mkdtemp, rm as rm3, stat as stat3 } from "node:fs/promises";
+import { copyFile as copyFile2, link, mkdtemp, rm as rm4, stat as stat3 } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join as join2 } from "node:path";
+import { join as join3 } from "node:path";
 
 // pipeline/data/file-hash.ts
-import { createHash } from "node:crypto";
+import { createHash as createHash2 } from "node:crypto";
 import { createReadStream as createReadStream2 } from "node:fs";
 import { stat as stat2 } from "node:fs/promises";
 async function sha256File(path2) {
-  const hash2 = createHash("sha256");
+  const hash2 = createHash2("sha256");
   for await (const chunk of createReadStream2(path2, { highWaterMark: 1 << 20 })) {
     hash2.update(chunk);
   }
@@ -2625,7 +2878,7 @@ var SnowflakeWarehouse = class _SnowflakeWarehouse {
         release();
         return { existing };
       }
-      const staging = await mkdtemp(join2(this.tempRoot, "mlops-snowflake-"));
+      const staging = await mkdtemp(join3(this.tempRoot, "mlops-snowflake-"));
       const state = {
         connection,
         kind,
@@ -2688,7 +2941,7 @@ var SnowflakeWarehouse = class _SnowflakeWarehouse {
     };
     const finish2 = async () => {
       finished2 = true;
-      await rm3(state.staging, { recursive: true, force: true });
+      await rm4(state.staging, { recursive: true, force: true });
       release();
     };
     let ending;
@@ -2737,7 +2990,7 @@ var SnowflakeWarehouse = class _SnowflakeWarehouse {
       state.staged[part2].length,
       (await sha256File(path2)).sha256
     );
-    const local = join2(state.staging, name2);
+    const local = join3(state.staging, name2);
     await link(path2, local).catch(() => copyFile2(path2, local));
     try {
       const staged = `${name2}.gz`;
@@ -2759,7 +3012,7 @@ var SnowflakeWarehouse = class _SnowflakeWarehouse {
       }
       state.staged[part2].push(staged);
     } finally {
-      await rm3(local, { force: true });
+      await rm4(local, { force: true });
     }
   }
   async commitLoad(state, counts) {
@@ -3093,7 +3346,7 @@ function createContext(config, runId2, reporter, configSources) {
 }
 
 // pipeline/evaluate/gates.ts
-import { readFile as readFile2 } from "node:fs/promises";
+import { readFile as readFile3 } from "node:fs/promises";
 import {
   isMap as isMap2,
   isScalar,
@@ -4014,7 +4267,7 @@ function parseGates(text, file) {
 async function loadGates(path2) {
   let text;
   try {
-    text = await readFile2(path2, "utf8");
+    text = await readFile3(path2, "utf8");
   } catch (error) {
     throw new InputError(
       `cannot read the gate file (${error.code ?? error.message})`,
@@ -4302,7 +4555,7 @@ import { join as join9 } from "node:path";
 import { fileURLToPath } from "node:url";
 
 // pipeline/data/oracle.ts
-import { readFile as readFile3 } from "node:fs/promises";
+import { readFile as readFile4 } from "node:fs/promises";
 import { z as z5 } from "zod";
 var probability = z5.number().min(0).max(1);
 var index = z5.number().int().nonnegative();
@@ -4374,7 +4627,7 @@ function parseGenerativeModel(value2) {
   return model;
 }
 async function loadGenerativeModel(path2) {
-  const text = await readFile3(path2, "utf8");
+  const text = await readFile4(path2, "utf8");
   let value2;
   try {
     value2 = JSON.parse(text);
@@ -4784,8 +5037,8 @@ var Oracle = class {
 };
 
 // pipeline/data/generator/index.ts
-import { mkdir as mkdir4, writeFile as writeFile2 } from "node:fs/promises";
-import { join as join3, resolve } from "node:path";
+import { mkdir as mkdir5, writeFile as writeFile3 } from "node:fs/promises";
+import { join as join4, resolve } from "node:path";
 
 // pipeline/data/generator/format.ts
 var DECIMALS = 4;
@@ -4832,9 +5085,9 @@ function probabilityText(p) {
 }
 
 // pipeline/data/generator/hashes.ts
-import { createHash as createHash2 } from "node:crypto";
+import { createHash as createHash3 } from "node:crypto";
 function stableHash(seed2, kind, index2) {
-  return createHash2("sha256").update(`${seed2}:${kind}:${index2}`).digest("hex");
+  return createHash3("sha256").update(`${seed2}:${kind}:${index2}`).digest("hex");
 }
 
 // pipeline/data/generator/catalog.ts
@@ -5473,14 +5726,14 @@ function planSession(sampler, seed2, index2) {
 }
 
 // pipeline/data/generator/writer.ts
-import { createWriteStream as createWriteStream2 } from "node:fs";
+import { createWriteStream as createWriteStream3 } from "node:fs";
 import { once } from "node:events";
 import { finished } from "node:stream/promises";
 var CHUNK_CHARS = 1 << 20;
 var ChunkedWriter = class {
   constructor(path2) {
     this.path = path2;
-    this.stream = createWriteStream2(path2, { highWaterMark: 4 * CHUNK_CHARS });
+    this.stream = createWriteStream3(path2, { highWaterMark: 4 * CHUNK_CHARS });
     this.stream.on("error", (error) => {
       this.failure ??= error;
     });
@@ -5553,13 +5806,13 @@ async function generate(options) {
   const started = performance.now();
   const { sessions, skus, seed: seed2 } = options;
   const outDir = resolve(options.outDir);
-  await mkdir4(outDir, { recursive: true });
+  await mkdir5(outDir, { recursive: true });
   const files = {
-    browsing: join3(outDir, DATA_FILES.browsing.file),
-    search: join3(outDir, DATA_FILES.search.file),
-    catalog: join3(outDir, DATA_FILES.catalog.file),
-    model: join3(outDir, MODEL_FILE),
-    oracle: join3(outDir, ORACLE_FILE)
+    browsing: join4(outDir, DATA_FILES.browsing.file),
+    search: join4(outDir, DATA_FILES.search.file),
+    catalog: join4(outDir, DATA_FILES.catalog.file),
+    model: join4(outDir, MODEL_FILE),
+    oracle: join4(outDir, ORACLE_FILE)
   };
   const world = buildWorld(seed2, skus);
   const oracle = new Oracle(world.model);
@@ -5629,7 +5882,7 @@ async function generate(options) {
     for (const writer of Object.values(writers)) writer.destroy();
     throw error;
   }
-  await writeFile2(files.model, `${JSON.stringify(world.model)}
+  await writeFile3(files.model, `${JSON.stringify(world.model)}
 `);
   return { outDir, files, counts, seconds: (performance.now() - started) / 1e3 };
 }
@@ -5783,8 +6036,8 @@ function parseEntry(store, key, bytes, hint2) {
 }
 
 // pipeline/model/artifact.ts
-import { mkdir as mkdir5, readFile as readFile4, writeFile as writeFile3 } from "node:fs/promises";
-import { join as join4 } from "node:path";
+import { mkdir as mkdir6, readFile as readFile5, writeFile as writeFile4 } from "node:fs/promises";
+import { join as join5 } from "node:path";
 
 // pipeline/model/sequences.ts
 var PAD_ID = 0;
@@ -7510,7 +7763,7 @@ function decodeSessions(bytes, path2) {
   return { offsets, ids };
 }
 async function saveModelArtifact(dir, parts) {
-  await mkdir5(dir, { recursive: true });
+  await mkdir6(dir, { recursive: true });
   const entries = [];
   const chunks = [];
   let offset = 0;
@@ -7529,12 +7782,12 @@ async function saveModelArtifact(dir, parts) {
     ablation: parts.ablation,
     neighbours: parts.neighbours
   };
-  await writeFile3(join4(dir, ARTIFACT_FILES.model), JSON.stringify(model, null, 2));
-  await writeFile3(join4(dir, ARTIFACT_FILES.weights), Buffer.concat(chunks));
-  await writeFile3(join4(dir, ARTIFACT_FILES.sessions), encodeSessions(parts.sessions));
-  await writeFile3(join4(dir, ARTIFACT_FILES.vocabulary), JSON.stringify(parts.vocabulary));
-  await writeFile3(join4(dir, ARTIFACT_FILES.config), JSON.stringify(parts.config, null, 2));
-  await writeFile3(join4(dir, ARTIFACT_FILES.history), JSON.stringify(parts.history, null, 2));
+  await writeFile4(join5(dir, ARTIFACT_FILES.model), JSON.stringify(model, null, 2));
+  await writeFile4(join5(dir, ARTIFACT_FILES.weights), Buffer.concat(chunks));
+  await writeFile4(join5(dir, ARTIFACT_FILES.sessions), encodeSessions(parts.sessions));
+  await writeFile4(join5(dir, ARTIFACT_FILES.vocabulary), JSON.stringify(parts.vocabulary));
+  await writeFile4(join5(dir, ARTIFACT_FILES.config), JSON.stringify(parts.config, null, 2));
+  await writeFile4(join5(dir, ARTIFACT_FILES.history), JSON.stringify(parts.history, null, 2));
   return Object.values(ARTIFACT_FILES);
 }
 function damaged2(path2, why) {
@@ -7545,9 +7798,9 @@ function damaged2(path2, why) {
   );
 }
 async function readBytes(dir, file) {
-  const path2 = join4(dir, file);
+  const path2 = join5(dir, file);
   try {
-    return await readFile4(path2);
+    return await readFile5(path2);
   } catch (error) {
     throw new PipelineError(
       `model artifact incomplete: cannot read ${path2} (${error.code ?? error.message})`,
@@ -7561,7 +7814,7 @@ async function readJson(dir, file) {
   try {
     return JSON.parse(bytes.toString("utf8"));
   } catch (error) {
-    throw damaged2(join4(dir, file), `not valid JSON (${error.message})`);
+    throw damaged2(join5(dir, file), `not valid JSON (${error.message})`);
   }
 }
 function parseConfig(value2, path2) {
@@ -7601,16 +7854,16 @@ function readWeights(net, entries, bin, path2) {
   return weights;
 }
 async function loadModelArtifact(dir) {
-  const configPath = join4(dir, ARTIFACT_FILES.config);
+  const configPath = join5(dir, ARTIFACT_FILES.config);
   const config = parseConfig(await readJson(dir, ARTIFACT_FILES.config), configPath);
   let vocabulary;
   try {
     vocabulary = Vocabulary.fromJSON(await readJson(dir, ARTIFACT_FILES.vocabulary));
   } catch (error) {
     if (error instanceof PipelineError) throw error;
-    throw damaged2(join4(dir, ARTIFACT_FILES.vocabulary), error.message);
+    throw damaged2(join5(dir, ARTIFACT_FILES.vocabulary), error.message);
   }
-  const modelPath = join4(dir, ARTIFACT_FILES.model);
+  const modelPath = join5(dir, ARTIFACT_FILES.model);
   const modelJson = await readJson(dir, ARTIFACT_FILES.model);
   const bin = await readBytes(dir, ARTIFACT_FILES.weights);
   let net;
@@ -7634,7 +7887,7 @@ async function loadModelArtifact(dir) {
       (c) => c.kind === "sknn" || c.kind === "cooccurrence"
     );
     if (usesIndex) {
-      const sessionsPath = join4(dir, ARTIFACT_FILES.sessions);
+      const sessionsPath = join5(dir, ARTIFACT_FILES.sessions);
       const sessions = decodeSessions(await readBytes(dir, ARTIFACT_FILES.sessions), sessionsPath);
       try {
         index2 = new SessionIndex(splitSessions(sessions), vocabulary.size, {
@@ -7784,15 +8037,15 @@ function summarizeSplit(block, mode) {
 }
 
 // pipeline/train/fetch-artifact.ts
-import { existsSync as existsSync2 } from "node:fs";
+import { existsSync as existsSync3 } from "node:fs";
 import { stat as stat4 } from "node:fs/promises";
-import { join as join6 } from "node:path";
-import { createHash as createHash4 } from "node:crypto";
+import { join as join7 } from "node:path";
+import { createHash as createHash5 } from "node:crypto";
 
 // pipeline/train/train.ts
-import { mkdtemp as mkdtemp2, rm as rm4 } from "node:fs/promises";
+import { mkdtemp as mkdtemp2, rm as rm5 } from "node:fs/promises";
 import { tmpdir as tmpdir2 } from "node:os";
-import { join as join5 } from "node:path";
+import { join as join6 } from "node:path";
 
 // pipeline/model/fit-blend.ts
 var FIT_K = 20;
@@ -8414,11 +8667,11 @@ function* epochBatches(block, plan2, shuffle) {
 }
 
 // pipeline/train/checkpoint.ts
-import { createHash as createHash3 } from "node:crypto";
+import { createHash as createHash4 } from "node:crypto";
 import * as tf2 from "@tensorflow/tfjs";
 var CHECKPOINT_FORMAT = "mlops-session-recs/checkpoint@2";
 function fingerprint(parts) {
-  return createHash3("sha256").update(JSON.stringify(parts)).digest("hex").slice(0, 16);
+  return createHash4("sha256").update(JSON.stringify(parts)).digest("hex").slice(0, 16);
 }
 var CheckpointStore = class {
   constructor(store, prefix) {
@@ -9511,7 +9764,7 @@ async function trainLocally(input) {
     backend: backend.name,
     excludeLastItem: excludeLast
   };
-  const local = await mkdtemp2(join5(tmpdir2(), "mlops-model-"));
+  const local = await mkdtemp2(join6(tmpdir2(), "mlops-model-"));
   const prefix = modelPrefix(input.runId);
   const files = [];
   try {
@@ -9527,11 +9780,11 @@ async function trainLocally(input) {
       history: outcome.history
     });
     for (const file of Object.values(ARTIFACT_FILES)) {
-      await input.store.putFile(`${prefix}/${file}`, join5(local, file));
+      await input.store.putFile(`${prefix}/${file}`, join6(local, file));
       files.push(`${prefix}/${file}`);
     }
   } finally {
-    await rm4(local, { recursive: true, force: true });
+    await rm5(local, { recursive: true, force: true });
   }
   const best = outcome.history.epochs.find((e) => e.epoch === outcome.history.bestEpoch);
   return {
@@ -9582,7 +9835,7 @@ async function fetchTrainArtifact(store, runId2, localDir) {
   }
   let bytes = 0;
   for (const file of files) {
-    const target = join6(localDir, ...file.split("/"));
+    const target = join7(localDir, ...file.split("/"));
     if (!await store.getFile(`${prefix}/${file}`, target)) {
       throw new PipelineError(
         `${where}${file} disappeared while the model artifact of run ${runId2} was being copied`,
@@ -9600,10 +9853,10 @@ function listed(names) {
 }
 async function runModelDir(store, runId2, scratch) {
   if (store instanceof LocalStore) {
-    const local = join6(store.root, ...modelPrefix(runId2).split("/"));
-    if (existsSync2(join6(local, ARTIFACT_FILES.model))) return local;
+    const local = join7(store.root, ...modelPrefix(runId2).split("/"));
+    if (existsSync3(join7(local, ARTIFACT_FILES.model))) return local;
   }
-  return (await fetchTrainArtifact(store, runId2, join6(scratch, runId2))).modelDir;
+  return (await fetchTrainArtifact(store, runId2, join7(scratch, runId2))).modelDir;
 }
 async function modelArtifactHashes(store, runId2) {
   const prefix = modelPrefix(runId2);
@@ -9613,7 +9866,7 @@ async function modelArtifactHashes(store, runId2) {
     if (bytes === void 0) continue;
     hashes.push({
       name: key,
-      sha256: createHash4("sha256").update(bytes).digest("hex"),
+      sha256: createHash5("sha256").update(bytes).digest("hex"),
       bytes: bytes.length
     });
   }
@@ -9624,124 +9877,6 @@ async function modelArtifactHashes(store, runId2) {
 import { existsSync as existsSync4 } from "node:fs";
 import { readFile as readFile6, writeFile as writeFile5 } from "node:fs/promises";
 import { join as join8 } from "node:path";
-
-// pipeline/data/download.ts
-import { createHash as createHash5 } from "node:crypto";
-import { createWriteStream as createWriteStream3, existsSync as existsSync3 } from "node:fs";
-import { mkdir as mkdir6, readFile as readFile5, rename as rename3, rm as rm5, writeFile as writeFile4 } from "node:fs/promises";
-import { basename, join as join7 } from "node:path";
-import { Readable as Readable2 } from "node:stream";
-import { pipeline as pipeline2 } from "node:stream/promises";
-import { createGzip } from "node:zlib";
-import yauzl from "yauzl";
-var MANUAL_HINT = "Download the archive by hand and unpack it, then run `pipeline upload --source csv --data DIR` with DIR holding browsing_train.csv, search_train.csv and sku_to_content.csv.";
-async function downloadDataset(options) {
-  if (!options.url) {
-    throw new InputError(
-      "--source download needs the archive's URL: set data.downloadUrl (MLOPS_DOWNLOAD_URL or --download-url)",
-      { field: "data.downloadUrl" },
-      MANUAL_HINT
-    );
-  }
-  const marker = join7(options.dir, "download.json");
-  if (existsSync3(marker)) {
-    const previous = JSON.parse(await readFile5(marker, "utf8"));
-    const sameArchive = previous.url === options.url && (!options.sha256 || previous.sha256 === options.sha256);
-    if (sameArchive && existsSync3(join7(options.dir, `${DATA_FILES.browsing.file}.gz`))) {
-      return options.dir;
-    }
-  }
-  await mkdir6(options.dir, { recursive: true });
-  const archive = join7(options.dir, "archive.zip");
-  const sha2562 = await fetchTo(options.url, `${archive}.part`, options.timeoutMs ?? 3e4);
-  if (options.sha256 && sha2562 !== options.sha256) {
-    await rm5(`${archive}.part`, { force: true });
-    throw new InputError(
-      `the archive downloaded from ${options.url} has sha256 ${sha2562}, expected ${options.sha256}`,
-      { field: "data.downloadSha256" },
-      "The file changed or the download was corrupted: check the URL, or update data.downloadSha256 if the new archive is trusted."
-    );
-  }
-  await rename3(`${archive}.part`, archive);
-  await extractDataFiles(archive, options.dir);
-  await rm5(archive, { force: true });
-  await writeFile4(marker, `${JSON.stringify({ url: options.url, sha256: sha2562 }, null, 2)}
-`);
-  return options.dir;
-}
-async function fetchTo(url, path2, timeoutMs) {
-  let response;
-  try {
-    response = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
-  } catch (error) {
-    const cause = error.cause;
-    const reason = cause?.code ?? cause?.message ?? error.message;
-    throw new InputError(
-      `cannot download ${url}: ${reason} (no network, or the host is unreachable)`,
-      {},
-      MANUAL_HINT
-    );
-  }
-  if (!response.ok || !response.body) {
-    throw new InputError(
-      `cannot download ${url}: HTTP ${response.status} ${response.statusText}`,
-      {},
-      MANUAL_HINT
-    );
-  }
-  const hash2 = createHash5("sha256");
-  const body2 = Readable2.fromWeb(response.body);
-  body2.on("data", (chunk) => hash2.update(chunk));
-  await pipeline2(body2, createWriteStream3(path2));
-  return hash2.digest("hex");
-}
-async function extractDataFiles(archive, dir) {
-  const wanted = new Set(DATA_KINDS.map((k) => DATA_FILES[k].file));
-  const found = /* @__PURE__ */ new Set();
-  const zip = await new Promise(
-    (resolve4, reject2) => yauzl.open(
-      archive,
-      { lazyEntries: true },
-      (error, file) => error ? reject2(error) : resolve4(file)
-    )
-  ).catch((error) => {
-    throw new InputError(
-      `the downloaded archive is not a readable zip file: ${error.message}`,
-      { file: archive },
-      MANUAL_HINT
-    );
-  });
-  await new Promise((resolve4, reject2) => {
-    zip.on("error", reject2);
-    zip.on("end", resolve4);
-    zip.on("entry", (entry) => {
-      const name2 = basename(entry.fileName);
-      if (!wanted.has(name2) || entry.fileName.endsWith("/")) {
-        zip.readEntry();
-        return;
-      }
-      zip.openReadStream(entry, (error, stream) => {
-        if (error) return reject2(error);
-        const target = join7(dir, `${name2}.gz`);
-        pipeline2(stream, createGzip({ level: 1 }), createWriteStream3(`${target}.part`)).then(() => rename3(`${target}.part`, target)).then(() => {
-          found.add(name2);
-          zip.readEntry();
-        }, reject2);
-      });
-    });
-    zip.readEntry();
-  });
-  const missing = [...wanted].filter((name2) => !found.has(name2));
-  if (missing.includes(DATA_FILES.browsing.file)) {
-    throw new InputError(
-      `the archive holds no ${missing.join(", ")}`,
-      { file: archive },
-      MANUAL_HINT
-    );
-  }
-}
-
-// pipeline/upload/acquire.ts
 async function acquireData(config, reporter) {
   const { data } = config;
   switch (data.source) {
@@ -9753,11 +9888,16 @@ async function acquireData(config, reporter) {
     case "csv":
       return { source: "csv", dir: data.dir, files: requireFiles(data.dir) };
     case "download": {
-      reporter.info(`downloading ${data.downloadUrl ?? "(no URL set)"} into ${data.dir}`);
+      reporter.info(
+        `downloading ${data.downloadUrl ? redactUrl(data.downloadUrl) : "(no URL set)"} into ${data.dir}`
+      );
       const dir = await downloadDataset({
         url: data.downloadUrl,
         sha256: data.downloadSha256,
-        dir: data.dir
+        dir: data.dir,
+        allowHttp: data.allowHttp,
+        maxBytes: data.downloadMaxBytes,
+        maxUnpackedBytes: data.downloadMaxUnpackedBytes
       });
       return { source: "download", dir, files: requireFiles(dir) };
     }
