@@ -388,6 +388,20 @@ describe("workflow security", () => {
     expect(Object.keys(workflow("promote-on-main.yml").on)).toEqual(["push"]);
   });
 
+  it("installs dbt-snowflake at the exact version dbt/requirements.txt pins", () => {
+    const installs = workflowFiles.flatMap((file) =>
+      [...workflowText(file).matchAll(/pip install (.+)$/gm)].map((m) => [file, m[1] as string]),
+    );
+    expect(installs).toEqual([["pipeline.yml", "-r dbt/requirements.txt"]]);
+    const pins = readFileSync(join(ROOT, "dbt", "requirements.txt"), "utf8")
+      .split("\n")
+      .filter((line) => line.trim() !== "" && !line.startsWith("#"));
+    for (const pin of pins) expect(pin).toMatch(/^[\w-]+==\d+\.\d+\.\d+$/);
+    // The workload-identity target of profiles.yml needs dbt-snowflake 1.12 or newer.
+    const version = /dbt-snowflake==(\d+)\.(\d+)/.exec(pins.join("\n"));
+    expect(Number(version?.[1]) * 100 + Number(version?.[2])).toBeGreaterThanOrEqual(112);
+  });
+
   it("runs on Node 24, and CI also tests the oldest Node that package.json allows", () => {
     const setupNode = (action(COMPOSITE).runs?.steps ?? []).find((s) =>
       s.uses?.startsWith("actions/setup-node@"),
