@@ -631,8 +631,19 @@ async function servedModelDir(
   return runModelDir(store, production.runId, join(".mlops", "cache"));
 }
 
-/** The newest run whose train stage succeeded: what `evaluate`, `card` and `promote` default to. */
+/**
+ * The newest run whose train stage succeeded: what `evaluate`, `card` and `promote` default to in
+ * a folder store. An S3 store is shared (every pull request's runs are there), so there the run
+ * must be named: the newest one may be somebody else's candidate.
+ */
 async function newestTrainedRun(store: ReturnType<typeof openStore>): Promise<string> {
+  if (store.location.startsWith("s3://")) {
+    throw new InputError(
+      `which run? The run store ${store.location} is shared, and its newest trained run may be another pull request's`,
+      { field: "--run-id" },
+      `Pass --run-id ID (npx pipeline runs --store ${store.location} lists them).`,
+    );
+  }
   for (const run of await listRuns(store)) {
     if (run.stages.some((s) => s.stage === "train" && s.status === "succeeded")) return run.runId;
   }

@@ -233,6 +233,13 @@ describe("pipeline run on embedded defaults", () => {
     const unknownRun = await runCli(["runs", "show", "no-such-run"], { cwd });
     expect(unknownRun.code).toBe(2);
     expect(unknownRun.stderr).toContain('no run "no-such-run"');
+    // A shared S3 store: no guessing which run to evaluate (nothing is contacted to say so).
+    const shared = await runCli(["evaluate", "--store", "s3://team-runs/store"], { cwd });
+    expect(shared.code).toBe(2);
+    expect(shared.stderr).toContain(
+      "which run? The run store s3://team-runs/store is shared, and its newest trained run may be another pull request's",
+    );
+    expect(shared.stderr).toContain("hint: Pass --run-id ID");
 
     const badStage = await runCli(["run", "--from", "deploy"], { cwd });
     expect(badStage.code).toBe(2);
