@@ -42,7 +42,8 @@ ${hint ? `hint: ${hint}
 }
 
 // pipeline/store/local-store.ts
-import { copyFile, mkdir, readFile, readdir, rename, rm, writeFile } from "node:fs/promises";
+import { createHash } from "node:crypto";
+import { copyFile, mkdir, open, readFile, readdir, rename, rm, writeFile } from "node:fs/promises";
 import { dirname, join, relative, sep } from "node:path";
 var LocalStore = class {
   constructor(root) {
@@ -80,6 +81,35 @@ var LocalStore = class {
       throw error;
     }
   }
+  async getVersioned(key) {
+    const bytes = await this.get(key);
+    return bytes === void 0 ? void 0 : { bytes, version: contentVersion(bytes) };
+  }
+  async putIfUnchanged(key, body, expected) {
+    const target = this.path(key);
+    await mkdir(dirname(target), { recursive: true });
+    const lock = `${target}.lock`;
+    let handle;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        handle = await open(lock, "wx");
+        break;
+      } catch (error) {
+        if (error.code !== "EEXIST" || attempt >= 100) throw error;
+        await new Promise((resolve2) => setTimeout(resolve2, 20));
+      }
+    }
+    try {
+      const current = await this.get(key);
+      const version = current === void 0 ? null : contentVersion(current);
+      if (version !== expected) return false;
+      await this.put(key, body);
+      return true;
+    } finally {
+      await handle.close();
+      await rm(lock, { force: true });
+    }
+  }
   async getFile(key, localPath) {
     try {
       await mkdir(dirname(localPath), { recursive: true });
@@ -108,6 +138,9 @@ var LocalStore = class {
 };
 function isNotFound(error) {
   return error?.code === "ENOENT";
+}
+function contentVersion(bytes) {
+  return createHash("sha256").update(bytes).digest("hex");
 }
 
 // pipeline/store/s3-store.ts
@@ -222,6 +255,34 @@ var S3Store = class {
     } catch (error) {
       if (isNotFound2(error)) return void 0;
       throw this.failure("get", Key, error);
+    }
+  }
+  async getVersioned(key) {
+    const Key = this.objectKey(key);
+    try {
+      const output = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key }));
+      const bytes = output.Body ? await output.Body.transformToByteArray() : new Uint8Array();
+      return { bytes, version: output.ETag ?? "" };
+    } catch (error) {
+      if (isNotFound2(error)) return void 0;
+      throw this.failure("get", Key, error);
+    }
+  }
+  async putIfUnchanged(key, body, expected) {
+    const Key = this.objectKey(key);
+    try {
+      await this.client.send(
+        new PutObjectCommand({
+          Bucket: this.bucket,
+          Key,
+          Body: body,
+          ...expected === null ? { IfNoneMatch: "*" } : { IfMatch: expected }
+        })
+      );
+      return true;
+    } catch (error) {
+      if (isPreconditionFailure(error)) return false;
+      throw this.failure("put", Key, error);
     }
   }
   async getFile(key, localPath) {
@@ -389,6 +450,11 @@ function errorDetails(error) {
     requestId: fields.$metadata?.requestId
   };
 }
+function isPreconditionFailure(error) {
+  if (!(error instanceof Error)) return false;
+  const status = error.$metadata?.httpStatusCode;
+  return error.name === "PreconditionFailed" || error.name === "ConditionalRequestConflict" || status === 412 || status === 409;
+}
 function isNotFound2(error) {
   if (!(error instanceof Error) || error.name === "NoSuchBucket") return false;
   const status = error.$metadata?.httpStatusCode;
@@ -431,7 +497,7 @@ import { existsSync as existsSync2, readFileSync as readFileSync2, rmSync, symli
 import { join as join3 } from "node:path";
 
 // pipeline/compute/code-package.ts
-import { createHash } from "node:crypto";
+import { createHash as createHash2 } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { dirname as dirname3, join as join2, relative as relative2, sep as sep2 } from "node:path";
 import { gunzipSync, gzipSync } from "node:zlib";
@@ -492,7 +558,7 @@ function unpackCodePackage(tar, dir) {
   return files;
 }
 function sha256(bytes) {
-  return createHash("sha256").update(bytes).digest("hex");
+  return createHash2("sha256").update(bytes).digest("hex");
 }
 function padding(size) {
   return (512 - size % 512) % 512;

@@ -7,7 +7,10 @@
  * History objects are written once and never rewritten, so two writers (two CI jobs, S3 with no
  * locking) never lose each other's records: there is no read-modify-write of a shared log. The
  * history object is written before production.json: a crash between the two leaves a record of
- * an attempt, never a production pointer without its history.
+ * an attempt, never a production pointer without its history. production.json itself is a
+ * read-modify-write (the new entry names the one before it), so it is written only if it is
+ * still the version that was read (S3's conditional writes): a promotion that lost a race says
+ * so and fails, never overwriting the winner.
  */
 import { randomBytes } from "node:crypto";
 import { z } from "zod";
@@ -114,14 +117,22 @@ const entrySchema = z.object({
 
 /** The model in production, or undefined when nothing was ever promoted. */
 export async function readProduction(store: ArtifactStore): Promise<RegistryEntry | undefined> {
-  const bytes = await store.get(PRODUCTION_KEY);
-  if (!bytes) return undefined;
-  return parseEntry(
+  return (await readProductionVersioned(store)).entry;
+}
+
+/** The production entry and the version of production.json it was read from (null: none). */
+async function readProductionVersioned(
+  store: ArtifactStore,
+): Promise<{ entry: RegistryEntry | undefined; version: string | null }> {
+  const object = await store.getVersioned(PRODUCTION_KEY);
+  if (!object) return { entry: undefined, version: null };
+  const entry = parseEntry(
     store,
     PRODUCTION_KEY,
-    bytes,
+    object.bytes,
     `restore it from the newest file under ${HISTORY_PREFIX} (same format), or delete it to start with no model in production`,
   );
+  return { entry, version: object.version };
 }
 
 /** Records a promotion: a new history object, then production.json. Returns the entry. */
@@ -136,7 +147,7 @@ export async function recordPromotion(
       `registry: run ${record.runId} was not promoted (${record.decision.reason}); nothing to record`,
     );
   }
-  const current = await readProduction(store);
+  const { entry: current, version } = await readProductionVersioned(store);
   const entry: RegistryEntry = {
     format: FORMAT,
     action: "promote",
@@ -150,7 +161,7 @@ export async function recordPromotion(
     forced: record.decision.forced,
     previousRunId: current?.runId ?? null,
   };
-  await writeEntry(store, entry, now);
+  await writeEntry(store, entry, now, version);
   return entry;
 }
 
@@ -163,7 +174,7 @@ export async function recordRollback(
   record: RollbackRecord,
   now: Date = new Date(),
 ): Promise<RegistryEntry> {
-  const current = await readProduction(store);
+  const { entry: current, version } = await readProductionVersioned(store);
   if (!current) {
     throw new PipelineError(
       `registry: nothing is in production in ${store.location}, so there is nothing to roll back`,
@@ -197,7 +208,7 @@ export async function recordRollback(
     reason: record.reason,
     rolledBackFrom: current.runId,
   };
-  await writeEntry(store, entry, now);
+  await writeEntry(store, entry, now, version);
   return entry;
 }
 
@@ -221,12 +232,24 @@ export async function promotionHistory(store: ArtifactStore): Promise<RegistryEn
   return entries.filter((e): e is RegistryEntry => e !== undefined);
 }
 
-async function writeEntry(store: ArtifactStore, entry: RegistryEntry, now: Date): Promise<void> {
+async function writeEntry(
+  store: ArtifactStore,
+  entry: RegistryEntry,
+  now: Date,
+  readVersion: string | null,
+): Promise<void> {
   const stamp = now.toISOString().replace(/[-:.]/g, "");
   const key = `${HISTORY_PREFIX}${stamp}-${entry.action}-${entry.runId}-${randomBytes(2).toString("hex")}.json`;
   const text = `${JSON.stringify(entry, null, 2)}\n`;
   await store.put(key, text);
-  await store.put(PRODUCTION_KEY, text);
+  if (!(await store.putIfUnchanged(PRODUCTION_KEY, text, readVersion))) {
+    const winner = await readProduction(store);
+    throw new PipelineError(
+      `registry: production.json changed while run ${entry.runId}'s ${entry.action} was being recorded (run ${winner?.runId ?? "none"} is in production now); it was not overwritten`,
+      1,
+      `Two promotions ran at once (they share one concurrency group in the workflows). This attempt is in ${key}; check the endpoint, then promote again if run ${entry.runId} should win.`,
+    );
+  }
 }
 
 function parseEntry(

@@ -1,5 +1,6 @@
+import { createHash } from "node:crypto";
 import type { Dirent } from "node:fs";
-import { copyFile, mkdir, readFile, readdir, rename, rm, writeFile } from "node:fs/promises";
+import { copyFile, mkdir, open, readFile, readdir, rename, rm, writeFile } from "node:fs/promises";
 import { dirname, join, relative, sep } from "node:path";
 import type { ArtifactStore } from "./store.ts";
 
@@ -44,6 +45,42 @@ export class LocalStore implements ArtifactStore {
     }
   }
 
+  async getVersioned(key: string): Promise<{ bytes: Uint8Array; version: string } | undefined> {
+    const bytes = await this.get(key);
+    return bytes === undefined ? undefined : { bytes, version: contentVersion(bytes) };
+  }
+
+  async putIfUnchanged(
+    key: string,
+    body: Uint8Array | string,
+    expected: string | null,
+  ): Promise<boolean> {
+    const target = this.path(key);
+    await mkdir(dirname(target), { recursive: true });
+    // A lock file created exclusively: two processes cannot both be between check and write.
+    const lock = `${target}.lock`;
+    let handle;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        handle = await open(lock, "wx");
+        break;
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== "EEXIST" || attempt >= 100) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    }
+    try {
+      const current = await this.get(key);
+      const version = current === undefined ? null : contentVersion(current);
+      if (version !== expected) return false;
+      await this.put(key, body);
+      return true;
+    } finally {
+      await handle.close();
+      await rm(lock, { force: true });
+    }
+  }
+
   async getFile(key: string, localPath: string): Promise<boolean> {
     try {
       await mkdir(dirname(localPath), { recursive: true });
@@ -77,4 +114,8 @@ export class LocalStore implements ArtifactStore {
 
 function isNotFound(error: unknown): boolean {
   return (error as NodeJS.ErrnoException | undefined)?.code === "ENOENT";
+}
+
+function contentVersion(bytes: Uint8Array): string {
+  return createHash("sha256").update(bytes).digest("hex");
 }

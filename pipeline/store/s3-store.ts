@@ -152,6 +152,42 @@ export class S3Store implements ArtifactStore {
     }
   }
 
+  async getVersioned(key: string): Promise<{ bytes: Uint8Array; version: string } | undefined> {
+    const Key = this.objectKey(key);
+    try {
+      const output = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key }));
+      const bytes = output.Body ? await output.Body.transformToByteArray() : new Uint8Array();
+      return { bytes, version: output.ETag ?? "" };
+    } catch (error) {
+      if (isNotFound(error)) return undefined;
+      throw this.failure("get", Key, error);
+    }
+  }
+
+  async putIfUnchanged(
+    key: string,
+    body: Uint8Array | string,
+    expected: string | null,
+  ): Promise<boolean> {
+    const Key = this.objectKey(key);
+    try {
+      // S3's conditional writes: If-Match an ETag, or If-None-Match * for "must not exist".
+      await this.client.send(
+        new PutObjectCommand({
+          Bucket: this.bucket,
+          Key,
+          Body: body,
+          ...(expected === null ? { IfNoneMatch: "*" } : { IfMatch: expected }),
+        }),
+      );
+      return true;
+    } catch (error) {
+      // 412: the object changed (or appeared); 409: another conditional write raced this one.
+      if (isPreconditionFailure(error)) return false;
+      throw this.failure("put", Key, error);
+    }
+  }
+
   async getFile(key: string, localPath: string): Promise<boolean> {
     const Key = this.objectKey(key);
     let body: Readable;
@@ -371,6 +407,17 @@ function errorDetails(error: unknown): ErrorDetails {
 }
 
 /** A missing key; a missing bucket (also 404) is a configuration error and must not read as one. */
+function isPreconditionFailure(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+  return (
+    error.name === "PreconditionFailed" ||
+    error.name === "ConditionalRequestConflict" ||
+    status === 412 ||
+    status === 409
+  );
+}
+
 function isNotFound(error: unknown): boolean {
   if (!(error instanceof Error) || error.name === "NoSuchBucket") return false;
   const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;

@@ -248,3 +248,86 @@ describe("registry on an S3Store (s3rver)", () => {
     ]);
   });
 });
+
+describe("two promotions at once", () => {
+  it("record one in production.json and fail the other, which overwrites nothing", async () => {
+    const store = await freshStore();
+    await recordPromotion(store, promotion("run-a", 0.3));
+    const [b, c] = await Promise.allSettled([
+      recordPromotion(store, promotion("run-b", 0.31, metrics(0.3))),
+      recordPromotion(store, promotion("run-c", 0.32, metrics(0.3))),
+    ]);
+    const won = [b, c].filter((r) => r.status === "fulfilled");
+    const lost = [b, c].filter((r): r is PromiseRejectedResult => r.status === "rejected");
+    expect(won).toHaveLength(1);
+    expect(lost).toHaveLength(1);
+    const winner = (won[0] as PromiseFulfilledResult<{ runId: string }>).value.runId;
+    expect(lost[0]?.reason).toBeInstanceOf(PipelineError);
+    expect((lost[0]?.reason as PipelineError).message).toMatch(
+      new RegExp(
+        `production\\.json changed while run run-[bc]'s promote was being recorded \\(run ${winner} is in production now\\); it was not overwritten`,
+      ),
+    );
+    const production = await readProduction(store);
+    expect(production?.runId).toBe(winner);
+    expect(production?.previousRunId).toBe("run-a");
+    // Both attempts are in the history: the loser's record says it happened.
+    expect((await promotionHistory(store)).map((e) => e.runId).sort()).toEqual([
+      "run-a",
+      "run-b",
+      "run-c",
+    ]);
+  });
+});
+
+describe("conditional writes", () => {
+  it("a folder store writes only over the version it was given, one racer at a time", async () => {
+    const store = await freshStore();
+    expect(await store.putIfUnchanged("k.json", "1", null)).toBe(true);
+    expect(await store.putIfUnchanged("k.json", "2", null)).toBe(false);
+    const first = await store.getVersioned("k.json");
+    const racers = await Promise.all(
+      Array.from({ length: 8 }, (_, i) =>
+        store.putIfUnchanged("k.json", `racer ${i}`, first?.version ?? null),
+      ),
+    );
+    expect(racers.filter(Boolean)).toHaveLength(1);
+    expect(await store.putIfUnchanged("k.json", "late", first?.version ?? null)).toBe(false);
+  });
+
+  it("an S3 store sends If-Match or If-None-Match, and reads 412 and 409 as a lost race", async () => {
+    const sent: Record<string, unknown>[] = [];
+    let answer: "ok" | 412 | 409 | 500 = "ok";
+    const client = {
+      send: (command: { input: Record<string, unknown> }) => {
+        sent.push(command.input);
+        if (answer === "ok") return Promise.resolve({ ETag: '"etag-2"' });
+        const error = Object.assign(new Error(answer === 412 ? "PreconditionFailed" : "boom"), {
+          name:
+            answer === 412
+              ? "PreconditionFailed"
+              : answer === 409
+                ? "ConditionalRequestConflict"
+                : "InternalError",
+          $metadata: { httpStatusCode: answer },
+        });
+        return Promise.reject(error);
+      },
+    } as unknown as S3Client;
+    const store = new S3Store({ bucket: "runs", prefix: "team", client });
+    expect(await store.putIfUnchanged("registry/production.json", "x", null)).toBe(true);
+    expect(await store.putIfUnchanged("registry/production.json", "y", '"etag-1"')).toBe(true);
+    expect(sent.map((input) => [input.Key, input.IfNoneMatch, input.IfMatch])).toEqual([
+      ["team/registry/production.json", "*", undefined],
+      ["team/registry/production.json", undefined, '"etag-1"'],
+    ]);
+    answer = 412;
+    expect(await store.putIfUnchanged("registry/production.json", "z", '"etag-1"')).toBe(false);
+    answer = 409;
+    expect(await store.putIfUnchanged("registry/production.json", "z", '"etag-1"')).toBe(false);
+    answer = 500;
+    await expect(
+      store.putIfUnchanged("registry/production.json", "z", '"etag-1"'),
+    ).rejects.toThrow();
+  });
+});

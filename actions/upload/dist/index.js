@@ -1502,7 +1502,8 @@ function setPath(target, key, value2) {
 }
 
 // pipeline/store/local-store.ts
-import { copyFile, mkdir as mkdir2, readFile as readFile2, readdir, rename as rename2, rm as rm2, writeFile as writeFile2 } from "node:fs/promises";
+import { createHash as createHash2 } from "node:crypto";
+import { copyFile, mkdir as mkdir2, open, readFile as readFile2, readdir, rename as rename2, rm as rm2, writeFile as writeFile2 } from "node:fs/promises";
 import { dirname, join as join2, relative, sep } from "node:path";
 var LocalStore = class {
   constructor(root) {
@@ -1540,6 +1541,35 @@ var LocalStore = class {
       throw error;
     }
   }
+  async getVersioned(key) {
+    const bytes = await this.get(key);
+    return bytes === void 0 ? void 0 : { bytes, version: contentVersion(bytes) };
+  }
+  async putIfUnchanged(key, body2, expected) {
+    const target = this.path(key);
+    await mkdir2(dirname(target), { recursive: true });
+    const lock = `${target}.lock`;
+    let handle;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        handle = await open(lock, "wx");
+        break;
+      } catch (error) {
+        if (error.code !== "EEXIST" || attempt >= 100) throw error;
+        await new Promise((resolve4) => setTimeout(resolve4, 20));
+      }
+    }
+    try {
+      const current = await this.get(key);
+      const version = current === void 0 ? null : contentVersion(current);
+      if (version !== expected) return false;
+      await this.put(key, body2);
+      return true;
+    } finally {
+      await handle.close();
+      await rm2(lock, { force: true });
+    }
+  }
   async getFile(key, localPath) {
     try {
       await mkdir2(dirname(localPath), { recursive: true });
@@ -1568,6 +1598,9 @@ var LocalStore = class {
 };
 function isNotFound(error) {
   return error?.code === "ENOENT";
+}
+function contentVersion(bytes) {
+  return createHash2("sha256").update(bytes).digest("hex");
 }
 
 // pipeline/store/s3-store.ts
@@ -1682,6 +1715,34 @@ var S3Store = class {
     } catch (error) {
       if (isNotFound2(error)) return void 0;
       throw this.failure("get", Key, error);
+    }
+  }
+  async getVersioned(key) {
+    const Key = this.objectKey(key);
+    try {
+      const output = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key }));
+      const bytes = output.Body ? await output.Body.transformToByteArray() : new Uint8Array();
+      return { bytes, version: output.ETag ?? "" };
+    } catch (error) {
+      if (isNotFound2(error)) return void 0;
+      throw this.failure("get", Key, error);
+    }
+  }
+  async putIfUnchanged(key, body2, expected) {
+    const Key = this.objectKey(key);
+    try {
+      await this.client.send(
+        new PutObjectCommand({
+          Bucket: this.bucket,
+          Key,
+          Body: body2,
+          ...expected === null ? { IfNoneMatch: "*" } : { IfMatch: expected }
+        })
+      );
+      return true;
+    } catch (error) {
+      if (isPreconditionFailure(error)) return false;
+      throw this.failure("put", Key, error);
     }
   }
   async getFile(key, localPath) {
@@ -1848,6 +1909,11 @@ function errorDetails(error) {
     statusCode: fields.$metadata?.httpStatusCode,
     requestId: fields.$metadata?.requestId
   };
+}
+function isPreconditionFailure(error) {
+  if (!(error instanceof Error)) return false;
+  const status = error.$metadata?.httpStatusCode;
+  return error.name === "PreconditionFailed" || error.name === "ConditionalRequestConflict" || status === 412 || status === 409;
 }
 function isNotFound2(error) {
   if (!(error instanceof Error) || error.name === "NoSuchBucket") return false;
@@ -2139,11 +2205,11 @@ import { tmpdir } from "node:os";
 import { join as join3 } from "node:path";
 
 // pipeline/data/file-hash.ts
-import { createHash as createHash2 } from "node:crypto";
+import { createHash as createHash3 } from "node:crypto";
 import { createReadStream as createReadStream2 } from "node:fs";
 import { stat as stat2 } from "node:fs/promises";
 async function sha256File(path2) {
-  const hash2 = createHash2("sha256");
+  const hash2 = createHash3("sha256");
   for await (const chunk of createReadStream2(path2, { highWaterMark: 1 << 20 })) {
     hash2.update(chunk);
   }
@@ -3332,9 +3398,9 @@ function createContext(config, runId2, reporter, configSources) {
       return warehouse;
     },
     async releaseWarehouse() {
-      const open = warehouse;
+      const open2 = warehouse;
       warehouse = void 0;
-      if (open) await (await open).close();
+      if (open2) await (await open2).close();
     },
     async close() {
       if (warehouse) await (await warehouse).close();
@@ -5082,9 +5148,9 @@ function probabilityText(p) {
 }
 
 // pipeline/data/generator/hashes.ts
-import { createHash as createHash3 } from "node:crypto";
+import { createHash as createHash4 } from "node:crypto";
 function stableHash(seed2, kind, index2) {
-  return createHash3("sha256").update(`${seed2}:${kind}:${index2}`).digest("hex");
+  return createHash4("sha256").update(`${seed2}:${kind}:${index2}`).digest("hex");
 }
 
 // pipeline/data/generator/catalog.ts
@@ -5966,14 +6032,18 @@ var entrySchema = z6.object({
   rolledBackFrom: runId.optional()
 });
 async function readProduction(store) {
-  const bytes = await store.get(PRODUCTION_KEY);
-  if (!bytes) return void 0;
-  return parseEntry(
+  return (await readProductionVersioned(store)).entry;
+}
+async function readProductionVersioned(store) {
+  const object = await store.getVersioned(PRODUCTION_KEY);
+  if (!object) return { entry: void 0, version: null };
+  const entry = parseEntry(
     store,
     PRODUCTION_KEY,
-    bytes,
+    object.bytes,
     `restore it from the newest file under ${HISTORY_PREFIX} (same format), or delete it to start with no model in production`
   );
+  return { entry, version: object.version };
 }
 async function recordPromotion(store, record, now = /* @__PURE__ */ new Date()) {
   validateRunId(record.runId);
@@ -5982,7 +6052,7 @@ async function recordPromotion(store, record, now = /* @__PURE__ */ new Date()) 
       `registry: run ${record.runId} was not promoted (${record.decision.reason}); nothing to record`
     );
   }
-  const current = await readProduction(store);
+  const { entry: current, version } = await readProductionVersioned(store);
   const entry = {
     format: FORMAT,
     action: "promote",
@@ -5996,16 +6066,23 @@ async function recordPromotion(store, record, now = /* @__PURE__ */ new Date()) 
     forced: record.decision.forced,
     previousRunId: current?.runId ?? null
   };
-  await writeEntry(store, entry, now);
+  await writeEntry(store, entry, now, version);
   return entry;
 }
-async function writeEntry(store, entry, now) {
+async function writeEntry(store, entry, now, readVersion) {
   const stamp = now.toISOString().replace(/[-:.]/g, "");
   const key = `${HISTORY_PREFIX}${stamp}-${entry.action}-${entry.runId}-${randomBytes2(2).toString("hex")}.json`;
   const text = `${JSON.stringify(entry, null, 2)}
 `;
   await store.put(key, text);
-  await store.put(PRODUCTION_KEY, text);
+  if (!await store.putIfUnchanged(PRODUCTION_KEY, text, readVersion)) {
+    const winner = await readProduction(store);
+    throw new PipelineError(
+      `registry: production.json changed while run ${entry.runId}'s ${entry.action} was being recorded (run ${winner?.runId ?? "none"} is in production now); it was not overwritten`,
+      1,
+      `Two promotions ran at once (they share one concurrency group in the workflows). This attempt is in ${key}; check the endpoint, then promote again if run ${entry.runId} should win.`
+    );
+  }
 }
 function parseEntry(store, key, bytes, hint2) {
   const where = `${store.location.replace(/\/$/, "")}/${key}`;
@@ -8037,7 +8114,7 @@ function summarizeSplit(block, mode) {
 import { existsSync as existsSync3 } from "node:fs";
 import { stat as stat4 } from "node:fs/promises";
 import { join as join7 } from "node:path";
-import { createHash as createHash5 } from "node:crypto";
+import { createHash as createHash6 } from "node:crypto";
 
 // pipeline/train/train.ts
 import { mkdtemp as mkdtemp2, rm as rm5 } from "node:fs/promises";
@@ -8664,11 +8741,11 @@ function* epochBatches(block, plan2, shuffle) {
 }
 
 // pipeline/train/checkpoint.ts
-import { createHash as createHash4 } from "node:crypto";
+import { createHash as createHash5 } from "node:crypto";
 import * as tf2 from "@tensorflow/tfjs";
 var CHECKPOINT_FORMAT = "mlops-session-recs/checkpoint@2";
 function fingerprint(parts) {
-  return createHash4("sha256").update(JSON.stringify(parts)).digest("hex").slice(0, 16);
+  return createHash5("sha256").update(JSON.stringify(parts)).digest("hex").slice(0, 16);
 }
 var CheckpointStore = class {
   constructor(store, prefix) {
@@ -9863,7 +9940,7 @@ async function modelArtifactHashes(store, runId2) {
     if (bytes === void 0) continue;
     hashes.push({
       name: key,
-      sha256: createHash5("sha256").update(bytes).digest("hex"),
+      sha256: createHash6("sha256").update(bytes).digest("hex"),
       bytes: bytes.length
     });
   }
@@ -10376,7 +10453,7 @@ import { join as join13, resolve as resolve3 } from "node:path";
 import { fileURLToPath as fileURLToPath2 } from "node:url";
 
 // pipeline/transform/artifacts.ts
-import { createHash as createHash6, randomUUID as randomUUID2 } from "node:crypto";
+import { createHash as createHash7, randomUUID as randomUUID2 } from "node:crypto";
 var MANIFEST_SCHEMA = "https://schemas.getdbt.com/dbt/manifest/v12.json";
 var RUN_RESULTS_SCHEMA = "https://schemas.getdbt.com/dbt/run-results/v6.json";
 var DBT_VERSION = "1.10.0";
@@ -10384,7 +10461,7 @@ function newArtifactContext(vars, selectors) {
   return { invocationId: randomUUID2(), generatedAt: (/* @__PURE__ */ new Date()).toISOString(), vars, selectors };
 }
 function checksum(text) {
-  return { name: "sha256", checksum: createHash6("sha256").update(text).digest("hex") };
+  return { name: "sha256", checksum: createHash7("sha256").update(text).digest("hex") };
 }
 function columns(docs) {
   return Object.fromEntries(
@@ -10608,7 +10685,7 @@ function manifest(graph, context) {
       invocation_id: context.invocationId,
       env: {},
       project_name: graph.project.name,
-      project_id: createHash6("md5").update(graph.project.name).digest("hex"),
+      project_id: createHash7("md5").update(graph.project.name).digest("hex"),
       user_id: null,
       send_anonymous_usage_stats: false,
       adapter_type: graph.target.type
@@ -10664,10 +10741,10 @@ function runResults(runs, context, elapsedSeconds) {
 }
 
 // pipeline/transform/graph.ts
-import { createHash as createHash8 } from "node:crypto";
+import { createHash as createHash9 } from "node:crypto";
 
 // pipeline/transform/generic-tests.ts
-import { createHash as createHash7 } from "node:crypto";
+import { createHash as createHash8 } from "node:crypto";
 var GENERIC_TESTS = ["not_null", "unique", "accepted_values", "relationships"];
 function genericTestSql(test, args) {
   const column = args.column_name;
@@ -10724,7 +10801,7 @@ function genericTestName(test, model, column, kwargs) {
   }
   const name2 = [parts.join("_"), ...extra].join("__").replace(/[^A-Za-z0-9_]+/g, "_");
   if (name2.length <= 64) return name2;
-  return `${name2.slice(0, 30)}_${createHash7("md5").update(name2).digest("hex")}`;
+  return `${name2.slice(0, 30)}_${createHash8("md5").update(name2).digest("hex")}`;
 }
 
 // pipeline/transform/jinja.ts
@@ -11599,7 +11676,7 @@ function genericTest(projectName, renderer, spec, node, refOf, sourceOf) {
     ...to === void 0 ? {} : { to },
     ...spec.kwargs.field === void 0 ? {} : { field: String(spec.kwargs.field) }
   });
-  const hash2 = createHash8("sha256").update(`${name2}:${JSON.stringify(kwargs)}`).digest("hex");
+  const hash2 = createHash9("sha256").update(`${name2}:${JSON.stringify(kwargs)}`).digest("hex");
   return {
     resourceType: "test",
     uniqueId: `test.${projectName}.${name2}.${hash2.slice(0, 10)}`,
@@ -12202,12 +12279,12 @@ async function runDbtCore(options) {
 }
 
 // pipeline/transform/inputs.ts
-import { createHash as createHash9 } from "node:crypto";
+import { createHash as createHash10 } from "node:crypto";
 import { readdirSync as readdirSync2, readFileSync as readFileSync3, statSync } from "node:fs";
 import { join as join12, relative as relative3, sep as sep3 } from "node:path";
 var GENERATED = /* @__PURE__ */ new Set(["target", "logs", "dbt_packages"]);
 function projectInput(dir) {
-  const hash2 = createHash9("sha256");
+  const hash2 = createHash10("sha256");
   let bytes = 0;
   const walk2 = (folder) => {
     for (const name2 of readdirSync2(folder).sort()) {
@@ -12236,7 +12313,7 @@ async function rawInputs(warehouse) {
   }
   return [...byTable].map(([table4, hashes]) => ({
     name: table4,
-    sha256: createHash9("sha256").update(hashes.join("\n")).digest("hex")
+    sha256: createHash10("sha256").update(hashes.join("\n")).digest("hex")
   }));
 }
 
@@ -13504,8 +13581,8 @@ function hardCut(card, maxLength) {
   const lastLine = cut.lastIndexOf("\n");
   if (lastLine > 0) cut = cut.slice(0, lastLine);
   if ((cut.match(/^```/gm) ?? []).length % 2 === 1) cut += "\n```";
-  const open = (cut.match(/<details/g) ?? []).length - (cut.match(/<\/details>/g) ?? []).length;
-  cut += "\n\n</details>".repeat(Math.max(0, open));
+  const open2 = (cut.match(/<details/g) ?? []).length - (cut.match(/<\/details>/g) ?? []).length;
+  cut += "\n\n</details>".repeat(Math.max(0, open2));
   return cut + note;
 }
 function part(total, render) {
@@ -13540,8 +13617,8 @@ function table3(header, rows, align) {
     ...align ? { align } : {}
   });
 }
-function details(summary3, body2, open = false) {
-  return `<details${open ? " open" : ""}><summary>${summary3}</summary>
+function details(summary3, body2, open2 = false) {
+  return `<details${open2 ? " open" : ""}><summary>${summary3}</summary>
 
 ${body2}
 
@@ -14483,7 +14560,7 @@ var BatchLogTail = class {
 };
 
 // pipeline/compute/code-package.ts
-import { createHash as createHash10 } from "node:crypto";
+import { createHash as createHash11 } from "node:crypto";
 import { existsSync as existsSync9, mkdirSync, readdirSync as readdirSync3, readFileSync as readFileSync4, statSync as statSync3, writeFileSync } from "node:fs";
 import { dirname as dirname4, join as join16, relative as relative4, sep as sep4 } from "node:path";
 import { gunzipSync, gzipSync } from "node:zlib";
@@ -14557,7 +14634,7 @@ async function publishCodePackage(store, root) {
   };
 }
 function sha256(bytes) {
-  return createHash10("sha256").update(bytes).digest("hex");
+  return createHash11("sha256").update(bytes).digest("hex");
 }
 function gzipPackage(tar2) {
   const gz = gzipSync(tar2, { level: 9 });
@@ -15004,7 +15081,7 @@ function formatSeconds(seconds2) {
 }
 
 // pipeline/compute/images.ts
-import { createHash as createHash11 } from "node:crypto";
+import { createHash as createHash12 } from "node:crypto";
 import { existsSync as existsSync10, readFileSync as readFileSync5 } from "node:fs";
 import { join as join17 } from "node:path";
 import { fileURLToPath as fileURLToPath3 } from "node:url";
@@ -15035,7 +15112,7 @@ var IMAGES = {
 };
 var CHECKOUT_ROOT = fileURLToPath3(new URL("../..", __moduleUrl));
 function imageTag(kind, root = CHECKOUT_ROOT) {
-  const hash2 = createHash11("sha256");
+  const hash2 = createHash12("sha256");
   for (const input of IMAGES[kind].inputs) {
     const path2 = join17(root, input);
     if (!existsSync10(path2)) {
@@ -15046,7 +15123,7 @@ function imageTag(kind, root = CHECKOUT_ROOT) {
       );
     }
     hash2.update(`${input}\0`);
-    hash2.update(createHash11("sha256").update(readFileSync5(path2)).digest("hex"));
+    hash2.update(createHash12("sha256").update(readFileSync5(path2)).digest("hex"));
     hash2.update("\n");
   }
   return `sha256-${hash2.digest("hex").slice(0, 24)}`;
@@ -15496,7 +15573,7 @@ var ESCAPES = /* @__PURE__ */ new Set(['"', "\\", "/", "b", "f", "n", "r", "t"])
 var HEX4 = /[0-9a-fA-F]{4}/y;
 function jsonErrorOffset(text) {
   let i = 0;
-  const open = [];
+  const open2 = [];
   const skipSpace = () => {
     while (i < text.length && " 	\n\r".includes(text[i])) i++;
   };
@@ -15550,7 +15627,7 @@ function jsonErrorOffset(text) {
           i++;
           state = "after";
         } else {
-          open.push(c);
+          open2.push(c);
           state = c === "{" ? "key" : "value";
         }
       } else if (i < text.length && scalar3()) state = "after";
@@ -15562,14 +15639,14 @@ function jsonErrorOffset(text) {
       i++;
       state = "value";
     } else {
-      const top = open[open.length - 1];
+      const top = open2[open2.length - 1];
       if (top === void 0) return i < text.length ? i : -1;
       const c = text[i];
       if (c === ",") {
         i++;
         state = top === "{" ? "key" : "value";
       } else if (top === "{" && c === "}" || top === "[" && c === "]") {
-        open.pop();
+        open2.pop();
         i++;
       } else return i;
     }
@@ -16119,7 +16196,7 @@ import {
 import { InvokeEndpointCommand, SageMakerRuntimeClient } from "@aws-sdk/client-sagemaker-runtime";
 
 // pipeline/promote/model-package.ts
-import { createHash as createHash12 } from "node:crypto";
+import { createHash as createHash13 } from "node:crypto";
 import { createReadStream as createReadStream3 } from "node:fs";
 import { chmod, copyFile as copyFile3, mkdir as mkdir7, mkdtemp as mkdtemp6, rm as rm9, stat as stat5 } from "node:fs/promises";
 import { tmpdir as tmpdir6 } from "node:os";
@@ -16167,7 +16244,7 @@ async function buildModelPackage(artifactDir, outFile) {
   return { path: outFile, bytes: size, sha256: await sha256File2(outFile) };
 }
 async function sha256File2(path2) {
-  const hash2 = createHash12("sha256");
+  const hash2 = createHash13("sha256");
   for await (const chunk of createReadStream3(path2)) hash2.update(chunk);
   return hash2.digest("hex");
 }
