@@ -127,7 +127,12 @@ export class GithubRoles extends Construct {
       "MLOps promote job (production environment): registry, SageMaker endpoint",
     );
     store.grantList(this.deploy, ["runs", "registry", "sagemaker-models"]);
-    store.grantRead(this.deploy, ["runs", "registry"], "ReadRunsAndRegistry");
+    // sagemaker-models: the serving model.tar.gz is checked against its recorded sha256 first.
+    store.grantRead(
+      this.deploy,
+      ["runs", "registry", "sagemaker-models"],
+      "ReadRunsRegistryModels",
+    );
     // runs: promote's own stage record; registry and model data: what only promote writes.
     store.grantWrite(this.deploy, ["runs", "registry", "sagemaker-models"], "WritePromotion");
     props.sagemaker.grantDeploy(this.deploy);

@@ -125,14 +125,33 @@ async function deploy(
   input: PromoteInput,
   runId: string,
   scratch: string,
+  current: RegistryEntry | null = null,
 ): Promise<{ deployment: DeploymentRecord; smoke: NonNullable<PromoteResult["smoke"]> }> {
   const { config, store, reporter } = input;
   const dir = await runModelDir(store, runId, scratch);
   const sessions = await smokeSessions(input, runId);
   if (config.promote.target === "sagemaker") {
+    // The model serving now is checked against its recorded sha256 before anything changes.
+    const serving = current?.deployment;
     const result = await deployToSageMaker(
       sageMakerSettings(config),
-      { runId, artifactDir: dir, smokeSessions: sessions },
+      {
+        runId,
+        artifactDir: dir,
+        smokeSessions: sessions,
+        ...(current &&
+        serving?.target === "sagemaker" &&
+        serving.modelDataUrl &&
+        serving.modelDataSha256
+          ? {
+              serving: {
+                runId: current.runId,
+                modelDataUrl: serving.modelDataUrl,
+                sha256: serving.modelDataSha256,
+              },
+            }
+          : {}),
+      },
       { reporter },
     );
     return { deployment: sageMakerDeploymentRecord(result), smoke: result.smoke };
@@ -237,7 +256,7 @@ export async function promoteRun(input: PromoteInput): Promise<PromoteResult> {
   try {
     let deployed: Awaited<ReturnType<typeof deploy>>;
     try {
-      deployed = await deploy(input, runId, scratch);
+      deployed = await deploy(input, runId, scratch, current);
     } catch (error) {
       if (!current || target !== "local") throw error;
       // Roll back: bring the production model up again and check that it still answers.

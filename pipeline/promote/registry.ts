@@ -32,6 +32,8 @@ export interface DeploymentRecord {
   modelName?: string;
   /** The s3:// URL of model.tar.gz (SageMaker) or the artifact folder (local). */
   modelDataUrl?: string;
+  /** SageMaker: the sha256 of model.tar.gz as uploaded, checked before every later deploy. */
+  modelDataSha256?: string;
 }
 
 export interface RegistryEntry {
@@ -93,6 +95,10 @@ const entrySchema = z.object({
     endpointConfigName: z.string().optional(),
     modelName: z.string().optional(),
     modelDataUrl: z.string().optional(),
+    modelDataSha256: z
+      .string()
+      .regex(/^[0-9a-f]{64}$/)
+      .optional(),
   }),
   metrics: z.object({
     hr20: estimate,

@@ -20,7 +20,7 @@
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import { HeadObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import {
   CreateEndpointCommand,
   CreateEndpointConfigCommand,
@@ -67,6 +67,12 @@ export interface SageMakerDeployRequest {
   smokeSessions: string[][];
   /** Recommendations asked per smoke session; each must come back with exactly k. Default 10. */
   smokeK?: number;
+  /**
+   * The model serving now, as the registry recorded it. Its model.tar.gz is what SageMaker
+   * reads on every instance launch, and what a failed update falls back to: it is checked
+   * against the recorded sha256 before anything changes.
+   */
+  serving?: { runId: string; modelDataUrl: string; sha256: string };
 }
 
 export interface SageMakerDeps {
@@ -136,6 +142,7 @@ export async function deployToSageMaker(
           : "wait until the operation in progress ends (aws sagemaker describe-endpoint), then promote again",
     );
   }
+  if (request.serving) await checkServingModelData(s3, request.serving, call);
   const previousConfig = existing?.EndpointConfigName ?? null;
   const name = deploymentName(endpointName, request.runId, (deps.now ?? (() => new Date()))());
   const tags: Tag[] = [
@@ -297,7 +304,34 @@ export function sageMakerDeploymentRecord(result: SageMakerDeployResult): Deploy
     endpointConfigName: result.endpointConfigName,
     modelName: result.modelName,
     modelDataUrl: result.modelDataUrl,
+    modelDataSha256: result.packageSha256,
   };
+}
+
+/**
+ * The serving model's model.tar.gz still has the sha256 recorded when it was promoted (S3 keeps
+ * the checksum it verified at upload). A different one means somebody replaced it: every new
+ * instance, and a fall-back after a failed update, would serve that.
+ */
+async function checkServingModelData(
+  s3: S3Client,
+  serving: NonNullable<SageMakerDeployRequest["serving"]>,
+  call: AwsCaller,
+): Promise<void> {
+  const { bucket, prefix: key } = parseS3Url(serving.modelDataUrl);
+  const head = await call(`checking ${serving.modelDataUrl}`, () =>
+    s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key, ChecksumMode: "ENABLED" })),
+  );
+  const stored = head.ChecksumSHA256
+    ? Buffer.from(head.ChecksumSHA256, "base64").toString("hex")
+    : undefined;
+  if (stored !== serving.sha256) {
+    throw new PipelineError(
+      `the model data of run ${serving.runId}, in production, is not what was deployed: ${serving.modelDataUrl} has sha256 ${stored ?? "(none recorded by S3)"}, the registry recorded ${serving.sha256}`,
+      1,
+      "Somebody replaced it. Do not deploy over it: find out who (CloudTrail), restore the recorded version (S3 keeps versions of the run store's bucket), then promote again.",
+    );
+  }
 }
 
 /** `<endpoint>-<run id>-<time>`, cut to SageMaker's 63 characters; unique per deployment. */

@@ -177,11 +177,15 @@ describe("permissions", () => {
     });
   });
 
-  it("deploy role: writes the registry and model data, reads runs", () => {
+  it("deploy role: writes the registry and model data, reads runs and the serving model data", () => {
     const allow = allowed(stack.roles.deploy);
     const write = allow.find((s) => s.actions.includes("s3:PutObject"))!;
     expect(write.text).toContain("/store/registry/*");
     expect(write.text).toContain("/store/sagemaker-models/*");
+    // Promote checks the serving model.tar.gz's sha256 (HeadObject needs s3:GetObject).
+    const read = allow.find((s) => s.actions.includes("s3:GetObject"))!;
+    expect(read.text).toContain("/store/runs/*");
+    expect(read.text).toContain("/store/sagemaker-models/*");
     expect(statements(stack.roles.deploy).filter((s) => s.Effect === "Deny")).toEqual([]);
   });
 

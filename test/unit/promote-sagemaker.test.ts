@@ -6,7 +6,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import { HeadObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import {
   CreateEndpointCommand,
   CreateEndpointConfigCommand,
@@ -281,6 +281,7 @@ describe("deployToSageMaker", () => {
       endpointConfigName: NEW,
       modelName: NEW,
       modelDataUrl: `s3://recs-models/sagemaker/${RUN}/model.tar.gz`,
+      modelDataSha256: packageSha,
     });
   });
 
@@ -578,6 +579,60 @@ describe("deployToSageMaker", () => {
     expect(error.message).toContain(
       "InvokeEndpoint failed: ModelError: Received server error (500)",
     );
+  });
+
+  it("checks the serving model's model.tar.gz against its recorded sha256 before changing anything", async () => {
+    const recorded = "ab".repeat(32);
+    const serving = {
+      runId: "run-old",
+      modelDataUrl: "s3://recs-models/sagemaker/run-old/model.tar.gz",
+      sha256: recorded,
+    };
+    // Replaced since it was deployed: S3's checksum is another one. Nothing is touched.
+    sm.on(DescribeEndpointCommand).resolves(endpoint("InService", OLD));
+    s3.on(HeadObjectCommand).resolves({
+      ChecksumSHA256: Buffer.from("cd".repeat(32), "hex").toString("base64"),
+    });
+    const error = await failure(deployToSageMaker(settings, { ...req(), serving }, deps));
+    expect(error.message).toBe(
+      `the model data of run run-old, in production, is not what was deployed: ${serving.modelDataUrl} has sha256 ${"cd".repeat(32)}, the registry recorded ${recorded}`,
+    );
+    expect(error.hint).toContain("Do not deploy over it");
+    expect(sequence()).toEqual(["DescribeEndpoint", "HeadObject"]);
+    expect(s3.commandCalls(HeadObjectCommand)[0]?.args[0].input).toEqual({
+      Bucket: "recs-models",
+      Key: "sagemaker/run-old/model.tar.gz",
+      ChecksumMode: "ENABLED",
+    });
+
+    // As deployed: the deployment goes on, and records the new package's sha256.
+    sm.reset();
+    s3.reset();
+    s3.on(PutObjectCommand).callsFake((input: { Body: Uint8Array }) => {
+      packageSha = createHash("sha256").update(input.Body).digest("hex");
+      return {};
+    });
+    s3.on(HeadObjectCommand).resolves({
+      ChecksumSHA256: Buffer.from(recorded, "hex").toString("base64"),
+    });
+    sm.on(DescribeEndpointCommand)
+      .resolvesOnce(endpoint("InService", OLD))
+      .resolvesOnce(endpoint("Updating", OLD))
+      .resolves(endpoint("InService", NEW));
+    invokeAnswers(predictions(10));
+    listings(
+      [
+        [NEW, 23, "recs"],
+        [OLD, 20, "recs"],
+      ],
+      [
+        [NEW, 23, "recs"],
+        [OLD, 20, "recs"],
+      ],
+    );
+    const result = await deployToSageMaker(settings, { ...req(), serving }, deps);
+    expect(sequence().slice(0, 3)).toEqual(["DescribeEndpoint", "HeadObject", "PutObject"]);
+    expect(sageMakerDeploymentRecord(result).modelDataSha256).toBe(packageSha);
   });
 
   it("refuses to deploy over an endpoint that is not InService, before uploading", async () => {

@@ -6009,7 +6009,8 @@ var entrySchema = z6.object({
     endpoint: z6.string().min(1),
     endpointConfigName: z6.string().optional(),
     modelName: z6.string().optional(),
-    modelDataUrl: z6.string().optional()
+    modelDataUrl: z6.string().optional(),
+    modelDataSha256: z6.string().regex(/^[0-9a-f]{64}$/).optional()
   }),
   metrics: z6.object({
     hr20: estimate,
@@ -16177,7 +16178,7 @@ async function verifyLocalEndpoint(options) {
 import { mkdtemp as mkdtemp7, readFile as readFile8, rm as rm10 } from "node:fs/promises";
 import { tmpdir as tmpdir7 } from "node:os";
 import { join as join19 } from "node:path";
-import { PutObjectCommand as PutObjectCommand2, S3Client as S3Client2 } from "@aws-sdk/client-s3";
+import { HeadObjectCommand, PutObjectCommand as PutObjectCommand2, S3Client as S3Client2 } from "@aws-sdk/client-s3";
 import {
   CreateEndpointCommand,
   CreateEndpointConfigCommand,
@@ -16398,6 +16399,7 @@ async function deployToSageMaker(settingsInput, request, deps = {}) {
       status === "Failed" ? `delete it (aws sagemaker delete-endpoint --endpoint-name ${endpointName}) and promote again` : status === "UpdateRollbackFailed" ? `restore it by hand (aws sagemaker update-endpoint --endpoint-name ${endpointName} --endpoint-config-name <a working config>), then promote again` : "wait until the operation in progress ends (aws sagemaker describe-endpoint), then promote again"
     );
   }
+  if (request.serving) await checkServingModelData(s3, request.serving, call);
   const previousConfig = existing?.EndpointConfigName ?? null;
   const name2 = deploymentName(endpointName, request.runId, (deps.now ?? (() => /* @__PURE__ */ new Date()))());
   const tags = [
@@ -16542,8 +16544,24 @@ function sageMakerDeploymentRecord(result) {
     endpoint: result.endpointName,
     endpointConfigName: result.endpointConfigName,
     modelName: result.modelName,
-    modelDataUrl: result.modelDataUrl
+    modelDataUrl: result.modelDataUrl,
+    modelDataSha256: result.packageSha256
   };
+}
+async function checkServingModelData(s3, serving, call) {
+  const { bucket, prefix: key } = parseS3Url(serving.modelDataUrl);
+  const head = await call(
+    `checking ${serving.modelDataUrl}`,
+    () => s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key, ChecksumMode: "ENABLED" }))
+  );
+  const stored = head.ChecksumSHA256 ? Buffer.from(head.ChecksumSHA256, "base64").toString("hex") : void 0;
+  if (stored !== serving.sha256) {
+    throw new PipelineError(
+      `the model data of run ${serving.runId}, in production, is not what was deployed: ${serving.modelDataUrl} has sha256 ${stored ?? "(none recorded by S3)"}, the registry recorded ${serving.sha256}`,
+      1,
+      "Somebody replaced it. Do not deploy over it: find out who (CloudTrail), restore the recorded version (S3 keeps versions of the run store's bucket), then promote again."
+    );
+  }
 }
 function deploymentName(endpointName, runId2, now) {
   const stamp = now.toISOString().replace(/\D/g, "").slice(0, 17);
@@ -16874,14 +16892,26 @@ function sageMakerSettings(config, env = process.env) {
     waitSeconds: 4200
   };
 }
-async function deploy(input, runId2, scratch) {
+async function deploy(input, runId2, scratch, current = null) {
   const { config, store, reporter } = input;
   const dir = await runModelDir(store, runId2, scratch);
   const sessions = await smokeSessions(input, runId2);
   if (config.promote.target === "sagemaker") {
+    const serving = current?.deployment;
     const result = await deployToSageMaker(
       sageMakerSettings(config),
-      { runId: runId2, artifactDir: dir, smokeSessions: sessions },
+      {
+        runId: runId2,
+        artifactDir: dir,
+        smokeSessions: sessions,
+        ...current && serving?.target === "sagemaker" && serving.modelDataUrl && serving.modelDataSha256 ? {
+          serving: {
+            runId: current.runId,
+            modelDataUrl: serving.modelDataUrl,
+            sha256: serving.modelDataSha256
+          }
+        } : {}
+      },
       { reporter }
     );
     return { deployment: sageMakerDeploymentRecord(result), smoke: result.smoke };
@@ -16947,7 +16977,7 @@ async function promoteRun(input) {
   try {
     let deployed;
     try {
-      deployed = await deploy(input, runId2, scratch);
+      deployed = await deploy(input, runId2, scratch, current);
     } catch (error) {
       if (!current || target !== "local") throw error;
       reporter.warn(`${error.message}; rolling back to run ${current.runId}`);
