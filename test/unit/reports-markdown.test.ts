@@ -149,6 +149,11 @@ describe("renderCard", () => {
     xy.forEach(checkXyChart);
     expect(xy[0]).toContain('x-axis ["1", "2", "3", "4", "5", "6"]');
     expect(xy[2]).toMatch(/^ {2}bar \[0\.284, 0\.301, 0\.09, 0\.24, 0\.52\]$/m);
+    // Bar labels are the recommenders' names alone: "cooccurrence (baseline)" and its
+    // neighbours ran into each other on the x axis.
+    const bars = /x-axis \[(.*)\]/.exec(xy[2] as string)?.[1] ?? "";
+    expect(bars).not.toContain("(");
+    expect(bars.split(", ").every((label) => label.length <= 24)).toBe(true);
     const { nodes, edges } = checkFlowchart(flow[0] as string);
     expect(nodes.size).toBe(5);
     expect(edges).toHaveLength(4);

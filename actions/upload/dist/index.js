@@ -13794,9 +13794,7 @@ function chartsSection(data, where) {
       part(rows.length, (shown) => {
         if (shown === 0) return `_Charts left out to fit GitHub's comment limit; see ${where}._`;
         const kept = rows.slice(0, shown);
-        const categories = kept.map(
-          (r) => r.name === ROLE_LABEL[r.kind] ? r.name : `${r.name} (${ROLE_LABEL[r.kind]})`
-        );
+        const categories = kept.map((r) => r.name);
         const charts = RANKING_METRICS.filter((m) => m.key === "hr20" || m.key === "mrr20").map(
           (m) => xyChart({
             title: `${m.label} by recommender`,
