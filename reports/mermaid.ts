@@ -52,11 +52,24 @@ export interface XyChart {
   series: Series[];
 }
 
+/**
+ * The charts' colours, in series order: mid tones that read on GitHub's light and dark themes
+ * alike (mermaid's default plot colour is a pale lavender, faint on white and worse on dark).
+ */
+export const CHART_PALETTE = ["#2f81f7", "#db61a2", "#3fb950", "#d29922"];
+
 export function xyChart(chart: XyChart): string {
   const all = chart.series.flatMap((s) => s.values).filter(Number.isFinite);
   const [low, high] = chart.yRange ?? [Math.min(0, ...all), Math.max(...all, 0) * 1.1 || 1];
   const lines = [
     "```mermaid",
+    // Mermaid's front matter: the configuration travels with the block.
+    "---",
+    "config:",
+    "  themeVariables:",
+    "    xyChart:",
+    `      plotColorPalette: "${CHART_PALETTE.join(", ")}"`,
+    "---",
     "xychart-beta",
     `  title "${chartText(chart.title)}"`,
     `  x-axis [${chart.categories.map((c) => `"${chartText(c)}"`).join(", ")}]`,

@@ -6,8 +6,11 @@ import { chartText, flowLabel, nodeId, xyChart } from "../../reports/mermaid.ts"
 import { fixtureCard, hugeCard, smallDag } from "../helpers/reports-fixture.ts";
 
 /** Mermaid blocks with their source, in order. */
+/** The blocks' diagrams, without their front matter (the charts' palette). */
 function mermaidBlocks(card: string): string[] {
-  return [...card.matchAll(/```mermaid\n([\s\S]*?)\n```/g)].map((m) => m[1] as string);
+  return [...card.matchAll(/```mermaid\n([\s\S]*?)\n```/g)].map((m) =>
+    (m[1] as string).replace(/^---\n[\s\S]*?\n---\n/, ""),
+  );
 }
 
 /** Checks a flowchart the way Mermaid's grammar would reject it: ids, quotes, brackets, edges. */
@@ -269,7 +272,7 @@ describe("Mermaid escaping", () => {
       yLabel: "loss",
       series: [{ kind: "line", values: [1e-9, 123456.789, Number.NaN] }],
     });
-    const source = (/```mermaid\n([\s\S]*)\n```/.exec(chart) as RegExpExecArray)[1] as string;
+    const source = mermaidBlocks(chart)[0] as string;
     checkXyChart(source);
     expect(source).toContain("line [0, 123500, 0]");
     expect(source).not.toMatch(/\de[+-]?\d/);

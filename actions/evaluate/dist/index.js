@@ -13486,11 +13486,19 @@ function axisNumber(value2) {
   if (!Number.isFinite(value2) || Math.abs(value2) < 1e-6) return "0";
   return String(Number(value2.toPrecision(4)));
 }
+var CHART_PALETTE = ["#2f81f7", "#db61a2", "#3fb950", "#d29922"];
 function xyChart(chart) {
   const all = chart.series.flatMap((s) => s.values).filter(Number.isFinite);
   const [low, high] = chart.yRange ?? [Math.min(0, ...all), Math.max(...all, 0) * 1.1 || 1];
   const lines = [
     "```mermaid",
+    // Mermaid's front matter: the configuration travels with the block.
+    "---",
+    "config:",
+    "  themeVariables:",
+    "    xyChart:",
+    `      plotColorPalette: "${CHART_PALETTE.join(", ")}"`,
+    "---",
     "xychart-beta",
     `  title "${chartText(chart.title)}"`,
     `  x-axis [${chart.categories.map((c) => `"${chartText(c)}"`).join(", ")}]`,
