@@ -1,12 +1,10 @@
 // Bundled from actions/train/main.ts by scripts/bundle.ts; do not edit: run `npm run bundle`.
 const __moduleUrl = new URL("../../../pipeline/run/bundled-action.js", import.meta.url).href;
 
-// actions/common/run-stage.ts
-import * as core3 from "@actions/core";
-
-// pipeline/config/config.ts
-import { existsSync as existsSync2, readFileSync } from "node:fs";
-import { LineCounter, isMap, parseDocument } from "yaml";
+// actions/train/main.ts
+import { join as join23 } from "node:path";
+import * as cache from "@actions/cache";
+import * as core4 from "@actions/core";
 
 // pipeline/errors.ts
 var PipelineError = class extends Error {
@@ -42,3382 +40,16 @@ function formatLocation(where) {
   return parts.length ? `${parts.join(", ")}: ` : "";
 }
 
-// pipeline/config/presets.ts
-var SEEDS_LAYERS = {
-  "model.cell": "lstm",
-  "model.tied": false,
-  "model.itemFeatures": false,
-  "model.blend": "neural",
-  "model.embeddingDim": 32,
-  "model.hiddenUnits": 32,
-  "model.layers": 1,
-  "model.dropout": 0.3,
-  "model.maxLen": 20,
-  "train.examples": "all-prefixes",
-  "train.batchSize": 256,
-  "train.popularityBias": false
-};
-var PRESETS = {
-  hybrid: {},
-  "lstm-sampled": {
-    ...SEEDS_LAYERS,
-    "model.learningRate": 0.01,
-    "train.loss": "sampled",
-    "train.negatives": 1024,
-    "train.sampleAlpha": 0,
-    "train.logQ": 0,
-    "train.epochs": 4
-  },
-  seeds: {
-    ...SEEDS_LAYERS,
-    "model.learningRate": 1e-3,
-    "train.loss": "full"
-  }
-};
-
-// pipeline/data/download.ts
-import { createHash } from "node:crypto";
-import { createWriteStream, existsSync } from "node:fs";
-import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
-import { basename, join } from "node:path";
-import { Readable, Transform } from "node:stream";
-import { pipeline } from "node:stream/promises";
-import { createGzip } from "node:zlib";
-import yauzl from "yauzl";
-
-// pipeline/data/schema.ts
-var DATA_FILES = {
-  browsing: {
-    file: "browsing_train.csv",
-    table: "raw_browsing_events",
-    columns: [
-      "session_id_hash",
-      "event_type",
-      "product_action",
-      "product_sku_hash",
-      "server_timestamp_epoch_ms",
-      "hashed_url"
-    ]
-  },
-  search: {
-    file: "search_train.csv",
-    table: "raw_search_events",
-    columns: [
-      "session_id_hash",
-      "server_timestamp_epoch_ms",
-      "query_vector",
-      "product_skus_hash",
-      "clicked_skus_hash"
-    ]
-  },
-  catalog: {
-    file: "sku_to_content.csv",
-    table: "raw_sku_content",
-    columns: [
-      "product_sku_hash",
-      "description_vector",
-      "category_hash",
-      "image_vector",
-      "price_bucket"
-    ]
-  }
-};
-var DATA_KINDS = Object.keys(DATA_FILES);
-var EVENT_TYPES = ["pageview", "event_product", "event"];
-var PRODUCT_ACTIONS = ["detail", "add", "purchase", "remove", "click", ""];
-var HASH_LENGTH = 64;
-
-// pipeline/data/download.ts
-var DOWNLOAD_LIMITS = {
-  maxBytes: 8 * 2 ** 30,
-  maxUnpackedBytes: 64 * 2 ** 30
-};
-function redactUrl(url) {
-  try {
-    const parsed = new URL(url);
-    return `${parsed.protocol}//${parsed.host}${parsed.pathname}${parsed.search ? "?…" : ""}`;
-  } catch {
-    return "(an unparseable URL)";
-  }
-}
-var MANUAL_HINT = "Download the archive by hand and unpack it, then run `pipeline upload --source csv --data DIR` with DIR holding browsing_train.csv, search_train.csv and sku_to_content.csv.";
-async function downloadDataset(options) {
-  if (!options.url) {
-    throw new InputError(
-      "--source download needs the archive's URL: set data.downloadUrl (MLOPS_DOWNLOAD_URL or --download-url)",
-      { field: "data.downloadUrl" },
-      MANUAL_HINT
-    );
-  }
-  const shown = redactUrl(options.url);
-  if (new URL(options.url).protocol !== "https:" && !options.allowHttp) {
-    throw new InputError(
-      `refusing to download ${shown} over plain http: anyone on the way could swap the archive`,
-      { field: "data.downloadUrl" },
-      "Use an https URL, or set data.allowHttp (MLOPS_DOWNLOAD_ALLOW_HTTP=true) for a server you trust on your own network."
-    );
-  }
-  const requireSha256 = options.requireSha256 ?? (process.env.CI === "true" || process.env.GITHUB_ACTIONS === "true");
-  if (requireSha256 && !options.sha256) {
-    throw new InputError(
-      `the download of ${shown} is not pinned to a sha256: in CI every downloaded archive must be`,
-      { field: "data.downloadSha256" },
-      "Set data.downloadSha256 (MLOPS_DOWNLOAD_SHA256) to the archive's sha256 (sha256sum FILE)."
-    );
-  }
-  const limits = { ...DOWNLOAD_LIMITS, ...withoutUndefined(options) };
-  const marker = join(options.dir, "download.json");
-  if (existsSync(marker)) {
-    const previous = JSON.parse(await readFile(marker, "utf8"));
-    const sameArchive = previous.url === options.url && (!options.sha256 || previous.sha256 === options.sha256);
-    if (sameArchive && existsSync(join(options.dir, `${DATA_FILES.browsing.file}.gz`))) {
-      return options.dir;
-    }
-  }
-  await mkdir(options.dir, { recursive: true });
-  const archive = join(options.dir, "archive.zip");
-  const sha2562 = await fetchTo(
-    options.url,
-    `${archive}.part`,
-    options.timeoutMs ?? 3e4,
-    limits.maxBytes
-  );
-  if (options.sha256 && sha2562 !== options.sha256) {
-    await rm(`${archive}.part`, { force: true });
-    throw new InputError(
-      `the archive downloaded from ${shown} has sha256 ${sha2562}, expected ${options.sha256}`,
-      { field: "data.downloadSha256" },
-      "The file changed or the download was corrupted: check the URL, or update data.downloadSha256 if the new archive is trusted."
-    );
-  }
-  await rename(`${archive}.part`, archive);
-  await extractDataFiles(archive, options.dir, limits.maxUnpackedBytes);
-  await rm(archive, { force: true });
-  await writeFile(marker, `${JSON.stringify({ url: options.url, sha256: sha2562 }, null, 2)}
-`);
-  return options.dir;
-}
-async function fetchTo(url, path2, timeoutMs, maxBytes) {
-  const shown = redactUrl(url);
-  let response;
-  try {
-    response = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
-  } catch (error) {
-    const cause = error.cause;
-    const reason = cause?.code ?? cause?.message ?? error.message;
-    throw new InputError(
-      `cannot download ${shown}: ${reason} (no network, or the host is unreachable)`,
-      {},
-      MANUAL_HINT
-    );
-  }
-  if (!response.ok || !response.body) {
-    throw new InputError(
-      `cannot download ${shown}: HTTP ${response.status} ${response.statusText}`,
-      {},
-      MANUAL_HINT
-    );
-  }
-  const declared = Number(response.headers.get("content-length") ?? "0");
-  if (declared > maxBytes) {
-    throw new InputError(
-      `${shown} is ${declared} bytes, over the limit of ${maxBytes}`,
-      { field: "data.downloadUrl" },
-      "Check the URL; a larger archive needs data.downloadMaxBytes (MLOPS_DOWNLOAD_MAX_BYTES) raised."
-    );
-  }
-  const hash2 = createHash("sha256");
-  const body2 = Readable.fromWeb(response.body);
-  try {
-    await pipeline(
-      body2,
-      capped(maxBytes, `${shown} sent more than ${maxBytes} bytes`, hash2),
-      createWriteStream(path2)
-    );
-  } catch (error) {
-    await rm(path2, { force: true });
-    throw error;
-  }
-  return hash2.digest("hex");
-}
-async function extractDataFiles(archive, dir, maxUnpackedBytes) {
-  const wanted = new Set(DATA_KINDS.map((k) => DATA_FILES[k].file));
-  const found = /* @__PURE__ */ new Map();
-  let unpacked = 0;
-  const zip = await new Promise(
-    (resolve4, reject2) => yauzl.open(
-      archive,
-      { lazyEntries: true },
-      (error, file) => error ? reject2(error) : resolve4(file)
-    )
-  ).catch((error) => {
-    throw new InputError(
-      `the downloaded archive is not a readable zip file: ${error.message}`,
-      { file: archive },
-      MANUAL_HINT
-    );
-  });
-  await new Promise((resolve4, reject2) => {
-    zip.on(
-      "error",
-      (error) => reject2(
-        /invalid relative path|absolute path/.test(error.message) ? new InputError(
-          `the archive has an entry whose name leaves its folder (${error.message})`,
-          { file: archive },
-          "Do not unpack it: an archive from the data's publisher has no such names."
-        ) : error
-      )
-    );
-    zip.on("end", resolve4);
-    zip.on("entry", (entry) => {
-      const name2 = basename(entry.fileName);
-      if (!wanted.has(name2) || entry.fileName.endsWith("/")) {
-        zip.readEntry();
-        return;
-      }
-      const earlier = found.get(name2);
-      if (earlier !== void 0) {
-        reject2(
-          new InputError(
-            `the archive holds ${name2} twice (${earlier} and ${entry.fileName}): which one is the data?`,
-            { file: archive },
-            MANUAL_HINT
-          )
-        );
-        return;
-      }
-      const over = () => new InputError(
-        `the archive's data files unpack to more than ${maxUnpackedBytes} bytes (at ${entry.fileName})`,
-        { file: archive },
-        "A zip bomb, or a much larger dataset: raise data.downloadMaxUnpackedBytes (MLOPS_DOWNLOAD_MAX_UNPACKED_BYTES) if it is the data."
-      );
-      if (unpacked + entry.uncompressedSize > maxUnpackedBytes) return reject2(over());
-      zip.openReadStream(entry, (error, stream) => {
-        if (error) return reject2(error);
-        const target = join(dir, `${name2}.gz`);
-        const counter = new Transform({
-          transform(chunk, _encoding, done) {
-            unpacked += chunk.length;
-            done(unpacked > maxUnpackedBytes ? over() : null, chunk);
-          }
-        });
-        pipeline(stream, counter, createGzip({ level: 1 }), createWriteStream(`${target}.part`)).then(() => rename(`${target}.part`, target)).then(
-          () => {
-            found.set(name2, entry.fileName);
-            zip.readEntry();
-          },
-          async (failure) => {
-            await rm(`${target}.part`, { force: true });
-            reject2(failure);
-          }
-        );
-      });
-    });
-    zip.readEntry();
-  });
-  const missing = [...wanted].filter((name2) => !found.has(name2));
-  if (missing.includes(DATA_FILES.browsing.file)) {
-    throw new InputError(
-      `the archive holds no ${missing.join(", ")}`,
-      { file: archive },
-      MANUAL_HINT
-    );
-  }
-}
-function capped(max2, message, hash2) {
-  let bytes = 0;
-  return new Transform({
-    transform(chunk, _encoding, done) {
-      bytes += chunk.length;
-      hash2.update(chunk);
-      done(bytes > max2 ? new InputError(message, { field: "data.downloadUrl" }) : null, chunk);
-    }
-  });
-}
-function withoutUndefined(options) {
-  return {
-    ...options.maxBytes === void 0 ? {} : { maxBytes: options.maxBytes },
-    ...options.maxUnpackedBytes === void 0 ? {} : { maxUnpackedBytes: options.maxUnpackedBytes }
-  };
-}
-
-// pipeline/config/settings.ts
-import { z as z3 } from "zod";
-
-// pipeline/compute/batch-settings.ts
-import { z } from "zod";
-var DEFAULT_LOG_GROUP = "/aws/batch/job";
-var BATCH_DEFAULTS = {
-  jobDefinition: "mlops-session-recs-train",
-  vcpus: 4,
-  memoryMiB: 15e3,
-  gpus: 1,
-  timeoutSeconds: 7200,
-  retryAttempts: 3,
-  logGroup: DEFAULT_LOG_GROUP,
-  runnableWarnSeconds: 600,
-  runnableTimeoutSeconds: 3600
-};
-var FALLBACK_REGION = "us-east-1";
-var NAME = /^[A-Za-z0-9_-]{1,128}$/;
-var JOB_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$/;
-var QUEUE_ARN = /^arn:aws[a-z-]*:batch:[a-z0-9-]+:\d{12}:job-queue\/[A-Za-z0-9_-]{1,128}$/;
-var IMAGE = /^[A-Za-z0-9][A-Za-z0-9._:/#@-]{0,254}$/;
-var ROLE_ARN = /^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]{1,512}$/;
-var REGION = /^[a-z]{2}(-[a-z]+)+-\d{1,2}$/;
-var LOG_GROUP = /^[\w.\-/#]{1,512}$/;
-function jobDefinitionNameProblem(name2) {
-  return NAME.test(name2) ? void 0 : "must be 1-128 letters, digits, hyphens or underscores (AWS Batch job definition name)";
-}
-function jobNameProblem(name2) {
-  return JOB_NAME.test(name2) ? void 0 : "must be 1-128 letters, digits, hyphens or underscores, starting with a letter or digit (AWS Batch job name)";
-}
-function queueProblem(queue) {
-  return NAME.test(queue) || QUEUE_ARN.test(queue) ? void 0 : "must be a job queue name (1-128 letters, digits, hyphens or underscores) or a job queue ARN (arn:aws:batch:REGION:ACCOUNT:job-queue/NAME)";
-}
-function imageProblem(image) {
-  return IMAGE.test(image) ? void 0 : "must be an image reference of up to 255 letters, digits and - _ : . / # @ (e.g. 123456789012.dkr.ecr.us-east-1.amazonaws.com/mlops-train:1.0)";
-}
-function roleArnProblem(arn) {
-  return ROLE_ARN.test(arn) ? void 0 : "must be an IAM role ARN (arn:aws:iam::123456789012:role/NAME)";
-}
-function environmentNameProblem(name2) {
-  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name2)) {
-    return "must be letters, digits and underscores, not starting with a digit";
-  }
-  return name2.startsWith("AWS_BATCH") ? 'must not start with "AWS_BATCH" (reserved)' : void 0;
-}
-var SECRET_ARN = /^arn:aws[a-z-]*:(secretsmanager|ssm):[a-z0-9-]+:\d{12}:[\w+=,.@/:-]+$/;
-function parseBatchSecrets(text) {
-  const secrets = {};
-  for (const entry of text.split(",").map((e) => e.trim())) {
-    if (entry === "") continue;
-    const at = entry.indexOf("=");
-    const name2 = at < 0 ? entry : entry.slice(0, at);
-    const arn = at < 0 ? "" : entry.slice(at + 1);
-    const nameProblem = environmentNameProblem(name2);
-    if (nameProblem !== void 0)
-      throw new RangeError(`"${entry}": the variable name ${nameProblem}`);
-    if (!SECRET_ARN.test(arn)) {
-      throw new RangeError(
-        `"${entry}": expected NAME=ARN with a Secrets Manager secret or SSM parameter ARN (arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME)`
-      );
-    }
-    if (name2 in secrets) throw new RangeError(`"${name2}" is given twice`);
-    secrets[name2] = arn;
-  }
-  return secrets;
-}
-function secretsProblem(text) {
-  try {
-    parseBatchSecrets(text);
-    return void 0;
-  } catch (error) {
-    return error.message;
-  }
-}
-var positiveInt = z.number().int().positive();
-var BATCH_SETTING_SPECS = [
-  {
-    key: "compute.batch.queue",
-    env: "MLOPS_BATCH_QUEUE",
-    flag: "--batch-queue",
-    schema: z.string().refine((v) => queueProblem(v) === void 0),
-    allowed: "a job queue name or ARN",
-    description: "AWS Batch job queue for --compute batch (required then).",
-    sensitive: true
-  },
-  {
-    key: "compute.batch.jobDefinition",
-    env: "MLOPS_BATCH_JOB_DEFINITION",
-    flag: "--batch-job-definition",
-    schema: z.string().refine((v) => jobDefinitionNameProblem(v) === void 0),
-    allowed: "1-128 letters, digits, '-' or '_'",
-    description: "Job definition name; a new revision is registered only when image, resources or settings change."
-  },
-  {
-    key: "compute.batch.image",
-    env: "MLOPS_BATCH_IMAGE",
-    flag: "--batch-image",
-    schema: z.string().refine((v) => imageProblem(v) === void 0),
-    allowed: "an ECR repository URI, with or without a tag or digest",
-    description: "Train image built from containers/train.Dockerfile (required for --compute batch). Without a tag, the checkout's tag (`pipeline images`).",
-    sensitive: true
-  },
-  {
-    key: "compute.batch.vcpus",
-    env: "MLOPS_BATCH_VCPUS",
-    flag: "--batch-vcpus",
-    schema: positiveInt.max(256),
-    numeric: true,
-    allowed: "an integer from 1 to 256",
-    description: "vCPUs per training job."
-  },
-  {
-    key: "compute.batch.memoryMiB",
-    env: "MLOPS_BATCH_MEMORY_MIB",
-    flag: "--batch-memory-mib",
-    schema: z.number().int().min(512),
-    numeric: true,
-    allowed: "an integer of at least 512",
-    description: "Memory per training job in MiB (leave room for the ECS agent on the instance)."
-  },
-  {
-    key: "compute.batch.gpus",
-    env: "MLOPS_BATCH_GPUS",
-    flag: "--batch-gpus",
-    schema: z.number().int().min(0).max(16),
-    numeric: true,
-    allowed: "an integer from 0 to 16",
-    description: "GPUs per training job (0: CPU instances, tfjs picks its best CPU backend)."
-  },
-  {
-    key: "compute.batch.timeoutSeconds",
-    env: "MLOPS_BATCH_TIMEOUT_SECONDS",
-    flag: "--batch-timeout-seconds",
-    schema: z.number().int().min(60),
-    numeric: true,
-    allowed: "an integer of at least 60 (Batch's minimum)",
-    description: "Limit per attempt; Batch stops the attempt after it."
-  },
-  {
-    key: "compute.batch.retryAttempts",
-    env: "MLOPS_BATCH_RETRY_ATTEMPTS",
-    flag: "--batch-retry-attempts",
-    schema: z.number().int().min(1).max(10),
-    numeric: true,
-    allowed: "an integer from 1 to 10",
-    description: "Attempts in all; a new attempt only when the instance went away (Spot reclaim), never after a training error."
-  },
-  {
-    key: "compute.batch.region",
-    env: "MLOPS_BATCH_REGION",
-    flag: "--batch-region",
-    schema: z.string().regex(REGION),
-    allowed: "an AWS region such as eu-west-1",
-    description: "Region of the job queue (default: AWS_REGION, else us-east-1)."
-  },
-  {
-    key: "compute.batch.logGroup",
-    env: "MLOPS_BATCH_LOG_GROUP",
-    flag: "--batch-log-group",
-    schema: z.string().regex(LOG_GROUP),
-    allowed: "a CloudWatch Logs group name",
-    description: "Log group the job's container logs go to (the awslogs driver)."
-  },
-  {
-    key: "compute.batch.runnableWarnSeconds",
-    env: "MLOPS_BATCH_RUNNABLE_WARN_SECONDS",
-    flag: "--batch-runnable-warn-seconds",
-    schema: positiveInt,
-    numeric: true,
-    allowed: "a positive integer",
-    description: "Warn when the job waits this long in RUNNABLE (no instance yet)."
-  },
-  {
-    key: "compute.batch.runnableTimeoutSeconds",
-    env: "MLOPS_BATCH_RUNNABLE_TIMEOUT_SECONDS",
-    flag: "--batch-runnable-timeout-seconds",
-    schema: positiveInt,
-    numeric: true,
-    allowed: "a positive integer",
-    description: "Terminate the job and fail after this long in RUNNABLE."
-  },
-  {
-    key: "compute.batch.secrets",
-    env: "MLOPS_BATCH_SECRETS",
-    flag: "--batch-secrets",
-    schema: z.string().refine((v) => secretsProblem(v) === void 0),
-    allowed: "NAME=ARN pairs, comma-separated (Secrets Manager or SSM ARNs)",
-    description: "Secrets ECS injects into the training container as variables, e.g. SNOWFLAKE_PRIVATE_KEY=arn:aws:secretsmanager:…; needs compute.batch.executionRoleArn.",
-    sensitive: true
-  },
-  {
-    key: "compute.batch.executionRoleArn",
-    env: "MLOPS_BATCH_EXECUTION_ROLE_ARN",
-    flag: "--batch-execution-role-arn",
-    schema: z.string().refine((v) => roleArnProblem(v) === void 0),
-    allowed: "an IAM role ARN",
-    description: "ECS task execution role that reads compute.batch.secrets (secretsmanager:GetSecretValue, ssm:GetParameters).",
-    sensitive: true
-  },
-  {
-    key: "compute.batch.jobRoleArn",
-    env: "MLOPS_BATCH_JOB_ROLE_ARN",
-    flag: "--batch-job-role-arn",
-    schema: z.string().refine((v) => roleArnProblem(v) === void 0),
-    allowed: "an IAM role ARN",
-    description: "Role the training container assumes (needs s3:GetObject/PutObject/ListBucket on the run store).",
-    sensitive: true
-  }
-];
-var SPEC_BY_FIELD = new Map(
-  BATCH_SETTING_SPECS.map((spec) => [spec.key.slice("compute.batch.".length), spec])
-);
-function settingError(field2, message) {
-  const spec = SPEC_BY_FIELD.get(field2);
-  const key = spec?.key ?? `compute.batch.${field2}`;
-  const where = spec ? `${key} in the config file, ${spec.env} or ${spec.flag}` : key;
-  return new InputError(message, { field: key }, `Set ${where}.`);
-}
-function resolveBatchSettings(values, env = process.env) {
-  const region = values.region ?? nonEmpty(env.AWS_REGION) ?? nonEmpty(env.AWS_DEFAULT_REGION) ?? FALLBACK_REGION;
-  if (values.queue === void 0 || values.queue === "") {
-    throw settingError("queue", "no AWS Batch job queue is set: --compute batch needs one");
-  }
-  if (values.image === void 0 || values.image === "") {
-    throw settingError("image", "no train image is set: --compute batch needs one");
-  }
-  const settings = {
-    ...BATCH_DEFAULTS,
-    ...withoutUndefined2(values),
-    queue: values.queue,
-    image: values.image,
-    region
-  };
-  validateBatchSettings(settings);
-  return settings;
-}
-function validateBatchSettings(settings) {
-  const nameChecks = [
-    ["queue", settings.queue, queueProblem],
-    ["jobDefinition", settings.jobDefinition, jobDefinitionNameProblem],
-    ["image", settings.image, imageProblem],
-    ["jobRoleArn", settings.jobRoleArn, roleArnProblem],
-    ["executionRoleArn", settings.executionRoleArn, roleArnProblem],
-    ["secrets", settings.secrets, secretsProblem]
-  ];
-  for (const [field2, value2, problem] of nameChecks) {
-    if (value2 === void 0) continue;
-    const why = problem(value2);
-    if (why !== void 0) throw settingError(field2, `invalid ${field2} "${value2}": ${why}`);
-  }
-  if (!REGION.test(settings.region)) {
-    throw settingError("region", `invalid region "${settings.region}": expected e.g. eu-west-1`);
-  }
-  if (!LOG_GROUP.test(settings.logGroup)) {
-    throw settingError(
-      "logGroup",
-      `invalid log group "${settings.logGroup}": 1-512 letters, digits and . _ - / #`
-    );
-  }
-  const ranges = [
-    ["vcpus", 1, 256],
-    ["memoryMiB", 512, 4194304],
-    ["gpus", 0, 16],
-    ["timeoutSeconds", 60, 1209600],
-    ["retryAttempts", 1, 10],
-    ["runnableWarnSeconds", 1, 1209600],
-    ["runnableTimeoutSeconds", 1, 1209600]
-  ];
-  for (const [field2, min, max2] of ranges) {
-    const value2 = settings[field2];
-    if (typeof value2 !== "number" || !Number.isInteger(value2) || value2 < min || value2 > max2) {
-      throw settingError(
-        field2,
-        `invalid ${field2} ${String(value2)}: expected an integer from ${min} to ${max2}`
-      );
-    }
-  }
-  const secrets = settings.secrets === void 0 ? {} : parseBatchSecrets(settings.secrets);
-  if (Object.keys(secrets).length > 0 && settings.executionRoleArn === void 0) {
-    throw settingError(
-      "executionRoleArn",
-      `compute.batch.secrets names ${Object.keys(secrets).join(", ")}, but no execution role is set: ECS needs one to read them`
-    );
-  }
-  if (settings.runnableWarnSeconds >= settings.runnableTimeoutSeconds) {
-    throw settingError(
-      "runnableWarnSeconds",
-      `runnableWarnSeconds (${settings.runnableWarnSeconds}) must be below runnableTimeoutSeconds (${settings.runnableTimeoutSeconds}): the warning would never show`
-    );
-  }
-}
-function withoutUndefined2(values) {
-  return Object.fromEntries(
-    Object.entries(values).filter(([, value2]) => value2 !== void 0)
-  );
-}
-function nonEmpty(value2) {
-  return value2 === void 0 || value2 === "" ? void 0 : value2;
-}
-
-// pipeline/serve/serve-settings.ts
-import { z as z2 } from "zod";
-var SERVE_LIMIT_DEFAULTS = {
-  maxQueue: 256,
-  maxBatch: 32,
-  batchWaitMs: 0,
-  maxConnections: 1e3,
-  // SageMaker gives an invocation 60 s end to end; a request still arriving after that is dead.
-  requestTimeoutMs: 6e4,
-  headersTimeoutMs: 1e4,
-  // Longer than a load balancer's usual 60 s idle timeout, so the server never closes a
-  // connection its front end is about to reuse (the front end closes idle ones first).
-  keepAliveTimeoutMs: 75e3
-};
-var positiveInt2 = z2.number().int().positive();
-var SERVE_LIMIT_SPECS = [
-  {
-    key: "serve.maxQueue",
-    env: "MLOPS_SERVE_MAX_QUEUE",
-    flag: "--max-queue",
-    schema: positiveInt2,
-    numeric: true,
-    allowed: "a positive integer",
-    description: "Sessions waiting for the model before `pipeline serve` answers 503 with Retry-After (load shedding): past capacity, a queue only adds latency."
-  },
-  {
-    key: "serve.maxBatch",
-    env: "MLOPS_SERVE_MAX_BATCH",
-    flag: "--max-batch",
-    schema: positiveInt2,
-    numeric: true,
-    allowed: "a positive integer",
-    description: "Most sessions of concurrent requests scored in one model call; a call holds the event loop (and /ping) for its length."
-  },
-  {
-    key: "serve.batchWaitMs",
-    env: "MLOPS_SERVE_BATCH_WAIT_MS",
-    flag: "--batch-wait-ms",
-    schema: z2.number().min(0).max(1e3),
-    numeric: true,
-    allowed: "0 to 1000 milliseconds",
-    description: "How long a request waits for others to share its model call (0: only those that arrived with it)."
-  },
-  {
-    key: "serve.maxConnections",
-    env: "MLOPS_SERVE_MAX_CONNECTIONS",
-    flag: "--max-connections",
-    schema: positiveInt2,
-    numeric: true,
-    allowed: "a positive integer",
-    description: "Connections `pipeline serve` holds at once; further ones are closed."
-  },
-  {
-    key: "serve.requestTimeoutMs",
-    env: "MLOPS_SERVE_REQUEST_TIMEOUT_MS",
-    flag: "--request-timeout-ms",
-    schema: positiveInt2,
-    numeric: true,
-    allowed: "a positive integer (milliseconds)",
-    description: "Longest a request may take to arrive whole (headers and body) before a 408; SageMaker allows an invocation 60 s."
-  },
-  {
-    key: "serve.headersTimeoutMs",
-    env: "MLOPS_SERVE_HEADERS_TIMEOUT_MS",
-    flag: "--headers-timeout-ms",
-    schema: positiveInt2,
-    numeric: true,
-    allowed: "a positive integer (milliseconds), at most serve.requestTimeoutMs",
-    description: "Longest a request's headers may take to arrive: cuts off slow clients."
-  },
-  {
-    key: "serve.keepAliveTimeoutMs",
-    env: "MLOPS_SERVE_KEEP_ALIVE_TIMEOUT_MS",
-    flag: "--keep-alive-timeout-ms",
-    schema: positiveInt2,
-    numeric: true,
-    allowed: "a positive integer (milliseconds)",
-    description: "How long an idle keep-alive connection is kept; longer than the front end's idle timeout (60 s on most load balancers)."
-  }
-];
-
-// pipeline/config/settings.ts
-var positiveInt3 = z3.number().int().positive();
-var boolean = z3.union([z3.boolean(), z3.enum(["true", "false"]).transform((v) => v === "true")]);
-var seed = z3.number().int().min(0).max(2 ** 32 - 1);
-var SETTINGS = [
-  {
-    key: "store",
-    env: "MLOPS_STORE",
-    flag: "--store",
-    schema: z3.string().regex(/^(s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/.*)?|[^:]+|[A-Za-z]:[\\/].*)$/),
-    allowed: "a folder path or s3://bucket/prefix",
-    description: "Run store: where runs and artifacts are written.",
-    sensitive: true
-  },
-  {
-    key: "warehouse",
-    env: "MLOPS_WAREHOUSE",
-    flag: "--warehouse",
-    schema: z3.string().regex(/^(duckdb:.+|snowflake)$/),
-    allowed: "duckdb:PATH or snowflake",
-    description: "Warehouse to load into and transform in."
-  },
-  {
-    key: "tenant",
-    env: "MLOPS_TENANT",
-    flag: "--tenant",
-    schema: z3.string().regex(/^[A-Za-z0-9_.-]{1,64}$/),
-    allowed: "1-64 letters, digits, '_', '.' or '-'",
-    description: "Tenant / API key recorded on every loaded row."
-  },
-  {
-    key: "progress",
-    env: "MLOPS_PROGRESS",
-    flag: "--progress",
-    schema: z3.enum(["auto", "on", "off"]),
-    allowed: "auto, on or off",
-    description: "Progress bars on stderr (auto: only on a terminal, never in CI or with --json)."
-  },
-  {
-    key: "data.source",
-    env: "MLOPS_DATA_SOURCE",
-    flag: "--source",
-    schema: z3.enum(["synthetic", "csv", "download"]),
-    allowed: "synthetic, csv or download",
-    description: "Where the upload stage gets its files."
-  },
-  {
-    key: "data.dir",
-    env: "MLOPS_DATA_DIR",
-    flag: "--data",
-    schema: z3.string().min(1),
-    allowed: "a folder path",
-    description: "Folder holding browsing_train.csv, search_train.csv and sku_to_content.csv (csv source), or where downloads are unpacked."
-  },
-  {
-    key: "data.sessions",
-    env: "MLOPS_SESSIONS",
-    flag: "--sessions",
-    schema: positiveInt3,
-    numeric: true,
-    allowed: "a positive integer",
-    description: "Sessions the synthetic generator writes."
-  },
-  {
-    key: "data.skus",
-    env: "MLOPS_SKUS",
-    flag: "--skus",
-    // The generator's category tree needs at least ten items to have more than one leaf.
-    schema: z3.number().int().min(10),
-    numeric: true,
-    allowed: "an integer of at least 10",
-    description: "Catalog size of the synthetic generator."
-  },
-  {
-    key: "data.seed",
-    env: "MLOPS_SEED",
-    flag: "--seed",
-    schema: seed,
-    numeric: true,
-    allowed: "an integer from 0 to 4294967295",
-    description: "Seed of the synthetic generator (same seed, same files)."
-  },
-  {
-    key: "data.downloadUrl",
-    env: "MLOPS_DOWNLOAD_URL",
-    flag: "--download-url",
-    schema: z3.url({ protocol: /^https?$/ }),
-    allowed: "an http(s) URL",
-    description: "URL of the data-challenge archive (a .zip holding the three CSV files) for --source download.",
-    sensitive: true
-  },
-  {
-    key: "data.downloadSha256",
-    env: "MLOPS_DOWNLOAD_SHA256",
-    flag: "--download-sha256",
-    schema: z3.string().regex(/^[0-9a-f]{64}$/),
-    allowed: "64 lower-case hex characters",
-    description: "Expected sha256 of the downloaded archive; the download fails on a mismatch."
-  },
-  {
-    key: "data.allowHttp",
-    env: "MLOPS_DOWNLOAD_ALLOW_HTTP",
-    flag: "--allow-http",
-    schema: boolean,
-    allowed: "true or false",
-    description: "Allow a plain http download URL (refused by default: anyone on the way could swap the archive)."
-  },
-  {
-    key: "data.downloadMaxBytes",
-    env: "MLOPS_DOWNLOAD_MAX_BYTES",
-    flag: "--download-max-bytes",
-    schema: positiveInt3,
-    numeric: true,
-    allowed: "a positive integer (bytes)",
-    description: "The most bytes a downloaded archive may have (default 8 GiB)."
-  },
-  {
-    key: "data.downloadMaxUnpackedBytes",
-    env: "MLOPS_DOWNLOAD_MAX_UNPACKED_BYTES",
-    flag: "--download-max-unpacked-bytes",
-    schema: positiveInt3,
-    numeric: true,
-    allowed: "a positive integer (bytes)",
-    description: "The most bytes the archive's data files may unpack to, all together (default 64 GiB; stops a zip bomb)."
-  },
-  {
-    key: "transform.project",
-    env: "MLOPS_DBT_PROJECT",
-    flag: "--dbt-project",
-    schema: z3.string().min(1),
-    allowed: "a folder path",
-    description: "dbt project the transform stage builds (default: this repository's dbt/)."
-  },
-  {
-    key: "transform.dbt",
-    env: "MLOPS_DBT",
-    flag: "--dbt",
-    schema: z3.string().min(1),
-    allowed: "auto, builtin or a path to a dbt executable",
-    description: "Who runs dbt build: auto (dbt-core when `dbt` is on PATH, else the built-in runner), builtin, or that dbt executable."
-  },
-  {
-    key: "transform.sessionGapMinutes",
-    env: "MLOPS_SESSION_GAP_MINUTES",
-    flag: "--session-gap-minutes",
-    schema: positiveInt3,
-    numeric: true,
-    allowed: "a positive integer",
-    description: "Inactivity (minutes) that starts a new session inside one session id."
-  },
-  {
-    key: "transform.trainFraction",
-    env: "MLOPS_TRAIN_FRACTION",
-    flag: "--train-fraction",
-    schema: z3.number().gt(0).lt(1),
-    numeric: true,
-    allowed: "a number between 0 and 1",
-    description: "Share of sessions, earliest first, in the train split."
-  },
-  {
-    key: "transform.validationFraction",
-    env: "MLOPS_VALIDATION_FRACTION",
-    flag: "--validation-fraction",
-    schema: z3.number().min(0).lt(1),
-    numeric: true,
-    allowed: "a number from 0 to below 1",
-    description: "Share of sessions in the validation split (test gets the rest)."
-  },
-  {
-    key: "transform.collapseRepeats",
-    env: "MLOPS_COLLAPSE_REPEATS",
-    flag: "--collapse-repeats",
-    schema: boolean,
-    allowed: "true or false",
-    description: "Collapse consecutive interactions with the same SKU into one sequence step."
-  },
-  {
-    key: "transform.sequenceActions",
-    env: "MLOPS_SEQUENCE_ACTIONS",
-    flag: "--sequence-actions",
-    schema: z3.string().regex(/^(detail|add|purchase|remove|click)(,(detail|add|purchase|remove|click))*$/),
-    allowed: "comma-separated product actions (detail, add, purchase, remove, click)",
-    description: "Product actions that make up a training sequence."
-  },
-  {
-    key: "train.compute",
-    env: "MLOPS_COMPUTE",
-    flag: "--compute",
-    schema: z3.enum(["local", "batch"]),
-    allowed: "local or batch",
-    description: "Where training runs: in this process, or as an AWS Batch GPU job running the same trainer."
-  },
-  {
-    key: "train.backend",
-    env: "MLOPS_BACKEND",
-    flag: "--backend",
-    schema: z3.enum(["auto", "node-gpu", "node", "wasm", "cpu"]),
-    allowed: "auto, node-gpu, node, wasm or cpu",
-    description: "tfjs backend (auto: the first of node-gpu → node → wasm → cpu that loads; the run record says which ran and why)."
-  },
-  {
-    key: "train.epochs",
-    env: "MLOPS_EPOCHS",
-    flag: "--epochs",
-    schema: positiveInt3,
-    numeric: true,
-    allowed: "a positive integer",
-    description: "Most epochs to train (early stopping may end sooner)."
-  },
-  {
-    key: "train.patience",
-    env: "MLOPS_PATIENCE",
-    flag: "--patience",
-    schema: z3.number().int().min(0),
-    numeric: true,
-    allowed: "an integer of at least 0",
-    description: "Epochs without a better validation HR@20 before training stops and keeps the best epoch (0: never stop early)."
-  },
-  {
-    key: "train.minImprovement",
-    env: "MLOPS_MIN_IMPROVEMENT",
-    flag: "--min-improvement",
-    schema: z3.number().min(0).max(1),
-    numeric: true,
-    allowed: "a number from 0 to 1",
-    description: "Relative gain in validation HR@20 an epoch needs to count as better for the patience (the best epoch is kept either way)."
-  },
-  {
-    key: "train.batchSize",
-    env: "MLOPS_BATCH_SIZE",
-    flag: "--batch-size",
-    schema: positiveInt3,
-    numeric: true,
-    allowed: "a positive integer",
-    description: "Loss rows (targets) per training step."
-  },
-  {
-    key: "train.loss",
-    env: "MLOPS_LOSS",
-    flag: "--loss",
-    schema: z3.enum(["full", "sampled"]),
-    allowed: "full or sampled",
-    description: "Training loss: softmax cross-entropy over the whole vocabulary, or over the batch's targets plus sampled negatives (faster; evaluation always ranks the whole vocabulary)."
-  },
-  {
-    key: "train.negatives",
-    env: "MLOPS_NEGATIVES",
-    flag: "--negatives",
-    schema: positiveInt3,
-    numeric: true,
-    allowed: "a positive integer smaller than the vocabulary",
-    description: "Negatives drawn per step by the sampled loss."
-  },
-  {
-    key: "train.sampleAlpha",
-    env: "MLOPS_SAMPLE_ALPHA",
-    flag: "--sample-alpha",
-    schema: z3.number().min(0).max(1),
-    numeric: true,
-    allowed: "a number from 0 to 1",
-    description: "Negatives are drawn from train popularity raised to this power (0: uniform, 1: popularity)."
-  },
-  {
-    key: "train.logQ",
-    env: "MLOPS_LOGQ",
-    flag: "--logq",
-    schema: z3.number().min(0).max(1),
-    numeric: true,
-    allowed: "a number from 0 to 1",
-    description: "Strength of the sampled loss's logQ correction (subtracts logQ × log of each candidate's sampling probability)."
-  },
-  {
-    key: "train.popularityBias",
-    env: "MLOPS_POPULARITY_BIAS",
-    flag: "--popularity-bias",
-    schema: boolean,
-    allowed: "true or false",
-    description: "Start the output bias at each item's log train frequency."
-  },
-  {
-    key: "train.examples",
-    env: "MLOPS_EXAMPLES",
-    flag: "--examples",
-    schema: z3.enum(["sequence", "all-prefixes", "last"]),
-    allowed: "sequence, all-prefixes or last",
-    description: "Training examples per session: the loss at every position in one pass (sequence), every prefix as a separate example (all-prefixes), or only the last item."
-  },
-  {
-    key: "train.minCount",
-    env: "MLOPS_MIN_COUNT",
-    flag: "--min-count",
-    schema: positiveInt3,
-    numeric: true,
-    allowed: "a positive integer",
-    description: "SKUs seen fewer times than this in train map to the unknown id."
-  },
-  {
-    key: "train.validationExamples",
-    env: "MLOPS_VALIDATION_EXAMPLES",
-    flag: "--validation-examples",
-    schema: positiveInt3,
-    numeric: true,
-    allowed: "a positive integer",
-    description: "Validation examples the per-epoch HR@20 (early stopping) is computed on."
-  },
-  {
-    key: "train.seed",
-    env: "MLOPS_TRAIN_SEED",
-    flag: "--train-seed",
-    schema: seed,
-    numeric: true,
-    allowed: "an integer from 0 to 4294967295",
-    description: "Seed of the weights, dropout, shuffling and sampling (same seed and backend, same model)."
-  },
-  {
-    key: "model.preset",
-    env: "MLOPS_PRESET",
-    flag: "--preset",
-    schema: z3.enum(["hybrid", "lstm-sampled", "seeds"]),
-    allowed: "hybrid, lstm-sampled or seeds",
-    description: "Architecture and training recipe the other model and train settings start from: hybrid (the default: a tied-embedding GRU blended with neighbourhood evidence), lstm-sampled (the previous default LSTM) or seeds (exactly the seeds' Keras recipe). Settings given explicitly override the preset."
-  },
-  {
-    key: "model.cell",
-    env: "MLOPS_CELL",
-    flag: "--cell",
-    schema: z3.enum(["lstm", "gru"]),
-    allowed: "lstm or gru",
-    description: "Recurrent cell."
-  },
-  {
-    key: "model.tied",
-    env: "MLOPS_TIED",
-    flag: "--tied",
-    schema: boolean,
-    allowed: "true or false",
-    description: "Score items with the item embedding itself (tied input/output embeddings; needs hidden units = embedding size)."
-  },
-  {
-    key: "model.itemFeatures",
-    env: "MLOPS_ITEM_FEATURES",
-    flag: "--item-features",
-    schema: boolean,
-    allowed: "true or false",
-    description: "Add embeddings of each item's catalog facts (every category level, the price bucket) to its embedding while training, so rarely seen items start from what their category says."
-  },
-  {
-    key: "model.blend",
-    env: "MLOPS_BLEND",
-    flag: "--blend",
-    schema: z3.string().regex(/^(neural|sknn|cooccurrence|repeat)(,(neural|sknn|cooccurrence|repeat))*$/).refine(
-      (v) => v.split(",")[0] === "neural" && new Set(v.split(",")).size === v.split(",").length
-    ),
-    allowed: "neural, then any of sknn, cooccurrence, repeat (comma-separated, no repeats)",
-    description: "What the candidate ranks with: the network, blended with session-kNN, item co-occurrence and in-session repeats, the weights fitted on the validation split."
-  },
-  {
-    key: "model.embeddingDim",
-    env: "MLOPS_EMBEDDING_DIM",
-    flag: "--embedding-dim",
-    schema: positiveInt3,
-    numeric: true,
-    allowed: "a positive integer",
-    description: "Item embedding size."
-  },
-  {
-    key: "model.hiddenUnits",
-    env: "MLOPS_HIDDEN_UNITS",
-    flag: "--hidden-units",
-    schema: positiveInt3,
-    numeric: true,
-    allowed: "a positive integer",
-    description: "Units of each recurrent layer."
-  },
-  {
-    key: "model.layers",
-    env: "MLOPS_LAYERS",
-    flag: "--layers",
-    schema: positiveInt3,
-    numeric: true,
-    allowed: "a positive integer",
-    description: "Stacked recurrent layers."
-  },
-  {
-    key: "model.dropout",
-    env: "MLOPS_DROPOUT",
-    flag: "--dropout",
-    schema: z3.number().min(0).lt(1),
-    numeric: true,
-    allowed: "a number in [0, 1)",
-    description: "Dropout after the embedding and between recurrent layers."
-  },
-  {
-    key: "model.learningRate",
-    env: "MLOPS_LEARNING_RATE",
-    flag: "--learning-rate",
-    schema: z3.number().positive(),
-    numeric: true,
-    allowed: "a positive number",
-    description: "Adam's learning rate."
-  },
-  {
-    key: "model.maxLen",
-    env: "MLOPS_MAX_LEN",
-    flag: "--max-len",
-    schema: positiveInt3,
-    numeric: true,
-    allowed: "a positive integer",
-    description: "Items of history the model reads (longer sessions keep their most recent items)."
-  },
-  {
-    key: "evaluate.gates",
-    env: "MLOPS_GATES_FILE",
-    flag: "--gates",
-    schema: z3.string().min(1),
-    allowed: "a YAML file path",
-    description: "The gate file: the checks a model must pass to ship (see gates.yml)."
-  },
-  {
-    key: "evaluate.maxPrefixes",
-    env: "MLOPS_EVAL_MAX_PREFIXES",
-    flag: "--max-prefixes",
-    schema: positiveInt3,
-    numeric: true,
-    allowed: "a positive integer",
-    description: "Test prefixes evaluated: a seeded sample of whole test sessions holding about this many."
-  },
-  {
-    key: "evaluate.bootstrap",
-    env: "MLOPS_EVAL_BOOTSTRAP",
-    flag: "--bootstrap",
-    schema: positiveInt3,
-    numeric: true,
-    allowed: "a positive integer",
-    description: "Bootstrap resamples behind the confidence intervals of HR@20 and MRR@20."
-  },
-  {
-    key: "evaluate.seed",
-    env: "MLOPS_EVAL_SEED",
-    flag: "--eval-seed",
-    schema: seed,
-    numeric: true,
-    allowed: "an integer from 0 to 4294967295",
-    description: "Seed of the evaluation's session sample, perturbations and bootstrap."
-  },
-  {
-    key: "card.screenshot",
-    env: "MLOPS_CARD_SCREENSHOT",
-    flag: "--screenshot",
-    schema: z3.enum(["auto", "on", "off"]),
-    allowed: "auto, on or off",
-    description: "Screenshot of the HTML report with headless Chromium (auto: when Chromium is installed)."
-  },
-  {
-    key: "card.note",
-    env: "MLOPS_CARD_NOTE",
-    flag: "--card-note",
-    schema: z3.string().max(1e3),
-    allowed: "text, up to 1000 characters",
-    description: "A note at the top of the card: promote-on-main says there why it retrained instead of promoting the reviewed candidate."
-  },
-  {
-    key: "promote.target",
-    env: "MLOPS_PROMOTE_TARGET",
-    flag: "--target",
-    schema: z3.enum(["local", "sagemaker"]),
-    allowed: "local or sagemaker",
-    description: "Where a promoted model is deployed: the local endpoint (the registry + pipeline serve) or a SageMaker endpoint."
-  },
-  {
-    key: "promote.tolerance",
-    env: "MLOPS_PROMOTE_TOLERANCE",
-    flag: "--tolerance",
-    schema: z3.number().min(0).max(1),
-    numeric: true,
-    allowed: "a number from 0 to 1",
-    description: "HR@20 / MRR@20 the challenger may lose against production and still be promoted."
-  },
-  {
-    key: "promote.sagemaker.endpoint",
-    env: "MLOPS_SAGEMAKER_ENDPOINT",
-    flag: "--endpoint",
-    schema: z3.string().regex(/^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$/),
-    allowed: "1-63 letters, digits and '-'",
-    description: "SageMaker endpoint name."
-  },
-  {
-    key: "promote.sagemaker.image",
-    env: "MLOPS_SAGEMAKER_IMAGE",
-    flag: "--image",
-    schema: z3.string().min(1),
-    allowed: "an ECR repository URI, with or without a tag",
-    description: "Serving image (containers/serve.Dockerfile) in ECR; required for --target sagemaker. Without a tag, the checkout's tag (`pipeline images`).",
-    sensitive: true
-  },
-  {
-    key: "promote.sagemaker.roleArn",
-    env: "MLOPS_SAGEMAKER_ROLE_ARN",
-    flag: "--role-arn",
-    schema: z3.string().min(1),
-    allowed: "an IAM role ARN",
-    description: "SageMaker execution role; required for --target sagemaker.",
-    sensitive: true
-  },
-  {
-    key: "promote.sagemaker.instanceType",
-    env: "MLOPS_SAGEMAKER_INSTANCE_TYPE",
-    flag: "--instance-type",
-    schema: z3.string().min(1),
-    allowed: "a SageMaker instance type",
-    description: "Endpoint instance type."
-  },
-  {
-    key: "promote.sagemaker.instanceCount",
-    env: "MLOPS_SAGEMAKER_INSTANCE_COUNT",
-    flag: "--instance-count",
-    schema: positiveInt3,
-    numeric: true,
-    allowed: "a positive integer",
-    description: "Endpoint instances."
-  },
-  {
-    key: "promote.sagemaker.modelData",
-    env: "MLOPS_SAGEMAKER_MODEL_DATA",
-    flag: "--model-data",
-    schema: z3.string().regex(/^s3:\/\//),
-    allowed: "s3://bucket/prefix",
-    description: "Where model.tar.gz is uploaded (default: STORE/sagemaker-models when the store is on S3).",
-    sensitive: true
-  },
-  {
-    key: "promote.sagemaker.traffic",
-    env: "MLOPS_SAGEMAKER_TRAFFIC",
-    flag: "--traffic",
-    schema: z3.string().regex(/^(all-at-once|canary:\d+|linear:\d+)$/),
-    allowed: "all-at-once, canary:N or linear:N",
-    description: "Blue/green traffic shifting of an endpoint update."
-  },
-  {
-    key: "promote.sagemaker.alarms",
-    env: "MLOPS_SAGEMAKER_ALARMS",
-    flag: "--alarms",
-    schema: z3.string(),
-    allowed: "comma-separated CloudWatch alarm names",
-    description: "Alarms that roll an endpoint update back automatically.",
-    sensitive: true
-  },
-  {
-    key: "promote.sagemaker.region",
-    env: "MLOPS_SAGEMAKER_REGION",
-    flag: "--sagemaker-region",
-    schema: z3.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/),
-    allowed: "an AWS region",
-    description: "Region of the endpoint (default: AWS_REGION, else us-east-1)."
-  },
-  {
-    key: "serve.port",
-    env: "MLOPS_SERVE_PORT",
-    flag: "--port",
-    schema: z3.number().int().min(0).max(65535),
-    numeric: true,
-    allowed: "a port from 0 to 65535 (0: any free port)",
-    description: "Port of `pipeline serve` (SageMaker's contract: 8080)."
-  },
-  {
-    key: "serve.model",
-    env: "MLOPS_SERVE_MODEL",
-    flag: "--model",
-    schema: z3.string().min(1),
-    allowed: "a model folder",
-    description: "Model `pipeline serve` serves (default: /opt/ml/model when it exists, else the production model in the registry)."
-  },
-  {
-    key: "serve.logSampleRate",
-    env: "MLOPS_SERVE_LOG_SAMPLE_RATE",
-    flag: "--log-sample-rate",
-    schema: z3.number().min(0).max(1),
-    numeric: true,
-    allowed: "a number from 0 to 1",
-    description: "Share of requests logged in the browsing_train.csv format under STORE/requests (a local .mlops/requests with an S3 store), which the upload stage loads back."
-  },
-  ...SERVE_LIMIT_SPECS,
-  ...BATCH_SETTING_SPECS
-];
-var DEFAULTS = {
-  store: ".mlops",
-  warehouse: "duckdb:.mlops/warehouse.duckdb",
-  tenant: "local",
-  progress: "auto",
-  data: {
-    source: "synthetic",
-    dir: ".mlops/data",
-    sessions: 1e5,
-    skus: 1e4,
-    seed: 42,
-    allowHttp: false,
-    downloadMaxBytes: DOWNLOAD_LIMITS.maxBytes,
-    downloadMaxUnpackedBytes: DOWNLOAD_LIMITS.maxUnpackedBytes
-  },
-  transform: {
-    dbt: "auto",
-    sessionGapMinutes: 30,
-    trainFraction: 0.8,
-    validationFraction: 0.1,
-    collapseRepeats: true,
-    sequenceActions: "detail,add,purchase"
-  },
-  train: {
-    compute: "local",
-    backend: "auto",
-    epochs: 12,
-    patience: 2,
-    minImprovement: 5e-3,
-    batchSize: 512,
-    loss: "sampled",
-    negatives: 1024,
-    sampleAlpha: 0.5,
-    logQ: 1,
-    popularityBias: true,
-    examples: "sequence",
-    minCount: 1,
-    validationExamples: 1e4,
-    seed: 42
-  },
-  compute: { batch: BATCH_DEFAULTS },
-  card: { screenshot: "auto" },
-  serve: { port: 8080, logSampleRate: 0, ...SERVE_LIMIT_DEFAULTS },
-  promote: {
-    target: "local",
-    tolerance: 0,
-    sagemaker: {
-      endpoint: "mlops-session-recs",
-      instanceType: "ml.m5.large",
-      instanceCount: 1,
-      traffic: "all-at-once"
-    }
-  },
-  evaluate: {
-    gates: "gates.yml",
-    maxPrefixes: 2e4,
-    bootstrap: 1e3,
-    seed: 42
-  },
-  model: {
-    preset: "hybrid",
-    cell: "gru",
-    tied: true,
-    itemFeatures: true,
-    blend: "neural,sknn,cooccurrence,repeat",
-    embeddingDim: 64,
-    hiddenUnits: 64,
-    layers: 1,
-    dropout: 0.2,
-    learningRate: 5e-3,
-    maxLen: 20
-  }
-};
-
-// pipeline/config/config.ts
-var DEFAULT_CONFIG_FILE = "pipeline.config.yml";
-function loadConfig(inputs = {}) {
-  const env = inputs.env ?? process.env;
-  const cwd = inputs.cwd ?? process.cwd();
-  const file = inputs.file ?? env.MLOPS_CONFIG ?? defaultFile(cwd);
-  const fileValues = file ? readConfigFile(file) : void 0;
-  const values = {};
-  const sources = {};
-  for (const spec of SETTINGS) {
-    const origin = (source, raw, where) => {
-      const value2 = spec.numeric && typeof raw === "string" ? toNumber(raw) : raw;
-      sources[spec.key] = source;
-      const at = source === "file" && file ? { file, line: fileValues?.lineOf(spec.key), field: spec.key } : {};
-      values[spec.key] = check(spec, value2, raw, where, at);
-    };
-    const fallback = getPath(DEFAULTS, spec.key);
-    if (fallback !== void 0) {
-      values[spec.key] = fallback;
-      sources[spec.key] = "default";
-    }
-    const fromFile = fileValues?.get(spec.key);
-    if (fromFile !== void 0) origin("file", fromFile, `config file ${file}`);
-    const fromEnv = env[spec.env];
-    if (fromEnv !== void 0 && fromEnv !== "")
-      origin("env", fromEnv, `environment variable ${spec.env}`);
-    const fromFlag = inputs.flags?.[spec.key];
-    if (fromFlag !== void 0) origin("flag", fromFlag, `flag ${spec.flag ?? spec.key}`);
-  }
-  for (const [key, value2] of Object.entries(PRESETS[values["model.preset"]])) {
-    if (sources[key] === "default") {
-      values[key] = value2;
-      sources[key] = "preset";
-    }
-  }
-  const config = {};
-  for (const [key, value2] of Object.entries(values)) setPath(config, key, value2);
-  return { config, sources, ...file ? { file } : {} };
-}
-function defaultFile(cwd) {
-  const path2 = `${cwd}/${DEFAULT_CONFIG_FILE}`;
-  return existsSync2(path2) ? path2 : void 0;
-}
-function toNumber(raw) {
-  const trimmed = raw.trim().replaceAll("_", "");
-  return /^-?\d+(\.\d+)?$/.test(trimmed) ? Number(trimmed) : raw;
-}
-function check(spec, value2, raw, where, at) {
-  const result = spec.schema.safeParse(value2);
-  if (result.success) return result.data;
-  throw new InputError(
-    `invalid value ${JSON.stringify(raw)} for setting "${spec.key}" (from ${where}): expected ${spec.allowed}`,
-    at,
-    where.startsWith("flag") ? `Pass ${spec.flag} ${spec.allowed}.` : `Fix ${where}, or override it with ${[spec.flag, spec.env].filter((o) => o && !where.includes(o)).join(" or ")}.`
-  );
-}
-function readConfigFile(file) {
-  let text;
-  try {
-    text = readFileSync(file, "utf8");
-  } catch (error) {
-    throw new InputError(
-      `cannot read the config file: ${error.message}`,
-      { file },
-      "Check the --config path (or MLOPS_CONFIG)."
-    );
-  }
-  const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false });
-  const yamlError = doc.errors[0];
-  if (yamlError) {
-    const line = yamlError.linePos?.[0].line;
-    throw new InputError(`not valid YAML: ${yamlError.message.split("\n")[0]}`, { file, line });
-  }
-  if (doc.contents !== null && !isMap(doc.contents)) {
-    throw new InputError("expected a mapping of settings at the top level", { file, line: 1 });
-  }
-  const lineOf2 = (key) => lineOfKey(doc, lineCounter, key);
-  const known = new Set(SETTINGS.map((s) => s.key));
-  const data = doc.toJS() ?? {};
-  for (const key of leafKeys(data)) {
-    if (!known.has(key)) {
-      throw new InputError(
-        `unknown setting "${key}"`,
-        { file, line: lineOf2(key), field: key },
-        `Known settings: ${[...known].join(", ")}.`
-      );
-    }
-  }
-  return { get: (key) => getPath(data, key), lineOf: lineOf2 };
-}
-function lineOfKey(doc, counter, key) {
-  const node = doc.getIn(key.split("."), true);
-  return node?.range ? counter.linePos(node.range[0]).line : void 0;
-}
-function leafKeys(value2, prefix = "") {
-  if (value2 === null || typeof value2 !== "object" || Array.isArray(value2)) return [prefix];
-  return Object.entries(value2).flatMap(([k, v]) => {
-    const key = prefix ? `${prefix}.${k}` : k;
-    return v !== null && typeof v === "object" && !Array.isArray(v) ? leafKeys(v, key) : [key];
-  });
-}
-function getPath(value2, key) {
-  let current = value2;
-  for (const part2 of key.split(".")) {
-    if (current === null || typeof current !== "object") return void 0;
-    current = current[part2];
-  }
-  return current;
-}
-function setPath(target, key, value2) {
-  const parts = key.split(".");
-  let current = target;
-  for (const part2 of parts.slice(0, -1)) {
-    current[part2] ??= {};
-    current = current[part2];
-  }
-  current[parts.at(-1)] = value2;
-}
-
-// pipeline/store/local-store.ts
-import { createHash as createHash2 } from "node:crypto";
-import { copyFile, mkdir as mkdir2, open, readFile as readFile2, readdir, rename as rename2, rm as rm2, writeFile as writeFile2 } from "node:fs/promises";
-import { dirname, join as join2, relative, sep } from "node:path";
-var LocalStore = class {
-  constructor(root) {
-    this.root = root;
-  }
-  root;
-  get location() {
-    return this.root;
-  }
-  path(key) {
-    if (key.split("/").some((part2) => part2 === ".." || part2 === "")) {
-      throw new Error(`invalid store key "${key}": use '/'-separated names without '..'`);
-    }
-    return join2(this.root, ...key.split("/"));
-  }
-  async put(key, body2) {
-    const target = this.path(key);
-    await mkdir2(dirname(target), { recursive: true });
-    const temp = `${target}.${process.pid}.tmp`;
-    await writeFile2(temp, body2);
-    await rename2(temp, target);
-  }
-  async putFile(key, localPath) {
-    const target = this.path(key);
-    await mkdir2(dirname(target), { recursive: true });
-    const temp = `${target}.${process.pid}.tmp`;
-    await copyFile(localPath, temp);
-    await rename2(temp, target);
-  }
-  async get(key) {
-    try {
-      return await readFile2(this.path(key));
-    } catch (error) {
-      if (isNotFound(error)) return void 0;
-      throw error;
-    }
-  }
-  async getVersioned(key) {
-    const bytes = await this.get(key);
-    return bytes === void 0 ? void 0 : { bytes, version: contentVersion(bytes) };
-  }
-  async putIfUnchanged(key, body2, expected) {
-    const target = this.path(key);
-    await mkdir2(dirname(target), { recursive: true });
-    const lock = `${target}.lock`;
-    let handle;
-    for (let attempt = 0; ; attempt++) {
-      try {
-        handle = await open(lock, "wx");
-        break;
-      } catch (error) {
-        if (error.code !== "EEXIST" || attempt >= 100) throw error;
-        await new Promise((resolve4) => setTimeout(resolve4, 20));
-      }
-    }
-    try {
-      const current = await this.get(key);
-      const version = current === void 0 ? null : contentVersion(current);
-      if (version !== expected) return false;
-      await this.put(key, body2);
-      return true;
-    } finally {
-      await handle.close();
-      await rm2(lock, { force: true });
-    }
-  }
-  async getFile(key, localPath) {
-    try {
-      await mkdir2(dirname(localPath), { recursive: true });
-      await copyFile(this.path(key), localPath);
-      return true;
-    } catch (error) {
-      if (isNotFound(error)) return false;
-      throw error;
-    }
-  }
-  async list(prefix) {
-    const base = prefix === "" ? this.root : this.path(prefix.replace(/\/$/, ""));
-    let entries;
-    try {
-      entries = await readdir(base, { recursive: true, withFileTypes: true });
-    } catch (error) {
-      if (isNotFound(error) || error.code === "ENOTDIR") return [];
-      throw error;
-    }
-    const keys = entries.filter((entry) => entry.isFile() && !entry.name.endsWith(".tmp")).map((entry) => relative(this.root, join2(entry.parentPath, entry.name)).split(sep).join("/"));
-    return keys.sort();
-  }
-  async delete(key) {
-    await rm2(this.path(key), { force: true });
-  }
-};
-function isNotFound(error) {
-  return error?.code === "ENOENT";
-}
-function contentVersion(bytes) {
-  return createHash2("sha256").update(bytes).digest("hex");
-}
-
-// pipeline/store/s3-store.ts
-import { randomUUID } from "node:crypto";
-import { createReadStream, createWriteStream as createWriteStream2 } from "node:fs";
-import { mkdir as mkdir3, rename as rename3, rm as rm3, stat } from "node:fs/promises";
-import { dirname as dirname2 } from "node:path";
-import { Readable as Readable2 } from "node:stream";
-import { pipeline as pipeline2 } from "node:stream/promises";
-import {
-  DeleteObjectCommand,
-  GetObjectCommand,
-  ListObjectsV2Command,
-  PutObjectCommand,
-  S3Client
-} from "@aws-sdk/client-s3";
-import { Upload } from "@aws-sdk/lib-storage";
-var EXPECTED_URL_FORM = "s3://<bucket>/<prefix> (for example s3://my-mlops-artifacts/team-a)";
-var MIN_PART_SIZE = 5 * 1024 * 1024;
-var MAX_PARTS = 1e4;
-var UPLOAD_QUEUE_SIZE = 4;
-function parseS3Url(url) {
-  const match = /^s3:\/\/([^/]*)(?:\/(.*))?$/.exec(url);
-  if (!match) {
-    throw new Error(`invalid S3 URL "${url}": expected ${EXPECTED_URL_FORM}`);
-  }
-  const bucket = match[1] ?? "";
-  if (bucket === "") {
-    throw new Error(`invalid S3 URL "${url}": the bucket is empty; expected ${EXPECTED_URL_FORM}`);
-  }
-  const problem = bucketNameProblem(bucket);
-  if (problem !== void 0) {
-    throw new Error(
-      `invalid S3 URL "${url}": bucket "${bucket}" ${problem}; expected ${EXPECTED_URL_FORM}`
-    );
-  }
-  const prefix = trimSlashes(match[2] ?? "");
-  if (prefix !== "" && prefix.split("/").some((part2) => part2 === "" || part2 === "..")) {
-    throw new Error(
-      `invalid S3 URL "${url}": prefix "${prefix}" has an empty or '..' segment; expected ${EXPECTED_URL_FORM}`
-    );
-  }
-  return { bucket, prefix };
-}
-function bucketNameProblem(name2) {
-  if (name2.length < 3 || name2.length > 63) return "must be 3 to 63 characters long";
-  if (!/^[a-z0-9][a-z0-9.-]*[a-z0-9]$/.test(name2)) {
-    return "may only hold lowercase letters, digits, '.' and '-', and must start and end with a letter or digit";
-  }
-  if (name2.includes("..")) return "must not contain two adjacent periods";
-  if (/^\d{1,3}(\.\d{1,3}){3}$/.test(name2)) return "must not look like an IP address";
-  for (const reserved of ["xn--", "sthree-", "amzn-s3-demo-"]) {
-    if (name2.startsWith(reserved)) return `must not start with the reserved "${reserved}"`;
-  }
-  for (const reserved of ["-s3alias", "--ol-s3", ".mrap", "--x-s3"]) {
-    if (name2.endsWith(reserved)) return `must not end with the reserved "${reserved}"`;
-  }
-  return void 0;
-}
-var S3Store = class {
-  bucket;
-  prefix;
-  client;
-  /** For error hints only: where requests go, as configured here. */
-  regionHint;
-  endpointHint;
-  constructor(options) {
-    if (options.bucket === "") throw new Error("S3Store: the bucket name is empty");
-    this.bucket = options.bucket;
-    this.prefix = trimSlashes(options.prefix);
-    if (this.prefix.split("/").some((part2) => part2 === "..") || this.prefix.includes("//")) {
-      throw new Error(`S3Store: invalid prefix "${options.prefix}": use '/'-separated names`);
-    }
-    const endpoint = options.endpoint ?? nonEmpty2(process.env.MLOPS_S3_ENDPOINT);
-    const region = options.region ?? nonEmpty2(process.env.AWS_REGION) ?? "us-east-1";
-    this.regionHint = options.client ? options.region : region;
-    this.endpointHint = options.client ? options.endpoint : endpoint ?? "AWS's S3 endpoint";
-    this.client = options.client ?? new S3Client(clientConfig(region, endpoint, options));
-  }
-  get location() {
-    return this.prefix === "" ? `s3://${this.bucket}` : `s3://${this.bucket}/${this.prefix}`;
-  }
-  async put(key, body2) {
-    const Key = this.objectKey(key);
-    try {
-      await this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key, Body: body2 }));
-    } catch (error) {
-      throw this.failure("put", Key, error);
-    }
-  }
-  async putFile(key, localPath) {
-    const Key = this.objectKey(key);
-    const { size } = await stat(localPath);
-    try {
-      const upload2 = new Upload({
-        client: this.client,
-        params: { Bucket: this.bucket, Key, Body: createReadStream(localPath) },
-        partSize: Math.max(MIN_PART_SIZE, Math.ceil(size / MAX_PARTS)),
-        queueSize: UPLOAD_QUEUE_SIZE,
-        leavePartsOnError: false
-      });
-      await upload2.done();
-    } catch (error) {
-      throw this.failure("putFile", Key, error);
-    }
-  }
-  async get(key) {
-    const Key = this.objectKey(key);
-    try {
-      const output = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key }));
-      return output.Body ? await output.Body.transformToByteArray() : new Uint8Array();
-    } catch (error) {
-      if (isNotFound2(error)) return void 0;
-      throw this.failure("get", Key, error);
-    }
-  }
-  async getVersioned(key) {
-    const Key = this.objectKey(key);
-    try {
-      const output = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key }));
-      const bytes = output.Body ? await output.Body.transformToByteArray() : new Uint8Array();
-      return { bytes, version: output.ETag ?? "" };
-    } catch (error) {
-      if (isNotFound2(error)) return void 0;
-      throw this.failure("get", Key, error);
-    }
-  }
-  async putIfUnchanged(key, body2, expected) {
-    const Key = this.objectKey(key);
-    try {
-      await this.client.send(
-        new PutObjectCommand({
-          Bucket: this.bucket,
-          Key,
-          Body: body2,
-          ...expected === null ? { IfNoneMatch: "*" } : { IfMatch: expected }
-        })
-      );
-      return true;
-    } catch (error) {
-      if (isPreconditionFailure(error)) return false;
-      throw this.failure("put", Key, error);
-    }
-  }
-  async getFile(key, localPath) {
-    const Key = this.objectKey(key);
-    let body2;
-    try {
-      const output = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key }));
-      if (!output.Body) {
-        body2 = Readable2.from([]);
-      } else if (output.Body instanceof Readable2) {
-        body2 = output.Body;
-      } else {
-        body2 = Readable2.fromWeb(output.Body.transformToWebStream());
-      }
-    } catch (error) {
-      if (isNotFound2(error)) return false;
-      throw this.failure("getFile", Key, error);
-    }
-    await mkdir3(dirname2(localPath), { recursive: true });
-    const temp = `${localPath}.${process.pid}.${randomUUID().slice(0, 8)}.tmp`;
-    try {
-      await pipeline2(body2, createWriteStream2(temp));
-      await rename3(temp, localPath);
-    } catch (error) {
-      await rm3(temp, { force: true });
-      if (isLocalFileError(error)) throw error;
-      throw this.failure("getFile", Key, error);
-    }
-    return true;
-  }
-  async list(prefix) {
-    const folder = prefix.replace(/\/+$/, "");
-    const root = this.prefix === "" ? "" : `${this.prefix}/`;
-    const Prefix = folder === "" ? root : `${this.objectKey(folder)}/`;
-    const keys = [];
-    let ContinuationToken;
-    try {
-      do {
-        const page = await this.client.send(
-          new ListObjectsV2Command({ Bucket: this.bucket, Prefix, ContinuationToken })
-        );
-        for (const object of page.Contents ?? []) {
-          if (object.Key !== void 0 && !object.Key.endsWith("/")) {
-            keys.push(object.Key.slice(root.length));
-          }
-        }
-        ContinuationToken = page.IsTruncated ? page.NextContinuationToken : void 0;
-      } while (ContinuationToken !== void 0);
-    } catch (error) {
-      throw this.failure("list", Prefix, error);
-    }
-    return keys.sort();
-  }
-  async delete(key) {
-    const Key = this.objectKey(key);
-    try {
-      await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key }));
-    } catch (error) {
-      throw this.failure("delete", Key, error);
-    }
-  }
-  /** Same key rules as the local store, so a key valid in one is valid in the other. */
-  objectKey(key) {
-    if (key.split("/").some((part2) => part2 === ".." || part2 === "")) {
-      throw new Error(`invalid store key "${key}": use '/'-separated names without '..'`);
-    }
-    return this.prefix === "" ? key : `${this.prefix}/${key}`;
-  }
-  /**
-   * An error that says which call failed on what, and what to check. The AWS error is not
-   * attached as `cause`: S3 error bodies carry fields such as AWSAccessKeyId and
-   * SignatureProvided, which would be printed with an uncaught error.
-   */
-  failure(operation, objectKey, error) {
-    const details2 = errorDetails(error);
-    const where = `s3://${this.bucket}/${objectKey}`;
-    const status = details2.statusCode === void 0 ? "" : ` (HTTP ${details2.statusCode})`;
-    const request = details2.requestId === void 0 ? "" : ` [request id ${details2.requestId}]`;
-    const hint2 = this.hint(operation, objectKey, details2);
-    return new S3StoreError(
-      `S3 ${operation} failed for ${where}: ${details2.name}${status}: ${redact(details2.message)}${request}. ${hint2}`,
-      { operation, bucket: this.bucket, key: objectKey, ...details2 }
-    );
-  }
-  hint(operation, objectKey, details2) {
-    const { name: name2, statusCode } = details2;
-    if (CREDENTIAL_ERRORS.has(name2)) {
-      return "Check the AWS credentials: the default provider chain found none, or they are wrong or expired (on GitHub Actions: the role assumed through OIDC by aws-actions/configure-aws-credentials, and the workflow's id-token: write permission).";
-    }
-    if (name2 === "AccessDenied" || statusCode === 403) {
-      const action = ACTIONS[operation];
-      const resource = operation === "list" ? `arn:aws:s3:::${this.bucket} (prefix ${objectKey})` : `arn:aws:s3:::${this.bucket}/${objectKey}`;
-      return `Check that the role's IAM policy and the bucket policy allow ${action} on ${resource} (and kms:Decrypt/kms:GenerateDataKey if the bucket uses SSE-KMS).` + (operation === "get" || operation === "getFile" ? " Without s3:ListBucket, S3 answers 403 instead of 404 for a missing key." : "");
-    }
-    if (name2 === "NoSuchBucket") {
-      return `Check the bucket name "${this.bucket}" and that the bucket exists${this.regionHint ? ` in region ${this.regionHint}` : ""}.`;
-    }
-    if (REGION_ERRORS.has(name2) || statusCode === 301) {
-      return `Check AWS_REGION${this.nowRegion()}: the bucket seems to live in another region.`;
-    }
-    if (NETWORK_ERRORS.has(name2) || details2.code !== void 0 && NETWORK_ERRORS.has(details2.code)) {
-      return `Check the network and the endpoint${this.endpointHint ? ` (${this.endpointHint})` : ""}, set with MLOPS_S3_ENDPOINT.`;
-    }
-    return `Check the AWS credentials, AWS_REGION${this.nowRegion()} and the bucket policy.`;
-  }
-  nowRegion() {
-    return this.regionHint ? ` (now ${this.regionHint})` : "";
-  }
-};
-var ACTIONS = {
-  put: "s3:PutObject",
-  putFile: "s3:PutObject",
-  get: "s3:GetObject",
-  getFile: "s3:GetObject",
-  list: "s3:ListBucket",
-  delete: "s3:DeleteObject"
-};
-var CREDENTIAL_ERRORS = /* @__PURE__ */ new Set([
-  "CredentialsProviderError",
-  "InvalidAccessKeyId",
-  "SignatureDoesNotMatch",
-  "ExpiredToken",
-  "ExpiredTokenException",
-  "InvalidToken",
-  "TokenRefreshRequired"
-]);
-var REGION_ERRORS = /* @__PURE__ */ new Set([
-  "PermanentRedirect",
-  "AuthorizationHeaderMalformed",
-  "IllegalLocationConstraintException"
-]);
-var NETWORK_ERRORS = /* @__PURE__ */ new Set([
-  "TimeoutError",
-  "ECONNREFUSED",
-  "ECONNRESET",
-  "ENOTFOUND",
-  "EAI_AGAIN",
-  "ETIMEDOUT",
-  "EPIPE"
-]);
-var S3StoreError = class extends Error {
-  operation;
-  bucket;
-  key;
-  code;
-  statusCode;
-  constructor(message, details2) {
-    super(message);
-    this.name = "S3StoreError";
-    this.operation = details2.operation;
-    this.bucket = details2.bucket;
-    this.key = details2.key;
-    this.code = details2.code ?? details2.name;
-    this.statusCode = details2.statusCode;
-  }
-};
-function errorDetails(error) {
-  if (!(error instanceof Error)) return { name: "Error", message: String(error) };
-  const fields = error;
-  return {
-    name: error.name,
-    message: error.message,
-    code: typeof fields.code === "string" ? fields.code : void 0,
-    statusCode: fields.$metadata?.httpStatusCode,
-    requestId: fields.$metadata?.requestId
-  };
-}
-function isPreconditionFailure(error) {
-  if (!(error instanceof Error)) return false;
-  const status = error.$metadata?.httpStatusCode;
-  return error.name === "PreconditionFailed" || error.name === "ConditionalRequestConflict" || status === 412 || status === 409;
-}
-function isNotFound2(error) {
-  if (!(error instanceof Error) || error.name === "NoSuchBucket") return false;
-  const status = error.$metadata?.httpStatusCode;
-  return error.name === "NoSuchKey" || error.name === "NotFound" || status === 404;
-}
-function isLocalFileError(error) {
-  const fields = error;
-  return typeof fields?.path === "string" && typeof fields.syscall === "string";
-}
-function redact(message) {
-  return message.replace(/\b(AKIA|ASIA)[A-Z0-9]{12,}\b/g, "$1…");
-}
-function clientConfig(region, endpoint, options) {
-  if (endpoint === void 0) {
-    return { region, forcePathStyle: options.forcePathStyle ?? false };
-  }
-  return {
-    region,
-    endpoint,
-    forcePathStyle: options.forcePathStyle ?? true,
-    // Since v3.729 the SDK adds CRC32 checksums (x-amz-checksum-*, x-amz-sdk-checksum-algorithm)
-    // to every upload. Several S3-compatible services reject them (Cloudflare R2: 501
-    // NotImplemented; Backblaze B2, Linode, older MinIO: 400 / XAmzContentSHA256Mismatch; see
-    // aws/aws-sdk-js-v3#6810), so against a custom endpoint send and check checksums only where
-    // the API requires them. Against AWS itself the default integrity checks stay on.
-    requestChecksumCalculation: "WHEN_REQUIRED",
-    responseChecksumValidation: "WHEN_REQUIRED"
-  };
-}
-function trimSlashes(path2) {
-  return path2.replace(/^\/+|\/+$/g, "");
-}
-function nonEmpty2(value2) {
-  return value2 === void 0 || value2 === "" ? void 0 : value2;
-}
-
-// pipeline/warehouse/duckdb.ts
-import { mkdir as mkdir4 } from "node:fs/promises";
-import { dirname as dirname3 } from "node:path";
-import { DuckDBInstance } from "@duckdb/node-api";
-
-// pipeline/warehouse/raw-tables.ts
-var DATA_COLUMN_TYPES = {
-  browsing: { server_timestamp_epoch_ms: "bigint" },
-  search: { server_timestamp_epoch_ms: "bigint" },
-  catalog: { price_bucket: "double" }
-};
-var LOAD_META_COLUMNS = [
-  { name: "etl_id", type: "varchar" },
-  { name: "etl_timestamp", type: "timestamp" },
-  { name: "tenant", type: "varchar" },
-  { name: "source_file", type: "varchar" },
-  { name: "source_hash", type: "varchar" }
-];
-function dataColumns(kind) {
-  const types = DATA_COLUMN_TYPES[kind];
-  return [
-    ...DATA_FILES[kind].columns.map((name2) => ({ name: name2, type: types[name2] ?? "varchar" })),
-    { name: "source_line", type: "bigint" }
-  ];
-}
-function rawTableColumns(kind) {
-  return [...dataColumns(kind), ...LOAD_META_COLUMNS];
-}
-var REJECTS_TABLE = "raw_rejects";
-var REJECT_COLUMNS = [
-  { name: "line", type: "bigint" },
-  { name: "column_index", type: "integer" },
-  { name: "column_name", type: "varchar" },
-  { name: "reason", type: "varchar" },
-  { name: "raw_text", type: "varchar" }
-];
-var REJECTS_TABLE_COLUMNS = [
-  ...REJECT_COLUMNS,
-  { name: "target_table", type: "varchar" },
-  ...LOAD_META_COLUMNS
-];
-var LOADS_TABLE = "raw_loads";
-var LOADS_TABLE_COLUMNS = [
-  { name: "target_table", type: "varchar" },
-  ...LOAD_META_COLUMNS,
-  { name: "rows_read", type: "bigint" },
-  { name: "rows_loaded", type: "bigint" },
-  { name: "rows_rejected", type: "bigint" }
-];
-function rawTableName(kind) {
-  return DATA_FILES[kind].table;
-}
-function loadRecordFromRow(kind, row) {
-  return {
-    kind,
-    etlId: String(row.etl_id),
-    etlTimestamp: String(row.etl_timestamp),
-    tenant: String(row.tenant),
-    sourceFile: String(row.source_file),
-    sourceHash: String(row.source_hash),
-    rowsRead: Number(row.rows_read),
-    rowsLoaded: Number(row.rows_loaded),
-    rowsRejected: Number(row.rows_rejected)
-  };
-}
-
-// pipeline/warehouse/identifiers.ts
-var IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_$]{0,254}$/;
-function validateIdentifier(name2, what = "identifier") {
-  if (!IDENTIFIER.test(name2)) {
-    throw new Error(
-      `invalid ${what} "${name2}": use letters, digits, '_' or '$', starting with a letter or '_' (at most 255 characters)`
-    );
-  }
-  return name2;
-}
-function quoteIdentifier(name2) {
-  return `"${validateIdentifier(name2)}"`;
-}
-
-// pipeline/warehouse/duckdb.ts
-var DUCKDB_TYPES = {
-  varchar: "VARCHAR",
-  bigint: "BIGINT",
-  double: "DOUBLE",
-  timestamp: "TIMESTAMP",
-  integer: "INTEGER"
-};
-var DuckDbWarehouse = class _DuckDbWarehouse {
-  constructor(path2, instance2, connection) {
-    this.path = path2;
-    this.instance = instance2;
-    this.connection = connection;
-  }
-  path;
-  instance;
-  connection;
-  kind = "duckdb";
-  static async open(path2) {
-    if (path2 !== ":memory:") await mkdir4(dirname3(path2), { recursive: true });
-    let instance2;
-    try {
-      instance2 = await DuckDBInstance.create(path2);
-    } catch (error) {
-      const message = error instanceof Error ? error.message : String(error);
-      const hint2 = /lock/i.test(message) ? " Another pipeline process holds the file: wait for it or stop it." : "";
-      throw new Error(`cannot open the DuckDB warehouse ${path2}: ${message}.${hint2}`);
-    }
-    return new _DuckDbWarehouse(path2, instance2, await instance2.connect());
-  }
-  get description() {
-    return `duckdb:${this.path}`;
-  }
-  async ensureRawSchema() {
-    for (const kind of DATA_KINDS) {
-      await this.createTable(rawTableName(kind), rawTableColumns(kind));
-    }
-    await this.createTable(REJECTS_TABLE, REJECTS_TABLE_COLUMNS);
-    await this.createTable(LOADS_TABLE, LOADS_TABLE_COLUMNS);
-  }
-  async createTable(name2, columns2) {
-    const defs = columns2.map((c) => `${quoteIdentifier(c.name)} ${DUCKDB_TYPES[c.type]}`);
-    await this.connection.run(
-      `CREATE TABLE IF NOT EXISTS ${quoteIdentifier(name2)} (${defs.join(", ")})`
-    );
-  }
-  async findLoad(kind, sourceHash) {
-    const rows = await this.query(
-      `SELECT * FROM ${LOADS_TABLE} WHERE target_table = $1 AND source_hash = $2 ORDER BY etl_timestamp LIMIT 1`,
-      [rawTableName(kind), sourceHash]
-    );
-    const row = rows[0];
-    return row ? loadRecordFromRow(kind, row) : void 0;
-  }
-  async beginLoad(kind, meta) {
-    const table4 = rawTableName(kind);
-    const metaValues = [
-      meta.etlId,
-      meta.etlTimestamp,
-      meta.tenant,
-      meta.sourceFile,
-      meta.sourceHash
-    ];
-    await this.connection.run("BEGIN TRANSACTION");
-    const existing = await this.findLoad(kind, meta.sourceHash).catch(async (error) => {
-      await this.connection.run("ROLLBACK");
-      throw error;
-    });
-    if (existing) {
-      await this.connection.run("ROLLBACK");
-      return { existing };
-    }
-    let queue = Promise.resolve();
-    let failed = false;
-    const step2 = (work) => {
-      const next = queue.then(async () => {
-        if (failed) throw new Error("the load transaction already failed");
-        await work().catch((error) => {
-          failed = true;
-          throw error;
-        });
-      });
-      queue = next.catch(() => void 0);
-      return next;
-    };
-    const rollback = async () => {
-      await queue;
-      await this.connection.run("ROLLBACK").catch(() => void 0);
-    };
-    return {
-      addRows: (path2) => step2(
-        () => this.connection.run(
-          `INSERT INTO ${quoteIdentifier(table4)} SELECT *, $1, $2::TIMESTAMP, $3, $4, $5 FROM ${csvScan(path2, dataColumns(kind))}`,
-          metaValues
-        )
-      ),
-      addRejects: (path2) => step2(
-        () => this.connection.run(
-          `INSERT INTO ${REJECTS_TABLE} SELECT *, $6, $1, $2::TIMESTAMP, $3, $4, $5 FROM ${csvScan(path2, REJECT_COLUMNS)}`,
-          [...metaValues, table4]
-        )
-      ),
-      commit: async (counts) => {
-        try {
-          await step2(async () => {
-            const loaded = await this.countWhere(table4, meta.etlId);
-            if (loaded !== counts.rowsLoaded) {
-              throw new Error(
-                `${table4} received ${loaded} rows of ${meta.sourceFile} but the reader validated ${counts.rowsLoaded}: the staged chunks are inconsistent`
-              );
-            }
-            await this.connection.run(
-              `INSERT INTO ${LOADS_TABLE} VALUES ($6, $1, $2::TIMESTAMP, $3, $4, $5, $7, $8, $9)`,
-              [...metaValues, table4, counts.rowsRead, counts.rowsLoaded, counts.rowsRejected]
-            );
-            await this.connection.run("COMMIT");
-          });
-        } catch (error) {
-          await rollback();
-          throw error;
-        }
-        const record = await this.findLoad(kind, meta.sourceHash);
-        if (!record) throw new Error(`the load record of ${meta.sourceFile} vanished after COMMIT`);
-        return record;
-      },
-      rollback
-    };
-  }
-  async countWhere(table4, etlId) {
-    const rows = await this.query(
-      `SELECT count(*) AS n FROM ${quoteIdentifier(table4)} WHERE etl_id = $1`,
-      [etlId]
-    );
-    return Number(rows[0]?.n ?? 0);
-  }
-  async count(table4) {
-    const rows = await this.query(`SELECT count(*) AS n FROM ${quoteIdentifier(table4)}`);
-    return Number(rows[0]?.n ?? 0);
-  }
-  async query(sql, params = []) {
-    const reader = await this.connection.runAndReadAll(sql, params);
-    return reader.getRowObjectsJS().map((row) => {
-      const out = {};
-      for (const [key, value2] of Object.entries(row)) out[key] = toSqlValue(value2);
-      return out;
-    });
-  }
-  async close() {
-    this.connection.closeSync();
-    this.instance.closeSync();
-  }
-};
-function csvScan(path2, columns2) {
-  const spec = columns2.map((c) => `'${c.name}': '${DUCKDB_TYPES[c.type]}'`).join(", ");
-  return `read_csv('${path2.replaceAll("'", "''")}', header = false, auto_detect = false, delim = ',', quote = '"', escape = '"', nullstr = '', columns = {${spec}})`;
-}
-function toSqlValue(value2) {
-  if (value2 === null || value2 === void 0) return null;
-  if (typeof value2 === "bigint") {
-    return value2 <= BigInt(Number.MAX_SAFE_INTEGER) && value2 >= BigInt(Number.MIN_SAFE_INTEGER) ? Number(value2) : value2;
-  }
-  if (value2 instanceof Date) return value2.toISOString();
-  if (typeof value2 === "string" || typeof value2 === "number" || typeof value2 === "boolean") {
-    return value2;
-  }
-  return JSON.stringify(value2, (_key, v) => typeof v === "bigint" ? Number(v) : v);
-}
-
-// pipeline/warehouse/snowflake/snowflake-warehouse.ts
-import { copyFile as copyFile2, link, mkdtemp, rm as rm4, stat as stat3 } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join as join3 } from "node:path";
-
-// pipeline/data/file-hash.ts
-import { createHash as createHash3 } from "node:crypto";
-import { createReadStream as createReadStream2 } from "node:fs";
-import { stat as stat2 } from "node:fs/promises";
-async function sha256File(path2) {
-  const hash2 = createHash3("sha256");
-  for await (const chunk of createReadStream2(path2, { highWaterMark: 1 << 20 })) {
-    hash2.update(chunk);
-  }
-  return { sha256: hash2.digest("hex"), bytes: (await stat2(path2)).size };
-}
-
-// pipeline/warehouse/snowflake/config.ts
-var WORKLOAD_IDENTITY_PROVIDERS = ["AWS", "AZURE", "GCP", "OIDC"];
-var SNOWFLAKE_ENV = {
-  account: "SNOWFLAKE_ACCOUNT",
-  user: "SNOWFLAKE_USER",
-  password: "SNOWFLAKE_PASSWORD",
-  privateKeyPath: "SNOWFLAKE_PRIVATE_KEY_PATH",
-  privateKey: "SNOWFLAKE_PRIVATE_KEY",
-  passphrase: "SNOWFLAKE_PRIVATE_KEY_PASSPHRASE",
-  authenticator: "SNOWFLAKE_AUTHENTICATOR",
-  token: "SNOWFLAKE_TOKEN",
-  provider: "SNOWFLAKE_WORKLOAD_IDENTITY_PROVIDER",
-  role: "SNOWFLAKE_ROLE",
-  warehouse: "SNOWFLAKE_WAREHOUSE",
-  database: "SNOWFLAKE_DATABASE",
-  schema: "SNOWFLAKE_SCHEMA"
-};
-var E = SNOWFLAKE_ENV;
-var ACCOUNT = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,254}$/;
-var AUTHENTICATOR_ALIASES = {
-  password: "password",
-  snowflake: "password",
-  keypair: "keypair",
-  "key-pair": "keypair",
-  key_pair: "keypair",
-  jwt: "keypair",
-  snowflake_jwt: "keypair",
-  oidc: "oidc",
-  workload_identity: "oidc",
-  wif: "oidc"
-};
-var SNOWFLAKE_OIDC_AUDIENCE = "snowflakecomputing.com";
-function needsOidcToken(env) {
-  const get = (name2) => env[name2]?.trim() || void 0;
-  if (get(E.token) !== void 0) return false;
-  const authenticator = get(E.authenticator)?.toLowerCase();
-  const provider = get(E.provider)?.toUpperCase();
-  const oidc = authenticator !== void 0 ? AUTHENTICATOR_ALIASES[authenticator] === "oidc" : provider !== void 0;
-  return oidc && (provider ?? "OIDC") === "OIDC";
-}
-function settingError2(variable2, message, hint2) {
-  return new InputError(message, { field: variable2 }, hint2);
-}
-function snowflakeSettingsFromEnv(env) {
-  const get = (name2) => {
-    const value2 = env[name2];
-    return value2 === void 0 || value2.trim() === "" ? void 0 : value2;
-  };
-  const required = (name2, what) => {
-    const value2 = get(name2);
-    if (value2 === void 0) {
-      throw settingError2(
-        name2,
-        `${name2} is not set: the Snowflake warehouse needs the ${what}`,
-        `Set ${name2} (a repository secret or variable in CI), or use --warehouse duckdb:PATH.`
-      );
-    }
-    return value2.trim();
-  };
-  const settings = {
-    account: required(E.account, "account identifier (e.g. myorg-myaccount)"),
-    warehouse: required(E.warehouse, "virtual warehouse that runs the loads"),
-    database: required(E.database, "database that holds the raw tables"),
-    schema: required(E.schema, "schema that holds the raw tables"),
-    auth: authFromEnv(get)
-  };
-  const role = get(E.role);
-  if (role !== void 0) settings.role = role.trim();
-  const user = get(E.user);
-  if (user !== void 0) settings.user = user.trim();
-  validateSnowflakeSettings(settings);
-  return settings;
-}
-function authFromEnv(get) {
-  const password = get(E.password);
-  const keyPath = get(E.privateKeyPath);
-  const key = get(E.privateKey);
-  const passphrase = get(E.passphrase);
-  const token = get(E.token);
-  const providerText = get(E.provider);
-  const present = {
-    password: setNames([E.password, password]),
-    keypair: setNames([E.privateKeyPath, keyPath], [E.privateKey, key]),
-    oidc: setNames([E.token, token], [E.provider, providerText])
-  };
-  const authenticator = get(E.authenticator);
-  let kind;
-  if (authenticator !== void 0) {
-    const named = AUTHENTICATOR_ALIASES[authenticator.trim().toLowerCase()];
-    if (!named) {
-      throw settingError2(
-        E.authenticator,
-        `${E.authenticator}="${authenticator.trim()}" is not an authenticator this pipeline supports`,
-        `Use password, keypair (SNOWFLAKE_JWT) or oidc (WORKLOAD_IDENTITY), or unset it to infer from the credentials present.`
-      );
-    }
-    kind = named;
-    const others = Object.keys(present).filter((k) => k !== kind).flatMap((k) => present[k]);
-    if (others.length > 0) {
-      throw settingError2(
-        E.authenticator,
-        `${E.authenticator}=${authenticator.trim()} but ${others.join(" and ")} ${others.length > 1 ? "are" : "is"} also set: the settings contradict each other`,
-        `Unset ${others.join(", ")}, or change ${E.authenticator} to the method you mean.`
-      );
-    }
-  } else {
-    const kinds = Object.keys(present).filter(
-      (k) => present[k].length > 0
-    );
-    if (kinds.length === 0) {
-      throw settingError2(
-        E.password,
-        "no Snowflake credentials are set",
-        `Set ${E.password}; or ${E.privateKeyPath} / ${E.privateKey} for key-pair auth; or ${E.authenticator}=oidc with ${E.provider} (and ${E.token} for provider OIDC).`
-      );
-    }
-    if (kinds.length > 1) {
-      const vars = kinds.flatMap((k) => present[k]);
-      throw settingError2(
-        E.authenticator,
-        `credentials for more than one authentication method are set (${vars.join(", ")}) and ${E.authenticator} does not say which to use`,
-        `Set ${E.authenticator} to ${kinds.join(" or ")}, and unset the variables of the other method.`
-      );
-    }
-    kind = kinds[0];
-  }
-  if (kind === "password") {
-    if (passphrase !== void 0) throw passphraseWithoutKey();
-    if (password === void 0) {
-      throw settingError2(
-        E.password,
-        `${E.authenticator}=password but ${E.password} is not set`,
-        `Set ${E.password}, or choose another ${E.authenticator}.`
-      );
-    }
-    return { kind, password };
-  }
-  if (kind === "keypair") {
-    if (keyPath !== void 0 && key !== void 0) {
-      throw settingError2(
-        E.privateKey,
-        `both ${E.privateKeyPath} and ${E.privateKey} are set: the settings contradict each other`,
-        `Keep one: ${E.privateKeyPath} for a key file, or ${E.privateKey} for the PEM text.`
-      );
-    }
-    if (keyPath === void 0 && key === void 0) {
-      throw settingError2(
-        E.privateKeyPath,
-        `key-pair authentication needs a private key, and neither ${E.privateKeyPath} nor ${E.privateKey} is set`,
-        `Set ${E.privateKeyPath} to a PKCS#8 PEM file, or ${E.privateKey} to its text.`
-      );
-    }
-    const auth = { kind };
-    if (keyPath !== void 0) auth.privateKeyPath = keyPath.trim();
-    if (key !== void 0) auth.privateKey = normalizePem(key);
-    if (passphrase !== void 0) auth.passphrase = passphrase;
-    return auth;
-  }
-  if (passphrase !== void 0) throw passphraseWithoutKey();
-  let provider;
-  if (providerText !== void 0) {
-    const upper = providerText.trim().toUpperCase();
-    if (!WORKLOAD_IDENTITY_PROVIDERS.includes(upper)) {
-      throw settingError2(
-        E.provider,
-        `${E.provider}="${providerText.trim()}" is not a workload identity provider`,
-        `Use one of ${WORKLOAD_IDENTITY_PROVIDERS.join(", ")}.`
-      );
-    }
-    provider = upper;
-  } else if (token !== void 0) {
-    provider = "OIDC";
-  } else {
-    throw settingError2(
-      E.provider,
-      `workload identity authentication needs a provider, and neither ${E.provider} nor ${E.token} is set`,
-      `Set ${E.provider} to AWS, AZURE or GCP (credentials from the cloud this runs in), or set ${E.token} to an OIDC ID token (e.g. from GitHub Actions with permissions: id-token: write).`
-    );
-  }
-  if (provider === "OIDC" && token === void 0) {
-    throw settingError2(
-      E.token,
-      `${E.provider}=OIDC needs the identity token, and ${E.token} is not set`,
-      `Set ${E.token} to the OIDC ID token (in GitHub Actions: core.getIDToken(), with permissions: id-token: write).`
-    );
-  }
-  if (provider !== "OIDC" && token !== void 0) {
-    throw settingError2(
-      E.token,
-      `${E.token} is set but ${E.provider}=${provider} fetches its own attestation: the settings contradict each other`,
-      `Unset ${E.token}, or set ${E.provider}=OIDC to use the token.`
-    );
-  }
-  return token === void 0 ? { kind: "oidc", provider } : { kind: "oidc", provider, token };
-}
-function setNames(...pairs) {
-  return pairs.filter(([, value2]) => value2 !== void 0).map(([name2]) => name2);
-}
-function passphraseWithoutKey() {
-  return settingError2(
-    E.passphrase,
-    `${E.passphrase} is set but no private key is used`,
-    `Set ${E.privateKeyPath} or ${E.privateKey} (key-pair auth), or unset ${E.passphrase}.`
-  );
-}
-function normalizePem(text) {
-  const pem = !text.includes("\n") && text.includes("\\n") ? text.replaceAll("\\n", "\n") : text;
-  const trimmed = pem.trim();
-  if (!/^-----BEGIN (ENCRYPTED |RSA )?PRIVATE KEY-----\n[\s\S]+\n-----END (ENCRYPTED |RSA )?PRIVATE KEY-----$/.test(
-    trimmed
-  )) {
-    throw settingError2(
-      E.privateKey,
-      `${E.privateKey} does not hold a PEM private key (expected "-----BEGIN PRIVATE KEY-----" ... "-----END PRIVATE KEY-----")`,
-      `Store the whole PEM file's text, line breaks included (or written as \\n); convert other formats with: openssl pkcs8 -topk8 -in key.pem -out rsa_key.p8`
-    );
-  }
-  return `${trimmed}
-`;
-}
-function validateSnowflakeSettings(settings) {
-  const check2 = (value2, variable2, what) => {
-    try {
-      validateIdentifier(value2, `Snowflake ${what}`);
-    } catch (error) {
-      throw settingError2(
-        variable2,
-        error.message,
-        `Set ${variable2} to a plain Snowflake identifier (names that need quoting are not supported).`
-      );
-    }
-  };
-  if (!ACCOUNT.test(settings.account)) {
-    throw settingError2(
-      E.account,
-      `invalid Snowflake account identifier "${settings.account}"`,
-      `Set ${E.account} to the account identifier only (e.g. myorg-myaccount or xy12345.eu-west-1), without https:// or .snowflakecomputing.com.`
-    );
-  }
-  check2(settings.warehouse, E.warehouse, "warehouse");
-  check2(settings.database, E.database, "database");
-  check2(settings.schema, E.schema, "schema");
-  if (settings.role !== void 0) check2(settings.role, E.role, "role");
-  if (settings.auth.kind !== "oidc" && !settings.user) {
-    throw settingError2(
-      E.user,
-      `${E.user} is not set: ${settings.auth.kind === "password" ? "password" : "key-pair"} authentication needs the login name`,
-      `Set ${E.user} to the Snowflake user (a service user for CI).`
-    );
-  }
-}
-var SDK_AUTHENTICATOR = {
-  password: "SNOWFLAKE",
-  keypair: "SNOWFLAKE_JWT",
-  oidc: "WORKLOAD_IDENTITY"
-};
-function snowflakeConnectionOptions(settings) {
-  const options = {
-    account: settings.account,
-    warehouse: settings.warehouse,
-    database: settings.database,
-    schema: settings.schema,
-    authenticator: SDK_AUTHENTICATOR[settings.auth.kind]
-  };
-  if (settings.user !== void 0) options.username = settings.user;
-  if (settings.role !== void 0) options.role = settings.role;
-  const auth = settings.auth;
-  switch (auth.kind) {
-    case "password":
-      options.password = auth.password;
-      break;
-    case "keypair":
-      if (auth.privateKeyPath !== void 0) options.privateKeyPath = auth.privateKeyPath;
-      if (auth.privateKey !== void 0) options.privateKey = auth.privateKey;
-      if (auth.passphrase !== void 0) options.privateKeyPass = auth.passphrase;
-      break;
-    case "oidc":
-      options.workloadIdentityProvider = auth.provider;
-      if (auth.token !== void 0) options.token = auth.token;
-      break;
-  }
-  return options;
-}
-function snowflakeSecrets(settings) {
-  const auth = settings.auth;
-  const values = auth.kind === "password" ? [auth.password] : auth.kind === "keypair" ? [auth.privateKey, auth.passphrase, ...pemBody(auth.privateKey)] : [auth.token];
-  return values.filter((v) => typeof v === "string" && v.length >= 4);
-}
-function pemBody(pem) {
-  if (!pem) return [];
-  return pem.split("\n").map((line) => line.trim()).filter((line) => line.length >= 16 && !line.startsWith("-----"));
-}
-function describeSnowflake(settings) {
-  const auth = settings.auth.kind === "oidc" ? `workload identity (${settings.auth.provider})` : settings.auth.kind === "keypair" ? "key pair" : "password";
-  const who = settings.user ? `user ${settings.user}, ` : "";
-  const role = settings.role ? `, role ${settings.role}` : "";
-  return `snowflake:${settings.account}/${settings.database}.${settings.schema} (${who}warehouse ${settings.warehouse}${role}, ${auth})`;
-}
-function redact2(text, secrets) {
-  let out = text;
-  for (const secret of secrets) out = out.split(secret).join("***");
-  return out;
-}
-
-// pipeline/warehouse/snowflake/connection.ts
-var sdk;
-async function loadSdk() {
-  sdk ??= import("snowflake-sdk").then((module) => {
-    const loaded = module.default ?? module;
-    loaded.configure({ logLevel: "ERROR", customLogger: stderrLogger });
-    return loaded;
-  });
-  return sdk;
-}
-var stderrLogger = {
-  error: (message) => process.stderr.write(`snowflake-sdk: ${message}
-`),
-  warn: () => void 0,
-  info: () => void 0,
-  debug: () => void 0,
-  trace: () => void 0
-};
-var snowflakeSdkDriver = {
-  async connect(options) {
-    const { createConnection } = await loadSdk();
-    const connection = createConnection(options);
-    await new Promise((resolve4, reject2) => {
-      connection.connectAsync((error) => error ? reject2(error) : resolve4()).catch((error) => reject2(error));
-    });
-    return new SdkConnection(connection);
-  }
-};
-var SdkConnection = class {
-  constructor(connection) {
-    this.connection = connection;
-  }
-  connection;
-  execute(sqlText, binds = []) {
-    return new Promise((resolve4, reject2) => {
-      this.connection.execute({
-        sqlText,
-        binds,
-        // Rows are collected in memory: every statement here returns a handful of rows
-        // (COPY and PUT report one per file); bulk data never travels through execute.
-        streamResult: false,
-        rowMode: "object",
-        complete: (error, _statement, rows) => {
-          if (error) reject2(error);
-          else resolve4(Array.isArray(rows) ? rows.map(toRow) : []);
-        }
-      });
-    });
-  }
-  destroy() {
-    return new Promise((resolve4) => {
-      this.connection.destroy(() => resolve4());
-    });
-  }
-};
-function toRow(row) {
-  return typeof row === "object" && row !== null ? { ...row } : {};
-}
-
-// pipeline/warehouse/snowflake/errors.ts
-function fieldsOf(error) {
-  const record = typeof error === "object" && error !== null ? error : {};
-  const cause = typeof record.cause === "object" && record.cause !== null ? record.cause : {};
-  const response = typeof record.response === "object" && record.response !== null ? record.response : {};
-  const status = response.statusCode ?? response.status;
-  return {
-    name: typeof record.name === "string" ? record.name : "",
-    message: error instanceof Error ? error.message : String(error),
-    code: record.code === void 0 || record.code === null ? "" : String(record.code),
-    sqlState: typeof record.sqlState === "string" ? record.sqlState : "",
-    status: typeof status === "number" ? status : void 0,
-    causeCode: cause.code === void 0 || cause.code === null ? "" : String(cause.code)
-  };
-}
-var TRANSIENT_SOCKET_CODES = /* @__PURE__ */ new Set([
-  "ECONNRESET",
-  "ECONNREFUSED",
-  "ECONNABORTED",
-  "ETIMEDOUT",
-  "ESOCKETTIMEDOUT",
-  "EPIPE",
-  "EAI_AGAIN",
-  "ENETUNREACH",
-  "EHOSTUNREACH",
-  "ENETDOWN",
-  "ERR_SOCKET_CONNECTION_TIMEOUT"
-]);
-var SDK_NETWORK_COULD_NOT_CONNECT = "401001";
-var SDK_RESPONSE_FAILURE = "401002";
-var SDK_RESPONSE_NOT_JSON = "401003";
-var SDK_RESPONSE_INVALID_TOKEN = "401004";
-var SDK_LARGE_RESULT_NETWORK = "402001";
-var SDK_LARGE_RESULT_FAILURE = "402002";
-var SDK_DISCONNECTED = /* @__PURE__ */ new Set(["407001", "407002", "405503"]);
-var GS_SESSION_GONE = /* @__PURE__ */ new Set(["390104", "390111", "390112", "390114"]);
-function classifySnowflakeError(error) {
-  const f = fieldsOf(error);
-  if (f.code === SDK_NETWORK_COULD_NOT_CONNECT || f.code === SDK_LARGE_RESULT_NETWORK || f.name === "NetworkError") {
-    return f.causeCode === "ENOTFOUND" ? "config" : "transient";
-  }
-  if (TRANSIENT_SOCKET_CODES.has(f.code) || TRANSIENT_SOCKET_CODES.has(f.causeCode))
-    return "transient";
-  if (f.code === "ENOTFOUND" || f.causeCode === "ENOTFOUND") return "config";
-  if (f.code === SDK_RESPONSE_FAILURE || f.code === SDK_LARGE_RESULT_FAILURE || f.name === "RequestFailedError") {
-    if (f.status !== void 0 && (f.status >= 500 || f.status === 408 || f.status === 429))
-      return "transient";
-    if (f.status === 401 || f.status === 403) return "auth";
-    return "other";
-  }
-  if (f.code === SDK_RESPONSE_NOT_JSON) return "transient";
-  if (f.code === SDK_RESPONSE_INVALID_TOKEN || SDK_DISCONNECTED.has(f.code) || GS_SESSION_GONE.has(f.code)) {
-    return "session";
-  }
-  if (f.code.startsWith("ERR_OSSL") || f.causeCode.startsWith("ERR_OSSL")) return "auth";
-  if (/^39[04]\d{3}$/.test(f.code) || f.sqlState === "28000" || f.sqlState === "08004")
-    return "auth";
-  if (/^40[45]\d{3}$/.test(f.code)) return "config";
-  if (f.sqlState.startsWith("42") || /^00[12]\d{3}$/.test(f.code)) return "sql";
-  return "other";
-}
-function hintFor(kind, settings) {
-  const user = settings.user ? `user ${settings.user}` : "the workload identity's user";
-  switch (kind) {
-    case "auth":
-      if (settings.auth.kind === "password") {
-        return `Snowflake refused the login of ${user}: check ${SNOWFLAKE_ENV.user} and ${SNOWFLAKE_ENV.password}. Accounts that enforce MFA need key-pair auth (${SNOWFLAKE_ENV.privateKeyPath}).`;
-      }
-      if (settings.auth.kind === "keypair") {
-        return `Snowflake refused the key-pair login of ${user}: check ${SNOWFLAKE_ENV.user}, that the user's RSA_PUBLIC_KEY (ALTER USER … SET RSA_PUBLIC_KEY) matches the private key, and ${SNOWFLAKE_ENV.passphrase} for an encrypted key.`;
-      }
-      return `Snowflake refused the workload identity (${settings.auth.provider}): check that the service user's WORKLOAD_IDENTITY (ISSUER, SUBJECT) matches the token, e.g. repo:OWNER/REPO:ref:refs/heads/main for GitHub Actions with permissions: id-token: write.`;
-    case "sql":
-      return `The statement did not compile: check that ${SNOWFLAKE_ENV.database}=${settings.database} and ${SNOWFLAKE_ENV.schema}=${settings.schema} exist, that the raw tables were created (ensureRawSchema), and that ${settings.role ? `role ${settings.role}` : "the user's default role"} has privileges on them.`;
-    case "config":
-      return `Check ${SNOWFLAKE_ENV.account}=${settings.account} (the account identifier, e.g. myorg-myaccount, without .snowflakecomputing.com) and the other SNOWFLAKE_* settings.`;
-    case "transient":
-      return "A network or service failure persisted through every retry: check connectivity to *.snowflakecomputing.com (proxy, firewall) and https://status.snowflake.com, then run again; loads are idempotent.";
-    case "session":
-      return "The Snowflake session ended (expired or closed); run again: loads are idempotent.";
-    default:
-      return void 0;
-  }
-}
-var SnowflakeWarehouseError = class extends PipelineError {
-  constructor(message, kind, statement, hint2) {
-    super(message, 1, hint2);
-    this.kind = kind;
-    this.statement = statement;
-  }
-  kind;
-  statement;
-};
-function statementForMessage(sql, max2 = 400) {
-  const line = sql.replace(/\s+/g, " ").trim();
-  return line.length > max2 ? `${line.slice(0, max2)}…` : line;
-}
-function errorCodes(error) {
-  const f = fieldsOf(error);
-  const parts = [f.code && `code ${f.code}`, f.sqlState && `SQL state ${f.sqlState}`].filter(
-    Boolean
-  );
-  return parts.length ? ` (${parts.join(", ")})` : "";
-}
-function errorMessage(error) {
-  return fieldsOf(error).message;
-}
-var DEFAULT_RETRY = {
-  attempts: 4,
-  baseDelayMs: 1e3,
-  maxDelayMs: 15e3,
-  sleep: (ms) => new Promise((resolve4) => setTimeout(resolve4, ms)),
-  random: Math.random
-};
-function backoffDelay(policy, retry) {
-  const step2 = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (retry - 1));
-  return Math.round(step2 * (0.5 + policy.random() / 2));
-}
-async function withRetry(operation, policy, shouldRetry, beforeRetry) {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await operation(attempt);
-    } catch (error) {
-      if (attempt >= policy.attempts || !shouldRetry(error)) throw error;
-      const delay = backoffDelay(policy, attempt);
-      await beforeRetry(error, attempt, delay);
-      await policy.sleep(delay);
-    }
-  }
-}
-
-// pipeline/warehouse/snowflake/sql.ts
-var SNOWFLAKE_TYPES = {
-  varchar: "VARCHAR",
-  bigint: "NUMBER(38,0)",
-  double: "FLOAT",
-  timestamp: "TIMESTAMP_NTZ",
-  integer: "NUMBER(38,0)"
-};
-function sfIdentifier(name2, what = "identifier") {
-  return `"${validateIdentifier(name2, what).toUpperCase()}"`;
-}
-function tableStage(table4) {
-  return `@%${validateIdentifier(table4, "table name").toUpperCase()}`;
-}
-function createTableSql(table4, columns2) {
-  const defs = columns2.map(
-    (c) => `${sfIdentifier(c.name, "column name")} ${SNOWFLAKE_TYPES[c.type]}`
-  );
-  return `CREATE TABLE IF NOT EXISTS ${sfIdentifier(table4, "table name")} (${defs.join(", ")})`;
-}
-function rawSchemaDdl() {
-  return [
-    ...DATA_KINDS.map((kind) => createTableSql(rawTableName(kind), rawTableColumns(kind))),
-    createTableSql(REJECTS_TABLE, REJECTS_TABLE_COLUMNS),
-    createTableSql(LOADS_TABLE, LOADS_TABLE_COLUMNS)
-  ];
-}
-function sqlString(value2, what = "value") {
-  if (/[\u0000-\u001f\u007f]/.test(value2)) {
-    throw new Error(`the ${what} contains a control character and cannot be written into SQL`);
-  }
-  return `'${value2.replaceAll("\\", "\\\\").replaceAll("'", "''")}'`;
-}
-function snowflakeTimestamp(iso) {
-  const date = new Date(iso);
-  if (Number.isNaN(date.getTime())) throw new Error(`the load timestamp "${iso}" is not a date`);
-  return date.toISOString().replace("T", " ").replace("Z", "");
-}
-var SOURCE_HASH = /^[0-9a-f]{64}$/;
-function validateLoadMeta(meta) {
-  if (!SOURCE_HASH.test(meta.sourceHash)) {
-    throw new Error(`the source hash "${meta.sourceHash}" is not a lowercase hex sha256`);
-  }
-  snowflakeTimestamp(meta.etlTimestamp);
-  sqlString(meta.etlId, "etl id");
-  sqlString(meta.tenant, "tenant");
-  sqlString(meta.sourceFile, "source file name");
-}
-function stagedFileName(kind, part2, sourceHash, chunk, csvDigest) {
-  if (!SOURCE_HASH.test(sourceHash) || !/^[0-9a-f]{16,64}$/.test(csvDigest) || !Number.isSafeInteger(chunk) || chunk < 0) {
-    throw new Error("staged file names are built from hex digests and a chunk number only");
-  }
-  return `${kind}-${part2}-${sourceHash}-${chunk}-${csvDigest.slice(0, 16)}.csv`;
-}
-var UNSAFE_PATH = /['\n\r\0*?]/;
-function putSql(localPath, table4) {
-  if (UNSAFE_PATH.test(localPath)) {
-    throw new Error(
-      `cannot PUT ${JSON.stringify(localPath)}: the path contains a quote, a wildcard or a line break`
-    );
-  }
-  if (!localPath.endsWith(".csv")) throw new Error(`PUT stages .csv files only, not ${localPath}`);
-  const uri = `file://${localPath.startsWith("/") ? "" : "/"}${localPath.replaceAll("\\", "/")}`;
-  return `PUT '${uri}' ${tableStage(table4)} OVERWRITE = FALSE AUTO_COMPRESS = TRUE`;
-}
-var CSV_FILE_FORMAT = `TYPE = CSV FIELD_DELIMITER = ',' RECORD_DELIMITER = '\\n' SKIP_HEADER = 0 FIELD_OPTIONALLY_ENCLOSED_BY = '"' ESCAPE = NONE ESCAPE_UNENCLOSED_FIELD = NONE EMPTY_FIELD_AS_NULL = TRUE NULL_IF = () TRIM_SPACE = FALSE COMPRESSION = GZIP ENCODING = 'UTF8'`;
-function copyIntoSql(spec) {
-  const targets = spec.columns.map((c) => sfIdentifier(c.name, "column name"));
-  const select2 = spec.columns.map((column, index2) => {
-    if (index2 < spec.fileColumns) return `$${index2 + 1}`;
-    const value2 = spec.constants[column.name];
-    if (value2 === void 0) throw new Error(`no value for ${spec.table}.${column.name} in COPY`);
-    const literal = sqlString(value2, column.name);
-    return column.type === "timestamp" ? `${literal}::TIMESTAMP_NTZ` : literal;
-  });
-  if (spec.stagedFiles.length === 0 || spec.stagedFiles.length > 1e3) {
-    throw new Error(`COPY names 1 to 1000 files, not ${spec.stagedFiles.length}`);
-  }
-  for (const file of spec.stagedFiles) {
-    if (!/^[A-Za-z0-9._-]+$/.test(file)) throw new Error(`invalid staged file name "${file}"`);
-  }
-  return `COPY INTO ${sfIdentifier(spec.table, "table name")} (${targets.join(", ")}) FROM (SELECT ${select2.join(", ")} FROM ${tableStage(spec.table)}) FILES = (${spec.stagedFiles.map((f) => `'${f}'`).join(", ")}) FILE_FORMAT = (${CSV_FILE_FORMAT}) ON_ERROR = ABORT_STATEMENT`;
-}
-function loadMetaConstants(meta) {
-  return {
-    etl_id: meta.etlId,
-    etl_timestamp: snowflakeTimestamp(meta.etlTimestamp),
-    tenant: meta.tenant,
-    source_file: meta.sourceFile,
-    source_hash: meta.sourceHash
-  };
-}
-function selectLoadColumns() {
-  return LOADS_TABLE_COLUMNS.map((c) => {
-    const id = sfIdentifier(c.name, "column name");
-    const expr = c.type === "timestamp" ? `TO_VARCHAR(${id}, 'YYYY-MM-DD"T"HH24:MI:SS.FF3"Z"')` : id;
-    return `${expr} AS "${c.name}"`;
-  }).join(", ");
-}
-function findLoadSql() {
-  return `SELECT ${selectLoadColumns()} FROM ${sfIdentifier(LOADS_TABLE)} WHERE ${sfIdentifier("target_table")} = ? AND ${sfIdentifier("source_hash")} = ? ORDER BY ${sfIdentifier("etl_timestamp")} LIMIT 1`;
-}
-function insertLoadSql() {
-  const columns2 = LOADS_TABLE_COLUMNS.map((c) => sfIdentifier(c.name, "column name"));
-  const values = LOADS_TABLE_COLUMNS.map(
-    (c) => c.type === "timestamp" ? "TO_TIMESTAMP_NTZ(?)" : "?"
-  );
-  return `INSERT INTO ${sfIdentifier(LOADS_TABLE)} (${columns2.join(", ")}) SELECT ${values.join(", ")}`;
-}
-function countSql(table4) {
-  return `SELECT COUNT(*) AS "n" FROM ${sfIdentifier(table4, "table name")}`;
-}
-var SESSION_CONTEXT_SQL = 'SELECT CURRENT_WAREHOUSE() AS "warehouse", CURRENT_DATABASE() AS "database", CURRENT_SCHEMA() AS "schema", CURRENT_ROLE() AS "role"';
-function toSnowflakePlaceholders(sql) {
-  let out = "";
-  let i = 0;
-  while (i < sql.length) {
-    const ch = sql[i];
-    const next = sql[i + 1];
-    let end = i + 1;
-    if (ch === "'") {
-      end = i + 1;
-      while (end < sql.length) {
-        if (sql[end] === "\\") end += 2;
-        else if (sql[end] === "'" && sql[end + 1] === "'") end += 2;
-        else if (sql[end] === "'") {
-          end++;
-          break;
-        } else end++;
-      }
-    } else if (ch === '"') {
-      const close = sql.indexOf('"', i + 1);
-      end = close === -1 ? sql.length : close + 1;
-    } else if (ch === "$" && next === "$") {
-      const close = sql.indexOf("$$", i + 2);
-      end = close === -1 ? sql.length : close + 2;
-    } else if (ch === "-" && next === "-") {
-      const close = sql.indexOf("\n", i);
-      end = close === -1 ? sql.length : close + 1;
-    } else if (ch === "/" && next === "*") {
-      const close = sql.indexOf("*/", i + 2);
-      end = close === -1 ? sql.length : close + 2;
-    } else if (ch === "$" && next !== void 0 && /[0-9]/.test(next) && !/[A-Za-z0-9_$]/.test(sql[i - 1] ?? "")) {
-      out += ":";
-      i++;
-      continue;
-    }
-    out += sql.slice(i, end);
-    i = end;
-  }
-  return out;
-}
-function toSnowflakeBind(value2) {
-  return typeof value2 === "bigint" ? value2.toString() : value2;
-}
-
-// pipeline/warehouse/snowflake/snowflake-warehouse.ts
-var MAX_FILES_PER_COPY = 1e3;
-var SnowflakeWarehouse = class _SnowflakeWarehouse {
-  constructor(settings, options = {}) {
-    this.settings = settings;
-    validateSnowflakeSettings(settings);
-    this.driver = options.driver ?? snowflakeSdkDriver;
-    this.policy = { ...DEFAULT_RETRY, ...options.retry };
-    this.secrets = snowflakeSecrets(settings);
-    this.log = options.log ?? ((line) => process.stderr.write(`${line}
-`));
-    this.tempRoot = options.tempDir ?? tmpdir();
-    this.description = describeSnowflake(settings);
-  }
-  settings;
-  kind = "snowflake";
-  description;
-  driver;
-  policy;
-  secrets;
-  log;
-  tempRoot;
-  session;
-  /** The connection `session` resolved to, so that only that one is ever forgotten. */
-  current;
-  /** Load transactions begun and not yet committed or rolled back (0 or 1). */
-  openLoads = 0;
-  /** One session, one statement at a time: statements never overlap on the connection. */
-  statements = Promise.resolve();
-  /**
-   * One load transaction at a time: a second beginLoad waits for the first to commit or roll
-   * back (BEGIN inside an open transaction would silently join it). Other operations run
-   * meanwhile, inside the open transaction, as they do on DuckDB's single connection.
-   */
-  transactions = Promise.resolve();
-  closed = false;
-  static fromEnv(env, options = {}) {
-    return new _SnowflakeWarehouse(snowflakeSettingsFromEnv(env), options);
-  }
-  /** Opens the session now (otherwise the first operation does): login errors surface early. */
-  async connect() {
-    await this.connection();
-  }
-  async ensureRawSchema() {
-    if (this.openLoads > 0) {
-      throw new Error(
-        "ensureRawSchema cannot run while a load is open: Snowflake's DDL would commit it"
-      );
-    }
-    const connection = await this.connection();
-    for (const ddl of rawSchemaDdl()) {
-      await this.exec(connection, ddl, [], { what: "creating the raw tables", idempotent: true });
-    }
-  }
-  async findLoad(kind, sourceHash) {
-    return this.lookup(await this.connection(), kind, sourceHash);
-  }
-  async beginLoad(kind, meta) {
-    validateLoadMeta(meta);
-    const release = await this.transactionSlot();
-    try {
-      const connection = await this.connection();
-      await this.exec(connection, "BEGIN", [], { what: "BEGIN", idempotent: false });
-      let existing;
-      try {
-        existing = await this.lookup(connection, kind, meta.sourceHash);
-      } catch (error) {
-        await this.rollbackQuietly(connection);
-        throw error;
-      }
-      if (existing) {
-        await this.rollbackQuietly(connection);
-        release();
-        return { existing };
-      }
-      const staging = await mkdtemp(join3(this.tempRoot, "mlops-snowflake-"));
-      const state = {
-        connection,
-        kind,
-        meta,
-        table: rawTableName(kind),
-        staging,
-        staged: { rows: [], rejects: [] }
-      };
-      return this.loadTransaction(state, release);
-    } catch (error) {
-      release();
-      throw error;
-    }
-  }
-  async count(table4) {
-    const sql = countSql(table4);
-    const rows = await this.exec(await this.connection(), sql, [], {
-      what: `counting ${table4}`,
-      idempotent: true
-    });
-    return Number(field(rows[0], "n") ?? 0);
-  }
-  /**
-   * Binds are positional: `?`, `:1`, or DuckDB's `$1` (rewritten to `:1`). Read-only statements
-   * are retried after transient failures. Column names Snowflake upper-cased (unquoted aliases)
-   * come back in lower case, as DuckDB returns them.
-   */
-  async query(sql, params = []) {
-    const text = params.length > 0 ? toSnowflakePlaceholders(sql) : sql;
-    const idempotent = /^[\s(]*(select|with|show|describe|desc|explain|list)\b/i.test(sql);
-    const rows = await this.exec(await this.connection(), text, params.map(toSnowflakeBind), {
-      what: "query",
-      idempotent
-    });
-    return rows.map(toRow2);
-  }
-  /** Ends the session; an open load transaction is aborted by the server with it. */
-  async close() {
-    this.closed = true;
-    await this.statements;
-    await this.dropSession();
-  }
-  // --- loads -----------------------------------------------------------------------------
-  loadTransaction(state, release) {
-    let queue = Promise.resolve();
-    let failed = false;
-    let finished2 = false;
-    const step2 = (work) => {
-      const next = queue.then(async () => {
-        if (finished2) throw new Error(`the load of ${state.meta.sourceFile} is already finished`);
-        if (failed)
-          throw new Error(`the load of ${state.meta.sourceFile} already failed: roll it back`);
-        await work().catch((error) => {
-          failed = true;
-          throw error;
-        });
-      });
-      queue = next.catch(() => void 0);
-      return next;
-    };
-    const finish2 = async () => {
-      finished2 = true;
-      await rm4(state.staging, { recursive: true, force: true });
-      release();
-    };
-    let ending;
-    const rollback = () => {
-      if (finished2 && !ending) return Promise.resolve();
-      ending ??= (async () => {
-        await queue;
-        finished2 = true;
-        await this.rollbackQuietly(state.connection);
-        await finish2();
-      })();
-      return ending;
-    };
-    return {
-      addRows: (path2) => step2(() => this.stageChunk(state, "rows", path2)),
-      addRejects: (path2) => step2(() => this.stageChunk(state, "rejects", path2)),
-      commit: async (counts) => {
-        let record;
-        try {
-          await step2(async () => {
-            record = await this.commitLoad(state, counts);
-          });
-        } catch (error) {
-          await rollback();
-          throw error;
-        }
-        await finish2();
-        if (!record) throw new Error(`the load of ${state.meta.sourceFile} committed no record`);
-        return record;
-      },
-      rollback
-    };
-  }
-  /**
-   * PUT of one chunk. PUT keeps the local file's name, so the chunk is hard-linked (copied across
-   * file systems) under its content-addressed name first; the link goes once it is uploaded, and
-   * the caller may delete its file as soon as this resolves.
-   */
-  async stageChunk(state, part2, path2) {
-    if ((await stat3(path2)).size === 0) return;
-    const table4 = part2 === "rows" ? state.table : REJECTS_TABLE;
-    const name2 = stagedFileName(
-      state.kind,
-      part2,
-      state.meta.sourceHash,
-      state.staged[part2].length,
-      (await sha256File(path2)).sha256
-    );
-    const local = join3(state.staging, name2);
-    await link(path2, local).catch(() => copyFile2(path2, local));
-    try {
-      const staged = `${name2}.gz`;
-      const put = putSql(local, table4);
-      const rows = await this.exec(state.connection, put, [], {
-        what: `PUT of ${part2} chunk ${state.staged[part2].length} into @%${table4}`,
-        idempotent: true
-      });
-      for (const row of rows) {
-        const status = String(field(row, "status") ?? "");
-        const target = field(row, "target");
-        if (!["UPLOADED", "SKIPPED"].includes(status) || target !== void 0 && target !== staged) {
-          throw new SnowflakeWarehouseError(
-            `Snowflake: PUT reported ${status || "no status"} for ${String(target)} (expected ${staged}, UPLOADED or SKIPPED)`,
-            "other",
-            statementForMessage(put)
-          );
-        }
-      }
-      state.staged[part2].push(staged);
-    } finally {
-      await rm4(local, { force: true });
-    }
-  }
-  async commitLoad(state, counts) {
-    const { kind, meta, table: table4, connection } = state;
-    for (const [name2, value2] of Object.entries(counts)) {
-      if (!Number.isSafeInteger(value2) || value2 < 0) {
-        throw new Error(`${name2} must be a non-negative integer, got ${String(value2)}`);
-      }
-    }
-    const concurrent = await this.lookup(connection, kind, meta.sourceHash);
-    if (concurrent) {
-      throw new SnowflakeWarehouseError(
-        `${meta.sourceFile} was loaded into ${table4} by ${concurrent.etlId} while this load (${meta.etlId}) was staging it: nothing was inserted`,
-        "other",
-        void 0,
-        "The file is loaded once, by the other run; running again reports it as skipped."
-      );
-    }
-    const constants3 = loadMetaConstants(meta);
-    await this.copyChunks(state, "rows", {
-      table: table4,
-      columns: rawTableColumns(kind),
-      fileColumns: dataColumns(kind).length,
-      constants: constants3,
-      expected: counts.rowsLoaded
-    });
-    await this.copyChunks(state, "rejects", {
-      table: REJECTS_TABLE,
-      columns: REJECTS_TABLE_COLUMNS,
-      fileColumns: REJECT_COLUMNS.length,
-      constants: { ...constants3, target_table: table4 },
-      expected: counts.rowsRejected
-    });
-    const values = {
-      target_table: table4,
-      etl_id: meta.etlId,
-      etl_timestamp: snowflakeTimestamp(meta.etlTimestamp),
-      tenant: meta.tenant,
-      source_file: meta.sourceFile,
-      source_hash: meta.sourceHash,
-      rows_read: counts.rowsRead,
-      rows_loaded: counts.rowsLoaded,
-      rows_rejected: counts.rowsRejected
-    };
-    await this.exec(
-      connection,
-      insertLoadSql(),
-      LOADS_TABLE_COLUMNS.map((c) => values[c.name] ?? null),
-      { what: "recording the load in raw_loads", idempotent: false }
-    );
-    await this.exec(connection, "COMMIT", [], { what: "COMMIT", idempotent: false });
-    return {
-      kind,
-      etlId: meta.etlId,
-      etlTimestamp: new Date(meta.etlTimestamp).toISOString(),
-      tenant: meta.tenant,
-      sourceFile: meta.sourceFile,
-      sourceHash: meta.sourceHash,
-      ...counts
-    };
-  }
-  /** COPY INTO over every staged chunk of one part, then the rows_loaded check. */
-  async copyChunks(state, part2, target) {
-    const files = state.staged[part2];
-    let loaded = 0;
-    const reported = /* @__PURE__ */ new Map();
-    let lastStatement = "";
-    for (let start = 0; start < files.length; start += MAX_FILES_PER_COPY) {
-      const copy = copyIntoSql({
-        ...target,
-        stagedFiles: files.slice(start, start + MAX_FILES_PER_COPY)
-      });
-      lastStatement = copy;
-      const result = await this.exec(state.connection, copy, [], {
-        what: `COPY INTO ${target.table}`,
-        idempotent: false
-      });
-      for (const row of result) {
-        loaded += Number(field(row, "rows_loaded")) || 0;
-        const file = field(row, "file");
-        if (typeof file === "string")
-          reported.set(file.slice(file.lastIndexOf("/") + 1), String(field(row, "status") ?? ""));
-      }
-    }
-    if (loaded === target.expected) return;
-    const notLoaded = files.filter((file) => reported.get(file) !== "LOADED");
-    const skipped = notLoaded.filter((file) => !reported.has(file));
-    throw new SnowflakeWarehouseError(
-      `Snowflake: COPY INTO ${target.table} loaded ${loaded} ${part2} of ${state.meta.sourceFile} but the reader validated ${target.expected}` + (notLoaded.length ? `; not loaded: ${notLoaded.slice(0, 5).join(", ")}${notLoaded.length > 5 ? ", …" : ""}` : "") + (skipped.length ? ". Snowflake did not process those files: its load history says they were loaded into the table before, although raw_loads has no record of it" : ""),
-      "other",
-      lastStatement ? statementForMessage(lastStatement) : void 0,
-      skipped.length ? `Check ${target.table} for rows with source_hash ${state.meta.sourceHash}; delete them (and the staged files: REMOVE @%${target.table} PATTERN = '.*${state.meta.sourceHash}.*') before loading again.` : "The staged chunks and the reader's counts disagree: run the upload again; if it recurs, report it with the file."
-    );
-  }
-  /** Waits for the load before this one to finish; the function returned ends this one's turn. */
-  async transactionSlot() {
-    let resolve4 = () => void 0;
-    const released = new Promise((r) => {
-      resolve4 = r;
-    });
-    const previous = this.transactions;
-    this.transactions = previous.then(() => released);
-    await previous;
-    this.openLoads++;
-    let done = false;
-    return () => {
-      if (done) return;
-      done = true;
-      this.openLoads--;
-      resolve4();
-    };
-  }
-  /** Ends a transaction; if even that fails, drops the session so the server aborts it. */
-  async rollbackQuietly(connection) {
-    try {
-      await this.exclusive(() => connection.execute("ROLLBACK", []));
-    } catch {
-      this.forgetSession(connection);
-    }
-  }
-  // --- session and statements ------------------------------------------------------------
-  connection() {
-    if (this.closed) return Promise.reject(new Error(`${this.description} is closed`));
-    this.session ??= this.openSession().then(
-      (connection) => {
-        this.current = connection;
-        return connection;
-      },
-      (error) => {
-        this.session = void 0;
-        throw error;
-      }
-    );
-    return this.session;
-  }
-  async openSession() {
-    const options = snowflakeConnectionOptions(this.settings);
-    let connection;
-    try {
-      connection = await withRetry(
-        () => this.driver.connect(options),
-        this.policy,
-        (error) => classifySnowflakeError(error) === "transient",
-        (error, attempt, delay) => this.logRetry(`connecting to ${this.settings.account}`, error, attempt, delay)
-      );
-    } catch (error) {
-      throw this.failure(`connecting to ${this.description}`, error);
-    }
-    try {
-      await this.checkSessionContext(connection);
-    } catch (error) {
-      await connection.destroy().catch(() => void 0);
-      throw error;
-    }
-    return connection;
-  }
-  /**
-   * Snowflake logs in even when the warehouse, database or schema named in the options does not
-   * exist or the role cannot use it, leaving that part of the session context empty: every later
-   * statement would then fail with a vaguer message. Say which setting is wrong now.
-   */
-  async checkSessionContext(connection) {
-    const rows = await this.exec(connection, SESSION_CONTEXT_SQL, [], {
-      what: "reading the session's warehouse, database and schema",
-      idempotent: true
-    });
-    const row = rows[0];
-    const role = field(row, "role");
-    const who = typeof role === "string" && role ? `role ${role}` : "the session's role";
-    const checks = [
-      ["warehouse", SNOWFLAKE_ENV.warehouse, this.settings.warehouse],
-      ["database", SNOWFLAKE_ENV.database, this.settings.database],
-      ["schema", SNOWFLAKE_ENV.schema, this.settings.schema]
-    ];
-    for (const [what, variable2, value2] of checks) {
-      const current = field(row, what);
-      if (current === null || current === void 0 || current === "") {
-        throw new SnowflakeWarehouseError(
-          `Snowflake: the ${what} ${value2} (${variable2}) does not exist or ${who} cannot use it`,
-          "config",
-          SESSION_CONTEXT_SQL,
-          `Set ${variable2} to an existing ${what}, or grant USAGE on it to ${who}${what === "schema" ? " (and CREATE TABLE, for the raw tables)" : ""}.`
-        );
-      }
-    }
-  }
-  exclusive(operation) {
-    const run = this.statements.then(operation, operation);
-    this.statements = run.catch(() => void 0);
-    return run;
-  }
-  /** One statement, after the ones before it; transient failures of idempotent ones retried. */
-  async exec(connection, sql, binds, options) {
-    try {
-      return await this.exclusive(
-        () => withRetry(
-          () => connection.execute(sql, binds),
-          this.policy,
-          (error) => options.idempotent && classifySnowflakeError(error) === "transient",
-          (error, attempt, delay) => this.logRetry(options.what, error, attempt, delay)
-        )
-      );
-    } catch (error) {
-      if (classifySnowflakeError(error) === "session") this.forgetSession(connection);
-      throw this.failure(options.what, error, sql, options.idempotent);
-    }
-  }
-  async lookup(connection, kind, sourceHash) {
-    const rows = await this.exec(connection, findLoadSql(), [rawTableName(kind), sourceHash], {
-      what: "looking up raw_loads",
-      idempotent: true
-    });
-    const row = rows[0];
-    return row ? loadRecordFromRow(kind, toRow2(row)) : void 0;
-  }
-  forgetSession(connection) {
-    if (this.current === connection) {
-      this.session = void 0;
-      this.current = void 0;
-    }
-    void connection.destroy().catch(() => void 0);
-  }
-  async dropSession() {
-    const session2 = this.session;
-    this.session = void 0;
-    this.current = void 0;
-    if (!session2) return;
-    const connection = await session2.catch(() => void 0);
-    await connection?.destroy().catch(() => void 0);
-  }
-  logRetry(what, error, attempt, delayMs) {
-    this.log(
-      redact2(
-        `snowflake: ${what} failed (${errorMessage(error)}${errorCodes(error)}); retrying in ${(delayMs / 1e3).toFixed(1)} s (attempt ${attempt + 1} of ${this.policy.attempts})`,
-        this.secrets
-      )
-    );
-  }
-  /**
-   * The error a caller sees: what failed, the driver's message and codes, the statement (never
-   * its binds), and a hint. The driver's error is deliberately not attached as `cause`: its
-   * `response` can carry request headers with session tokens.
-   */
-  failure(what, error, sql, retried = true) {
-    if (error instanceof SnowflakeWarehouseError) return error;
-    const kind = classifySnowflakeError(error);
-    const statement = sql === void 0 ? void 0 : redact2(statementForMessage(sql), this.secrets);
-    const attempts = kind === "transient" && retried ? ` after ${this.policy.attempts} attempts` : "";
-    const message = redact2(
-      `Snowflake: ${what} failed${attempts}: ${errorMessage(error)}${errorCodes(error)}${statement ? ` [statement: ${statement}]` : ""}`,
-      this.secrets
-    );
-    return new SnowflakeWarehouseError(message, kind, statement, hintFor(kind, this.settings));
-  }
-};
-function field(row, name2) {
-  if (!row) return void 0;
-  if (name2 in row) return row[name2];
-  const wanted = name2.toLowerCase();
-  const key = Object.keys(row).find((k) => k.toLowerCase() === wanted);
-  return key === void 0 ? void 0 : row[key];
-}
-function toRow2(row) {
-  const out = {};
-  for (const [key, value2] of Object.entries(row)) {
-    out[/[a-z]/.test(key) ? key : key.toLowerCase()] = toSqlValue2(value2);
-  }
-  return out;
-}
-function toSqlValue2(value2) {
-  if (value2 === null || value2 === void 0) return null;
-  if (typeof value2 === "string" || typeof value2 === "number" || typeof value2 === "boolean" || typeof value2 === "bigint") {
-    return value2;
-  }
-  if (value2 instanceof Date) return value2.toISOString();
-  if (Buffer.isBuffer(value2)) return value2.toString("hex");
-  if (typeof value2 === "object" && "toJSON" in value2 && typeof value2.toJSON === "function") {
-    return String(value2.toJSON());
-  }
-  return JSON.stringify(value2);
-}
-
-// pipeline/warehouse/snowflake/index.ts
-async function openSnowflakeWarehouse(env = process.env, options = {}) {
-  const warehouse = SnowflakeWarehouse.fromEnv(env, options);
-  await warehouse.connect();
-  return warehouse;
-}
-
-// pipeline/run/context.ts
-function openStore(location) {
-  if (location.startsWith("s3://")) {
-    try {
-      return new S3Store(parseS3Url(location));
-    } catch (error) {
-      throw new InputError(error.message, { field: "store" });
-    }
-  }
-  return new LocalStore(location);
-}
-async function openWarehouse(spec, env = process.env) {
-  if (spec === "snowflake") return openSnowflakeWarehouse(env);
-  if (spec.startsWith("duckdb:")) return DuckDbWarehouse.open(spec.slice("duckdb:".length));
-  throw new InputError(
-    `unknown warehouse "${spec}"`,
-    { field: "warehouse" },
-    "Use duckdb:PATH or snowflake."
-  );
-}
-function createContext(config, runId2, reporter, configSources) {
-  let warehouse;
-  return {
-    config,
-    ...configSources ? { configSources } : {},
-    runId: runId2,
-    reporter,
-    store: openStore(config.store),
-    warehouse() {
-      warehouse ??= openWarehouse(config.warehouse);
-      return warehouse;
-    },
-    async releaseWarehouse() {
-      const open2 = warehouse;
-      warehouse = void 0;
-      if (open2) await (await open2).close();
-    },
-    async close() {
-      if (warehouse) await (await warehouse).close();
-    }
-  };
-}
-
 // pipeline/evaluate/gates.ts
-import { readFile as readFile3 } from "node:fs/promises";
+import { readFile } from "node:fs/promises";
 import {
-  isMap as isMap2,
+  isMap,
   isScalar,
   isSeq,
-  LineCounter as LineCounter2,
-  parseDocument as parseDocument2
+  LineCounter,
+  parseDocument
 } from "yaml";
-import { z as z4 } from "zod";
+import { z } from "zod";
 
 // pipeline/prng.ts
 var TWO_POW_32 = 4294967296;
@@ -4174,52 +806,52 @@ var HIGHER_IS_BETTER = METRIC_NAMES.filter(
 );
 var DATA_SOURCES = ["synthetic", "csv", "download"];
 var common = {
-  name: z4.string().min(1),
+  name: z.string().min(1),
   /** A failed blocking check fails the stage (exit 1); a non-blocking one is a warning. */
-  blocking: z4.boolean().default(true),
-  description: z4.string().optional(),
+  blocking: z.boolean().default(true),
+  description: z.string().optional(),
   /** The data sources the check applies to; skipped for others (default: all). */
-  sources: z4.array(z4.enum(DATA_SOURCES)).min(1).optional()
+  sources: z.array(z.enum(DATA_SOURCES)).min(1).optional()
 };
-var absoluteGate = z4.strictObject({
+var absoluteGate = z.strictObject({
   ...common,
-  kind: z4.literal("absolute"),
-  metric: z4.enum(METRIC_NAMES),
-  min: z4.number().optional(),
-  max: z4.number().optional()
+  kind: z.literal("absolute"),
+  metric: z.enum(METRIC_NAMES),
+  min: z.number().optional(),
+  max: z.number().optional()
 }).refine((g) => g.min === void 0 !== (g.max === void 0), {
   message: "give exactly one of min or max",
   path: ["min"]
 });
-var baselineGate = z4.strictObject({
+var baselineGate = z.strictObject({
   ...common,
-  kind: z4.literal("relative-to-best-baseline"),
-  metric: z4.enum(HIGHER_IS_BETTER),
-  factor: z4.number().positive(),
+  kind: z.literal("relative-to-best-baseline"),
+  metric: z.enum(HIGHER_IS_BETTER),
+  factor: z.number().positive(),
   /** Which baselines compete (names as in the report); default: every recommender of kind baseline. */
-  baselines: z4.array(z4.string().min(1)).min(1).optional()
+  baselines: z.array(z.string().min(1)).min(1).optional()
 });
-var betterGate = z4.strictObject({
+var betterGate = z.strictObject({
   ...common,
-  kind: z4.literal("significantly-better"),
-  metric: z4.enum(INTERVAL_METRICS),
+  kind: z.literal("significantly-better"),
+  metric: z.enum(INTERVAL_METRICS),
   /** `best-baseline` (the baseline that scores highest on the metric) or a recommender's name. */
-  than: z4.string().min(1).default("best-baseline")
+  than: z.string().min(1).default("best-baseline")
 });
-var productionGate = z4.strictObject({
+var productionGate = z.strictObject({
   ...common,
-  kind: z4.literal("relative-to-production"),
-  metric: z4.enum(INTERVAL_METRICS),
-  tolerance: z4.number().min(0).default(0)
+  kind: z.literal("relative-to-production"),
+  metric: z.enum(INTERVAL_METRICS),
+  tolerance: z.number().min(0).default(0)
 });
-var sliceGate = z4.strictObject({
+var sliceGate = z.strictObject({
   ...common,
-  kind: z4.literal("slice-floor"),
-  min: z4.number().min(0).max(1),
-  min_count: z4.number().int().positive().default(100),
-  families: z4.array(z4.enum(SLICE_FAMILIES)).min(1).optional()
+  kind: z.literal("slice-floor"),
+  min: z.number().min(0).max(1),
+  min_count: z.number().int().positive().default(100),
+  families: z.array(z.enum(SLICE_FAMILIES)).min(1).optional()
 });
-var gateSchema = z4.discriminatedUnion("kind", [
+var gateSchema = z.discriminatedUnion("kind", [
   absoluteGate,
   baselineGate,
   betterGate,
@@ -4232,9 +864,9 @@ var GATE_KEYS = Object.fromEntries(
     Object.keys(schema.shape)
   ])
 );
-var configSchema = z4.strictObject({
-  version: z4.literal(1),
-  gates: z4.array(gateSchema)
+var configSchema = z.strictObject({
+  version: z.literal(1),
+  gates: z.array(gateSchema)
 });
 var HINT = "gates.yml at the repository root documents every key and kind";
 function fieldName(path2) {
@@ -4247,7 +879,7 @@ function fieldName(path2) {
 function nodeAt(doc, path2) {
   let node = doc.contents;
   for (const key of path2) {
-    if (isMap2(node)) {
+    if (isMap(node)) {
       const pair = node.items.find((p) => (isScalar(p.key) ? p.key.value : p.key) === key);
       if (!pair) return node;
       node = pair.value ?? pair.key;
@@ -4261,7 +893,7 @@ function nodeAt(doc, path2) {
 }
 function keyNodeAt(doc, path2, key) {
   const map = nodeAt(doc, path2);
-  if (!isMap2(map)) return map;
+  if (!isMap(map)) return map;
   const pair = map.items.find((p) => isScalar(p.key) && p.key.value === key);
   return pair?.key ?? map;
 }
@@ -4279,8 +911,8 @@ function allowedKeys(value2, path2) {
   return keys ? ` (a gate of kind ${kind} takes: ${keys.join(", ")})` : "";
 }
 function parseGates(text, file) {
-  const lines = new LineCounter2();
-  const doc = parseDocument2(text, { lineCounter: lines, uniqueKeys: true, prettyErrors: false });
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true, prettyErrors: false });
   const syntax = doc.errors[0];
   if (syntax) {
     const { line, col } = lines.linePos(syntax.pos[0]);
@@ -4330,7 +962,7 @@ function parseGates(text, file) {
 async function loadGates(path2) {
   let text;
   try {
-    text = await readFile3(path2, "utf8");
+    text = await readFile(path2, "utf8");
   } catch (error) {
     throw new InputError(
       `cannot read the gate file (${error.code ?? error.message})`,
@@ -4611,34 +1243,34 @@ ${verdict}${result.candidate ? ` for ${result.candidate}` : ""}`;
 }
 
 // pipeline/evaluate/stage.ts
-import { existsSync as existsSync5 } from "node:fs";
-import { mkdtemp as mkdtemp3, rm as rm6 } from "node:fs/promises";
-import { tmpdir as tmpdir3 } from "node:os";
-import { join as join9 } from "node:path";
+import { existsSync as existsSync4 } from "node:fs";
+import { mkdtemp as mkdtemp2, rm as rm4 } from "node:fs/promises";
+import { tmpdir as tmpdir2 } from "node:os";
+import { join as join8 } from "node:path";
 import { fileURLToPath } from "node:url";
 
 // pipeline/data/oracle.ts
-import { readFile as readFile4 } from "node:fs/promises";
-import { z as z5 } from "zod";
-var probability = z5.number().min(0).max(1);
-var index = z5.number().int().nonnegative();
-var modelSchema = z5.object({
-  format: z5.literal("coveo-synthetic-hmm"),
-  version: z5.literal(1),
-  seed: z5.number().int(),
-  skus: z5.array(z5.string().regex(/^[0-9a-f]{64}$/)).min(2),
-  intent: z5.object({ stay: probability, switchWithinGroup: probability }),
-  emission: z5.object({ related: probability, popularity: probability, revisit: probability }),
-  leaves: z5.array(
-    z5.object({
-      category: z5.string(),
+import { readFile as readFile2 } from "node:fs/promises";
+import { z as z2 } from "zod";
+var probability = z2.number().min(0).max(1);
+var index = z2.number().int().nonnegative();
+var modelSchema = z2.object({
+  format: z2.literal("coveo-synthetic-hmm"),
+  version: z2.literal(1),
+  seed: z2.number().int(),
+  skus: z2.array(z2.string().regex(/^[0-9a-f]{64}$/)).min(2),
+  intent: z2.object({ stay: probability, switchWithinGroup: probability }),
+  emission: z2.object({ related: probability, popularity: probability, revisit: probability }),
+  leaves: z2.array(
+    z2.object({
+      category: z2.string(),
       group: index,
       initial: probability,
-      items: z5.array(index).min(1),
-      probabilities: z5.array(probability).min(1)
+      items: z2.array(index).min(1),
+      probabilities: z2.array(probability).min(1)
     })
   ).min(1),
-  related: z5.array(z5.object({ items: z5.array(index), probabilities: z5.array(probability) }))
+  related: z2.array(z2.object({ items: z2.array(index), probabilities: z2.array(probability) }))
 });
 function parseGenerativeModel(value2) {
   const result = modelSchema.safeParse(value2);
@@ -4690,7 +1322,7 @@ function parseGenerativeModel(value2) {
   return model;
 }
 async function loadGenerativeModel(path2) {
-  const text = await readFile4(path2, "utf8");
+  const text = await readFile2(path2, "utf8");
   let value2;
   try {
     value2 = JSON.parse(text);
@@ -5100,8 +1732,50 @@ var Oracle = class {
 };
 
 // pipeline/data/generator/index.ts
-import { mkdir as mkdir5, writeFile as writeFile3 } from "node:fs/promises";
-import { join as join4, resolve } from "node:path";
+import { mkdir, writeFile } from "node:fs/promises";
+import { join, resolve } from "node:path";
+
+// pipeline/data/schema.ts
+var DATA_FILES = {
+  browsing: {
+    file: "browsing_train.csv",
+    table: "raw_browsing_events",
+    columns: [
+      "session_id_hash",
+      "event_type",
+      "product_action",
+      "product_sku_hash",
+      "server_timestamp_epoch_ms",
+      "hashed_url"
+    ]
+  },
+  search: {
+    file: "search_train.csv",
+    table: "raw_search_events",
+    columns: [
+      "session_id_hash",
+      "server_timestamp_epoch_ms",
+      "query_vector",
+      "product_skus_hash",
+      "clicked_skus_hash"
+    ]
+  },
+  catalog: {
+    file: "sku_to_content.csv",
+    table: "raw_sku_content",
+    columns: [
+      "product_sku_hash",
+      "description_vector",
+      "category_hash",
+      "image_vector",
+      "price_bucket"
+    ]
+  }
+};
+var DATA_KINDS = Object.keys(DATA_FILES);
+var EVENT_TYPES = ["pageview", "event_product", "event"];
+var PRODUCT_ACTIONS = ["detail", "add", "purchase", "remove", "click", ""];
+var HASH_LENGTH = 64;
 
 // pipeline/data/generator/format.ts
 var DECIMALS = 4;
@@ -5148,9 +1822,9 @@ function probabilityText(p) {
 }
 
 // pipeline/data/generator/hashes.ts
-import { createHash as createHash4 } from "node:crypto";
+import { createHash } from "node:crypto";
 function stableHash(seed2, kind, index2) {
-  return createHash4("sha256").update(`${seed2}:${kind}:${index2}`).digest("hex");
+  return createHash("sha256").update(`${seed2}:${kind}:${index2}`).digest("hex");
 }
 
 // pipeline/data/generator/catalog.ts
@@ -5789,14 +2463,14 @@ function planSession(sampler, seed2, index2) {
 }
 
 // pipeline/data/generator/writer.ts
-import { createWriteStream as createWriteStream3 } from "node:fs";
+import { createWriteStream } from "node:fs";
 import { once } from "node:events";
 import { finished } from "node:stream/promises";
 var CHUNK_CHARS = 1 << 20;
 var ChunkedWriter = class {
   constructor(path2) {
     this.path = path2;
-    this.stream = createWriteStream3(path2, { highWaterMark: 4 * CHUNK_CHARS });
+    this.stream = createWriteStream(path2, { highWaterMark: 4 * CHUNK_CHARS });
     this.stream.on("error", (error) => {
       this.failure ??= error;
     });
@@ -5869,13 +2543,13 @@ async function generate(options) {
   const started = performance.now();
   const { sessions, skus, seed: seed2 } = options;
   const outDir = resolve(options.outDir);
-  await mkdir5(outDir, { recursive: true });
+  await mkdir(outDir, { recursive: true });
   const files = {
-    browsing: join4(outDir, DATA_FILES.browsing.file),
-    search: join4(outDir, DATA_FILES.search.file),
-    catalog: join4(outDir, DATA_FILES.catalog.file),
-    model: join4(outDir, MODEL_FILE),
-    oracle: join4(outDir, ORACLE_FILE)
+    browsing: join(outDir, DATA_FILES.browsing.file),
+    search: join(outDir, DATA_FILES.search.file),
+    catalog: join(outDir, DATA_FILES.catalog.file),
+    model: join(outDir, MODEL_FILE),
+    oracle: join(outDir, ORACLE_FILE)
   };
   const world = buildWorld(seed2, skus);
   const oracle = new Oracle(world.model);
@@ -5945,14 +2619,14 @@ async function generate(options) {
     for (const writer of Object.values(writers)) writer.destroy();
     throw error;
   }
-  await writeFile3(files.model, `${JSON.stringify(world.model)}
+  await writeFile(files.model, `${JSON.stringify(world.model)}
 `);
   return { outDir, files, counts, seconds: (performance.now() - started) / 1e3 };
 }
 
 // pipeline/promote/registry.ts
 import { randomBytes as randomBytes2 } from "node:crypto";
-import { z as z6 } from "zod";
+import { z as z3 } from "zod";
 
 // pipeline/store/runs.ts
 import { randomBytes } from "node:crypto";
@@ -5987,7 +2661,7 @@ async function readStageRecord(store, runId2, stage) {
 var PRODUCTION_KEY = "registry/production.json";
 var HISTORY_PREFIX = "registry/history/";
 var FORMAT = "mlops-session-recs/registry@1";
-var runId = z6.string().refine(
+var runId = z3.string().refine(
   (id) => {
     try {
       validateRunId(id);
@@ -5998,27 +2672,27 @@ var runId = z6.string().refine(
   },
   { message: "not a valid run id" }
 );
-var estimate = z6.object({ value: z6.number(), lower: z6.number(), upper: z6.number() });
-var entrySchema = z6.object({
-  format: z6.literal(FORMAT),
-  action: z6.enum(["promote", "rollback"]),
+var estimate = z3.object({ value: z3.number(), lower: z3.number(), upper: z3.number() });
+var entrySchema = z3.object({
+  format: z3.literal(FORMAT),
+  action: z3.enum(["promote", "rollback"]),
   runId,
-  promotedAt: z6.iso.datetime(),
-  deployment: z6.object({
-    target: z6.enum(["local", "sagemaker"]),
-    endpoint: z6.string().min(1),
-    endpointConfigName: z6.string().optional(),
-    modelName: z6.string().optional(),
-    modelDataUrl: z6.string().optional(),
-    modelDataSha256: z6.string().regex(/^[0-9a-f]{64}$/).optional()
+  promotedAt: z3.iso.datetime(),
+  deployment: z3.object({
+    target: z3.enum(["local", "sagemaker"]),
+    endpoint: z3.string().min(1),
+    endpointConfigName: z3.string().optional(),
+    modelName: z3.string().optional(),
+    modelDataUrl: z3.string().optional(),
+    modelDataSha256: z3.string().regex(/^[0-9a-f]{64}$/).optional()
   }),
-  metrics: z6.object({
+  metrics: z3.object({
     hr20: estimate,
     mrr20: estimate,
-    examples: z6.number().int().nonnegative()
+    examples: z3.number().int().nonnegative()
   }),
-  gates: z6.object({ passed: z6.boolean(), failedBlocking: z6.array(z6.string()) }),
-  verdict: z6.enum([
+  gates: z3.object({ passed: z3.boolean(), failedBlocking: z3.array(z3.string()) }),
+  verdict: z3.enum([
     "gates-failed",
     "no-champion",
     "better",
@@ -6027,8 +2701,8 @@ var entrySchema = z6.object({
     "significantly-worse",
     "rollback"
   ]),
-  reason: z6.string(),
-  forced: z6.boolean(),
+  reason: z3.string(),
+  forced: z3.boolean(),
   previousRunId: runId.nullable(),
   rolledBackFrom: runId.optional()
 });
@@ -6111,8 +2785,8 @@ function parseEntry(store, key, bytes, hint2) {
 }
 
 // pipeline/model/artifact.ts
-import { mkdir as mkdir6, readFile as readFile5, writeFile as writeFile4 } from "node:fs/promises";
-import { join as join5 } from "node:path";
+import { mkdir as mkdir2, readFile as readFile3, writeFile as writeFile2 } from "node:fs/promises";
+import { join as join2 } from "node:path";
 
 // pipeline/model/sequences.ts
 var PAD_ID = 0;
@@ -7838,7 +4512,7 @@ function decodeSessions(bytes, path2) {
   return { offsets, ids };
 }
 async function saveModelArtifact(dir, parts) {
-  await mkdir6(dir, { recursive: true });
+  await mkdir2(dir, { recursive: true });
   const entries = [];
   const chunks = [];
   let offset = 0;
@@ -7857,12 +4531,12 @@ async function saveModelArtifact(dir, parts) {
     ablation: parts.ablation,
     neighbours: parts.neighbours
   };
-  await writeFile4(join5(dir, ARTIFACT_FILES.model), JSON.stringify(model, null, 2));
-  await writeFile4(join5(dir, ARTIFACT_FILES.weights), Buffer.concat(chunks));
-  await writeFile4(join5(dir, ARTIFACT_FILES.sessions), encodeSessions(parts.sessions));
-  await writeFile4(join5(dir, ARTIFACT_FILES.vocabulary), JSON.stringify(parts.vocabulary));
-  await writeFile4(join5(dir, ARTIFACT_FILES.config), JSON.stringify(parts.config, null, 2));
-  await writeFile4(join5(dir, ARTIFACT_FILES.history), JSON.stringify(parts.history, null, 2));
+  await writeFile2(join2(dir, ARTIFACT_FILES.model), JSON.stringify(model, null, 2));
+  await writeFile2(join2(dir, ARTIFACT_FILES.weights), Buffer.concat(chunks));
+  await writeFile2(join2(dir, ARTIFACT_FILES.sessions), encodeSessions(parts.sessions));
+  await writeFile2(join2(dir, ARTIFACT_FILES.vocabulary), JSON.stringify(parts.vocabulary));
+  await writeFile2(join2(dir, ARTIFACT_FILES.config), JSON.stringify(parts.config, null, 2));
+  await writeFile2(join2(dir, ARTIFACT_FILES.history), JSON.stringify(parts.history, null, 2));
   return Object.values(ARTIFACT_FILES);
 }
 function damaged2(path2, why) {
@@ -7873,9 +4547,9 @@ function damaged2(path2, why) {
   );
 }
 async function readBytes(dir, file) {
-  const path2 = join5(dir, file);
+  const path2 = join2(dir, file);
   try {
-    return await readFile5(path2);
+    return await readFile3(path2);
   } catch (error) {
     throw new PipelineError(
       `model artifact incomplete: cannot read ${path2} (${error.code ?? error.message})`,
@@ -7889,7 +4563,7 @@ async function readJson(dir, file) {
   try {
     return JSON.parse(bytes.toString("utf8"));
   } catch (error) {
-    throw damaged2(join5(dir, file), `not valid JSON (${error.message})`);
+    throw damaged2(join2(dir, file), `not valid JSON (${error.message})`);
   }
 }
 function parseConfig(value2, path2) {
@@ -7929,16 +4603,16 @@ function readWeights(net, entries, bin, path2) {
   return weights;
 }
 async function loadModelArtifact(dir) {
-  const configPath = join5(dir, ARTIFACT_FILES.config);
+  const configPath = join2(dir, ARTIFACT_FILES.config);
   const config = parseConfig(await readJson(dir, ARTIFACT_FILES.config), configPath);
   let vocabulary;
   try {
     vocabulary = Vocabulary.fromJSON(await readJson(dir, ARTIFACT_FILES.vocabulary));
   } catch (error) {
     if (error instanceof PipelineError) throw error;
-    throw damaged2(join5(dir, ARTIFACT_FILES.vocabulary), error.message);
+    throw damaged2(join2(dir, ARTIFACT_FILES.vocabulary), error.message);
   }
-  const modelPath = join5(dir, ARTIFACT_FILES.model);
+  const modelPath = join2(dir, ARTIFACT_FILES.model);
   const modelJson = await readJson(dir, ARTIFACT_FILES.model);
   const bin = await readBytes(dir, ARTIFACT_FILES.weights);
   let net;
@@ -7962,7 +4636,7 @@ async function loadModelArtifact(dir) {
       (c) => c.kind === "sknn" || c.kind === "cooccurrence"
     );
     if (usesIndex) {
-      const sessionsPath = join5(dir, ARTIFACT_FILES.sessions);
+      const sessionsPath = join2(dir, ARTIFACT_FILES.sessions);
       const sessions = decodeSessions(await readBytes(dir, ARTIFACT_FILES.sessions), sessionsPath);
       try {
         index2 = new SessionIndex(splitSessions(sessions), vocabulary.size, {
@@ -8112,15 +4786,119 @@ function summarizeSplit(block, mode) {
 }
 
 // pipeline/train/fetch-artifact.ts
-import { existsSync as existsSync3 } from "node:fs";
-import { stat as stat4 } from "node:fs/promises";
-import { join as join7 } from "node:path";
-import { createHash as createHash6 } from "node:crypto";
+import { existsSync } from "node:fs";
+import { stat } from "node:fs/promises";
+import { join as join5 } from "node:path";
+
+// pipeline/store/local-store.ts
+import { createHash as createHash2 } from "node:crypto";
+import { copyFile, mkdir as mkdir3, open, readFile as readFile4, readdir, rename, rm, writeFile as writeFile3 } from "node:fs/promises";
+import { dirname, join as join3, relative, sep } from "node:path";
+var LocalStore = class {
+  constructor(root) {
+    this.root = root;
+  }
+  root;
+  get location() {
+    return this.root;
+  }
+  path(key) {
+    if (key.split("/").some((part2) => part2 === ".." || part2 === "")) {
+      throw new Error(`invalid store key "${key}": use '/'-separated names without '..'`);
+    }
+    return join3(this.root, ...key.split("/"));
+  }
+  async put(key, body2) {
+    const target = this.path(key);
+    await mkdir3(dirname(target), { recursive: true });
+    const temp = `${target}.${process.pid}.tmp`;
+    await writeFile3(temp, body2);
+    await rename(temp, target);
+  }
+  async putFile(key, localPath) {
+    const target = this.path(key);
+    await mkdir3(dirname(target), { recursive: true });
+    const temp = `${target}.${process.pid}.tmp`;
+    await copyFile(localPath, temp);
+    await rename(temp, target);
+  }
+  async get(key) {
+    try {
+      return await readFile4(this.path(key));
+    } catch (error) {
+      if (isNotFound(error)) return void 0;
+      throw error;
+    }
+  }
+  async getVersioned(key) {
+    const bytes = await this.get(key);
+    return bytes === void 0 ? void 0 : { bytes, version: contentVersion(bytes) };
+  }
+  async putIfUnchanged(key, body2, expected) {
+    const target = this.path(key);
+    await mkdir3(dirname(target), { recursive: true });
+    const lock = `${target}.lock`;
+    let handle;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        handle = await open(lock, "wx");
+        break;
+      } catch (error) {
+        if (error.code !== "EEXIST" || attempt >= 100) throw error;
+        await new Promise((resolve4) => setTimeout(resolve4, 20));
+      }
+    }
+    try {
+      const current = await this.get(key);
+      const version = current === void 0 ? null : contentVersion(current);
+      if (version !== expected) return false;
+      await this.put(key, body2);
+      return true;
+    } finally {
+      await handle.close();
+      await rm(lock, { force: true });
+    }
+  }
+  async getFile(key, localPath) {
+    try {
+      await mkdir3(dirname(localPath), { recursive: true });
+      await copyFile(this.path(key), localPath);
+      return true;
+    } catch (error) {
+      if (isNotFound(error)) return false;
+      throw error;
+    }
+  }
+  async list(prefix) {
+    const base = prefix === "" ? this.root : this.path(prefix.replace(/\/$/, ""));
+    let entries;
+    try {
+      entries = await readdir(base, { recursive: true, withFileTypes: true });
+    } catch (error) {
+      if (isNotFound(error) || error.code === "ENOTDIR") return [];
+      throw error;
+    }
+    const keys = entries.filter((entry) => entry.isFile() && !entry.name.endsWith(".tmp")).map((entry) => relative(this.root, join3(entry.parentPath, entry.name)).split(sep).join("/"));
+    return keys.sort();
+  }
+  async delete(key) {
+    await rm(this.path(key), { force: true });
+  }
+};
+function isNotFound(error) {
+  return error?.code === "ENOENT";
+}
+function contentVersion(bytes) {
+  return createHash2("sha256").update(bytes).digest("hex");
+}
+
+// pipeline/train/fetch-artifact.ts
+import { createHash as createHash4 } from "node:crypto";
 
 // pipeline/train/train.ts
-import { mkdtemp as mkdtemp2, rm as rm5 } from "node:fs/promises";
-import { tmpdir as tmpdir2 } from "node:os";
-import { join as join6 } from "node:path";
+import { mkdtemp, rm as rm2 } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join as join4 } from "node:path";
 
 // pipeline/model/fit-blend.ts
 var FIT_K = 20;
@@ -8439,7 +5217,7 @@ function wrap2(stock) {
         attrs: { ...args.attrs, transposeA: false, transposeB: false }
       });
     } finally {
-      for (const info2 of temporary) backend.disposeData(info2.dataId);
+      for (const info3 of temporary) backend.disposeData(info3.dataId);
     }
   };
   return { ...stock, kernelFunc };
@@ -8742,11 +5520,11 @@ function* epochBatches(block, plan2, shuffle) {
 }
 
 // pipeline/train/checkpoint.ts
-import { createHash as createHash5 } from "node:crypto";
+import { createHash as createHash3 } from "node:crypto";
 import * as tf2 from "@tensorflow/tfjs";
 var CHECKPOINT_FORMAT = "mlops-session-recs/checkpoint@2";
 function fingerprint(parts) {
-  return createHash5("sha256").update(JSON.stringify(parts)).digest("hex").slice(0, 16);
+  return createHash3("sha256").update(JSON.stringify(parts)).digest("hex").slice(0, 16);
 }
 var CheckpointStore = class {
   constructor(store, prefix) {
@@ -9839,7 +6617,7 @@ async function trainLocally(input) {
     backend: backend.name,
     excludeLastItem: excludeLast
   };
-  const local = await mkdtemp2(join6(tmpdir2(), "mlops-model-"));
+  const local = await mkdtemp(join4(tmpdir(), "mlops-model-"));
   const prefix = modelPrefix(input.runId);
   const files = [];
   try {
@@ -9855,11 +6633,11 @@ async function trainLocally(input) {
       history: outcome.history
     });
     for (const file of Object.values(ARTIFACT_FILES)) {
-      await input.store.putFile(`${prefix}/${file}`, join6(local, file));
+      await input.store.putFile(`${prefix}/${file}`, join4(local, file));
       files.push(`${prefix}/${file}`);
     }
   } finally {
-    await rm5(local, { recursive: true, force: true });
+    await rm2(local, { recursive: true, force: true });
   }
   const best = outcome.history.epochs.find((e) => e.epoch === outcome.history.bestEpoch);
   return {
@@ -9910,7 +6688,7 @@ async function fetchTrainArtifact(store, runId2, localDir) {
   }
   let bytes = 0;
   for (const file of files) {
-    const target = join7(localDir, ...file.split("/"));
+    const target = join5(localDir, ...file.split("/"));
     if (!await store.getFile(`${prefix}/${file}`, target)) {
       throw new PipelineError(
         `${where}${file} disappeared while the model artifact of run ${runId2} was being copied`,
@@ -9918,7 +6696,7 @@ async function fetchTrainArtifact(store, runId2, localDir) {
         "Something deleted the run's outputs during the copy: train again with the same --run-id."
       );
     }
-    bytes += (await stat4(target)).size;
+    bytes += (await stat(target)).size;
   }
   return { modelDir: localDir, files, bytes };
 }
@@ -9928,10 +6706,10 @@ function listed(names) {
 }
 async function runModelDir(store, runId2, scratch) {
   if (store instanceof LocalStore) {
-    const local = join7(store.root, ...modelPrefix(runId2).split("/"));
-    if (existsSync3(join7(local, ARTIFACT_FILES.model))) return local;
+    const local = join5(store.root, ...modelPrefix(runId2).split("/"));
+    if (existsSync(join5(local, ARTIFACT_FILES.model))) return local;
   }
-  return (await fetchTrainArtifact(store, runId2, join7(scratch, runId2))).modelDir;
+  return (await fetchTrainArtifact(store, runId2, join5(scratch, runId2))).modelDir;
 }
 async function modelArtifactHashes(store, runId2) {
   const prefix = modelPrefix(runId2);
@@ -9941,7 +6719,7 @@ async function modelArtifactHashes(store, runId2) {
     if (bytes === void 0) continue;
     hashes.push({
       name: key,
-      sha256: createHash6("sha256").update(bytes).digest("hex"),
+      sha256: createHash4("sha256").update(bytes).digest("hex"),
       bytes: bytes.length
     });
   }
@@ -9949,9 +6727,233 @@ async function modelArtifactHashes(store, runId2) {
 }
 
 // pipeline/upload/acquire.ts
-import { existsSync as existsSync4 } from "node:fs";
+import { existsSync as existsSync3 } from "node:fs";
 import { readFile as readFile6, writeFile as writeFile5 } from "node:fs/promises";
-import { join as join8 } from "node:path";
+import { join as join7 } from "node:path";
+
+// pipeline/data/download.ts
+import { createHash as createHash5 } from "node:crypto";
+import { createWriteStream as createWriteStream2, existsSync as existsSync2 } from "node:fs";
+import { mkdir as mkdir4, readFile as readFile5, rename as rename2, rm as rm3, writeFile as writeFile4 } from "node:fs/promises";
+import { basename, join as join6 } from "node:path";
+import { Readable, Transform } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { createGzip } from "node:zlib";
+import yauzl from "yauzl";
+var DOWNLOAD_LIMITS = {
+  maxBytes: 8 * 2 ** 30,
+  maxUnpackedBytes: 64 * 2 ** 30
+};
+function redactUrl(url) {
+  try {
+    const parsed = new URL(url);
+    return `${parsed.protocol}//${parsed.host}${parsed.pathname}${parsed.search ? "?…" : ""}`;
+  } catch {
+    return "(an unparseable URL)";
+  }
+}
+var MANUAL_HINT = "Download the archive by hand and unpack it, then run `pipeline upload --source csv --data DIR` with DIR holding browsing_train.csv, search_train.csv and sku_to_content.csv.";
+async function downloadDataset(options) {
+  if (!options.url) {
+    throw new InputError(
+      "--source download needs the archive's URL: set data.downloadUrl (MLOPS_DOWNLOAD_URL or --download-url)",
+      { field: "data.downloadUrl" },
+      MANUAL_HINT
+    );
+  }
+  const shown = redactUrl(options.url);
+  if (new URL(options.url).protocol !== "https:" && !options.allowHttp) {
+    throw new InputError(
+      `refusing to download ${shown} over plain http: anyone on the way could swap the archive`,
+      { field: "data.downloadUrl" },
+      "Use an https URL, or set data.allowHttp (MLOPS_DOWNLOAD_ALLOW_HTTP=true) for a server you trust on your own network."
+    );
+  }
+  const requireSha256 = options.requireSha256 ?? (process.env.CI === "true" || process.env.GITHUB_ACTIONS === "true");
+  if (requireSha256 && !options.sha256) {
+    throw new InputError(
+      `the download of ${shown} is not pinned to a sha256: in CI every downloaded archive must be`,
+      { field: "data.downloadSha256" },
+      "Set data.downloadSha256 (MLOPS_DOWNLOAD_SHA256) to the archive's sha256 (sha256sum FILE)."
+    );
+  }
+  const limits = { ...DOWNLOAD_LIMITS, ...withoutUndefined(options) };
+  const marker = join6(options.dir, "download.json");
+  if (existsSync2(marker)) {
+    const previous = JSON.parse(await readFile5(marker, "utf8"));
+    const sameArchive = previous.url === options.url && (!options.sha256 || previous.sha256 === options.sha256);
+    if (sameArchive && existsSync2(join6(options.dir, `${DATA_FILES.browsing.file}.gz`))) {
+      return options.dir;
+    }
+  }
+  await mkdir4(options.dir, { recursive: true });
+  const archive = join6(options.dir, "archive.zip");
+  const sha2562 = await fetchTo(
+    options.url,
+    `${archive}.part`,
+    options.timeoutMs ?? 3e4,
+    limits.maxBytes
+  );
+  if (options.sha256 && sha2562 !== options.sha256) {
+    await rm3(`${archive}.part`, { force: true });
+    throw new InputError(
+      `the archive downloaded from ${shown} has sha256 ${sha2562}, expected ${options.sha256}`,
+      { field: "data.downloadSha256" },
+      "The file changed or the download was corrupted: check the URL, or update data.downloadSha256 if the new archive is trusted."
+    );
+  }
+  await rename2(`${archive}.part`, archive);
+  await extractDataFiles(archive, options.dir, limits.maxUnpackedBytes);
+  await rm3(archive, { force: true });
+  await writeFile4(marker, `${JSON.stringify({ url: options.url, sha256: sha2562 }, null, 2)}
+`);
+  return options.dir;
+}
+async function fetchTo(url, path2, timeoutMs, maxBytes) {
+  const shown = redactUrl(url);
+  let response;
+  try {
+    response = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
+  } catch (error) {
+    const cause = error.cause;
+    const reason = cause?.code ?? cause?.message ?? error.message;
+    throw new InputError(
+      `cannot download ${shown}: ${reason} (no network, or the host is unreachable)`,
+      {},
+      MANUAL_HINT
+    );
+  }
+  if (!response.ok || !response.body) {
+    throw new InputError(
+      `cannot download ${shown}: HTTP ${response.status} ${response.statusText}`,
+      {},
+      MANUAL_HINT
+    );
+  }
+  const declared = Number(response.headers.get("content-length") ?? "0");
+  if (declared > maxBytes) {
+    throw new InputError(
+      `${shown} is ${declared} bytes, over the limit of ${maxBytes}`,
+      { field: "data.downloadUrl" },
+      "Check the URL; a larger archive needs data.downloadMaxBytes (MLOPS_DOWNLOAD_MAX_BYTES) raised."
+    );
+  }
+  const hash2 = createHash5("sha256");
+  const body2 = Readable.fromWeb(response.body);
+  try {
+    await pipeline(
+      body2,
+      capped(maxBytes, `${shown} sent more than ${maxBytes} bytes`, hash2),
+      createWriteStream2(path2)
+    );
+  } catch (error) {
+    await rm3(path2, { force: true });
+    throw error;
+  }
+  return hash2.digest("hex");
+}
+async function extractDataFiles(archive, dir, maxUnpackedBytes) {
+  const wanted = new Set(DATA_KINDS.map((k) => DATA_FILES[k].file));
+  const found = /* @__PURE__ */ new Map();
+  let unpacked = 0;
+  const zip = await new Promise(
+    (resolve4, reject2) => yauzl.open(
+      archive,
+      { lazyEntries: true },
+      (error, file) => error ? reject2(error) : resolve4(file)
+    )
+  ).catch((error) => {
+    throw new InputError(
+      `the downloaded archive is not a readable zip file: ${error.message}`,
+      { file: archive },
+      MANUAL_HINT
+    );
+  });
+  await new Promise((resolve4, reject2) => {
+    zip.on(
+      "error",
+      (error) => reject2(
+        /invalid relative path|absolute path/.test(error.message) ? new InputError(
+          `the archive has an entry whose name leaves its folder (${error.message})`,
+          { file: archive },
+          "Do not unpack it: an archive from the data's publisher has no such names."
+        ) : error
+      )
+    );
+    zip.on("end", resolve4);
+    zip.on("entry", (entry) => {
+      const name2 = basename(entry.fileName);
+      if (!wanted.has(name2) || entry.fileName.endsWith("/")) {
+        zip.readEntry();
+        return;
+      }
+      const earlier = found.get(name2);
+      if (earlier !== void 0) {
+        reject2(
+          new InputError(
+            `the archive holds ${name2} twice (${earlier} and ${entry.fileName}): which one is the data?`,
+            { file: archive },
+            MANUAL_HINT
+          )
+        );
+        return;
+      }
+      const over = () => new InputError(
+        `the archive's data files unpack to more than ${maxUnpackedBytes} bytes (at ${entry.fileName})`,
+        { file: archive },
+        "A zip bomb, or a much larger dataset: raise data.downloadMaxUnpackedBytes (MLOPS_DOWNLOAD_MAX_UNPACKED_BYTES) if it is the data."
+      );
+      if (unpacked + entry.uncompressedSize > maxUnpackedBytes) return reject2(over());
+      zip.openReadStream(entry, (error, stream) => {
+        if (error) return reject2(error);
+        const target = join6(dir, `${name2}.gz`);
+        const counter = new Transform({
+          transform(chunk, _encoding, done) {
+            unpacked += chunk.length;
+            done(unpacked > maxUnpackedBytes ? over() : null, chunk);
+          }
+        });
+        pipeline(stream, counter, createGzip({ level: 1 }), createWriteStream2(`${target}.part`)).then(() => rename2(`${target}.part`, target)).then(
+          () => {
+            found.set(name2, entry.fileName);
+            zip.readEntry();
+          },
+          async (failure) => {
+            await rm3(`${target}.part`, { force: true });
+            reject2(failure);
+          }
+        );
+      });
+    });
+    zip.readEntry();
+  });
+  const missing = [...wanted].filter((name2) => !found.has(name2));
+  if (missing.includes(DATA_FILES.browsing.file)) {
+    throw new InputError(
+      `the archive holds no ${missing.join(", ")}`,
+      { file: archive },
+      MANUAL_HINT
+    );
+  }
+}
+function capped(max2, message, hash2) {
+  let bytes = 0;
+  return new Transform({
+    transform(chunk, _encoding, done) {
+      bytes += chunk.length;
+      hash2.update(chunk);
+      done(bytes > max2 ? new InputError(message, { field: "data.downloadUrl" }) : null, chunk);
+    }
+  });
+}
+function withoutUndefined(options) {
+  return {
+    ...options.maxBytes === void 0 ? {} : { maxBytes: options.maxBytes },
+    ...options.maxUnpackedBytes === void 0 ? {} : { maxUnpackedBytes: options.maxUnpackedBytes }
+  };
+}
+
+// pipeline/upload/acquire.ts
 async function acquireData(config, reporter) {
   const { data } = config;
   switch (data.source) {
@@ -9980,11 +6982,11 @@ async function acquireData(config, reporter) {
 }
 function syntheticDir(config) {
   const { dir, sessions, skus, seed: seed2 } = config.data;
-  return join8(dir, `synthetic-n${sessions}-k${skus}-s${seed2}`);
+  return join7(dir, `synthetic-n${sessions}-k${skus}-s${seed2}`);
 }
 async function generateOnce(dir, config, reporter) {
-  const marker = join8(dir, "generate.json");
-  if (existsSync4(marker)) {
+  const marker = join7(dir, "generate.json");
+  if (existsSync3(marker)) {
     reporter.info(`reusing generated data in ${dir}`);
     return JSON.parse(await readFile6(marker, "utf8"));
   }
@@ -10011,10 +7013,10 @@ async function generateOnce(dir, config, reporter) {
 function presentFiles(dir) {
   const files = {};
   for (const kind of DATA_KINDS) {
-    const plain = join8(dir, DATA_FILES[kind].file);
+    const plain = join7(dir, DATA_FILES[kind].file);
     const gzipped = `${plain}.gz`;
-    if (existsSync4(plain)) files[kind] = plain;
-    else if (existsSync4(gzipped)) files[kind] = gzipped;
+    if (existsSync3(plain)) files[kind] = plain;
+    else if (existsSync3(gzipped)) files[kind] = gzipped;
   }
   return files;
 }
@@ -10024,7 +7026,7 @@ function requireFiles(dir) {
     const expected = DATA_KINDS.map((k) => DATA_FILES[k].file).join(", ");
     throw new InputError(
       `no ${DATA_FILES.browsing.file} (or ${DATA_FILES.browsing.file}.gz) in ${dir}`,
-      { file: join8(dir, DATA_FILES.browsing.file) },
+      { file: join7(dir, DATA_FILES.browsing.file) },
       `Point --data (MLOPS_DATA_DIR) at the folder holding ${expected}, plain or gzipped (.csv.gz); search and catalog files are optional.`
     );
   }
@@ -10322,7 +7324,7 @@ async function readSmokeSessions(store, runId2) {
 // pipeline/evaluate/stage.ts
 var TEMPLATE_GATES_FILE = fileURLToPath(new URL("../../gates.yml", __moduleUrl));
 function resolveGatesFile(path2) {
-  return path2 === "gates.yml" && !existsSync5(path2) ? TEMPLATE_GATES_FILE : path2;
+  return path2 === "gates.yml" && !existsSync4(path2) ? TEMPLATE_GATES_FILE : path2;
 }
 function candidateName(artifact) {
   return artifact.config.preset ?? artifact.config.net.cell;
@@ -10383,7 +7385,7 @@ async function evaluateRun(input) {
     nextSku: String(r.next_sku),
     transitions: Number(r.transitions)
   }));
-  const scratch = await mkdtemp3(join9(tmpdir3(), "mlops-evaluate-"));
+  const scratch = await mkdtemp2(join8(tmpdir2(), "mlops-evaluate-"));
   try {
     const candidate = await loadModelArtifact(await runModelDir(store, input.runId, scratch));
     const name2 = candidateName(candidate);
@@ -10409,8 +7411,8 @@ async function evaluateRun(input) {
       `knn-blend baseline fitted on ${knnBlend.validation.cases} validation prefixes: ${describeBlend(knnBlend.spec)}`
     );
     recommenders.push(knnBlend.recommender);
-    const generative = join9(syntheticDir(config), MODEL_FILE);
-    if (config.data.source === "synthetic" && existsSync5(generative)) {
+    const generative = join8(syntheticDir(config), MODEL_FILE);
+    if (config.data.source === "synthetic" && existsSync4(generative)) {
       recommenders.push(new OracleRecommender(new Oracle(await loadGenerativeModel(generative))));
     }
     const bar = reporter.progress("evaluate", recommenders.length, "recommenders");
@@ -10442,27 +7444,27 @@ async function evaluateRun(input) {
       seconds: (performance.now() - started) / 1e3
     };
   } finally {
-    await rm6(scratch, { recursive: true, force: true });
+    await rm4(scratch, { recursive: true, force: true });
   }
 }
 
 // pipeline/transform/transform.ts
-import { existsSync as existsSync8 } from "node:fs";
-import { mkdtemp as mkdtemp4, rm as rm7 } from "node:fs/promises";
-import { tmpdir as tmpdir4 } from "node:os";
-import { join as join13, resolve as resolve3 } from "node:path";
+import { existsSync as existsSync7 } from "node:fs";
+import { mkdtemp as mkdtemp3, rm as rm5 } from "node:fs/promises";
+import { tmpdir as tmpdir3 } from "node:os";
+import { join as join12, resolve as resolve3 } from "node:path";
 import { fileURLToPath as fileURLToPath2 } from "node:url";
 
 // pipeline/transform/artifacts.ts
-import { createHash as createHash7, randomUUID as randomUUID2 } from "node:crypto";
+import { createHash as createHash6, randomUUID } from "node:crypto";
 var MANIFEST_SCHEMA = "https://schemas.getdbt.com/dbt/manifest/v12.json";
 var RUN_RESULTS_SCHEMA = "https://schemas.getdbt.com/dbt/run-results/v6.json";
 var DBT_VERSION = "1.10.0";
 function newArtifactContext(vars, selectors) {
-  return { invocationId: randomUUID2(), generatedAt: (/* @__PURE__ */ new Date()).toISOString(), vars, selectors };
+  return { invocationId: randomUUID(), generatedAt: (/* @__PURE__ */ new Date()).toISOString(), vars, selectors };
 }
 function checksum(text) {
-  return { name: "sha256", checksum: createHash7("sha256").update(text).digest("hex") };
+  return { name: "sha256", checksum: createHash6("sha256").update(text).digest("hex") };
 }
 function columns(docs) {
   return Object.fromEntries(
@@ -10686,7 +7688,7 @@ function manifest(graph, context) {
       invocation_id: context.invocationId,
       env: {},
       project_name: graph.project.name,
-      project_id: createHash7("md5").update(graph.project.name).digest("hex"),
+      project_id: createHash6("md5").update(graph.project.name).digest("hex"),
       user_id: null,
       send_anonymous_usage_stats: false,
       adapter_type: graph.target.type
@@ -10742,10 +7744,10 @@ function runResults(runs, context, elapsedSeconds) {
 }
 
 // pipeline/transform/graph.ts
-import { createHash as createHash9 } from "node:crypto";
+import { createHash as createHash8 } from "node:crypto";
 
 // pipeline/transform/generic-tests.ts
-import { createHash as createHash8 } from "node:crypto";
+import { createHash as createHash7 } from "node:crypto";
 var GENERIC_TESTS = ["not_null", "unique", "accepted_values", "relationships"];
 function genericTestSql(test, args) {
   const column = args.column_name;
@@ -10802,16 +7804,16 @@ function genericTestName(test, model, column, kwargs) {
   }
   const name2 = [parts.join("_"), ...extra].join("__").replace(/[^A-Za-z0-9_]+/g, "_");
   if (name2.length <= 64) return name2;
-  return `${name2.slice(0, 30)}_${createHash8("md5").update(name2).digest("hex")}`;
+  return `${name2.slice(0, 30)}_${createHash7("md5").update(name2).digest("hex")}`;
 }
 
 // pipeline/transform/jinja.ts
 import nunjucks from "nunjucks";
 
 // pipeline/transform/project.ts
-import { existsSync as existsSync6, readdirSync, readFileSync as readFileSync2 } from "node:fs";
-import { join as join10, relative as relative2, sep as sep2 } from "node:path";
-import { LineCounter as LineCounter3, isMap as isMap3, isSeq as isSeq2, parseDocument as parseDocument3 } from "yaml";
+import { existsSync as existsSync5, readdirSync, readFileSync } from "node:fs";
+import { join as join9, relative as relative2, sep as sep2 } from "node:path";
+import { LineCounter as LineCounter2, isMap as isMap2, isSeq as isSeq2, parseDocument as parseDocument2 } from "yaml";
 var SUPPORTED_CONFIG_KEYS = /* @__PURE__ */ new Set([
   "materialized",
   "schema",
@@ -10837,8 +7839,8 @@ var PROJECT_KEYS = /* @__PURE__ */ new Set([
   "require-dbt-version"
 ]);
 function loadProject(dir) {
-  const projectPath = join10(dir, "dbt_project.yml");
-  if (!existsSync6(projectPath)) {
+  const projectPath = join9(dir, "dbt_project.yml");
+  if (!existsSync5(projectPath)) {
     throw new InputError(
       `no dbt_project.yml in ${dir}`,
       { field: "transform.project" },
@@ -10933,18 +7935,18 @@ function baseName(path2) {
 function sqlFiles(dir, root) {
   return listFiles(dir, root, /\.sql$/).map((path2) => ({
     path: path2,
-    text: readFileSync2(join10(dir, path2), "utf8")
+    text: readFileSync(join9(dir, path2), "utf8")
   }));
 }
 function listFiles(dir, root, pattern) {
-  const base = join10(dir, root);
-  if (!existsSync6(base)) return [];
-  return readdirSync(base, { recursive: true }).filter((name2) => pattern.test(name2)).map((name2) => relative2(dir, join10(base, name2)).split(sep2).join("/")).sort();
+  const base = join9(dir, root);
+  if (!existsSync5(base)) return [];
+  return readdirSync(base, { recursive: true }).filter((name2) => pattern.test(name2)).map((name2) => relative2(dir, join9(base, name2)).split(sep2).join("/")).sort();
 }
 function readYaml(dir, path2) {
-  const text = readFileSync2(join10(dir, path2), "utf8");
-  const counter = new LineCounter3();
-  const doc = parseDocument3(text, { lineCounter: counter, prettyErrors: false });
+  const text = readFileSync(join9(dir, path2), "utf8");
+  const counter = new LineCounter2();
+  const doc = parseDocument2(text, { lineCounter: counter, prettyErrors: false });
   const error = doc.errors[0];
   if (error) {
     throw new InputError(`not valid YAML: ${error.message.split("\n")[0]}`, {
@@ -10963,7 +7965,7 @@ function lineOfPath(doc, counter, keys) {
   let node = doc.contents;
   let offset;
   for (const key of keys) {
-    if (isMap3(node)) {
+    if (isMap2(node)) {
       const pair = node.items.find(
         (item) => item.key?.value === key
       );
@@ -11677,7 +8679,7 @@ function genericTest(projectName, renderer, spec, node, refOf, sourceOf) {
     ...to === void 0 ? {} : { to },
     ...spec.kwargs.field === void 0 ? {} : { field: String(spec.kwargs.field) }
   });
-  const hash2 = createHash9("sha256").update(`${name2}:${JSON.stringify(kwargs)}`).digest("hex");
+  const hash2 = createHash8("sha256").update(`${name2}:${JSON.stringify(kwargs)}`).digest("hex");
   return {
     resourceType: "test",
     uniqueId: `test.${projectName}.${name2}.${hash2.slice(0, 10)}`,
@@ -12186,9 +9188,9 @@ function summarize(dag) {
 
 // pipeline/transform/dbt-core.ts
 import { spawn } from "node:child_process";
-import { accessSync, constants, existsSync as existsSync7 } from "node:fs";
+import { accessSync, constants, existsSync as existsSync6 } from "node:fs";
 import { readFile as readFile7 } from "node:fs/promises";
-import { delimiter, isAbsolute, join as join11, resolve as resolve2 } from "node:path";
+import { delimiter, isAbsolute, join as join10, resolve as resolve2 } from "node:path";
 function findDbt(setting, env = process.env) {
   if (setting === "builtin") return void 0;
   if (setting !== "auto") {
@@ -12204,7 +9206,7 @@ function findDbt(setting, env = process.env) {
   }
   for (const dir of (env.PATH ?? "").split(delimiter)) {
     if (dir === "") continue;
-    const candidate = join11(dir, process.platform === "win32" ? "dbt.exe" : "dbt");
+    const candidate = join10(dir, process.platform === "win32" ? "dbt.exe" : "dbt");
     if (isExecutable(candidate)) return candidate;
   }
   return void 0;
@@ -12212,7 +9214,7 @@ function findDbt(setting, env = process.env) {
 function isExecutable(path2) {
   try {
     accessSync(path2, constants.X_OK);
-    return existsSync7(path2);
+    return existsSync6(path2);
   } catch {
     return false;
   }
@@ -12265,7 +9267,7 @@ async function runDbtCore(options) {
     );
   }
   const read = async (name2) => {
-    const path2 = join11(options.targetPath, name2);
+    const path2 = join10(options.targetPath, name2);
     try {
       return JSON.parse(await readFile7(path2, "utf8"));
     } catch (error) {
@@ -12279,22 +9281,403 @@ async function runDbtCore(options) {
   };
 }
 
+// pipeline/warehouse/identifiers.ts
+var IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_$]{0,254}$/;
+function validateIdentifier(name2, what = "identifier") {
+  if (!IDENTIFIER.test(name2)) {
+    throw new Error(
+      `invalid ${what} "${name2}": use letters, digits, '_' or '$', starting with a letter or '_' (at most 255 characters)`
+    );
+  }
+  return name2;
+}
+function quoteIdentifier(name2) {
+  return `"${validateIdentifier(name2)}"`;
+}
+
+// pipeline/warehouse/snowflake/config.ts
+var WORKLOAD_IDENTITY_PROVIDERS = ["AWS", "AZURE", "GCP", "OIDC"];
+var SNOWFLAKE_ENV = {
+  account: "SNOWFLAKE_ACCOUNT",
+  user: "SNOWFLAKE_USER",
+  password: "SNOWFLAKE_PASSWORD",
+  privateKeyPath: "SNOWFLAKE_PRIVATE_KEY_PATH",
+  privateKey: "SNOWFLAKE_PRIVATE_KEY",
+  passphrase: "SNOWFLAKE_PRIVATE_KEY_PASSPHRASE",
+  authenticator: "SNOWFLAKE_AUTHENTICATOR",
+  token: "SNOWFLAKE_TOKEN",
+  provider: "SNOWFLAKE_WORKLOAD_IDENTITY_PROVIDER",
+  role: "SNOWFLAKE_ROLE",
+  warehouse: "SNOWFLAKE_WAREHOUSE",
+  database: "SNOWFLAKE_DATABASE",
+  schema: "SNOWFLAKE_SCHEMA"
+};
+var E = SNOWFLAKE_ENV;
+var ACCOUNT = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,254}$/;
+var AUTHENTICATOR_ALIASES = {
+  password: "password",
+  snowflake: "password",
+  keypair: "keypair",
+  "key-pair": "keypair",
+  key_pair: "keypair",
+  jwt: "keypair",
+  snowflake_jwt: "keypair",
+  oidc: "oidc",
+  workload_identity: "oidc",
+  wif: "oidc"
+};
+var SNOWFLAKE_OIDC_AUDIENCE = "snowflakecomputing.com";
+function needsOidcToken(env) {
+  const get = (name2) => env[name2]?.trim() || void 0;
+  if (get(E.token) !== void 0) return false;
+  const authenticator = get(E.authenticator)?.toLowerCase();
+  const provider = get(E.provider)?.toUpperCase();
+  const oidc = authenticator !== void 0 ? AUTHENTICATOR_ALIASES[authenticator] === "oidc" : provider !== void 0;
+  return oidc && (provider ?? "OIDC") === "OIDC";
+}
+function settingError(variable2, message, hint2) {
+  return new InputError(message, { field: variable2 }, hint2);
+}
+function snowflakeSettingsFromEnv(env) {
+  const get = (name2) => {
+    const value2 = env[name2];
+    return value2 === void 0 || value2.trim() === "" ? void 0 : value2;
+  };
+  const required = (name2, what) => {
+    const value2 = get(name2);
+    if (value2 === void 0) {
+      throw settingError(
+        name2,
+        `${name2} is not set: the Snowflake warehouse needs the ${what}`,
+        `Set ${name2} (a repository secret or variable in CI), or use --warehouse duckdb:PATH.`
+      );
+    }
+    return value2.trim();
+  };
+  const settings = {
+    account: required(E.account, "account identifier (e.g. myorg-myaccount)"),
+    warehouse: required(E.warehouse, "virtual warehouse that runs the loads"),
+    database: required(E.database, "database that holds the raw tables"),
+    schema: required(E.schema, "schema that holds the raw tables"),
+    auth: authFromEnv(get)
+  };
+  const role = get(E.role);
+  if (role !== void 0) settings.role = role.trim();
+  const user = get(E.user);
+  if (user !== void 0) settings.user = user.trim();
+  validateSnowflakeSettings(settings);
+  return settings;
+}
+function authFromEnv(get) {
+  const password = get(E.password);
+  const keyPath = get(E.privateKeyPath);
+  const key = get(E.privateKey);
+  const passphrase = get(E.passphrase);
+  const token = get(E.token);
+  const providerText = get(E.provider);
+  const present = {
+    password: setNames([E.password, password]),
+    keypair: setNames([E.privateKeyPath, keyPath], [E.privateKey, key]),
+    oidc: setNames([E.token, token], [E.provider, providerText])
+  };
+  const authenticator = get(E.authenticator);
+  let kind;
+  if (authenticator !== void 0) {
+    const named = AUTHENTICATOR_ALIASES[authenticator.trim().toLowerCase()];
+    if (!named) {
+      throw settingError(
+        E.authenticator,
+        `${E.authenticator}="${authenticator.trim()}" is not an authenticator this pipeline supports`,
+        `Use password, keypair (SNOWFLAKE_JWT) or oidc (WORKLOAD_IDENTITY), or unset it to infer from the credentials present.`
+      );
+    }
+    kind = named;
+    const others = Object.keys(present).filter((k) => k !== kind).flatMap((k) => present[k]);
+    if (others.length > 0) {
+      throw settingError(
+        E.authenticator,
+        `${E.authenticator}=${authenticator.trim()} but ${others.join(" and ")} ${others.length > 1 ? "are" : "is"} also set: the settings contradict each other`,
+        `Unset ${others.join(", ")}, or change ${E.authenticator} to the method you mean.`
+      );
+    }
+  } else {
+    const kinds = Object.keys(present).filter(
+      (k) => present[k].length > 0
+    );
+    if (kinds.length === 0) {
+      throw settingError(
+        E.password,
+        "no Snowflake credentials are set",
+        `Set ${E.password}; or ${E.privateKeyPath} / ${E.privateKey} for key-pair auth; or ${E.authenticator}=oidc with ${E.provider} (and ${E.token} for provider OIDC).`
+      );
+    }
+    if (kinds.length > 1) {
+      const vars = kinds.flatMap((k) => present[k]);
+      throw settingError(
+        E.authenticator,
+        `credentials for more than one authentication method are set (${vars.join(", ")}) and ${E.authenticator} does not say which to use`,
+        `Set ${E.authenticator} to ${kinds.join(" or ")}, and unset the variables of the other method.`
+      );
+    }
+    kind = kinds[0];
+  }
+  if (kind === "password") {
+    if (passphrase !== void 0) throw passphraseWithoutKey();
+    if (password === void 0) {
+      throw settingError(
+        E.password,
+        `${E.authenticator}=password but ${E.password} is not set`,
+        `Set ${E.password}, or choose another ${E.authenticator}.`
+      );
+    }
+    return { kind, password };
+  }
+  if (kind === "keypair") {
+    if (keyPath !== void 0 && key !== void 0) {
+      throw settingError(
+        E.privateKey,
+        `both ${E.privateKeyPath} and ${E.privateKey} are set: the settings contradict each other`,
+        `Keep one: ${E.privateKeyPath} for a key file, or ${E.privateKey} for the PEM text.`
+      );
+    }
+    if (keyPath === void 0 && key === void 0) {
+      throw settingError(
+        E.privateKeyPath,
+        `key-pair authentication needs a private key, and neither ${E.privateKeyPath} nor ${E.privateKey} is set`,
+        `Set ${E.privateKeyPath} to a PKCS#8 PEM file, or ${E.privateKey} to its text.`
+      );
+    }
+    const auth = { kind };
+    if (keyPath !== void 0) auth.privateKeyPath = keyPath.trim();
+    if (key !== void 0) auth.privateKey = normalizePem(key);
+    if (passphrase !== void 0) auth.passphrase = passphrase;
+    return auth;
+  }
+  if (passphrase !== void 0) throw passphraseWithoutKey();
+  let provider;
+  if (providerText !== void 0) {
+    const upper = providerText.trim().toUpperCase();
+    if (!WORKLOAD_IDENTITY_PROVIDERS.includes(upper)) {
+      throw settingError(
+        E.provider,
+        `${E.provider}="${providerText.trim()}" is not a workload identity provider`,
+        `Use one of ${WORKLOAD_IDENTITY_PROVIDERS.join(", ")}.`
+      );
+    }
+    provider = upper;
+  } else if (token !== void 0) {
+    provider = "OIDC";
+  } else {
+    throw settingError(
+      E.provider,
+      `workload identity authentication needs a provider, and neither ${E.provider} nor ${E.token} is set`,
+      `Set ${E.provider} to AWS, AZURE or GCP (credentials from the cloud this runs in), or set ${E.token} to an OIDC ID token (e.g. from GitHub Actions with permissions: id-token: write).`
+    );
+  }
+  if (provider === "OIDC" && token === void 0) {
+    throw settingError(
+      E.token,
+      `${E.provider}=OIDC needs the identity token, and ${E.token} is not set`,
+      `Set ${E.token} to the OIDC ID token (in GitHub Actions: core.getIDToken(), with permissions: id-token: write).`
+    );
+  }
+  if (provider !== "OIDC" && token !== void 0) {
+    throw settingError(
+      E.token,
+      `${E.token} is set but ${E.provider}=${provider} fetches its own attestation: the settings contradict each other`,
+      `Unset ${E.token}, or set ${E.provider}=OIDC to use the token.`
+    );
+  }
+  return token === void 0 ? { kind: "oidc", provider } : { kind: "oidc", provider, token };
+}
+function setNames(...pairs) {
+  return pairs.filter(([, value2]) => value2 !== void 0).map(([name2]) => name2);
+}
+function passphraseWithoutKey() {
+  return settingError(
+    E.passphrase,
+    `${E.passphrase} is set but no private key is used`,
+    `Set ${E.privateKeyPath} or ${E.privateKey} (key-pair auth), or unset ${E.passphrase}.`
+  );
+}
+function normalizePem(text) {
+  const pem = !text.includes("\n") && text.includes("\\n") ? text.replaceAll("\\n", "\n") : text;
+  const trimmed = pem.trim();
+  if (!/^-----BEGIN (ENCRYPTED |RSA )?PRIVATE KEY-----\n[\s\S]+\n-----END (ENCRYPTED |RSA )?PRIVATE KEY-----$/.test(
+    trimmed
+  )) {
+    throw settingError(
+      E.privateKey,
+      `${E.privateKey} does not hold a PEM private key (expected "-----BEGIN PRIVATE KEY-----" ... "-----END PRIVATE KEY-----")`,
+      `Store the whole PEM file's text, line breaks included (or written as \\n); convert other formats with: openssl pkcs8 -topk8 -in key.pem -out rsa_key.p8`
+    );
+  }
+  return `${trimmed}
+`;
+}
+function validateSnowflakeSettings(settings) {
+  const check2 = (value2, variable2, what) => {
+    try {
+      validateIdentifier(value2, `Snowflake ${what}`);
+    } catch (error) {
+      throw settingError(
+        variable2,
+        error.message,
+        `Set ${variable2} to a plain Snowflake identifier (names that need quoting are not supported).`
+      );
+    }
+  };
+  if (!ACCOUNT.test(settings.account)) {
+    throw settingError(
+      E.account,
+      `invalid Snowflake account identifier "${settings.account}"`,
+      `Set ${E.account} to the account identifier only (e.g. myorg-myaccount or xy12345.eu-west-1), without https:// or .snowflakecomputing.com.`
+    );
+  }
+  check2(settings.warehouse, E.warehouse, "warehouse");
+  check2(settings.database, E.database, "database");
+  check2(settings.schema, E.schema, "schema");
+  if (settings.role !== void 0) check2(settings.role, E.role, "role");
+  if (settings.auth.kind !== "oidc" && !settings.user) {
+    throw settingError(
+      E.user,
+      `${E.user} is not set: ${settings.auth.kind === "password" ? "password" : "key-pair"} authentication needs the login name`,
+      `Set ${E.user} to the Snowflake user (a service user for CI).`
+    );
+  }
+}
+var SDK_AUTHENTICATOR = {
+  password: "SNOWFLAKE",
+  keypair: "SNOWFLAKE_JWT",
+  oidc: "WORKLOAD_IDENTITY"
+};
+function snowflakeConnectionOptions(settings) {
+  const options = {
+    account: settings.account,
+    warehouse: settings.warehouse,
+    database: settings.database,
+    schema: settings.schema,
+    authenticator: SDK_AUTHENTICATOR[settings.auth.kind]
+  };
+  if (settings.user !== void 0) options.username = settings.user;
+  if (settings.role !== void 0) options.role = settings.role;
+  const auth = settings.auth;
+  switch (auth.kind) {
+    case "password":
+      options.password = auth.password;
+      break;
+    case "keypair":
+      if (auth.privateKeyPath !== void 0) options.privateKeyPath = auth.privateKeyPath;
+      if (auth.privateKey !== void 0) options.privateKey = auth.privateKey;
+      if (auth.passphrase !== void 0) options.privateKeyPass = auth.passphrase;
+      break;
+    case "oidc":
+      options.workloadIdentityProvider = auth.provider;
+      if (auth.token !== void 0) options.token = auth.token;
+      break;
+  }
+  return options;
+}
+function snowflakeSecrets(settings) {
+  const auth = settings.auth;
+  const values = auth.kind === "password" ? [auth.password] : auth.kind === "keypair" ? [auth.privateKey, auth.passphrase, ...pemBody(auth.privateKey)] : [auth.token];
+  return values.filter((v) => typeof v === "string" && v.length >= 4);
+}
+function pemBody(pem) {
+  if (!pem) return [];
+  return pem.split("\n").map((line) => line.trim()).filter((line) => line.length >= 16 && !line.startsWith("-----"));
+}
+function describeSnowflake(settings) {
+  const auth = settings.auth.kind === "oidc" ? `workload identity (${settings.auth.provider})` : settings.auth.kind === "keypair" ? "key pair" : "password";
+  const who = settings.user ? `user ${settings.user}, ` : "";
+  const role = settings.role ? `, role ${settings.role}` : "";
+  return `snowflake:${settings.account}/${settings.database}.${settings.schema} (${who}warehouse ${settings.warehouse}${role}, ${auth})`;
+}
+function redact(text, secrets) {
+  let out = text;
+  for (const secret of secrets) out = out.split(secret).join("***");
+  return out;
+}
+
 // pipeline/transform/inputs.ts
-import { createHash as createHash10 } from "node:crypto";
-import { readdirSync as readdirSync2, readFileSync as readFileSync3, statSync } from "node:fs";
-import { join as join12, relative as relative3, sep as sep3 } from "node:path";
+import { createHash as createHash9 } from "node:crypto";
+import { readdirSync as readdirSync2, readFileSync as readFileSync2, statSync } from "node:fs";
+import { join as join11, relative as relative3, sep as sep3 } from "node:path";
+
+// pipeline/warehouse/raw-tables.ts
+var DATA_COLUMN_TYPES = {
+  browsing: { server_timestamp_epoch_ms: "bigint" },
+  search: { server_timestamp_epoch_ms: "bigint" },
+  catalog: { price_bucket: "double" }
+};
+var LOAD_META_COLUMNS = [
+  { name: "etl_id", type: "varchar" },
+  { name: "etl_timestamp", type: "timestamp" },
+  { name: "tenant", type: "varchar" },
+  { name: "source_file", type: "varchar" },
+  { name: "source_hash", type: "varchar" }
+];
+function dataColumns(kind) {
+  const types = DATA_COLUMN_TYPES[kind];
+  return [
+    ...DATA_FILES[kind].columns.map((name2) => ({ name: name2, type: types[name2] ?? "varchar" })),
+    { name: "source_line", type: "bigint" }
+  ];
+}
+function rawTableColumns(kind) {
+  return [...dataColumns(kind), ...LOAD_META_COLUMNS];
+}
+var REJECTS_TABLE = "raw_rejects";
+var REJECT_COLUMNS = [
+  { name: "line", type: "bigint" },
+  { name: "column_index", type: "integer" },
+  { name: "column_name", type: "varchar" },
+  { name: "reason", type: "varchar" },
+  { name: "raw_text", type: "varchar" }
+];
+var REJECTS_TABLE_COLUMNS = [
+  ...REJECT_COLUMNS,
+  { name: "target_table", type: "varchar" },
+  ...LOAD_META_COLUMNS
+];
+var LOADS_TABLE = "raw_loads";
+var LOADS_TABLE_COLUMNS = [
+  { name: "target_table", type: "varchar" },
+  ...LOAD_META_COLUMNS,
+  { name: "rows_read", type: "bigint" },
+  { name: "rows_loaded", type: "bigint" },
+  { name: "rows_rejected", type: "bigint" }
+];
+function rawTableName(kind) {
+  return DATA_FILES[kind].table;
+}
+function loadRecordFromRow(kind, row) {
+  return {
+    kind,
+    etlId: String(row.etl_id),
+    etlTimestamp: String(row.etl_timestamp),
+    tenant: String(row.tenant),
+    sourceFile: String(row.source_file),
+    sourceHash: String(row.source_hash),
+    rowsRead: Number(row.rows_read),
+    rowsLoaded: Number(row.rows_loaded),
+    rowsRejected: Number(row.rows_rejected)
+  };
+}
+
+// pipeline/transform/inputs.ts
 var GENERATED = /* @__PURE__ */ new Set(["target", "logs", "dbt_packages"]);
 function projectInput(dir) {
-  const hash2 = createHash10("sha256");
+  const hash2 = createHash9("sha256");
   let bytes = 0;
   const walk2 = (folder) => {
     for (const name2 of readdirSync2(folder).sort()) {
-      const path2 = join12(folder, name2);
+      const path2 = join11(folder, name2);
       if (statSync(path2).isDirectory()) {
         if (!GENERATED.has(name2)) walk2(path2);
         continue;
       }
-      const content = readFileSync3(path2);
+      const content = readFileSync2(path2);
       bytes += content.length;
       hash2.update(relative3(dir, path2).split(sep3).join("/")).update("\0").update(content);
     }
@@ -12314,7 +9697,7 @@ async function rawInputs(warehouse) {
   }
   return [...byTable].map(([table4, hashes]) => ({
     name: table4,
-    sha256: createHash10("sha256").update(hashes.join("\n")).digest("hex")
+    sha256: createHash9("sha256").update(hashes.join("\n")).digest("hex")
   }));
 }
 
@@ -12405,7 +9788,7 @@ async function transform(ctx, options = {}) {
   const { config, reporter } = ctx;
   const selectors = options.select ?? [];
   const projectDir = config.transform.project ? resolve3(config.transform.project) : DEFAULT_PROJECT_DIR;
-  if (!existsSync8(join13(projectDir, "dbt_project.yml"))) {
+  if (!existsSync7(join12(projectDir, "dbt_project.yml"))) {
     throw new InputError(
       `no dbt project in ${projectDir} (no dbt_project.yml)`,
       { field: "transform.project" },
@@ -12435,7 +9818,7 @@ async function transform(ctx, options = {}) {
   let results;
   if (executable) {
     if (target === "duckdb") await ctx.releaseWarehouse();
-    const targetPath = await mkdtemp4(join13(tmpdir4(), "mlops-dbt-target-"));
+    const targetPath = await mkdtemp3(join12(tmpdir3(), "mlops-dbt-target-"));
     try {
       const outcome = await runDbtCore({
         executable,
@@ -12453,7 +9836,7 @@ async function transform(ctx, options = {}) {
       manifest2 = outcome.manifest;
       results = outcome.runResults;
     } finally {
-      await rm7(targetPath, { recursive: true, force: true });
+      await rm5(targetPath, { recursive: true, force: true });
     }
   } else {
     const outcome = await runBuiltin(await ctx.warehouse(), {
@@ -12560,6 +9943,1203 @@ ${formatFailures(result)}`,
     result,
     `The full results are in ${result.artifacts.runResults} in the run store.`
   );
+}
+
+// pipeline/config/config.ts
+import { existsSync as existsSync8, readFileSync as readFileSync3 } from "node:fs";
+import { LineCounter as LineCounter3, isMap as isMap3, parseDocument as parseDocument3 } from "yaml";
+
+// pipeline/config/presets.ts
+var SEEDS_LAYERS = {
+  "model.cell": "lstm",
+  "model.tied": false,
+  "model.itemFeatures": false,
+  "model.blend": "neural",
+  "model.embeddingDim": 32,
+  "model.hiddenUnits": 32,
+  "model.layers": 1,
+  "model.dropout": 0.3,
+  "model.maxLen": 20,
+  "train.examples": "all-prefixes",
+  "train.batchSize": 256,
+  "train.popularityBias": false
+};
+var PRESETS = {
+  hybrid: {},
+  "lstm-sampled": {
+    ...SEEDS_LAYERS,
+    "model.learningRate": 0.01,
+    "train.loss": "sampled",
+    "train.negatives": 1024,
+    "train.sampleAlpha": 0,
+    "train.logQ": 0,
+    "train.epochs": 4
+  },
+  seeds: {
+    ...SEEDS_LAYERS,
+    "model.learningRate": 1e-3,
+    "train.loss": "full"
+  }
+};
+
+// pipeline/config/settings.ts
+import { z as z6 } from "zod";
+
+// pipeline/compute/batch-settings.ts
+import { z as z4 } from "zod";
+var DEFAULT_LOG_GROUP = "/aws/batch/job";
+var BATCH_DEFAULTS = {
+  jobDefinition: "mlops-session-recs-train",
+  vcpus: 4,
+  memoryMiB: 15e3,
+  gpus: 1,
+  timeoutSeconds: 7200,
+  retryAttempts: 3,
+  logGroup: DEFAULT_LOG_GROUP,
+  runnableWarnSeconds: 600,
+  runnableTimeoutSeconds: 3600
+};
+var FALLBACK_REGION = "us-east-1";
+var NAME = /^[A-Za-z0-9_-]{1,128}$/;
+var JOB_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$/;
+var QUEUE_ARN = /^arn:aws[a-z-]*:batch:[a-z0-9-]+:\d{12}:job-queue\/[A-Za-z0-9_-]{1,128}$/;
+var IMAGE = /^[A-Za-z0-9][A-Za-z0-9._:/#@-]{0,254}$/;
+var ROLE_ARN = /^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]{1,512}$/;
+var REGION = /^[a-z]{2}(-[a-z]+)+-\d{1,2}$/;
+var LOG_GROUP = /^[\w.\-/#]{1,512}$/;
+function jobDefinitionNameProblem(name2) {
+  return NAME.test(name2) ? void 0 : "must be 1-128 letters, digits, hyphens or underscores (AWS Batch job definition name)";
+}
+function jobNameProblem(name2) {
+  return JOB_NAME.test(name2) ? void 0 : "must be 1-128 letters, digits, hyphens or underscores, starting with a letter or digit (AWS Batch job name)";
+}
+function queueProblem(queue) {
+  return NAME.test(queue) || QUEUE_ARN.test(queue) ? void 0 : "must be a job queue name (1-128 letters, digits, hyphens or underscores) or a job queue ARN (arn:aws:batch:REGION:ACCOUNT:job-queue/NAME)";
+}
+function imageProblem(image) {
+  return IMAGE.test(image) ? void 0 : "must be an image reference of up to 255 letters, digits and - _ : . / # @ (e.g. 123456789012.dkr.ecr.us-east-1.amazonaws.com/mlops-train:1.0)";
+}
+function roleArnProblem(arn) {
+  return ROLE_ARN.test(arn) ? void 0 : "must be an IAM role ARN (arn:aws:iam::123456789012:role/NAME)";
+}
+function environmentNameProblem(name2) {
+  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name2)) {
+    return "must be letters, digits and underscores, not starting with a digit";
+  }
+  return name2.startsWith("AWS_BATCH") ? 'must not start with "AWS_BATCH" (reserved)' : void 0;
+}
+var SECRET_ARN = /^arn:aws[a-z-]*:(secretsmanager|ssm):[a-z0-9-]+:\d{12}:[\w+=,.@/:-]+$/;
+function parseBatchSecrets(text) {
+  const secrets = {};
+  for (const entry of text.split(",").map((e) => e.trim())) {
+    if (entry === "") continue;
+    const at = entry.indexOf("=");
+    const name2 = at < 0 ? entry : entry.slice(0, at);
+    const arn = at < 0 ? "" : entry.slice(at + 1);
+    const nameProblem = environmentNameProblem(name2);
+    if (nameProblem !== void 0)
+      throw new RangeError(`"${entry}": the variable name ${nameProblem}`);
+    if (!SECRET_ARN.test(arn)) {
+      throw new RangeError(
+        `"${entry}": expected NAME=ARN with a Secrets Manager secret or SSM parameter ARN (arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME)`
+      );
+    }
+    if (name2 in secrets) throw new RangeError(`"${name2}" is given twice`);
+    secrets[name2] = arn;
+  }
+  return secrets;
+}
+function secretsProblem(text) {
+  try {
+    parseBatchSecrets(text);
+    return void 0;
+  } catch (error) {
+    return error.message;
+  }
+}
+var positiveInt = z4.number().int().positive();
+var BATCH_SETTING_SPECS = [
+  {
+    key: "compute.batch.queue",
+    env: "MLOPS_BATCH_QUEUE",
+    flag: "--batch-queue",
+    schema: z4.string().refine((v) => queueProblem(v) === void 0),
+    allowed: "a job queue name or ARN",
+    description: "AWS Batch job queue for --compute batch (required then).",
+    sensitive: true
+  },
+  {
+    key: "compute.batch.jobDefinition",
+    env: "MLOPS_BATCH_JOB_DEFINITION",
+    flag: "--batch-job-definition",
+    schema: z4.string().refine((v) => jobDefinitionNameProblem(v) === void 0),
+    allowed: "1-128 letters, digits, '-' or '_'",
+    description: "Job definition name; a new revision is registered only when image, resources or settings change."
+  },
+  {
+    key: "compute.batch.image",
+    env: "MLOPS_BATCH_IMAGE",
+    flag: "--batch-image",
+    schema: z4.string().refine((v) => imageProblem(v) === void 0),
+    allowed: "an ECR repository URI, with or without a tag or digest",
+    description: "Train image built from containers/train.Dockerfile (required for --compute batch). Without a tag, the checkout's tag (`pipeline images`).",
+    sensitive: true
+  },
+  {
+    key: "compute.batch.vcpus",
+    env: "MLOPS_BATCH_VCPUS",
+    flag: "--batch-vcpus",
+    schema: positiveInt.max(256),
+    numeric: true,
+    allowed: "an integer from 1 to 256",
+    description: "vCPUs per training job."
+  },
+  {
+    key: "compute.batch.memoryMiB",
+    env: "MLOPS_BATCH_MEMORY_MIB",
+    flag: "--batch-memory-mib",
+    schema: z4.number().int().min(512),
+    numeric: true,
+    allowed: "an integer of at least 512",
+    description: "Memory per training job in MiB (leave room for the ECS agent on the instance)."
+  },
+  {
+    key: "compute.batch.gpus",
+    env: "MLOPS_BATCH_GPUS",
+    flag: "--batch-gpus",
+    schema: z4.number().int().min(0).max(16),
+    numeric: true,
+    allowed: "an integer from 0 to 16",
+    description: "GPUs per training job (0: CPU instances, tfjs picks its best CPU backend)."
+  },
+  {
+    key: "compute.batch.timeoutSeconds",
+    env: "MLOPS_BATCH_TIMEOUT_SECONDS",
+    flag: "--batch-timeout-seconds",
+    schema: z4.number().int().min(60),
+    numeric: true,
+    allowed: "an integer of at least 60 (Batch's minimum)",
+    description: "Limit per attempt; Batch stops the attempt after it."
+  },
+  {
+    key: "compute.batch.retryAttempts",
+    env: "MLOPS_BATCH_RETRY_ATTEMPTS",
+    flag: "--batch-retry-attempts",
+    schema: z4.number().int().min(1).max(10),
+    numeric: true,
+    allowed: "an integer from 1 to 10",
+    description: "Attempts in all; a new attempt only when the instance went away (Spot reclaim), never after a training error."
+  },
+  {
+    key: "compute.batch.region",
+    env: "MLOPS_BATCH_REGION",
+    flag: "--batch-region",
+    schema: z4.string().regex(REGION),
+    allowed: "an AWS region such as eu-west-1",
+    description: "Region of the job queue (default: AWS_REGION, else us-east-1)."
+  },
+  {
+    key: "compute.batch.logGroup",
+    env: "MLOPS_BATCH_LOG_GROUP",
+    flag: "--batch-log-group",
+    schema: z4.string().regex(LOG_GROUP),
+    allowed: "a CloudWatch Logs group name",
+    description: "Log group the job's container logs go to (the awslogs driver)."
+  },
+  {
+    key: "compute.batch.runnableWarnSeconds",
+    env: "MLOPS_BATCH_RUNNABLE_WARN_SECONDS",
+    flag: "--batch-runnable-warn-seconds",
+    schema: positiveInt,
+    numeric: true,
+    allowed: "a positive integer",
+    description: "Warn when the job waits this long in RUNNABLE (no instance yet)."
+  },
+  {
+    key: "compute.batch.runnableTimeoutSeconds",
+    env: "MLOPS_BATCH_RUNNABLE_TIMEOUT_SECONDS",
+    flag: "--batch-runnable-timeout-seconds",
+    schema: positiveInt,
+    numeric: true,
+    allowed: "a positive integer",
+    description: "Terminate the job and fail after this long in RUNNABLE."
+  },
+  {
+    key: "compute.batch.secrets",
+    env: "MLOPS_BATCH_SECRETS",
+    flag: "--batch-secrets",
+    schema: z4.string().refine((v) => secretsProblem(v) === void 0),
+    allowed: "NAME=ARN pairs, comma-separated (Secrets Manager or SSM ARNs)",
+    description: "Secrets ECS injects into the training container as variables, e.g. SNOWFLAKE_PRIVATE_KEY=arn:aws:secretsmanager:…; needs compute.batch.executionRoleArn.",
+    sensitive: true
+  },
+  {
+    key: "compute.batch.executionRoleArn",
+    env: "MLOPS_BATCH_EXECUTION_ROLE_ARN",
+    flag: "--batch-execution-role-arn",
+    schema: z4.string().refine((v) => roleArnProblem(v) === void 0),
+    allowed: "an IAM role ARN",
+    description: "ECS task execution role that reads compute.batch.secrets (secretsmanager:GetSecretValue, ssm:GetParameters).",
+    sensitive: true
+  },
+  {
+    key: "compute.batch.jobRoleArn",
+    env: "MLOPS_BATCH_JOB_ROLE_ARN",
+    flag: "--batch-job-role-arn",
+    schema: z4.string().refine((v) => roleArnProblem(v) === void 0),
+    allowed: "an IAM role ARN",
+    description: "Role the training container assumes (needs s3:GetObject/PutObject/ListBucket on the run store).",
+    sensitive: true
+  }
+];
+var SPEC_BY_FIELD = new Map(
+  BATCH_SETTING_SPECS.map((spec) => [spec.key.slice("compute.batch.".length), spec])
+);
+function settingError2(field2, message) {
+  const spec = SPEC_BY_FIELD.get(field2);
+  const key = spec?.key ?? `compute.batch.${field2}`;
+  const where = spec ? `${key} in the config file, ${spec.env} or ${spec.flag}` : key;
+  return new InputError(message, { field: key }, `Set ${where}.`);
+}
+function resolveBatchSettings(values, env = process.env) {
+  const region = values.region ?? nonEmpty(env.AWS_REGION) ?? nonEmpty(env.AWS_DEFAULT_REGION) ?? FALLBACK_REGION;
+  if (values.queue === void 0 || values.queue === "") {
+    throw settingError2("queue", "no AWS Batch job queue is set: --compute batch needs one");
+  }
+  if (values.image === void 0 || values.image === "") {
+    throw settingError2("image", "no train image is set: --compute batch needs one");
+  }
+  const settings = {
+    ...BATCH_DEFAULTS,
+    ...withoutUndefined2(values),
+    queue: values.queue,
+    image: values.image,
+    region
+  };
+  validateBatchSettings(settings);
+  return settings;
+}
+function validateBatchSettings(settings) {
+  const nameChecks = [
+    ["queue", settings.queue, queueProblem],
+    ["jobDefinition", settings.jobDefinition, jobDefinitionNameProblem],
+    ["image", settings.image, imageProblem],
+    ["jobRoleArn", settings.jobRoleArn, roleArnProblem],
+    ["executionRoleArn", settings.executionRoleArn, roleArnProblem],
+    ["secrets", settings.secrets, secretsProblem]
+  ];
+  for (const [field2, value2, problem] of nameChecks) {
+    if (value2 === void 0) continue;
+    const why = problem(value2);
+    if (why !== void 0) throw settingError2(field2, `invalid ${field2} "${value2}": ${why}`);
+  }
+  if (!REGION.test(settings.region)) {
+    throw settingError2("region", `invalid region "${settings.region}": expected e.g. eu-west-1`);
+  }
+  if (!LOG_GROUP.test(settings.logGroup)) {
+    throw settingError2(
+      "logGroup",
+      `invalid log group "${settings.logGroup}": 1-512 letters, digits and . _ - / #`
+    );
+  }
+  const ranges = [
+    ["vcpus", 1, 256],
+    ["memoryMiB", 512, 4194304],
+    ["gpus", 0, 16],
+    ["timeoutSeconds", 60, 1209600],
+    ["retryAttempts", 1, 10],
+    ["runnableWarnSeconds", 1, 1209600],
+    ["runnableTimeoutSeconds", 1, 1209600]
+  ];
+  for (const [field2, min, max2] of ranges) {
+    const value2 = settings[field2];
+    if (typeof value2 !== "number" || !Number.isInteger(value2) || value2 < min || value2 > max2) {
+      throw settingError2(
+        field2,
+        `invalid ${field2} ${String(value2)}: expected an integer from ${min} to ${max2}`
+      );
+    }
+  }
+  const secrets = settings.secrets === void 0 ? {} : parseBatchSecrets(settings.secrets);
+  if (Object.keys(secrets).length > 0 && settings.executionRoleArn === void 0) {
+    throw settingError2(
+      "executionRoleArn",
+      `compute.batch.secrets names ${Object.keys(secrets).join(", ")}, but no execution role is set: ECS needs one to read them`
+    );
+  }
+  if (settings.runnableWarnSeconds >= settings.runnableTimeoutSeconds) {
+    throw settingError2(
+      "runnableWarnSeconds",
+      `runnableWarnSeconds (${settings.runnableWarnSeconds}) must be below runnableTimeoutSeconds (${settings.runnableTimeoutSeconds}): the warning would never show`
+    );
+  }
+}
+function withoutUndefined2(values) {
+  return Object.fromEntries(
+    Object.entries(values).filter(([, value2]) => value2 !== void 0)
+  );
+}
+function nonEmpty(value2) {
+  return value2 === void 0 || value2 === "" ? void 0 : value2;
+}
+
+// pipeline/serve/serve-settings.ts
+import { z as z5 } from "zod";
+var SERVE_LIMIT_DEFAULTS = {
+  maxQueue: 256,
+  maxBatch: 32,
+  batchWaitMs: 0,
+  maxConnections: 1e3,
+  // SageMaker gives an invocation 60 s end to end; a request still arriving after that is dead.
+  requestTimeoutMs: 6e4,
+  headersTimeoutMs: 1e4,
+  // Longer than a load balancer's usual 60 s idle timeout, so the server never closes a
+  // connection its front end is about to reuse (the front end closes idle ones first).
+  keepAliveTimeoutMs: 75e3
+};
+var positiveInt2 = z5.number().int().positive();
+var SERVE_LIMIT_SPECS = [
+  {
+    key: "serve.maxQueue",
+    env: "MLOPS_SERVE_MAX_QUEUE",
+    flag: "--max-queue",
+    schema: positiveInt2,
+    numeric: true,
+    allowed: "a positive integer",
+    description: "Sessions waiting for the model before `pipeline serve` answers 503 with Retry-After (load shedding): past capacity, a queue only adds latency."
+  },
+  {
+    key: "serve.maxBatch",
+    env: "MLOPS_SERVE_MAX_BATCH",
+    flag: "--max-batch",
+    schema: positiveInt2,
+    numeric: true,
+    allowed: "a positive integer",
+    description: "Most sessions of concurrent requests scored in one model call; a call holds the event loop (and /ping) for its length."
+  },
+  {
+    key: "serve.batchWaitMs",
+    env: "MLOPS_SERVE_BATCH_WAIT_MS",
+    flag: "--batch-wait-ms",
+    schema: z5.number().min(0).max(1e3),
+    numeric: true,
+    allowed: "0 to 1000 milliseconds",
+    description: "How long a request waits for others to share its model call (0: only those that arrived with it)."
+  },
+  {
+    key: "serve.maxConnections",
+    env: "MLOPS_SERVE_MAX_CONNECTIONS",
+    flag: "--max-connections",
+    schema: positiveInt2,
+    numeric: true,
+    allowed: "a positive integer",
+    description: "Connections `pipeline serve` holds at once; further ones are closed."
+  },
+  {
+    key: "serve.requestTimeoutMs",
+    env: "MLOPS_SERVE_REQUEST_TIMEOUT_MS",
+    flag: "--request-timeout-ms",
+    schema: positiveInt2,
+    numeric: true,
+    allowed: "a positive integer (milliseconds)",
+    description: "Longest a request may take to arrive whole (headers and body) before a 408; SageMaker allows an invocation 60 s."
+  },
+  {
+    key: "serve.headersTimeoutMs",
+    env: "MLOPS_SERVE_HEADERS_TIMEOUT_MS",
+    flag: "--headers-timeout-ms",
+    schema: positiveInt2,
+    numeric: true,
+    allowed: "a positive integer (milliseconds), at most serve.requestTimeoutMs",
+    description: "Longest a request's headers may take to arrive: cuts off slow clients."
+  },
+  {
+    key: "serve.keepAliveTimeoutMs",
+    env: "MLOPS_SERVE_KEEP_ALIVE_TIMEOUT_MS",
+    flag: "--keep-alive-timeout-ms",
+    schema: positiveInt2,
+    numeric: true,
+    allowed: "a positive integer (milliseconds)",
+    description: "How long an idle keep-alive connection is kept; longer than the front end's idle timeout (60 s on most load balancers)."
+  }
+];
+
+// pipeline/config/settings.ts
+var positiveInt3 = z6.number().int().positive();
+var boolean = z6.union([z6.boolean(), z6.enum(["true", "false"]).transform((v) => v === "true")]);
+var seed = z6.number().int().min(0).max(2 ** 32 - 1);
+var SETTINGS = [
+  {
+    key: "store",
+    env: "MLOPS_STORE",
+    flag: "--store",
+    schema: z6.string().regex(/^(s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/.*)?|[^:]+|[A-Za-z]:[\\/].*)$/),
+    allowed: "a folder path or s3://bucket/prefix",
+    description: "Run store: where runs and artifacts are written.",
+    sensitive: true
+  },
+  {
+    key: "warehouse",
+    env: "MLOPS_WAREHOUSE",
+    flag: "--warehouse",
+    schema: z6.string().regex(/^(duckdb:.+|snowflake)$/),
+    allowed: "duckdb:PATH or snowflake",
+    description: "Warehouse to load into and transform in."
+  },
+  {
+    key: "tenant",
+    env: "MLOPS_TENANT",
+    flag: "--tenant",
+    schema: z6.string().regex(/^[A-Za-z0-9_.-]{1,64}$/),
+    allowed: "1-64 letters, digits, '_', '.' or '-'",
+    description: "Tenant / API key recorded on every loaded row."
+  },
+  {
+    key: "progress",
+    env: "MLOPS_PROGRESS",
+    flag: "--progress",
+    schema: z6.enum(["auto", "on", "off"]),
+    allowed: "auto, on or off",
+    description: "Progress bars on stderr (auto: only on a terminal, never in CI or with --json)."
+  },
+  {
+    key: "data.source",
+    env: "MLOPS_DATA_SOURCE",
+    flag: "--source",
+    schema: z6.enum(["synthetic", "csv", "download"]),
+    allowed: "synthetic, csv or download",
+    description: "Where the upload stage gets its files."
+  },
+  {
+    key: "data.dir",
+    env: "MLOPS_DATA_DIR",
+    flag: "--data",
+    schema: z6.string().min(1),
+    allowed: "a folder path",
+    description: "Folder holding browsing_train.csv, search_train.csv and sku_to_content.csv (csv source), or where downloads are unpacked."
+  },
+  {
+    key: "data.sessions",
+    env: "MLOPS_SESSIONS",
+    flag: "--sessions",
+    schema: positiveInt3,
+    numeric: true,
+    allowed: "a positive integer",
+    description: "Sessions the synthetic generator writes."
+  },
+  {
+    key: "data.skus",
+    env: "MLOPS_SKUS",
+    flag: "--skus",
+    // The generator's category tree needs at least ten items to have more than one leaf.
+    schema: z6.number().int().min(10),
+    numeric: true,
+    allowed: "an integer of at least 10",
+    description: "Catalog size of the synthetic generator."
+  },
+  {
+    key: "data.seed",
+    env: "MLOPS_SEED",
+    flag: "--seed",
+    schema: seed,
+    numeric: true,
+    allowed: "an integer from 0 to 4294967295",
+    description: "Seed of the synthetic generator (same seed, same files)."
+  },
+  {
+    key: "data.downloadUrl",
+    env: "MLOPS_DOWNLOAD_URL",
+    flag: "--download-url",
+    schema: z6.url({ protocol: /^https?$/ }),
+    allowed: "an http(s) URL",
+    description: "URL of the data-challenge archive (a .zip holding the three CSV files) for --source download.",
+    sensitive: true
+  },
+  {
+    key: "data.downloadSha256",
+    env: "MLOPS_DOWNLOAD_SHA256",
+    flag: "--download-sha256",
+    schema: z6.string().regex(/^[0-9a-f]{64}$/),
+    allowed: "64 lower-case hex characters",
+    description: "Expected sha256 of the downloaded archive; the download fails on a mismatch."
+  },
+  {
+    key: "data.allowHttp",
+    env: "MLOPS_DOWNLOAD_ALLOW_HTTP",
+    flag: "--allow-http",
+    schema: boolean,
+    allowed: "true or false",
+    description: "Allow a plain http download URL (refused by default: anyone on the way could swap the archive)."
+  },
+  {
+    key: "data.downloadMaxBytes",
+    env: "MLOPS_DOWNLOAD_MAX_BYTES",
+    flag: "--download-max-bytes",
+    schema: positiveInt3,
+    numeric: true,
+    allowed: "a positive integer (bytes)",
+    description: "The most bytes a downloaded archive may have (default 8 GiB)."
+  },
+  {
+    key: "data.downloadMaxUnpackedBytes",
+    env: "MLOPS_DOWNLOAD_MAX_UNPACKED_BYTES",
+    flag: "--download-max-unpacked-bytes",
+    schema: positiveInt3,
+    numeric: true,
+    allowed: "a positive integer (bytes)",
+    description: "The most bytes the archive's data files may unpack to, all together (default 64 GiB; stops a zip bomb)."
+  },
+  {
+    key: "transform.project",
+    env: "MLOPS_DBT_PROJECT",
+    flag: "--dbt-project",
+    schema: z6.string().min(1),
+    allowed: "a folder path",
+    description: "dbt project the transform stage builds (default: this repository's dbt/)."
+  },
+  {
+    key: "transform.dbt",
+    env: "MLOPS_DBT",
+    flag: "--dbt",
+    schema: z6.string().min(1),
+    allowed: "auto, builtin or a path to a dbt executable",
+    description: "Who runs dbt build: auto (dbt-core when `dbt` is on PATH, else the built-in runner), builtin, or that dbt executable."
+  },
+  {
+    key: "transform.sessionGapMinutes",
+    env: "MLOPS_SESSION_GAP_MINUTES",
+    flag: "--session-gap-minutes",
+    schema: positiveInt3,
+    numeric: true,
+    allowed: "a positive integer",
+    description: "Inactivity (minutes) that starts a new session inside one session id."
+  },
+  {
+    key: "transform.trainFraction",
+    env: "MLOPS_TRAIN_FRACTION",
+    flag: "--train-fraction",
+    schema: z6.number().gt(0).lt(1),
+    numeric: true,
+    allowed: "a number between 0 and 1",
+    description: "Share of sessions, earliest first, in the train split."
+  },
+  {
+    key: "transform.validationFraction",
+    env: "MLOPS_VALIDATION_FRACTION",
+    flag: "--validation-fraction",
+    schema: z6.number().min(0).lt(1),
+    numeric: true,
+    allowed: "a number from 0 to below 1",
+    description: "Share of sessions in the validation split (test gets the rest)."
+  },
+  {
+    key: "transform.collapseRepeats",
+    env: "MLOPS_COLLAPSE_REPEATS",
+    flag: "--collapse-repeats",
+    schema: boolean,
+    allowed: "true or false",
+    description: "Collapse consecutive interactions with the same SKU into one sequence step."
+  },
+  {
+    key: "transform.sequenceActions",
+    env: "MLOPS_SEQUENCE_ACTIONS",
+    flag: "--sequence-actions",
+    schema: z6.string().regex(/^(detail|add|purchase|remove|click)(,(detail|add|purchase|remove|click))*$/),
+    allowed: "comma-separated product actions (detail, add, purchase, remove, click)",
+    description: "Product actions that make up a training sequence."
+  },
+  {
+    key: "train.compute",
+    env: "MLOPS_COMPUTE",
+    flag: "--compute",
+    schema: z6.enum(["local", "batch"]),
+    allowed: "local or batch",
+    description: "Where training runs: in this process, or as an AWS Batch GPU job running the same trainer."
+  },
+  {
+    key: "train.backend",
+    env: "MLOPS_BACKEND",
+    flag: "--backend",
+    schema: z6.enum(["auto", "node-gpu", "node", "wasm", "cpu"]),
+    allowed: "auto, node-gpu, node, wasm or cpu",
+    description: "tfjs backend (auto: the first of node-gpu → node → wasm → cpu that loads; the run record says which ran and why)."
+  },
+  {
+    key: "train.epochs",
+    env: "MLOPS_EPOCHS",
+    flag: "--epochs",
+    schema: positiveInt3,
+    numeric: true,
+    allowed: "a positive integer",
+    description: "Most epochs to train (early stopping may end sooner)."
+  },
+  {
+    key: "train.patience",
+    env: "MLOPS_PATIENCE",
+    flag: "--patience",
+    schema: z6.number().int().min(0),
+    numeric: true,
+    allowed: "an integer of at least 0",
+    description: "Epochs without a better validation HR@20 before training stops and keeps the best epoch (0: never stop early)."
+  },
+  {
+    key: "train.minImprovement",
+    env: "MLOPS_MIN_IMPROVEMENT",
+    flag: "--min-improvement",
+    schema: z6.number().min(0).max(1),
+    numeric: true,
+    allowed: "a number from 0 to 1",
+    description: "Relative gain in validation HR@20 an epoch needs to count as better for the patience (the best epoch is kept either way)."
+  },
+  {
+    key: "train.batchSize",
+    env: "MLOPS_BATCH_SIZE",
+    flag: "--batch-size",
+    schema: positiveInt3,
+    numeric: true,
+    allowed: "a positive integer",
+    description: "Loss rows (targets) per training step."
+  },
+  {
+    key: "train.loss",
+    env: "MLOPS_LOSS",
+    flag: "--loss",
+    schema: z6.enum(["full", "sampled"]),
+    allowed: "full or sampled",
+    description: "Training loss: softmax cross-entropy over the whole vocabulary, or over the batch's targets plus sampled negatives (faster; evaluation always ranks the whole vocabulary)."
+  },
+  {
+    key: "train.negatives",
+    env: "MLOPS_NEGATIVES",
+    flag: "--negatives",
+    schema: positiveInt3,
+    numeric: true,
+    allowed: "a positive integer smaller than the vocabulary",
+    description: "Negatives drawn per step by the sampled loss."
+  },
+  {
+    key: "train.sampleAlpha",
+    env: "MLOPS_SAMPLE_ALPHA",
+    flag: "--sample-alpha",
+    schema: z6.number().min(0).max(1),
+    numeric: true,
+    allowed: "a number from 0 to 1",
+    description: "Negatives are drawn from train popularity raised to this power (0: uniform, 1: popularity)."
+  },
+  {
+    key: "train.logQ",
+    env: "MLOPS_LOGQ",
+    flag: "--logq",
+    schema: z6.number().min(0).max(1),
+    numeric: true,
+    allowed: "a number from 0 to 1",
+    description: "Strength of the sampled loss's logQ correction (subtracts logQ × log of each candidate's sampling probability)."
+  },
+  {
+    key: "train.popularityBias",
+    env: "MLOPS_POPULARITY_BIAS",
+    flag: "--popularity-bias",
+    schema: boolean,
+    allowed: "true or false",
+    description: "Start the output bias at each item's log train frequency."
+  },
+  {
+    key: "train.examples",
+    env: "MLOPS_EXAMPLES",
+    flag: "--examples",
+    schema: z6.enum(["sequence", "all-prefixes", "last"]),
+    allowed: "sequence, all-prefixes or last",
+    description: "Training examples per session: the loss at every position in one pass (sequence), every prefix as a separate example (all-prefixes), or only the last item."
+  },
+  {
+    key: "train.minCount",
+    env: "MLOPS_MIN_COUNT",
+    flag: "--min-count",
+    schema: positiveInt3,
+    numeric: true,
+    allowed: "a positive integer",
+    description: "SKUs seen fewer times than this in train map to the unknown id."
+  },
+  {
+    key: "train.validationExamples",
+    env: "MLOPS_VALIDATION_EXAMPLES",
+    flag: "--validation-examples",
+    schema: positiveInt3,
+    numeric: true,
+    allowed: "a positive integer",
+    description: "Validation examples the per-epoch HR@20 (early stopping) is computed on."
+  },
+  {
+    key: "train.seed",
+    env: "MLOPS_TRAIN_SEED",
+    flag: "--train-seed",
+    schema: seed,
+    numeric: true,
+    allowed: "an integer from 0 to 4294967295",
+    description: "Seed of the weights, dropout, shuffling and sampling (same seed and backend, same model)."
+  },
+  {
+    key: "model.preset",
+    env: "MLOPS_PRESET",
+    flag: "--preset",
+    schema: z6.enum(["hybrid", "lstm-sampled", "seeds"]),
+    allowed: "hybrid, lstm-sampled or seeds",
+    description: "Architecture and training recipe the other model and train settings start from: hybrid (the default: a tied-embedding GRU blended with neighbourhood evidence), lstm-sampled (the previous default LSTM) or seeds (exactly the seeds' Keras recipe). Settings given explicitly override the preset."
+  },
+  {
+    key: "model.cell",
+    env: "MLOPS_CELL",
+    flag: "--cell",
+    schema: z6.enum(["lstm", "gru"]),
+    allowed: "lstm or gru",
+    description: "Recurrent cell."
+  },
+  {
+    key: "model.tied",
+    env: "MLOPS_TIED",
+    flag: "--tied",
+    schema: boolean,
+    allowed: "true or false",
+    description: "Score items with the item embedding itself (tied input/output embeddings; needs hidden units = embedding size)."
+  },
+  {
+    key: "model.itemFeatures",
+    env: "MLOPS_ITEM_FEATURES",
+    flag: "--item-features",
+    schema: boolean,
+    allowed: "true or false",
+    description: "Add embeddings of each item's catalog facts (every category level, the price bucket) to its embedding while training, so rarely seen items start from what their category says."
+  },
+  {
+    key: "model.blend",
+    env: "MLOPS_BLEND",
+    flag: "--blend",
+    schema: z6.string().regex(/^(neural|sknn|cooccurrence|repeat)(,(neural|sknn|cooccurrence|repeat))*$/).refine(
+      (v) => v.split(",")[0] === "neural" && new Set(v.split(",")).size === v.split(",").length
+    ),
+    allowed: "neural, then any of sknn, cooccurrence, repeat (comma-separated, no repeats)",
+    description: "What the candidate ranks with: the network, blended with session-kNN, item co-occurrence and in-session repeats, the weights fitted on the validation split."
+  },
+  {
+    key: "model.embeddingDim",
+    env: "MLOPS_EMBEDDING_DIM",
+    flag: "--embedding-dim",
+    schema: positiveInt3,
+    numeric: true,
+    allowed: "a positive integer",
+    description: "Item embedding size."
+  },
+  {
+    key: "model.hiddenUnits",
+    env: "MLOPS_HIDDEN_UNITS",
+    flag: "--hidden-units",
+    schema: positiveInt3,
+    numeric: true,
+    allowed: "a positive integer",
+    description: "Units of each recurrent layer."
+  },
+  {
+    key: "model.layers",
+    env: "MLOPS_LAYERS",
+    flag: "--layers",
+    schema: positiveInt3,
+    numeric: true,
+    allowed: "a positive integer",
+    description: "Stacked recurrent layers."
+  },
+  {
+    key: "model.dropout",
+    env: "MLOPS_DROPOUT",
+    flag: "--dropout",
+    schema: z6.number().min(0).lt(1),
+    numeric: true,
+    allowed: "a number in [0, 1)",
+    description: "Dropout after the embedding and between recurrent layers."
+  },
+  {
+    key: "model.learningRate",
+    env: "MLOPS_LEARNING_RATE",
+    flag: "--learning-rate",
+    schema: z6.number().positive(),
+    numeric: true,
+    allowed: "a positive number",
+    description: "Adam's learning rate."
+  },
+  {
+    key: "model.maxLen",
+    env: "MLOPS_MAX_LEN",
+    flag: "--max-len",
+    schema: positiveInt3,
+    numeric: true,
+    allowed: "a positive integer",
+    description: "Items of history the model reads (longer sessions keep their most recent items)."
+  },
+  {
+    key: "evaluate.gates",
+    env: "MLOPS_GATES_FILE",
+    flag: "--gates",
+    schema: z6.string().min(1),
+    allowed: "a YAML file path",
+    description: "The gate file: the checks a model must pass to ship (see gates.yml)."
+  },
+  {
+    key: "evaluate.maxPrefixes",
+    env: "MLOPS_EVAL_MAX_PREFIXES",
+    flag: "--max-prefixes",
+    schema: positiveInt3,
+    numeric: true,
+    allowed: "a positive integer",
+    description: "Test prefixes evaluated: a seeded sample of whole test sessions holding about this many."
+  },
+  {
+    key: "evaluate.bootstrap",
+    env: "MLOPS_EVAL_BOOTSTRAP",
+    flag: "--bootstrap",
+    schema: positiveInt3,
+    numeric: true,
+    allowed: "a positive integer",
+    description: "Bootstrap resamples behind the confidence intervals of HR@20 and MRR@20."
+  },
+  {
+    key: "evaluate.seed",
+    env: "MLOPS_EVAL_SEED",
+    flag: "--eval-seed",
+    schema: seed,
+    numeric: true,
+    allowed: "an integer from 0 to 4294967295",
+    description: "Seed of the evaluation's session sample, perturbations and bootstrap."
+  },
+  {
+    key: "card.screenshot",
+    env: "MLOPS_CARD_SCREENSHOT",
+    flag: "--screenshot",
+    schema: z6.enum(["auto", "on", "off"]),
+    allowed: "auto, on or off",
+    description: "Screenshot of the HTML report with headless Chromium (auto: when Chromium is installed)."
+  },
+  {
+    key: "card.note",
+    env: "MLOPS_CARD_NOTE",
+    flag: "--card-note",
+    schema: z6.string().max(1e3),
+    allowed: "text, up to 1000 characters",
+    description: "A note at the top of the card: promote-on-main says there why it retrained instead of promoting the reviewed candidate."
+  },
+  {
+    key: "promote.target",
+    env: "MLOPS_PROMOTE_TARGET",
+    flag: "--target",
+    schema: z6.enum(["local", "sagemaker"]),
+    allowed: "local or sagemaker",
+    description: "Where a promoted model is deployed: the local endpoint (the registry + pipeline serve) or a SageMaker endpoint."
+  },
+  {
+    key: "promote.tolerance",
+    env: "MLOPS_PROMOTE_TOLERANCE",
+    flag: "--tolerance",
+    schema: z6.number().min(0).max(1),
+    numeric: true,
+    allowed: "a number from 0 to 1",
+    description: "HR@20 / MRR@20 the challenger may lose against production and still be promoted."
+  },
+  {
+    key: "promote.sagemaker.endpoint",
+    env: "MLOPS_SAGEMAKER_ENDPOINT",
+    flag: "--endpoint",
+    schema: z6.string().regex(/^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$/),
+    allowed: "1-63 letters, digits and '-'",
+    description: "SageMaker endpoint name."
+  },
+  {
+    key: "promote.sagemaker.image",
+    env: "MLOPS_SAGEMAKER_IMAGE",
+    flag: "--image",
+    schema: z6.string().min(1),
+    allowed: "an ECR repository URI, with or without a tag",
+    description: "Serving image (containers/serve.Dockerfile) in ECR; required for --target sagemaker. Without a tag, the checkout's tag (`pipeline images`).",
+    sensitive: true
+  },
+  {
+    key: "promote.sagemaker.roleArn",
+    env: "MLOPS_SAGEMAKER_ROLE_ARN",
+    flag: "--role-arn",
+    schema: z6.string().min(1),
+    allowed: "an IAM role ARN",
+    description: "SageMaker execution role; required for --target sagemaker.",
+    sensitive: true
+  },
+  {
+    key: "promote.sagemaker.instanceType",
+    env: "MLOPS_SAGEMAKER_INSTANCE_TYPE",
+    flag: "--instance-type",
+    schema: z6.string().min(1),
+    allowed: "a SageMaker instance type",
+    description: "Endpoint instance type."
+  },
+  {
+    key: "promote.sagemaker.instanceCount",
+    env: "MLOPS_SAGEMAKER_INSTANCE_COUNT",
+    flag: "--instance-count",
+    schema: positiveInt3,
+    numeric: true,
+    allowed: "a positive integer",
+    description: "Endpoint instances."
+  },
+  {
+    key: "promote.sagemaker.modelData",
+    env: "MLOPS_SAGEMAKER_MODEL_DATA",
+    flag: "--model-data",
+    schema: z6.string().regex(/^s3:\/\//),
+    allowed: "s3://bucket/prefix",
+    description: "Where model.tar.gz is uploaded (default: STORE/sagemaker-models when the store is on S3).",
+    sensitive: true
+  },
+  {
+    key: "promote.sagemaker.traffic",
+    env: "MLOPS_SAGEMAKER_TRAFFIC",
+    flag: "--traffic",
+    schema: z6.string().regex(/^(all-at-once|canary:\d+|linear:\d+)$/),
+    allowed: "all-at-once, canary:N or linear:N",
+    description: "Blue/green traffic shifting of an endpoint update."
+  },
+  {
+    key: "promote.sagemaker.alarms",
+    env: "MLOPS_SAGEMAKER_ALARMS",
+    flag: "--alarms",
+    schema: z6.string(),
+    allowed: "comma-separated CloudWatch alarm names",
+    description: "Alarms that roll an endpoint update back automatically.",
+    sensitive: true
+  },
+  {
+    key: "promote.sagemaker.region",
+    env: "MLOPS_SAGEMAKER_REGION",
+    flag: "--sagemaker-region",
+    schema: z6.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/),
+    allowed: "an AWS region",
+    description: "Region of the endpoint (default: AWS_REGION, else us-east-1)."
+  },
+  {
+    key: "serve.port",
+    env: "MLOPS_SERVE_PORT",
+    flag: "--port",
+    schema: z6.number().int().min(0).max(65535),
+    numeric: true,
+    allowed: "a port from 0 to 65535 (0: any free port)",
+    description: "Port of `pipeline serve` (SageMaker's contract: 8080)."
+  },
+  {
+    key: "serve.model",
+    env: "MLOPS_SERVE_MODEL",
+    flag: "--model",
+    schema: z6.string().min(1),
+    allowed: "a model folder",
+    description: "Model `pipeline serve` serves (default: /opt/ml/model when it exists, else the production model in the registry)."
+  },
+  {
+    key: "serve.logSampleRate",
+    env: "MLOPS_SERVE_LOG_SAMPLE_RATE",
+    flag: "--log-sample-rate",
+    schema: z6.number().min(0).max(1),
+    numeric: true,
+    allowed: "a number from 0 to 1",
+    description: "Share of requests logged in the browsing_train.csv format under STORE/requests (a local .mlops/requests with an S3 store), which the upload stage loads back."
+  },
+  ...SERVE_LIMIT_SPECS,
+  ...BATCH_SETTING_SPECS
+];
+var DEFAULTS = {
+  store: ".mlops",
+  warehouse: "duckdb:.mlops/warehouse.duckdb",
+  tenant: "local",
+  progress: "auto",
+  data: {
+    source: "synthetic",
+    dir: ".mlops/data",
+    sessions: 1e5,
+    skus: 1e4,
+    seed: 42,
+    allowHttp: false,
+    downloadMaxBytes: DOWNLOAD_LIMITS.maxBytes,
+    downloadMaxUnpackedBytes: DOWNLOAD_LIMITS.maxUnpackedBytes
+  },
+  transform: {
+    dbt: "auto",
+    sessionGapMinutes: 30,
+    trainFraction: 0.8,
+    validationFraction: 0.1,
+    collapseRepeats: true,
+    sequenceActions: "detail,add,purchase"
+  },
+  train: {
+    compute: "local",
+    backend: "auto",
+    epochs: 12,
+    patience: 2,
+    minImprovement: 5e-3,
+    batchSize: 512,
+    loss: "sampled",
+    negatives: 1024,
+    sampleAlpha: 0.5,
+    logQ: 1,
+    popularityBias: true,
+    examples: "sequence",
+    minCount: 1,
+    validationExamples: 1e4,
+    seed: 42
+  },
+  compute: { batch: BATCH_DEFAULTS },
+  card: { screenshot: "auto" },
+  serve: { port: 8080, logSampleRate: 0, ...SERVE_LIMIT_DEFAULTS },
+  promote: {
+    target: "local",
+    tolerance: 0,
+    sagemaker: {
+      endpoint: "mlops-session-recs",
+      instanceType: "ml.m5.large",
+      instanceCount: 1,
+      traffic: "all-at-once"
+    }
+  },
+  evaluate: {
+    gates: "gates.yml",
+    maxPrefixes: 2e4,
+    bootstrap: 1e3,
+    seed: 42
+  },
+  model: {
+    preset: "hybrid",
+    cell: "gru",
+    tied: true,
+    itemFeatures: true,
+    blend: "neural,sknn,cooccurrence,repeat",
+    embeddingDim: 64,
+    hiddenUnits: 64,
+    layers: 1,
+    dropout: 0.2,
+    learningRate: 5e-3,
+    maxLen: 20
+  }
+};
+
+// pipeline/config/config.ts
+var DEFAULT_CONFIG_FILE = "pipeline.config.yml";
+function loadConfig(inputs = {}) {
+  const env = inputs.env ?? process.env;
+  const cwd = inputs.cwd ?? process.cwd();
+  const file = inputs.file ?? env.MLOPS_CONFIG ?? defaultFile(cwd);
+  const fileValues = file ? readConfigFile(file) : void 0;
+  const values = {};
+  const sources = {};
+  for (const spec of SETTINGS) {
+    const origin = (source, raw, where) => {
+      const value2 = spec.numeric && typeof raw === "string" ? toNumber(raw) : raw;
+      sources[spec.key] = source;
+      const at = source === "file" && file ? { file, line: fileValues?.lineOf(spec.key), field: spec.key } : {};
+      values[spec.key] = check(spec, value2, raw, where, at);
+    };
+    const fallback = getPath(DEFAULTS, spec.key);
+    if (fallback !== void 0) {
+      values[spec.key] = fallback;
+      sources[spec.key] = "default";
+    }
+    const fromFile = fileValues?.get(spec.key);
+    if (fromFile !== void 0) origin("file", fromFile, `config file ${file}`);
+    const fromEnv = env[spec.env];
+    if (fromEnv !== void 0 && fromEnv !== "")
+      origin("env", fromEnv, `environment variable ${spec.env}`);
+    const fromFlag = inputs.flags?.[spec.key];
+    if (fromFlag !== void 0) origin("flag", fromFlag, `flag ${spec.flag ?? spec.key}`);
+  }
+  for (const [key, value2] of Object.entries(PRESETS[values["model.preset"]])) {
+    if (sources[key] === "default") {
+      values[key] = value2;
+      sources[key] = "preset";
+    }
+  }
+  const config = {};
+  for (const [key, value2] of Object.entries(values)) setPath(config, key, value2);
+  return { config, sources, ...file ? { file } : {} };
+}
+function defaultFile(cwd) {
+  const path2 = `${cwd}/${DEFAULT_CONFIG_FILE}`;
+  return existsSync8(path2) ? path2 : void 0;
+}
+function toNumber(raw) {
+  const trimmed = raw.trim().replaceAll("_", "");
+  return /^-?\d+(\.\d+)?$/.test(trimmed) ? Number(trimmed) : raw;
+}
+function check(spec, value2, raw, where, at) {
+  const result = spec.schema.safeParse(value2);
+  if (result.success) return result.data;
+  throw new InputError(
+    `invalid value ${JSON.stringify(raw)} for setting "${spec.key}" (from ${where}): expected ${spec.allowed}`,
+    at,
+    where.startsWith("flag") ? `Pass ${spec.flag} ${spec.allowed}.` : `Fix ${where}, or override it with ${[spec.flag, spec.env].filter((o) => o && !where.includes(o)).join(" or ")}.`
+  );
+}
+function readConfigFile(file) {
+  let text;
+  try {
+    text = readFileSync3(file, "utf8");
+  } catch (error) {
+    throw new InputError(
+      `cannot read the config file: ${error.message}`,
+      { file },
+      "Check the --config path (or MLOPS_CONFIG)."
+    );
+  }
+  const lineCounter = new LineCounter3();
+  const doc = parseDocument3(text, { lineCounter, prettyErrors: false });
+  const yamlError = doc.errors[0];
+  if (yamlError) {
+    const line = yamlError.linePos?.[0].line;
+    throw new InputError(`not valid YAML: ${yamlError.message.split("\n")[0]}`, { file, line });
+  }
+  if (doc.contents !== null && !isMap3(doc.contents)) {
+    throw new InputError("expected a mapping of settings at the top level", { file, line: 1 });
+  }
+  const lineOf2 = (key) => lineOfKey(doc, lineCounter, key);
+  const known = new Set(SETTINGS.map((s) => s.key));
+  const data = doc.toJS() ?? {};
+  for (const key of leafKeys(data)) {
+    if (!known.has(key)) {
+      throw new InputError(
+        `unknown setting "${key}"`,
+        { file, line: lineOf2(key), field: key },
+        `Known settings: ${[...known].join(", ")}.`
+      );
+    }
+  }
+  return { get: (key) => getPath(data, key), lineOf: lineOf2 };
+}
+function lineOfKey(doc, counter, key) {
+  const node = doc.getIn(key.split("."), true);
+  return node?.range ? counter.linePos(node.range[0]).line : void 0;
+}
+function leafKeys(value2, prefix = "") {
+  if (value2 === null || typeof value2 !== "object" || Array.isArray(value2)) return [prefix];
+  return Object.entries(value2).flatMap(([k, v]) => {
+    const key = prefix ? `${prefix}.${k}` : k;
+    return v !== null && typeof v === "object" && !Array.isArray(v) ? leafKeys(v, key) : [key];
+  });
+}
+function getPath(value2, key) {
+  let current = value2;
+  for (const part2 of key.split(".")) {
+    if (current === null || typeof current !== "object") return void 0;
+    current = current[part2];
+  }
+  return current;
+}
+function setPath(target, key, value2) {
+  const parts = key.split(".");
+  let current = target;
+  for (const part2 of parts.slice(0, -1)) {
+    current[part2] ??= {};
+    current = current[part2];
+  }
+  current[parts.at(-1)] = value2;
 }
 
 // reports/from-run.ts
@@ -12748,9 +11328,9 @@ async function cardDataFromRun(store, runId2, options = {}) {
 }
 
 // reports/write.ts
-import { mkdtemp as mkdtemp5, rm as rm8, writeFile as writeFile6 } from "node:fs/promises";
-import { tmpdir as tmpdir5 } from "node:os";
-import { join as join15 } from "node:path";
+import { mkdtemp as mkdtemp4, rm as rm6, writeFile as writeFile6 } from "node:fs/promises";
+import { tmpdir as tmpdir4 } from "node:os";
+import { join as join14 } from "node:path";
 
 // reports/dag-view.ts
 function dagView(dag) {
@@ -13595,15 +12175,15 @@ function hardCut(card, maxLength) {
   return cut + note;
 }
 function part(total, render) {
-  const cache = /* @__PURE__ */ new Map();
+  const cache2 = /* @__PURE__ */ new Map();
   return {
     total,
     shown: total,
     render(shown) {
-      let text = cache.get(shown);
+      let text = cache2.get(shown);
       if (text === void 0) {
         text = render(shown);
-        cache.set(shown, text);
+        cache2.set(shown, text);
       }
       return text;
     }
@@ -13990,14 +12570,14 @@ function runSection(data, where) {
         artifacts.length,
         (shown) => details(
           `Artifacts (${artifacts.length})`,
-          artifacts.slice(0, shown).map((a) => `- ${link2(a.name, a.href)}`).join("\n") + omitted(artifacts.length, shown, "artifacts", where)
+          artifacts.slice(0, shown).map((a) => `- ${link(a.name, a.href)}`).join("\n") + omitted(artifacts.length, shown, "artifacts", where)
         )
       )
     );
   }
   return pieces;
 }
-function link2(name2, href) {
+function link(name2, href) {
   const label2 = cell(name2).replace(/[[\]]/g, "");
   if (/^https?:\/\//.test(href))
     return `[${label2}](${href.replace(/[()\s]/g, encodeURIComponent)})`;
@@ -14006,14 +12586,14 @@ function link2(name2, href) {
 
 // reports/screenshot.ts
 import { accessSync as accessSync2, constants as constants2, statSync as statSync2 } from "node:fs";
-import { delimiter as delimiter2, join as join14 } from "node:path";
+import { delimiter as delimiter2, join as join13 } from "node:path";
 import { pathToFileURL } from "node:url";
 import puppeteer from "puppeteer-core";
 function findChromium(env = process.env) {
   if (env.CHROMIUM_PATH) return isExecutable2(env.CHROMIUM_PATH) ? env.CHROMIUM_PATH : void 0;
   for (const name2 of ["chromium", "google-chrome", "google-chrome-stable", "chromium-browser"]) {
     for (const dir of (env.PATH ?? "").split(delimiter2)) {
-      const candidate = join14(dir, name2);
+      const candidate = join13(dir, name2);
       if (dir && isExecutable2(candidate)) return candidate;
     }
   }
@@ -14132,10 +12712,10 @@ async function writeCardArtifacts(store, data, options = {}) {
     );
     return result;
   }
-  const dir = await mkdtemp5(join15(tmpdir5(), "mlops-card-"));
+  const dir = await mkdtemp4(join14(tmpdir4(), "mlops-card-"));
   try {
-    const htmlPath = join15(dir, "report.html");
-    const pngPath = join15(dir, "report.png");
+    const htmlPath = join14(dir, "report.html");
+    const pngPath = join14(dir, "report.png");
     await writeFile6(htmlPath, html);
     const browser = await checkReportInBrowser(htmlPath, pngPath, chromium);
     const screenshot = stageKey(runId2, "card", "report.png");
@@ -14157,7 +12737,7 @@ async function writeCardArtifacts(store, data, options = {}) {
     options.reporter?.warn(`skipped the report screenshot: Chromium failed (${String(error)})`);
     return result;
   } finally {
-    await rm8(dir, { recursive: true, force: true });
+    await rm6(dir, { recursive: true, force: true });
   }
 }
 
@@ -14179,7 +12759,7 @@ function awsErrorDetails(error) {
   const meta = error.$metadata;
   return {
     name: error.name,
-    message: redact3(error.message),
+    message: redact2(error.message),
     statusCode: meta?.httpStatusCode,
     requestId: meta?.requestId
   };
@@ -14217,7 +12797,7 @@ function isAccessDenied(error) {
   const d = awsErrorDetails(error);
   return d.name === "AccessDeniedException" || d.statusCode === 403 || /not authorized to perform|access ?denied/i.test(d.message);
 }
-function redact3(message) {
+function redact2(message) {
   return message.replace(/\b(AKIA|ASIA)[A-Z0-9]{12,}\b/g, "$1…");
 }
 
@@ -14226,6 +12806,354 @@ import {
   DescribeJobDefinitionsCommand,
   RegisterJobDefinitionCommand
 } from "@aws-sdk/client-batch";
+
+// pipeline/store/s3-store.ts
+import { randomUUID as randomUUID2 } from "node:crypto";
+import { createReadStream, createWriteStream as createWriteStream3 } from "node:fs";
+import { mkdir as mkdir5, rename as rename3, rm as rm7, stat as stat2 } from "node:fs/promises";
+import { dirname as dirname2 } from "node:path";
+import { Readable as Readable2 } from "node:stream";
+import { pipeline as pipeline2 } from "node:stream/promises";
+import {
+  DeleteObjectCommand,
+  GetObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  S3Client
+} from "@aws-sdk/client-s3";
+import { Upload } from "@aws-sdk/lib-storage";
+var EXPECTED_URL_FORM = "s3://<bucket>/<prefix> (for example s3://my-mlops-artifacts/team-a)";
+var MIN_PART_SIZE = 5 * 1024 * 1024;
+var MAX_PARTS = 1e4;
+var UPLOAD_QUEUE_SIZE = 4;
+function parseS3Url(url) {
+  const match = /^s3:\/\/([^/]*)(?:\/(.*))?$/.exec(url);
+  if (!match) {
+    throw new Error(`invalid S3 URL "${url}": expected ${EXPECTED_URL_FORM}`);
+  }
+  const bucket = match[1] ?? "";
+  if (bucket === "") {
+    throw new Error(`invalid S3 URL "${url}": the bucket is empty; expected ${EXPECTED_URL_FORM}`);
+  }
+  const problem = bucketNameProblem(bucket);
+  if (problem !== void 0) {
+    throw new Error(
+      `invalid S3 URL "${url}": bucket "${bucket}" ${problem}; expected ${EXPECTED_URL_FORM}`
+    );
+  }
+  const prefix = trimSlashes(match[2] ?? "");
+  if (prefix !== "" && prefix.split("/").some((part2) => part2 === "" || part2 === "..")) {
+    throw new Error(
+      `invalid S3 URL "${url}": prefix "${prefix}" has an empty or '..' segment; expected ${EXPECTED_URL_FORM}`
+    );
+  }
+  return { bucket, prefix };
+}
+function bucketNameProblem(name2) {
+  if (name2.length < 3 || name2.length > 63) return "must be 3 to 63 characters long";
+  if (!/^[a-z0-9][a-z0-9.-]*[a-z0-9]$/.test(name2)) {
+    return "may only hold lowercase letters, digits, '.' and '-', and must start and end with a letter or digit";
+  }
+  if (name2.includes("..")) return "must not contain two adjacent periods";
+  if (/^\d{1,3}(\.\d{1,3}){3}$/.test(name2)) return "must not look like an IP address";
+  for (const reserved of ["xn--", "sthree-", "amzn-s3-demo-"]) {
+    if (name2.startsWith(reserved)) return `must not start with the reserved "${reserved}"`;
+  }
+  for (const reserved of ["-s3alias", "--ol-s3", ".mrap", "--x-s3"]) {
+    if (name2.endsWith(reserved)) return `must not end with the reserved "${reserved}"`;
+  }
+  return void 0;
+}
+var S3Store = class {
+  bucket;
+  prefix;
+  client;
+  /** For error hints only: where requests go, as configured here. */
+  regionHint;
+  endpointHint;
+  constructor(options) {
+    if (options.bucket === "") throw new Error("S3Store: the bucket name is empty");
+    this.bucket = options.bucket;
+    this.prefix = trimSlashes(options.prefix);
+    if (this.prefix.split("/").some((part2) => part2 === "..") || this.prefix.includes("//")) {
+      throw new Error(`S3Store: invalid prefix "${options.prefix}": use '/'-separated names`);
+    }
+    const endpoint = options.endpoint ?? nonEmpty2(process.env.MLOPS_S3_ENDPOINT);
+    const region = options.region ?? nonEmpty2(process.env.AWS_REGION) ?? "us-east-1";
+    this.regionHint = options.client ? options.region : region;
+    this.endpointHint = options.client ? options.endpoint : endpoint ?? "AWS's S3 endpoint";
+    this.client = options.client ?? new S3Client(clientConfig(region, endpoint, options));
+  }
+  get location() {
+    return this.prefix === "" ? `s3://${this.bucket}` : `s3://${this.bucket}/${this.prefix}`;
+  }
+  async put(key, body2) {
+    const Key = this.objectKey(key);
+    try {
+      await this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key, Body: body2 }));
+    } catch (error) {
+      throw this.failure("put", Key, error);
+    }
+  }
+  async putFile(key, localPath) {
+    const Key = this.objectKey(key);
+    const { size } = await stat2(localPath);
+    try {
+      const upload2 = new Upload({
+        client: this.client,
+        params: { Bucket: this.bucket, Key, Body: createReadStream(localPath) },
+        partSize: Math.max(MIN_PART_SIZE, Math.ceil(size / MAX_PARTS)),
+        queueSize: UPLOAD_QUEUE_SIZE,
+        leavePartsOnError: false
+      });
+      await upload2.done();
+    } catch (error) {
+      throw this.failure("putFile", Key, error);
+    }
+  }
+  async get(key) {
+    const Key = this.objectKey(key);
+    try {
+      const output = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key }));
+      return output.Body ? await output.Body.transformToByteArray() : new Uint8Array();
+    } catch (error) {
+      if (isNotFound2(error)) return void 0;
+      throw this.failure("get", Key, error);
+    }
+  }
+  async getVersioned(key) {
+    const Key = this.objectKey(key);
+    try {
+      const output = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key }));
+      const bytes = output.Body ? await output.Body.transformToByteArray() : new Uint8Array();
+      return { bytes, version: output.ETag ?? "" };
+    } catch (error) {
+      if (isNotFound2(error)) return void 0;
+      throw this.failure("get", Key, error);
+    }
+  }
+  async putIfUnchanged(key, body2, expected) {
+    const Key = this.objectKey(key);
+    try {
+      await this.client.send(
+        new PutObjectCommand({
+          Bucket: this.bucket,
+          Key,
+          Body: body2,
+          ...expected === null ? { IfNoneMatch: "*" } : { IfMatch: expected }
+        })
+      );
+      return true;
+    } catch (error) {
+      if (isPreconditionFailure(error)) return false;
+      throw this.failure("put", Key, error);
+    }
+  }
+  async getFile(key, localPath) {
+    const Key = this.objectKey(key);
+    let body2;
+    try {
+      const output = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key }));
+      if (!output.Body) {
+        body2 = Readable2.from([]);
+      } else if (output.Body instanceof Readable2) {
+        body2 = output.Body;
+      } else {
+        body2 = Readable2.fromWeb(output.Body.transformToWebStream());
+      }
+    } catch (error) {
+      if (isNotFound2(error)) return false;
+      throw this.failure("getFile", Key, error);
+    }
+    await mkdir5(dirname2(localPath), { recursive: true });
+    const temp = `${localPath}.${process.pid}.${randomUUID2().slice(0, 8)}.tmp`;
+    try {
+      await pipeline2(body2, createWriteStream3(temp));
+      await rename3(temp, localPath);
+    } catch (error) {
+      await rm7(temp, { force: true });
+      if (isLocalFileError(error)) throw error;
+      throw this.failure("getFile", Key, error);
+    }
+    return true;
+  }
+  async list(prefix) {
+    const folder = prefix.replace(/\/+$/, "");
+    const root = this.prefix === "" ? "" : `${this.prefix}/`;
+    const Prefix = folder === "" ? root : `${this.objectKey(folder)}/`;
+    const keys = [];
+    let ContinuationToken;
+    try {
+      do {
+        const page = await this.client.send(
+          new ListObjectsV2Command({ Bucket: this.bucket, Prefix, ContinuationToken })
+        );
+        for (const object of page.Contents ?? []) {
+          if (object.Key !== void 0 && !object.Key.endsWith("/")) {
+            keys.push(object.Key.slice(root.length));
+          }
+        }
+        ContinuationToken = page.IsTruncated ? page.NextContinuationToken : void 0;
+      } while (ContinuationToken !== void 0);
+    } catch (error) {
+      throw this.failure("list", Prefix, error);
+    }
+    return keys.sort();
+  }
+  async delete(key) {
+    const Key = this.objectKey(key);
+    try {
+      await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key }));
+    } catch (error) {
+      throw this.failure("delete", Key, error);
+    }
+  }
+  /** Same key rules as the local store, so a key valid in one is valid in the other. */
+  objectKey(key) {
+    if (key.split("/").some((part2) => part2 === ".." || part2 === "")) {
+      throw new Error(`invalid store key "${key}": use '/'-separated names without '..'`);
+    }
+    return this.prefix === "" ? key : `${this.prefix}/${key}`;
+  }
+  /**
+   * An error that says which call failed on what, and what to check. The AWS error is not
+   * attached as `cause`: S3 error bodies carry fields such as AWSAccessKeyId and
+   * SignatureProvided, which would be printed with an uncaught error.
+   */
+  failure(operation, objectKey, error) {
+    const details2 = errorDetails(error);
+    const where = `s3://${this.bucket}/${objectKey}`;
+    const status = details2.statusCode === void 0 ? "" : ` (HTTP ${details2.statusCode})`;
+    const request = details2.requestId === void 0 ? "" : ` [request id ${details2.requestId}]`;
+    const hint2 = this.hint(operation, objectKey, details2);
+    return new S3StoreError(
+      `S3 ${operation} failed for ${where}: ${details2.name}${status}: ${redact3(details2.message)}${request}. ${hint2}`,
+      { operation, bucket: this.bucket, key: objectKey, ...details2 }
+    );
+  }
+  hint(operation, objectKey, details2) {
+    const { name: name2, statusCode } = details2;
+    if (CREDENTIAL_ERRORS.has(name2)) {
+      return "Check the AWS credentials: the default provider chain found none, or they are wrong or expired (on GitHub Actions: the role assumed through OIDC by aws-actions/configure-aws-credentials, and the workflow's id-token: write permission).";
+    }
+    if (name2 === "AccessDenied" || statusCode === 403) {
+      const action = ACTIONS[operation];
+      const resource = operation === "list" ? `arn:aws:s3:::${this.bucket} (prefix ${objectKey})` : `arn:aws:s3:::${this.bucket}/${objectKey}`;
+      return `Check that the role's IAM policy and the bucket policy allow ${action} on ${resource} (and kms:Decrypt/kms:GenerateDataKey if the bucket uses SSE-KMS).` + (operation === "get" || operation === "getFile" ? " Without s3:ListBucket, S3 answers 403 instead of 404 for a missing key." : "");
+    }
+    if (name2 === "NoSuchBucket") {
+      return `Check the bucket name "${this.bucket}" and that the bucket exists${this.regionHint ? ` in region ${this.regionHint}` : ""}.`;
+    }
+    if (REGION_ERRORS.has(name2) || statusCode === 301) {
+      return `Check AWS_REGION${this.nowRegion()}: the bucket seems to live in another region.`;
+    }
+    if (NETWORK_ERRORS.has(name2) || details2.code !== void 0 && NETWORK_ERRORS.has(details2.code)) {
+      return `Check the network and the endpoint${this.endpointHint ? ` (${this.endpointHint})` : ""}, set with MLOPS_S3_ENDPOINT.`;
+    }
+    return `Check the AWS credentials, AWS_REGION${this.nowRegion()} and the bucket policy.`;
+  }
+  nowRegion() {
+    return this.regionHint ? ` (now ${this.regionHint})` : "";
+  }
+};
+var ACTIONS = {
+  put: "s3:PutObject",
+  putFile: "s3:PutObject",
+  get: "s3:GetObject",
+  getFile: "s3:GetObject",
+  list: "s3:ListBucket",
+  delete: "s3:DeleteObject"
+};
+var CREDENTIAL_ERRORS = /* @__PURE__ */ new Set([
+  "CredentialsProviderError",
+  "InvalidAccessKeyId",
+  "SignatureDoesNotMatch",
+  "ExpiredToken",
+  "ExpiredTokenException",
+  "InvalidToken",
+  "TokenRefreshRequired"
+]);
+var REGION_ERRORS = /* @__PURE__ */ new Set([
+  "PermanentRedirect",
+  "AuthorizationHeaderMalformed",
+  "IllegalLocationConstraintException"
+]);
+var NETWORK_ERRORS = /* @__PURE__ */ new Set([
+  "TimeoutError",
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "ENOTFOUND",
+  "EAI_AGAIN",
+  "ETIMEDOUT",
+  "EPIPE"
+]);
+var S3StoreError = class extends Error {
+  operation;
+  bucket;
+  key;
+  code;
+  statusCode;
+  constructor(message, details2) {
+    super(message);
+    this.name = "S3StoreError";
+    this.operation = details2.operation;
+    this.bucket = details2.bucket;
+    this.key = details2.key;
+    this.code = details2.code ?? details2.name;
+    this.statusCode = details2.statusCode;
+  }
+};
+function errorDetails(error) {
+  if (!(error instanceof Error)) return { name: "Error", message: String(error) };
+  const fields = error;
+  return {
+    name: error.name,
+    message: error.message,
+    code: typeof fields.code === "string" ? fields.code : void 0,
+    statusCode: fields.$metadata?.httpStatusCode,
+    requestId: fields.$metadata?.requestId
+  };
+}
+function isPreconditionFailure(error) {
+  if (!(error instanceof Error)) return false;
+  const status = error.$metadata?.httpStatusCode;
+  return error.name === "PreconditionFailed" || error.name === "ConditionalRequestConflict" || status === 412 || status === 409;
+}
+function isNotFound2(error) {
+  if (!(error instanceof Error) || error.name === "NoSuchBucket") return false;
+  const status = error.$metadata?.httpStatusCode;
+  return error.name === "NoSuchKey" || error.name === "NotFound" || status === 404;
+}
+function isLocalFileError(error) {
+  const fields = error;
+  return typeof fields?.path === "string" && typeof fields.syscall === "string";
+}
+function redact3(message) {
+  return message.replace(/\b(AKIA|ASIA)[A-Z0-9]{12,}\b/g, "$1…");
+}
+function clientConfig(region, endpoint, options) {
+  if (endpoint === void 0) {
+    return { region, forcePathStyle: options.forcePathStyle ?? false };
+  }
+  return {
+    region,
+    endpoint,
+    forcePathStyle: options.forcePathStyle ?? true,
+    // Since v3.729 the SDK adds CRC32 checksums (x-amz-checksum-*, x-amz-sdk-checksum-algorithm)
+    // to every upload. Several S3-compatible services reject them (Cloudflare R2: 501
+    // NotImplemented; Backblaze B2, Linode, older MinIO: 400 / XAmzContentSHA256Mismatch; see
+    // aws/aws-sdk-js-v3#6810), so against a custom endpoint send and check checksums only where
+    // the API requires them. Against AWS itself the default integrity checks stay on.
+    requestChecksumCalculation: "WHEN_REQUIRED",
+    responseChecksumValidation: "WHEN_REQUIRED"
+  };
+}
+function trimSlashes(path2) {
+  return path2.replace(/^\/+|\/+$/g, "");
+}
+function nonEmpty2(value2) {
+  return value2 === void 0 || value2 === "" ? void 0 : value2;
+}
 
 // pipeline/compute/train-command.ts
 var TRAIN_IMAGE_COMMAND = ["train", "--compute", "local"];
@@ -14567,9 +13495,9 @@ var BatchLogTail = class {
 };
 
 // pipeline/compute/code-package.ts
-import { createHash as createHash11 } from "node:crypto";
+import { createHash as createHash10 } from "node:crypto";
 import { existsSync as existsSync9, mkdirSync, readdirSync as readdirSync3, readFileSync as readFileSync4, statSync as statSync3, writeFileSync } from "node:fs";
-import { dirname as dirname4, join as join16, relative as relative4, sep as sep4 } from "node:path";
+import { dirname as dirname3, join as join15, relative as relative4, sep as sep4 } from "node:path";
 import { gunzipSync, gzipSync } from "node:zlib";
 var CODE_PACKAGE_FOLDERS = ["bin", "pipeline", "dbt", "reports"];
 var CODE_PACKAGE_FILES = [
@@ -14595,13 +13523,13 @@ function codePackageFiles(root) {
     for (const entry of readdirSync3(dir, { withFileTypes: true })) {
       if (entry.name.startsWith(".") || SKIPPED_NAMES.has(entry.name)) continue;
       if (entry.name.endsWith(".log")) continue;
-      const path2 = join16(dir, entry.name);
+      const path2 = join15(dir, entry.name);
       if (entry.isDirectory()) walk2(path2);
       else if (entry.isFile()) files.push(relative4(root, path2).split(sep4).join("/"));
     }
   };
   for (const folder of CODE_PACKAGE_FOLDERS) {
-    if (existsSync9(join16(root, folder))) walk2(join16(root, folder));
+    if (existsSync9(join15(root, folder))) walk2(join15(root, folder));
   }
   if (!files.some((file) => file.startsWith("pipeline/"))) {
     throw new InputError(
@@ -14611,7 +13539,7 @@ function codePackageFiles(root) {
     );
   }
   for (const file of CODE_PACKAGE_FILES) {
-    if (existsSync9(join16(root, file)) && statSync3(join16(root, file)).isFile()) files.push(file);
+    if (existsSync9(join15(root, file)) && statSync3(join15(root, file)).isFile()) files.push(file);
   }
   return files.sort((a, b) => a < b ? -1 : a > b ? 1 : 0);
 }
@@ -14620,7 +13548,7 @@ function buildCodePackage(root) {
   const blocks = [];
   let contentBytes = 0;
   for (const file of files) {
-    const body2 = readFileSync4(join16(root, file));
+    const body2 = readFileSync4(join15(root, file));
     contentBytes += body2.length;
     blocks.push(tarHeader(file, body2.length), body2, Buffer.alloc(padding(body2.length)));
   }
@@ -14641,7 +13569,7 @@ async function publishCodePackage(store, root) {
   };
 }
 function sha256(bytes) {
-  return createHash11("sha256").update(bytes).digest("hex");
+  return createHash10("sha256").update(bytes).digest("hex");
 }
 function gzipPackage(tar2) {
   const gz = gzipSync(tar2, { level: 9 });
@@ -15088,9 +14016,9 @@ function formatSeconds(seconds2) {
 }
 
 // pipeline/compute/images.ts
-import { createHash as createHash12 } from "node:crypto";
+import { createHash as createHash11 } from "node:crypto";
 import { existsSync as existsSync10, readFileSync as readFileSync5 } from "node:fs";
-import { join as join17 } from "node:path";
+import { join as join16 } from "node:path";
 import { fileURLToPath as fileURLToPath3 } from "node:url";
 var IMAGES = {
   train: {
@@ -15119,9 +14047,9 @@ var IMAGES = {
 };
 var CHECKOUT_ROOT = fileURLToPath3(new URL("../..", __moduleUrl));
 function imageTag(kind, root = CHECKOUT_ROOT) {
-  const hash2 = createHash12("sha256");
+  const hash2 = createHash11("sha256");
   for (const input of IMAGES[kind].inputs) {
-    const path2 = join17(root, input);
+    const path2 = join16(root, input);
     if (!existsSync10(path2)) {
       throw new InputError(
         `${input} is missing, so the ${kind} image's tag cannot be computed`,
@@ -15130,7 +14058,7 @@ function imageTag(kind, root = CHECKOUT_ROOT) {
       );
     }
     hash2.update(`${input}\0`);
-    hash2.update(createHash12("sha256").update(readFileSync5(path2)).digest("hex"));
+    hash2.update(createHash11("sha256").update(readFileSync5(path2)).digest("hex"));
     hash2.update("\n");
   }
   return `sha256-${hash2.digest("hex").slice(0, 24)}`;
@@ -15283,9 +14211,9 @@ async function trainOnBatch(input) {
 }
 
 // pipeline/promote/promote.ts
-import { mkdtemp as mkdtemp8, rm as rm11 } from "node:fs/promises";
-import { tmpdir as tmpdir8 } from "node:os";
-import { join as join20 } from "node:path";
+import { mkdtemp as mkdtemp7, rm as rm10 } from "node:fs/promises";
+import { tmpdir as tmpdir7 } from "node:os";
+import { join as join19 } from "node:path";
 
 // pipeline/promote/decision.ts
 var METRICS = [
@@ -15909,7 +14837,7 @@ async function startServer(options) {
     if (model.state === "failed") {
       throw new HttpError(503, MODEL_LOAD_FAILED.code, MODEL_LOAD_FAILED.message);
     }
-    const { batcher, info: info2 } = model;
+    const { batcher, info: info3 } = model;
     if (!isJsonContentType(req.headers["content-type"])) {
       throw new HttpError(
         415,
@@ -15942,7 +14870,7 @@ async function startServer(options) {
       );
     }
     options.requestLog?.record(requestId, sessions, receivedAt);
-    send(res, 200, predictionsBody(predictions, info2), { "x-request-id": requestId });
+    send(res, 200, predictionsBody(predictions, info3), { "x-request-id": requestId });
   };
   const handle = async (req, res) => {
     const requestId = randomUUID3();
@@ -16181,9 +15109,9 @@ async function verifyLocalEndpoint(options) {
 }
 
 // pipeline/promote/sagemaker.ts
-import { mkdtemp as mkdtemp7, readFile as readFile8, rm as rm10 } from "node:fs/promises";
-import { tmpdir as tmpdir7 } from "node:os";
-import { join as join19 } from "node:path";
+import { mkdtemp as mkdtemp6, readFile as readFile8, rm as rm9 } from "node:fs/promises";
+import { tmpdir as tmpdir6 } from "node:os";
+import { join as join18 } from "node:path";
 import { HeadObjectCommand, PutObjectCommand as PutObjectCommand2, S3Client as S3Client2 } from "@aws-sdk/client-s3";
 import {
   CreateEndpointCommand,
@@ -16203,11 +15131,11 @@ import {
 import { InvokeEndpointCommand, SageMakerRuntimeClient } from "@aws-sdk/client-sagemaker-runtime";
 
 // pipeline/promote/model-package.ts
-import { createHash as createHash13 } from "node:crypto";
-import { createReadStream as createReadStream3 } from "node:fs";
-import { chmod, copyFile as copyFile3, mkdir as mkdir7, mkdtemp as mkdtemp6, rm as rm9, stat as stat5 } from "node:fs/promises";
-import { tmpdir as tmpdir6 } from "node:os";
-import { dirname as dirname5, join as join18 } from "node:path";
+import { createHash as createHash12 } from "node:crypto";
+import { createReadStream as createReadStream2 } from "node:fs";
+import { chmod, copyFile as copyFile2, mkdir as mkdir6, mkdtemp as mkdtemp5, rm as rm8, stat as stat3 } from "node:fs/promises";
+import { tmpdir as tmpdir5 } from "node:os";
+import { dirname as dirname4, join as join17 } from "node:path";
 import * as tar from "tar";
 var PACKAGE_FILES = Object.values(ARTIFACT_FILES).sort();
 var FIXED_MTIME = new Date(Date.UTC(2e3, 0, 1));
@@ -16215,8 +15143,8 @@ async function buildModelPackage(artifactDir, outFile) {
   const missing = [];
   const files = [];
   for (const file of PACKAGE_FILES) {
-    const info2 = await stat5(join18(artifactDir, file)).catch(() => void 0);
-    if (info2?.isFile()) files.push(file);
+    const info3 = await stat3(join17(artifactDir, file)).catch(() => void 0);
+    if (info3?.isFile()) files.push(file);
     else if (REQUIRED_ARTIFACT_FILES.includes(file)) missing.push(file);
   }
   if (missing.length > 0) {
@@ -16226,13 +15154,13 @@ async function buildModelPackage(artifactDir, outFile) {
       "package a folder written by `pipeline train` (runs/<id>/train/model/ in the run store)"
     );
   }
-  const staging = await mkdtemp6(join18(tmpdir6(), "model-package-"));
+  const staging = await mkdtemp5(join17(tmpdir5(), "model-package-"));
   try {
     for (const file of files) {
-      await copyFile3(join18(artifactDir, file), join18(staging, file));
-      await chmod(join18(staging, file), 420);
+      await copyFile2(join17(artifactDir, file), join17(staging, file));
+      await chmod(join17(staging, file), 420);
     }
-    await mkdir7(dirname5(outFile), { recursive: true });
+    await mkdir6(dirname4(outFile), { recursive: true });
     await tar.create(
       {
         file: outFile,
@@ -16245,14 +15173,14 @@ async function buildModelPackage(artifactDir, outFile) {
       files
     );
   } finally {
-    await rm9(staging, { recursive: true, force: true });
+    await rm8(staging, { recursive: true, force: true });
   }
-  const { size } = await stat5(outFile);
-  return { path: outFile, bytes: size, sha256: await sha256File2(outFile) };
+  const { size } = await stat3(outFile);
+  return { path: outFile, bytes: size, sha256: await sha256File(outFile) };
 }
-async function sha256File2(path2) {
-  const hash2 = createHash13("sha256");
-  for await (const chunk of createReadStream3(path2)) hash2.update(chunk);
+async function sha256File(path2) {
+  const hash2 = createHash12("sha256");
+  for await (const chunk of createReadStream2(path2)) hash2.update(chunk);
   return hash2.digest("hex");
 }
 
@@ -16415,10 +15343,10 @@ async function deployToSageMaker(settingsInput, request, deps = {}) {
   const { bucket, prefix } = parseS3Url(settings.modelData);
   const key = [prefix, request.runId, "model.tar.gz"].filter((part2) => part2 !== "").join("/");
   const modelDataUrl = `s3://${bucket}/${key}`;
-  const work = await mkdtemp7(join19(tmpdir7(), "sagemaker-package-"));
+  const work = await mkdtemp6(join18(tmpdir6(), "sagemaker-package-"));
   let sha2562;
   try {
-    const pkg = await buildModelPackage(request.artifactDir, join19(work, "model.tar.gz"));
+    const pkg = await buildModelPackage(request.artifactDir, join18(work, "model.tar.gz"));
     sha2562 = pkg.sha256;
     reporter.info(`uploading model.tar.gz (${pkg.bytes} bytes) to ${modelDataUrl}`);
     const body2 = await readFile8(pkg.path);
@@ -16436,7 +15364,7 @@ async function deployToSageMaker(settingsInput, request, deps = {}) {
       )
     );
   } finally {
-    await rm10(work, { recursive: true, force: true });
+    await rm9(work, { recursive: true, force: true });
   }
   reporter.info(`creating model and endpoint config ${name2}`);
   await call(
@@ -16979,7 +15907,7 @@ async function promoteRun(input) {
     );
   }
   if (!decision.promote) return { target, decision, promoted: false, production: current };
-  const scratch = await mkdtemp8(join20(tmpdir8(), "mlops-promote-"));
+  const scratch = await mkdtemp7(join19(tmpdir7(), "mlops-promote-"));
   try {
     let deployed;
     try {
@@ -17010,19 +15938,19 @@ async function promoteRun(input) {
     });
     return { target, decision, promoted: true, production, smoke };
   } finally {
-    await rm11(scratch, { recursive: true, force: true });
+    await rm10(scratch, { recursive: true, force: true });
   }
 }
 
 // pipeline/upload/load-file.ts
 import { createWriteStream as createWriteStream4 } from "node:fs";
-import { mkdtemp as mkdtemp9, rm as rm12 } from "node:fs/promises";
-import { tmpdir as tmpdir9 } from "node:os";
-import { basename as basename2, join as join21 } from "node:path";
+import { mkdtemp as mkdtemp8, rm as rm11 } from "node:fs/promises";
+import { tmpdir as tmpdir8 } from "node:os";
+import { basename as basename2, join as join20 } from "node:path";
 import { once as once2 } from "node:events";
 
 // pipeline/data/reader.ts
-import { closeSync, createReadStream as createReadStream4, openSync, readSync } from "node:fs";
+import { closeSync, createReadStream as createReadStream3, openSync, readSync } from "node:fs";
 import { createGunzip } from "node:zlib";
 import Papa from "papaparse";
 var CsvRecord = class {
@@ -17057,7 +15985,7 @@ function isGzipFile(path2) {
   }
 }
 function openText(path2, chunkSize) {
-  const file = createReadStream4(path2, { highWaterMark: chunkSize });
+  const file = createReadStream3(path2, { highWaterMark: chunkSize });
   if (!isGzipFile(path2)) {
     file.setEncoding("utf8");
     return { text: file, file };
@@ -17398,11 +16326,23 @@ function hexAt(raw, start) {
   return end;
 }
 
+// pipeline/data/file-hash.ts
+import { createHash as createHash13 } from "node:crypto";
+import { createReadStream as createReadStream4 } from "node:fs";
+import { stat as stat4 } from "node:fs/promises";
+async function sha256File2(path2) {
+  const hash2 = createHash13("sha256");
+  for await (const chunk of createReadStream4(path2, { highWaterMark: 1 << 20 })) {
+    hash2.update(chunk);
+  }
+  return { sha256: hash2.digest("hex"), bytes: (await stat4(path2)).size };
+}
+
 // pipeline/upload/load-file.ts
 async function loadFile(options) {
   const started = performance.now();
   const { kind, path: path2, warehouse } = options;
-  const { sha256: sha2562, bytes } = await sha256File(path2);
+  const { sha256: sha2562, bytes } = await sha256File2(path2);
   const meta = {
     etlId: options.etlId,
     etlTimestamp: (options.now?.() ?? /* @__PURE__ */ new Date()).toISOString(),
@@ -17413,7 +16353,7 @@ async function loadFile(options) {
   const transaction = await warehouse.beginLoad(kind, meta);
   if ("existing" in transaction)
     return skippedResult(options, transaction.existing, bytes, started);
-  const work = await mkdtemp9(join21(tmpdir9(), "mlops-upload-"));
+  const work = await mkdtemp8(join20(tmpdir8(), "mlops-upload-"));
   try {
     const staged = await stageFile(options, work, bytes, transaction);
     await transaction.commit({
@@ -17440,7 +16380,7 @@ async function loadFile(options) {
     await transaction.rollback();
     throw error;
   } finally {
-    await rm12(work, { recursive: true, force: true });
+    await rm11(work, { recursive: true, force: true });
   }
 }
 function skippedResult(options, existing, bytes, started) {
@@ -17472,7 +16412,7 @@ async function stageFile(options, work, bytes, transaction) {
       `  inserting rows of ${basename2(path2)} into ${DATA_FILES[kind].table} as they are validated`
     )
   );
-  const rejectsPath = join21(work, `${kind}.rejects.csv`);
+  const rejectsPath = join20(work, `${kind}.rejects.csv`);
   const rejects = new BufferedWriter(rejectsPath);
   const reasons = /* @__PURE__ */ new Map();
   const warnings = [];
@@ -17617,7 +16557,7 @@ var ChunkedRows = class {
   chunkIndex = 0;
   pending = [];
   write(line) {
-    this.writer ??= new BufferedWriter(join21(this.work, `${this.kind}.rows.${this.chunkIndex}.csv`));
+    this.writer ??= new BufferedWriter(join20(this.work, `${this.kind}.rows.${this.chunkIndex}.csv`));
     this.writer.write(line);
     this.rowsInChunk++;
   }
@@ -17639,7 +16579,7 @@ var ChunkedRows = class {
     this.rowsInChunk = 0;
     if (this.chunkIndex++ === 0) this.onFirstChunk();
     await writer.close();
-    const inserted = this.transaction.addRows(writer.path).then(() => rm12(writer.path, { force: true }));
+    const inserted = this.transaction.addRows(writer.path).then(() => rm11(writer.path, { force: true }));
     inserted.catch(() => void 0);
     this.pending.push(inserted);
     while (this.pending.length > MAX_PENDING_CHUNKS) await this.pending.shift();
@@ -17710,7 +16650,7 @@ async function upload(options) {
       tenant: config.tenant,
       reporter
     });
-    for (const warning3 of result.warnings) reporter.warn(warning3);
+    for (const warning4 of result.warnings) reporter.warn(warning4);
     reporter.info(describe3(result));
     files.push(result);
   }
@@ -17966,6 +16906,1073 @@ var STAGES2 = {
 };
 var STAGE_NAMES = Object.keys(STAGES2);
 
+// actions/common/run-stage.ts
+import * as core3 from "@actions/core";
+
+// pipeline/warehouse/duckdb.ts
+import { mkdir as mkdir7 } from "node:fs/promises";
+import { dirname as dirname5 } from "node:path";
+import { DuckDBInstance } from "@duckdb/node-api";
+var DUCKDB_TYPES = {
+  varchar: "VARCHAR",
+  bigint: "BIGINT",
+  double: "DOUBLE",
+  timestamp: "TIMESTAMP",
+  integer: "INTEGER"
+};
+var DuckDbWarehouse = class _DuckDbWarehouse {
+  constructor(path2, instance2, connection) {
+    this.path = path2;
+    this.instance = instance2;
+    this.connection = connection;
+  }
+  path;
+  instance;
+  connection;
+  kind = "duckdb";
+  static async open(path2) {
+    if (path2 !== ":memory:") await mkdir7(dirname5(path2), { recursive: true });
+    let instance2;
+    try {
+      instance2 = await DuckDBInstance.create(path2);
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      const hint2 = /lock/i.test(message) ? " Another pipeline process holds the file: wait for it or stop it." : "";
+      throw new Error(`cannot open the DuckDB warehouse ${path2}: ${message}.${hint2}`);
+    }
+    return new _DuckDbWarehouse(path2, instance2, await instance2.connect());
+  }
+  get description() {
+    return `duckdb:${this.path}`;
+  }
+  async ensureRawSchema() {
+    for (const kind of DATA_KINDS) {
+      await this.createTable(rawTableName(kind), rawTableColumns(kind));
+    }
+    await this.createTable(REJECTS_TABLE, REJECTS_TABLE_COLUMNS);
+    await this.createTable(LOADS_TABLE, LOADS_TABLE_COLUMNS);
+  }
+  async createTable(name2, columns2) {
+    const defs = columns2.map((c) => `${quoteIdentifier(c.name)} ${DUCKDB_TYPES[c.type]}`);
+    await this.connection.run(
+      `CREATE TABLE IF NOT EXISTS ${quoteIdentifier(name2)} (${defs.join(", ")})`
+    );
+  }
+  async findLoad(kind, sourceHash) {
+    const rows = await this.query(
+      `SELECT * FROM ${LOADS_TABLE} WHERE target_table = $1 AND source_hash = $2 ORDER BY etl_timestamp LIMIT 1`,
+      [rawTableName(kind), sourceHash]
+    );
+    const row = rows[0];
+    return row ? loadRecordFromRow(kind, row) : void 0;
+  }
+  async beginLoad(kind, meta) {
+    const table4 = rawTableName(kind);
+    const metaValues = [
+      meta.etlId,
+      meta.etlTimestamp,
+      meta.tenant,
+      meta.sourceFile,
+      meta.sourceHash
+    ];
+    await this.connection.run("BEGIN TRANSACTION");
+    const existing = await this.findLoad(kind, meta.sourceHash).catch(async (error) => {
+      await this.connection.run("ROLLBACK");
+      throw error;
+    });
+    if (existing) {
+      await this.connection.run("ROLLBACK");
+      return { existing };
+    }
+    let queue = Promise.resolve();
+    let failed = false;
+    const step2 = (work) => {
+      const next = queue.then(async () => {
+        if (failed) throw new Error("the load transaction already failed");
+        await work().catch((error) => {
+          failed = true;
+          throw error;
+        });
+      });
+      queue = next.catch(() => void 0);
+      return next;
+    };
+    const rollback = async () => {
+      await queue;
+      await this.connection.run("ROLLBACK").catch(() => void 0);
+    };
+    return {
+      addRows: (path2) => step2(
+        () => this.connection.run(
+          `INSERT INTO ${quoteIdentifier(table4)} SELECT *, $1, $2::TIMESTAMP, $3, $4, $5 FROM ${csvScan(path2, dataColumns(kind))}`,
+          metaValues
+        )
+      ),
+      addRejects: (path2) => step2(
+        () => this.connection.run(
+          `INSERT INTO ${REJECTS_TABLE} SELECT *, $6, $1, $2::TIMESTAMP, $3, $4, $5 FROM ${csvScan(path2, REJECT_COLUMNS)}`,
+          [...metaValues, table4]
+        )
+      ),
+      commit: async (counts) => {
+        try {
+          await step2(async () => {
+            const loaded = await this.countWhere(table4, meta.etlId);
+            if (loaded !== counts.rowsLoaded) {
+              throw new Error(
+                `${table4} received ${loaded} rows of ${meta.sourceFile} but the reader validated ${counts.rowsLoaded}: the staged chunks are inconsistent`
+              );
+            }
+            await this.connection.run(
+              `INSERT INTO ${LOADS_TABLE} VALUES ($6, $1, $2::TIMESTAMP, $3, $4, $5, $7, $8, $9)`,
+              [...metaValues, table4, counts.rowsRead, counts.rowsLoaded, counts.rowsRejected]
+            );
+            await this.connection.run("COMMIT");
+          });
+        } catch (error) {
+          await rollback();
+          throw error;
+        }
+        const record = await this.findLoad(kind, meta.sourceHash);
+        if (!record) throw new Error(`the load record of ${meta.sourceFile} vanished after COMMIT`);
+        return record;
+      },
+      rollback
+    };
+  }
+  async countWhere(table4, etlId) {
+    const rows = await this.query(
+      `SELECT count(*) AS n FROM ${quoteIdentifier(table4)} WHERE etl_id = $1`,
+      [etlId]
+    );
+    return Number(rows[0]?.n ?? 0);
+  }
+  async count(table4) {
+    const rows = await this.query(`SELECT count(*) AS n FROM ${quoteIdentifier(table4)}`);
+    return Number(rows[0]?.n ?? 0);
+  }
+  async query(sql, params = []) {
+    const reader = await this.connection.runAndReadAll(sql, params);
+    return reader.getRowObjectsJS().map((row) => {
+      const out = {};
+      for (const [key, value2] of Object.entries(row)) out[key] = toSqlValue(value2);
+      return out;
+    });
+  }
+  async close() {
+    this.connection.closeSync();
+    this.instance.closeSync();
+  }
+};
+function csvScan(path2, columns2) {
+  const spec = columns2.map((c) => `'${c.name}': '${DUCKDB_TYPES[c.type]}'`).join(", ");
+  return `read_csv('${path2.replaceAll("'", "''")}', header = false, auto_detect = false, delim = ',', quote = '"', escape = '"', nullstr = '', columns = {${spec}})`;
+}
+function toSqlValue(value2) {
+  if (value2 === null || value2 === void 0) return null;
+  if (typeof value2 === "bigint") {
+    return value2 <= BigInt(Number.MAX_SAFE_INTEGER) && value2 >= BigInt(Number.MIN_SAFE_INTEGER) ? Number(value2) : value2;
+  }
+  if (value2 instanceof Date) return value2.toISOString();
+  if (typeof value2 === "string" || typeof value2 === "number" || typeof value2 === "boolean") {
+    return value2;
+  }
+  return JSON.stringify(value2, (_key, v) => typeof v === "bigint" ? Number(v) : v);
+}
+
+// pipeline/warehouse/snowflake/snowflake-warehouse.ts
+import { copyFile as copyFile3, link as link2, mkdtemp as mkdtemp9, rm as rm12, stat as stat5 } from "node:fs/promises";
+import { tmpdir as tmpdir9 } from "node:os";
+import { join as join21 } from "node:path";
+
+// pipeline/warehouse/snowflake/connection.ts
+var sdk;
+async function loadSdk() {
+  sdk ??= import("snowflake-sdk").then((module) => {
+    const loaded = module.default ?? module;
+    loaded.configure({ logLevel: "ERROR", customLogger: stderrLogger });
+    return loaded;
+  });
+  return sdk;
+}
+var stderrLogger = {
+  error: (message) => process.stderr.write(`snowflake-sdk: ${message}
+`),
+  warn: () => void 0,
+  info: () => void 0,
+  debug: () => void 0,
+  trace: () => void 0
+};
+var snowflakeSdkDriver = {
+  async connect(options) {
+    const { createConnection } = await loadSdk();
+    const connection = createConnection(options);
+    await new Promise((resolve4, reject2) => {
+      connection.connectAsync((error) => error ? reject2(error) : resolve4()).catch((error) => reject2(error));
+    });
+    return new SdkConnection(connection);
+  }
+};
+var SdkConnection = class {
+  constructor(connection) {
+    this.connection = connection;
+  }
+  connection;
+  execute(sqlText, binds = []) {
+    return new Promise((resolve4, reject2) => {
+      this.connection.execute({
+        sqlText,
+        binds,
+        // Rows are collected in memory: every statement here returns a handful of rows
+        // (COPY and PUT report one per file); bulk data never travels through execute.
+        streamResult: false,
+        rowMode: "object",
+        complete: (error, _statement, rows) => {
+          if (error) reject2(error);
+          else resolve4(Array.isArray(rows) ? rows.map(toRow) : []);
+        }
+      });
+    });
+  }
+  destroy() {
+    return new Promise((resolve4) => {
+      this.connection.destroy(() => resolve4());
+    });
+  }
+};
+function toRow(row) {
+  return typeof row === "object" && row !== null ? { ...row } : {};
+}
+
+// pipeline/warehouse/snowflake/errors.ts
+function fieldsOf(error) {
+  const record = typeof error === "object" && error !== null ? error : {};
+  const cause = typeof record.cause === "object" && record.cause !== null ? record.cause : {};
+  const response = typeof record.response === "object" && record.response !== null ? record.response : {};
+  const status = response.statusCode ?? response.status;
+  return {
+    name: typeof record.name === "string" ? record.name : "",
+    message: error instanceof Error ? error.message : String(error),
+    code: record.code === void 0 || record.code === null ? "" : String(record.code),
+    sqlState: typeof record.sqlState === "string" ? record.sqlState : "",
+    status: typeof status === "number" ? status : void 0,
+    causeCode: cause.code === void 0 || cause.code === null ? "" : String(cause.code)
+  };
+}
+var TRANSIENT_SOCKET_CODES = /* @__PURE__ */ new Set([
+  "ECONNRESET",
+  "ECONNREFUSED",
+  "ECONNABORTED",
+  "ETIMEDOUT",
+  "ESOCKETTIMEDOUT",
+  "EPIPE",
+  "EAI_AGAIN",
+  "ENETUNREACH",
+  "EHOSTUNREACH",
+  "ENETDOWN",
+  "ERR_SOCKET_CONNECTION_TIMEOUT"
+]);
+var SDK_NETWORK_COULD_NOT_CONNECT = "401001";
+var SDK_RESPONSE_FAILURE = "401002";
+var SDK_RESPONSE_NOT_JSON = "401003";
+var SDK_RESPONSE_INVALID_TOKEN = "401004";
+var SDK_LARGE_RESULT_NETWORK = "402001";
+var SDK_LARGE_RESULT_FAILURE = "402002";
+var SDK_DISCONNECTED = /* @__PURE__ */ new Set(["407001", "407002", "405503"]);
+var GS_SESSION_GONE = /* @__PURE__ */ new Set(["390104", "390111", "390112", "390114"]);
+function classifySnowflakeError(error) {
+  const f = fieldsOf(error);
+  if (f.code === SDK_NETWORK_COULD_NOT_CONNECT || f.code === SDK_LARGE_RESULT_NETWORK || f.name === "NetworkError") {
+    return f.causeCode === "ENOTFOUND" ? "config" : "transient";
+  }
+  if (TRANSIENT_SOCKET_CODES.has(f.code) || TRANSIENT_SOCKET_CODES.has(f.causeCode))
+    return "transient";
+  if (f.code === "ENOTFOUND" || f.causeCode === "ENOTFOUND") return "config";
+  if (f.code === SDK_RESPONSE_FAILURE || f.code === SDK_LARGE_RESULT_FAILURE || f.name === "RequestFailedError") {
+    if (f.status !== void 0 && (f.status >= 500 || f.status === 408 || f.status === 429))
+      return "transient";
+    if (f.status === 401 || f.status === 403) return "auth";
+    return "other";
+  }
+  if (f.code === SDK_RESPONSE_NOT_JSON) return "transient";
+  if (f.code === SDK_RESPONSE_INVALID_TOKEN || SDK_DISCONNECTED.has(f.code) || GS_SESSION_GONE.has(f.code)) {
+    return "session";
+  }
+  if (f.code.startsWith("ERR_OSSL") || f.causeCode.startsWith("ERR_OSSL")) return "auth";
+  if (/^39[04]\d{3}$/.test(f.code) || f.sqlState === "28000" || f.sqlState === "08004")
+    return "auth";
+  if (/^40[45]\d{3}$/.test(f.code)) return "config";
+  if (f.sqlState.startsWith("42") || /^00[12]\d{3}$/.test(f.code)) return "sql";
+  return "other";
+}
+function hintFor(kind, settings) {
+  const user = settings.user ? `user ${settings.user}` : "the workload identity's user";
+  switch (kind) {
+    case "auth":
+      if (settings.auth.kind === "password") {
+        return `Snowflake refused the login of ${user}: check ${SNOWFLAKE_ENV.user} and ${SNOWFLAKE_ENV.password}. Accounts that enforce MFA need key-pair auth (${SNOWFLAKE_ENV.privateKeyPath}).`;
+      }
+      if (settings.auth.kind === "keypair") {
+        return `Snowflake refused the key-pair login of ${user}: check ${SNOWFLAKE_ENV.user}, that the user's RSA_PUBLIC_KEY (ALTER USER … SET RSA_PUBLIC_KEY) matches the private key, and ${SNOWFLAKE_ENV.passphrase} for an encrypted key.`;
+      }
+      return `Snowflake refused the workload identity (${settings.auth.provider}): check that the service user's WORKLOAD_IDENTITY (ISSUER, SUBJECT) matches the token, e.g. repo:OWNER/REPO:ref:refs/heads/main for GitHub Actions with permissions: id-token: write.`;
+    case "sql":
+      return `The statement did not compile: check that ${SNOWFLAKE_ENV.database}=${settings.database} and ${SNOWFLAKE_ENV.schema}=${settings.schema} exist, that the raw tables were created (ensureRawSchema), and that ${settings.role ? `role ${settings.role}` : "the user's default role"} has privileges on them.`;
+    case "config":
+      return `Check ${SNOWFLAKE_ENV.account}=${settings.account} (the account identifier, e.g. myorg-myaccount, without .snowflakecomputing.com) and the other SNOWFLAKE_* settings.`;
+    case "transient":
+      return "A network or service failure persisted through every retry: check connectivity to *.snowflakecomputing.com (proxy, firewall) and https://status.snowflake.com, then run again; loads are idempotent.";
+    case "session":
+      return "The Snowflake session ended (expired or closed); run again: loads are idempotent.";
+    default:
+      return void 0;
+  }
+}
+var SnowflakeWarehouseError = class extends PipelineError {
+  constructor(message, kind, statement, hint2) {
+    super(message, 1, hint2);
+    this.kind = kind;
+    this.statement = statement;
+  }
+  kind;
+  statement;
+};
+function statementForMessage(sql, max2 = 400) {
+  const line = sql.replace(/\s+/g, " ").trim();
+  return line.length > max2 ? `${line.slice(0, max2)}…` : line;
+}
+function errorCodes(error) {
+  const f = fieldsOf(error);
+  const parts = [f.code && `code ${f.code}`, f.sqlState && `SQL state ${f.sqlState}`].filter(
+    Boolean
+  );
+  return parts.length ? ` (${parts.join(", ")})` : "";
+}
+function errorMessage(error) {
+  return fieldsOf(error).message;
+}
+var DEFAULT_RETRY = {
+  attempts: 4,
+  baseDelayMs: 1e3,
+  maxDelayMs: 15e3,
+  sleep: (ms) => new Promise((resolve4) => setTimeout(resolve4, ms)),
+  random: Math.random
+};
+function backoffDelay(policy, retry) {
+  const step2 = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (retry - 1));
+  return Math.round(step2 * (0.5 + policy.random() / 2));
+}
+async function withRetry(operation, policy, shouldRetry, beforeRetry) {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await operation(attempt);
+    } catch (error) {
+      if (attempt >= policy.attempts || !shouldRetry(error)) throw error;
+      const delay = backoffDelay(policy, attempt);
+      await beforeRetry(error, attempt, delay);
+      await policy.sleep(delay);
+    }
+  }
+}
+
+// pipeline/warehouse/snowflake/sql.ts
+var SNOWFLAKE_TYPES = {
+  varchar: "VARCHAR",
+  bigint: "NUMBER(38,0)",
+  double: "FLOAT",
+  timestamp: "TIMESTAMP_NTZ",
+  integer: "NUMBER(38,0)"
+};
+function sfIdentifier(name2, what = "identifier") {
+  return `"${validateIdentifier(name2, what).toUpperCase()}"`;
+}
+function tableStage(table4) {
+  return `@%${validateIdentifier(table4, "table name").toUpperCase()}`;
+}
+function createTableSql(table4, columns2) {
+  const defs = columns2.map(
+    (c) => `${sfIdentifier(c.name, "column name")} ${SNOWFLAKE_TYPES[c.type]}`
+  );
+  return `CREATE TABLE IF NOT EXISTS ${sfIdentifier(table4, "table name")} (${defs.join(", ")})`;
+}
+function rawSchemaDdl() {
+  return [
+    ...DATA_KINDS.map((kind) => createTableSql(rawTableName(kind), rawTableColumns(kind))),
+    createTableSql(REJECTS_TABLE, REJECTS_TABLE_COLUMNS),
+    createTableSql(LOADS_TABLE, LOADS_TABLE_COLUMNS)
+  ];
+}
+function sqlString(value2, what = "value") {
+  if (/[\u0000-\u001f\u007f]/.test(value2)) {
+    throw new Error(`the ${what} contains a control character and cannot be written into SQL`);
+  }
+  return `'${value2.replaceAll("\\", "\\\\").replaceAll("'", "''")}'`;
+}
+function snowflakeTimestamp(iso) {
+  const date = new Date(iso);
+  if (Number.isNaN(date.getTime())) throw new Error(`the load timestamp "${iso}" is not a date`);
+  return date.toISOString().replace("T", " ").replace("Z", "");
+}
+var SOURCE_HASH = /^[0-9a-f]{64}$/;
+function validateLoadMeta(meta) {
+  if (!SOURCE_HASH.test(meta.sourceHash)) {
+    throw new Error(`the source hash "${meta.sourceHash}" is not a lowercase hex sha256`);
+  }
+  snowflakeTimestamp(meta.etlTimestamp);
+  sqlString(meta.etlId, "etl id");
+  sqlString(meta.tenant, "tenant");
+  sqlString(meta.sourceFile, "source file name");
+}
+function stagedFileName(kind, part2, sourceHash, chunk, csvDigest) {
+  if (!SOURCE_HASH.test(sourceHash) || !/^[0-9a-f]{16,64}$/.test(csvDigest) || !Number.isSafeInteger(chunk) || chunk < 0) {
+    throw new Error("staged file names are built from hex digests and a chunk number only");
+  }
+  return `${kind}-${part2}-${sourceHash}-${chunk}-${csvDigest.slice(0, 16)}.csv`;
+}
+var UNSAFE_PATH = /['\n\r\0*?]/;
+function putSql(localPath, table4) {
+  if (UNSAFE_PATH.test(localPath)) {
+    throw new Error(
+      `cannot PUT ${JSON.stringify(localPath)}: the path contains a quote, a wildcard or a line break`
+    );
+  }
+  if (!localPath.endsWith(".csv")) throw new Error(`PUT stages .csv files only, not ${localPath}`);
+  const uri = `file://${localPath.startsWith("/") ? "" : "/"}${localPath.replaceAll("\\", "/")}`;
+  return `PUT '${uri}' ${tableStage(table4)} OVERWRITE = FALSE AUTO_COMPRESS = TRUE`;
+}
+var CSV_FILE_FORMAT = `TYPE = CSV FIELD_DELIMITER = ',' RECORD_DELIMITER = '\\n' SKIP_HEADER = 0 FIELD_OPTIONALLY_ENCLOSED_BY = '"' ESCAPE = NONE ESCAPE_UNENCLOSED_FIELD = NONE EMPTY_FIELD_AS_NULL = TRUE NULL_IF = () TRIM_SPACE = FALSE COMPRESSION = GZIP ENCODING = 'UTF8'`;
+function copyIntoSql(spec) {
+  const targets = spec.columns.map((c) => sfIdentifier(c.name, "column name"));
+  const select2 = spec.columns.map((column, index2) => {
+    if (index2 < spec.fileColumns) return `$${index2 + 1}`;
+    const value2 = spec.constants[column.name];
+    if (value2 === void 0) throw new Error(`no value for ${spec.table}.${column.name} in COPY`);
+    const literal = sqlString(value2, column.name);
+    return column.type === "timestamp" ? `${literal}::TIMESTAMP_NTZ` : literal;
+  });
+  if (spec.stagedFiles.length === 0 || spec.stagedFiles.length > 1e3) {
+    throw new Error(`COPY names 1 to 1000 files, not ${spec.stagedFiles.length}`);
+  }
+  for (const file of spec.stagedFiles) {
+    if (!/^[A-Za-z0-9._-]+$/.test(file)) throw new Error(`invalid staged file name "${file}"`);
+  }
+  return `COPY INTO ${sfIdentifier(spec.table, "table name")} (${targets.join(", ")}) FROM (SELECT ${select2.join(", ")} FROM ${tableStage(spec.table)}) FILES = (${spec.stagedFiles.map((f) => `'${f}'`).join(", ")}) FILE_FORMAT = (${CSV_FILE_FORMAT}) ON_ERROR = ABORT_STATEMENT`;
+}
+function loadMetaConstants(meta) {
+  return {
+    etl_id: meta.etlId,
+    etl_timestamp: snowflakeTimestamp(meta.etlTimestamp),
+    tenant: meta.tenant,
+    source_file: meta.sourceFile,
+    source_hash: meta.sourceHash
+  };
+}
+function selectLoadColumns() {
+  return LOADS_TABLE_COLUMNS.map((c) => {
+    const id = sfIdentifier(c.name, "column name");
+    const expr = c.type === "timestamp" ? `TO_VARCHAR(${id}, 'YYYY-MM-DD"T"HH24:MI:SS.FF3"Z"')` : id;
+    return `${expr} AS "${c.name}"`;
+  }).join(", ");
+}
+function findLoadSql() {
+  return `SELECT ${selectLoadColumns()} FROM ${sfIdentifier(LOADS_TABLE)} WHERE ${sfIdentifier("target_table")} = ? AND ${sfIdentifier("source_hash")} = ? ORDER BY ${sfIdentifier("etl_timestamp")} LIMIT 1`;
+}
+function insertLoadSql() {
+  const columns2 = LOADS_TABLE_COLUMNS.map((c) => sfIdentifier(c.name, "column name"));
+  const values = LOADS_TABLE_COLUMNS.map(
+    (c) => c.type === "timestamp" ? "TO_TIMESTAMP_NTZ(?)" : "?"
+  );
+  return `INSERT INTO ${sfIdentifier(LOADS_TABLE)} (${columns2.join(", ")}) SELECT ${values.join(", ")}`;
+}
+function countSql(table4) {
+  return `SELECT COUNT(*) AS "n" FROM ${sfIdentifier(table4, "table name")}`;
+}
+var SESSION_CONTEXT_SQL = 'SELECT CURRENT_WAREHOUSE() AS "warehouse", CURRENT_DATABASE() AS "database", CURRENT_SCHEMA() AS "schema", CURRENT_ROLE() AS "role"';
+function toSnowflakePlaceholders(sql) {
+  let out = "";
+  let i = 0;
+  while (i < sql.length) {
+    const ch = sql[i];
+    const next = sql[i + 1];
+    let end = i + 1;
+    if (ch === "'") {
+      end = i + 1;
+      while (end < sql.length) {
+        if (sql[end] === "\\") end += 2;
+        else if (sql[end] === "'" && sql[end + 1] === "'") end += 2;
+        else if (sql[end] === "'") {
+          end++;
+          break;
+        } else end++;
+      }
+    } else if (ch === '"') {
+      const close = sql.indexOf('"', i + 1);
+      end = close === -1 ? sql.length : close + 1;
+    } else if (ch === "$" && next === "$") {
+      const close = sql.indexOf("$$", i + 2);
+      end = close === -1 ? sql.length : close + 2;
+    } else if (ch === "-" && next === "-") {
+      const close = sql.indexOf("\n", i);
+      end = close === -1 ? sql.length : close + 1;
+    } else if (ch === "/" && next === "*") {
+      const close = sql.indexOf("*/", i + 2);
+      end = close === -1 ? sql.length : close + 2;
+    } else if (ch === "$" && next !== void 0 && /[0-9]/.test(next) && !/[A-Za-z0-9_$]/.test(sql[i - 1] ?? "")) {
+      out += ":";
+      i++;
+      continue;
+    }
+    out += sql.slice(i, end);
+    i = end;
+  }
+  return out;
+}
+function toSnowflakeBind(value2) {
+  return typeof value2 === "bigint" ? value2.toString() : value2;
+}
+
+// pipeline/warehouse/snowflake/snowflake-warehouse.ts
+var MAX_FILES_PER_COPY = 1e3;
+var SnowflakeWarehouse = class _SnowflakeWarehouse {
+  constructor(settings, options = {}) {
+    this.settings = settings;
+    validateSnowflakeSettings(settings);
+    this.driver = options.driver ?? snowflakeSdkDriver;
+    this.policy = { ...DEFAULT_RETRY, ...options.retry };
+    this.secrets = snowflakeSecrets(settings);
+    this.log = options.log ?? ((line) => process.stderr.write(`${line}
+`));
+    this.tempRoot = options.tempDir ?? tmpdir9();
+    this.description = describeSnowflake(settings);
+  }
+  settings;
+  kind = "snowflake";
+  description;
+  driver;
+  policy;
+  secrets;
+  log;
+  tempRoot;
+  session;
+  /** The connection `session` resolved to, so that only that one is ever forgotten. */
+  current;
+  /** Load transactions begun and not yet committed or rolled back (0 or 1). */
+  openLoads = 0;
+  /** One session, one statement at a time: statements never overlap on the connection. */
+  statements = Promise.resolve();
+  /**
+   * One load transaction at a time: a second beginLoad waits for the first to commit or roll
+   * back (BEGIN inside an open transaction would silently join it). Other operations run
+   * meanwhile, inside the open transaction, as they do on DuckDB's single connection.
+   */
+  transactions = Promise.resolve();
+  closed = false;
+  static fromEnv(env, options = {}) {
+    return new _SnowflakeWarehouse(snowflakeSettingsFromEnv(env), options);
+  }
+  /** Opens the session now (otherwise the first operation does): login errors surface early. */
+  async connect() {
+    await this.connection();
+  }
+  async ensureRawSchema() {
+    if (this.openLoads > 0) {
+      throw new Error(
+        "ensureRawSchema cannot run while a load is open: Snowflake's DDL would commit it"
+      );
+    }
+    const connection = await this.connection();
+    for (const ddl of rawSchemaDdl()) {
+      await this.exec(connection, ddl, [], { what: "creating the raw tables", idempotent: true });
+    }
+  }
+  async findLoad(kind, sourceHash) {
+    return this.lookup(await this.connection(), kind, sourceHash);
+  }
+  async beginLoad(kind, meta) {
+    validateLoadMeta(meta);
+    const release = await this.transactionSlot();
+    try {
+      const connection = await this.connection();
+      await this.exec(connection, "BEGIN", [], { what: "BEGIN", idempotent: false });
+      let existing;
+      try {
+        existing = await this.lookup(connection, kind, meta.sourceHash);
+      } catch (error) {
+        await this.rollbackQuietly(connection);
+        throw error;
+      }
+      if (existing) {
+        await this.rollbackQuietly(connection);
+        release();
+        return { existing };
+      }
+      const staging = await mkdtemp9(join21(this.tempRoot, "mlops-snowflake-"));
+      const state = {
+        connection,
+        kind,
+        meta,
+        table: rawTableName(kind),
+        staging,
+        staged: { rows: [], rejects: [] }
+      };
+      return this.loadTransaction(state, release);
+    } catch (error) {
+      release();
+      throw error;
+    }
+  }
+  async count(table4) {
+    const sql = countSql(table4);
+    const rows = await this.exec(await this.connection(), sql, [], {
+      what: `counting ${table4}`,
+      idempotent: true
+    });
+    return Number(field(rows[0], "n") ?? 0);
+  }
+  /**
+   * Binds are positional: `?`, `:1`, or DuckDB's `$1` (rewritten to `:1`). Read-only statements
+   * are retried after transient failures. Column names Snowflake upper-cased (unquoted aliases)
+   * come back in lower case, as DuckDB returns them.
+   */
+  async query(sql, params = []) {
+    const text = params.length > 0 ? toSnowflakePlaceholders(sql) : sql;
+    const idempotent = /^[\s(]*(select|with|show|describe|desc|explain|list)\b/i.test(sql);
+    const rows = await this.exec(await this.connection(), text, params.map(toSnowflakeBind), {
+      what: "query",
+      idempotent
+    });
+    return rows.map(toRow2);
+  }
+  /** Ends the session; an open load transaction is aborted by the server with it. */
+  async close() {
+    this.closed = true;
+    await this.statements;
+    await this.dropSession();
+  }
+  // --- loads -----------------------------------------------------------------------------
+  loadTransaction(state, release) {
+    let queue = Promise.resolve();
+    let failed = false;
+    let finished2 = false;
+    const step2 = (work) => {
+      const next = queue.then(async () => {
+        if (finished2) throw new Error(`the load of ${state.meta.sourceFile} is already finished`);
+        if (failed)
+          throw new Error(`the load of ${state.meta.sourceFile} already failed: roll it back`);
+        await work().catch((error) => {
+          failed = true;
+          throw error;
+        });
+      });
+      queue = next.catch(() => void 0);
+      return next;
+    };
+    const finish2 = async () => {
+      finished2 = true;
+      await rm12(state.staging, { recursive: true, force: true });
+      release();
+    };
+    let ending;
+    const rollback = () => {
+      if (finished2 && !ending) return Promise.resolve();
+      ending ??= (async () => {
+        await queue;
+        finished2 = true;
+        await this.rollbackQuietly(state.connection);
+        await finish2();
+      })();
+      return ending;
+    };
+    return {
+      addRows: (path2) => step2(() => this.stageChunk(state, "rows", path2)),
+      addRejects: (path2) => step2(() => this.stageChunk(state, "rejects", path2)),
+      commit: async (counts) => {
+        let record;
+        try {
+          await step2(async () => {
+            record = await this.commitLoad(state, counts);
+          });
+        } catch (error) {
+          await rollback();
+          throw error;
+        }
+        await finish2();
+        if (!record) throw new Error(`the load of ${state.meta.sourceFile} committed no record`);
+        return record;
+      },
+      rollback
+    };
+  }
+  /**
+   * PUT of one chunk. PUT keeps the local file's name, so the chunk is hard-linked (copied across
+   * file systems) under its content-addressed name first; the link goes once it is uploaded, and
+   * the caller may delete its file as soon as this resolves.
+   */
+  async stageChunk(state, part2, path2) {
+    if ((await stat5(path2)).size === 0) return;
+    const table4 = part2 === "rows" ? state.table : REJECTS_TABLE;
+    const name2 = stagedFileName(
+      state.kind,
+      part2,
+      state.meta.sourceHash,
+      state.staged[part2].length,
+      (await sha256File2(path2)).sha256
+    );
+    const local = join21(state.staging, name2);
+    await link2(path2, local).catch(() => copyFile3(path2, local));
+    try {
+      const staged = `${name2}.gz`;
+      const put = putSql(local, table4);
+      const rows = await this.exec(state.connection, put, [], {
+        what: `PUT of ${part2} chunk ${state.staged[part2].length} into @%${table4}`,
+        idempotent: true
+      });
+      for (const row of rows) {
+        const status = String(field(row, "status") ?? "");
+        const target = field(row, "target");
+        if (!["UPLOADED", "SKIPPED"].includes(status) || target !== void 0 && target !== staged) {
+          throw new SnowflakeWarehouseError(
+            `Snowflake: PUT reported ${status || "no status"} for ${String(target)} (expected ${staged}, UPLOADED or SKIPPED)`,
+            "other",
+            statementForMessage(put)
+          );
+        }
+      }
+      state.staged[part2].push(staged);
+    } finally {
+      await rm12(local, { force: true });
+    }
+  }
+  async commitLoad(state, counts) {
+    const { kind, meta, table: table4, connection } = state;
+    for (const [name2, value2] of Object.entries(counts)) {
+      if (!Number.isSafeInteger(value2) || value2 < 0) {
+        throw new Error(`${name2} must be a non-negative integer, got ${String(value2)}`);
+      }
+    }
+    const concurrent = await this.lookup(connection, kind, meta.sourceHash);
+    if (concurrent) {
+      throw new SnowflakeWarehouseError(
+        `${meta.sourceFile} was loaded into ${table4} by ${concurrent.etlId} while this load (${meta.etlId}) was staging it: nothing was inserted`,
+        "other",
+        void 0,
+        "The file is loaded once, by the other run; running again reports it as skipped."
+      );
+    }
+    const constants3 = loadMetaConstants(meta);
+    await this.copyChunks(state, "rows", {
+      table: table4,
+      columns: rawTableColumns(kind),
+      fileColumns: dataColumns(kind).length,
+      constants: constants3,
+      expected: counts.rowsLoaded
+    });
+    await this.copyChunks(state, "rejects", {
+      table: REJECTS_TABLE,
+      columns: REJECTS_TABLE_COLUMNS,
+      fileColumns: REJECT_COLUMNS.length,
+      constants: { ...constants3, target_table: table4 },
+      expected: counts.rowsRejected
+    });
+    const values = {
+      target_table: table4,
+      etl_id: meta.etlId,
+      etl_timestamp: snowflakeTimestamp(meta.etlTimestamp),
+      tenant: meta.tenant,
+      source_file: meta.sourceFile,
+      source_hash: meta.sourceHash,
+      rows_read: counts.rowsRead,
+      rows_loaded: counts.rowsLoaded,
+      rows_rejected: counts.rowsRejected
+    };
+    await this.exec(
+      connection,
+      insertLoadSql(),
+      LOADS_TABLE_COLUMNS.map((c) => values[c.name] ?? null),
+      { what: "recording the load in raw_loads", idempotent: false }
+    );
+    await this.exec(connection, "COMMIT", [], { what: "COMMIT", idempotent: false });
+    return {
+      kind,
+      etlId: meta.etlId,
+      etlTimestamp: new Date(meta.etlTimestamp).toISOString(),
+      tenant: meta.tenant,
+      sourceFile: meta.sourceFile,
+      sourceHash: meta.sourceHash,
+      ...counts
+    };
+  }
+  /** COPY INTO over every staged chunk of one part, then the rows_loaded check. */
+  async copyChunks(state, part2, target) {
+    const files = state.staged[part2];
+    let loaded = 0;
+    const reported = /* @__PURE__ */ new Map();
+    let lastStatement = "";
+    for (let start = 0; start < files.length; start += MAX_FILES_PER_COPY) {
+      const copy = copyIntoSql({
+        ...target,
+        stagedFiles: files.slice(start, start + MAX_FILES_PER_COPY)
+      });
+      lastStatement = copy;
+      const result = await this.exec(state.connection, copy, [], {
+        what: `COPY INTO ${target.table}`,
+        idempotent: false
+      });
+      for (const row of result) {
+        loaded += Number(field(row, "rows_loaded")) || 0;
+        const file = field(row, "file");
+        if (typeof file === "string")
+          reported.set(file.slice(file.lastIndexOf("/") + 1), String(field(row, "status") ?? ""));
+      }
+    }
+    if (loaded === target.expected) return;
+    const notLoaded = files.filter((file) => reported.get(file) !== "LOADED");
+    const skipped = notLoaded.filter((file) => !reported.has(file));
+    throw new SnowflakeWarehouseError(
+      `Snowflake: COPY INTO ${target.table} loaded ${loaded} ${part2} of ${state.meta.sourceFile} but the reader validated ${target.expected}` + (notLoaded.length ? `; not loaded: ${notLoaded.slice(0, 5).join(", ")}${notLoaded.length > 5 ? ", …" : ""}` : "") + (skipped.length ? ". Snowflake did not process those files: its load history says they were loaded into the table before, although raw_loads has no record of it" : ""),
+      "other",
+      lastStatement ? statementForMessage(lastStatement) : void 0,
+      skipped.length ? `Check ${target.table} for rows with source_hash ${state.meta.sourceHash}; delete them (and the staged files: REMOVE @%${target.table} PATTERN = '.*${state.meta.sourceHash}.*') before loading again.` : "The staged chunks and the reader's counts disagree: run the upload again; if it recurs, report it with the file."
+    );
+  }
+  /** Waits for the load before this one to finish; the function returned ends this one's turn. */
+  async transactionSlot() {
+    let resolve4 = () => void 0;
+    const released = new Promise((r) => {
+      resolve4 = r;
+    });
+    const previous = this.transactions;
+    this.transactions = previous.then(() => released);
+    await previous;
+    this.openLoads++;
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      this.openLoads--;
+      resolve4();
+    };
+  }
+  /** Ends a transaction; if even that fails, drops the session so the server aborts it. */
+  async rollbackQuietly(connection) {
+    try {
+      await this.exclusive(() => connection.execute("ROLLBACK", []));
+    } catch {
+      this.forgetSession(connection);
+    }
+  }
+  // --- session and statements ------------------------------------------------------------
+  connection() {
+    if (this.closed) return Promise.reject(new Error(`${this.description} is closed`));
+    this.session ??= this.openSession().then(
+      (connection) => {
+        this.current = connection;
+        return connection;
+      },
+      (error) => {
+        this.session = void 0;
+        throw error;
+      }
+    );
+    return this.session;
+  }
+  async openSession() {
+    const options = snowflakeConnectionOptions(this.settings);
+    let connection;
+    try {
+      connection = await withRetry(
+        () => this.driver.connect(options),
+        this.policy,
+        (error) => classifySnowflakeError(error) === "transient",
+        (error, attempt, delay) => this.logRetry(`connecting to ${this.settings.account}`, error, attempt, delay)
+      );
+    } catch (error) {
+      throw this.failure(`connecting to ${this.description}`, error);
+    }
+    try {
+      await this.checkSessionContext(connection);
+    } catch (error) {
+      await connection.destroy().catch(() => void 0);
+      throw error;
+    }
+    return connection;
+  }
+  /**
+   * Snowflake logs in even when the warehouse, database or schema named in the options does not
+   * exist or the role cannot use it, leaving that part of the session context empty: every later
+   * statement would then fail with a vaguer message. Say which setting is wrong now.
+   */
+  async checkSessionContext(connection) {
+    const rows = await this.exec(connection, SESSION_CONTEXT_SQL, [], {
+      what: "reading the session's warehouse, database and schema",
+      idempotent: true
+    });
+    const row = rows[0];
+    const role = field(row, "role");
+    const who = typeof role === "string" && role ? `role ${role}` : "the session's role";
+    const checks = [
+      ["warehouse", SNOWFLAKE_ENV.warehouse, this.settings.warehouse],
+      ["database", SNOWFLAKE_ENV.database, this.settings.database],
+      ["schema", SNOWFLAKE_ENV.schema, this.settings.schema]
+    ];
+    for (const [what, variable2, value2] of checks) {
+      const current = field(row, what);
+      if (current === null || current === void 0 || current === "") {
+        throw new SnowflakeWarehouseError(
+          `Snowflake: the ${what} ${value2} (${variable2}) does not exist or ${who} cannot use it`,
+          "config",
+          SESSION_CONTEXT_SQL,
+          `Set ${variable2} to an existing ${what}, or grant USAGE on it to ${who}${what === "schema" ? " (and CREATE TABLE, for the raw tables)" : ""}.`
+        );
+      }
+    }
+  }
+  exclusive(operation) {
+    const run = this.statements.then(operation, operation);
+    this.statements = run.catch(() => void 0);
+    return run;
+  }
+  /** One statement, after the ones before it; transient failures of idempotent ones retried. */
+  async exec(connection, sql, binds, options) {
+    try {
+      return await this.exclusive(
+        () => withRetry(
+          () => connection.execute(sql, binds),
+          this.policy,
+          (error) => options.idempotent && classifySnowflakeError(error) === "transient",
+          (error, attempt, delay) => this.logRetry(options.what, error, attempt, delay)
+        )
+      );
+    } catch (error) {
+      if (classifySnowflakeError(error) === "session") this.forgetSession(connection);
+      throw this.failure(options.what, error, sql, options.idempotent);
+    }
+  }
+  async lookup(connection, kind, sourceHash) {
+    const rows = await this.exec(connection, findLoadSql(), [rawTableName(kind), sourceHash], {
+      what: "looking up raw_loads",
+      idempotent: true
+    });
+    const row = rows[0];
+    return row ? loadRecordFromRow(kind, toRow2(row)) : void 0;
+  }
+  forgetSession(connection) {
+    if (this.current === connection) {
+      this.session = void 0;
+      this.current = void 0;
+    }
+    void connection.destroy().catch(() => void 0);
+  }
+  async dropSession() {
+    const session2 = this.session;
+    this.session = void 0;
+    this.current = void 0;
+    if (!session2) return;
+    const connection = await session2.catch(() => void 0);
+    await connection?.destroy().catch(() => void 0);
+  }
+  logRetry(what, error, attempt, delayMs) {
+    this.log(
+      redact(
+        `snowflake: ${what} failed (${errorMessage(error)}${errorCodes(error)}); retrying in ${(delayMs / 1e3).toFixed(1)} s (attempt ${attempt + 1} of ${this.policy.attempts})`,
+        this.secrets
+      )
+    );
+  }
+  /**
+   * The error a caller sees: what failed, the driver's message and codes, the statement (never
+   * its binds), and a hint. The driver's error is deliberately not attached as `cause`: its
+   * `response` can carry request headers with session tokens.
+   */
+  failure(what, error, sql, retried = true) {
+    if (error instanceof SnowflakeWarehouseError) return error;
+    const kind = classifySnowflakeError(error);
+    const statement = sql === void 0 ? void 0 : redact(statementForMessage(sql), this.secrets);
+    const attempts = kind === "transient" && retried ? ` after ${this.policy.attempts} attempts` : "";
+    const message = redact(
+      `Snowflake: ${what} failed${attempts}: ${errorMessage(error)}${errorCodes(error)}${statement ? ` [statement: ${statement}]` : ""}`,
+      this.secrets
+    );
+    return new SnowflakeWarehouseError(message, kind, statement, hintFor(kind, this.settings));
+  }
+};
+function field(row, name2) {
+  if (!row) return void 0;
+  if (name2 in row) return row[name2];
+  const wanted = name2.toLowerCase();
+  const key = Object.keys(row).find((k) => k.toLowerCase() === wanted);
+  return key === void 0 ? void 0 : row[key];
+}
+function toRow2(row) {
+  const out = {};
+  for (const [key, value2] of Object.entries(row)) {
+    out[/[a-z]/.test(key) ? key : key.toLowerCase()] = toSqlValue2(value2);
+  }
+  return out;
+}
+function toSqlValue2(value2) {
+  if (value2 === null || value2 === void 0) return null;
+  if (typeof value2 === "string" || typeof value2 === "number" || typeof value2 === "boolean" || typeof value2 === "bigint") {
+    return value2;
+  }
+  if (value2 instanceof Date) return value2.toISOString();
+  if (Buffer.isBuffer(value2)) return value2.toString("hex");
+  if (typeof value2 === "object" && "toJSON" in value2 && typeof value2.toJSON === "function") {
+    return String(value2.toJSON());
+  }
+  return JSON.stringify(value2);
+}
+
+// pipeline/warehouse/snowflake/index.ts
+async function openSnowflakeWarehouse(env = process.env, options = {}) {
+  const warehouse = SnowflakeWarehouse.fromEnv(env, options);
+  await warehouse.connect();
+  return warehouse;
+}
+
+// pipeline/run/context.ts
+function openStore(location) {
+  if (location.startsWith("s3://")) {
+    try {
+      return new S3Store(parseS3Url(location));
+    } catch (error) {
+      throw new InputError(error.message, { field: "store" });
+    }
+  }
+  return new LocalStore(location);
+}
+async function openWarehouse(spec, env = process.env) {
+  if (spec === "snowflake") return openSnowflakeWarehouse(env);
+  if (spec.startsWith("duckdb:")) return DuckDbWarehouse.open(spec.slice("duckdb:".length));
+  throw new InputError(
+    `unknown warehouse "${spec}"`,
+    { field: "warehouse" },
+    "Use duckdb:PATH or snowflake."
+  );
+}
+function createContext(config, runId2, reporter, configSources) {
+  let warehouse;
+  return {
+    config,
+    ...configSources ? { configSources } : {},
+    runId: runId2,
+    reporter,
+    store: openStore(config.store),
+    warehouse() {
+      warehouse ??= openWarehouse(config.warehouse);
+      return warehouse;
+    },
+    async releaseWarehouse() {
+      const open2 = warehouse;
+      warehouse = void 0;
+      if (open2) await (await open2).close();
+    },
+    async close() {
+      if (warehouse) await (await warehouse).close();
+    }
+  };
+}
+
 // actions/common/action-reporter.ts
 import * as core from "@actions/core";
 function actionReporter() {
@@ -18193,8 +18200,75 @@ async function runStageAction(stage, options) {
   }
 }
 
+// actions/train/checkpoint-cache.ts
+import { existsSync as existsSync12, readFileSync as readFileSync7 } from "node:fs";
+import { join as join22 } from "node:path";
+function checkpointCacheKey(runId2, epoch) {
+  return `mlops-train-checkpoint-${runId2}-${String(epoch).padStart(4, "0")}`;
+}
+function latestEpoch(dir) {
+  const path2 = join22(dir, "latest.json");
+  if (!existsSync12(path2)) return void 0;
+  try {
+    const epoch = JSON.parse(readFileSync7(path2, "utf8")).epoch;
+    return typeof epoch === "number" ? epoch : void 0;
+  } catch {
+    return void 0;
+  }
+}
+async function withCheckpointCache(options, train2) {
+  const { api, dir, runId: runId2, log: log2 } = options;
+  if (!api.isFeatureAvailable()) return train2();
+  const prefix = `mlops-train-checkpoint-${runId2}-`;
+  try {
+    const restored = await api.restoreCache([dir], `${prefix}latest`, [prefix]);
+    if (restored)
+      log2(`restored the checkpoints of an earlier attempt from the Actions cache (${restored})`);
+  } catch (error) {
+    log2(
+      `warning: could not restore checkpoints from the Actions cache: ${error.message}`
+    );
+  }
+  let saved = latestEpoch(dir);
+  let pending = Promise.resolve();
+  const saveNewest = () => {
+    const epoch = latestEpoch(dir);
+    if (epoch === void 0 || epoch === saved) return;
+    saved = epoch;
+    pending = pending.then(async () => {
+      try {
+        await api.saveCache([dir], checkpointCacheKey(runId2, epoch));
+        log2(`saved the epoch ${epoch} checkpoint to the Actions cache`);
+      } catch (error) {
+        log2(
+          `warning: could not save the epoch ${epoch} checkpoint to the Actions cache: ${error.message}`
+        );
+      }
+    });
+  };
+  const timer = setInterval(saveNewest, options.intervalMs ?? 15e3);
+  try {
+    return await train2();
+  } finally {
+    clearInterval(timer);
+    saveNewest();
+    await pending;
+  }
+}
+
 // actions/train/main.ts
 await runStageAction("train", {
+  // With a folder store the checkpoints would go with the runner: the Actions cache keeps them
+  // for a re-run of this job (an S3 store, and a Batch job's, keep their own).
+  run: (ctx) => ctx.config.store.startsWith("s3://") || ctx.config.train.compute !== "local" ? trainStage(ctx) : withCheckpointCache(
+    {
+      api: cache,
+      dir: join23(ctx.config.store, ...stageKey(ctx.runId, "train", "checkpoint").split("/")),
+      runId: ctx.runId,
+      log: (line) => line.startsWith("warning: ") ? core4.warning(line.slice(9)) : core4.info(line)
+    },
+    () => trainStage(ctx)
+  ),
   outputs: (r) => ({
     artifact: r.string("artifact.prefix"),
     backend: r.string("backend.name"),
