@@ -14,7 +14,7 @@ import { errorLines, errorReport, InputError, PipelineError } from "../errors.ts
 import { generate, GENERATOR_DEFAULTS } from "../data/generator/index.ts";
 import { convert, CONVERT_FORMATS } from "../data/convert/convert.ts";
 import { rollbackProduction, type PromoteResult } from "../promote/promote.ts";
-import { readProduction } from "../promote/registry.ts";
+import { readProduction } from "../store/registry.ts";
 import { createReporter, type Reporter } from "../reporter.ts";
 import { SAGEMAKER_MODEL_DIR, serveModel } from "../serve/serve.ts";
 import { SERVE_LIMIT_SPECS } from "../serve/serve-settings.ts";

@@ -13,7 +13,7 @@ import type { Config } from "../config/config.ts";
 import { loadGenerativeModel, Oracle } from "../data/oracle.ts";
 import { MODEL_FILE } from "../data/generator/index.ts";
 import { PipelineError } from "../errors.ts";
-import { readProduction } from "../promote/registry.ts";
+import { readProduction } from "../store/registry.ts";
 import type { Reporter } from "../reporter.ts";
 import { stageKey } from "../store/runs.ts";
 import type { ArtifactStore } from "../store/store.ts";

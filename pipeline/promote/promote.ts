@@ -29,7 +29,7 @@ import {
   recordRollback,
   type DeploymentRecord,
   type RegistryEntry,
-} from "./registry.ts";
+} from "../store/registry.ts";
 import { deployToSageMaker, sageMakerDeploymentRecord } from "./sagemaker.ts";
 import { parseTrafficRouting, type SageMakerSettings } from "./sagemaker-settings.ts";
 

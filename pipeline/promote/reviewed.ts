@@ -10,7 +10,7 @@ import type { EvaluateResult } from "../evaluate/stage.ts";
 import { readStageRecord, type StageRecord } from "../store/runs.ts";
 import type { ArtifactStore } from "../store/store.ts";
 import { modelArtifactHashes } from "../train/fetch-artifact.ts";
-import { readProduction } from "./registry.ts";
+import { readProduction } from "../store/registry.ts";
 
 export interface ReviewedCheck {
   name: "gates passed" | "model files unchanged" | "same champion";

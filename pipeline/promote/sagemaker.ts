@@ -50,7 +50,7 @@ import { silentReporter } from "../reporter.ts";
 import { validateRunId } from "../store/runs.ts";
 import { parseS3Url } from "../store/s3-store.ts";
 import { buildModelPackage } from "./model-package.ts";
-import type { DeploymentRecord } from "./registry.ts";
+import type { DeploymentRecord } from "../store/registry.ts";
 import { validateSageMakerSettings } from "./sagemaker-settings.ts";
 import type { SageMakerSettings } from "./sagemaker-settings.ts";
 

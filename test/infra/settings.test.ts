@@ -10,7 +10,7 @@ import { AwsSolutionsChecks } from "cdk-nag";
 import { describe, expect, it } from "vitest";
 import { BATCH_DEFAULTS, DEFAULT_LOG_GROUP } from "../../pipeline/compute/batch-settings.ts";
 import { DEFAULTS as PIPELINE_SETTINGS } from "../../pipeline/config/settings.ts";
-import { HISTORY_PREFIX, PRODUCTION_KEY } from "../../pipeline/promote/registry.ts";
+import { HISTORY_PREFIX, PRODUCTION_KEY } from "../../pipeline/store/registry.ts";
 import { deploymentName } from "../../pipeline/promote/sagemaker.ts";
 import { GITHUB_VARIABLES, ghVariableCommands, outputKey } from "../../infra/github-variables.ts";
 import { addMlopsStack } from "../../infra/mlops-stack.ts";

@@ -10,7 +10,7 @@ import { loadConfig } from "../../pipeline/config/config.ts";
 import { StageFailure } from "../../pipeline/errors.ts";
 import type { EvaluateResult } from "../../pipeline/evaluate/stage.ts";
 import { promoteRun, rollbackProduction } from "../../pipeline/promote/promote.ts";
-import { readProduction } from "../../pipeline/promote/registry.ts";
+import { readProduction } from "../../pipeline/store/registry.ts";
 import { silentReporter } from "../../pipeline/reporter.ts";
 import { LocalStore } from "../../pipeline/store/local-store.ts";
 import { stageKey, writeStageRecord } from "../../pipeline/store/runs.ts";

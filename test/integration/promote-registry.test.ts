@@ -13,8 +13,8 @@ import {
   readProduction,
   recordPromotion,
   recordRollback,
-} from "../../pipeline/promote/registry.ts";
-import type { DeploymentRecord, PromotionRecord } from "../../pipeline/promote/registry.ts";
+} from "../../pipeline/store/registry.ts";
+import type { DeploymentRecord, PromotionRecord } from "../../pipeline/store/registry.ts";
 import { LocalStore } from "../../pipeline/store/local-store.ts";
 import { S3Store } from "../../pipeline/store/s3-store.ts";
 import { startS3rver } from "../helpers/s3rver.ts";

@@ -12,7 +12,7 @@ import { loadConfig } from "../../pipeline/config/config.ts";
 import type { EvaluateResult } from "../../pipeline/evaluate/stage.ts";
 import { smokeSessionsKey } from "../../pipeline/evaluate/smoke-sessions.ts";
 import { promoteRun } from "../../pipeline/promote/promote.ts";
-import { readProduction } from "../../pipeline/promote/registry.ts";
+import { readProduction } from "../../pipeline/store/registry.ts";
 import { findReviewedCandidate, reviewedForCommit } from "../../pipeline/promote/reviewed.ts";
 import { silentReporter } from "../../pipeline/reporter.ts";
 import { recordStage } from "../../pipeline/run/stage-runner.ts";

@@ -13,7 +13,7 @@ import { PipelineError } from "../../pipeline/errors.ts";
 import type { EvaluateResult } from "../../pipeline/evaluate/stage.ts";
 import { smokeSessionsKey } from "../../pipeline/evaluate/smoke-sessions.ts";
 import { promoteRun } from "../../pipeline/promote/promote.ts";
-import { readProduction, recordPromotion } from "../../pipeline/promote/registry.ts";
+import { readProduction, recordPromotion } from "../../pipeline/store/registry.ts";
 import { decidePromotion } from "../../pipeline/promote/decision.ts";
 import { silentReporter } from "../../pipeline/reporter.ts";
 import { LocalStore } from "../../pipeline/store/local-store.ts";

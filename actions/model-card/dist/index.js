@@ -5953,7 +5953,7 @@ async function generate(options) {
   return { outDir, files, counts, seconds: (performance.now() - started) / 1e3 };
 }
 
-// pipeline/promote/registry.ts
+// pipeline/store/registry.ts
 import { randomBytes as randomBytes2 } from "node:crypto";
 import { z as z6 } from "zod";
 
@@ -5986,7 +5986,7 @@ async function readStageRecord(store, runId2, stage) {
   return bytes ? JSON.parse(Buffer.from(bytes).toString("utf8")) : void 0;
 }
 
-// pipeline/promote/registry.ts
+// pipeline/store/registry.ts
 var PRODUCTION_KEY = "registry/production.json";
 var HISTORY_PREFIX = "registry/history/";
 var FORMAT = "mlops-session-recs/registry@1";

@@ -15,9 +15,14 @@
 import { randomBytes } from "node:crypto";
 import { z } from "zod";
 import { PipelineError } from "../errors.ts";
-import type { ArtifactStore } from "../store/store.ts";
-import { validateRunId } from "../store/runs.ts";
-import type { GateOutcome, MetricsSummary, PromotionDecision, Verdict } from "./decision.ts";
+import type { ArtifactStore } from "./store.ts";
+import { validateRunId } from "./runs.ts";
+import type {
+  GateOutcome,
+  MetricsSummary,
+  PromotionDecision,
+  Verdict,
+} from "../promote/decision.ts";
 
 export const PRODUCTION_KEY = "registry/production.json";
 export const HISTORY_PREFIX = "registry/history/";
