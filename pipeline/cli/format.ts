@@ -1,4 +1,5 @@
 /** Human-readable summaries for stderr. */
+import { textTable } from "../text-table.ts";
 import type { ImageReport } from "../compute/images.ts";
 import type { ReviewedForCommit } from "../promote/reviewed.ts";
 import type { RunDetail, RunSummary } from "../store/runs.ts";
@@ -11,16 +12,6 @@ import type { CardResult } from "../run/stages.ts";
 import type { TrainResult } from "../train/train.ts";
 import type { UploadResult } from "../upload/upload.ts";
 import type { ConvertResult } from "../data/convert/convert.ts";
-
-export function table(header: string[], rows: (string | number)[][]): string {
-  const cells = [header, ...rows.map((r) => r.map(String))];
-  const widths = header.map((_, i) => Math.max(...cells.map((r) => (r[i] ?? "").length)));
-  const line = (r: string[]) =>
-    r.map((c, i) => (i === 0 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join("  ");
-  return [line(header), line(widths.map((w) => "-".repeat(w))), ...cells.slice(1).map(line)].join(
-    "\n",
-  );
-}
 
 export function formatUpload(result: UploadResult): string {
   const rows = result.files.map((f) => [
@@ -45,7 +36,7 @@ export function formatUpload(result: UploadResult): string {
     .join(", ");
   return [
     `upload from ${result.source} (${result.dataDir}) into ${result.warehouse}`,
-    table(["file", "status", "read", "loaded", "rejected", "skipped"], rows),
+    textTable(["file", "status", "read", "loaded", "rejected", "skipped"], rows),
     `read = loaded + rejected + skipped: ${t.read} = ${t.loaded} + ${t.rejected} + ${t.skipped}`,
     `rows in the raw tables now: ${tables}`,
   ].join("\n");
@@ -63,7 +54,7 @@ export function formatConvert(result: ConvertResult): string {
   const reasons = Object.entries(result.rejectReasons).map(([why, n]) => `  ${n} ${why}`);
   return [
     `convert ${result.format} into ${result.out} in ${result.seconds.toFixed(1)} s`,
-    table(["input", "holds", "read", "written", "rejected"], rows),
+    textTable(["input", "holds", "read", "written", "rejected"], rows),
     `read = written + rejected: ${result.read} = ${result.written} + ${result.rejected}`,
     `wrote ${result.events} events in ${result.sessions} sessions, ${result.items} catalog items`,
     ...(reasons.length > 0 ? [`rejected (${result.files.rejects}):`, ...reasons] : []),
@@ -74,7 +65,7 @@ export function formatConvert(result: ConvertResult): string {
 
 export function formatRunList(runs: RunSummary[]): string {
   if (runs.length === 0) return "no runs yet: start one with `npx pipeline run`";
-  return table(
+  return textTable(
     ["run id", "status", "started", "stages"],
     runs.map((r) => [
       r.runId,
@@ -116,7 +107,7 @@ export function formatTrain(result: TrainResult): string {
     `train on ${result.backend.name} (${result.compute}): ${result.backend.reason}${skipped ? `; skipped ${skipped}` : ""}`,
     `  vocabulary ${result.dataset.vocabularySize} ids; ${result.dataset.splits.train.kept} train examples (${result.training.mode}); preset ${result.preset}: ${result.model.cell.toUpperCase()}(${result.model.hiddenUnits})${result.model.tied ? " tied" : ""}${result.itemFeatures ? `, ${result.itemFeatures} item features` : ""}, loss ${result.training.loss}, batch ${result.training.batchSize}`,
     ...(result.resumedFromEpoch > 0 ? [`  resumed after epoch ${result.resumedFromEpoch}`] : []),
-    table(["epoch", "loss", "val HR@20", "examples/s", "seconds"], rows),
+    textTable(["epoch", "loss", "val HR@20", "examples/s", "seconds"], rows),
     `best validation HR@20 ${result.bestValidationHr20.toFixed(4)} at epoch ${result.history.bestEpoch}${result.history.stoppedEarly ? " (stopped early)" : ""}; ${result.seconds.toFixed(1)} s`,
     `blend: ${describeBlend(result.blend.spec)} — validation HR@20 ${result.blend.validation.candidate.hr.toFixed(4)}, MRR@20 ${result.blend.validation.candidate.mrr.toFixed(4)} (the network alone ${result.blend.validation.network.hr.toFixed(4)} / ${result.blend.validation.network.mrr.toFixed(4)})`,
     `artifact: ${result.artifact.prefix}/`,
@@ -162,7 +153,7 @@ export function formatPromote(result: PromoteResult): string {
 
 export function formatImages(images: ImageReport[]): string {
   const rows = images.map((i) => [i.kind, i.dockerfile, i.tag, i.image ?? "(no repository set)"]);
-  return table(["image", "dockerfile", "tag for this checkout", "runs"], rows);
+  return textTable(["image", "dockerfile", "tag for this checkout", "runs"], rows);
 }
 
 export function formatReviewed(result: ReviewedForCommit): string {

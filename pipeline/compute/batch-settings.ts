@@ -6,7 +6,7 @@
  */
 import { z } from "zod";
 import { InputError } from "../errors.ts";
-import type { SettingSpec } from "../config/settings.ts";
+import type { SettingSpec } from "../config/setting-spec.ts";
 
 export interface BatchSettings {
   /** Job queue name or ARN; its compute environment must offer GPU instances when gpus > 0. */

@@ -5,28 +5,11 @@
  */
 import { DOWNLOAD_LIMITS } from "../data/download.ts";
 import { z } from "zod";
+import type { SettingSpec } from "./setting-spec.ts";
 import { BATCH_DEFAULTS, BATCH_SETTING_SPECS } from "../compute/batch-settings.ts";
 import { SERVE_LIMIT_DEFAULTS, SERVE_LIMIT_SPECS } from "../serve/serve-settings.ts";
 
-export interface SettingSpec {
-  /** Dotted key in the config file (`data.sessions`). */
-  key: string;
-  env: string;
-  /** The CLI flag, where one exists. */
-  flag?: string;
-  schema: z.ZodType;
-  /** Shown in errors: what values are allowed. */
-  allowed: string;
-  description: string;
-  /** Values from env and flags arrive as text; numbers are converted before validation. */
-  numeric?: boolean;
-  /**
-   * Names infrastructure or carries credentials (ARNs, bucket and image URIs with account ids,
-   * URLs that may hold a signature): the model card, a public pull-request comment, says only
-   * whether it is set.
-   */
-  sensitive?: boolean;
-}
+export type { SettingSpec } from "./setting-spec.ts";
 
 const positiveInt = z.number().int().positive();
 /** true/false in a file, "true"/"false" from the environment or a flag. */

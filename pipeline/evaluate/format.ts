@@ -2,24 +2,7 @@
 import type { EvaluationReport } from "./evaluate.ts";
 import { failedChecks, type GateResult } from "./gates.ts";
 import type { Figure } from "./metrics.ts";
-
-/** Columns padded to their widest cell; numbers right-aligned, text left-aligned. */
-export function textTable(header: readonly string[], rows: readonly (readonly string[])[]): string {
-  const widths = header.map((h, c) => Math.max(h.length, ...rows.map((r) => (r[c] ?? "").length)));
-  const numeric = header.map(
-    (_, c) =>
-      rows.length > 0 && rows.every((r) => /^[-+]?[\d.]+%?( \[.*\])?$|^n\/a$/.test(r[c] ?? "")),
-  );
-  const line = (cells: readonly string[]) =>
-    cells
-      .map((cell, c) =>
-        numeric[c] ? cell.padStart(widths[c] as number) : cell.padEnd(widths[c] as number),
-      )
-      .join("  ")
-      .trimEnd();
-  const rule = widths.map((w) => "-".repeat(w)).join("  ");
-  return [line(header), rule, ...rows.map(line)].join("\n");
-}
+import { textTable } from "../text-table.ts";
 
 const num = (value: number | null, digits = 4): string =>
   value === null ? "n/a" : value.toFixed(digits);

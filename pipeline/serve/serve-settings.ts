@@ -5,7 +5,7 @@
  * Environment to the container) or the config file are the same numbers.
  */
 import { z } from "zod";
-import type { SettingSpec } from "../config/settings.ts";
+import type { SettingSpec } from "../config/setting-spec.ts";
 
 export interface ServeLimits {
   /** Sessions waiting for the model before requests are answered 503 (load shedding). */

@@ -1,6 +1,6 @@
 /** Human-readable summaries of a transform: split sizes, test summary, failing tests. */
-import { table } from "../cli/format.ts";
-import type { TransformResult } from "./transform.ts";
+import { textTable } from "../text-table.ts";
+import type { TransformResult } from "./result.ts";
 
 export function formatTransform(result: TransformResult): string {
   const { models, tests } = result.summary;
@@ -11,7 +11,7 @@ export function formatTransform(result: TransformResult): string {
     .filter((n) => n.type === "model" && n.status !== undefined)
     .sort((a, b) => (a.order ?? 0) - (b.order ?? 0));
   lines.push(
-    table(
+    textTable(
       ["model", "materialized", "status", "rows", "seconds"],
       built.map((n) => [
         n.name,
@@ -43,7 +43,7 @@ export function formatFailures(result: TransformResult): string {
   const parts: string[] = [];
   if (models.length) {
     parts.push(
-      table(
+      textTable(
         ["failed model", "message"],
         models.map((n) => [n.name, oneLine(n.message ?? "")]),
       ),
@@ -64,7 +64,7 @@ function formatTests(tests: TransformResult["failedTests"]): string {
     t.tested?.split(".").slice(2).join(".") ?? "",
     t.column ?? "",
   ]);
-  const lines = [table(["test", "status", "severity", "failures", "model", "column"], rows)];
+  const lines = [textTable(["test", "status", "severity", "failures", "model", "column"], rows)];
   for (const test of tests) {
     if (test.sample.length === 0) {
       if (test.status === "error" && test.message)
@@ -74,7 +74,7 @@ function formatTests(tests: TransformResult["failedTests"]): string {
     const columns = Object.keys(test.sample[0] ?? {});
     lines.push(
       `${test.name}: first ${test.sample.length} failing row(s)`,
-      table(
+      textTable(
         columns,
         test.sample.map((row) => columns.map((c) => truncate(String(row[c] ?? "NULL")))),
       ),

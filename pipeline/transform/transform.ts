@@ -12,13 +12,11 @@ import { fileURLToPath } from "node:url";
 import type { Config } from "../config/config.ts";
 import { InputError, StageFailure } from "../errors.ts";
 import type { RunContext } from "../run/context.ts";
-import type { StageInput } from "../store/runs.ts";
-import type { Row, Warehouse } from "../warehouse/warehouse.ts";
+import type { Warehouse } from "../warehouse/warehouse.ts";
 import { runBuiltin } from "./builtin.ts";
 import {
   dagFromArtifacts,
   summarize,
-  type BuildSummary,
   type DbtManifest,
   type DbtRunResults,
   type TransformDag,
@@ -27,6 +25,9 @@ import { dbtTargetFor, findDbt, runDbtCore } from "./dbt-core.ts";
 import { snowflakeSettingsFromEnv } from "../warehouse/snowflake/config.ts";
 import { projectInput, rawInputs } from "./inputs.ts";
 import { formatFailures } from "./report.ts";
+import type { FailedTest, TransformResult } from "./result.ts";
+
+export type { FailedTest, TransformResult } from "./result.ts";
 
 export const DEFAULT_PROJECT_DIR = fileURLToPath(new URL("../../dbt", import.meta.url));
 const SAMPLE_ROWS = 5;
@@ -34,36 +35,6 @@ const SAMPLE_ROWS = 5;
 export interface TransformOptions {
   /** dbt selectors (`model`, `model+`, `+model`, `tag:x`); empty: the whole project. */
   select?: string[];
-}
-
-export interface FailedTest {
-  id: string;
-  name: string;
-  status: string;
-  severity: "error" | "warn";
-  failures: number | null;
-  tested?: string;
-  column?: string;
-  message?: string;
-  sample: Row[];
-}
-
-export interface TransformResult {
-  engine: "builtin" | "dbt-core";
-  target: "duckdb" | "snowflake";
-  projectDir: string;
-  selected: string[];
-  vars: Record<string, unknown>;
-  dag: TransformDag;
-  summary: BuildSummary;
-  /** Sessions per split, when session_splits was built. */
-  splits?: Record<"train" | "validation" | "test", number>;
-  /** Failing and warning tests with their first rows. */
-  failedTests: FailedTest[];
-  artifacts: { manifest: string; runResults: string };
-  /** The project's and the raw tables' content hashes. */
-  inputs: StageInput[];
-  seconds: number;
 }
 
 /** The dbt vars the pipeline's settings set (the rest keep dbt_project.yml's values). */

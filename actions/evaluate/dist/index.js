@@ -2089,7 +2089,7 @@ var DuckDbWarehouse = class _DuckDbWarehouse {
     return row ? loadRecordFromRow(kind, row) : void 0;
   }
   async beginLoad(kind, meta) {
-    const table4 = rawTableName(kind);
+    const table3 = rawTableName(kind);
     const metaValues = [
       meta.etlId,
       meta.etlTimestamp,
@@ -2126,28 +2126,28 @@ var DuckDbWarehouse = class _DuckDbWarehouse {
     return {
       addRows: (path2) => step2(
         () => this.connection.run(
-          `INSERT INTO ${quoteIdentifier(table4)} SELECT *, $1, $2::TIMESTAMP, $3, $4, $5 FROM ${csvScan(path2, dataColumns(kind))}`,
+          `INSERT INTO ${quoteIdentifier(table3)} SELECT *, $1, $2::TIMESTAMP, $3, $4, $5 FROM ${csvScan(path2, dataColumns(kind))}`,
           metaValues
         )
       ),
       addRejects: (path2) => step2(
         () => this.connection.run(
           `INSERT INTO ${REJECTS_TABLE} SELECT *, $6, $1, $2::TIMESTAMP, $3, $4, $5 FROM ${csvScan(path2, REJECT_COLUMNS)}`,
-          [...metaValues, table4]
+          [...metaValues, table3]
         )
       ),
       commit: async (counts) => {
         try {
           await step2(async () => {
-            const loaded = await this.countWhere(table4, meta.etlId);
+            const loaded = await this.countWhere(table3, meta.etlId);
             if (loaded !== counts.rowsLoaded) {
               throw new Error(
-                `${table4} received ${loaded} rows of ${meta.sourceFile} but the reader validated ${counts.rowsLoaded}: the staged chunks are inconsistent`
+                `${table3} received ${loaded} rows of ${meta.sourceFile} but the reader validated ${counts.rowsLoaded}: the staged chunks are inconsistent`
               );
             }
             await this.connection.run(
               `INSERT INTO ${LOADS_TABLE} VALUES ($6, $1, $2::TIMESTAMP, $3, $4, $5, $7, $8, $9)`,
-              [...metaValues, table4, counts.rowsRead, counts.rowsLoaded, counts.rowsRejected]
+              [...metaValues, table3, counts.rowsRead, counts.rowsLoaded, counts.rowsRejected]
             );
             await this.connection.run("COMMIT");
           });
@@ -2162,15 +2162,15 @@ var DuckDbWarehouse = class _DuckDbWarehouse {
       rollback
     };
   }
-  async countWhere(table4, etlId) {
+  async countWhere(table3, etlId) {
     const rows = await this.query(
-      `SELECT count(*) AS n FROM ${quoteIdentifier(table4)} WHERE etl_id = $1`,
+      `SELECT count(*) AS n FROM ${quoteIdentifier(table3)} WHERE etl_id = $1`,
       [etlId]
     );
     return Number(rows[0]?.n ?? 0);
   }
-  async count(table4) {
-    const rows = await this.query(`SELECT count(*) AS n FROM ${quoteIdentifier(table4)}`);
+  async count(table3) {
+    const rows = await this.query(`SELECT count(*) AS n FROM ${quoteIdentifier(table3)}`);
     return Number(rows[0]?.n ?? 0);
   }
   async query(sql, params = []) {
@@ -2724,14 +2724,14 @@ var SNOWFLAKE_TYPES = {
 function sfIdentifier(name2, what = "identifier") {
   return `"${validateIdentifier(name2, what).toUpperCase()}"`;
 }
-function tableStage(table4) {
-  return `@%${validateIdentifier(table4, "table name").toUpperCase()}`;
+function tableStage(table3) {
+  return `@%${validateIdentifier(table3, "table name").toUpperCase()}`;
 }
-function createTableSql(table4, columns2) {
+function createTableSql(table3, columns2) {
   const defs = columns2.map(
     (c) => `${sfIdentifier(c.name, "column name")} ${SNOWFLAKE_TYPES[c.type]}`
   );
-  return `CREATE TABLE IF NOT EXISTS ${sfIdentifier(table4, "table name")} (${defs.join(", ")})`;
+  return `CREATE TABLE IF NOT EXISTS ${sfIdentifier(table3, "table name")} (${defs.join(", ")})`;
 }
 function rawSchemaDdl() {
   return [
@@ -2768,7 +2768,7 @@ function stagedFileName(kind, part2, sourceHash, chunk, csvDigest) {
   return `${kind}-${part2}-${sourceHash}-${chunk}-${csvDigest.slice(0, 16)}.csv`;
 }
 var UNSAFE_PATH = /['\n\r\0*?]/;
-function putSql(localPath, table4) {
+function putSql(localPath, table3) {
   if (UNSAFE_PATH.test(localPath)) {
     throw new Error(
       `cannot PUT ${JSON.stringify(localPath)}: the path contains a quote, a wildcard or a line break`
@@ -2776,7 +2776,7 @@ function putSql(localPath, table4) {
   }
   if (!localPath.endsWith(".csv")) throw new Error(`PUT stages .csv files only, not ${localPath}`);
   const uri = `file://${localPath.startsWith("/") ? "" : "/"}${localPath.replaceAll("\\", "/")}`;
-  return `PUT '${uri}' ${tableStage(table4)} OVERWRITE = FALSE AUTO_COMPRESS = TRUE`;
+  return `PUT '${uri}' ${tableStage(table3)} OVERWRITE = FALSE AUTO_COMPRESS = TRUE`;
 }
 var CSV_FILE_FORMAT = `TYPE = CSV FIELD_DELIMITER = ',' RECORD_DELIMITER = '\\n' SKIP_HEADER = 0 FIELD_OPTIONALLY_ENCLOSED_BY = '"' ESCAPE = NONE ESCAPE_UNENCLOSED_FIELD = NONE EMPTY_FIELD_AS_NULL = TRUE NULL_IF = () TRIM_SPACE = FALSE COMPRESSION = GZIP ENCODING = 'UTF8'`;
 function copyIntoSql(spec) {
@@ -2822,8 +2822,8 @@ function insertLoadSql() {
   );
   return `INSERT INTO ${sfIdentifier(LOADS_TABLE)} (${columns2.join(", ")}) SELECT ${values.join(", ")}`;
 }
-function countSql(table4) {
-  return `SELECT COUNT(*) AS "n" FROM ${sfIdentifier(table4, "table name")}`;
+function countSql(table3) {
+  return `SELECT COUNT(*) AS "n" FROM ${sfIdentifier(table3, "table name")}`;
 }
 var SESSION_CONTEXT_SQL = 'SELECT CURRENT_WAREHOUSE() AS "warehouse", CURRENT_DATABASE() AS "database", CURRENT_SCHEMA() AS "schema", CURRENT_ROLE() AS "role"';
 function toSnowflakePlaceholders(sql) {
@@ -2959,10 +2959,10 @@ var SnowflakeWarehouse = class _SnowflakeWarehouse {
       throw error;
     }
   }
-  async count(table4) {
-    const sql = countSql(table4);
+  async count(table3) {
+    const sql = countSql(table3);
     const rows = await this.exec(await this.connection(), sql, [], {
-      what: `counting ${table4}`,
+      what: `counting ${table3}`,
       idempotent: true
     });
     return Number(field(rows[0], "n") ?? 0);
@@ -3048,7 +3048,7 @@ var SnowflakeWarehouse = class _SnowflakeWarehouse {
    */
   async stageChunk(state, part2, path2) {
     if ((await stat3(path2)).size === 0) return;
-    const table4 = part2 === "rows" ? state.table : REJECTS_TABLE;
+    const table3 = part2 === "rows" ? state.table : REJECTS_TABLE;
     const name2 = stagedFileName(
       state.kind,
       part2,
@@ -3060,9 +3060,9 @@ var SnowflakeWarehouse = class _SnowflakeWarehouse {
     await link(path2, local).catch(() => copyFile2(path2, local));
     try {
       const staged = `${name2}.gz`;
-      const put = putSql(local, table4);
+      const put = putSql(local, table3);
       const rows = await this.exec(state.connection, put, [], {
-        what: `PUT of ${part2} chunk ${state.staged[part2].length} into @%${table4}`,
+        what: `PUT of ${part2} chunk ${state.staged[part2].length} into @%${table3}`,
         idempotent: true
       });
       for (const row of rows) {
@@ -3082,7 +3082,7 @@ var SnowflakeWarehouse = class _SnowflakeWarehouse {
     }
   }
   async commitLoad(state, counts) {
-    const { kind, meta, table: table4, connection } = state;
+    const { kind, meta, table: table3, connection } = state;
     for (const [name2, value2] of Object.entries(counts)) {
       if (!Number.isSafeInteger(value2) || value2 < 0) {
         throw new Error(`${name2} must be a non-negative integer, got ${String(value2)}`);
@@ -3091,7 +3091,7 @@ var SnowflakeWarehouse = class _SnowflakeWarehouse {
     const concurrent = await this.lookup(connection, kind, meta.sourceHash);
     if (concurrent) {
       throw new SnowflakeWarehouseError(
-        `${meta.sourceFile} was loaded into ${table4} by ${concurrent.etlId} while this load (${meta.etlId}) was staging it: nothing was inserted`,
+        `${meta.sourceFile} was loaded into ${table3} by ${concurrent.etlId} while this load (${meta.etlId}) was staging it: nothing was inserted`,
         "other",
         void 0,
         "The file is loaded once, by the other run; running again reports it as skipped."
@@ -3099,7 +3099,7 @@ var SnowflakeWarehouse = class _SnowflakeWarehouse {
     }
     const constants3 = loadMetaConstants(meta);
     await this.copyChunks(state, "rows", {
-      table: table4,
+      table: table3,
       columns: rawTableColumns(kind),
       fileColumns: dataColumns(kind).length,
       constants: constants3,
@@ -3109,11 +3109,11 @@ var SnowflakeWarehouse = class _SnowflakeWarehouse {
       table: REJECTS_TABLE,
       columns: REJECTS_TABLE_COLUMNS,
       fileColumns: REJECT_COLUMNS.length,
-      constants: { ...constants3, target_table: table4 },
+      constants: { ...constants3, target_table: table3 },
       expected: counts.rowsRejected
     });
     const values = {
-      target_table: table4,
+      target_table: table3,
       etl_id: meta.etlId,
       etl_timestamp: snowflakeTimestamp(meta.etlTimestamp),
       tenant: meta.tenant,
@@ -4538,18 +4538,21 @@ function evaluateGates(config, report, context = {}) {
   };
 }
 
-// pipeline/evaluate/format.ts
+// pipeline/text-table.ts
 function textTable(header, rows) {
-  const widths = header.map((h, c) => Math.max(h.length, ...rows.map((r) => (r[c] ?? "").length)));
+  const cells = rows.map((row) => row.map(String));
+  const widths = header.map((h, c) => Math.max(h.length, ...cells.map((r) => (r[c] ?? "").length)));
   const numeric = header.map(
-    (_, c) => rows.length > 0 && rows.every((r) => /^[-+]?[\d.]+%?( \[.*\])?$|^n\/a$/.test(r[c] ?? ""))
+    (_, c) => c > 0 && cells.length > 0 && cells.every((r) => /^[-+]?[\d.]+%?( \[.*\])?$|^n\/a$/.test(r[c] ?? ""))
   );
-  const line = (cells) => cells.map(
+  const line = (row) => row.map(
     (cell2, c) => numeric[c] ? cell2.padStart(widths[c]) : cell2.padEnd(widths[c])
   ).join("  ").trimEnd();
   const rule = widths.map((w) => "-".repeat(w)).join("  ");
-  return [line(header), rule, ...rows.map(line)].join("\n");
+  return [line(header), rule, ...cells.map(line)].join("\n");
 }
+
+// pipeline/evaluate/format.ts
 var num = (value2, digits = 4) => value2 === null ? "n/a" : value2.toFixed(digits);
 function withCi(f) {
   return f.ci ? `${num(f.value)} [${num(f.ci.low)}, ${num(f.ci.high)}]` : num(f.value);
@@ -7375,7 +7378,7 @@ var NetRuntime = class {
     this.resetView = this.memory.view(this.resetHidden, h);
   }
   /** Each id's row x·W₀ + b₀, by the same kernel call the per-step path makes. */
-  buildInputTable(table4) {
+  buildInputTable(table3) {
     const { kernel: kernel2, bias, inputSize } = this.layers[0];
     const g = this.gateWidth;
     for (let id = 0; id < this.vocabSize; id++) {
@@ -7386,7 +7389,7 @@ var NetRuntime = class {
         g,
         g,
         bias,
-        table4 + id * g
+        table3 + id * g
       );
     }
   }
@@ -9434,15 +9437,15 @@ function materialize(config, weights, features) {
     if (!values) throw new Error(`materialize: no weight ${name2}`);
     out.set(name2, values);
   }
-  const table4 = weights.get(FEATURES);
-  if (!features || features.count === 0 || !table4) return out;
+  const table3 = weights.get(FEATURES);
+  if (!features || features.count === 0 || !table3) return out;
   const e = config.embeddingDim;
   const embedding = Float32Array.from(out.get("embedding"));
   for (let id = 0; id < config.vocabSize; id++) {
     for (let f = features.offsets[id]; f < features.offsets[id + 1]; f++) {
       const row = features.ids[f] * e;
       for (let k = 0; k < e; k++) {
-        embedding[id * e + k] = embedding[id * e + k] + table4[row + k];
+        embedding[id * e + k] = embedding[id * e + k] + table3[row + k];
       }
     }
   }
@@ -11108,14 +11111,14 @@ var JinjaRenderer = class {
     });
     env.addGlobal("source", (...args) => {
       const { scope, calls } = this.current("source");
-      const [sourceName, table4] = positional(args, "source");
-      if (typeof sourceName !== "string" || typeof table4 !== "string") {
+      const [sourceName, table3] = positional(args, "source");
+      if (typeof sourceName !== "string" || typeof table3 !== "string") {
         throw new Error("source() takes a source name and a table name");
       }
-      if (!calls.sources.some(([s, t]) => s === sourceName && t === table4)) {
-        calls.sources.push([sourceName, table4]);
+      if (!calls.sources.some(([s, t]) => s === sourceName && t === table3)) {
+        calls.sources.push([sourceName, table3]);
       }
-      return scope.source(sourceName, table4);
+      return scope.source(sourceName, table3);
     });
     env.addGlobal("var", (...args) => {
       const [name2, fallback] = positional(args, "var");
@@ -11358,20 +11361,20 @@ function readProperties(files) {
       const sourceName = String(source.name);
       for (const [j, rawTable] of list(file, [...at, "tables"], source.tables).entries()) {
         const tableAt = [...at, "tables", j];
-        const table4 = asRecord(rawTable, file, tableAt);
-        onlyKeys(file, tableAt, table4, TABLE_KEYS, "a source table property");
-        const columns2 = columnsOf(file, tableAt, table4.columns);
+        const table3 = asRecord(rawTable, file, tableAt);
+        onlyKeys(file, tableAt, table3, TABLE_KEYS, "a source table property");
+        const columns2 = columnsOf(file, tableAt, table3.columns);
         sources.push({
           sourceName,
-          name: String(table4.name),
-          identifier: String(table4.identifier ?? table4.name),
+          name: String(table3.name),
+          identifier: String(table3.identifier ?? table3.name),
           schema: String(source.schema ?? sourceName),
           ...source.database === void 0 ? {} : { database: String(source.database) },
-          description: String(table4.description ?? ""),
+          description: String(table3.description ?? ""),
           sourceDescription: String(source.description ?? ""),
           loader: String(source.loader ?? ""),
           columns: columns2.docs,
-          tests: [...testsOf(file, tableAt, table4, void 0), ...columns2.tests],
+          tests: [...testsOf(file, tableAt, table3, void 0), ...columns2.tests],
           file
         });
       }
@@ -11495,9 +11498,9 @@ function buildGraph(project, renderer) {
       });
     }
   }
-  const sources = properties.sources.map((table4) => {
+  const sources = properties.sources.map((table3) => {
     const render = (text) => renderer.render(text, {
-      file: table4.file.path,
+      file: table3.file.path,
       ref: () => {
         throw new Error("ref() is not allowed in a source's properties");
       },
@@ -11506,28 +11509,28 @@ function buildGraph(project, renderer) {
       },
       isIncremental: false
     }).sql;
-    const schema = render(table4.schema);
-    const database = table4.database === void 0 ? target.database : render(table4.database);
+    const schema = render(table3.schema);
+    const database = table3.database === void 0 ? target.database : render(table3.database);
     return {
       resourceType: "source",
-      uniqueId: `source.${project.name}.${table4.sourceName}.${table4.name}`,
-      sourceName: table4.sourceName,
-      name: table4.name,
-      identifier: table4.identifier,
+      uniqueId: `source.${project.name}.${table3.sourceName}.${table3.name}`,
+      sourceName: table3.sourceName,
+      name: table3.name,
+      identifier: table3.identifier,
       schema,
       database,
-      relation: relationName(target, schema, table4.identifier),
-      description: table4.description,
-      sourceDescription: table4.sourceDescription,
-      loader: table4.loader,
-      columns: table4.columns,
-      path: table4.file.path
+      relation: relationName(target, schema, table3.identifier),
+      description: table3.description,
+      sourceDescription: table3.sourceDescription,
+      loader: table3.loader,
+      columns: table3.columns,
+      path: table3.file.path
     };
   });
-  const sourceOf = (sourceName, table4) => {
-    const found = sources.find((s) => s.sourceName === sourceName && s.name === table4);
+  const sourceOf = (sourceName, table3) => {
+    const found = sources.find((s) => s.sourceName === sourceName && s.name === table3);
     if (!found) {
-      throw new Error(`source('${sourceName}', '${table4}') is not declared in a sources: block`);
+      throw new Error(`source('${sourceName}', '${table3}') is not declared in a sources: block`);
     }
     return found.relation;
   };
@@ -11608,10 +11611,10 @@ function buildGraph(project, renderer) {
     for (const spec of props.tests)
       tests.push(genericTest(project.name, renderer, spec, model, refOf, sourceOf));
   }
-  for (const table4 of properties.sources) {
-    const source = sources.find((s) => s.sourceName === table4.sourceName && s.name === table4.name);
+  for (const table3 of properties.sources) {
+    const source = sources.find((s) => s.sourceName === table3.sourceName && s.name === table3.name);
     if (!source) continue;
-    for (const spec of table4.tests)
+    for (const spec of table3.tests)
       tests.push(genericTest(project.name, renderer, spec, source, refOf, sourceOf));
   }
   for (const file of project.singularTests) {
@@ -12312,23 +12315,13 @@ async function rawInputs(warehouse) {
   );
   const byTable = /* @__PURE__ */ new Map();
   for (const row of rows) {
-    const table4 = String(row.target_table);
-    byTable.set(table4, [...byTable.get(table4) ?? [], String(row.source_hash)]);
+    const table3 = String(row.target_table);
+    byTable.set(table3, [...byTable.get(table3) ?? [], String(row.source_hash)]);
   }
-  return [...byTable].map(([table4, hashes]) => ({
-    name: table4,
+  return [...byTable].map(([table3, hashes]) => ({
+    name: table3,
     sha256: createHash10("sha256").update(hashes.join("\n")).digest("hex")
   }));
-}
-
-// pipeline/cli/format.ts
-function table(header, rows) {
-  const cells = [header, ...rows.map((r) => r.map(String))];
-  const widths = header.map((_, i) => Math.max(...cells.map((r) => (r[i] ?? "").length)));
-  const line = (r) => r.map((c, i) => i === 0 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0)).join("  ");
-  return [line(header), line(widths.map((w) => "-".repeat(w))), ...cells.slice(1).map(line)].join(
-    "\n"
-  );
 }
 
 // pipeline/transform/report.ts
@@ -12338,7 +12331,7 @@ function formatFailures(result) {
   const parts = [];
   if (models.length) {
     parts.push(
-      table(
+      textTable(
         ["failed model", "message"],
         models.map((n2) => [n2.name, oneLine(n2.message ?? "")])
       )
@@ -12359,7 +12352,7 @@ function formatTests(tests) {
     t.tested?.split(".").slice(2).join(".") ?? "",
     t.column ?? ""
   ]);
-  const lines = [table(["test", "status", "severity", "failures", "model", "column"], rows)];
+  const lines = [textTable(["test", "status", "severity", "failures", "model", "column"], rows)];
   for (const test of tests) {
     if (test.sample.length === 0) {
       if (test.status === "error" && test.message)
@@ -12369,7 +12362,7 @@ function formatTests(tests) {
     const columns2 = Object.keys(test.sample[0] ?? {});
     lines.push(
       `${test.name}: first ${test.sample.length} failing row(s)`,
-      table(
+      textTable(
         columns2,
         test.sample.map((row) => columns2.map((c) => truncate(String(row[c] ?? "NULL"))))
       )
@@ -13149,7 +13142,7 @@ function svg(title, width, height, parts) {
 
 // reports/html.ts
 var esc = escapeXml;
-function table2(caption, header, rows) {
+function table(caption, header, rows) {
   const head = header.map((h) => `<th scope="col" tabindex="0">${esc(h)}</th>`).join("");
   const body2 = rows.map(
     (row) => `<tr>${row.map((c) => {
@@ -13189,7 +13182,7 @@ function verdictHtml(data) {
   const failing = v.checks.filter((c) => c.verdict === "fail" && c.blocking);
   const head = v.passed ? `<p class="verdict pass">✅ Gates passed (${v.checks.length} checks)</p>` : `<p class="verdict fail">❌ Gates failed: ${failing.length} blocking checks failed</p>`;
   const header = ["Verdict", "Check", "Kind", "Metric", "Value", "Threshold", "Blocking", "Detail"];
-  return head + stopped + (v.checks.length ? table2("All checks", header, v.checks.map(checkRow)) : "");
+  return head + stopped + (v.checks.length ? table("All checks", header, v.checks.map(checkRow)) : "");
 }
 function metricsHtml(data) {
   const rows = sortedRows(data.metrics ?? []);
@@ -13210,7 +13203,7 @@ function metricsHtml(data) {
     ...SHARE_METRICS.map((m) => n(r[m.key], percent(r[m.key]))),
     n(r.hr20?.n ?? r.hr10?.n, int(r.hr20?.n ?? r.hr10?.n))
   ];
-  let html = table2("Metrics with confidence intervals", header, rows.map(line));
+  let html = table("Metrics with confidence intervals", header, rows.map(line));
   if (candidate && production) {
     const deltas = [
       ...RANKING_METRICS.map(
@@ -13238,7 +13231,7 @@ function candidateHtml(data) {
   if (!data.candidate) return "";
   const { text, rows, adds } = candidateSummary(data.candidate);
   const paragraph = esc(text).replace(/\*\*(.+?)\*\*/, "<strong>$1</strong>");
-  const figures = rows.length ? table2(
+  const figures = rows.length ? table(
     "On the validation prefixes the blend was fitted on",
     ["Part", "HR@20", "MRR@20"],
     rows.map(([label2, hr, mrr]) => [
@@ -13275,7 +13268,7 @@ function trainingHtml(data) {
     n(e.seconds, seconds(e.seconds)),
     n(e.sequencesPerSecond, int(e.sequencesPerSecond))
   ]);
-  return `<p>${esc(facts.join(" · "))}</p><figure>${chart}</figure><details><summary>Epochs (${t.epochs.length})</summary>${table2("Epochs", ["Epoch", "Loss", "Validation HR@20", "Duration", "Examples/s"], rows)}</details>`;
+  return `<p>${esc(facts.join(" · "))}</p><figure>${chart}</figure><details><summary>Epochs (${t.epochs.length})</summary>${table("Epochs", ["Epoch", "Loss", "Validation HR@20", "Duration", "Examples/s"], rows)}</details>`;
 }
 var MAX_DRAWN_BOXES = 300;
 function dagHtml(data) {
@@ -13298,12 +13291,12 @@ function dagHtml(data) {
     n(node.seconds, seconds(node.seconds)),
     node.message ?? ""
   ]);
-  return `<figure class="wide">${dagChart(view, "dbt DAG")}</figure>${note}<details><summary>Nodes (${data.dag.nodes.length})</summary>${table2("dbt nodes", ["Node", "Type", "Materialization", "Rows", "Status", "Duration", "Message"], rows)}</details>`;
+  return `<figure class="wide">${dagChart(view, "dbt DAG")}</figure>${note}<details><summary>Nodes (${data.dag.nodes.length})</summary>${table("dbt nodes", ["Node", "Type", "Materialization", "Rows", "Status", "Duration", "Message"], rows)}</details>`;
 }
 function slicesHtml(data) {
   let html = "";
   if (data.slices?.length) {
-    html += table2(
+    html += table(
       "Slices",
       ["Recommender", "Dimension", "Bucket", "n", "HR@20"],
       data.slices.map((s) => [
@@ -13316,7 +13309,7 @@ function slicesHtml(data) {
     );
   }
   if (data.robustness?.length) {
-    html += table2(
+    html += table(
       "Robustness",
       ["Verdict", "Perturbation", "Metric", "Clean", "Perturbed", "Δ", "Detail"],
       data.robustness.map((r) => [
@@ -13347,7 +13340,7 @@ function dataHtml(data) {
     facts.push(["Unseen-SKU share (test)", percent(d.unseenSkuShare, 2)]);
   let html = factList(facts);
   if (d.files?.length) {
-    html += table2(
+    html += table(
       "Per file",
       ["File", "Read", "Loaded", "Rejected"],
       d.files.map((f) => [
@@ -13377,13 +13370,13 @@ function runHtml(data) {
   if (r.failedStage) facts.push(["Stopped at", r.failedStage]);
   let html = factList(facts);
   if (r.stages?.length) {
-    html += table2(
+    html += table(
       "Stages",
       ["Stage", "Status", "Duration"],
       r.stages.map((s) => [s.name, s.status ?? "–", n(s.seconds, seconds(s.seconds))])
     );
   }
-  html += r.configDiff?.length ? table2(
+  html += r.configDiff?.length ? table(
     "Settings that differ from the defaults",
     ["Setting", "Value", "Default", "Set by"],
     r.configDiff.map((c) => [c.key, value(c.value), value(c.default), c.origin])
@@ -13623,7 +13616,7 @@ function cell(text) {
 function code(text) {
   return clip(text.replace(/`/g, "'"), 200);
 }
-function table3(header, rows, align) {
+function table2(header, rows, align) {
   return markdownTable([header, ...rows.map((r) => r.map(cell))], {
     alignDelimiters: false,
     ...align ? { align } : {}
@@ -13679,7 +13672,7 @@ function verdictSection(data, where) {
     pieces.push(
       part(
         flagged.length,
-        (shown) => shown === 0 && flagged.length > 0 ? `_${flagged.length} failing or warning checks; ${where} lists them._` : table3(CHECK_HEADER, flagged.slice(0, shown).map(checkRow2)) + omitted(flagged.length, shown, "checks", where)
+        (shown) => shown === 0 && flagged.length > 0 ? `_${flagged.length} failing or warning checks; ${where} lists them._` : table2(CHECK_HEADER, flagged.slice(0, shown).map(checkRow2)) + omitted(flagged.length, shown, "checks", where)
       )
     );
   }
@@ -13690,7 +13683,7 @@ function verdictSection(data, where) {
         verdict.checks.length,
         (shown) => details(
           `All ${verdict.checks.length} checks (${counts})`,
-          shown === 0 ? `_Left out to fit GitHub's comment limit; ${where} lists them._` : table3(CHECK_HEADER, verdict.checks.slice(0, shown).map(checkRow2)) + omitted(verdict.checks.length, shown, "checks", where)
+          shown === 0 ? `_Left out to fit GitHub's comment limit; ${where} lists them._` : table2(CHECK_HEADER, verdict.checks.slice(0, shown).map(checkRow2)) + omitted(verdict.checks.length, shown, "checks", where)
         )
       )
     );
@@ -13741,7 +13734,7 @@ function metricsSection(data, where) {
     part(rows.length, (shown) => {
       const body2 = rows.slice(0, Math.max(shown, 0)).map(line);
       if (candidate && production && shown === rows.length) body2.push(deltaRow());
-      return table3(header, body2, align) + omitted(rows.length, shown, "recommenders", where);
+      return table2(header, body2, align) + omitted(rows.length, shown, "recommenders", where);
     }),
     notes.join(" ")
   ];
@@ -13753,7 +13746,7 @@ function candidateSection(data) {
     "### The candidate",
     [
       text,
-      rows.length ? table3(["On validation", "HR@20", "MRR@20"], rows, ["l", "r", "r"]) : "",
+      rows.length ? table2(["On validation", "HR@20", "MRR@20"], rows, ["l", "r", "r"]) : "",
       adds ?? ""
     ].filter(Boolean).join("\n\n")
   ];
@@ -13873,7 +13866,7 @@ function slicesSection(data, where) {
         slices.length,
         (shown) => details(
           `${slices.length} slices${weakest ? ` (weakest: ${cell(weakest.dimension)} = ${cell(weakest.bucket)}, HR@20 ${num2(weakest.hr20)})` : ""}`,
-          shown === 0 ? `_Left out to fit GitHub's comment limit; ${where} lists them._` : table3(header, slices.slice(0, shown).map(line)) + omitted(slices.length, shown, "slices", where)
+          shown === 0 ? `_Left out to fit GitHub's comment limit; ${where} lists them._` : table2(header, slices.slice(0, shown).map(line)) + omitted(slices.length, shown, "slices", where)
         )
       )
     );
@@ -13891,7 +13884,7 @@ function slicesSection(data, where) {
     pieces.push(
       part(
         robustness2.length,
-        (shown) => table3(
+        (shown) => table2(
           ["Verdict", "Perturbation", "Metric", "Clean", "Perturbed", "Δ", "Detail"],
           robustness2.slice(0, shown).map(line)
         ) + omitted(robustness2.length, shown, "robustness results", where)
@@ -13920,7 +13913,7 @@ function dataSection(data, where) {
     rows.push(["Unseen-SKU share (test)", percent(facts.unseenSkuShare, 2)]);
   }
   const pieces = ["### Data"];
-  if (rows.length > 0) pieces.push(table3(["Fact", "Value"], rows, ["l", "r"]));
+  if (rows.length > 0) pieces.push(table2(["Fact", "Value"], rows, ["l", "r"]));
   const files = facts.files ?? [];
   if (files.length > 0) {
     pieces.push(
@@ -13928,7 +13921,7 @@ function dataSection(data, where) {
         files.length,
         (shown) => details(
           `Per file (${files.length})`,
-          shown === 0 ? `_Left out to fit GitHub's comment limit; ${where} lists them._` : table3(
+          shown === 0 ? `_Left out to fit GitHub's comment limit; ${where} lists them._` : table2(
             ["File", "Read", "Loaded", "Rejected"],
             files.slice(0, shown).map((f) => [f.name, int(f.read), int(f.loaded), int(f.rejected)]),
             ["l", "r", "r", "r"]
@@ -13950,14 +13943,14 @@ function runSection(data, where) {
   if (compute) facts.push(["Compute", compute]);
   if (run.store) facts.push(["Run store", `\`${code(run.store)}\``]);
   if (run.failedStage) facts.push(["Stopped at", run.failedStage]);
-  const pieces = ["### Run", table3(["Fact", "Value"], facts)];
+  const pieces = ["### Run", table2(["Fact", "Value"], facts)];
   const stages = run.stages ?? [];
   if (stages.length > 0) {
     const total = stages.reduce((sum3, s) => sum3 + (s.seconds ?? 0), 0);
     pieces.push(
       part(
         stages.length,
-        (shown) => table3(
+        (shown) => table2(
           ["Stage", "Status", "Duration"],
           [
             ...stages.slice(0, shown).map((s) => [s.name, s.status ?? "–", seconds(s.seconds)]),
@@ -13974,7 +13967,7 @@ function runSection(data, where) {
       diff.length,
       (shown) => details(
         `Configuration: ${diff.length} settings differ from the defaults`,
-        shown === 0 ? `_Left out to fit GitHub's comment limit; ${where} lists them._` : table3(
+        shown === 0 ? `_Left out to fit GitHub's comment limit; ${where} lists them._` : table2(
           ["Setting", "Value", "Default", "Set by"],
           diff.slice(0, shown).map((c) => [
             c.key,
@@ -14096,8 +14089,8 @@ var FIND_NUMERIC_COLUMN = `(function () {
   }
   return null;
 })()`;
-var columnAscending = (table4, column) => `(function () {
-  var table = document.querySelectorAll("table.sortable")[${table4}];
+var columnAscending = (table3, column) => `(function () {
+  var table = document.querySelectorAll("table.sortable")[${table3}];
   var keys = Array.from(table.tBodies[0].rows).map(function (row) {
     return Number(row.cells[${column}].getAttribute("data-sort"));
   });
@@ -14106,13 +14099,13 @@ var columnAscending = (table4, column) => `(function () {
 async function sortFirstNumericColumn(page) {
   const found = await page.evaluate(FIND_NUMERIC_COLUMN);
   if (!found) return void 0;
-  const [table4, column, caption, name2] = found;
+  const [table3, column, caption, name2] = found;
   const tables = await page.$$("table.sortable");
-  const headers = await tables[table4]?.$$("thead th") ?? [];
+  const headers = await tables[table3]?.$$("thead th") ?? [];
   const header = headers[column];
   if (!header) return void 0;
   await header.click();
-  const sorted = await page.evaluate(columnAscending(table4, column));
+  const sorted = await page.evaluate(columnAscending(table3, column));
   return { table: caption, column: name2, sorted };
 }
 

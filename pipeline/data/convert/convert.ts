@@ -15,20 +15,9 @@ import { convertDiginetica } from "./diginetica.ts";
 import { convertOtto } from "./otto.ts";
 import { convertRetailrocket } from "./retailrocket.ts";
 import { convertYoochoose } from "./yoochoose.ts";
+import type { FormatConverter } from "./format-converter.ts";
 
 export { CONVERT_FORMATS, type ConvertFormat };
-
-export interface FormatContext {
-  out: Output;
-  /** Inactivity that starts a new session where a format cuts sessions itself (RetailRocket). */
-  sessionGapMinutes: number;
-}
-
-/** One format's reader: writes every input's events through `out`, returns its session count. */
-export type FormatConverter = (
-  inputs: readonly string[],
-  context: FormatContext,
-) => Promise<{ sessions: number }>;
 
 const CONVERTERS: Record<ConvertFormat, FormatConverter> = {
   yoochoose: convertYoochoose,

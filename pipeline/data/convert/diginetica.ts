@@ -22,7 +22,7 @@ import {
   RecordProblem,
   sameHeader,
 } from "./fields.ts";
-import type { FormatConverter } from "./convert.ts";
+import type { FormatConverter } from "./format-converter.ts";
 
 const LAYOUTS = {
   views: ["sessionId", "userId", "itemId", "timeframe", "eventdate"],

@@ -15,7 +15,7 @@ import { DistinctCounter } from "./ids.ts";
 import { readLines } from "./input.ts";
 import type { Action, InputStats, Output } from "./output.ts";
 import { inRange, lineProblem, noRows, openInput, RecordProblem, show } from "./fields.ts";
-import type { FormatConverter } from "./convert.ts";
+import type { FormatConverter } from "./format-converter.ts";
 
 const ACTIONS: ReadonlyMap<unknown, Action> = new Map([
   ["clicks", "detail"],

@@ -22,7 +22,7 @@ import {
   sameHeader,
   show,
 } from "./fields.ts";
-import type { FormatConverter } from "./convert.ts";
+import type { FormatConverter } from "./format-converter.ts";
 
 const COLUMNS = ["timestamp", "visitorid", "event", "itemid", "transactionid"] as const;
 

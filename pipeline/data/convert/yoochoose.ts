@@ -7,7 +7,7 @@ import { InputError } from "../../errors.ts";
 import { DistinctCounter } from "./ids.ts";
 import { firstLine } from "./input.ts";
 import { count, eachRecord, fileName, id, isoMs, number, openInput } from "./fields.ts";
-import type { FormatConverter } from "./convert.ts";
+import type { FormatConverter } from "./format-converter.ts";
 
 const CLICKS = ["session", "timestamp", "item", "category"] as const;
 const BUYS = ["session", "timestamp", "item", "price", "quantity"] as const;
