@@ -16,7 +16,7 @@ import { loadConfig } from "../pipeline/config/config.ts";
 import { generate } from "../pipeline/data/generator/index.ts";
 import { DATA_FILES } from "../pipeline/data/schema.ts";
 import { silentReporter } from "../pipeline/reporter.ts";
-import { runBuiltin } from "../pipeline/transform/builtin.ts";
+import { runBuiltin } from "../pipeline/transform/builtin/builtin.ts";
 import { DEFAULT_PROJECT_DIR } from "../pipeline/transform/transform.ts";
 import { upload } from "../pipeline/upload/upload.ts";
 import { DuckDbWarehouse } from "../pipeline/warehouse/duckdb.ts";

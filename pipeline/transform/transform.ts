@@ -13,7 +13,7 @@ import type { Config } from "../config/config.ts";
 import { InputError, StageFailure } from "../errors.ts";
 import type { RunContext } from "../run/context.ts";
 import type { Warehouse } from "../warehouse/warehouse.ts";
-import { runBuiltin } from "./builtin.ts";
+import { runBuiltin } from "./builtin/builtin.ts";
 import {
   dagFromArtifacts,
   summarize,

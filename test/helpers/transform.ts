@@ -1,7 +1,7 @@
 /** Loads data into a real DuckDB warehouse and runs the built-in dbt runner over it. */
 import { loadConfig } from "../../pipeline/config/config.ts";
 import { silentReporter } from "../../pipeline/reporter.ts";
-import { runBuiltin, type BuiltinOutcome } from "../../pipeline/transform/builtin.ts";
+import { runBuiltin, type BuiltinOutcome } from "../../pipeline/transform/builtin/builtin.ts";
 import { DEFAULT_PROJECT_DIR } from "../../pipeline/transform/transform.ts";
 import { upload, type UploadResult } from "../../pipeline/upload/upload.ts";
 import type { Warehouse } from "../../pipeline/warehouse/warehouse.ts";

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import Papa from "papaparse";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { generate, type GenerateResult } from "../../pipeline/data/generator/index.ts";
-import type { BuiltinOutcome } from "../../pipeline/transform/builtin.ts";
+import type { BuiltinOutcome } from "../../pipeline/transform/builtin/builtin.ts";
 import { DuckDbWarehouse } from "../../pipeline/warehouse/duckdb.ts";
 import { validate, type Schema } from "../helpers/json-schema.ts";
 import { tempDir } from "../helpers/rows.ts";

@@ -7,11 +7,11 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { InputError } from "../../pipeline/errors.ts";
-import { compileProject } from "../../pipeline/transform/builtin.ts";
-import { buildOrder } from "../../pipeline/transform/graph.ts";
-import { JinjaRenderer } from "../../pipeline/transform/jinja.ts";
-import { loadProject } from "../../pipeline/transform/project.ts";
-import { select } from "../../pipeline/transform/selection.ts";
+import { compileProject } from "../../pipeline/transform/builtin/builtin.ts";
+import { buildOrder } from "../../pipeline/transform/builtin/graph.ts";
+import { JinjaRenderer } from "../../pipeline/transform/builtin/jinja.ts";
+import { loadProject } from "../../pipeline/transform/builtin/project.ts";
+import { select } from "../../pipeline/transform/builtin/selection.ts";
 import { DEFAULT_PROJECT_DIR } from "../../pipeline/transform/transform.ts";
 import { tempDir } from "../helpers/rows.ts";
 

@@ -8,8 +8,8 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { InputError } from "../../pipeline/errors.ts";
-import { runBuiltin } from "../../pipeline/transform/builtin.ts";
-import { JinjaRenderer } from "../../pipeline/transform/jinja.ts";
+import { runBuiltin } from "../../pipeline/transform/builtin/builtin.ts";
+import { JinjaRenderer } from "../../pipeline/transform/builtin/jinja.ts";
 import { DuckDbWarehouse } from "../../pipeline/warehouse/duckdb.ts";
 import { tempDir } from "../helpers/rows.ts";
 

@@ -10456,7 +10456,7 @@ import { tmpdir as tmpdir4 } from "node:os";
 import { join as join13, resolve as resolve3 } from "node:path";
 import { fileURLToPath as fileURLToPath2 } from "node:url";
 
-// pipeline/transform/artifacts.ts
+// pipeline/transform/builtin/artifacts.ts
 import { createHash as createHash7, randomUUID as randomUUID2 } from "node:crypto";
 var MANIFEST_SCHEMA = "https://schemas.getdbt.com/dbt/manifest/v12.json";
 var RUN_RESULTS_SCHEMA = "https://schemas.getdbt.com/dbt/run-results/v6.json";
@@ -10744,10 +10744,10 @@ function runResults(runs, context, elapsedSeconds) {
   };
 }
 
-// pipeline/transform/graph.ts
+// pipeline/transform/builtin/graph.ts
 import { createHash as createHash9 } from "node:crypto";
 
-// pipeline/transform/generic-tests.ts
+// pipeline/transform/builtin/generic-tests.ts
 import { createHash as createHash8 } from "node:crypto";
 var GENERIC_TESTS = ["not_null", "unique", "accepted_values", "relationships"];
 function genericTestSql(test, args) {
@@ -10808,10 +10808,10 @@ function genericTestName(test, model, column, kwargs) {
   return `${name2.slice(0, 30)}_${createHash8("md5").update(name2).digest("hex")}`;
 }
 
-// pipeline/transform/jinja.ts
+// pipeline/transform/builtin/jinja.ts
 import nunjucks from "nunjucks";
 
-// pipeline/transform/project.ts
+// pipeline/transform/builtin/project.ts
 import { existsSync as existsSync6, readdirSync, readFileSync as readFileSync2 } from "node:fs";
 import { join as join10, relative as relative2, sep as sep2 } from "node:path";
 import { LineCounter as LineCounter3, isMap as isMap3, isSeq as isSeq2, parseDocument as parseDocument3 } from "yaml";
@@ -11008,7 +11008,7 @@ function unsupported(file, path2, construct, supported) {
   );
 }
 
-// pipeline/transform/jinja.ts
+// pipeline/transform/builtin/jinja.ts
 var SUPPORTED_JINJA = "ref, source, var, env_var (DBT_* and MLOPS_* variables), config (materialized, schema, alias, tags, enabled, unique_key, incremental_strategy, severity), is_incremental(), this, target, adapter.dispatch into the project's macros, project macros, and Jinja statements/filters that nunjucks shares with Jinja (if, for, set, macro, filter, raw, whitespace control)";
 function relationName(target, schema, identifier) {
   if (target.type === "snowflake") {
@@ -11303,7 +11303,7 @@ function templateError(error, file) {
   return new InputError(detail, { file: match?.[1] || file, line, column }, hint());
 }
 
-// pipeline/transform/properties.ts
+// pipeline/transform/builtin/properties.ts
 var TOP_KEYS = ["version", "models", "sources"];
 var MODEL_KEYS = [
   "name",
@@ -11481,7 +11481,7 @@ function onlyKeys(file, at, data, keys, what) {
   }
 }
 
-// pipeline/transform/graph.ts
+// pipeline/transform/builtin/graph.ts
 var MATERIALIZATIONS = ["view", "table", "incremental"];
 function buildGraph(project, renderer) {
   const { target } = renderer;
@@ -11802,7 +11802,7 @@ function buildOrder(models) {
   return order;
 }
 
-// pipeline/transform/selection.ts
+// pipeline/transform/builtin/selection.ts
 function select(graph, selectors) {
   const terms = selectors.flatMap((s) => s.split(/\s+/)).filter((s) => s !== "");
   const nodes = /* @__PURE__ */ new Set();
@@ -11868,7 +11868,7 @@ function descendants(graph, ids) {
   return out;
 }
 
-// pipeline/transform/build.ts
+// pipeline/transform/builtin/build.ts
 async function buildProject(graph, warehouse, selection, options = {}) {
   const models = buildOrder(graph.models).filter((m) => selection.models.has(m.uniqueId));
   const tests = graph.tests.filter((t) => selection.tests.has(t.uniqueId));
@@ -12084,7 +12084,7 @@ function finish(node, status, message, failures, rows, sql, compileStart, execut
   };
 }
 
-// pipeline/transform/builtin.ts
+// pipeline/transform/builtin/builtin.ts
 function compileProject(projectDir, adapter, vars, env = process.env) {
   const project = loadProject(projectDir);
   const target = {

@@ -3,7 +3,7 @@
  * they read is built, and a failing (error-severity) test or model skips everything downstream,
  * as dbt does. Statuses, timings and failure counts use dbt's run_results vocabulary.
  */
-import type { Warehouse } from "../warehouse/warehouse.ts";
+import type { Warehouse } from "../../warehouse/warehouse.ts";
 import { buildOrder, type DbtGraph, type ModelNode, type TestNode } from "./graph.ts";
 import { descendants, type Selection } from "./selection.ts";
 

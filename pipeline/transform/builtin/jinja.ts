@@ -6,7 +6,7 @@
  * refused with the file, line and construct rather than rendered wrong.
  */
 import nunjucks from "nunjucks";
-import { InputError } from "../errors.ts";
+import { InputError } from "../../errors.ts";
 import type { NodeConfig, ProjectFile } from "./project.ts";
 import { SUPPORTED_CONFIG_KEYS } from "./project.ts";
 

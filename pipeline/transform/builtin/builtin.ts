@@ -3,8 +3,8 @@
  * nodes on the warehouse and return dbt's artifacts. It runs on DuckDB only: on Snowflake the
  * project is dbt-core's to run.
  */
-import { InputError } from "../errors.ts";
-import type { Warehouse } from "../warehouse/warehouse.ts";
+import { InputError } from "../../errors.ts";
+import type { Warehouse } from "../../warehouse/warehouse.ts";
 import { manifest, newArtifactContext, runResults } from "./artifacts.ts";
 import { buildProject, type NodeRun } from "./build.ts";
 import { buildGraph, type DbtGraph } from "./graph.ts";

@@ -2,7 +2,7 @@
  * The YAML property files (`version: 2`): model and column docs, configs and data tests, and the
  * sources. Keys the runner would have to ignore are refused with their file and line.
  */
-import { InputError } from "../errors.ts";
+import { InputError } from "../../errors.ts";
 import { GENERIC_TESTS, type GenericTestName } from "./generic-tests.ts";
 import type { NodeConfig, PropertyFile } from "./project.ts";
 import { SUPPORTED_CONFIG_KEYS, asRecord, unsupported } from "./project.ts";

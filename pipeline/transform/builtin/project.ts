@@ -7,7 +7,7 @@
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join, relative, sep } from "node:path";
 import { LineCounter, isMap, isSeq, parseDocument, type Document } from "yaml";
-import { InputError } from "../errors.ts";
+import { InputError } from "../../errors.ts";
 
 export interface ProjectFile {
   /** Path relative to the project directory, '/'-separated (dbt's `original_file_path`). */

@@ -5,7 +5,7 @@
  * config (so a `ref` can name the relation a custom schema or alias gives), then to compile.
  */
 import { createHash } from "node:crypto";
-import { InputError } from "../errors.ts";
+import { InputError } from "../../errors.ts";
 import { genericTestName, genericTestSql, type GenericTestName } from "./generic-tests.ts";
 import { relationName, type JinjaRenderer, type Rendered, type TargetInfo } from "./jinja.ts";
 import {

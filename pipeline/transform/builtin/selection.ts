@@ -4,7 +4,7 @@
  * Tests follow dbt's default "eager" indirect selection: a test runs when any node it tests is
  * selected.
  */
-import { InputError } from "../errors.ts";
+import { InputError } from "../../errors.ts";
 import type { DbtGraph, ModelNode } from "./graph.ts";
 
 export interface Selection {
