@@ -45,7 +45,14 @@ export async function transformStage(
   options: TransformOptions = {},
 ): Promise<TransformResult> {
   return recordStage(ctx, "transform", async () => {
-    const result = await transform(ctx, options);
+    const result = await transform({
+      config: ctx.config,
+      runId: ctx.runId,
+      store: ctx.store,
+      reporter: ctx.reporter,
+      warehouse: { open: () => ctx.warehouse(), release: () => ctx.releaseWarehouse() },
+      ...options,
+    });
     const failure = transformFailure(result);
     if (failure) throw failure;
     const models = result.dag.nodes.filter((n) => n.type === "model" && n.status === "success");

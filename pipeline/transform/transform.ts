@@ -11,7 +11,9 @@ import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Config } from "../config/config.ts";
 import { InputError, StageFailure } from "../errors.ts";
-import type { RunContext } from "../run/context.ts";
+import type { Reporter } from "../reporter.ts";
+import { stageKey } from "../store/runs.ts";
+import type { ArtifactStore } from "../store/store.ts";
 import type { Warehouse } from "../warehouse/warehouse.ts";
 import { runBuiltin } from "./builtin/builtin.ts";
 import {
@@ -37,6 +39,19 @@ export interface TransformOptions {
   select?: string[];
 }
 
+/** What the transform reads and writes, handed in explicitly as every stage's inputs are. */
+export interface TransformInput extends TransformOptions {
+  config: Config;
+  runId: string;
+  store: ArtifactStore;
+  reporter: Reporter;
+  /**
+   * The warehouse, opened when needed; released before dbt-core runs on DuckDB, which opens the
+   * file itself (another process cannot while this one holds it).
+   */
+  warehouse: { open(): Promise<Warehouse>; release(): Promise<void> };
+}
+
 /** The dbt vars the pipeline's settings set (the rest keep dbt_project.yml's values). */
 export function dbtVars(config: Config): Record<string, unknown> {
   const t = config.transform;
@@ -55,13 +70,10 @@ export function dbtVars(config: Config): Record<string, unknown> {
   };
 }
 
-export async function transform(
-  ctx: RunContext,
-  options: TransformOptions = {},
-): Promise<TransformResult> {
+export async function transform(input: TransformInput): Promise<TransformResult> {
   const started = Date.now();
-  const { config, reporter } = ctx;
-  const selectors = options.select ?? [];
+  const { config, reporter } = input;
+  const selectors = input.select ?? [];
   const projectDir = config.transform.project
     ? resolve(config.transform.project)
     : DEFAULT_PROJECT_DIR;
@@ -84,10 +96,10 @@ export async function transform(
   }
 
   // Read before dbt-core may need the DuckDB file to itself.
-  const raw = await rawInputs(await ctx.warehouse());
+  const raw = await rawInputs(await input.warehouse.open());
   if (raw.length === 0) {
     throw new InputError(
-      `the warehouse ${(await ctx.warehouse()).description} holds no loaded raw data`,
+      `the warehouse ${(await input.warehouse.open()).description} holds no loaded raw data`,
       { field: "warehouse" },
       "Run `npx pipeline upload` first (or `npx pipeline run`, which uploads, then transforms).",
     );
@@ -98,7 +110,7 @@ export async function transform(
   let results: DbtRunResults & Record<string, unknown>;
   if (executable) {
     // dbt-duckdb opens the DuckDB file itself: this process must let go of it first.
-    if (target === "duckdb") await ctx.releaseWarehouse();
+    if (target === "duckdb") await input.warehouse.release();
     const targetPath = await mkdtemp(join(tmpdir(), "mlops-dbt-target-"));
     try {
       const outcome = await runDbtCore({
@@ -120,7 +132,7 @@ export async function transform(
       await rm(targetPath, { recursive: true, force: true });
     }
   } else {
-    const outcome = await runBuiltin(await ctx.warehouse(), {
+    const outcome = await runBuiltin(await input.warehouse.open(), {
       projectDir,
       target: "duckdb",
       vars,
@@ -134,22 +146,23 @@ export async function transform(
     results = outcome.runResults as unknown as DbtRunResults & Record<string, unknown>;
   }
 
-  const prefix = `runs/${ctx.runId}/transform`;
   const artifacts = {
-    manifest: `${prefix}/manifest.json`,
-    runResults: `${prefix}/run_results.json`,
+    manifest: stageKey(input.runId, "transform", "manifest.json"),
+    runResults: stageKey(input.runId, "transform", "run_results.json"),
   };
-  await ctx.store.put(artifacts.manifest, JSON.stringify(manifest, null, 2));
-  await ctx.store.put(artifacts.runResults, JSON.stringify(results, null, 2));
+  await input.store.put(artifacts.manifest, JSON.stringify(manifest, null, 2));
+  await input.store.put(artifacts.runResults, JSON.stringify(results, null, 2));
 
-  const warehouse = await ctx.warehouse();
+  const warehouse = await input.warehouse.open();
   const dag = dagFromArtifacts(manifest, results, !executable);
   await countRows(dag, warehouse);
   const failedTests = await failingTests(dag, results, warehouse);
   const splitsNode = dag.nodes.find(
     (n) => n.type === "model" && n.name === "session_splits" && n.status === "success",
   );
-  const splits = splitsNode?.relation ? await splitSizes(ctx, splitsNode.relation) : undefined;
+  const splits = splitsNode?.relation
+    ? await splitSizes(warehouse, splitsNode.relation)
+    : undefined;
   const result: TransformResult = {
     engine: executable ? "dbt-core" : "builtin",
     target,
@@ -219,12 +232,10 @@ async function failingTests(
 }
 
 async function splitSizes(
-  ctx: RunContext,
+  warehouse: Warehouse,
   relation: string,
 ): Promise<Record<"train" | "validation" | "test", number>> {
-  const rows = await (
-    await ctx.warehouse()
-  ).query(`select split, count(*) as n from ${relation} group by split`);
+  const rows = await warehouse.query(`select split, count(*) as n from ${relation} group by split`);
   const sizes = { train: 0, validation: 0, test: 0 };
   for (const row of rows) {
     const split = String(row.split);

@@ -9776,10 +9776,10 @@ function dbtVars(config) {
     validation_fraction: t.validationFraction
   };
 }
-async function transform(ctx, options = {}) {
+async function transform(input) {
   const started = Date.now();
-  const { config, reporter } = ctx;
-  const selectors = options.select ?? [];
+  const { config, reporter } = input;
+  const selectors = input.select ?? [];
   const projectDir = config.transform.project ? resolve3(config.transform.project) : DEFAULT_PROJECT_DIR;
   if (!existsSync7(join12(projectDir, "dbt_project.yml"))) {
     throw new InputError(
@@ -9798,10 +9798,10 @@ async function transform(ctx, options = {}) {
       "Install it with `pip install dbt-snowflake` (the CI workflows do), or set MLOPS_DBT to the dbt executable."
     );
   }
-  const raw = await rawInputs(await ctx.warehouse());
+  const raw = await rawInputs(await input.warehouse.open());
   if (raw.length === 0) {
     throw new InputError(
-      `the warehouse ${(await ctx.warehouse()).description} holds no loaded raw data`,
+      `the warehouse ${(await input.warehouse.open()).description} holds no loaded raw data`,
       { field: "warehouse" },
       "Run `npx pipeline upload` first (or `npx pipeline run`, which uploads, then transforms)."
     );
@@ -9810,7 +9810,7 @@ async function transform(ctx, options = {}) {
   let manifest2;
   let results;
   if (executable) {
-    if (target === "duckdb") await ctx.releaseWarehouse();
+    if (target === "duckdb") await input.warehouse.release();
     const targetPath = await mkdtemp3(join12(tmpdir3(), "mlops-dbt-target-"));
     try {
       const outcome = await runDbtCore({
@@ -9832,7 +9832,7 @@ async function transform(ctx, options = {}) {
       await rm5(targetPath, { recursive: true, force: true });
     }
   } else {
-    const outcome = await runBuiltin(await ctx.warehouse(), {
+    const outcome = await runBuiltin(await input.warehouse.open(), {
       projectDir,
       target: "duckdb",
       vars,
@@ -9844,21 +9844,20 @@ async function transform(ctx, options = {}) {
     manifest2 = outcome.manifest;
     results = outcome.runResults;
   }
-  const prefix = `runs/${ctx.runId}/transform`;
   const artifacts = {
-    manifest: `${prefix}/manifest.json`,
-    runResults: `${prefix}/run_results.json`
+    manifest: stageKey(input.runId, "transform", "manifest.json"),
+    runResults: stageKey(input.runId, "transform", "run_results.json")
   };
-  await ctx.store.put(artifacts.manifest, JSON.stringify(manifest2, null, 2));
-  await ctx.store.put(artifacts.runResults, JSON.stringify(results, null, 2));
-  const warehouse = await ctx.warehouse();
+  await input.store.put(artifacts.manifest, JSON.stringify(manifest2, null, 2));
+  await input.store.put(artifacts.runResults, JSON.stringify(results, null, 2));
+  const warehouse = await input.warehouse.open();
   const dag = dagFromArtifacts(manifest2, results, !executable);
   await countRows(dag, warehouse);
   const failedTests = await failingTests(dag, results, warehouse);
   const splitsNode = dag.nodes.find(
     (n2) => n2.type === "model" && n2.name === "session_splits" && n2.status === "success"
   );
-  const splits = splitsNode?.relation ? await splitSizes(ctx, splitsNode.relation) : void 0;
+  const splits = splitsNode?.relation ? await splitSizes(warehouse, splitsNode.relation) : void 0;
   const result = {
     engine: executable ? "dbt-core" : "builtin",
     target,
@@ -9913,8 +9912,8 @@ ${sql.trim().replace(/;\s*$/, "")}
   }
   return out;
 }
-async function splitSizes(ctx, relation) {
-  const rows = await (await ctx.warehouse()).query(`select split, count(*) as n from ${relation} group by split`);
+async function splitSizes(warehouse, relation) {
+  const rows = await warehouse.query(`select split, count(*) as n from ${relation} group by split`);
   const sizes = { train: 0, validation: 0, test: 0 };
   for (const row of rows) {
     const split = String(row.split);
@@ -16747,7 +16746,14 @@ async function uploadStage(ctx) {
 }
 async function transformStage(ctx, options = {}) {
   return recordStage(ctx, "transform", async () => {
-    const result = await transform(ctx, options);
+    const result = await transform({
+      config: ctx.config,
+      runId: ctx.runId,
+      store: ctx.store,
+      reporter: ctx.reporter,
+      warehouse: { open: () => ctx.warehouse(), release: () => ctx.releaseWarehouse() },
+      ...options
+    });
     const failure = transformFailure(result);
     if (failure) throw failure;
     const models = result.dag.nodes.filter((n2) => n2.type === "model" && n2.status === "success");
