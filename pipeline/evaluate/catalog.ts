@@ -63,7 +63,10 @@ export class Catalog {
       return lo;
     };
     let trainItems = 0;
-    for (const row of rows) {
+    // In SKU order, whatever order the warehouse returned: the leaves' member lists (which the
+    // robustness suite draws same-category swaps from) must not depend on a scan order.
+    const ordered = [...rows].sort((a, b) => (a.sku < b.sku ? -1 : a.sku > b.sku ? 1 : 0));
+    for (const row of ordered) {
       if (this.items.has(row.sku)) throw new Error(`catalog: SKU ${row.sku} appears twice`);
       const below = lowerBound(row.trainPopularity, false);
       const equal = lowerBound(row.trainPopularity, true) - below;

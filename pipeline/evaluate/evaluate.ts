@@ -275,12 +275,8 @@ function resolveRoles(
   return { candidate, production };
 }
 
-export async function evaluateAll(
-  recommenders: readonly Recommender[],
-  testSessions: readonly EvalSession[],
-  catalog: Catalog,
-  options: EvaluateOptions = {},
-): Promise<EvaluationReport> {
+/** The evaluation's settings: the options with their defaults, checked. */
+function resolveSettings(options: EvaluateOptions): EvaluationReport["settings"] {
   const seed = options.seed ?? EVALUATE_DEFAULTS.seed;
   const batchSize = positive(options.batchSize ?? EVALUATE_DEFAULTS.batchSize, "batchSize");
   const iterations = positive(
@@ -292,23 +288,45 @@ export async function evaluateAll(
     throw new RangeError(`confidence must be between 0 and 1, got ${confidence}`);
   }
   if (options.maxPrefixes !== undefined) positive(options.maxPrefixes, "maxPrefixes");
-  const robustnessSessions = count(
-    options.robustnessSessions ?? EVALUATE_DEFAULTS.robustnessSessions,
-    "robustnessSessions",
-  );
-  const unknownCount = count(
-    options.unknownSessions ?? EVALUATE_DEFAULTS.unknownSessions,
-    "unknownSessions",
-  );
-  const roles = resolveRoles(recommenders, options);
-  const [lo, hi] = seedWords(seed);
+  return {
+    seed,
+    batchSize,
+    maxPrefixes: options.maxPrefixes ?? null,
+    bootstrapIterations: iterations,
+    confidence,
+    robustnessSessions: count(
+      options.robustnessSessions ?? EVALUATE_DEFAULTS.robustnessSessions,
+      "robustnessSessions",
+    ),
+    unknownSessions: count(
+      options.unknownSessions ?? EVALUATE_DEFAULTS.unknownSessions,
+      "unknownSessions",
+    ),
+    ks: [...METRIC_KS],
+  };
+}
 
+/** What every recommender is asked: each prefix of each chosen session, and what came next. */
+interface Cases {
+  evaluable: number;
+  sessions: EvalSession[];
+  cases: Case[];
+  /** Each session's last case. */
+  lastCase: number[];
+  sliceOf: Record<SliceFamily, string>[];
+  prefixes: string[][];
+  targets: string[];
+}
+
+function buildCases(
+  testSessions: readonly EvalSession[],
+  catalog: Catalog,
+  settings: EvaluationReport["settings"],
+): Cases {
   const evaluable = testSessions.filter((s) => s.items.length >= 2);
-  const sessions = chooseSessions(evaluable, seed, options.maxPrefixes).map(
+  const sessions = chooseSessions(evaluable, settings.seed, settings.maxPrefixes ?? undefined).map(
     (s) => evaluable[s] as EvalSession,
   );
-
-  // The cases, their slices, and each session's last case.
   const cases: Case[] = [];
   const lastCase: number[] = [];
   const sliceOf: Record<SliceFamily, string>[] = [];
@@ -326,166 +344,209 @@ export async function evaluateAll(
     }
     lastCase.push(cases.length - 1);
   });
-  const prefixOf = (c: Case): string[] =>
-    (sessions[c.session] as EvalSession).items.slice(0, c.length);
-  const targetOf = (c: Case): string =>
-    (sessions[c.session] as EvalSession).items[c.length] as string;
-  const prefixes = cases.map(prefixOf);
-  const targets = cases.map(targetOf);
+  const prefixes = cases.map((c) => (sessions[c.session] as EvalSession).items.slice(0, c.length));
+  const targets = cases.map((c) => (sessions[c.session] as EvalSession).items[c.length] as string);
+  return { evaluable: evaluable.length, sessions, cases, lastCase, sliceOf, prefixes, targets };
+}
 
-  // Robustness inputs: built once, so every recommender faces the same ones.
+/** The robustness inputs: built once, so every recommender faces the same ones. */
+interface RobustnessInputs {
+  sample: number[];
+  perturbed: { base: number; prefix: string[] }[];
+  shuffled: { base: number; prefix: string[] }[];
+  unknown: string[][];
+}
+
+function buildRobustnessInputs(
+  cases: Cases,
+  catalog: Catalog,
+  settings: EvaluationReport["settings"],
+): RobustnessInputs {
+  const [lo, hi] = seedWords(settings.seed);
   const robustRng = Rng.from(lo, hi, STREAM.perturb);
-  const robustSample = robustRng
-    .shuffle(lastCase.slice())
-    .slice(0, robustnessSessions)
+  const sample = robustRng
+    .shuffle(cases.lastCase.slice())
+    .slice(0, settings.robustnessSessions)
     .sort((a, b) => a - b);
-  const perturbed: { base: number; prefix: string[] }[] = [];
-  const shuffled: { base: number; prefix: string[] }[] = [];
+  const perturbed: RobustnessInputs["perturbed"] = [];
+  const shuffled: RobustnessInputs["shuffled"] = [];
   const shuffleRng = Rng.from(lo, hi, STREAM.shuffle);
-  for (const c of robustSample) {
-    const p = perturb(prefixes[c] as string[], catalog, robustRng);
+  for (const c of sample) {
+    const p = perturb(cases.prefixes[c] as string[], catalog, robustRng);
     if (p) perturbed.push({ base: c, prefix: p });
-    const q = shufflePrefix(prefixes[c] as string[], shuffleRng);
+    const q = shufflePrefix(cases.prefixes[c] as string[], shuffleRng);
     if (q) shuffled.push({ base: c, prefix: q });
   }
-  const unknown = unknownSkuSessions(unknownCount, catalog, Rng.from(lo, hi, STREAM.unknown));
+  const unknown = unknownSkuSessions(
+    settings.unknownSessions,
+    catalog,
+    Rng.from(lo, hi, STREAM.unknown),
+  );
+  return { sample, perturbed, shuffled, unknown };
+}
+
+/** One recommender through every case and robustness input: its report and per-session tallies. */
+async function evaluateRecommender(
+  recommender: Recommender,
+  cases: Cases,
+  robustness: RobustnessInputs,
+  catalog: Catalog,
+  settings: EvaluationReport["settings"],
+  onProgress: EvaluateOptions["onProgress"],
+): Promise<{ report: RecommenderReport; hits: Float64Array; rr: Float64Array }> {
+  const started = performance.now();
+  const { prefixes, targets, lastCase } = cases;
+  const { perturbed, shuffled, unknown } = robustness;
+  const progress = (phase: EvaluateProgress["phase"], total: number) => (done: number) =>
+    onProgress?.({ recommender: recommender.name, phase, done, total });
+  const lists = await recommendAll(
+    recommender,
+    prefixes,
+    settings.batchSize,
+    progress("accuracy", prefixes.length),
+  );
+  const ranks = lists.map((list, c) => rankOf(list, targets[c] as string, MAX_K));
+  const lastRanks = lastCase.map((c) => ranks[c] as number);
+
+  const hits = new Float64Array(cases.sessions.length);
+  const rr = new Float64Array(cases.sessions.length);
+  cases.cases.forEach((c, i) => {
+    const r = ranks[i] as number;
+    if (r > 0) {
+      hits[c.session] = (hits[c.session] as number) + 1;
+      rr[c.session] = (rr[c.session] as number) + 1 / r;
+    }
+  });
+
+  const robustTotal = perturbed.length + shuffled.length + unknown.length;
+  const robustProgress = progress("robustness", robustTotal);
+  const perturbedLists = await recommendAll(
+    recommender,
+    perturbed.map((p) => p.prefix),
+    settings.batchSize,
+    robustProgress,
+  );
+  const shuffledLists = await recommendAll(
+    recommender,
+    shuffled.map((p) => p.prefix),
+    settings.batchSize,
+    (done) => robustProgress(perturbed.length + done),
+  );
+  const unknownFailures: string[] = [];
+  let unknownValid = 0;
+  try {
+    const unknownLists = unknown.length ? await recommendChecked(recommender, unknown) : [];
+    unknownLists.forEach((list, i) => {
+      const why = invalidity(list, unknown[i] as string[], MAX_K, catalog);
+      if (why === null) unknownValid++;
+      else unknownFailures.push(why);
+    });
+  } catch (error) {
+    unknownFailures.push((error as Error).message);
+  }
+  robustProgress(robustTotal);
+
+  const metrics = {} as Record<MetricName, Figure>;
+  const distinctRecommended: Record<string, number> = {};
+  for (const k of METRIC_KS) {
+    metrics[`hr@${k}`] = hitRate(ranks, k);
+    metrics[`mrr@${k}`] = meanReciprocalRank(ranks, k);
+    metrics[`last_hr@${k}`] = hitRate(lastRanks, k);
+    metrics[`last_mrr@${k}`] = meanReciprocalRank(lastRanks, k);
+    const { distinct, ...cover } = coverage(lists, k, catalog);
+    metrics[`coverage@${k}`] = cover;
+    distinctRecommended[k] = distinct;
+  }
+  metrics.popularity_bias = popularityBias(lists, MAX_K, catalog);
+  metrics.repeat_share = repeatShare(prefixes, lists, MAX_K);
+  metrics.perturbation_overlap = meanOf(
+    perturbed.map((p, i) =>
+      overlap(lists[p.base] as string[], perturbedLists[i] as string[], MAX_K),
+    ),
+  );
+  metrics.shuffle_overlap = meanOf(
+    shuffled.map((p, i) => overlap(lists[p.base] as string[], shuffledLists[i] as string[], MAX_K)),
+  );
+  metrics.unknown_sku_validity = figure(unknownValid, unknown.length);
+  const wrong = lessWrong(
+    lists.map((list) => list[0]),
+    targets,
+    catalog,
+  );
+  metrics.less_wrong_distance = { value: wrong.meanDistance, n: wrong.n };
+  metrics.less_wrong_same_leaf = { value: wrong.sameLeafShare, n: wrong.n };
+
+  const report: RecommenderReport = {
+    name: recommender.name,
+    kind: recommender.kind,
+    metrics,
+    distinctRecommended,
+    slices: sliceResults(ranks, cases.sliceOf),
+    lessWrong: wrong,
+    robustnessSkipped: {
+      perturbation: robustness.sample.length - perturbed.length,
+      shuffle: robustness.sample.length - shuffled.length,
+    },
+    unknownSkuFailures: unknownFailures.slice(0, 5),
+    seconds: (performance.now() - started) / 1000,
+  };
+  return { report, hits, rr };
+}
+
+/**
+ * Every recommender on the same test prefixes, robustness inputs and bootstrap resamples: the
+ * settings, the cases, the robustness inputs, each recommender, then the paired intervals.
+ */
+export async function evaluateAll(
+  recommenders: readonly Recommender[],
+  testSessions: readonly EvalSession[],
+  catalog: Catalog,
+  options: EvaluateOptions = {},
+): Promise<EvaluationReport> {
+  const settings = resolveSettings(options);
+  const roles = resolveRoles(recommenders, options);
+  const cases = buildCases(testSessions, catalog, settings);
+  const robustness = buildRobustnessInputs(cases, catalog, settings);
 
   const reports: RecommenderReport[] = [];
   const hitSeries: Float64Array[] = [];
   const rrSeries: Float64Array[] = [];
-  const sessionCounts = new Float64Array(sessions.length);
-  for (const c of cases) sessionCounts[c.session] = (sessionCounts[c.session] as number) + 1;
-
   for (const recommender of recommenders) {
-    const started = performance.now();
-    const progress = (phase: EvaluateProgress["phase"], total: number) => (done: number) =>
-      options.onProgress?.({ recommender: recommender.name, phase, done, total });
-    const lists = await recommendAll(
+    const evaluated = await evaluateRecommender(
       recommender,
-      prefixes,
-      batchSize,
-      progress("accuracy", prefixes.length),
-    );
-    const ranks = lists.map((list, c) => rankOf(list, targets[c] as string, MAX_K));
-    const lastRanks = lastCase.map((c) => ranks[c] as number);
-
-    const hits = new Float64Array(sessions.length);
-    const rr = new Float64Array(sessions.length);
-    cases.forEach((c, i) => {
-      const r = ranks[i] as number;
-      if (r > 0) {
-        hits[c.session] = (hits[c.session] as number) + 1;
-        rr[c.session] = (rr[c.session] as number) + 1 / r;
-      }
-    });
-    hitSeries.push(hits);
-    rrSeries.push(rr);
-
-    const robustTotal = perturbed.length + shuffled.length + unknown.length;
-    const robustProgress = progress("robustness", robustTotal);
-    const perturbedLists = await recommendAll(
-      recommender,
-      perturbed.map((p) => p.prefix),
-      batchSize,
-      robustProgress,
-    );
-    const shuffledLists = await recommendAll(
-      recommender,
-      shuffled.map((p) => p.prefix),
-      batchSize,
-      (done) => robustProgress(perturbed.length + done),
-    );
-    const unknownFailures: string[] = [];
-    let unknownValid = 0;
-    try {
-      const unknownLists = unknown.length ? await recommendChecked(recommender, unknown) : [];
-      unknownLists.forEach((list, i) => {
-        const why = invalidity(list, unknown[i] as string[], MAX_K, catalog);
-        if (why === null) unknownValid++;
-        else unknownFailures.push(why);
-      });
-    } catch (error) {
-      unknownFailures.push((error as Error).message);
-    }
-    robustProgress(robustTotal);
-
-    const metrics = {} as Record<MetricName, Figure>;
-    const distinctRecommended: Record<string, number> = {};
-    for (const k of METRIC_KS) {
-      metrics[`hr@${k}`] = hitRate(ranks, k);
-      metrics[`mrr@${k}`] = meanReciprocalRank(ranks, k);
-      metrics[`last_hr@${k}`] = hitRate(lastRanks, k);
-      metrics[`last_mrr@${k}`] = meanReciprocalRank(lastRanks, k);
-      const { distinct, ...cover } = coverage(lists, k, catalog);
-      metrics[`coverage@${k}`] = cover;
-      distinctRecommended[k] = distinct;
-    }
-    metrics.popularity_bias = popularityBias(lists, MAX_K, catalog);
-    metrics.repeat_share = repeatShare(prefixes, lists, MAX_K);
-    metrics.perturbation_overlap = meanOf(
-      perturbed.map((p, i) =>
-        overlap(lists[p.base] as string[], perturbedLists[i] as string[], MAX_K),
-      ),
-    );
-    metrics.shuffle_overlap = meanOf(
-      shuffled.map((p, i) =>
-        overlap(lists[p.base] as string[], shuffledLists[i] as string[], MAX_K),
-      ),
-    );
-    metrics.unknown_sku_validity = figure(unknownValid, unknown.length);
-    const wrong = lessWrong(
-      lists.map((list) => list[0]),
-      targets,
+      cases,
+      robustness,
       catalog,
+      settings,
+      options.onProgress,
     );
-    metrics.less_wrong_distance = { value: wrong.meanDistance, n: wrong.n };
-    metrics.less_wrong_same_leaf = { value: wrong.sameLeafShare, n: wrong.n };
-
-    reports.push({
-      name: recommender.name,
-      kind: recommender.kind,
-      metrics,
-      distinctRecommended,
-      slices: sliceResults(ranks, sliceOf),
-      lessWrong: wrong,
-      robustnessSkipped: {
-        perturbation: robustSample.length - perturbed.length,
-        shuffle: robustSample.length - shuffled.length,
-      },
-      unknownSkuFailures: unknownFailures.slice(0, 5),
-      seconds: (performance.now() - started) / 1000,
-    });
+    reports.push(evaluated.report);
+    hitSeries.push(evaluated.hits);
+    rrSeries.push(evaluated.rr);
   }
 
+  const sessionCounts = new Float64Array(cases.sessions.length);
+  for (const c of cases.cases) sessionCounts[c.session] = (sessionCounts[c.session] as number) + 1;
   const comparisons = addIntervals(reports, sessionCounts, hitSeries, rrSeries, roles.candidate, {
-    iterations,
-    seed,
-    confidence,
+    iterations: settings.bootstrapIterations,
+    seed: settings.seed,
+    confidence: settings.confidence,
   });
 
   return {
     format: REPORT_FORMAT,
-    settings: {
-      seed,
-      batchSize,
-      maxPrefixes: options.maxPrefixes ?? null,
-      bootstrapIterations: iterations,
-      confidence,
-      robustnessSessions,
-      unknownSessions: unknownCount,
-      ks: [...METRIC_KS],
-    },
+    settings,
     counts: {
       testSessions: testSessions.length,
-      evaluableSessions: evaluable.length,
-      evaluatedSessions: sessions.length,
-      prefixes: cases.length,
-      lastItems: lastCase.length,
+      evaluableSessions: cases.evaluable,
+      evaluatedSessions: cases.sessions.length,
+      prefixes: cases.cases.length,
+      lastItems: cases.lastCase.length,
       catalogItems: catalog.size,
       trainItems: catalog.trainItems,
-      perturbed: perturbed.length,
-      shuffled: shuffled.length,
-      unknownSkuSessions: unknown.length,
+      perturbed: robustness.perturbed.length,
+      shuffled: robustness.shuffled.length,
+      unknownSkuSessions: robustness.unknown.length,
     },
     roles,
     recommenders: reports,

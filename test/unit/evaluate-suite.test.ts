@@ -333,3 +333,28 @@ describe("evaluateAll on hand-made sessions", () => {
     }
   });
 });
+
+describe("the robustness inputs", () => {
+  it("do not depend on the order the warehouse returned the catalog in", () => {
+    const rows = Array.from({ length: 60 }, (_, i) => ({
+      sku: `sku-${String(i).padStart(2, "0")}`,
+      categoryPath: `C/${i % 3}`,
+      priceBucket: 1 + (i % 10),
+      trainPopularity: i % 7,
+    }));
+    const forward = new Catalog(rows);
+    const backward = new Catalog([...rows].reverse());
+    const prefixes = Array.from({ length: 20 }, (_, i) => [
+      `sku-${String(i).padStart(2, "0")}`,
+      `sku-${String(59 - i)}`,
+    ]);
+    const draw = (c: Catalog) => {
+      const rng = Rng.from(1, 2, 3);
+      return {
+        perturbed: prefixes.map((p) => perturb(p, c, rng)),
+        unknown: unknownSkuSessions(5, c, Rng.from(4, 5, 6)),
+      };
+    };
+    expect(draw(backward)).toEqual(draw(forward));
+  });
+});

@@ -3666,7 +3666,8 @@ var Catalog = class {
       return lo;
     };
     let trainItems = 0;
-    for (const row of rows) {
+    const ordered = [...rows].sort((a, b) => a.sku < b.sku ? -1 : a.sku > b.sku ? 1 : 0);
+    for (const row of ordered) {
       if (this.items.has(row.sku)) throw new Error(`catalog: SKU ${row.sku} appears twice`);
       const below = lowerBound(row.trainPopularity, false);
       const equal = lowerBound(row.trainPopularity, true) - below;
@@ -3923,7 +3924,7 @@ function resolveRoles(recommenders, options) {
   const candidate = options.candidate ?? recommenders.find((r) => r.kind === "model" && r.name !== production)?.name ?? null;
   return { candidate, production };
 }
-async function evaluateAll(recommenders, testSessions, catalog, options = {}) {
+function resolveSettings(options) {
   const seed2 = options.seed ?? EVALUATE_DEFAULTS.seed;
   const batchSize = positive(options.batchSize ?? EVALUATE_DEFAULTS.batchSize, "batchSize");
   const iterations = positive(
@@ -3935,18 +3936,26 @@ async function evaluateAll(recommenders, testSessions, catalog, options = {}) {
     throw new RangeError(`confidence must be between 0 and 1, got ${confidence}`);
   }
   if (options.maxPrefixes !== void 0) positive(options.maxPrefixes, "maxPrefixes");
-  const robustnessSessions = count(
-    options.robustnessSessions ?? EVALUATE_DEFAULTS.robustnessSessions,
-    "robustnessSessions"
-  );
-  const unknownCount = count(
-    options.unknownSessions ?? EVALUATE_DEFAULTS.unknownSessions,
-    "unknownSessions"
-  );
-  const roles = resolveRoles(recommenders, options);
-  const [lo, hi] = seedWords(seed2);
+  return {
+    seed: seed2,
+    batchSize,
+    maxPrefixes: options.maxPrefixes ?? null,
+    bootstrapIterations: iterations,
+    confidence,
+    robustnessSessions: count(
+      options.robustnessSessions ?? EVALUATE_DEFAULTS.robustnessSessions,
+      "robustnessSessions"
+    ),
+    unknownSessions: count(
+      options.unknownSessions ?? EVALUATE_DEFAULTS.unknownSessions,
+      "unknownSessions"
+    ),
+    ks: [...METRIC_KS]
+  };
+}
+function buildCases(testSessions, catalog, settings) {
   const evaluable = testSessions.filter((s) => s.items.length >= 2);
-  const sessions = chooseSessions(evaluable, seed2, options.maxPrefixes).map(
+  const sessions = chooseSessions(evaluable, settings.seed, settings.maxPrefixes ?? void 0).map(
     (s) => evaluable[s]
   );
   const cases = [];
@@ -3966,150 +3975,166 @@ async function evaluateAll(recommenders, testSessions, catalog, options = {}) {
     }
     lastCase.push(cases.length - 1);
   });
-  const prefixOf = (c) => sessions[c.session].items.slice(0, c.length);
-  const targetOf = (c) => sessions[c.session].items[c.length];
-  const prefixes = cases.map(prefixOf);
-  const targets = cases.map(targetOf);
+  const prefixes = cases.map((c) => sessions[c.session].items.slice(0, c.length));
+  const targets = cases.map((c) => sessions[c.session].items[c.length]);
+  return { evaluable: evaluable.length, sessions, cases, lastCase, sliceOf, prefixes, targets };
+}
+function buildRobustnessInputs(cases, catalog, settings) {
+  const [lo, hi] = seedWords(settings.seed);
   const robustRng = Rng.from(lo, hi, STREAM.perturb);
-  const robustSample = robustRng.shuffle(lastCase.slice()).slice(0, robustnessSessions).sort((a, b) => a - b);
+  const sample = robustRng.shuffle(cases.lastCase.slice()).slice(0, settings.robustnessSessions).sort((a, b) => a - b);
   const perturbed = [];
   const shuffled = [];
   const shuffleRng = Rng.from(lo, hi, STREAM.shuffle);
-  for (const c of robustSample) {
-    const p = perturb(prefixes[c], catalog, robustRng);
+  for (const c of sample) {
+    const p = perturb(cases.prefixes[c], catalog, robustRng);
     if (p) perturbed.push({ base: c, prefix: p });
-    const q = shufflePrefix(prefixes[c], shuffleRng);
+    const q = shufflePrefix(cases.prefixes[c], shuffleRng);
     if (q) shuffled.push({ base: c, prefix: q });
   }
-  const unknown = unknownSkuSessions(unknownCount, catalog, Rng.from(lo, hi, STREAM.unknown));
+  const unknown = unknownSkuSessions(
+    settings.unknownSessions,
+    catalog,
+    Rng.from(lo, hi, STREAM.unknown)
+  );
+  return { sample, perturbed, shuffled, unknown };
+}
+async function evaluateRecommender(recommender, cases, robustness2, catalog, settings, onProgress) {
+  const started = performance.now();
+  const { prefixes, targets, lastCase } = cases;
+  const { perturbed, shuffled, unknown } = robustness2;
+  const progress = (phase, total) => (done) => onProgress?.({ recommender: recommender.name, phase, done, total });
+  const lists = await recommendAll(
+    recommender,
+    prefixes,
+    settings.batchSize,
+    progress("accuracy", prefixes.length)
+  );
+  const ranks = lists.map((list2, c) => rankOf(list2, targets[c], MAX_K));
+  const lastRanks = lastCase.map((c) => ranks[c]);
+  const hits = new Float64Array(cases.sessions.length);
+  const rr = new Float64Array(cases.sessions.length);
+  cases.cases.forEach((c, i) => {
+    const r = ranks[i];
+    if (r > 0) {
+      hits[c.session] = hits[c.session] + 1;
+      rr[c.session] = rr[c.session] + 1 / r;
+    }
+  });
+  const robustTotal = perturbed.length + shuffled.length + unknown.length;
+  const robustProgress = progress("robustness", robustTotal);
+  const perturbedLists = await recommendAll(
+    recommender,
+    perturbed.map((p) => p.prefix),
+    settings.batchSize,
+    robustProgress
+  );
+  const shuffledLists = await recommendAll(
+    recommender,
+    shuffled.map((p) => p.prefix),
+    settings.batchSize,
+    (done) => robustProgress(perturbed.length + done)
+  );
+  const unknownFailures = [];
+  let unknownValid = 0;
+  try {
+    const unknownLists = unknown.length ? await recommendChecked(recommender, unknown) : [];
+    unknownLists.forEach((list2, i) => {
+      const why = invalidity(list2, unknown[i], MAX_K, catalog);
+      if (why === null) unknownValid++;
+      else unknownFailures.push(why);
+    });
+  } catch (error) {
+    unknownFailures.push(error.message);
+  }
+  robustProgress(robustTotal);
+  const metrics = {};
+  const distinctRecommended = {};
+  for (const k of METRIC_KS) {
+    metrics[`hr@${k}`] = hitRate(ranks, k);
+    metrics[`mrr@${k}`] = meanReciprocalRank(ranks, k);
+    metrics[`last_hr@${k}`] = hitRate(lastRanks, k);
+    metrics[`last_mrr@${k}`] = meanReciprocalRank(lastRanks, k);
+    const { distinct, ...cover } = coverage(lists, k, catalog);
+    metrics[`coverage@${k}`] = cover;
+    distinctRecommended[k] = distinct;
+  }
+  metrics.popularity_bias = popularityBias(lists, MAX_K, catalog);
+  metrics.repeat_share = repeatShare(prefixes, lists, MAX_K);
+  metrics.perturbation_overlap = meanOf(
+    perturbed.map(
+      (p, i) => overlap(lists[p.base], perturbedLists[i], MAX_K)
+    )
+  );
+  metrics.shuffle_overlap = meanOf(
+    shuffled.map((p, i) => overlap(lists[p.base], shuffledLists[i], MAX_K))
+  );
+  metrics.unknown_sku_validity = figure(unknownValid, unknown.length);
+  const wrong = lessWrong(
+    lists.map((list2) => list2[0]),
+    targets,
+    catalog
+  );
+  metrics.less_wrong_distance = { value: wrong.meanDistance, n: wrong.n };
+  metrics.less_wrong_same_leaf = { value: wrong.sameLeafShare, n: wrong.n };
+  const report = {
+    name: recommender.name,
+    kind: recommender.kind,
+    metrics,
+    distinctRecommended,
+    slices: sliceResults(ranks, cases.sliceOf),
+    lessWrong: wrong,
+    robustnessSkipped: {
+      perturbation: robustness2.sample.length - perturbed.length,
+      shuffle: robustness2.sample.length - shuffled.length
+    },
+    unknownSkuFailures: unknownFailures.slice(0, 5),
+    seconds: (performance.now() - started) / 1e3
+  };
+  return { report, hits, rr };
+}
+async function evaluateAll(recommenders, testSessions, catalog, options = {}) {
+  const settings = resolveSettings(options);
+  const roles = resolveRoles(recommenders, options);
+  const cases = buildCases(testSessions, catalog, settings);
+  const robustness2 = buildRobustnessInputs(cases, catalog, settings);
   const reports = [];
   const hitSeries = [];
   const rrSeries = [];
-  const sessionCounts = new Float64Array(sessions.length);
-  for (const c of cases) sessionCounts[c.session] = sessionCounts[c.session] + 1;
   for (const recommender of recommenders) {
-    const started = performance.now();
-    const progress = (phase, total) => (done) => options.onProgress?.({ recommender: recommender.name, phase, done, total });
-    const lists = await recommendAll(
+    const evaluated = await evaluateRecommender(
       recommender,
-      prefixes,
-      batchSize,
-      progress("accuracy", prefixes.length)
+      cases,
+      robustness2,
+      catalog,
+      settings,
+      options.onProgress
     );
-    const ranks = lists.map((list2, c) => rankOf(list2, targets[c], MAX_K));
-    const lastRanks = lastCase.map((c) => ranks[c]);
-    const hits = new Float64Array(sessions.length);
-    const rr = new Float64Array(sessions.length);
-    cases.forEach((c, i) => {
-      const r = ranks[i];
-      if (r > 0) {
-        hits[c.session] = hits[c.session] + 1;
-        rr[c.session] = rr[c.session] + 1 / r;
-      }
-    });
-    hitSeries.push(hits);
-    rrSeries.push(rr);
-    const robustTotal = perturbed.length + shuffled.length + unknown.length;
-    const robustProgress = progress("robustness", robustTotal);
-    const perturbedLists = await recommendAll(
-      recommender,
-      perturbed.map((p) => p.prefix),
-      batchSize,
-      robustProgress
-    );
-    const shuffledLists = await recommendAll(
-      recommender,
-      shuffled.map((p) => p.prefix),
-      batchSize,
-      (done) => robustProgress(perturbed.length + done)
-    );
-    const unknownFailures = [];
-    let unknownValid = 0;
-    try {
-      const unknownLists = unknown.length ? await recommendChecked(recommender, unknown) : [];
-      unknownLists.forEach((list2, i) => {
-        const why = invalidity(list2, unknown[i], MAX_K, catalog);
-        if (why === null) unknownValid++;
-        else unknownFailures.push(why);
-      });
-    } catch (error) {
-      unknownFailures.push(error.message);
-    }
-    robustProgress(robustTotal);
-    const metrics = {};
-    const distinctRecommended = {};
-    for (const k of METRIC_KS) {
-      metrics[`hr@${k}`] = hitRate(ranks, k);
-      metrics[`mrr@${k}`] = meanReciprocalRank(ranks, k);
-      metrics[`last_hr@${k}`] = hitRate(lastRanks, k);
-      metrics[`last_mrr@${k}`] = meanReciprocalRank(lastRanks, k);
-      const { distinct, ...cover } = coverage(lists, k, catalog);
-      metrics[`coverage@${k}`] = cover;
-      distinctRecommended[k] = distinct;
-    }
-    metrics.popularity_bias = popularityBias(lists, MAX_K, catalog);
-    metrics.repeat_share = repeatShare(prefixes, lists, MAX_K);
-    metrics.perturbation_overlap = meanOf(
-      perturbed.map(
-        (p, i) => overlap(lists[p.base], perturbedLists[i], MAX_K)
-      )
-    );
-    metrics.shuffle_overlap = meanOf(
-      shuffled.map(
-        (p, i) => overlap(lists[p.base], shuffledLists[i], MAX_K)
-      )
-    );
-    metrics.unknown_sku_validity = figure(unknownValid, unknown.length);
-    const wrong = lessWrong(
-      lists.map((list2) => list2[0]),
-      targets,
-      catalog
-    );
-    metrics.less_wrong_distance = { value: wrong.meanDistance, n: wrong.n };
-    metrics.less_wrong_same_leaf = { value: wrong.sameLeafShare, n: wrong.n };
-    reports.push({
-      name: recommender.name,
-      kind: recommender.kind,
-      metrics,
-      distinctRecommended,
-      slices: sliceResults(ranks, sliceOf),
-      lessWrong: wrong,
-      robustnessSkipped: {
-        perturbation: robustSample.length - perturbed.length,
-        shuffle: robustSample.length - shuffled.length
-      },
-      unknownSkuFailures: unknownFailures.slice(0, 5),
-      seconds: (performance.now() - started) / 1e3
-    });
+    reports.push(evaluated.report);
+    hitSeries.push(evaluated.hits);
+    rrSeries.push(evaluated.rr);
   }
+  const sessionCounts = new Float64Array(cases.sessions.length);
+  for (const c of cases.cases) sessionCounts[c.session] = sessionCounts[c.session] + 1;
   const comparisons = addIntervals(reports, sessionCounts, hitSeries, rrSeries, roles.candidate, {
-    iterations,
-    seed: seed2,
-    confidence
+    iterations: settings.bootstrapIterations,
+    seed: settings.seed,
+    confidence: settings.confidence
   });
   return {
     format: REPORT_FORMAT,
-    settings: {
-      seed: seed2,
-      batchSize,
-      maxPrefixes: options.maxPrefixes ?? null,
-      bootstrapIterations: iterations,
-      confidence,
-      robustnessSessions,
-      unknownSessions: unknownCount,
-      ks: [...METRIC_KS]
-    },
+    settings,
     counts: {
       testSessions: testSessions.length,
-      evaluableSessions: evaluable.length,
-      evaluatedSessions: sessions.length,
-      prefixes: cases.length,
-      lastItems: lastCase.length,
+      evaluableSessions: cases.evaluable,
+      evaluatedSessions: cases.sessions.length,
+      prefixes: cases.cases.length,
+      lastItems: cases.lastCase.length,
       catalogItems: catalog.size,
       trainItems: catalog.trainItems,
-      perturbed: perturbed.length,
-      shuffled: shuffled.length,
-      unknownSkuSessions: unknown.length
+      perturbed: robustness2.perturbed.length,
+      shuffled: robustness2.shuffled.length,
+      unknownSkuSessions: robustness2.unknown.length
     },
     roles,
     recommenders: reports,
