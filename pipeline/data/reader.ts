@@ -32,6 +32,11 @@ export class CsvRecord {
     return this.parse().fields;
   }
 
+  /** True when the line was longer than the limit: `raw` then holds its first 200 characters. */
+  get truncated(): boolean {
+    return this.tooLong !== undefined;
+  }
+
   /** Set when the line cannot be split into fields at all. */
   get problem(): string | undefined {
     return this.parse().problem;

@@ -17058,6 +17058,10 @@ var CsvRecord = class {
   get fields() {
     return this.parse().fields;
   }
+  /** True when the line was longer than the limit: `raw` then holds its first 200 characters. */
+  get truncated() {
+    return this.tooLong !== void 0;
+  }
   /** Set when the line cannot be split into fields at all. */
   get problem() {
     return this.parse().problem;

@@ -5,7 +5,8 @@
  */
 import { basename } from "node:path";
 import { InputError } from "../../errors.ts";
-import { isGzip, readLines, type Line } from "./input.ts";
+import { isGzipFile } from "../reader.ts";
+import { readLines, type Line } from "./input.ts";
 // The loader's own window: an event outside is rejected here, with its source line, rather than
 // by the upload with a line of the converted file.
 import { MAX_EPOCH_MS, MIN_EPOCH_MS } from "../validate.ts";
@@ -238,7 +239,7 @@ export function number(value: string, column: string, what = "number"): number {
 
 /** The input's accounting record, its role and whether it is gzipped. */
 export function openInput(out: Output, path: string, role: string): InputStats {
-  return out.input(path, role, isGzip(path));
+  return out.input(path, role, isGzipFile(path));
 }
 
 export function fileName(path: string): string {
