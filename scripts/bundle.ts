@@ -107,12 +107,22 @@ export async function buildBundle(action: string, root = ROOT): Promise<Bundle> 
 /** Where the serving image's bundle is written (containers/serve.Dockerfile copies it). */
 export const SERVE_IMAGE_BUNDLE = "containers/dist/serve.js";
 
-export async function buildServeImageBundle(root = ROOT): Promise<Bundle> {
+/**
+ * One image's entry, bundled: no module of it may use import.meta.url, since the image holds the
+ * bundle without the files around it in this repository (`why` says what the image holds).
+ */
+async function buildImageEntry(
+  root: string,
+  entry: string,
+  outfile: string,
+  options: { npmExternal: boolean; bannerLines?: string[]; why: string },
+): Promise<{ text: string; inputs: string[] }> {
   const result = await build({
     absWorkingDir: root,
-    entryPoints: ["pipeline/serve/bin.ts"],
-    outfile: SERVE_IMAGE_BUNDLE,
+    entryPoints: [entry],
+    outfile,
     bundle: true,
+    ...(options.npmExternal ? { packages: "external" as const } : {}),
     platform: "node",
     target: "node20",
     format: "esm",
@@ -123,10 +133,8 @@ export async function buildServeImageBundle(root = ROOT): Promise<Bundle> {
     charset: "utf8",
     banner: {
       js: [
-        "// Bundled from pipeline/serve/bin.ts by scripts/bundle.ts; do not edit: run `npm run bundle`.",
-        // CommonJS packages inside an ES module bundle still call require() for Node's modules.
-        'import { createRequire as __createRequire } from "node:module";',
-        "const require = __createRequire(import.meta.url);",
+        `// Bundled from ${entry} by scripts/bundle.ts; do not edit: run \`npm run bundle\`.`,
+        ...(options.bannerLines ?? []),
       ].join("\n"),
     },
   });
@@ -134,13 +142,34 @@ export async function buildServeImageBundle(root = ROOT): Promise<Bundle> {
   const [locating] = moduleUrlUsers(root, inputs);
   if (locating !== undefined) {
     throw new Error(
-      `${locating} uses import.meta.url, but the serving image holds its bundle alone: pass the path in from its caller instead.`,
+      `${locating} uses import.meta.url, but ${options.why}: pass the path in from its caller instead.`,
     );
   }
   const output = result.outputFiles[0];
-  if (!output) throw new Error(`esbuild wrote nothing for ${SERVE_IMAGE_BUNDLE}`);
-  const notices = licenseNotices(root, inputs);
-  return { name: "serve image", path: SERVE_IMAGE_BUNDLE, contents: output.text + notices };
+  if (!output) throw new Error(`esbuild wrote nothing for ${outfile}`);
+  return { text: output.text, inputs };
+}
+
+export async function buildServeImageBundle(root = ROOT): Promise<Bundle> {
+  const { text, inputs } = await buildImageEntry(
+    root,
+    "pipeline/serve/bin.ts",
+    SERVE_IMAGE_BUNDLE,
+    {
+      npmExternal: false,
+      bannerLines: [
+        // CommonJS packages inside an ES module bundle still call require() for Node's modules.
+        'import { createRequire as __createRequire } from "node:module";',
+        "const require = __createRequire(import.meta.url);",
+      ],
+      why: "the serving image holds its bundle alone",
+    },
+  );
+  return {
+    name: "serve image",
+    path: SERVE_IMAGE_BUNDLE,
+    contents: text + licenseNotices(root, inputs),
+  };
 }
 
 /** Where the train image's entry is written (containers/train.Dockerfile copies it). */
@@ -152,33 +181,13 @@ export const TRAIN_IMAGE_BUNDLE = "containers/dist/train-bootstrap.mjs";
  * It holds no pipeline code beyond fetching, checking and starting the run's own package.
  */
 export async function buildTrainImageBundle(root = ROOT): Promise<Bundle> {
-  const result = await build({
-    absWorkingDir: root,
-    entryPoints: ["pipeline/compute/train-image-bin.ts"],
-    outfile: TRAIN_IMAGE_BUNDLE,
-    bundle: true,
-    packages: "external",
-    platform: "node",
-    target: "node20",
-    format: "esm",
-    write: false,
-    metafile: true,
-    logLevel: "silent",
-    legalComments: "none",
-    charset: "utf8",
-    banner: {
-      js: "// Bundled from pipeline/compute/train-image-bin.ts by scripts/bundle.ts; do not edit: run `npm run bundle`.",
-    },
-  });
-  const [locating] = moduleUrlUsers(root, Object.keys(result.metafile.inputs));
-  if (locating !== undefined) {
-    throw new Error(
-      `${locating} uses import.meta.url, but the train image holds its bootstrap without the code: pass the path in from its caller instead.`,
-    );
-  }
-  const output = result.outputFiles[0];
-  if (!output) throw new Error(`esbuild wrote nothing for ${TRAIN_IMAGE_BUNDLE}`);
-  return { name: "train image", path: TRAIN_IMAGE_BUNDLE, contents: output.text };
+  const { text } = await buildImageEntry(
+    root,
+    "pipeline/compute/train-image-bin.ts",
+    TRAIN_IMAGE_BUNDLE,
+    { npmExternal: true, why: "the train image holds its bootstrap without the code" },
+  );
+  return { name: "train image", path: TRAIN_IMAGE_BUNDLE, contents: text };
 }
 
 /**
