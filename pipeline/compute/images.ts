@@ -82,7 +82,12 @@ export function hasTagOrDigest(reference: string): boolean {
  * repository with this checkout's tag, the one the images workflow pushes for these inputs.
  */
 export function resolveImage(reference: string, kind: ImageKind, root?: string): string {
-  return hasTagOrDigest(reference) ? reference : `${reference}:${imageTag(kind, root)}`;
+  return hasTagOrDigest(reference) ? reference : withTag(reference, imageTag(kind, root));
+}
+
+/** The reference as given when it pins a tag or digest, else the repository with `tag`. */
+function withTag(reference: string, tag: string): string {
+  return hasTagOrDigest(reference) ? reference : `${reference}:${tag}`;
 }
 
 export interface ImageReport {
@@ -100,11 +105,12 @@ export interface ImageReport {
 export function imageReports(configured: Partial<Record<ImageKind, string>>): ImageReport[] {
   return (Object.keys(IMAGES) as ImageKind[]).map((kind) => {
     const value = configured[kind];
+    const tag = imageTag(kind);
     return {
       kind,
       dockerfile: IMAGES[kind].dockerfile,
-      tag: imageTag(kind),
-      ...(value ? { configured: value, image: resolveImage(value, kind) } : {}),
+      tag,
+      ...(value ? { configured: value, image: withTag(value, tag) } : {}),
     };
   });
 }

@@ -157,24 +157,24 @@ export async function reviewedForCommit(input: {
   ephemeralFolder: boolean;
 }): Promise<ReviewedForCommit> {
   const persistentStore = input.store.location.startsWith("s3://") || !input.ephemeralFolder;
+  /** No run to look at: the merge retrains, for this reason. */
+  const retrain = (reason: string): ReviewedForCommit => ({
+    commit: input.commit,
+    headSha: "",
+    rejected: [],
+    persistentStore,
+    reason,
+  });
   if (!persistentStore) {
-    return {
-      commit: input.commit,
-      headSha: "",
-      rejected: [],
-      persistentStore,
-      reason: `the run store (${input.store.location}) lives only as long as one workflow, so the pull request's candidate and the production registry are gone: retraining, and every run sees no production model (champion/challenger cannot work). Set the MLOPS_S3_STORE variable to keep them (README, level 2).`,
-    };
+    return retrain(
+      `the run store (${input.store.location}) lives only as long as one workflow, so the pull request's candidate and the production registry are gone: retraining, and every run sees no production model (champion/challenger cannot work). Set the MLOPS_S3_STORE variable to keep them (README, level 2).`,
+    );
   }
   const pr = await input.findPullRequest(input.commit);
   if (!pr) {
-    return {
-      commit: input.commit,
-      headSha: "",
-      rejected: [],
-      persistentStore,
-      reason: `commit ${input.commit.slice(0, 12)} was not merged from a pull request (a direct push): nothing was reviewed, retraining on it`,
-    };
+    return retrain(
+      `commit ${input.commit.slice(0, 12)} was not merged from a pull request (a direct push): nothing was reviewed, retraining on it`,
+    );
   }
   const lookup = await findReviewedCandidate(input.store, pr.headSha);
   return { ...lookup, commit: input.commit, pullRequest: pr.number, persistentStore };
