@@ -20,7 +20,8 @@ import type { ArtifactStore } from "../store/store.ts";
 import { loadModelArtifact, type ModelArtifact } from "../model/artifact.ts";
 import { describeBlend } from "../model/blend.ts";
 import { DEFAULT_RELATIONS, parseItems } from "../train/dataset.ts";
-import { runModelDir } from "../train/fetch-artifact.ts";
+import { modelDirHashes, runModelDir } from "../train/fetch-artifact.ts";
+import type { StageInput } from "../store/runs.ts";
 import { syntheticDir } from "../upload/acquire.ts";
 import type { Warehouse } from "../warehouse/warehouse.ts";
 import { buildBaselines } from "./baselines.ts";
@@ -38,6 +39,8 @@ export interface EvaluateResult {
   gates: GateResult;
   /** The run whose model is in production and was evaluated as the champion, if any. */
   productionRunId: string | null;
+  /** The candidate's model files it judged, by sha256 (a reviewed promotion checks them). */
+  modelFiles: StageInput[];
   gatesFile: string;
   /** Store keys of the report, the verdicts and the smoke-test sessions for promotion. */
   artifacts: { report: string; gates: string; smokeSessions?: string };
@@ -128,7 +131,9 @@ export async function evaluateRun(input: EvaluateInput): Promise<EvaluateResult>
 
   const scratch = await mkdtemp(join(tmpdir(), "mlops-evaluate-"));
   try {
-    const candidate = await loadModelArtifact(await runModelDir(store, input.runId, scratch));
+    const candidateDir = await runModelDir(store, input.runId, scratch);
+    const candidate = await loadModelArtifact(candidateDir);
+    const modelFiles = await modelDirHashes(candidateDir, input.runId);
     const name = candidateName(candidate);
     const recommenders: Recommender[] = [new ModelRecommender(candidate, name)];
     if (candidate.ablation) {
@@ -184,6 +189,7 @@ export async function evaluateRun(input: EvaluateInput): Promise<EvaluateResult>
       report,
       gates,
       productionRunId,
+      modelFiles,
       gatesFile,
       artifacts: { ...artifacts, smokeSessions },
       seconds: (performance.now() - started) / 1000,

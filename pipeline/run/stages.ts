@@ -16,7 +16,6 @@ import { cardDataFromRun } from "../../reports/from-run.ts";
 import { writeCardArtifacts } from "../../reports/write.ts";
 import { trainOnBatch } from "../compute/train-on-batch.ts";
 import { promoteRun, type PromoteResult } from "../promote/promote.ts";
-import { modelArtifactHashes } from "../train/fetch-artifact.ts";
 import { trainLocally, type TrainResult } from "../train/train.ts";
 import { upload, type UploadResult } from "../upload/upload.ts";
 import { rawTableName } from "../warehouse/raw-tables.ts";
@@ -137,7 +136,7 @@ export async function evaluateStage(ctx: RunContext): Promise<EvaluateResult> {
     return {
       result,
       // The model files it judged, by hash: what a promotion of this run must still find.
-      inputs: await modelArtifactHashes(ctx.store, ctx.runId),
+      inputs: result.modelFiles,
       outputs: [
         result.artifacts.report,
         result.artifacts.gates,

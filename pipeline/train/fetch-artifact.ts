@@ -4,8 +4,9 @@
  * checks that it is complete before anything loads it.
  */
 import { existsSync } from "node:fs";
-import { stat } from "node:fs/promises";
-import { join } from "node:path";
+import { readdir, stat } from "node:fs/promises";
+import { join, relative, sep } from "node:path";
+import { sha256File } from "../data/file-hash.ts";
 import { PipelineError } from "../errors.ts";
 import { LocalStore } from "../store/local-store.ts";
 import type { ArtifactStore } from "../store/store.ts";
@@ -94,8 +95,8 @@ export async function runModelDir(
 }
 
 /**
- * The sha256 of each file of a run's model artifact, as the store holds them now: evaluate
- * records what it judged, and promoting a reviewed run checks that the files are still those.
+ * The sha256 of each file of a run's model artifact, as the store holds them now: promoting a
+ * reviewed run checks that they are still those its evaluation judged (`modelDirHashes`).
  */
 export async function modelArtifactHashes(
   store: ArtifactStore,
@@ -111,6 +112,24 @@ export async function modelArtifactHashes(
       sha256: createHash("sha256").update(bytes).digest("hex"),
       bytes: bytes.length,
     });
+  }
+  return hashes;
+}
+
+/**
+ * The same hashes, named the same way, of the model folder evaluate already has on disk
+ * (`runModelDir`): what it judged, recorded without reading the store a second time.
+ */
+export async function modelDirHashes(dir: string, runId: string): Promise<StageInput[]> {
+  const prefix = modelPrefix(runId);
+  const files = (await readdir(dir, { recursive: true, withFileTypes: true }))
+    .filter((entry) => entry.isFile())
+    .map((entry) => relative(dir, join(entry.parentPath, entry.name)).split(sep).join("/"))
+    .sort();
+  const hashes: StageInput[] = [];
+  for (const file of files) {
+    const { sha256, bytes } = await sha256File(join(dir, ...file.split("/")));
+    hashes.push({ name: `${prefix}/${file}`, sha256, bytes });
   }
   return hashes;
 }

@@ -19,7 +19,7 @@ import { recordStage } from "../../pipeline/run/stage-runner.ts";
 import type { RunContext } from "../../pipeline/run/context.ts";
 import { LocalStore } from "../../pipeline/store/local-store.ts";
 import { readStageRecord, stageKey, writeStageRecord } from "../../pipeline/store/runs.ts";
-import { modelArtifactHashes } from "../../pipeline/train/fetch-artifact.ts";
+import { modelArtifactHashes, modelDirHashes } from "../../pipeline/train/fetch-artifact.ts";
 import { runCli } from "../helpers/cli.ts";
 import { startGitHubStandIn, type GitHubStandIn } from "../helpers/github-stand-in.ts";
 import { writeTestArtifact } from "../helpers/model-artifact.ts";
@@ -145,6 +145,17 @@ describe("findReviewedCandidate", () => {
     expect(result.persistentStore).toBe(false);
     expect(result.reason).toContain("champion/challenger cannot work");
     expect(result.reason).toContain("MLOPS_S3_STORE");
+  });
+});
+
+describe("the model hashes evaluate records", () => {
+  it("are the ones the reviewed check computes from the store, name for name", async () => {
+    const store = new LocalStore(tempDir("reviewed-hashes-"));
+    const dir = join(store.root, "runs", "run-h", "train", "model");
+    await writeTestArtifact(dir, { skus, runId: "run-h" });
+    const fromDisk = await modelDirHashes(dir, "run-h");
+    expect(fromDisk.length).toBeGreaterThanOrEqual(5);
+    expect(fromDisk).toEqual(await modelArtifactHashes(store, "run-h"));
   });
 });
 

@@ -8141,9 +8141,8 @@ function summarizeSplit(block, mode) {
 
 // pipeline/train/fetch-artifact.ts
 import { existsSync as existsSync3 } from "node:fs";
-import { stat as stat4 } from "node:fs/promises";
-import { join as join7 } from "node:path";
-import { createHash as createHash6 } from "node:crypto";
+import { readdir as readdir2, stat as stat4 } from "node:fs/promises";
+import { join as join7, relative as relative2, sep as sep2 } from "node:path";
 
 // pipeline/train/train.ts
 import { mkdtemp as mkdtemp2, rm as rm5 } from "node:fs/promises";
@@ -9961,17 +9960,13 @@ async function runModelDir(store, runId2, scratch) {
   }
   return (await fetchTrainArtifact(store, runId2, join7(scratch, runId2))).modelDir;
 }
-async function modelArtifactHashes(store, runId2) {
+async function modelDirHashes(dir, runId2) {
   const prefix = modelPrefix(runId2);
+  const files = (await readdir2(dir, { recursive: true, withFileTypes: true })).filter((entry) => entry.isFile()).map((entry) => relative2(dir, join7(entry.parentPath, entry.name)).split(sep2).join("/")).sort();
   const hashes = [];
-  for (const key of await store.list(prefix)) {
-    const bytes = await store.get(key);
-    if (bytes === void 0) continue;
-    hashes.push({
-      name: key,
-      sha256: createHash6("sha256").update(bytes).digest("hex"),
-      bytes: bytes.length
-    });
+  for (const file of files) {
+    const { sha256: sha2562, bytes } = await sha256File(join7(dir, ...file.split("/")));
+    hashes.push({ name: `${prefix}/${file}`, sha256: sha2562, bytes });
   }
   return hashes;
 }
@@ -10413,7 +10408,9 @@ async function evaluateRun(input) {
   }));
   const scratch = await mkdtemp3(join9(tmpdir3(), "mlops-evaluate-"));
   try {
-    const candidate = await loadModelArtifact(await runModelDir(store, input.runId, scratch));
+    const candidateDir = await runModelDir(store, input.runId, scratch);
+    const candidate = await loadModelArtifact(candidateDir);
+    const modelFiles = await modelDirHashes(candidateDir, input.runId);
     const name2 = candidateName(candidate);
     const recommenders = [new ModelRecommender(candidate, name2)];
     if (candidate.ablation) {
@@ -10465,6 +10462,7 @@ async function evaluateRun(input) {
       report,
       gates,
       productionRunId,
+      modelFiles,
       gatesFile,
       artifacts: { ...artifacts, smokeSessions: smokeSessions2 },
       seconds: (performance.now() - started) / 1e3
@@ -10482,7 +10480,7 @@ import { join as join13, resolve as resolve3 } from "node:path";
 import { fileURLToPath as fileURLToPath2 } from "node:url";
 
 // pipeline/transform/builtin/artifacts.ts
-import { createHash as createHash7, randomUUID as randomUUID2 } from "node:crypto";
+import { createHash as createHash6, randomUUID as randomUUID2 } from "node:crypto";
 var MANIFEST_SCHEMA = "https://schemas.getdbt.com/dbt/manifest/v12.json";
 var RUN_RESULTS_SCHEMA = "https://schemas.getdbt.com/dbt/run-results/v6.json";
 var DBT_VERSION = "1.10.0";
@@ -10490,7 +10488,7 @@ function newArtifactContext(vars, selectors) {
   return { invocationId: randomUUID2(), generatedAt: (/* @__PURE__ */ new Date()).toISOString(), vars, selectors };
 }
 function checksum(text) {
-  return { name: "sha256", checksum: createHash7("sha256").update(text).digest("hex") };
+  return { name: "sha256", checksum: createHash6("sha256").update(text).digest("hex") };
 }
 function columns(docs) {
   return Object.fromEntries(
@@ -10714,7 +10712,7 @@ function manifest(graph, context) {
       invocation_id: context.invocationId,
       env: {},
       project_name: graph.project.name,
-      project_id: createHash7("md5").update(graph.project.name).digest("hex"),
+      project_id: createHash6("md5").update(graph.project.name).digest("hex"),
       user_id: null,
       send_anonymous_usage_stats: false,
       adapter_type: graph.target.type
@@ -10770,10 +10768,10 @@ function runResults(runs, context, elapsedSeconds) {
 }
 
 // pipeline/transform/builtin/graph.ts
-import { createHash as createHash9 } from "node:crypto";
+import { createHash as createHash8 } from "node:crypto";
 
 // pipeline/transform/builtin/generic-tests.ts
-import { createHash as createHash8 } from "node:crypto";
+import { createHash as createHash7 } from "node:crypto";
 var GENERIC_TESTS = ["not_null", "unique", "accepted_values", "relationships"];
 function genericTestSql(test, args) {
   const column = args.column_name;
@@ -10830,7 +10828,7 @@ function genericTestName(test, model, column, kwargs) {
   }
   const name2 = [parts.join("_"), ...extra].join("__").replace(/[^A-Za-z0-9_]+/g, "_");
   if (name2.length <= 64) return name2;
-  return `${name2.slice(0, 30)}_${createHash8("md5").update(name2).digest("hex")}`;
+  return `${name2.slice(0, 30)}_${createHash7("md5").update(name2).digest("hex")}`;
 }
 
 // pipeline/transform/builtin/jinja.ts
@@ -10838,7 +10836,7 @@ import nunjucks from "nunjucks";
 
 // pipeline/transform/builtin/project.ts
 import { existsSync as existsSync6, readdirSync, readFileSync as readFileSync2 } from "node:fs";
-import { join as join10, relative as relative2, sep as sep2 } from "node:path";
+import { join as join10, relative as relative3, sep as sep3 } from "node:path";
 import { LineCounter as LineCounter3, isMap as isMap3, isSeq as isSeq2, parseDocument as parseDocument3 } from "yaml";
 var SUPPORTED_CONFIG_KEYS = /* @__PURE__ */ new Set([
   "materialized",
@@ -10967,7 +10965,7 @@ function sqlFiles(dir, root) {
 function listFiles(dir, root, pattern) {
   const base = join10(dir, root);
   if (!existsSync6(base)) return [];
-  return readdirSync(base, { recursive: true }).filter((name2) => pattern.test(name2)).map((name2) => relative2(dir, join10(base, name2)).split(sep2).join("/")).sort();
+  return readdirSync(base, { recursive: true }).filter((name2) => pattern.test(name2)).map((name2) => relative3(dir, join10(base, name2)).split(sep3).join("/")).sort();
 }
 function readYaml(dir, path2) {
   const text = readFileSync2(join10(dir, path2), "utf8");
@@ -11705,7 +11703,7 @@ function genericTest(projectName, renderer, spec, node, refOf, sourceOf) {
     ...to === void 0 ? {} : { to },
     ...spec.kwargs.field === void 0 ? {} : { field: String(spec.kwargs.field) }
   });
-  const hash2 = createHash9("sha256").update(`${name2}:${JSON.stringify(kwargs)}`).digest("hex");
+  const hash2 = createHash8("sha256").update(`${name2}:${JSON.stringify(kwargs)}`).digest("hex");
   return {
     resourceType: "test",
     uniqueId: `test.${projectName}.${name2}.${hash2.slice(0, 10)}`,
@@ -12308,12 +12306,12 @@ async function runDbtCore(options) {
 }
 
 // pipeline/transform/inputs.ts
-import { createHash as createHash10 } from "node:crypto";
+import { createHash as createHash9 } from "node:crypto";
 import { readdirSync as readdirSync2, readFileSync as readFileSync3, statSync } from "node:fs";
-import { join as join12, relative as relative3, sep as sep3 } from "node:path";
+import { join as join12, relative as relative4, sep as sep4 } from "node:path";
 var GENERATED = /* @__PURE__ */ new Set(["target", "logs", "dbt_packages"]);
 function projectInput(dir) {
-  const hash2 = createHash10("sha256");
+  const hash2 = createHash9("sha256");
   let bytes = 0;
   const walk2 = (folder) => {
     for (const name2 of readdirSync2(folder).sort()) {
@@ -12324,7 +12322,7 @@ function projectInput(dir) {
       }
       const content = readFileSync3(path2);
       bytes += content.length;
-      hash2.update(relative3(dir, path2).split(sep3).join("/")).update("\0").update(content);
+      hash2.update(relative4(dir, path2).split(sep4).join("/")).update("\0").update(content);
     }
   };
   walk2(dir);
@@ -12342,7 +12340,7 @@ async function rawInputs(warehouse) {
   }
   return [...byTable].map(([table3, hashes]) => ({
     name: table3,
-    sha256: createHash10("sha256").update(hashes.join("\n")).digest("hex")
+    sha256: createHash9("sha256").update(hashes.join("\n")).digest("hex")
   }));
 }
 
@@ -14584,9 +14582,9 @@ var BatchLogTail = class {
 };
 
 // pipeline/compute/code-package.ts
-import { createHash as createHash11 } from "node:crypto";
+import { createHash as createHash10 } from "node:crypto";
 import { existsSync as existsSync9, mkdirSync, readdirSync as readdirSync3, readFileSync as readFileSync4, statSync as statSync3, writeFileSync } from "node:fs";
-import { dirname as dirname4, join as join16, relative as relative4, sep as sep4 } from "node:path";
+import { dirname as dirname4, join as join16, relative as relative5, sep as sep5 } from "node:path";
 import { gunzipSync, gzipSync } from "node:zlib";
 var CODE_PACKAGE_FOLDERS = ["bin", "pipeline", "dbt", "reports"];
 var CODE_PACKAGE_FILES = [
@@ -14614,7 +14612,7 @@ function codePackageFiles(root) {
       if (entry.name.endsWith(".log")) continue;
       const path2 = join16(dir, entry.name);
       if (entry.isDirectory()) walk2(path2);
-      else if (entry.isFile()) files.push(relative4(root, path2).split(sep4).join("/"));
+      else if (entry.isFile()) files.push(relative5(root, path2).split(sep5).join("/"));
     }
   };
   for (const folder of CODE_PACKAGE_FOLDERS) {
@@ -14658,7 +14656,7 @@ async function publishCodePackage(store, root) {
   };
 }
 function sha256(bytes) {
-  return createHash11("sha256").update(bytes).digest("hex");
+  return createHash10("sha256").update(bytes).digest("hex");
 }
 function gzipPackage(tar2) {
   const gz = gzipSync(tar2, { level: 9 });
@@ -15105,7 +15103,7 @@ function formatSeconds(seconds2) {
 }
 
 // pipeline/compute/images.ts
-import { createHash as createHash12 } from "node:crypto";
+import { createHash as createHash11 } from "node:crypto";
 import { existsSync as existsSync10, readFileSync as readFileSync5 } from "node:fs";
 import { join as join17 } from "node:path";
 import { fileURLToPath as fileURLToPath3 } from "node:url";
@@ -15136,7 +15134,7 @@ var IMAGES = {
 };
 var CHECKOUT_ROOT = fileURLToPath3(new URL("../..", __moduleUrl));
 function imageTag(kind, root = CHECKOUT_ROOT) {
-  const hash2 = createHash12("sha256");
+  const hash2 = createHash11("sha256");
   for (const input of IMAGES[kind].inputs) {
     const path2 = join17(root, input);
     if (!existsSync10(path2)) {
@@ -15147,7 +15145,7 @@ function imageTag(kind, root = CHECKOUT_ROOT) {
       );
     }
     hash2.update(`${input}\0`);
-    hash2.update(createHash12("sha256").update(readFileSync5(path2)).digest("hex"));
+    hash2.update(createHash11("sha256").update(readFileSync5(path2)).digest("hex"));
     hash2.update("\n");
   }
   return `sha256-${hash2.digest("hex").slice(0, 24)}`;
@@ -15157,7 +15155,10 @@ function hasTagOrDigest(reference) {
   return last.includes(":") || reference.includes("@");
 }
 function resolveImage(reference, kind, root) {
-  return hasTagOrDigest(reference) ? reference : `${reference}:${imageTag(kind, root)}`;
+  return hasTagOrDigest(reference) ? reference : withTag(reference, imageTag(kind, root));
+}
+function withTag(reference, tag) {
+  return hasTagOrDigest(reference) ? reference : `${reference}:${tag}`;
 }
 
 // pipeline/run/versions.ts
@@ -16220,7 +16221,7 @@ import {
 import { InvokeEndpointCommand, SageMakerRuntimeClient } from "@aws-sdk/client-sagemaker-runtime";
 
 // pipeline/promote/model-package.ts
-import { createHash as createHash13 } from "node:crypto";
+import { createHash as createHash12 } from "node:crypto";
 import { createReadStream as createReadStream3 } from "node:fs";
 import { chmod, copyFile as copyFile3, mkdir as mkdir7, mkdtemp as mkdtemp6, rm as rm9, stat as stat5 } from "node:fs/promises";
 import { tmpdir as tmpdir6 } from "node:os";
@@ -16268,7 +16269,7 @@ async function buildModelPackage(artifactDir, outFile) {
   return { path: outFile, bytes: size, sha256: await sha256File2(outFile) };
 }
 async function sha256File2(path2) {
-  const hash2 = createHash13("sha256");
+  const hash2 = createHash12("sha256");
   for await (const chunk of createReadStream3(path2)) hash2.update(chunk);
   return hash2.digest("hex");
 }
@@ -17916,7 +17917,7 @@ ${formatGateTable(result.gates)}`,
     return {
       result,
       // The model files it judged, by hash: what a promotion of this run must still find.
-      inputs: await modelArtifactHashes(ctx.store, ctx.runId),
+      inputs: result.modelFiles,
       outputs: [
         result.artifacts.report,
         result.artifacts.gates,

@@ -4815,11 +4815,23 @@ function summarizeSplit(block, mode) {
 
 // pipeline/train/fetch-artifact.ts
 import { existsSync } from "node:fs";
+import { readdir as readdir2, stat as stat2 } from "node:fs/promises";
+import { join as join5, relative as relative2, sep as sep2 } from "node:path";
+
+// pipeline/data/file-hash.ts
+import { createHash as createHash2 } from "node:crypto";
+import { createReadStream } from "node:fs";
 import { stat } from "node:fs/promises";
-import { join as join5 } from "node:path";
+async function sha256File(path2) {
+  const hash2 = createHash2("sha256");
+  for await (const chunk of createReadStream(path2, { highWaterMark: 1 << 20 })) {
+    hash2.update(chunk);
+  }
+  return { sha256: hash2.digest("hex"), bytes: (await stat(path2)).size };
+}
 
 // pipeline/store/local-store.ts
-import { createHash as createHash2 } from "node:crypto";
+import { createHash as createHash3 } from "node:crypto";
 import { copyFile, mkdir as mkdir3, open, readFile as readFile4, readdir, rename, rm, writeFile as writeFile3 } from "node:fs/promises";
 import { dirname, join as join3, relative, sep } from "node:path";
 var LocalStore = class {
@@ -4917,11 +4929,8 @@ function isNotFound(error) {
   return error?.code === "ENOENT";
 }
 function contentVersion(bytes) {
-  return createHash2("sha256").update(bytes).digest("hex");
+  return createHash3("sha256").update(bytes).digest("hex");
 }
-
-// pipeline/train/fetch-artifact.ts
-import { createHash as createHash4 } from "node:crypto";
 
 // pipeline/train/train.ts
 import { mkdtemp, rm as rm2 } from "node:fs/promises";
@@ -5548,11 +5557,11 @@ function* epochBatches(block, plan2, shuffle) {
 }
 
 // pipeline/train/checkpoint.ts
-import { createHash as createHash3 } from "node:crypto";
+import { createHash as createHash4 } from "node:crypto";
 import * as tf2 from "@tensorflow/tfjs";
 var CHECKPOINT_FORMAT = "mlops-session-recs/checkpoint@2";
 function fingerprint(parts) {
-  return createHash3("sha256").update(JSON.stringify(parts)).digest("hex").slice(0, 16);
+  return createHash4("sha256").update(JSON.stringify(parts)).digest("hex").slice(0, 16);
 }
 var CheckpointStore = class {
   constructor(store, prefix) {
@@ -6724,7 +6733,7 @@ async function fetchTrainArtifact(store, runId2, localDir) {
         "Something deleted the run's outputs during the copy: train again with the same --run-id."
       );
     }
-    bytes += (await stat(target)).size;
+    bytes += (await stat2(target)).size;
   }
   return { modelDir: localDir, files, bytes };
 }
@@ -6739,17 +6748,13 @@ async function runModelDir(store, runId2, scratch) {
   }
   return (await fetchTrainArtifact(store, runId2, join5(scratch, runId2))).modelDir;
 }
-async function modelArtifactHashes(store, runId2) {
+async function modelDirHashes(dir, runId2) {
   const prefix = modelPrefix(runId2);
+  const files = (await readdir2(dir, { recursive: true, withFileTypes: true })).filter((entry) => entry.isFile()).map((entry) => relative2(dir, join5(entry.parentPath, entry.name)).split(sep2).join("/")).sort();
   const hashes = [];
-  for (const key of await store.list(prefix)) {
-    const bytes = await store.get(key);
-    if (bytes === void 0) continue;
-    hashes.push({
-      name: key,
-      sha256: createHash4("sha256").update(bytes).digest("hex"),
-      bytes: bytes.length
-    });
+  for (const file of files) {
+    const { sha256: sha2562, bytes } = await sha256File(join5(dir, ...file.split("/")));
+    hashes.push({ name: `${prefix}/${file}`, sha256: sha2562, bytes });
   }
   return hashes;
 }
@@ -7415,7 +7420,9 @@ async function evaluateRun(input) {
   }));
   const scratch = await mkdtemp2(join8(tmpdir2(), "mlops-evaluate-"));
   try {
-    const candidate = await loadModelArtifact(await runModelDir(store, input.runId, scratch));
+    const candidateDir = await runModelDir(store, input.runId, scratch);
+    const candidate = await loadModelArtifact(candidateDir);
+    const modelFiles = await modelDirHashes(candidateDir, input.runId);
     const name2 = candidateName(candidate);
     const recommenders = [new ModelRecommender(candidate, name2)];
     if (candidate.ablation) {
@@ -7467,6 +7474,7 @@ async function evaluateRun(input) {
       report,
       gates,
       productionRunId,
+      modelFiles,
       gatesFile,
       artifacts: { ...artifacts, smokeSessions: smokeSessions2 },
       seconds: (performance.now() - started) / 1e3
@@ -7840,7 +7848,7 @@ import nunjucks from "nunjucks";
 
 // pipeline/transform/builtin/project.ts
 import { existsSync as existsSync5, readdirSync, readFileSync } from "node:fs";
-import { join as join9, relative as relative2, sep as sep2 } from "node:path";
+import { join as join9, relative as relative3, sep as sep3 } from "node:path";
 import { LineCounter as LineCounter2, isMap as isMap2, isSeq as isSeq2, parseDocument as parseDocument2 } from "yaml";
 var SUPPORTED_CONFIG_KEYS = /* @__PURE__ */ new Set([
   "materialized",
@@ -7969,7 +7977,7 @@ function sqlFiles(dir, root) {
 function listFiles(dir, root, pattern) {
   const base = join9(dir, root);
   if (!existsSync5(base)) return [];
-  return readdirSync(base, { recursive: true }).filter((name2) => pattern.test(name2)).map((name2) => relative2(dir, join9(base, name2)).split(sep2).join("/")).sort();
+  return readdirSync(base, { recursive: true }).filter((name2) => pattern.test(name2)).map((name2) => relative3(dir, join9(base, name2)).split(sep3).join("/")).sort();
 }
 function readYaml(dir, path2) {
   const text = readFileSync(join9(dir, path2), "utf8");
@@ -9630,7 +9638,7 @@ function redact(text, secrets) {
 // pipeline/transform/inputs.ts
 import { createHash as createHash9 } from "node:crypto";
 import { readdirSync as readdirSync2, readFileSync as readFileSync2, statSync } from "node:fs";
-import { join as join11, relative as relative3, sep as sep3 } from "node:path";
+import { join as join11, relative as relative4, sep as sep4 } from "node:path";
 
 // pipeline/warehouse/raw-tables.ts
 var DATA_COLUMN_TYPES = {
@@ -9707,7 +9715,7 @@ function projectInput(dir) {
       }
       const content = readFileSync2(path2);
       bytes += content.length;
-      hash2.update(relative3(dir, path2).split(sep3).join("/")).update("\0").update(content);
+      hash2.update(relative4(dir, path2).split(sep4).join("/")).update("\0").update(content);
     }
   };
   walk2(dir);
@@ -12826,8 +12834,8 @@ import {
 
 // pipeline/store/s3-store.ts
 import { randomUUID as randomUUID2 } from "node:crypto";
-import { createReadStream, createWriteStream as createWriteStream3 } from "node:fs";
-import { mkdir as mkdir5, rename as rename3, rm as rm7, stat as stat2 } from "node:fs/promises";
+import { createReadStream as createReadStream2, createWriteStream as createWriteStream3 } from "node:fs";
+import { mkdir as mkdir5, rename as rename3, rm as rm7, stat as stat3 } from "node:fs/promises";
 import { dirname as dirname2 } from "node:path";
 import { Readable as Readable2 } from "node:stream";
 import { pipeline as pipeline2 } from "node:stream/promises";
@@ -12914,11 +12922,11 @@ var S3Store = class {
   }
   async putFile(key, localPath) {
     const Key = this.objectKey(key);
-    const { size } = await stat2(localPath);
+    const { size } = await stat3(localPath);
     try {
       const upload2 = new Upload({
         client: this.client,
-        params: { Bucket: this.bucket, Key, Body: createReadStream(localPath) },
+        params: { Bucket: this.bucket, Key, Body: createReadStream2(localPath) },
         partSize: Math.max(MIN_PART_SIZE, Math.ceil(size / MAX_PARTS)),
         queueSize: UPLOAD_QUEUE_SIZE,
         leavePartsOnError: false
@@ -13514,7 +13522,7 @@ var BatchLogTail = class {
 // pipeline/compute/code-package.ts
 import { createHash as createHash10 } from "node:crypto";
 import { existsSync as existsSync9, mkdirSync, readdirSync as readdirSync3, readFileSync as readFileSync4, statSync as statSync3, writeFileSync } from "node:fs";
-import { dirname as dirname3, join as join15, relative as relative4, sep as sep4 } from "node:path";
+import { dirname as dirname3, join as join15, relative as relative5, sep as sep5 } from "node:path";
 import { gunzipSync, gzipSync } from "node:zlib";
 var CODE_PACKAGE_FOLDERS = ["bin", "pipeline", "dbt", "reports"];
 var CODE_PACKAGE_FILES = [
@@ -13542,7 +13550,7 @@ function codePackageFiles(root) {
       if (entry.name.endsWith(".log")) continue;
       const path2 = join15(dir, entry.name);
       if (entry.isDirectory()) walk2(path2);
-      else if (entry.isFile()) files.push(relative4(root, path2).split(sep4).join("/"));
+      else if (entry.isFile()) files.push(relative5(root, path2).split(sep5).join("/"));
     }
   };
   for (const folder of CODE_PACKAGE_FOLDERS) {
@@ -14085,7 +14093,10 @@ function hasTagOrDigest(reference) {
   return last.includes(":") || reference.includes("@");
 }
 function resolveImage(reference, kind, root) {
-  return hasTagOrDigest(reference) ? reference : `${reference}:${imageTag(kind, root)}`;
+  return hasTagOrDigest(reference) ? reference : withTag(reference, imageTag(kind, root));
+}
+function withTag(reference, tag) {
+  return hasTagOrDigest(reference) ? reference : `${reference}:${tag}`;
 }
 
 // pipeline/run/versions.ts
@@ -15149,8 +15160,8 @@ import { InvokeEndpointCommand, SageMakerRuntimeClient } from "@aws-sdk/client-s
 
 // pipeline/promote/model-package.ts
 import { createHash as createHash12 } from "node:crypto";
-import { createReadStream as createReadStream2 } from "node:fs";
-import { chmod, copyFile as copyFile2, mkdir as mkdir6, mkdtemp as mkdtemp5, rm as rm8, stat as stat3 } from "node:fs/promises";
+import { createReadStream as createReadStream3 } from "node:fs";
+import { chmod, copyFile as copyFile2, mkdir as mkdir6, mkdtemp as mkdtemp5, rm as rm8, stat as stat4 } from "node:fs/promises";
 import { tmpdir as tmpdir5 } from "node:os";
 import { dirname as dirname4, join as join17 } from "node:path";
 import * as tar from "tar";
@@ -15160,7 +15171,7 @@ async function buildModelPackage(artifactDir, outFile) {
   const missing = [];
   const files = [];
   for (const file of PACKAGE_FILES) {
-    const info3 = await stat3(join17(artifactDir, file)).catch(() => void 0);
+    const info3 = await stat4(join17(artifactDir, file)).catch(() => void 0);
     if (info3?.isFile()) files.push(file);
     else if (REQUIRED_ARTIFACT_FILES.includes(file)) missing.push(file);
   }
@@ -15192,12 +15203,12 @@ async function buildModelPackage(artifactDir, outFile) {
   } finally {
     await rm8(staging, { recursive: true, force: true });
   }
-  const { size } = await stat3(outFile);
-  return { path: outFile, bytes: size, sha256: await sha256File(outFile) };
+  const { size } = await stat4(outFile);
+  return { path: outFile, bytes: size, sha256: await sha256File2(outFile) };
 }
-async function sha256File(path2) {
+async function sha256File2(path2) {
   const hash2 = createHash12("sha256");
-  for await (const chunk of createReadStream2(path2)) hash2.update(chunk);
+  for await (const chunk of createReadStream3(path2)) hash2.update(chunk);
   return hash2.digest("hex");
 }
 
@@ -15967,7 +15978,7 @@ import { basename as basename2, join as join20 } from "node:path";
 import { once as once2 } from "node:events";
 
 // pipeline/data/reader.ts
-import { closeSync, createReadStream as createReadStream3, openSync, readSync } from "node:fs";
+import { closeSync, createReadStream as createReadStream4, openSync, readSync } from "node:fs";
 import { createGunzip } from "node:zlib";
 import Papa from "papaparse";
 var CsvRecord = class {
@@ -16006,7 +16017,7 @@ function isGzipFile(path2) {
   }
 }
 function openText(path2, chunkSize) {
-  const file = createReadStream3(path2, { highWaterMark: chunkSize });
+  const file = createReadStream4(path2, { highWaterMark: chunkSize });
   if (!isGzipFile(path2)) {
     file.setEncoding("utf8");
     return { text: file, file };
@@ -16347,23 +16358,11 @@ function hexAt(raw, start) {
   return end;
 }
 
-// pipeline/data/file-hash.ts
-import { createHash as createHash13 } from "node:crypto";
-import { createReadStream as createReadStream4 } from "node:fs";
-import { stat as stat4 } from "node:fs/promises";
-async function sha256File2(path2) {
-  const hash2 = createHash13("sha256");
-  for await (const chunk of createReadStream4(path2, { highWaterMark: 1 << 20 })) {
-    hash2.update(chunk);
-  }
-  return { sha256: hash2.digest("hex"), bytes: (await stat4(path2)).size };
-}
-
 // pipeline/upload/load-file.ts
 async function loadFile(options) {
   const started = performance.now();
   const { kind, path: path2, warehouse } = options;
-  const { sha256: sha2562, bytes } = await sha256File2(path2);
+  const { sha256: sha2562, bytes } = await sha256File(path2);
   const meta = {
     etlId: options.etlId,
     etlTimestamp: (options.now?.() ?? /* @__PURE__ */ new Date()).toISOString(),
@@ -16856,7 +16855,7 @@ ${formatGateTable(result.gates)}`,
     return {
       result,
       // The model files it judged, by hash: what a promotion of this run must still find.
-      inputs: await modelArtifactHashes(ctx.store, ctx.runId),
+      inputs: result.modelFiles,
       outputs: [
         result.artifacts.report,
         result.artifacts.gates,
@@ -17644,7 +17643,7 @@ var SnowflakeWarehouse = class _SnowflakeWarehouse {
       part2,
       state.meta.sourceHash,
       state.staged[part2].length,
-      (await sha256File2(path2)).sha256
+      (await sha256File(path2)).sha256
     );
     const local = join21(state.staging, name2);
     await link2(path2, local).catch(() => copyFile3(path2, local));
