@@ -75,7 +75,10 @@ export async function downloadDataset(options: DownloadOptions): Promise<string>
       "Set data.downloadSha256 (MLOPS_DOWNLOAD_SHA256) to the archive's sha256 (sha256sum FILE).",
     );
   }
-  const limits = { ...DOWNLOAD_LIMITS, ...withoutUndefined(options) };
+  const limits = {
+    maxBytes: options.maxBytes ?? DOWNLOAD_LIMITS.maxBytes,
+    maxUnpackedBytes: options.maxUnpackedBytes ?? DOWNLOAD_LIMITS.maxUnpackedBytes,
+  };
   const marker = join(options.dir, "download.json");
   if (existsSync(marker)) {
     const previous = JSON.parse(await readFile(marker, "utf8")) as { url: string; sha256: string };
@@ -266,13 +269,4 @@ function capped(max: number, message: string, hash: ReturnType<typeof createHash
       done(bytes > max ? new InputError(message, { field: "data.downloadUrl" }) : null, chunk);
     },
   });
-}
-
-function withoutUndefined(options: DownloadOptions): Partial<typeof DOWNLOAD_LIMITS> {
-  return {
-    ...(options.maxBytes === undefined ? {} : { maxBytes: options.maxBytes }),
-    ...(options.maxUnpackedBytes === undefined
-      ? {}
-      : { maxUnpackedBytes: options.maxUnpackedBytes }),
-  };
 }
