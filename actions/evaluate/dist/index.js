@@ -168,7 +168,10 @@ async function downloadDataset(options) {
       "Set data.downloadSha256 (MLOPS_DOWNLOAD_SHA256) to the archive's sha256 (sha256sum FILE)."
     );
   }
-  const limits = { ...DOWNLOAD_LIMITS, ...withoutUndefined(options) };
+  const limits = {
+    maxBytes: options.maxBytes ?? DOWNLOAD_LIMITS.maxBytes,
+    maxUnpackedBytes: options.maxUnpackedBytes ?? DOWNLOAD_LIMITS.maxUnpackedBytes
+  };
   const marker = join(options.dir, "download.json");
   if (existsSync(marker)) {
     const previous = JSON.parse(await readFile(marker, "utf8"));
@@ -336,12 +339,6 @@ function capped(max2, message, hash2) {
       done(bytes > max2 ? new InputError(message, { field: "data.downloadUrl" }) : null, chunk);
     }
   });
-}
-function withoutUndefined(options) {
-  return {
-    ...options.maxBytes === void 0 ? {} : { maxBytes: options.maxBytes },
-    ...options.maxUnpackedBytes === void 0 ? {} : { maxUnpackedBytes: options.maxUnpackedBytes }
-  };
 }
 
 // pipeline/config/settings.ts
@@ -573,7 +570,7 @@ function resolveBatchSettings(values, env = process.env) {
   }
   const settings = {
     ...BATCH_DEFAULTS,
-    ...withoutUndefined2(values),
+    ...withoutUndefined(values),
     queue: values.queue,
     image: values.image,
     region
@@ -636,7 +633,7 @@ function validateBatchSettings(settings) {
     );
   }
 }
-function withoutUndefined2(values) {
+function withoutUndefined(values) {
   return Object.fromEntries(
     Object.entries(values).filter(([, value2]) => value2 !== void 0)
   );

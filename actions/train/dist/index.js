@@ -6810,7 +6810,10 @@ async function downloadDataset(options) {
       "Set data.downloadSha256 (MLOPS_DOWNLOAD_SHA256) to the archive's sha256 (sha256sum FILE)."
     );
   }
-  const limits = { ...DOWNLOAD_LIMITS, ...withoutUndefined(options) };
+  const limits = {
+    maxBytes: options.maxBytes ?? DOWNLOAD_LIMITS.maxBytes,
+    maxUnpackedBytes: options.maxUnpackedBytes ?? DOWNLOAD_LIMITS.maxUnpackedBytes
+  };
   const marker = join6(options.dir, "download.json");
   if (existsSync2(marker)) {
     const previous = JSON.parse(await readFile5(marker, "utf8"));
@@ -6978,12 +6981,6 @@ function capped(max2, message, hash2) {
       done(bytes > max2 ? new InputError(message, { field: "data.downloadUrl" }) : null, chunk);
     }
   });
-}
-function withoutUndefined(options) {
-  return {
-    ...options.maxBytes === void 0 ? {} : { maxBytes: options.maxBytes },
-    ...options.maxUnpackedBytes === void 0 ? {} : { maxUnpackedBytes: options.maxUnpackedBytes }
-  };
 }
 
 // pipeline/upload/acquire.ts
@@ -10236,7 +10233,7 @@ function resolveBatchSettings(values, env = process.env) {
   }
   const settings = {
     ...BATCH_DEFAULTS,
-    ...withoutUndefined2(values),
+    ...withoutUndefined(values),
     queue: values.queue,
     image: values.image,
     region
@@ -10299,7 +10296,7 @@ function validateBatchSettings(settings) {
     );
   }
 }
-function withoutUndefined2(values) {
+function withoutUndefined(values) {
   return Object.fromEntries(
     Object.entries(values).filter(([, value2]) => value2 !== void 0)
   );
