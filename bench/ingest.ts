@@ -3,7 +3,9 @@
  * in one transaction) against DuckDB's own `read_csv` of the same file into a table, measured in
  * the same run on the same machine. Prints the ratio (target ≥ 0.8); asserts nothing.
  *
- *   npx tsx bench/ingest.ts [--sessions 100000] [--repeat 3]
+ *   npx tsx bench/ingest.ts [--sessions 100000] [--repeat 3] [--dir DIR]
+ *
+ * --dir reads DIR/browsing_train.csv as it is (e.g. the 5.2M-row file bench/transform.ts made).
  */
 import { existsSync } from "node:fs";
 import { rm } from "node:fs/promises";
@@ -20,11 +22,12 @@ const { values } = parseArgs({
   options: {
     sessions: { type: "string", default: "100000" },
     repeat: { type: "string", default: "3" },
+    dir: { type: "string" },
   },
 });
 const sessions = Number(values.sessions);
 const repeat = Number(values.repeat);
-const dir = join(".mlops", "bench", `ingest-n${sessions}`);
+const dir = values.dir ?? join(".mlops", "bench", `ingest-n${sessions}`);
 if (!existsSync(join(dir, DATA_FILES.browsing.file))) {
   console.log(`generating ${sessions} sessions into ${dir} …`);
   await generate({ outDir: dir, sessions, skus: 10_000, seed: 7 });

@@ -294,8 +294,16 @@ export function schemaOrder(layout: ColumnLayout, fields: readonly string[]): st
  * Every line accepted here is accepted there too (a property test holds them to it).
  */
 export function isValidBrowsingLine(raw: string): boolean {
+  return browsingLineTimestamp(raw) >= 0;
+}
+
+/**
+ * The same check, answering the line's timestamp (epoch ms) when it is certainly valid and -1
+ * otherwise: the bulk load's position checksum weighs each line by it.
+ */
+export function browsingLineTimestamp(raw: string): number {
   let p = hexAt(raw, 0);
-  if (p < 0 || raw.charCodeAt(p) !== COMMA) return false;
+  if (p < 0 || raw.charCodeAt(p) !== COMMA) return -1;
   p++;
   let pageview: boolean;
   if (raw.startsWith("pageview,", p)) {
@@ -307,17 +315,17 @@ export function isValidBrowsingLine(raw: string): boolean {
   } else if (raw.startsWith("event,", p)) {
     pageview = false;
     p += 6;
-  } else return false;
+  } else return -1;
   const actionEnd = raw.indexOf(",", p);
-  if (actionEnd < 0) return false;
+  if (actionEnd < 0) return -1;
   const action = actionEnd - p;
-  if (pageview ? action !== 0 : !FAST_ACTIONS.has(raw.slice(p, actionEnd))) return false;
+  if (pageview ? action !== 0 : !FAST_ACTIONS.has(raw.slice(p, actionEnd))) return -1;
   p = actionEnd + 1;
   if (raw.charCodeAt(p) === COMMA) {
-    if (!pageview) return false;
+    if (!pageview) return -1;
   } else {
     p = hexAt(raw, p);
-    if (p < 0 || raw.charCodeAt(p) !== COMMA) return false;
+    if (p < 0 || raw.charCodeAt(p) !== COMMA) return -1;
   }
   p++;
   let ms = 0;
@@ -326,10 +334,10 @@ export function isValidBrowsingLine(raw: string): boolean {
     ms = ms * 10 + (code - 48);
   }
   const digits = p - digitsStart;
-  if (digits === 0 || digits > 16 || ms < MIN_EPOCH_MS || ms >= MAX_EPOCH_MS) return false;
-  if (raw.charCodeAt(p) !== COMMA) return false;
+  if (digits === 0 || digits > 16 || ms < MIN_EPOCH_MS || ms >= MAX_EPOCH_MS) return -1;
+  if (raw.charCodeAt(p) !== COMMA) return -1;
   p++;
-  return p === raw.length || hexAt(raw, p) === raw.length;
+  return p === raw.length || hexAt(raw, p) === raw.length ? ms : -1;
 }
 
 const COMMA = 44;

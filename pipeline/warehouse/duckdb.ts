@@ -11,6 +11,7 @@ import {
   REJECTS_TABLE,
   REJECTS_TABLE_COLUMNS,
   REJECT_COLUMNS,
+  RETIRED_RAW_COLUMNS,
   dataColumns,
   loadRecordFromRow,
   rawTableColumns,
@@ -19,7 +20,10 @@ import {
   type ColumnType,
 } from "./raw-tables.ts";
 import { quoteIdentifier } from "./identifiers.ts";
+import { duckDbBulkLoader } from "./duckdb-bulk.ts";
 import type {
+  BulkLoader,
+  LoadCounts,
   LoadMeta,
   LoadRecord,
   LoadTransaction,
@@ -40,11 +44,22 @@ const DUCKDB_TYPES: Record<ColumnType, string> = {
 export class DuckDbWarehouse implements Warehouse {
   readonly kind = "duckdb" as const;
 
+  readonly bulk: BulkLoader;
+
   private constructor(
     readonly path: string,
     private readonly instance: DuckDBInstance,
     private readonly connection: DuckDBConnection,
-  ) {}
+  ) {
+    this.bulk = duckDbBulkLoader({
+      connection,
+      types: DUCKDB_TYPES,
+      query: (sql, params) => this.query(sql, params),
+      findLoad: (kind, hash) => this.findLoad(kind, hash),
+      assertNewLoad: (meta) => this.assertNewLoad(meta),
+      recordLoad: (table, meta, counts) => this.recordLoad(table, meta, counts),
+    });
+  }
 
   static async open(path: string): Promise<DuckDbWarehouse> {
     if (path !== ":memory:") await mkdir(dirname(path), { recursive: true });
@@ -67,7 +82,13 @@ export class DuckDbWarehouse implements Warehouse {
 
   async ensureRawSchema(): Promise<void> {
     for (const kind of DATA_KINDS) {
-      await this.createTable(rawTableName(kind), rawTableColumns(kind));
+      const table = rawTableName(kind);
+      await this.createTable(table, rawTableColumns(kind));
+      for (const column of RETIRED_RAW_COLUMNS) {
+        await this.connection.run(
+          `ALTER TABLE ${quoteIdentifier(table)} DROP COLUMN IF EXISTS ${quoteIdentifier(column)}`,
+        );
+      }
     }
     await this.createTable(REJECTS_TABLE, REJECTS_TABLE_COLUMNS);
     await this.createTable(LOADS_TABLE, LOADS_TABLE_COLUMNS);
@@ -112,6 +133,10 @@ export class DuckDbWarehouse implements Warehouse {
       await this.connection.run("ROLLBACK");
       return { existing };
     }
+    await this.assertNewLoad(meta).catch(async (error: unknown) => {
+      await this.connection.run("ROLLBACK");
+      throw error;
+    });
     // Statements on one connection must not overlap: every step waits for the one before, while
     // the caller goes on staging the next chunk.
     let queue: Promise<void> = Promise.resolve();
@@ -135,8 +160,8 @@ export class DuckDbWarehouse implements Warehouse {
       addRows: (path) =>
         step(() =>
           this.connection.run(
-            `INSERT INTO ${quoteIdentifier(table)} SELECT *, $1, $2::TIMESTAMP, $3, $4, $5 FROM ${csvScan(path, dataColumns(kind))}`,
-            metaValues,
+            `INSERT INTO ${quoteIdentifier(table)} SELECT *, $1 FROM ${csvScan(path, dataColumns(kind))}`,
+            [meta.etlId],
           ),
         ),
       addRejects: (path) =>
@@ -155,11 +180,7 @@ export class DuckDbWarehouse implements Warehouse {
                 `${table} received ${loaded} rows of ${meta.sourceFile} but the reader validated ${counts.rowsLoaded}: the staged chunks are inconsistent`,
               );
             }
-            await this.connection.run(
-              `INSERT INTO ${LOADS_TABLE} VALUES ($6, $1, $2::TIMESTAMP, $3, $4, $5, $7, $8, $9)`,
-              [...metaValues, table, counts.rowsRead, counts.rowsLoaded, counts.rowsRejected],
-            );
-            await this.connection.run("COMMIT");
+            await this.recordLoad(table, meta, counts);
           });
         } catch (error) {
           await rollback();
@@ -171,6 +192,40 @@ export class DuckDbWarehouse implements Warehouse {
       },
       rollback,
     };
+  }
+
+  /**
+   * An etl_id names one load: a second file of the same kind in the same run would make the
+   * staging models' join to raw_loads ambiguous, so it is refused before anything is inserted.
+   */
+  private async assertNewLoad(meta: Pick<LoadMeta, "etlId" | "sourceFile">): Promise<void> {
+    const taken = await this.query(`SELECT source_file FROM ${LOADS_TABLE} WHERE etl_id = $1`, [
+      meta.etlId,
+    ]);
+    if (taken[0]) {
+      throw new Error(
+        `load ${meta.etlId} already loaded ${String(taken[0].source_file)}; one run loads one file per table: start a new run to load ${meta.sourceFile}`,
+      );
+    }
+  }
+
+  /** The load record, then COMMIT. */
+  private async recordLoad(table: string, meta: LoadMeta, counts: LoadCounts): Promise<void> {
+    await this.connection.run(
+      `INSERT INTO ${LOADS_TABLE} VALUES ($1, $2, $3::TIMESTAMP, $4, $5, $6, $7, $8, $9)`,
+      [
+        table,
+        meta.etlId,
+        meta.etlTimestamp,
+        meta.tenant,
+        meta.sourceFile,
+        meta.sourceHash,
+        counts.rowsRead,
+        counts.rowsLoaded,
+        counts.rowsRejected,
+      ],
+    );
+    await this.connection.run("COMMIT");
   }
 
   private async countWhere(table: string, etlId: string): Promise<number> {

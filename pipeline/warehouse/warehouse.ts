@@ -43,6 +43,36 @@ export interface LoadTransaction {
   rollback(): Promise<void>;
 }
 
+/**
+ * A whole data file the warehouse reads itself, inside one transaction (DuckDB's bulk path): its
+ * rows are being inserted, numbered by their place in the file, while the reader checks the same
+ * file line by line. `commit` records the load only when the reader found every line valid and
+ * the inserted rows reconcile with it (count and position checksum); otherwise nothing is kept.
+ */
+export interface BulkLoad {
+  /** Settles when the insert has finished; rejects with the database's error. */
+  readonly inserted: Promise<void>;
+  commit(
+    sourceHash: string,
+    counts: LoadCounts,
+    positionChecksum: number,
+  ): Promise<{ record: LoadRecord } | { existing: LoadRecord } | { mismatch: string }>;
+  rollback(): Promise<void>;
+}
+
+/** Where the bulk path reads from: the data file as given, gzip or not. */
+export interface BulkFile {
+  path: string;
+  gzip: boolean;
+}
+
+export interface BulkLoader {
+  /** Whether a file of this name was loaded into this kind's table before (its content may differ). */
+  loadedUnderName(kind: DataKind, sourceFile: string): Promise<boolean>;
+  /** Starts the insert; the header line is line 1, its rows lines 2, 3, … */
+  begin(kind: DataKind, meta: Omit<LoadMeta, "sourceHash">, file: BulkFile): Promise<BulkLoad>;
+}
+
 export interface LoadRecord {
   kind: DataKind;
   etlId: string;
@@ -70,6 +100,8 @@ export interface Warehouse {
    * same file cannot both insert).
    */
   beginLoad(kind: DataKind, meta: LoadMeta): Promise<LoadTransaction | { existing: LoadRecord }>;
+  /** A warehouse that can read a clean data file itself, faster than staged chunks. */
+  readonly bulk?: BulkLoader;
   /** Row count of a raw table (or any table the warehouse holds). */
   count(table: string): Promise<number>;
   query(sql: string, params?: SqlValue[]): Promise<Row[]>;

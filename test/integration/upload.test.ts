@@ -106,7 +106,8 @@ describe("upload into DuckDB", () => {
 
     const warehouse = await DuckDbWarehouse.open(wh);
     const meta = await warehouse.query(
-      "SELECT etl_id, tenant, source_file, count(*) AS n, min(source_line) AS first, max(source_line) AS last FROM raw_browsing_events GROUP BY ALL ORDER BY etl_id",
+      // Each raw row names its load; the load's lineage is in raw_loads.
+      "SELECT etl_id, tenant, source_file, count(*) AS n, min(source_line) AS first, max(source_line) AS last FROM raw_browsing_events JOIN raw_loads USING (etl_id) GROUP BY ALL ORDER BY etl_id",
     );
     await warehouse.close();
     expect(meta).toEqual([
@@ -131,60 +132,68 @@ describe("upload into DuckDB", () => {
 });
 
 describe("a crash in the middle of a load", () => {
-  it("leaves no partial load visible, and a re-run completes with identical counts", async () => {
-    const dir = tempDir();
-    const data = join(dir, "data");
-    mkdirSync(data);
-    // Big enough that the insert takes a while after the "inserting" line.
-    const out = createWriteStream(join(data, "browsing_train.csv"));
-    out.write(`${BROWSING_HEADER}\n`);
-    let chunk = "";
-    for (let n = 0; n < 400_000; n++) {
-      chunk += `${browsingRow(n >> 3, n % 997, 1_550_000_000_000 + n)}\n`;
-      if (chunk.length > 1 << 20) {
-        if (!out.write(chunk)) await once(out, "drain");
-        chunk = "";
+  it.each([
+    // A clean file goes the bulk path; a reject on line 2 sends it through staged chunks.
+    ["the bulk path", "", "with the warehouse's own reader"],
+    ["staged chunks", "not,a,row\n", "as they are validated"],
+  ])(
+    "%s: leaves no partial load visible, and a re-run completes with identical counts",
+    async (_, bad, cue) => {
+      const dir = tempDir();
+      const data = join(dir, "data");
+      mkdirSync(data);
+      // Big enough that the insert takes a while after the "inserting" line.
+      const out = createWriteStream(join(data, "browsing_train.csv"));
+      out.write(`${BROWSING_HEADER}\n${bad}`);
+      let chunk = "";
+      for (let n = 0; n < 400_000; n++) {
+        chunk += `${browsingRow(n >> 3, n % 997, 1_550_000_000_000 + n)}\n`;
+        if (chunk.length > 1 << 20) {
+          if (!out.write(chunk)) await once(out, "drain");
+          chunk = "";
+        }
       }
-    }
-    out.end(chunk);
-    await once(out, "finish");
+      out.end(chunk);
+      await once(out, "finish");
 
-    const args = (wh: string) => [
-      "upload",
-      "--source",
-      "csv",
-      "--data",
-      data,
-      "--warehouse",
-      `duckdb:${wh}`,
-      "--store",
-      join(dir, "store"),
-    ];
-    const crashed = join(dir, "crashed.duckdb");
-    const killed = await runCli(args(crashed), {
-      onStderr: (text, kill) => {
-        if (text.includes("inserting")) kill();
-      },
-    });
-    expect(killed.signal).toBe("SIGKILL");
+      const args = (wh: string) => [
+        "upload",
+        "--source",
+        "csv",
+        "--data",
+        data,
+        "--warehouse",
+        `duckdb:${wh}`,
+        "--store",
+        join(dir, "store"),
+      ];
+      const crashed = join(dir, "crashed.duckdb");
+      const killed = await runCli(args(crashed), {
+        onStderr: (text, kill) => {
+          if (text.includes(cue)) kill();
+        },
+      });
+      expect(killed.signal).toBe("SIGKILL");
 
-    let warehouse = await DuckDbWarehouse.open(crashed);
-    expect(await warehouse.count("raw_browsing_events")).toBe(0);
-    expect(await warehouse.count("raw_loads")).toBe(0);
-    await warehouse.close();
+      let warehouse = await DuckDbWarehouse.open(crashed);
+      expect(await warehouse.count("raw_browsing_events")).toBe(0);
+      expect(await warehouse.count("raw_loads")).toBe(0);
+      await warehouse.close();
 
-    const resumed = json<{ totals: { read: number; loaded: number } }>(
-      await runCli([...args(crashed), "--json"]),
-    );
-    const clean = json<{ totals: { read: number; loaded: number } }>(
-      await runCli([...args(join(dir, "clean.duckdb")), "--json"]),
-    );
-    expect(resumed.totals).toEqual(clean.totals);
-    expect(resumed.totals.loaded).toBe(400_000);
+      const resumed = json<{ totals: { read: number; loaded: number } }>(
+        await runCli([...args(crashed), "--json"]),
+      );
+      const clean = json<{ totals: { read: number; loaded: number } }>(
+        await runCli([...args(join(dir, "clean.duckdb")), "--json"]),
+      );
+      expect(resumed.totals).toEqual(clean.totals);
+      expect(resumed.totals.loaded).toBe(400_000);
+      expect(resumed.totals.read).toBe(bad ? 400_001 : 400_000);
 
-    warehouse = await DuckDbWarehouse.open(crashed);
-    expect(await warehouse.count("raw_browsing_events")).toBe(400_000);
-    expect(await warehouse.count("raw_loads")).toBe(1);
-    await warehouse.close();
-  });
+      warehouse = await DuckDbWarehouse.open(crashed);
+      expect(await warehouse.count("raw_browsing_events")).toBe(400_000);
+      expect(await warehouse.count("raw_loads")).toBe(1);
+      await warehouse.close();
+    },
+  );
 });

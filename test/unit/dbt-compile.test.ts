@@ -81,6 +81,7 @@ describe("the project's graph", () => {
     }
     expect(graph.models.find((m) => m.name === "stg_browsing_events")?.dependsOn).toEqual([
       "source.mlops_session_recs.coveo.raw_browsing_events",
+      "source.mlops_session_recs.coveo.raw_loads",
     ]);
   });
 

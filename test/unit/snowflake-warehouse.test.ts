@@ -461,15 +461,15 @@ describe("statements outside loads", () => {
           cause: { code: "ECONNRESET" },
         }),
       },
-      { sql: ddl[1] as string },
-      { sql: ddl[2] as string },
-      { sql: ddl[3] as string },
-      { sql: ddl[4] as string },
+      ...ddl.slice(1).map((sql) => ({ sql })),
     ]);
     await warehouse(driver).ensureRawSchema();
-    expect(ddl.map((s) => /^CREATE TABLE IF NOT EXISTS "(\w+)"/.exec(s)?.[1])).toEqual([
+    expect(ddl.map((s) => /^(CREATE TABLE IF NOT EXISTS|ALTER TABLE) "(\w+)"/.exec(s)?.[2])).toEqual([
+      "RAW_BROWSING_EVENTS",
       "RAW_BROWSING_EVENTS",
       "RAW_SEARCH_EVENTS",
+      "RAW_SEARCH_EVENTS",
+      "RAW_SKU_CONTENT",
       "RAW_SKU_CONTENT",
       "RAW_REJECTS",
       "RAW_LOADS",
@@ -764,8 +764,9 @@ describe("loads: BEGIN, lookup, PUT per chunk, COPY per table, raw_loads, COMMIT
   const META_LITERALS = `'run-7:browsing', '2024-05-01 10:00:00.000'::TIMESTAMP_NTZ, 'acme', 'browsing_train.csv', '${HASH}'`;
   const FORMAT = `FILE_FORMAT = (TYPE = CSV FIELD_DELIMITER = ',' RECORD_DELIMITER = '\\n' SKIP_HEADER = 0 FIELD_OPTIONALLY_ENCLOSED_BY = '"' ESCAPE = NONE ESCAPE_UNENCLOSED_FIELD = NONE EMPTY_FIELD_AS_NULL = TRUE NULL_IF = () TRIM_SPACE = FALSE COMPRESSION = GZIP ENCODING = 'UTF8') ON_ERROR = ABORT_STATEMENT`;
   const copyRows = (names: string[]) =>
-    'COPY INTO "RAW_BROWSING_EVENTS" ("SESSION_ID_HASH", "EVENT_TYPE", "PRODUCT_ACTION", "PRODUCT_SKU_HASH", "SERVER_TIMESTAMP_EPOCH_MS", "HASHED_URL", "SOURCE_LINE", "ETL_ID", "ETL_TIMESTAMP", "TENANT", "SOURCE_FILE", "SOURCE_HASH") ' +
-    `FROM (SELECT $1, $2, $3, $4, $5, $6, $7, ${META_LITERALS} FROM @%RAW_BROWSING_EVENTS) ` +
+    // A raw row carries only its load's id; the lineage goes into raw_loads.
+    'COPY INTO "RAW_BROWSING_EVENTS" ("SESSION_ID_HASH", "EVENT_TYPE", "PRODUCT_ACTION", "PRODUCT_SKU_HASH", "SERVER_TIMESTAMP_EPOCH_MS", "HASHED_URL", "SOURCE_LINE", "ETL_ID") ' +
+    "FROM (SELECT $1, $2, $3, $4, $5, $6, $7, 'run-7:browsing' FROM @%RAW_BROWSING_EVENTS) " +
     `FILES = (${names.map((n) => `'${n}'`).join(", ")}) ${FORMAT}`;
   const copyRejects = (names: string[]) =>
     'COPY INTO "RAW_REJECTS" ("LINE", "COLUMN_INDEX", "COLUMN_NAME", "REASON", "RAW_TEXT", "TARGET_TABLE", "ETL_ID", "ETL_TIMESTAMP", "TENANT", "SOURCE_FILE", "SOURCE_HASH") ' +

@@ -5,6 +5,15 @@ with source as (
 
 ),
 
+loads as (
+
+    -- A raw row names its load; when that load ran and for which tenant is recorded once, there.
+    select etl_id, etl_timestamp, tenant
+    from {{ source('coveo', 'raw_loads') }}
+    where target_table = 'raw_sku_content'
+
+),
+
 normalized as (
 
     select
@@ -18,6 +27,7 @@ normalized as (
         etl_id,
         etl_timestamp
     from source
+    inner join loads using (etl_id)
 
 ),
 

@@ -473,7 +473,7 @@ export class SnowflakeWarehouse implements Warehouse {
       "other",
       lastStatement ? statementForMessage(lastStatement) : undefined,
       skipped.length
-        ? `Check ${target.table} for rows with source_hash ${state.meta.sourceHash}; delete them (and the staged files: REMOVE @%${target.table} PATTERN = '.*${state.meta.sourceHash}.*') before loading again.`
+        ? `Check ${target.table} for rows whose etl_id has no raw_loads record (SELECT DISTINCT etl_id FROM ${target.table} WHERE etl_id NOT IN (SELECT etl_id FROM raw_loads)); delete them (and the staged files: REMOVE @%${target.table} PATTERN = '.*${state.meta.sourceHash}.*') before loading again.`
         : "The staged chunks and the reader's counts disagree: run the upload again; if it recurs, report it with the file.",
     );
   }

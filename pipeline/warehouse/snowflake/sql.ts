@@ -12,6 +12,7 @@ import {
   LOADS_TABLE_COLUMNS,
   REJECTS_TABLE,
   REJECTS_TABLE_COLUMNS,
+  RETIRED_RAW_COLUMNS,
   rawTableColumns,
   rawTableName,
   type ColumnDef,
@@ -57,10 +58,19 @@ export function createTableSql(table: string, columns: readonly ColumnDef[]): st
 /** The DDL of the raw layer, in the order DuckDB creates it. */
 export function rawSchemaDdl(): string[] {
   return [
-    ...DATA_KINDS.map((kind) => createTableSql(rawTableName(kind), rawTableColumns(kind))),
+    ...DATA_KINDS.flatMap((kind) => [
+      createTableSql(rawTableName(kind), rawTableColumns(kind)),
+      dropRetiredColumnsSql(rawTableName(kind)),
+    ]),
     createTableSql(REJECTS_TABLE, REJECTS_TABLE_COLUMNS),
     createTableSql(LOADS_TABLE, LOADS_TABLE_COLUMNS),
   ];
+}
+
+/** A raw table created before its lineage moved to raw_loads loses those columns (see raw-tables). */
+function dropRetiredColumnsSql(table: string): string {
+  const columns = RETIRED_RAW_COLUMNS.map((c) => sfIdentifier(c, "column name"));
+  return `ALTER TABLE ${sfIdentifier(table, "table name")} DROP COLUMN IF EXISTS ${columns.join(", ")}`;
 }
 
 /**
