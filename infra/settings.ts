@@ -28,7 +28,7 @@ export interface InfraSettings {
   keepImages: number;
 }
 
-/** The pipeline's own defaults (pipeline/config/settings.ts, pipeline/compute/batch-settings.ts). */
+/** The pipeline's own defaults (pipeline/config/settings.ts, pipeline/config/batch-settings.ts). */
 export const PIPELINE_DEFAULTS = {
   endpointName: "mlops-session-recs",
   jobDefinitionName: "mlops-session-recs-train",

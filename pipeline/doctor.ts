@@ -1,18 +1,26 @@
 /**
  * `pipeline doctor`: checks this machine and the configuration before a run does, and says what
  * to fix. Every check reads local facts only (files, environment variables, installed packages);
- * the one exception is the warehouse probe, which opens the DuckDB file or logs in to Snowflake
- * when asked. No AWS API is called: AWS settings are checked for presence and shape.
+ * the one exception is the warehouse probe (warehouse/probe.ts), which opens the DuckDB file or
+ * logs in to Snowflake when asked. No AWS API is called: AWS settings are checked for presence
+ * and shape, credentials by where the SDK would find them (compute/aws-credentials.ts). The
+ * checks that belong to one module live beside it; this file runs them all and prints the report.
  */
+import { readFileSync } from "node:fs";
 import { sageMakerSettings } from "./promote/promote.ts";
-import { randomUUID } from "node:crypto";
-import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { homedir } from "node:os";
-import { dirname, join, resolve } from "node:path";
+import { awsCredentials, credentialsCheck } from "./compute/aws-credentials.ts";
 import { resolveBatchSettings } from "./compute/batch-settings.ts";
 import type { Config } from "./config/config.ts";
 import { SETTINGS } from "./config/settings.ts";
-import { InputError, PipelineError } from "./errors.ts";
+import {
+  clauses,
+  hintOf,
+  messageOf,
+  nonEmpty,
+  probeFolder,
+  type CheckStatus,
+  type DoctorCheck,
+} from "./doctor-check.ts";
 import {
   validateSageMakerSettings,
   type ValidSageMakerSettings,
@@ -20,27 +28,12 @@ import {
 import { parseS3Url } from "./store/s3-store.ts";
 import { selectBackend, type BackendSelection } from "./train/backend.ts";
 import { findDbt } from "./transform/dbt-core.ts";
-import { DuckDbWarehouse } from "./warehouse/duckdb.ts";
-import {
-  SNOWFLAKE_ENV,
-  describeSnowflake,
-  snowflakeSettingsFromEnv,
-  type SnowflakeSettings,
-} from "./warehouse/snowflake/config.ts";
+import { checkWarehouse } from "./warehouse/probe.ts";
 import type { SnowflakeDriver } from "./warehouse/snowflake/connection.ts";
-import { SnowflakeWarehouse } from "./warehouse/snowflake/snowflake-warehouse.ts";
 import { findChromium } from "../reports/screenshot.ts";
 import { checkLevels, type LevelInputs } from "./config/levels.ts";
 
-export type CheckStatus = "ok" | "warn" | "fail" | "skip";
-
-export interface DoctorCheck {
-  name: string;
-  status: CheckStatus;
-  detail: string;
-  /** What to do; present whenever the status is warn or fail. */
-  fix?: string;
-}
+export type { CheckStatus, DoctorCheck } from "./doctor-check.ts";
 
 export interface DoctorReport {
   /** False when any check failed; warnings keep it true. */
@@ -197,272 +190,13 @@ function checkStore(location: string, env: NodeJS.ProcessEnv): DoctorCheck {
   const endpoint = nonEmpty(env.MLOPS_S3_ENDPOINT);
   const where = `${location} (region ${region ?? "us-east-1, the default"}${endpoint ? `, endpoint ${endpoint}` : ""})`;
   const credentials = awsCredentials(env);
-  if (credentials.problem !== undefined) {
-    return {
-      name: "store",
-      status: "fail",
-      detail: `${where}: ${credentials.problem}`,
-      fix: credentials.fix,
-    };
-  }
-  if (credentials.source === undefined) {
-    // An EC2 instance role (IMDS) supplies credentials that only a network call could find.
-    return {
-      name: "store",
-      status: "warn",
-      detail: `${where}: ${NO_CREDENTIALS}`,
-      fix: CREDENTIALS_FIX,
-    };
-  }
+  const notFound = credentialsCheck("store", where, credentials);
+  if (notFound) return notFound;
   return {
     name: "store",
     status: "ok",
     detail: `${where}, credentials from ${credentials.source} (not contacted)`,
   };
-}
-
-const NO_CREDENTIALS =
-  "no AWS credentials in the environment or ~/.aws; only an EC2 instance role could supply them";
-const CREDENTIALS_FIX =
-  "in GitHub Actions use aws-actions/configure-aws-credentials with role-to-assume (OIDC); locally set AWS_PROFILE or run aws configure";
-
-interface CredentialFinding {
-  /** Where the SDK's default chain would find credentials; undefined: nowhere local. */
-  source?: string;
-  problem?: string;
-  fix?: string;
-}
-
-/** The AWS SDK's default credential chain, as far as it can be followed without a request. */
-function awsCredentials(env: NodeJS.ProcessEnv): CredentialFinding {
-  if (nonEmpty(env.AWS_ACCESS_KEY_ID)) {
-    if (!nonEmpty(env.AWS_SECRET_ACCESS_KEY)) {
-      return {
-        problem: "AWS_ACCESS_KEY_ID is set but AWS_SECRET_ACCESS_KEY is not",
-        fix: "set AWS_SECRET_ACCESS_KEY too (and AWS_SESSION_TOKEN for temporary keys), or unset AWS_ACCESS_KEY_ID",
-      };
-    }
-    return { source: "AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY" };
-  }
-  const tokenFile = nonEmpty(env.AWS_WEB_IDENTITY_TOKEN_FILE);
-  if (tokenFile) {
-    if (!nonEmpty(env.AWS_ROLE_ARN)) {
-      return {
-        problem: "AWS_WEB_IDENTITY_TOKEN_FILE is set but AWS_ROLE_ARN is not",
-        fix: "set AWS_ROLE_ARN to the role the web identity token assumes",
-      };
-    }
-    if (!existsSync(tokenFile)) {
-      return {
-        problem: `AWS_WEB_IDENTITY_TOKEN_FILE names ${tokenFile}, which does not exist`,
-        fix: "point AWS_WEB_IDENTITY_TOKEN_FILE at the token file your platform writes, or unset it",
-      };
-    }
-    return { source: "AWS_WEB_IDENTITY_TOKEN_FILE + AWS_ROLE_ARN" };
-  }
-  if (
-    nonEmpty(env.AWS_CONTAINER_CREDENTIALS_RELATIVE_URI) ||
-    nonEmpty(env.AWS_CONTAINER_CREDENTIALS_FULL_URI)
-  ) {
-    return { source: "the container credentials endpoint (AWS_CONTAINER_CREDENTIALS_*)" };
-  }
-  const home = nonEmpty(env.HOME) ?? nonEmpty(env.USERPROFILE) ?? homedir();
-  const files = [
-    nonEmpty(env.AWS_SHARED_CREDENTIALS_FILE) ?? join(home, ".aws", "credentials"),
-    nonEmpty(env.AWS_CONFIG_FILE) ?? join(home, ".aws", "config"),
-  ].filter((f) => existsSync(f));
-  const profile = nonEmpty(env.AWS_PROFILE);
-  if (profile) {
-    // The credentials file names a profile [name], the config file [profile name].
-    const sections = [`[${profile}]`, `[profile ${profile}]`];
-    const defined = files.some((f) =>
-      readFileSync(f, "utf8")
-        .split("\n")
-        .some((line) => sections.includes(line.trim())),
-    );
-    if (!defined) {
-      return {
-        problem: `AWS_PROFILE=${profile} but no file defines that profile (looked in ${files.length > 0 ? files.join(", ") : "~/.aws/credentials and ~/.aws/config, which do not exist"})`,
-        fix: `run aws configure --profile ${profile} (or aws configure sso), or unset AWS_PROFILE`,
-      };
-    }
-    return { source: `AWS_PROFILE=${profile}` };
-  }
-  return files[0] ? { source: `the default profile in ${files[0]}` } : {};
-}
-
-// --- warehouse -------------------------------------------------------------------------------
-
-async function checkWarehouse(
-  spec: string,
-  env: NodeJS.ProcessEnv,
-  probe: boolean,
-  driver: SnowflakeDriver | undefined,
-): Promise<DoctorCheck> {
-  if (spec === "snowflake") return checkSnowflake(env, probe, driver);
-  if (!spec.startsWith("duckdb:")) {
-    return {
-      name: "warehouse",
-      status: "fail",
-      detail: `unknown warehouse "${spec}"`,
-      fix: "pass --warehouse duckdb:PATH or --warehouse snowflake (or set MLOPS_WAREHOUSE)",
-    };
-  }
-  return checkDuckDb(spec.slice("duckdb:".length), probe);
-}
-
-async function checkDuckDb(path: string, probe: boolean): Promise<DoctorCheck> {
-  const fix =
-    "pass --warehouse duckdb:PATH (or set MLOPS_WAREHOUSE) with a path in a writable folder";
-  if (path === ":memory:") {
-    return {
-      name: "warehouse",
-      status: "ok",
-      detail: "duckdb in memory (nothing is kept between stages)",
-    };
-  }
-  const exists = existsSync(path);
-  if (exists && statSync(path).isDirectory()) {
-    return {
-      name: "warehouse",
-      status: "fail",
-      detail: `duckdb:${path} is a folder, not a database file`,
-      fix,
-    };
-  }
-  const folder = probeFolder(dirname(path));
-  if (folder.problem !== undefined) {
-    return { name: "warehouse", status: "fail", detail: `duckdb:${path}: ${folder.problem}`, fix };
-  }
-  const state = exists ? "exists" : "does not exist yet (the upload stage creates it)";
-  if (!probe) {
-    return {
-      name: "warehouse",
-      status: "ok",
-      detail: `duckdb:${path} ${state}; folder ${folder.detail}`,
-    };
-  }
-  // A file that is not there yet is not created by a check: an in-memory database still proves
-  // that DuckDB's native binding loads on this machine.
-  try {
-    const warehouse = await DuckDbWarehouse.open(exists ? path : ":memory:");
-    try {
-      await warehouse.query("select 1 as one");
-    } finally {
-      await warehouse.close();
-    }
-  } catch (error) {
-    return {
-      name: "warehouse",
-      status: "fail",
-      detail: messageOf(error),
-      fix: /lock/i.test(messageOf(error))
-        ? "another process holds the DuckDB file: wait for it or stop it"
-        : `reinstall the DuckDB binding with npm ci; if the file is damaged, delete ${path} and run npx pipeline upload`,
-    };
-  }
-  return {
-    name: "warehouse",
-    status: "ok",
-    detail: `duckdb:${path} ${state}; ${exists ? "opened it and ran select 1" : "DuckDB opens (in memory)"}`,
-  };
-}
-
-async function checkSnowflake(
-  env: NodeJS.ProcessEnv,
-  probe: boolean,
-  driver: SnowflakeDriver | undefined,
-): Promise<DoctorCheck> {
-  const read = readSnowflakeSettings(env);
-  if (read.settings === undefined) {
-    const detail = [
-      ...(read.missing.length > 0 ? [`missing ${read.missing.join(", ")}`] : []),
-      ...(read.problem !== undefined ? [read.problem] : []),
-    ].join("; ");
-    const fixes = [
-      ...(read.missing.length > 0
-        ? [`set ${read.missing.join(", ")} (repository secrets or variables in CI)`]
-        : []),
-      ...(read.hint !== undefined ? [read.hint] : []),
-      "or use --warehouse duckdb:PATH",
-    ];
-    return { name: "warehouse", status: "fail", detail, fix: clauses(fixes) };
-  }
-  const settings = read.settings;
-  const keyPath = settings.auth.kind === "keypair" ? settings.auth.privateKeyPath : undefined;
-  if (keyPath !== undefined && !existsSync(keyPath)) {
-    return {
-      name: "warehouse",
-      status: "fail",
-      detail: `${SNOWFLAKE_ENV.privateKeyPath} names ${keyPath}, which does not exist`,
-      fix: `point ${SNOWFLAKE_ENV.privateKeyPath} at the PKCS#8 PEM key file, or put its text in ${SNOWFLAKE_ENV.privateKey}`,
-    };
-  }
-  const described = describeSnowflake(settings);
-  if (!probe) {
-    return {
-      name: "warehouse",
-      status: "ok",
-      detail: `${described} (settings only, not contacted)`,
-    };
-  }
-  const warehouse = SnowflakeWarehouse.fromEnv(env, {
-    ...(driver ? { driver } : {}),
-    // One try: doctor reports what is wrong now rather than waiting out a backoff.
-    retry: { attempts: 1 },
-    log: () => undefined,
-  });
-  try {
-    await warehouse.connect();
-    await warehouse.query("select 1 as one");
-  } catch (error) {
-    return {
-      name: "warehouse",
-      status: "fail",
-      detail: `${described}: ${messageOf(error)}`,
-      fix:
-        hintOf(error) ?? "check the SNOWFLAKE_* settings and that this machine can reach Snowflake",
-    };
-  } finally {
-    await warehouse.close();
-  }
-  return { name: "warehouse", status: "ok", detail: `${described}: logged in and ran select 1` };
-}
-
-interface SnowflakeReading {
-  settings?: SnowflakeSettings;
-  /** Required variables that are unset, all of them. */
-  missing: string[];
-  /** The first other problem (contradictory or invalid settings, no credentials). */
-  problem?: string;
-  hint?: string;
-}
-
-/**
- * snowflakeSettingsFromEnv stops at the first unset variable. To name every missing one in a
- * single report, each is filled with a placeholder (for this reading only) and the settings are
- * read again; the placeholder never reaches a message, since only the variable's name is kept.
- */
-function readSnowflakeSettings(env: NodeJS.ProcessEnv): SnowflakeReading {
-  const probeEnv: NodeJS.ProcessEnv = { ...env };
-  const missing: string[] = [];
-  for (;;) {
-    try {
-      const settings = snowflakeSettingsFromEnv(probeEnv);
-      return missing.length > 0 ? { missing } : { settings, missing };
-    } catch (error) {
-      if (!(error instanceof InputError)) throw error;
-      const variable = error.where.field;
-      const unset =
-        variable !== undefined &&
-        !missing.includes(variable) &&
-        nonEmpty(probeEnv[variable]) === undefined &&
-        error.message.includes(`${variable} is not set`);
-      if (!unset) return { missing, problem: stripLocation(error), ...hintField(error) };
-      missing.push(variable);
-      probeEnv[variable] = "PLACEHOLDER";
-    }
-  }
 }
 
 // --- transform -------------------------------------------------------------------------------
@@ -578,23 +312,8 @@ function checkPromote(config: Config, env: NodeJS.ProcessEnv): DoctorCheck {
   const summary = `sagemaker: endpoint ${valid.endpointName} in ${valid.region}, ${valid.instanceCount} × ${valid.instanceType}, model data ${valid.modelData}`;
   // An S3 store's check already covers the credentials; with a local store, only this one does.
   if (!config.store.startsWith("s3://")) {
-    const credentials = awsCredentials(env);
-    if (credentials.problem !== undefined) {
-      return {
-        name: "promote",
-        status: "fail",
-        detail: `${summary}: ${credentials.problem}`,
-        fix: credentials.fix,
-      };
-    }
-    if (credentials.source === undefined) {
-      return {
-        name: "promote",
-        status: "warn",
-        detail: `${summary}: ${NO_CREDENTIALS}`,
-        fix: CREDENTIALS_FIX,
-      };
-    }
+    const notFound = credentialsCheck("promote", summary, awsCredentials(env));
+    if (notFound) return notFound;
   }
   return {
     name: "promote",
@@ -671,79 +390,4 @@ export function formatDoctor(report: DoctorReport): string {
     `${report.ok ? "ready" : "not ready"}: ${count("ok")} ok, ${count("warn")} warning(s), ${count("fail")} failed, ${count("skip")} skipped`,
   );
   return lines.join("\n");
-}
-
-// --- helpers ---------------------------------------------------------------------------------
-
-interface FolderProbe {
-  /** Where the store's folder is, or will be created. */
-  detail: string;
-  problem?: string;
-}
-
-/**
- * Writes and deletes a probe file in the folder, or, when the folder does not exist yet, in the
- * nearest folder above it that does (the pipeline creates the rest): doctor creates nothing.
- */
-function probeFolder(folder: string): FolderProbe {
-  const target = resolve(folder);
-  let existing = target;
-  while (!existsSync(existing)) {
-    const parent = dirname(existing);
-    if (parent === existing) break;
-    existing = parent;
-  }
-  if (!statSync(existing).isDirectory()) {
-    return {
-      detail: target,
-      problem: `cannot create ${target}: ${existing} is a file, not a folder`,
-    };
-  }
-  const probe = join(existing, `.mlops-doctor-${process.pid}-${randomUUID()}.tmp`);
-  try {
-    writeFileSync(probe, "");
-    rmSync(probe);
-  } catch (error) {
-    return { detail: target, problem: `cannot write in ${existing}: ${messageOf(error)}` };
-  }
-  return {
-    detail:
-      existing === target
-        ? `${target} is writable`
-        : `${target} does not exist yet; ${existing} is writable, so it can be created`,
-  };
-}
-
-/** Hints are written as sentences; joined into one fix they read as clauses of one. */
-function clauses(parts: string[]): string {
-  return (
-    parts
-      .map((part) => part.trim().replace(/\.$/, ""))
-      // "Set X" becomes "set X"; a part that starts with a name (SNOWFLAKE_USER) keeps it.
-      .map((part) =>
-        /^[A-Z][a-z]/.test(part) ? part.charAt(0).toLowerCase() + part.slice(1) : part,
-      )
-      .join("; ")
-  );
-}
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
-
-function hintOf(error: unknown): string | undefined {
-  return error instanceof PipelineError ? error.hint : undefined;
-}
-
-function hintField(error: PipelineError): { hint?: string } {
-  return error.hint !== undefined ? { hint: error.hint } : {};
-}
-
-/** An InputError's message without the `field "X": ` prefix (the message names it already). */
-function stripLocation(error: InputError): string {
-  return error.message.replace(/^field "[^"]*": /, "");
-}
-
-function nonEmpty(value: string | undefined): string | undefined {
-  return value === undefined || value.trim() === "" ? undefined : value;
 }

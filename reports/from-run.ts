@@ -5,18 +5,24 @@
  * stage) still gets a card that says how far it got.
  */
 import { getPath, type Config, type SettingSource } from "../pipeline/config/config.ts";
-import { DEFAULTS, SETTINGS } from "../pipeline/config/settings.ts";
+import { SETTINGS } from "../pipeline/config/settings.ts";
 import { ABLATION } from "../pipeline/evaluate/recommender.ts";
 import type { EvaluateResult } from "../pipeline/evaluate/stage.ts";
+import type { GateCheck } from "../pipeline/evaluate/gates.ts";
 import type { Figure } from "../pipeline/evaluate/metrics.ts";
-import { readStageRecord, stageKey, type StageRecord } from "../pipeline/store/runs.ts";
+import {
+  readStageResult,
+  STAGE_NAMES,
+  type StageName,
+  type StageResultRecord,
+} from "../pipeline/run/results.ts";
+import { runFolder } from "../pipeline/store/runs.ts";
 import type { ArtifactStore } from "../pipeline/store/store.ts";
 import type { TrainResult } from "../pipeline/train/train.ts";
-import type { TransformResult } from "../pipeline/transform/transform.ts";
-import type { UploadResult } from "../pipeline/upload/upload.ts";
 import type {
   CandidateFacts,
   CardData,
+  CheckResult,
   ConfigChange,
   HitFigures,
   Estimate,
@@ -25,7 +31,20 @@ import type {
   SliceResult,
 } from "./card-data.ts";
 
-const STAGES = ["upload", "transform", "train", "evaluate", "card", "promote"] as const;
+/** The records a run has so far, by stage (undefined: the stage has not run). */
+type RunRecords = { [S in StageName]: StageResultRecord<S> | undefined };
+
+async function readRunRecords(store: ArtifactStore, runId: string): Promise<RunRecords> {
+  const [upload, transform, train, evaluate, card, promote] = await Promise.all([
+    readStageResult(store, runId, "upload"),
+    readStageResult(store, runId, "transform"),
+    readStageResult(store, runId, "train"),
+    readStageResult(store, runId, "evaluate"),
+    readStageResult(store, runId, "card"),
+    readStageResult(store, runId, "promote"),
+  ]);
+  return { upload, transform, train, evaluate, card, promote };
+}
 
 type Scalar = string | number | boolean | null;
 const scalar = (v: unknown): Scalar =>
@@ -39,7 +58,7 @@ export function configChanges(
   const changes: ConfigChange[] = [];
   for (const spec of SETTINGS) {
     const value = getPath(config, spec.key);
-    const fallback = getPath(DEFAULTS, spec.key);
+    const fallback = spec.default;
     if (value === undefined || value === fallback) continue;
     // The card is a public comment: say that an ARN or a bucket is set, never which.
     changes.push({
@@ -54,6 +73,20 @@ export function configChanges(
     });
   }
   return changes;
+}
+
+/** One gate check as the card (and the evaluate action's summary) shows it. */
+export function checkResult(check: GateCheck): CheckResult {
+  return {
+    name: check.name,
+    kind: check.kind,
+    metric: check.metric,
+    ...optional("threshold", check.threshold ?? undefined),
+    ...optional("value", check.value ?? undefined),
+    verdict: check.verdict,
+    blocking: check.blocking,
+    detail: check.detail,
+  };
 }
 
 function estimate(f: Figure | undefined): Estimate | undefined {
@@ -150,18 +183,14 @@ export async function cardDataFromRun(
     ephemeralStore?: boolean;
   } = {},
 ): Promise<CardData> {
-  const records = new Map<string, StageRecord>();
-  for (const stage of STAGES) {
-    const record = await readStageRecord(store, runId, stage);
-    if (record) records.set(stage, record);
-  }
-  const result = <T>(stage: string) => records.get(stage)?.result as T | undefined;
-  const upload = result<UploadResult>("upload");
-  const transform = result<TransformResult>("transform");
-  const train = result<TrainResult>("train");
-  const evaluation = result<EvaluateResult>("evaluate");
-  const first = [...records.values()].sort((a, b) => a.startedAt.localeCompare(b.startedAt))[0];
-  const failed = [...records.values()].find((r) => r.status === "failed");
+  const byStage = await readRunRecords(store, runId);
+  const records = STAGE_NAMES.flatMap((stage) => byStage[stage] ?? []);
+  const upload = byStage.upload?.result ?? undefined;
+  const transform = byStage.transform?.result ?? undefined;
+  const train = byStage.train?.result ?? undefined;
+  const evaluation = byStage.evaluate?.result ?? undefined;
+  const first = [...records].sort((a, b) => a.startedAt.localeCompare(b.startedAt))[0];
+  const failed = records.find((r) => r.status === "failed");
 
   const data: CardData = {
     run: {
@@ -171,7 +200,7 @@ export async function cardDataFromRun(
       ...optional("backend", train?.backend.name),
       ...optional("compute", train?.compute),
       store: store.location,
-      stages: [...records.values()].map((r) => ({
+      stages: records.map((r) => ({
         name: r.stage,
         seconds: r.seconds,
         status: r.status,
@@ -188,23 +217,14 @@ export async function cardDataFromRun(
               },
             ]
           : []),
-        { name: "stage records", href: `${store.location}/${stageKey(runId, "")}` },
+        { name: "stage records", href: `${store.location}/${runFolder(runId)}` },
       ],
     },
   };
   if (evaluation) {
     data.verdict = {
       passed: evaluation.gates.passed,
-      checks: evaluation.gates.checks.map((c) => ({
-        name: c.name,
-        kind: c.kind,
-        metric: c.metric,
-        ...optional("threshold", c.threshold ?? undefined),
-        ...optional("value", c.value ?? undefined),
-        verdict: c.verdict,
-        blocking: c.blocking,
-        detail: c.detail,
-      })),
+      checks: evaluation.gates.checks.map(checkResult),
     };
     data.metrics = metricsRows(evaluation);
     data.slices = candidateSlices(evaluation);

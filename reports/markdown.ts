@@ -187,6 +187,11 @@ const CHECK_HEADER = [
   "Detail",
 ];
 
+/** The gate checks as a table: the card's verdict and the evaluate action's job summary. */
+export function gateTable(checks: readonly CheckResult[]): string {
+  return table(CHECK_HEADER, checks.map(checkRow));
+}
+
 function verdictSection(data: CardData, where: string): Piece[] {
   const verdict = data.verdict;
   const stopped = data.run.failedStage
@@ -213,8 +218,7 @@ function verdictSection(data: CardData, where: string): Piece[] {
       part(flagged.length, (shown) =>
         shown === 0 && flagged.length > 0
           ? `_${flagged.length} failing or warning checks; ${where} lists them._`
-          : table(CHECK_HEADER, flagged.slice(0, shown).map(checkRow)) +
-            omitted(flagged.length, shown, "checks", where),
+          : gateTable(flagged.slice(0, shown)) + omitted(flagged.length, shown, "checks", where),
       ),
     );
   }
@@ -230,7 +234,7 @@ function verdictSection(data: CardData, where: string): Piece[] {
           `All ${verdict.checks.length} checks (${counts})`,
           shown === 0
             ? `_Left out to fit GitHub's comment limit; ${where} lists them._`
-            : table(CHECK_HEADER, verdict.checks.slice(0, shown).map(checkRow)) +
+            : gateTable(verdict.checks.slice(0, shown)) +
                 omitted(verdict.checks.length, shown, "checks", where),
         ),
       ),

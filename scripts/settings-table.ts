@@ -4,20 +4,18 @@
  * setting: `npm run docs:settings`.
  */
 import { readFileSync, writeFileSync } from "node:fs";
-import { getPath } from "../pipeline/config/config.ts";
-import { DEFAULTS, SETTINGS } from "../pipeline/config/settings.ts";
+import { SETTINGS, type SettingSpec } from "../pipeline/config/settings.ts";
 
 const README = new URL("../README.md", import.meta.url);
 const HEADER = "| setting (config file)";
 
-function defaultOf(key: string): string {
-  const value = getPath(DEFAULTS, key);
-  return value === undefined ? "—" : `\`${String(value)}\``;
+function defaultOf(spec: SettingSpec): string {
+  return spec.default === undefined ? "—" : `\`${String(spec.default)}\``;
 }
 
 const rows = SETTINGS.map(
   (s) =>
-    `| \`${s.key}\` | \`${s.env}\` | \`${s.flag ?? ""}\` | ${defaultOf(s.key)} | ${s.allowed} | ${s.description} |`,
+    `| \`${s.key}\` | \`${s.env}\` | \`${s.flag ?? ""}\` | ${defaultOf(s)} | ${s.allowed} | ${s.description} |`,
 );
 const lines = readFileSync(README, "utf8").split("\n");
 const start = lines.findIndex((l) => l.startsWith(HEADER));

@@ -1,7 +1,7 @@
 /**
  * The one adapter between GitHub Actions and a pipeline stage. Every action's main.ts is a call
- * of `runStageAction` with the stage's name and how its result maps to outputs; the stage logic
- * stays in pipeline/. The adapter:
+ * of `runStageAction` with the stage's name and how its result maps to outputs (paths typed
+ * against that stage's result); the stage logic stays in pipeline/. The adapter:
  *
  * - reads the inputs: an input is named after its setting's CLI flag (`sessions` is
  *   `--sessions`, so `data.sessions`), and an empty input is left out so the config file, the
@@ -18,6 +18,7 @@ import { loadConfig } from "../../pipeline/config/config.ts";
 import { SETTINGS } from "../../pipeline/config/settings.ts";
 import { InputError, PipelineError, StageFailure } from "../../pipeline/errors.ts";
 import { createContext, type RunContext } from "../../pipeline/run/context.ts";
+import type { StageName, StageResults } from "../../pipeline/run/results.ts";
 import { STAGES } from "../../pipeline/run/stages.ts";
 import { newRunId, validateRunId } from "../../pipeline/store/runs.ts";
 import { actionReporter } from "./action-reporter.ts";
@@ -26,25 +27,24 @@ import { maskSecrets } from "./secrets.ts";
 import { provideSnowflakeToken } from "./snowflake-token.ts";
 
 export type OutputValue = string | number | boolean | undefined;
-export type StageFunction = (ctx: RunContext) => Promise<unknown>;
 
-export interface StageActionOptions {
+export interface StageActionOptions<T> {
   /** Action outputs from the stage's result (undefined values are not set). */
-  outputs(result: ResultFields): Record<string, OutputValue>;
+  outputs(result: ResultFields<T>): Record<string, OutputValue>;
   /**
    * A reason to fail the step although the stage returned (a stage that reports a problem in
    * its result instead of throwing, such as upload's reconciliation).
    */
-  failure?(result: ResultFields): string | undefined;
+  failure?(result: ResultFields<T>): string | undefined;
   /** Extra markdown for the job summary, after the outputs table. */
-  summary?(result: ResultFields): string | undefined;
+  summary?(result: ResultFields<T>): string | undefined;
   /**
    * Runs after the stage with its result (the model card posts its comment here). What it
    * returns is merged into the outputs.
    */
-  after?(result: ResultFields, ctx: RunContext): Promise<Record<string, OutputValue>>;
+  after?(result: ResultFields<T>, ctx: RunContext): Promise<Record<string, OutputValue>>;
   /** The stage function; by default `STAGES[stage]`. */
-  run?: StageFunction;
+  run?(ctx: RunContext): Promise<T>;
 }
 
 /** Inputs the adapter reads itself; every other input is a setting's flag without `--`. */
@@ -75,20 +75,6 @@ function resolveRunId(): string {
   } catch (error) {
     throw new InputError((error as Error).message, { field: "run-id" });
   }
-}
-
-function stageFunction(stage: string, options: StageActionOptions): StageFunction {
-  if (options.run) return options.run;
-  // Looked up by name so an action can be declared before its stage joins STAGES.
-  const run = (STAGES as Record<string, StageFunction | undefined>)[stage];
-  if (!run) {
-    throw new PipelineError(
-      `the pipeline has no stage "${stage}"`,
-      1,
-      `Stages: ${Object.keys(STAGES).join(", ")}. Rebuild the actions with npm run bundle.`,
-    );
-  }
-  return run;
 }
 
 function setOutputs(values: Record<string, OutputValue>): Record<string, string> {
@@ -147,17 +133,28 @@ function describeError(error: unknown): string {
   return hint ? `${message}\nhint: ${hint}` : message;
 }
 
+/** Runs one pipeline stage as a GitHub action (see runAction). */
+export async function runStageAction<S extends StageName>(
+  stage: S,
+  options: StageActionOptions<StageResults[S]>,
+): Promise<void> {
+  const run: (ctx: RunContext) => Promise<StageResults[S]> = options.run ?? STAGES[stage];
+  await runAction(stage, { ...options, run });
+}
+
 /**
- * Runs one stage as a GitHub action. Never throws: a failure sets the step's status with
- * `core.setFailed` (exit code 1), as the Actions toolkit expects of a main.
+ * Runs `options.run` as the action of the step named `stage`, the way every stage action runs. Never throws: a failure sets the
+ * step's status with `core.setFailed` (exit code 1), as the Actions toolkit expects of a main.
  */
-export async function runStageAction(stage: string, options: StageActionOptions): Promise<void> {
+export async function runAction<T>(
+  stage: string,
+  options: StageActionOptions<T> & { run(ctx: RunContext): Promise<T> },
+): Promise<void> {
   maskSecrets();
   let ctx: RunContext | undefined;
   let outputs: Record<string, string> = {};
-  let fields: ResultFields | undefined;
+  let fields: ResultFields<T> | undefined;
   try {
-    const run = stageFunction(stage, options);
     await provideSnowflakeToken(
       process.env,
       (audience) => core.getIDToken(audience),
@@ -172,8 +169,8 @@ export async function runStageAction(stage: string, options: StageActionOptions)
     // Set before the stage runs: a later job can find the run even when this one fails.
     outputs = setOutputs({ "run-id": ctx.runId, store: ctx.store.location });
     const context = ctx;
-    const result = await core.group(`${stage} (run ${context.runId})`, () => run(context));
-    fields = new ResultFields(result);
+    const result = await core.group(`${stage} (run ${context.runId})`, () => options.run(context));
+    fields = new ResultFields<T>(result);
     outputs = { ...outputs, ...setOutputs(options.outputs(fields)) };
     if (options.after) outputs = { ...outputs, ...setOutputs(await options.after(fields, ctx)) };
     const failure = options.failure?.(fields);
@@ -181,7 +178,7 @@ export async function runStageAction(stage: string, options: StageActionOptions)
     await writeSummary(stage, "succeeded", outputs, options.summary?.(fields));
   } catch (error) {
     if (!fields && error instanceof StageFailure) {
-      fields = new ResultFields(error.result);
+      fields = new ResultFields<T>(error.result);
       outputs = { ...outputs, ...setOutputs(options.outputs(fields)) };
     }
     const message = describeError(error);

@@ -29428,19 +29428,8 @@ function date4(params) {
   return _coercedDate(ZodDate, params);
 }
 
-// pipeline/compute/batch-settings.ts
+// pipeline/config/batch-settings.ts
 var DEFAULT_LOG_GROUP = "/aws/batch/job";
-var BATCH_DEFAULTS = {
-  jobDefinition: "mlops-session-recs-train",
-  vcpus: 4,
-  memoryMiB: 15e3,
-  gpus: 1,
-  timeoutSeconds: 7200,
-  retryAttempts: 3,
-  logGroup: DEFAULT_LOG_GROUP,
-  runnableWarnSeconds: 600,
-  runnableTimeoutSeconds: 3600
-};
 var NAME = /^[A-Za-z0-9_-]{1,128}$/;
 var QUEUE_ARN = /^arn:aws[a-z-]*:batch:[a-z0-9-]+:\d{12}:job-queue\/[A-Za-z0-9_-]{1,128}$/;
 var IMAGE = /^[A-Za-z0-9][A-Za-z0-9._:/#@-]{0,254}$/;
@@ -29509,6 +29498,7 @@ var BATCH_SETTING_SPECS = [
     key: "compute.batch.jobDefinition",
     env: "MLOPS_BATCH_JOB_DEFINITION",
     flag: "--batch-job-definition",
+    default: "mlops-session-recs-train",
     schema: external_exports.string().refine((v) => jobDefinitionNameProblem(v) === void 0),
     allowed: "1-128 letters, digits, '-' or '_'",
     description: "Job definition name; a new revision is registered only when image, resources or settings change."
@@ -29526,6 +29516,7 @@ var BATCH_SETTING_SPECS = [
     key: "compute.batch.vcpus",
     env: "MLOPS_BATCH_VCPUS",
     flag: "--batch-vcpus",
+    default: 4,
     schema: positiveInt.max(256),
     numeric: true,
     allowed: "an integer from 1 to 256",
@@ -29535,6 +29526,7 @@ var BATCH_SETTING_SPECS = [
     key: "compute.batch.memoryMiB",
     env: "MLOPS_BATCH_MEMORY_MIB",
     flag: "--batch-memory-mib",
+    default: 15e3,
     schema: external_exports.number().int().min(512),
     numeric: true,
     allowed: "an integer of at least 512",
@@ -29544,6 +29536,7 @@ var BATCH_SETTING_SPECS = [
     key: "compute.batch.gpus",
     env: "MLOPS_BATCH_GPUS",
     flag: "--batch-gpus",
+    default: 1,
     schema: external_exports.number().int().min(0).max(16),
     numeric: true,
     allowed: "an integer from 0 to 16",
@@ -29553,6 +29546,7 @@ var BATCH_SETTING_SPECS = [
     key: "compute.batch.timeoutSeconds",
     env: "MLOPS_BATCH_TIMEOUT_SECONDS",
     flag: "--batch-timeout-seconds",
+    default: 7200,
     schema: external_exports.number().int().min(60),
     numeric: true,
     allowed: "an integer of at least 60 (Batch's minimum)",
@@ -29562,6 +29556,7 @@ var BATCH_SETTING_SPECS = [
     key: "compute.batch.retryAttempts",
     env: "MLOPS_BATCH_RETRY_ATTEMPTS",
     flag: "--batch-retry-attempts",
+    default: 3,
     schema: external_exports.number().int().min(1).max(10),
     numeric: true,
     allowed: "an integer from 1 to 10",
@@ -29579,6 +29574,7 @@ var BATCH_SETTING_SPECS = [
     key: "compute.batch.logGroup",
     env: "MLOPS_BATCH_LOG_GROUP",
     flag: "--batch-log-group",
+    default: DEFAULT_LOG_GROUP,
     schema: external_exports.string().regex(LOG_GROUP),
     allowed: "a CloudWatch Logs group name",
     description: "Log group the job's container logs go to (the awslogs driver)."
@@ -29587,6 +29583,7 @@ var BATCH_SETTING_SPECS = [
     key: "compute.batch.runnableWarnSeconds",
     env: "MLOPS_BATCH_RUNNABLE_WARN_SECONDS",
     flag: "--batch-runnable-warn-seconds",
+    default: 600,
     schema: positiveInt,
     numeric: true,
     allowed: "a positive integer",
@@ -29596,6 +29593,7 @@ var BATCH_SETTING_SPECS = [
     key: "compute.batch.runnableTimeoutSeconds",
     env: "MLOPS_BATCH_RUNNABLE_TIMEOUT_SECONDS",
     flag: "--batch-runnable-timeout-seconds",
+    default: 3600,
     schema: positiveInt,
     numeric: true,
     allowed: "a positive integer",
@@ -29629,29 +29627,15 @@ var BATCH_SETTING_SPECS = [
     sensitive: true
   }
 ];
-var SPEC_BY_FIELD = new Map(
-  BATCH_SETTING_SPECS.map((spec) => [spec.key.slice("compute.batch.".length), spec])
-);
 
-// pipeline/serve/serve-settings.ts
-var SERVE_LIMIT_DEFAULTS = {
-  maxQueue: 256,
-  maxBatch: 32,
-  batchWaitMs: 0,
-  maxConnections: 1e3,
-  // SageMaker gives an invocation 60 s end to end; a request still arriving after that is dead.
-  requestTimeoutMs: 6e4,
-  headersTimeoutMs: 1e4,
-  // Longer than a load balancer's usual 60 s idle timeout, so the server never closes a
-  // connection its front end is about to reuse (the front end closes idle ones first).
-  keepAliveTimeoutMs: 75e3
-};
+// pipeline/config/serve-settings.ts
 var positiveInt2 = external_exports.number().int().positive();
 var SERVE_LIMIT_SPECS = [
   {
     key: "serve.maxQueue",
     env: "MLOPS_SERVE_MAX_QUEUE",
     flag: "--max-queue",
+    default: 256,
     schema: positiveInt2,
     numeric: true,
     allowed: "a positive integer",
@@ -29661,6 +29645,7 @@ var SERVE_LIMIT_SPECS = [
     key: "serve.maxBatch",
     env: "MLOPS_SERVE_MAX_BATCH",
     flag: "--max-batch",
+    default: 32,
     schema: positiveInt2,
     numeric: true,
     allowed: "a positive integer",
@@ -29670,6 +29655,7 @@ var SERVE_LIMIT_SPECS = [
     key: "serve.batchWaitMs",
     env: "MLOPS_SERVE_BATCH_WAIT_MS",
     flag: "--batch-wait-ms",
+    default: 0,
     schema: external_exports.number().min(0).max(1e3),
     numeric: true,
     allowed: "0 to 1000 milliseconds",
@@ -29679,6 +29665,7 @@ var SERVE_LIMIT_SPECS = [
     key: "serve.maxConnections",
     env: "MLOPS_SERVE_MAX_CONNECTIONS",
     flag: "--max-connections",
+    default: 1e3,
     schema: positiveInt2,
     numeric: true,
     allowed: "a positive integer",
@@ -29688,6 +29675,8 @@ var SERVE_LIMIT_SPECS = [
     key: "serve.requestTimeoutMs",
     env: "MLOPS_SERVE_REQUEST_TIMEOUT_MS",
     flag: "--request-timeout-ms",
+    // SageMaker gives an invocation 60 s end to end; a request still arriving after that is dead.
+    default: 6e4,
     schema: positiveInt2,
     numeric: true,
     allowed: "a positive integer (milliseconds)",
@@ -29697,6 +29686,7 @@ var SERVE_LIMIT_SPECS = [
     key: "serve.headersTimeoutMs",
     env: "MLOPS_SERVE_HEADERS_TIMEOUT_MS",
     flag: "--headers-timeout-ms",
+    default: 1e4,
     schema: positiveInt2,
     numeric: true,
     allowed: "a positive integer (milliseconds), at most serve.requestTimeoutMs",
@@ -29706,6 +29696,9 @@ var SERVE_LIMIT_SPECS = [
     key: "serve.keepAliveTimeoutMs",
     env: "MLOPS_SERVE_KEEP_ALIVE_TIMEOUT_MS",
     flag: "--keep-alive-timeout-ms",
+    // Longer than a load balancer's usual 60 s idle timeout, so the server never closes a
+    // connection its front end is about to reuse (the front end closes idle ones first).
+    default: 75e3,
     schema: positiveInt2,
     numeric: true,
     allowed: "a positive integer (milliseconds)",
@@ -29722,6 +29715,7 @@ var SETTINGS = [
     key: "store",
     env: "MLOPS_STORE",
     flag: "--store",
+    default: ".mlops",
     schema: external_exports.string().regex(/^(s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/.*)?|[^:]+|[A-Za-z]:[\\/].*)$/),
     allowed: "a folder path or s3://bucket/prefix",
     description: "Run store: where runs and artifacts are written.",
@@ -29731,6 +29725,7 @@ var SETTINGS = [
     key: "warehouse",
     env: "MLOPS_WAREHOUSE",
     flag: "--warehouse",
+    default: "duckdb:.mlops/warehouse.duckdb",
     schema: external_exports.string().regex(/^(duckdb:.+|snowflake)$/),
     allowed: "duckdb:PATH or snowflake",
     description: "Warehouse to load into and transform in."
@@ -29739,6 +29734,7 @@ var SETTINGS = [
     key: "tenant",
     env: "MLOPS_TENANT",
     flag: "--tenant",
+    default: "local",
     schema: external_exports.string().regex(/^[A-Za-z0-9_.-]{1,64}$/),
     allowed: "1-64 letters, digits, '_', '.' or '-'",
     description: "Tenant / API key recorded on every loaded row."
@@ -29747,6 +29743,7 @@ var SETTINGS = [
     key: "progress",
     env: "MLOPS_PROGRESS",
     flag: "--progress",
+    default: "auto",
     schema: external_exports.enum(["auto", "on", "off"]),
     allowed: "auto, on or off",
     description: "Progress bars on stderr (auto: only on a terminal, never in CI or with --json)."
@@ -29755,6 +29752,7 @@ var SETTINGS = [
     key: "data.source",
     env: "MLOPS_DATA_SOURCE",
     flag: "--source",
+    default: "synthetic",
     schema: external_exports.enum(["synthetic", "csv", "download"]),
     allowed: "synthetic, csv or download",
     description: "Where the upload stage gets its files."
@@ -29763,6 +29761,7 @@ var SETTINGS = [
     key: "data.dir",
     env: "MLOPS_DATA_DIR",
     flag: "--data",
+    default: ".mlops/data",
     schema: external_exports.string().min(1),
     allowed: "a folder path",
     description: "Folder holding browsing_train.csv, search_train.csv and sku_to_content.csv (csv source), or where downloads are unpacked."
@@ -29771,6 +29770,7 @@ var SETTINGS = [
     key: "data.sessions",
     env: "MLOPS_SESSIONS",
     flag: "--sessions",
+    default: 1e5,
     schema: positiveInt3,
     numeric: true,
     allowed: "a positive integer",
@@ -29780,6 +29780,7 @@ var SETTINGS = [
     key: "data.skus",
     env: "MLOPS_SKUS",
     flag: "--skus",
+    default: 1e4,
     // The generator's category tree needs at least ten items to have more than one leaf.
     schema: external_exports.number().int().min(10),
     numeric: true,
@@ -29790,6 +29791,7 @@ var SETTINGS = [
     key: "data.seed",
     env: "MLOPS_SEED",
     flag: "--seed",
+    default: 42,
     schema: seed,
     numeric: true,
     allowed: "an integer from 0 to 4294967295",
@@ -29816,6 +29818,7 @@ var SETTINGS = [
     key: "data.allowHttp",
     env: "MLOPS_DOWNLOAD_ALLOW_HTTP",
     flag: "--allow-http",
+    default: false,
     schema: boolean4,
     allowed: "true or false",
     description: "Allow a plain http download URL (refused by default: anyone on the way could swap the archive)."
@@ -29824,6 +29827,7 @@ var SETTINGS = [
     key: "data.downloadMaxBytes",
     env: "MLOPS_DOWNLOAD_MAX_BYTES",
     flag: "--download-max-bytes",
+    default: DOWNLOAD_LIMITS.maxBytes,
     schema: positiveInt3,
     numeric: true,
     allowed: "a positive integer (bytes)",
@@ -29833,6 +29837,7 @@ var SETTINGS = [
     key: "data.downloadMaxUnpackedBytes",
     env: "MLOPS_DOWNLOAD_MAX_UNPACKED_BYTES",
     flag: "--download-max-unpacked-bytes",
+    default: DOWNLOAD_LIMITS.maxUnpackedBytes,
     schema: positiveInt3,
     numeric: true,
     allowed: "a positive integer (bytes)",
@@ -29850,6 +29855,7 @@ var SETTINGS = [
     key: "transform.dbt",
     env: "MLOPS_DBT",
     flag: "--dbt",
+    default: "auto",
     schema: external_exports.string().min(1),
     allowed: "auto, builtin or a path to a dbt executable",
     description: "Who runs dbt build: auto (dbt-core when `dbt` is on PATH, else the built-in runner), builtin, or that dbt executable."
@@ -29858,6 +29864,7 @@ var SETTINGS = [
     key: "transform.sessionGapMinutes",
     env: "MLOPS_SESSION_GAP_MINUTES",
     flag: "--session-gap-minutes",
+    default: 30,
     schema: positiveInt3,
     numeric: true,
     allowed: "a positive integer",
@@ -29867,6 +29874,7 @@ var SETTINGS = [
     key: "transform.trainFraction",
     env: "MLOPS_TRAIN_FRACTION",
     flag: "--train-fraction",
+    default: 0.8,
     schema: external_exports.number().gt(0).lt(1),
     numeric: true,
     allowed: "a number between 0 and 1",
@@ -29876,6 +29884,7 @@ var SETTINGS = [
     key: "transform.validationFraction",
     env: "MLOPS_VALIDATION_FRACTION",
     flag: "--validation-fraction",
+    default: 0.1,
     schema: external_exports.number().min(0).lt(1),
     numeric: true,
     allowed: "a number from 0 to below 1",
@@ -29885,6 +29894,7 @@ var SETTINGS = [
     key: "transform.collapseRepeats",
     env: "MLOPS_COLLAPSE_REPEATS",
     flag: "--collapse-repeats",
+    default: true,
     schema: boolean4,
     allowed: "true or false",
     description: "Collapse consecutive interactions with the same SKU into one sequence step."
@@ -29893,6 +29903,7 @@ var SETTINGS = [
     key: "transform.sequenceActions",
     env: "MLOPS_SEQUENCE_ACTIONS",
     flag: "--sequence-actions",
+    default: "detail,add,purchase",
     schema: external_exports.string().regex(/^(detail|add|purchase|remove|click)(,(detail|add|purchase|remove|click))*$/),
     allowed: "comma-separated product actions (detail, add, purchase, remove, click)",
     description: "Product actions that make up a training sequence."
@@ -29901,6 +29912,7 @@ var SETTINGS = [
     key: "train.compute",
     env: "MLOPS_COMPUTE",
     flag: "--compute",
+    default: "local",
     schema: external_exports.enum(["local", "batch"]),
     allowed: "local or batch",
     description: "Where training runs: in this process, or as an AWS Batch GPU job running the same trainer."
@@ -29909,6 +29921,7 @@ var SETTINGS = [
     key: "train.backend",
     env: "MLOPS_BACKEND",
     flag: "--backend",
+    default: "auto",
     schema: external_exports.enum(["auto", "node-gpu", "node", "wasm", "cpu"]),
     allowed: "auto, node-gpu, node, wasm or cpu",
     description: "tfjs backend (auto: the first of node-gpu → node → wasm → cpu that loads; the run record says which ran and why)."
@@ -29917,6 +29930,7 @@ var SETTINGS = [
     key: "train.epochs",
     env: "MLOPS_EPOCHS",
     flag: "--epochs",
+    default: 12,
     schema: positiveInt3,
     numeric: true,
     allowed: "a positive integer",
@@ -29926,6 +29940,7 @@ var SETTINGS = [
     key: "train.patience",
     env: "MLOPS_PATIENCE",
     flag: "--patience",
+    default: 2,
     schema: external_exports.number().int().min(0),
     numeric: true,
     allowed: "an integer of at least 0",
@@ -29935,6 +29950,7 @@ var SETTINGS = [
     key: "train.minImprovement",
     env: "MLOPS_MIN_IMPROVEMENT",
     flag: "--min-improvement",
+    default: 5e-3,
     schema: external_exports.number().min(0).max(1),
     numeric: true,
     allowed: "a number from 0 to 1",
@@ -29944,6 +29960,7 @@ var SETTINGS = [
     key: "train.batchSize",
     env: "MLOPS_BATCH_SIZE",
     flag: "--batch-size",
+    default: 512,
     schema: positiveInt3,
     numeric: true,
     allowed: "a positive integer",
@@ -29953,6 +29970,7 @@ var SETTINGS = [
     key: "train.loss",
     env: "MLOPS_LOSS",
     flag: "--loss",
+    default: "sampled",
     schema: external_exports.enum(["full", "sampled"]),
     allowed: "full or sampled",
     description: "Training loss: softmax cross-entropy over the whole vocabulary, or over the batch's targets plus sampled negatives (faster; evaluation always ranks the whole vocabulary)."
@@ -29961,6 +29979,7 @@ var SETTINGS = [
     key: "train.negatives",
     env: "MLOPS_NEGATIVES",
     flag: "--negatives",
+    default: 1024,
     schema: positiveInt3,
     numeric: true,
     allowed: "a positive integer smaller than the vocabulary",
@@ -29970,6 +29989,7 @@ var SETTINGS = [
     key: "train.sampleAlpha",
     env: "MLOPS_SAMPLE_ALPHA",
     flag: "--sample-alpha",
+    default: 0.5,
     schema: external_exports.number().min(0).max(1),
     numeric: true,
     allowed: "a number from 0 to 1",
@@ -29979,6 +29999,7 @@ var SETTINGS = [
     key: "train.logQ",
     env: "MLOPS_LOGQ",
     flag: "--logq",
+    default: 1,
     schema: external_exports.number().min(0).max(1),
     numeric: true,
     allowed: "a number from 0 to 1",
@@ -29988,6 +30009,7 @@ var SETTINGS = [
     key: "train.popularityBias",
     env: "MLOPS_POPULARITY_BIAS",
     flag: "--popularity-bias",
+    default: true,
     schema: boolean4,
     allowed: "true or false",
     description: "Start the output bias at each item's log train frequency."
@@ -29996,6 +30018,7 @@ var SETTINGS = [
     key: "train.examples",
     env: "MLOPS_EXAMPLES",
     flag: "--examples",
+    default: "sequence",
     schema: external_exports.enum(["sequence", "all-prefixes", "last"]),
     allowed: "sequence, all-prefixes or last",
     description: "Training examples per session: the loss at every position in one pass (sequence), every prefix as a separate example (all-prefixes), or only the last item."
@@ -30004,6 +30027,7 @@ var SETTINGS = [
     key: "train.minCount",
     env: "MLOPS_MIN_COUNT",
     flag: "--min-count",
+    default: 1,
     schema: positiveInt3,
     numeric: true,
     allowed: "a positive integer",
@@ -30013,6 +30037,7 @@ var SETTINGS = [
     key: "train.validationExamples",
     env: "MLOPS_VALIDATION_EXAMPLES",
     flag: "--validation-examples",
+    default: 1e4,
     schema: positiveInt3,
     numeric: true,
     allowed: "a positive integer",
@@ -30022,6 +30047,7 @@ var SETTINGS = [
     key: "train.seed",
     env: "MLOPS_TRAIN_SEED",
     flag: "--train-seed",
+    default: 42,
     schema: seed,
     numeric: true,
     allowed: "an integer from 0 to 4294967295",
@@ -30031,6 +30057,7 @@ var SETTINGS = [
     key: "model.preset",
     env: "MLOPS_PRESET",
     flag: "--preset",
+    default: "hybrid",
     schema: external_exports.enum(["hybrid", "lstm-sampled", "seeds"]),
     allowed: "hybrid, lstm-sampled or seeds",
     description: "Architecture and training recipe the other model and train settings start from: hybrid (the default: a tied-embedding GRU blended with neighbourhood evidence), lstm-sampled (the previous default LSTM) or seeds (exactly the seeds' Keras recipe). Settings given explicitly override the preset."
@@ -30039,6 +30066,7 @@ var SETTINGS = [
     key: "model.cell",
     env: "MLOPS_CELL",
     flag: "--cell",
+    default: "gru",
     schema: external_exports.enum(["lstm", "gru"]),
     allowed: "lstm or gru",
     description: "Recurrent cell."
@@ -30047,6 +30075,7 @@ var SETTINGS = [
     key: "model.tied",
     env: "MLOPS_TIED",
     flag: "--tied",
+    default: true,
     schema: boolean4,
     allowed: "true or false",
     description: "Score items with the item embedding itself (tied input/output embeddings; needs hidden units = embedding size)."
@@ -30055,6 +30084,7 @@ var SETTINGS = [
     key: "model.itemFeatures",
     env: "MLOPS_ITEM_FEATURES",
     flag: "--item-features",
+    default: true,
     schema: boolean4,
     allowed: "true or false",
     description: "Add embeddings of each item's catalog facts (every category level, the price bucket) to its embedding while training, so rarely seen items start from what their category says."
@@ -30063,6 +30093,7 @@ var SETTINGS = [
     key: "model.blend",
     env: "MLOPS_BLEND",
     flag: "--blend",
+    default: "neural,sknn,cooccurrence,repeat",
     schema: external_exports.string().regex(/^(neural|sknn|cooccurrence|repeat)(,(neural|sknn|cooccurrence|repeat))*$/).refine(
       (v) => v.split(",")[0] === "neural" && new Set(v.split(",")).size === v.split(",").length
     ),
@@ -30073,6 +30104,7 @@ var SETTINGS = [
     key: "model.embeddingDim",
     env: "MLOPS_EMBEDDING_DIM",
     flag: "--embedding-dim",
+    default: 64,
     schema: positiveInt3,
     numeric: true,
     allowed: "a positive integer",
@@ -30082,6 +30114,7 @@ var SETTINGS = [
     key: "model.hiddenUnits",
     env: "MLOPS_HIDDEN_UNITS",
     flag: "--hidden-units",
+    default: 64,
     schema: positiveInt3,
     numeric: true,
     allowed: "a positive integer",
@@ -30091,6 +30124,7 @@ var SETTINGS = [
     key: "model.layers",
     env: "MLOPS_LAYERS",
     flag: "--layers",
+    default: 1,
     schema: positiveInt3,
     numeric: true,
     allowed: "a positive integer",
@@ -30100,6 +30134,7 @@ var SETTINGS = [
     key: "model.dropout",
     env: "MLOPS_DROPOUT",
     flag: "--dropout",
+    default: 0.2,
     schema: external_exports.number().min(0).lt(1),
     numeric: true,
     allowed: "a number in [0, 1)",
@@ -30109,6 +30144,7 @@ var SETTINGS = [
     key: "model.learningRate",
     env: "MLOPS_LEARNING_RATE",
     flag: "--learning-rate",
+    default: 5e-3,
     schema: external_exports.number().positive(),
     numeric: true,
     allowed: "a positive number",
@@ -30118,6 +30154,7 @@ var SETTINGS = [
     key: "model.maxLen",
     env: "MLOPS_MAX_LEN",
     flag: "--max-len",
+    default: 20,
     schema: positiveInt3,
     numeric: true,
     allowed: "a positive integer",
@@ -30127,6 +30164,7 @@ var SETTINGS = [
     key: "evaluate.gates",
     env: "MLOPS_GATES_FILE",
     flag: "--gates",
+    default: "gates.yml",
     schema: external_exports.string().min(1),
     allowed: "a YAML file path",
     description: "The gate file: the checks a model must pass to ship (see gates.yml)."
@@ -30135,6 +30173,7 @@ var SETTINGS = [
     key: "evaluate.maxPrefixes",
     env: "MLOPS_EVAL_MAX_PREFIXES",
     flag: "--max-prefixes",
+    default: 2e4,
     schema: positiveInt3,
     numeric: true,
     allowed: "a positive integer",
@@ -30144,6 +30183,7 @@ var SETTINGS = [
     key: "evaluate.bootstrap",
     env: "MLOPS_EVAL_BOOTSTRAP",
     flag: "--bootstrap",
+    default: 1e3,
     schema: positiveInt3,
     numeric: true,
     allowed: "a positive integer",
@@ -30153,6 +30193,7 @@ var SETTINGS = [
     key: "evaluate.seed",
     env: "MLOPS_EVAL_SEED",
     flag: "--eval-seed",
+    default: 42,
     schema: seed,
     numeric: true,
     allowed: "an integer from 0 to 4294967295",
@@ -30162,6 +30203,7 @@ var SETTINGS = [
     key: "card.screenshot",
     env: "MLOPS_CARD_SCREENSHOT",
     flag: "--screenshot",
+    default: "auto",
     schema: external_exports.enum(["auto", "on", "off"]),
     allowed: "auto, on or off",
     description: "Screenshot of the HTML report with headless Chromium (auto: when Chromium is installed)."
@@ -30178,6 +30220,7 @@ var SETTINGS = [
     key: "promote.target",
     env: "MLOPS_PROMOTE_TARGET",
     flag: "--target",
+    default: "local",
     schema: external_exports.enum(["local", "sagemaker"]),
     allowed: "local or sagemaker",
     description: "Where a promoted model is deployed: the local endpoint (the registry + pipeline serve) or a SageMaker endpoint."
@@ -30186,6 +30229,7 @@ var SETTINGS = [
     key: "promote.tolerance",
     env: "MLOPS_PROMOTE_TOLERANCE",
     flag: "--tolerance",
+    default: 0,
     schema: external_exports.number().min(0).max(1),
     numeric: true,
     allowed: "a number from 0 to 1",
@@ -30195,6 +30239,7 @@ var SETTINGS = [
     key: "promote.sagemaker.endpoint",
     env: "MLOPS_SAGEMAKER_ENDPOINT",
     flag: "--endpoint",
+    default: "mlops-session-recs",
     schema: external_exports.string().regex(/^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$/),
     allowed: "1-63 letters, digits and '-'",
     description: "SageMaker endpoint name."
@@ -30221,6 +30266,7 @@ var SETTINGS = [
     key: "promote.sagemaker.instanceType",
     env: "MLOPS_SAGEMAKER_INSTANCE_TYPE",
     flag: "--instance-type",
+    default: "ml.m5.large",
     schema: external_exports.string().min(1),
     allowed: "a SageMaker instance type",
     description: "Endpoint instance type."
@@ -30229,6 +30275,7 @@ var SETTINGS = [
     key: "promote.sagemaker.instanceCount",
     env: "MLOPS_SAGEMAKER_INSTANCE_COUNT",
     flag: "--instance-count",
+    default: 1,
     schema: positiveInt3,
     numeric: true,
     allowed: "a positive integer",
@@ -30247,6 +30294,7 @@ var SETTINGS = [
     key: "promote.sagemaker.traffic",
     env: "MLOPS_SAGEMAKER_TRAFFIC",
     flag: "--traffic",
+    default: "all-at-once",
     schema: external_exports.string().regex(/^(all-at-once|canary:\d+|linear:\d+)$/),
     allowed: "all-at-once, canary:N or linear:N",
     description: "Blue/green traffic shifting of an endpoint update."
@@ -30272,6 +30320,7 @@ var SETTINGS = [
     key: "serve.port",
     env: "MLOPS_SERVE_PORT",
     flag: "--port",
+    default: 8080,
     schema: external_exports.number().int().min(0).max(65535),
     numeric: true,
     allowed: "a port from 0 to 65535 (0: any free port)",
@@ -30289,6 +30338,7 @@ var SETTINGS = [
     key: "serve.logSampleRate",
     env: "MLOPS_SERVE_LOG_SAMPLE_RATE",
     flag: "--log-sample-rate",
+    default: 0,
     schema: external_exports.number().min(0).max(1),
     numeric: true,
     allowed: "a number from 0 to 1",
@@ -30297,79 +30347,6 @@ var SETTINGS = [
   ...SERVE_LIMIT_SPECS,
   ...BATCH_SETTING_SPECS
 ];
-var DEFAULTS = {
-  store: ".mlops",
-  warehouse: "duckdb:.mlops/warehouse.duckdb",
-  tenant: "local",
-  progress: "auto",
-  data: {
-    source: "synthetic",
-    dir: ".mlops/data",
-    sessions: 1e5,
-    skus: 1e4,
-    seed: 42,
-    allowHttp: false,
-    downloadMaxBytes: DOWNLOAD_LIMITS.maxBytes,
-    downloadMaxUnpackedBytes: DOWNLOAD_LIMITS.maxUnpackedBytes
-  },
-  transform: {
-    dbt: "auto",
-    sessionGapMinutes: 30,
-    trainFraction: 0.8,
-    validationFraction: 0.1,
-    collapseRepeats: true,
-    sequenceActions: "detail,add,purchase"
-  },
-  train: {
-    compute: "local",
-    backend: "auto",
-    epochs: 12,
-    patience: 2,
-    minImprovement: 5e-3,
-    batchSize: 512,
-    loss: "sampled",
-    negatives: 1024,
-    sampleAlpha: 0.5,
-    logQ: 1,
-    popularityBias: true,
-    examples: "sequence",
-    minCount: 1,
-    validationExamples: 1e4,
-    seed: 42
-  },
-  compute: { batch: BATCH_DEFAULTS },
-  card: { screenshot: "auto" },
-  serve: { port: 8080, logSampleRate: 0, ...SERVE_LIMIT_DEFAULTS },
-  promote: {
-    target: "local",
-    tolerance: 0,
-    sagemaker: {
-      endpoint: "mlops-session-recs",
-      instanceType: "ml.m5.large",
-      instanceCount: 1,
-      traffic: "all-at-once"
-    }
-  },
-  evaluate: {
-    gates: "gates.yml",
-    maxPrefixes: 2e4,
-    bootstrap: 1e3,
-    seed: 42
-  },
-  model: {
-    preset: "hybrid",
-    cell: "gru",
-    tied: true,
-    itemFeatures: true,
-    blend: "neural,sknn,cooccurrence,repeat",
-    embeddingDim: 64,
-    hiddenUnits: 64,
-    layers: 1,
-    dropout: 0.2,
-    learningRate: 5e-3,
-    maxLen: 20
-  }
-};
 
 // pipeline/config/config.ts
 var DEFAULT_CONFIG_FILE = "pipeline.config.yml";
@@ -30387,9 +30364,8 @@ function loadConfig(inputs = {}) {
       const at = source === "file" && file2 ? { file: file2, line: fileValues?.lineOf(spec.key), field: spec.key } : {};
       values[spec.key] = check2(spec, value, raw, where, at);
     };
-    const fallback = getPath(DEFAULTS, spec.key);
-    if (fallback !== void 0) {
-      values[spec.key] = fallback;
+    if (spec.default !== void 0) {
+      values[spec.key] = spec.default;
       sources[spec.key] = "default";
     }
     const fromFile = fileValues?.get(spec.key);
@@ -32606,6 +32582,20 @@ import {
   STATUS_CODES,
   createServer
 } from "node:http";
+
+// pipeline/config/setting-spec.ts
+function sectionDefaults(specs, section2) {
+  const defaults = {};
+  for (const spec of specs) {
+    if (spec.key.startsWith(section2) && spec.default !== void 0) {
+      defaults[spec.key.slice(section2.length)] = spec.default;
+    }
+  }
+  return defaults;
+}
+
+// pipeline/serve/serve-settings.ts
+var SERVE_LIMIT_DEFAULTS = sectionDefaults(SERVE_LIMIT_SPECS, "serve.");
 
 // pipeline/serve/batcher.ts
 var DEFAULT_BATCH_OPTIONS = {

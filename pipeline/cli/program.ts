@@ -13,32 +13,30 @@ import { formatDoctor, runDoctor } from "../doctor.ts";
 import { errorLines, errorReport, InputError, PipelineError } from "../errors.ts";
 import { generate, GENERATOR_DEFAULTS } from "../data/generator/index.ts";
 import { convert, CONVERT_FORMATS } from "../data/convert/convert.ts";
-import { rollbackProduction, type PromoteResult } from "../promote/promote.ts";
+import { rollbackProduction } from "../promote/promote.ts";
 import { readProduction } from "../store/registry.ts";
 import { createReporter, type Reporter } from "../reporter.ts";
 import { SAGEMAKER_MODEL_DIR, serveModel } from "../serve/serve.ts";
-import { SERVE_LIMIT_SPECS } from "../serve/serve-settings.ts";
+import { SERVE_LIMIT_SPECS } from "../config/serve-settings.ts";
 import { runModelDir } from "../train/fetch-artifact.ts";
 import { imageReports } from "../compute/images.ts";
 import { parseVariables, type LevelInputs } from "../config/levels.ts";
 import { reviewedForCommit } from "../promote/reviewed.ts";
 import { createGitHubClient, pullRequestOfCommit } from "../../reports/github.ts";
 import { createContext, openStore } from "../run/context.ts";
+import { STAGE_NAMES } from "../run/results.ts";
 import {
   cardStage,
   evaluateStage,
   promoteStage,
-  type CardResult,
   runPipeline,
   stageRange,
   trainStage,
   transformStage,
   uploadStage,
 } from "../run/stages.ts";
-import type { TrainResult } from "../train/train.ts";
 import { formatTransform } from "../transform/report.ts";
-import type { TransformResult } from "../transform/transform.ts";
-import { listRuns, newRunId, showRun, validateRunId } from "../store/runs.ts";
+import { listRuns, newRunId, showRun, stageKey, validateRunId } from "../store/runs.ts";
 import {
   formatCard,
   formatConvert,
@@ -51,7 +49,6 @@ import {
   formatTrain,
   formatUpload,
 } from "./format.ts";
-import type { EvaluateResult } from "../evaluate/stage.ts";
 
 interface CommonOptions {
   config?: string;
@@ -165,7 +162,7 @@ function validateRunIdFlag(id: string): string {
 export function buildProgram(): Command {
   const program = new Command("pipeline")
     .description(
-      "Raw shopping events to a deployed next-item recommender: upload → transform → train → evaluate → card → promote.",
+      `Raw shopping events to a deployed next-item recommender: ${STAGE_NAMES.join(" → ")}.`,
     )
     .showHelpAfterError()
     // `runs show ID --json` must give --json to `show`, not to its parent `runs`.
@@ -175,9 +172,7 @@ export function buildProgram(): Command {
   withSettings(
     program
       .command("run")
-      .description(
-        "run the stages in order (upload → transform → train → evaluate → card → promote) under one run id",
-      )
+      .description(`run the stages in order (${STAGE_NAMES.join(" → ")}) under one run id`)
       .option("--from <stage>", "start at this stage (resume a failed run with --run-id)")
       .option("--until <stage>", "stop after this stage")
       .option("--run-id <id>", "run id to use (default: a new one)"),
@@ -197,13 +192,12 @@ export function buildProgram(): Command {
       const results = await runPipeline(ctx, stages);
       emit(inv, { runId: ctx.runId, store: ctx.store.location, stages: results }, () => {
         const lines = [`run ${ctx.runId} finished: ${stages.join(" → ")}`];
-        if (results.upload)
-          lines.push(formatUpload(results.upload as Parameters<typeof formatUpload>[0]));
-        if (results.transform) lines.push(formatTransform(results.transform as TransformResult));
-        if (results.train) lines.push(formatTrain(results.train as TrainResult));
-        if (results.evaluate) lines.push(formatEvaluate(results.evaluate as EvaluateResult));
-        if (results.card) lines.push(formatCard(results.card as CardResult));
-        if (results.promote) lines.push(formatPromote(results.promote as PromoteResult));
+        if (results.upload) lines.push(formatUpload(results.upload));
+        if (results.transform) lines.push(formatTransform(results.transform));
+        if (results.train) lines.push(formatTrain(results.train));
+        if (results.evaluate) lines.push(formatEvaluate(results.evaluate));
+        if (results.card) lines.push(formatCard(results.card));
+        if (results.promote) lines.push(formatPromote(results.promote));
         lines.push(`inspect it with: npx pipeline runs show ${ctx.runId}`);
         return lines.join("\n");
       });
@@ -659,7 +653,9 @@ async function unfinishedTraining(store: ReturnType<typeof openStore>): Promise<
   for (const run of await listRuns(store)) {
     const train = run.stages.find((s) => s.stage === "train");
     if (train?.status === "succeeded") continue;
-    if ((await store.list(`runs/${run.runId}/train/checkpoint/`)).length > 0) return run.runId;
+    if ((await store.list(`${stageKey(run.runId, "train", "checkpoint")}/`)).length > 0) {
+      return run.runId;
+    }
   }
   throw new InputError(
     `no run in ${store.location} has an unfinished training to resume`,

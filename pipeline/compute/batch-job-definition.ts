@@ -25,7 +25,7 @@ import {
   parseBatchSecrets,
   roleArnProblem,
   type BatchSettings,
-} from "./batch-settings.ts";
+} from "../config/batch-settings.ts";
 import { jobDefinitionCommand } from "./train-command.ts";
 
 export interface JobDefinitionSpec {

@@ -28,12 +28,13 @@ import {
 } from "./batch-job-definition.ts";
 import { BatchLogTail } from "./batch-logs.ts";
 import { CODE_PACKAGE_ENV, parseCodePackageUrl } from "./code-bootstrap.ts";
-import { jobNameProblem, validateBatchSettings, type BatchSettings } from "./batch-settings.ts";
+import { jobNameProblem, type BatchSettings } from "../config/batch-settings.ts";
+import { validateBatchSettings } from "./batch-settings.ts";
 import { requireS3Store, trainJobCommand } from "./train-command.ts";
 
 export { ensureJobDefinition, trainJobDefinitionSpec } from "./batch-job-definition.ts";
 export type { EnsuredJobDefinition, JobDefinitionSpec } from "./batch-job-definition.ts";
-export type { BatchSettings } from "./batch-settings.ts";
+export type { BatchSettings } from "../config/batch-settings.ts";
 
 /** Time, injectable so tests run the whole state machine without waiting. */
 export interface BatchClock {

@@ -11,7 +11,8 @@ import { getPath, type Config } from "../config/config.ts";
 import { SETTINGS } from "../config/settings.ts";
 import { InputError, PipelineError } from "../errors.ts";
 import type { Reporter } from "../reporter.ts";
-import { readStageRecord } from "../store/runs.ts";
+import { readStageResult } from "../run/results.ts";
+import { stageKey } from "../store/runs.ts";
 import type { ArtifactStore } from "../store/store.ts";
 import type { TrainResult } from "../train/train.ts";
 import { interruptSignal, runBatchTraining, type BatchTrainingResult } from "./batch.ts";
@@ -127,15 +128,15 @@ export async function trainOnBatch(input: {
   } finally {
     interrupt.dispose();
   }
-  const record = await readStageRecord(input.store, runId, "train");
+  const record = await readStageResult(input.store, runId, "train");
   if (record?.status !== "succeeded" || record.result === null) {
     throw new PipelineError(
-      `AWS Batch job ${job.jobId} succeeded but wrote no successful train record to ${config.store}/runs/${runId}/train/`,
+      `AWS Batch job ${job.jobId} succeeded but wrote no successful train record to ${config.store}/${stageKey(runId, "train", "")}`,
       1,
       "check the job's log above and that its role may write to the store",
     );
   }
   const { status: _status, ...batchJob } = job;
   const { url: _url, ...codePackage } = code;
-  return { ...(record.result as TrainResult), compute: "batch", batchJob, codePackage };
+  return { ...record.result, compute: "batch", batchJob, codePackage };
 }

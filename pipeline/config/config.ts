@@ -4,11 +4,11 @@
  */
 import { existsSync, readFileSync } from "node:fs";
 import { LineCounter, isMap, parseDocument, type Document } from "yaml";
-import type { BatchSettings } from "../compute/batch-settings.ts";
-import type { ServeLimits } from "../serve/serve-settings.ts";
+import type { BatchSettings } from "./batch-settings.ts";
+import type { ServeLimits } from "./serve-settings.ts";
 import { InputError, type InputLocation } from "../errors.ts";
 import { PRESETS, type PresetName } from "./presets.ts";
-import { DEFAULTS, SETTINGS, type SettingSpec } from "./settings.ts";
+import { SETTINGS, type SettingSpec } from "./settings.ts";
 
 export interface Config {
   store: string;
@@ -129,9 +129,8 @@ export function loadConfig(inputs: ConfigInputs = {}): LoadedConfig {
       // The schema's output is kept: it turns text from the environment ("false") into its type.
       values[spec.key] = check(spec, value, raw, where, at);
     };
-    const fallback = getPath(DEFAULTS, spec.key);
-    if (fallback !== undefined) {
-      values[spec.key] = fallback;
+    if (spec.default !== undefined) {
+      values[spec.key] = spec.default;
       sources[spec.key] = "default";
     }
     const fromFile = fileValues?.get(spec.key);
@@ -239,7 +238,7 @@ function leafKeys(value: unknown, prefix = ""): string[] {
   });
 }
 
-/** The value at a dotted setting key (`data.sessions`) in a config or the defaults. */
+/** The value at a dotted setting key (`data.sessions`) in a config. */
 export function getPath(value: unknown, key: string): unknown {
   let current: unknown = value;
   for (const part of key.split(".")) {

@@ -7,7 +7,7 @@
  * The values are the environment's, or a repository's (`gh variable list --json name,value`,
  * `gh secret list --json name`): secrets are checked by name only, never read.
  */
-import { imageProblem, parseBatchSecrets, roleArnProblem } from "../compute/batch-settings.ts";
+import { imageProblem, parseBatchSecrets, roleArnProblem } from "./batch-settings.ts";
 import { resolveImage } from "../compute/images.ts";
 import { parseS3Url } from "../store/s3-store.ts";
 

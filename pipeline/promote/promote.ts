@@ -16,13 +16,13 @@ import type { EvaluateResult } from "../evaluate/stage.ts";
 import type { Figure } from "../evaluate/metrics.ts";
 import { readSmokeSessions, SMOKE_SESSIONS, smokePrefixes } from "../evaluate/smoke-sessions.ts";
 import type { Reporter } from "../reporter.ts";
-import { readStageRecord } from "../store/runs.ts";
+import { readStageResult } from "../run/results.ts";
 import type { ArtifactStore } from "../store/store.ts";
 import { readSessions } from "../train/dataset.ts";
 import { runModelDir } from "../train/fetch-artifact.ts";
 import type { Warehouse } from "../warehouse/warehouse.ts";
-import { decidePromotion, type MetricsSummary, type PromotionDecision } from "./decision.ts";
-import { verifyLocalEndpoint, type SmokeResult } from "./local-endpoint.ts";
+import { decidePromotion, type MetricsSummary } from "./decision.ts";
+import { verifyLocalEndpoint } from "./local-endpoint.ts";
 import {
   readProduction,
   recordPromotion,
@@ -32,17 +32,7 @@ import {
 } from "../store/registry.ts";
 import { deployToSageMaker, sageMakerDeploymentRecord } from "./sagemaker.ts";
 import { parseTrafficRouting, type SageMakerSettings } from "./sagemaker-settings.ts";
-
-export interface PromoteResult {
-  target: "local" | "sagemaker";
-  decision: PromotionDecision;
-  promoted: boolean;
-  /** The registry's production entry after this stage. */
-  production: RegistryEntry | null;
-  smoke?: SmokeResult | { sessions: number; k: number };
-  /** Set when the candidate failed its smoke test and the previous model was verified again. */
-  rolledBackTo?: string;
-}
+import type { PromoteResult } from "./result.ts";
 
 export interface PromoteInput {
   config: Config;
@@ -204,8 +194,7 @@ export async function rollbackProduction(
 export async function promoteRun(input: PromoteInput): Promise<PromoteResult> {
   const { config, store, runId, reporter } = input;
   const target = config.promote.target;
-  const record = await readStageRecord(store, runId, "evaluate");
-  const evaluation = record?.result as EvaluateResult | null | undefined;
+  const evaluation = (await readStageResult(store, runId, "evaluate"))?.result;
   if (!evaluation) {
     throw new InputError(
       `run ${runId} has no evaluation in ${store.location}: promotion needs its gates and metrics`,

@@ -6,8 +6,7 @@
  * and the champion it was compared with is still the one in production. When none qualifies the
  * merge retrains, and says why.
  */
-import type { EvaluateResult } from "../evaluate/stage.ts";
-import { readStageRecord, type StageRecord } from "../store/runs.ts";
+import { readStageResult, type StageResultRecord } from "../run/results.ts";
 import type { ArtifactStore } from "../store/store.ts";
 import { modelArtifactHashes } from "../train/fetch-artifact.ts";
 import { readProduction } from "../store/registry.ts";
@@ -41,11 +40,11 @@ export async function findReviewedCandidate(
   store: ArtifactStore,
   headSha: string,
 ): Promise<ReviewedLookup> {
-  const evaluations: StageRecord[] = [];
+  const evaluations: StageResultRecord<"evaluate">[] = [];
   for (const key of await store.list("runs/")) {
     const runId = EVALUATE_RECORD.exec(key)?.[1];
     if (runId === undefined) continue;
-    const record = await readStageRecord(store, runId, "evaluate");
+    const record = await readStageResult(store, runId, "evaluate");
     if (record?.pullRequest?.headSha === headSha) evaluations.push(record);
   }
   evaluations.sort((a, b) => b.finishedAt.localeCompare(a.finishedAt));
@@ -88,10 +87,10 @@ export async function findReviewedCandidate(
 
 async function checkRun(
   store: ArtifactStore,
-  record: StageRecord,
+  record: StageResultRecord<"evaluate">,
   productionRunId: string | null,
 ): Promise<ReviewedCheck[]> {
-  const evaluation = record.result as EvaluateResult | null;
+  const evaluation = record.result;
   const gatesPassed = record.status === "succeeded" && evaluation?.gates.passed === true;
   const checks: ReviewedCheck[] = [
     {

@@ -15,11 +15,17 @@ import {
 import { cardDataFromRun } from "../../reports/from-run.ts";
 import { writeCardArtifacts } from "../../reports/write.ts";
 import { trainOnBatch } from "../compute/train-on-batch.ts";
-import { promoteRun, type PromoteResult } from "../promote/promote.ts";
+import { promoteRun } from "../promote/promote.ts";
+import type { PromoteResult } from "../promote/result.ts";
 import { trainLocally, type TrainResult } from "../train/train.ts";
 import { upload, type UploadResult } from "../upload/upload.ts";
 import { rawTableName } from "../warehouse/raw-tables.ts";
 import type { RunContext } from "./context.ts";
+import { STAGE_NAMES, type CardResult, type StageName, type StageResults } from "./results.ts";
+
+// The list and its types are declared in results.ts, which code below the stages can import
+// without a cycle; callers of the stages find them here too.
+export { STAGE_NAMES, type StageName, type StageResults } from "./results.ts";
 import { recordStage } from "./stage-runner.ts";
 
 export async function uploadStage(ctx: RunContext): Promise<UploadResult> {
@@ -154,17 +160,6 @@ export async function evaluateStage(ctx: RunContext): Promise<EvaluateResult> {
   });
 }
 
-export interface CardResult {
-  /** Store keys of the card, the HTML report and (with Chromium) its screenshot. */
-  card: string;
-  report: string;
-  screenshot?: string;
-  cardChars: number;
-  /** Where to open them: store location + key. */
-  paths: { card: string; report: string; screenshot?: string };
-  verdict: "passed" | "failed" | "not evaluated";
-}
-
 /** Renders the model card and the HTML report from the run's stage records. */
 export async function cardStage(ctx: RunContext): Promise<CardResult> {
   return recordStage(ctx, "card", async () => {
@@ -224,22 +219,20 @@ export async function promoteStage(
   });
 }
 
-export const STAGES = {
+/** Each stage's function, by name: `STAGES[stage]` returns that stage's own result type. */
+export const STAGES: { [S in StageName]: (ctx: RunContext) => Promise<StageResults[S]> } = {
   upload: uploadStage,
   transform: (ctx: RunContext) => transformStage(ctx),
   train: trainStage,
   evaluate: evaluateStage,
   card: cardStage,
   promote: (ctx: RunContext) => promoteStage(ctx),
-} as const satisfies Record<string, (ctx: RunContext) => Promise<unknown>>;
-
-export type StageName = keyof typeof STAGES;
-export const STAGE_NAMES = Object.keys(STAGES) as StageName[];
+};
 
 export function stageRange(from?: string, until?: string): StageName[] {
   const index = (name: string | undefined, flag: string, fallback: number) => {
     if (name === undefined) return fallback;
-    const i = STAGE_NAMES.indexOf(name as StageName);
+    const i = STAGE_NAMES.findIndex((stage) => stage === name);
     if (i < 0) {
       throw new InputError(
         `unknown stage "${name}" for ${flag}`,
@@ -258,12 +251,16 @@ export function stageRange(from?: string, until?: string): StageName[] {
 export async function runPipeline(
   ctx: RunContext,
   stages: StageName[],
-): Promise<Partial<Record<StageName, unknown>>> {
-  const results: Partial<Record<StageName, unknown>> = {};
+): Promise<Partial<StageResults>> {
+  const results: Partial<StageResults> = {};
+  // Generic in the stage, so each result lands under its own stage's type.
+  const run = async <S extends StageName>(stage: S) => {
+    results[stage] = await STAGES[stage](ctx);
+  };
   for (const [i, stage] of stages.entries()) {
     ctx.reporter.info(`▶ ${stage} (run ${ctx.runId})`);
     try {
-      results[stage] = await STAGES[stage](ctx);
+      await run(stage);
     } catch (error) {
       // A failed gate still gets its card (the PR comment must say why), then the run fails.
       if (stage === "evaluate" && error instanceof StageFailure && stages.includes("card", i)) {

@@ -1,111 +1,12 @@
 /**
- * The inference server's capacity settings, declared once in the shape of the config's
- * SettingSpec (as compute/batch-settings.ts does for AWS Batch): the server's defaults and the
- * settings `pipeline serve` reads from flags, the environment (SageMaker passes a model's
- * Environment to the container) or the config file are the same numbers.
+ * The inference server's capacity defaults, read off the settings' specs
+ * (config/serve-settings.ts) so that the server run directly (tests, benchmarks) and
+ * `pipeline serve` start from the same numbers.
  */
-import { z } from "zod";
-import type { SettingSpec } from "../config/setting-spec.ts";
+import { SERVE_LIMIT_SPECS, type ServeLimits } from "../config/serve-settings.ts";
+import { sectionDefaults } from "../config/setting-spec.ts";
 
-export interface ServeLimits {
-  /** Sessions waiting for the model before requests are answered 503 (load shedding). */
-  maxQueue: number;
-  /** Most sessions in one model call. */
-  maxBatch: number;
-  /** Longest a session waits for others to share its model call, in milliseconds. */
-  batchWaitMs: number;
-  /** Connections held at once. */
-  maxConnections: number;
-  /** Longest a request may take to arrive whole, in milliseconds. */
-  requestTimeoutMs: number;
-  /** Longest a request's headers may take to arrive, in milliseconds. */
-  headersTimeoutMs: number;
-  /** How long an idle keep-alive connection is kept, in milliseconds. */
-  keepAliveTimeoutMs: number;
-}
+export type { ServeLimits } from "../config/serve-settings.ts";
 
-export const SERVE_LIMIT_DEFAULTS: ServeLimits = {
-  maxQueue: 256,
-  maxBatch: 32,
-  batchWaitMs: 0,
-  maxConnections: 1000,
-  // SageMaker gives an invocation 60 s end to end; a request still arriving after that is dead.
-  requestTimeoutMs: 60_000,
-  headersTimeoutMs: 10_000,
-  // Longer than a load balancer's usual 60 s idle timeout, so the server never closes a
-  // connection its front end is about to reuse (the front end closes idle ones first).
-  keepAliveTimeoutMs: 75_000,
-};
-
-const positiveInt = z.number().int().positive();
-
-export const SERVE_LIMIT_SPECS: SettingSpec[] = [
-  {
-    key: "serve.maxQueue",
-    env: "MLOPS_SERVE_MAX_QUEUE",
-    flag: "--max-queue",
-    schema: positiveInt,
-    numeric: true,
-    allowed: "a positive integer",
-    description:
-      "Sessions waiting for the model before `pipeline serve` answers 503 with Retry-After (load shedding): past capacity, a queue only adds latency.",
-  },
-  {
-    key: "serve.maxBatch",
-    env: "MLOPS_SERVE_MAX_BATCH",
-    flag: "--max-batch",
-    schema: positiveInt,
-    numeric: true,
-    allowed: "a positive integer",
-    description:
-      "Most sessions of concurrent requests scored in one model call; a call holds the event loop (and /ping) for its length.",
-  },
-  {
-    key: "serve.batchWaitMs",
-    env: "MLOPS_SERVE_BATCH_WAIT_MS",
-    flag: "--batch-wait-ms",
-    schema: z.number().min(0).max(1000),
-    numeric: true,
-    allowed: "0 to 1000 milliseconds",
-    description:
-      "How long a request waits for others to share its model call (0: only those that arrived with it).",
-  },
-  {
-    key: "serve.maxConnections",
-    env: "MLOPS_SERVE_MAX_CONNECTIONS",
-    flag: "--max-connections",
-    schema: positiveInt,
-    numeric: true,
-    allowed: "a positive integer",
-    description: "Connections `pipeline serve` holds at once; further ones are closed.",
-  },
-  {
-    key: "serve.requestTimeoutMs",
-    env: "MLOPS_SERVE_REQUEST_TIMEOUT_MS",
-    flag: "--request-timeout-ms",
-    schema: positiveInt,
-    numeric: true,
-    allowed: "a positive integer (milliseconds)",
-    description:
-      "Longest a request may take to arrive whole (headers and body) before a 408; SageMaker allows an invocation 60 s.",
-  },
-  {
-    key: "serve.headersTimeoutMs",
-    env: "MLOPS_SERVE_HEADERS_TIMEOUT_MS",
-    flag: "--headers-timeout-ms",
-    schema: positiveInt,
-    numeric: true,
-    allowed: "a positive integer (milliseconds), at most serve.requestTimeoutMs",
-    description: "Longest a request's headers may take to arrive: cuts off slow clients.",
-  },
-  {
-    key: "serve.keepAliveTimeoutMs",
-    env: "MLOPS_SERVE_KEEP_ALIVE_TIMEOUT_MS",
-    flag: "--keep-alive-timeout-ms",
-    schema: positiveInt,
-    numeric: true,
-    allowed: "a positive integer (milliseconds)",
-    description:
-      "How long an idle keep-alive connection is kept; longer than the front end's idle timeout (60 s on most load balancers).",
-  },
-];
+// Every serve limit's spec carries a default.
+export const SERVE_LIMIT_DEFAULTS = sectionDefaults<ServeLimits>(SERVE_LIMIT_SPECS, "serve.");

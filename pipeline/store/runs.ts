@@ -14,6 +14,23 @@ export interface StageInput {
   bytes?: number;
 }
 
+/** What a stage record says about its key: the key and the hash of each part, to tell what changed. */
+export interface StageCache {
+  key: string;
+  code: string;
+  settings: string;
+  inputs: Record<string, string>;
+}
+
+/** Set on a record whose stage was not run: its outputs came from this earlier run. */
+export interface ReusedFrom {
+  runId: string;
+  /** The outputs are copies in this run's folder (warehouse tables are referenced where they are). */
+  mode: "copied";
+  /** Files copied from the earlier run's stage folder. */
+  files: number;
+}
+
 export interface StageRecord {
   runId: string;
   stage: string;
@@ -31,6 +48,10 @@ export interface StageRecord {
   pullRequest?: { number: number; headSha: string };
   /** The stage's own result, as printed with --json. */
   result: unknown;
+  /** A memoized stage's key (run/memo.ts): equal keys, equal outputs. */
+  cache?: StageCache;
+  /** Set when the stage was not run because an earlier run had the same key. */
+  reused?: ReusedFrom;
   error?: string;
 }
 
@@ -56,6 +77,11 @@ export function validateRunId(id: string): string {
     );
   }
   return id;
+}
+
+/** The run's folder in the store, where each stage has its own. */
+export function runFolder(runId: string): string {
+  return `runs/${validateRunId(runId)}/`;
 }
 
 export function stageKey(runId: string, stage: string, name = "stage.json"): string {

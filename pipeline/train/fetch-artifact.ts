@@ -10,7 +10,7 @@ import { sha256File } from "../data/file-hash.ts";
 import { PipelineError } from "../errors.ts";
 import { LocalStore } from "../store/local-store.ts";
 import type { ArtifactStore } from "../store/store.ts";
-import type { StageInput } from "../store/runs.ts";
+import { stageKey, type StageInput } from "../store/runs.ts";
 import { createHash } from "node:crypto";
 import { ARTIFACT_FILES, REQUIRED_ARTIFACT_FILES } from "../model/artifact.ts";
 import { modelPrefix } from "./train.ts";
@@ -40,11 +40,11 @@ export async function fetchTrainArtifact(
 
   if (files.length === 0) {
     // Say what the stage did leave (checkpoints, its record): it tells how far the job got.
-    const stageFolder = `runs/${runId}/train`;
-    const others = (await store.list(stageFolder)).map((key) => key.slice(stageFolder.length + 1));
+    const stageFolder = stageKey(runId, "train", "");
+    const others = (await store.list(stageFolder)).map((key) => key.slice(stageFolder.length));
     throw new PipelineError(
       `no model artifact for run ${runId} in ${where}: nothing is stored there` +
-        (others.length > 0 ? ` (${stageFolder}/ holds only ${listed(others)})` : ""),
+        (others.length > 0 ? ` (${stageFolder} holds only ${listed(others)})` : ""),
       1,
       checkHint,
     );

@@ -8,8 +8,8 @@ import { App } from "aws-cdk-lib";
 import { Template } from "aws-cdk-lib/assertions";
 import { AwsSolutionsChecks } from "cdk-nag";
 import { describe, expect, it } from "vitest";
-import { BATCH_DEFAULTS, DEFAULT_LOG_GROUP } from "../../pipeline/compute/batch-settings.ts";
-import { DEFAULTS as PIPELINE_SETTINGS } from "../../pipeline/config/settings.ts";
+import { DEFAULT_LOG_GROUP } from "../../pipeline/config/batch-settings.ts";
+import { SETTINGS } from "../../pipeline/config/settings.ts";
 import { HISTORY_PREFIX, PRODUCTION_KEY } from "../../pipeline/store/registry.ts";
 import { deploymentName } from "../../pipeline/promote/sagemaker.ts";
 import { GITHUB_VARIABLES, ghVariableCommands, outputKey } from "../../infra/github-variables.ts";
@@ -106,8 +106,9 @@ describe("context validation", () => {
 
 describe("agreement with the pipeline", () => {
   it("defaults are the pipeline's own", () => {
-    expect(PIPELINE_DEFAULTS.endpointName).toBe(PIPELINE_SETTINGS.promote.sagemaker.endpoint);
-    expect(PIPELINE_DEFAULTS.jobDefinitionName).toBe(BATCH_DEFAULTS.jobDefinition);
+    const settingDefault = (key: string) => SETTINGS.find((s) => s.key === key)?.default;
+    expect(PIPELINE_DEFAULTS.endpointName).toBe(settingDefault("promote.sagemaker.endpoint"));
+    expect(PIPELINE_DEFAULTS.jobDefinitionName).toBe(settingDefault("compute.batch.jobDefinition"));
     expect(PIPELINE_DEFAULTS.batchLogGroup).toBe(DEFAULT_LOG_GROUP);
     // The folders the roles are scoped to are the ones the registry writes.
     expect(PRODUCTION_KEY.startsWith("registry/")).toBe(true);

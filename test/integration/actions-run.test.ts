@@ -169,11 +169,11 @@ describe("stage actions on embedded defaults", () => {
     const hr20 = Number(outputs["candidate-hr20"]);
     expect(hr20).toBeGreaterThanOrEqual(0);
     expect(hr20).toBeLessThanOrEqual(1);
-    expect(summary).toMatch(/\*\*Gates\*\*\n\n\| verdict +\| gate +\| metric/);
+    expect(summary).toMatch(/\*\*Gates\*\*\n\n\| Verdict \| Check \| Kind \| Metric/);
   });
 
-  it("model-card renders the card into the job summary when there is no pull request", async () => {
-    const { outputs, summary, log, failed } = await runAction("model-card", {
+  it("card renders the card into the job summary when there is no pull request", async () => {
+    const { outputs, summary, log, failed } = await runAction("card", {
       ...common(),
       "run-id": runId,
       screenshot: "off",

@@ -9,10 +9,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import { ResultFields } from "../../actions/common/result-fields.ts";
-import { inputFlags, runStageAction, settingInputs } from "../../actions/common/run-stage.ts";
+import { inputFlags, runAction, settingInputs } from "../../actions/common/run-stage.ts";
 import { secretValues } from "../../actions/common/secrets.ts";
 import { PipelineError, StageFailure } from "../../pipeline/errors.ts";
 import { SETTINGS } from "../../pipeline/config/settings.ts";
+import type { StageResults } from "../../pipeline/run/results.ts";
 
 let dir: string;
 let stdout: string[];
@@ -107,7 +108,7 @@ describe("secrets", () => {
   it("tells the runner to mask them before the stage logs anything", async () => {
     process.env.SNOWFLAKE_PASSWORD = "hunter2-secret";
     let logged = -1;
-    await runStageAction("fake", {
+    await runAction("fake", {
       run: async (ctx) => {
         logged = stdout.length;
         ctx.reporter.info("stage running");
@@ -125,8 +126,12 @@ describe("running a stage", () => {
   it("sets run-id, store and the mapped outputs, and writes a summary table", async () => {
     process.env["INPUT_RUN-ID"] = "run-1";
     const summary = await summarySince(() =>
-      runStageAction("fake", {
-        run: async (ctx) => ({ runId: ctx.runId, model: { path: "runs/run-1/fake/model" } }),
+      runAction("fake", {
+        // `nope` is a field of the result's type that this result does not have.
+        run: async (ctx): Promise<{ runId: string; model: { path: string }; nope?: number }> => ({
+          runId: ctx.runId,
+          model: { path: "runs/run-1/fake/model" },
+        }),
         outputs: (r) => ({ artifact: r.string("model.path"), missing: r.number("nope") }),
         summary: () => "extra <b>markdown</b>",
       }),
@@ -145,7 +150,7 @@ describe("running a stage", () => {
 
   it("fails with the error's message and hint, and still sets the run id", async () => {
     const summary = await summarySince(() =>
-      runStageAction("fake", {
+      runAction("fake", {
         run: async () => {
           throw new PipelineError("the warehouse is empty", 1, "Run the upload stage first.");
         },
@@ -161,8 +166,8 @@ describe("running a stage", () => {
   });
 
   it("sets outputs from a failed stage's partial result", async () => {
-    await runStageAction("fake", {
-      run: async () => {
+    await runAction("fake", {
+      run: async (): Promise<{ passed: boolean }> => {
         throw new StageFailure("gate failed: hr20 below 0.1", { passed: false });
       },
       outputs: (r) => ({ passed: r.boolean("passed") }),
@@ -172,7 +177,7 @@ describe("running a stage", () => {
   });
 
   it("fails when the result reports a problem the stage did not throw", async () => {
-    await runStageAction("fake", {
+    await runAction("fake", {
       run: async () => ({ reconciled: false }),
       outputs: (r) => ({ reconciled: r.boolean("reconciled") }),
       failure: (r) => (r.boolean("reconciled") ? undefined : "row counts do not reconcile"),
@@ -185,7 +190,7 @@ describe("running a stage", () => {
   it("reports a bad input as the setting, the value and what is allowed", async () => {
     process.env.INPUT_SESSIONS = "lots";
     const summary = await summarySince(() =>
-      runStageAction("fake", { run: async () => ({}), outputs: () => ({}) }),
+      runAction("fake", { run: async () => ({}), outputs: () => ({}) }),
     );
     // It failed before a run id existed: no outputs, so no empty table.
     expect(summary).toContain("fake: ❌ failed");
@@ -201,27 +206,30 @@ describe("running a stage", () => {
 
   it("rejects an invalid run id input", async () => {
     process.env["INPUT_RUN-ID"] = "../escape";
-    await runStageAction("fake", { run: async () => ({}), outputs: () => ({}) });
+    await runAction("fake", { run: async () => ({}), outputs: () => ({}) });
     expect(process.exitCode).toBe(1);
     expect(stdout.join("")).toContain('field "run-id": invalid run id "../escape"');
-  });
-
-  it("names the stages that exist when asked for one that does not", async () => {
-    await runStageAction("no-such-stage", { outputs: () => ({}) });
-    expect(process.exitCode).toBe(1);
-    expect(stdout.join("")).toMatch(/the pipeline has no stage "no-such-stage".*upload, transform/);
   });
 });
 
 describe("ResultFields", () => {
   it("reads typed values by path and nothing of the wrong type", () => {
-    const r = new ResultFields({ a: { b: 2, c: "x", d: true, e: Number.NaN } });
+    const r = new ResultFields<{
+      a: { b: number | { c: string }; c: string; d: boolean; e: number };
+    }>({ a: { b: 2, c: "x", d: true, e: Number.NaN } });
     expect(r.number("a.b")).toBe(2);
     expect(r.string("a.c")).toBe("x");
     expect(r.boolean("a.d")).toBe(true);
     expect(r.number("a.c")).toBeUndefined();
     expect(r.number("a.e")).toBeUndefined();
     expect(r.string("a.b.c")).toBeUndefined();
-    expect(new ResultFields(undefined).get("a")).toBeUndefined();
+    expect(new ResultFields<{ a: number }>(undefined).get("a")).toBeUndefined();
+  });
+
+  it("takes only paths that the stage's result type has", () => {
+    const r = new ResultFields<StageResults["evaluate"]>({ gates: { passed: true } });
+    expect(r.boolean("gates.passed")).toBe(true);
+    // @ts-expect-error: the evaluate stage's result has no `gates.passd`
+    expect(r.boolean("gates.passd")).toBeUndefined();
   });
 });

@@ -38,11 +38,10 @@ import {
   type JobDefinitionSpec,
 } from "../../pipeline/compute/batch-job-definition.ts";
 import { MAX_PAGES_PER_DRAIN } from "../../pipeline/compute/batch-logs.ts";
+import { parseBatchSecrets, type BatchSettings } from "../../pipeline/config/batch-settings.ts";
 import {
-  parseBatchSecrets,
   resolveBatchSettings,
   validateBatchSettings,
-  type BatchSettings,
 } from "../../pipeline/compute/batch-settings.ts";
 import type { Reporter } from "../../pipeline/reporter.ts";
 

@@ -2,7 +2,10 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { configDiff, loadConfig } from "../../pipeline/config/config.ts";
-import { DEFAULTS, SETTINGS } from "../../pipeline/config/settings.ts";
+import { SETTINGS } from "../../pipeline/config/settings.ts";
+import { SERVE_LIMIT_SPECS } from "../../pipeline/config/serve-settings.ts";
+import { resolveBatchSettings } from "../../pipeline/compute/batch-settings.ts";
+import { SERVE_LIMIT_DEFAULTS } from "../../pipeline/serve/serve-settings.ts";
 import { InputError } from "../../pipeline/errors.ts";
 import { tempDir } from "../helpers/rows.ts";
 
@@ -130,6 +133,30 @@ describe("the settings list", () => {
     expect(new Set(flags).size).toBe(flags.length);
     expect(envs.every((e) => /^MLOPS_[A-Z0-9_]+$/.test(e))).toBe(true);
   });
+
+  it("gives each default a value its own schema accepts", () => {
+    for (const spec of SETTINGS) {
+      if (spec.default !== undefined)
+        expect(spec.schema.safeParse(spec.default).success, spec.key).toBe(true);
+    }
+  });
+
+  it("gives the server and AWS Batch a default for every limit their code reads", () => {
+    for (const [field, value] of Object.entries(SERVE_LIMIT_DEFAULTS)) {
+      expect(typeof value, field).toBe("number");
+    }
+    expect(Object.keys(SERVE_LIMIT_DEFAULTS)).toHaveLength(SERVE_LIMIT_SPECS.length);
+    const batch = resolveBatchSettings({ queue: "q", image: "repo/train:1" }, {});
+    for (const field of [
+      "vcpus",
+      "memoryMiB",
+      "gpus",
+      "timeoutSeconds",
+      "retryAttempts",
+    ] as const) {
+      expect(typeof batch[field], field).toBe("number");
+    }
+  });
 });
 
 describe("the README", () => {
@@ -148,9 +175,7 @@ describe("the README", () => {
     for (const spec of SETTINGS) {
       const row = rows.find((cells) => cells[0] === `\`${spec.key}\``);
       expect(row, spec.key).toBeDefined();
-      const fallback = spec.key
-        .split(".")
-        .reduce<unknown>((o, k) => (o as Record<string, unknown>)?.[k], DEFAULTS);
+      const fallback = spec.default;
       expect(row?.slice(1)).toEqual([
         `\`${spec.env}\``,
         `\`${spec.flag ?? ""}\``,

@@ -464,7 +464,9 @@ describe("statements outside loads", () => {
       ...ddl.slice(1).map((sql) => ({ sql })),
     ]);
     await warehouse(driver).ensureRawSchema();
-    expect(ddl.map((s) => /^(CREATE TABLE IF NOT EXISTS|ALTER TABLE) "(\w+)"/.exec(s)?.[2])).toEqual([
+    expect(
+      ddl.map((s) => /^(CREATE TABLE IF NOT EXISTS|ALTER TABLE) "(\w+)"/.exec(s)?.[2]),
+    ).toEqual([
       "RAW_BROWSING_EVENTS",
       "RAW_BROWSING_EVENTS",
       "RAW_SEARCH_EVENTS",

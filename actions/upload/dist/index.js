@@ -341,21 +341,9 @@ function capped(max2, message, hash2) {
 // pipeline/config/settings.ts
 import { z as z3 } from "zod";
 
-// pipeline/compute/batch-settings.ts
+// pipeline/config/batch-settings.ts
 import { z } from "zod";
 var DEFAULT_LOG_GROUP = "/aws/batch/job";
-var BATCH_DEFAULTS = {
-  jobDefinition: "mlops-session-recs-train",
-  vcpus: 4,
-  memoryMiB: 15e3,
-  gpus: 1,
-  timeoutSeconds: 7200,
-  retryAttempts: 3,
-  logGroup: DEFAULT_LOG_GROUP,
-  runnableWarnSeconds: 600,
-  runnableTimeoutSeconds: 3600
-};
-var FALLBACK_REGION = "us-east-1";
 var NAME = /^[A-Za-z0-9_-]{1,128}$/;
 var JOB_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$/;
 var QUEUE_ARN = /^arn:aws[a-z-]*:batch:[a-z0-9-]+:\d{12}:job-queue\/[A-Za-z0-9_-]{1,128}$/;
@@ -428,6 +416,7 @@ var BATCH_SETTING_SPECS = [
     key: "compute.batch.jobDefinition",
     env: "MLOPS_BATCH_JOB_DEFINITION",
     flag: "--batch-job-definition",
+    default: "mlops-session-recs-train",
     schema: z.string().refine((v) => jobDefinitionNameProblem(v) === void 0),
     allowed: "1-128 letters, digits, '-' or '_'",
     description: "Job definition name; a new revision is registered only when image, resources or settings change."
@@ -445,6 +434,7 @@ var BATCH_SETTING_SPECS = [
     key: "compute.batch.vcpus",
     env: "MLOPS_BATCH_VCPUS",
     flag: "--batch-vcpus",
+    default: 4,
     schema: positiveInt.max(256),
     numeric: true,
     allowed: "an integer from 1 to 256",
@@ -454,6 +444,7 @@ var BATCH_SETTING_SPECS = [
     key: "compute.batch.memoryMiB",
     env: "MLOPS_BATCH_MEMORY_MIB",
     flag: "--batch-memory-mib",
+    default: 15e3,
     schema: z.number().int().min(512),
     numeric: true,
     allowed: "an integer of at least 512",
@@ -463,6 +454,7 @@ var BATCH_SETTING_SPECS = [
     key: "compute.batch.gpus",
     env: "MLOPS_BATCH_GPUS",
     flag: "--batch-gpus",
+    default: 1,
     schema: z.number().int().min(0).max(16),
     numeric: true,
     allowed: "an integer from 0 to 16",
@@ -472,6 +464,7 @@ var BATCH_SETTING_SPECS = [
     key: "compute.batch.timeoutSeconds",
     env: "MLOPS_BATCH_TIMEOUT_SECONDS",
     flag: "--batch-timeout-seconds",
+    default: 7200,
     schema: z.number().int().min(60),
     numeric: true,
     allowed: "an integer of at least 60 (Batch's minimum)",
@@ -481,6 +474,7 @@ var BATCH_SETTING_SPECS = [
     key: "compute.batch.retryAttempts",
     env: "MLOPS_BATCH_RETRY_ATTEMPTS",
     flag: "--batch-retry-attempts",
+    default: 3,
     schema: z.number().int().min(1).max(10),
     numeric: true,
     allowed: "an integer from 1 to 10",
@@ -498,6 +492,7 @@ var BATCH_SETTING_SPECS = [
     key: "compute.batch.logGroup",
     env: "MLOPS_BATCH_LOG_GROUP",
     flag: "--batch-log-group",
+    default: DEFAULT_LOG_GROUP,
     schema: z.string().regex(LOG_GROUP),
     allowed: "a CloudWatch Logs group name",
     description: "Log group the job's container logs go to (the awslogs driver)."
@@ -506,6 +501,7 @@ var BATCH_SETTING_SPECS = [
     key: "compute.batch.runnableWarnSeconds",
     env: "MLOPS_BATCH_RUNNABLE_WARN_SECONDS",
     flag: "--batch-runnable-warn-seconds",
+    default: 600,
     schema: positiveInt,
     numeric: true,
     allowed: "a positive integer",
@@ -515,6 +511,7 @@ var BATCH_SETTING_SPECS = [
     key: "compute.batch.runnableTimeoutSeconds",
     env: "MLOPS_BATCH_RUNNABLE_TIMEOUT_SECONDS",
     flag: "--batch-runnable-timeout-seconds",
+    default: 3600,
     schema: positiveInt,
     numeric: true,
     allowed: "a positive integer",
@@ -548,117 +545,16 @@ var BATCH_SETTING_SPECS = [
     sensitive: true
   }
 ];
-var SPEC_BY_FIELD = new Map(
-  BATCH_SETTING_SPECS.map((spec) => [spec.key.slice("compute.batch.".length), spec])
-);
-function settingError(field2, message) {
-  const spec = SPEC_BY_FIELD.get(field2);
-  const key = spec?.key ?? `compute.batch.${field2}`;
-  const where = spec ? `${key} in the config file, ${spec.env} or ${spec.flag}` : key;
-  return new InputError(message, { field: key }, `Set ${where}.`);
-}
-function resolveBatchSettings(values, env = process.env) {
-  const region = values.region ?? nonEmpty(env.AWS_REGION) ?? nonEmpty(env.AWS_DEFAULT_REGION) ?? FALLBACK_REGION;
-  if (values.queue === void 0 || values.queue === "") {
-    throw settingError("queue", "no AWS Batch job queue is set: --compute batch needs one");
-  }
-  if (values.image === void 0 || values.image === "") {
-    throw settingError("image", "no train image is set: --compute batch needs one");
-  }
-  const settings = {
-    ...BATCH_DEFAULTS,
-    ...withoutUndefined(values),
-    queue: values.queue,
-    image: values.image,
-    region
-  };
-  validateBatchSettings(settings);
-  return settings;
-}
-function validateBatchSettings(settings) {
-  const nameChecks = [
-    ["queue", settings.queue, queueProblem],
-    ["jobDefinition", settings.jobDefinition, jobDefinitionNameProblem],
-    ["image", settings.image, imageProblem],
-    ["jobRoleArn", settings.jobRoleArn, roleArnProblem],
-    ["executionRoleArn", settings.executionRoleArn, roleArnProblem],
-    ["secrets", settings.secrets, secretsProblem]
-  ];
-  for (const [field2, value2, problem] of nameChecks) {
-    if (value2 === void 0) continue;
-    const why = problem(value2);
-    if (why !== void 0) throw settingError(field2, `invalid ${field2} "${value2}": ${why}`);
-  }
-  if (!REGION.test(settings.region)) {
-    throw settingError("region", `invalid region "${settings.region}": expected e.g. eu-west-1`);
-  }
-  if (!LOG_GROUP.test(settings.logGroup)) {
-    throw settingError(
-      "logGroup",
-      `invalid log group "${settings.logGroup}": 1-512 letters, digits and . _ - / #`
-    );
-  }
-  const ranges = [
-    ["vcpus", 1, 256],
-    ["memoryMiB", 512, 4194304],
-    ["gpus", 0, 16],
-    ["timeoutSeconds", 60, 1209600],
-    ["retryAttempts", 1, 10],
-    ["runnableWarnSeconds", 1, 1209600],
-    ["runnableTimeoutSeconds", 1, 1209600]
-  ];
-  for (const [field2, min, max2] of ranges) {
-    const value2 = settings[field2];
-    if (typeof value2 !== "number" || !Number.isInteger(value2) || value2 < min || value2 > max2) {
-      throw settingError(
-        field2,
-        `invalid ${field2} ${String(value2)}: expected an integer from ${min} to ${max2}`
-      );
-    }
-  }
-  const secrets = settings.secrets === void 0 ? {} : parseBatchSecrets(settings.secrets);
-  if (Object.keys(secrets).length > 0 && settings.executionRoleArn === void 0) {
-    throw settingError(
-      "executionRoleArn",
-      `compute.batch.secrets names ${Object.keys(secrets).join(", ")}, but no execution role is set: ECS needs one to read them`
-    );
-  }
-  if (settings.runnableWarnSeconds >= settings.runnableTimeoutSeconds) {
-    throw settingError(
-      "runnableWarnSeconds",
-      `runnableWarnSeconds (${settings.runnableWarnSeconds}) must be below runnableTimeoutSeconds (${settings.runnableTimeoutSeconds}): the warning would never show`
-    );
-  }
-}
-function withoutUndefined(values) {
-  return Object.fromEntries(
-    Object.entries(values).filter(([, value2]) => value2 !== void 0)
-  );
-}
-function nonEmpty(value2) {
-  return value2 === void 0 || value2 === "" ? void 0 : value2;
-}
 
-// pipeline/serve/serve-settings.ts
+// pipeline/config/serve-settings.ts
 import { z as z2 } from "zod";
-var SERVE_LIMIT_DEFAULTS = {
-  maxQueue: 256,
-  maxBatch: 32,
-  batchWaitMs: 0,
-  maxConnections: 1e3,
-  // SageMaker gives an invocation 60 s end to end; a request still arriving after that is dead.
-  requestTimeoutMs: 6e4,
-  headersTimeoutMs: 1e4,
-  // Longer than a load balancer's usual 60 s idle timeout, so the server never closes a
-  // connection its front end is about to reuse (the front end closes idle ones first).
-  keepAliveTimeoutMs: 75e3
-};
 var positiveInt2 = z2.number().int().positive();
 var SERVE_LIMIT_SPECS = [
   {
     key: "serve.maxQueue",
     env: "MLOPS_SERVE_MAX_QUEUE",
     flag: "--max-queue",
+    default: 256,
     schema: positiveInt2,
     numeric: true,
     allowed: "a positive integer",
@@ -668,6 +564,7 @@ var SERVE_LIMIT_SPECS = [
     key: "serve.maxBatch",
     env: "MLOPS_SERVE_MAX_BATCH",
     flag: "--max-batch",
+    default: 32,
     schema: positiveInt2,
     numeric: true,
     allowed: "a positive integer",
@@ -677,6 +574,7 @@ var SERVE_LIMIT_SPECS = [
     key: "serve.batchWaitMs",
     env: "MLOPS_SERVE_BATCH_WAIT_MS",
     flag: "--batch-wait-ms",
+    default: 0,
     schema: z2.number().min(0).max(1e3),
     numeric: true,
     allowed: "0 to 1000 milliseconds",
@@ -686,6 +584,7 @@ var SERVE_LIMIT_SPECS = [
     key: "serve.maxConnections",
     env: "MLOPS_SERVE_MAX_CONNECTIONS",
     flag: "--max-connections",
+    default: 1e3,
     schema: positiveInt2,
     numeric: true,
     allowed: "a positive integer",
@@ -695,6 +594,8 @@ var SERVE_LIMIT_SPECS = [
     key: "serve.requestTimeoutMs",
     env: "MLOPS_SERVE_REQUEST_TIMEOUT_MS",
     flag: "--request-timeout-ms",
+    // SageMaker gives an invocation 60 s end to end; a request still arriving after that is dead.
+    default: 6e4,
     schema: positiveInt2,
     numeric: true,
     allowed: "a positive integer (milliseconds)",
@@ -704,6 +605,7 @@ var SERVE_LIMIT_SPECS = [
     key: "serve.headersTimeoutMs",
     env: "MLOPS_SERVE_HEADERS_TIMEOUT_MS",
     flag: "--headers-timeout-ms",
+    default: 1e4,
     schema: positiveInt2,
     numeric: true,
     allowed: "a positive integer (milliseconds), at most serve.requestTimeoutMs",
@@ -713,6 +615,9 @@ var SERVE_LIMIT_SPECS = [
     key: "serve.keepAliveTimeoutMs",
     env: "MLOPS_SERVE_KEEP_ALIVE_TIMEOUT_MS",
     flag: "--keep-alive-timeout-ms",
+    // Longer than a load balancer's usual 60 s idle timeout, so the server never closes a
+    // connection its front end is about to reuse (the front end closes idle ones first).
+    default: 75e3,
     schema: positiveInt2,
     numeric: true,
     allowed: "a positive integer (milliseconds)",
@@ -729,6 +634,7 @@ var SETTINGS = [
     key: "store",
     env: "MLOPS_STORE",
     flag: "--store",
+    default: ".mlops",
     schema: z3.string().regex(/^(s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/.*)?|[^:]+|[A-Za-z]:[\\/].*)$/),
     allowed: "a folder path or s3://bucket/prefix",
     description: "Run store: where runs and artifacts are written.",
@@ -738,6 +644,7 @@ var SETTINGS = [
     key: "warehouse",
     env: "MLOPS_WAREHOUSE",
     flag: "--warehouse",
+    default: "duckdb:.mlops/warehouse.duckdb",
     schema: z3.string().regex(/^(duckdb:.+|snowflake)$/),
     allowed: "duckdb:PATH or snowflake",
     description: "Warehouse to load into and transform in."
@@ -746,6 +653,7 @@ var SETTINGS = [
     key: "tenant",
     env: "MLOPS_TENANT",
     flag: "--tenant",
+    default: "local",
     schema: z3.string().regex(/^[A-Za-z0-9_.-]{1,64}$/),
     allowed: "1-64 letters, digits, '_', '.' or '-'",
     description: "Tenant / API key recorded on every loaded row."
@@ -754,6 +662,7 @@ var SETTINGS = [
     key: "progress",
     env: "MLOPS_PROGRESS",
     flag: "--progress",
+    default: "auto",
     schema: z3.enum(["auto", "on", "off"]),
     allowed: "auto, on or off",
     description: "Progress bars on stderr (auto: only on a terminal, never in CI or with --json)."
@@ -762,6 +671,7 @@ var SETTINGS = [
     key: "data.source",
     env: "MLOPS_DATA_SOURCE",
     flag: "--source",
+    default: "synthetic",
     schema: z3.enum(["synthetic", "csv", "download"]),
     allowed: "synthetic, csv or download",
     description: "Where the upload stage gets its files."
@@ -770,6 +680,7 @@ var SETTINGS = [
     key: "data.dir",
     env: "MLOPS_DATA_DIR",
     flag: "--data",
+    default: ".mlops/data",
     schema: z3.string().min(1),
     allowed: "a folder path",
     description: "Folder holding browsing_train.csv, search_train.csv and sku_to_content.csv (csv source), or where downloads are unpacked."
@@ -778,6 +689,7 @@ var SETTINGS = [
     key: "data.sessions",
     env: "MLOPS_SESSIONS",
     flag: "--sessions",
+    default: 1e5,
     schema: positiveInt3,
     numeric: true,
     allowed: "a positive integer",
@@ -787,6 +699,7 @@ var SETTINGS = [
     key: "data.skus",
     env: "MLOPS_SKUS",
     flag: "--skus",
+    default: 1e4,
     // The generator's category tree needs at least ten items to have more than one leaf.
     schema: z3.number().int().min(10),
     numeric: true,
@@ -797,6 +710,7 @@ var SETTINGS = [
     key: "data.seed",
     env: "MLOPS_SEED",
     flag: "--seed",
+    default: 42,
     schema: seed,
     numeric: true,
     allowed: "an integer from 0 to 4294967295",
@@ -823,6 +737,7 @@ var SETTINGS = [
     key: "data.allowHttp",
     env: "MLOPS_DOWNLOAD_ALLOW_HTTP",
     flag: "--allow-http",
+    default: false,
     schema: boolean,
     allowed: "true or false",
     description: "Allow a plain http download URL (refused by default: anyone on the way could swap the archive)."
@@ -831,6 +746,7 @@ var SETTINGS = [
     key: "data.downloadMaxBytes",
     env: "MLOPS_DOWNLOAD_MAX_BYTES",
     flag: "--download-max-bytes",
+    default: DOWNLOAD_LIMITS.maxBytes,
     schema: positiveInt3,
     numeric: true,
     allowed: "a positive integer (bytes)",
@@ -840,6 +756,7 @@ var SETTINGS = [
     key: "data.downloadMaxUnpackedBytes",
     env: "MLOPS_DOWNLOAD_MAX_UNPACKED_BYTES",
     flag: "--download-max-unpacked-bytes",
+    default: DOWNLOAD_LIMITS.maxUnpackedBytes,
     schema: positiveInt3,
     numeric: true,
     allowed: "a positive integer (bytes)",
@@ -857,6 +774,7 @@ var SETTINGS = [
     key: "transform.dbt",
     env: "MLOPS_DBT",
     flag: "--dbt",
+    default: "auto",
     schema: z3.string().min(1),
     allowed: "auto, builtin or a path to a dbt executable",
     description: "Who runs dbt build: auto (dbt-core when `dbt` is on PATH, else the built-in runner), builtin, or that dbt executable."
@@ -865,6 +783,7 @@ var SETTINGS = [
     key: "transform.sessionGapMinutes",
     env: "MLOPS_SESSION_GAP_MINUTES",
     flag: "--session-gap-minutes",
+    default: 30,
     schema: positiveInt3,
     numeric: true,
     allowed: "a positive integer",
@@ -874,6 +793,7 @@ var SETTINGS = [
     key: "transform.trainFraction",
     env: "MLOPS_TRAIN_FRACTION",
     flag: "--train-fraction",
+    default: 0.8,
     schema: z3.number().gt(0).lt(1),
     numeric: true,
     allowed: "a number between 0 and 1",
@@ -883,6 +803,7 @@ var SETTINGS = [
     key: "transform.validationFraction",
     env: "MLOPS_VALIDATION_FRACTION",
     flag: "--validation-fraction",
+    default: 0.1,
     schema: z3.number().min(0).lt(1),
     numeric: true,
     allowed: "a number from 0 to below 1",
@@ -892,6 +813,7 @@ var SETTINGS = [
     key: "transform.collapseRepeats",
     env: "MLOPS_COLLAPSE_REPEATS",
     flag: "--collapse-repeats",
+    default: true,
     schema: boolean,
     allowed: "true or false",
     description: "Collapse consecutive interactions with the same SKU into one sequence step."
@@ -900,6 +822,7 @@ var SETTINGS = [
     key: "transform.sequenceActions",
     env: "MLOPS_SEQUENCE_ACTIONS",
     flag: "--sequence-actions",
+    default: "detail,add,purchase",
     schema: z3.string().regex(/^(detail|add|purchase|remove|click)(,(detail|add|purchase|remove|click))*$/),
     allowed: "comma-separated product actions (detail, add, purchase, remove, click)",
     description: "Product actions that make up a training sequence."
@@ -908,6 +831,7 @@ var SETTINGS = [
     key: "train.compute",
     env: "MLOPS_COMPUTE",
     flag: "--compute",
+    default: "local",
     schema: z3.enum(["local", "batch"]),
     allowed: "local or batch",
     description: "Where training runs: in this process, or as an AWS Batch GPU job running the same trainer."
@@ -916,6 +840,7 @@ var SETTINGS = [
     key: "train.backend",
     env: "MLOPS_BACKEND",
     flag: "--backend",
+    default: "auto",
     schema: z3.enum(["auto", "node-gpu", "node", "wasm", "cpu"]),
     allowed: "auto, node-gpu, node, wasm or cpu",
     description: "tfjs backend (auto: the first of node-gpu → node → wasm → cpu that loads; the run record says which ran and why)."
@@ -924,6 +849,7 @@ var SETTINGS = [
     key: "train.epochs",
     env: "MLOPS_EPOCHS",
     flag: "--epochs",
+    default: 12,
     schema: positiveInt3,
     numeric: true,
     allowed: "a positive integer",
@@ -933,6 +859,7 @@ var SETTINGS = [
     key: "train.patience",
     env: "MLOPS_PATIENCE",
     flag: "--patience",
+    default: 2,
     schema: z3.number().int().min(0),
     numeric: true,
     allowed: "an integer of at least 0",
@@ -942,6 +869,7 @@ var SETTINGS = [
     key: "train.minImprovement",
     env: "MLOPS_MIN_IMPROVEMENT",
     flag: "--min-improvement",
+    default: 5e-3,
     schema: z3.number().min(0).max(1),
     numeric: true,
     allowed: "a number from 0 to 1",
@@ -951,6 +879,7 @@ var SETTINGS = [
     key: "train.batchSize",
     env: "MLOPS_BATCH_SIZE",
     flag: "--batch-size",
+    default: 512,
     schema: positiveInt3,
     numeric: true,
     allowed: "a positive integer",
@@ -960,6 +889,7 @@ var SETTINGS = [
     key: "train.loss",
     env: "MLOPS_LOSS",
     flag: "--loss",
+    default: "sampled",
     schema: z3.enum(["full", "sampled"]),
     allowed: "full or sampled",
     description: "Training loss: softmax cross-entropy over the whole vocabulary, or over the batch's targets plus sampled negatives (faster; evaluation always ranks the whole vocabulary)."
@@ -968,6 +898,7 @@ var SETTINGS = [
     key: "train.negatives",
     env: "MLOPS_NEGATIVES",
     flag: "--negatives",
+    default: 1024,
     schema: positiveInt3,
     numeric: true,
     allowed: "a positive integer smaller than the vocabulary",
@@ -977,6 +908,7 @@ var SETTINGS = [
     key: "train.sampleAlpha",
     env: "MLOPS_SAMPLE_ALPHA",
     flag: "--sample-alpha",
+    default: 0.5,
     schema: z3.number().min(0).max(1),
     numeric: true,
     allowed: "a number from 0 to 1",
@@ -986,6 +918,7 @@ var SETTINGS = [
     key: "train.logQ",
     env: "MLOPS_LOGQ",
     flag: "--logq",
+    default: 1,
     schema: z3.number().min(0).max(1),
     numeric: true,
     allowed: "a number from 0 to 1",
@@ -995,6 +928,7 @@ var SETTINGS = [
     key: "train.popularityBias",
     env: "MLOPS_POPULARITY_BIAS",
     flag: "--popularity-bias",
+    default: true,
     schema: boolean,
     allowed: "true or false",
     description: "Start the output bias at each item's log train frequency."
@@ -1003,6 +937,7 @@ var SETTINGS = [
     key: "train.examples",
     env: "MLOPS_EXAMPLES",
     flag: "--examples",
+    default: "sequence",
     schema: z3.enum(["sequence", "all-prefixes", "last"]),
     allowed: "sequence, all-prefixes or last",
     description: "Training examples per session: the loss at every position in one pass (sequence), every prefix as a separate example (all-prefixes), or only the last item."
@@ -1011,6 +946,7 @@ var SETTINGS = [
     key: "train.minCount",
     env: "MLOPS_MIN_COUNT",
     flag: "--min-count",
+    default: 1,
     schema: positiveInt3,
     numeric: true,
     allowed: "a positive integer",
@@ -1020,6 +956,7 @@ var SETTINGS = [
     key: "train.validationExamples",
     env: "MLOPS_VALIDATION_EXAMPLES",
     flag: "--validation-examples",
+    default: 1e4,
     schema: positiveInt3,
     numeric: true,
     allowed: "a positive integer",
@@ -1029,6 +966,7 @@ var SETTINGS = [
     key: "train.seed",
     env: "MLOPS_TRAIN_SEED",
     flag: "--train-seed",
+    default: 42,
     schema: seed,
     numeric: true,
     allowed: "an integer from 0 to 4294967295",
@@ -1038,6 +976,7 @@ var SETTINGS = [
     key: "model.preset",
     env: "MLOPS_PRESET",
     flag: "--preset",
+    default: "hybrid",
     schema: z3.enum(["hybrid", "lstm-sampled", "seeds"]),
     allowed: "hybrid, lstm-sampled or seeds",
     description: "Architecture and training recipe the other model and train settings start from: hybrid (the default: a tied-embedding GRU blended with neighbourhood evidence), lstm-sampled (the previous default LSTM) or seeds (exactly the seeds' Keras recipe). Settings given explicitly override the preset."
@@ -1046,6 +985,7 @@ var SETTINGS = [
     key: "model.cell",
     env: "MLOPS_CELL",
     flag: "--cell",
+    default: "gru",
     schema: z3.enum(["lstm", "gru"]),
     allowed: "lstm or gru",
     description: "Recurrent cell."
@@ -1054,6 +994,7 @@ var SETTINGS = [
     key: "model.tied",
     env: "MLOPS_TIED",
     flag: "--tied",
+    default: true,
     schema: boolean,
     allowed: "true or false",
     description: "Score items with the item embedding itself (tied input/output embeddings; needs hidden units = embedding size)."
@@ -1062,6 +1003,7 @@ var SETTINGS = [
     key: "model.itemFeatures",
     env: "MLOPS_ITEM_FEATURES",
     flag: "--item-features",
+    default: true,
     schema: boolean,
     allowed: "true or false",
     description: "Add embeddings of each item's catalog facts (every category level, the price bucket) to its embedding while training, so rarely seen items start from what their category says."
@@ -1070,6 +1012,7 @@ var SETTINGS = [
     key: "model.blend",
     env: "MLOPS_BLEND",
     flag: "--blend",
+    default: "neural,sknn,cooccurrence,repeat",
     schema: z3.string().regex(/^(neural|sknn|cooccurrence|repeat)(,(neural|sknn|cooccurrence|repeat))*$/).refine(
       (v) => v.split(",")[0] === "neural" && new Set(v.split(",")).size === v.split(",").length
     ),
@@ -1080,6 +1023,7 @@ var SETTINGS = [
     key: "model.embeddingDim",
     env: "MLOPS_EMBEDDING_DIM",
     flag: "--embedding-dim",
+    default: 64,
     schema: positiveInt3,
     numeric: true,
     allowed: "a positive integer",
@@ -1089,6 +1033,7 @@ var SETTINGS = [
     key: "model.hiddenUnits",
     env: "MLOPS_HIDDEN_UNITS",
     flag: "--hidden-units",
+    default: 64,
     schema: positiveInt3,
     numeric: true,
     allowed: "a positive integer",
@@ -1098,6 +1043,7 @@ var SETTINGS = [
     key: "model.layers",
     env: "MLOPS_LAYERS",
     flag: "--layers",
+    default: 1,
     schema: positiveInt3,
     numeric: true,
     allowed: "a positive integer",
@@ -1107,6 +1053,7 @@ var SETTINGS = [
     key: "model.dropout",
     env: "MLOPS_DROPOUT",
     flag: "--dropout",
+    default: 0.2,
     schema: z3.number().min(0).lt(1),
     numeric: true,
     allowed: "a number in [0, 1)",
@@ -1116,6 +1063,7 @@ var SETTINGS = [
     key: "model.learningRate",
     env: "MLOPS_LEARNING_RATE",
     flag: "--learning-rate",
+    default: 5e-3,
     schema: z3.number().positive(),
     numeric: true,
     allowed: "a positive number",
@@ -1125,6 +1073,7 @@ var SETTINGS = [
     key: "model.maxLen",
     env: "MLOPS_MAX_LEN",
     flag: "--max-len",
+    default: 20,
     schema: positiveInt3,
     numeric: true,
     allowed: "a positive integer",
@@ -1134,6 +1083,7 @@ var SETTINGS = [
     key: "evaluate.gates",
     env: "MLOPS_GATES_FILE",
     flag: "--gates",
+    default: "gates.yml",
     schema: z3.string().min(1),
     allowed: "a YAML file path",
     description: "The gate file: the checks a model must pass to ship (see gates.yml)."
@@ -1142,6 +1092,7 @@ var SETTINGS = [
     key: "evaluate.maxPrefixes",
     env: "MLOPS_EVAL_MAX_PREFIXES",
     flag: "--max-prefixes",
+    default: 2e4,
     schema: positiveInt3,
     numeric: true,
     allowed: "a positive integer",
@@ -1151,6 +1102,7 @@ var SETTINGS = [
     key: "evaluate.bootstrap",
     env: "MLOPS_EVAL_BOOTSTRAP",
     flag: "--bootstrap",
+    default: 1e3,
     schema: positiveInt3,
     numeric: true,
     allowed: "a positive integer",
@@ -1160,6 +1112,7 @@ var SETTINGS = [
     key: "evaluate.seed",
     env: "MLOPS_EVAL_SEED",
     flag: "--eval-seed",
+    default: 42,
     schema: seed,
     numeric: true,
     allowed: "an integer from 0 to 4294967295",
@@ -1169,6 +1122,7 @@ var SETTINGS = [
     key: "card.screenshot",
     env: "MLOPS_CARD_SCREENSHOT",
     flag: "--screenshot",
+    default: "auto",
     schema: z3.enum(["auto", "on", "off"]),
     allowed: "auto, on or off",
     description: "Screenshot of the HTML report with headless Chromium (auto: when Chromium is installed)."
@@ -1185,6 +1139,7 @@ var SETTINGS = [
     key: "promote.target",
     env: "MLOPS_PROMOTE_TARGET",
     flag: "--target",
+    default: "local",
     schema: z3.enum(["local", "sagemaker"]),
     allowed: "local or sagemaker",
     description: "Where a promoted model is deployed: the local endpoint (the registry + pipeline serve) or a SageMaker endpoint."
@@ -1193,6 +1148,7 @@ var SETTINGS = [
     key: "promote.tolerance",
     env: "MLOPS_PROMOTE_TOLERANCE",
     flag: "--tolerance",
+    default: 0,
     schema: z3.number().min(0).max(1),
     numeric: true,
     allowed: "a number from 0 to 1",
@@ -1202,6 +1158,7 @@ var SETTINGS = [
     key: "promote.sagemaker.endpoint",
     env: "MLOPS_SAGEMAKER_ENDPOINT",
     flag: "--endpoint",
+    default: "mlops-session-recs",
     schema: z3.string().regex(/^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$/),
     allowed: "1-63 letters, digits and '-'",
     description: "SageMaker endpoint name."
@@ -1228,6 +1185,7 @@ var SETTINGS = [
     key: "promote.sagemaker.instanceType",
     env: "MLOPS_SAGEMAKER_INSTANCE_TYPE",
     flag: "--instance-type",
+    default: "ml.m5.large",
     schema: z3.string().min(1),
     allowed: "a SageMaker instance type",
     description: "Endpoint instance type."
@@ -1236,6 +1194,7 @@ var SETTINGS = [
     key: "promote.sagemaker.instanceCount",
     env: "MLOPS_SAGEMAKER_INSTANCE_COUNT",
     flag: "--instance-count",
+    default: 1,
     schema: positiveInt3,
     numeric: true,
     allowed: "a positive integer",
@@ -1254,6 +1213,7 @@ var SETTINGS = [
     key: "promote.sagemaker.traffic",
     env: "MLOPS_SAGEMAKER_TRAFFIC",
     flag: "--traffic",
+    default: "all-at-once",
     schema: z3.string().regex(/^(all-at-once|canary:\d+|linear:\d+)$/),
     allowed: "all-at-once, canary:N or linear:N",
     description: "Blue/green traffic shifting of an endpoint update."
@@ -1279,6 +1239,7 @@ var SETTINGS = [
     key: "serve.port",
     env: "MLOPS_SERVE_PORT",
     flag: "--port",
+    default: 8080,
     schema: z3.number().int().min(0).max(65535),
     numeric: true,
     allowed: "a port from 0 to 65535 (0: any free port)",
@@ -1296,6 +1257,7 @@ var SETTINGS = [
     key: "serve.logSampleRate",
     env: "MLOPS_SERVE_LOG_SAMPLE_RATE",
     flag: "--log-sample-rate",
+    default: 0,
     schema: z3.number().min(0).max(1),
     numeric: true,
     allowed: "a number from 0 to 1",
@@ -1304,79 +1266,6 @@ var SETTINGS = [
   ...SERVE_LIMIT_SPECS,
   ...BATCH_SETTING_SPECS
 ];
-var DEFAULTS = {
-  store: ".mlops",
-  warehouse: "duckdb:.mlops/warehouse.duckdb",
-  tenant: "local",
-  progress: "auto",
-  data: {
-    source: "synthetic",
-    dir: ".mlops/data",
-    sessions: 1e5,
-    skus: 1e4,
-    seed: 42,
-    allowHttp: false,
-    downloadMaxBytes: DOWNLOAD_LIMITS.maxBytes,
-    downloadMaxUnpackedBytes: DOWNLOAD_LIMITS.maxUnpackedBytes
-  },
-  transform: {
-    dbt: "auto",
-    sessionGapMinutes: 30,
-    trainFraction: 0.8,
-    validationFraction: 0.1,
-    collapseRepeats: true,
-    sequenceActions: "detail,add,purchase"
-  },
-  train: {
-    compute: "local",
-    backend: "auto",
-    epochs: 12,
-    patience: 2,
-    minImprovement: 5e-3,
-    batchSize: 512,
-    loss: "sampled",
-    negatives: 1024,
-    sampleAlpha: 0.5,
-    logQ: 1,
-    popularityBias: true,
-    examples: "sequence",
-    minCount: 1,
-    validationExamples: 1e4,
-    seed: 42
-  },
-  compute: { batch: BATCH_DEFAULTS },
-  card: { screenshot: "auto" },
-  serve: { port: 8080, logSampleRate: 0, ...SERVE_LIMIT_DEFAULTS },
-  promote: {
-    target: "local",
-    tolerance: 0,
-    sagemaker: {
-      endpoint: "mlops-session-recs",
-      instanceType: "ml.m5.large",
-      instanceCount: 1,
-      traffic: "all-at-once"
-    }
-  },
-  evaluate: {
-    gates: "gates.yml",
-    maxPrefixes: 2e4,
-    bootstrap: 1e3,
-    seed: 42
-  },
-  model: {
-    preset: "hybrid",
-    cell: "gru",
-    tied: true,
-    itemFeatures: true,
-    blend: "neural,sknn,cooccurrence,repeat",
-    embeddingDim: 64,
-    hiddenUnits: 64,
-    layers: 1,
-    dropout: 0.2,
-    learningRate: 5e-3,
-    maxLen: 20
-  }
-};
 
 // pipeline/config/config.ts
 var DEFAULT_CONFIG_FILE = "pipeline.config.yml";
@@ -1394,9 +1283,8 @@ function loadConfig(inputs = {}) {
       const at = source === "file" && file ? { file, line: fileValues?.lineOf(spec.key), field: spec.key } : {};
       values[spec.key] = check(spec, value2, raw, where, at);
     };
-    const fallback = getPath(DEFAULTS, spec.key);
-    if (fallback !== void 0) {
-      values[spec.key] = fallback;
+    if (spec.default !== void 0) {
+      values[spec.key] = spec.default;
       sources[spec.key] = "default";
     }
     const fromFile = fileValues?.get(spec.key);
@@ -1671,8 +1559,8 @@ var S3Store = class {
     if (this.prefix.split("/").some((part2) => part2 === "..") || this.prefix.includes("//")) {
       throw new Error(`S3Store: invalid prefix "${options.prefix}": use '/'-separated names`);
     }
-    const endpoint = options.endpoint ?? nonEmpty2(process.env.MLOPS_S3_ENDPOINT);
-    const region = options.region ?? nonEmpty2(process.env.AWS_REGION) ?? "us-east-1";
+    const endpoint = options.endpoint ?? nonEmpty(process.env.MLOPS_S3_ENDPOINT);
+    const region = options.region ?? nonEmpty(process.env.AWS_REGION) ?? "us-east-1";
     this.regionHint = options.client ? options.region : region;
     this.endpointHint = options.client ? options.endpoint : endpoint ?? "AWS's S3 endpoint";
     this.client = options.client ?? new S3Client(clientConfig(region, endpoint, options));
@@ -1944,7 +1832,7 @@ function clientConfig(region, endpoint, options) {
 function trimSlashes(path2) {
   return path2.replace(/^\/+|\/+$/g, "");
 }
-function nonEmpty2(value2) {
+function nonEmpty(value2) {
   return value2 === void 0 || value2 === "" ? void 0 : value2;
 }
 
@@ -1974,8 +1862,9 @@ function dataColumns(kind) {
   ];
 }
 function rawTableColumns(kind) {
-  return [...dataColumns(kind), ...LOAD_META_COLUMNS];
+  return [...dataColumns(kind), { name: "etl_id", type: "varchar" }];
 }
+var RETIRED_RAW_COLUMNS = ["etl_timestamp", "tenant", "source_file", "source_hash"];
 var REJECTS_TABLE = "raw_rejects";
 var REJECT_COLUMNS = [
   { name: "line", type: "bigint" },
@@ -2028,6 +1917,98 @@ function quoteIdentifier(name2) {
   return `"${validateIdentifier(name2)}"`;
 }
 
+// pipeline/warehouse/position-checksum.ts
+var POSITION_CHECKSUM = {
+  /** A prime, so that timestamps a whole number of seconds apart still weigh differently. */
+  timestampModulus: 1000003,
+  /** 2^31 - 1: every partial sum below stays an exact double in JavaScript. */
+  modulus: 2147483647
+};
+function addToPositionChecksum(sum3, line, timestamp) {
+  const weight = timestamp % POSITION_CHECKSUM.timestampModulus;
+  return (sum3 + line * weight % POSITION_CHECKSUM.modulus) % POSITION_CHECKSUM.modulus;
+}
+function positionChecksumSql(lineColumn2, timestampColumn) {
+  const { timestampModulus, modulus } = POSITION_CHECKSUM;
+  return `coalesce(sum(${lineColumn2} * (${timestampColumn} % ${timestampModulus})) % ${modulus}, 0)`;
+}
+
+// pipeline/warehouse/duckdb-bulk.ts
+var TIMESTAMP_COLUMN = "server_timestamp_epoch_ms";
+function duckDbBulkLoader(host) {
+  return {
+    async loadedUnderName(kind, sourceFile) {
+      const rows = await host.query(
+        `SELECT 1 FROM ${LOADS_TABLE} WHERE target_table = $1 AND source_file = $2 LIMIT 1`,
+        [rawTableName(kind), sourceFile]
+      );
+      return rows.length > 0;
+    },
+    begin: (kind, meta, file) => beginBulkLoad(host, kind, meta, file)
+  };
+}
+async function beginBulkLoad(host, kind, meta, file) {
+  if (!DATA_FILES[kind].columns.includes(TIMESTAMP_COLUMN)) {
+    throw new Error(`${DATA_FILES[kind].file} has no ${TIMESTAMP_COLUMN}: no bulk path for it`);
+  }
+  const table3 = rawTableName(kind);
+  const { connection } = host;
+  await host.assertNewLoad(meta);
+  await connection.run("BEGIN TRANSACTION");
+  const inserted = connection.run("SET preserve_insertion_order = false").then(() => connection.run(insertSql(host, kind, file), [meta.etlId])).finally(() => connection.run("RESET preserve_insertion_order")).then(() => void 0);
+  inserted.catch(() => void 0);
+  let open2 = true;
+  const rollback = async () => {
+    if (!open2) return;
+    open2 = false;
+    connection.interrupt();
+    await inserted.catch(() => void 0);
+    await connection.run("ROLLBACK").catch(() => void 0);
+  };
+  return {
+    inserted,
+    rollback,
+    async commit(sourceHash, counts, positionChecksum) {
+      try {
+        await inserted;
+        const existing = await host.findLoad(kind, sourceHash);
+        if (existing) {
+          await rollback();
+          return { existing };
+        }
+        const [row] = await host.query(
+          `SELECT count(*) AS n, ${positionChecksumSql("source_line", TIMESTAMP_COLUMN)} AS checksum FROM ${quoteIdentifier(table3)} WHERE etl_id = $1`,
+          [meta.etlId]
+        );
+        const rows = Number(row?.n ?? 0);
+        const checksum2 = Number(row?.checksum ?? -1);
+        if (rows !== counts.rowsLoaded || checksum2 !== positionChecksum) {
+          await rollback();
+          return {
+            mismatch: `DuckDB read ${rows} rows (position checksum ${checksum2}) where the reader checked ${counts.rowsLoaded} lines (${positionChecksum})`
+          };
+        }
+        await host.recordLoad(table3, { ...meta, sourceHash }, counts);
+        open2 = false;
+        const record = await host.findLoad(kind, sourceHash);
+        if (!record) throw new Error(`the load record of ${meta.sourceFile} vanished after COMMIT`);
+        return { record };
+      } catch (error) {
+        await rollback();
+        throw error;
+      }
+    }
+  };
+}
+function insertSql(host, kind, file) {
+  const columns2 = dataColumns(kind).filter((c) => c.name !== "source_line");
+  const spec = columns2.map((c) => `'${c.name}': '${host.types[c.type]}'`).join(", ");
+  const names = columns2.map((c) => `f.${quoteIdentifier(c.name)}`).join(", ");
+  const path2 = file.path.replaceAll("'", "''");
+  const compression = file.gzip ? "gzip" : "none";
+  return `INSERT INTO ${quoteIdentifier(rawTableName(kind))} SELECT ${names}, f.ordinality + 1, $1 FROM read_csv('${path2}', header = true, auto_detect = false, delim = ',', quote = '"', escape = '"', nullstr = '', compression = '${compression}', columns = {${spec}}) WITH ORDINALITY AS f`;
+}
+
 // pipeline/warehouse/duckdb.ts
 var DUCKDB_TYPES = {
   varchar: "VARCHAR",
@@ -2041,11 +2022,20 @@ var DuckDbWarehouse = class _DuckDbWarehouse {
     this.path = path2;
     this.instance = instance2;
     this.connection = connection;
+    this.bulk = duckDbBulkLoader({
+      connection,
+      types: DUCKDB_TYPES,
+      query: (sql, params) => this.query(sql, params),
+      findLoad: (kind, hash2) => this.findLoad(kind, hash2),
+      assertNewLoad: (meta) => this.assertNewLoad(meta),
+      recordLoad: (table3, meta, counts) => this.recordLoad(table3, meta, counts)
+    });
   }
   path;
   instance;
   connection;
   kind = "duckdb";
+  bulk;
   static async open(path2) {
     if (path2 !== ":memory:") await mkdir4(dirname3(path2), { recursive: true });
     let instance2;
@@ -2063,7 +2053,13 @@ var DuckDbWarehouse = class _DuckDbWarehouse {
   }
   async ensureRawSchema() {
     for (const kind of DATA_KINDS) {
-      await this.createTable(rawTableName(kind), rawTableColumns(kind));
+      const table3 = rawTableName(kind);
+      await this.createTable(table3, rawTableColumns(kind));
+      for (const column of RETIRED_RAW_COLUMNS) {
+        await this.connection.run(
+          `ALTER TABLE ${quoteIdentifier(table3)} DROP COLUMN IF EXISTS ${quoteIdentifier(column)}`
+        );
+      }
     }
     await this.createTable(REJECTS_TABLE, REJECTS_TABLE_COLUMNS);
     await this.createTable(LOADS_TABLE, LOADS_TABLE_COLUMNS);
@@ -2100,6 +2096,10 @@ var DuckDbWarehouse = class _DuckDbWarehouse {
       await this.connection.run("ROLLBACK");
       return { existing };
     }
+    await this.assertNewLoad(meta).catch(async (error) => {
+      await this.connection.run("ROLLBACK");
+      throw error;
+    });
     let queue = Promise.resolve();
     let failed = false;
     const step2 = (work) => {
@@ -2120,8 +2120,8 @@ var DuckDbWarehouse = class _DuckDbWarehouse {
     return {
       addRows: (path2) => step2(
         () => this.connection.run(
-          `INSERT INTO ${quoteIdentifier(table3)} SELECT *, $1, $2::TIMESTAMP, $3, $4, $5 FROM ${csvScan(path2, dataColumns(kind))}`,
-          metaValues
+          `INSERT INTO ${quoteIdentifier(table3)} SELECT *, $1 FROM ${csvScan(path2, dataColumns(kind))}`,
+          [meta.etlId]
         )
       ),
       addRejects: (path2) => step2(
@@ -2139,11 +2139,7 @@ var DuckDbWarehouse = class _DuckDbWarehouse {
                 `${table3} received ${loaded} rows of ${meta.sourceFile} but the reader validated ${counts.rowsLoaded}: the staged chunks are inconsistent`
               );
             }
-            await this.connection.run(
-              `INSERT INTO ${LOADS_TABLE} VALUES ($6, $1, $2::TIMESTAMP, $3, $4, $5, $7, $8, $9)`,
-              [...metaValues, table3, counts.rowsRead, counts.rowsLoaded, counts.rowsRejected]
-            );
-            await this.connection.run("COMMIT");
+            await this.recordLoad(table3, meta, counts);
           });
         } catch (error) {
           await rollback();
@@ -2155,6 +2151,38 @@ var DuckDbWarehouse = class _DuckDbWarehouse {
       },
       rollback
     };
+  }
+  /**
+   * An etl_id names one load: a second file of the same kind in the same run would make the
+   * staging models' join to raw_loads ambiguous, so it is refused before anything is inserted.
+   */
+  async assertNewLoad(meta) {
+    const taken = await this.query(`SELECT source_file FROM ${LOADS_TABLE} WHERE etl_id = $1`, [
+      meta.etlId
+    ]);
+    if (taken[0]) {
+      throw new Error(
+        `load ${meta.etlId} already loaded ${String(taken[0].source_file)}; one run loads one file per table: start a new run to load ${meta.sourceFile}`
+      );
+    }
+  }
+  /** The load record, then COMMIT. */
+  async recordLoad(table3, meta, counts) {
+    await this.connection.run(
+      `INSERT INTO ${LOADS_TABLE} VALUES ($1, $2, $3::TIMESTAMP, $4, $5, $6, $7, $8, $9)`,
+      [
+        table3,
+        meta.etlId,
+        meta.etlTimestamp,
+        meta.tenant,
+        meta.sourceFile,
+        meta.sourceHash,
+        counts.rowsRead,
+        counts.rowsLoaded,
+        counts.rowsRejected
+      ]
+    );
+    await this.connection.run("COMMIT");
   }
   async countWhere(table3, etlId) {
     const rows = await this.query(
@@ -2253,7 +2281,7 @@ function needsOidcToken(env) {
   const oidc = authenticator !== void 0 ? AUTHENTICATOR_ALIASES[authenticator] === "oidc" : provider !== void 0;
   return oidc && (provider ?? "OIDC") === "OIDC";
 }
-function settingError2(variable2, message, hint2) {
+function settingError(variable2, message, hint2) {
   return new InputError(message, { field: variable2 }, hint2);
 }
 function snowflakeSettingsFromEnv(env) {
@@ -2264,7 +2292,7 @@ function snowflakeSettingsFromEnv(env) {
   const required = (name2, what) => {
     const value2 = get(name2);
     if (value2 === void 0) {
-      throw settingError2(
+      throw settingError(
         name2,
         `${name2} is not set: the Snowflake warehouse needs the ${what}`,
         `Set ${name2} (a repository secret or variable in CI), or use --warehouse duckdb:PATH.`
@@ -2303,7 +2331,7 @@ function authFromEnv(get) {
   if (authenticator !== void 0) {
     const named = AUTHENTICATOR_ALIASES[authenticator.trim().toLowerCase()];
     if (!named) {
-      throw settingError2(
+      throw settingError(
         E.authenticator,
         `${E.authenticator}="${authenticator.trim()}" is not an authenticator this pipeline supports`,
         `Use password, keypair (SNOWFLAKE_JWT) or oidc (WORKLOAD_IDENTITY), or unset it to infer from the credentials present.`
@@ -2312,7 +2340,7 @@ function authFromEnv(get) {
     kind = named;
     const others = Object.keys(present).filter((k) => k !== kind).flatMap((k) => present[k]);
     if (others.length > 0) {
-      throw settingError2(
+      throw settingError(
         E.authenticator,
         `${E.authenticator}=${authenticator.trim()} but ${others.join(" and ")} ${others.length > 1 ? "are" : "is"} also set: the settings contradict each other`,
         `Unset ${others.join(", ")}, or change ${E.authenticator} to the method you mean.`
@@ -2323,7 +2351,7 @@ function authFromEnv(get) {
       (k) => present[k].length > 0
     );
     if (kinds.length === 0) {
-      throw settingError2(
+      throw settingError(
         E.password,
         "no Snowflake credentials are set",
         `Set ${E.password}; or ${E.privateKeyPath} / ${E.privateKey} for key-pair auth; or ${E.authenticator}=oidc with ${E.provider} (and ${E.token} for provider OIDC).`
@@ -2331,7 +2359,7 @@ function authFromEnv(get) {
     }
     if (kinds.length > 1) {
       const vars = kinds.flatMap((k) => present[k]);
-      throw settingError2(
+      throw settingError(
         E.authenticator,
         `credentials for more than one authentication method are set (${vars.join(", ")}) and ${E.authenticator} does not say which to use`,
         `Set ${E.authenticator} to ${kinds.join(" or ")}, and unset the variables of the other method.`
@@ -2342,7 +2370,7 @@ function authFromEnv(get) {
   if (kind === "password") {
     if (passphrase !== void 0) throw passphraseWithoutKey();
     if (password === void 0) {
-      throw settingError2(
+      throw settingError(
         E.password,
         `${E.authenticator}=password but ${E.password} is not set`,
         `Set ${E.password}, or choose another ${E.authenticator}.`
@@ -2352,14 +2380,14 @@ function authFromEnv(get) {
   }
   if (kind === "keypair") {
     if (keyPath !== void 0 && key !== void 0) {
-      throw settingError2(
+      throw settingError(
         E.privateKey,
         `both ${E.privateKeyPath} and ${E.privateKey} are set: the settings contradict each other`,
         `Keep one: ${E.privateKeyPath} for a key file, or ${E.privateKey} for the PEM text.`
       );
     }
     if (keyPath === void 0 && key === void 0) {
-      throw settingError2(
+      throw settingError(
         E.privateKeyPath,
         `key-pair authentication needs a private key, and neither ${E.privateKeyPath} nor ${E.privateKey} is set`,
         `Set ${E.privateKeyPath} to a PKCS#8 PEM file, or ${E.privateKey} to its text.`
@@ -2376,7 +2404,7 @@ function authFromEnv(get) {
   if (providerText !== void 0) {
     const upper = providerText.trim().toUpperCase();
     if (!WORKLOAD_IDENTITY_PROVIDERS.includes(upper)) {
-      throw settingError2(
+      throw settingError(
         E.provider,
         `${E.provider}="${providerText.trim()}" is not a workload identity provider`,
         `Use one of ${WORKLOAD_IDENTITY_PROVIDERS.join(", ")}.`
@@ -2386,21 +2414,21 @@ function authFromEnv(get) {
   } else if (token !== void 0) {
     provider = "OIDC";
   } else {
-    throw settingError2(
+    throw settingError(
       E.provider,
       `workload identity authentication needs a provider, and neither ${E.provider} nor ${E.token} is set`,
       `Set ${E.provider} to AWS, AZURE or GCP (credentials from the cloud this runs in), or set ${E.token} to an OIDC ID token (e.g. from GitHub Actions with permissions: id-token: write).`
     );
   }
   if (provider === "OIDC" && token === void 0) {
-    throw settingError2(
+    throw settingError(
       E.token,
       `${E.provider}=OIDC needs the identity token, and ${E.token} is not set`,
       `Set ${E.token} to the OIDC ID token (in GitHub Actions: core.getIDToken(), with permissions: id-token: write).`
     );
   }
   if (provider !== "OIDC" && token !== void 0) {
-    throw settingError2(
+    throw settingError(
       E.token,
       `${E.token} is set but ${E.provider}=${provider} fetches its own attestation: the settings contradict each other`,
       `Unset ${E.token}, or set ${E.provider}=OIDC to use the token.`
@@ -2412,7 +2440,7 @@ function setNames(...pairs) {
   return pairs.filter(([, value2]) => value2 !== void 0).map(([name2]) => name2);
 }
 function passphraseWithoutKey() {
-  return settingError2(
+  return settingError(
     E.passphrase,
     `${E.passphrase} is set but no private key is used`,
     `Set ${E.privateKeyPath} or ${E.privateKey} (key-pair auth), or unset ${E.passphrase}.`
@@ -2424,7 +2452,7 @@ function normalizePem(text) {
   if (!/^-----BEGIN (ENCRYPTED |RSA )?PRIVATE KEY-----\n[\s\S]+\n-----END (ENCRYPTED |RSA )?PRIVATE KEY-----$/.test(
     trimmed
   )) {
-    throw settingError2(
+    throw settingError(
       E.privateKey,
       `${E.privateKey} does not hold a PEM private key (expected "-----BEGIN PRIVATE KEY-----" ... "-----END PRIVATE KEY-----")`,
       `Store the whole PEM file's text, line breaks included (or written as \\n); convert other formats with: openssl pkcs8 -topk8 -in key.pem -out rsa_key.p8`
@@ -2438,7 +2466,7 @@ function validateSnowflakeSettings(settings) {
     try {
       validateIdentifier(value2, `Snowflake ${what}`);
     } catch (error) {
-      throw settingError2(
+      throw settingError(
         variable2,
         error.message,
         `Set ${variable2} to a plain Snowflake identifier (names that need quoting are not supported).`
@@ -2446,7 +2474,7 @@ function validateSnowflakeSettings(settings) {
     }
   };
   if (!ACCOUNT.test(settings.account)) {
-    throw settingError2(
+    throw settingError(
       E.account,
       `invalid Snowflake account identifier "${settings.account}"`,
       `Set ${E.account} to the account identifier only (e.g. myorg-myaccount or xy12345.eu-west-1), without https:// or .snowflakecomputing.com.`
@@ -2457,7 +2485,7 @@ function validateSnowflakeSettings(settings) {
   check2(settings.schema, E.schema, "schema");
   if (settings.role !== void 0) check2(settings.role, E.role, "role");
   if (settings.auth.kind !== "oidc" && !settings.user) {
-    throw settingError2(
+    throw settingError(
       E.user,
       `${E.user} is not set: ${settings.auth.kind === "password" ? "password" : "key-pair"} authentication needs the login name`,
       `Set ${E.user} to the Snowflake user (a service user for CI).`
@@ -2729,10 +2757,17 @@ function createTableSql(table3, columns2) {
 }
 function rawSchemaDdl() {
   return [
-    ...DATA_KINDS.map((kind) => createTableSql(rawTableName(kind), rawTableColumns(kind))),
+    ...DATA_KINDS.flatMap((kind) => [
+      createTableSql(rawTableName(kind), rawTableColumns(kind)),
+      dropRetiredColumnsSql(rawTableName(kind))
+    ]),
     createTableSql(REJECTS_TABLE, REJECTS_TABLE_COLUMNS),
     createTableSql(LOADS_TABLE, LOADS_TABLE_COLUMNS)
   ];
+}
+function dropRetiredColumnsSql(table3) {
+  const columns2 = RETIRED_RAW_COLUMNS.map((c) => sfIdentifier(c, "column name"));
+  return `ALTER TABLE ${sfIdentifier(table3, "table name")} DROP COLUMN IF EXISTS ${columns2.join(", ")}`;
 }
 function sqlString(value2, what = "value") {
   if (/[\u0000-\u001f\u007f]/.test(value2)) {
@@ -3164,7 +3199,7 @@ var SnowflakeWarehouse = class _SnowflakeWarehouse {
       `Snowflake: COPY INTO ${target.table} loaded ${loaded} ${part2} of ${state.meta.sourceFile} but the reader validated ${target.expected}` + (notLoaded.length ? `; not loaded: ${notLoaded.slice(0, 5).join(", ")}${notLoaded.length > 5 ? ", …" : ""}` : "") + (skipped.length ? ". Snowflake did not process those files: its load history says they were loaded into the table before, although raw_loads has no record of it" : ""),
       "other",
       lastStatement ? statementForMessage(lastStatement) : void 0,
-      skipped.length ? `Check ${target.table} for rows with source_hash ${state.meta.sourceHash}; delete them (and the staged files: REMOVE @%${target.table} PATTERN = '.*${state.meta.sourceHash}.*') before loading again.` : "The staged chunks and the reader's counts disagree: run the upload again; if it recurs, report it with the file."
+      skipped.length ? `Check ${target.table} for rows whose etl_id has no raw_loads record (SELECT DISTINCT etl_id FROM ${target.table} WHERE etl_id NOT IN (SELECT etl_id FROM raw_loads)); delete them (and the staged files: REMOVE @%${target.table} PATTERN = '.*${state.meta.sourceHash}.*') before loading again.` : "The staged chunks and the reader's counts disagree: run the upload again; if it recurs, report it with the file."
     );
   }
   /** Waits for the load before this one to finish; the function returned ends this one's turn. */
@@ -5993,6 +6028,9 @@ function validateRunId(id) {
     );
   }
   return id;
+}
+function runFolder(runId2) {
+  return `runs/${validateRunId(runId2)}/`;
 }
 function stageKey(runId2, stage, name2 = "stage.json") {
   return `runs/${validateRunId(runId2)}/${stage}/${name2}`;
@@ -9916,10 +9954,10 @@ async function fetchTrainArtifact(store, runId2, localDir) {
   const files = (await store.list(prefix)).map((key) => key.slice(prefix.length + 1));
   const checkHint = `Check that the training job succeeded (its log), and that it was given the same run store (MLOPS_STORE=${store.location}) and run id (--run-id ${runId2}).`;
   if (files.length === 0) {
-    const stageFolder = `runs/${runId2}/train`;
-    const others = (await store.list(stageFolder)).map((key) => key.slice(stageFolder.length + 1));
+    const stageFolder = stageKey(runId2, "train", "");
+    const others = (await store.list(stageFolder)).map((key) => key.slice(stageFolder.length));
     throw new PipelineError(
-      `no model artifact for run ${runId2} in ${where}: nothing is stored there` + (others.length > 0 ? ` (${stageFolder}/ holds only ${listed(others)})` : ""),
+      `no model artifact for run ${runId2} in ${where}: nothing is stored there` + (others.length > 0 ? ` (${stageFolder} holds only ${listed(others)})` : ""),
       1,
       checkHint
     );
@@ -12574,14 +12612,30 @@ ${formatFailures(result)}`,
   );
 }
 
+// pipeline/run/results.ts
+var STAGE_NAMES = ["upload", "transform", "train", "evaluate", "card", "promote"];
+async function readStageResult(store, runId2, stage) {
+  return await readStageRecord(store, runId2, stage);
+}
+
 // reports/from-run.ts
-var STAGES = ["upload", "transform", "train", "evaluate", "card", "promote"];
+async function readRunRecords(store, runId2) {
+  const [upload2, transform2, train2, evaluate, card, promote] = await Promise.all([
+    readStageResult(store, runId2, "upload"),
+    readStageResult(store, runId2, "transform"),
+    readStageResult(store, runId2, "train"),
+    readStageResult(store, runId2, "evaluate"),
+    readStageResult(store, runId2, "card"),
+    readStageResult(store, runId2, "promote")
+  ]);
+  return { upload: upload2, transform: transform2, train: train2, evaluate, card, promote };
+}
 var scalar2 = (v) => v === void 0 || v === null ? null : typeof v === "object" ? JSON.stringify(v) : v;
 function configChanges(config, sources = {}) {
   const changes = [];
   for (const spec of SETTINGS) {
     const value2 = getPath(config, spec.key);
-    const fallback = getPath(DEFAULTS, spec.key);
+    const fallback = spec.default;
     if (value2 === void 0 || value2 === fallback) continue;
     changes.push({
       key: spec.key,
@@ -12591,6 +12645,18 @@ function configChanges(config, sources = {}) {
     });
   }
   return changes;
+}
+function checkResult(check2) {
+  return {
+    name: check2.name,
+    kind: check2.kind,
+    metric: check2.metric,
+    ...optional("threshold", check2.threshold ?? void 0),
+    ...optional("value", check2.value ?? void 0),
+    verdict: check2.verdict,
+    blocking: check2.blocking,
+    detail: check2.detail
+  };
 }
 function estimate2(f) {
   if (!f || f.value === null) return void 0;
@@ -12662,18 +12728,14 @@ function candidateFacts(train2, evaluation) {
   };
 }
 async function cardDataFromRun(store, runId2, options = {}) {
-  const records = /* @__PURE__ */ new Map();
-  for (const stage of STAGES) {
-    const record = await readStageRecord(store, runId2, stage);
-    if (record) records.set(stage, record);
-  }
-  const result = (stage) => records.get(stage)?.result;
-  const upload2 = result("upload");
-  const transform2 = result("transform");
-  const train2 = result("train");
-  const evaluation = result("evaluate");
-  const first = [...records.values()].sort((a, b) => a.startedAt.localeCompare(b.startedAt))[0];
-  const failed = [...records.values()].find((r) => r.status === "failed");
+  const byStage = await readRunRecords(store, runId2);
+  const records = STAGE_NAMES.flatMap((stage) => byStage[stage] ?? []);
+  const upload2 = byStage.upload?.result ?? void 0;
+  const transform2 = byStage.transform?.result ?? void 0;
+  const train2 = byStage.train?.result ?? void 0;
+  const evaluation = byStage.evaluate?.result ?? void 0;
+  const first = [...records].sort((a, b) => a.startedAt.localeCompare(b.startedAt))[0];
+  const failed = records.find((r) => r.status === "failed");
   const data = {
     run: {
       runId: runId2,
@@ -12682,7 +12744,7 @@ async function cardDataFromRun(store, runId2, options = {}) {
       ...optional("backend", train2?.backend.name),
       ...optional("compute", train2?.compute),
       store: store.location,
-      stages: [...records.values()].map((r) => ({
+      stages: records.map((r) => ({
         name: r.stage,
         seconds: r.seconds,
         status: r.status
@@ -12697,23 +12759,14 @@ async function cardDataFromRun(store, runId2, options = {}) {
             href: `${store.location}/${evaluation.artifacts.report}`
           }
         ] : [],
-        { name: "stage records", href: `${store.location}/${stageKey(runId2, "")}` }
+        { name: "stage records", href: `${store.location}/${runFolder(runId2)}` }
       ]
     }
   };
   if (evaluation) {
     data.verdict = {
       passed: evaluation.gates.passed,
-      checks: evaluation.gates.checks.map((c) => ({
-        name: c.name,
-        kind: c.kind,
-        metric: c.metric,
-        ...optional("threshold", c.threshold ?? void 0),
-        ...optional("value", c.value ?? void 0),
-        verdict: c.verdict,
-        blocking: c.blocking,
-        detail: c.detail
-      }))
+      checks: evaluation.gates.checks.map(checkResult)
     };
     data.metrics = metricsRows(evaluation);
     data.slices = candidateSlices(evaluation);
@@ -13667,6 +13720,9 @@ var CHECK_HEADER = [
   "Blocking",
   "Detail"
 ];
+function gateTable(checks) {
+  return table2(CHECK_HEADER, checks.map(checkRow2));
+}
 function verdictSection(data, where) {
   const verdict = data.verdict;
   const stopped = data.run.failedStage ? `The run stopped at the **${cell(data.run.failedStage)}** stage.` : "";
@@ -13688,7 +13744,7 @@ function verdictSection(data, where) {
     pieces.push(
       part(
         flagged.length,
-        (shown) => shown === 0 && flagged.length > 0 ? `_${flagged.length} failing or warning checks; ${where} lists them._` : table2(CHECK_HEADER, flagged.slice(0, shown).map(checkRow2)) + omitted(flagged.length, shown, "checks", where)
+        (shown) => shown === 0 && flagged.length > 0 ? `_${flagged.length} failing or warning checks; ${where} lists them._` : gateTable(flagged.slice(0, shown)) + omitted(flagged.length, shown, "checks", where)
       )
     );
   }
@@ -13699,7 +13755,7 @@ function verdictSection(data, where) {
         verdict.checks.length,
         (shown) => details(
           `All ${verdict.checks.length} checks (${counts})`,
-          shown === 0 ? `_Left out to fit GitHub's comment limit; ${where} lists them._` : table2(CHECK_HEADER, verdict.checks.slice(0, shown).map(checkRow2)) + omitted(verdict.checks.length, shown, "checks", where)
+          shown === 0 ? `_Left out to fit GitHub's comment limit; ${where} lists them._` : gateTable(verdict.checks.slice(0, shown)) + omitted(verdict.checks.length, shown, "checks", where)
         )
       )
     );
@@ -14715,6 +14771,111 @@ function parseCodePackageUrl(url) {
   return { store: match[1], key: match[2], sha256: match[3] };
 }
 
+// pipeline/config/setting-spec.ts
+function sectionDefaults(specs, section3) {
+  const defaults = {};
+  for (const spec of specs) {
+    if (spec.key.startsWith(section3) && spec.default !== void 0) {
+      defaults[spec.key.slice(section3.length)] = spec.default;
+    }
+  }
+  return defaults;
+}
+
+// pipeline/compute/batch-settings.ts
+var FALLBACK_REGION = "us-east-1";
+var DEFAULTS = sectionDefaults(BATCH_SETTING_SPECS, "compute.batch.");
+var SPEC_BY_FIELD = new Map(
+  BATCH_SETTING_SPECS.map((spec) => [spec.key.slice("compute.batch.".length), spec])
+);
+function settingError2(field2, message) {
+  const spec = SPEC_BY_FIELD.get(field2);
+  const key = spec?.key ?? `compute.batch.${field2}`;
+  const where = spec ? `${key} in the config file, ${spec.env} or ${spec.flag}` : key;
+  return new InputError(message, { field: key }, `Set ${where}.`);
+}
+function resolveBatchSettings(values, env = process.env) {
+  const region = values.region ?? nonEmpty2(env.AWS_REGION) ?? nonEmpty2(env.AWS_DEFAULT_REGION) ?? FALLBACK_REGION;
+  if (values.queue === void 0 || values.queue === "") {
+    throw settingError2("queue", "no AWS Batch job queue is set: --compute batch needs one");
+  }
+  if (values.image === void 0 || values.image === "") {
+    throw settingError2("image", "no train image is set: --compute batch needs one");
+  }
+  const settings = {
+    ...DEFAULTS,
+    ...withoutUndefined(values),
+    queue: values.queue,
+    image: values.image,
+    region
+  };
+  validateBatchSettings(settings);
+  return settings;
+}
+function validateBatchSettings(settings) {
+  const nameChecks = [
+    ["queue", settings.queue, queueProblem],
+    ["jobDefinition", settings.jobDefinition, jobDefinitionNameProblem],
+    ["image", settings.image, imageProblem],
+    ["jobRoleArn", settings.jobRoleArn, roleArnProblem],
+    ["executionRoleArn", settings.executionRoleArn, roleArnProblem],
+    ["secrets", settings.secrets, secretsProblem]
+  ];
+  for (const [field2, value2, problem] of nameChecks) {
+    if (value2 === void 0) continue;
+    const why = problem(value2);
+    if (why !== void 0) throw settingError2(field2, `invalid ${field2} "${value2}": ${why}`);
+  }
+  if (!REGION.test(settings.region)) {
+    throw settingError2("region", `invalid region "${settings.region}": expected e.g. eu-west-1`);
+  }
+  if (!LOG_GROUP.test(settings.logGroup)) {
+    throw settingError2(
+      "logGroup",
+      `invalid log group "${settings.logGroup}": 1-512 letters, digits and . _ - / #`
+    );
+  }
+  const ranges = [
+    ["vcpus", 1, 256],
+    ["memoryMiB", 512, 4194304],
+    ["gpus", 0, 16],
+    ["timeoutSeconds", 60, 1209600],
+    ["retryAttempts", 1, 10],
+    ["runnableWarnSeconds", 1, 1209600],
+    ["runnableTimeoutSeconds", 1, 1209600]
+  ];
+  for (const [field2, min, max2] of ranges) {
+    const value2 = settings[field2];
+    if (typeof value2 !== "number" || !Number.isInteger(value2) || value2 < min || value2 > max2) {
+      throw settingError2(
+        field2,
+        `invalid ${field2} ${String(value2)}: expected an integer from ${min} to ${max2}`
+      );
+    }
+  }
+  const secrets = settings.secrets === void 0 ? {} : parseBatchSecrets(settings.secrets);
+  if (Object.keys(secrets).length > 0 && settings.executionRoleArn === void 0) {
+    throw settingError2(
+      "executionRoleArn",
+      `compute.batch.secrets names ${Object.keys(secrets).join(", ")}, but no execution role is set: ECS needs one to read them`
+    );
+  }
+  if (settings.runnableWarnSeconds >= settings.runnableTimeoutSeconds) {
+    throw settingError2(
+      "runnableWarnSeconds",
+      `runnableWarnSeconds (${settings.runnableWarnSeconds}) must be below runnableTimeoutSeconds (${settings.runnableTimeoutSeconds}): the warning would never show`
+    );
+  }
+}
+function withoutUndefined(values) {
+  return Object.fromEntries(
+    Object.entries(values).filter(([, value2]) => value2 !== void 0)
+  );
+}
+function nonEmpty2(value2) {
+  return value2 === void 0 || value2 === "" ? void 0 : value2;
+}
+
 // pipeline/compute/batch.ts
 var systemClock = {
   now: () => Date.now(),
@@ -15284,10 +15445,10 @@ async function trainOnBatch(input) {
   } finally {
     interrupt.dispose();
   }
-  const record = await readStageRecord(input.store, runId2, "train");
+  const record = await readStageResult(input.store, runId2, "train");
   if (record?.status !== "succeeded" || record.result === null) {
     throw new PipelineError(
-      `AWS Batch job ${job.jobId} succeeded but wrote no successful train record to ${config.store}/runs/${runId2}/train/`,
+      `AWS Batch job ${job.jobId} succeeded but wrote no successful train record to ${config.store}/${stageKey(runId2, "train", "")}`,
       1,
       "check the job's log above and that its role may write to the store"
     );
@@ -15393,6 +15554,9 @@ import {
   STATUS_CODES,
   createServer
 } from "node:http";
+
+// pipeline/serve/serve-settings.ts
+var SERVE_LIMIT_DEFAULTS = sectionDefaults(SERVE_LIMIT_SPECS, "serve.");
 
 // pipeline/serve/batcher.ts
 var DEFAULT_BATCH_OPTIONS = {
@@ -16950,8 +17114,7 @@ async function deploy(input, runId2, scratch, current = null) {
 async function promoteRun(input) {
   const { config, store, runId: runId2, reporter } = input;
   const target = config.promote.target;
-  const record = await readStageRecord(store, runId2, "evaluate");
-  const evaluation = record?.result;
+  const evaluation = (await readStageResult(store, runId2, "evaluate"))?.result;
   if (!evaluation) {
     throw new InputError(
       `run ${runId2} has no evaluation in ${store.location}: promotion needs its gates and metrics`,
@@ -17031,9 +17194,9 @@ async function promoteRun(input) {
 
 // pipeline/upload/load-file.ts
 import { createWriteStream as createWriteStream4 } from "node:fs";
-import { mkdtemp as mkdtemp9, rm as rm12 } from "node:fs/promises";
+import { mkdtemp as mkdtemp9, rm as rm12, stat as stat6 } from "node:fs/promises";
 import { tmpdir as tmpdir9 } from "node:os";
-import { basename as basename2, join as join21 } from "node:path";
+import { basename as basename3, join as join21 } from "node:path";
 import { once as once2 } from "node:events";
 
 // pipeline/data/reader.ts
@@ -17368,8 +17531,11 @@ function schemaOrder(layout, fields) {
   return layout.positions.map((position) => fields[position]);
 }
 function isValidBrowsingLine(raw) {
+  return browsingLineTimestamp(raw) >= 0;
+}
+function browsingLineTimestamp(raw) {
   let p = hexAt(raw, 0);
-  if (p < 0 || raw.charCodeAt(p) !== COMMA) return false;
+  if (p < 0 || raw.charCodeAt(p) !== COMMA) return -1;
   p++;
   let pageview;
   if (raw.startsWith("pageview,", p)) {
@@ -17381,17 +17547,17 @@ function isValidBrowsingLine(raw) {
   } else if (raw.startsWith("event,", p)) {
     pageview = false;
     p += 6;
-  } else return false;
+  } else return -1;
   const actionEnd = raw.indexOf(",", p);
-  if (actionEnd < 0) return false;
+  if (actionEnd < 0) return -1;
   const action = actionEnd - p;
-  if (pageview ? action !== 0 : !FAST_ACTIONS.has(raw.slice(p, actionEnd))) return false;
+  if (pageview ? action !== 0 : !FAST_ACTIONS.has(raw.slice(p, actionEnd))) return -1;
   p = actionEnd + 1;
   if (raw.charCodeAt(p) === COMMA) {
-    if (!pageview) return false;
+    if (!pageview) return -1;
   } else {
     p = hexAt(raw, p);
-    if (p < 0 || raw.charCodeAt(p) !== COMMA) return false;
+    if (p < 0 || raw.charCodeAt(p) !== COMMA) return -1;
   }
   p++;
   let ms = 0;
@@ -17400,10 +17566,10 @@ function isValidBrowsingLine(raw) {
     ms = ms * 10 + (code2 - 48);
   }
   const digits = p - digitsStart;
-  if (digits === 0 || digits > 16 || ms < MIN_EPOCH_MS || ms >= MAX_EPOCH_MS) return false;
-  if (raw.charCodeAt(p) !== COMMA) return false;
+  if (digits === 0 || digits > 16 || ms < MIN_EPOCH_MS || ms >= MAX_EPOCH_MS) return -1;
+  if (raw.charCodeAt(p) !== COMMA) return -1;
   p++;
-  return p === raw.length || hexAt(raw, p) === raw.length;
+  return p === raw.length || hexAt(raw, p) === raw.length ? ms : -1;
 }
 var COMMA = 44;
 var FAST_ACTIONS = new Set(PRODUCT_ACTIONS.filter((a) => a !== ""));
@@ -17417,18 +17583,183 @@ function hexAt(raw, start) {
   return end;
 }
 
+// pipeline/upload/bulk-load.ts
+import { createHash as createHash13 } from "node:crypto";
+import { createReadStream as createReadStream5 } from "node:fs";
+import { basename as basename2 } from "node:path";
+import { StringDecoder } from "node:string_decoder";
+import { createGunzip as createGunzip2 } from "node:zlib";
+var LINE_TIMESTAMP = {
+  browsing: browsingLineTimestamp
+};
+var MAX_LINES = 2 ** 31 - 1;
+function bulkLineCheck(kind) {
+  return LINE_TIMESTAMP[kind];
+}
+async function bulkLoad(options) {
+  const { kind, path: path2, loader } = options;
+  const check2 = bulkLineCheck(kind);
+  if (!check2) return { status: "unclean", reason: `no bulk path for ${kind}` };
+  const load = await loader.begin(kind, options.meta, { path: path2, gzip: options.gzip });
+  options.reporter.info(
+    `  inserting ${basename2(path2)} with the warehouse's own reader while checking every line`
+  );
+  const bar = options.reporter.progress(`  ${basename2(path2)}`, options.bytes);
+  let verdict;
+  try {
+    verdict = await verifyFile(
+      path2,
+      kind,
+      options.gzip,
+      check2,
+      (bytes, lines) => bar.update(Math.min(bytes, options.bytes), lines)
+    );
+  } catch (error) {
+    await load.rollback();
+    return { status: "unclean", reason: error instanceof Error ? error.message : String(error) };
+  } finally {
+    bar.stop();
+  }
+  if (!verdict.clean) {
+    await load.rollback();
+    return { status: "unclean", reason: verdict.reason };
+  }
+  let committed;
+  try {
+    committed = await load.commit(
+      verdict.sha256,
+      { rowsRead: verdict.rows, rowsLoaded: verdict.rows, rowsRejected: 0 },
+      verdict.checksum
+    );
+  } catch (error) {
+    return { status: "unclean", reason: error instanceof Error ? error.message : String(error) };
+  }
+  if ("mismatch" in committed) return { status: "unclean", reason: committed.mismatch };
+  if ("existing" in committed) return { status: "existing", record: committed.existing };
+  return { status: "loaded", record: committed.record, sha256: verdict.sha256, rows: verdict.rows };
+}
+async function verifyFile(path2, kind, gzip, check2, progress) {
+  const hash2 = createHash13("sha256");
+  const file = createReadStream5(path2, { highWaterMark: 1 << 20 });
+  const decoder = new StringDecoder("utf8");
+  const header = DATA_FILES[kind].columns.join(",");
+  let carry = "";
+  let line = 0;
+  let rows = 0;
+  let checksum2 = 0;
+  let blankSince = 0;
+  let problem;
+  const takeLine = (text2) => {
+    line++;
+    const raw = text2.endsWith("\r") ? text2.slice(0, -1) : text2;
+    if (line === 1) {
+      if ((raw.charCodeAt(0) === 65279 ? raw.slice(1) : raw) === header) return true;
+      problem = "the header is not the standard one, in the standard order";
+      return false;
+    }
+    if (raw === "") {
+      blankSince ||= line;
+      return true;
+    }
+    if (blankSince) {
+      problem = `line ${blankSince} is blank`;
+      return false;
+    }
+    const timestamp = check2(raw);
+    if (timestamp < 0 || line > MAX_LINES) {
+      problem = `line ${line} needs the exact validator`;
+      return false;
+    }
+    rows++;
+    checksum2 = addToPositionChecksum(checksum2, line, timestamp);
+    return true;
+  };
+  const take = (text2) => {
+    text2 = carry + text2;
+    let start = 0;
+    let end;
+    while ((end = text2.indexOf("\n", start)) !== -1) {
+      if (!takeLine(text2.slice(start, end))) return false;
+      start = end + 1;
+    }
+    carry = text2.slice(start);
+    return true;
+  };
+  const text = gzip ? file.pipe(createGunzip2()) : file;
+  if (gzip) {
+    file.on("error", (error) => text.destroy(error));
+    file.on("data", (chunk) => hash2.update(chunk));
+  }
+  let going = true;
+  try {
+    for await (const chunk of text) {
+      if (!gzip) hash2.update(chunk);
+      going = take(decoder.write(chunk));
+      if (!going) break;
+      progress(file.bytesRead, line);
+    }
+  } finally {
+    file.destroy();
+    text.destroy();
+  }
+  if (going) going = take(decoder.end());
+  if (going && carry !== "") going = takeLine(carry);
+  if (!going) return { clean: false, reason: problem ?? "" };
+  if (rows === 0) return { clean: false, reason: "the file has no rows" };
+  return { clean: true, sha256: hash2.digest("hex"), rows, checksum: checksum2 };
+}
+
 // pipeline/upload/load-file.ts
 async function loadFile(options) {
   const started = performance.now();
   const { kind, path: path2, warehouse } = options;
-  const { sha256: sha2562, bytes } = await sha256File(path2);
-  const meta = {
+  const lineage = {
     etlId: options.etlId,
     etlTimestamp: (options.now?.() ?? /* @__PURE__ */ new Date()).toISOString(),
     tenant: options.tenant,
-    sourceFile: basename2(path2),
-    sourceHash: sha2562
+    sourceFile: basename3(path2)
   };
+  const bulk = warehouse.bulk && bulkLineCheck(kind) ? warehouse.bulk : void 0;
+  let known;
+  if (!bulk || await bulk.loadedUnderName(kind, lineage.sourceFile)) {
+    known = await sha256File(path2);
+    const existing = await warehouse.findLoad(kind, known.sha256);
+    if (existing) return skippedResult(options, existing, known.bytes, started);
+  }
+  if (bulk) {
+    const bytes2 = known?.bytes ?? (await stat6(path2)).size;
+    const outcome = await bulkLoad({
+      kind,
+      path: path2,
+      gzip: isGzipFile(path2),
+      bytes: bytes2,
+      meta: lineage,
+      loader: bulk,
+      reporter: options.reporter
+    });
+    if (outcome.status === "existing") {
+      return skippedResult(options, outcome.record, bytes2, started);
+    }
+    if (outcome.status === "loaded") {
+      return {
+        kind,
+        file: path2,
+        sha256: outcome.sha256,
+        bytes: bytes2,
+        status: "loaded",
+        read: outcome.rows,
+        loaded: outcome.rows,
+        rejected: 0,
+        skipped: 0,
+        rejectReasons: {},
+        warnings: [],
+        etlId: options.etlId,
+        seconds: (performance.now() - started) / 1e3
+      };
+    }
+  }
+  const { sha256: sha2562, bytes } = known ?? await sha256File(path2);
+  const meta = { ...lineage, sourceHash: sha2562 };
   const transaction = await warehouse.beginLoad(kind, meta);
   if ("existing" in transaction)
     return skippedResult(options, transaction.existing, bytes, started);
@@ -17488,14 +17819,14 @@ async function stageFile(options, work, bytes, transaction) {
     kind,
     transaction,
     () => reporter.info(
-      `  inserting rows of ${basename2(path2)} into ${DATA_FILES[kind].table} as they are validated`
+      `  inserting rows of ${basename3(path2)} into ${DATA_FILES[kind].table} as they are validated`
     )
   );
   const rejectsPath = join21(work, `${kind}.rejects.csv`);
   const rejects = new BufferedWriter(rejectsPath);
   const reasons = /* @__PURE__ */ new Map();
   const warnings = [];
-  const bar = reporter.progress(`  ${basename2(path2)}`, bytes);
+  const bar = reporter.progress(`  ${basename3(path2)}`, bytes);
   let read = 0;
   let loaded = 0;
   let rejected = 0;
@@ -17765,8 +18096,61 @@ function describe3(r) {
   return `  ${name2}: read ${r.read} = loaded ${r.loaded} + rejected ${r.rejected}${reasons ? ` (${reasons})` : ""} in ${r.seconds.toFixed(1)} s`;
 }
 
+// pipeline/run/memo.ts
+import { createHash as createHash14 } from "node:crypto";
+function sha256Text(text) {
+  return createHash14("sha256").update(text).digest("hex");
+}
+function canonicalJson(value2) {
+  return JSON.stringify(
+    value2,
+    (_key, v) => v && typeof v === "object" && !Array.isArray(v) ? Object.fromEntries(
+      Object.entries(v).sort(([a], [b]) => a < b ? -1 : 1)
+    ) : v
+  );
+}
+function stageCache(stage, parts) {
+  const settings = sha256Text(canonicalJson(parts.settings));
+  const inputs = Object.fromEntries(
+    Object.entries(parts.inputs).sort(([a], [b]) => a < b ? -1 : 1)
+  );
+  const key = sha256Text(canonicalJson({ stage, code: parts.code, settings, inputs }));
+  return { key, code: parts.code, settings, inputs };
+}
+function indexKey(stage, key) {
+  return `cache/${stage}/${key}.json`;
+}
+async function rememberKey(store, stage, key, runId2) {
+  await store.put(indexKey(stage, key), `${JSON.stringify({ runId: runId2 })}
+`);
+}
+async function findReusable(store, stage, key, runId2) {
+  const bytes = await store.get(indexKey(stage, key));
+  if (!bytes) return void 0;
+  const pointer = JSON.parse(Buffer.from(bytes).toString("utf8"));
+  if (typeof pointer.runId !== "string" || pointer.runId === runId2) return void 0;
+  const record = await readStageRecord(store, pointer.runId, stage);
+  if (record?.status !== "succeeded" || record.cache?.key !== key) return void 0;
+  return record;
+}
+var NOT_COPIED = ["checkpoint/"];
+async function copyStageOutputs(store, from, runId2) {
+  const source = stageKey(from.runId, from.stage, "");
+  const target = stageKey(runId2, from.stage, "");
+  const keys = (await store.list(source)).filter(
+    (key) => key !== `${source}stage.json` && !NOT_COPIED.some((folder) => key.startsWith(`${source}${folder}`))
+  );
+  for (const key of keys) {
+    const bytes = await store.get(key);
+    if (!bytes) throw new Error(`${key} vanished while being copied from run ${from.runId}`);
+    await store.put(`${target}${key.slice(source.length)}`, bytes);
+  }
+  const rewrite = (value2) => JSON.parse(JSON.stringify(value2).replaceAll(`runs/${from.runId}/`, `runs/${runId2}/`));
+  return { files: keys.length, rewrite };
+}
+
 // pipeline/run/stage-runner.ts
-async function recordStage(ctx, stage, body2) {
+async function recordStage(ctx, stage, body2, memo) {
   const startedAt = /* @__PURE__ */ new Date();
   const sha = gitSha();
   const pr = pullRequest();
@@ -17785,8 +18169,32 @@ async function recordStage(ctx, stage, body2) {
       seconds: (finishedAt.getTime() - startedAt.getTime()) / 1e3
     };
   };
+  const cache = memo ? stageCache(stage, await memo.parts()) : void 0;
+  if (memo && cache && ctx.cache !== false) {
+    const earlier = await findReusable(ctx.store, stage, cache.key, ctx.runId);
+    if (earlier && (!memo.stillValid || await memo.stillValid(earlier))) {
+      const copied = await copyStageOutputs(ctx.store, earlier, ctx.runId);
+      const result = copied.rewrite(earlier.result);
+      await writeStageRecord(ctx.store, {
+        ...base,
+        ...finish2(),
+        status: "succeeded",
+        inputs: earlier.inputs,
+        outputs: copied.rewrite(earlier.outputs),
+        counts: earlier.counts,
+        result,
+        cache,
+        reused: { runId: earlier.runId, mode: "copied", files: copied.files }
+      });
+      ctx.reporter.info(
+        `  reused from run ${earlier.runId}: same data, code and settings (key ${cache.key.slice(0, 12)}; --no-cache runs it again)`
+      );
+      return result;
+    }
+  }
   let outcome;
   try {
+    await memo?.beforeRun?.();
     outcome = await body2();
   } catch (error) {
     const failed = {
@@ -17809,8 +18217,13 @@ async function recordStage(ctx, stage, body2) {
     inputs: outcome.inputs,
     outputs: outcome.outputs,
     counts: outcome.counts,
-    result: outcome.result
+    result: outcome.result,
+    ...cache ? { cache } : {}
   });
+  if (memo && cache) {
+    await rememberKey(ctx.store, stage, cache.key, ctx.runId);
+    await memo.afterRun?.(cache.key);
+  }
   return outcome.result;
 }
 
@@ -17982,7 +18395,7 @@ async function promoteStage(ctx, options = {}) {
     };
   });
 }
-var STAGES2 = {
+var STAGES = {
   upload: uploadStage,
   transform: (ctx) => transformStage(ctx),
   train: trainStage,
@@ -17990,7 +18403,6 @@ var STAGES2 = {
   card: cardStage,
   promote: (ctx) => promoteStage(ctx)
 };
-var STAGE_NAMES = Object.keys(STAGES2);
 
 // actions/common/action-reporter.ts
 import * as core from "@actions/core";
@@ -18018,6 +18430,7 @@ function actionReporter() {
 
 // actions/common/result-fields.ts
 var ResultFields = class {
+  /** `value` is what the stage returned, or a failed stage's partial result: typed as T only by hope. */
   constructor(value2) {
     this.value = value2;
   }
@@ -18106,18 +18519,6 @@ function resolveRunId() {
     throw new InputError(error.message, { field: "run-id" });
   }
 }
-function stageFunction(stage, options) {
-  if (options.run) return options.run;
-  const run = STAGES2[stage];
-  if (!run) {
-    throw new PipelineError(
-      `the pipeline has no stage "${stage}"`,
-      1,
-      `Stages: ${Object.keys(STAGES2).join(", ")}. Rebuild the actions with npm run bundle.`
-    );
-  }
-  return run;
-}
 function setOutputs(values) {
   const set = {};
   for (const [name2, value2] of Object.entries(values)) {
@@ -18172,12 +18573,15 @@ function describeError(error) {
 hint: ${hint2}` : message;
 }
 async function runStageAction(stage, options) {
+  const run = options.run ?? STAGES[stage];
+  await runAction(stage, { ...options, run });
+}
+async function runAction(stage, options) {
   maskSecrets();
   let ctx;
   let outputs = {};
   let fields;
   try {
-    const run = stageFunction(stage, options);
     await provideSnowflakeToken(
       process.env,
       (audience) => core3.getIDToken(audience),
@@ -18191,7 +18595,7 @@ async function runStageAction(stage, options) {
     ctx = createContext(config, resolveRunId(), actionReporter());
     outputs = setOutputs({ "run-id": ctx.runId, store: ctx.store.location });
     const context = ctx;
-    const result = await core3.group(`${stage} (run ${context.runId})`, () => run(context));
+    const result = await core3.group(`${stage} (run ${context.runId})`, () => options.run(context));
     fields = new ResultFields(result);
     outputs = { ...outputs, ...setOutputs(options.outputs(fields)) };
     if (options.after) outputs = { ...outputs, ...setOutputs(await options.after(fields, ctx)) };

@@ -1,5 +1,5 @@
 /**
- * Where the model-card action sends the card: the pull request is found from the event file or
+ * Where the card action sends the card: the pull request is found from the event file or
  * the input, the card always goes to the job summary, and the sticky comment is created once
  * and then updated, against a GitHub API stand-in on loopback. A fork's read-only token (403)
  * leaves the job summary as the card's only home, without failing the job.
@@ -10,7 +10,7 @@ import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { cardTarget, publishModelCard } from "../../actions/model-card/publish.ts";
+import { cardTarget, publishModelCard } from "../../actions/card/publish.ts";
 import { silentReporter } from "../../pipeline/reporter.ts";
 
 interface Comment {

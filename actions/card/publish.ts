@@ -43,7 +43,7 @@ export function cardTarget(input: string, env: NodeJS.ProcessEnv): CardTarget | 
     throw new PipelineError(
       `GITHUB_REPOSITORY is "${repository}", not owner/name`,
       2,
-      "The model-card action comments on pull requests only inside GitHub Actions.",
+      "The card action comments on pull requests only inside GitHub Actions.",
     );
   }
   return { owner, repo, issueNumber };

@@ -1,5 +1,5 @@
 /**
- * The model-card action: renders the run's card (the pipeline's card stage), then writes it to
+ * The card action: renders the run's card (the pipeline's card stage), then writes it to
  * the job summary and to the pull request's one sticky comment (see action.yml).
  */
 import * as core from "@actions/core";
