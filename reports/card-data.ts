@@ -151,7 +151,7 @@ export interface DataFacts {
 export interface StageTiming {
   name: string;
   seconds?: number;
-  /** ok, failed, skipped (inputs unchanged) … */
+  /** succeeded, failed, or "reused from run <id>" (same data, code and settings) */
   status?: string;
 }
 

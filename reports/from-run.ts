@@ -203,7 +203,8 @@ export async function cardDataFromRun(
       stages: records.map((r) => ({
         name: r.stage,
         seconds: r.seconds,
-        status: r.status,
+        // A memoized stage that did not run says whose outputs it carries.
+        status: r.reused ? `reused from run ${r.reused.runId}` : r.status,
       })),
       ...optional("failedStage", failed?.stage),
       ...(options.config ? { configDiff: configChanges(options.config, options.sources) } : {}),

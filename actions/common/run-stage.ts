@@ -13,6 +13,8 @@
  *   result, so later jobs (the model card) can still read what the stage found;
  * - writes a job summary and fails the step with the error's message and hint.
  */
+import { tmpdir } from "node:os";
+import * as cache from "@actions/cache";
 import * as core from "@actions/core";
 import { loadConfig } from "../../pipeline/config/config.ts";
 import { SETTINGS } from "../../pipeline/config/settings.ts";
@@ -24,6 +26,7 @@ import { newRunId, validateRunId } from "../../pipeline/store/runs.ts";
 import { actionReporter } from "./action-reporter.ts";
 import { ResultFields } from "./result-fields.ts";
 import { maskSecrets } from "./secrets.ts";
+import { actionsStageCache } from "./stage-cache.ts";
 import { provideSnowflakeToken } from "./snowflake-token.ts";
 
 export type OutputValue = string | number | boolean | undefined;
@@ -123,6 +126,24 @@ async function writeSummary(
   await core.summary.write();
 }
 
+/**
+ * A folder store ends with its workflow: its memoized stages are kept in the Actions cache by
+ * key (stage-cache.ts). An S3 store keeps them itself.
+ */
+function withStageCache(ctx: RunContext): RunContext {
+  if (ctx.config.store.startsWith("s3://") || process.env.GITHUB_ACTIONS !== "true") return ctx;
+  return {
+    ...ctx,
+    stageCache: actionsStageCache({
+      api: cache,
+      store: ctx.store,
+      runId: ctx.runId,
+      scratch: process.env.RUNNER_TEMP ?? tmpdir(),
+      log: (line) => (line.startsWith("warning: ") ? core.warning(line.slice(9)) : core.info(line)),
+    }),
+  };
+}
+
 function escapeHtml(text: string): string {
   return text.replaceAll("&", "&amp;").replaceAll("<", "&lt;").replaceAll(">", "&gt;");
 }
@@ -165,7 +186,7 @@ export async function runAction<T>(
       ...(configFile ? { file: configFile } : {}),
       flags: inputFlags(),
     });
-    ctx = createContext(config, resolveRunId(), actionReporter());
+    ctx = withStageCache(createContext(config, resolveRunId(), actionReporter()));
     // Set before the stage runs: a later job can find the run even when this one fails.
     outputs = setOutputs({ "run-id": ctx.runId, store: ctx.store.location });
     const context = ctx;

@@ -7,17 +7,7 @@
  */
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-
-/** The part of @actions/cache used here (tests pass a recording stand-in). */
-export interface CacheApi {
-  isFeatureAvailable(): boolean;
-  restoreCache(
-    paths: string[],
-    primaryKey: string,
-    restoreKeys?: string[],
-  ): Promise<string | undefined>;
-  saveCache(paths: string[], key: string): Promise<number>;
-}
+import type { CacheApi } from "../common/cache-api.ts";
 
 export interface CheckpointCacheOptions {
   api: CacheApi;

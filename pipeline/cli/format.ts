@@ -71,7 +71,7 @@ export function formatRunList(runs: RunSummary[]): string {
       r.runId,
       r.status,
       r.startedAt,
-      r.stages.map((s) => `${s.stage}:${s.status}`).join(" "),
+      r.stages.map((s) => `${s.stage}:${s.reusedFrom ? "reused" : s.status}`).join(" "),
     ]),
   );
 }
@@ -82,6 +82,12 @@ export function formatRunDetail(run: RunDetail): string {
     lines.push(
       `  ${s.stage}: ${s.status} in ${s.seconds.toFixed(1)} s (${s.startedAt})${s.error ? ` — ${s.error}` : ""}`,
     );
+    if (s.reused) {
+      lines.push(
+        `    reused from run ${s.reused.runId}: same data, code and settings (${s.reused.files} file(s) copied)`,
+      );
+    }
+    if (s.cache) lines.push(`    cache key ${s.cache.key.slice(0, 16)}…`);
     for (const [name, n] of Object.entries(s.counts)) lines.push(`    ${name}: ${n}`);
     for (const input of s.inputs) {
       lines.push(

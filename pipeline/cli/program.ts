@@ -54,6 +54,8 @@ interface CommonOptions {
   config?: string;
   json?: boolean;
   runId?: string;
+  /** false with --no-cache. */
+  cache?: boolean;
   [flag: string]: unknown;
 }
 
@@ -143,7 +145,10 @@ async function withContext<T>(
 ): Promise<T> {
   const inv = prepare(options);
   const runId = options.runId ? validateRunIdFlag(options.runId) : newRunId();
-  const ctx = createContext(inv.config, runId, inv.reporter, inv.sources);
+  const ctx = {
+    ...createContext(inv.config, runId, inv.reporter, inv.sources),
+    cache: options.cache !== false,
+  };
   try {
     return await body(inv, ctx);
   } finally {
@@ -158,6 +163,9 @@ function validateRunIdFlag(id: string): string {
     throw new InputError((error as Error).message, { field: "--run-id" });
   }
 }
+
+const NO_CACHE_HELP =
+  "run transform, train and evaluate even when an earlier run in the store had the same data, code and settings (by default that run's outputs are reused)";
 
 export function buildProgram(): Command {
   const program = new Command("pipeline")
@@ -175,7 +183,8 @@ export function buildProgram(): Command {
       .description(`run the stages in order (${STAGE_NAMES.join(" → ")}) under one run id`)
       .option("--from <stage>", "start at this stage (resume a failed run with --run-id)")
       .option("--until <stage>", "stop after this stage")
-      .option("--run-id <id>", "run id to use (default: a new one)"),
+      .option("--run-id <id>", "run id to use (default: a new one)")
+      .option("--no-cache", NO_CACHE_HELP),
     [
       ...COMMON_SETTINGS,
       ...DATA_SETTINGS,
@@ -293,7 +302,8 @@ export function buildProgram(): Command {
         "--select <selectors...>",
         "dbt selectors: model, model+, +model, +model+, tag:x (a union; default: everything)",
       )
-      .option("--run-id <id>", "run id to record the stage under (default: a new one)"),
+      .option("--run-id <id>", "run id to record the stage under (default: a new one)")
+      .option("--no-cache", NO_CACHE_HELP),
     [...COMMON_SETTINGS, ...TRANSFORM_SETTINGS],
   ).action(async (options: CommonOptions & { select?: string[] }) => {
     await withContext(options, async (inv, ctx) => {
@@ -316,7 +326,8 @@ export function buildProgram(): Command {
       .option(
         "--resume",
         "continue the most recent run whose training did not finish (with --run-id: that run)",
-      ),
+      )
+      .option("--no-cache", NO_CACHE_HELP),
     [...COMMON_SETTINGS, ...TRAIN_SETTINGS],
   ).action(async (options: CommonOptions & { resume?: boolean }) => {
     if (options.resume && !options.runId) {
@@ -336,7 +347,8 @@ export function buildProgram(): Command {
       .description(
         "evaluate the run's model against the baselines, the oracle and production; judge the gates",
       )
-      .option("--run-id <id>", "the run whose model to evaluate (default: the newest trained run)"),
+      .option("--run-id <id>", "the run whose model to evaluate (default: the newest trained run)")
+      .option("--no-cache", NO_CACHE_HELP),
     [...COMMON_SETTINGS, ...DATA_SETTINGS, ...EVALUATE_SETTINGS],
   ).action(async (options: CommonOptions) => {
     if (!options.runId)

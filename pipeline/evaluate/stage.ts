@@ -58,7 +58,7 @@ export interface EvaluateInput {
 /** The template's own gate file: used when the default `gates.yml` is not in the working folder. */
 export const TEMPLATE_GATES_FILE = fileURLToPath(new URL("../../gates.yml", import.meta.url));
 
-function resolveGatesFile(path: string): string {
+export function resolveGatesFile(path: string): string {
   return path === "gates.yml" && !existsSync(path) ? TEMPLATE_GATES_FILE : path;
 }
 

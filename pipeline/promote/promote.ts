@@ -17,6 +17,7 @@ import type { Figure } from "../evaluate/metrics.ts";
 import { readSmokeSessions, SMOKE_SESSIONS, smokePrefixes } from "../evaluate/smoke-sessions.ts";
 import type { Reporter } from "../reporter.ts";
 import { readStageResult } from "../run/results.ts";
+import type { StageInput } from "../store/runs.ts";
 import type { ArtifactStore } from "../store/store.ts";
 import { readSessions } from "../train/dataset.ts";
 import { runModelDir } from "../train/fetch-artifact.ts";
@@ -191,6 +192,25 @@ export async function rollbackProduction(
   }
 }
 
+/** Whether the production run's evaluated model files are byte for byte this run's. */
+async function sameModel(
+  store: ArtifactStore,
+  productionRunId: string,
+  files: readonly StageInput[],
+): Promise<boolean> {
+  const production = (await readStageResult(store, productionRunId, "evaluate"))?.result;
+  // Evaluations recorded before model files were hashed have none: never the same, then.
+  const recorded: readonly StageInput[] = production?.modelFiles ?? [];
+  if (recorded.length === 0 || files.length === 0) return false;
+  // Names carry each run's folder; the file's place in the model and its bytes are what count.
+  const byPlace = (list: readonly StageInput[]) =>
+    list
+      .map((f) => `${f.name.split("/model/").pop() ?? f.name} ${f.sha256 ?? ""}`)
+      .sort()
+      .join("\n");
+  return byPlace(recorded) === byPlace(files);
+}
+
 export async function promoteRun(input: PromoteInput): Promise<PromoteResult> {
   const { config, store, runId, reporter } = input;
   const target = config.promote.target;
@@ -240,6 +260,18 @@ export async function promoteRun(input: PromoteInput): Promise<PromoteResult> {
     );
   }
   if (!decision.promote) return { target, decision, promoted: false, production: current };
+  if (current && !input.force && (await sameModel(store, current.runId, evaluation.modelFiles))) {
+    // A memoized run reuses the production model's training: deploying the same files again
+    // would only churn the registry (and make every later evaluation run again).
+    const reason = `run ${current.runId} in production serves the same model files (equal sha256): nothing to deploy`;
+    reporter.info(`promotion skipped: ${reason}`);
+    return {
+      target,
+      decision: { ...decision, promote: false, reason },
+      promoted: false,
+      production: current,
+    };
+  }
 
   const scratch = await mkdtemp(join(tmpdir(), "mlops-promote-"));
   try {

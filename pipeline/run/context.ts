@@ -2,6 +2,7 @@
  * What every stage runs with: the config, the run id, the run store, the warehouse and a
  * reporter. The CLI and the GitHub actions build one and hand it to the same stage functions.
  */
+import type { ExternalStageCache } from "./memo.ts";
 import type { Config, SettingSource } from "../config/config.ts";
 import { InputError } from "../errors.ts";
 import type { Reporter } from "../reporter.ts";
@@ -18,6 +19,10 @@ export interface RunContext {
   configSources?: Record<string, SettingSource>;
   runId: string;
   store: ArtifactStore;
+  /** false (`--no-cache`): memoized stages run even when an earlier run had their key. */
+  cache?: boolean;
+  /** Keeps memoized stages' outputs outside the store too (the Actions cache on a runner). */
+  stageCache?: ExternalStageCache;
   reporter: Reporter;
   /** Opened on first use and kept for the run: stages that never query pay nothing. */
   warehouse(): Promise<Warehouse>;

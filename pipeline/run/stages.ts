@@ -27,6 +27,7 @@ import { STAGE_NAMES, type CardResult, type StageName, type StageResults } from 
 // without a cycle; callers of the stages find them here too.
 export { STAGE_NAMES, type StageName, type StageResults } from "./results.ts";
 import { recordStage } from "./stage-runner.ts";
+import { evaluateMemo, trainMemo, transformMemo } from "./stage-keys.ts";
 
 export async function uploadStage(ctx: RunContext): Promise<UploadResult> {
   return recordStage(ctx, "upload", async () => {
@@ -49,41 +50,46 @@ export async function transformStage(
   ctx: RunContext,
   options: TransformOptions = {},
 ): Promise<TransformResult> {
-  return recordStage(ctx, "transform", async () => {
-    const result = await transform({
-      config: ctx.config,
-      runId: ctx.runId,
-      store: ctx.store,
-      reporter: ctx.reporter,
-      warehouse: { open: () => ctx.warehouse(), release: () => ctx.releaseWarehouse() },
-      ...options,
-    });
-    const failure = transformFailure(result);
-    if (failure) throw failure;
-    const models = result.dag.nodes.filter((n) => n.type === "model" && n.status === "success");
-    return {
-      result,
-      inputs: result.inputs,
-      outputs: [
-        ...models.map((n) => n.relation ?? n.name),
-        result.artifacts.manifest,
-        result.artifacts.runResults,
-      ],
-      counts: {
-        models_built: result.summary.models.success,
-        tests_passed: result.summary.tests.pass,
-        tests_warned: result.summary.tests.warn,
-        ...Object.fromEntries(models.map((n) => [n.name, n.rows ?? 0])),
-        ...(result.splits
-          ? {
-              train_sessions: result.splits.train,
-              validation_sessions: result.splits.validation,
-              test_sessions: result.splits.test,
-            }
-          : {}),
-      },
-    };
-  });
+  return recordStage(
+    ctx,
+    "transform",
+    async () => {
+      const result = await transform({
+        config: ctx.config,
+        runId: ctx.runId,
+        store: ctx.store,
+        reporter: ctx.reporter,
+        warehouse: { open: () => ctx.warehouse(), release: () => ctx.releaseWarehouse() },
+        ...options,
+      });
+      const failure = transformFailure(result);
+      if (failure) throw failure;
+      const models = result.dag.nodes.filter((n) => n.type === "model" && n.status === "success");
+      return {
+        result,
+        inputs: result.inputs,
+        outputs: [
+          ...models.map((n) => n.relation ?? n.name),
+          result.artifacts.manifest,
+          result.artifacts.runResults,
+        ],
+        counts: {
+          models_built: result.summary.models.success,
+          tests_passed: result.summary.tests.pass,
+          tests_warned: result.summary.tests.warn,
+          ...Object.fromEntries(models.map((n) => [n.name, n.rows ?? 0])),
+          ...(result.splits
+            ? {
+                train_sessions: result.splits.train,
+                validation_sessions: result.splits.validation,
+                test_sessions: result.splits.test,
+              }
+            : {}),
+        },
+      };
+    },
+    transformMemo(ctx, options),
+  );
 }
 
 /**
@@ -91,73 +97,83 @@ export async function transformStage(
  * job) continues from it: `pipeline run --from train --run-id ID` resumes.
  */
 export async function trainStage(ctx: RunContext): Promise<TrainResult> {
-  return recordStage(ctx, "train", async () => {
-    const result =
-      ctx.config.train.compute === "batch"
-        ? await trainOnBatch(ctx)
-        : await trainLocally({
-            config: ctx.config,
-            runId: ctx.runId,
-            store: ctx.store,
-            warehouse: await ctx.warehouse(),
-            reporter: ctx.reporter,
-            resume: true,
-          });
-    const best = result.history.epochs.find((e) => e.epoch === result.history.bestEpoch);
-    return {
-      result,
-      inputs: [],
-      outputs: result.artifact.files,
-      counts: {
-        epochs: result.epochsRun,
-        best_epoch: result.history.bestEpoch,
-        vocabulary_size: result.dataset.vocabularySize,
-        train_examples: result.dataset.splits.train.kept,
-        validation_examples: best?.validationExamples ?? 0,
-      },
-    };
-  });
+  return recordStage(
+    ctx,
+    "train",
+    async () => {
+      const result =
+        ctx.config.train.compute === "batch"
+          ? await trainOnBatch(ctx)
+          : await trainLocally({
+              config: ctx.config,
+              runId: ctx.runId,
+              store: ctx.store,
+              warehouse: await ctx.warehouse(),
+              reporter: ctx.reporter,
+              resume: true,
+            });
+      const best = result.history.epochs.find((e) => e.epoch === result.history.bestEpoch);
+      return {
+        result,
+        inputs: [],
+        outputs: result.artifact.files,
+        counts: {
+          epochs: result.epochsRun,
+          best_epoch: result.history.bestEpoch,
+          vocabulary_size: result.dataset.vocabularySize,
+          train_examples: result.dataset.splits.train.kept,
+          validation_examples: best?.validationExamples ?? 0,
+        },
+      };
+    },
+    trainMemo(ctx),
+  );
 }
 
 /** Evaluates the run's model and judges the gates; a failed blocking gate fails the stage (exit 1). */
 export async function evaluateStage(ctx: RunContext): Promise<EvaluateResult> {
-  return recordStage(ctx, "evaluate", async () => {
-    const result = await evaluateRun({
-      config: ctx.config,
-      runId: ctx.runId,
-      store: ctx.store,
-      warehouse: await ctx.warehouse(),
-      reporter: ctx.reporter,
-    });
-    const failed = failedChecks(result.gates);
-    if (!result.gates.passed) {
-      throw new StageFailure(
-        `${failed.length} blocking gate(s) failed: ${failed.map((c) => c.name).join(", ")}\n${formatMetricTable(result.report)}\n${formatGateTable(result.gates)}`,
+  return recordStage(
+    ctx,
+    "evaluate",
+    async () => {
+      const result = await evaluateRun({
+        config: ctx.config,
+        runId: ctx.runId,
+        store: ctx.store,
+        warehouse: await ctx.warehouse(),
+        reporter: ctx.reporter,
+      });
+      const failed = failedChecks(result.gates);
+      if (!result.gates.passed) {
+        throw new StageFailure(
+          `${failed.length} blocking gate(s) failed: ${failed.map((c) => c.name).join(", ")}\n${formatMetricTable(result.report)}\n${formatGateTable(result.gates)}`,
+          result,
+          `the thresholds are in ${result.gatesFile}; the full report is ${ctx.store.location}/${result.artifacts.report}`,
+        );
+      }
+      const hr20 = (name: string) =>
+        result.report.recommenders.find((r) => r.name === name)?.metrics["hr@20"].value ?? 0;
+      return {
         result,
-        `the thresholds are in ${result.gatesFile}; the full report is ${ctx.store.location}/${result.artifacts.report}`,
-      );
-    }
-    const hr20 = (name: string) =>
-      result.report.recommenders.find((r) => r.name === name)?.metrics["hr@20"].value ?? 0;
-    return {
-      result,
-      // The model files it judged, by hash: what a promotion of this run must still find.
-      inputs: result.modelFiles,
-      outputs: [
-        result.artifacts.report,
-        result.artifacts.gates,
-        ...(result.artifacts.smokeSessions ? [result.artifacts.smokeSessions] : []),
-      ],
-      counts: {
-        test_sessions: result.report.counts.evaluatedSessions,
-        prefixes: result.report.counts.prefixes,
-        recommenders: result.report.recommenders.length,
-        checks_failed: failedChecks(result.gates).length,
-        checks_warned: result.gates.checks.filter((c) => c.verdict === "warn").length,
-        candidate_hr20_permille: Math.round(1000 * hr20(result.report.roles.candidate ?? "")),
-      },
-    };
-  });
+        // The model files it judged, by hash: what a promotion of this run must still find.
+        inputs: result.modelFiles,
+        outputs: [
+          result.artifacts.report,
+          result.artifacts.gates,
+          ...(result.artifacts.smokeSessions ? [result.artifacts.smokeSessions] : []),
+        ],
+        counts: {
+          test_sessions: result.report.counts.evaluatedSessions,
+          prefixes: result.report.counts.prefixes,
+          recommenders: result.report.recommenders.length,
+          checks_failed: failedChecks(result.gates).length,
+          checks_warned: result.gates.checks.filter((c) => c.verdict === "warn").length,
+          candidate_hr20_permille: Math.round(1000 * hr20(result.report.roles.candidate ?? "")),
+        },
+      };
+    },
+    evaluateMemo(ctx),
+  );
 }
 
 /** Renders the model card and the HTML report from the run's stage records. */

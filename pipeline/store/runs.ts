@@ -57,7 +57,14 @@ export interface StageRecord {
 
 export interface RunSummary {
   runId: string;
-  stages: { stage: string; status: StageRecord["status"]; finishedAt: string; seconds: number }[];
+  stages: {
+    stage: string;
+    status: StageRecord["status"];
+    finishedAt: string;
+    seconds: number;
+    /** The earlier run whose outputs this stage reused. */
+    reusedFrom?: string;
+  }[];
   startedAt: string;
   status: "succeeded" | "failed";
 }
@@ -133,6 +140,7 @@ function summarize(runId: string, records: StageRecord[]): RunSummary {
       status: r.status,
       finishedAt: r.finishedAt,
       seconds: r.seconds,
+      ...(r.reused ? { reusedFrom: r.reused.runId } : {}),
     })),
   };
 }

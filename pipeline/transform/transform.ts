@@ -70,10 +70,16 @@ export function dbtVars(config: Config): Record<string, unknown> {
   };
 }
 
-export async function transform(input: TransformInput): Promise<TransformResult> {
-  const started = Date.now();
-  const { config, reporter } = input;
-  const selectors = input.select ?? [];
+/**
+ * What the transform needs before it reads anything: the dbt project, and dbt-core where the
+ * built-in runner cannot go (Snowflake). Checked first by the stage and by its cache key alike,
+ * so a missing piece is named before any connection is tried.
+ */
+export function transformPreflight(config: Config): {
+  projectDir: string;
+  target: "duckdb" | "snowflake";
+  executable: string | undefined;
+} {
   const projectDir = config.transform.project
     ? resolve(config.transform.project)
     : DEFAULT_PROJECT_DIR;
@@ -84,7 +90,6 @@ export async function transform(input: TransformInput): Promise<TransformResult>
       "Point --dbt-project (MLOPS_DBT_PROJECT) at the folder holding dbt_project.yml.",
     );
   }
-  const vars = dbtVars(config);
   const target = config.warehouse === "snowflake" ? "snowflake" : "duckdb";
   const executable = findDbt(config.transform.dbt);
   if (!executable && target === "snowflake") {
@@ -94,6 +99,15 @@ export async function transform(input: TransformInput): Promise<TransformResult>
       "Install it with `pip install dbt-snowflake` (the CI workflows do), or set MLOPS_DBT to the dbt executable.",
     );
   }
+  return { projectDir, target, executable };
+}
+
+export async function transform(input: TransformInput): Promise<TransformResult> {
+  const started = Date.now();
+  const { config, reporter } = input;
+  const selectors = input.select ?? [];
+  const { projectDir, target, executable } = transformPreflight(config);
+  const vars = dbtVars(config);
 
   // Read before dbt-core may need the DuckDB file to itself.
   const raw = await rawInputs(await input.warehouse.open());

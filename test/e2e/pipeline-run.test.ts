@@ -127,6 +127,33 @@ describe("pipeline run on embedded defaults", () => {
     expect(["better", "non-inferior", "worse", "significantly-worse"]).toContain(
       challenger.stages.promote.decision.verdict,
     );
+
+    // Nothing changed but production: transform and train are reused from the first run (its
+    // model, byte for byte), evaluate runs against the new champion; --no-cache trains again.
+    interface ShownRun {
+      stages: { stage: string; reused?: { runId: string } }[];
+    }
+    const reusedFrom = async (runId: string) =>
+      Object.fromEntries(
+        json<ShownRun>(
+          await runCli(["runs", "show", runId, "--json"], { cwd: dir, env: settings }),
+        ).stages.map((s) => [s.stage, s.reused?.runId ?? "ran"]),
+      );
+    expect(await reusedFrom(challenger.runId)).toMatchObject({
+      upload: "ran",
+      transform: run.runId,
+      train: run.runId,
+      evaluate: "ran",
+    });
+    const forced = await runCli(["run", "--until", "train", "--no-cache", "--json"], {
+      cwd: dir,
+      env: settings,
+    });
+    expect(forced.code, forced.stderr).toBe(0);
+    expect(await reusedFrom(json<{ runId: string }>(forced).runId)).toMatchObject({
+      transform: "ran",
+      train: "ran",
+    });
   });
 
   it("generates, loads and reconciles; a second run loads 0 rows", async () => {

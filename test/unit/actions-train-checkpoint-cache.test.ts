@@ -10,8 +10,8 @@ import { describe, expect, it } from "vitest";
 import {
   checkpointCacheKey,
   withCheckpointCache,
-  type CacheApi,
 } from "../../actions/train/checkpoint-cache.ts";
+import type { CacheApi } from "../../actions/common/cache-api.ts";
 import { tempDir } from "../helpers/rows.ts";
 
 function standIn(options: { available?: boolean; restored?: string; failSave?: boolean } = {}) {

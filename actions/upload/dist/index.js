@@ -2,6 +2,8 @@
 const __moduleUrl = new URL("../../../pipeline/run/bundled-action.js", import.meta.url).href;
 
 // actions/common/run-stage.ts
+import { tmpdir as tmpdir10 } from "node:os";
+import * as cache from "@actions/cache";
 import * as core3 from "@actions/core";
 
 // pipeline/config/config.ts
@@ -179,16 +181,16 @@ async function downloadDataset(options) {
   }
   await mkdir(options.dir, { recursive: true });
   const archive = join(options.dir, "archive.zip");
-  const sha2562 = await fetchTo(
+  const sha2563 = await fetchTo(
     options.url,
     `${archive}.part`,
     options.timeoutMs ?? 3e4,
     limits.maxBytes
   );
-  if (options.sha256 && sha2562 !== options.sha256) {
+  if (options.sha256 && sha2563 !== options.sha256) {
     await rm(`${archive}.part`, { force: true });
     throw new InputError(
-      `the archive downloaded from ${shown} has sha256 ${sha2562}, expected ${options.sha256}`,
+      `the archive downloaded from ${shown} has sha256 ${sha2563}, expected ${options.sha256}`,
       { field: "data.downloadSha256" },
       "The file changed or the download was corrupted: check the URL, or update data.downloadSha256 if the new archive is trusted."
     );
@@ -196,7 +198,7 @@ async function downloadDataset(options) {
   await rename(`${archive}.part`, archive);
   await extractDataFiles(archive, options.dir, limits.maxUnpackedBytes);
   await rm(archive, { force: true });
-  await writeFile(marker, `${JSON.stringify({ url: options.url, sha256: sha2562 }, null, 2)}
+  await writeFile(marker, `${JSON.stringify({ url: options.url, sha256: sha2563 }, null, 2)}
 `);
   return options.dir;
 }
@@ -8501,7 +8503,7 @@ function wrap2(stock) {
         attrs: { ...args.attrs, transposeA: false, transposeB: false }
       });
     } finally {
-      for (const info2 of temporary) backend.disposeData(info2.dataId);
+      for (const info3 of temporary) backend.disposeData(info3.dataId);
     }
   };
   return { ...stock, kernelFunc };
@@ -10000,8 +10002,8 @@ async function modelDirHashes(dir, runId2) {
   const files = (await readdir2(dir, { recursive: true, withFileTypes: true })).filter((entry) => entry.isFile()).map((entry) => relative2(dir, join7(entry.parentPath, entry.name)).split(sep2).join("/")).sort();
   const hashes = [];
   for (const file of files) {
-    const { sha256: sha2562, bytes } = await sha256File(join7(dir, ...file.split("/")));
-    hashes.push({ name: `${prefix}/${file}`, sha256: sha2562, bytes });
+    const { sha256: sha2563, bytes } = await sha256File(join7(dir, ...file.split("/")));
+    hashes.push({ name: `${prefix}/${file}`, sha256: sha2563, bytes });
   }
   return hashes;
 }
@@ -12451,10 +12453,7 @@ function dbtVars(config) {
     validation_fraction: t.validationFraction
   };
 }
-async function transform(input) {
-  const started = Date.now();
-  const { config, reporter } = input;
-  const selectors = input.select ?? [];
+function transformPreflight(config) {
   const projectDir = config.transform.project ? resolve3(config.transform.project) : DEFAULT_PROJECT_DIR;
   if (!existsSync8(join13(projectDir, "dbt_project.yml"))) {
     throw new InputError(
@@ -12463,7 +12462,6 @@ async function transform(input) {
       "Point --dbt-project (MLOPS_DBT_PROJECT) at the folder holding dbt_project.yml."
     );
   }
-  const vars = dbtVars(config);
   const target = config.warehouse === "snowflake" ? "snowflake" : "duckdb";
   const executable = findDbt(config.transform.dbt);
   if (!executable && target === "snowflake") {
@@ -12473,6 +12471,14 @@ async function transform(input) {
       "Install it with `pip install dbt-snowflake` (the CI workflows do), or set MLOPS_DBT to the dbt executable."
     );
   }
+  return { projectDir, target, executable };
+}
+async function transform(input) {
+  const started = Date.now();
+  const { config, reporter } = input;
+  const selectors = input.select ?? [];
+  const { projectDir, target, executable } = transformPreflight(config);
+  const vars = dbtVars(config);
   const raw = await rawInputs(await input.warehouse.open());
   if (raw.length === 0) {
     throw new InputError(
@@ -12747,7 +12753,8 @@ async function cardDataFromRun(store, runId2, options = {}) {
       stages: records.map((r) => ({
         name: r.stage,
         seconds: r.seconds,
-        status: r.status
+        // A memoized stage that did not run says whose outputs it carries.
+        status: r.reused ? `reused from run ${r.reused.runId}` : r.status
       })),
       ...optional("failedStage", failed?.stage),
       ...options.config ? { configDiff: configChanges(options.config, options.sources) } : {},
@@ -13660,15 +13667,15 @@ function hardCut(card, maxLength) {
   return cut + note;
 }
 function part(total, render) {
-  const cache = /* @__PURE__ */ new Map();
+  const cache2 = /* @__PURE__ */ new Map();
   return {
     total,
     shown: total,
     render(shown) {
-      let text = cache.get(shown);
+      let text = cache2.get(shown);
       if (text === void 0) {
         text = render(shown);
-        cache.set(shown, text);
+        cache2.set(shown, text);
       }
       return text;
     }
@@ -14649,13 +14656,13 @@ var CODE_PACKAGE_FILES = [
 ];
 var SKIPPED_NAMES = /* @__PURE__ */ new Set(["node_modules", "target", "logs", "dbt_packages"]);
 var CODE_PACKAGE_PREFIX = "code/";
-function codePackageKey(sha2562) {
-  if (!/^[0-9a-f]{64}$/.test(sha2562)) {
-    throw new InputError(`"${sha2562}" is not a code package address (64 hex digits)`, {
+function codePackageKey(sha2563) {
+  if (!/^[0-9a-f]{64}$/.test(sha2563)) {
+    throw new InputError(`"${sha2563}" is not a code package address (64 hex digits)`, {
       field: "codePackage"
     });
   }
-  return `${CODE_PACKAGE_PREFIX}${sha2562}.tar.gz`;
+  return `${CODE_PACKAGE_PREFIX}${sha2563}.tar.gz`;
 }
 function codePackageFiles(root) {
   const files = [];
@@ -16088,7 +16095,7 @@ async function startServer(options) {
     if (model.state === "failed") {
       throw new HttpError(503, MODEL_LOAD_FAILED.code, MODEL_LOAD_FAILED.message);
     }
-    const { batcher, info: info2 } = model;
+    const { batcher, info: info3 } = model;
     if (!isJsonContentType(req.headers["content-type"])) {
       throw new HttpError(
         415,
@@ -16121,7 +16128,7 @@ async function startServer(options) {
       );
     }
     options.requestLog?.record(requestId, sessions, receivedAt);
-    send(res, 200, predictionsBody(predictions, info2), { "x-request-id": requestId });
+    send(res, 200, predictionsBody(predictions, info3), { "x-request-id": requestId });
   };
   const handle = async (req, res) => {
     const requestId = randomUUID3();
@@ -16394,8 +16401,8 @@ async function buildModelPackage(artifactDir, outFile) {
   const missing = [];
   const files = [];
   for (const file of PACKAGE_FILES) {
-    const info2 = await stat5(join18(artifactDir, file)).catch(() => void 0);
-    if (info2?.isFile()) files.push(file);
+    const info3 = await stat5(join18(artifactDir, file)).catch(() => void 0);
+    if (info3?.isFile()) files.push(file);
     else if (REQUIRED_ARTIFACT_FILES.includes(file)) missing.push(file);
   }
   if (missing.length > 0) {
@@ -16595,10 +16602,10 @@ async function deployToSageMaker(settingsInput, request, deps = {}) {
   const key = [prefix, request.runId, "model.tar.gz"].filter((part2) => part2 !== "").join("/");
   const modelDataUrl = `s3://${bucket}/${key}`;
   const work = await mkdtemp7(join19(tmpdir7(), "sagemaker-package-"));
-  let sha2562;
+  let sha2563;
   try {
     const pkg = await buildModelPackage(request.artifactDir, join19(work, "model.tar.gz"));
-    sha2562 = pkg.sha256;
+    sha2563 = pkg.sha256;
     reporter.info(`uploading model.tar.gz (${pkg.bytes} bytes) to ${modelDataUrl}`);
     const body2 = await readFile8(pkg.path);
     await call(
@@ -16717,7 +16724,7 @@ async function deployToSageMaker(settingsInput, request, deps = {}) {
     endpointConfigName: name2,
     modelName: name2,
     modelDataUrl,
-    packageSha256: sha2562,
+    packageSha256: sha2563,
     previousEndpointConfigName: previousConfig,
     smoke: { sessions: request.smokeSessions.length, k },
     deleted
@@ -17111,6 +17118,13 @@ async function deploy(input, runId2, scratch, current = null) {
     smoke
   };
 }
+async function sameModel(store, productionRunId, files) {
+  const production = (await readStageResult(store, productionRunId, "evaluate"))?.result;
+  const recorded = production?.modelFiles ?? [];
+  if (recorded.length === 0 || files.length === 0) return false;
+  const byPlace = (list2) => list2.map((f) => `${f.name.split("/model/").pop() ?? f.name} ${f.sha256 ?? ""}`).sort().join("\n");
+  return byPlace(recorded) === byPlace(files);
+}
 async function promoteRun(input) {
   const { config, store, runId: runId2, reporter } = input;
   const target = config.promote.target;
@@ -17157,6 +17171,16 @@ async function promoteRun(input) {
     );
   }
   if (!decision.promote) return { target, decision, promoted: false, production: current };
+  if (current && !input.force && await sameModel(store, current.runId, evaluation.modelFiles)) {
+    const reason = `run ${current.runId} in production serves the same model files (equal sha256): nothing to deploy`;
+    reporter.info(`promotion skipped: ${reason}`);
+    return {
+      target,
+      decision: { ...decision, promote: false, reason },
+      promoted: false,
+      production: current
+    };
+  }
   const scratch = await mkdtemp8(join20(tmpdir8(), "mlops-promote-"));
   try {
     let deployed;
@@ -17758,8 +17782,8 @@ async function loadFile(options) {
       };
     }
   }
-  const { sha256: sha2562, bytes } = known ?? await sha256File(path2);
-  const meta = { ...lineage, sourceHash: sha2562 };
+  const { sha256: sha2563, bytes } = known ?? await sha256File(path2);
+  const meta = { ...lineage, sourceHash: sha2563 };
   const transaction = await warehouse.beginLoad(kind, meta);
   if ("existing" in transaction)
     return skippedResult(options, transaction.existing, bytes, started);
@@ -17774,7 +17798,7 @@ async function loadFile(options) {
     return {
       kind,
       file: path2,
-      sha256: sha2562,
+      sha256: sha2563,
       bytes,
       status: "loaded",
       read: staged.read,
@@ -18169,9 +18193,10 @@ async function recordStage(ctx, stage, body2, memo) {
       seconds: (finishedAt.getTime() - startedAt.getTime()) / 1e3
     };
   };
-  const cache = memo ? stageCache(stage, await memo.parts()) : void 0;
-  if (memo && cache && ctx.cache !== false) {
-    const earlier = await findReusable(ctx.store, stage, cache.key, ctx.runId);
+  const cache2 = memo ? stageCache(stage, await memo.parts()) : void 0;
+  if (memo && cache2 && ctx.cache !== false) {
+    await ctx.stageCache?.restore(stage, cache2.key);
+    const earlier = await findReusable(ctx.store, stage, cache2.key, ctx.runId);
     if (earlier && (!memo.stillValid || await memo.stillValid(earlier))) {
       const copied = await copyStageOutputs(ctx.store, earlier, ctx.runId);
       const result = copied.rewrite(earlier.result);
@@ -18183,11 +18208,11 @@ async function recordStage(ctx, stage, body2, memo) {
         outputs: copied.rewrite(earlier.outputs),
         counts: earlier.counts,
         result,
-        cache,
+        cache: cache2,
         reused: { runId: earlier.runId, mode: "copied", files: copied.files }
       });
       ctx.reporter.info(
-        `  reused from run ${earlier.runId}: same data, code and settings (key ${cache.key.slice(0, 12)}; --no-cache runs it again)`
+        `  reused from run ${earlier.runId}: same data, code and settings (key ${cache2.key.slice(0, 12)}; --no-cache runs it again)`
       );
       return result;
     }
@@ -18218,13 +18243,150 @@ async function recordStage(ctx, stage, body2, memo) {
     outputs: outcome.outputs,
     counts: outcome.counts,
     result: outcome.result,
-    ...cache ? { cache } : {}
+    ...cache2 ? { cache: cache2 } : {}
   });
-  if (memo && cache) {
-    await rememberKey(ctx.store, stage, cache.key, ctx.runId);
-    await memo.afterRun?.(cache.key);
+  if (memo && cache2) {
+    await rememberKey(ctx.store, stage, cache2.key, ctx.runId);
+    await ctx.stageCache?.save(stage, cache2.key);
+    await memo.afterRun?.(cache2.key);
   }
   return outcome.result;
+}
+
+// pipeline/run/stage-keys.ts
+import { createHash as createHash16 } from "node:crypto";
+import { readFile as readFile9 } from "node:fs/promises";
+import { existsSync as existsSync13 } from "node:fs";
+
+// pipeline/run/code-hash.ts
+import { createHash as createHash15 } from "node:crypto";
+import { existsSync as existsSync12, readFileSync as readFileSync7, readdirSync as readdirSync4, statSync as statSync4 } from "node:fs";
+import { dirname as dirname6, join as join22, relative as relative6, sep as sep6 } from "node:path";
+import { fileURLToPath as fileURLToPath5 } from "node:url";
+var SOURCE_ROOT = fileURLToPath5(new URL("../..", __moduleUrl));
+var IMPORT = /^\s*(?:import|export)[^;]*?from\s+["'](\.{1,2}\/[^"']+)["']/gm;
+var SIDE_EFFECT_IMPORT = /^\s*import\s+["'](\.{1,2}\/[^"']+)["']/gm;
+var DYNAMIC_IMPORT = /\bimport\(\s*["'](\.{1,2}\/[^"']+)["']\s*\)/g;
+function reachableSources(root, entries) {
+  const seen = /* @__PURE__ */ new Set();
+  const queue = [...entries];
+  while (queue.length > 0) {
+    const file = queue.pop();
+    if (seen.has(file)) continue;
+    const path2 = join22(root, file);
+    if (!existsSync12(path2)) continue;
+    seen.add(file);
+    if (!/\.[cm]?[jt]s$/.test(file)) continue;
+    const text = readFileSync7(path2, "utf8");
+    for (const pattern of [IMPORT, SIDE_EFFECT_IMPORT, DYNAMIC_IMPORT]) {
+      for (const match of text.matchAll(pattern)) {
+        queue.push(
+          relative6(root, join22(dirname6(path2), match[1])).split(sep6).join("/")
+        );
+      }
+    }
+  }
+  return [...seen].sort();
+}
+function hashFiles(root, files) {
+  const hash2 = createHash15("sha256");
+  for (const file of files) {
+    const bytes = readFileSync7(join22(root, file));
+    hash2.update(`${file}\0${bytes.length}\0`).update(bytes);
+  }
+  return hash2.digest("hex");
+}
+function codeHash(entries, root = SOURCE_ROOT) {
+  const sources = reachableSources(root, entries);
+  const files = sources.length > 0 ? sources : [relative6(root, fileURLToPath5(__moduleUrl))];
+  const lockfile = existsSync12(join22(root, "package-lock.json")) ? ["package-lock.json"] : [];
+  return hashFiles(root, [...files, ...lockfile]);
+}
+
+// pipeline/run/stage-keys.ts
+function transformMemo(ctx, options) {
+  const built = async () => {
+    const warehouse = await ctx.warehouse();
+    await warehouse.query(
+      `CREATE TABLE IF NOT EXISTS ${BUILT_TABLE} (cache_key VARCHAR, run_id VARCHAR, built_at VARCHAR)`
+    );
+    return warehouse;
+  };
+  return {
+    parts: () => transformKeyParts(ctx, options),
+    stillValid: async (earlier) => {
+      const rows = await (await built()).query(`SELECT cache_key FROM ${BUILT_TABLE}`);
+      return rows.length === 1 && rows[0]?.cache_key === earlier.cache?.key;
+    },
+    beforeRun: async () => {
+      await (await built()).query(`DELETE FROM ${BUILT_TABLE}`);
+    },
+    afterRun: async (key) => {
+      await (await built()).query(`INSERT INTO ${BUILT_TABLE} VALUES ($1, $2, $3)`, [
+        key,
+        ctx.runId,
+        (/* @__PURE__ */ new Date()).toISOString()
+      ]);
+    }
+  };
+}
+var BUILT_TABLE = "mlops_transform_build";
+function trainMemo(ctx) {
+  return { parts: () => trainKeyParts(ctx) };
+}
+function evaluateMemo(ctx) {
+  return { parts: () => evaluateKeyParts(ctx) };
+}
+async function transformKeyParts(ctx, options) {
+  const { config } = ctx;
+  const { projectDir: project } = transformPreflight(config);
+  const raw = await rawInputs(await ctx.warehouse());
+  return {
+    code: codeHash(["pipeline/transform/transform.ts"]),
+    // Not the warehouse: equal inputs build equal tables anywhere; whether this warehouse holds
+    // them is transformMemo's check.
+    settings: { transform: config.transform, options },
+    inputs: {
+      project: projectInput(project).sha256 ?? "",
+      ...Object.fromEntries(raw.map((table3) => [table3.name, table3.sha256 ?? ""]))
+    }
+  };
+}
+async function trainKeyParts(ctx) {
+  const { config } = ctx;
+  return {
+    code: codeHash(["pipeline/train/train.ts", "pipeline/compute/train-on-batch.ts"]),
+    // Where it trains (here or on Batch) is not what it computes: a model trained on Batch is
+    // reused by a local run and the other way round.
+    settings: { train: { ...config.train, compute: void 0 }, model: config.model },
+    inputs: { transform: await upstreamKey(ctx, "transform") }
+  };
+}
+async function evaluateKeyParts(ctx) {
+  const { config } = ctx;
+  const gatesFile = resolveGatesFile(config.evaluate.gates);
+  const production = await ctx.store.get(PRODUCTION_KEY);
+  return {
+    code: codeHash(["pipeline/evaluate/stage.ts"]),
+    settings: {
+      evaluate: { ...config.evaluate, gates: void 0 },
+      tolerance: config.promote.tolerance,
+      source: config.data.source
+    },
+    inputs: {
+      train: await upstreamKey(ctx, "train"),
+      transform: await upstreamKey(ctx, "transform"),
+      gates: existsSync13(gatesFile) ? sha2562(await readFile9(gatesFile)) : "missing",
+      production: production ? sha2562(production) : "none"
+    }
+  };
+}
+async function upstreamKey(ctx, stage) {
+  const record = await readStageRecord(ctx.store, ctx.runId, stage);
+  return record?.status === "succeeded" && record.cache ? record.cache.key : `run ${ctx.runId}`;
+}
+function sha2562(bytes) {
+  return createHash16("sha256").update(bytes).digest("hex");
 }
 
 // pipeline/run/stages.ts
@@ -18245,104 +18407,119 @@ async function uploadStage(ctx) {
   });
 }
 async function transformStage(ctx, options = {}) {
-  return recordStage(ctx, "transform", async () => {
-    const result = await transform({
-      config: ctx.config,
-      runId: ctx.runId,
-      store: ctx.store,
-      reporter: ctx.reporter,
-      warehouse: { open: () => ctx.warehouse(), release: () => ctx.releaseWarehouse() },
-      ...options
-    });
-    const failure = transformFailure(result);
-    if (failure) throw failure;
-    const models = result.dag.nodes.filter((n2) => n2.type === "model" && n2.status === "success");
-    return {
-      result,
-      inputs: result.inputs,
-      outputs: [
-        ...models.map((n2) => n2.relation ?? n2.name),
-        result.artifacts.manifest,
-        result.artifacts.runResults
-      ],
-      counts: {
-        models_built: result.summary.models.success,
-        tests_passed: result.summary.tests.pass,
-        tests_warned: result.summary.tests.warn,
-        ...Object.fromEntries(models.map((n2) => [n2.name, n2.rows ?? 0])),
-        ...result.splits ? {
-          train_sessions: result.splits.train,
-          validation_sessions: result.splits.validation,
-          test_sessions: result.splits.test
-        } : {}
-      }
-    };
-  });
+  return recordStage(
+    ctx,
+    "transform",
+    async () => {
+      const result = await transform({
+        config: ctx.config,
+        runId: ctx.runId,
+        store: ctx.store,
+        reporter: ctx.reporter,
+        warehouse: { open: () => ctx.warehouse(), release: () => ctx.releaseWarehouse() },
+        ...options
+      });
+      const failure = transformFailure(result);
+      if (failure) throw failure;
+      const models = result.dag.nodes.filter((n2) => n2.type === "model" && n2.status === "success");
+      return {
+        result,
+        inputs: result.inputs,
+        outputs: [
+          ...models.map((n2) => n2.relation ?? n2.name),
+          result.artifacts.manifest,
+          result.artifacts.runResults
+        ],
+        counts: {
+          models_built: result.summary.models.success,
+          tests_passed: result.summary.tests.pass,
+          tests_warned: result.summary.tests.warn,
+          ...Object.fromEntries(models.map((n2) => [n2.name, n2.rows ?? 0])),
+          ...result.splits ? {
+            train_sessions: result.splits.train,
+            validation_sessions: result.splits.validation,
+            test_sessions: result.splits.test
+          } : {}
+        }
+      };
+    },
+    transformMemo(ctx, options)
+  );
 }
 async function trainStage(ctx) {
-  return recordStage(ctx, "train", async () => {
-    const result = ctx.config.train.compute === "batch" ? await trainOnBatch(ctx) : await trainLocally({
-      config: ctx.config,
-      runId: ctx.runId,
-      store: ctx.store,
-      warehouse: await ctx.warehouse(),
-      reporter: ctx.reporter,
-      resume: true
-    });
-    const best = result.history.epochs.find((e) => e.epoch === result.history.bestEpoch);
-    return {
-      result,
-      inputs: [],
-      outputs: result.artifact.files,
-      counts: {
-        epochs: result.epochsRun,
-        best_epoch: result.history.bestEpoch,
-        vocabulary_size: result.dataset.vocabularySize,
-        train_examples: result.dataset.splits.train.kept,
-        validation_examples: best?.validationExamples ?? 0
-      }
-    };
-  });
+  return recordStage(
+    ctx,
+    "train",
+    async () => {
+      const result = ctx.config.train.compute === "batch" ? await trainOnBatch(ctx) : await trainLocally({
+        config: ctx.config,
+        runId: ctx.runId,
+        store: ctx.store,
+        warehouse: await ctx.warehouse(),
+        reporter: ctx.reporter,
+        resume: true
+      });
+      const best = result.history.epochs.find((e) => e.epoch === result.history.bestEpoch);
+      return {
+        result,
+        inputs: [],
+        outputs: result.artifact.files,
+        counts: {
+          epochs: result.epochsRun,
+          best_epoch: result.history.bestEpoch,
+          vocabulary_size: result.dataset.vocabularySize,
+          train_examples: result.dataset.splits.train.kept,
+          validation_examples: best?.validationExamples ?? 0
+        }
+      };
+    },
+    trainMemo(ctx)
+  );
 }
 async function evaluateStage(ctx) {
-  return recordStage(ctx, "evaluate", async () => {
-    const result = await evaluateRun({
-      config: ctx.config,
-      runId: ctx.runId,
-      store: ctx.store,
-      warehouse: await ctx.warehouse(),
-      reporter: ctx.reporter
-    });
-    const failed = failedChecks(result.gates);
-    if (!result.gates.passed) {
-      throw new StageFailure(
-        `${failed.length} blocking gate(s) failed: ${failed.map((c) => c.name).join(", ")}
+  return recordStage(
+    ctx,
+    "evaluate",
+    async () => {
+      const result = await evaluateRun({
+        config: ctx.config,
+        runId: ctx.runId,
+        store: ctx.store,
+        warehouse: await ctx.warehouse(),
+        reporter: ctx.reporter
+      });
+      const failed = failedChecks(result.gates);
+      if (!result.gates.passed) {
+        throw new StageFailure(
+          `${failed.length} blocking gate(s) failed: ${failed.map((c) => c.name).join(", ")}
 ${formatMetricTable(result.report)}
 ${formatGateTable(result.gates)}`,
-        result,
-        `the thresholds are in ${result.gatesFile}; the full report is ${ctx.store.location}/${result.artifacts.report}`
-      );
-    }
-    const hr20 = (name2) => result.report.recommenders.find((r) => r.name === name2)?.metrics["hr@20"].value ?? 0;
-    return {
-      result,
-      // The model files it judged, by hash: what a promotion of this run must still find.
-      inputs: result.modelFiles,
-      outputs: [
-        result.artifacts.report,
-        result.artifacts.gates,
-        ...result.artifacts.smokeSessions ? [result.artifacts.smokeSessions] : []
-      ],
-      counts: {
-        test_sessions: result.report.counts.evaluatedSessions,
-        prefixes: result.report.counts.prefixes,
-        recommenders: result.report.recommenders.length,
-        checks_failed: failedChecks(result.gates).length,
-        checks_warned: result.gates.checks.filter((c) => c.verdict === "warn").length,
-        candidate_hr20_permille: Math.round(1e3 * hr20(result.report.roles.candidate ?? ""))
+          result,
+          `the thresholds are in ${result.gatesFile}; the full report is ${ctx.store.location}/${result.artifacts.report}`
+        );
       }
-    };
-  });
+      const hr20 = (name2) => result.report.recommenders.find((r) => r.name === name2)?.metrics["hr@20"].value ?? 0;
+      return {
+        result,
+        // The model files it judged, by hash: what a promotion of this run must still find.
+        inputs: result.modelFiles,
+        outputs: [
+          result.artifacts.report,
+          result.artifacts.gates,
+          ...result.artifacts.smokeSessions ? [result.artifacts.smokeSessions] : []
+        ],
+        counts: {
+          test_sessions: result.report.counts.evaluatedSessions,
+          prefixes: result.report.counts.prefixes,
+          recommenders: result.report.recommenders.length,
+          checks_failed: failedChecks(result.gates).length,
+          checks_warned: result.gates.checks.filter((c) => c.verdict === "warn").length,
+          candidate_hr20_permille: Math.round(1e3 * hr20(result.report.roles.candidate ?? ""))
+        }
+      };
+    },
+    evaluateMemo(ctx)
+  );
 }
 async function cardStage(ctx) {
   return recordStage(ctx, "card", async () => {
@@ -18486,6 +18663,62 @@ function maskSecrets(env = process.env) {
   return values.length;
 }
 
+// actions/common/stage-cache.ts
+import { mkdir as mkdir8, readFile as readFile10, rm as rm13, writeFile as writeFile7 } from "node:fs/promises";
+import { dirname as dirname7, join as join23 } from "node:path";
+function stageCacheKey(stage, key) {
+  return `mlops-stage-${stage}-${key}`;
+}
+var NOT_KEPT = "/checkpoint/";
+function actionsStageCache(options) {
+  const { api, store, log: log2 } = options;
+  const folder = (stage, key) => join23(options.scratch, "mlops-stage", stage, key);
+  const warn = (what, error) => log2(`warning: ${what}: ${error instanceof Error ? error.message : String(error)}`);
+  return {
+    async restore(stage, key) {
+      if (!api.isFeatureAvailable()) return;
+      const dir = folder(stage, key);
+      try {
+        if (!await api.restoreCache([dir], stageCacheKey(stage, key))) return;
+        const { runId: runId2, files } = JSON.parse(await readFile10(join23(dir, "kept.json"), "utf8"));
+        const target = stageKey(runId2, stage, "");
+        for (const file of files) {
+          await store.put(`${target}${file}`, await readFile10(join23(dir, "files", file)));
+        }
+        await rememberKey(store, stage, key, runId2);
+        log2(`restored ${stage} of run ${runId2} from the Actions cache (${files.length} files)`);
+      } catch (error) {
+        warn(`could not restore ${stage} from the Actions cache`, error);
+      } finally {
+        await rm13(dir, { recursive: true, force: true });
+      }
+    },
+    async save(stage, key) {
+      if (!api.isFeatureAvailable()) return;
+      const dir = folder(stage, key);
+      const source = stageKey(options.runId, stage, "");
+      try {
+        await mkdir8(dir, { recursive: true });
+        const files = (await store.list(source)).map((name2) => name2.slice(source.length)).filter((name2) => !`/${name2}`.includes(NOT_KEPT));
+        for (const file of files) {
+          const bytes = await store.get(`${source}${file}`);
+          if (!bytes) continue;
+          const path2 = join23(dir, "files", file);
+          await mkdir8(dirname7(path2), { recursive: true });
+          await writeFile7(path2, bytes);
+        }
+        await writeFile7(join23(dir, "kept.json"), JSON.stringify({ runId: options.runId, files }));
+        await api.saveCache([dir], stageCacheKey(stage, key));
+        log2(`saved ${stage} to the Actions cache under its key ${key.slice(0, 12)}`);
+      } catch (error) {
+        warn(`could not save ${stage} to the Actions cache`, error);
+      } finally {
+        await rm13(dir, { recursive: true, force: true });
+      }
+    }
+  };
+}
+
 // actions/common/snowflake-token.ts
 async function provideSnowflakeToken(env, mint, mask) {
   if (!needsOidcToken(env) || !env.ACTIONS_ID_TOKEN_REQUEST_URL) return false;
@@ -18563,6 +18796,19 @@ ${extra}
 `, true);
   await core3.summary.write();
 }
+function withStageCache(ctx) {
+  if (ctx.config.store.startsWith("s3://") || process.env.GITHUB_ACTIONS !== "true") return ctx;
+  return {
+    ...ctx,
+    stageCache: actionsStageCache({
+      api: cache,
+      store: ctx.store,
+      runId: ctx.runId,
+      scratch: process.env.RUNNER_TEMP ?? tmpdir10(),
+      log: (line) => line.startsWith("warning: ") ? core3.warning(line.slice(9)) : core3.info(line)
+    })
+  };
+}
 function escapeHtml(text) {
   return text.replaceAll("&", "&amp;").replaceAll("<", "&lt;").replaceAll(">", "&gt;");
 }
@@ -18592,7 +18838,7 @@ async function runAction(stage, options) {
       ...configFile ? { file: configFile } : {},
       flags: inputFlags()
     });
-    ctx = createContext(config, resolveRunId(), actionReporter());
+    ctx = withStageCache(createContext(config, resolveRunId(), actionReporter()));
     outputs = setOutputs({ "run-id": ctx.runId, store: ctx.store.location });
     const context = ctx;
     const result = await core3.group(`${stage} (run ${context.runId})`, () => options.run(context));
