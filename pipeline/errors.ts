@@ -21,6 +21,12 @@ export class PipelineError extends Error {
 }
 
 /**
+ * A verdict the command has already printed as its one JSON result (`pipeline drift --json`
+ * with a failed drift gate): exit code 1, and no second JSON object after it.
+ */
+export class ReportedVerdict extends PipelineError {}
+
+/**
  * A stage that ran to the end and failed on what it found (a failed dbt test, a failed gate):
  * exit code 1, with the stage's result kept so the run store records what it found.
  */

@@ -186,6 +186,32 @@ export interface RunFacts {
   artifacts?: ArtifactLink[];
 }
 
+/** Production traffic against the training data (pipeline/monitor/drift.ts), as the card shows it. */
+export interface DriftFacts {
+  servedSessions: number;
+  servedEvents: number;
+  unknownSkuRate: number;
+  outOfVocabularyShare: number;
+  popularityPsi: number;
+  popularityJs: number;
+  sessionLengthTraining: number;
+  sessionLengthServed: number;
+  sessionLengthPsi: number;
+  /** The candidate's HR@20 on served sessions whose next item is known. */
+  replayHr20?: Estimate;
+  replayPrefixes: number;
+}
+
+/** One model's HR@20 in the history chart: a past production model, or this run's candidate. */
+export interface HistoryPoint {
+  runId: string;
+  /** "candidate": this run's model, not (yet) in production. */
+  kind: "production" | "candidate";
+  /** When it went into production; absent for the candidate. */
+  promotedAt?: string;
+  hr20: Estimate;
+}
+
 export interface CardData {
   run: RunFacts;
   /** Lines shown above everything else: why this run exists, what cannot work here. */
@@ -199,4 +225,8 @@ export interface CardData {
   slices?: SliceResult[];
   robustness?: RobustnessResult[];
   data?: DataFacts;
+  /** The last production models' HR@20, oldest first, then the candidate's; absent: none yet. */
+  history?: HistoryPoint[];
+  /** Present when the warehouse holds production traffic. */
+  drift?: DriftFacts;
 }

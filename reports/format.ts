@@ -3,9 +3,11 @@
  * same thing in the same words.
  */
 import type {
+  DriftFacts,
   CandidateFacts,
   CheckVerdict,
   Estimate,
+  HistoryPoint,
   MetricsRow,
   RecommenderRole,
 } from "./card-data.ts";
@@ -65,6 +67,21 @@ export function seconds(value: number | undefined): string {
   if (value < 60) return `${value.toFixed(1)} s`;
   const minutes = Math.floor(value / 60);
   return `${minutes} min ${Math.round(value - minutes * 60)} s`;
+}
+
+/**
+ * A history chart's x-axis label: "candidate", or the tail of a production run's id (ids start
+ * with their time, so the tail is what tells them apart, and nine full ids would overlap).
+ */
+export function historyLabel(point: HistoryPoint): string {
+  return point.kind === "candidate" ? "candidate" : point.runId.slice(-6);
+}
+
+/** What the history chart shows, in words under it. */
+export function historyCaption(points: readonly HistoryPoint[]): string {
+  const production = points.filter((p) => p.kind === "production").length;
+  const candidate = points.some((p) => p.kind === "candidate");
+  return `Bars: HR@20 of the last ${production} production model${production === 1 ? "" : "s"} (oldest first, by the end of their run id)${candidate ? " and of this run's candidate" : ""}; each from its own run's evaluation, so on that run's test split.`;
 }
 
 /** "0.312 [0.301, 0.324]": the value and its confidence interval when there is one. */
@@ -155,4 +172,34 @@ export const VERDICT_ICON: Record<CheckVerdict, string> = {
 export function clip(text: string, max = 240): string {
   const flat = text.replace(/\s+/g, " ").trim();
   return flat.length <= max ? flat : `${flat.slice(0, max - 1)}…`;
+}
+
+/** PSI as the usual reading has it: < 0.1 stable, 0.1–0.25 moderate, more a significant shift. */
+function psiReading(value: number): string {
+  return value < 0.1 ? "stable" : value <= 0.25 ? "moderate shift" : "significant shift";
+}
+
+/** The drift section's rows (figure, value, reading), the same in the card and the report. */
+export function driftRows(d: DriftFacts): [string, string, string][] {
+  return [
+    ["Served sessions (events)", `${int(d.servedSessions)} (${int(d.servedEvents)})`, ""],
+    ["Unknown-SKU rate", percent(d.unknownSkuRate, 2), "served SKUs the catalog does not hold"],
+    [
+      "Outside the training vocabulary",
+      percent(d.outOfVocabularyShare, 2),
+      "served SKUs training never showed",
+    ],
+    ["Item-popularity PSI", num(d.popularityPsi), psiReading(d.popularityPsi)],
+    ["Item-popularity Jensen–Shannon", num(d.popularityJs), "0 equal … 1 disjoint (bits)"],
+    [
+      "Session length: training → served",
+      `${num(d.sessionLengthTraining, 2)} → ${num(d.sessionLengthServed, 2)}`,
+      `PSI ${num(d.sessionLengthPsi)} (${psiReading(d.sessionLengthPsi)})`,
+    ],
+    [
+      "Replay HR@20 (served sessions)",
+      estimate(d.replayHr20),
+      `${int(d.replayPrefixes)} sessions, next item known`,
+    ],
+  ];
 }

@@ -6,24 +6,29 @@
  */
 import { getPath, type Config, type SettingSource } from "../pipeline/config/config.ts";
 import { SETTINGS } from "../pipeline/config/settings.ts";
+import { shownValue } from "../pipeline/config/shown-settings.ts";
 import { ABLATION } from "../pipeline/evaluate/recommender.ts";
 import type { EvaluateResult } from "../pipeline/evaluate/stage.ts";
 import type { GateCheck } from "../pipeline/evaluate/gates.ts";
 import type { Figure } from "../pipeline/evaluate/metrics.ts";
+import type { DriftReport } from "../pipeline/monitor/drift.ts";
 import {
   readStageResult,
   STAGE_NAMES,
   type StageName,
   type StageResultRecord,
 } from "../pipeline/run/results.ts";
+import { promotionHistory } from "../pipeline/store/registry.ts";
 import { runFolder } from "../pipeline/store/runs.ts";
 import type { ArtifactStore } from "../pipeline/store/store.ts";
 import type { TrainResult } from "../pipeline/train/train.ts";
 import type {
+  DriftFacts,
   CandidateFacts,
   CardData,
   CheckResult,
   ConfigChange,
+  HistoryPoint,
   HitFigures,
   Estimate,
   MetricsRow,
@@ -46,10 +51,6 @@ async function readRunRecords(store: ArtifactStore, runId: string): Promise<RunR
   return { upload, transform, train, evaluate, card, promote };
 }
 
-type Scalar = string | number | boolean | null;
-const scalar = (v: unknown): Scalar =>
-  v === undefined || v === null ? null : typeof v === "object" ? JSON.stringify(v) : (v as Scalar);
-
 /** Settings that differ from the defaults, with where each came from when known. */
 export function configChanges(
   config: Config,
@@ -63,12 +64,12 @@ export function configChanges(
     // The card is a public comment: say that an ARN or a bucket is set, never which.
     changes.push({
       key: spec.key,
-      value: spec.sensitive ? "(set)" : scalar(value),
+      value: shownValue(spec, value) ?? null,
       default: spec.sensitive
         ? fallback === undefined
           ? "(not set)"
           : "(default)"
-        : scalar(fallback),
+        : (shownValue(spec, fallback) ?? null),
       origin: sources[spec.key] ?? "config",
     });
   }
@@ -172,6 +173,69 @@ function candidateFacts(
   };
 }
 
+/** A drift report, reduced to what the card (and `pipeline drift`'s summary) shows. */
+export function driftFacts(d: DriftReport): DriftFacts {
+  const hr = d.replay.hr20;
+  return {
+    servedSessions: d.servedSessions,
+    servedEvents: d.servedEvents,
+    unknownSkuRate: d.unknownSkuRate,
+    outOfVocabularyShare: d.outOfVocabularyShare,
+    popularityPsi: d.popularity.psi,
+    popularityJs: d.popularity.jensenShannon,
+    sessionLengthTraining: d.sessionLength.trainingMean,
+    sessionLengthServed: d.sessionLength.servedMean,
+    sessionLengthPsi: d.sessionLength.psi,
+    ...(hr.value !== null
+      ? {
+          replayHr20: {
+            value: hr.value,
+            n: hr.n,
+            ...(hr.ci ? { low: hr.ci.low, high: hr.ci.high } : {}),
+          },
+        }
+      : {}),
+    replayPrefixes: d.replay.prefixes,
+  };
+}
+
+/** Production models drawn in the history chart: a few, so the candidate's bar stays readable. */
+const HISTORY_POINTS = 8;
+
+/**
+ * The last production models' HR@20 from the registry, oldest first, then this run's candidate;
+ * undefined when nothing was ever in production. Each figure is from its own run's evaluation.
+ */
+async function productionHistory(
+  store: ArtifactStore,
+  runId: string,
+  evaluation: EvaluateResult | undefined,
+): Promise<HistoryPoint[] | undefined> {
+  // A card rendered again after this run was promoted shows it once, as the candidate.
+  const entries = (await promotionHistory(store))
+    .filter((e) => e.runId !== runId)
+    .slice(-HISTORY_POINTS);
+  if (entries.length === 0) return undefined;
+  const candidate = evaluation?.report.recommenders.find(
+    (r) => r.name === evaluation.report.roles.candidate,
+  );
+  const hr20 = estimate(candidate?.metrics["hr@20"]);
+  return [
+    ...entries.map((e): HistoryPoint => ({
+      runId: e.runId,
+      kind: "production",
+      promotedAt: e.promotedAt,
+      hr20: {
+        value: e.metrics.hr20.value,
+        low: e.metrics.hr20.lower,
+        high: e.metrics.hr20.upper,
+        n: e.metrics.examples,
+      },
+    })),
+    ...(hr20 ? [{ runId, kind: "candidate" as const, hr20 }] : []),
+  ];
+}
+
 /** Builds the card from whatever stage records the run has. */
 export async function cardDataFromRun(
   store: ArtifactStore,
@@ -230,8 +294,11 @@ export async function cardDataFromRun(
     data.metrics = metricsRows(evaluation);
     data.slices = candidateSlices(evaluation);
     data.robustness = robustness(evaluation);
+    if (evaluation.drift) data.drift = driftFacts(evaluation.drift);
   }
   if (train) data.candidate = candidateFacts(train, evaluation);
+  const history = await productionHistory(store, runId, evaluation);
+  if (history) data.history = history;
   if (train) {
     data.training = {
       epochs: train.history.epochs,

@@ -13,12 +13,15 @@ import {
   candidateSummary,
   delta,
   estimate,
+  historyCaption,
+  historyLabel,
   int,
   num,
   percent,
   seconds,
   sortedRows,
   value,
+  driftRows,
 } from "./format.ts";
 import { barChart, dagChart, escapeXml, lineChart } from "./svg.ts";
 
@@ -142,6 +145,26 @@ function metricsHtml(data: CardData): string {
   return html;
 }
 
+function historyHtml(data: CardData): string {
+  const points = data.history ?? [];
+  if (!points.length) return "";
+  const chart = barChart({
+    title: "HR@20: production models, then this candidate",
+    series: ["HR@20"],
+    groups: points.map((p) => ({ name: historyLabel(p), values: [p.hr20] })),
+    highlight: "candidate",
+  });
+  const rows = points.map((p): CellInput[] => [
+    p.kind === "candidate" ? `${p.runId} (candidate)` : p.runId,
+    { text: p.promotedAt ?? "–", sort: p.promotedAt ?? "" },
+    n(p.hr20.value, estimate(p.hr20)),
+  ]);
+  return (
+    `<figure>${chart}<figcaption>${esc(historyCaption(points))} Whiskers: confidence intervals.</figcaption></figure>` +
+    table("HR@20 by run", ["Run", "In production since", "HR@20"], rows)
+  );
+}
+
 function candidateHtml(data: CardData): string {
   if (!data.candidate) return "";
   const { text, rows, adds } = candidateSummary(data.candidate);
@@ -223,6 +246,15 @@ function dagHtml(data: CardData): string {
   return (
     `<figure class="wide">${dagChart(view, "dbt DAG")}</figure>${note}` +
     `<details><summary>Nodes (${data.dag.nodes.length})</summary>${table("dbt nodes", ["Node", "Type", "Materialization", "Rows", "Status", "Duration", "Message"], rows)}</details>`
+  );
+}
+
+function driftHtml(data: CardData): string {
+  if (!data.drift) return "";
+  return table(
+    "Production traffic against the training data",
+    ["Figure", "Value", "Reading"],
+    driftRows(data.drift),
   );
 }
 
@@ -382,10 +414,12 @@ export function renderHtmlReport(data: CardData): string {
   const body = [
     section("verdict", "Verdict", verdictHtml(data)),
     section("metrics", "Metrics", metricsHtml(data)),
+    section("history", "Against earlier production models", historyHtml(data)),
     section("candidate", "The candidate", candidateHtml(data)),
     section("training", "Training", trainingHtml(data)),
     section("dag", "dbt DAG", dagHtml(data)),
     section("slices", "Slices and robustness", slicesHtml(data)),
+    section("drift", "Drift: production traffic", driftHtml(data)),
     section("data", "Data", dataHtml(data)),
     section("run", "Run", runHtml(data)),
   ].join("\n");

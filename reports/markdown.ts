@@ -11,6 +11,7 @@ import { markdownTable } from "markdown-table";
 import type {
   CardData,
   CheckResult,
+  DriftFacts,
   MetricsRow,
   RobustnessResult,
   SliceResult,
@@ -25,7 +26,10 @@ import {
   candidateSummary,
   clip,
   delta,
+  driftRows,
   estimate,
+  historyCaption,
+  historyLabel,
   int,
   num,
   percent,
@@ -69,7 +73,9 @@ export function renderCard(data: CardData, options: CardOptions = {}): string {
     ...metricsSection(data, where),
     ...candidateSection(data),
     ...chartsSection(data, where),
+    ...historySection(data),
     ...slicesSection(data, where),
+    ...driftSection(data),
     ...dataSection(data, where),
     ...runSection(data, where),
   ];
@@ -401,6 +407,29 @@ function chartsSection(data: CardData, where: string): Piece[] {
   return pieces;
 }
 
+/** The candidate's HR@20 after the last production models': is it better than what shipped? */
+function historySection(data: CardData): Piece[] {
+  const points = data.history ?? [];
+  if (points.length === 0) return [];
+  const top = Math.max(...points.map((p) => p.hr20.high ?? p.hr20.value), 0.01);
+  return [
+    "### Against earlier production models",
+    xyChart({
+      title: "HR@20: production models, then this candidate",
+      categories: points.map(historyLabel),
+      yLabel: "HR@20",
+      yRange: [0, Math.min(1, top * 1.2)],
+      // xychart-beta draws no whiskers: the interval's bounds are the two lines.
+      series: [
+        { kind: "bar", values: points.map((p) => p.hr20.value) },
+        { kind: "line", values: points.map((p) => p.hr20.low ?? p.hr20.value) },
+        { kind: "line", values: points.map((p) => p.hr20.high ?? p.hr20.value) },
+      ],
+    }),
+    `${historyCaption(points)} Lines: the bounds of their confidence intervals.`,
+  ];
+}
+
 function firstBoxes(view: DagView, shown: number): DagView {
   const boxes = view.boxes.slice(0, shown);
   const ids = new Set(boxes.map((b) => b.id));
@@ -473,6 +502,29 @@ function slicesSection(data: CardData, where: string): Piece[] {
     );
   }
   return pieces;
+}
+
+// 4b. Drift of production traffic ----------------------------------------------------------------
+
+function driftSection(data: CardData): Piece[] {
+  if (!data.drift) return [];
+  return [
+    "### Drift: production traffic against the training data",
+    table(["Figure", "Value", "Reading"], driftRows(data.drift), ["l", "r", "l"]),
+  ];
+}
+
+/** `pipeline drift --summary`: the drift figures and the drift gates, for a job summary. */
+export function renderDriftSummary(
+  drift: DriftFacts,
+  checks: readonly CheckResult[],
+  productionRunId: string,
+): string {
+  return [
+    `### Drift of production traffic · the model of run \`${code(productionRunId)}\``,
+    table(["Figure", "Value", "Reading"], driftRows(drift), ["l", "r", "l"]),
+    checks.length > 0 ? gateTable(checks) : "_No drift gates in the gate file._",
+  ].join("\n\n");
 }
 
 // 5. Data ------------------------------------------------------------------------------------

@@ -9700,9 +9700,16 @@ var DATA_FILES = {
       "image_vector",
       "price_bucket"
     ]
+  },
+  /** Production traffic (pipeline/monitor/served-events.ts): not a challenge file. */
+  served: {
+    file: "served_events.csv",
+    table: "raw_served_events",
+    columns: ["session_id_hash", "product_sku_hash", "server_timestamp_epoch_ms", "model_run_id"]
   }
 };
-var DATA_KINDS = Object.keys(DATA_FILES);
+var RAW_KINDS = Object.keys(DATA_FILES);
+var DATA_KINDS = RAW_KINDS.filter((kind) => kind !== "served");
 var HASH_LENGTH = 64;
 
 // pipeline/data/download.ts
@@ -30342,7 +30349,16 @@ var SETTINGS = [
     schema: external_exports.number().min(0).max(1),
     numeric: true,
     allowed: "a number from 0 to 1",
-    description: "Share of requests logged in the browsing_train.csv format under STORE/requests (a local .mlops/requests with an S3 store), which the upload stage loads back."
+    description: "Share of requests logged as served_events.csv under STORE/requests (a local .mlops/requests with an S3 store), which the upload stage loads back as production traffic."
+  },
+  {
+    key: "monitor.traffic",
+    env: "MLOPS_TRAFFIC",
+    flag: "--served-traffic",
+    schema: external_exports.string().min(1),
+    allowed: "a folder or an s3:// prefix",
+    description: "Where production traffic is: request logs (served_events.csv) and SageMaker Data Capture files (*.jsonl), in any subfolder. Unset: the server's request log folder, STORE/requests (.mlops/requests with an S3 store). The upload stage loads what it finds into raw_served_events.",
+    sensitive: true
   },
   ...SERVE_LIMIT_SPECS,
   ...BATCH_SETTING_SPECS
@@ -32385,11 +32401,30 @@ async function loadModelArtifact(dir) {
 }
 
 // pipeline/serve/request-log.ts
-import { createHash } from "node:crypto";
 import { createWriteStream } from "node:fs";
 import { mkdir as mkdir2 } from "node:fs/promises";
 import { once } from "node:events";
 import { join as join2 } from "node:path";
+
+// pipeline/monitor/served-events.ts
+import { createHash } from "node:crypto";
+function servedSessionId(requestId, index) {
+  return createHash("sha256").update(`${requestId}:${index}`).digest("hex");
+}
+function servedSessionEvents(requestId, index, skus, receivedAt, modelRunId) {
+  const sessionId = servedSessionId(requestId, index);
+  return skus.map((sku, j) => ({
+    sessionId,
+    sku,
+    timestampMs: receivedAt - (skus.length - 1 - j),
+    modelRunId
+  }));
+}
+var SERVED_HEADER = DATA_FILES.served.columns.join(",");
+function servedEventLine(event) {
+  return `${event.sessionId},${event.sku},${event.timestampMs},${event.modelRunId}
+`;
+}
 
 // pipeline/prng.ts
 var TWO_POW_32 = 4294967296;
@@ -32505,7 +32540,7 @@ function createRequestLog(options2) {
   const rng = Rng.from(...seedWords(options2.seed ?? 0), SAMPLING_STREAM);
   const started = (options2.now?.() ?? /* @__PURE__ */ new Date()).toISOString().replace(/[:.]/g, "-");
   const folder = join2(dir, `requests-${started}-${process.pid}`);
-  const file2 = join2(folder, DATA_FILES.browsing.file);
+  const file2 = join2(folder, DATA_FILES.served.file);
   const summary = {
     requestsSeen: 0,
     requestsLogged: 0,
@@ -32521,28 +32556,28 @@ function createRequestLog(options2) {
     await mkdir2(folder, { recursive: true });
     stream = createWriteStream(file2, { flags: "wx" });
     stream.on("error", (e) => error62 = e);
-    stream.write(`${DATA_FILES.browsing.columns.join(",")}
+    stream.write(`${SERVED_HEADER}
 `);
     for (const chunk of buffered.splice(0)) stream.write(chunk);
   };
   return {
-    record(requestId, sessions, receivedAt) {
+    record(requestId, sessions, receivedAt, modelRunId) {
       if (closed || error62) return;
       summary.requestsSeen++;
       if (!rng.chance(sampleRate)) return;
       summary.requestsLogged++;
       const lines = [];
       sessions.forEach((session2, index) => {
-        const sessionId = createHash("sha256").update(`${requestId}:${index}`).digest("hex");
-        session2.forEach((sku, j) => {
-          if (!isHash(sku)) {
-            summary.skippedSkus++;
-            return;
-          }
-          const at = receivedAt - (session2.length - 1 - j);
-          lines.push(`${sessionId},event_product,detail,${sku},${at},
-`);
-        });
+        for (const event of servedSessionEvents(
+          requestId,
+          index,
+          session2,
+          receivedAt,
+          modelRunId
+        )) {
+          if (isHash(event.sku)) lines.push(servedEventLine(event));
+          else summary.skippedSkus++;
+        }
       });
       if (lines.length === 0) return;
       summary.rows += lines.length;
@@ -33159,7 +33194,7 @@ async function startServer(options2) {
         `the model failed on this request; quote request id ${requestId} when reporting it`
       );
     }
-    options2.requestLog?.record(requestId, sessions, receivedAt);
+    options2.requestLog?.record(requestId, sessions, receivedAt, info.run_id);
     send(res, 200, predictionsBody(predictions, info), { "x-request-id": requestId });
   };
   const handle = async (req, res) => {

@@ -8,10 +8,14 @@ import { formatGateTable, formatMetricTable } from "../evaluate/format.ts";
 import { failedChecks } from "../evaluate/gates.ts";
 import type { EvaluateResult } from "../evaluate/stage.ts";
 import type { PromoteResult } from "../promote/result.ts";
+import type { MetricValue, RunComparison, StageSide } from "../run/compare.ts";
 import type { CardResult } from "../run/results.ts";
 import type { TrainResult } from "../train/train.ts";
 import type { UploadResult } from "../upload/upload.ts";
 import type { ConvertResult } from "../data/convert/convert.ts";
+import type { DriftCheckResult } from "../monitor/drift-check.ts";
+import type { DriftFacts } from "../../reports/card-data.ts";
+import { driftRows } from "../../reports/format.ts";
 
 export function formatUpload(result: UploadResult): string {
   const rows = result.files.map((f) => [
@@ -170,4 +174,103 @@ export function formatReviewed(result: ReviewedForCommit): string {
       lines.push(`  ${check.passed ? "ok  " : "FAIL"} ${check.detail}`);
   }
   return lines.join("\n");
+}
+
+const short = (hash: string | null | undefined) => (hash ? hash.slice(0, 12) : "–");
+const fixed = (v: number | null | undefined, digits = 4) =>
+  v === null || v === undefined ? "n/a" : v.toFixed(digits);
+const signed = (v: number | null | undefined) =>
+  v === null || v === undefined ? "n/a" : `${v >= 0 ? "+" : ""}${v.toFixed(4)}`;
+const withInterval = (v: MetricValue | null) =>
+  v
+    ? `${fixed(v.value)}${v.low !== undefined ? ` [${fixed(v.low)}, ${fixed(v.high)}]` : ""}`
+    : "n/a";
+
+function stageCell(side: StageSide | null): string {
+  if (!side) return "not run";
+  const key = side.cacheKey ? ` (key ${short(side.cacheKey)})` : "";
+  return `${side.reusedFrom ? `reused from ${side.reusedFrom}` : side.status}${key}`;
+}
+
+export function formatComparison(c: RunComparison): string {
+  const lines = [`compare run A ${c.a} with run B ${c.b}`, "", "settings"];
+  const { from, differences } = c.settings;
+  if (!from.a || !from.b) {
+    lines.push(
+      `  not recorded in run ${!from.a ? c.a : c.b} (its stage records predate settings snapshots)`,
+    );
+  } else if (differences.length === 0) {
+    lines.push("  the same in both runs");
+  } else {
+    lines.push(
+      textTable(
+        ["setting", "A", "B"],
+        differences.map((d) => [d.key, String(d.a ?? "(not set)"), String(d.b ?? "(not set)")]),
+      ),
+    );
+  }
+  lines.push("", "data");
+  lines.push(
+    c.data.length
+      ? textTable(
+          ["stage", "input", "sha256 A", "sha256 B", "verdict"],
+          c.data.map((d) => [d.stage, d.name, short(d.a), short(d.b), d.verdict]),
+        )
+      : "  neither run recorded upload or transform inputs",
+  );
+  lines.push(
+    "",
+    "stages (equal cache keys: equal inputs, code and settings)",
+    textTable(
+      ["stage", "A", "B", "keys"],
+      c.stages.map((s) => [
+        s.stage,
+        stageCell(s.a),
+        stageCell(s.b),
+        s.sameKey === null ? "–" : s.sameKey ? "equal" : "different",
+      ]),
+    ),
+  );
+  lines.push("", "metrics (intervals in brackets)");
+  lines.push(
+    c.metrics.length
+      ? textTable(
+          ["recommender", "metric", "A", "B", "B − A"],
+          c.metrics.map((m) => [
+            m.names && m.names.a !== m.names.b
+              ? `${m.recommender} (${m.names.a ?? "none"} → ${m.names.b ?? "none"})`
+              : m.names
+                ? `${m.recommender} (${m.names.a ?? "none"})`
+                : m.recommender,
+            m.metric.toUpperCase(),
+            withInterval(m.a),
+            withInterval(m.b),
+            signed(m.difference),
+          ]),
+        )
+      : "  neither run was evaluated",
+  );
+  const p = c.paired;
+  lines.push(
+    "",
+    p.available
+      ? `candidate B − A on the same ${p.prefixes} test prefixes (split ${short(p.split)}), paired bootstrap ${Math.round((p.deltas[0]?.level ?? 0.95) * 100)}%: ${p.deltas
+          .map(
+            (d) =>
+              `${d.metric.toUpperCase()} ${signed(d.difference)} [${signed(d.low)}, ${signed(d.high)}]`,
+          )
+          .join(", ")}`
+      : `no paired interval: ${p.reason}`,
+  );
+  return lines.join("\n");
+}
+
+/** `pipeline drift`: the figures, then each drift gate's verdict. */
+export function formatDrift(result: DriftCheckResult, facts: DriftFacts): string {
+  return [
+    `drift of production traffic, the model of run ${result.productionRunId}:`,
+    textTable(["figure", "value", "reading"], driftRows(facts)),
+    ...result.gates.checks.map((c) => `  ${c.verdict.toUpperCase()} ${c.name}: ${c.detail}`),
+    `report: ${result.report}`,
+  ].join("\n");
 }

@@ -4,13 +4,13 @@
  * object on stdout with --json. Exit codes: 0 ok, 1 failed, 2 bad usage or bad input.
  */
 import { existsSync, readFileSync } from "node:fs";
-import { writeFile } from "node:fs/promises";
+import { appendFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { Command, CommanderError, Option } from "commander";
 import { loadConfig, type Config, type SettingSource } from "../config/config.ts";
 import { SETTINGS } from "../config/settings.ts";
 import { formatDoctor, runDoctor } from "../doctor.ts";
-import { errorLines, errorReport, InputError, PipelineError } from "../errors.ts";
+import { errorLines, errorReport, InputError, PipelineError, ReportedVerdict } from "../errors.ts";
 import { generate, GENERATOR_DEFAULTS } from "../data/generator/index.ts";
 import { convert, CONVERT_FORMATS } from "../data/convert/convert.ts";
 import { rollbackProduction } from "../promote/promote.ts";
@@ -23,6 +23,11 @@ import { imageReports } from "../compute/images.ts";
 import { parseVariables, type LevelInputs } from "../config/levels.ts";
 import { reviewedForCommit } from "../promote/reviewed.ts";
 import { createGitHubClient, pullRequestOfCommit } from "../../reports/github.ts";
+import { checkResult, driftFacts } from "../../reports/from-run.ts";
+import { renderDriftSummary } from "../../reports/markdown.ts";
+import { failedChecks } from "../evaluate/gates.ts";
+import { checkDrift } from "../monitor/drift-check.ts";
+import { compareRuns } from "../run/compare.ts";
 import { createContext, openStore } from "../run/context.ts";
 import { STAGE_NAMES } from "../run/results.ts";
 import {
@@ -39,7 +44,9 @@ import { formatTransform } from "../transform/report.ts";
 import { listRuns, newRunId, showRun, stageKey, validateRunId } from "../store/runs.ts";
 import {
   formatCard,
+  formatComparison,
   formatConvert,
+  formatDrift,
   formatPromote,
   formatEvaluate,
   formatImages,
@@ -71,6 +78,8 @@ const DATA_SETTINGS = [
   "data.allowHttp",
   "data.downloadMaxBytes",
   "data.downloadMaxUnpackedBytes",
+  // The upload stage loads the production traffic next to the dataset.
+  "monitor.traffic",
 ];
 
 /** The training settings, and those of the AWS Batch job that `--compute batch` submits. */
@@ -432,6 +441,39 @@ export function buildProgram(): Command {
 
   withSettings(
     program
+      .command("drift")
+      .description(
+        "the production model against its traffic: load it, measure the drift from the training data, judge the drift gates (exit 1 when a blocking one fails)",
+      )
+      .option("--run-id <id>", "run id to record the check under (default: a new one)")
+      .option("--summary <file>", "also append the report as markdown to FILE (a job summary)")
+      .option("--no-cache", NO_CACHE_HELP),
+    [...COMMON_SETTINGS, ...DATA_SETTINGS, ...TRANSFORM_SETTINGS, ...EVALUATE_SETTINGS],
+  ).action(async (options: CommonOptions & { summary?: string }) => {
+    await withContext(options, async (inv, ctx) => {
+      const result = await checkDrift(ctx);
+      const facts = driftFacts(result.drift);
+      const checks = result.gates.checks.map(checkResult);
+      if (options.summary) {
+        await appendFile(
+          options.summary,
+          `${renderDriftSummary(facts, checks, result.productionRunId)}\n`,
+        );
+      }
+      emit(inv, { runId: ctx.runId, ...result }, () => formatDrift(result, facts));
+      const failed = failedChecks(result.gates);
+      if (failed.length > 0) {
+        throw new ReportedVerdict(
+          `drift: ${failed.length} blocking drift gate(s) failed: ${failed.map((c) => c.name).join(", ")}`,
+          1,
+          `retrain on the current data (npx pipeline run); the thresholds are in ${result.gatesFile}`,
+        );
+      }
+    });
+  });
+
+  withSettings(
+    program
       .command("serve")
       .description(
         "the inference server (SageMaker contract: GET /ping, POST /invocations) for a model",
@@ -569,6 +611,20 @@ export function buildProgram(): Command {
     }
     emit(inv, detail, () => formatRunDetail(detail));
   });
+  withSettings(
+    runs
+      .command("compare")
+      .description(
+        "two runs side by side: settings, data hashes, stage cache keys and metric deltas (B − A)",
+      )
+      .argument("<a>", "run id A (the baseline)")
+      .argument("<b>", "run id B"),
+    ["store"],
+  ).action(async (a: string, b: string, options: CommonOptions) => {
+    const inv = prepare(options);
+    const comparison = await compareRuns(openStore(inv.config.store), a, b);
+    emit(inv, comparison, () => formatComparison(comparison));
+  });
 
   return program;
 }
@@ -689,7 +745,9 @@ export async function main(argv: string[]): Promise<number> {
     }
     const report = errorReport(error);
     const { message, hint, exitCode } = report;
-    if (json) process.stdout.write(`${JSON.stringify({ error: message, hint, exitCode })}\n`);
+    if (json && !(error instanceof ReportedVerdict)) {
+      process.stdout.write(`${JSON.stringify({ error: message, hint, exitCode })}\n`);
+    }
     process.stderr.write(errorLines(report));
     if (!(error instanceof PipelineError) && process.env.MLOPS_DEBUG) console.error(error);
     return exitCode;

@@ -55,6 +55,8 @@ export interface Config {
     seed: number;
   };
   card: { screenshot: "auto" | "on" | "off"; note?: string };
+  /** Production traffic for the drift checks (pipeline/monitor/). */
+  monitor?: { traffic?: string };
   serve: { port: number; model?: string; logSampleRate: number } & ServeLimits;
   promote: {
     target: "local" | "sagemaker";

@@ -686,7 +686,17 @@ export const SETTINGS: SettingSpec[] = [
     numeric: true,
     allowed: "a number from 0 to 1",
     description:
-      "Share of requests logged in the browsing_train.csv format under STORE/requests (a local .mlops/requests with an S3 store), which the upload stage loads back.",
+      "Share of requests logged as served_events.csv under STORE/requests (a local .mlops/requests with an S3 store), which the upload stage loads back as production traffic.",
+  },
+  {
+    key: "monitor.traffic",
+    env: "MLOPS_TRAFFIC",
+    flag: "--served-traffic",
+    schema: z.string().min(1),
+    allowed: "a folder or an s3:// prefix",
+    description:
+      "Where production traffic is: request logs (served_events.csv) and SageMaker Data Capture files (*.jsonl), in any subfolder. Unset: the server's request log folder, STORE/requests (.mlops/requests with an S3 store). The upload stage loads what it finds into raw_served_events.",
+    sensitive: true,
   },
   ...SERVE_LIMIT_SPECS,
   ...BATCH_SETTING_SPECS,

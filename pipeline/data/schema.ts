@@ -37,10 +37,20 @@ export const DATA_FILES = {
       "price_bucket",
     ],
   },
+  /** Production traffic (pipeline/monitor/served-events.ts): not a challenge file. */
+  served: {
+    file: "served_events.csv",
+    table: "raw_served_events",
+    columns: ["session_id_hash", "product_sku_hash", "server_timestamp_epoch_ms", "model_run_id"],
+  },
 } as const;
 
 export type DataKind = keyof typeof DATA_FILES;
-export const DATA_KINDS = Object.keys(DATA_FILES) as DataKind[];
+/** Every raw table's kind, production traffic included. */
+export const RAW_KINDS = Object.keys(DATA_FILES) as DataKind[];
+/** The kinds a dataset brings (the challenge's three files); served traffic is loaded apart. */
+export type DatasetKind = Exclude<DataKind, "served">;
+export const DATA_KINDS = RAW_KINDS.filter((kind): kind is DatasetKind => kind !== "served");
 
 /** `event` is the older name of `event_product` in the challenge's first documentation. */
 export const EVENT_TYPES = ["pageview", "event_product", "event"] as const;

@@ -165,10 +165,23 @@ function productSku(value: string, index: number, row: readonly string[]): strin
   return optionalHash(value, index);
 }
 
+/** The run whose model answered a served request (a run id, or "unknown"). */
+function modelRunId(value: string, index: number): string {
+  if (!RUN_ID.test(value)) {
+    throw new RowError(
+      index,
+      `expected a run id (letters, digits, '.', '_', '-'; up to 64), got ${show(value)}`,
+    );
+  }
+  return value;
+}
+const RUN_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
 const RULES: Record<DataKind, ColumnRule[]> = {
   browsing: [hash, eventType, productAction, productSku, epochMs, optionalHash],
   search: [hash, epochMs, numberList, hashList, hashList],
   catalog: [hash, numberList, categoryPath, numberList, priceBucket],
+  served: [hash, hash, epochMs, modelRunId],
 };
 
 /**
@@ -180,6 +193,7 @@ export const STAGES_RAW_LINE: Record<DataKind, boolean> = {
   browsing: true,
   search: false,
   catalog: false,
+  served: true,
 };
 
 export function validateRecord(kind: DataKind, fields: readonly string[]): Validated {

@@ -102,6 +102,19 @@ export interface EvaluateOptions {
   /** The model in production; default: the recommender named "production", if any. */
   production?: string;
   onProgress?: (progress: EvaluateProgress) => void;
+  /** Each recommender's rank of the target on every test prefix, in the order of `prefixes`. */
+  onRanks?: (
+    recommender: string,
+    ranks: readonly number[],
+    prefixes: readonly TestPrefix[],
+  ) => void;
+}
+
+/** One evaluated test prefix: its session and how many of its items it holds. */
+export interface TestPrefix {
+  session: EvalSession;
+  /** Items in the prefix; the target is `session.items[length]`. */
+  length: number;
 }
 
 export interface SliceResult {
@@ -393,6 +406,7 @@ async function evaluateRecommender(
   catalog: Catalog,
   settings: EvaluationReport["settings"],
   onProgress: EvaluateOptions["onProgress"],
+  onRanks?: (recommender: string, ranks: readonly number[]) => void,
 ): Promise<{ report: RecommenderReport; hits: Float64Array; rr: Float64Array }> {
   const started = performance.now();
   const { prefixes, targets, lastCase } = cases;
@@ -406,6 +420,7 @@ async function evaluateRecommender(
     progress("accuracy", prefixes.length),
   );
   const ranks = lists.map((list, c) => rankOf(list, targets[c] as string, MAX_K));
+  onRanks?.(recommender.name, ranks);
   const lastRanks = lastCase.map((c) => ranks[c] as number);
 
   const hits = new Float64Array(cases.sessions.length);
@@ -508,6 +523,10 @@ export async function evaluateAll(
   const cases = buildCases(testSessions, catalog, settings);
   const robustness = buildRobustnessInputs(cases, catalog, settings);
 
+  const testPrefixes: TestPrefix[] = cases.cases.map((c) => ({
+    session: cases.sessions[c.session] as EvalSession,
+    length: c.length,
+  }));
   const reports: RecommenderReport[] = [];
   const hitSeries: Float64Array[] = [];
   const rrSeries: Float64Array[] = [];
@@ -519,6 +538,7 @@ export async function evaluateAll(
       catalog,
       settings,
       options.onProgress,
+      options.onRanks && ((name, ranks) => options.onRanks?.(name, ranks, testPrefixes)),
     );
     reports.push(evaluated.report);
     hitSeries.push(evaluated.hits);

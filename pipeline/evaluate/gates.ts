@@ -15,6 +15,9 @@
  *   of), warn when d < −tolerance but the interval reaches above it (within noise), else pass.
  *   So a gate never flips on noise: a candidate fails only on a regression its test set shows.
  * - slice-floor: no slice of at least `min_count` prefixes with HR@20 below `min`.
+ * - drift: a drift figure of production traffic (pipeline/monitor/drift.ts) ≤ `max`. Skipped
+ *   without served traffic. Drift describes the traffic, not the candidate: in a candidate's
+ *   evaluation a failed drift check is a warning; `pipeline drift` judges them with `blocking`.
  * A failed check with `blocking: false` is a warning; a check that has nothing to judge (no
  * production model, no baseline, no slice big enough) is skipped.
  */
@@ -39,6 +42,7 @@ import {
 } from "./evaluate.ts";
 import type { Figure } from "./metrics.ts";
 import { SLICE_FAMILIES } from "./suite.ts";
+import { DRIFT_METRICS, type DriftMetric, type DriftReport } from "../monitor/drift.ts";
 
 /** Figures where more is better: the only ones a baseline factor makes sense for. */
 const HIGHER_IS_BETTER = METRIC_NAMES.filter(
@@ -102,17 +106,25 @@ const sliceGate = z.strictObject({
   families: z.array(z.enum(SLICE_FAMILIES)).min(1).optional(),
 });
 
+const driftGate = z.strictObject({
+  ...common,
+  kind: z.literal("drift"),
+  metric: z.enum(Object.keys(DRIFT_METRICS) as [DriftMetric, ...DriftMetric[]]),
+  max: z.number().min(0),
+});
+
 const gateSchema = z.discriminatedUnion("kind", [
   absoluteGate,
   baselineGate,
   betterGate,
   productionGate,
   sliceGate,
+  driftGate,
 ]);
 
 /** The keys each kind of gate takes, for the message about an unknown one. */
 const GATE_KEYS: Record<string, string[]> = Object.fromEntries(
-  [absoluteGate, baselineGate, betterGate, productionGate, sliceGate].map((schema) => [
+  [absoluteGate, baselineGate, betterGate, productionGate, sliceGate, driftGate].map((schema) => [
     schema.shape.kind.value,
     Object.keys(schema.shape),
   ]),
@@ -277,8 +289,11 @@ function judge(
   gate: GateConfig,
   report: EvaluationReport,
   candidate: RecommenderReport,
+  drift: DriftReport | undefined,
 ): Omit<GateCheck, "name" | "kind" | "blocking"> {
   switch (gate.kind) {
+    case "drift":
+      return judgeDrift(gate, drift);
     case "absolute": {
       const f = candidate.metrics[gate.metric];
       const threshold = (gate.min ?? gate.max) as number;
@@ -465,6 +480,39 @@ function judge(
   }
 }
 
+function judgeDrift(
+  gate: Extract<GateConfig, { kind: "drift" }>,
+  drift: DriftReport | undefined,
+): Omit<GateCheck, "name" | "kind" | "blocking"> {
+  const base = { metric: gate.metric, threshold: gate.max };
+  if (!drift || drift.servedEvents === 0) {
+    return { ...base, value: null, verdict: "skipped", detail: "no production traffic was loaded" };
+  }
+  const value = DRIFT_METRICS[gate.metric](drift);
+  const ok = value <= gate.max;
+  return {
+    ...base,
+    value,
+    verdict: ok ? "pass" : "fail",
+    detail: `${gate.metric} = ${fmt(value)} over ${drift.servedEvents} served events ${ok ? "≤" : ">"} ${gate.max}`,
+  };
+}
+
+/**
+ * The drift checks alone, with their `blocking` flag honoured: what `pipeline drift` decides a
+ * retraining on.
+ */
+export function evaluateDriftGates(config: GatesConfig, drift: DriftReport): GateResult {
+  const checks = config.gates
+    .filter((gate) => gate.kind === "drift")
+    .map((gate): GateCheck => {
+      const judged = judgeDrift(gate, drift);
+      const verdict = judged.verdict === "fail" && !gate.blocking ? "warn" : judged.verdict;
+      return { name: gate.name, kind: gate.kind, blocking: gate.blocking, ...judged, verdict };
+    });
+  return { passed: !checks.some((c) => c.verdict === "fail"), candidate: null, checks };
+}
+
 /** The checks that failed; all blocking, since a non-blocking check that fails is a "warn". */
 export function failedChecks(result: GateResult): GateCheck[] {
   return result.checks.filter((c) => c.verdict === "fail");
@@ -473,7 +521,7 @@ export function failedChecks(result: GateResult): GateCheck[] {
 export function evaluateGates(
   config: GatesConfig,
   report: EvaluationReport,
-  context: { source?: (typeof DATA_SOURCES)[number] } = {},
+  context: { source?: (typeof DATA_SOURCES)[number]; drift?: DriftReport } = {},
 ): GateResult {
   const candidate = report.recommenders.find((r) => r.name === report.roles.candidate);
   const checks = config.gates.map((gate): GateCheck => {
@@ -492,8 +540,10 @@ export function evaluateGates(
       );
     }
     if (!candidate) return skipped("no candidate model was evaluated");
-    const judged = judge(gate, report, candidate);
-    const verdict = judged.verdict === "fail" && !gate.blocking ? "warn" : judged.verdict;
+    const judged = judge(gate, report, candidate, context.drift);
+    // Drift is the traffic's, not the candidate's: it never blocks a candidate.
+    const warnOnly = !gate.blocking || gate.kind === "drift";
+    const verdict = judged.verdict === "fail" && warnOnly ? "warn" : judged.verdict;
     return { ...head, ...judged, verdict };
   });
   return {

@@ -31,19 +31,23 @@ import { evaluateAll, type EvaluationReport } from "./evaluate.ts";
 import { evaluateGates, loadGates, type GateResult } from "./gates.ts";
 import { ModelRecommender } from "./model-recommender.ts";
 import { OracleRecommender } from "./oracle-recommender.ts";
+import { trackOutcomes } from "./outcomes.ts";
 import { ABLATION, type Recommender } from "./recommender.ts";
 import { writeSmokeSessions } from "./smoke-sessions.ts";
+import { measureDrift, readServedSessions, type DriftReport } from "../monitor/drift.ts";
 
 export interface EvaluateResult {
   report: EvaluationReport;
   gates: GateResult;
   /** The run whose model is in production and was evaluated as the champion, if any. */
   productionRunId: string | null;
+  /** Drift of the production traffic in the warehouse from this run's training data, if any. */
+  drift?: DriftReport;
   /** The candidate's model files it judged, by sha256 (a reviewed promotion checks them). */
   modelFiles: StageInput[];
   gatesFile: string;
-  /** Store keys of the report, the verdicts and the smoke-test sessions for promotion. */
-  artifacts: { report: string; gates: string; smokeSessions?: string };
+  /** Store keys of the report, the verdicts, the smoke-test sessions and the per-prefix outcomes. */
+  artifacts: { report: string; gates: string; smokeSessions?: string; outcomes?: string };
   seconds: number;
 }
 
@@ -68,7 +72,7 @@ export function candidateName(artifact: Pick<ModelArtifact, "config">): string {
 }
 
 /** One split's sequences, oldest session first (V-SKNN weighs neighbours by recency). */
-async function readSplit(warehouse: Warehouse, split: string): Promise<EvalSession[]> {
+export async function readSplit(warehouse: Warehouse, split: string): Promise<EvalSession[]> {
   const rows = await warehouse.query(
     `select q.session_key, q.items
      from ${DEFAULT_RELATIONS.sequences} as q
@@ -83,7 +87,7 @@ async function readSplit(warehouse: Warehouse, split: string): Promise<EvalSessi
   });
 }
 
-async function readCatalog(warehouse: Warehouse): Promise<Catalog> {
+export async function readCatalog(warehouse: Warehouse): Promise<Catalog> {
   const rows = await warehouse.query(
     "select sku, category_path, price_bucket, train_popularity from item_catalog",
   );
@@ -95,6 +99,27 @@ async function readCatalog(warehouse: Warehouse): Promise<Catalog> {
       trainPopularity: Number(r.train_popularity),
     })),
   );
+}
+
+/**
+ * Drift of the production traffic the warehouse holds (dbt's served_sessions) from this run's
+ * training split, with the candidate replayed on it; undefined when no traffic was loaded.
+ */
+async function measureServedDrift(
+  input: EvaluateInput,
+  data: { train: EvalSession[]; catalog: Catalog; model: Recommender },
+): Promise<DriftReport | undefined> {
+  const served = await readServedSessions(input.warehouse);
+  if (served.length === 0) return undefined;
+  const drift = await measureDrift({
+    ...data,
+    served,
+    bootstrap: { iterations: input.config.evaluate.bootstrap, seed: input.config.evaluate.seed },
+  });
+  input.reporter.info(
+    `drift: ${drift.servedSessions} served sessions; popularity PSI ${drift.popularity.psi.toFixed(3)}, JS ${drift.popularity.jensenShannon.toFixed(3)}; out of vocabulary ${(100 * drift.outOfVocabularyShare).toFixed(1)}%; replay HR@20 ${drift.replay.hr20.value?.toFixed(4) ?? "n/a"}`,
+  );
+  return drift;
 }
 
 export async function evaluateRun(input: EvaluateInput): Promise<EvaluateResult> {
@@ -167,17 +192,28 @@ export async function evaluateRun(input: EvaluateInput): Promise<EvaluateResult>
 
     const bar = reporter.progress("evaluate", recommenders.length, "recommenders");
     let finished = 0;
+    // Per-prefix outcomes of the models, for comparing runs (`pipeline runs compare`).
+    const outcomes = trackOutcomes([name, "production"]);
     const report = await evaluateAll(recommenders, test, catalog, {
       seed: config.evaluate.seed,
       maxPrefixes: config.evaluate.maxPrefixes,
       bootstrapIterations: config.evaluate.bootstrap,
+      onRanks: outcomes.onRanks,
       candidate: name,
       ...(productionRunId ? { production: "production" } : {}),
       onProgress: (p) => {
         if (p.phase === "robustness" && p.done === p.total) bar.update(++finished, finished);
       },
     }).finally(() => bar.stop());
-    const gates = evaluateGates(gateConfig, report, { source: config.data.source });
+    const drift = await measureServedDrift(input, {
+      train,
+      catalog,
+      model: recommenders[0] as Recommender,
+    });
+    const gates = evaluateGates(gateConfig, report, {
+      source: config.data.source,
+      ...(drift ? { drift } : {}),
+    });
     const artifacts = {
       report: stageKey(input.runId, "evaluate", "report.json"),
       gates: stageKey(input.runId, "evaluate", "gates.json"),
@@ -185,13 +221,15 @@ export async function evaluateRun(input: EvaluateInput): Promise<EvaluateResult>
     await store.put(artifacts.report, JSON.stringify(report, null, 2));
     await store.put(artifacts.gates, JSON.stringify(gates, null, 2));
     const smokeSessions = await writeSmokeSessions(store, input.runId, test);
+    const outcomesKey = await outcomes.write(store, input.runId);
     return {
       report,
       gates,
       productionRunId,
+      ...(drift ? { drift } : {}),
       modelFiles,
       gatesFile,
-      artifacts: { ...artifacts, smokeSessions },
+      artifacts: { ...artifacts, smokeSessions, ...(outcomesKey ? { outcomes: outcomesKey } : {}) },
       seconds: (performance.now() - started) / 1000,
     };
   } finally {

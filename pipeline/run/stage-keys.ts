@@ -5,7 +5,8 @@
  *
  * - transform: the raw loads (raw_loads' file hashes per table), the dbt project's files, the
  *   transform settings, the selection, the warehouse, the transform code.
- * - train: the transform's key (the marts it reads), the train and model settings, the code.
+ * - train: the transform's key without the production traffic (the marts it reads), the train and
+ *   model settings, the code.
  * - evaluate: the train and transform keys, the gates file, the production model as the
  *   registry holds it now (a new champion means a new comparison), its settings, the code.
  */
@@ -13,6 +14,7 @@ import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { existsSync } from "node:fs";
 import { resolveGatesFile } from "../evaluate/stage.ts";
+import { DATA_FILES } from "../data/schema.ts";
 import { readStageRecord } from "../store/runs.ts";
 import { PRODUCTION_KEY } from "../store/registry.ts";
 import { projectInput, rawInputs } from "../transform/inputs.ts";
@@ -20,7 +22,7 @@ import { transformPreflight, type TransformOptions } from "../transform/transfor
 import type { Warehouse } from "../warehouse/warehouse.ts";
 import type { RunContext } from "./context.ts";
 import { codeHash } from "./code-hash.ts";
-import type { CacheKeyParts } from "./memo.ts";
+import { canonicalJson, sha256Text, type CacheKeyParts } from "./memo.ts";
 import type { StageMemo } from "./stage-runner.ts";
 
 /**
@@ -96,7 +98,7 @@ export async function trainKeyParts(ctx: RunContext): Promise<CacheKeyParts> {
     // Where it trains (here or on Batch) is not what it computes: a model trained on Batch is
     // reused by a local run and the other way round.
     settings: { train: { ...config.train, compute: undefined }, model: config.model },
-    inputs: { transform: await upstreamKey(ctx, "transform") },
+    inputs: { data: await trainingDataKey(ctx) },
   };
 }
 
@@ -118,6 +120,20 @@ export async function evaluateKeyParts(ctx: RunContext): Promise<CacheKeyParts> 
       production: production ? sha256(production) : "none",
     },
   };
+}
+
+/**
+ * What train reads of the transform: transform's key without the production traffic, which
+ * builds served_sessions for the drift checks and nothing training reads. New traffic re-runs
+ * transform and evaluate, not training.
+ */
+async function trainingDataKey(ctx: RunContext): Promise<string> {
+  const record = await readStageRecord(ctx.store, ctx.runId, "transform");
+  if (record?.status !== "succeeded" || !record.cache) return `run ${ctx.runId}`;
+  const { [DATA_FILES.served.table]: _traffic, ...inputs } = record.cache.inputs;
+  return sha256Text(
+    canonicalJson({ code: record.cache.code, settings: record.cache.settings, inputs }),
+  );
 }
 
 /**

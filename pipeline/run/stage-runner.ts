@@ -3,6 +3,7 @@
  * succeeded or failed, so `pipeline runs show ID` tells what happened and `--from` can resume.
  * A memoized stage first looks for an earlier run with its key (memo.ts) and reuses it.
  */
+import { shownSettings } from "../config/shown-settings.ts";
 import { StageFailure } from "../errors.ts";
 import { writeStageRecord, type StageInput, type StageRecord } from "../store/runs.ts";
 import type { RunContext } from "./context.ts";
@@ -47,6 +48,7 @@ export async function recordStage<T>(
     stage,
     startedAt: startedAt.toISOString(),
     versions: versions(),
+    settings: shownSettings(ctx.config),
     ...(sha ? { gitSha: sha } : {}),
     ...(pr ? { pullRequest: pr } : {}),
   };

@@ -161,6 +161,7 @@ export async function evaluateStage(ctx: RunContext): Promise<EvaluateResult> {
           result.artifacts.report,
           result.artifacts.gates,
           ...(result.artifacts.smokeSessions ? [result.artifacts.smokeSessions] : []),
+          ...(result.artifacts.outcomes ? [result.artifacts.outcomes] : []),
         ],
         counts: {
           test_sessions: result.report.counts.evaluatedSessions,

@@ -1,23 +1,22 @@
 /**
  * The monitoring hook: a sample of the sessions the server was asked about, written as rows of
- * the data challenge's `browsing_train.csv`, so `pipeline upload --source csv --data <folder>`
- * loads them back into the warehouse next to the training data (and the same dbt models turn them
- * into sessions for drift checks or retraining).
+ * `served_events.csv` (pipeline/monitor/served-events.ts), which the upload stage loads into
+ * `raw_served_events` and dbt turns into served sessions for the drift checks.
  *
- * Each logged session becomes one `event_product`/`detail` row per SKU: the session id is a hash of
- * the request id and the session's index, the timestamps end at the request's arrival one
- * millisecond apart (so the session's order survives sessionization), and the URL is empty. SKUs
- * that are not 64-character hex hashes cannot be loaded as such and are counted, not written.
+ * Each logged session becomes one row per SKU: the session id is a hash of the request id and the
+ * session's index, the timestamps end at the request's arrival one millisecond apart (so the
+ * session's order survives), and the run id of the model that answered. SKUs that are not
+ * 64-character hex hashes cannot be loaded as such and are counted, not written.
  *
  * Which requests are logged is decided by a seeded generator, so a run can be replayed.
  */
-import { createHash } from "node:crypto";
 import { createWriteStream, type WriteStream } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import { once } from "node:events";
 import { join } from "node:path";
 import { PipelineError } from "../errors.ts";
 import { DATA_FILES, HASH_LENGTH } from "../data/schema.ts";
+import { SERVED_HEADER, servedEventLine, servedSessionEvents } from "../monitor/served-events.ts";
 import { Rng, seedWords } from "../prng.ts";
 
 export interface RequestLogOptions {
@@ -42,8 +41,13 @@ export interface RequestLogSummary {
 }
 
 export interface RequestLog {
-  /** Logs the request's sessions if it is sampled. */
-  record(requestId: string, sessions: readonly (readonly string[])[], receivedAt: number): void;
+  /** Logs the request's sessions if it is sampled, with the run id of the model that answered. */
+  record(
+    requestId: string,
+    sessions: readonly (readonly string[])[],
+    receivedAt: number,
+    modelRunId: string,
+  ): void;
   /** Flushes and closes the file; later calls return the same summary, later records are dropped. */
   close(): Promise<RequestLogSummary>;
 }
@@ -71,7 +75,7 @@ export function createRequestLog(options: RequestLogOptions): RequestLog {
   // One folder per server start: the upload stage skips a file it has loaded before by its hash,
   // so appending to an old file would load its earlier rows twice.
   const folder = join(dir, `requests-${started}-${process.pid}`);
-  const file = join(folder, DATA_FILES.browsing.file);
+  const file = join(folder, DATA_FILES.served.file);
   const summary: RequestLogSummary = {
     requestsSeen: 0,
     requestsLogged: 0,
@@ -90,27 +94,28 @@ export function createRequestLog(options: RequestLogOptions): RequestLog {
     await mkdir(folder, { recursive: true });
     stream = createWriteStream(file, { flags: "wx" });
     stream.on("error", (e) => (error = e));
-    stream.write(`${DATA_FILES.browsing.columns.join(",")}\n`);
+    stream.write(`${SERVED_HEADER}\n`);
     for (const chunk of buffered.splice(0)) stream.write(chunk);
   };
 
   return {
-    record(requestId, sessions, receivedAt) {
+    record(requestId, sessions, receivedAt, modelRunId) {
       if (closed || error) return; // a failed log is reported by close(), not on every request
       summary.requestsSeen++;
       if (!rng.chance(sampleRate)) return;
       summary.requestsLogged++;
       const lines: string[] = [];
       sessions.forEach((session, index) => {
-        const sessionId = createHash("sha256").update(`${requestId}:${index}`).digest("hex");
-        session.forEach((sku, j) => {
-          if (!isHash(sku)) {
-            summary.skippedSkus++;
-            return;
-          }
-          const at = receivedAt - (session.length - 1 - j);
-          lines.push(`${sessionId},event_product,detail,${sku},${at},\n`);
-        });
+        for (const event of servedSessionEvents(
+          requestId,
+          index,
+          session,
+          receivedAt,
+          modelRunId,
+        )) {
+          if (isHash(event.sku)) lines.push(servedEventLine(event));
+          else summary.skippedSkus++;
+        }
       });
       if (lines.length === 0) return;
       summary.rows += lines.length;

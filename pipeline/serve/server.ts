@@ -305,7 +305,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         `the model failed on this request; quote request id ${requestId} when reporting it`,
       );
     }
-    options.requestLog?.record(requestId, sessions, receivedAt);
+    options.requestLog?.record(requestId, sessions, receivedAt, info.run_id);
     send(res, 200, predictionsBody(predictions, info), { "x-request-id": requestId });
   };
 

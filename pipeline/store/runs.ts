@@ -4,6 +4,7 @@
  * timings, versions) next to its artifacts, so a run can be inspected, compared and resumed.
  */
 import { randomBytes } from "node:crypto";
+import type { ShownValue } from "../config/shown-settings.ts";
 import type { ArtifactStore } from "./store.ts";
 
 export interface StageInput {
@@ -46,6 +47,11 @@ export interface StageRecord {
   gitSha?: string;
   /** Set on pull-request runs: the pull request and its head commit. */
   pullRequest?: { number: number; headSha: string };
+  /**
+   * The settings the run ran with, by key, sensitive ones as "(set)" (config/shown-settings.ts),
+   * so two runs can be compared; absent in records written before it was kept.
+   */
+  settings?: Record<string, ShownValue>;
   /** The stage's own result, as printed with --json. */
   result: unknown;
   /** A memoized stage's key (run/memo.ts): equal keys, equal outputs. */

@@ -1,14 +1,16 @@
 /**
- * The upload stage: acquire the files, load each into its append-only raw table, reconcile
- * read = loaded + rejected + skipped.
+ * The upload stage: acquire the files, load each into its append-only raw table, then the
+ * production traffic (traffic.ts) into raw_served_events; reconcile read = loaded + rejected +
+ * skipped.
  */
 import type { Config } from "../config/config.ts";
-import { DATA_KINDS } from "../data/schema.ts";
+import { DATA_KINDS, RAW_KINDS } from "../data/schema.ts";
 import type { Reporter } from "../reporter.ts";
 import { rawTableName } from "../warehouse/raw-tables.ts";
 import type { Warehouse } from "../warehouse/warehouse.ts";
 import { acquireData, type AcquiredData } from "./acquire.ts";
 import { loadFile, type FileLoadResult } from "./load-file.ts";
+import { loadTraffic } from "./traffic.ts";
 
 export interface UploadOptions {
   config: Config;
@@ -60,6 +62,11 @@ export async function upload(options: UploadOptions): Promise<UploadResult> {
     reporter.info(describe(result));
     files.push(result);
   }
+  for (const result of await loadTraffic({ config, warehouse, runId: options.runId, reporter })) {
+    for (const warning of result.warnings) reporter.warn(warning);
+    reporter.info(describe(result));
+    files.push(result);
+  }
   const totals = files.reduce<UploadTotals>(
     (sum, f) => ({
       read: sum.read + f.read,
@@ -70,7 +77,7 @@ export async function upload(options: UploadOptions): Promise<UploadResult> {
     { read: 0, loaded: 0, rejected: 0, skipped: 0 },
   );
   const tables: Record<string, number> = {};
-  for (const kind of DATA_KINDS)
+  for (const kind of RAW_KINDS)
     tables[rawTableName(kind)] = await warehouse.count(rawTableName(kind));
   return {
     source: data.source,

@@ -31,7 +31,7 @@ import type {
   SqlValue,
   Warehouse,
 } from "./warehouse.ts";
-import { DATA_KINDS } from "../data/schema.ts";
+import { RAW_KINDS } from "../data/schema.ts";
 
 const DUCKDB_TYPES: Record<ColumnType, string> = {
   varchar: "VARCHAR",
@@ -81,7 +81,7 @@ export class DuckDbWarehouse implements Warehouse {
   }
 
   async ensureRawSchema(): Promise<void> {
-    for (const kind of DATA_KINDS) {
+    for (const kind of RAW_KINDS) {
       const table = rawTableName(kind);
       await this.createTable(table, rawTableColumns(kind));
       for (const column of RETIRED_RAW_COLUMNS) {

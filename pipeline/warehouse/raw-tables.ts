@@ -17,6 +17,7 @@ const DATA_COLUMN_TYPES: Record<DataKind, Record<string, ColumnType>> = {
   browsing: { server_timestamp_epoch_ms: "bigint" },
   search: { server_timestamp_epoch_ms: "bigint" },
   catalog: { price_bucket: "double" },
+  served: { server_timestamp_epoch_ms: "bigint" },
 };
 
 export const LOAD_META_COLUMNS: ColumnDef[] = [

@@ -176,7 +176,7 @@ describe("pipeline run on embedded defaults", () => {
 
     const transform = one.stages.transform;
     expect(transform.engine).toBe("builtin");
-    expect(transform.summary.models).toEqual({ success: 11, error: 0, skipped: 0 });
+    expect(transform.summary.models).toEqual({ success: 13, error: 0, skipped: 0 });
     expect(transform.summary.tests.fail + transform.summary.tests.error).toBe(0);
     expect(transform.summary.tests.pass).toBeGreaterThan(40);
     const { train, validation, test } = transform.splits;

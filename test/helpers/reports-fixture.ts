@@ -254,6 +254,16 @@ export function fixtureCard(): CardData {
       vocabularySize: 5_000,
       unseenSkuShare: 0.013,
     },
+    // Eight production models (the most the card draws), then the candidate.
+    history: [
+      ...[0.22, 0.25, 0.24, 0.27, 0.28, 0.29, 0.3, 0.301].map((hr20, i) => ({
+        runId: `2026110${i + 1}-090000-${(0xa1b2c0 + i).toString(16)}`,
+        kind: "production" as const,
+        promotedAt: `2026-11-0${i + 1}T09:30:00Z`,
+        hr20: est(hr20),
+      })),
+      { runId: "20261123-104500-abc123", kind: "candidate", hr20: est(0.284) },
+    ],
   };
 }
 

@@ -7,7 +7,7 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { InputError } from "../../pipeline/errors.ts";
-import type { DataKind } from "../../pipeline/data/schema.ts";
+import { DATA_FILES, type DataKind } from "../../pipeline/data/schema.ts";
 import { silentReporter } from "../../pipeline/reporter.ts";
 import { loadFile } from "../../pipeline/upload/load-file.ts";
 import { DuckDbWarehouse } from "../../pipeline/warehouse/duckdb.ts";
@@ -353,11 +353,7 @@ describe("the bad-input corpus", () => {
       });
       if (c.warning) expect(result.warnings.join("\n")).toMatch(c.warning);
       else expect(result.warnings).toEqual([]);
-      const table = {
-        browsing: "raw_browsing_events",
-        search: "raw_search_events",
-        catalog: "raw_sku_content",
-      }[kind];
+      const table = DATA_FILES[kind].table;
       const loaded = await warehouse.query(`SELECT count(*) AS n FROM ${table} WHERE etl_id = $1`, [
         `case-${index}`,
       ]);

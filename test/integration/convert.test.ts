@@ -146,6 +146,7 @@ describe.each(CASES)("$format: file → upload → marts", (c) => {
       raw_browsing_events: events,
       raw_search_events: 0,
       raw_sku_content: c.items,
+      raw_served_events: 0,
     });
 
     const outcome = await buildWith(warehouse);

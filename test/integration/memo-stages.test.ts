@@ -11,6 +11,7 @@ import { silentReporter } from "../../pipeline/reporter.ts";
 import { createContext, openStore } from "../../pipeline/run/context.ts";
 import { promoteStage, runPipeline, type StageName } from "../../pipeline/run/stages.ts";
 import { DEFAULT_PROJECT_DIR } from "../../pipeline/transform/transform.ts";
+import { compareRuns } from "../../pipeline/run/compare.ts";
 import { readStageRecord } from "../../pipeline/store/runs.ts";
 import { cardDataFromRun } from "../../reports/from-run.ts";
 import { tempDir } from "../helpers/rows.ts";
@@ -93,6 +94,16 @@ describe("memoized stages", () => {
       transform: "reused r1",
       train: "reused r1",
       evaluate: "ran",
+    });
+    // Same model on the same test prefixes: the candidates pair, and do not differ.
+    const compared = await compareRuns(openStore(join(dir, "store")), "r1", "r3");
+    expect(compared.settings.differences).toEqual([{ key: "evaluate.bootstrap", a: 50, b: 60 }]);
+    expect(compared.paired).toMatchObject({
+      available: true,
+      deltas: [
+        { metric: "hr@20", difference: 0 },
+        { metric: "mrr@20", difference: 0 },
+      ],
     });
     // A train setting: train and evaluate.
     expect(await run("r4", { "train.epochs": "2" })).toEqual({

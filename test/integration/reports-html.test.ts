@@ -33,6 +33,7 @@ describe("renderHtmlReport", () => {
     expect(ids).toEqual([
       "verdict",
       "metrics",
+      "history",
       "candidate",
       "training",
       "dag",
@@ -40,7 +41,15 @@ describe("renderHtmlReport", () => {
       "data",
       "run",
     ]);
-    expect((html.match(/<svg /g) ?? []).length).toBe(3);
+    expect((html.match(/<svg /g) ?? []).length).toBe(4);
+    // The history: eight production models by their run ids' tails, then the candidate.
+    const history = html.slice(
+      html.indexOf('<section id="history">'),
+      html.indexOf('<section id="candidate">'),
+    );
+    expect(history).toContain("Bars: HR@20 of the last 8 production models");
+    expect(history).toContain("20261101-090000-a1b2c0");
+    expect(history).toContain("20261123-104500-abc123 (candidate)");
     expect(html).toContain("❌ Gates failed: 1 blocking checks failed");
     expect(html).toContain("<strong>hybrid</strong> blends a GRU(64) with tied embeddings");
     expect(html).toContain("the network adds HR@20 +0.0206");
@@ -70,6 +79,7 @@ describe.skipIf(!chromium && !process.env.CI)("the report in headless Chromium",
     expect(result.consoleErrors).toEqual([]);
     expect(result.charts.map((c) => c.title)).toEqual([
       "HR@20 and MRR@20 by recommender",
+      "HR@20: production models, then this candidate",
       "Training loss and validation HR@20 per epoch",
       "dbt DAG",
     ]);

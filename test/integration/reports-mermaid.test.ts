@@ -61,7 +61,7 @@ describe.skipIf(!chromium)("the card's Mermaid blocks, drawn by mermaid 11", () 
 
   it("parse and render, charts in the card's palette with labels that do not overlap", async () => {
     const blocks = mermaidBlocks(renderCard(fixtureCard()));
-    expect(blocks.length).toBe(5);
+    expect(blocks.length).toBe(6);
     const page = await browser.newPage();
     await page.setContent("<!doctype html><html><body></body></html>");
     await page.addScriptTag({ content: MERMAID });

@@ -60,7 +60,7 @@ describe("writeCardArtifacts", () => {
         screenshot: "on",
       });
       expect(out.screenshot).toBe(`runs/${fixtureCard().run.runId}/card/report.png`);
-      expect(out.browser?.charts).toHaveLength(3);
+      expect(out.browser?.charts).toHaveLength(4);
       expect(reporter.warnings).toEqual([]);
       const png = readFileSync(join(dir, "c", ...(out.screenshot as string).split("/")));
       expect(png.subarray(1, 4).toString("latin1")).toBe("PNG");

@@ -64,7 +64,7 @@ describe("the request log", () => {
     expect(summary.rows).toBe(expectedRows);
 
     const loaded = await loadFile({
-      kind: "browsing",
+      kind: "served",
       path: summary.file as string,
       warehouse,
       etlId: "serve-log",
@@ -73,9 +73,11 @@ describe("the request log", () => {
     });
     expect(loaded).toMatchObject({ read: expectedRows, loaded: expectedRows, rejected: 0 });
     const [row] = await warehouse.query(
-      "SELECT count(DISTINCT session_id_hash) AS sessions FROM raw_browsing_events WHERE etl_id = $1",
+      "SELECT count(DISTINCT session_id_hash) AS sessions, min(model_run_id) AS model FROM raw_served_events WHERE etl_id = $1",
       ["serve-log"],
     );
     expect(Number(row?.sessions)).toBe(requests.flat().length);
+    // The model's own run id, as the server read it from the artifact.
+    expect(row?.model).toMatch(/^[A-Za-z0-9][A-Za-z0-9._-]*$/);
   });
 });

@@ -87,7 +87,7 @@ describe("serveUntilSignal", () => {
     expect(stderr).toContain("SIGTERM: finishing the requests in flight");
 
     const [folder] = readdirSync(logDir);
-    const csv = readFileSync(join(logDir, folder as string, "browsing_train.csv"), "utf8");
+    const csv = readFileSync(join(logDir, folder as string, "served_events.csv"), "utf8");
     expect(csv.trimEnd().split("\n").slice(1)).toHaveLength(2);
   });
 

@@ -74,6 +74,7 @@ describe("pipeline transform", () => {
       "int_sessionized_events",
       "stg_browsing_events",
       "stg_search_events",
+      "stg_served_events",
       "stg_sku_content",
     ]);
     expect(out.summary.tests.fail).toBe(0);

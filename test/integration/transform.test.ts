@@ -178,7 +178,7 @@ describe("the dbt project on generated data", () => {
       string,
       { resource_type: string; depends_on: { nodes: string[] } }
     >;
-    expect(Object.values(nodes).filter((n) => n.resource_type === "model")).toHaveLength(11);
+    expect(Object.values(nodes).filter((n) => n.resource_type === "model")).toHaveLength(13);
     expect(nodes["model.mlops_session_recs.session_splits"]?.depends_on.nodes).toEqual([
       "model.mlops_session_recs.session_sequences",
     ]);

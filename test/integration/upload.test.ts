@@ -80,6 +80,7 @@ describe("upload into DuckDB", () => {
       raw_browsing_events: 593,
       raw_search_events: 1,
       raw_sku_content: 50,
+      raw_served_events: 0,
     });
 
     const second = await uploadCsv(join(dir, "data"), wh, "run-2");

@@ -108,6 +108,7 @@ describe("the project's graph", () => {
     expect(names(["tag:staging"])).toEqual([
       "stg_browsing_events",
       "stg_search_events",
+      "stg_served_events",
       "stg_sku_content",
     ]);
     expect(names(["tag:staging stg_sku_content+"])).toContain("baseline_popularity");

@@ -111,6 +111,7 @@ describe("gate files", () => {
         "significantly-better",
         "relative-to-production",
         "slice-floor",
+        "drift",
       ]),
     );
     expect(config.gates.some((g) => g.blocking)).toBe(true);

@@ -14,7 +14,7 @@ import {
 import { Rng } from "../../pipeline/prng.ts";
 import { planSession, ProcessSampler } from "../../pipeline/data/generator/process.ts";
 import { loadGenerativeModel, Oracle, type GenerativeModel } from "../../pipeline/data/oracle.ts";
-import { DATA_FILES, type DataKind } from "../../pipeline/data/schema.ts";
+import { DATA_FILES, DATA_KINDS, type DatasetKind } from "../../pipeline/data/schema.ts";
 import { validateRecord } from "../../pipeline/data/validate.ts";
 
 const SESSIONS = 3_000;
@@ -48,7 +48,7 @@ function parse(path: string): string[][] {
 }
 
 const table = new Map<string, string[][]>();
-function rows(kind: DataKind | "oracle"): string[][] {
+function rows(kind: DatasetKind | "oracle"): string[][] {
   const path = kind === "oracle" ? first.files.oracle : first.files[kind];
   let data = table.get(path);
   if (!data) {
@@ -164,7 +164,7 @@ describe("generate: determinism", () => {
 
 describe("generate: format", () => {
   it("writes the challenge headers and the right number of columns on every row", () => {
-    for (const kind of Object.keys(DATA_FILES) as DataKind[]) {
+    for (const kind of DATA_KINDS) {
       const data = rows(kind);
       expect(data[0]).toEqual([...DATA_FILES[kind].columns]);
       for (const row of data) expect(row).toHaveLength(DATA_FILES[kind].columns.length);
@@ -176,7 +176,7 @@ describe("generate: format", () => {
   });
 
   it("writes rows the upload stage's validator accepts", () => {
-    for (const kind of Object.keys(DATA_FILES) as DataKind[]) {
+    for (const kind of DATA_KINDS) {
       for (const row of rows(kind).slice(1)) {
         const result = validateRecord(kind, row);
         expect(result.ok ? "ok" : JSON.stringify(result.rejection), kind).toBe("ok");

@@ -53,7 +53,7 @@ function cycles(graph: Map<string, string[]>): string[][] {
  * (pipeline/ but its entry points) knows nothing of rendering or GitHub; the card (reports/)
  * renders what the library's stages record; the entry points run the stages and so call the
  * card too: `pipeline run`'s card stage (run/stages.ts), the CLI, doctor (which looks for the
- * card's Chromium). reports/ stays a top-level folder, as the template's published layout has it,
+ * card's Chromium), `pipeline drift` (monitor/drift-check.ts: upload, transform, then its check). reports/ stays a top-level folder, as the template's published layout has it,
  * and the card stage stays beside the other stages so that every stage is one table. The actions
  * sit on top.
  */
@@ -63,7 +63,10 @@ const LAYERS: { name: string; files: (file: string) => boolean }[] = [
   {
     name: "the entry points",
     files: (f) =>
-      f === "pipeline/run/stages.ts" || f.startsWith("pipeline/cli/") || f === "pipeline/doctor.ts",
+      f === "pipeline/run/stages.ts" ||
+      f.startsWith("pipeline/cli/") ||
+      f === "pipeline/doctor.ts" ||
+      f === "pipeline/monitor/drift-check.ts",
   },
   { name: "the actions", files: (f) => f.startsWith("actions/") },
 ];

@@ -77,6 +77,7 @@ describe("renderCard", () => {
       "### The candidate",
       "### Training",
       "### Comparison",
+      "### Against earlier production models",
       "### Slices and robustness",
       "### Data",
       "### Run",
@@ -147,7 +148,7 @@ describe("renderCard", () => {
     const blocks = mermaidBlocks(card);
     const xy = blocks.filter((b) => b.startsWith("xychart-beta"));
     const flow = blocks.filter((b) => b.startsWith("flowchart"));
-    expect(xy).toHaveLength(4);
+    expect(xy).toHaveLength(5);
     expect(flow).toHaveLength(1);
     xy.forEach(checkXyChart);
     expect(xy[0]).toContain('x-axis ["1", "2", "3", "4", "5", "6"]');
@@ -157,6 +158,14 @@ describe("renderCard", () => {
     const bars = /x-axis \[(.*)\]/.exec(xy[2] as string)?.[1] ?? "";
     expect(bars).not.toContain("(");
     expect(bars.split(", ").every((label) => label.length <= 24)).toBe(true);
+    // The history: eight production models by their run ids' tails, then the candidate, as bars
+    // with the interval's bounds as two lines.
+    const history = xy[4] as string;
+    expect(history).toContain(
+      'x-axis ["a1b2c0", "a1b2c1", "a1b2c2", "a1b2c3", "a1b2c4", "a1b2c5", "a1b2c6", "a1b2c7", "candidate"]',
+    );
+    expect(history).toMatch(/^ {2}bar \[0\.22, .*, 0\.301, 0\.284\]$/m);
+    expect(history.match(/^ {2}line /gm)).toHaveLength(2);
     const { nodes, edges } = checkFlowchart(flow[0] as string);
     expect(nodes.size).toBe(5);
     expect(edges).toHaveLength(4);
@@ -199,6 +208,7 @@ describe("renderCard", () => {
     expect(bare).toContain("### ⏸️ No verdict");
     expect(bare).toContain("| Run id | `r1` |");
     expect(bare).not.toContain("### Metrics");
+    expect(bare).not.toContain("### Against earlier production models");
     expect(mermaidBlocks(bare)).toEqual([]);
 
     const partial: CardData = {

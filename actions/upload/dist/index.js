@@ -2,7 +2,7 @@
 const __moduleUrl = new URL("../../../pipeline/run/bundled-action.js", import.meta.url).href;
 
 // actions/common/run-stage.ts
-import { tmpdir as tmpdir10 } from "node:os";
+import { tmpdir as tmpdir11 } from "node:os";
 import * as cache from "@actions/cache";
 import * as core3 from "@actions/core";
 
@@ -122,9 +122,16 @@ var DATA_FILES = {
       "image_vector",
       "price_bucket"
     ]
+  },
+  /** Production traffic (pipeline/monitor/served-events.ts): not a challenge file. */
+  served: {
+    file: "served_events.csv",
+    table: "raw_served_events",
+    columns: ["session_id_hash", "product_sku_hash", "server_timestamp_epoch_ms", "model_run_id"]
   }
 };
-var DATA_KINDS = Object.keys(DATA_FILES);
+var RAW_KINDS = Object.keys(DATA_FILES);
+var DATA_KINDS = RAW_KINDS.filter((kind) => kind !== "served");
 var EVENT_TYPES = ["pageview", "event_product", "event"];
 var PRODUCT_ACTIONS = ["detail", "add", "purchase", "remove", "click", ""];
 var HASH_LENGTH = 64;
@@ -232,10 +239,10 @@ async function fetchTo(url, path2, timeoutMs, maxBytes) {
     );
   }
   const hash2 = createHash("sha256");
-  const body2 = Readable.fromWeb(response.body);
+  const body3 = Readable.fromWeb(response.body);
   try {
     await pipeline(
-      body2,
+      body3,
       capped(maxBytes, `${shown} sent more than ${maxBytes} bytes`, hash2),
       createWriteStream(path2)
     );
@@ -1263,7 +1270,16 @@ var SETTINGS = [
     schema: z3.number().min(0).max(1),
     numeric: true,
     allowed: "a number from 0 to 1",
-    description: "Share of requests logged in the browsing_train.csv format under STORE/requests (a local .mlops/requests with an S3 store), which the upload stage loads back."
+    description: "Share of requests logged as served_events.csv under STORE/requests (a local .mlops/requests with an S3 store), which the upload stage loads back as production traffic."
+  },
+  {
+    key: "monitor.traffic",
+    env: "MLOPS_TRAFFIC",
+    flag: "--served-traffic",
+    schema: z3.string().min(1),
+    allowed: "a folder or an s3:// prefix",
+    description: "Where production traffic is: request logs (served_events.csv) and SageMaker Data Capture files (*.jsonl), in any subfolder. Unset: the server's request log folder, STORE/requests (.mlops/requests with an S3 store). The upload stage loads what it finds into raw_served_events.",
+    sensitive: true
   },
   ...SERVE_LIMIT_SPECS,
   ...BATCH_SETTING_SPECS
@@ -1406,11 +1422,11 @@ var LocalStore = class {
     }
     return join2(this.root, ...key.split("/"));
   }
-  async put(key, body2) {
+  async put(key, body3) {
     const target = this.path(key);
     await mkdir2(dirname(target), { recursive: true });
     const temp = `${target}.${process.pid}.tmp`;
-    await writeFile2(temp, body2);
+    await writeFile2(temp, body3);
     await rename2(temp, target);
   }
   async putFile(key, localPath) {
@@ -1432,7 +1448,7 @@ var LocalStore = class {
     const bytes = await this.get(key);
     return bytes === void 0 ? void 0 : { bytes, version: contentVersion(bytes) };
   }
-  async putIfUnchanged(key, body2, expected) {
+  async putIfUnchanged(key, body3, expected) {
     const target = this.path(key);
     await mkdir2(dirname(target), { recursive: true });
     const lock = `${target}.lock`;
@@ -1450,7 +1466,7 @@ var LocalStore = class {
       const current = await this.get(key);
       const version = current === void 0 ? null : contentVersion(current);
       if (version !== expected) return false;
-      await this.put(key, body2);
+      await this.put(key, body3);
       return true;
     } finally {
       await handle.close();
@@ -1570,10 +1586,10 @@ var S3Store = class {
   get location() {
     return this.prefix === "" ? `s3://${this.bucket}` : `s3://${this.bucket}/${this.prefix}`;
   }
-  async put(key, body2) {
+  async put(key, body3) {
     const Key = this.objectKey(key);
     try {
-      await this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key, Body: body2 }));
+      await this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key, Body: body3 }));
     } catch (error) {
       throw this.failure("put", Key, error);
     }
@@ -1615,14 +1631,14 @@ var S3Store = class {
       throw this.failure("get", Key, error);
     }
   }
-  async putIfUnchanged(key, body2, expected) {
+  async putIfUnchanged(key, body3, expected) {
     const Key = this.objectKey(key);
     try {
       await this.client.send(
         new PutObjectCommand({
           Bucket: this.bucket,
           Key,
-          Body: body2,
+          Body: body3,
           ...expected === null ? { IfNoneMatch: "*" } : { IfMatch: expected }
         })
       );
@@ -1634,15 +1650,15 @@ var S3Store = class {
   }
   async getFile(key, localPath) {
     const Key = this.objectKey(key);
-    let body2;
+    let body3;
     try {
       const output = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key }));
       if (!output.Body) {
-        body2 = Readable2.from([]);
+        body3 = Readable2.from([]);
       } else if (output.Body instanceof Readable2) {
-        body2 = output.Body;
+        body3 = output.Body;
       } else {
-        body2 = Readable2.fromWeb(output.Body.transformToWebStream());
+        body3 = Readable2.fromWeb(output.Body.transformToWebStream());
       }
     } catch (error) {
       if (isNotFound2(error)) return false;
@@ -1651,7 +1667,7 @@ var S3Store = class {
     await mkdir3(dirname2(localPath), { recursive: true });
     const temp = `${localPath}.${process.pid}.${randomUUID().slice(0, 8)}.tmp`;
     try {
-      await pipeline2(body2, createWriteStream2(temp));
+      await pipeline2(body3, createWriteStream2(temp));
       await rename3(temp, localPath);
     } catch (error) {
       await rm3(temp, { force: true });
@@ -1671,9 +1687,9 @@ var S3Store = class {
         const page = await this.client.send(
           new ListObjectsV2Command({ Bucket: this.bucket, Prefix, ContinuationToken })
         );
-        for (const object of page.Contents ?? []) {
-          if (object.Key !== void 0 && !object.Key.endsWith("/")) {
-            keys.push(object.Key.slice(root.length));
+        for (const object2 of page.Contents ?? []) {
+          if (object2.Key !== void 0 && !object2.Key.endsWith("/")) {
+            keys.push(object2.Key.slice(root.length));
           }
         }
         ContinuationToken = page.IsTruncated ? page.NextContinuationToken : void 0;
@@ -1847,7 +1863,8 @@ import { DuckDBInstance } from "@duckdb/node-api";
 var DATA_COLUMN_TYPES = {
   browsing: { server_timestamp_epoch_ms: "bigint" },
   search: { server_timestamp_epoch_ms: "bigint" },
-  catalog: { price_bucket: "double" }
+  catalog: { price_bucket: "double" },
+  served: { server_timestamp_epoch_ms: "bigint" }
 };
 var LOAD_META_COLUMNS = [
   { name: "etl_id", type: "varchar" },
@@ -2054,7 +2071,7 @@ var DuckDbWarehouse = class _DuckDbWarehouse {
     return `duckdb:${this.path}`;
   }
   async ensureRawSchema() {
-    for (const kind of DATA_KINDS) {
+    for (const kind of RAW_KINDS) {
       const table3 = rawTableName(kind);
       await this.createTable(table3, rawTableColumns(kind));
       for (const column of RETIRED_RAW_COLUMNS) {
@@ -2759,7 +2776,7 @@ function createTableSql(table3, columns2) {
 }
 function rawSchemaDdl() {
   return [
-    ...DATA_KINDS.flatMap((kind) => [
+    ...RAW_KINDS.flatMap((kind) => [
       createTableSql(rawTableName(kind), rawTableColumns(kind)),
       dropRetiredColumnsSql(rawTableName(kind))
     ]),
@@ -4033,7 +4050,7 @@ function buildRobustnessInputs(cases, catalog, settings) {
   );
   return { sample, perturbed, shuffled, unknown };
 }
-async function evaluateRecommender(recommender, cases, robustness2, catalog, settings, onProgress) {
+async function evaluateRecommender(recommender, cases, robustness2, catalog, settings, onProgress, onRanks) {
   const started = performance.now();
   const { prefixes, targets, lastCase } = cases;
   const { perturbed, shuffled, unknown } = robustness2;
@@ -4045,6 +4062,7 @@ async function evaluateRecommender(recommender, cases, robustness2, catalog, set
     progress("accuracy", prefixes.length)
   );
   const ranks = lists.map((list2, c) => rankOf(list2, targets[c], MAX_K));
+  onRanks?.(recommender.name, ranks);
   const lastRanks = lastCase.map((c) => ranks[c]);
   const hits = new Float64Array(cases.sessions.length);
   const rr = new Float64Array(cases.sessions.length);
@@ -4132,6 +4150,10 @@ async function evaluateAll(recommenders, testSessions, catalog, options = {}) {
   const roles = resolveRoles(recommenders, options);
   const cases = buildCases(testSessions, catalog, settings);
   const robustness2 = buildRobustnessInputs(cases, catalog, settings);
+  const testPrefixes = cases.cases.map((c) => ({
+    session: cases.sessions[c.session],
+    length: c.length
+  }));
   const reports = [];
   const hitSeries = [];
   const rrSeries = [];
@@ -4142,7 +4164,8 @@ async function evaluateAll(recommenders, testSessions, catalog, options = {}) {
       robustness2,
       catalog,
       settings,
-      options.onProgress
+      options.onProgress,
+      options.onRanks && ((name2, ranks) => options.onRanks?.(name2, ranks, testPrefixes))
     );
     reports.push(evaluated.report);
     hitSeries.push(evaluated.hits);
@@ -4227,6 +4250,381 @@ function addIntervals(reports, counts, hits, rr, candidate, options) {
   return comparisons;
 }
 
+// pipeline/model/sequences.ts
+var PAD_ID = 0;
+var UNKNOWN_ID = 1;
+var FIRST_ITEM_ID = 2;
+
+// pipeline/model/vocabulary.ts
+var VOCABULARY_FORMAT = "mlops-session-recs/vocabulary@1";
+var Vocabulary = class _Vocabulary {
+  constructor(json) {
+    this.json = json;
+    this.ids = new Map(json.skus.map((sku, i) => [sku, i + FIRST_ITEM_ID]));
+  }
+  json;
+  ids;
+  /**
+   * From per-SKU train counts: SKUs with at least `minCount` interactions, by descending count,
+   * ties by SKU (code-unit order, the same on every engine and locale).
+   */
+  static fromCounts(counts, minCount = 1) {
+    if (!Number.isInteger(minCount) || minCount < 1) {
+      throw new RangeError(`minCount must be a positive integer, got ${minCount}`);
+    }
+    const kept = [...counts].filter(([, n2]) => n2 >= minCount);
+    kept.sort(([a, na], [b, nb]) => nb - na || (a < b ? -1 : a > b ? 1 : 0));
+    return new _Vocabulary({
+      format: VOCABULARY_FORMAT,
+      minCount,
+      skus: kept.map(([sku]) => sku),
+      counts: kept.map(([, n2]) => n2),
+      trainSkus: counts.size
+    });
+  }
+  /** Reads a stored vocabulary, checking it is one this code wrote. */
+  static fromJSON(value2) {
+    const fail2 = (why) => {
+      throw new Error(`not a vocabulary (${VOCABULARY_FORMAT}): ${why}`);
+    };
+    if (typeof value2 !== "object" || value2 === null) return fail2("expected an object");
+    const json = value2;
+    if (json.format !== VOCABULARY_FORMAT) return fail2(`format is ${JSON.stringify(json.format)}`);
+    const { minCount, skus, counts, trainSkus } = json;
+    if (typeof minCount !== "number" || !Number.isInteger(minCount) || minCount < 1)
+      return fail2("minCount must be a positive integer");
+    if (!isArrayOf(skus, (s) => typeof s === "string"))
+      return fail2("skus must be an array of strings");
+    if (!isArrayOf(counts, (n2) => Number.isInteger(n2)) || counts.length !== skus.length)
+      return fail2("counts must be an array of integers as long as skus");
+    if (!counts.every((n2, i) => n2 >= minCount && (i === 0 || n2 <= counts[i - 1])))
+      return fail2("counts must be non-increasing integers of at least minCount");
+    if (new Set(skus).size !== skus.length) return fail2("skus must be distinct");
+    if (typeof trainSkus !== "number" || !Number.isInteger(trainSkus) || trainSkus < skus.length)
+      return fail2("trainSkus must be an integer of at least skus.length");
+    return new _Vocabulary({
+      format: VOCABULARY_FORMAT,
+      minCount,
+      skus: [...skus],
+      counts: [...counts],
+      trainSkus
+    });
+  }
+  /** Distinct ids, padding and unknown included: the model's `vocabSize`. */
+  get size() {
+    return this.json.skus.length + FIRST_ITEM_ID;
+  }
+  get minCount() {
+    return this.json.minCount;
+  }
+  /** Distinct SKUs seen in train, including those below `minCount`. */
+  get trainSkus() {
+    return this.json.trainSkus;
+  }
+  /** The id of a SKU: `UNKNOWN_ID` for one outside the vocabulary. */
+  id(sku) {
+    return this.ids.get(sku) ?? UNKNOWN_ID;
+  }
+  /** The SKU of a real item id, undefined for padding, unknown or out of range. */
+  sku(id) {
+    return this.json.skus[id - FIRST_ITEM_ID];
+  }
+  /** Train interactions of a SKU in the vocabulary (0 outside it). */
+  count(sku) {
+    const id = this.ids.get(sku);
+    return id === void 0 ? 0 : this.json.counts[id - FIRST_ITEM_ID];
+  }
+  /** A sequence of SKUs as ids. */
+  encode(skus) {
+    const out = new Int32Array(skus.length);
+    for (let i = 0; i < skus.length; i++) out[i] = this.id(skus[i]);
+    return out;
+  }
+  toJSON() {
+    return {
+      ...this.json,
+      skus: [...this.json.skus],
+      counts: [...this.json.counts]
+    };
+  }
+};
+function isArrayOf(value2, item) {
+  if (!Array.isArray(value2)) return false;
+  const list2 = value2;
+  return list2.every((v) => item(v));
+}
+
+// pipeline/train/dataset.ts
+var SPLITS = ["train", "validation", "test"];
+var DEFAULT_RELATIONS = {
+  sequences: "session_sequences",
+  splits: "session_splits"
+};
+var DEFAULT_PAGE_SIZE = 5e3;
+var RELATION = /^(?:"[^"]+"|[A-Za-z_][A-Za-z0-9_$]*)(?:\.(?:"[^"]+"|[A-Za-z_][A-Za-z0-9_$]*)){0,2}$/;
+function checkRelation(name2) {
+  if (!RELATION.test(name2)) {
+    throw new Error(
+      `invalid relation name ${JSON.stringify(name2)}: expected [database.][schema.]table, each part an identifier or a double-quoted name`
+    );
+  }
+  return name2;
+}
+function positiveInteger(value2, what) {
+  if (!Number.isInteger(value2) || value2 < 1) {
+    throw new RangeError(`${what} must be a positive integer, got ${value2}`);
+  }
+  return value2;
+}
+function parseItems(value2, sessionKey) {
+  let list2 = value2;
+  if (typeof value2 === "string") {
+    try {
+      list2 = JSON.parse(value2);
+    } catch {
+      throw new Error(
+        `session ${sessionKey}: items is not a JSON array: ${JSON.stringify(value2.slice(0, 80))}`
+      );
+    }
+  }
+  if (!Array.isArray(list2)) {
+    throw new Error(`session ${sessionKey}: items is not a list (got ${typeof value2})`);
+  }
+  const items = list2;
+  for (const item of items) {
+    if (typeof item !== "string") {
+      throw new Error(
+        `session ${sessionKey}: items holds ${JSON.stringify(item)}, expected SKU strings`
+      );
+    }
+  }
+  return items;
+}
+async function* readSessions(warehouse, options) {
+  const pageSize = positiveInteger(options.pageSize ?? DEFAULT_PAGE_SIZE, "pageSize");
+  const relations = options.relations ?? DEFAULT_RELATIONS;
+  const sql = `select q.session_key, q.session_start_ms, q.items
+from ${checkRelation(relations.sequences)} as q
+inner join ${checkRelation(relations.splits)} as s on s.session_key = q.session_key
+where s.split = $1
+  and (q.session_start_ms > $2 or (q.session_start_ms = $2 and q.session_key > $3))
+order by q.session_start_ms, q.session_key
+limit ${pageSize}`;
+  let after = [Number.MIN_SAFE_INTEGER, ""];
+  for (; ; ) {
+    const rows = await warehouse.query(sql, [options.split, ...after]);
+    for (const row of rows) {
+      const sessionKey = String(row.session_key);
+      yield { sessionKey, items: parseItems(row.items ?? null, sessionKey) };
+    }
+    if (rows.length < pageSize) return;
+    const last = rows[rows.length - 1];
+    after = [Number(last.session_start_ms), String(last.session_key)];
+  }
+}
+async function buildVocabulary(warehouse, options = {}) {
+  const counts = /* @__PURE__ */ new Map();
+  for await (const session2 of readSessions(warehouse, { ...options, split: "train" })) {
+    for (const sku of session2.items) counts.set(sku, (counts.get(sku) ?? 0) + 1);
+  }
+  return Vocabulary.fromCounts(counts, options.minCount ?? 1);
+}
+async function loadSplit(warehouse, vocabulary, options) {
+  const offsets = [0];
+  let ids = new Int32Array(1 << 16);
+  let size = 0;
+  for await (const session2 of readSessions(warehouse, options)) {
+    if (size + session2.items.length > ids.length) {
+      const grown = new Int32Array(Math.max(ids.length * 2, size + session2.items.length));
+      grown.set(ids.subarray(0, size));
+      ids = grown;
+    }
+    ids.set(vocabulary.encode(session2.items), size);
+    size += session2.items.length;
+    offsets.push(size);
+  }
+  return { offsets: Int32Array.from(offsets), ids: ids.slice(0, size) };
+}
+function summarizeSplit(block, mode) {
+  const counts = { sessions: 0, examples: 0, unknownTargets: 0 };
+  for (let s = 0; s + 1 < block.offsets.length; s++) {
+    const from = block.offsets[s];
+    const to = block.offsets[s + 1];
+    counts.sessions++;
+    for (let t = mode === "last" ? Math.max(to - 1, from + 1) : from + 1; t < to; t++) {
+      counts.examples++;
+      if (block.ids[t] === UNKNOWN_ID) counts.unknownTargets++;
+    }
+  }
+  const kept = counts.examples - counts.unknownTargets;
+  return {
+    ...counts,
+    kept,
+    unknownTargetShare: counts.examples === 0 ? 0 : counts.unknownTargets / counts.examples
+  };
+}
+
+// pipeline/monitor/drift.ts
+var DRIFT_METRICS = {
+  unknown_sku_rate: (d) => d.unknownSkuRate,
+  oov_share: (d) => d.outOfVocabularyShare,
+  popularity_psi: (d) => d.popularity.psi,
+  popularity_js: (d) => d.popularity.jensenShannon,
+  session_length_psi: (d) => d.sessionLength.psi
+};
+var EPSILON = 1e-4;
+var POPULARITY_BUCKETS = 10;
+var LENGTH_EDGES = [1, 2, 4, 8, 16];
+async function readServedSessions(warehouse) {
+  const exists = await warehouse.query(
+    "select count(*) as n from information_schema.tables where lower(table_name) = 'served_sessions'"
+  );
+  if (Number(exists[0]?.n ?? 0) === 0) return [];
+  const rows = await warehouse.query(
+    "select served_session_id, items from served_sessions order by served_at_ms, served_session_id"
+  );
+  return rows.map((r) => ({ items: parseItems(r.items ?? null, String(r.served_session_id)) }));
+}
+async function measureDrift(inputs) {
+  const { train: train2, served, catalog } = inputs;
+  const trainCounts = countItems(train2);
+  let events = 0;
+  let unknown = 0;
+  let outside = 0;
+  for (const session2 of served) {
+    for (const sku of session2.items) {
+      events++;
+      if (!catalog.has(sku)) unknown++;
+      if (!trainCounts.has(sku)) outside++;
+    }
+  }
+  const buckets = popularityBuckets(trainCounts, served);
+  const trainLengths = lengthShares(train2);
+  const servedLengths = lengthShares(served);
+  return {
+    servedSessions: served.length,
+    servedEvents: events,
+    unknownSkuRate: share(unknown, events),
+    outOfVocabularyShare: share(outside, events),
+    popularity: {
+      psi: psi(buckets),
+      jensenShannon: jensenShannon(buckets),
+      buckets
+    },
+    sessionLength: {
+      trainingMean: meanLength(train2),
+      servedMean: meanLength(served),
+      psi: psi(trainLengths.map((t, i) => ({ ...t, served: servedLengths[i]?.training ?? 0 })))
+    },
+    replay: await replay(inputs)
+  };
+}
+function countItems(sessions) {
+  const counts = /* @__PURE__ */ new Map();
+  for (const session2 of sessions) {
+    for (const sku of session2.items) counts.set(sku, (counts.get(sku) ?? 0) + 1);
+  }
+  return counts;
+}
+function popularityBuckets(trainCounts, served) {
+  const ranked = [...trainCounts].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1));
+  const total = ranked.reduce((sum3, [, n2]) => sum3 + n2, 0);
+  const bucketOf = /* @__PURE__ */ new Map();
+  const training = new Array(POPULARITY_BUCKETS + 1).fill(0);
+  let cumulative3 = 0;
+  for (const [sku, n2] of ranked) {
+    const bucket = Math.min(
+      POPULARITY_BUCKETS - 1,
+      Math.floor(cumulative3 / total * POPULARITY_BUCKETS)
+    );
+    bucketOf.set(sku, bucket);
+    training[bucket] = training[bucket] + n2;
+    cumulative3 += n2;
+  }
+  const servedCounts = new Array(POPULARITY_BUCKETS + 1).fill(0);
+  let events = 0;
+  for (const session2 of served) {
+    for (const sku of session2.items) {
+      const bucket = bucketOf.get(sku) ?? POPULARITY_BUCKETS;
+      servedCounts[bucket] = servedCounts[bucket] + 1;
+      events++;
+    }
+  }
+  return training.map((n2, i) => ({
+    label: i === POPULARITY_BUCKETS ? "unseen in training" : `popularity ${(i * 10).toFixed(0)}–${((i + 1) * 10).toFixed(0)}%`,
+    training: share(n2, total),
+    served: share(servedCounts[i], events)
+  }));
+}
+function lengthShares(sessions) {
+  const counts = new Array(LENGTH_EDGES.length + 1).fill(0);
+  for (const session2 of sessions) {
+    const n2 = session2.items.length;
+    let bucket = LENGTH_EDGES.findIndex((edge) => n2 <= edge);
+    if (bucket < 0) bucket = LENGTH_EDGES.length;
+    counts[bucket] = counts[bucket] + 1;
+  }
+  const labels = ["1", "2", "3–4", "5–8", "9–16", "17+"];
+  return counts.map((n2, i) => ({
+    label: labels[i],
+    training: share(n2, sessions.length),
+    served: 0
+  }));
+}
+function psi(buckets) {
+  let sum3 = 0;
+  for (const b of buckets) {
+    const t = Math.max(b.training, EPSILON);
+    const s = Math.max(b.served, EPSILON);
+    sum3 += (s - t) * Math.log(s / t);
+  }
+  return sum3;
+}
+function jensenShannon(buckets) {
+  let sum3 = 0;
+  for (const b of buckets) {
+    const m = (b.training + b.served) / 2;
+    if (b.training > 0) sum3 += 0.5 * b.training * Math.log2(b.training / m);
+    if (b.served > 0) sum3 += 0.5 * b.served * Math.log2(b.served / m);
+  }
+  return Math.max(0, sum3);
+}
+function meanLength(sessions) {
+  return share(
+    sessions.reduce((sum3, s) => sum3 + s.items.length, 0),
+    sessions.length
+  );
+}
+function share(part2, whole) {
+  return whole > 0 ? part2 / whole : 0;
+}
+async function replay(inputs) {
+  const cases = inputs.served.filter((s) => s.items.length >= 2);
+  const lists = await inputs.model.recommend(
+    cases.map((s) => s.items.slice(0, -1)),
+    20
+  );
+  const hits = cases.map(
+    (s, i) => rankOf(lists[i] ?? [], s.items.at(-1), 20) > 0 ? 1 : 0
+  );
+  const hr20 = {
+    value: cases.length > 0 ? share(
+      hits.reduce((a, b) => a + b, 0),
+      cases.length
+    ) : null,
+    n: cases.length
+  };
+  if (cases.length > 1) {
+    const [replicates] = bootstrapRatios(
+      new Array(cases.length).fill(1),
+      [hits],
+      inputs.bootstrap
+    );
+    hr20.ci = percentileInterval(replicates, 0.95);
+  }
+  return { model: inputs.model.name, prefixes: cases.length, hr20 };
+}
+
 // pipeline/evaluate/gates.ts
 var HIGHER_IS_BETTER = METRIC_NAMES.filter(
   (m) => /^(last_)?(hr|mrr)@/.test(m) || m.startsWith("coverage@")
@@ -4278,15 +4676,22 @@ var sliceGate = z4.strictObject({
   min_count: z4.number().int().positive().default(100),
   families: z4.array(z4.enum(SLICE_FAMILIES)).min(1).optional()
 });
+var driftGate = z4.strictObject({
+  ...common,
+  kind: z4.literal("drift"),
+  metric: z4.enum(Object.keys(DRIFT_METRICS)),
+  max: z4.number().min(0)
+});
 var gateSchema = z4.discriminatedUnion("kind", [
   absoluteGate,
   baselineGate,
   betterGate,
   productionGate,
-  sliceGate
+  sliceGate,
+  driftGate
 ]);
 var GATE_KEYS = Object.fromEntries(
-  [absoluteGate, baselineGate, betterGate, productionGate, sliceGate].map((schema) => [
+  [absoluteGate, baselineGate, betterGate, productionGate, sliceGate, driftGate].map((schema) => [
     schema.shape.kind.value,
     Object.keys(schema.shape)
   ])
@@ -4404,8 +4809,10 @@ function describe(metric, f) {
   const ci = f.ci ? `, ${Math.round(f.ci.level * 100)}% CI [${fmt(f.ci.low)}, ${fmt(f.ci.high)}]` : "";
   return `${metric} = ${fmt(f.value)} (n = ${f.n}${ci})`;
 }
-function judge(gate, report, candidate) {
+function judge(gate, report, candidate, drift) {
   switch (gate.kind) {
+    case "drift":
+      return judgeDrift(gate, drift);
     case "absolute": {
       const f = candidate.metrics[gate.metric];
       const threshold = gate.min ?? gate.max;
@@ -4562,6 +4969,20 @@ function judge(gate, report, candidate) {
     }
   }
 }
+function judgeDrift(gate, drift) {
+  const base = { metric: gate.metric, threshold: gate.max };
+  if (!drift || drift.servedEvents === 0) {
+    return { ...base, value: null, verdict: "skipped", detail: "no production traffic was loaded" };
+  }
+  const value2 = DRIFT_METRICS[gate.metric](drift);
+  const ok = value2 <= gate.max;
+  return {
+    ...base,
+    value: value2,
+    verdict: ok ? "pass" : "fail",
+    detail: `${gate.metric} = ${fmt(value2)} over ${drift.servedEvents} served events ${ok ? "≤" : ">"} ${gate.max}`
+  };
+}
 function failedChecks(result) {
   return result.checks.filter((c) => c.verdict === "fail");
 }
@@ -4583,8 +5004,9 @@ function evaluateGates(config, report, context = {}) {
       );
     }
     if (!candidate) return skipped("no candidate model was evaluated");
-    const judged = judge(gate, report, candidate);
-    const verdict = judged.verdict === "fail" && !gate.blocking ? "warn" : judged.verdict;
+    const judged = judge(gate, report, candidate, context.drift);
+    const warnOnly = !gate.blocking || gate.kind === "drift";
+    const verdict = judged.verdict === "fail" && warnOnly ? "warn" : judged.verdict;
     return { ...head, ...judged, verdict };
   });
   return {
@@ -6101,15 +6523,15 @@ async function readProduction(store) {
   return (await readProductionVersioned(store)).entry;
 }
 async function readProductionVersioned(store) {
-  const object = await store.getVersioned(PRODUCTION_KEY);
-  if (!object) return { entry: void 0, version: null };
+  const object2 = await store.getVersioned(PRODUCTION_KEY);
+  if (!object2) return { entry: void 0, version: null };
   const entry = parseEntry(
     store,
     PRODUCTION_KEY,
-    object.bytes,
+    object2.bytes,
     `restore it from the newest file under ${HISTORY_PREFIX} (same format), or delete it to start with no model in production`
   );
-  return { entry, version: object.version };
+  return { entry, version: object2.version };
 }
 async function recordPromotion(store, record, now = /* @__PURE__ */ new Date()) {
   validateRunId(record.runId);
@@ -6134,6 +6556,22 @@ async function recordPromotion(store, record, now = /* @__PURE__ */ new Date()) 
   };
   await writeEntry(store, entry, now, version);
   return entry;
+}
+async function promotionHistory(store) {
+  const keys = (await store.list(HISTORY_PREFIX)).filter((key) => key.endsWith(".json"));
+  const entries = await Promise.all(
+    keys.map(async (key) => {
+      const bytes = await store.get(key);
+      if (!bytes) return void 0;
+      return parseEntry(
+        store,
+        key,
+        bytes,
+        "fix or delete that file; history files are independent, the others are unaffected"
+      );
+    })
+  );
+  return entries.filter((e) => e !== void 0);
 }
 async function writeEntry(store, entry, now, readVersion) {
   const stamp = now.toISOString().replace(/[-:.]/g, "");
@@ -6178,11 +6616,6 @@ function parseEntry(store, key, bytes, hint2) {
 // pipeline/model/artifact.ts
 import { mkdir as mkdir6, readFile as readFile5, writeFile as writeFile4 } from "node:fs/promises";
 import { join as join5 } from "node:path";
-
-// pipeline/model/sequences.ts
-var PAD_ID = 0;
-var UNKNOWN_ID = 1;
-var FIRST_ITEM_ID = 2;
 
 // pipeline/model/wasm-binary.ts
 var I32 = 127;
@@ -6300,8 +6733,8 @@ function wasmModule(functions) {
           runs.push([...uleb(j - i), f.locals[i]]);
           i = j;
         }
-        const body2 = [...vector(runs), ...f.body.flat(), ...op.end];
-        return [...uleb(body2.length), ...body2];
+        const body3 = [...vector(runs), ...f.body.flat(), ...op.end];
+        return [...uleb(body3.length), ...body3];
       })
     )
   );
@@ -6345,17 +6778,17 @@ var byteAddress = (base, index2) => [
   ...op.i32Shl,
   ...op.i32Add
 ];
-function whileNot(stop, body2) {
-  return [op.block, op.loop, [...stop, ...op.brIf(1)], ...body2, op.br(0), op.end, op.end];
+function whileNot(stop, body3) {
+  return [op.block, op.loop, [...stop, ...op.brIf(1)], ...body3, op.br(0), op.end, op.end];
 }
 function chunkLoop(states, vectors) {
   const acc = (s, c) => ACC + s * vectors + c;
   const splat = (s) => ACC + states * vectors + s;
   const width = 4 * vectors;
-  const body2 = [[...byteAddress(INIT, J), ...op.localSet(P)]];
+  const body3 = [[...byteAddress(INIT, J), ...op.localSet(P)]];
   for (let s = 0; s < states; s++) {
     for (let c = 0; c < vectors; c++) {
-      body2.push([...op.localGet(P), ...op.v128Load(16 * c), ...op.localSet(acc(s, c))]);
+      body3.push([...op.localGet(P), ...op.v128Load(16 * c), ...op.localSet(acc(s, c))]);
     }
   }
   const row = [];
@@ -6380,14 +6813,14 @@ function chunkLoop(states, vectors) {
     [...op.localGet(XP), ...op.i32Const(4 * states), ...op.i32Add, ...op.localSet(XP)],
     [...op.localGet(K), ...op.i32Const(1), ...op.i32Add, ...op.localSet(K)]
   );
-  body2.push(
+  body3.push(
     [...byteAddress(M, J), ...op.localSet(P)],
     [...op.localGet(X), ...op.localSet(XP)],
     [...op.i32Const(0), ...op.localSet(K)],
     ...whileNot([...op.localGet(K), ...op.localGet(ROWS), ...op.i32GeU], row)
   );
   for (let s = 0; s < states; s++) {
-    body2.push([
+    body3.push([
       ...op.localGet(OUT),
       ...op.localGet(OUT_STRIDE),
       ...op.i32Const(4 * s),
@@ -6400,13 +6833,13 @@ function chunkLoop(states, vectors) {
       ...op.localSet(O)
     ]);
     for (let c = 0; c < vectors; c++) {
-      body2.push([...op.localGet(O), ...op.localGet(acc(s, c)), ...op.v128Store(16 * c)]);
+      body3.push([...op.localGet(O), ...op.localGet(acc(s, c)), ...op.v128Store(16 * c)]);
     }
   }
-  body2.push([...op.localGet(J), ...op.i32Const(width), ...op.i32Add, ...op.localSet(J)]);
+  body3.push([...op.localGet(J), ...op.i32Const(width), ...op.i32Add, ...op.localSet(J)]);
   return whileNot(
     [...op.localGet(J), ...op.i32Const(width), ...op.i32Add, ...op.localGet(WIDTH), ...op.i32GtU],
-    body2
+    body3
   );
 }
 function scalarLoop() {
@@ -6430,7 +6863,7 @@ function scalarLoop() {
     ]
   );
 }
-function kernel(name2, states, body2, vectors) {
+function kernel(name2, states, body3, vectors) {
   return {
     name: name2,
     params: Array(PARAMS).fill(I32),
@@ -6443,7 +6876,7 @@ function kernel(name2, states, body2, vectors) {
     body: [
       [...op.localGet(STRIDE), ...op.i32Const(2), ...op.i32Shl, ...op.localSet(ROW_BYTES)],
       [...op.i32Const(0), ...op.localSet(J)],
-      ...body2
+      ...body3
     ]
   };
 }
@@ -6886,7 +7319,7 @@ function readLegacyNetwork(modelJson, bin, path2) {
 
 // pipeline/model/neighbours.ts
 var NEIGHBOUR_DEFAULTS = { neighbours: 100, sampleSize: 500 };
-function positiveInteger(value2, what) {
+function positiveInteger2(value2, what) {
   if (!Number.isSafeInteger(value2) || value2 < 1) {
     throw new RangeError(`${what} must be a positive integer, got ${value2}`);
   }
@@ -7025,11 +7458,11 @@ var SessionIndex = class {
    *   included).
    */
   constructor(sessions, itemCount, options = {}) {
-    this.neighbours = positiveInteger(
+    this.neighbours = positiveInteger2(
       options.neighbours ?? NEIGHBOUR_DEFAULTS.neighbours,
       "neighbours"
     );
-    this.sampleSize = positiveInteger(
+    this.sampleSize = positiveInteger2(
       options.sampleSize ?? NEIGHBOUR_DEFAULTS.sampleSize,
       "sampleSize"
     );
@@ -7766,105 +8199,6 @@ function splitSessions(block) {
   return out;
 }
 
-// pipeline/model/vocabulary.ts
-var VOCABULARY_FORMAT = "mlops-session-recs/vocabulary@1";
-var Vocabulary = class _Vocabulary {
-  constructor(json) {
-    this.json = json;
-    this.ids = new Map(json.skus.map((sku, i) => [sku, i + FIRST_ITEM_ID]));
-  }
-  json;
-  ids;
-  /**
-   * From per-SKU train counts: SKUs with at least `minCount` interactions, by descending count,
-   * ties by SKU (code-unit order, the same on every engine and locale).
-   */
-  static fromCounts(counts, minCount = 1) {
-    if (!Number.isInteger(minCount) || minCount < 1) {
-      throw new RangeError(`minCount must be a positive integer, got ${minCount}`);
-    }
-    const kept = [...counts].filter(([, n2]) => n2 >= minCount);
-    kept.sort(([a, na], [b, nb]) => nb - na || (a < b ? -1 : a > b ? 1 : 0));
-    return new _Vocabulary({
-      format: VOCABULARY_FORMAT,
-      minCount,
-      skus: kept.map(([sku]) => sku),
-      counts: kept.map(([, n2]) => n2),
-      trainSkus: counts.size
-    });
-  }
-  /** Reads a stored vocabulary, checking it is one this code wrote. */
-  static fromJSON(value2) {
-    const fail2 = (why) => {
-      throw new Error(`not a vocabulary (${VOCABULARY_FORMAT}): ${why}`);
-    };
-    if (typeof value2 !== "object" || value2 === null) return fail2("expected an object");
-    const json = value2;
-    if (json.format !== VOCABULARY_FORMAT) return fail2(`format is ${JSON.stringify(json.format)}`);
-    const { minCount, skus, counts, trainSkus } = json;
-    if (typeof minCount !== "number" || !Number.isInteger(minCount) || minCount < 1)
-      return fail2("minCount must be a positive integer");
-    if (!isArrayOf(skus, (s) => typeof s === "string"))
-      return fail2("skus must be an array of strings");
-    if (!isArrayOf(counts, (n2) => Number.isInteger(n2)) || counts.length !== skus.length)
-      return fail2("counts must be an array of integers as long as skus");
-    if (!counts.every((n2, i) => n2 >= minCount && (i === 0 || n2 <= counts[i - 1])))
-      return fail2("counts must be non-increasing integers of at least minCount");
-    if (new Set(skus).size !== skus.length) return fail2("skus must be distinct");
-    if (typeof trainSkus !== "number" || !Number.isInteger(trainSkus) || trainSkus < skus.length)
-      return fail2("trainSkus must be an integer of at least skus.length");
-    return new _Vocabulary({
-      format: VOCABULARY_FORMAT,
-      minCount,
-      skus: [...skus],
-      counts: [...counts],
-      trainSkus
-    });
-  }
-  /** Distinct ids, padding and unknown included: the model's `vocabSize`. */
-  get size() {
-    return this.json.skus.length + FIRST_ITEM_ID;
-  }
-  get minCount() {
-    return this.json.minCount;
-  }
-  /** Distinct SKUs seen in train, including those below `minCount`. */
-  get trainSkus() {
-    return this.json.trainSkus;
-  }
-  /** The id of a SKU: `UNKNOWN_ID` for one outside the vocabulary. */
-  id(sku) {
-    return this.ids.get(sku) ?? UNKNOWN_ID;
-  }
-  /** The SKU of a real item id, undefined for padding, unknown or out of range. */
-  sku(id) {
-    return this.json.skus[id - FIRST_ITEM_ID];
-  }
-  /** Train interactions of a SKU in the vocabulary (0 outside it). */
-  count(sku) {
-    const id = this.ids.get(sku);
-    return id === void 0 ? 0 : this.json.counts[id - FIRST_ITEM_ID];
-  }
-  /** A sequence of SKUs as ids. */
-  encode(skus) {
-    const out = new Int32Array(skus.length);
-    for (let i = 0; i < skus.length; i++) out[i] = this.id(skus[i]);
-    return out;
-  }
-  toJSON() {
-    return {
-      ...this.json,
-      skus: [...this.json.skus],
-      counts: [...this.json.counts]
-    };
-  }
-};
-function isArrayOf(value2, item) {
-  if (!Array.isArray(value2)) return false;
-  const list2 = value2;
-  return list2.every((v) => item(v));
-}
-
 // pipeline/model/artifact.ts
 var MODEL_FORMAT = "mlops-session-recs/model@2";
 var LEGACY_MODEL_FORMAT = "mlops-session-recs/model@1";
@@ -8063,116 +8397,6 @@ async function loadModelArtifact(dir) {
       const other = predictorFor(spec);
       return { predict: async (sessions, k) => other.predict(sessions, k) };
     }
-  };
-}
-
-// pipeline/train/dataset.ts
-var SPLITS = ["train", "validation", "test"];
-var DEFAULT_RELATIONS = {
-  sequences: "session_sequences",
-  splits: "session_splits"
-};
-var DEFAULT_PAGE_SIZE = 5e3;
-var RELATION = /^(?:"[^"]+"|[A-Za-z_][A-Za-z0-9_$]*)(?:\.(?:"[^"]+"|[A-Za-z_][A-Za-z0-9_$]*)){0,2}$/;
-function checkRelation(name2) {
-  if (!RELATION.test(name2)) {
-    throw new Error(
-      `invalid relation name ${JSON.stringify(name2)}: expected [database.][schema.]table, each part an identifier or a double-quoted name`
-    );
-  }
-  return name2;
-}
-function positiveInteger2(value2, what) {
-  if (!Number.isInteger(value2) || value2 < 1) {
-    throw new RangeError(`${what} must be a positive integer, got ${value2}`);
-  }
-  return value2;
-}
-function parseItems(value2, sessionKey) {
-  let list2 = value2;
-  if (typeof value2 === "string") {
-    try {
-      list2 = JSON.parse(value2);
-    } catch {
-      throw new Error(
-        `session ${sessionKey}: items is not a JSON array: ${JSON.stringify(value2.slice(0, 80))}`
-      );
-    }
-  }
-  if (!Array.isArray(list2)) {
-    throw new Error(`session ${sessionKey}: items is not a list (got ${typeof value2})`);
-  }
-  const items = list2;
-  for (const item of items) {
-    if (typeof item !== "string") {
-      throw new Error(
-        `session ${sessionKey}: items holds ${JSON.stringify(item)}, expected SKU strings`
-      );
-    }
-  }
-  return items;
-}
-async function* readSessions(warehouse, options) {
-  const pageSize = positiveInteger2(options.pageSize ?? DEFAULT_PAGE_SIZE, "pageSize");
-  const relations = options.relations ?? DEFAULT_RELATIONS;
-  const sql = `select q.session_key, q.session_start_ms, q.items
-from ${checkRelation(relations.sequences)} as q
-inner join ${checkRelation(relations.splits)} as s on s.session_key = q.session_key
-where s.split = $1
-  and (q.session_start_ms > $2 or (q.session_start_ms = $2 and q.session_key > $3))
-order by q.session_start_ms, q.session_key
-limit ${pageSize}`;
-  let after = [Number.MIN_SAFE_INTEGER, ""];
-  for (; ; ) {
-    const rows = await warehouse.query(sql, [options.split, ...after]);
-    for (const row of rows) {
-      const sessionKey = String(row.session_key);
-      yield { sessionKey, items: parseItems(row.items ?? null, sessionKey) };
-    }
-    if (rows.length < pageSize) return;
-    const last = rows[rows.length - 1];
-    after = [Number(last.session_start_ms), String(last.session_key)];
-  }
-}
-async function buildVocabulary(warehouse, options = {}) {
-  const counts = /* @__PURE__ */ new Map();
-  for await (const session2 of readSessions(warehouse, { ...options, split: "train" })) {
-    for (const sku of session2.items) counts.set(sku, (counts.get(sku) ?? 0) + 1);
-  }
-  return Vocabulary.fromCounts(counts, options.minCount ?? 1);
-}
-async function loadSplit(warehouse, vocabulary, options) {
-  const offsets = [0];
-  let ids = new Int32Array(1 << 16);
-  let size = 0;
-  for await (const session2 of readSessions(warehouse, options)) {
-    if (size + session2.items.length > ids.length) {
-      const grown = new Int32Array(Math.max(ids.length * 2, size + session2.items.length));
-      grown.set(ids.subarray(0, size));
-      ids = grown;
-    }
-    ids.set(vocabulary.encode(session2.items), size);
-    size += session2.items.length;
-    offsets.push(size);
-  }
-  return { offsets: Int32Array.from(offsets), ids: ids.slice(0, size) };
-}
-function summarizeSplit(block, mode) {
-  const counts = { sessions: 0, examples: 0, unknownTargets: 0 };
-  for (let s = 0; s + 1 < block.offsets.length; s++) {
-    const from = block.offsets[s];
-    const to = block.offsets[s + 1];
-    counts.sessions++;
-    for (let t = mode === "last" ? Math.max(to - 1, from + 1) : from + 1; t < to; t++) {
-      counts.examples++;
-      if (block.ids[t] === UNKNOWN_ID) counts.unknownTargets++;
-    }
-  }
-  const kept = counts.examples - counts.unknownTargets;
-  return {
-    ...counts,
-    kept,
-    unknownTargetShare: counts.examples === 0 ? 0 : counts.unknownTargets / counts.examples
   };
 }
 
@@ -10092,7 +10316,7 @@ function requireFiles(dir) {
 }
 
 // pipeline/evaluate/popularity.ts
-function countItems(sessions) {
+function countItems2(sessions) {
   const counts = /* @__PURE__ */ new Map();
   for (const session2 of sessions) {
     for (const sku of session2.items) counts.set(sku, (counts.get(sku) ?? 0) + 1);
@@ -10124,7 +10348,7 @@ var PopularityRecommender = class _PopularityRecommender {
     this.ranked = rankByCount(counts);
   }
   static fromSessions(sessions, options) {
-    return new _PopularityRecommender(countItems(sessions), options);
+    return new _PopularityRecommender(countItems2(sessions), options);
   }
   async recommend(prefixes, k) {
     return prefixes.map((prefix) => {
@@ -10210,7 +10434,7 @@ var SknnRecommender = class {
   constructor(train2, options = {}) {
     this.name = options.name ?? "sknn";
     this.excludeLast = options.excludeLast ?? true;
-    this.skus = rankByCount(countItems(train2));
+    this.skus = rankByCount(countItems2(train2));
     this.skus.forEach((sku, id) => this.ids.set(sku, id));
     this.index = new SessionIndex(
       train2.map((session2) => this.encode(session2.items)),
@@ -10255,7 +10479,7 @@ var SknnRecommender = class {
 
 // pipeline/evaluate/baselines.ts
 function buildBaselines(inputs) {
-  const popularity = new PopularityRecommender(inputs.popularity ?? countItems(inputs.train));
+  const popularity = new PopularityRecommender(inputs.popularity ?? countItems2(inputs.train));
   return [
     popularity,
     new CooccurrenceRecommender(
@@ -10268,7 +10492,7 @@ function buildBaselines(inputs) {
 
 // pipeline/evaluate/knn-blend.ts
 function buildKnnBlend(train2, validation, options) {
-  const vocabulary = Vocabulary.fromCounts(countItems(train2));
+  const vocabulary = Vocabulary.fromCounts(countItems2(train2));
   const index2 = new SessionIndex(
     train2.map((s) => vocabulary.encode(s.items)),
     vocabulary.size,
@@ -10349,6 +10573,52 @@ var OracleRecommender = class {
   }
 };
 
+// pipeline/evaluate/outcomes.ts
+import { createHash as createHash6 } from "node:crypto";
+var OUTCOMES_FORMAT = "mlops-session-recs/outcomes@1";
+function outcomesKey(runId2) {
+  return stageKey(runId2, "evaluate", "outcomes.json");
+}
+function trackOutcomes(names) {
+  const ranks = /* @__PURE__ */ new Map();
+  let cases = [];
+  return {
+    onRanks(name2, seen, prefixes) {
+      if (!names.includes(name2)) return;
+      ranks.set(name2, seen);
+      cases = prefixes;
+    },
+    async write(store, runId2) {
+      if (ranks.size === 0) return void 0;
+      const sessions = [];
+      for (const c of cases) {
+        const last = sessions.at(-1);
+        if (last?.key === c.session.key) last.prefixes++;
+        else sessions.push({ key: c.session.key, prefixes: 1 });
+      }
+      const ids = cases.map((c) => `${c.session.key}	${c.length}	${c.session.items[c.length]}`);
+      const outcomes = {
+        format: OUTCOMES_FORMAT,
+        split: createHash6("sha256").update(ids.join("\n")).digest("hex"),
+        sessions,
+        recommenders: Object.fromEntries(
+          [...ranks].map(([name2, r]) => [
+            name2,
+            {
+              hit20: r.map((rank) => rank > 0 ? 1 : 0),
+              rr20: r.map((rank) => rank > 0 ? 1 / rank : 0)
+            }
+          ])
+        )
+      };
+      const key = outcomesKey(runId2);
+      await store.put(key, `${JSON.stringify(outcomes)}
+`);
+      return key;
+    }
+  };
+}
+
 // pipeline/evaluate/recommender.ts
 var ABLATION = "ablation";
 
@@ -10414,6 +10684,19 @@ async function readCatalog(warehouse) {
     }))
   );
 }
+async function measureServedDrift(input, data) {
+  const served = await readServedSessions(input.warehouse);
+  if (served.length === 0) return void 0;
+  const drift = await measureDrift({
+    ...data,
+    served,
+    bootstrap: { iterations: input.config.evaluate.bootstrap, seed: input.config.evaluate.seed }
+  });
+  input.reporter.info(
+    `drift: ${drift.servedSessions} served sessions; popularity PSI ${drift.popularity.psi.toFixed(3)}, JS ${drift.popularity.jensenShannon.toFixed(3)}; out of vocabulary ${(100 * drift.outOfVocabularyShare).toFixed(1)}%; replay HR@20 ${drift.replay.hr20.value?.toFixed(4) ?? "n/a"}`
+  );
+  return drift;
+}
 async function evaluateRun(input) {
   const { config, warehouse, reporter, store } = input;
   const started = performance.now();
@@ -10477,17 +10760,27 @@ async function evaluateRun(input) {
     }
     const bar = reporter.progress("evaluate", recommenders.length, "recommenders");
     let finished2 = 0;
+    const outcomes = trackOutcomes([name2, "production"]);
     const report = await evaluateAll(recommenders, test, catalog, {
       seed: config.evaluate.seed,
       maxPrefixes: config.evaluate.maxPrefixes,
       bootstrapIterations: config.evaluate.bootstrap,
+      onRanks: outcomes.onRanks,
       candidate: name2,
       ...productionRunId ? { production: "production" } : {},
       onProgress: (p) => {
         if (p.phase === "robustness" && p.done === p.total) bar.update(++finished2, finished2);
       }
     }).finally(() => bar.stop());
-    const gates = evaluateGates(gateConfig, report, { source: config.data.source });
+    const drift = await measureServedDrift(input, {
+      train: train2,
+      catalog,
+      model: recommenders[0]
+    });
+    const gates = evaluateGates(gateConfig, report, {
+      source: config.data.source,
+      ...drift ? { drift } : {}
+    });
     const artifacts = {
       report: stageKey(input.runId, "evaluate", "report.json"),
       gates: stageKey(input.runId, "evaluate", "gates.json")
@@ -10495,13 +10788,15 @@ async function evaluateRun(input) {
     await store.put(artifacts.report, JSON.stringify(report, null, 2));
     await store.put(artifacts.gates, JSON.stringify(gates, null, 2));
     const smokeSessions2 = await writeSmokeSessions(store, input.runId, test);
+    const outcomesKey2 = await outcomes.write(store, input.runId);
     return {
       report,
       gates,
       productionRunId,
+      ...drift ? { drift } : {},
       modelFiles,
       gatesFile,
-      artifacts: { ...artifacts, smokeSessions: smokeSessions2 },
+      artifacts: { ...artifacts, smokeSessions: smokeSessions2, ...outcomesKey2 ? { outcomes: outcomesKey2 } : {} },
       seconds: (performance.now() - started) / 1e3
     };
   } finally {
@@ -10517,7 +10812,7 @@ import { join as join13, resolve as resolve3 } from "node:path";
 import { fileURLToPath as fileURLToPath2 } from "node:url";
 
 // pipeline/transform/builtin/artifacts.ts
-import { createHash as createHash6, randomUUID as randomUUID2 } from "node:crypto";
+import { createHash as createHash7, randomUUID as randomUUID2 } from "node:crypto";
 var MANIFEST_SCHEMA = "https://schemas.getdbt.com/dbt/manifest/v12.json";
 var RUN_RESULTS_SCHEMA = "https://schemas.getdbt.com/dbt/run-results/v6.json";
 var DBT_VERSION = "1.10.0";
@@ -10525,7 +10820,7 @@ function newArtifactContext(vars, selectors) {
   return { invocationId: randomUUID2(), generatedAt: (/* @__PURE__ */ new Date()).toISOString(), vars, selectors };
 }
 function checksum(text) {
-  return { name: "sha256", checksum: createHash6("sha256").update(text).digest("hex") };
+  return { name: "sha256", checksum: createHash7("sha256").update(text).digest("hex") };
 }
 function columns(docs) {
   return Object.fromEntries(
@@ -10749,7 +11044,7 @@ function manifest(graph, context) {
       invocation_id: context.invocationId,
       env: {},
       project_name: graph.project.name,
-      project_id: createHash6("md5").update(graph.project.name).digest("hex"),
+      project_id: createHash7("md5").update(graph.project.name).digest("hex"),
       user_id: null,
       send_anonymous_usage_stats: false,
       adapter_type: graph.target.type
@@ -10805,10 +11100,10 @@ function runResults(runs, context, elapsedSeconds) {
 }
 
 // pipeline/transform/builtin/graph.ts
-import { createHash as createHash8 } from "node:crypto";
+import { createHash as createHash9 } from "node:crypto";
 
 // pipeline/transform/builtin/generic-tests.ts
-import { createHash as createHash7 } from "node:crypto";
+import { createHash as createHash8 } from "node:crypto";
 var GENERIC_TESTS = ["not_null", "unique", "accepted_values", "relationships"];
 function genericTestSql(test, args) {
   const column = args.column_name;
@@ -10865,7 +11160,7 @@ function genericTestName(test, model, column, kwargs) {
   }
   const name2 = [parts.join("_"), ...extra].join("__").replace(/[^A-Za-z0-9_]+/g, "_");
   if (name2.length <= 64) return name2;
-  return `${name2.slice(0, 30)}_${createHash7("md5").update(name2).digest("hex")}`;
+  return `${name2.slice(0, 30)}_${createHash8("md5").update(name2).digest("hex")}`;
 }
 
 // pipeline/transform/builtin/jinja.ts
@@ -11461,7 +11756,7 @@ function testsOf(file, at, owner, column) {
   return list(file, [...at, key], owner[key]).map((entry, i) => {
     const testAt = [...at, key, i];
     const line = file.lineOf(testAt);
-    const [test, body2] = typeof entry === "string" ? [entry, {}] : Object.entries(asRecord(entry, file, testAt))[0] ?? ["", {}];
+    const [test, body3] = typeof entry === "string" ? [entry, {}] : Object.entries(asRecord(entry, file, testAt))[0] ?? ["", {}];
     if (!GENERIC_TESTS.includes(test)) {
       throw unsupported(
         file,
@@ -11471,7 +11766,7 @@ function testsOf(file, at, owner, column) {
       );
     }
     const name2 = test;
-    const spec = body2 === null ? {} : asRecord(body2, file, [...testAt, test]);
+    const spec = body3 === null ? {} : asRecord(body3, file, [...testAt, test]);
     const { arguments: nested, config, ...flat } = spec;
     const kwargs = nested === void 0 ? flat : asRecord(nested, file, [...testAt, test]);
     if (nested !== void 0 && Object.keys(flat).length > 0) {
@@ -11740,7 +12035,7 @@ function genericTest(projectName, renderer, spec, node, refOf, sourceOf) {
     ...to === void 0 ? {} : { to },
     ...spec.kwargs.field === void 0 ? {} : { field: String(spec.kwargs.field) }
   });
-  const hash2 = createHash8("sha256").update(`${name2}:${JSON.stringify(kwargs)}`).digest("hex");
+  const hash2 = createHash9("sha256").update(`${name2}:${JSON.stringify(kwargs)}`).digest("hex");
   return {
     resourceType: "test",
     uniqueId: `test.${projectName}.${name2}.${hash2.slice(0, 10)}`,
@@ -11888,19 +12183,19 @@ function selectTerm(graph, term) {
       "The built-in runner supports model, model+, +model, +model+ and tag:x (space-separated for a union)."
     );
   }
-  const [, up, body2 = "", down] = match;
+  const [, up, body3 = "", down] = match;
   let roots;
-  if (body2.startsWith("tag:")) {
-    const tag = body2.slice(4);
+  if (body3.startsWith("tag:")) {
+    const tag = body3.slice(4);
     roots = graph.models.filter((m) => m.config.tags.includes(tag));
-  } else if (body2.includes(":")) {
+  } else if (body3.includes(":")) {
     throw new InputError(
-      `unsupported selector method "${body2.split(":")[0]}:"`,
+      `unsupported selector method "${body3.split(":")[0]}:"`,
       { field: "--select" },
       "The built-in runner supports the tag: method and model names."
     );
   } else {
-    roots = graph.models.filter((m) => m.name === body2);
+    roots = graph.models.filter((m) => m.name === body3);
   }
   if (roots.length === 0) {
     throw new InputError(
@@ -12343,12 +12638,12 @@ async function runDbtCore(options) {
 }
 
 // pipeline/transform/inputs.ts
-import { createHash as createHash9 } from "node:crypto";
+import { createHash as createHash10 } from "node:crypto";
 import { readdirSync as readdirSync2, readFileSync as readFileSync3, statSync } from "node:fs";
 import { join as join12, relative as relative4, sep as sep4 } from "node:path";
 var GENERATED = /* @__PURE__ */ new Set(["target", "logs", "dbt_packages"]);
 function projectInput(dir) {
-  const hash2 = createHash9("sha256");
+  const hash2 = createHash10("sha256");
   let bytes = 0;
   const walk2 = (folder) => {
     for (const name2 of readdirSync2(folder).sort()) {
@@ -12377,7 +12672,7 @@ async function rawInputs(warehouse) {
   }
   return [...byTable].map(([table3, hashes]) => ({
     name: table3,
-    sha256: createHash9("sha256").update(hashes.join("\n")).digest("hex")
+    sha256: createHash10("sha256").update(hashes.join("\n")).digest("hex")
   }));
 }
 
@@ -12618,6 +12913,21 @@ ${formatFailures(result)}`,
   );
 }
 
+// pipeline/config/shown-settings.ts
+function shownValue(spec, value2) {
+  if (value2 === void 0 || value2 === null) return void 0;
+  if (spec.sensitive) return "(set)";
+  return typeof value2 === "object" ? JSON.stringify(value2) : value2;
+}
+function shownSettings(config) {
+  const shown = {};
+  for (const spec of SETTINGS) {
+    const value2 = shownValue(spec, getPath(config, spec.key));
+    if (value2 !== void 0) shown[spec.key] = value2;
+  }
+  return shown;
+}
+
 // pipeline/run/results.ts
 var STAGE_NAMES = ["upload", "transform", "train", "evaluate", "card", "promote"];
 async function readStageResult(store, runId2, stage) {
@@ -12636,7 +12946,6 @@ async function readRunRecords(store, runId2) {
   ]);
   return { upload: upload2, transform: transform2, train: train2, evaluate, card, promote };
 }
-var scalar2 = (v) => v === void 0 || v === null ? null : typeof v === "object" ? JSON.stringify(v) : v;
 function configChanges(config, sources = {}) {
   const changes = [];
   for (const spec of SETTINGS) {
@@ -12645,8 +12954,8 @@ function configChanges(config, sources = {}) {
     if (value2 === void 0 || value2 === fallback) continue;
     changes.push({
       key: spec.key,
-      value: spec.sensitive ? "(set)" : scalar2(value2),
-      default: spec.sensitive ? fallback === void 0 ? "(not set)" : "(default)" : scalar2(fallback),
+      value: shownValue(spec, value2) ?? null,
+      default: spec.sensitive ? fallback === void 0 ? "(not set)" : "(default)" : shownValue(spec, fallback) ?? null,
       origin: sources[spec.key] ?? "config"
     });
   }
@@ -12733,6 +13042,51 @@ function candidateFacts(train2, evaluation) {
     ...networkAdds.length ? { networkAdds } : {}
   };
 }
+function driftFacts(d) {
+  const hr = d.replay.hr20;
+  return {
+    servedSessions: d.servedSessions,
+    servedEvents: d.servedEvents,
+    unknownSkuRate: d.unknownSkuRate,
+    outOfVocabularyShare: d.outOfVocabularyShare,
+    popularityPsi: d.popularity.psi,
+    popularityJs: d.popularity.jensenShannon,
+    sessionLengthTraining: d.sessionLength.trainingMean,
+    sessionLengthServed: d.sessionLength.servedMean,
+    sessionLengthPsi: d.sessionLength.psi,
+    ...hr.value !== null ? {
+      replayHr20: {
+        value: hr.value,
+        n: hr.n,
+        ...hr.ci ? { low: hr.ci.low, high: hr.ci.high } : {}
+      }
+    } : {},
+    replayPrefixes: d.replay.prefixes
+  };
+}
+var HISTORY_POINTS = 8;
+async function productionHistory(store, runId2, evaluation) {
+  const entries = (await promotionHistory(store)).filter((e) => e.runId !== runId2).slice(-HISTORY_POINTS);
+  if (entries.length === 0) return void 0;
+  const candidate = evaluation?.report.recommenders.find(
+    (r) => r.name === evaluation.report.roles.candidate
+  );
+  const hr20 = estimate2(candidate?.metrics["hr@20"]);
+  return [
+    ...entries.map((e) => ({
+      runId: e.runId,
+      kind: "production",
+      promotedAt: e.promotedAt,
+      hr20: {
+        value: e.metrics.hr20.value,
+        low: e.metrics.hr20.lower,
+        high: e.metrics.hr20.upper,
+        n: e.metrics.examples
+      }
+    })),
+    ...hr20 ? [{ runId: runId2, kind: "candidate", hr20 }] : []
+  ];
+}
 async function cardDataFromRun(store, runId2, options = {}) {
   const byStage = await readRunRecords(store, runId2);
   const records = STAGE_NAMES.flatMap((stage) => byStage[stage] ?? []);
@@ -12778,8 +13132,11 @@ async function cardDataFromRun(store, runId2, options = {}) {
     data.metrics = metricsRows(evaluation);
     data.slices = candidateSlices(evaluation);
     data.robustness = robustness(evaluation);
+    if (evaluation.drift) data.drift = driftFacts(evaluation.drift);
   }
   if (train2) data.candidate = candidateFacts(train2, evaluation);
+  const history = await productionHistory(store, runId2, evaluation);
+  if (history) data.history = history;
   if (train2) {
     data.training = {
       epochs: train2.history.epochs,
@@ -12947,6 +13304,14 @@ function seconds(value2) {
   const minutes = Math.floor(value2 / 60);
   return `${minutes} min ${Math.round(value2 - minutes * 60)} s`;
 }
+function historyLabel(point) {
+  return point.kind === "candidate" ? "candidate" : point.runId.slice(-6);
+}
+function historyCaption(points) {
+  const production = points.filter((p) => p.kind === "production").length;
+  const candidate = points.some((p) => p.kind === "candidate");
+  return `Bars: HR@20 of the last ${production} production model${production === 1 ? "" : "s"} (oldest first, by the end of their run id)${candidate ? " and of this run's candidate" : ""}; each from its own run's evaluation, so on that run's test split.`;
+}
 function estimate3(value2) {
   if (!value2) return "–";
   if (value2.low === void 0 || value2.high === void 0) return num2(value2.value);
@@ -13005,6 +13370,32 @@ var VERDICT_ICON = {
 function clip(text, max2 = 240) {
   const flat = text.replace(/\s+/g, " ").trim();
   return flat.length <= max2 ? flat : `${flat.slice(0, max2 - 1)}…`;
+}
+function psiReading(value2) {
+  return value2 < 0.1 ? "stable" : value2 <= 0.25 ? "moderate shift" : "significant shift";
+}
+function driftRows(d) {
+  return [
+    ["Served sessions (events)", `${int(d.servedSessions)} (${int(d.servedEvents)})`, ""],
+    ["Unknown-SKU rate", percent(d.unknownSkuRate, 2), "served SKUs the catalog does not hold"],
+    [
+      "Outside the training vocabulary",
+      percent(d.outOfVocabularyShare, 2),
+      "served SKUs training never showed"
+    ],
+    ["Item-popularity PSI", num2(d.popularityPsi), psiReading(d.popularityPsi)],
+    ["Item-popularity Jensen–Shannon", num2(d.popularityJs), "0 equal … 1 disjoint (bits)"],
+    [
+      "Session length: training → served",
+      `${num2(d.sessionLengthTraining, 2)} → ${num2(d.sessionLengthServed, 2)}`,
+      `PSI ${num2(d.sessionLengthPsi)} (${psiReading(d.sessionLengthPsi)})`
+    ],
+    [
+      "Replay HR@20 (served sessions)",
+      estimate3(d.replayHr20),
+      `${int(d.replayPrefixes)} sessions, next item known`
+    ]
+  ];
 }
 
 // reports/svg.ts
@@ -13220,7 +13611,7 @@ function svg(title, width, height, parts) {
 var esc = escapeXml;
 function table(caption, header, rows) {
   const head = header.map((h) => `<th scope="col" tabindex="0">${esc(h)}</th>`).join("");
-  const body2 = rows.map(
+  const body3 = rows.map(
     (row) => `<tr>${row.map((c) => {
       const cell2 = typeof c === "string" ? { text: c } : c;
       const sort = cell2.sort !== void 0 && (typeof cell2.sort === "string" || Number.isFinite(cell2.sort)) ? ` data-sort="${esc(String(cell2.sort))}"` : "";
@@ -13228,14 +13619,14 @@ function table(caption, header, rows) {
       return `<td${sort}${numeric}>${cell2.html ? cell2.text : esc(cell2.text)}</td>`;
     }).join("")}</tr>`
   ).join("");
-  return `<div class="scroll"><table class="sortable"><caption>${esc(caption)}</caption><thead><tr>${head}</tr></thead><tbody>${body2}</tbody></table></div>`;
+  return `<div class="scroll"><table class="sortable"><caption>${esc(caption)}</caption><thead><tr>${head}</tr></thead><tbody>${body3}</tbody></table></div>`;
 }
 var n = (v, text) => ({
   text,
   ...v !== void 0 ? { sort: v } : {}
 });
-function section2(id, title, body2) {
-  return body2 ? `<section id="${id}"><h2>${esc(title)}</h2>${body2}</section>` : "";
+function section2(id, title, body3) {
+  return body3 ? `<section id="${id}"><h2>${esc(title)}</h2>${body3}</section>` : "";
 }
 function checkRow(c) {
   return [
@@ -13303,6 +13694,22 @@ function metricsHtml(data) {
   }
   return html;
 }
+function historyHtml(data) {
+  const points = data.history ?? [];
+  if (!points.length) return "";
+  const chart = barChart({
+    title: "HR@20: production models, then this candidate",
+    series: ["HR@20"],
+    groups: points.map((p) => ({ name: historyLabel(p), values: [p.hr20] })),
+    highlight: "candidate"
+  });
+  const rows = points.map((p) => [
+    p.kind === "candidate" ? `${p.runId} (candidate)` : p.runId,
+    { text: p.promotedAt ?? "–", sort: p.promotedAt ?? "" },
+    n(p.hr20.value, estimate3(p.hr20))
+  ]);
+  return `<figure>${chart}<figcaption>${esc(historyCaption(points))} Whiskers: confidence intervals.</figcaption></figure>` + table("HR@20 by run", ["Run", "In production since", "HR@20"], rows);
+}
 function candidateHtml(data) {
   if (!data.candidate) return "";
   const { text, rows, adds } = candidateSummary(data.candidate);
@@ -13368,6 +13775,14 @@ function dagHtml(data) {
     node.message ?? ""
   ]);
   return `<figure class="wide">${dagChart(view, "dbt DAG")}</figure>${note}<details><summary>Nodes (${data.dag.nodes.length})</summary>${table("dbt nodes", ["Node", "Type", "Materialization", "Rows", "Status", "Duration", "Message"], rows)}</details>`;
+}
+function driftHtml(data) {
+  if (!data.drift) return "";
+  return table(
+    "Production traffic against the training data",
+    ["Figure", "Value", "Reading"],
+    driftRows(data.drift)
+  );
 }
 function slicesHtml(data) {
   let html = "";
@@ -13509,13 +13924,15 @@ document.querySelectorAll("table.sortable").forEach(function (table) {
 `;
 function renderHtmlReport(data) {
   const title = `Model card · run ${data.run.runId}`;
-  const body2 = [
+  const body3 = [
     section2("verdict", "Verdict", verdictHtml(data)),
     section2("metrics", "Metrics", metricsHtml(data)),
+    section2("history", "Against earlier production models", historyHtml(data)),
     section2("candidate", "The candidate", candidateHtml(data)),
     section2("training", "Training", trainingHtml(data)),
     section2("dag", "dbt DAG", dagHtml(data)),
     section2("slices", "Slices and robustness", slicesHtml(data)),
+    section2("drift", "Drift: production traffic", driftHtml(data)),
     section2("data", "Data", dataHtml(data)),
     section2("run", "Run", runHtml(data))
   ].join("\n");
@@ -13530,7 +13947,7 @@ function renderHtmlReport(data) {
 </head>
 <body>
 <h1>${esc(title)}</h1>
-${body2}
+${body3}
 <script>${SCRIPT}</script>
 </body>
 </html>
@@ -13632,7 +14049,9 @@ function renderCard(data, options = {}) {
     ...metricsSection(data, where),
     ...candidateSection(data),
     ...chartsSection(data, where),
+    ...historySection(data),
     ...slicesSection(data, where),
+    ...driftSection(data),
     ...dataSection(data, where),
     ...runSection(data, where)
   ];
@@ -13698,10 +14117,10 @@ function table2(header, rows, align) {
     ...align ? { align } : {}
   });
 }
-function details(summary3, body2, open2 = false) {
+function details(summary3, body3, open2 = false) {
   return `<details${open2 ? " open" : ""}><summary>${summary3}</summary>
 
-${body2}
+${body3}
 
 </details>`;
 }
@@ -13811,9 +14230,9 @@ function metricsSection(data, where) {
   return [
     "### Metrics",
     part(rows.length, (shown) => {
-      const body2 = rows.slice(0, Math.max(shown, 0)).map(line);
-      if (candidate && production && shown === rows.length) body2.push(deltaRow());
-      return table2(header, body2, align) + omitted(rows.length, shown, "recommenders", where);
+      const body3 = rows.slice(0, Math.max(shown, 0)).map(line);
+      if (candidate && production && shown === rows.length) body3.push(deltaRow());
+      return table2(header, body3, align) + omitted(rows.length, shown, "recommenders", where);
     }),
     notes.join(" ")
   ];
@@ -13909,6 +14328,27 @@ function chartsSection(data, where) {
   }
   return pieces;
 }
+function historySection(data) {
+  const points = data.history ?? [];
+  if (points.length === 0) return [];
+  const top = Math.max(...points.map((p) => p.hr20.high ?? p.hr20.value), 0.01);
+  return [
+    "### Against earlier production models",
+    xyChart({
+      title: "HR@20: production models, then this candidate",
+      categories: points.map(historyLabel),
+      yLabel: "HR@20",
+      yRange: [0, Math.min(1, top * 1.2)],
+      // xychart-beta draws no whiskers: the interval's bounds are the two lines.
+      series: [
+        { kind: "bar", values: points.map((p) => p.hr20.value) },
+        { kind: "line", values: points.map((p) => p.hr20.low ?? p.hr20.value) },
+        { kind: "line", values: points.map((p) => p.hr20.high ?? p.hr20.value) }
+      ]
+    }),
+    `${historyCaption(points)} Lines: the bounds of their confidence intervals.`
+  ];
+}
 function firstBoxes(view, shown) {
   const boxes = view.boxes.slice(0, shown);
   const ids = new Set(boxes.map((b) => b.id));
@@ -13972,6 +14412,13 @@ function slicesSection(data, where) {
   }
   return pieces;
 }
+function driftSection(data) {
+  if (!data.drift) return [];
+  return [
+    "### Drift: production traffic against the training data",
+    table2(["Figure", "Value", "Reading"], driftRows(data.drift), ["l", "r", "l"])
+  ];
+}
 function dataSection(data, where) {
   const facts = data.data;
   if (!facts) return [];
@@ -13980,8 +14427,8 @@ function dataSection(data, where) {
   if (facts.rowsRead !== void 0) rows.push(["Rows read", int(facts.rowsRead)]);
   if (facts.rowsLoaded !== void 0) rows.push(["Rows loaded", int(facts.rowsLoaded)]);
   if (facts.rowsRejected !== void 0) {
-    const share = facts.rowsRead && facts.rowsRead > 0 ? ` (${percent(facts.rowsRejected / facts.rowsRead, 2)})` : "";
-    rows.push(["Rows rejected", `${int(facts.rowsRejected)}${share}`]);
+    const share2 = facts.rowsRead && facts.rowsRead > 0 ? ` (${percent(facts.rowsRejected / facts.rowsRead, 2)})` : "";
+    rows.push(["Rows rejected", `${int(facts.rowsRejected)}${share2}`]);
   }
   for (const [split, n2] of Object.entries(facts.sessionsPerSplit ?? {})) {
     rows.push([`Sessions (${split})`, int(n2)]);
@@ -14642,7 +15089,7 @@ var BatchLogTail = class {
 };
 
 // pipeline/compute/code-package.ts
-import { createHash as createHash10 } from "node:crypto";
+import { createHash as createHash11 } from "node:crypto";
 import { existsSync as existsSync9, mkdirSync, readdirSync as readdirSync3, readFileSync as readFileSync4, statSync as statSync3, writeFileSync } from "node:fs";
 import { dirname as dirname4, join as join16, relative as relative5, sep as sep5 } from "node:path";
 import { gunzipSync, gzipSync } from "node:zlib";
@@ -14695,9 +15142,9 @@ function buildCodePackage(root) {
   const blocks = [];
   let contentBytes = 0;
   for (const file of files) {
-    const body2 = readFileSync4(join16(root, file));
-    contentBytes += body2.length;
-    blocks.push(tarHeader(file, body2.length), body2, Buffer.alloc(padding(body2.length)));
+    const body3 = readFileSync4(join16(root, file));
+    contentBytes += body3.length;
+    blocks.push(tarHeader(file, body3.length), body3, Buffer.alloc(padding(body3.length)));
   }
   blocks.push(Buffer.alloc(1024));
   const tar2 = Buffer.concat(blocks);
@@ -14716,7 +15163,7 @@ async function publishCodePackage(store, root) {
   };
 }
 function sha256(bytes) {
-  return createHash10("sha256").update(bytes).digest("hex");
+  return createHash11("sha256").update(bytes).digest("hex");
 }
 function gzipPackage(tar2) {
   const gz = gzipSync(tar2, { level: 9 });
@@ -15268,7 +15715,7 @@ function formatSeconds(seconds2) {
 }
 
 // pipeline/compute/images.ts
-import { createHash as createHash11 } from "node:crypto";
+import { createHash as createHash12 } from "node:crypto";
 import { existsSync as existsSync10, readFileSync as readFileSync5 } from "node:fs";
 import { join as join17 } from "node:path";
 import { fileURLToPath as fileURLToPath3 } from "node:url";
@@ -15299,7 +15746,7 @@ var IMAGES = {
 };
 var CHECKOUT_ROOT = fileURLToPath3(new URL("../..", __moduleUrl));
 function imageTag(kind, root = CHECKOUT_ROOT) {
-  const hash2 = createHash11("sha256");
+  const hash2 = createHash12("sha256");
   for (const input of IMAGES[kind].inputs) {
     const path2 = join17(root, input);
     if (!existsSync10(path2)) {
@@ -15310,7 +15757,7 @@ function imageTag(kind, root = CHECKOUT_ROOT) {
       );
     }
     hash2.update(`${input}\0`);
-    hash2.update(createHash11("sha256").update(readFileSync5(path2)).digest("hex"));
+    hash2.update(createHash12("sha256").update(readFileSync5(path2)).digest("hex"));
     hash2.update("\n");
   }
   return `sha256-${hash2.digest("hex").slice(0, 24)}`;
@@ -15555,6 +16002,26 @@ function silentReporter() {
   };
 }
 
+// pipeline/monitor/served-events.ts
+import { createHash as createHash13 } from "node:crypto";
+function servedSessionId(requestId, index2) {
+  return createHash13("sha256").update(`${requestId}:${index2}`).digest("hex");
+}
+function servedSessionEvents(requestId, index2, skus, receivedAt, modelRunId2) {
+  const sessionId = servedSessionId(requestId, index2);
+  return skus.map((sku, j) => ({
+    sessionId,
+    sku,
+    timestampMs: receivedAt - (skus.length - 1 - j),
+    modelRunId: modelRunId2
+  }));
+}
+var SERVED_HEADER = DATA_FILES.served.columns.join(",");
+function servedEventLine(event) {
+  return `${event.sessionId},${event.sku},${event.timestampMs},${event.modelRunId}
+`;
+}
+
 // pipeline/serve/server.ts
 import { randomUUID as randomUUID3 } from "node:crypto";
 import {
@@ -15770,7 +16237,7 @@ function jsonErrorOffset(text) {
   const skipSpace = () => {
     while (i < text.length && " 	\n\r".includes(text[i])) i++;
   };
-  const string = () => {
+  const string2 = () => {
     i++;
     while (i < text.length) {
       const c = text.charCodeAt(i);
@@ -15795,9 +16262,9 @@ function jsonErrorOffset(text) {
     }
     return false;
   };
-  const scalar3 = () => {
+  const scalar2 = () => {
     const c = text[i];
-    if (c === '"') return string();
+    if (c === '"') return string2();
     const literal = ["true", "false", "null"].find((word) => text.startsWith(word, i));
     if (literal) {
       i += literal.length;
@@ -15823,10 +16290,10 @@ function jsonErrorOffset(text) {
           open2.push(c);
           state = c === "{" ? "key" : "value";
         }
-      } else if (i < text.length && scalar3()) state = "after";
+      } else if (i < text.length && scalar2()) state = "after";
       else return i;
     } else if (state === "key") {
-      if (text[i] !== '"' || !string()) return i;
+      if (text[i] !== '"' || !string2()) return i;
       skipSpace();
       if (text[i] !== ":") return i;
       i++;
@@ -15845,13 +16312,13 @@ function jsonErrorOffset(text) {
     }
   }
 }
-function parseJson2(body2) {
+function parseJson2(body3) {
   try {
-    return JSON.parse(body2);
+    return JSON.parse(body3);
   } catch {
-    const offset = Math.max(0, jsonErrorOffset(body2));
-    const { line, column } = lineColumn(body2, offset);
-    const found = offset >= body2.length ? "unexpected end of the body" : `unexpected ${JSON.stringify(body2[offset])}`;
+    const offset = Math.max(0, jsonErrorOffset(body3));
+    const { line, column } = lineColumn(body3, offset);
+    const found = offset >= body3.length ? "unexpected end of the body" : `unexpected ${JSON.stringify(body3[offset])}`;
     throw new HttpError(
       400,
       "invalid_json",
@@ -15907,15 +16374,15 @@ function readK(value2, limits) {
   }
   return value2;
 }
-function parseInvocation(body2, limits) {
-  if (body2.trim() === "") {
+function parseInvocation(body3, limits) {
+  if (body3.trim() === "") {
     throw new HttpError(
       400,
       "empty_body",
       'the request body is empty: send {"sessions": [["sku", ...]], "k": 10}'
     );
   }
-  const json = parseJson2(body2);
+  const json = parseJson2(body3);
   if (typeof json !== "object" || json === null || Array.isArray(json)) {
     throw invalid(
       "body",
@@ -16061,25 +16528,25 @@ async function startServer(options) {
   let inFlight = 0;
   let closing = false;
   let idle;
-  const send = (res, status, body2, headers = {}) => {
+  const send = (res, status, body3, headers = {}) => {
     responses[status] = (responses[status] ?? 0) + 1;
     if (res.destroyed) return;
     res.writeHead(status, {
       "content-type": JSON_TYPE,
-      "content-length": String(Buffer.byteLength(body2)),
+      "content-length": String(Buffer.byteLength(body3)),
       // While closing, and after an error that left the body unread, do not reuse the connection.
       ...closing || bodyLeftUnread(res.req) ? { connection: "close" } : {},
       ...headers
     });
-    res.end(body2);
+    res.end(body3);
   };
   const ping = (res, head) => {
     const status = model.state === "ready" && !closing ? 200 : 503;
-    const body2 = model.state === "ready" ? JSON.stringify({ status: closing ? "shutting_down" : "ready", model: model.info }) : model.state === "loading" ? JSON.stringify({ status: "loading" }) : JSON.stringify({ status: "failed", error: MODEL_LOAD_FAILED });
+    const body3 = model.state === "ready" ? JSON.stringify({ status: closing ? "shutting_down" : "ready", model: model.info }) : model.state === "loading" ? JSON.stringify({ status: "loading" }) : JSON.stringify({ status: "failed", error: MODEL_LOAD_FAILED });
     if (head) {
       responses[status] = (responses[status] ?? 0) + 1;
       res.writeHead(status, { "content-type": JSON_TYPE }).end();
-    } else send(res, status, body2);
+    } else send(res, status, body3);
   };
   const invoke = async (req, res, requestId) => {
     const receivedAt = Date.now();
@@ -16103,8 +16570,8 @@ async function startServer(options) {
         `Content-Type must be application/json (UTF-8), got ${req.headers["content-type"] ? JSON.stringify(req.headers["content-type"]) : "none"}`
       );
     }
-    const body2 = await readBody(req, limits.maxBodyBytes);
-    const { sessions, k } = parseInvocation(body2, limits);
+    const body3 = await readBody(req, limits.maxBodyBytes);
+    const { sessions, k } = parseInvocation(body3, limits);
     if (batcher.waiting + sessions.length > limits.maxQueue) {
       shed++;
       throw new HttpError(
@@ -16127,7 +16594,7 @@ async function startServer(options) {
         `the model failed on this request; quote request id ${requestId} when reporting it`
       );
     }
-    options.requestLog?.record(requestId, sessions, receivedAt);
+    options.requestLog?.record(requestId, sessions, receivedAt, info3.run_id);
     send(res, 200, predictionsBody(predictions, info3), { "x-request-id": requestId });
   };
   const handle = async (req, res) => {
@@ -16184,14 +16651,14 @@ async function startServer(options) {
       "bad_request",
       `malformed HTTP request (${error.code ?? "parse error"})`
     );
-    const body2 = errorBody(http);
+    const body3 = errorBody(http);
     socket.end(
       `HTTP/1.1 ${http.status} ${STATUS_CODES[http.status] ?? ""}\r
 content-type: ${JSON_TYPE}\r
-content-length: ${Buffer.byteLength(body2)}\r
+content-length: ${Buffer.byteLength(body3)}\r
 connection: close\r
 \r
-${body2}`
+${body3}`
     );
   });
   const host = options.host ?? SERVER_DEFAULTS.host;
@@ -16324,8 +16791,8 @@ async function smokeTest(url, sessions, k) {
   if (response.status !== 200) {
     throw new Error(`/invocations answered ${response.status}: ${text.slice(0, 300)}`);
   }
-  const body2 = JSON.parse(text);
-  const predictions = body2.predictions ?? [];
+  const body3 = JSON.parse(text);
+  const predictions = body3.predictions ?? [];
   if (predictions.length !== sessions.length) {
     throw new Error(`expected ${sessions.length} predictions, got ${predictions.length}`);
   }
@@ -16389,7 +16856,7 @@ import {
 import { InvokeEndpointCommand, SageMakerRuntimeClient } from "@aws-sdk/client-sagemaker-runtime";
 
 // pipeline/promote/model-package.ts
-import { createHash as createHash12 } from "node:crypto";
+import { createHash as createHash14 } from "node:crypto";
 import { createReadStream as createReadStream3 } from "node:fs";
 import { chmod, copyFile as copyFile3, mkdir as mkdir7, mkdtemp as mkdtemp6, rm as rm9, stat as stat5 } from "node:fs/promises";
 import { tmpdir as tmpdir6 } from "node:os";
@@ -16437,7 +16904,7 @@ async function buildModelPackage(artifactDir, outFile) {
   return { path: outFile, bytes: size, sha256: await sha256File2(outFile) };
 }
 async function sha256File2(path2) {
-  const hash2 = createHash12("sha256");
+  const hash2 = createHash14("sha256");
   for await (const chunk of createReadStream3(path2)) hash2.update(chunk);
   return hash2.digest("hex");
 }
@@ -16607,14 +17074,14 @@ async function deployToSageMaker(settingsInput, request, deps = {}) {
     const pkg = await buildModelPackage(request.artifactDir, join19(work, "model.tar.gz"));
     sha2563 = pkg.sha256;
     reporter.info(`uploading model.tar.gz (${pkg.bytes} bytes) to ${modelDataUrl}`);
-    const body2 = await readFile8(pkg.path);
+    const body3 = await readFile8(pkg.path);
     await call(
       `uploading ${modelDataUrl}`,
       () => s3.send(
         new PutObjectCommand2({
           Bucket: bucket,
           Key: key,
-          Body: body2,
+          Body: body3,
           ContentType: "application/gzip",
           // S3 checks the bytes it stored against this; a corrupt upload fails here.
           ChecksumSHA256: Buffer.from(pkg.sha256, "hex").toString("base64")
@@ -16865,13 +17332,13 @@ async function smokeTest2(runtime, endpointName, sessions, k) {
   } catch (error) {
     return `InvokeEndpoint failed: ${error.name}: ${error.message}`;
   }
-  let body2;
+  let body3;
   try {
-    body2 = JSON.parse(text);
+    body3 = JSON.parse(text);
   } catch {
     return `the response is not JSON: ${text.slice(0, 200)}`;
   }
-  const predictions = body2?.predictions;
+  const predictions = body3?.predictions;
   if (!Array.isArray(predictions))
     return `the response has no "predictions" array: ${text.slice(0, 200)}`;
   if (predictions.length !== sessions.length) {
@@ -17471,15 +17938,27 @@ function productSku(value2, index2, row) {
   }
   return optionalHash(value2, index2);
 }
+function modelRunId(value2, index2) {
+  if (!RUN_ID2.test(value2)) {
+    throw new RowError(
+      index2,
+      `expected a run id (letters, digits, '.', '_', '-'; up to 64), got ${show(value2)}`
+    );
+  }
+  return value2;
+}
+var RUN_ID2 = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 var RULES = {
   browsing: [hash, eventType, productAction, productSku, epochMs, optionalHash],
   search: [hash, epochMs, numberList, hashList, hashList],
-  catalog: [hash, numberList, categoryPath, numberList, priceBucket]
+  catalog: [hash, numberList, categoryPath, numberList, priceBucket],
+  served: [hash, hash, epochMs, modelRunId]
 };
 var STAGES_RAW_LINE = {
   browsing: true,
   search: false,
-  catalog: false
+  catalog: false,
+  served: true
 };
 function validateRecord(kind, fields) {
   const columns2 = DATA_FILES[kind].columns;
@@ -17608,7 +18087,7 @@ function hexAt(raw, start) {
 }
 
 // pipeline/upload/bulk-load.ts
-import { createHash as createHash13 } from "node:crypto";
+import { createHash as createHash15 } from "node:crypto";
 import { createReadStream as createReadStream5 } from "node:fs";
 import { basename as basename2 } from "node:path";
 import { StringDecoder } from "node:string_decoder";
@@ -17663,7 +18142,7 @@ async function bulkLoad(options) {
   return { status: "loaded", record: committed.record, sha256: verdict.sha256, rows: verdict.rows };
 }
 async function verifyFile(path2, kind, gzip, check2, progress) {
-  const hash2 = createHash13("sha256");
+  const hash2 = createHash15("sha256");
   const file = createReadStream5(path2, { highWaterMark: 1 << 20 });
   const decoder = new StringDecoder("utf8");
   const header = DATA_FILES[kind].columns.join(",");
@@ -18064,6 +18543,190 @@ var BufferedWriter = class {
   }
 };
 
+// pipeline/upload/traffic.ts
+import { mkdtemp as mkdtemp10, readFile as readFile9, rm as rm13, writeFile as writeFile7 } from "node:fs/promises";
+import { tmpdir as tmpdir10 } from "node:os";
+import { join as join22 } from "node:path";
+import { existsSync as existsSync12 } from "node:fs";
+
+// pipeline/monitor/data-capture.ts
+var NO_LIMITS = {
+  maxSessions: Number.MAX_SAFE_INTEGER,
+  maxK: Number.MAX_SAFE_INTEGER,
+  defaultK: 1
+};
+var SKU = new RegExp(`^[0-9a-fA-F]{${HASH_LENGTH}}$`);
+var BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+var ISO_8601 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:\d{2})$/;
+var UTF8 = new TextDecoder("utf-8", { fatal: true });
+var UNKNOWN_RUN = "unknown";
+var RecordError = class extends Error {
+};
+function object(value2, field2) {
+  if (typeof value2 !== "object" || value2 === null || Array.isArray(value2)) {
+    throw new RecordError(`${field2}: ${value2 === void 0 ? "missing" : "expected an object"}`);
+  }
+  return value2;
+}
+function string(record, key, field2) {
+  const value2 = record[key];
+  if (typeof value2 !== "string") {
+    throw new RecordError(
+      `${field2}.${key}: ${value2 === void 0 ? "missing" : "expected a string"}`
+    );
+  }
+  return value2;
+}
+function body2(capture, field2) {
+  const data = string(capture, "data", field2);
+  const encoding = string(capture, "encoding", field2);
+  if (encoding === "JSON") return data;
+  if (encoding === "BASE64") {
+    if (!BASE64.test(data)) throw new RecordError(`${field2}.data: not valid base64`);
+    try {
+      return UTF8.decode(Buffer.from(data, "base64"));
+    } catch {
+      throw new RecordError(`${field2}.data: the decoded body is not UTF-8 text`);
+    }
+  }
+  throw new RecordError(
+    `${field2}.encoding: ${JSON.stringify(encoding)} is not a JSON request (expected BASE64 or JSON)`
+  );
+}
+function answeringRun(output) {
+  if (typeof output !== "object" || output === null) return UNKNOWN_RUN;
+  try {
+    const text = body2(output, "captureData.endpointOutput");
+    const model = JSON.parse(text)?.model;
+    const runId2 = model?.run_id;
+    return typeof runId2 === "string" ? validateRunId(runId2) : UNKNOWN_RUN;
+  } catch {
+    return UNKNOWN_RUN;
+  }
+}
+function recordEvents(line, counts) {
+  let json;
+  try {
+    json = JSON.parse(line);
+  } catch {
+    const offset = Math.max(0, jsonErrorOffset(line));
+    const found = offset >= line.length ? "end of line" : JSON.stringify(line[offset]);
+    throw new RecordError(`not a JSON record: unexpected ${found} at column ${offset + 1}`);
+  }
+  const record = object(json, "record");
+  const captureData = object(record.captureData, "captureData");
+  const input = object(captureData.endpointInput, "captureData.endpointInput");
+  const mode = string(input, "mode", "captureData.endpointInput");
+  if (mode !== "INPUT") {
+    throw new RecordError(
+      `captureData.endpointInput.mode: expected "INPUT", got ${JSON.stringify(mode)}`
+    );
+  }
+  const metadata = object(record.eventMetadata, "eventMetadata");
+  const eventId = string(metadata, "eventId", "eventMetadata");
+  if (eventId === "") throw new RecordError("eventMetadata.eventId: empty");
+  const inferenceTime = string(metadata, "inferenceTime", "eventMetadata");
+  const at = ISO_8601.test(inferenceTime) ? Date.parse(inferenceTime) : Number.NaN;
+  if (!Number.isFinite(at)) {
+    throw new RecordError(
+      `eventMetadata.inferenceTime: ${JSON.stringify(inferenceTime)} is not an ISO 8601 time`
+    );
+  }
+  let sessions;
+  try {
+    sessions = parseInvocation(body2(input, "captureData.endpointInput"), NO_LIMITS).sessions;
+  } catch (error) {
+    if (!(error instanceof HttpError)) throw error;
+    throw new RecordError(`captureData.endpointInput.data: ${error.message}`);
+  }
+  const modelRunId2 = answeringRun(captureData.endpointOutput);
+  return sessions.flatMap((session2, index2) => {
+    const skus = session2.filter((sku) => SKU.test(sku));
+    counts.skippedSkus += session2.length - skus.length;
+    return servedSessionEvents(eventId, index2, skus, at, modelRunId2);
+  });
+}
+function parseDataCapture(text, file) {
+  if (text.includes("\0")) {
+    throw new InputError(
+      "not a data capture file: it is binary (compressed?), not JSON Lines",
+      { file },
+      "point the loader at the .jsonl files SageMaker Data Capture writes, uncompressed"
+    );
+  }
+  const lines = text.split("\n").map((line) => line.replace(/\r$/, ""));
+  while (lines.length > 0 && lines[lines.length - 1].trim() === "") lines.pop();
+  const result = {
+    events: [],
+    rejects: [],
+    records: lines.length,
+    skippedSkus: 0
+  };
+  lines.forEach((line, i) => {
+    try {
+      for (const event of recordEvents(line, result)) result.events.push(event);
+    } catch (error) {
+      if (!(error instanceof RecordError)) throw error;
+      result.rejects.push({ line: i + 1, reason: error.message });
+    }
+  });
+  return result;
+}
+
+// pipeline/upload/traffic.ts
+function trafficLocation(config) {
+  return config.monitor?.traffic ?? join22(config.store.startsWith("s3://") ? ".mlops" : config.store, "requests");
+}
+var REQUEST_LOG = /(^|\/)served_events\.csv(\.gz)?$/;
+var CAPTURE = /\.jsonl$/;
+async function loadTraffic(options) {
+  const location = trafficLocation(options.config);
+  const source = openTraffic(location);
+  if (!source) return [];
+  const keys = (await source.list("")).filter((key) => REQUEST_LOG.test(key) || CAPTURE.test(key));
+  if (keys.length === 0) return [];
+  options.reporter.info(`production traffic: ${keys.length} file(s) in ${location}`);
+  const work = await mkdtemp10(join22(tmpdir10(), "mlops-traffic-"));
+  const results = [];
+  try {
+    for (const [index2, key] of keys.entries()) {
+      const local = join22(work, key.replaceAll("/", "_"));
+      if (!await source.getFile(key, local)) continue;
+      const warnings = [];
+      const path2 = CAPTURE.test(key) ? await captureAsRows(local, key, warnings) : local;
+      const result = await loadFile({
+        kind: "served",
+        path: path2,
+        warehouse: options.warehouse,
+        // One load per file: a run may bring many logs, and an etl_id names one load.
+        etlId: `${options.runId}:served:${index2 + 1}`,
+        tenant: options.config.tenant,
+        reporter: options.reporter
+      });
+      results.push({ ...result, file: `${location}/${key}`, warnings: [...warnings, ...result.warnings] });
+    }
+  } finally {
+    await rm13(work, { recursive: true, force: true });
+  }
+  return results;
+}
+function openTraffic(location) {
+  if (location.startsWith("s3://")) return new S3Store(parseS3Url(location));
+  return existsSync12(location) ? new LocalStore(location) : void 0;
+}
+async function captureAsRows(path2, key, warnings) {
+  const parsed = parseDataCapture(await readFile9(path2, "utf8"), key);
+  for (const reject2 of parsed.rejects.slice(0, 5)) {
+    warnings.push(`${key}:${reject2.line}: ${reject2.reason} (record not loaded)`);
+  }
+  if (parsed.rejects.length > 5) {
+    warnings.push(`${key}: ${parsed.rejects.length - 5} more record(s) not loaded`);
+  }
+  const out = `${path2}.served_events.csv`;
+  await writeFile7(out, [SERVED_HEADER, "\n", ...parsed.events.map(servedEventLine)].join(""));
+  return out;
+}
+
 // pipeline/upload/upload.ts
 async function upload(options) {
   const { config, warehouse, reporter } = options;
@@ -18088,6 +18751,11 @@ async function upload(options) {
     reporter.info(describe3(result));
     files.push(result);
   }
+  for (const result of await loadTraffic({ config, warehouse, runId: options.runId, reporter })) {
+    for (const warning3 of result.warnings) reporter.warn(warning3);
+    reporter.info(describe3(result));
+    files.push(result);
+  }
   const totals = files.reduce(
     (sum3, f) => ({
       read: sum3.read + f.read,
@@ -18098,7 +18766,7 @@ async function upload(options) {
     { read: 0, loaded: 0, rejected: 0, skipped: 0 }
   );
   const tables = {};
-  for (const kind of DATA_KINDS)
+  for (const kind of RAW_KINDS)
     tables[rawTableName(kind)] = await warehouse.count(rawTableName(kind));
   return {
     source: data.source,
@@ -18121,9 +18789,9 @@ function describe3(r) {
 }
 
 // pipeline/run/memo.ts
-import { createHash as createHash14 } from "node:crypto";
+import { createHash as createHash16 } from "node:crypto";
 function sha256Text(text) {
-  return createHash14("sha256").update(text).digest("hex");
+  return createHash16("sha256").update(text).digest("hex");
 }
 function canonicalJson(value2) {
   return JSON.stringify(
@@ -18174,7 +18842,7 @@ async function copyStageOutputs(store, from, runId2) {
 }
 
 // pipeline/run/stage-runner.ts
-async function recordStage(ctx, stage, body2, memo) {
+async function recordStage(ctx, stage, body3, memo) {
   const startedAt = /* @__PURE__ */ new Date();
   const sha = gitSha();
   const pr = pullRequest();
@@ -18183,6 +18851,7 @@ async function recordStage(ctx, stage, body2, memo) {
     stage,
     startedAt: startedAt.toISOString(),
     versions: versions(),
+    settings: shownSettings(ctx.config),
     ...sha ? { gitSha: sha } : {},
     ...pr ? { pullRequest: pr } : {}
   };
@@ -18220,7 +18889,7 @@ async function recordStage(ctx, stage, body2, memo) {
   let outcome;
   try {
     await memo?.beforeRun?.();
-    outcome = await body2();
+    outcome = await body3();
   } catch (error) {
     const failed = {
       ...base,
@@ -18254,14 +18923,14 @@ async function recordStage(ctx, stage, body2, memo) {
 }
 
 // pipeline/run/stage-keys.ts
-import { createHash as createHash16 } from "node:crypto";
-import { readFile as readFile9 } from "node:fs/promises";
-import { existsSync as existsSync13 } from "node:fs";
+import { createHash as createHash18 } from "node:crypto";
+import { readFile as readFile10 } from "node:fs/promises";
+import { existsSync as existsSync14 } from "node:fs";
 
 // pipeline/run/code-hash.ts
-import { createHash as createHash15 } from "node:crypto";
-import { existsSync as existsSync12, readFileSync as readFileSync7, readdirSync as readdirSync4, statSync as statSync4 } from "node:fs";
-import { dirname as dirname6, join as join22, relative as relative6, sep as sep6 } from "node:path";
+import { createHash as createHash17 } from "node:crypto";
+import { existsSync as existsSync13, readFileSync as readFileSync7, readdirSync as readdirSync4, statSync as statSync4 } from "node:fs";
+import { dirname as dirname6, join as join23, relative as relative6, sep as sep6 } from "node:path";
 import { fileURLToPath as fileURLToPath5 } from "node:url";
 var SOURCE_ROOT = fileURLToPath5(new URL("../..", __moduleUrl));
 var IMPORT = /^\s*(?:import|export)[^;]*?from\s+["'](\.{1,2}\/[^"']+)["']/gm;
@@ -18273,15 +18942,15 @@ function reachableSources(root, entries) {
   while (queue.length > 0) {
     const file = queue.pop();
     if (seen.has(file)) continue;
-    const path2 = join22(root, file);
-    if (!existsSync12(path2)) continue;
+    const path2 = join23(root, file);
+    if (!existsSync13(path2)) continue;
     seen.add(file);
     if (!/\.[cm]?[jt]s$/.test(file)) continue;
     const text = readFileSync7(path2, "utf8");
     for (const pattern of [IMPORT, SIDE_EFFECT_IMPORT, DYNAMIC_IMPORT]) {
       for (const match of text.matchAll(pattern)) {
         queue.push(
-          relative6(root, join22(dirname6(path2), match[1])).split(sep6).join("/")
+          relative6(root, join23(dirname6(path2), match[1])).split(sep6).join("/")
         );
       }
     }
@@ -18289,9 +18958,9 @@ function reachableSources(root, entries) {
   return [...seen].sort();
 }
 function hashFiles(root, files) {
-  const hash2 = createHash15("sha256");
+  const hash2 = createHash17("sha256");
   for (const file of files) {
-    const bytes = readFileSync7(join22(root, file));
+    const bytes = readFileSync7(join23(root, file));
     hash2.update(`${file}\0${bytes.length}\0`).update(bytes);
   }
   return hash2.digest("hex");
@@ -18299,7 +18968,7 @@ function hashFiles(root, files) {
 function codeHash(entries, root = SOURCE_ROOT) {
   const sources = reachableSources(root, entries);
   const files = sources.length > 0 ? sources : [relative6(root, fileURLToPath5(__moduleUrl))];
-  const lockfile = existsSync12(join22(root, "package-lock.json")) ? ["package-lock.json"] : [];
+  const lockfile = existsSync13(join23(root, "package-lock.json")) ? ["package-lock.json"] : [];
   return hashFiles(root, [...files, ...lockfile]);
 }
 
@@ -18359,7 +19028,7 @@ async function trainKeyParts(ctx) {
     // Where it trains (here or on Batch) is not what it computes: a model trained on Batch is
     // reused by a local run and the other way round.
     settings: { train: { ...config.train, compute: void 0 }, model: config.model },
-    inputs: { transform: await upstreamKey(ctx, "transform") }
+    inputs: { data: await trainingDataKey(ctx) }
   };
 }
 async function evaluateKeyParts(ctx) {
@@ -18376,17 +19045,25 @@ async function evaluateKeyParts(ctx) {
     inputs: {
       train: await upstreamKey(ctx, "train"),
       transform: await upstreamKey(ctx, "transform"),
-      gates: existsSync13(gatesFile) ? sha2562(await readFile9(gatesFile)) : "missing",
+      gates: existsSync14(gatesFile) ? sha2562(await readFile10(gatesFile)) : "missing",
       production: production ? sha2562(production) : "none"
     }
   };
+}
+async function trainingDataKey(ctx) {
+  const record = await readStageRecord(ctx.store, ctx.runId, "transform");
+  if (record?.status !== "succeeded" || !record.cache) return `run ${ctx.runId}`;
+  const { [DATA_FILES.served.table]: _traffic, ...inputs } = record.cache.inputs;
+  return sha256Text(
+    canonicalJson({ code: record.cache.code, settings: record.cache.settings, inputs })
+  );
 }
 async function upstreamKey(ctx, stage) {
   const record = await readStageRecord(ctx.store, ctx.runId, stage);
   return record?.status === "succeeded" && record.cache ? record.cache.key : `run ${ctx.runId}`;
 }
 function sha2562(bytes) {
-  return createHash16("sha256").update(bytes).digest("hex");
+  return createHash18("sha256").update(bytes).digest("hex");
 }
 
 // pipeline/run/stages.ts
@@ -18506,7 +19183,8 @@ ${formatGateTable(result.gates)}`,
         outputs: [
           result.artifacts.report,
           result.artifacts.gates,
-          ...result.artifacts.smokeSessions ? [result.artifacts.smokeSessions] : []
+          ...result.artifacts.smokeSessions ? [result.artifacts.smokeSessions] : [],
+          ...result.artifacts.outcomes ? [result.artifacts.outcomes] : []
         ],
         counts: {
           test_sessions: result.report.counts.evaluatedSessions,
@@ -18664,15 +19342,15 @@ function maskSecrets(env = process.env) {
 }
 
 // actions/common/stage-cache.ts
-import { mkdir as mkdir8, readFile as readFile10, rm as rm13, writeFile as writeFile7 } from "node:fs/promises";
-import { dirname as dirname7, join as join23 } from "node:path";
+import { mkdir as mkdir8, readFile as readFile11, rm as rm14, writeFile as writeFile8 } from "node:fs/promises";
+import { dirname as dirname7, join as join24 } from "node:path";
 function stageCacheKey(stage, key) {
   return `mlops-stage-${stage}-${key}`;
 }
 var NOT_KEPT = "/checkpoint/";
 function actionsStageCache(options) {
   const { api, store, log: log2 } = options;
-  const folder = (stage, key) => join23(options.scratch, "mlops-stage", stage, key);
+  const folder = (stage, key) => join24(options.scratch, "mlops-stage", stage, key);
   const warn = (what, error) => log2(`warning: ${what}: ${error instanceof Error ? error.message : String(error)}`);
   return {
     async restore(stage, key) {
@@ -18680,17 +19358,17 @@ function actionsStageCache(options) {
       const dir = folder(stage, key);
       try {
         if (!await api.restoreCache([dir], stageCacheKey(stage, key))) return;
-        const { runId: runId2, files } = JSON.parse(await readFile10(join23(dir, "kept.json"), "utf8"));
+        const { runId: runId2, files } = JSON.parse(await readFile11(join24(dir, "kept.json"), "utf8"));
         const target = stageKey(runId2, stage, "");
         for (const file of files) {
-          await store.put(`${target}${file}`, await readFile10(join23(dir, "files", file)));
+          await store.put(`${target}${file}`, await readFile11(join24(dir, "files", file)));
         }
         await rememberKey(store, stage, key, runId2);
         log2(`restored ${stage} of run ${runId2} from the Actions cache (${files.length} files)`);
       } catch (error) {
         warn(`could not restore ${stage} from the Actions cache`, error);
       } finally {
-        await rm13(dir, { recursive: true, force: true });
+        await rm14(dir, { recursive: true, force: true });
       }
     },
     async save(stage, key) {
@@ -18703,17 +19381,17 @@ function actionsStageCache(options) {
         for (const file of files) {
           const bytes = await store.get(`${source}${file}`);
           if (!bytes) continue;
-          const path2 = join23(dir, "files", file);
+          const path2 = join24(dir, "files", file);
           await mkdir8(dirname7(path2), { recursive: true });
-          await writeFile7(path2, bytes);
+          await writeFile8(path2, bytes);
         }
-        await writeFile7(join23(dir, "kept.json"), JSON.stringify({ runId: options.runId, files }));
+        await writeFile8(join24(dir, "kept.json"), JSON.stringify({ runId: options.runId, files }));
         await api.saveCache([dir], stageCacheKey(stage, key));
         log2(`saved ${stage} to the Actions cache under its key ${key.slice(0, 12)}`);
       } catch (error) {
         warn(`could not save ${stage} to the Actions cache`, error);
       } finally {
-        await rm13(dir, { recursive: true, force: true });
+        await rm14(dir, { recursive: true, force: true });
       }
     }
   };
@@ -18804,7 +19482,7 @@ function withStageCache(ctx) {
       api: cache,
       store: ctx.store,
       runId: ctx.runId,
-      scratch: process.env.RUNNER_TEMP ?? tmpdir10(),
+      scratch: process.env.RUNNER_TEMP ?? tmpdir11(),
       log: (line) => line.startsWith("warning: ") ? core3.warning(line.slice(9)) : core3.info(line)
     })
   };

@@ -18,7 +18,7 @@ import {
   type ColumnDef,
   type ColumnType,
 } from "../raw-tables.ts";
-import { DATA_KINDS } from "../../data/schema.ts";
+import { RAW_KINDS } from "../../data/schema.ts";
 import type { LoadMeta, SqlValue } from "../warehouse.ts";
 
 export const SNOWFLAKE_TYPES: Record<ColumnType, string> = {
@@ -58,7 +58,7 @@ export function createTableSql(table: string, columns: readonly ColumnDef[]): st
 /** The DDL of the raw layer, in the order DuckDB creates it. */
 export function rawSchemaDdl(): string[] {
   return [
-    ...DATA_KINDS.flatMap((kind) => [
+    ...RAW_KINDS.flatMap((kind) => [
       createTableSql(rawTableName(kind), rawTableColumns(kind)),
       dropRetiredColumnsSql(rawTableName(kind)),
     ]),
