@@ -8,4 +8,3 @@ export interface CacheApi {
   ): Promise<string | undefined>;
   saveCache(paths: string[], key: string): Promise<number>;
 }
-

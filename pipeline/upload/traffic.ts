@@ -63,7 +63,11 @@ export async function loadTraffic(options: TrafficOptions): Promise<FileLoadResu
         tenant: options.config.tenant,
         reporter: options.reporter,
       });
-      results.push({ ...result, file: `${location}/${key}`, warnings: [...warnings, ...result.warnings] });
+      results.push({
+        ...result,
+        file: `${location}/${key}`,
+        warnings: [...warnings, ...result.warnings],
+      });
     }
   } finally {
     await rm(work, { recursive: true, force: true });

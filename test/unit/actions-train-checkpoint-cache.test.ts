@@ -7,10 +7,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import {
-  checkpointCacheKey,
-  withCheckpointCache,
-} from "../../actions/train/checkpoint-cache.ts";
+import { checkpointCacheKey, withCheckpointCache } from "../../actions/train/checkpoint-cache.ts";
 import type { CacheApi } from "../../actions/common/cache-api.ts";
 import { tempDir } from "../helpers/rows.ts";
 

@@ -17511,7 +17511,11 @@ async function loadTraffic(options) {
         tenant: options.config.tenant,
         reporter: options.reporter
       });
-      results.push({ ...result, file: `${location}/${key}`, warnings: [...warnings, ...result.warnings] });
+      results.push({
+        ...result,
+        file: `${location}/${key}`,
+        warnings: [...warnings, ...result.warnings]
+      });
     }
   } finally {
     await rm12(work, { recursive: true, force: true });

@@ -18703,7 +18703,11 @@ async function loadTraffic(options) {
         tenant: options.config.tenant,
         reporter: options.reporter
       });
-      results.push({ ...result, file: `${location}/${key}`, warnings: [...warnings, ...result.warnings] });
+      results.push({
+        ...result,
+        file: `${location}/${key}`,
+        warnings: [...warnings, ...result.warnings]
+      });
     }
   } finally {
     await rm13(work, { recursive: true, force: true });
