@@ -50,8 +50,13 @@ export class GithubRoles extends Construct {
       { match: "like", value: subjects.anyRef },
       "MLOps pipeline stages: run store, Batch training",
     );
-    store.grantList(this.pipeline, ["runs", "code", "registry"]);
-    store.grantRead(this.pipeline, ["runs", "code", "registry"], "ReadRunsCodeRegistry");
+    // datacapture: the endpoint's traffic, which the drift check (drift.yml) loads.
+    store.grantList(this.pipeline, ["runs", "code", "registry", "datacapture"]);
+    store.grantRead(
+      this.pipeline,
+      ["runs", "code", "registry", "datacapture"],
+      "ReadRunsCodeRegistry",
+    );
     store.grantWrite(this.pipeline, ["runs", "code"], "WriteRunsAndCode");
     store.denyWrite(this.pipeline, ["registry", "sagemaker-models"]);
     const add = (role: iam.Role, statement: iam.PolicyStatement) =>

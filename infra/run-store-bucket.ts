@@ -6,6 +6,8 @@
  *   code/<sha256>.tgz       the code package the Batch job executes (uploaded by the train job)
  *   registry/...            production.json and history/, written only by promote
  *   sagemaker-models/...    model.tar.gz SageMaker reads, written only by promote
+ *   datacapture/...         the endpoint's Data Capture (MLOPS_SAGEMAKER_CAPTURE), written by
+ *                           SageMaker, read by the drift check (pipeline role)
  *
  * Grants name object ARNs under one folder each and ListBucket with an `s3:prefix` condition,
  * so no role can read or list outside the folders it needs.
@@ -17,7 +19,7 @@ import { Construct } from "constructs";
 import { acknowledge, acknowledgeWildcardResources } from "./nag-suppressions.ts";
 
 /** The top-level folders of the run store. */
-export type StoreFolder = "runs" | "code" | "registry" | "sagemaker-models";
+export type StoreFolder = "runs" | "code" | "registry" | "sagemaker-models" | "datacapture";
 
 export interface RunStoreBucketProps {
   /** Folder of the store inside the bucket; "" is the bucket's root. */

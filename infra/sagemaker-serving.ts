@@ -70,10 +70,13 @@ export class SageMakerServing extends Construct {
         // Confused deputy: only SageMaker acting for this account may assume it.
         conditions: { StringEquals: { "aws:SourceAccount": stack.account } },
       }),
-      description: "SageMaker endpoint model: pulls the serve image, reads sagemaker-models",
+      description:
+        "SageMaker endpoint model: pulls the serve image, reads sagemaker-models, writes datacapture",
     });
     props.serveRepository.grantPull(this.executionRole);
     props.store.grantRead(this.executionRole, ["sagemaker-models"], "ReadModelData");
+    // Data Capture (promote.sagemaker.capture) writes the requests and answers as this role.
+    props.store.grantWrite(this.executionRole, ["datacapture"], "WriteDataCapture");
     // The container's stdout/stderr, in the log groups SageMaker names after the endpoint.
     const endpointLogs = stack.formatArn({
       service: "logs",

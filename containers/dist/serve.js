@@ -30316,6 +30316,25 @@ var SETTINGS = [
     sensitive: true
   },
   {
+    key: "promote.sagemaker.capture",
+    env: "MLOPS_SAGEMAKER_CAPTURE",
+    flag: "--capture",
+    schema: external_exports.string().regex(/^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/.*)?$/),
+    allowed: "an s3://bucket/prefix",
+    description: "Turns on SageMaker Data Capture (requests and answers as JSON Lines) into this S3 prefix; the upload stage loads it as production traffic (monitor.traffic defaults to it).",
+    sensitive: true
+  },
+  {
+    key: "promote.sagemaker.capturePercent",
+    env: "MLOPS_SAGEMAKER_CAPTURE_PERCENT",
+    flag: "--capture-percent",
+    default: 10,
+    schema: external_exports.number().int().min(1).max(100),
+    numeric: true,
+    allowed: "an integer from 1 to 100",
+    description: "Share of requests Data Capture keeps, in percent."
+  },
+  {
     key: "promote.sagemaker.region",
     env: "MLOPS_SAGEMAKER_REGION",
     flag: "--sagemaker-region",

@@ -71,6 +71,8 @@ export interface Config {
       traffic: string;
       alarms?: string;
       region?: string;
+      capture?: string;
+      capturePercent: number;
     };
   };
   evaluate: { gates: string; maxPrefixes: number; bootstrap: number; seed: number };

@@ -108,6 +108,7 @@ export function sageMakerSettings(
     alarms: s.alarms ? s.alarms.split(",").filter(Boolean) : [],
     keep: 3,
     waitSeconds: 4200,
+    ...(s.capture ? { dataCapture: { destination: s.capture, percent: s.capturePercent } } : {}),
   };
 }
 

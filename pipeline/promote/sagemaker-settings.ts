@@ -38,6 +38,8 @@ export interface SageMakerSettings {
   keep: number;
   /** Seconds to wait for the endpoint to be InService. */
   waitSeconds: number;
+  /** Data Capture of requests and answers, for the drift checks (pipeline/monitor/). */
+  dataCapture?: { destination: string; percent: number };
 }
 
 /** SageMaker's rule for endpoint, endpoint config and model names. */

@@ -206,6 +206,9 @@ export async function deployToSageMaker(
             InitialVariantWeight: 1,
           },
         ],
+        ...(settings.dataCapture
+          ? { DataCaptureConfig: dataCaptureConfig(settings.dataCapture) }
+          : {}),
         Tags: tags,
       }),
     ),
@@ -696,4 +699,18 @@ function awsFailure(endpointName: string, what: string, error: unknown): Pipelin
       ? "the AWS credentials need sagemaker:* on the endpoint's resources, s3:PutObject on the model data prefix and iam:PassRole on the execution role"
       : "a failed deployment never deletes the endpoint's previous config; fix the cause above and promote again",
   );
+}
+
+/**
+ * Requests and answers as JSON Lines in S3, for the drift checks. JSON content types are captured
+ * as text rather than base64, so the files can be read without decoding (both are loaded).
+ */
+function dataCaptureConfig(capture: NonNullable<SageMakerSettings["dataCapture"]>) {
+  return {
+    EnableCapture: true,
+    InitialSamplingPercentage: capture.percent,
+    DestinationS3Uri: capture.destination,
+    CaptureOptions: [{ CaptureMode: "Input" as const }, { CaptureMode: "Output" as const }],
+    CaptureContentTypeHeader: { JsonContentTypes: ["application/json"] },
+  };
 }

@@ -20,10 +20,14 @@ import type { ArtifactStore } from "../store/store.ts";
 import type { Warehouse } from "../warehouse/warehouse.ts";
 import { loadFile, type FileLoadResult } from "./load-file.ts";
 
-/** Where the traffic is: the setting, else the folder the server writes its request log into. */
+/**
+ * Where the traffic is: the setting, else the endpoint's Data Capture destination, else the
+ * folder the server writes its request log into.
+ */
 export function trafficLocation(config: Config): string {
   return (
     config.monitor?.traffic ??
+    config.promote.sagemaker.capture ??
     join(config.store.startsWith("s3://") ? ".mlops" : config.store, "requests")
   );
 }

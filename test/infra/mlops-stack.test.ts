@@ -122,16 +122,20 @@ describe("permissions", () => {
     }
   });
 
-  it("pipeline role: runs and code read/write, registry read, Batch on its queue and job definition", () => {
+  it("pipeline role: runs and code read/write, registry and data capture read, Batch on its queue and job definition", () => {
     const allow = allowed(stack.roles.pipeline);
     const write = allow.find((s) => s.actions.includes("s3:PutObject"))!;
     expect(write.text).toContain("/store/runs/*");
     expect(write.text).toContain("/store/code/*");
     const read = allow.find((s) => s.actions.includes("s3:GetObject"))!;
     expect(read.text).toContain("/store/registry/*");
+    expect(read.text).toContain("/store/datacapture/*");
+    expect(write.text).not.toContain("/store/datacapture/*");
     const list = allow.find((s) => s.actions.includes("s3:ListBucket"))!;
     expect(list.Condition).toEqual({
-      StringLike: { "s3:prefix": ["store/runs/*", "store/code/*", "store/registry/*"] },
+      StringLike: {
+        "s3:prefix": ["store/runs/*", "store/code/*", "store/registry/*", "store/datacapture/*"],
+      },
     });
     const submit = allow.find((s) => s.actions.includes("batch:SubmitJob"))!;
     expect(submit.actions).toContain("batch:RegisterJobDefinition");
@@ -187,6 +191,16 @@ describe("permissions", () => {
     expect(read.text).toContain("/store/runs/*");
     expect(read.text).toContain("/store/sagemaker-models/*");
     expect(statements(stack.roles.deploy).filter((s) => s.Effect === "Deny")).toEqual([]);
+  });
+
+  it("SageMaker execution role: reads the model data, writes Data Capture, nothing else of the store", () => {
+    const allow = allowed(stack.sagemaker.executionRole);
+    const write = allow.find((s) => s.actions.includes("s3:PutObject"))!;
+    expect(write.text).toContain("/store/datacapture/*");
+    expect(write.text).not.toContain("/store/runs/*");
+    expect(write.text).not.toContain("/store/registry/*");
+    const read = allow.find((s) => s.actions.includes("s3:GetObject"))!;
+    expect(read.text).toContain("/store/sagemaker-models/*");
   });
 
   it("images role: push to the two repositories, nothing else", () => {

@@ -156,7 +156,7 @@ describe("variants", () => {
     template.hasResourceProperties("AWS::ECR::Repository", { RepositoryName: "recs-train" });
     const text = JSON.stringify(template.toJSON());
     expect(text).toContain(":::acme-runs/runs/*");
-    expect(text).toContain('"s3:prefix":["runs/*","code/*","registry/*"]');
+    expect(text).toContain('"s3:prefix":["runs/*","code/*","registry/*","datacapture/*"]');
     expect(new AwsSolutionsChecks().validateScope(stack).violations).toEqual([]);
   });
 });

@@ -193,6 +193,31 @@ function expectNoDeletes(): void {
 }
 
 describe("deployToSageMaker", () => {
+  it("turns on Data Capture of requests and answers when a destination is set", async () => {
+    sm.on(DescribeEndpointCommand)
+      .rejectsOnce(notFound())
+      .resolves(endpoint("InService", NEW));
+    invokeAnswers(predictions(10));
+    listings([[NEW, 23, "recs"]], [[NEW, 23, "recs"]]);
+    const capturing = {
+      ...settings,
+      dataCapture: { destination: "s3://recs-runs/datacapture", percent: 25 },
+    };
+
+    await deployToSageMaker(capturing, req(), deps);
+
+    expect(sm.commandCalls(CreateEndpointConfigCommand)[0]?.args[0].input).toMatchObject({
+      EndpointConfigName: NEW,
+      DataCaptureConfig: {
+        EnableCapture: true,
+        InitialSamplingPercentage: 25,
+        DestinationS3Uri: "s3://recs-runs/datacapture",
+        CaptureOptions: [{ CaptureMode: "Input" }, { CaptureMode: "Output" }],
+        CaptureContentTypeHeader: { JsonContentTypes: ["application/json"] },
+      },
+    });
+  });
+
   it("first deploy: uploads, creates model, config and endpoint, waits, verifies, smoke-tests", async () => {
     sm.on(DescribeEndpointCommand)
       .rejectsOnce(notFound())

@@ -56,6 +56,7 @@ describe("the card's settings diff", () => {
         "data.downloadUrl",
         "monitor.traffic",
         "promote.sagemaker.alarms",
+        "promote.sagemaker.capture",
         "promote.sagemaker.image",
         "promote.sagemaker.modelData",
         "promote.sagemaker.roleArn",

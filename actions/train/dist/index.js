@@ -11188,6 +11188,25 @@ var SETTINGS = [
     sensitive: true
   },
   {
+    key: "promote.sagemaker.capture",
+    env: "MLOPS_SAGEMAKER_CAPTURE",
+    flag: "--capture",
+    schema: z6.string().regex(/^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/.*)?$/),
+    allowed: "an s3://bucket/prefix",
+    description: "Turns on SageMaker Data Capture (requests and answers as JSON Lines) into this S3 prefix; the upload stage loads it as production traffic (monitor.traffic defaults to it).",
+    sensitive: true
+  },
+  {
+    key: "promote.sagemaker.capturePercent",
+    env: "MLOPS_SAGEMAKER_CAPTURE_PERCENT",
+    flag: "--capture-percent",
+    default: 10,
+    schema: z6.number().int().min(1).max(100),
+    numeric: true,
+    allowed: "an integer from 1 to 100",
+    description: "Share of requests Data Capture keeps, in percent."
+  },
+  {
     key: "promote.sagemaker.region",
     env: "MLOPS_SAGEMAKER_REGION",
     flag: "--sagemaker-region",
@@ -15911,6 +15930,7 @@ async function deployToSageMaker(settingsInput, request, deps = {}) {
             InitialVariantWeight: 1
           }
         ],
+        ...settings.dataCapture ? { DataCaptureConfig: dataCaptureConfig(settings.dataCapture) } : {},
         Tags: tags
       })
     )
@@ -16287,6 +16307,15 @@ function awsFailure(endpointName, what, error) {
     denied ? "the AWS credentials need sagemaker:* on the endpoint's resources, s3:PutObject on the model data prefix and iam:PassRole on the execution role" : "a failed deployment never deletes the endpoint's previous config; fix the cause above and promote again"
   );
 }
+function dataCaptureConfig(capture) {
+  return {
+    EnableCapture: true,
+    InitialSamplingPercentage: capture.percent,
+    DestinationS3Uri: capture.destination,
+    CaptureOptions: [{ CaptureMode: "Input" }, { CaptureMode: "Output" }],
+    CaptureContentTypeHeader: { JsonContentTypes: ["application/json"] }
+  };
+}
 
 // pipeline/promote/promote.ts
 function estimate4(figure2, what) {
@@ -16338,7 +16367,8 @@ function sageMakerSettings(config, env = process.env) {
     maxExecutionTimeoutSeconds: 3600,
     alarms: s.alarms ? s.alarms.split(",").filter(Boolean) : [],
     keep: 3,
-    waitSeconds: 4200
+    waitSeconds: 4200,
+    ...s.capture ? { dataCapture: { destination: s.capture, percent: s.capturePercent } } : {}
   };
 }
 async function deploy(input, runId2, scratch, current = null) {
@@ -17483,7 +17513,7 @@ function parseDataCapture(text, file) {
 
 // pipeline/upload/traffic.ts
 function trafficLocation(config) {
-  return config.monitor?.traffic ?? join21(config.store.startsWith("s3://") ? ".mlops" : config.store, "requests");
+  return config.monitor?.traffic ?? config.promote.sagemaker.capture ?? join21(config.store.startsWith("s3://") ? ".mlops" : config.store, "requests");
 }
 var REQUEST_LOG = /(^|\/)served_events\.csv(\.gz)?$/;
 var CAPTURE = /\.jsonl$/;
