@@ -194,9 +194,7 @@ function expectNoDeletes(): void {
 
 describe("deployToSageMaker", () => {
   it("turns on Data Capture of requests and answers when a destination is set", async () => {
-    sm.on(DescribeEndpointCommand)
-      .rejectsOnce(notFound())
-      .resolves(endpoint("InService", NEW));
+    sm.on(DescribeEndpointCommand).rejectsOnce(notFound()).resolves(endpoint("InService", NEW));
     invokeAnswers(predictions(10));
     listings([[NEW, 23, "recs"]], [[NEW, 23, "recs"]]);
     const capturing = {
