@@ -4499,7 +4499,8 @@ var POPULARITY_BUCKETS = 10;
 var LENGTH_EDGES = [1, 2, 4, 8, 16];
 async function readServedSessions(warehouse) {
   const exists = await warehouse.query(
-    "select count(*) as n from information_schema.tables where lower(table_name) = 'served_sessions'"
+    // The current schema only: another schema of the same database may have its own.
+    "select count(*) as n from information_schema.tables where lower(table_name) = 'served_sessions' and lower(table_schema) = lower(current_schema())"
   );
   if (Number(exists[0]?.n ?? 0) === 0) return [];
   const rows = await warehouse.query(
