@@ -103,6 +103,20 @@ describe("the bulk path", () => {
     expect(bulk.sha256).toBe(reference?.source_hash);
   });
 
+  it("takes CRLF line ends and a byte-order mark as the exact path does", async () => {
+    const dir = tempDir();
+    const text = `\ufeff${BROWSING_HEADER}\r\n${browsingLines(300).join("\r\n")}\r\n`;
+    writeFileSync(join(dir, "browsing_train.csv"), text);
+    const warehouse = await warehouseAt(dir);
+    const staged = vi.spyOn(warehouse, "beginLoad");
+    const bulk = await load(warehouse, join(dir, "browsing_train.csv"), "bulk:browsing");
+    expect(staged).not.toHaveBeenCalled();
+    const other = await warehouseAt(tempDir());
+    const exact = await load(exactOnly(other), join(dir, "browsing_train.csv"), "x:browsing");
+    expect(bulk).toMatchObject({ loaded: 300, rejected: 0, sha256: exact.sha256 });
+    expect(await rowsOf(warehouse, "bulk:browsing")).toEqual(await rowsOf(other, "x:browsing"));
+  });
+
   it.each([
     ["a reject in the middle", (lines: string[]) => lines.splice(2500, 0, "not,a,row")],
     ["a blank line in the middle", (lines: string[]) => lines.splice(2500, 0, "")],
