@@ -496,19 +496,24 @@ import { spawn } from "node:child_process";
 import { existsSync as existsSync2, readFileSync as readFileSync2, rmSync, symlinkSync } from "node:fs";
 import { join as join3 } from "node:path";
 
-// pipeline/compute/code-package.ts
+// pipeline/data/file-hash.ts
 import { createHash as createHash2 } from "node:crypto";
+function sha256Hex(data) {
+  return createHash2("sha256").update(data).digest("hex");
+}
+
+// pipeline/compute/code-package.ts
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { dirname as dirname3, join as join2, relative as relative2, sep as sep2 } from "node:path";
 import { gunzipSync, gzipSync } from "node:zlib";
 var CODE_PACKAGE_PREFIX = "code/";
-function codePackageKey(sha2562) {
-  if (!/^[0-9a-f]{64}$/.test(sha2562)) {
-    throw new InputError(`"${sha2562}" is not a code package address (64 hex digits)`, {
+function codePackageKey(sha256) {
+  if (!/^[0-9a-f]{64}$/.test(sha256)) {
+    throw new InputError(`"${sha256}" is not a code package address (64 hex digits)`, {
       field: "codePackage"
     });
   }
-  return `${CODE_PACKAGE_PREFIX}${sha2562}.tar.gz`;
+  return `${CODE_PACKAGE_PREFIX}${sha256}.tar.gz`;
 }
 function verifyCodePackage(bytes, expectedSha256) {
   let tar;
@@ -521,7 +526,7 @@ function verifyCodePackage(bytes, expectedSha256) {
       "Upload it again: run the train stage from the checkout (it uploads the package before submitting the job)."
     );
   }
-  const actual = sha256(tar);
+  const actual = sha256Hex(tar);
   if (actual !== expectedSha256) {
     throw new InputError(
       `the code package ${codePackageKey(expectedSha256)} holds different code (sha256 ${actual})`,
@@ -556,9 +561,6 @@ function unpackCodePackage(tar, dir) {
     offset += 512 + size + padding(size);
   }
   return files;
-}
-function sha256(bytes) {
-  return createHash2("sha256").update(bytes).digest("hex");
 }
 function padding(size) {
   return (512 - size % 512) % 512;
@@ -610,8 +612,8 @@ function checkLockfile(codeDir, imageRoot) {
   const packaged = join3(codeDir, "package-lock.json");
   const installed = join3(imageRoot, "package-lock.json");
   if (!existsSync2(packaged) || !existsSync2(installed)) return;
-  const a = sha256(readFileSync2(packaged));
-  const b = sha256(readFileSync2(installed));
+  const a = sha256Hex(readFileSync2(packaged));
+  const b = sha256Hex(readFileSync2(installed));
   if (a !== b) {
     throw new PipelineError(
       `the code package's package-lock.json (sha256 ${a.slice(0, 12)}) is not the one this image was built from (${b.slice(0, 12)})`,

@@ -9,12 +9,8 @@ import { existsSync, readFileSync, rmSync, symlinkSync } from "node:fs";
 import { join } from "node:path";
 import { InputError, PipelineError } from "../errors.ts";
 import type { ArtifactStore } from "../store/store.ts";
-import {
-  CODE_PACKAGE_PREFIX,
-  sha256,
-  unpackCodePackage,
-  verifyCodePackage,
-} from "./code-package.ts";
+import { sha256Hex } from "../data/file-hash.ts";
+import { CODE_PACKAGE_PREFIX, unpackCodePackage, verifyCodePackage } from "./code-package.ts";
 
 /** The variable that names the package: `<run store>/code/<sha256>.tar.gz`. */
 export const CODE_PACKAGE_ENV = "MLOPS_CODE_PACKAGE";
@@ -90,8 +86,8 @@ function checkLockfile(codeDir: string, imageRoot: string): void {
   const packaged = join(codeDir, "package-lock.json");
   const installed = join(imageRoot, "package-lock.json");
   if (!existsSync(packaged) || !existsSync(installed)) return;
-  const a = sha256(readFileSync(packaged));
-  const b = sha256(readFileSync(installed));
+  const a = sha256Hex(readFileSync(packaged));
+  const b = sha256Hex(readFileSync(installed));
   if (a !== b) {
     throw new PipelineError(
       `the code package's package-lock.json (sha256 ${a.slice(0, 12)}) is not the one this image was built from (${b.slice(0, 12)})`,

@@ -10,7 +10,7 @@
  * is the sha256 of the uncompressed tar (gzip's output may differ between zlib builds; the tar
  * cannot), and the job checks it after download.
  */
-import { createHash } from "node:crypto";
+import { sha256Hex } from "../data/file-hash.ts";
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join, relative, sep } from "node:path";
 import { gunzipSync, gzipSync } from "node:zlib";
@@ -94,7 +94,7 @@ export function buildCodePackage(root: string): CodePackage {
   }
   blocks.push(Buffer.alloc(1024)); // two zero blocks end the archive
   const tar = Buffer.concat(blocks);
-  return { sha256: sha256(tar), bytes: gzipPackage(tar), files, contentBytes };
+  return { sha256: sha256Hex(tar), bytes: gzipPackage(tar), files, contentBytes };
 }
 
 export interface PublishedCodePackage {
@@ -141,7 +141,7 @@ export function verifyCodePackage(bytes: Uint8Array, expectedSha256: string): Bu
       "Upload it again: run the train stage from the checkout (it uploads the package before submitting the job).",
     );
   }
-  const actual = sha256(tar);
+  const actual = sha256Hex(tar);
   if (actual !== expectedSha256) {
     throw new InputError(
       `the code package ${codePackageKey(expectedSha256)} holds different code (sha256 ${actual})`,
@@ -187,10 +187,6 @@ export function unpackCodePackage(tar: Buffer, dir: string): string[] {
     offset += 512 + size + padding(size);
   }
   return files;
-}
-
-export function sha256(bytes: Uint8Array): string {
-  return createHash("sha256").update(bytes).digest("hex");
 }
 
 function gzipPackage(tar: Buffer): Buffer {

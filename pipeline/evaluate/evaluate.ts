@@ -406,8 +406,12 @@ async function evaluateRecommender(
   catalog: Catalog,
   settings: EvaluationReport["settings"],
   onProgress: EvaluateOptions["onProgress"],
-  onRanks?: (recommender: string, ranks: readonly number[]) => void,
-): Promise<{ report: RecommenderReport; hits: Float64Array; rr: Float64Array }> {
+): Promise<{
+  report: RecommenderReport;
+  hits: Float64Array;
+  rr: Float64Array;
+  ranks: number[];
+}> {
   const started = performance.now();
   const { prefixes, targets, lastCase } = cases;
   const { perturbed, shuffled, unknown } = robustness;
@@ -420,7 +424,6 @@ async function evaluateRecommender(
     progress("accuracy", prefixes.length),
   );
   const ranks = lists.map((list, c) => rankOf(list, targets[c] as string, MAX_K));
-  onRanks?.(recommender.name, ranks);
   const lastRanks = lastCase.map((c) => ranks[c] as number);
 
   const hits = new Float64Array(cases.sessions.length);
@@ -505,7 +508,7 @@ async function evaluateRecommender(
     unknownSkuFailures: unknownFailures.slice(0, 5),
     seconds: (performance.now() - started) / 1000,
   };
-  return { report, hits, rr };
+  return { report, hits, rr, ranks };
 }
 
 /**
@@ -538,8 +541,8 @@ export async function evaluateAll(
       catalog,
       settings,
       options.onProgress,
-      options.onRanks && ((name, ranks) => options.onRanks?.(name, ranks, testPrefixes)),
     );
+    options.onRanks?.(recommender.name, evaluated.ranks, testPrefixes);
     reports.push(evaluated.report);
     hitSeries.push(evaluated.hits);
     rrSeries.push(evaluated.rr);

@@ -498,6 +498,16 @@ function judgeDrift(
   };
 }
 
+/** A judged gate as a check: a failure that may not block is a warning. */
+function settle(
+  gate: GateConfig,
+  judged: Omit<GateCheck, "name" | "kind" | "blocking">,
+  warnOnly: boolean,
+): GateCheck {
+  const verdict = judged.verdict === "fail" && warnOnly ? "warn" : judged.verdict;
+  return { name: gate.name, kind: gate.kind, blocking: gate.blocking, ...judged, verdict };
+}
+
 /**
  * The drift checks alone, with their `blocking` flag honoured: what `pipeline drift` decides a
  * retraining on.
@@ -505,11 +515,7 @@ function judgeDrift(
 export function evaluateDriftGates(config: GatesConfig, drift: DriftReport): GateResult {
   const checks = config.gates
     .filter((gate) => gate.kind === "drift")
-    .map((gate): GateCheck => {
-      const judged = judgeDrift(gate, drift);
-      const verdict = judged.verdict === "fail" && !gate.blocking ? "warn" : judged.verdict;
-      return { name: gate.name, kind: gate.kind, blocking: gate.blocking, ...judged, verdict };
-    });
+    .map((gate) => settle(gate, judgeDrift(gate, drift), !gate.blocking));
   return { passed: !checks.some((c) => c.verdict === "fail"), candidate: null, checks };
 }
 
@@ -540,11 +546,9 @@ export function evaluateGates(
       );
     }
     if (!candidate) return skipped("no candidate model was evaluated");
-    const judged = judge(gate, report, candidate, context.drift);
     // Drift is the traffic's, not the candidate's: it never blocks a candidate.
     const warnOnly = !gate.blocking || gate.kind === "drift";
-    const verdict = judged.verdict === "fail" && warnOnly ? "warn" : judged.verdict;
-    return { ...head, ...judged, verdict };
+    return settle(gate, judge(gate, report, candidate, context.drift), warnOnly);
   });
   return {
     passed: !checks.some((c) => c.verdict === "fail"),

@@ -4,7 +4,7 @@
  * stage can reach changes its hash; a change elsewhere (a card template, a test) does not.
  */
 import { createHash } from "node:crypto";
-import { existsSync, readFileSync, readdirSync, statSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { dirname, join, relative, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -38,18 +38,6 @@ export function reachableSources(root: string, entries: readonly string[]): stri
     }
   }
   return [...seen].sort();
-}
-
-/** Every file under a folder (or the file itself), relative to root, sorted; build output left out. */
-export function filesUnder(root: string, path: string, ignore: readonly string[] = []): string[] {
-  const full = join(root, path);
-  if (!existsSync(full)) return [];
-  if (!statSync(full).isDirectory()) return [path];
-  return (readdirSync(full, { recursive: true }) as string[])
-    .map((name) => join(path, name).split(sep).join("/"))
-    .filter((name) => !ignore.some((part) => name.split("/").includes(part)))
-    .filter((name) => statSync(join(root, name)).isFile())
-    .sort();
 }
 
 /** sha256 over each file's path and bytes, in the order given. */

@@ -6,7 +6,7 @@
  * reads (raw loads, the upstream stages' keys, the production model), the code it can reach
  * (code-hash.ts), and the settings that reach it.
  */
-import { createHash } from "node:crypto";
+import { sha256Hex } from "../data/file-hash.ts";
 import type { ArtifactStore } from "../store/store.ts";
 import { readStageRecord, stageKey, type StageCache, type StageRecord } from "../store/runs.ts";
 
@@ -31,10 +31,6 @@ export interface ExternalStageCache {
   save(stage: string, key: string): Promise<void>;
 }
 
-export function sha256Text(text: string): string {
-  return createHash("sha256").update(text).digest("hex");
-}
-
 /** JSON with sorted keys, so that equal settings hash equally whatever their order. */
 export function canonicalJson(value: unknown): string {
   return JSON.stringify(value, (_key, v: unknown) =>
@@ -47,11 +43,11 @@ export function canonicalJson(value: unknown): string {
 }
 
 export function stageCache(stage: string, parts: CacheKeyParts): StageCache {
-  const settings = sha256Text(canonicalJson(parts.settings));
+  const settings = sha256Hex(canonicalJson(parts.settings));
   const inputs = Object.fromEntries(
     Object.entries(parts.inputs).sort(([a], [b]) => (a < b ? -1 : 1)),
   );
-  const key = sha256Text(canonicalJson({ stage, code: parts.code, settings, inputs }));
+  const key = sha256Hex(canonicalJson({ stage, code: parts.code, settings, inputs }));
   return { key, code: parts.code, settings, inputs };
 }
 

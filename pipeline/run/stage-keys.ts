@@ -4,16 +4,17 @@
  * run (the card must describe this run, a promotion is an act, not a result).
  *
  * - transform: the raw loads (raw_loads' file hashes per table), the dbt project's files, the
- *   transform settings, the selection, the warehouse, the transform code.
+ *   transform settings, the selection, the transform code (not the warehouse: whether it holds
+ *   what a key built is transformMemo's check).
  * - train: the transform's key without the production traffic (the marts it reads), the train and
  *   model settings, the code.
  * - evaluate: the train and transform keys, the gates file, the production model as the
  *   registry holds it now (a new champion means a new comparison), its settings, the code.
  */
-import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { existsSync } from "node:fs";
 import { resolveGatesFile } from "../evaluate/stage.ts";
+import { sha256Hex } from "../data/file-hash.ts";
 import { DATA_FILES } from "../data/schema.ts";
 import { readStageRecord } from "../store/runs.ts";
 import { PRODUCTION_KEY } from "../store/registry.ts";
@@ -22,7 +23,7 @@ import { transformPreflight, type TransformOptions } from "../transform/transfor
 import type { Warehouse } from "../warehouse/warehouse.ts";
 import type { RunContext } from "./context.ts";
 import { codeHash } from "./code-hash.ts";
-import { canonicalJson, sha256Text, type CacheKeyParts } from "./memo.ts";
+import { canonicalJson, type CacheKeyParts } from "./memo.ts";
 import type { StageMemo } from "./stage-runner.ts";
 
 /**
@@ -116,8 +117,8 @@ export async function evaluateKeyParts(ctx: RunContext): Promise<CacheKeyParts> 
     inputs: {
       train: await upstreamKey(ctx, "train"),
       transform: await upstreamKey(ctx, "transform"),
-      gates: existsSync(gatesFile) ? sha256(await readFile(gatesFile)) : "missing",
-      production: production ? sha256(production) : "none",
+      gates: existsSync(gatesFile) ? sha256Hex(await readFile(gatesFile)) : "missing",
+      production: production ? sha256Hex(production) : "none",
     },
   };
 }
@@ -131,7 +132,7 @@ async function trainingDataKey(ctx: RunContext): Promise<string> {
   const record = await readStageRecord(ctx.store, ctx.runId, "transform");
   if (record?.status !== "succeeded" || !record.cache) return `run ${ctx.runId}`;
   const { [DATA_FILES.served.table]: _traffic, ...inputs } = record.cache.inputs;
-  return sha256Text(
+  return sha256Hex(
     canonicalJson({ code: record.cache.code, settings: record.cache.settings, inputs }),
   );
 }
@@ -143,8 +144,4 @@ async function trainingDataKey(ctx: RunContext): Promise<string> {
 async function upstreamKey(ctx: RunContext, stage: string): Promise<string> {
   const record = await readStageRecord(ctx.store, ctx.runId, stage);
   return record?.status === "succeeded" && record.cache ? record.cache.key : `run ${ctx.runId}`;
-}
-
-function sha256(bytes: Uint8Array): string {
-  return createHash("sha256").update(bytes).digest("hex");
 }

@@ -93,21 +93,14 @@ export async function loadFile(options: LoadFileOptions): Promise<FileLoadResult
       return skippedResult(options, outcome.record, bytes, started);
     }
     if (outcome.status === "loaded") {
-      return {
-        kind,
-        file: path,
-        sha256: outcome.sha256,
-        bytes,
-        status: "loaded",
+      const staged = {
         read: outcome.rows,
         loaded: outcome.rows,
         rejected: 0,
-        skipped: 0,
-        rejectReasons: {},
+        reasons: {},
         warnings: [],
-        etlId: options.etlId,
-        seconds: (performance.now() - started) / 1000,
       };
+      return loadedResult(options, outcome.sha256, bytes, staged, started);
     }
   }
   const { sha256, bytes } = known ?? (await sha256File(path));
@@ -124,27 +117,38 @@ export async function loadFile(options: LoadFileOptions): Promise<FileLoadResult
       rowsLoaded: staged.loaded,
       rowsRejected: staged.rejected,
     });
-    return {
-      kind,
-      file: path,
-      sha256,
-      bytes,
-      status: "loaded",
-      read: staged.read,
-      loaded: staged.loaded,
-      rejected: staged.rejected,
-      skipped: 0,
-      rejectReasons: staged.reasons,
-      warnings: staged.warnings,
-      etlId: options.etlId,
-      seconds: (performance.now() - started) / 1000,
-    };
+    return loadedResult(options, sha256, bytes, staged, started);
   } catch (error) {
     await transaction.rollback();
     throw error;
   } finally {
     await rm(work, { recursive: true, force: true });
   }
+}
+
+/** A file this call loaded, by the bulk path or in staged chunks. */
+function loadedResult(
+  options: LoadFileOptions,
+  sha256: string,
+  bytes: number,
+  staged: StagedFile,
+  started: number,
+): FileLoadResult {
+  return {
+    kind: options.kind,
+    file: options.path,
+    sha256,
+    bytes,
+    status: "loaded",
+    read: staged.read,
+    loaded: staged.loaded,
+    rejected: staged.rejected,
+    skipped: 0,
+    rejectReasons: staged.reasons,
+    warnings: staged.warnings,
+    etlId: options.etlId,
+    seconds: (performance.now() - started) / 1000,
+  };
 }
 
 function skippedResult(

@@ -8,7 +8,8 @@ import type { DuckDBConnection } from "@duckdb/node-api";
 import { DATA_FILES, type DataKind } from "../data/schema.ts";
 import { quoteIdentifier } from "./identifiers.ts";
 import { positionChecksumSql } from "./position-checksum.ts";
-import { LOADS_TABLE, dataColumns, rawTableName, type ColumnType } from "./raw-tables.ts";
+import { csvScan } from "./duckdb-csv.ts";
+import { LOADS_TABLE, dataColumns, rawTableName } from "./raw-tables.ts";
 import type {
   BulkFile,
   BulkLoad,
@@ -28,7 +29,6 @@ export interface BulkHost {
   /** Throws when this etl_id already names a committed load. */
   assertNewLoad(meta: Pick<LoadMeta, "etlId" | "sourceFile">): Promise<void>;
   recordLoad(table: string, meta: LoadMeta, counts: LoadCounts): Promise<void>;
-  readonly types: Record<ColumnType, string>;
 }
 
 /** The column the position checksum weighs each line by. */
@@ -64,7 +64,7 @@ async function beginBulkLoad(
   // DuckDB's threads write their chunks as they finish them.
   const inserted = connection
     .run("SET preserve_insertion_order = false")
-    .then(() => connection.run(insertSql(host, kind, file), [meta.etlId]))
+    .then(() => connection.run(insertSql(kind, file), [meta.etlId]))
     .finally(() => connection.run("RESET preserve_insertion_order"))
     .then(() => undefined);
   // Awaited by commit or rollback; until then Node must not call a failure unhandled.
@@ -120,16 +120,12 @@ async function beginBulkLoad(
  * the raw table. DuckDB skips blank lines, so the reader only vouches for files without blank
  * lines before their last row.
  */
-function insertSql(host: BulkHost, kind: DataKind, file: BulkFile): string {
+function insertSql(kind: DataKind, file: BulkFile): string {
   const columns = dataColumns(kind).filter((c) => c.name !== "source_line");
-  const spec = columns.map((c) => `'${c.name}': '${host.types[c.type]}'`).join(", ");
   const names = columns.map((c) => `f.${quoteIdentifier(c.name)}`).join(", ");
-  const path = file.path.replaceAll("'", "''");
-  const compression = file.gzip ? "gzip" : "none";
+  const scan = csvScan(file.path, columns, { header: true, gzip: file.gzip });
   return (
     `INSERT INTO ${quoteIdentifier(rawTableName(kind))} ` +
-    `SELECT ${names}, f.ordinality + 1, $1 FROM read_csv('${path}', header = true, auto_detect = false, ` +
-    `delim = ',', quote = '"', escape = '"', nullstr = '', compression = '${compression}', ` +
-    `columns = {${spec}}) WITH ORDINALITY AS f`
+    `SELECT ${names}, f.ordinality + 1, $1 FROM ${scan} WITH ORDINALITY AS f`
   );
 }

@@ -17,10 +17,10 @@ import {
   rawTableColumns,
   rawTableName,
   type ColumnDef,
-  type ColumnType,
 } from "./raw-tables.ts";
 import { quoteIdentifier } from "./identifiers.ts";
 import { duckDbBulkLoader } from "./duckdb-bulk.ts";
+import { DUCKDB_TYPES, csvScan } from "./duckdb-csv.ts";
 import type {
   BulkLoader,
   LoadCounts,
@@ -32,14 +32,6 @@ import type {
   Warehouse,
 } from "./warehouse.ts";
 import { RAW_KINDS } from "../data/schema.ts";
-
-const DUCKDB_TYPES: Record<ColumnType, string> = {
-  varchar: "VARCHAR",
-  bigint: "BIGINT",
-  double: "DOUBLE",
-  timestamp: "TIMESTAMP",
-  integer: "INTEGER",
-};
 
 export class DuckDbWarehouse implements Warehouse {
   readonly kind = "duckdb" as const;
@@ -53,7 +45,6 @@ export class DuckDbWarehouse implements Warehouse {
   ) {
     this.bulk = duckDbBulkLoader({
       connection,
-      types: DUCKDB_TYPES,
       query: (sql, params) => this.query(sql, params),
       findLoad: (kind, hash) => this.findLoad(kind, hash),
       assertNewLoad: (meta) => this.assertNewLoad(meta),
@@ -257,10 +248,6 @@ export class DuckDbWarehouse implements Warehouse {
 }
 
 /** read_csv over a headerless, RFC 4180-quoted file whose columns are known: no sniffing. */
-function csvScan(path: string, columns: ColumnDef[]): string {
-  const spec = columns.map((c) => `'${c.name}': '${DUCKDB_TYPES[c.type]}'`).join(", ");
-  return `read_csv('${path.replaceAll("'", "''")}', header = false, auto_detect = false, delim = ',', quote = '"', escape = '"', nullstr = '', columns = {${spec}})`;
-}
 
 function toSqlValue(value: unknown): SqlValue {
   if (value === null || value === undefined) return null;

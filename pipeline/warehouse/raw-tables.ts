@@ -20,8 +20,11 @@ const DATA_COLUMN_TYPES: Record<DataKind, Record<string, ColumnType>> = {
   served: { server_timestamp_epoch_ms: "bigint" },
 };
 
+/** The load a row came with: the one lineage column every raw row keeps. */
+const ETL_ID: ColumnDef = { name: "etl_id", type: "varchar" };
+
 export const LOAD_META_COLUMNS: ColumnDef[] = [
-  { name: "etl_id", type: "varchar" },
+  ETL_ID,
   { name: "etl_timestamp", type: "timestamp" },
   { name: "tenant", type: "varchar" },
   { name: "source_file", type: "varchar" },
@@ -43,14 +46,14 @@ export function dataColumns(kind: DataKind): ColumnDef[] {
  * constants on every row cost the bulk load a third of its time for nothing a join cannot give.
  */
 export function rawTableColumns(kind: DataKind): ColumnDef[] {
-  return [...dataColumns(kind), { name: "etl_id", type: "varchar" }];
+  return [...dataColumns(kind), ETL_ID];
 }
 
 /**
  * Lineage columns raw tables carried on every row before it moved to raw_loads. A warehouse
  * created then has them dropped by ensureRawSchema: raw_loads holds the same values per etl_id.
  */
-export const RETIRED_RAW_COLUMNS = ["etl_timestamp", "tenant", "source_file", "source_hash"];
+export const RETIRED_RAW_COLUMNS = LOAD_META_COLUMNS.filter((c) => c !== ETL_ID).map((c) => c.name);
 
 export const REJECTS_TABLE = "raw_rejects";
 /** The layout of a LoadTransaction.addRejects file, then the load metadata and the target table. */

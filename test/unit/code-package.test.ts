@@ -23,10 +23,10 @@ import {
   buildCodePackage,
   codePackageFiles,
   codePackageKey,
-  sha256,
   unpackCodePackage,
   verifyCodePackage,
 } from "../../pipeline/compute/code-package.ts";
+import { sha256Hex } from "../../pipeline/data/file-hash.ts";
 import { parseCodePackageUrl } from "../../pipeline/compute/code-bootstrap.ts";
 import { TRAIN_IMAGE_BUNDLE } from "../../scripts/bundle.ts";
 
@@ -128,7 +128,7 @@ describe("the code package", () => {
     const copied = buildCodePackage(copy);
     expect(copied.sha256).toBe(first.sha256);
     expect(copied.bytes.equals(first.bytes)).toBe(true);
-    expect(first.sha256).toBe(sha256(gunzipSync(first.bytes)));
+    expect(first.sha256).toBe(sha256Hex(gunzipSync(first.bytes)));
   });
 
   it("changes its address when one byte of code changes", () => {

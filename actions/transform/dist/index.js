@@ -188,16 +188,16 @@ async function downloadDataset(options) {
   }
   await mkdir(options.dir, { recursive: true });
   const archive = join(options.dir, "archive.zip");
-  const sha2563 = await fetchTo(
+  const sha256 = await fetchTo(
     options.url,
     `${archive}.part`,
     options.timeoutMs ?? 3e4,
     limits.maxBytes
   );
-  if (options.sha256 && sha2563 !== options.sha256) {
+  if (options.sha256 && sha256 !== options.sha256) {
     await rm(`${archive}.part`, { force: true });
     throw new InputError(
-      `the archive downloaded from ${shown} has sha256 ${sha2563}, expected ${options.sha256}`,
+      `the archive downloaded from ${shown} has sha256 ${sha256}, expected ${options.sha256}`,
       { field: "data.downloadSha256" },
       "The file changed or the download was corrupted: check the URL, or update data.downloadSha256 if the new archive is trusted."
     );
@@ -205,7 +205,7 @@ async function downloadDataset(options) {
   await rename(`${archive}.part`, archive);
   await extractDataFiles(archive, options.dir, limits.maxUnpackedBytes);
   await rm(archive, { force: true });
-  await writeFile(marker, `${JSON.stringify({ url: options.url, sha256: sha2563 }, null, 2)}
+  await writeFile(marker, `${JSON.stringify({ url: options.url, sha256 }, null, 2)}
 `);
   return options.dir;
 }
@@ -1885,8 +1885,9 @@ var DATA_COLUMN_TYPES = {
   catalog: { price_bucket: "double" },
   served: { server_timestamp_epoch_ms: "bigint" }
 };
+var ETL_ID = { name: "etl_id", type: "varchar" };
 var LOAD_META_COLUMNS = [
-  { name: "etl_id", type: "varchar" },
+  ETL_ID,
   { name: "etl_timestamp", type: "timestamp" },
   { name: "tenant", type: "varchar" },
   { name: "source_file", type: "varchar" },
@@ -1900,9 +1901,9 @@ function dataColumns(kind) {
   ];
 }
 function rawTableColumns(kind) {
-  return [...dataColumns(kind), { name: "etl_id", type: "varchar" }];
+  return [...dataColumns(kind), ETL_ID];
 }
-var RETIRED_RAW_COLUMNS = ["etl_timestamp", "tenant", "source_file", "source_hash"];
+var RETIRED_RAW_COLUMNS = LOAD_META_COLUMNS.filter((c) => c !== ETL_ID).map((c) => c.name);
 var REJECTS_TABLE = "raw_rejects";
 var REJECT_COLUMNS = [
   { name: "line", type: "bigint" },
@@ -1971,6 +1972,20 @@ function positionChecksumSql(lineColumn2, timestampColumn) {
   return `coalesce(sum(${lineColumn2} * (${timestampColumn} % ${timestampModulus})) % ${modulus}, 0)`;
 }
 
+// pipeline/warehouse/duckdb-csv.ts
+var DUCKDB_TYPES = {
+  varchar: "VARCHAR",
+  bigint: "BIGINT",
+  double: "DOUBLE",
+  timestamp: "TIMESTAMP",
+  integer: "INTEGER"
+};
+function csvScan(path2, columns2, file = {}) {
+  const spec = columns2.map((c) => `'${c.name}': '${DUCKDB_TYPES[c.type]}'`).join(", ");
+  const compression = file.gzip === void 0 ? "" : `, compression = '${file.gzip ? "gzip" : "none"}'`;
+  return `read_csv('${path2.replaceAll("'", "''")}', header = ${file.header ?? false}, auto_detect = false, delim = ',', quote = '"', escape = '"', nullstr = ''${compression}, columns = {${spec}})`;
+}
+
 // pipeline/warehouse/duckdb-bulk.ts
 var TIMESTAMP_COLUMN = "server_timestamp_epoch_ms";
 function duckDbBulkLoader(host) {
@@ -1993,7 +2008,7 @@ async function beginBulkLoad(host, kind, meta, file) {
   const { connection } = host;
   await host.assertNewLoad(meta);
   await connection.run("BEGIN TRANSACTION");
-  const inserted = connection.run("SET preserve_insertion_order = false").then(() => connection.run(insertSql(host, kind, file), [meta.etlId])).finally(() => connection.run("RESET preserve_insertion_order")).then(() => void 0);
+  const inserted = connection.run("SET preserve_insertion_order = false").then(() => connection.run(insertSql(kind, file), [meta.etlId])).finally(() => connection.run("RESET preserve_insertion_order")).then(() => void 0);
   inserted.catch(() => void 0);
   let open2 = true;
   const rollback = async () => {
@@ -2038,23 +2053,14 @@ async function beginBulkLoad(host, kind, meta, file) {
     }
   };
 }
-function insertSql(host, kind, file) {
+function insertSql(kind, file) {
   const columns2 = dataColumns(kind).filter((c) => c.name !== "source_line");
-  const spec = columns2.map((c) => `'${c.name}': '${host.types[c.type]}'`).join(", ");
   const names = columns2.map((c) => `f.${quoteIdentifier(c.name)}`).join(", ");
-  const path2 = file.path.replaceAll("'", "''");
-  const compression = file.gzip ? "gzip" : "none";
-  return `INSERT INTO ${quoteIdentifier(rawTableName(kind))} SELECT ${names}, f.ordinality + 1, $1 FROM read_csv('${path2}', header = true, auto_detect = false, delim = ',', quote = '"', escape = '"', nullstr = '', compression = '${compression}', columns = {${spec}}) WITH ORDINALITY AS f`;
+  const scan = csvScan(file.path, columns2, { header: true, gzip: file.gzip });
+  return `INSERT INTO ${quoteIdentifier(rawTableName(kind))} SELECT ${names}, f.ordinality + 1, $1 FROM ${scan} WITH ORDINALITY AS f`;
 }
 
 // pipeline/warehouse/duckdb.ts
-var DUCKDB_TYPES = {
-  varchar: "VARCHAR",
-  bigint: "BIGINT",
-  double: "DOUBLE",
-  timestamp: "TIMESTAMP",
-  integer: "INTEGER"
-};
 var DuckDbWarehouse = class _DuckDbWarehouse {
   constructor(path2, instance2, connection) {
     this.path = path2;
@@ -2062,7 +2068,6 @@ var DuckDbWarehouse = class _DuckDbWarehouse {
     this.connection = connection;
     this.bulk = duckDbBulkLoader({
       connection,
-      types: DUCKDB_TYPES,
       query: (sql, params) => this.query(sql, params),
       findLoad: (kind, hash2) => this.findLoad(kind, hash2),
       assertNewLoad: (meta) => this.assertNewLoad(meta),
@@ -2246,10 +2251,6 @@ var DuckDbWarehouse = class _DuckDbWarehouse {
     this.instance.closeSync();
   }
 };
-function csvScan(path2, columns2) {
-  const spec = columns2.map((c) => `'${c.name}': '${DUCKDB_TYPES[c.type]}'`).join(", ");
-  return `read_csv('${path2.replaceAll("'", "''")}', header = false, auto_detect = false, delim = ',', quote = '"', escape = '"', nullstr = '', columns = {${spec}})`;
-}
 function toSqlValue(value2) {
   if (value2 === null || value2 === void 0) return null;
   if (typeof value2 === "bigint") {
@@ -2271,6 +2272,9 @@ import { join as join3 } from "node:path";
 import { createHash as createHash3 } from "node:crypto";
 import { createReadStream as createReadStream2 } from "node:fs";
 import { stat as stat2 } from "node:fs/promises";
+function sha256Hex(data) {
+  return createHash3("sha256").update(data).digest("hex");
+}
 async function sha256File(path2) {
   const hash2 = createHash3("sha256");
   for await (const chunk of createReadStream2(path2, { highWaterMark: 1 << 20 })) {
@@ -4069,7 +4073,7 @@ function buildRobustnessInputs(cases, catalog, settings) {
   );
   return { sample, perturbed, shuffled, unknown };
 }
-async function evaluateRecommender(recommender, cases, robustness2, catalog, settings, onProgress, onRanks) {
+async function evaluateRecommender(recommender, cases, robustness2, catalog, settings, onProgress) {
   const started = performance.now();
   const { prefixes, targets, lastCase } = cases;
   const { perturbed, shuffled, unknown } = robustness2;
@@ -4081,7 +4085,6 @@ async function evaluateRecommender(recommender, cases, robustness2, catalog, set
     progress("accuracy", prefixes.length)
   );
   const ranks = lists.map((list2, c) => rankOf(list2, targets[c], MAX_K));
-  onRanks?.(recommender.name, ranks);
   const lastRanks = lastCase.map((c) => ranks[c]);
   const hits = new Float64Array(cases.sessions.length);
   const rr = new Float64Array(cases.sessions.length);
@@ -4162,7 +4165,7 @@ async function evaluateRecommender(recommender, cases, robustness2, catalog, set
     unknownSkuFailures: unknownFailures.slice(0, 5),
     seconds: (performance.now() - started) / 1e3
   };
-  return { report, hits, rr };
+  return { report, hits, rr, ranks };
 }
 async function evaluateAll(recommenders, testSessions, catalog, options = {}) {
   const settings = resolveSettings(options);
@@ -4183,9 +4186,9 @@ async function evaluateAll(recommenders, testSessions, catalog, options = {}) {
       robustness2,
       catalog,
       settings,
-      options.onProgress,
-      options.onRanks && ((name2, ranks) => options.onRanks?.(name2, ranks, testPrefixes))
+      options.onProgress
     );
+    options.onRanks?.(recommender.name, evaluated.ranks, testPrefixes);
     reports.push(evaluated.report);
     hitSeries.push(evaluated.hits);
     rrSeries.push(evaluated.rr);
@@ -5003,6 +5006,10 @@ function judgeDrift(gate, drift) {
     detail: `${gate.metric} = ${fmt(value2)} over ${drift.servedEvents} served events ${ok ? "≤" : ">"} ${gate.max}`
   };
 }
+function settle(gate, judged, warnOnly) {
+  const verdict = judged.verdict === "fail" && warnOnly ? "warn" : judged.verdict;
+  return { name: gate.name, kind: gate.kind, blocking: gate.blocking, ...judged, verdict };
+}
 function failedChecks(result) {
   return result.checks.filter((c) => c.verdict === "fail");
 }
@@ -5024,10 +5031,8 @@ function evaluateGates(config, report, context = {}) {
       );
     }
     if (!candidate) return skipped("no candidate model was evaluated");
-    const judged = judge(gate, report, candidate, context.drift);
     const warnOnly = !gate.blocking || gate.kind === "drift";
-    const verdict = judged.verdict === "fail" && warnOnly ? "warn" : judged.verdict;
-    return { ...head, ...judged, verdict };
+    return settle(gate, judge(gate, report, candidate, context.drift), warnOnly);
   });
   return {
     passed: !checks.some((c) => c.verdict === "fail"),
@@ -10246,8 +10251,8 @@ async function modelDirHashes(dir, runId2) {
   const files = (await readdir2(dir, { recursive: true, withFileTypes: true })).filter((entry) => entry.isFile()).map((entry) => relative2(dir, join7(entry.parentPath, entry.name)).split(sep2).join("/")).sort();
   const hashes = [];
   for (const file of files) {
-    const { sha256: sha2563, bytes } = await sha256File(join7(dir, ...file.split("/")));
-    hashes.push({ name: `${prefix}/${file}`, sha256: sha2563, bytes });
+    const { sha256, bytes } = await sha256File(join7(dir, ...file.split("/")));
+    hashes.push({ name: `${prefix}/${file}`, sha256, bytes });
   }
   return hashes;
 }
@@ -15109,7 +15114,6 @@ var BatchLogTail = class {
 };
 
 // pipeline/compute/code-package.ts
-import { createHash as createHash11 } from "node:crypto";
 import { existsSync as existsSync9, mkdirSync, readdirSync as readdirSync3, readFileSync as readFileSync4, statSync as statSync3, writeFileSync } from "node:fs";
 import { dirname as dirname4, join as join16, relative as relative5, sep as sep5 } from "node:path";
 import { gunzipSync, gzipSync } from "node:zlib";
@@ -15123,13 +15127,13 @@ var CODE_PACKAGE_FILES = [
 ];
 var SKIPPED_NAMES = /* @__PURE__ */ new Set(["node_modules", "target", "logs", "dbt_packages"]);
 var CODE_PACKAGE_PREFIX = "code/";
-function codePackageKey(sha2563) {
-  if (!/^[0-9a-f]{64}$/.test(sha2563)) {
-    throw new InputError(`"${sha2563}" is not a code package address (64 hex digits)`, {
+function codePackageKey(sha256) {
+  if (!/^[0-9a-f]{64}$/.test(sha256)) {
+    throw new InputError(`"${sha256}" is not a code package address (64 hex digits)`, {
       field: "codePackage"
     });
   }
-  return `${CODE_PACKAGE_PREFIX}${sha2563}.tar.gz`;
+  return `${CODE_PACKAGE_PREFIX}${sha256}.tar.gz`;
 }
 function codePackageFiles(root) {
   const files = [];
@@ -15168,7 +15172,7 @@ function buildCodePackage(root) {
   }
   blocks.push(Buffer.alloc(1024));
   const tar2 = Buffer.concat(blocks);
-  return { sha256: sha256(tar2), bytes: gzipPackage(tar2), files, contentBytes };
+  return { sha256: sha256Hex(tar2), bytes: gzipPackage(tar2), files, contentBytes };
 }
 async function publishCodePackage(store, root) {
   const pkg = buildCodePackage(root);
@@ -15181,9 +15185,6 @@ async function publishCodePackage(store, root) {
     files: pkg.files.length,
     bytes: pkg.bytes.length
   };
-}
-function sha256(bytes) {
-  return createHash11("sha256").update(bytes).digest("hex");
 }
 function gzipPackage(tar2) {
   const gz = gzipSync(tar2, { level: 9 });
@@ -15735,7 +15736,7 @@ function formatSeconds(seconds2) {
 }
 
 // pipeline/compute/images.ts
-import { createHash as createHash12 } from "node:crypto";
+import { createHash as createHash11 } from "node:crypto";
 import { existsSync as existsSync10, readFileSync as readFileSync5 } from "node:fs";
 import { join as join17 } from "node:path";
 import { fileURLToPath as fileURLToPath3 } from "node:url";
@@ -15766,7 +15767,7 @@ var IMAGES = {
 };
 var CHECKOUT_ROOT = fileURLToPath3(new URL("../..", __moduleUrl));
 function imageTag(kind, root = CHECKOUT_ROOT) {
-  const hash2 = createHash12("sha256");
+  const hash2 = createHash11("sha256");
   for (const input of IMAGES[kind].inputs) {
     const path2 = join17(root, input);
     if (!existsSync10(path2)) {
@@ -15777,7 +15778,7 @@ function imageTag(kind, root = CHECKOUT_ROOT) {
       );
     }
     hash2.update(`${input}\0`);
-    hash2.update(createHash12("sha256").update(readFileSync5(path2)).digest("hex"));
+    hash2.update(createHash11("sha256").update(readFileSync5(path2)).digest("hex"));
     hash2.update("\n");
   }
   return `sha256-${hash2.digest("hex").slice(0, 24)}`;
@@ -16023,9 +16024,9 @@ function silentReporter() {
 }
 
 // pipeline/monitor/served-events.ts
-import { createHash as createHash13 } from "node:crypto";
+import { createHash as createHash12 } from "node:crypto";
 function servedSessionId(requestId, index2) {
-  return createHash13("sha256").update(`${requestId}:${index2}`).digest("hex");
+  return createHash12("sha256").update(`${requestId}:${index2}`).digest("hex");
 }
 function servedSessionEvents(requestId, index2, skus, receivedAt, modelRunId2) {
   const sessionId = servedSessionId(requestId, index2);
@@ -16876,7 +16877,7 @@ import {
 import { InvokeEndpointCommand, SageMakerRuntimeClient } from "@aws-sdk/client-sagemaker-runtime";
 
 // pipeline/promote/model-package.ts
-import { createHash as createHash14 } from "node:crypto";
+import { createHash as createHash13 } from "node:crypto";
 import { createReadStream as createReadStream3 } from "node:fs";
 import { chmod, copyFile as copyFile3, mkdir as mkdir7, mkdtemp as mkdtemp6, rm as rm9, stat as stat5 } from "node:fs/promises";
 import { tmpdir as tmpdir6 } from "node:os";
@@ -16924,7 +16925,7 @@ async function buildModelPackage(artifactDir, outFile) {
   return { path: outFile, bytes: size, sha256: await sha256File2(outFile) };
 }
 async function sha256File2(path2) {
-  const hash2 = createHash14("sha256");
+  const hash2 = createHash13("sha256");
   for await (const chunk of createReadStream3(path2)) hash2.update(chunk);
   return hash2.digest("hex");
 }
@@ -17089,10 +17090,10 @@ async function deployToSageMaker(settingsInput, request, deps = {}) {
   const key = [prefix, request.runId, "model.tar.gz"].filter((part2) => part2 !== "").join("/");
   const modelDataUrl = `s3://${bucket}/${key}`;
   const work = await mkdtemp7(join19(tmpdir7(), "sagemaker-package-"));
-  let sha2563;
+  let sha256;
   try {
     const pkg = await buildModelPackage(request.artifactDir, join19(work, "model.tar.gz"));
-    sha2563 = pkg.sha256;
+    sha256 = pkg.sha256;
     reporter.info(`uploading model.tar.gz (${pkg.bytes} bytes) to ${modelDataUrl}`);
     const body3 = await readFile8(pkg.path);
     await call(
@@ -17212,7 +17213,7 @@ async function deployToSageMaker(settingsInput, request, deps = {}) {
     endpointConfigName: name2,
     modelName: name2,
     modelDataUrl,
-    packageSha256: sha2563,
+    packageSha256: sha256,
     previousEndpointConfigName: previousConfig,
     smoke: { sessions: request.smokeSessions.length, k },
     deleted
@@ -18118,7 +18119,7 @@ function hexAt(raw, start) {
 }
 
 // pipeline/upload/bulk-load.ts
-import { createHash as createHash15 } from "node:crypto";
+import { createHash as createHash14 } from "node:crypto";
 import { createReadStream as createReadStream5 } from "node:fs";
 import { basename as basename2 } from "node:path";
 import { StringDecoder } from "node:string_decoder";
@@ -18173,7 +18174,7 @@ async function bulkLoad(options) {
   return { status: "loaded", record: committed.record, sha256: verdict.sha256, rows: verdict.rows };
 }
 async function verifyFile(path2, kind, gzip, check2, progress) {
-  const hash2 = createHash15("sha256");
+  const hash2 = createHash14("sha256");
   const file = createReadStream5(path2, { highWaterMark: 1 << 20 });
   const decoder = new StringDecoder("utf8");
   const header = DATA_FILES[kind].columns.join(",");
@@ -18275,25 +18276,18 @@ async function loadFile(options) {
       return skippedResult(options, outcome.record, bytes2, started);
     }
     if (outcome.status === "loaded") {
-      return {
-        kind,
-        file: path2,
-        sha256: outcome.sha256,
-        bytes: bytes2,
-        status: "loaded",
+      const staged = {
         read: outcome.rows,
         loaded: outcome.rows,
         rejected: 0,
-        skipped: 0,
-        rejectReasons: {},
-        warnings: [],
-        etlId: options.etlId,
-        seconds: (performance.now() - started) / 1e3
+        reasons: {},
+        warnings: []
       };
+      return loadedResult(options, outcome.sha256, bytes2, staged, started);
     }
   }
-  const { sha256: sha2563, bytes } = known ?? await sha256File(path2);
-  const meta = { ...lineage, sourceHash: sha2563 };
+  const { sha256, bytes } = known ?? await sha256File(path2);
+  const meta = { ...lineage, sourceHash: sha256 };
   const transaction = await warehouse.beginLoad(kind, meta);
   if ("existing" in transaction)
     return skippedResult(options, transaction.existing, bytes, started);
@@ -18305,27 +18299,30 @@ async function loadFile(options) {
       rowsLoaded: staged.loaded,
       rowsRejected: staged.rejected
     });
-    return {
-      kind,
-      file: path2,
-      sha256: sha2563,
-      bytes,
-      status: "loaded",
-      read: staged.read,
-      loaded: staged.loaded,
-      rejected: staged.rejected,
-      skipped: 0,
-      rejectReasons: staged.reasons,
-      warnings: staged.warnings,
-      etlId: options.etlId,
-      seconds: (performance.now() - started) / 1e3
-    };
+    return loadedResult(options, sha256, bytes, staged, started);
   } catch (error) {
     await transaction.rollback();
     throw error;
   } finally {
     await rm12(work, { recursive: true, force: true });
   }
+}
+function loadedResult(options, sha256, bytes, staged, started) {
+  return {
+    kind: options.kind,
+    file: options.path,
+    sha256,
+    bytes,
+    status: "loaded",
+    read: staged.read,
+    loaded: staged.loaded,
+    rejected: staged.rejected,
+    skipped: 0,
+    rejectReasons: staged.reasons,
+    warnings: staged.warnings,
+    etlId: options.etlId,
+    seconds: (performance.now() - started) / 1e3
+  };
 }
 function skippedResult(options, existing, bytes, started) {
   return {
@@ -18824,10 +18821,6 @@ function describe3(r) {
 }
 
 // pipeline/run/memo.ts
-import { createHash as createHash16 } from "node:crypto";
-function sha256Text(text) {
-  return createHash16("sha256").update(text).digest("hex");
-}
 function canonicalJson(value2) {
   return JSON.stringify(
     value2,
@@ -18837,11 +18830,11 @@ function canonicalJson(value2) {
   );
 }
 function stageCache(stage, parts) {
-  const settings = sha256Text(canonicalJson(parts.settings));
+  const settings = sha256Hex(canonicalJson(parts.settings));
   const inputs = Object.fromEntries(
     Object.entries(parts.inputs).sort(([a], [b]) => a < b ? -1 : 1)
   );
-  const key = sha256Text(canonicalJson({ stage, code: parts.code, settings, inputs }));
+  const key = sha256Hex(canonicalJson({ stage, code: parts.code, settings, inputs }));
   return { key, code: parts.code, settings, inputs };
 }
 function indexKey(stage, key) {
@@ -18958,13 +18951,12 @@ async function recordStage(ctx, stage, body3, memo) {
 }
 
 // pipeline/run/stage-keys.ts
-import { createHash as createHash18 } from "node:crypto";
 import { readFile as readFile10 } from "node:fs/promises";
 import { existsSync as existsSync14 } from "node:fs";
 
 // pipeline/run/code-hash.ts
-import { createHash as createHash17 } from "node:crypto";
-import { existsSync as existsSync13, readFileSync as readFileSync7, readdirSync as readdirSync4, statSync as statSync4 } from "node:fs";
+import { createHash as createHash15 } from "node:crypto";
+import { existsSync as existsSync13, readFileSync as readFileSync7 } from "node:fs";
 import { dirname as dirname6, join as join23, relative as relative6, sep as sep6 } from "node:path";
 import { fileURLToPath as fileURLToPath5 } from "node:url";
 var SOURCE_ROOT = fileURLToPath5(new URL("../..", __moduleUrl));
@@ -18993,7 +18985,7 @@ function reachableSources(root, entries) {
   return [...seen].sort();
 }
 function hashFiles(root, files) {
-  const hash2 = createHash17("sha256");
+  const hash2 = createHash15("sha256");
   for (const file of files) {
     const bytes = readFileSync7(join23(root, file));
     hash2.update(`${file}\0${bytes.length}\0`).update(bytes);
@@ -19080,8 +19072,8 @@ async function evaluateKeyParts(ctx) {
     inputs: {
       train: await upstreamKey(ctx, "train"),
       transform: await upstreamKey(ctx, "transform"),
-      gates: existsSync14(gatesFile) ? sha2562(await readFile10(gatesFile)) : "missing",
-      production: production ? sha2562(production) : "none"
+      gates: existsSync14(gatesFile) ? sha256Hex(await readFile10(gatesFile)) : "missing",
+      production: production ? sha256Hex(production) : "none"
     }
   };
 }
@@ -19089,16 +19081,13 @@ async function trainingDataKey(ctx) {
   const record = await readStageRecord(ctx.store, ctx.runId, "transform");
   if (record?.status !== "succeeded" || !record.cache) return `run ${ctx.runId}`;
   const { [DATA_FILES.served.table]: _traffic, ...inputs } = record.cache.inputs;
-  return sha256Text(
+  return sha256Hex(
     canonicalJson({ code: record.cache.code, settings: record.cache.settings, inputs })
   );
 }
 async function upstreamKey(ctx, stage) {
   const record = await readStageRecord(ctx.store, ctx.runId, stage);
   return record?.status === "succeeded" && record.cache ? record.cache.key : `run ${ctx.runId}`;
-}
-function sha2562(bytes) {
-  return createHash18("sha256").update(bytes).digest("hex");
 }
 
 // pipeline/run/stages.ts
